@@ -1,0 +1,224 @@
+"""Plain data in and out of scoring.
+
+Everything here is an immutable value: no session, no client, no clock. The
+storage layer turns rows into these values, scoring turns them into
+`RecordHealth`, and the storage layer writes that back. Names follow the
+Dynamics 365 relationship-analytics vocabulary so that a CRM can map our
+fields one to one (see docs/crm-contract.md).
+
+`RecordRef` and `Party` are NamedTuples rather than dataclasses on purpose:
+scoring hashes millions of them per run and tuple hashing is done in C.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import NamedTuple
+
+
+class Kind(StrEnum):
+    EMAIL = "email"
+    MEETING = "meeting"
+    CALL = "call"
+    TASK = "task"
+
+
+class Direction(StrEnum):
+    """Seen from our side: outbound = our team to the customer."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class RecordType(StrEnum):
+    CONTACT = "contact"
+    LEAD = "lead"
+    OPPORTUNITY = "opportunity"
+    ACCOUNT = "account"
+    SYSTEM_USER = "system_user"
+
+
+class Role(StrEnum):
+    FROM = "from"
+    TO = "to"
+    CC = "cc"
+    BCC = "bcc"
+    ORGANIZER = "organizer"
+    REQUIRED = "required"
+    OPTIONAL = "optional"
+
+
+class Response(StrEnum):
+    """A meeting attendee's answer to the invitation."""
+
+    ACCEPTED = "accepted"
+    TENTATIVE = "tentative"
+    DECLINED = "declined"
+    NONE = "none"
+
+
+class Frequency(StrEnum):
+    """How often the organisation expects to talk to a customer."""
+
+    DAILY = "daily"
+    EVERY_FEW_DAYS = "every_few_days"
+    WEEKLY = "weekly"
+    EVERY_COUPLE_OF_WEEKS = "every_couple_of_weeks"
+    MONTHLY = "monthly"
+
+
+class HealthState(IntEnum):
+    """Dataverse `msdyn_relationshiphealthscorestate`."""
+
+    GOOD = 0
+    FAIR = 1
+    POOR = 2
+    NOT_ENOUGH_INFO = 3
+    NO_CLOSED_ACTIVITIES = 4
+    COMPUTATION_IN_PROGRESS = 5
+    SOMETHING_WENT_WRONG = 6
+    RECORD_OLDER_THAN_2_YEARS = 7
+
+
+class Trend(IntEnum):
+    """Dataverse `msdyn_relationshiphealthtrend`."""
+
+    IMPROVING = 0
+    STEADY = 1
+    DECLINING = 2
+    NOT_ENOUGH_INFO = 3
+    SOMETHING_WENT_WRONG = 4
+    NOT_APPLICABLE = 5
+
+
+class RecordRef(NamedTuple):
+    type: RecordType
+    id: str
+
+
+class Party(NamedTuple):
+    """One participant of an interaction, already matched to a CRM record.
+
+    Internal parties are system users, external parties are contacts or leads.
+    Addresses that matched nothing never get this far.
+    """
+
+    ref: RecordRef
+    role: Role
+    response: Response | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """One real-world conversation event (an email, a meeting, a call, a task)."""
+
+    key: str
+    kind: Kind
+    direction: Direction
+    occurred_at: datetime  # UTC, timezone-aware
+    internal: tuple[Party, ...]
+    external: tuple[Party, ...]
+    duration_minutes: float = 0.0
+    conversation_id: str | None = None
+    regarding: RecordRef | None = None
+    # A future meeting or an open task: it only feeds "next activity".
+    planned: bool = False
+    # Engagement with a tracked email (CRM only).
+    opens: int = 0
+    clicks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RecordScope:
+    """Which interactions belong to a CRM record (see REFERENCE.md).
+
+    An interaction counts for the record when its `regarding` is the record, or
+    when one of its external parties is in `people` and (`team` is None or one
+    of its internal parties is in `team`).
+    """
+
+    record: RecordRef
+    name: str
+    people: frozenset[RecordRef]
+    team: frozenset[str] | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringSettings:
+    """The admin's relationship-analytics settings, as scoring needs them."""
+
+    influence: Mapping[Kind, int] = field(
+        default_factory=lambda: {kind: 6 for kind in Kind}
+    )
+    frequency: Frequency = Frequency.WEEKLY
+    good_min: int = 60
+    fair_min: int = 40
+    analytics_enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class WeekCounts:
+    """One week of the KPI timeline; `week_start` is a Monday (UTC)."""
+
+    week_start: datetime
+    emails_sent: int = 0
+    emails_received: int = 0
+    meetings: int = 0
+    phone_calls: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Kpis:
+    """Lifetime KPIs of one record, for our team and for the customer."""
+
+    emails_sent: int = 0
+    emails_received: int = 0
+    meetings_sent: int = 0
+    meetings_received: int = 0
+    phone_calls_made: int = 0
+    phone_calls_received: int = 0
+    replies_by_us: int = 0
+    replies_by_them: int = 0
+    time_spent_by_team_minutes: float = 0.0
+    time_spent_by_customer_minutes: float = 0.0
+    avg_first_response_by_us_hours: float | None = None
+    avg_first_response_by_them_hours: float | None = None
+    response_rate_by_us: float | None = None  # 0..1
+    response_rate_by_them: float | None = None  # 0..1
+    last_activity_at: datetime | None = None
+    last_activity_kind: Kind | None = None
+    last_activity_direction: Direction | None = None
+    next_activity_at: datetime | None = None
+    next_activity_kind: Kind | None = None
+    email_opens: int = 0
+    email_clicks: int = 0
+    weekly: tuple[WeekCounts, ...] = ()
+    # Top 3 system users by interaction count: (system_user_id, count).
+    most_contacted: tuple[tuple[str, int], ...] = ()
+    computation_accuracy: str = "complete"  # "complete" | "partial"
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    """One named input of the health score and what it contributed."""
+
+    name: str  # "recency", "frequency", "engagement", "activity_mix"
+    value: float  # the factor's own 0..1 reading
+    weight: float  # its share of the score (weights sum to 1)
+    points: float  # value * weight * 100: its contribution to the score
+    detail: str  # one line a seller understands
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHealth:
+    record: RecordRef
+    score: int | None
+    state: HealthState | None
+    trend: Trend
+    kpis: Kpis
+    factors: tuple[Factor, ...] = ()
+    reasons: tuple[str, ...] = ()
