@@ -1,0 +1,93 @@
+"""The CRM-data path: completed CRM activities into `interaction` rows.
+
+Every run recomputes what the interactions should be from the CRM tables
+and writes only the difference, so re-running changes nothing and an
+activity that was deleted or cancelled disappears on the next run. A broken
+activity row is reported and skipped; whatever was stored for it stays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from storage.crm_activity_rules import RowProblem, RowRejected, interaction_key, to_interaction
+from storage.crm_tables import CrmActivity, CrmActivityParty
+from storage.directory import load_directory
+from storage.engine import session_scope
+from storage.interaction_store import (
+    INTERACTION,
+    InteractionRecord,
+    WriteCounts,
+    chunks,
+    load_records,
+    sync_records,
+)
+from storage.types import core_table
+
+ACTIVITY = core_table(CrmActivity)
+ACTIVITY_PARTY = core_table(CrmActivityParty)
+
+
+@dataclass
+class CrmIngestReport:
+    activities: int = 0
+    counts: WriteCounts = field(default_factory=WriteCounts)
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+def _parties_by_activity(session: Session) -> dict[str, list[dict[str, Any]]]:
+    parties: dict[str, list[dict[str, Any]]] = {}
+    for row in session.execute(sa.select(ACTIVITY_PARTY)):
+        parties.setdefault(row.activity_id, []).append(row._asdict())
+    return parties
+
+
+def _seen_by_exchange(session: Session, keys: list[str]) -> set[str]:
+    """Keys already present from Exchange: that source wins, the CRM copy is skipped."""
+    seen: set[str] = set()
+    for batch in chunks(keys):
+        query = sa.select(INTERACTION.c.key).where(
+            INTERACTION.c.key.in_(batch), INTERACTION.c.source != "crm"
+        )
+        seen.update(session.scalars(query))
+    return seen
+
+
+def desired_interactions(
+    session: Session, report: CrmIngestReport
+) -> tuple[dict[str, InteractionRecord], set[str]]:
+    """What the interactions should be, and the keys of rejected rows to keep as stored."""
+    directory = load_directory(session=session)
+    parties = _parties_by_activity(session)
+    desired: dict[str, InteractionRecord] = {}
+    rejected: set[str] = set()
+    for row in session.execute(sa.select(ACTIVITY).order_by(ACTIVITY.c.id)):
+        activity = row._asdict()
+        report.activities += 1
+        try:
+            record = to_interaction(activity, parties.get(activity["id"], []), directory)
+        except RowRejected as rejection:
+            report.problems.append(rejection.problem)
+            rejected.add(interaction_key(activity))
+            continue
+        if record is not None:
+            desired[record.key] = record
+    return desired, rejected
+
+
+def ingest_crm_activities(engine: Engine) -> CrmIngestReport:
+    report = CrmIngestReport()
+    with session_scope(engine) as session:
+        desired, rejected = desired_interactions(session, report)
+        for key in _seen_by_exchange(session, [k for k in desired if k.startswith("msg:")]):
+            del desired[key]
+        stored = load_records(session=session, source="crm")
+        report.counts = sync_records(
+            session=session, desired=desired, stored=stored, keep=frozenset(rejected)
+        )
+    return report

@@ -1,0 +1,61 @@
+"""Who is who: CRM records and system users by normalised email address.
+
+Used to match the people on a CRM activity or an Exchange message to CRM
+records. An address that matches nothing is dropped by the caller and never
+stored (data minimisation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from storage.crm_tables import Contact, Lead, SystemUser
+from storage.types import core_table
+
+RecordKey = tuple[str, str]  # (record_type, record_id)
+
+
+def normalise_address(address: str) -> str:
+    """Addresses compare trimmed and case-insensitively (RFC 5321 in practice)."""
+    return address.strip().lower()
+
+
+@dataclass
+class Directory:
+    by_address: dict[str, RecordKey] = field(default_factory=dict)
+    known: set[RecordKey] = field(default_factory=set)
+
+    def match_address(self, address: str | None) -> RecordKey | None:
+        if not address:
+            return None
+        return self.by_address.get(normalise_address(address))
+
+    def match_record(self, record_type: str | None, record_id: str | None) -> RecordKey | None:
+        if not record_type or not record_id:
+            return None
+        key = (record_type, record_id)
+        return key if key in self.known else None
+
+    def _add(self, record_type: str, record_id: str, *addresses: str | None) -> None:
+        self.known.add((record_type, record_id))
+        for address in addresses:
+            # First claim wins: system users are loaded first, so a colleague's
+            # address is never mistaken for a customer's, and contacts beat leads.
+            if address:
+                self.by_address.setdefault(normalise_address(address), (record_type, record_id))
+
+
+def load_directory(*, session: Session) -> Directory:
+    directory = Directory()
+    users, contacts, leads = core_table(SystemUser), core_table(Contact), core_table(Lead)
+    for user_id, email in session.execute(sa.select(users.c.id, users.c.email)):
+        directory._add("system_user", user_id, email)
+    contact_query = sa.select(contacts.c.id, contacts.c.email, contacts.c.email2, contacts.c.email3)
+    for contact_id, *emails in session.execute(contact_query):
+        directory._add("contact", contact_id, *emails)
+    for lead_id, email in session.execute(sa.select(leads.c.id, leads.c.email)):
+        directory._add("lead", lead_id, email)
+    return directory

@@ -1,0 +1,152 @@
+"""Writing and reading interaction rows in bulk.
+
+Callers hand over complete `InteractionRecord`s (row + parties); this module
+diffs them against what is stored and writes only the difference, with Core
+statements in batches, never one ORM round trip per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from storage.rapport_tables import Interaction, InteractionParty
+from storage.types import core_table
+
+CHUNK = 500  # keys per IN (...) list: well under SQLite's bound-parameter limit
+
+INTERACTION = core_table(Interaction)
+PARTY = core_table(InteractionParty)
+
+
+class PartyRow(NamedTuple):
+    record_type: str
+    record_id: str
+    role: str
+    side: str
+    response: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionRecord:
+    key: str
+    source: str
+    kind: str
+    direction: str
+    occurred_at: datetime
+    parties: frozenset[PartyRow]
+    duration_minutes: float = 0.0
+    conversation_id: str | None = None
+    regarding_type: str | None = None
+    regarding_id: str | None = None
+    planned: bool = False
+    opens: int = 0
+    clicks: int = 0
+    crm_activity_id: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "source": self.source,
+            "kind": self.kind,
+            "direction": self.direction,
+            "occurred_at": self.occurred_at,
+            "duration_minutes": self.duration_minutes,
+            "conversation_id": self.conversation_id,
+            "regarding_type": self.regarding_type,
+            "regarding_id": self.regarding_id,
+            "planned": self.planned,
+            "opens": self.opens,
+            "clicks": self.clicks,
+            "crm_activity_id": self.crm_activity_id,
+        }
+
+
+@dataclass
+class WriteCounts:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+
+def chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def load_records(*, session: Session, source: str) -> dict[str, InteractionRecord]:
+    """Every stored interaction of one source, with its parties."""
+    parties: dict[str, set[PartyRow]] = {}
+    party_query = (
+        sa.select(
+            PARTY.c.interaction_key,
+            PARTY.c.record_type,
+            PARTY.c.record_id,
+            PARTY.c.role,
+            PARTY.c.side,
+            PARTY.c.response,
+        )
+        .join(INTERACTION, INTERACTION.c.key == PARTY.c.interaction_key)
+        .where(INTERACTION.c.source == source)
+    )
+    for key, *party in session.execute(party_query):
+        parties.setdefault(key, set()).add(PartyRow(*party))
+    records = {}
+    for row in session.execute(sa.select(INTERACTION).where(INTERACTION.c.source == source)):
+        values = row._asdict()
+        records[row.key] = InteractionRecord(parties=frozenset(parties.get(row.key, ())), **values)
+    return records
+
+
+def delete_interactions(*, session: Session, keys: Iterable[str]) -> int:
+    removed = 0
+    for batch in chunks(keys):
+        # Parties go explicitly: SQLite only cascades with foreign_keys=ON,
+        # and a CRM's own connection may not set it.
+        session.execute(sa.delete(PARTY).where(PARTY.c.interaction_key.in_(batch)))
+        result = session.execute(sa.delete(INTERACTION).where(INTERACTION.c.key.in_(batch)))
+        removed += result.rowcount  # type: ignore[attr-defined]
+    return removed
+
+
+def insert_interactions(*, session: Session, records: Sequence[InteractionRecord]) -> None:
+    if not records:
+        return
+    session.execute(sa.insert(INTERACTION), [record.row() for record in records])
+    party_rows = [
+        {"interaction_key": record.key, **party._asdict()}
+        for record in records
+        for party in record.parties
+    ]
+    if party_rows:
+        session.execute(sa.insert(PARTY), party_rows)
+
+
+def sync_records(
+    *,
+    session: Session,
+    desired: dict[str, InteractionRecord],
+    stored: dict[str, InteractionRecord],
+    keep: frozenset[str] = frozenset(),
+) -> WriteCounts:
+    """Make the stored rows equal `desired`; rows in `keep` are left as they are."""
+    counts = WriteCounts()
+    changed = [key for key, record in desired.items() if key in stored and stored[key] != record]
+    gone = [key for key in stored if key not in desired and key not in keep]
+    new = [record for key, record in desired.items() if key not in stored]
+    counts.updated = len(changed)
+    counts.removed = len(gone)
+    counts.added = len(new)
+    counts.unchanged = len(desired) - counts.updated - counts.added
+    delete_interactions(session=session, keys=[*changed, *gone])
+    for batch in chunks([*new, *(desired[key] for key in changed)], 5000):
+        insert_interactions(session=session, records=batch)
+    return counts

@@ -1,0 +1,138 @@
+"""Tables Rapport owns: interactions, KPIs, history, settings, audit.
+
+`interaction` holds one row per real-world conversation event and never its
+content: no subject, body, preview, or address of anyone who is not a CRM
+record or system user. People are stored as record references in
+`interaction_party`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+INTERACTION_KIND_VALUES = ("email", "meeting", "call", "task")
+INTERACTION_SOURCE_VALUES = ("crm", "exchange")
+DIRECTION_VALUES = ("inbound", "outbound")
+SIDE_VALUES = ("internal", "external")
+
+
+class Interaction(SQLModel, table=True):
+    __tablename__ = "interaction"
+
+    # "crm:<activity id>", "msg:<internetMessageId>" or "evt:<iCalUId>":
+    # the natural key that deduplicates one event seen by several mailboxes.
+    key: str = Field(primary_key=True)
+    source: str
+    kind: str
+    direction: str
+    occurred_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False, index=True))
+    duration_minutes: float = 0.0
+    conversation_id: str | None = None
+    regarding_type: str | None = None
+    regarding_id: str | None = None
+    planned: bool = False
+    opens: int = 0
+    clicks: int = 0
+    crm_activity_id: str | None = Field(default=None, index=True)
+
+
+class InteractionParty(SQLModel, table=True):
+    __tablename__ = "interaction_party"
+    __table_args__ = (sa.Index("ix_interaction_party_record", "record_type", "record_id"),)
+
+    interaction_key: str = Field(
+        sa_column=sa.Column(
+            sa.String(),
+            sa.ForeignKey("interaction.key", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    record_type: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    role: str = Field(primary_key=True)
+    side: str
+    response: str | None = None
+
+
+class RelationshipKpi(SQLModel, table=True):
+    """Lifetime KPIs and the latest health of one CRM record."""
+
+    __tablename__ = "relationship_kpi"
+
+    record_type: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    emails_sent: int = 0
+    emails_received: int = 0
+    meetings_sent: int = 0
+    meetings_received: int = 0
+    phone_calls_made: int = 0
+    phone_calls_received: int = 0
+    replies_by_us: int = 0
+    replies_by_them: int = 0
+    time_spent_by_team_minutes: float = 0.0
+    time_spent_by_customer_minutes: float = 0.0
+    avg_first_response_by_us_hours: float | None = None
+    avg_first_response_by_them_hours: float | None = None
+    response_rate_by_us: float | None = None
+    response_rate_by_them: float | None = None
+    last_activity_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
+    last_activity_kind: str | None = None
+    last_activity_direction: str | None = None
+    next_activity_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
+    next_activity_kind: str | None = None
+    email_opens: int = 0
+    email_clicks: int = 0
+    weekly: list[dict[str, Any]] = Field(default_factory=list, sa_column=sa.Column(sa.JSON()))
+    most_contacted: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=sa.Column(sa.JSON())
+    )
+    computation_accuracy: str = "complete"
+    health_score: int | None = None
+    health_state: int | None = None
+    health_trend: int | None = None
+    factors: list[dict[str, Any]] = Field(default_factory=list, sa_column=sa.Column(sa.JSON()))
+    reasons: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON()))
+    computed_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
+
+
+class HealthSnapshot(SQLModel, table=True):
+    """One row per record per day: the history a trend chart is drawn from."""
+
+    __tablename__ = "health_snapshot"
+
+    record_type: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    health_score: int | None = None
+    health_state: int | None = None
+    health_trend: int | None = None
+
+
+class RiSetting(SQLModel, table=True):
+    """One relationship-analytics admin setting; the value is JSON."""
+
+    __tablename__ = "ri_settings"
+
+    key: str = Field(primary_key=True)
+    value: Any = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
+    updated_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of what was done, by which command, to whom."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False, index=True))
+    actor: str
+    command: str
+    action: str
+    subject: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON()))

@@ -1,0 +1,224 @@
+"""Write health back to the CRM store: record fields, KPI rows, daily history.
+
+Only rows whose values changed are written, in batched transactions, so a CRM
+that replicates or audits these tables sees no churn from a run that changed
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from storage.crm_tables import Account, Contact, Lead, Opportunity
+from storage.engine import session_scope
+from storage.interaction_store import chunks
+from storage.rapport_tables import HealthSnapshot, RelationshipKpi
+from storage.types import core_table
+
+RECORD_TABLES = {
+    "contact": core_table(Contact),
+    "lead": core_table(Lead),
+    "opportunity": core_table(Opportunity),
+    "account": core_table(Account),
+}
+KPI = core_table(RelationshipKpi)
+SNAPSHOT = core_table(HealthSnapshot)
+KPI_KEY = ("record_type", "record_id")
+KPI_VALUES = tuple(c.name for c in KPI.columns if c.name not in (*KPI_KEY, "computed_at"))
+Health = tuple[int | None, int | None, int | None]  # score, state, trend
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """What scoring concluded about one record, as column values."""
+
+    record_type: str
+    record_id: str
+    health: Health
+    kpi: dict[str, Any]  # every column of KPI_VALUES, JSON-safe
+
+
+@dataclass
+class WritebackCounts:
+    records_updated: int = 0
+    kpis_written: int = 0
+    snapshots_written: int = 0
+    unchanged: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class StoredState:
+    health: dict[tuple[str, str], Health]
+    kpis: dict[tuple[str, str], tuple[Any, ...]]
+    snapshots: dict[tuple[str, str], Health]
+
+
+def load_stored_state(*, session: Session, day: date) -> StoredState:
+    health: dict[tuple[str, str], Health] = {}
+    for record_type, table in RECORD_TABLES.items():
+        query = sa.select(
+            table.c.id, table.c.health_score, table.c.health_state, table.c.health_trend
+        )
+        for record_id, *values in session.execute(query):
+            health[(record_type, record_id)] = (values[0], values[1], values[2])
+    kpi_query = sa.select(*(KPI.c[name] for name in (*KPI_KEY, *KPI_VALUES)))
+    kpis = {(row[0], row[1]): tuple(row[2:]) for row in session.execute(kpi_query)}
+    snapshot_query = sa.select(
+        SNAPSHOT.c.record_type,
+        SNAPSHOT.c.record_id,
+        SNAPSHOT.c.health_score,
+        SNAPSHOT.c.health_state,
+        SNAPSHOT.c.health_trend,
+    ).where(SNAPSHOT.c.day == day)
+    snapshots = {(r[0], r[1]): (r[2], r[3], r[4]) for r in session.execute(snapshot_query)}
+    return StoredState(health, kpis, snapshots)
+
+
+def _update_health(session: Session, record_type: str, rows: list[dict[str, Any]]) -> None:
+    table = RECORD_TABLES[record_type]
+    statement = (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"))
+        .values(
+            health_score=sa.bindparam("b_score"),
+            health_state=sa.bindparam("b_state"),
+            health_trend=sa.bindparam("b_trend"),
+            health_updated_at=sa.bindparam("b_at"),
+        )
+    )
+    session.execute(statement, rows)
+
+
+def _write_kpis(session: Session, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
+    if new:
+        session.execute(sa.insert(KPI), new)
+    if changed:
+        statement = (
+            sa.update(KPI)
+            .where(KPI.c.record_type == sa.bindparam("b_type"))
+            .where(KPI.c.record_id == sa.bindparam("b_id"))
+            .values({name: sa.bindparam(f"v_{name}") for name in (*KPI_VALUES, "computed_at")})
+        )
+        session.execute(
+            statement,
+            [
+                {
+                    "b_type": row["record_type"],
+                    "b_id": row["record_id"],
+                    **{f"v_{name}": row[name] for name in (*KPI_VALUES, "computed_at")},
+                }
+                for row in changed
+            ],
+        )
+
+
+def _write_snapshots(
+    session: Session, day: date, new: list[dict[str, Any]], changed: list[dict[str, Any]]
+) -> None:
+    if new:
+        session.execute(sa.insert(SNAPSHOT), new)
+    if changed:
+        statement = (
+            sa.update(SNAPSHOT)
+            .where(SNAPSHOT.c.record_type == sa.bindparam("b_type"))
+            .where(SNAPSHOT.c.record_id == sa.bindparam("b_id"))
+            .where(SNAPSHOT.c.day == day)
+            .values(
+                health_score=sa.bindparam("v_score"),
+                health_state=sa.bindparam("v_state"),
+                health_trend=sa.bindparam("v_trend"),
+            )
+        )
+        session.execute(
+            statement,
+            [
+                {
+                    "b_type": r["record_type"],
+                    "b_id": r["record_id"],
+                    "v_score": r["health_score"],
+                    "v_state": r["health_state"],
+                    "v_trend": r["health_trend"],
+                }
+                for r in changed
+            ],
+        )
+
+
+def _write_batch(
+    session: Session,
+    batch: Sequence[RecordResult],
+    stored: StoredState,
+    now: datetime,
+    counts: WritebackCounts,
+) -> None:
+    day = now.date()
+    health_rows: dict[str, list[dict[str, Any]]] = {}
+    new_kpis: list[dict[str, Any]] = []
+    changed_kpis: list[dict[str, Any]] = []
+    new_snaps: list[dict[str, Any]] = []
+    changed_snaps: list[dict[str, Any]] = []
+    for result in batch:
+        key = (result.record_type, result.record_id)
+        touched = False
+        if key in stored.health and stored.health[key] != result.health:
+            score, state, trend = result.health
+            health_rows.setdefault(result.record_type, []).append(
+                {
+                    "b_id": result.record_id,
+                    "b_score": score,
+                    "b_state": state,
+                    "b_trend": trend,
+                    "b_at": now,
+                }
+            )
+            stored.health[key] = result.health
+            counts.by_type[result.record_type] = counts.by_type.get(result.record_type, 0) + 1
+            counts.records_updated += 1
+            touched = True
+        values = tuple(result.kpi[name] for name in KPI_VALUES)
+        if stored.kpis.get(key) != values:
+            row = {"record_type": key[0], "record_id": key[1], **result.kpi, "computed_at": now}
+            (changed_kpis if key in stored.kpis else new_kpis).append(row)
+            stored.kpis[key] = values
+            counts.kpis_written += 1
+            touched = True
+        if stored.snapshots.get(key) != result.health:
+            score, state, trend = result.health
+            snap = {
+                "record_type": key[0],
+                "record_id": key[1],
+                "day": day,
+                "health_score": score,
+                "health_state": state,
+                "health_trend": trend,
+            }
+            (changed_snaps if key in stored.snapshots else new_snaps).append(snap)
+            stored.snapshots[key] = result.health
+            counts.snapshots_written += 1
+            touched = True
+        counts.unchanged += not touched
+    for record_type, rows in health_rows.items():
+        _update_health(session, record_type, rows)
+    _write_kpis(session, new_kpis, changed_kpis)
+    _write_snapshots(session, day, new_snaps, changed_snaps)
+
+
+def write_back(
+    engine: Engine, results: Iterable[RecordResult], *, now: datetime, batch_size: int = 2000
+) -> WritebackCounts:
+    """Persist results; one transaction per batch so a failure loses at most one batch."""
+    counts = WritebackCounts()
+    with session_scope(engine) as session:
+        stored = load_stored_state(session=session, day=now.date())
+    for batch in chunks(results, batch_size):
+        with session_scope(engine) as session:
+            _write_batch(session, batch, stored, now, counts)
+    return counts

@@ -1,0 +1,94 @@
+"""Shared fixtures: a migrated store on real SQLite and on real PostgreSQL.
+
+Every test that takes `engine` runs twice, once per database. PostgreSQL comes
+from RAPPORT_TEST_POSTGRES_URL (default: the local server); a dedicated
+database is created per test session and emptied after every test. If the
+server is down the PostgreSQL half fails loudly: it is never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from storage import migrate
+from storage.engine import create_store_engine
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "RAPPORT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+DATABASES = ["sqlite", "postgres"]
+
+
+def _fresh_postgres_database(name: str) -> str:
+    admin = create_store_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _worker_suffix() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "rapport.db"
+    engine = create_store_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine]:
+    url = _fresh_postgres_database(f"rapport_test_{_worker_suffix()}")
+    engine = create_store_engine(url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _empty(engine: Engine) -> None:
+    tables = [t for t in sa.inspect(engine).get_table_names() if t != "alembic_version"]
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """The URL of a migrated, empty store (SQLite file or PostgreSQL database)."""
+    if request.param == "sqlite":
+        path = tmp_path / "rapport.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    engine: Engine = request.getfixturevalue("postgres_engine")
+    _empty(engine)
+    yield engine.url.render_as_string(hide_password=False)
+    _empty(engine)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    store = create_store_engine(database_url)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database with no tables at all, for migration tests."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    return _fresh_postgres_database(f"rapport_empty_{_worker_suffix()}")

@@ -1,0 +1,143 @@
+"""The `rapport` command: parse, load settings, configure logging, call one function."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from worker import commands, output
+from worker.failures import EXIT_OK, UserError, describe
+
+app = typer.Typer(
+    name="rapport",
+    help="Relationship health from Exchange and CRM activity metadata, written back to the CRM.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
+settings_app = typer.Typer(help="Relationship-analytics admin settings.", no_args_is_help=True)
+health_app = typer.Typer(help="Relationship health of CRM records.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(settings_app, name="settings")
+app.add_typer(health_app, name="health")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+NowOption = Annotated[
+    str | None,
+    typer.Option("--now", help="Score as of this ISO-8601 UTC time instead of the clock."),
+]
+
+
+def _now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"--now: {value!r} is not allowed; expected an ISO-8601 time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _emit(payload: Any, as_json: bool, render: Any) -> None:
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, default=str))
+    else:
+        render(payload)
+
+
+@db_app.command("upgrade")
+def db_upgrade(as_json: JsonFlag = False) -> None:
+    """Apply schema migrations up to the latest version."""
+    _emit(commands.db_upgrade(), as_json, output.db_status)
+
+
+@db_app.command("current")
+def db_current(as_json: JsonFlag = False) -> None:
+    """Show the schema version of the store and the version this Rapport needs."""
+    _emit(commands.db_current(), as_json, output.db_status)
+
+
+@settings_app.command("show")
+def settings_show(as_json: JsonFlag = False) -> None:
+    """Show every admin setting with its allowed values."""
+    _emit(commands.settings_show(), as_json, output.settings_table)
+
+
+@settings_app.command("set")
+def settings_set(key: str, value: str, as_json: JsonFlag = False) -> None:
+    """Change one admin setting (validated, audited)."""
+    _emit(commands.settings_set(key, value), as_json, output.setting_changed)
+
+
+@app.command("run")
+def run(
+    once: Annotated[bool, typer.Option("--once", help="Run one pipeline tick and exit.")] = False,
+    now: NowOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Ingest CRM activities, score every relationship, write health back."""
+    if not once:
+        raise UserError("run: add --once (the scheduled worker is `rapport worker`)")
+    summary = commands.run_once(_now(now), interactive=not as_json and sys.stdout.isatty())
+    _emit(summary, as_json, output.run_summary)
+
+
+@app.command("demo")
+def demo(
+    database: Annotated[
+        Path, typer.Option("--database", help="SQLite file for the demo (replaced if present).")
+    ] = Path("rapport-demo.db"),
+    now: NowOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Build a demo CRM in a fresh SQLite store, score it, show the relationships at risk."""
+    _emit(commands.demo(database, _now(now)), as_json, output.demo_report)
+
+
+@health_app.command("show")
+def health_show(
+    record: Annotated[
+        str,
+        typer.Argument(help="TYPE:ID (contact, lead, opportunity, account) or an email address."),
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Score, grade, trend, KPIs and reasons of one record."""
+    _emit(commands.health_show(record), as_json, output.health_report)
+
+
+def _mount_emulator() -> None:
+    try:
+        from emulator.cli import app as emulator_app
+    except ImportError:  # the emulator is optional in a slim deployment
+        return
+    app.add_typer(
+        emulator_app, name="emulator", help="Loopback Microsoft Graph for tests and demos."
+    )
+
+
+def main() -> None:
+    _mount_emulator()
+    try:
+        app(standalone_mode=False)
+    except (typer.Exit, SystemExit) as done:
+        code = getattr(done, "exit_code", None) or getattr(done, "code", EXIT_OK)
+        sys.exit(code or EXIT_OK)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        message, code = describe(error, commands.database_label())
+        typer.echo(f"rapport: {message}", err=True)
+        sys.exit(code)

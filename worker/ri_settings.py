@@ -1,0 +1,144 @@
+"""Relationship-analytics admin settings: keys, allowed values, validation.
+
+The values live in the `ri_settings` table and change only through
+`rapport settings set`, one key at a time, audited. Health grading is stored
+as two minimums (Good, Fair); every range is derived from them, so adjacent
+bounds move together and a gap or an overlap cannot be expressed at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from scoring.model import Frequency, Kind, ScoringSettings
+from storage.audit import record_event
+from storage.engine import session_scope
+from storage.settings_repo import load_settings, save_settings
+
+INFLUENCE_MIN, INFLUENCE_MAX, INFLUENCE_NEUTRAL = 3, 9, 6
+
+INFLUENCE_KEYS = {
+    "influence.email": Kind.EMAIL,
+    "influence.meeting": Kind.MEETING,
+    "influence.phone_call": Kind.CALL,
+    "influence.task": Kind.TASK,
+}
+SWITCH_KEYS = (
+    "switch.relationship_analytics",
+    "switch.show_health",
+    "switch.exchange_data_source",
+    "switch.who_knows_whom",
+)
+DEFAULTS: dict[str, Any] = {
+    **dict.fromkeys(INFLUENCE_KEYS, INFLUENCE_NEUTRAL),
+    "communication_frequency": Frequency.WEEKLY.value,
+    "grading.good_min": 60,
+    "grading.fair_min": 40,
+    **dict.fromkeys(SWITCH_KEYS, True),
+}
+TRUE_WORDS, FALSE_WORDS = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
+
+
+class SettingError(ValueError):
+    """A value refused for a key; the message names the key, value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class GradeRange:
+    grade: str
+    low: int
+    high: int
+
+
+def _parse_int(key: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingError(
+            f"{key}: {raw!r} is not allowed; expected an integer {low}-{high}"
+        ) from None
+    if not low <= value <= high:
+        raise SettingError(f"{key}: {value} is not allowed; expected an integer {low}-{high}")
+    return value
+
+
+def _parse_bool(key: str, raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise SettingError(f"{key}: {raw!r} is not allowed; expected on or off")
+
+
+def _parse_frequency(key: str, raw: str) -> str:
+    word = raw.strip().lower().replace("-", "_").replace(" ", "_")
+    allowed = [f.value for f in Frequency]
+    if word not in allowed:
+        raise SettingError(f"{key}: {raw!r} is not allowed; expected one of {', '.join(allowed)}")
+    return word
+
+
+def parse_value(key: str, raw: str, current: Mapping[str, Any]) -> Any:
+    """Turn the text an admin typed into the stored value, or refuse it."""
+    if key in INFLUENCE_KEYS:
+        return _parse_int(key, raw, INFLUENCE_MIN, INFLUENCE_MAX)
+    if key in SWITCH_KEYS:
+        return _parse_bool(key, raw)
+    if key == "communication_frequency":
+        return _parse_frequency(key, raw)
+    if key == "grading.good_min":
+        # Fair needs at least one point below Good.
+        return _parse_int(key, raw, int(current["grading.fair_min"]) + 1, 100)
+    if key == "grading.fair_min":
+        # Poor needs at least 0; Fair must stay below Good.
+        return _parse_int(key, raw, 1, int(current["grading.good_min"]) - 1)
+    raise SettingError(f"{key!r} is not a setting; allowed keys: {', '.join(DEFAULTS)}")
+
+
+def grade_ranges(values: Mapping[str, Any]) -> tuple[GradeRange, ...]:
+    good, fair = int(values["grading.good_min"]), int(values["grading.fair_min"])
+    return (
+        GradeRange("Good", good, 100),
+        GradeRange("Fair", fair, good - 1),
+        GradeRange("Poor", 0, fair - 1),
+    )
+
+
+def current_settings(engine: Engine) -> dict[str, Any]:
+    with session_scope(engine) as session:
+        stored = load_settings(session=session)
+    return {**DEFAULTS, **{k: v for k, v in stored.items() if k in DEFAULTS}}
+
+
+def change_setting(engine: Engine, key: str, raw: str, *, now: datetime) -> tuple[Any, Any]:
+    """Validate and store one setting with its audit row; returns (old, new)."""
+    with session_scope(engine) as session:
+        values = {**DEFAULTS, **load_settings(session=session)}
+        new = parse_value(key, raw, values)
+        old = values[key]
+        if new != old:
+            save_settings(session=session, values={key: new}, at=now)
+            record_event(
+                session=session,
+                at=now,
+                command="settings set",
+                action="setting_changed",
+                details={"key": key, "old": old, "new": new},
+            )
+    return old, new
+
+
+def scoring_settings(values: Mapping[str, Any]) -> ScoringSettings:
+    return ScoringSettings(
+        influence={kind: int(values[key]) for key, kind in INFLUENCE_KEYS.items()},
+        frequency=Frequency(values["communication_frequency"]),
+        good_min=int(values["grading.good_min"]),
+        fair_min=int(values["grading.fair_min"]),
+        analytics_enabled=bool(values["switch.relationship_analytics"]),
+    )
