@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from worker import commands, output
-from worker.failures import EXIT_OK, UserError, describe
+from worker.failures import UserError, describe
 
 app = typer.Typer(
     name="rapport",
@@ -125,19 +125,9 @@ def _mount_emulator() -> None:
 def main() -> None:
     _mount_emulator()
     try:
-        app(standalone_mode=False)
-    except (typer.Exit, SystemExit) as done:
-        code = getattr(done, "exit_code", None) or getattr(done, "code", EXIT_OK)
-        sys.exit(code or EXIT_OK)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
+        # Standalone mode: usage errors print one line and exit 2, success exits 0.
+        app()
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
         message, code = describe(error, commands.database_label())
         typer.echo(f"rapport: {message}", err=True)
         sys.exit(code)

@@ -30,3 +30,5 @@ def configure_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Alembic announces its dialect on every schema check: noise for operators.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,40 @@
+# Rapport worker image. CI (.ci/run) mirrors these install steps, since no
+# Docker engine runs where this project is built.
+FROM python:3.11-slim AS base
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/rapport \
+    PATH=/opt/rapport/bin:$PATH
+
+RUN python -m venv /opt/rapport
+
+# Dependencies in their own layer: only a change to pyproject.toml rebuilds it.
+WORKDIR /src
+COPY pyproject.toml README.md ./
+RUN mkdir -p worker graph_sync consent scoring storage emulator compliance \
+    && for p in worker graph_sync consent scoring storage emulator compliance; do touch $p/__init__.py; done \
+    && pip install --no-cache-dir . \
+    && pip uninstall -y rapport
+
+# The application itself.
+COPY worker ./worker
+COPY graph_sync ./graph_sync
+COPY consent ./consent
+COPY scoring ./scoring
+COPY storage ./storage
+COPY emulator ./emulator
+COPY compliance ./compliance
+RUN pip install --no-cache-dir --no-deps . && rm -rf /src
+
+RUN useradd --system --uid 10001 --home-dir /var/lib/rapport --create-home rapport
+USER rapport
+WORKDIR /var/lib/rapport
+
+EXPOSE 9464
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4).status == 200 else 1)"
+
+ENTRYPOINT ["rapport"]
+CMD ["worker"]

@@ -1,0 +1,133 @@
+"""Write-back: health fields, KPI rows and snapshots, only where something changed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from storage.crm_tables import Contact
+from storage.types import core_table
+from storage.writeback import KPI_VALUES, RecordResult, write_back
+from tests import factories as f
+
+
+def _kpi(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = dict.fromkeys(KPI_VALUES)
+    values.update(
+        {
+            name: 0
+            for name in KPI_VALUES
+            if name.startswith(("emails", "meetings", "phone", "replies"))
+        }
+    )
+    values.update(
+        time_spent_by_team_minutes=0.0,
+        time_spent_by_customer_minutes=0.0,
+        email_opens=0,
+        email_clicks=0,
+        weekly=[],
+        most_contacted=[],
+        computation_accuracy="complete",
+        factors=[],
+        reasons=[],
+    )
+    values.update(overrides)
+    return values
+
+
+def _result(record_id: str, score: int, state: int = 0, **kpi: Any) -> RecordResult:
+    return RecordResult(
+        "contact",
+        record_id,
+        (score, state, 1),
+        _kpi(health_score=score, health_state=state, health_trend=1, **kpi),
+    )
+
+
+def _contacts(engine: Engine) -> dict[str, tuple[Any, ...]]:
+    with engine.connect() as connection:
+        table = core_table(Contact)
+        rows = connection.execute(
+            sa.select(
+                table.c.id,
+                table.c.health_score,
+                table.c.health_state,
+                table.c.health_trend,
+                table.c.health_updated_at,
+            )
+        )
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def test_first_write_sets_fields_kpis_and_a_snapshot(engine: Engine) -> None:
+    f.contact(engine, "c1", "a@x.example", "A")
+    f.contact(engine, "c2", "b@x.example", "B")
+
+    counts = write_back(
+        engine, [_result("c1", 80, emails_sent=3), _result("c2", 20, state=2)], now=f.NOW
+    )
+
+    assert (counts.records_updated, counts.kpis_written, counts.snapshots_written) == (2, 2, 2)
+    contacts = _contacts(engine)
+    assert contacts["c1"][:3] == (80, 0, 1)
+    assert contacts["c2"][:3] == (20, 2, 1)
+    with engine.connect() as connection:
+        sent = connection.execute(
+            sa.text("SELECT emails_sent FROM relationship_kpi WHERE record_id = 'c1'")
+        ).scalar()
+        days = connection.execute(sa.text("SELECT day FROM health_snapshot")).scalars().all()
+    assert sent == 3
+    assert len(days) == 2
+
+
+def test_rewrite_touches_only_changed_rows(engine: Engine) -> None:
+    for n in range(5):
+        f.contact(engine, f"c{n}", f"p{n}@x.example", f"P{n}")
+    write_back(engine, [_result(f"c{n}", 50 + n) for n in range(5)], now=f.NOW)
+    before = _contacts(engine)
+
+    later = f.NOW + timedelta(hours=1)
+    results = [_result(f"c{n}", 50 + n) for n in range(5)]
+    results[3] = _result("c3", 10, state=2)
+    counts = write_back(engine, results, now=later)
+
+    after = _contacts(engine)
+    assert counts.records_updated == 1 and counts.kpis_written == 1
+    assert counts.unchanged == 4
+    assert after["c3"] == (10, 2, 1, later)
+    assert {k: v for k, v in after.items() if k != "c3"} == {
+        k: v for k, v in before.items() if k != "c3"
+    }
+
+
+def test_snapshot_is_one_row_per_record_per_day(engine: Engine) -> None:
+    f.contact(engine, "c1", "a@x.example", "A")
+    write_back(engine, [_result("c1", 70)], now=f.NOW)
+    write_back(engine, [_result("c1", 65)], now=f.NOW + timedelta(hours=2))
+    write_back(engine, [_result("c1", 60)], now=f.NOW + timedelta(days=1))
+
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT day, health_score FROM health_snapshot ORDER BY day")
+        ).all()
+    assert [(str(day), score) for day, score in rows] == [
+        (str(f.NOW.date()), 65),
+        (str((f.NOW + timedelta(days=1)).date()), 60),
+    ]
+
+
+def test_batches_commit_independently(engine: Engine) -> None:
+    for n in range(250):
+        f.insert(engine, *_contact_row(n))
+    counts = write_back(
+        engine, [_result(f"c{n}", n % 100) for n in range(250)], now=f.NOW, batch_size=100
+    )
+    assert counts.records_updated == 250
+    assert sum(1 for v in _contacts(engine).values() if v[0] is not None) == 250
+
+
+def _contact_row(n: int) -> tuple[Any, dict[str, Any]]:
+    return Contact, {"id": f"c{n}", "email": f"p{n}@x.example", "full_name": f"P{n}"}
