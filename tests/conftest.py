@@ -36,7 +36,15 @@ def _fresh_postgres_database(name: str) -> str:
 
 
 def _worker_suffix() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # Unique per process: several test runs may share one PostgreSQL server.
+    return f"{os.getpid()}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
+
+def _drop_postgres_database(name: str) -> None:
+    admin = create_store_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -50,11 +58,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_engine() -> Iterator[Engine]:
-    url = _fresh_postgres_database(f"rapport_test_{_worker_suffix()}")
-    engine = create_store_engine(url)
+    name = f"rapport_test_{_worker_suffix()}"
+    engine = create_store_engine(_fresh_postgres_database(name))
     migrate.upgrade(engine)
     yield engine
     engine.dispose()
+    _drop_postgres_database(name)
 
 
 def _empty(engine: Engine) -> None:
@@ -87,8 +96,11 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(params=DATABASES)
-def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database with no tables at all, for migration tests."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'empty.db'}"
-    return _fresh_postgres_database(f"rapport_empty_{_worker_suffix()}")
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"rapport_empty_{_worker_suffix()}"
+    yield _fresh_postgres_database(name)
+    _drop_postgres_database(name)
