@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlmodel import SQLModel
 
-import storage.crm_tables
-import storage.rapport_tables  # noqa: F401  (registers the tables on the metadata)
-
-target_metadata = SQLModel.metadata
+from storage.schema import metadata as target_metadata
 
 
 def run_migrations() -> None:

@@ -52,11 +52,12 @@ def test_migrations_match_the_table_models(empty_database_url: str) -> None:
     """A model change without a migration would show up as a diff here."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
-    from sqlmodel import SQLModel
+
+    from storage.schema import metadata
 
     engine = create_store_engine(empty_database_url)
     migrate.upgrade(engine)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, SQLModel.metadata) == []
+        assert compare_metadata(context, metadata) == []
     engine.dispose()

@@ -1,0 +1,11 @@
+"""Every table of the store, registered on one metadata (what migrations describe)."""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+import storage.crm_tables
+import storage.rapport_tables
+import storage.sync_tables  # noqa: F401  (each import registers its tables)
+
+metadata = SQLModel.metadata
