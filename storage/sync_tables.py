@@ -80,6 +80,9 @@ class SyncCursor(SQLModel, table=True):
     delta_link: str | None = None
     baseline_complete: bool = False
     updated_at: datetime | None = _utc()
+    # Bumped when the folder is re-baselined; sightings not seen again in the
+    # new baseline (round < current) are stale and go when it completes.
+    round: int = 0
     rebaselines: int = 0
 
 
@@ -97,3 +100,4 @@ class InteractionSighting(SQLModel, table=True):
     item_id: str = Field(primary_key=True)
     interaction_key: str
     folder_id: str
+    round: int = 0

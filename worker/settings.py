@@ -7,12 +7,19 @@ thing: they live in the database (see worker/ri_settings.py).
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from storage.engine import DEFAULT_DATABASE_URL, DatabaseUrlError, normalise_url
+
+
+def _geo_code(code: str) -> str:
+    if not (len(code) == 3 and code.isalpha()):
+        raise ValueError(f"{code!r} is not a Multi-Geo code; expected e.g. EUR, NAM, APC")
+    return code.upper()
 
 
 class Settings(BaseSettings):
@@ -27,6 +34,101 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     writeback_batch_size: int = Field(default=2000, ge=100, le=100_000)
+
+    # --- Microsoft Graph: the app registration (docs/deploy.md) ---
+    tenant_id: str | None = None
+    client_id: str | None = None
+    # Secrets come from the environment or a file, never from the command line.
+    client_secret: SecretStr | None = None
+    client_secret_file: Path | None = None
+    client_certificate_path: Path | None = None
+    client_certificate_password: SecretStr | None = None
+    use_workload_identity: bool = False
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    consent_redirect_uri: str = "https://localhost/rapport/consent"
+
+    # --- Which mailboxes may be read ---
+    allowed_data_locations: Annotated[tuple[str, ...], NoDecode] = ("EUR", "NAM", "APC")
+    tenant_data_location: str | None = None
+    exclude_unknown_location: bool = True
+    mailbox_group_id: str | None = None
+    excluded_users: Annotated[tuple[str, ...], NoDecode] = ()
+    internal_domains: Annotated[tuple[str, ...], NoDecode] = ()
+
+    # --- How they are read ---
+    excluded_mail_folders: Annotated[tuple[str, ...], NoDecode] = (
+        "deleteditems",
+        "junkemail",
+        "drafts",
+        "outbox",
+    )
+    backfill_days: int = Field(default=365, ge=1, le=3650)
+    calendar_past_days: int = Field(default=365, ge=1, le=3650)
+    calendar_future_days: int = Field(default=90, ge=0, le=730)
+    page_size: int = Field(default=500, ge=10, le=1000)
+    mailbox_concurrency: int = Field(default=4, ge=1, le=4)
+    global_concurrency: int = Field(default=16, ge=1, le=256)
+    concurrent_mailboxes: int = Field(default=8, ge=1, le=256)
+    retry_attempts: int = Field(default=6, ge=1, le=20)
+    retry_max_wait_seconds: float = Field(default=60.0, gt=0, le=600)
+
+    @field_validator(
+        "allowed_data_locations",
+        "excluded_users",
+        "internal_domains",
+        "excluded_mail_folders",
+        mode="before",
+    )
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("allowed_data_locations")
+    @classmethod
+    def _geo_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_geo_code(code) for code in value)
+
+    @field_validator("tenant_data_location")
+    @classmethod
+    def _tenant_geo(cls, value: str | None) -> str | None:
+        return None if value is None else _geo_code(value)
+
+    @field_validator("authority_host")
+    @classmethod
+    def _https_authority(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError("the token service must be reached over https://")
+        return value.rstrip("/")
+
+    @field_validator("graph_base_url")
+    @classmethod
+    def _graph_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ValueError("expected an https:// URL (http:// only for a loopback emulator)")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> Settings:
+        kinds = [
+            name
+            for name, present in (
+                ("RAPPORT_CLIENT_SECRET", self.client_secret is not None),
+                ("RAPPORT_CLIENT_SECRET_FILE", self.client_secret_file is not None),
+                ("RAPPORT_CLIENT_CERTIFICATE_PATH", self.client_certificate_path is not None),
+                ("RAPPORT_USE_WORKLOAD_IDENTITY", self.use_workload_identity),
+            )
+            if present
+        ]
+        if len(kinds) > 1:
+            raise ValueError(f"set only one credential, not {' and '.join(kinds)}")
+        return self
+
+    @property
+    def graph_configured(self) -> bool:
+        return bool(self.tenant_id and self.client_id)
 
     @field_validator("database_url")
     @classmethod

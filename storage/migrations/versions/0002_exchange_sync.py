@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("item_id", sa.String(), nullable=False),
         sa.Column("interaction_key", sa.String(), nullable=False),
         sa.Column("folder_id", sa.String(), nullable=False),
+        sa.Column("round", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("mailbox_id", "item_id"),
     )
     with op.batch_alter_table("interaction_sighting", schema=None) as batch_op:
@@ -61,6 +62,7 @@ def upgrade() -> None:
         sa.Column("delta_link", sa.String(), nullable=True),
         sa.Column("baseline_complete", sa.Boolean(), nullable=False),
         sa.Column("updated_at", storage.types.UTCDateTime(), nullable=True),
+        sa.Column("round", sa.Integer(), nullable=False),
         sa.Column("rebaselines", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("mailbox_id", "folder_id"),
     )

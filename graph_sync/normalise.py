@@ -1,0 +1,128 @@
+"""Graph messages and events -> interactions (metadata only, CRM people only).
+
+Direction comes from the sender's domain: a tenant domain (or a configured
+internal domain) means our side wrote it. People are matched to CRM records
+by address; anyone who matches nothing is dropped here and never stored. An
+item with no CRM customer on it says nothing about a relationship and yields
+no interaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from graph_sync.wire import Attendee, DateTimeTimeZone, Event, Message, Recipient
+from storage.directory import Directory
+from storage.interaction_store import InteractionRecord, PartyRow
+
+RESPONSES = {
+    "accepted": "accepted",
+    "organizer": "accepted",
+    "tentativelyaccepted": "tentative",
+    "declined": "declined",
+    "none": "none",
+    "notresponded": "none",
+}
+ATTENDEE_ROLES = {"required": "required", "optional": "optional", "resource": "optional"}
+
+
+@dataclass(frozen=True, slots=True)
+class Normaliser:
+    directory: Directory
+    internal_domains: frozenset[str]
+
+    def is_internal(self, address: str | None) -> bool:
+        if not address:
+            return False
+        return address.rpartition("@")[2].strip().lower() in self.internal_domains
+
+    def _party(
+        self, address: str | None, role: str, response: str | None = None
+    ) -> PartyRow | None:
+        record = self.directory.match_address(address)
+        if record is None:
+            return None
+        side = "internal" if record[0] == "system_user" else "external"
+        return PartyRow(record[0], record[1], role, side, response)
+
+    def _recipients(self, recipients: list[Recipient], role: str, into: set[PartyRow]) -> None:
+        for recipient in recipients:
+            email = recipient.emailAddress
+            party = self._party(email.address if email else None, role)
+            if party is not None:
+                into.add(party)
+
+    def message(self, message: Message) -> InteractionRecord | None:
+        sender = message.sender_ or message.sender
+        sender_address = sender.emailAddress.address if sender and sender.emailAddress else None
+        occurred_at = message.sentDateTime or message.receivedDateTime
+        if message.isDraft or occurred_at is None or not message.internetMessageId:
+            return None
+        parties: set[PartyRow] = set()
+        first = self._party(sender_address, "from")
+        if first is not None:
+            parties.add(first)
+        self._recipients(message.toRecipients, "to", parties)
+        self._recipients(message.ccRecipients, "cc", parties)
+        self._recipients(message.bccRecipients, "bcc", parties)
+        if not any(party.side == "external" for party in parties):
+            return None
+        return InteractionRecord(
+            key=f"msg:{message.internetMessageId.strip()}",
+            source="exchange",
+            kind="email",
+            direction="outbound" if self.is_internal(sender_address) else "inbound",
+            occurred_at=occurred_at.astimezone(UTC),
+            parties=frozenset(parties),
+            conversation_id=message.conversationId,
+        )
+
+    def _attendee(self, attendee: Attendee) -> PartyRow | None:
+        email = attendee.emailAddress
+        response = attendee.status.response if attendee.status else None
+        return self._party(
+            email.address if email else None,
+            ATTENDEE_ROLES.get((attendee.type or "required").lower(), "required"),
+            RESPONSES.get((response or "none").lower(), "none"),
+        )
+
+    def event(self, event: Event) -> InteractionRecord | None:
+        if event.isCancelled or not event.iCalUId or event.start is None:
+            return None
+        start = parse_graph_time(event.start)
+        end = parse_graph_time(event.end) if event.end else start
+        organizer = event.organizer.emailAddress if event.organizer else None
+        organizer_address = organizer.address if organizer else None
+        parties: set[PartyRow] = set()
+        first = self._party(organizer_address, "organizer", "accepted")
+        if first is not None:
+            parties.add(first)
+        for attendee in event.attendees:
+            party = self._attendee(attendee)
+            # The organizer is usually listed among the attendees too: count them once.
+            if party is not None and (first is None or party[:2] != first[:2]):
+                parties.add(party)
+        if not any(party.side == "external" for party in parties):
+            return None
+        return InteractionRecord(
+            key=f"evt:{event.iCalUId}",
+            source="exchange",
+            kind="meeting",
+            direction="outbound" if self.is_internal(organizer_address) else "inbound",
+            occurred_at=start,
+            parties=frozenset(parties),
+            duration_minutes=max(0.0, round((end - start).total_seconds() / 60.0, 2)),
+        )
+
+
+def parse_graph_time(value: DateTimeTimeZone) -> datetime:
+    """Graph's dateTimeTimeZone; we ask for UTC (Prefer: outlook.timezone="UTC")."""
+    text = value.dateTime.rstrip("Z")
+    if "." in text:  # Graph sends 7 fractional digits; Python reads at most 6
+        head, fraction = text.split(".", 1)
+        text = f"{head}.{fraction[:6]}"
+    parsed = datetime.fromisoformat(text)
+    if value.timeZone not in (None, "UTC", "Etc/UTC", "Coordinated Universal Time"):
+        raise ValueError(f"start/end: time zone {value.timeZone!r}; expected UTC")
+    return parsed.replace(tzinfo=UTC)
