@@ -127,6 +127,12 @@ class GraphClient:
         query = query_type(select=list(FOLDER_FIELDS), top=100)
         return folders.to_get_request_information(self.config(query, paged=False))
 
+    def folder_request(self, user_id: str, folder: str) -> Any:
+        """One folder by id or well-known name (inbox, deleteditems, ...)."""
+        builder = self.sdk.users.by_user_id(user_id).mail_folders.by_mail_folder_id(folder)
+        query = builder.MailFolderItemRequestBuilderGetQueryParameters(select=["id"])
+        return builder.to_get_request_information(self.config(query, paged=False))
+
     def folders_page(self, user_id: str, next_link: str) -> Any:
         folders = self.sdk.users.by_user_id(user_id).mail_folders
         return folders.with_url(next_link).to_get_request_information(self.config(paged=False))

@@ -9,6 +9,7 @@ activity row is reported and skipped; whatever was stored for it stays.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from storage.interaction_store import (
     load_records,
     sync_records,
 )
+from storage.mailbox_store import exchange_covered_users
 from storage.types import core_table
 
 ACTIVITY = core_table(CrmActivity)
@@ -36,6 +38,7 @@ ACTIVITY_PARTY = core_table(CrmActivityParty)
 @dataclass
 class CrmIngestReport:
     activities: int = 0
+    covered_by_exchange: int = 0
     counts: WriteCounts = field(default_factory=WriteCounts)
     problems: list[RowProblem] = field(default_factory=list)
 
@@ -58,11 +61,26 @@ def _seen_by_exchange(session: Session, keys: list[str]) -> set[str]:
     return seen
 
 
+def _covered_by_exchange(record: InteractionRecord, covered: dict[str, datetime]) -> bool:
+    """A CRM-logged email or meeting whose every colleague's mailbox Exchange already reads.
+
+    Such a mailbox's own copy is the better source; counting both would
+    count one conversation twice. Calls and tasks exist only in the CRM.
+    """
+    if record.kind not in ("email", "meeting"):
+        return False
+    internal = [party.record_id for party in record.parties if party.side == "internal"]
+    return bool(internal) and all(
+        user in covered and record.occurred_at >= covered[user] for user in internal
+    )
+
+
 def desired_interactions(
     session: Session, report: CrmIngestReport
 ) -> tuple[dict[str, InteractionRecord], set[str]]:
     """What the interactions should be, and the keys of rejected rows to keep as stored."""
     directory = load_directory(session=session)
+    covered = exchange_covered_users(session=session)
     parties = _parties_by_activity(session)
     desired: dict[str, InteractionRecord] = {}
     rejected: set[str] = set()
@@ -75,8 +93,12 @@ def desired_interactions(
             report.problems.append(rejection.problem)
             rejected.add(interaction_key(activity))
             continue
-        if record is not None:
-            desired[record.key] = record
+        if record is None:
+            continue
+        if _covered_by_exchange(record, covered):
+            report.covered_by_exchange += 1
+            continue
+        desired[record.key] = record
     return desired, rejected
 
 

@@ -61,6 +61,10 @@ class Mailbox(SQLModel, table=True):
     last_success_at: datetime | None = _utc()
     syncing_since: datetime | None = _utc()
     items_ingested: int = 0
+    # The earliest time Exchange data covers for this mailbox (its backfill
+    # start): CRM-logged emails and meetings of its user after it are not
+    # counted twice.
+    exchange_since: datetime | None = _utc()
 
 
 class SyncCursor(SQLModel, table=True):

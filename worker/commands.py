@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cache
@@ -12,9 +13,10 @@ from sqlalchemy.engine import Engine
 
 from storage import health_read, migrate
 from storage.engine import create_store_engine, redacted, session_scope
+from worker.exchange import ExchangeSummary
 from worker.failures import UserError
 from worker.logging_setup import configure_logging
-from worker.pipeline import RunSummary
+from worker.pipeline import RunSummary, run_tick
 from worker.pipeline import run_once as run_pipeline
 from worker.ri_settings import (
     DEFAULTS,
@@ -117,18 +119,40 @@ def summary_payload(summary: RunSummary) -> dict[str, Any]:
         "by_state": summary.by_state,
         "written": asdict(summary.writeback),
         "seconds": {stage: round(value, 3) for stage, value in summary.seconds.items()},
+        "exchange": exchange_payload(summary.exchange),
     }
+
+
+def exchange_payload(exchange: ExchangeSummary | None) -> dict[str, Any] | None:
+    if exchange is None:
+        return None
+    payload: dict[str, Any] = {"state": exchange.state, "reason": exchange.reason}
+    if exchange.consent is not None:
+        payload["missing_permissions"] = exchange.consent.needed_for
+    if exchange.tenant is not None:
+        tenant = exchange.tenant
+        counters = [m.counters for m in tenant.mailboxes]
+        payload.update(
+            mailboxes=exchange.by_status,
+            decisions={d.status or "eligible": 0 for d in tenant.decisions},
+            items=sum(c.items for c in counters),
+            pages=sum(c.pages for c in counters),
+            malformed_items=sum(c.malformed for c in counters),
+            retries=sum(c.retries for c in counters),
+        )
+        for decision in tenant.decisions:
+            payload["decisions"][decision.status or "eligible"] += 1
+    return payload
 
 
 def run_once(now: datetime, *, interactive: bool) -> dict[str, Any]:
     store = _migrated_engine()
-    batch = settings().writeback_batch_size
     if not interactive:
-        return summary_payload(run_pipeline(store, now=now, batch_size=batch))
+        return summary_payload(asyncio.run(run_tick(store, settings(), now=now)))
     from worker.progress import progress_bar
 
     with progress_bar() as progress:
-        return summary_payload(run_pipeline(store, now=now, batch_size=batch, progress=progress))
+        return summary_payload(asyncio.run(run_tick(store, settings(), now=now, progress=progress)))
 
 
 def demo(database: Path, now: datetime) -> dict[str, Any]:

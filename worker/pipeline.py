@@ -1,11 +1,14 @@
-"""One tick of the pipeline on the CRM-data path: ingest, score, write back.
+"""One tick of the pipeline: Exchange (where allowed), CRM activities, score, write back.
 
-`rapport run --once`, `rapport demo` and (later) the scheduler all call
-`run_once`; it takes the clock as an argument so runs are reproducible.
+`run_tick` is the whole tick: the Exchange round (consent, data ___location,
+delta sync) and then `run_once`, the CRM-data path plus scoring and
+write-back. `rapport run --once`, `rapport demo` and the scheduler call
+them; both take the clock as an argument so runs are reproducible.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -20,10 +23,12 @@ from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
 from storage.crm_records import iter_interaction_rows, iter_party_rows, load_crm_snapshot
 from storage.engine import session_scope
 from storage.writeback import WritebackCounts, write_back
+from worker.exchange import ExchangeSummary, exchange_round
 from worker.interactions import PartyInterner, group_parties, to_interactions
 from worker.results import to_result
 from worker.ri_settings import current_settings, scoring_settings
 from worker.scopes import build_scopes, display_names
+from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,7 @@ class RunSummary:
     by_state: dict[str, int] = field(default_factory=dict)
     writeback: WritebackCounts = field(default_factory=WritebackCounts)
     seconds: dict[str, float] = field(default_factory=dict)
+    exchange: ExchangeSummary | None = None
 
 
 def load_interactions(engine: Engine) -> list[Interaction]:
@@ -88,4 +94,23 @@ def run_once(
     )
     summary.writeback = write_back(engine, results, now=now, batch_size=batch_size)
     summary.seconds["score_and_write"] = clock() - started
+    return summary
+
+
+async def run_tick(
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: datetime,
+    progress: Progress | None = None,
+) -> RunSummary:
+    started = time.perf_counter()
+    enabled = bool(current_settings(engine)["switch.exchange_data_source"])
+    exchange = await exchange_round(engine, settings, now, enabled=enabled)
+    exchange_seconds = time.perf_counter() - started
+    summary = await asyncio.to_thread(
+        run_once, engine, now=now, batch_size=settings.writeback_batch_size, progress=progress
+    )
+    summary.exchange = exchange
+    summary.seconds = {"exchange": exchange_seconds, **summary.seconds}
     return summary

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("last_success_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("syncing_since", storage.types.UTCDateTime(), nullable=True),
         sa.Column("items_ingested", sa.Integer(), nullable=False),
+        sa.Column("exchange_since", storage.types.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("mailbox", schema=None) as batch_op:

@@ -1,0 +1,123 @@
+"""A tenant's round: list the directory, decide each mailbox, sync the eligible ones.
+
+Decisions, in order: a user without mail is not a mailbox; a user excluded
+by configuration, outside the configured group, or matching no CRM system
+user is out of scope; a mailbox whose data ___location is not allowed is
+excluded. Only the rest is ever requested from Graph. Every decision and its
+reason is stored on the mailbox row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from dataclasses import dataclass, field
+
+import msgspec
+
+from consent.data_location import LocationPolicy, decide_location
+from graph_sync.context import SyncContext, SyncCounters
+from graph_sync.mailbox import MailboxOutcome, sync_mailbox
+from graph_sync.wire import USER, USER_PAGE, User, UserPage
+from storage.directory import Directory, normalise_address
+from storage.engine import session_scope
+from storage.mailbox_store import MailboxDecision, save_decisions
+
+log = logging.getLogger("rapport.graph_sync")
+USERS_PER_PAGE = 999
+
+
+@dataclass(frozen=True)
+class MailboxScope:
+    excluded: frozenset[str] = frozenset()  # ids, mail addresses or UPNs (normalised)
+    group_members: frozenset[str] | None = None  # user ids; None = everyone with mail
+
+
+@dataclass
+class TenantOutcome:
+    tenant_id: str
+    decisions: list[MailboxDecision] = field(default_factory=list)
+    mailboxes: list[MailboxOutcome] = field(default_factory=list)
+    malformed_users: int = 0
+    counters: SyncCounters = field(default_factory=SyncCounters)
+
+
+async def list_users(ctx: SyncContext, tenant_id: str, outcome: TenantOutcome) -> list[User]:
+    users: list[User] = []
+    link: str | None = None
+    while True:
+        build = (
+            functools.partial(ctx.client.users_request, USERS_PER_PAGE)
+            if link is None
+            else functools.partial(ctx.client.users_page, link)
+        )
+        page: UserPage = await ctx.fetch(
+            f"directory:{tenant_id}", outcome.counters, build, USER_PAGE.decode
+        )
+        for raw in page.value:
+            try:
+                users.append(USER.decode(raw))
+            except msgspec.ValidationError:
+                outcome.malformed_users += 1
+        if page.next_link is None:
+            return users
+        link = page.next_link
+
+
+def _out_of_scope(user: User, scope: MailboxScope) -> str | None:
+    names = {user.id.lower(), normalise_address(user.mail or ""),
+             normalise_address(user.userPrincipalName or "")}  # fmt: skip
+    if names & scope.excluded:
+        return "excluded by configuration"
+    if scope.group_members is not None and user.id not in scope.group_members:
+        return "not a member of the configured mailbox group"
+    return None
+
+
+def decide_mailbox(
+    user: User, tenant_id: str, directory: Directory, policy: LocationPolicy, scope: MailboxScope
+) -> MailboxDecision:
+    system_user = directory.match_address(user.mail)
+    system_user_id = system_user[1] if system_user and system_user[0] == "system_user" else None
+    ___location = decide_location(policy, user.preferredDataLocation)
+    reason = _out_of_scope(user, scope)
+    if reason is None and system_user_id is None:
+        reason = "no CRM system user has this address"
+    if reason is not None:
+        return MailboxDecision(user.id, tenant_id, system_user_id, ___location.___location, False,
+                               reason, "out_of_scope")  # fmt: skip
+    if not ___location.allowed:
+        return MailboxDecision(user.id, tenant_id, system_user_id, ___location.___location, False,
+                               ___location.reason, "location_excluded")  # fmt: skip
+    return MailboxDecision(user.id, tenant_id, system_user_id, ___location.___location, True,
+                           ___location.reason, None)  # fmt: skip
+
+
+def _save(ctx: SyncContext, decisions: list[MailboxDecision]) -> None:
+    with session_scope(ctx.engine) as session:
+        save_decisions(session=session, decisions=decisions)
+
+
+async def sync_tenant(
+    ctx: SyncContext,
+    tenant_id: str,
+    *,
+    directory: Directory,
+    policy: LocationPolicy,
+    scope: MailboxScope,
+    concurrent_mailboxes: int,
+) -> TenantOutcome:
+    outcome = TenantOutcome(tenant_id)
+    users = [user for user in await list_users(ctx, tenant_id, outcome) if user.mail]
+    outcome.decisions = [decide_mailbox(u, tenant_id, directory, policy, scope) for u in users]
+    await ctx.in_thread(_save, ctx, outcome.decisions)
+    eligible = [d.id for d in outcome.decisions if d.status is None]
+    gate = asyncio.Semaphore(concurrent_mailboxes)
+
+    async def one(mailbox_id: str) -> MailboxOutcome:
+        async with gate:
+            return await sync_mailbox(ctx, mailbox_id)
+
+    outcome.mailboxes = list(await asyncio.gather(*(one(m) for m in eligible)))
+    return outcome

@@ -1,0 +1,191 @@
+"""The Exchange half of a pipeline tick: consent, data ___location, delta sync.
+
+Everything that can rule Exchange out (no credentials, a token failure,
+missing consent, a 403 during sync, the Exchange switch) ends here with a
+recorded state and reason; the tenant's relationships are then scored from
+CRM data and nothing crashes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from consent.check import (
+    GRANTED,
+    ConsentOutcome,
+    ProbeDenied,
+    check_consent,
+    not_configured,
+)
+from consent.credentials import CredentialConfigError, GraphApp, build_async_credential
+from consent.data_location import LocationPolicy
+from graph_sync.context import SyncContext, SyncWindow
+from graph_sync.exceptions import AccessDenied
+from graph_sync.normalise import Normaliser
+from graph_sync.retry import RetryPolicy
+from graph_sync.tenant import MailboxScope, TenantOutcome, sync_tenant
+from storage.directory import load_directory, normalise_address
+from storage.engine import session_scope
+from storage.mailbox_store import mark_tenant_mailboxes, record_consent
+from worker.failures import UserError
+from worker.settings import Settings
+
+log = logging.getLogger("rapport.exchange")
+
+
+@dataclass
+class ExchangeSummary:
+    state: str  # consent state, or "switched_off"
+    reason: str
+    tenant: TenantOutcome | None = None
+    consent: ConsentOutcome | None = None
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+def client_secret(settings: Settings) -> str | None:
+    if settings.client_secret is not None:
+        return settings.client_secret.get_secret_value()
+    if settings.client_secret_file is None:
+        return None
+    try:
+        return settings.client_secret_file.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise UserError(
+            f"RAPPORT_CLIENT_SECRET_FILE: {str(settings.client_secret_file)!r} cannot be read "
+            f"({error.strerror}); expected a file holding the client secret"
+        ) from None
+
+
+def graph_app(settings: Settings) -> GraphApp | None:
+    if not settings.graph_configured:
+        return None
+    assert settings.tenant_id is not None and settings.client_id is not None
+    password = settings.client_certificate_password
+    return GraphApp(
+        tenant_id=settings.tenant_id,
+        client_id=settings.client_id,
+        authority_host=settings.authority_host,
+        secret=client_secret(settings),
+        certificate_path=settings.client_certificate_path,
+        certificate_password=password.get_secret_value() if password else None,
+        workload_identity=settings.use_workload_identity,
+    )
+
+
+def _record(
+    engine: Engine, tenant_id: str, outcome: ConsentOutcome, now: datetime, command: str
+) -> None:
+    with session_scope(engine) as session:
+        record_consent(
+            session=session, tenant_id=tenant_id, state=outcome.state, reason=outcome.reason,
+            granted=outcome.granted, missing=outcome.missing, at=now, command=command,
+        )  # fmt: skip
+        if outcome.state != GRANTED:
+            mark_tenant_mailboxes(
+                session=session, tenant_id=tenant_id, status="consent_missing",
+                reason=outcome.reason,
+            )  # fmt: skip
+
+
+def graph_client(settings: Settings, credential: Any) -> Any:
+    from graph_sync.client import GraphClient, Limits
+
+    limits = Limits(page_size=settings.page_size, global_concurrency=settings.global_concurrency)
+    return GraphClient(credential, settings.graph_base_url, limits)
+
+
+async def probe_directory(client: Any) -> None:
+    """One small call that needs User.Read.All: proves the grant is real."""
+    try:
+        await client.send(client.users_request(1))
+    except AccessDenied as denial:
+        raise ProbeDenied(denial.code, "GET /users refused") from None
+
+
+async def check_tenant_consent(
+    engine: Engine, settings: Settings, now: datetime, *, command: str
+) -> ConsentOutcome:
+    app = graph_app(settings)
+    if app is None:
+        return not_configured("RAPPORT_TENANT_ID and RAPPORT_CLIENT_ID are not set")
+    try:
+        credential = build_async_credential(app)
+    except CredentialConfigError as error:
+        outcome = not_configured(str(error))
+        _record(engine, app.tenant_id, outcome, now, command)
+        return outcome
+    client = graph_client(settings, credential)
+    try:
+        outcome = await check_consent(credential, lambda: probe_directory(client))
+    finally:
+        await client.aclose()
+        await credential.close()
+    _record(engine, app.tenant_id, outcome, now, command)
+    return outcome
+
+
+def _context(engine: Engine, settings: Settings, client: Any, now: datetime) -> SyncContext:
+    with session_scope(engine) as session:
+        directory = load_directory(session=session)
+    domains = {d.lower() for d in settings.internal_domains}
+    domains |= {address.rpartition("@")[2] for address, ref in directory.by_address.items()
+                if ref[0] == "system_user"}  # fmt: skip
+    window = SyncWindow(
+        now=now,
+        mail_since=now - timedelta(days=settings.backfill_days),
+        calendar_start=now - timedelta(days=settings.calendar_past_days),
+        calendar_end=now + timedelta(days=settings.calendar_future_days),
+    )
+    return SyncContext(
+        client=client, engine=engine, normaliser=Normaliser(directory, frozenset(domains)),
+        window=window,
+        policy=RetryPolicy(settings.retry_attempts, settings.retry_max_wait_seconds),
+        mailbox_concurrency=settings.mailbox_concurrency,
+        excluded_folders=settings.excluded_mail_folders,
+    )  # fmt: skip
+
+
+async def exchange_round(
+    engine: Engine, settings: Settings, now: datetime, *, enabled: bool
+) -> ExchangeSummary:
+    if not enabled:
+        return ExchangeSummary("switched_off", "switch.exchange_data_source is off")
+    app = graph_app(settings)
+    if app is None:
+        return ExchangeSummary("not_configured", "RAPPORT_TENANT_ID and RAPPORT_CLIENT_ID not set")
+    consent = await check_tenant_consent(engine, settings, now, command="run")
+    if consent.state != GRANTED:
+        log.warning("tenant scored from CRM data", extra={"fields": {
+            "tenant": app.tenant_id, "consent": consent.state}})  # fmt: skip
+        return ExchangeSummary(consent.state, consent.reason, consent=consent)
+    credential = build_async_credential(app)
+    client = graph_client(settings, credential)
+    try:
+        ctx = _context(engine, settings, client, now)
+        tenant = await sync_tenant(
+            ctx, app.tenant_id, directory=ctx.normaliser.directory,
+            policy=LocationPolicy(
+                frozenset(settings.allowed_data_locations), settings.tenant_data_location,
+                settings.exclude_unknown_location,
+            ),
+            scope=MailboxScope(excluded=frozenset(
+                normalise_address(u) for u in settings.excluded_users)),
+            concurrent_mailboxes=settings.concurrent_mailboxes,
+        )  # fmt: skip
+    finally:
+        await client.aclose()
+        await credential.close()
+    summary = ExchangeSummary(GRANTED, consent.reason, tenant=tenant, consent=consent)
+    for mailbox in tenant.mailboxes:
+        summary.by_status[mailbox.status] = summary.by_status.get(mailbox.status, 0) + 1
+    if summary.by_status.get("consent_missing"):
+        revoked = ConsentOutcome("revoked", "403 during sync: consent withdrawn or incomplete",
+                                 consent.granted, [], consent.broader)  # fmt: skip
+        _record(engine, app.tenant_id, revoked, now, "run")
+        summary.state, summary.reason = revoked.state, revoked.reason
+    return summary
