@@ -70,8 +70,11 @@ class GraphClient:
         provider = auth.AzureIdentityAuthenticationProvider(
             credential, scopes=[GRAPH_DEFAULT_SCOPE], allowed_hosts=[host]
         )
+        # msgraph-core's AsyncGraphTransport does not close the transport it wraps:
+        # keep our own handle on the connection pool and close it ourselves.
+        self._transport = httpx.AsyncHTTPTransport()
         self._http = core.GraphClientFactory.create_with_default_middleware(
-            client=httpx.AsyncClient(timeout=limits.timeout_seconds, http2=False),
+            client=httpx.AsyncClient(transport=self._transport, timeout=limits.timeout_seconds),
             options={retry_option.get_key(): retry_option(should_retry=False)},
         )
         adapter = msgraph.GraphRequestAdapter(provider, client=self._http)
@@ -83,6 +86,7 @@ class GraphClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._transport.aclose()
 
     def config(self, query: Any = None, *, paged: bool = True, utc: bool = False) -> Any:
         config = self._config_type(query_parameters=query)

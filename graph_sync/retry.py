@@ -65,7 +65,9 @@ def retrying(
         wait=wait_retry_after(
             policy.max_wait_seconds,
             wait_exponential_jitter(
-                initial=policy.initial_wait_seconds, max=policy.max_wait_seconds
+                multiplier=policy.initial_wait_seconds,
+                max=policy.max_wait_seconds,
+                jitter=policy.initial_wait_seconds,
             ),
             rng or random.Random(),
         ),

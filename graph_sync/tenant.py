@@ -2,7 +2,7 @@
 
 Decisions, in order: a user without mail is not a mailbox; a user excluded
 by configuration, outside the configured group, or matching no CRM system
-user is out of scope; a mailbox whose data ___location is not allowed is
+user is out of scope; a mailbox whose data residency is not allowed is
 excluded. Only the rest is ever requested from Graph. Every decision and its
 reason is stored on the mailbox row.
 """
@@ -80,18 +80,18 @@ def decide_mailbox(
 ) -> MailboxDecision:
     system_user = directory.match_address(user.mail)
     system_user_id = system_user[1] if system_user and system_user[0] == "system_user" else None
-    ___location = decide_location(policy, user.preferredDataLocation)
+    geo = decide_location(policy, user.preferredDataLocation)
     reason = _out_of_scope(user, scope)
     if reason is None and system_user_id is None:
         reason = "no CRM system user has this address"
     if reason is not None:
-        return MailboxDecision(user.id, tenant_id, system_user_id, ___location.___location, False,
+        return MailboxDecision(user.id, tenant_id, system_user_id, geo.geo, False,
                                reason, "out_of_scope")  # fmt: skip
-    if not ___location.allowed:
-        return MailboxDecision(user.id, tenant_id, system_user_id, ___location.___location, False,
-                               ___location.reason, "location_excluded")  # fmt: skip
-    return MailboxDecision(user.id, tenant_id, system_user_id, ___location.___location, True,
-                           ___location.reason, None)  # fmt: skip
+    if not geo.allowed:
+        return MailboxDecision(user.id, tenant_id, system_user_id, geo.geo, False,
+                               geo.reason, "location_excluded")  # fmt: skip
+    return MailboxDecision(user.id, tenant_id, system_user_id, geo.geo, True,
+                           geo.reason, None)  # fmt: skip
 
 
 def _save(ctx: SyncContext, decisions: list[MailboxDecision]) -> None:

@@ -1,0 +1,50 @@
+"""Relationship scoring: interactions + settings + `now` in, health out.
+
+Pure functions over plain data (scoring/model.py): no database, no clock, no
+network. The formulas and constants are documented in docs/scoring.md.
+"""
+
+from scoring.model import (
+    Direction,
+    Factor,
+    Frequency,
+    HealthState,
+    Interaction,
+    Kind,
+    Kpis,
+    Party,
+    RecordHealth,
+    RecordRef,
+    RecordScope,
+    RecordType,
+    Response,
+    Role,
+    ScoringSettings,
+    Trend,
+    WeekCounts,
+)
+from scoring.pipeline import score_record, score_records
+from scoring.scope import belongs_to
+
+__all__ = [
+    "Direction",
+    "Factor",
+    "Frequency",
+    "HealthState",
+    "Interaction",
+    "Kind",
+    "Kpis",
+    "Party",
+    "RecordHealth",
+    "RecordRef",
+    "RecordScope",
+    "RecordType",
+    "Response",
+    "Role",
+    "ScoringSettings",
+    "Trend",
+    "WeekCounts",
+    "belongs_to",
+    "score_record",
+    "score_records",
+]

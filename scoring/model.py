@@ -151,9 +151,7 @@ class RecordScope:
 class ScoringSettings:
     """The admin's relationship-analytics settings, as scoring needs them."""
 
-    influence: Mapping[Kind, int] = field(
-        default_factory=lambda: {kind: 6 for kind in Kind}
-    )
+    influence: Mapping[Kind, int] = field(default_factory=lambda: dict.fromkeys(Kind, 6))
     frequency: Frequency = Frequency.WEEKLY
     good_min: int = 60
     fair_min: int = 40

@@ -137,7 +137,7 @@ def list_mailboxes(*, session: Session) -> list[dict[str, Any]]:
 def exchange_covered_users(*, session: Session) -> dict[str, datetime]:
     """System users whose mailbox is read from Exchange, and since when Exchange covers it.
 
-    Only mailboxes that are currently synced count: when consent or ___location
+    Only mailboxes that are currently synced count: when consent or geo
     rules Exchange out, their CRM activities count again.
     """
     query = sa.select(MAILBOX.c.system_user_id, MAILBOX.c.exchange_since).where(

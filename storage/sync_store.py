@@ -95,7 +95,7 @@ def _save_cursor(session: Session, page: PageWrite) -> None:
             sa.insert(CURSOR).values(
                 mailbox_id=page.mailbox_id, folder_id=page.folder_id, kind=page.kind,
                 round=page.round, rebaselines=0,
-                baseline_complete=page.delta_link is not None, **values,
+                **{"baseline_complete": page.delta_link is not None, **values},
             )
         )  # fmt: skip
 

@@ -1,7 +1,7 @@
 """Tables of the Exchange path: tenants, mailboxes, delta cursors, sightings.
 
 A mailbox row exists for every directory user Rapport considered, with the
-decision taken about it (consent, data ___location, scope) and its sync status.
+decision taken about it (consent, data residency, scope) and its sync status.
 Only users matched to a CRM system user keep an address, and only through
 that system user: the mailbox row itself holds the Graph object id.
 """

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from worker import commands, output
+from worker.compliance_cli import register as register_compliance
 from worker.failures import UserError, describe
 
 app = typer.Typer(
@@ -110,6 +111,9 @@ def health_show(
 ) -> None:
     """Score, grade, trend, KPIs and reasons of one record."""
     _emit(commands.health_show(record), as_json, output.health_report)
+
+
+register_compliance(app)
 
 
 def _mount_emulator() -> None:

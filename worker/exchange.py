@@ -1,4 +1,4 @@
-"""The Exchange half of a pipeline tick: consent, data ___location, delta sync.
+"""The Exchange half of a pipeline tick: consent, data residency, delta sync.
 
 Everything that can rule Exchange out (no credentials, a token failure,
 missing consent, a 403 during sync, the Exchange switch) ends here with a

@@ -1,6 +1,6 @@
 """One tick of the pipeline: Exchange (where allowed), CRM activities, score, write back.
 
-`run_tick` is the whole tick: the Exchange round (consent, data ___location,
+`run_tick` is the whole tick: the Exchange round (consent, data residency,
 delta sync) and then `run_once`, the CRM-data path plus scoring and
 write-back. `rapport run --once`, `rapport demo` and the scheduler call
 them; both take the clock as an argument so runs are reproducible.

@@ -1,0 +1,246 @@
+"""Benchmark: CRM activities -> interactions -> health written back, against a bare read.
+
+    python bench/score.py --interactions 1000000 --records 50000 --db postgres
+
+Each database runs in its own subprocess (so peak RSS is that database's) on a
+fresh store: SQLite in a temporary directory, PostgreSQL in a database
+`rapport_bench` created anew on the server named by --postgres-url. Activity
+is heavy-tailed (Pareto weights): a few very busy relationships, many quiet
+ones, some that stopped months ago. Generating and loading the CRM rows is
+timed but not counted. Prints figures; asserts nothing.
+
+Targets: 1M interactions scored and written back on PostgreSQL in <= 15 s,
+and in <= 4x the time of a bare read of the same rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import Engine, make_url  # noqa: E402
+
+from bench.crm_population import NOW, Population, activity_batches, seed_records  # noqa: E402
+from storage.engine import create_store_engine  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from worker.pipeline import run_once  # noqa: E402
+
+BENCH_DATABASE = "rapport_bench"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+RESULT_PREFIX = "BENCH-RESULT "
+TARGET_SECONDS_PER_MILLION, TARGET_RATIO = 15.0, 4.0
+INTERACTION_COLUMNS = (
+    "key, kind, direction, occurred_at, duration_minutes, conversation_id, "
+    "regarding_type, regarding_id, planned, opens, clicks"
+)
+PARTY_COLUMNS = "interaction_key, record_type, record_id, role, side, response"
+
+
+def fresh_store(db: str, postgres_url: str, workdir: Path) -> str:
+    if db == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}"
+    admin = create_store_engine(
+        make_url(postgres_url).set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
+        connection.execute(sa.text(f"CREATE DATABASE {BENCH_DATABASE}"))
+    admin.dispose()
+    url = make_url(postgres_url).set(database=BENCH_DATABASE)
+    return url.render_as_string(hide_password=False)
+
+
+def _copy_rows(cursor: Any, table: str, columns: str, lines: list[str]) -> None:
+    # COPY text format: the generator never produces tabs, newlines or backslashes.
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        copy.write("".join(lines))
+
+
+def load_activities(engine: Engine, population: Population, interactions: int) -> int:
+    """Bulk-load crm_activity + crm_activity_party; COPY on PostgreSQL. Returns party rows."""
+    parties = 0
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        postgres = engine.dialect.name == "postgresql"
+        for batch in activity_batches(population, interactions, postgres=postgres):
+            parties += len(batch.parties)
+            if postgres:
+                _copy_rows(cursor, "crm_activity", batch.activity_columns, batch.activity_lines())
+                _copy_rows(cursor, "crm_activity_party", batch.party_columns, batch.party_lines())
+            else:
+                cursor.executemany(batch.activity_insert(), batch.activities)
+                cursor.executemany(batch.party_insert(), batch.parties)
+        if postgres:
+            cursor.execute("ANALYZE")  # as a long-lived CRM database would be
+        raw.commit()
+    finally:
+        raw.close()
+    return parties
+
+
+def bare_read(engine: Engine, query: str) -> tuple[float, int]:
+    """Seconds to fetch all rows of `query` into Python tuples through the raw driver."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        started = time.perf_counter()
+        cursor.execute(query)
+        rows = cursor.fetchall()
+        return time.perf_counter() - started, len(rows)
+    finally:
+        raw.close()
+
+
+def _note(db: str, message: str) -> None:
+    print(f"[{db}] {message}", file=sys.stderr, flush=True)
+
+
+def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="rapport-bench-") as workdir:
+        engine = create_store_engine(fresh_store(db, args.postgres_url, Path(workdir)))
+        upgrade(engine)
+        started = time.perf_counter()
+        population = seed_records(engine, args.records, seed=args.seed)
+        parties = load_activities(engine, population, args.interactions)
+        generate = time.perf_counter() - started
+        _note(db, f"CRM generated and loaded in {generate:.1f} s; running the pipeline")
+        summary = run_once(engine, now=NOW)
+        _note(db, f"pipeline done in {sum(summary.seconds.values()):.1f} s; bare reads")
+        read_interactions, rows = bare_read(
+            engine, f"SELECT {INTERACTION_COLUMNS} FROM interaction"
+        )
+        read_parties, party_rows = bare_read(
+            engine, f"SELECT {PARTY_COLUMNS} FROM interaction_party"
+        )
+        engine.dispose()
+    return {
+        "db": db,
+        "activities": args.interactions,
+        "activity_parties": parties,
+        "records": population.records,
+        "generate": generate,
+        "ingest": summary.seconds["ingest"],
+        "load": summary.seconds["load"],
+        "score_and_write": summary.seconds["score_and_write"],
+        "interactions": summary.interactions,
+        "records_scored": summary.records_scored,
+        "read_interactions": read_interactions,
+        "read_with_parties": read_interactions + read_parties,
+        "interaction_rows": rows,
+        "party_rows": party_rows,
+        # Linux reports ru_maxrss in KiB.
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _rate(count: int, seconds: float) -> str:
+    return f"{seconds:8.2f} s {count / seconds if seconds else 0:>11,.0f}/s"
+
+
+def figure_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
+    n = result["interactions"]
+    scored = result["load"] + result["score_and_write"]
+    with_parties = result["read_with_parties"]
+    return [
+        (
+            "crm activities / party rows",
+            f"{result['activities']:,} / {result['activity_parties']:,}",
+        ),
+        ("interactions / records scored", f"{n:,} / {result['records_scored']:,}"),
+        ("generate + load CRM (not counted)", f"{result['generate']:8.2f} s"),
+        ("(a) ingest: activities -> interactions", _rate(result["activities"], result["ingest"])),
+        ("(b) load", _rate(n, result["load"])),
+        ("(b) score + write back", _rate(n, result["score_and_write"])),
+        ("(b) load + score + write back", _rate(n, scored)),
+        ("(c) bare read: interaction", _rate(n, result["read_interactions"])),
+        ("(c) bare read: interaction + party", _rate(n, with_parties)),
+        ("ratio (b) / bare read interaction", f"{scored / result['read_interactions']:8.1f} x"),
+        ("ratio (b) / bare read with parties", f"{scored / with_parties:8.1f} x"),
+        ("(b) projected to 1M interactions", f"{scored * 1_000_000 / max(n, 1):8.2f} s"),
+        ("peak RSS", f"{result['peak_rss_mib']:8.0f} MiB"),
+    ]
+
+
+def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    print(
+        f"Rapport scoring benchmark: {args.interactions:,} CRM activities over "
+        f"{args.records:,} records (seed {args.seed})"
+    )
+    columns = [dict(figure_lines(result)) for result in results]
+    labels = [label for label, _value in figure_lines(results[0])]
+    width = max(map(len, labels)) + 2
+    print(f"{'stage':<{width}}" + "".join(f"{r['db']:>26}" for r in results))
+    for label in labels:
+        print(f"{label:<{width}}" + "".join(f"{column[label]:>26}" for column in columns))
+    print(
+        f"targets: (b) <= {TARGET_SECONDS_PER_MILLION:.0f} s per 1M interactions on postgres; "
+        f"(b) <= {TARGET_RATIO:.0f}x the bare read"
+    )
+
+
+def run_in_subprocess(db: str, args: argparse.Namespace) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        __file__,
+        "--db",
+        db,
+        "--worker",
+        "--interactions",
+        str(args.interactions),
+        "--records",
+        str(args.records),
+        "--seed",
+        str(args.seed),
+        "--postgres-url",
+        args.postgres_url,
+    ]
+    # stderr is left attached: progress notes and any traceback reach the terminal live.
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark on {db} failed (exit {done.returncode})")
+    line = next(x for x in done.stdout.splitlines() if x.startswith(RESULT_PREFIX))
+    result: dict[str, Any] = json.loads(line.removeprefix(RESULT_PREFIX))
+    return result
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--interactions", type=int, default=20_000, help="CRM activities")
+    parser.add_argument("--records", type=int, default=2_000, help="contacts+accounts+deals")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL,
+        help=f"server to create {BENCH_DATABASE} on (any database name)",
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.interactions < 1 or args.records < 100:
+        parser.error("--interactions must be >= 1 and --records >= 100")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.worker:
+        print(RESULT_PREFIX + json.dumps(run_database(args.db, args)))
+        return
+    databases = ("sqlite", "postgres") if args.db == "both" else (args.db,)
+    print_table([run_in_subprocess(db, args) for db in databases], args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""What an erasure of one subject would remove or rewrite, read without changing anything.
+
+The rules, and why:
+- an interaction whose external parties are all the subject goes entirely,
+  with its parties: without the subject it describes nobody's relationship;
+- on any other interaction only the subject's party rows go, so the history
+  of the other people on it stays intact (a colleague who erases themselves
+  does not take their customers' history with them);
+- an interaction logged "regarding" the subject keeps its parties and loses
+  the link;
+- the subject's KPI rows and daily snapshots go, and the health columns
+  Rapport wrote on the subject's CRM record are cleared;
+- a colleague's mailbox rows go with their delta cursors and sightings (which
+  item of their mailbox was which interaction); the interactions themselves
+  stay, as the customers' history;
+- other records' KPI lists drop the entries that name the subject (a
+  most-contacted colleague, a reason naming the person); factor details,
+  whose shape scoring relies on, have the name blanked instead;
+- audit rows keep what happened but name the subject only by a one-way token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from compliance.export import other_kpi_lists
+from compliance.export_layout import KPI_LIST_COLUMNS
+from compliance.mentions import Mentions
+from compliance.subjects import Subject
+from compliance.tables import (
+    AUDIT,
+    CURSOR,
+    HEALTH_COLUMNS,
+    HEALTH_TABLES,
+    INTERACTION,
+    KPI,
+    PARTY,
+    SIGHTING,
+    SNAPSHOT,
+    RecordKey,
+    ref_filter,
+    regarding_filter,
+)
+
+# KPI lists blanked in place (their shape matters to readers); the others drop whole entries.
+REDACTED_IN_PLACE = frozenset({"factors"})
+ERASED = "[erased]"
+STREAM = 2000
+
+
+@dataclass
+class ErasurePlan:
+    subject: Subject
+    interactions: list[str] = field(default_factory=list)  # keys deleted whole
+    party_rows: int = 0
+    sightings: int = 0
+    regarding: list[str] = field(default_factory=list)  # keys that lose their link
+    kpi_rows: int = 0
+    snapshots: int = 0
+    crm_health: list[RecordKey] = field(default_factory=list)
+    cursors: int = 0
+    kpi_rewrites: list[dict[str, Any]] = field(default_factory=list)
+    audit_rows: list[Any] = field(default_factory=list)  # rows: id, subject, details
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "interaction": len(self.interactions),
+            "interaction_party": self.party_rows,
+            "interaction_sighting": self.sightings,
+            "interaction_regarding": len(self.regarding),
+            "relationship_kpi": self.kpi_rows,
+            "relationship_kpi_mentions": len(self.kpi_rewrites),
+            "health_snapshot": self.snapshots,
+            "crm_health": len(self.crm_health),
+            "mailbox": len(self.subject.mailboxes),
+            "sync_cursor": self.cursors,
+            "audit_event": len(self.audit_rows),
+        }
+
+
+def plan_erasure(session: Session, subject: Subject) -> ErasurePlan:
+    refs = subject.refs
+    mentions = Mentions(subject.terms)
+    plan = ErasurePlan(subject)
+    plan.interactions = _sole_party_interactions(session, refs)
+    plan.party_rows = _party_rows(session, refs)
+    plan.sightings = _count(session, SIGHTING, sightings_filter(plan.interactions, subject))
+    plan.regarding = sorted(set(_regarding(session, refs)) - set(plan.interactions))
+    plan.kpi_rows = _count(session, KPI, ref_filter(KPI, refs))
+    plan.snapshots = _count(session, SNAPSHOT, ref_filter(SNAPSHOT, refs))
+    plan.crm_health = _scored_records(session, refs)
+    plan.cursors = _count(session, CURSOR, CURSOR.c.mailbox_id.in_(subject.mailboxes))
+    plan.kpi_rewrites = _kpi_rewrites(session, refs, mentions)
+    plan.audit_rows = _audit_rows(session, mentions)
+    return plan
+
+
+def sightings_filter(keys: list[str], subject: Subject) -> sa.ColumnElement[bool]:
+    """Sightings of interactions that go whole, and everything the subject's mailboxes saw."""
+    return sa.or_(
+        SIGHTING.c.interaction_key.in_(keys), SIGHTING.c.mailbox_id.in_(subject.mailboxes)
+    )
+
+
+def _count(session: Session, table: sa.Table, where: sa.ColumnElement[bool]) -> int:
+    query = sa.select(sa.func.count()).select_from(table).where(where)
+    return int(session.execute(query).scalar_one())
+
+
+def _sole_party_query(refs: frozenset[RecordKey]) -> sa.Select[Any]:
+    """Keys of interactions on which every external party is the subject."""
+    external = PARTY.c.side == "external"
+    as_external = sa.select(PARTY.c.interaction_key).where(ref_filter(PARTY, refs), external)
+    shared = sa.select(PARTY.c.interaction_key).where(
+        PARTY.c.interaction_key.in_(as_external), external, sa.not_(ref_filter(PARTY, refs))
+    )
+    return sa.select(INTERACTION.c.key).where(
+        INTERACTION.c.key.in_(as_external), INTERACTION.c.key.not_in(shared)
+    )
+
+
+def _sole_party_interactions(session: Session, refs: frozenset[RecordKey]) -> list[str]:
+    return list(session.scalars(_sole_party_query(refs).order_by(INTERACTION.c.key)))
+
+
+def _party_rows(session: Session, refs: frozenset[RecordKey]) -> int:
+    """Rows on interactions that go whole, plus the subject's rows elsewhere, each once."""
+    doomed = PARTY.c.interaction_key.in_(_sole_party_query(refs))
+    return _count(session, PARTY, sa.or_(doomed, ref_filter(PARTY, refs)))
+
+
+def _regarding(session: Session, refs: frozenset[RecordKey]) -> list[str]:
+    query = sa.select(INTERACTION.c.key).where(regarding_filter(refs))
+    return list(session.scalars(query))
+
+
+def _scored_records(session: Session, refs: frozenset[RecordKey]) -> list[RecordKey]:
+    """The subject's CRM records that still carry a health value Rapport wrote."""
+    found = []
+    for record_type, record_id in sorted(refs):
+        table = HEALTH_TABLES.get(record_type)
+        if table is None:
+            continue
+        written = sa.or_(*(table.c[c].is_not(None) for c in HEALTH_COLUMNS))
+        query = sa.select(table.c.id).where(table.c.id == record_id, written)
+        found += [(record_type, rid) for rid in session.scalars(query)]
+    return found
+
+
+def _kpi_rewrites(
+    session: Session, refs: frozenset[RecordKey], mentions: Mentions
+) -> list[dict[str, Any]]:
+    rewrites = []
+    for row in other_kpi_lists(session, refs):
+        lists = {name: getattr(row, name) or [] for name in KPI_LIST_COLUMNS}
+        cleaned = {name: _without_subject(name, items, mentions) for name, items in lists.items()}
+        if cleaned != lists:
+            rewrites.append({"record_type": row.record_type, "record_id": row.record_id, **cleaned})
+    return rewrites
+
+
+def _without_subject(name: str, items: list[Any], mentions: Mentions) -> list[Any]:
+    if name in REDACTED_IN_PLACE:
+        return list(mentions.replaced(items, lambda _match: ERASED))
+    return mentions.kept(items)
+
+
+def _audit_rows(session: Session, mentions: Mentions) -> list[Any]:
+    query = sa.select(AUDIT.c.id, AUDIT.c.subject, AUDIT.c.details).order_by(AUDIT.c.id)
+    return [
+        row
+        for row in session.execute(query.execution_options(yield_per=STREAM))
+        if mentions.found_in(row.subject) or mentions.found_in(row.details)
+    ]

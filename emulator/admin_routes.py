@@ -1,0 +1,130 @@
+"""HTTP face of TenantAdmin under /_emulator/ (unauthenticated: loopback test control only)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from emulator.admin import AdminError, TenantAdmin
+from emulator.faults import FaultConfigError, FaultRule
+
+AdminHandler = Callable[[TenantAdmin, web.Request, Any], Any]
+
+
+def _wrap(
+    admin: TenantAdmin, action: AdminHandler, status: int = 200
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        body: Any = None
+        if request.can_read_body:
+            try:
+                body = await request.json()
+            except json.JSONDecodeError:
+                return web.json_response({"error": "body must be JSON"}, status=400)
+        try:
+            result = action(admin, request, body)
+        except (AdminError, FaultConfigError, TypeError, KeyError, ValueError) as exc:
+            code = 404 if isinstance(exc, AdminError) and "no " in str(exc) else 400
+            return web.json_response({"error": str(exc)}, status=code)
+        if result is None:
+            return web.Response(status=204)
+        return web.json_response(result, status=status)
+
+    return handler
+
+
+def _m(request: web.Request, name: str) -> str:
+    return request.match_info[name]
+
+
+def add_admin_routes(app: web.Application, admin: TenantAdmin) -> None:
+    routes: list[tuple[str, str, AdminHandler, int]] = [
+        (
+            "POST",
+            "/users/{user}/mailFolders/{folder}/messages",
+            lambda a, r, b: a.add_message(_m(r, "user"), b, _m(r, "folder")),
+            201,
+        ),
+        (
+            "PATCH",
+            "/users/{user}/messages/{id}",
+            lambda a, r, b: a.update_message(_m(r, "user"), _m(r, "id"), b),
+            200,
+        ),
+        (
+            "DELETE",
+            "/users/{user}/messages/{id}",
+            lambda a, r, b: a.delete_message(
+                _m(r, "user"), _m(r, "id"), r.query.get("reason", "deleted")
+            ),
+            204,
+        ),
+        ("POST", "/users/{user}/events", lambda a, r, b: a.add_event(_m(r, "user"), b), 201),
+        (
+            "PATCH",
+            "/users/{user}/events/{id}",
+            lambda a, r, b: a.update_event(_m(r, "user"), _m(r, "id"), b),
+            200,
+        ),
+        (
+            "DELETE",
+            "/users/{user}/events/{id}",
+            lambda a, r, b: a.delete_event(_m(r, "user"), _m(r, "id")),
+            204,
+        ),
+        (
+            "PUT",
+            "/apps/{client}/roles",
+            lambda a, r, b: a.set_roles(_m(r, "client"), list(b["roles"])),
+            204,
+        ),
+        (
+            "POST",
+            "/apps/{client}/roles/{role}",
+            lambda a, r, b: a.grant_role(_m(r, "client"), _m(r, "role")),
+            204,
+        ),
+        (
+            "DELETE",
+            "/apps/{client}/roles/{role}",
+            lambda a, r, b: a.revoke_role(_m(r, "client"), _m(r, "role")),
+            204,
+        ),
+        (
+            "POST",
+            "/users/{user}/mailFolders/{folder}/expire",
+            lambda a, r, b: a.expire_delta(
+                _m(r, "user"), _m(r, "folder"), (b or {}).get("mode", "gone")
+            ),
+            204,
+        ),
+        (
+            "POST",
+            "/users/{user}/calendar/expire",
+            lambda a, r, b: a.expire_delta(
+                _m(r, "user"), "calendar", (b or {}).get("mode", "gone")
+            ),
+            204,
+        ),
+        ("GET", "/faults", lambda a, r, b: [f.to_json() for f in a.faults.rules], 200),
+        ("POST", "/faults", lambda a, r, b: a.add_fault(FaultRule.from_json(b)).to_json(), 201),
+        ("DELETE", "/faults", lambda a, r, b: a.clear_faults(), 204),
+        ("DELETE", "/faults/{id}", lambda a, r, b: _remove_fault(a, int(_m(r, "id"))), 204),
+        (
+            "GET",
+            "/stats",
+            lambda a, r, b: a.stats.snapshot(include_log=r.query.get("log") == "1"),
+            200,
+        ),
+        ("POST", "/stats/reset", lambda a, r, b: a.reset_stats(), 204),
+    ]
+    for method, path, action, status in routes:
+        app.router.add_route(method, "/_emulator" + path, _wrap(admin, action, status))
+
+
+def _remove_fault(admin: TenantAdmin, rule_id: int) -> None:
+    if not admin.faults.remove(rule_id):
+        raise AdminError(f"no fault {rule_id}")

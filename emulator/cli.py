@@ -1,0 +1,93 @@
+"""`rapport emulator ...`: serve a fixture, or generate one (typer sub-app `app`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from emulator.app import Emulator
+from emulator.fixture import FixtureError, load_fixture
+from emulator.generator import write_tenant
+
+app = typer.Typer(help="Loopback Microsoft Graph + Entra ID emulator.", no_args_is_help=True)
+
+
+@app.command()
+def serve(
+    fixture: Annotated[
+        Path, typer.Option("--fixture", exists=True, dir_okay=False, help="Fixture JSON.")
+    ],
+    port: Annotated[
+        int, typer.Option("--port", help="HTTPS port (token service + Graph); 0 = free.")
+    ] = 0,
+    http_port: Annotated[
+        int, typer.Option("--http-port", help="Plain HTTP Graph port; 0 = free.")
+    ] = 0,
+    host: Annotated[str, typer.Option("--host", help="Only 127.0.0.1 is allowed.")] = "127.0.0.1",
+    workdir: Annotated[
+        Path | None, typer.Option("--workdir", help="Where the CA PEM goes.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fault RNG.")] = 0,
+) -> None:
+    """Serve FIXTURE until interrupted; prints one JSON line with the addresses."""
+    if host != "127.0.0.1":
+        raise typer.BadParameter("the emulator listens on loopback only", param_hint="--host")
+    try:
+        tenant = load_fixture(fixture)
+    except FixtureError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--fixture") from exc
+    try:
+        asyncio.run(
+            _serve(Emulator(tenant, port=port, http_port=http_port, workdir=workdir, seed=seed))
+        )
+    except KeyboardInterrupt:
+        pass
+
+
+async def _serve(emulator: Emulator) -> None:
+    async with emulator:
+        addresses = {
+            "authority": emulator.authority,
+            "graphUrl": emulator.graph_url,
+            "httpsGraphUrl": emulator.https_graph_url,
+            "adminUrl": emulator.admin_url,
+            "caPem": str(emulator.ca_pem_path),
+            "tenantId": emulator.tenant_id,
+        }
+        sys.stdout.write(json.dumps(addresses) + "\n")
+        sys.stdout.flush()
+        await asyncio.Event().wait()
+
+
+@app.command()
+def generate(
+    users: Annotated[int, typer.Option("--users", min=1, help="Number of mailboxes.")],
+    messages_per_user: Annotated[int, typer.Option("--messages-per-user", min=0)],
+    seed: Annotated[int, typer.Option("--seed")],
+    out: Annotated[
+        Path, typer.Option("--out", dir_okay=False, help="Fixture path; CRM seed beside it.")
+    ],
+    events_per_user: Annotated[int, typer.Option("--events-per-user", min=0)] = 40,
+    accounts: Annotated[
+        int | None, typer.Option("--accounts", min=1, help="Default: 3 per user.")
+    ] = None,
+) -> None:
+    """Write a synthetic tenant fixture and its CRM seed (OUT and OUT's .crm.json)."""
+    fixture_path, crm_path = write_tenant(
+        out,
+        users=users,
+        messages_per_user=messages_per_user,
+        seed=seed,
+        events_per_user=events_per_user,
+        accounts=accounts,
+    )
+    typer.echo(json.dumps({"fixture": str(fixture_path), "crm": str(crm_path)}))
+
+
+if __name__ == "__main__":
+    app()

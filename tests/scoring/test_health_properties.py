@@ -1,0 +1,181 @@
+"""Properties that hold for any history, not just the ones we thought of."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scoring import (
+    Direction,
+    Frequency,
+    HealthState,
+    Interaction,
+    Kind,
+    Party,
+    RecordHealth,
+    RecordRef,
+    RecordScope,
+    RecordType,
+    Response,
+    Role,
+    ScoringSettings,
+    score_records,
+)
+from tests.scoring.factories import (
+    DANA,
+    LEE,
+    NAMES,
+    NOW,
+    SAM,
+    colleague,
+    contact_scope,
+    email,
+    factor,
+    property_settings,
+)
+
+ACCOUNT = RecordScope(RecordRef(RecordType.ACCOUNT, "contoso"), "Contoso", frozenset({DANA, LEE}))
+DEAL = RecordScope(
+    RecordRef(RecordType.OPPORTUNITY, "deal"), "Deal", frozenset({DANA}), team=frozenset({SAM})
+)
+SCOPES = [contact_scope(DANA), contact_scope(LEE), ACCOUNT, DEAL]
+GRADED = {HealthState.GOOD, HealthState.FAIR, HealthState.POOR}
+
+
+@st.composite
+def interaction_at(draw: st.DrawFn, key: int, *, completed: bool) -> Interaction:
+    kind = draw(st.sampled_from(Kind))
+    inbound = draw(st.booleans())
+    minutes_ago = draw(
+        st.integers(min_value=0 if completed else -30 * 24 * 60, max_value=400 * 24 * 60)
+    )
+    people = draw(st.sampled_from([(DANA,), (LEE,), (DANA, LEE)]))
+    answers = [draw(st.sampled_from([None, *Response])) for _ in people]
+    return Interaction(
+        key=f"i{key}",
+        kind=kind,
+        direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
+        occurred_at=NOW - timedelta(minutes=minutes_ago),
+        internal=(
+            colleague(
+                draw(st.sampled_from([SAM, "alex"])), draw(st.sampled_from([None, *Response]))
+            ),
+        ),
+        external=tuple(
+            Party(ref, Role.FROM if inbound and i == 0 else Role.TO, answer)
+            for i, (ref, answer) in enumerate(zip(people, answers, strict=True))
+        ),
+        duration_minutes=draw(st.sampled_from([0.0, 15.0, 60.0])),
+        conversation_id=draw(st.sampled_from([None, "a", "b", "c"])),
+        planned=not completed and draw(st.booleans()),
+        opens=draw(st.integers(min_value=0, max_value=3)),
+    )
+
+
+@st.composite
+def histories(draw: st.DrawFn, *, min_size: int = 0, completed: bool = False) -> list[Interaction]:
+    size = draw(st.integers(min_value=min_size, max_value=16))
+    return [draw(interaction_at(key, completed=completed)) for key in range(size)]
+
+
+def settings_strategy() -> st.SearchStrategy[ScoringSettings]:
+    influence = st.fixed_dictionaries(
+        {kind: st.integers(min_value=3, max_value=9) for kind in Kind}
+    )
+    return st.builds(
+        ScoringSettings,
+        influence=influence,
+        frequency=st.sampled_from(Frequency),
+        analytics_enabled=st.booleans(),
+    )
+
+
+def score_all(
+    history: list[Interaction], scoring: ScoringSettings | None = None, now=NOW
+) -> list[RecordHealth]:  # type: ignore[no-untyped-def]
+    return list(score_records(SCOPES, history, scoring or ScoringSettings(), now, NAMES))
+
+
+@property_settings
+@given(history=histories(), scoring=settings_strategy())
+def test_score_is_between_0_and_100_or_absent(
+    history: list[Interaction], scoring: ScoringSettings
+) -> None:
+    for health in score_all(history, scoring):
+        if health.score is None:
+            assert health.state not in GRADED
+        else:
+            assert 0 <= health.score <= 100
+            assert health.state in GRADED
+        assert health.state != HealthState.SOMETHING_WENT_WRONG
+        assert len(health.reasons) <= 5
+
+
+@property_settings
+@given(history=histories(), scoring=settings_strategy(), seed=st.integers())
+def test_scoring_is_deterministic_whatever_the_input_order(
+    history: list[Interaction], scoring: ScoringSettings, seed: int
+) -> None:
+    shuffled = list(history)
+    random.Random(seed).shuffle(shuffled)
+
+    first = score_all(history, scoring)
+
+    assert score_all(history, scoring) == first
+    assert score_all(shuffled, scoring) == first
+
+
+def engagement_of(history: list[Interaction]) -> float:
+    [health] = score_records([contact_scope(DANA)], history, ScoringSettings(), NOW, NAMES)
+    assert health.state in GRADED
+    return factor(health, "engagement")
+
+
+@property_settings
+@given(
+    history=histories(min_size=5, completed=True),
+    sent_minutes_ago=st.integers(min_value=60, max_value=60 * 24 * 60),
+    reply_share=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_a_reply_from_the_customer_never_lowers_engagement(
+    history: list[Interaction], sent_minutes_ago: int, reply_share: float
+) -> None:
+    sent = NOW - timedelta(minutes=sent_minutes_ago)
+    ours = email(sent, contacts=(DANA,), conversation="fresh", key="ours")
+    reply_at = sent + timedelta(minutes=1 + (sent_minutes_ago - 1) * reply_share)
+    reply = email(reply_at, inbound=True, contacts=(DANA,), conversation="fresh", key="reply")
+
+    without = engagement_of([*history, ours])
+    with_reply = engagement_of([*history, ours, reply])
+
+    assert with_reply >= without - 1e-12
+
+
+@property_settings
+@given(
+    history=histories(min_size=5, completed=True),
+    days_later=st.floats(min_value=0.0, max_value=400.0),
+)
+def test_time_passing_without_activity_never_raises_recency(
+    history: list[Interaction], days_later: float
+) -> None:
+    later = NOW + timedelta(days=days_later)
+
+    for now_health, later_health in zip(
+        score_all(history), score_all(history, now=later), strict=True
+    ):
+        if now_health.state in GRADED and later_health.state in GRADED:
+            assert factor(later_health, "recency") <= factor(now_health, "recency")
+
+
+@property_settings
+@given(history=histories(min_size=5, completed=True))
+def test_a_contact_with_five_completed_interactions_is_always_graded(
+    history: list[Interaction],
+) -> None:
+    [health] = score_records([ACCOUNT], history, ScoringSettings(), NOW, NAMES)
+
+    assert health.state in GRADED

@@ -1,0 +1,180 @@
+"""The compliance commands of `rapport`: export, erase, retention purge, audit list.
+
+Mounted on the main app by `register(app)`; each command parses, calls one
+function of worker.compliance_commands and prints a table or JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from compliance.hashing import TOKEN_PREFIX
+from worker import compliance_commands as run
+from worker.output import console
+
+TOKEN = re.compile(rf"({re.escape(TOKEN_PREFIX)}[0-9a-f]{{12}})[0-9a-f]{{52}}")
+retention_app = typer.Typer(help="Retention of interactions and history.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+SubjectOption = Annotated[
+    str,
+    typer.Option(
+        "--subject",
+        help="An email address, or TYPE:ID with TYPE contact, lead, opportunity, account "
+        "or system_user.",
+    ),
+]
+
+
+class ExportFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the compliance commands to `app`; a second call changes nothing."""
+    if any(info.name == "export" for info in app.registered_commands):
+        return
+    app.command("export")(export)
+    app.command("erase")(erase)
+    app.add_typer(retention_app, name="retention")
+    app.add_typer(audit_app, name="audit")
+
+
+def _emit(payload: dict[str, Any], as_json: bool, render: Any) -> None:
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, default=str))
+    else:
+        render(payload)
+
+
+def export(
+    subject: SubjectOption,
+    out: Annotated[Path, typer.Option("--out", help="Directory for the files (created 0700).")],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", help="One JSON file, or one CSV file per section.")
+    ] = ExportFormat.json,
+    as_json: JsonFlag = False,
+) -> None:
+    """Export everything Rapport holds about a data subject (files are mode 0600)."""
+    _emit(run.export(subject, fmt.value, out, datetime.now(UTC)), as_json, _exported)
+
+
+def erase(
+    subject: SubjectOption,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would go, with counts; change nothing.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Erase a data subject from Rapport's tables (audited; idempotent)."""
+    _emit(run.erase(subject, dry_run, datetime.now(UTC)), as_json, _erased)
+
+
+@retention_app.command("purge")
+def retention_purge(
+    interaction_days: Annotated[
+        int, typer.Option("--interaction-days", help="Delete interactions older than this.")
+    ] = 730,
+    snapshot_days: Annotated[
+        int, typer.Option("--snapshot-days", help="Thin daily history older than this to weekly.")
+    ] = 90,
+    now: Annotated[
+        str | None, typer.Option("--now", help="Purge as of this ISO-8601 UTC time.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete interactions past the retention window and thin old daily history."""
+    moment = run.parse_time("--now", now) if now else datetime.now(UTC)
+    _emit(run.retention_purge(moment, interaction_days, snapshot_days), as_json, _purged)
+
+
+@audit_app.command("list")
+def audit_list(
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only events at or after this ISO-8601 time.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show the audit log, oldest first."""
+    moment = run.parse_time("--since", since) if since else None
+    _emit(run.audit_list(moment), as_json, _audit_table)
+
+
+def _counts_table(title: str, counts: dict[str, int]) -> Table:
+    table = Table("what", "rows", title=title)
+    for name, count in counts.items():
+        table.add_row(name, str(count))
+    return table
+
+
+def _exported(payload: dict[str, Any]) -> None:
+    console.print(_counts_table(f"Export of {payload['subject']}", payload["counts"]))
+    for path in payload["files"]:
+        console.print(f"wrote {path}")
+    if not payload["holds_data"]:
+        console.print("Rapport holds no data about this subject.")
+    console.print(f"[bold]Notice:[/bold] {payload['notice']}")
+
+
+def _erased(payload: dict[str, Any]) -> None:
+    records = ", ".join(f"{r['record_type']}:{r['record_id']}" for r in payload["records"])
+    verb = "would remove" if payload["dry_run"] else "removed"
+    console.print(_counts_table(f"{payload['subject']} ({records}): {verb}", payload["counts"]))
+    if payload["dry_run"]:
+        console.print("dry run: nothing was changed")
+    else:
+        console.print(f"the audit log now names this subject {payload['subject_token']}")
+
+
+def _purged(payload: dict[str, Any]) -> None:
+    title = (
+        f"Retention: interactions before {payload['interaction_cutoff']}, "
+        f"daily history before {payload['snapshot_cutoff']}"
+    )
+    console.print(_counts_table(title, payload["counts"]))
+
+
+def _audit_table(payload: dict[str, Any]) -> None:
+    table = Table(title="Audit log")
+    for name in ("at", "actor", "command", "action"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("subject", overflow="fold")
+    table.add_column("details", overflow="fold")
+    for event in payload["events"]:
+        table.add_row(
+            event["at"][:19],
+            event["actor"],
+            event["command"],
+            event["action"],
+            _short_tokens(event["subject"] or ""),
+            _short_tokens(" ".join(_flat(event["details"]))),
+        )
+    console.print(table)
+
+
+def _flat(value: Any, prefix: str = "") -> list[str]:
+    """`key=value` words, nested keys joined by dots: readable in a narrow column."""
+    if isinstance(value, dict):
+        # Counts are most of most rows: their words go without the "counts." prefix.
+        return [
+            word
+            for k, v in value.items()
+            for word in _flat(v, prefix if k == "counts" else f"{prefix}{k}.")
+        ]
+    shown = value if isinstance(value, str) else json.dumps(value)
+    return [f"{prefix.rstrip('.')}={shown}" if prefix else shown]
+
+
+def _short_tokens(text: str) -> str:
+    # A full token is 76 characters; 12 hex digits identify it on a terminal (--json has it all).
+    return TOKEN.sub(lambda match: match.group(1) + "…", text)

@@ -1,0 +1,92 @@
+"""What the compliance commands do, returning plain data the CLI prints or dumps as JSON.
+
+Each function loads the store the way worker.commands does (settings, engine,
+schema check), calls one compliance function and turns its refusals into
+UserError, so the CLI prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+import compliance
+from storage import migrate
+from worker import commands
+from worker.failures import UserError
+
+
+def parse_time(option: str, value: str) -> datetime:
+    """An ISO-8601 date or time given on the command line; a naive one is UTC."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option}: {value!r} is not allowed; expected an ISO-8601 time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _store() -> Engine:
+    store = commands.engine()
+    migrate.require_current(store)
+    return store
+
+
+@contextmanager
+def _refusals_as_user_errors() -> Iterator[None]:
+    try:
+        yield
+    except compliance.ComplianceError as refusal:
+        raise UserError(str(refusal)) from None
+
+
+def export(subject: str, fmt: str, out: Path, now: datetime) -> dict[str, Any]:
+    with _refusals_as_user_errors():
+        delivery = compliance.deliver_export(_store(), subject, out=out, fmt=fmt, now=now)
+    return {
+        "subject": delivery.export.subject,
+        "format": delivery.fmt,
+        "format_version": delivery.export.format_version,
+        "files": [str(path) for path in delivery.files],
+        "counts": delivery.export.counts(),
+        "holds_data": delivery.export.holds_data,
+        "notice": delivery.export.notice,
+    }
+
+
+def erase(subject: str, dry_run: bool, now: datetime) -> dict[str, Any]:
+    with _refusals_as_user_errors():
+        report = compliance.erase_subject(_store(), subject, now=now, dry_run=dry_run)
+    return {
+        "subject": report.subject,
+        "dry_run": report.dry_run,
+        "records": [{"record_type": t, "record_id": i} for t, i in report.records],
+        "counts": report.counts,
+        "subject_token": report.subject_token,
+    }
+
+
+def retention_purge(now: datetime, interaction_days: int, snapshot_days: int) -> dict[str, Any]:
+    with _refusals_as_user_errors():
+        report = compliance.purge_retention(
+            _store(),
+            now=now,
+            interaction_days=interaction_days,
+            snapshot_daily_days=snapshot_days,
+        )
+    return {
+        "interaction_cutoff": report.interaction_cutoff.isoformat(),
+        "snapshot_cutoff": report.snapshot_cutoff.isoformat(),
+        "counts": report.counts(),
+        "interaction_days": interaction_days,
+        "snapshot_daily_days": snapshot_days,
+    }
+
+
+def audit_list(since: datetime | None) -> dict[str, Any]:
+    events = compliance.list_audit(_store(), since=since)
+    return {"events": [{**event, "at": event["at"].isoformat()} for event in events]}

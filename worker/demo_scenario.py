@@ -1,0 +1,171 @@
+"""The demo's story: a strategic deal whose main contact has gone silent.
+
+For a year the account's primary contact answers quickly, takes calls and
+comes to meetings. About five weeks before `now` that stops: our seller's
+last three emails go unanswered (and unopened), the last two meetings are
+declined or ignored. Meanwhile the secondary contact stays engaged: quick
+replies, accepted meetings, calls in the last days, a meeting next week. A
+seller skimming the CRM sees an active deal; Rapport has to show the risk.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from worker.demo_activity import ActivityLog, Regarding, at_working_hours, meeting, phone_call
+from worker.demo_people import Person, record_id
+from worker.demo_relationships import HEALTHY, YEAR, Circle, relationship
+
+SILENT_FOR = timedelta(days=36)  # the primary contact's last reply
+
+
+def _day(log: ActivityLog, days_ago: float) -> datetime:
+    return at_working_hours(log.now - timedelta(days=days_ago), log.rng)
+
+
+def _email(
+    log: ActivityLog,
+    seller: Person,
+    customer: Person,
+    when: datetime,
+    *,
+    outbound: bool,
+    conversation_id: str,
+    regarding: Regarding,
+) -> None:
+    # Tracked, so the silence also shows as zero opens on our follow-ups.
+    activity_id = log.add(
+        "email",
+        seller,
+        when,
+        direction="outgoing" if outbound else "incoming",
+        conversation_id=conversation_id,
+        regarding=regarding,
+        engagement=(0, 0) if outbound else None,
+    )
+    assert activity_id is not None, "scenario emails lie before now by construction"
+    sender, recipient = (seller, customer) if outbound else (customer, seller)
+    log.party(activity_id, "from", sender)
+    log.party(activity_id, "to", recipient)
+
+
+def _primary_goes_silent(
+    log: ActivityLog,
+    seller: Person,
+    colleague: Person,
+    primary: Person,
+    secondary: Person,
+    deal: Regarding,
+) -> None:
+    relationship(
+        log,
+        seller,
+        primary,
+        start=log.now - YEAR,
+        end=log.now - timedelta(days=55),
+        rhythm=HEALTHY,
+        circle=Circle(colleagues=(colleague,), regarding=deal),
+    )
+    meeting(
+        log,
+        seller,
+        [(primary, "accepted"), (secondary, "accepted")],
+        _day(log, 45),
+        minutes=90,
+        optional=((colleague, "accepted"),),
+        regarding=deal,
+    )
+    phone_call(log, seller, primary, _day(log, 41), outbound=True, minutes=25, regarding=deal)
+    pricing = record_id("conversation", "strategic-pricing")
+    last_reply = log.now - SILENT_FOR
+    for when, outbound in (
+        (last_reply - timedelta(days=2), True),
+        (last_reply - timedelta(days=2) + timedelta(hours=3), False),
+        (last_reply - timedelta(hours=20), True),
+        (last_reply, False),
+        # Three follow-ups in the same thread that nobody answers.
+        (_day(log, 30), True),
+        (_day(log, 19), True),
+        (_day(log, 8), True),
+    ):
+        _email(
+            log, seller, primary, when, outbound=outbound, conversation_id=pricing, regarding=deal
+        )
+    meeting(
+        log,
+        seller,
+        [(primary, "declined"), (secondary, "accepted")],
+        _day(log, 24),
+        minutes=60,
+        regarding=deal,
+    )
+    meeting(
+        log,
+        seller,
+        [(primary, "none"), (secondary, "accepted")],
+        _day(log, 10),
+        minutes=45,
+        optional=((colleague, "accepted"),),
+        regarding=deal,
+    )
+
+
+def _secondary_stays_engaged(
+    log: ActivityLog, seller: Person, colleague: Person, secondary: Person, deal: Regarding
+) -> None:
+    relationship(
+        log,
+        seller,
+        secondary,
+        start=log.now - YEAR,
+        end=log.now - timedelta(days=2),
+        rhythm=HEALTHY,
+        circle=Circle(colleagues=(colleague,), regarding=deal),
+    )
+    for days_ago, outbound, minutes in ((13, True, 20), (6, False, 15), (3, True, 30)):
+        phone_call(
+            log,
+            seller,
+            secondary,
+            _day(log, days_ago),
+            outbound=outbound,
+            minutes=minutes,
+            regarding=deal,
+        )
+    thread = record_id("conversation", "strategic-legal")
+    sent = _day(log, 4)
+    for offset_hours, outbound in ((0, True), (1.5, False), (3, True), (4, False)):
+        _email(
+            log,
+            seller,
+            secondary,
+            sent + timedelta(hours=offset_hours),
+            outbound=outbound,
+            conversation_id=thread,
+            regarding=deal,
+        )
+    upcoming = at_working_hours(log.now + timedelta(days=6), log.rng)
+    meeting(
+        log,
+        seller,
+        [(secondary, "accepted")],
+        upcoming,
+        minutes=60,
+        optional=((colleague, "accepted"),),
+        status="open",
+        regarding=deal,
+    )
+
+
+def strategic_deal(
+    log: ActivityLog,
+    *,
+    seller: Person,
+    colleague: Person,
+    primary: Person,
+    secondary: Person,
+    opportunity_id: str,
+) -> None:
+    deal: Regarding = ("opportunity", opportunity_id)
+    _primary_goes_silent(log, seller, colleague, primary, secondary, deal)
+    _secondary_stays_engaged(log, seller, colleague, secondary, deal)
