@@ -59,6 +59,9 @@ class SyncContext:
     sleep: Sleep = asyncio.sleep
     mailbox_concurrency: int = 4
     excluded_folders: tuple[str, ...] = ("deleteditems", "junkemail", "drafts", "outbox")
+    # Set on shutdown: folder loops stop before their next page, after
+    # committing the page in hand with its cursor.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # SQLite allows one writer at a time: serialise page commits rather than
     # have threads queue on the database lock.
     _write_lock: threading.Lock = field(default_factory=threading.Lock)

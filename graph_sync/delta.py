@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from graph_sync.context import SyncContext, SyncCounters
-from graph_sync.exceptions import SyncStateExpired, UndecodablePage
+from graph_sync.exceptions import SyncInterrupted, SyncStateExpired, UndecodablePage
 from graph_sync.wire import EVENT, MESSAGE, PAGE, Page
 from storage.interaction_store import InteractionRecord
 from storage.sync_store import Cursor, PageWrite, start_rebaseline
@@ -97,7 +97,7 @@ async def sync_folder(
     link = (cursor.next_link or cursor.delta_link) if cursor else None
     round_ = cursor.round if cursor else 0
     rebaselines = 0
-    while True:
+    while not ctx.stopping.is_set():
         build = functools.partial(_request, ctx, job, link)
         try:
             page = await ctx.fetch(job.mailbox_id, counters, build, decode_page)
@@ -123,3 +123,4 @@ async def sync_folder(
         if decoded.delta_link is not None or decoded.next_link is None:
             return
         link = decoded.next_link
+    raise SyncInterrupted(f"stopped before the next page of folder {job.folder_id}")

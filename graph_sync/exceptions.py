@@ -6,6 +6,7 @@
     │   ├── TransportError      connection reset, timeout, truncated response
     │   └── UndecodablePage     a page that is not JSON at all (a truncated body)
     ├── SyncStateExpired        410 / syncStateNotFound / resyncRequired: re-baseline the folder
+    ├── SyncInterrupted         shutdown asked for: the round stopped between pages
     ├── AccessDenied            403: consent missing or revoked; the tenant falls back to CRM data
     └── GraphRequestFailed      any other error response: the mailbox is marked failed
 
@@ -42,6 +43,10 @@ class UndecodablePage(TransientError):
 
 
 class SyncStateExpired(GraphSyncError):
+    pass
+
+
+class SyncInterrupted(GraphSyncError):
     pass
 
 

@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 
 from graph_sync.context import SyncContext, SyncCounters
 from graph_sync.delta import CALENDAR, FolderJob, sync_folder
-from graph_sync.exceptions import AccessDenied, GraphSyncError, TransientError
+from graph_sync.exceptions import (
+    AccessDenied,
+    GraphSyncError,
+    SyncInterrupted,
+    TransientError,
+)
 from graph_sync.folders import folders_to_sync
 from storage.engine import session_scope
 from storage.mailbox_store import MAILBOX, add_ingested, drop_folder, set_status
@@ -92,6 +97,8 @@ async def _run_folders(ctx: SyncContext, mailbox_id: str, counters: SyncCounters
 
 
 def _status_for(error: BaseException) -> str:
+    if isinstance(error, SyncInterrupted):
+        return "interrupted"
     if isinstance(error, AccessDenied):
         return "consent_missing"
     if isinstance(error, TransientError):

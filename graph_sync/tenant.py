@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import msgspec
@@ -26,6 +27,9 @@ from storage.mailbox_store import MailboxDecision, save_decisions
 
 log = logging.getLogger("rapport.graph_sync")
 USERS_PER_PAGE = 999
+
+
+Claim = Callable[[list[str]], Awaitable[list[str]]]
 
 
 @dataclass(frozen=True)
@@ -107,12 +111,16 @@ async def sync_tenant(
     policy: LocationPolicy,
     scope: MailboxScope,
     concurrent_mailboxes: int,
+    claim: Claim | None = None,
 ) -> TenantOutcome:
+    """`claim` narrows the eligible mailboxes to those this replica holds a lease on."""
     outcome = TenantOutcome(tenant_id)
     users = [user for user in await list_users(ctx, tenant_id, outcome) if user.mail]
     outcome.decisions = [decide_mailbox(u, tenant_id, directory, policy, scope) for u in users]
     await ctx.in_thread(_save, ctx, outcome.decisions)
     eligible = [d.id for d in outcome.decisions if d.status is None]
+    if claim is not None:
+        eligible = await claim(eligible)
     gate = asyncio.Semaphore(concurrent_mailboxes)
 
     async def one(mailbox_id: str) -> MailboxOutcome:

@@ -26,6 +26,7 @@ MAILBOX_STATUSES = (
     "location_excluded",
     "out_of_scope",
     "failed",
+    "interrupted",  # the worker was shut down mid-round; the next round resumes
 )
 
 

@@ -8,6 +8,7 @@ CRM data and nothing crashes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,7 +29,7 @@ from graph_sync.context import SyncContext, SyncWindow
 from graph_sync.exceptions import AccessDenied
 from graph_sync.normalise import Normaliser
 from graph_sync.retry import RetryPolicy
-from graph_sync.tenant import MailboxScope, TenantOutcome, sync_tenant
+from graph_sync.tenant import Claim, MailboxScope, TenantOutcome, sync_tenant
 from storage.directory import load_directory, normalise_address
 from storage.engine import session_scope
 from storage.mailbox_store import mark_tenant_mailboxes, record_consent
@@ -151,7 +152,13 @@ def _context(engine: Engine, settings: Settings, client: Any, now: datetime) -> 
 
 
 async def exchange_round(
-    engine: Engine, settings: Settings, now: datetime, *, enabled: bool
+    engine: Engine,
+    settings: Settings,
+    now: datetime,
+    *,
+    enabled: bool,
+    claim: Claim | None = None,
+    stopping: asyncio.Event | None = None,
 ) -> ExchangeSummary:
     if not enabled:
         return ExchangeSummary("switched_off", "switch.exchange_data_source is off")
@@ -167,6 +174,8 @@ async def exchange_round(
     client = graph_client(settings, credential)
     try:
         ctx = _context(engine, settings, client, now)
+        if stopping is not None:
+            ctx.stopping = stopping
         tenant = await sync_tenant(
             ctx, app.tenant_id, directory=ctx.normaliser.directory,
             policy=LocationPolicy(
@@ -176,6 +185,7 @@ async def exchange_round(
             scope=MailboxScope(excluded=frozenset(
                 normalise_address(u) for u in settings.excluded_users)),
             concurrent_mailboxes=settings.concurrent_mailboxes,
+            claim=claim,
         )  # fmt: skip
     finally:
         await client.aclose()

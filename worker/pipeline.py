@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from graph_sync.tenant import Claim
 from scoring import score_records
 from scoring.model import Interaction, RecordHealth
 from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
@@ -103,10 +104,16 @@ async def run_tick(
     *,
     now: datetime,
     progress: Progress | None = None,
+    claim: Claim | None = None,
+    stopping: asyncio.Event | None = None,
 ) -> RunSummary:
+    """The whole tick. `claim` filters mailboxes to this replica's leases;
+    `stopping` ends the Exchange round between pages on shutdown."""
     started = time.perf_counter()
     enabled = bool(current_settings(engine)["switch.exchange_data_source"])
-    exchange = await exchange_round(engine, settings, now, enabled=enabled)
+    exchange = await exchange_round(
+        engine, settings, now, enabled=enabled, claim=claim, stopping=stopping
+    )
     exchange_seconds = time.perf_counter() - started
     summary = await asyncio.to_thread(
         run_once, engine, now=now, batch_size=settings.writeback_batch_size, progress=progress
