@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -35,7 +36,7 @@ from storage.engine import create_store_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from worker.pipeline import run_once  # noqa: E402
 
-BENCH_DATABASE = "rapport_bench"
+BENCH_DATABASE = f"rapport_bench_{os.getpid()}"  # two runs at once never collide
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 RESULT_PREFIX = "BENCH-RESULT "
 TARGET_SECONDS_PER_MILLION, TARGET_RATIO = 15.0, 4.0
@@ -46,17 +47,25 @@ INTERACTION_COLUMNS = (
 PARTY_COLUMNS = "interaction_key, record_type, record_id, role, side, response"
 
 
-def fresh_store(db: str, postgres_url: str, workdir: Path) -> str:
-    if db == "sqlite":
-        return f"sqlite:///{workdir / 'bench.db'}"
+def _admin(postgres_url: str, *statements: str) -> None:
     admin = create_store_engine(
         make_url(postgres_url).set(database="postgres").render_as_string(hide_password=False),
         isolation_level="AUTOCOMMIT",
     )
     with admin.connect() as connection:
-        connection.execute(sa.text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-        connection.execute(sa.text(f"CREATE DATABASE {BENCH_DATABASE}"))
+        for statement in statements:
+            connection.execute(sa.text(statement))
     admin.dispose()
+
+
+def fresh_store(db: str, postgres_url: str, workdir: Path) -> str:
+    if db == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}"
+    _admin(
+        postgres_url,
+        f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)",
+        f"CREATE DATABASE {BENCH_DATABASE}",
+    )
     url = make_url(postgres_url).set(database=BENCH_DATABASE)
     return url.render_as_string(hide_password=False)
 
@@ -125,6 +134,8 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
             engine, f"SELECT {PARTY_COLUMNS} FROM interaction_party"
         )
         engine.dispose()
+        if db == "postgres":
+            _admin(args.postgres_url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
     return {
         "db": db,
         "activities": args.interactions,

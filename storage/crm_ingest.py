@@ -31,6 +31,7 @@ from storage.interaction_store import (
 from storage.mailbox_store import exchange_covered_users
 from storage.types import core_table
 
+STREAM = 10_000  # rows fetched per round trip; streaming keeps memory flat
 ACTIVITY = core_table(CrmActivity)
 ACTIVITY_PARTY = core_table(CrmActivityParty)
 
@@ -43,10 +44,11 @@ class CrmIngestReport:
     problems: list[RowProblem] = field(default_factory=list)
 
 
-def _parties_by_activity(session: Session) -> dict[str, list[dict[str, Any]]]:
-    parties: dict[str, list[dict[str, Any]]] = {}
-    for row in session.execute(sa.select(ACTIVITY_PARTY)):
-        parties.setdefault(row.activity_id, []).append(row._asdict())
+def _parties_by_activity(session: Session) -> dict[str, list[Any]]:
+    parties: dict[str, list[Any]] = {}
+    query = sa.select(ACTIVITY_PARTY).execution_options(yield_per=STREAM)
+    for row in session.execute(query):
+        parties.setdefault(row.activity_id, []).append(row)
     return parties
 
 
@@ -84,11 +86,11 @@ def desired_interactions(
     parties = _parties_by_activity(session)
     desired: dict[str, InteractionRecord] = {}
     rejected: set[str] = set()
-    for row in session.execute(sa.select(ACTIVITY).order_by(ACTIVITY.c.id)):
-        activity = row._asdict()
+    query = sa.select(ACTIVITY).order_by(ACTIVITY.c.id).execution_options(yield_per=STREAM)
+    for activity in session.execute(query):
         report.activities += 1
         try:
-            record = to_interaction(activity, parties.get(activity["id"], []), directory)
+            record = to_interaction(activity, parties.get(activity.id, []), directory)
         except RowRejected as rejection:
             report.problems.append(rejection.problem)
             rejected.add(interaction_key(activity))

@@ -16,10 +16,12 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from storage.bulk import insert_rows
 from storage.rapport_tables import Interaction, InteractionParty
 from storage.types import core_table
 
 CHUNK = 500  # keys per IN (...) list: well under SQLite's bound-parameter limit
+STREAM = 10_000  # rows per fetch when reading everything
 
 INTERACTION = core_table(Interaction)
 PARTY = core_table(InteractionParty)
@@ -49,6 +51,14 @@ class InteractionRecord:
     opens: int = 0
     clicks: int = 0
     crm_activity_id: str | None = None
+
+    def values(self) -> tuple[Any, ...]:
+        """The row in ROW_COLUMNS order."""
+        return (
+            self.key, self.source, self.kind, self.direction, self.occurred_at,
+            self.duration_minutes, self.conversation_id, self.regarding_type, self.regarding_id,
+            self.planned, self.opens, self.clicks, self.crm_activity_id,
+        )  # fmt: skip
 
     def row(self) -> dict[str, Any]:
         return {
@@ -86,23 +96,23 @@ def load_records(*, session: Session, source: str) -> dict[str, InteractionRecor
     """Every stored interaction of one source, with its parties."""
     parties: dict[str, set[PartyRow]] = {}
     party_query = (
-        sa.select(
-            PARTY.c.interaction_key,
-            PARTY.c.record_type,
-            PARTY.c.record_id,
-            PARTY.c.role,
-            PARTY.c.side,
-            PARTY.c.response,
-        )
+        sa.select(PARTY.c.interaction_key, *(PARTY.c[name] for name in PartyRow._fields))
         .join(INTERACTION, INTERACTION.c.key == PARTY.c.interaction_key)
         .where(INTERACTION.c.source == source)
+        .execution_options(yield_per=STREAM)
     )
     for key, *party in session.execute(party_query):
         parties.setdefault(key, set()).add(PartyRow(*party))
+    query = (
+        sa.select(*(INTERACTION.c[name] for name in ROW_COLUMNS))
+        .where(INTERACTION.c.source == source)
+        .execution_options(yield_per=STREAM)
+    )
+    empty: frozenset[PartyRow] = frozenset()
     records = {}
-    for row in session.execute(sa.select(INTERACTION).where(INTERACTION.c.source == source)):
-        values = row._asdict()
-        records[row.key] = InteractionRecord(parties=frozenset(parties.get(row.key, ())), **values)
+    for key, source_, kind, direction, at, *rest in session.execute(query):
+        found = frozenset(parties.get(key, empty))
+        records[key] = InteractionRecord(key, source_, kind, direction, at, found, *rest)
     return records
 
 
@@ -117,17 +127,23 @@ def delete_interactions(*, session: Session, keys: Iterable[str]) -> int:
     return removed
 
 
+ROW_COLUMNS = (
+    "key", "source", "kind", "direction", "occurred_at", "duration_minutes", "conversation_id",
+    "regarding_type", "regarding_id", "planned", "opens", "clicks", "crm_activity_id",
+)  # fmt: skip
+PARTY_COLUMNS = ("interaction_key", *PartyRow._fields)
+
+
 def insert_interactions(*, session: Session, records: Sequence[InteractionRecord]) -> None:
     if not records:
         return
-    session.execute(sa.insert(INTERACTION), [record.row() for record in records])
-    party_rows = [
-        {"interaction_key": record.key, **party._asdict()}
-        for record in records
-        for party in record.parties
-    ]
-    if party_rows:
-        session.execute(sa.insert(PARTY), party_rows)
+    insert_rows(session, INTERACTION, ROW_COLUMNS, (record.values() for record in records))
+    insert_rows(
+        session,
+        PARTY,
+        PARTY_COLUMNS,
+        ((record.key, *party) for record in records for party in record.parties),
+    )
 
 
 def sync_records(

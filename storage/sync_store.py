@@ -32,6 +32,7 @@ from storage.types import core_table
 
 SIGHTING = core_table(InteractionSighting)
 CURSOR = core_table(SyncCursor)
+ROW_FIELDS = tuple(INTERACTION.c.keys())
 RESPONSE_RANK = {None: 0, "none": 1, "tentative": 2, "declined": 3, "accepted": 3}
 
 
@@ -146,35 +147,40 @@ def _stored_parties(session: Session, keys: list[str]) -> dict[str, set[PartyRow
     return parties
 
 
-def _existing_sources(session: Session, keys: Iterable[str]) -> dict[str, str]:
-    sources: dict[str, str] = {}
+def _existing_rows(session: Session, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
     for batch in chunks(keys):
-        query = sa.select(INTERACTION.c.key, INTERACTION.c.source).where(
-            INTERACTION.c.key.in_(batch)
-        )
-        for key, source in session.execute(query):
-            sources[key] = source
-    return sources
+        for row in session.execute(sa.select(INTERACTION).where(INTERACTION.c.key.in_(batch))):
+            rows[row.key] = row._asdict()
+    return rows
 
 
 def _upsert_interactions(
     session: Session, records: dict[str, InteractionRecord], counts: PageCounts
 ) -> None:
-    sources = _existing_sources(session, records)
-    exchange_keys = [key for key, source in sources.items() if source == "exchange"]
-    stored = _stored_parties(session, exchange_keys)
+    # A stored CRM row with the same key is the same email logged in the CRM: the
+    # Exchange copy replaces it, so it counts once.
+    existing = _existing_rows(session, records)
+    exchange_keys = {key for key, row in existing.items() if row["source"] == "exchange"}
+    stored = _stored_parties(session, list(exchange_keys))
     replace: list[InteractionRecord] = []
     for key, record in records.items():
-        if key in stored or sources.get(key) == "exchange":
-            merged = _merge(frozenset(stored.get(key, ())), record.parties)
-            if merged == frozenset(stored.get(key, ())):
+        if key in exchange_keys:
+            # Parties gather across the mailboxes that see the item; its own fields
+            # (a rescheduled start, a new duration) take the latest copy's values.
+            before = frozenset(stored.get(key, ()))
+            record = _with_parties(record, _merge(before, record.parties))
+            if record.parties == before and record.row() == _comparable(existing[key]):
                 continue  # seen before, nothing new: leave the row alone
-            record = _with_parties(record, merged)
         replace.append(record)
-    counts.updated += sum(1 for record in replace if record.key in sources)
-    counts.added += sum(1 for record in replace if record.key not in sources)
-    delete_interactions(session=session, keys=[r.key for r in replace if r.key in sources])
+    counts.updated += sum(1 for record in replace if record.key in existing)
+    counts.added += sum(1 for record in replace if record.key not in existing)
+    delete_interactions(session=session, keys=[r.key for r in replace if r.key in existing])
     insert_interactions(session=session, records=replace)
+
+
+def _comparable(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: row[name] for name in ROW_FIELDS}
 
 
 def _with_parties(record: InteractionRecord, parties: frozenset[PartyRow]) -> InteractionRecord:
@@ -182,10 +188,16 @@ def _with_parties(record: InteractionRecord, parties: frozenset[PartyRow]) -> In
     return InteractionRecord(**values)
 
 
-def _drop_sightings(session: Session, page: PageWrite, item_ids: Sequence[str]) -> set[str]:
+def _drop_sightings(
+    session: Session, page: PageWrite, item_ids: Sequence[str], *, this_folder: bool = False
+) -> set[str]:
     keys: set[str] = set()
     for batch in chunks(item_ids):
         where = (SIGHTING.c.mailbox_id == page.mailbox_id) & SIGHTING.c.item_id.in_(batch)
+        if this_folder:
+            # A removal names the item in this folder: one moved (same id) into a folder
+            # synced first already has its new sighting, which must stay.
+            where &= SIGHTING.c.folder_id == page.folder_id
         keys.update(session.scalars(sa.select(SIGHTING.c.interaction_key).where(where)))
         session.execute(sa.delete(SIGHTING).where(where))
     return keys
@@ -231,7 +243,7 @@ def _finish_baseline(session: Session, page: PageWrite) -> int:
 def commit_page(engine: Engine, page: PageWrite) -> PageCounts:
     counts = PageCounts()
     with session_scope(engine) as session:
-        touched = _drop_sightings(session, page, page.gone)
+        touched = _drop_sightings(session, page, page.gone, this_folder=True)
         records = {record.key: record for _, record in page.seen}
         _upsert_interactions(session, records, counts)
         _save_sightings(session, page)

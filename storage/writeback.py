@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from storage.bulk import insert_rows, update_rows
 from storage.crm_tables import Account, Contact, Lead, Opportunity
 from storage.engine import session_scope
 from storage.interaction_store import chunks
@@ -82,74 +83,37 @@ def load_stored_state(*, session: Session, day: date) -> StoredState:
     return StoredState(health, kpis, snapshots)
 
 
-def _update_health(session: Session, record_type: str, rows: list[dict[str, Any]]) -> None:
-    table = RECORD_TABLES[record_type]
-    statement = (
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("b_id"))
-        .values(
-            health_score=sa.bindparam("b_score"),
-            health_state=sa.bindparam("b_state"),
-            health_trend=sa.bindparam("b_trend"),
-            health_updated_at=sa.bindparam("b_at"),
-        )
-    )
-    session.execute(statement, rows)
+HEALTH_COLUMNS = ("health_score", "health_state", "health_trend", "health_updated_at")
+SNAPSHOT_COLUMNS = (
+    "record_type",
+    "record_id",
+    "day",
+    "health_score",
+    "health_state",
+    "health_trend",
+)
+KPI_COLUMNS = (*KPI_KEY, *KPI_VALUES, "computed_at")
 
 
-def _write_kpis(session: Session, new: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
-    if new:
-        session.execute(sa.insert(KPI), new)
-    if changed:
-        statement = (
-            sa.update(KPI)
-            .where(KPI.c.record_type == sa.bindparam("b_type"))
-            .where(KPI.c.record_id == sa.bindparam("b_id"))
-            .values({name: sa.bindparam(f"v_{name}") for name in (*KPI_VALUES, "computed_at")})
-        )
-        session.execute(
-            statement,
-            [
-                {
-                    "b_type": row["record_type"],
-                    "b_id": row["record_id"],
-                    **{f"v_{name}": row[name] for name in (*KPI_VALUES, "computed_at")},
-                }
-                for row in changed
-            ],
-        )
+def _update_health(session: Session, record_type: str, rows: list[tuple[Any, ...]]) -> None:
+    """rows: (id, score, state, trend, updated_at)."""
+    update_rows(session, RECORD_TABLES[record_type], ("id",), HEALTH_COLUMNS, rows)
+
+
+def _write_kpis(
+    session: Session, new: list[tuple[Any, ...]], changed: list[tuple[Any, ...]]
+) -> None:
+    """rows in KPI_COLUMNS order."""
+    insert_rows(session, KPI, KPI_COLUMNS, new)
+    update_rows(session, KPI, KPI_KEY, KPI_COLUMNS[2:], changed)
 
 
 def _write_snapshots(
-    session: Session, day: date, new: list[dict[str, Any]], changed: list[dict[str, Any]]
+    session: Session, new: list[tuple[Any, ...]], changed: list[tuple[Any, ...]]
 ) -> None:
-    if new:
-        session.execute(sa.insert(SNAPSHOT), new)
-    if changed:
-        statement = (
-            sa.update(SNAPSHOT)
-            .where(SNAPSHOT.c.record_type == sa.bindparam("b_type"))
-            .where(SNAPSHOT.c.record_id == sa.bindparam("b_id"))
-            .where(SNAPSHOT.c.day == day)
-            .values(
-                health_score=sa.bindparam("v_score"),
-                health_state=sa.bindparam("v_state"),
-                health_trend=sa.bindparam("v_trend"),
-            )
-        )
-        session.execute(
-            statement,
-            [
-                {
-                    "b_type": r["record_type"],
-                    "b_id": r["record_id"],
-                    "v_score": r["health_score"],
-                    "v_state": r["health_state"],
-                    "v_trend": r["health_trend"],
-                }
-                for r in changed
-            ],
-        )
+    """rows in SNAPSHOT_COLUMNS order."""
+    insert_rows(session, SNAPSHOT, SNAPSHOT_COLUMNS, new)
+    update_rows(session, SNAPSHOT, SNAPSHOT_COLUMNS[:3], SNAPSHOT_COLUMNS[3:], changed)
 
 
 def _write_batch(
@@ -160,24 +124,17 @@ def _write_batch(
     counts: WritebackCounts,
 ) -> None:
     day = now.date()
-    health_rows: dict[str, list[dict[str, Any]]] = {}
-    new_kpis: list[dict[str, Any]] = []
-    changed_kpis: list[dict[str, Any]] = []
-    new_snaps: list[dict[str, Any]] = []
-    changed_snaps: list[dict[str, Any]] = []
+    health_rows: dict[str, list[tuple[Any, ...]]] = {}
+    new_kpis: list[tuple[Any, ...]] = []
+    changed_kpis: list[tuple[Any, ...]] = []
+    new_snaps: list[tuple[Any, ...]] = []
+    changed_snaps: list[tuple[Any, ...]] = []
     for result in batch:
         key = (result.record_type, result.record_id)
         touched = False
         if key in stored.health and stored.health[key] != result.health:
-            score, state, trend = result.health
             health_rows.setdefault(result.record_type, []).append(
-                {
-                    "b_id": result.record_id,
-                    "b_score": score,
-                    "b_state": state,
-                    "b_trend": trend,
-                    "b_at": now,
-                }
+                (result.record_id, *result.health, now)
             )
             stored.health[key] = result.health
             counts.by_type[result.record_type] = counts.by_type.get(result.record_type, 0) + 1
@@ -185,22 +142,14 @@ def _write_batch(
             touched = True
         values = tuple(result.kpi[name] for name in KPI_VALUES)
         if stored.kpis.get(key) != values:
-            row = {"record_type": key[0], "record_id": key[1], **result.kpi, "computed_at": now}
-            (changed_kpis if key in stored.kpis else new_kpis).append(row)
+            (changed_kpis if key in stored.kpis else new_kpis).append((*key, *values, now))
             stored.kpis[key] = values
             counts.kpis_written += 1
             touched = True
         if stored.snapshots.get(key) != result.health:
-            score, state, trend = result.health
-            snap = {
-                "record_type": key[0],
-                "record_id": key[1],
-                "day": day,
-                "health_score": score,
-                "health_state": state,
-                "health_trend": trend,
-            }
-            (changed_snaps if key in stored.snapshots else new_snaps).append(snap)
+            (changed_snaps if key in stored.snapshots else new_snaps).append(
+                (*key, day, *result.health)
+            )
             stored.snapshots[key] = result.health
             counts.snapshots_written += 1
             touched = True
@@ -208,7 +157,7 @@ def _write_batch(
     for record_type, rows in health_rows.items():
         _update_health(session, record_type, rows)
     _write_kpis(session, new_kpis, changed_kpis)
-    _write_snapshots(session, day, new_snaps, changed_snaps)
+    _write_snapshots(session, new_snaps, changed_snaps)
 
 
 def write_back(

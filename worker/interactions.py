@@ -45,11 +45,14 @@ class PartyInterner:
 
 def group_parties(rows: Iterable[Any], interner: PartyInterner) -> dict[str, Sides]:
     sides: dict[str, Sides] = {}
+    cache = interner._parties
     for key, record_type, record_id, role, side, response in rows:
         entry = sides.get(key)
         if entry is None:
             entry = sides[key] = ([], [])
-        party = interner.party(record_type, record_id, role, response)
+        party = cache.get((record_type, record_id, role, response))
+        if party is None:
+            party = interner.party(record_type, record_id, role, response)
         entry[0 if side == "internal" else 1].append(party)
     return sides
 
@@ -57,25 +60,27 @@ def group_parties(rows: Iterable[Any], interner: PartyInterner) -> dict[str, Sid
 def to_interactions(
     rows: Iterable[Any], sides: dict[str, Sides], interner: PartyInterner
 ) -> list[Interaction]:
+    """Positional construction on purpose: this runs once per stored interaction."""
     empty: Sides = ([], [])
-    interactions = []
-    for row in rows:
-        internal, external = sides.get(row[0], empty)
-        regarding = interner.ref(row[6], row[7]) if row[6] and row[7] else None
-        interactions.append(
+    kinds, directions, ref = KINDS, DIRECTIONS, interner.ref
+    interactions: list[Interaction] = []
+    append = interactions.append
+    for key, kind, direction, at, minutes, thread, r_type, r_id, planned, opens, clicks in rows:
+        internal, external = sides.get(key, empty)
+        append(
             Interaction(
-                key=row[0],
-                kind=KINDS[row[1]],
-                direction=DIRECTIONS[row[2]],
-                occurred_at=row[3],
-                internal=tuple(sorted(internal)),
-                external=tuple(sorted(external)),
-                duration_minutes=row[4],
-                conversation_id=row[5],
-                regarding=regarding,
-                planned=bool(row[8]),
-                opens=row[9],
-                clicks=row[10],
-            )
+                key,
+                kinds[kind],
+                directions[direction],
+                at,
+                tuple(internal),
+                tuple(external),
+                minutes,
+                thread,
+                ref(r_type, r_id) if r_type and r_id else None,
+                bool(planned),
+                opens,
+                clicks,
+            )  # fmt: skip
         )
     return interactions
