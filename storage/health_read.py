@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from storage.crm_tables import OpportunityStakeholder
 from storage.directory import normalise_address
 from storage.rapport_tables import HealthSnapshot, RelationshipKpi
 from storage.types import core_table
@@ -61,20 +62,15 @@ def load_history(*, session: Session, record_type: str, record_id: str) -> list[
 
 
 def at_risk(*, session: Session, limit: int) -> list[dict[str, Any]]:
-    """Records graded Fair or Poor, worst first, with their reasons."""
+    """Records graded Fair or Poor: declining ones first (still savable), then worst first."""
+    declining = sa.case((KPI.c.health_trend == 2, 0), else_=1)
     query = (
-        sa.select(
-            KPI.c.record_type,
-            KPI.c.record_id,
-            KPI.c.health_score,
-            KPI.c.health_state,
-            KPI.c.health_trend,
-            KPI.c.reasons,
-        )
+        sa.select(KPI.c.record_type, KPI.c.record_id, KPI.c.health_score, KPI.c.health_state,
+                  KPI.c.health_trend, KPI.c.reasons)
         .where(KPI.c.health_state.in_((1, 2)))
-        .order_by(KPI.c.health_score, KPI.c.record_type, KPI.c.record_id)
+        .order_by(declining, KPI.c.health_score, KPI.c.record_type, KPI.c.record_id)
         .limit(limit)
-    )
+    )  # fmt: skip
     risky = []
     for row in session.execute(query):
         entry = row._asdict()
@@ -82,3 +78,36 @@ def at_risk(*, session: Session, limit: int) -> list[dict[str, Any]]:
         entry["name"] = record["display_name"] if record else row.record_id
         risky.append(entry)
     return risky
+
+
+def deals_at_risk(*, session: Session, limit: int) -> list[dict[str, Any]]:
+    """Open opportunities with a customer-side person graded Fair or Poor, biggest first.
+
+    A deal's own score can stay Good while its decision maker goes quiet
+    behind an engaged colleague: this is the view that shows it.
+    """
+    deals = RECORD_TABLES["opportunity"]
+    contacts = RECORD_TABLES["contact"]
+    stakeholders = core_table(OpportunityStakeholder)
+    accounts = RECORD_TABLES["account"]
+    people = sa.union(
+        sa.select(deals.c.id.label("deal"), deals.c.customer_contact_id.label("contact")),
+        sa.select(stakeholders.c.opportunity_id, stakeholders.c.contact_id),
+        sa.select(deals.c.id, accounts.c.primary_contact_id).join(
+            accounts, accounts.c.id == deals.c.account_id
+        ),
+    ).subquery()
+    query = (
+        sa.select(
+            deals.c.id, deals.c.name, deals.c.estimated_revenue, deals.c.estimated_close_date,
+            contacts.c.id.label("contact_id"), contacts.c.full_name, KPI.c.health_score,
+            KPI.c.health_state, KPI.c.health_trend, KPI.c.reasons,
+        )
+        .join(people, people.c.deal == deals.c.id)
+        .join(contacts, contacts.c.id == people.c.contact)
+        .join(KPI, (KPI.c.record_type == "contact") & (KPI.c.record_id == contacts.c.id))
+        .where(deals.c.status == "open", KPI.c.health_state.in_((1, 2)))
+        .order_by(deals.c.estimated_revenue.desc().nulls_last(), deals.c.id, KPI.c.health_score)
+        .limit(limit)
+    )  # fmt: skip
+    return [row._asdict() for row in session.execute(query)]

@@ -166,12 +166,14 @@ def demo(database: Path, now: datetime) -> dict[str, Any]:
     facts = seed_demo_crm(store, now=now)
     summary = run_pipeline(store, now=now)
     with session_scope(store) as session:
-        risky = health_read.at_risk(session=session, limit=12)
+        risky = health_read.at_risk(session=session, limit=8)
+        deals = health_read.deals_at_risk(session=session, limit=5)
     store.dispose()
     return {
         "database": str(database),
         "summary": summary_payload(summary),
         "at_risk": risky,
+        "deals_at_risk": deals,
         "scenario": asdict(facts),
     }
 

@@ -68,22 +68,32 @@ def run_summary(payload: dict[str, Any]) -> None:
     console.print("time: " + ", ".join(f"{stage} {value:.2f}s" for stage, value in seconds.items()))
 
 
+def _grade(score: int | None, state: int | None, trend: int | None) -> str:
+    shown = "-" if score is None else str(score)
+    return f"{shown} {state_label(state)}, {trend_label(trend).lower()}"
+
+
 def demo_report(payload: dict[str, Any]) -> None:
     run_summary(payload["summary"])
-    console.print()
-    table = Table("record", "score", "grade", "trend", "why", title="Relationships at risk")
+    console.print("\n[bold]Open deals with a key contact going quiet[/bold]")
+    for row in payload["deals_at_risk"]:
+        revenue = f"${row['estimated_revenue']:,.0f}" if row["estimated_revenue"] else "no value"
+        console.print(f"  {row['name']} ({revenue}, closes {row['estimated_close_date']})")
+        grade = _grade(row["health_score"], row["health_state"], row["health_trend"])
+        console.print(f"    {row['full_name']}: {grade}")
+        for reason in row["reasons"][:3]:
+            console.print(f"      - {reason}")
+    console.print("\n[bold]Relationships at risk[/bold] (declining first, then worst)")
     for row in payload["at_risk"]:
-        table.add_row(
-            f"{row['record_type']} {row['name']}",
-            str(row["health_score"]),
-            state_label(row["health_state"]),
-            trend_label(row["health_trend"]),
-            "\n".join(row["reasons"][:3]),
-        )
-    console.print(table)
+        grade = _grade(row["health_score"], row["health_state"], row["health_trend"])
+        console.print(f"  {row['record_type']} {row['name']}: {grade}")
+        for reason in row["reasons"][:3]:
+            console.print(f"      - {reason}")
+    scenario = payload["scenario"]
     console.print(
-        f"\nDemo store: {payload['database']}  (try: RAPPORT_DATABASE_URL=sqlite:///"
-        f"{payload['database']} rapport health show account:{payload['scenario']['account_id']})"
+        f"\nDemo store: {payload['database']}. Look closer with:\n"
+        f"  RAPPORT_DATABASE_URL=sqlite:///{payload['database']} "
+        f"rapport health show contact:{scenario['primary_contact_id']}"
     )
 
 

@@ -187,3 +187,21 @@ def test_a_wrong_setting_names_the_variable(
     assert outcome.code == 2
     assert message in outcome.err
     assert outcome.err.startswith("rapport: invalid configuration")
+
+
+def test_demo_surfaces_the_deal_whose_primary_contact_went_quiet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outcome = run_cli(
+        capsys, "demo", "--database", str(tmp_path / "demo.db"), "--json", "--now", NOW
+    )
+
+    assert outcome.code == 0, outcome.err
+    report = json.loads(outcome.out)
+    scenario = report["scenario"]
+    top = report["deals_at_risk"][0]
+    assert top["id"] == scenario["strategic_opportunity_id"]
+    assert top["contact_id"] == scenario["primary_contact_id"]
+    quiet = {row["contact_id"] for row in report["deals_at_risk"]}
+    assert scenario["secondary_contact_id"] not in quiet
+    assert any(scenario["primary_contact_name"] in reason for reason in top["reasons"])
