@@ -23,7 +23,7 @@ from scoring.model import (
     Trend,
     WeekCounts,
 )
-from scoring.pipeline import score_record, score_records
+from scoring.pipeline import ScoringRun, score_record, score_records
 from scoring.scope import belongs_to
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "RecordType",
     "Response",
     "Role",
+    "ScoringRun",
     "ScoringSettings",
     "Trend",
     "WeekCounts",

@@ -74,22 +74,32 @@ class Context(NamedTuple):
 
 def explain(values: FactorValues, context: Context) -> tuple[tuple[Factor, ...], tuple[str, ...]]:
     """(the four factors with a detail line each, the reasons most important first)."""
-    points = [value * weight * 100 for value, weight in zip(values, FACTOR_WEIGHTS, strict=True)]
-    # A problem weighs what its factor lost, a strength what it earned.
-    lost = [weight * 100 - earned for weight, earned in zip(FACTOR_WEIGHTS, points, strict=True)]
-    explained = (
-        _recency(context, values.recency, lost[0], points[0]),
-        _frequency(context, values.frequency, lost[1], points[1]),
-        _engagement(context, lost[2], points[2]),
-        _activity_mix(context, values.activity_mix, lost[3], points[3]),
+    recency, frequency, engagement, activity_mix = values
+    w_recency, w_frequency, w_engagement, w_activity_mix = FACTOR_WEIGHTS
+    # Points earned; a problem weighs what its factor lost, a strength what it earned.
+    p_recency, p_frequency = 100 * w_recency * recency, 100 * w_frequency * frequency
+    p_engagement, p_activity_mix = (
+        100 * w_engagement * engagement,
+        100 * w_activity_mix * activity_mix,
     )
-    factors = tuple(
-        Factor(name, value, weight, earned, detail)
-        for name, value, weight, earned, (detail, _) in zip(
-            values._fields, values, FACTOR_WEIGHTS, points, explained, strict=True
-        )
+    recency_detail, candidates = _recency(context, recency, 100 * w_recency - p_recency, p_recency)
+    frequency_detail, more = _frequency(
+        context, frequency, 100 * w_frequency - p_frequency, p_frequency
     )
-    candidates = sorted(reason for _, reasons in explained for reason in reasons)
+    candidates += more
+    engagement_detail, more = _engagement(context, 100 * w_engagement - p_engagement, p_engagement)
+    candidates += more
+    mix_detail, more = _activity_mix(
+        context, activity_mix, 100 * w_activity_mix - p_activity_mix, p_activity_mix
+    )
+    candidates += more
+    candidates.sort()
+    factors = (
+        Factor("recency", recency, w_recency, p_recency, recency_detail),
+        Factor("frequency", frequency, w_frequency, p_frequency, frequency_detail),
+        Factor("engagement", engagement, w_engagement, p_engagement, engagement_detail),
+        Factor("activity_mix", activity_mix, w_activity_mix, p_activity_mix, mix_detail),
+    )
     return factors, tuple(text for _, _, text in candidates[:MAX_REASONS])
 
 
@@ -251,8 +261,11 @@ def _activity_mix(context: Context, value: float, lost: float, earned: float) ->
 
 
 def _engaged_person(row: PreparedInteraction, context: Context) -> str:
-    external = row.interaction.external
     people = context.scope.people
+    if len(people) == 1:  # a contact or a lead: it was them
+        [person] = people
+        return _name(person, context)
+    external = row.interaction.external
     ours = [p for p in external if p.ref in people and p.role in (_FROM, _ORGANIZER)]
     ours = ours or [p for p in external if p.ref in people]
     return _name(ours[0].ref, context) if ours else context.scope.name

@@ -21,6 +21,9 @@ from scoring.prepared import (
 from scoring.tally import RecordTally
 
 MOST_CONTACTED_LIMIT = 3
+# Whole 13-week timelines repeat too (quiet records, one email last week):
+# keep up to this many distinct ones per run (a few MB).
+TIMELINES_KEPT = 20_000
 
 
 class WeeklyTimeline:
@@ -28,18 +31,26 @@ class WeeklyTimeline:
 
     `WeekCounts` are immutable and most records have the same few weeks
     (empty, one email...), so one scoring run keeps one instance per distinct
-    week instead of 13 new objects per record.
+    week, and one tuple per distinct timeline, instead of 13 new objects per
+    record.
     """
 
     def __init__(self, time: ScoringTime) -> None:
         self.week_starts = time.week_starts
         self._weeks: dict[tuple[int, ...], WeekCounts] = {}
-        self._quiet = tuple(WeekCounts(week_start) for week_start in time.week_starts)
+        self._timelines: dict[tuple[int, ...], tuple[WeekCounts, ...]] = {}
 
     def weeks(self, timeline: Sequence[int]) -> tuple[WeekCounts, ...]:
-        if not any(timeline[:TIMELINE_OFF]):  # the last bin holds what is off the timeline
-            return self._quiet
-        columns = [timeline[column:TIMELINE_OFF:TIMELINE_COLUMNS] for column in range(4)]
+        shown = tuple(timeline[:TIMELINE_OFF])  # the last bin holds what is off the timeline
+        weeks = self._timelines.get(shown)
+        if weeks is None:
+            weeks = self._build(shown)
+            if len(self._timelines) < TIMELINES_KEPT:
+                self._timelines[shown] = weeks
+        return weeks
+
+    def _build(self, shown: tuple[int, ...]) -> tuple[WeekCounts, ...]:
+        columns = [shown[column::TIMELINE_COLUMNS] for column in range(TIMELINE_COLUMNS)]
         weeks = self._weeks
         return tuple(
             weeks.get(key) or self._new_week(key)

@@ -49,9 +49,7 @@ def score_records(
 
     Bad settings or a naive `now` raise here, before anything is scored.
     """
-    scorer = RecordScorer(settings, now, names)
-    rows, broken = prepare_all(interactions, scorer.time, scorer.weights)
-    return scorer.score_all(scopes, InteractionIndex(rows, broken))
+    return ScoringRun(interactions, settings, now, names).score(scopes)
 
 
 def score_record(
@@ -64,6 +62,30 @@ def score_record(
     """Health of one record; `interactions` already belong to it (scope applied)."""
     scorer = RecordScorer(settings, now, names)
     return scorer.score(scope, prepare_sorted(interactions, scorer.time, scorer.weights))
+
+
+class ScoringRun:
+    """One run: every interaction prepared and indexed once, then records scored.
+
+    `score_records` is `ScoringRun(...).score(scopes)`. Holding the run lets a
+    caller score its records in parts against the same preparation, e.g. one
+    part per worker process forked after the run was built.
+    """
+
+    def __init__(
+        self,
+        interactions: Iterable[Interaction],
+        settings: ScoringSettings,
+        now: datetime,
+        names: Mapping[RecordRef, str],
+    ) -> None:
+        self._scorer = RecordScorer(settings, now, names)
+        rows, broken = prepare_all(interactions, self._scorer.time, self._scorer.weights)
+        self._index = InteractionIndex(rows, broken)
+
+    def score(self, scopes: Iterable[RecordScope]) -> Iterator[RecordHealth]:
+        """Health of each scope's record, in the order of `scopes`."""
+        return self._scorer.score_all(scopes, self._index)
 
 
 class RecordScorer:

@@ -10,6 +10,7 @@ and each record gathers the positions of its people instead of scanning.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 
 from scoring.model import Interaction, RecordRef, RecordScope
@@ -41,8 +42,13 @@ class InteractionIndex:
     ) -> None:
         self.rows = rows
         self.broken = broken
-        self.by_person: dict[RecordRef, list[int]] = {}
-        self.by_regarding: dict[RecordRef, list[int]] = {}
+        # Positions as machine integers (array), not int objects: a record's
+        # positions are read in one sweep, without touching scattered objects.
+        self.by_person: dict[RecordRef, array[int]] = {}
+        self.by_regarding: dict[RecordRef, array[int]] = {}
+        # Our colleagues on each interaction, by position: the team filter reads
+        # these shared tuples instead of every (cold) row.
+        self.colleagues = [row.internal_ids for row in rows]
         interactions = [row[0] for row in rows] + [interaction for interaction, _ in broken]
         by_person, by_regarding = self.by_person, self.by_regarding
         for position, interaction in enumerate(interactions):
@@ -50,14 +56,14 @@ class InteractionIndex:
                 person = party[0]  # .ref, without the NamedTuple property call
                 positions = by_person.get(person)
                 if positions is None:
-                    by_person[person] = [position]
+                    by_person[person] = array("l", (position,))
                 elif positions[-1] != position:  # the same person in To and Cc
                     positions.append(position)
             regarding = interaction.regarding
             if regarding is not None:
                 positions = by_regarding.get(regarding)
                 if positions is None:
-                    by_regarding[regarding] = [position]
+                    by_regarding[regarding] = array("l", (position,))
                 else:
                     positions.append(position)
 
@@ -70,9 +76,11 @@ class InteractionIndex:
         rows = self.rows
         return [rows[position] for position in positions]
 
-    def _positions(self, scope: RecordScope) -> list[int]:
+    def _positions(self, scope: RecordScope) -> Sequence[int]:
         by_person = self.by_person
-        reached = [by_person[person] for person in scope.people if person in by_person]
+        reached: list[Sequence[int]] = [
+            by_person[person] for person in scope.people if person in by_person
+        ]
         if scope.team is not None:
             reached = [self._with_team(positions, scope.team) for positions in reached]
         regarding = self.by_regarding.get(scope.record)
@@ -84,11 +92,11 @@ class InteractionIndex:
         # history in order with every interaction once.
         return sorted(set().union(*reached))
 
-    def _with_team(self, positions: list[int], team: frozenset[str]) -> list[int]:
-        rows = self.rows
-        broken_from = len(rows)
+    def _with_team(self, positions: Sequence[int], team: frozenset[str]) -> list[int]:
+        colleagues = self.colleagues
+        broken_from = len(colleagues)
         return [
             position
             for position in positions
-            if position >= broken_from or not team.isdisjoint(rows[position].internal_ids)
+            if position >= broken_from or not team.isdisjoint(colleagues[position])
         ]

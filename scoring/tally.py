@@ -197,8 +197,12 @@ class Tally:
 
     def last_of(self, kind: Kind) -> float | None:
         """When the latest completed interaction of this kind happened."""
-        times = [self.last_at[slot] for slot in SLOTS_OF_KIND[kind]]
-        return max((ts for ts in times if ts is not None), default=None)
+        latest = None
+        for slot in SLOTS_OF_KIND[kind]:
+            ts = self.last_at[slot]
+            if ts is not None and (latest is None or ts > latest):
+                latest = ts
+        return latest
 
     def signals(
         self, rows: Sequence[PreparedInteraction], up_to: int, as_of_ts: float, now_ts: float
@@ -259,4 +263,4 @@ def tally_record(
         tally.add(rows[split:end])
     now = tally.signals(rows, end, time.now_ts, time.now_ts)
     upcoming = rows[end] if end < len(rows) else None
-    return RecordTally(tally, now, before, upcoming, bool(rows))
+    return tuple.__new__(RecordTally, (tally, now, before, upcoming, bool(rows)))

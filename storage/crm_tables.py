@@ -31,6 +31,15 @@ def _utc(nullable: bool = True, index: bool = False) -> sa.Column[datetime]:
     return sa.Column(UTCDateTime(), nullable=nullable, index=index)
 
 
+class HealthColumns(SQLModel):
+    """Written by Rapport on every scored CRM record (docs/crm-contract.md)."""
+
+    health_score: int | None = None
+    health_state: int | None = None
+    health_trend: int | None = None
+    health_updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class SystemUser(SQLModel, table=True):
     __tablename__ = "system_user"
 
@@ -41,7 +50,7 @@ class SystemUser(SQLModel, table=True):
     disabled: bool = False
 
 
-class Account(SQLModel, table=True):
+class Account(HealthColumns, table=True):
     __tablename__ = "account"
 
     id: str = Field(primary_key=True)
@@ -49,13 +58,9 @@ class Account(SQLModel, table=True):
     primary_contact_id: str | None = None
     owner_id: str | None = None
     created_at: datetime | None = Field(default=None, sa_column=_utc())
-    health_score: int | None = None
-    health_state: int | None = None
-    health_trend: int | None = None
-    health_updated_at: datetime | None = Field(default=None, sa_column=_utc())
 
 
-class Contact(SQLModel, table=True):
+class Contact(HealthColumns, table=True):
     __tablename__ = "contact"
 
     id: str = Field(primary_key=True)
@@ -65,13 +70,9 @@ class Contact(SQLModel, table=True):
     email3: str | None = None
     account_id: str | None = Field(default=None, index=True)
     created_at: datetime | None = Field(default=None, sa_column=_utc())
-    health_score: int | None = None
-    health_state: int | None = None
-    health_trend: int | None = None
-    health_updated_at: datetime | None = Field(default=None, sa_column=_utc())
 
 
-class Lead(SQLModel, table=True):
+class Lead(HealthColumns, table=True):
     __tablename__ = "lead"
 
     id: str = Field(primary_key=True)
@@ -81,13 +82,9 @@ class Lead(SQLModel, table=True):
     status: str = "open"
     owner_id: str | None = None
     created_at: datetime | None = Field(default=None, sa_column=_utc())
-    health_score: int | None = None
-    health_state: int | None = None
-    health_trend: int | None = None
-    health_updated_at: datetime | None = Field(default=None, sa_column=_utc())
 
 
-class Opportunity(SQLModel, table=True):
+class Opportunity(HealthColumns, table=True):
     __tablename__ = "opportunity"
 
     id: str = Field(primary_key=True)
@@ -100,10 +97,6 @@ class Opportunity(SQLModel, table=True):
     estimated_close_date: date | None = None
     actual_close_date: date | None = None
     created_at: datetime | None = Field(default=None, sa_column=_utc())
-    health_score: int | None = None
-    health_state: int | None = None
-    health_trend: int | None = None
-    health_updated_at: datetime | None = Field(default=None, sa_column=_utc())
 
 
 class OpportunityStakeholder(SQLModel, table=True):

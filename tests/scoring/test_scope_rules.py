@@ -15,6 +15,7 @@ from scoring import (
     RecordScope,
     RecordType,
     Response,
+    ScoringRun,
     ScoringSettings,
     Trend,
     belongs_to,
@@ -206,3 +207,17 @@ def test_system_user_refs_are_never_customers() -> None:
     [health] = score_all([scope], [email(days_ago(1))])
 
     assert emails_counted(health) == 0
+
+
+def test_a_run_scored_in_parts_gives_what_one_call_gives() -> None:
+    interactions = [
+        *[email(days_ago(d), contacts=(DANA,)) for d in (1, 4, 9)],
+        *[email(days_ago(d), contacts=(LEE,), inbound=True) for d in (2, 6)],
+        meeting(days_ago(3), attendees={DANA: Response.ACCEPTED, LEE: Response.DECLINED}),
+    ]
+    scopes = [contact_scope(DANA), contact_scope(LEE), CONTOSO_SCOPE, DEAL_SCOPE]
+    run = ScoringRun(interactions, ScoringSettings(), NOW, NAMES)
+
+    in_parts = [*run.score(scopes[:2]), *run.score(scopes[2:])]
+
+    assert in_parts == score_all(scopes, interactions)
