@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 from openapi_schema_validator import OAS30Validator
 
-OPENAPI_DIR = Path("/work/shared/graph-openapi")
+# The repository is checked out with ../shared beside it (see README).
+OPENAPI_DIR = Path(__file__).resolve().parents[3] / "shared" / "graph-openapi"
 
 
 @functools.cache
