@@ -48,6 +48,15 @@ def _live(now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(LEASE.c.holder.is_not(None), LEASE.c.expires_at > now)
 
 
+def _claimable(mailbox_ids: Sequence[str], round_: int, now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        LEASE.c.kind == MAILBOX_KIND,
+        LEASE.c.key.in_(list(mailbox_ids)),
+        sa.or_(LEASE.c.holder.is_(None), LEASE.c.expires_at <= now),
+        sa.or_(LEASE.c.round.is_(None), LEASE.c.round < round_),
+    )
+
+
 def announce_replica(*, session: Session, replica: str, now: datetime, ttl: timedelta) -> None:
     """Register a running replica (or renew it); forget replicas gone for a day."""
     session.execute(
@@ -97,12 +106,7 @@ def claim_mailboxes(
         return []
     candidates = (
         sa.select(LEASE.c.key)
-        .where(
-            LEASE.c.kind == MAILBOX_KIND,
-            LEASE.c.key.in_(list(mailbox_ids)),
-            sa.or_(LEASE.c.holder.is_(None), LEASE.c.expires_at <= now),
-            sa.or_(LEASE.c.round.is_(None), LEASE.c.round < round_),
-        )
+        .where(_claimable(mailbox_ids, round_, now))
         .order_by(LEASE.c.completed_at.asc().nulls_first(), LEASE.c.key)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -117,27 +121,27 @@ def claim_mailboxes(
     return claimed
 
 
+def count_claimable(
+    *, session: Session, mailbox_ids: Sequence[str], round_: int, now: datetime
+) -> int:
+    """How many of `mailbox_ids` nobody has synced in `round_` or holds now."""
+    query = sa.select(sa.func.count()).where(_claimable(mailbox_ids, round_, now))
+    return int(session.execute(query).scalar() or 0)
+
+
 def release_mailboxes(
-    *,
-    session: Session,
-    replica: str,
-    synced: Sequence[str],
-    unfinished: Sequence[str],
-    round_: int,
-    now: datetime,
+    *, session: Session, replica: str, synced: Sequence[str], round_: int, now: datetime
 ) -> None:
-    """Free this replica's mailbox leases; `synced` ones count as done for `round_`,
-    `unfinished` ones (shutdown) may be taken over in the same round."""
-    free = {"holder": None, "expires_at": None}
+    """Free every mailbox lease `replica` holds; the `synced` ones count as done for
+    `round_`, the others (a shutdown cut them short) may be taken over in the same round."""
     mine = sa.and_(LEASE.c.kind == MAILBOX_KIND, LEASE.c.holder == replica)
     for chunk in _chunks(list(synced)):
         session.execute(
             sa.update(LEASE)
             .where(mine, LEASE.c.key.in_(chunk))
-            .values(round=round_, completed_at=now, **free)
+            .values(round=round_, completed_at=now, holder=None, expires_at=None)
         )
-    for chunk in _chunks(list(unfinished)):
-        session.execute(sa.update(LEASE).where(mine, LEASE.c.key.in_(chunk)).values(free))
+    session.execute(sa.update(LEASE).where(mine).values(holder=None, expires_at=None))
 
 
 def release_replica(*, session: Session, replica: str) -> None:

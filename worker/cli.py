@@ -13,6 +13,7 @@ import typer
 from worker import commands, output
 from worker.compliance_cli import register as register_compliance
 from worker.failures import UserError, describe
+from worker.service_cli import register as register_service
 
 app = typer.Typer(
     name="rapport",
@@ -114,6 +115,7 @@ def health_show(
 
 
 register_compliance(app)
+register_service(app)
 
 
 def _mount_emulator() -> None:

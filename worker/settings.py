@@ -73,6 +73,33 @@ class Settings(BaseSettings):
     retry_attempts: int = Field(default=6, ge=1, le=20)
     retry_max_wait_seconds: float = Field(default=60.0, gt=0, le=600)
 
+    # --- The service (`rapport worker`, docs/deploy.md) ---
+    # Sync rounds start at each multiple of the interval (UTC) plus up to the jitter.
+    sync_interval_seconds: int = Field(default=300, ge=1, le=86_400)
+    sync_jitter_seconds: float = Field(default=30.0, ge=0)
+    scoring_interval_seconds: int = Field(default=3600, ge=1, le=86_400)
+    retention_hour_utc: int = Field(default=3, ge=0, le=23)
+    retention_interaction_days: int = Field(default=730, ge=1, le=36_500)
+    retention_snapshot_days: int = Field(default=90, ge=1, le=36_500)
+    misfire_grace_seconds: int = Field(default=60, ge=1, le=86_400)
+    lease_ttl_seconds: float = Field(default=120.0, ge=1, le=3600)
+    stuck_sync_seconds: int = Field(default=3600, ge=10, le=7 * 86_400)
+    shutdown_timeout_seconds: float = Field(default=25.0, gt=0, le=300)
+    auto_migrate: bool = False
+    database_wait_seconds: float = Field(default=60.0, ge=0, le=3600)
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - a container must be scraped from outside
+    metrics_port: int = Field(default=9464, ge=0, le=65_535)  # 0: no HTTP endpoint
+    replica_id: str | None = None  # default: host name and process id
+
+    @model_validator(mode="after")
+    def _jitter_inside_interval(self) -> Settings:
+        if self.sync_jitter_seconds * 2 > self.sync_interval_seconds:
+            raise ValueError(
+                f"RAPPORT_SYNC_JITTER_SECONDS={self.sync_jitter_seconds:g} must be at most half "
+                f"of RAPPORT_SYNC_INTERVAL_SECONDS={self.sync_interval_seconds}"
+            )
+        return self
+
     @field_validator(
         "allowed_data_locations",
         "excluded_users",

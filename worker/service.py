@@ -1,0 +1,178 @@
+"""`rapport worker`: the long-running service.
+
+Start: refuse a second worker on SQLite, open the HTTP endpoint (alive at
+once, ready later), wait for the database, check (or migrate) the schema,
+announce the replica, reset what a previous crash left in "syncing", start
+the schedule.
+
+Stop (SIGTERM, SIGINT): take no new work (the scheduler pauses), ask the
+sync round to stop between pages (the page in hand and its cursor are
+committed; unreached mailboxes end "interrupted"), wait for running jobs up
+to the shutdown budget, release every lease, exit 0. A scoring run still
+going after the budget is abandoned: its batches are idempotent and the next
+run redoes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+
+from storage.engine import redacted
+from worker.failures import UserError
+from worker.health_server import HealthServer
+from worker.leases import ReplicaLeases
+from worker.scheduler import (
+    Clock,
+    JobSpec,
+    SlotTrigger,
+    SystemClock,
+    build_scheduler,
+    daily_trigger,
+    interval_trigger,
+)
+from worker.service_jobs import Jobs
+from worker.service_logging import install as install_log_fields
+from worker.service_metrics import ServiceMetrics
+from worker.service_start import (
+    UNREACHABLE,
+    prepare_schema,
+    replica_name,
+    service_engine,
+    wait_for_database,
+)
+from worker.settings import Settings
+from worker.store_guard import single_worker
+
+log = logging.getLogger("rapport.worker")
+
+
+def job_specs(jobs: Jobs, settings: Settings, clock: Clock) -> list[JobSpec]:
+    ttl = settings.lease_ttl_seconds
+    beat = max(ttl / 3, 0.5)
+    return [
+        # The first round runs at once; then one per slot of the grid.
+        JobSpec(
+            "sync",
+            jobs.sync,
+            SlotTrigger(settings.sync_interval_seconds, settings.sync_jitter_seconds),
+            first_run=clock.now(),
+        ),  # fmt: skip
+        JobSpec(
+            "scoring",
+            jobs.scheduled_scoring,
+            interval_trigger(settings.scoring_interval_seconds, clock),
+        ),  # fmt: skip
+        JobSpec("retention", jobs.retention, daily_trigger(settings.retention_hour_utc, 600)),
+        JobSpec("heartbeat", jobs.heartbeat, interval_trigger(beat, clock)),
+        JobSpec("watchdog", jobs.watchdog, interval_trigger(min(max(ttl, 1.0), 60.0), clock)),
+    ]
+
+
+class Service:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.replica = replica_name(settings)
+        self.engine = service_engine(settings, self.replica)
+        self.metrics = ServiceMetrics()
+        self.leases = ReplicaLeases(
+            self.engine, self.replica, timedelta(seconds=settings.lease_ttl_seconds), self.clock
+        )
+        self.jobs = Jobs(self.engine, settings, self.clock, self.leases, self.metrics)
+        self.stop_requested = asyncio.Event()
+
+    def request_stop(self, reason: str) -> None:
+        if self.stop_requested.is_set():
+            log.info("already stopping", extra={"fields": {"signal": reason}})
+            return
+        log.info("stopping", extra={"fields": {"signal": reason}})
+        self.stop_requested.set()
+        self.jobs.stopping.set()  # the sync round stops between pages at once
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, self.request_stop, signal.Signals(number).name)
+        install_log_fields(self.replica)
+        with single_worker(self.settings.database_url, now=self.clock.now()):
+            try:
+                await self._serve()
+            finally:
+                self.engine.dispose()
+
+    async def _serve(self) -> None:
+        settings = self.settings
+        # Alive (/healthz) at once; ready (/readyz) once the database and schema are.
+        health = HealthServer(self.engine, self.metrics, self.clock, settings.metrics_host,
+                              settings.metrics_port)  # fmt: skip
+        port = await self._listen(health) if settings.metrics_port else None
+        try:
+            await wait_for_database(self.engine, settings.database_wait_seconds,
+                                    stop=self.stop_requested.is_set)  # fmt: skip
+            await asyncio.to_thread(prepare_schema, self.engine,
+                                    auto_migrate=settings.auto_migrate)  # fmt: skip
+        except BaseException as error:
+            await health.stop()
+            if isinstance(error, UNREACHABLE) and self.stop_requested.is_set():
+                return  # asked to stop while waiting for the database: a clean exit
+            raise
+        await self.leases.announce()
+        await self.jobs.watchdog()
+        scheduler = build_scheduler(self.clock, job_specs(self.jobs, settings, self.clock),
+                                    settings.misfire_grace_seconds)  # fmt: skip
+        scheduler.start()
+        log.info("worker started", extra={"fields": {
+            "database": redacted(settings.database_url), "metrics_port": port,
+            "sync_interval_seconds": settings.sync_interval_seconds,
+            "lease_ttl_seconds": settings.lease_ttl_seconds}})  # fmt: skip
+        await self.stop_requested.wait()
+        await self._stop(scheduler, health)
+
+    async def _listen(self, health: HealthServer) -> int:
+        try:
+            return await health.start()
+        except OSError as error:
+            raise UserError(
+                f"RAPPORT_METRICS_PORT={self.settings.metrics_port}: cannot listen on "
+                f"{self.settings.metrics_host} ({error.strerror}); choose another port, "
+                "or 0 for no HTTP endpoint"
+            ) from None
+
+    async def _stop(self, scheduler: Any, health: HealthServer) -> None:
+        scheduler.pause()
+        running = [*scheduler.running_jobs()]
+        if self.jobs.scoring_task is not None and not self.jobs.scoring_task.done():
+            running.append(self.jobs.scoring_task)
+        budget = self.settings.shutdown_timeout_seconds
+        late: set[asyncio.Future[Any]] = set()
+        if running:
+            _, late = await asyncio.wait(running, timeout=budget)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=1.0)
+        try:
+            await self.leases.leave()
+        except sa_exc.DBAPIError as error:
+            log.warning("leases not released; they lapse after their TTL", extra={"fields": {
+                "error": type(error.orig).__name__}})  # fmt: skip
+        await health.stop()
+        scheduler.shutdown(wait=False)
+        log.info("worker stopped", extra={"fields": {"abandoned_jobs": len(late)}})
+        if late:
+            # A job's thread (scoring) is still inside a batch: the process ends anyway,
+            # the database rolls that batch back, and the next run redoes it.
+            self.engine.dispose()
+            logging.shutdown()
+            os._exit(0)
+
+
+def run_worker(settings: Settings) -> None:
+    asyncio.run(Service(settings).run())

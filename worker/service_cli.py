@@ -1,0 +1,103 @@
+"""The service commands of `rapport`: `worker` (the long-running process) and `status`.
+
+Mounted on the main app by `register(app)`; the service modules are imported
+when a command runs, so other commands stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from worker import commands
+from worker.output import console
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `worker` and `status` to `app`; a second call changes nothing."""
+    if any(info.name == "worker" for info in app.registered_commands):
+        return
+    app.command("worker")(worker)
+    app.command("status")(status)
+
+
+def worker() -> None:
+    """Run the service: sync every RAPPORT_SYNC_INTERVAL_SECONDS, score after each round and
+    every RAPPORT_SCORING_INTERVAL_SECONDS, purge retention daily; serve /metrics, /healthz
+    and /readyz on RAPPORT_METRICS_PORT. Stops cleanly on SIGTERM or SIGINT (exit 0).
+    Several replicas may share one PostgreSQL store; SQLite allows one worker."""
+    from worker.service import run_worker
+
+    run_worker(commands.settings())
+
+
+def status(as_json: JsonFlag = False) -> None:
+    """Tenants and consent, mailboxes by status, the last sync round and the lag."""
+    from storage import migrate
+    from worker.status import load_store_state, status_payload
+
+    store = commands.engine()
+    migrate.require_current(store)
+    payload = status_payload(load_store_state(store, datetime.now(UTC)))
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, default=str))
+    else:
+        render_status(payload)
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def render_status(payload: dict[str, Any]) -> None:
+    tenants = Table("tenant", "consent", "missing permissions", "checked", title="Tenants")
+    for tenant in payload["tenants"]:
+        tenants.add_row(tenant["id"], tenant["consent"],
+                        ", ".join(tenant["missing_permissions"]) or "-",
+                        (tenant["checked_at"] or "-")[:19])  # fmt: skip
+    console.print(tenants if payload["tenants"] else "No tenant checked yet (Exchange not "
+                  "configured, or no round ran).")  # fmt: skip
+    mailboxes = payload["mailboxes"]
+    table = Table("status", "mailboxes", title=f"Mailboxes ({mailboxes['total']})")
+    for name, count in sorted(mailboxes["by_status"].items()):
+        table.add_row(name, str(count))
+    console.print(table)
+    last = payload["last_round"]
+    console.print(
+        f"Last sync round: {last['round'] if last['round'] is not None else 'none yet'}"
+        + (f", finished {last['completed_at'][:19]}" if last["completed_at"] else "")
+    )
+    console.print(
+        f"Sync lag: worst {_age(mailboxes['max_lag_seconds'])}; "
+        f"never synced: {mailboxes['never_synced']}"
+    )
+    for job, times in payload["jobs"].items():
+        console.print(f"Last {job}: {(times['completed_at'] or 'never')[:19]}")
+    console.print(
+        f"Replicas: {len(payload['replicas'])} live ({', '.join(payload['replicas']) or '-'}); "
+        f"mailboxes leased now: {payload['leased_mailboxes']}"
+    )
+
+
+def main() -> None:
+    """`python -m worker.service_cli ...`: the whole `rapport` CLI with these commands on it."""
+    from worker import cli
+
+    register(cli.app)
+    cli.main()
+
+
+if __name__ == "__main__":
+    main()
