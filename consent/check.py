@@ -8,12 +8,12 @@ data only; it never raises for a tenant-side problem.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from consent.admin_url import GRAPH_DEFAULT_SCOPE
-from consent.permissions import REQUIRED_ROLES, broader_than_needed, missing_roles
+from consent.permissions import PURPOSES, REQUIRED_ROLES, broader_than_needed, missing_roles
 from consent.token_claims import TokenFormatError, granted_roles
 
 GRANTED, MISSING, NOT_CONFIGURED, TOKEN_FAILED = (
@@ -32,6 +32,10 @@ class ProbeDenied(Exception):
         self.code = code
 
 
+class ProbeFailed(Exception):
+    """The probe call failed for another reason (throttled, unreachable): inconclusive."""
+
+
 Probe = Callable[[], Awaitable[None]]
 
 
@@ -46,11 +50,11 @@ class ConsentOutcome:
 
     @property
     def needed_for(self) -> dict[str, str]:
-        return {role: REQUIRED_ROLES[role] for role in self.missing}
+        return {role: PURPOSES[role] for role in self.missing}
 
 
-def not_configured(reason: str) -> ConsentOutcome:
-    return ConsentOutcome(NOT_CONFIGURED, reason, missing=list(REQUIRED_ROLES))
+def not_configured(reason: str, required: Mapping[str, str] = REQUIRED_ROLES) -> ConsentOutcome:
+    return ConsentOutcome(NOT_CONFIGURED, reason, missing=list(required))
 
 
 def _first_line(error: BaseException) -> str:
@@ -63,19 +67,23 @@ async def _token(credential: Any) -> str:
     return str(access.token)
 
 
-async def check_consent(credential: Any, probe: Probe) -> ConsentOutcome:
-    from azure.core.exceptions import ClientAuthenticationError
+async def check_consent(
+    credential: Any, probe: Probe, required: Mapping[str, str] = REQUIRED_ROLES
+) -> ConsentOutcome:
+    # AzureError covers a refused grant (ClientAuthenticationError, with the AADSTS code)
+    # and an unreachable token service (ServiceRequestError); neither message holds a secret.
+    from azure.core.exceptions import AzureError
 
     try:
         granted = granted_roles(await _token(credential))
-    except (ClientAuthenticationError, TokenFormatError) as failure:
+    except (AzureError, TokenFormatError) as failure:
         return ConsentOutcome(
             TOKEN_FAILED,
             f"token request failed: {_first_line(failure)}",
-            missing=list(REQUIRED_ROLES),
+            missing=list(required),
         )
-    missing = missing_roles(granted)
-    broader = broader_than_needed(granted)
+    missing = missing_roles(granted, required)
+    broader = broader_than_needed(granted, required)
     if missing:
         reason = "admin consent missing for " + ", ".join(missing)
         return ConsentOutcome(MISSING, reason, granted, missing, broader)
@@ -84,6 +92,11 @@ async def check_consent(credential: Any, probe: Probe) -> ConsentOutcome:
     except ProbeDenied as denial:
         return ConsentOutcome(
             MISSING, f"probe call refused: {denial}", granted, [], broader, probe="refused"
+        )
+    except ProbeFailed as failure:
+        reason = f"all required permissions granted; the probe call failed: {failure}"
+        return ConsentOutcome(
+            GRANTED, reason, granted, [], broader, probe=f"inconclusive: {failure}"
         )
     return ConsentOutcome(
         GRANTED, "all required permissions granted", granted, [], broader, probe="ok"

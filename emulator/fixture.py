@@ -88,12 +88,20 @@ class Tenant:
 
 
 @dataclass
+class GroupSpec:
+    id: str
+    display_name: str
+    members: list[str]  # user ids or UPNs, or ids of nested groups
+
+
+@dataclass
 class Fixture:
     tenant: Tenant
     apps: list[AppRegistration]
     users: list[UserSpec]
     generated: GeneratedSpec | None
     customer_domains: list[str]
+    groups: list[GroupSpec] = field(default_factory=list)
 
 
 def stable_id(*parts: str, prefix: str = "AAMkA") -> str:
@@ -204,6 +212,15 @@ def _load_generated(raw: dict[str, Any] | None) -> GeneratedSpec | None:
     )
 
 
+def _load_group(raw: dict[str, Any], i: int) -> GroupSpec:
+    where = f"groups[{i}]"
+    members = raw.get("members", [])
+    if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+        raise FixtureError(f"{where}.members must be a list of user ids, UPNs or group ids")
+    group_id = str(_require(raw, "id", where))
+    return GroupSpec(group_id, str(raw.get("displayName", group_id)), list(members))
+
+
 def load_fixture_dict(raw: dict[str, Any]) -> Fixture:
     apps = [_load_app(a, i) for i, a in enumerate(raw.get("apps", []))]
     users = [_load_user(u, i) for i, u in enumerate(raw.get("users", []))]
@@ -218,6 +235,7 @@ def load_fixture_dict(raw: dict[str, Any]) -> Fixture:
         users=users,
         generated=_load_generated(raw.get("generated")),
         customer_domains=[str(d) for d in raw.get("customerDomains", [])],
+        groups=[_load_group(g, i) for i, g in enumerate(raw.get("groups", []))],
     )
 
 

@@ -1,4 +1,4 @@
-"""`/organization`, `/users`, `/users/{id|userPrincipalName}`."""
+"""`/organization`, `/users`, `/users/{id|userPrincipalName}`, group membership."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from emulator import permissions
 from emulator.errors import GraphError
-from emulator.fixture import UserSpec
+from emulator.fixture import GroupSpec, UserSpec
 from emulator.http import GraphResponse, json_response
 from emulator.paging import page_of, parse_select, project
 from emulator.routing import Context, Router
@@ -43,6 +43,17 @@ USER_FIELDS = frozenset(
         "city",
         "employeeId",
         "onPremisesSyncEnabled",
+    }
+)
+# Listing a group's members needs a group permission; User.Read.All alone is refused.
+GROUP_MEMBER_ROLES = frozenset(
+    {
+        "GroupMember.Read.All",
+        "GroupMember.ReadWrite.All",
+        "Group.Read.All",
+        "Group.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
     }
 )
 _CLAUSE = re.compile(r"^\s*(mail|userPrincipalName|id)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
@@ -90,6 +101,47 @@ async def get_user(ctx: Context) -> GraphResponse:
     )
 
 
+def _transitive_users(ctx: Context, group: GroupSpec) -> list[UserSpec]:
+    """Every user in the group or in a group nested in it, once, in fixture order."""
+    groups = {g.id.lower(): g for g in ctx.state.fixture.groups}
+    found: dict[str, UserSpec] = {}
+    pending, visited = [group], {group.id.lower()}
+    while pending:
+        for member in pending.pop().members:
+            nested = groups.get(member.lower())
+            if nested is not None:
+                if nested.id.lower() not in visited:
+                    visited.add(nested.id.lower())
+                    pending.append(nested)
+                continue
+            user = ctx.state.find_user(member)
+            if user is not None:
+                found[user.id] = user
+    return sorted(found.values(), key=lambda user: user.index)
+
+
+async def list_group_users(ctx: Context) -> GraphResponse:
+    if not ctx.claims.roles & GROUP_MEMBER_ROLES:
+        raise GraphError(
+            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+        )
+    wanted = ctx.params["group"].lower()
+    group = next((g for g in ctx.state.fixture.groups if g.id.lower() == wanted), None)
+    if group is None:
+        raise GraphError(
+            404,
+            "Request_ResourceNotFound",
+            f"Resource '{ctx.params['group']}' does not exist or one of its queried "
+            "reference-property objects are not present.",
+        )
+    fields = parse_select(ctx.request.query, USER_FIELDS, "microsoft.graph.user")
+    resources = [
+        project(_user_resource(u), fields, DEFAULT_USER_FIELDS)
+        for u in _transitive_users(ctx, group)
+    ]
+    return json_response(page_of(ctx.request, resources, 100, 999, "users"))
+
+
 async def list_organization(ctx: Context) -> GraphResponse:
     permissions.require_organization(ctx.claims.roles)
     tenant = ctx.state.tenant
@@ -134,3 +186,9 @@ def register(router: Router) -> None:
     router.add("GET", "/users", "users", list_users)
     router.add("GET", "{USER}", "users", get_user)
     router.add("GET", "/me(?:/.*)?", "users", me)
+    router.add(
+        "GET",
+        "/groups/(?P<group>[^/]+)/transitiveMembers/(?:microsoft\\.)?graph\\.user",
+        "users",
+        list_group_users,
+    )

@@ -45,11 +45,20 @@ def _sdk() -> Any:
         warnings.simplefilter("ignore", DeprecationWarning)  # upstream import-time warnings
         import msgraph
         import msgraph_core
+        from kiota_abstractions.api_error import APIError
         from kiota_abstractions.base_request_configuration import RequestConfiguration
         from kiota_authentication_azure import azure_identity_authentication_provider as auth
         from kiota_http.middleware.options import RetryHandlerOption
         from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-    return msgraph, msgraph_core, RequestConfiguration, auth, RetryHandlerOption, ODataError
+    return (
+        msgraph,
+        msgraph_core,
+        RequestConfiguration,
+        auth,
+        RetryHandlerOption,
+        ODataError,
+        APIError,
+    )
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,10 @@ class GraphClient:
     """One app's view of one tenant's Graph; close it with `aclose()`."""
 
     def __init__(self, credential: Any, base_url: str, limits: Limits) -> None:
-        msgraph, core, self._config_type, auth, retry_option, self._odata_error = _sdk()
+        msgraph, core, self._config_type, auth, retry_option, odata_error, api_error = _sdk()
+        # The error map takes the model class (a parsable factory), not its factory method.
+        self._error_map = {"XXX": odata_error}
+        self._api_error = api_error
         host = urlsplit(base_url).hostname or ""
         # allowed_hosts: a token is attached only for the configured Graph host,
         # so a rogue next link can never carry it elsewhere.
@@ -101,11 +113,11 @@ class GraphClient:
         async with self._global:
             try:
                 body = await self._adapter.send_primitive_async(
-                    request_info,
-                    "bytes",
-                    {"XXX": self._odata_error.create_from_discriminator_value},
+                    request_info, "bytes", self._error_map
                 )
-            except self._odata_error as error:
+            except self._api_error as error:
+                # ODataError for a Graph error body; a bare APIError for a body that is
+                # not one (an HTML gateway page): both carry the status and headers.
                 raise translate_error(error) from None
             except httpx.TransportError as error:
                 raise TransportError(f"transport: {type(error).__name__}") from None
@@ -122,6 +134,16 @@ class GraphClient:
         return self.sdk.users.with_url(next_link).to_get_request_information(
             self.config(paged=False)
         )
+
+    def group_users_request(self, group_id: str, top: int) -> Any:
+        """The users in a group, nested groups included (GET .../transitiveMembers/graph.user)."""
+        users = self.sdk.groups.by_group_id(group_id).transitive_members.graph_user
+        query = users.GraphUserRequestBuilderGetQueryParameters(select=["id"], top=top)
+        return users.to_get_request_information(self.config(query, paged=False))
+
+    def group_users_page(self, group_id: str, next_link: str) -> Any:
+        users = self.sdk.groups.by_group_id(group_id).transitive_members.graph_user
+        return users.with_url(next_link).to_get_request_information(self.config(paged=False))
 
     def folders_request(self, user_id: str, parent_id: str | None) -> Any:
         folders = self.sdk.users.by_user_id(user_id).mail_folders

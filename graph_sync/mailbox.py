@@ -23,7 +23,13 @@ from graph_sync.exceptions import (
 )
 from graph_sync.folders import folders_to_sync
 from storage.engine import session_scope
-from storage.mailbox_store import MAILBOX, add_ingested, drop_folder, set_status
+from storage.mailbox_store import (
+    MAILBOX,
+    add_ingested,
+    drop_folder,
+    purge_exchange_data,
+    set_status,
+)
 from storage.sync_store import Cursor, load_cursors
 
 log = logging.getLogger("rapport.graph_sync")
@@ -68,6 +74,12 @@ def _finish(ctx: SyncContext, outcome: MailboxOutcome) -> None:
             session=session, mailbox_id=outcome.mailbox_id,
             items=outcome.counters.added + outcome.counters.updated,
         )  # fmt: skip
+        if outcome.status == "consent_missing":
+            # Refused: what this mailbox contributed leaves now; CRM data takes over.
+            purge_exchange_data(
+                session=session, mailbox_ids=[outcome.mailbox_id], at=ctx.window.now,
+                command="run", reason=outcome.error or "access denied",
+            )  # fmt: skip
 
 
 def _first_error(results: list[BaseException | None]) -> BaseException | None:

@@ -24,6 +24,7 @@ RESPONSES = {
     "none": "none",
     "notresponded": "none",
 }
+RESPONSE_CLARITY = {None: 0, "none": 0, "tentative": 1, "declined": 2, "accepted": 2}
 ATTENDEE_ROLES = {"required": "required", "optional": "optional", "resource": "optional"}
 
 
@@ -94,15 +95,18 @@ class Normaliser:
         end = parse_graph_time(event.end) if event.end else start
         organizer = event.organizer.emailAddress if event.organizer else None
         organizer_address = organizer.address if organizer else None
-        parties: set[PartyRow] = set()
         first = self._party(organizer_address, "organizer", "accepted")
-        if first is not None:
-            parties.add(first)
+        people: dict[tuple[str, str, str], PartyRow] = {}
         for attendee in event.attendees:
             party = self._attendee(attendee)
             # The organizer is usually listed among the attendees too: count them once.
-            if party is not None and (first is None or party[:2] != first[:2]):
-                parties.add(party)
+            if party is None or (first is not None and party[:2] == first[:2]):
+                continue
+            # One person listed twice (two of their addresses): one row, the clearest answer.
+            kept = people.get(party[:3])
+            if kept is None or RESPONSE_CLARITY[party.response] > RESPONSE_CLARITY[kept.response]:
+                people[party[:3]] = party
+        parties = set(people.values()) | ({first} if first is not None else set())
         if not any(party.side == "external" for party in parties):
             return None
         return InteractionRecord(
@@ -122,7 +126,11 @@ def parse_graph_time(value: DateTimeTimeZone) -> datetime:
     if "." in text:  # Graph sends 7 fractional digits; Python reads at most 6
         head, fraction = text.split(".", 1)
         text = f"{head}.{fraction[:6]}"
-    parsed = datetime.fromisoformat(text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        # The value itself stays out of the message: errors are logged.
+        raise ValueError("start/end: dateTime is not an ISO-8601 time") from None
     if value.timeZone not in (None, "UTC", "Etc/UTC", "Coordinated Universal Time"):
         raise ValueError(f"start/end: time zone {value.timeZone!r}; expected UTC")
     return parsed.replace(tzinfo=UTC)

@@ -1,10 +1,11 @@
 """A tenant's round: list the directory, decide each mailbox, sync the eligible ones.
 
 Decisions, in order: a user without mail is not a mailbox; a user excluded
-by configuration, outside the configured group, or matching no CRM system
-user is out of scope; a mailbox whose data residency is not allowed is
-excluded. Only the rest is ever requested from Graph. Every decision and its
-reason is stored on the mailbox row.
+by configuration, outside the configured group (its transitive members,
+listed first), or matching no CRM system user is out of scope; a mailbox
+whose data residency is not allowed is excluded. Only the rest is ever
+requested from Graph. Every decision and its reason is stored on the mailbox
+row.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ USERS_PER_PAGE = 999
 
 
 Claim = Callable[[list[str]], Awaitable[list[str]]]
+Progress = Callable[[str, int, int | None], None]  # stage, done, total
 
 
 @dataclass(frozen=True)
 class MailboxScope:
     excluded: frozenset[str] = frozenset()  # ids, mail addresses or UPNs (normalised)
-    group_members: frozenset[str] | None = None  # user ids; None = everyone with mail
+    group_id: str | None = None  # only this group's (transitive) members; None = everyone
+    group_members: frozenset[str] | None = None  # user ids, listed at the start of the round
 
 
 @dataclass
@@ -66,6 +69,31 @@ async def list_users(ctx: SyncContext, tenant_id: str, outcome: TenantOutcome) -
                 outcome.malformed_users += 1
         if page.next_link is None:
             return users
+        link = page.next_link
+
+
+async def list_group_members(
+    ctx: SyncContext, tenant_id: str, group_id: str, outcome: TenantOutcome
+) -> frozenset[str]:
+    """Ids of the users in the mailbox group, nested groups included; fully paged."""
+    members: set[str] = set()
+    link: str | None = None
+    while True:
+        build = (
+            functools.partial(ctx.client.group_users_request, group_id, USERS_PER_PAGE)
+            if link is None
+            else functools.partial(ctx.client.group_users_page, group_id, link)
+        )
+        page: UserPage = await ctx.fetch(
+            f"directory:{tenant_id}", outcome.counters, build, USER_PAGE.decode
+        )
+        for raw in page.value:
+            try:
+                members.add(USER.decode(raw).id)
+            except msgspec.ValidationError:
+                outcome.malformed_users += 1
+        if page.next_link is None:
+            return frozenset(members)
         link = page.next_link
 
 
@@ -100,7 +128,7 @@ def decide_mailbox(
 
 def _save(ctx: SyncContext, decisions: list[MailboxDecision]) -> None:
     with session_scope(ctx.engine) as session:
-        save_decisions(session=session, decisions=decisions)
+        save_decisions(session=session, decisions=decisions, at=ctx.window.now)
 
 
 async def sync_tenant(
@@ -112,9 +140,14 @@ async def sync_tenant(
     scope: MailboxScope,
     concurrent_mailboxes: int,
     claim: Claim | None = None,
+    progress: Progress | None = None,
 ) -> TenantOutcome:
-    """`claim` narrows the eligible mailboxes to those this replica holds a lease on."""
+    """`claim` narrows the eligible mailboxes to those this replica holds a lease on;
+    `progress` hears of each mailbox done (an interactive backfill shows a bar)."""
     outcome = TenantOutcome(tenant_id)
+    if scope.group_id is not None:
+        members = await list_group_members(ctx, tenant_id, scope.group_id, outcome)
+        scope = MailboxScope(scope.excluded, scope.group_id, members)
     users = [user for user in await list_users(ctx, tenant_id, outcome) if user.mail]
     outcome.decisions = [decide_mailbox(u, tenant_id, directory, policy, scope) for u in users]
     await ctx.in_thread(_save, ctx, outcome.decisions)
@@ -122,10 +155,15 @@ async def sync_tenant(
     if claim is not None:
         eligible = await claim(eligible)
     gate = asyncio.Semaphore(concurrent_mailboxes)
+    done: list[str] = []
 
     async def one(mailbox_id: str) -> MailboxOutcome:
         async with gate:
-            return await sync_mailbox(ctx, mailbox_id)
+            result = await sync_mailbox(ctx, mailbox_id)
+        done.append(mailbox_id)
+        if progress is not None:
+            progress("exchange mailboxes", len(done), len(eligible))
+        return result
 
     outcome.mailboxes = list(await asyncio.gather(*(one(m) for m in eligible)))
     return outcome

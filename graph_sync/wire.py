@@ -12,8 +12,12 @@ counted instead of failing the page.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
+
+# Graph sends UTC with a `Z`; a time without an offset would be read as local time.
+UtcTime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 class EmailAddress(msgspec.Struct, frozen=True):
@@ -37,8 +41,8 @@ class Message(msgspec.Struct, frozen=True):
     toRecipients: list[Recipient] = []
     ccRecipients: list[Recipient] = []
     bccRecipients: list[Recipient] = []
-    sentDateTime: datetime | None = None
-    receivedDateTime: datetime | None = None
+    sentDateTime: UtcTime | None = None
+    receivedDateTime: UtcTime | None = None
     isDraft: bool | None = None
     removed: Removed | None = msgspec.field(default=None, name="@removed")
 

@@ -4,6 +4,11 @@ A page is the unit of progress. Its interactions, the per-mailbox sightings
 that tie Graph item ids to them, the removals it announced and the cursor
 that follows it are written together, so a crash between pages resumes from
 the last committed cursor and ends in exactly the rows of a clean run.
+
+A backfill commits thousands of pages, so each costs a fixed handful of
+statements whatever its size: key lists travel as one array parameter on
+PostgreSQL (one prepared statement, not one per list length), sightings are
+upserted in bulk, and nothing is read that the page cannot have changed.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from storage.bulk import insert_rows
 from storage.engine import session_scope
 from storage.interaction_store import (
     INTERACTION,
@@ -33,7 +40,22 @@ from storage.types import core_table
 SIGHTING = core_table(InteractionSighting)
 CURSOR = core_table(SyncCursor)
 ROW_FIELDS = tuple(INTERACTION.c.keys())
-RESPONSE_RANK = {None: 0, "none": 1, "tentative": 2, "declined": 3, "accepted": 3}
+SIGHTING_COLUMNS = ("mailbox_id", "item_id", "interaction_key", "folder_id", "round")
+UPSERT_SIGHTING = (
+    " ON CONFLICT (mailbox_id, item_id) DO UPDATE SET interaction_key = excluded.interaction_key,"
+    " folder_id = excluded.folder_id, round = excluded.round"
+)
+SIGHTING_STAGE = sa.Table(
+    "rapport_sighting_stage", sa.MetaData(), *(sa.Column(c) for c in SIGHTING_COLUMNS)
+)
+# Advisory locks in their own two-key space (the one-key space holds the leases).
+LOCK_NAMESPACE = 0x5241  # "RA"
+LOCK_KEYS = sa.text(
+    "SELECT pg_advisory_xact_lock(:namespace, h) FROM ("
+    " SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h"
+    ") AS sorted_keys ORDER BY h"
+).bindparams(namespace=LOCK_NAMESPACE)
+UNINFORMED = (None, "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,26 +103,6 @@ def load_cursors(*, session: Session, mailbox_id: str) -> dict[str, Cursor]:
     }  # fmt: skip
 
 
-def _save_cursor(session: Session, page: PageWrite) -> None:
-    values: dict[str, Any] = {
-        "next_link": page.next_link,
-        "delta_link": page.delta_link,
-        "updated_at": page.at,
-    }
-    if page.delta_link is not None:
-        values["baseline_complete"] = True
-    where = (CURSOR.c.mailbox_id == page.mailbox_id) & (CURSOR.c.folder_id == page.folder_id)
-    updated = session.execute(sa.update(CURSOR).where(where).values(values))
-    if updated.rowcount == 0:  # type: ignore[attr-defined]
-        session.execute(
-            sa.insert(CURSOR).values(
-                mailbox_id=page.mailbox_id, folder_id=page.folder_id, kind=page.kind,
-                round=page.round, rebaselines=0,
-                **{"baseline_complete": page.delta_link is not None, **values},
-            )
-        )  # fmt: skip
-
-
 def start_rebaseline(engine: Engine, *, mailbox_id: str, folder_id: str, kind: str) -> int:
     """Forget the folder's links and open a new round; returns the new round number."""
     with session_scope(engine) as session:
@@ -124,63 +126,78 @@ def start_rebaseline(engine: Engine, *, mailbox_id: str, folder_id: str, kind: s
     return new_round
 
 
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def among(session: Session, column: Any, values: Sequence[str]) -> Any:
+    """`column IN values`: one array parameter on PostgreSQL, an IN list on SQLite.
+
+    On PostgreSQL the array is joined (`column = wanted.value`, FROM
+    unnest(:array)): the planner probes the index per key or hashes the keys,
+    whatever the table's statistics say, where `= ANY(:array)` in a generic plan
+    may compare every row with every key.
+    """
+    if _postgres(session):
+        wanted = sa.func.unnest(_array(values)).table_valued("value")
+        return column == wanted.render_derived(name="wanted").c.value
+    return column.in_(values)
+
+
+def _array(values: Sequence[str]) -> Any:
+    return sa.literal(list(values), postgresql.ARRAY(sa.String()))
+
+
+def lock_interaction_keys(session: Session, keys: Iterable[str]) -> None:
+    """Serialise writers of the same interactions until this transaction ends (PostgreSQL).
+
+    Two mailboxes that see one message commit their pages concurrently: both
+    would find the key absent and insert it, or one would delete as an orphan
+    what the other is about to sight. Each page locks its keys first, in one
+    sorted pass so that two pages never wait on each other in a cycle.
+    SQLite has a single writer and needs nothing.
+    """
+    wanted = sorted(set(keys))
+    if wanted and _postgres(session):
+        session.execute(LOCK_KEYS, {"keys": wanted})
+
+
+# --- interactions ---------------------------------------------------------------------------
+
+
 def _merge(old: frozenset[PartyRow], new: frozenset[PartyRow]) -> frozenset[PartyRow]:
-    """The same event seen from two calendars: keep everyone, and the most telling answer."""
-    best: dict[tuple[str, str, str], PartyRow] = {}
-    for party in (*old, *new):
+    """Parties of a stored item and of its latest copy (an update, or another mailbox's).
+
+    Everyone stays; for a person in both, the latest copy wins unless it knows
+    less: an attendee's calendar often shows "none" for everybody else.
+    """
+    best = {(party.record_type, party.record_id, party.role): party for party in old}
+    for party in new:
         key = (party.record_type, party.record_id, party.role)
         kept = best.get(key)
-        if kept is None or RESPONSE_RANK[party.response] > RESPONSE_RANK[kept.response]:
+        if kept is None or party.response not in UNINFORMED or kept.response in UNINFORMED:
             best[key] = party
     return frozenset(best.values())
 
 
-def _stored_parties(session: Session, keys: list[str]) -> dict[str, set[PartyRow]]:
+def _existing_rows(session: Session, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for batch in chunks(keys):
+        query = sa.select(INTERACTION).where(among(session, INTERACTION.c.key, batch))
+        rows.update((row.key, row._asdict()) for row in session.execute(query))
+    return rows
+
+
+def _stored_parties(session: Session, keys: Sequence[str]) -> dict[str, set[PartyRow]]:
     parties: dict[str, set[PartyRow]] = {}
     for batch in chunks(keys):
         query = sa.select(
             PARTY.c.interaction_key, PARTY.c.record_type, PARTY.c.record_id,
             PARTY.c.role, PARTY.c.side, PARTY.c.response,
-        ).where(PARTY.c.interaction_key.in_(batch))  # fmt: skip
+        ).where(among(session, PARTY.c.interaction_key, batch))  # fmt: skip
         for key, *party in session.execute(query):
             parties.setdefault(key, set()).add(PartyRow(*party))
     return parties
-
-
-def _existing_rows(session: Session, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-    rows: dict[str, dict[str, Any]] = {}
-    for batch in chunks(keys):
-        for row in session.execute(sa.select(INTERACTION).where(INTERACTION.c.key.in_(batch))):
-            rows[row.key] = row._asdict()
-    return rows
-
-
-def _upsert_interactions(
-    session: Session, records: dict[str, InteractionRecord], counts: PageCounts
-) -> None:
-    # A stored CRM row with the same key is the same email logged in the CRM: the
-    # Exchange copy replaces it, so it counts once.
-    existing = _existing_rows(session, records)
-    exchange_keys = {key for key, row in existing.items() if row["source"] == "exchange"}
-    stored = _stored_parties(session, list(exchange_keys))
-    replace: list[InteractionRecord] = []
-    for key, record in records.items():
-        if key in exchange_keys:
-            # Parties gather across the mailboxes that see the item; its own fields
-            # (a rescheduled start, a new duration) take the latest copy's values.
-            before = frozenset(stored.get(key, ()))
-            record = _with_parties(record, _merge(before, record.parties))
-            if record.parties == before and record.row() == _comparable(existing[key]):
-                continue  # seen before, nothing new: leave the row alone
-        replace.append(record)
-    counts.updated += sum(1 for record in replace if record.key in existing)
-    counts.added += sum(1 for record in replace if record.key not in existing)
-    delete_interactions(session=session, keys=[r.key for r in replace if r.key in existing])
-    insert_interactions(session=session, records=replace)
-
-
-def _comparable(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: row[name] for name in ROW_FIELDS}
 
 
 def _with_parties(record: InteractionRecord, parties: frozenset[PartyRow]) -> InteractionRecord:
@@ -188,35 +205,92 @@ def _with_parties(record: InteractionRecord, parties: frozenset[PartyRow]) -> In
     return InteractionRecord(**values)
 
 
-def _drop_sightings(
-    session: Session, page: PageWrite, item_ids: Sequence[str], *, this_folder: bool = False
-) -> set[str]:
+def _upsert_interactions(
+    session: Session, records: dict[str, InteractionRecord], counts: PageCounts
+) -> None:
+    # A stored CRM row with the same key is the same email logged in the CRM: the
+    # Exchange copy replaces it, so it counts once.
+    existing = _existing_rows(session, list(records))
+    exchange_keys = [key for key, row in existing.items() if row["source"] == "exchange"]
+    stored = _stored_parties(session, exchange_keys) if exchange_keys else {}
+    replace: list[InteractionRecord] = []
+    for key, record in records.items():
+        row = existing.get(key)
+        if row is not None and row["source"] == "exchange":
+            # Parties gather across the mailboxes that see the item; its own fields
+            # (a rescheduled start, a new duration) take the latest copy's values.
+            before = frozenset(stored.get(key, ()))
+            record = _with_parties(record, _merge(before, record.parties))
+            if record.parties == before and record.row() == {f: row[f] for f in ROW_FIELDS}:
+                continue  # seen before, nothing new: leave the row alone
+        replace.append(record)
+    changed = [record.key for record in replace if record.key in existing]
+    counts.updated += len(changed)
+    counts.added += len(replace) - len(changed)
+    if changed:
+        delete_interactions(session=session, keys=changed)
+    insert_interactions(session=session, records=replace)
+
+
+# --- sightings ------------------------------------------------------------------------------
+
+
+def _gone_here(session: Session, page: PageWrite, item_ids: Sequence[str]) -> Any:
+    # A removal names the item in this folder: one moved (same id) into a folder synced
+    # first already has its new sighting, which must stay.
+    mine = (SIGHTING.c.mailbox_id == page.mailbox_id) & (SIGHTING.c.folder_id == page.folder_id)
+    if _postgres(session):  # the mailbox's index range, filtered: no join needed
+        return mine & (SIGHTING.c.item_id == sa.any_(_array(item_ids)))
+    return mine & SIGHTING.c.item_id.in_(item_ids)
+
+
+def _drop_gone(session: Session, page: PageWrite) -> set[str]:
+    """Delete the sightings of this page's removed items; the interactions they named.
+
+    Before the key locks: these rows are this folder's own, and an orphan check
+    made under the lock sees every other mailbox's committed sightings.
+    """
     keys: set[str] = set()
-    for batch in chunks(item_ids):
-        where = (SIGHTING.c.mailbox_id == page.mailbox_id) & SIGHTING.c.item_id.in_(batch)
-        if this_folder:
-            # A removal names the item in this folder: one moved (same id) into a folder
-            # synced first already has its new sighting, which must stay.
-            where &= SIGHTING.c.folder_id == page.folder_id
-        keys.update(session.scalars(sa.select(SIGHTING.c.interaction_key).where(where)))
-        session.execute(sa.delete(SIGHTING).where(where))
+    for batch in chunks(page.gone):
+        statement = (
+            sa.delete(SIGHTING)
+            .where(_gone_here(session, page, batch))
+            .returning(SIGHTING.c.interaction_key)
+        )
+        keys.update(session.scalars(statement))
     return keys
 
 
-def _save_sightings(session: Session, page: PageWrite) -> None:
-    item_ids = [item_id for item_id, _ in page.seen]
-    _drop_sightings(session, page, item_ids)
+def _upsert_sightings(session: Session, page: PageWrite) -> None:
     rows = [
-        {"mailbox_id": page.mailbox_id, "item_id": item_id, "interaction_key": record.key,
-         "folder_id": page.folder_id, "round": page.round}
+        (page.mailbox_id, item_id, record.key, page.folder_id, page.round)
         for item_id, record in dict(page.seen).items()
-    ]  # fmt: skip
-    if rows:
-        session.execute(sa.insert(SIGHTING), rows)
+    ]
+    if not rows:
+        return
+    columns = ", ".join(SIGHTING_COLUMNS)
+    if not _postgres(session):
+        session.connection().exec_driver_sql(
+            f"INSERT INTO interaction_sighting ({columns}) VALUES (?, ?, ?, ?, ?){UPSERT_SIGHTING}",
+            rows,
+        )
+        return
+    # COPY into a per-connection staging table, then one upsert from it.
+    session.execute(sa.text(
+        f"CREATE TEMP TABLE IF NOT EXISTS {SIGHTING_STAGE.name} "
+        "(LIKE interaction_sighting) ON COMMIT DELETE ROWS"))  # fmt: skip
+    insert_rows(session, SIGHTING_STAGE, SIGHTING_COLUMNS, rows)
+    session.execute(sa.text(
+        f"INSERT INTO interaction_sighting ({columns}) SELECT {columns} "
+        f"FROM {SIGHTING_STAGE.name}{UPSERT_SIGHTING}"))  # fmt: skip
 
 
 def delete_orphans(session: Session, keys: Iterable[str]) -> int:
     """Exchange interactions that no mailbox sees any more."""
+    keys = list(keys)
+    if not keys:
+        return 0
+    lock_interaction_keys(session, keys)
     orphans: list[str] = []
     for batch in chunks(keys):
         seen = sa.select(SIGHTING.c.interaction_key).where(SIGHTING.c.interaction_key.in_(batch))
@@ -229,26 +303,64 @@ def delete_orphans(session: Session, keys: Iterable[str]) -> int:
     return delete_interactions(session=session, keys=orphans)
 
 
-def _finish_baseline(session: Session, page: PageWrite) -> int:
-    where = (
+def _stale_where(page: PageWrite) -> Any:
+    """Sightings of this folder that its completed re-baseline did not see again."""
+    return (
         (SIGHTING.c.mailbox_id == page.mailbox_id)
         & (SIGHTING.c.folder_id == page.folder_id)
         & (SIGHTING.c.round < page.round)
     )
-    stale = list(session.scalars(sa.select(SIGHTING.c.interaction_key).where(where)))
-    session.execute(sa.delete(SIGHTING).where(where))
-    return delete_orphans(session, stale)
+
+
+# --- the page -------------------------------------------------------------------------------
+
+
+def _cursor_state(session: Session, page: PageWrite) -> bool | None:
+    """The folder's `baseline_complete` before this page, None without a cursor."""
+    where = (CURSOR.c.mailbox_id == page.mailbox_id) & (CURSOR.c.folder_id == page.folder_id)
+    state = session.execute(sa.select(CURSOR.c.baseline_complete).where(where)).scalar()
+    return None if state is None else bool(state)
+
+
+def _save_cursor(session: Session, page: PageWrite, exists: bool) -> None:
+    values: dict[str, Any] = {
+        "next_link": page.next_link,
+        "delta_link": page.delta_link,
+        "updated_at": page.at,
+    }
+    if page.delta_link is not None:
+        values["baseline_complete"] = True
+    if exists:
+        where = (CURSOR.c.mailbox_id == page.mailbox_id) & (CURSOR.c.folder_id == page.folder_id)
+        session.execute(sa.update(CURSOR).where(where).values(values))
+        return
+    session.execute(
+        sa.insert(CURSOR).values(
+            mailbox_id=page.mailbox_id, folder_id=page.folder_id, kind=page.kind,
+            round=page.round, rebaselines=0,
+            **{"baseline_complete": page.delta_link is not None, **values},
+        )
+    )  # fmt: skip
 
 
 def commit_page(engine: Engine, page: PageWrite) -> PageCounts:
     counts = PageCounts()
+    records = {record.key: record for _, record in page.seen}
     with session_scope(engine) as session:
-        touched = _drop_sightings(session, page, page.gone, this_folder=True)
-        records = {record.key: record for _, record in page.seen}
+        complete = _cursor_state(session, page)
+        # The last page of a re-baseline (round > 0) retires what it did not see again.
+        finishing = page.delta_link is not None and page.round > 0 and not complete
+        gone = _drop_gone(session, page)
+        stale = (
+            set(session.scalars(sa.select(SIGHTING.c.interaction_key).where(_stale_where(page))))
+            if finishing
+            else set()
+        )
+        lock_interaction_keys(session, records.keys() | gone | stale)
         _upsert_interactions(session, records, counts)
-        _save_sightings(session, page)
-        counts.removed += delete_orphans(session, touched - set(records))
-        if page.delta_link is not None:
-            counts.removed += _finish_baseline(session, page)
-        _save_cursor(session, page)
+        _upsert_sightings(session, page)
+        if finishing:
+            session.execute(sa.delete(SIGHTING).where(_stale_where(page)))
+        counts.removed += delete_orphans(session, (gone | stale) - set(records))
+        _save_cursor(session, page, exists=complete is not None)
     return counts

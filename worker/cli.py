@@ -12,6 +12,7 @@ import typer
 
 from worker import commands, output
 from worker.compliance_cli import register as register_compliance
+from worker.exchange_cli import register as register_exchange
 from worker.failures import UserError, describe
 from worker.service_cli import register as register_service
 
@@ -115,6 +116,7 @@ def health_show(
 
 
 register_compliance(app)
+register_exchange(app)
 register_service(app)
 
 

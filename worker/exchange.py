@@ -20,19 +20,21 @@ from consent.check import (
     GRANTED,
     ConsentOutcome,
     ProbeDenied,
+    ProbeFailed,
     check_consent,
     not_configured,
 )
 from consent.credentials import CredentialConfigError, GraphApp, build_async_credential
 from consent.data_location import LocationPolicy
+from consent.permissions import required_roles
 from graph_sync.context import SyncContext, SyncWindow
-from graph_sync.exceptions import AccessDenied
+from graph_sync.exceptions import AccessDenied, GraphSyncError
 from graph_sync.normalise import Normaliser
 from graph_sync.retry import RetryPolicy
-from graph_sync.tenant import Claim, MailboxScope, TenantOutcome, sync_tenant
+from graph_sync.tenant import Claim, MailboxScope, Progress, TenantOutcome, sync_tenant
 from storage.directory import load_directory, normalise_address
 from storage.engine import session_scope
-from storage.mailbox_store import mark_tenant_mailboxes, record_consent
+from storage.mailbox_store import WITHDRAWN_CONSENT, record_consent, withdraw_tenant
 from worker.failures import UserError
 from worker.settings import Settings
 
@@ -86,10 +88,12 @@ def _record(
             session=session, tenant_id=tenant_id, state=outcome.state, reason=outcome.reason,
             granted=outcome.granted, missing=outcome.missing, at=now, command=command,
         )  # fmt: skip
-        if outcome.state != GRANTED:
-            mark_tenant_mailboxes(
-                session=session, tenant_id=tenant_id, status="consent_missing",
-                reason=outcome.reason,
+        # Withdrawn consent takes the tenant's Exchange data with it. A token failure
+        # only pauses the sync: what was read stays until the next good round.
+        if outcome.state in WITHDRAWN_CONSENT:
+            withdraw_tenant(
+                session=session, tenant_id=tenant_id, reason=outcome.reason, at=now,
+                command=command,
             )  # fmt: skip
 
 
@@ -106,23 +110,27 @@ async def probe_directory(client: Any) -> None:
         await client.send(client.users_request(1))
     except AccessDenied as denial:
         raise ProbeDenied(denial.code, "GET /users refused") from None
+    except GraphSyncError as failure:
+        raise ProbeFailed(f"GET /users: {failure}") from None
 
 
 async def check_tenant_consent(
     engine: Engine, settings: Settings, now: datetime, *, command: str
 ) -> ConsentOutcome:
-    app = graph_app(settings)
-    if app is None:
-        return not_configured("RAPPORT_TENANT_ID and RAPPORT_CLIENT_ID are not set")
+    required = required_roles(group_scope=settings.mailbox_group_id is not None)
     try:
+        app = graph_app(settings)
+        if app is None:
+            return not_configured("RAPPORT_TENANT_ID and RAPPORT_CLIENT_ID are not set", required)
         credential = build_async_credential(app)
-    except CredentialConfigError as error:
-        outcome = not_configured(str(error))
-        _record(engine, app.tenant_id, outcome, now, command)
+    except (CredentialConfigError, UserError) as error:
+        outcome = not_configured(str(error), required)
+        assert settings.tenant_id is not None  # graph_app only fails once it is configured
+        _record(engine, settings.tenant_id, outcome, now, command)
         return outcome
     client = graph_client(settings, credential)
     try:
-        outcome = await check_consent(credential, lambda: probe_directory(client))
+        outcome = await check_consent(credential, lambda: probe_directory(client), required)
     finally:
         await client.aclose()
         await credential.close()
@@ -159,43 +167,81 @@ async def exchange_round(
     enabled: bool,
     claim: Claim | None = None,
     stopping: asyncio.Event | None = None,
+    progress: Progress | None = None,
 ) -> ExchangeSummary:
     if not enabled:
         return ExchangeSummary("switched_off", "switch.exchange_data_source is off")
-    app = graph_app(settings)
-    if app is None:
-        return ExchangeSummary("not_configured", "RAPPORT_TENANT_ID and RAPPORT_CLIENT_ID not set")
     consent = await check_tenant_consent(engine, settings, now, command="run")
     if consent.state != GRANTED:
-        log.warning("tenant scored from CRM data", extra={"fields": {
-            "tenant": app.tenant_id, "consent": consent.state}})  # fmt: skip
+        if settings.graph_configured:
+            log.warning("tenant scored from CRM data", extra={"fields": {
+                "tenant": settings.tenant_id, "consent": consent.state,
+                "reason": consent.reason}})  # fmt: skip
         return ExchangeSummary(consent.state, consent.reason, consent=consent)
+    app = graph_app(settings)
+    assert app is not None  # the consent check passed, so the app is configured
+    try:
+        tenant = await _sync(engine, settings, app, now, claim, stopping, progress)
+    except AccessDenied as denial:
+        return _revoked(engine, app, consent, now, f"directory read refused during sync: {denial}")
+    except GraphSyncError as failure:
+        # The directory could not be listed (throttled, unreachable): nothing was
+        # synced this round, stored data stays, the next tick tries again.
+        log.warning("Exchange round failed", extra={"fields": {
+            "tenant": app.tenant_id, "error": str(failure)}})  # fmt: skip
+        return ExchangeSummary("sync_failed", f"{type(failure).__name__}: {failure}",
+                               consent=consent)  # fmt: skip
+    summary = ExchangeSummary(GRANTED, consent.reason, tenant=tenant, consent=consent)
+    for mailbox in tenant.mailboxes:
+        summary.by_status[mailbox.status] = summary.by_status.get(mailbox.status, 0) + 1
+    denied = summary.by_status.get("consent_missing", 0)
+    if denied and denied == len(tenant.mailboxes):
+        # Every mailbox refused: consent was withdrawn. (Some refused, others read: an
+        # application access policy scopes the app; only those mailboxes fall back.)
+        first = next(m.error for m in tenant.mailboxes if m.status == "consent_missing")
+        revoked = _revoked(engine, app, consent, now, f"403 during sync: {first}")
+        summary.state, summary.reason = revoked.state, revoked.reason
+    return summary
+
+
+def _revoked(
+    engine: Engine, app: GraphApp, consent: ConsentOutcome, now: datetime, reason: str
+) -> ExchangeSummary:
+    revoked = ConsentOutcome("revoked", reason, consent.granted, [], consent.broader)
+    _record(engine, app.tenant_id, revoked, now, "run")
+    log.warning("consent withdrawn during sync; tenant scored from CRM data", extra={
+        "fields": {"tenant": app.tenant_id, "reason": reason}})  # fmt: skip
+    return ExchangeSummary(revoked.state, reason, consent=revoked)
+
+
+async def _sync(
+    engine: Engine,
+    settings: Settings,
+    app: GraphApp,
+    now: datetime,
+    claim: Claim | None,
+    stopping: asyncio.Event | None,
+    progress: Progress | None,
+) -> TenantOutcome:
     credential = build_async_credential(app)
     client = graph_client(settings, credential)
     try:
         ctx = _context(engine, settings, client, now)
         if stopping is not None:
             ctx.stopping = stopping
-        tenant = await sync_tenant(
+        return await sync_tenant(
             ctx, app.tenant_id, directory=ctx.normaliser.directory,
             policy=LocationPolicy(
                 frozenset(settings.allowed_data_locations), settings.tenant_data_location,
                 settings.exclude_unknown_location,
             ),
-            scope=MailboxScope(excluded=frozenset(
-                normalise_address(u) for u in settings.excluded_users)),
+            scope=MailboxScope(
+                excluded=frozenset(normalise_address(u) for u in settings.excluded_users),
+                group_id=settings.mailbox_group_id,
+            ),
             concurrent_mailboxes=settings.concurrent_mailboxes,
-            claim=claim,
+            claim=claim, progress=progress,
         )  # fmt: skip
     finally:
         await client.aclose()
         await credential.close()
-    summary = ExchangeSummary(GRANTED, consent.reason, tenant=tenant, consent=consent)
-    for mailbox in tenant.mailboxes:
-        summary.by_status[mailbox.status] = summary.by_status.get(mailbox.status, 0) + 1
-    if summary.by_status.get("consent_missing"):
-        revoked = ConsentOutcome("revoked", "403 during sync: consent withdrawn or incomplete",
-                                 consent.granted, [], consent.broader)  # fmt: skip
-        _record(engine, app.tenant_id, revoked, now, "run")
-        summary.state, summary.reason = revoked.state, revoked.reason
-    return summary

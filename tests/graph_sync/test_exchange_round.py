@@ -55,3 +55,17 @@ async def test_a_second_round_changes_nothing(exchange: Exchange) -> None:
     counters = summary.exchange.tenant.mailboxes[0].counters
     assert (counters.added, counters.updated, counters.removed) == (0, 0, 0)
     assert (exchange.rows("interaction"), exchange.rows("interaction_party")) == before
+
+
+async def test_an_interactive_backfill_hears_of_each_mailbox(exchange: Exchange) -> None:
+    from tests.graph_sync.conftest import NOW
+    from worker.exchange import exchange_round
+
+    heard: list[tuple[str, int, int | None]] = []
+
+    await exchange_round(
+        exchange.engine, exchange.settings(), NOW, enabled=True,
+        progress=lambda stage, done, total: heard.append((stage, done, total)),
+    )  # fmt: skip
+
+    assert heard == [("exchange mailboxes", 1, 1)]  # Adele; Ben's mailbox is not read
