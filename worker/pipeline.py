@@ -112,8 +112,9 @@ async def run_tick(
     started = time.perf_counter()
     enabled = bool(current_settings(engine)["switch.exchange_data_source"])
     exchange = await exchange_round(
-        engine, settings, now, enabled=enabled, claim=claim, stopping=stopping
-    )
+        engine, settings, now, enabled=enabled, claim=claim, stopping=stopping,
+        progress=progress,
+    )  # fmt: skip
     exchange_seconds = time.perf_counter() - started
     summary = await asyncio.to_thread(
         run_once, engine, now=now, batch_size=settings.writeback_batch_size, progress=progress

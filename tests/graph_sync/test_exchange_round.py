@@ -69,3 +69,17 @@ async def test_an_interactive_backfill_hears_of_each_mailbox(exchange: Exchange)
     )  # fmt: skip
 
     assert heard == [("exchange mailboxes", 1, 1)]  # Adele; Ben's mailbox is not read
+
+
+async def test_an_interactive_run_reports_mailbox_progress(exchange: Exchange) -> None:
+    from tests.graph_sync.conftest import NOW
+    from worker.pipeline import run_tick
+
+    seen: list[tuple[str, int, int | None]] = []
+    await run_tick(
+        exchange.engine, exchange.settings(), now=NOW,
+        progress=lambda stage, done, total: seen.append((stage, done, total)),
+    )  # fmt: skip
+
+    # Adele's is the one mailbox to sync (Ben's residency is excluded).
+    assert ("exchange mailboxes", 1, 1) in seen
