@@ -21,10 +21,10 @@ from worker.pipeline import run_once as run_pipeline
 from worker.ri_settings import (
     DEFAULTS,
     SettingError,
+    allowed,
     change_setting,
     current_settings,
     grade_ranges,
-    parse_value,
 )
 from worker.settings import Settings
 
@@ -69,14 +69,6 @@ def db_current() -> dict[str, Any]:
     }
 
 
-def _allowed(key: str, values: dict[str, Any]) -> str:
-    try:
-        parse_value(key, "\x00", values)
-    except SettingError as refusal:
-        return str(refusal).split("expected ", 1)[-1]
-    return ""
-
-
 def settings_show() -> dict[str, Any]:
     values = current_settings(_migrated_engine())
     return {
@@ -85,7 +77,7 @@ def settings_show() -> dict[str, Any]:
                 "key": key,
                 "value": values[key],
                 "default": DEFAULTS[key],
-                "allowed": _allowed(key, values),
+                "allowed": allowed(key, values),
             }
             for key in DEFAULTS
         ],

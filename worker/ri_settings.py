@@ -55,50 +55,54 @@ class GradeRange:
     high: int
 
 
-def _parse_int(key: str, raw: str, low: int, high: int) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise SettingError(
-            f"{key}: {raw!r} is not allowed; expected an integer {low}-{high}"
-        ) from None
-    if not low <= value <= high:
-        raise SettingError(f"{key}: {value} is not allowed; expected an integer {low}-{high}")
-    return value
+FREQUENCIES = tuple(f.value for f in Frequency)
 
 
-def _parse_bool(key: str, raw: str) -> bool:
-    word = raw.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise SettingError(f"{key}: {raw!r} is not allowed; expected on or off")
+def _int_bounds(key: str, current: Mapping[str, Any]) -> tuple[int, int] | None:
+    if key in INFLUENCE_KEYS:
+        return INFLUENCE_MIN, INFLUENCE_MAX
+    if key == "grading.good_min":  # Fair needs at least one point below Good
+        return int(current["grading.fair_min"]) + 1, 100
+    if key == "grading.fair_min":  # Poor keeps at least 0; Fair stays below Good
+        return 1, int(current["grading.good_min"]) - 1
+    return None
 
 
-def _parse_frequency(key: str, raw: str) -> str:
-    word = raw.strip().lower().replace("-", "_").replace(" ", "_")
-    allowed = [f.value for f in Frequency]
-    if word not in allowed:
-        raise SettingError(f"{key}: {raw!r} is not allowed; expected one of {', '.join(allowed)}")
-    return word
+def allowed(key: str, current: Mapping[str, Any]) -> str:
+    """What `key` accepts given the other current values (shown and used in refusals)."""
+    bounds = _int_bounds(key, current)
+    if bounds is not None:
+        return f"an integer {bounds[0]}-{bounds[1]}"
+    if key in SWITCH_KEYS:
+        return "on or off"
+    if key == "communication_frequency":
+        return f"one of {', '.join(FREQUENCIES)}"
+    raise SettingError(f"{key!r} is not a setting; allowed keys: {', '.join(DEFAULTS)}")
+
+
+def _refuse(key: str, shown: object, current: Mapping[str, Any]) -> SettingError:
+    return SettingError(f"{key}: {shown} is not allowed; expected {allowed(key, current)}")
 
 
 def parse_value(key: str, raw: str, current: Mapping[str, Any]) -> Any:
     """Turn the text an admin typed into the stored value, or refuse it."""
-    if key in INFLUENCE_KEYS:
-        return _parse_int(key, raw, INFLUENCE_MIN, INFLUENCE_MAX)
-    if key in SWITCH_KEYS:
-        return _parse_bool(key, raw)
-    if key == "communication_frequency":
-        return _parse_frequency(key, raw)
-    if key == "grading.good_min":
-        # Fair needs at least one point below Good.
-        return _parse_int(key, raw, int(current["grading.fair_min"]) + 1, 100)
-    if key == "grading.fair_min":
-        # Poor needs at least 0; Fair must stay below Good.
-        return _parse_int(key, raw, 1, int(current["grading.good_min"]) - 1)
-    raise SettingError(f"{key!r} is not a setting; allowed keys: {', '.join(DEFAULTS)}")
+    expected = allowed(key, current)  # refuses an unknown key first
+    bounds = _int_bounds(key, current)
+    if bounds is not None:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise _refuse(key, repr(raw), current) from None
+        if not bounds[0] <= value <= bounds[1]:
+            raise _refuse(key, value, current)
+        return value
+    word = raw.strip().lower()
+    if key in SWITCH_KEYS and word in TRUE_WORDS + FALSE_WORDS:
+        return word in TRUE_WORDS
+    frequency = word.replace("-", "_").replace(" ", "_")
+    if key == "communication_frequency" and frequency in FREQUENCIES:
+        return frequency
+    raise SettingError(f"{key}: {raw!r} is not allowed; expected {expected}")
 
 
 def grade_ranges(values: Mapping[str, Any]) -> tuple[GradeRange, ...]:

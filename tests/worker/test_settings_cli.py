@@ -37,6 +37,10 @@ def test_defaults_are_shown(store: Engine, capsys: pytest.CaptureFixture[str]) -
     assert values["communication_frequency"] == "weekly"
     assert values["grading.good_min"] == 60 and values["grading.fair_min"] == 40
     assert values["switch.relationship_analytics"] is True
+    shown = json.loads(run_cli(capsys, "settings", "show", "--json").out)["settings"]
+    allowed = {row["key"]: row["allowed"] for row in shown}
+    assert allowed["grading.good_min"] == "an integer 41-100"  # moves with Fair's minimum
+    assert allowed["switch.show_health"] == "on or off"
 
 
 def test_a_valid_change_is_stored_and_audited(
