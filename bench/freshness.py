@@ -39,9 +39,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from storage import migrate
-from storage.crm_tables import Account, Contact, SystemUser
 from storage.engine import create_store_engine
-from storage.types import core_table
+from worker.crm_seed import load_crm_seed
 
 DEFAULT_INTERVAL, DEFAULT_JITTER = 300, 30.0
 
@@ -59,18 +58,6 @@ def tenant(directory: Path, users: int, messages: int) -> tuple[Path, dict[str, 
     fixture["generated"].update(end=datetime.now(UTC).date().isoformat(), days=60)
     path.write_text(json.dumps(fixture), encoding="utf-8")
     return path, crm
-
-
-def seed(engine: Engine, crm: dict[str, Any]) -> None:
-    with engine.begin() as connection:
-        connection.execute(sa.insert(core_table(SystemUser)), [
-            {"id": u["id"], "email": u["email"], "full_name": u["name"], "team": u["team"]}
-            for u in crm["systemUsers"]])  # fmt: skip
-        connection.execute(sa.insert(core_table(Account)), [
-            {"id": a["id"], "name": a["name"]} for a in crm["accounts"]])  # fmt: skip
-        connection.execute(sa.insert(core_table(Contact)), [
-            {"id": c["id"], "full_name": c["fullName"], "email": c["emails"][0],
-             "account_id": c["accountId"]} for c in crm["contacts"]])  # fmt: skip
 
 
 def spawn(argv: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -218,7 +205,7 @@ def main() -> None:
         store = f"sqlite:///{directory / 'rapport.db'}"
         engine = create_store_engine(store)
         migrate.upgrade(engine)
-        seed(engine, crm)
+        load_crm_seed(engine, crm)
         base = {k: v for k, v in os.environ.items() if not k.startswith("RAPPORT_")}
         emulator_log, worker_log = directory / "emulator.log", directory / "worker.log"
         emulator = spawn([sys.executable, "-m", "emulator.cli", "serve", "--fixture",

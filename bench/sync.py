@@ -40,15 +40,14 @@ sys.path.insert(0, str(ROOT))  # bench/emulator.py would shadow the emulator pac
 
 import httpx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from sqlalchemy.engine import Engine, make_url  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
 from emulator.generator import generate_tenant  # noqa: E402
 from graph_sync.client import MESSAGE_FIELDS  # noqa: E402
-from storage.crm_tables import Account, Contact, SystemUser  # noqa: E402
 from storage.directory import Directory  # noqa: E402
 from storage.engine import create_store_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.types import core_table  # noqa: E402
+from worker.crm_seed import load_crm_seed  # noqa: E402
 
 NOW = datetime(2025, 1, 31, 23, 0, tzinfo=UTC)  # where the generated history ends
 SINCE = "2023-12-01T00:00:00Z"  # the sync's backfill start for NOW and BACKFILL_DAYS
@@ -267,25 +266,13 @@ def fresh_store(db: str, postgres_url: str, workdir: Path) -> str:
     return make_url(postgres_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
 
 
-def seed_crm(engine: Engine, crm: dict[str, Any]) -> None:
-    with engine.begin() as connection:
-        connection.execute(sa.insert(core_table(SystemUser)), [
-            {"id": u["id"], "email": u["email"], "full_name": u["name"], "team": u["team"]}
-            for u in crm["systemUsers"]])  # fmt: skip
-        connection.execute(sa.insert(core_table(Account)), [
-            {"id": a["id"], "name": a["name"]} for a in crm["accounts"]])  # fmt: skip
-        connection.execute(sa.insert(core_table(Contact)), [
-            {"id": c["id"], "full_name": c["fullName"], "email": c["emails"][0],
-             "account_id": c["accountId"]} for c in crm["contacts"]])  # fmt: skip
-
-
 def real_sync(addresses: dict[str, Any], tenant: dict[str, Any], database_url: str,
               page_size: int) -> dict[str, Any]:  # fmt: skip
     from worker.exchange import exchange_round
 
     engine = create_store_engine(database_url)
     upgrade(engine)
-    seed_crm(engine, tenant["crm"])
+    load_crm_seed(engine, tenant["crm"])
     settings = settings_for(addresses, tenant, database_url, page_size)
     reset_stats(addresses)
     started = time.perf_counter()

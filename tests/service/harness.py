@@ -20,12 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from emulator.generator import generate_tenant
-from storage.crm_tables import Account, Contact, SystemUser
-from storage.types import core_table
 
 WORKER = [sys.executable, "-m", "worker.service_cli", "worker"]
 
@@ -153,19 +149,6 @@ def generated_tenant(
     path = directory / "tenant.json"
     path.write_text(json.dumps(fixture), encoding="utf-8")
     return path, crm
-
-
-def seed_crm(engine: Engine, crm: dict[str, Any]) -> None:
-    """The CRM the generated tenant talks to: its users, accounts and contacts."""
-    with engine.begin() as connection:
-        connection.execute(sa.insert(core_table(SystemUser)), [
-            {"id": u["id"], "email": u["email"], "full_name": u["name"], "team": u["team"]}
-            for u in crm["systemUsers"]])  # fmt: skip
-        connection.execute(sa.insert(core_table(Account)), [
-            {"id": a["id"], "name": a["name"]} for a in crm["accounts"]])  # fmt: skip
-        connection.execute(sa.insert(core_table(Contact)), [
-            {"id": c["id"], "full_name": c["fullName"], "email": c["emails"][0],
-             "account_id": c["accountId"]} for c in crm["contacts"]])  # fmt: skip
 
 
 def http_get(port: int, path: str) -> httpx.Response:

@@ -34,10 +34,10 @@ from tests.service.harness import (
     free_port,
     generated_tenant,
     http_get,
-    seed_crm,
     start_emulator,
     wait_until,
 )
+from worker.crm_seed import load_crm_seed
 
 INTERVAL = 4
 REPLICAS = ("w1", "w2", "w3")
@@ -96,7 +96,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     try:
         migrate.upgrade(engine)
         fixture_path, crm = generated_tenant(directory, users=9, messages_per_user=60)
-        seed_crm(engine, crm)
+        load_crm_seed(engine, crm)
         emulator = start_emulator(processes, fixture_path)
         workers, ports = {}, {}
         for replica in REPLICAS:
