@@ -98,6 +98,28 @@ def run_once(
     return summary
 
 
+async def sync_exchange(
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: datetime,
+    progress: Progress | None = None,
+    claim: Claim | None = None,
+    stopping: asyncio.Event | None = None,
+) -> ExchangeSummary:
+    """The Exchange half of a tick, honouring the admin's Exchange switch.
+
+    `claim` filters mailboxes to this replica's leases; `stopping` ends the
+    round between pages on shutdown. The service calls this directly so that
+    scoring can run on one replica only.
+    """
+    values = await asyncio.to_thread(current_settings, engine)
+    return await exchange_round(
+        engine, settings, now, enabled=bool(values["switch.exchange_data_source"]),
+        claim=claim, stopping=stopping, progress=progress,
+    )  # fmt: skip
+
+
 async def run_tick(
     engine: Engine,
     settings: Settings,
@@ -107,14 +129,11 @@ async def run_tick(
     claim: Claim | None = None,
     stopping: asyncio.Event | None = None,
 ) -> RunSummary:
-    """The whole tick. `claim` filters mailboxes to this replica's leases;
-    `stopping` ends the Exchange round between pages on shutdown."""
+    """The whole tick: `sync_exchange`, then `run_once` (CRM path, score, write back)."""
     started = time.perf_counter()
-    enabled = bool(current_settings(engine)["switch.exchange_data_source"])
-    exchange = await exchange_round(
-        engine, settings, now, enabled=enabled, claim=claim, stopping=stopping,
-        progress=progress,
-    )  # fmt: skip
+    exchange = await sync_exchange(
+        engine, settings, now=now, progress=progress, claim=claim, stopping=stopping
+    )
     exchange_seconds = time.perf_counter() - started
     summary = await asyncio.to_thread(
         run_once, engine, now=now, batch_size=settings.writeback_batch_size, progress=progress

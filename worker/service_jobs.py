@@ -1,7 +1,7 @@
 """The worker's jobs: sync round, scoring, retention, heartbeat, watchdog.
 
 They call what `rapport run --once` calls: the Exchange round of a tick
-(`worker.exchange.exchange_round`, with this replica's lease claim and the
+(`worker.pipeline.sync_exchange`, with this replica's lease claim and the
 shutdown event) and the CRM path with scoring and write-back
 (`worker.pipeline.run_once`). Scoring runs after every sync round and on its
 own interval, one replica at a time; on each replica one run at a time.
@@ -23,10 +23,9 @@ import compliance
 from graph_sync.mailbox import MailboxOutcome
 from storage import lease_store
 from storage.engine import session_scope
-from worker.exchange import ExchangeSummary, exchange_round
+from worker.exchange import ExchangeSummary
 from worker.leases import ReplicaLeases, singleton
-from worker.pipeline import run_once
-from worker.ri_settings import current_settings
+from worker.pipeline import run_once, sync_exchange
 from worker.scheduler import Clock, round_number
 from worker.service_logging import ROUND
 from worker.service_metrics import ServiceMetrics
@@ -87,10 +86,8 @@ class Jobs:
         exchange: ExchangeSummary | None = None
         outcomes: list[MailboxOutcome] = []
         try:
-            values = await asyncio.to_thread(current_settings, self.engine)
-            exchange = await exchange_round(
-                self.engine, self.settings, now,
-                enabled=bool(values["switch.exchange_data_source"]),
+            exchange = await sync_exchange(
+                self.engine, self.settings, now=now,
                 claim=self.leases.claim_for(round_), stopping=self.stopping,
             )  # fmt: skip
             outcomes = exchange.tenant.mailboxes if exchange.tenant else []
