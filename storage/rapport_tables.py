@@ -136,3 +136,35 @@ class AuditEvent(SQLModel, table=True):
     action: str
     subject: str | None = None
     details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON()))
+
+
+class Introducer(SQLModel, table=True):
+    """Who knows whom: a colleague ranked by the strength of their relationship
+    with one external contact or lead. Only names the colleague and a strength;
+    never what was said."""
+
+    __tablename__ = "introducer"
+    __table_args__ = (sa.Index("ix_introducer_system_user", "system_user_id"),)
+
+    record_type: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    system_user_id: str = Field(primary_key=True)
+    rank: int
+    strength: int
+    strength_label: str
+    last_interaction_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime())
+    )
+    computed_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+class ErasedSubject(SQLModel, table=True):
+    """Suppression list: one-way tokens of erased addresses and records.
+
+    The CRM may keep a record Rapport was asked to erase; ingestion, matching
+    and scoring check this list so the subject does not come back."""
+
+    __tablename__ = "erased_subject"
+
+    token: str = Field(primary_key=True)
+    erased_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
