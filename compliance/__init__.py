@@ -19,6 +19,7 @@ from compliance.export import SubjectExport, export_subject
 from compliance.export_files import write_export
 from compliance.export_layout import EMPLOYMENT_NOTICE, FORMAT_VERSION, SECTIONS
 from compliance.retention import RetentionReport, purge_retention
+from compliance.suppression import ReleaseReport, release_subject
 
 __all__ = [
     "EMPLOYMENT_NOTICE",
@@ -28,6 +29,7 @@ __all__ = [
     "ErasureReport",
     "ExportDelivery",
     "ExportTargetError",
+    "ReleaseReport",
     "RetentionReport",
     "RetentionWindowError",
     "SubjectError",
@@ -39,5 +41,6 @@ __all__ = [
     "export_subject",
     "list_audit",
     "purge_retention",
+    "release_subject",
     "write_export",
 ]

@@ -3,7 +3,9 @@
 What goes is decided by `erase_plan.plan_erasure` (see its docstring for the
 rules); this module applies a plan with bulk statements. The CRM's own tables
 are left alone except for the `health_*` columns Rapport wrote: the CRM owns
-its records and activities, and erasing them there is the CRM's job.
+its records and activities, and erasing them there is the CRM's job. So that
+they do not come back from there, the subject is put on the suppression list
+(compliance.suppression) in the same transaction.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from sqlmodel import Session
 from compliance.erase_plan import ErasurePlan, plan_erasure
 from compliance.export_layout import KPI_LIST_COLUMNS
 from compliance.hashing import SubjectHasher, store_hasher
+from compliance.introducers import erase_introducers
 from compliance.mentions import Mentions
 from compliance.subjects import resolve_subject
+from compliance.suppression import pending_suppression, suppress_subject
 from compliance.tables import (
     AUDIT,
     CURSOR,
@@ -66,13 +70,15 @@ def erase_subject(engine: Engine, subject: str, *, now: datetime, dry_run: bool)
         report = ErasureReport(
             subject=resolved.query,
             records=sorted(resolved.refs),
-            counts=plan.counts(),
+            counts={**plan.counts(), "erased_subject": pending_suppression(session, resolved)},
             dry_run=dry_run,
         )
         if dry_run:
             return report
         hasher = store_hasher(session=session, now=now)
         apply_plan(session, plan, hasher)
+        # Durable: the CRM may still hold the subject; the next run must not bring them back.
+        suppress_subject(session, resolved, hasher, now)
         token = hasher.token(resolved.query)
         record_event(
             session=session,
@@ -100,6 +106,7 @@ def apply_plan(session: Session, plan: ErasurePlan, hasher: SubjectHasher) -> No
     session.execute(sa.delete(SNAPSHOT).where(ref_filter(SNAPSHOT, refs)))
     _clear_health(session, plan.crm_health)
     _rewrite_kpi_lists(session, plan.kpi_rewrites)
+    erase_introducers(session, plan.subject, hasher)
     _hash_audit_rows(session, plan, hasher)
 
 

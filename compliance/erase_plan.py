@@ -16,7 +16,9 @@ The rules, and why:
 - other records' KPI lists drop the entries that name the subject (a
   most-contacted colleague, a reason naming the person); factor details,
   whose shape scoring relies on, have the name blanked instead;
-- audit rows keep what happened but name the subject only by a one-way token.
+- audit rows keep what happened but name the subject only by a one-way token;
+- who-knows-whom rows go where the subject is the person introduced or the
+  colleague; a colleague's opt-out stays, as a one-way token.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sqlmodel import Session
 
 from compliance.export import other_kpi_lists
 from compliance.export_layout import KPI_LIST_COLUMNS
+from compliance.introducers import count_introducers, opted_out_ids
 from compliance.mentions import Mentions
 from compliance.subjects import Subject
 from compliance.tables import (
@@ -65,6 +68,8 @@ class ErasurePlan:
     cursors: int = 0
     kpi_rewrites: list[dict[str, Any]] = field(default_factory=list)
     audit_rows: list[Any] = field(default_factory=list)  # rows: id, subject, details
+    introducers: int = 0  # who-knows-whom rows naming the subject either way
+    opt_outs: int = 0  # opt-out entries naming the subject in clear (rewritten as tokens)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -79,6 +84,8 @@ class ErasurePlan:
             "mailbox": len(self.subject.mailboxes),
             "sync_cursor": self.cursors,
             "audit_event": len(self.audit_rows),
+            "introducer": self.introducers,
+            "introducer_opt_out": self.opt_outs,
         }
 
 
@@ -96,6 +103,8 @@ def plan_erasure(session: Session, subject: Subject) -> ErasurePlan:
     plan.cursors = _count(session, CURSOR, CURSOR.c.mailbox_id.in_(subject.mailboxes))
     plan.kpi_rewrites = _kpi_rewrites(session, refs, mentions)
     plan.audit_rows = _audit_rows(session, mentions)
+    plan.introducers = count_introducers(session, refs)
+    plan.opt_outs = len(opted_out_ids(session, subject))
     return plan
 
 

@@ -24,6 +24,7 @@ from compliance.export_layout import (
     KPI_LIST_COLUMNS,
     SECTIONS,
 )
+from compliance.introducers import introducer_rows
 from compliance.mentions import Mentions
 from compliance.subjects import Subject, SubjectRecord, resolve_subject
 from compliance.tables import (
@@ -84,6 +85,7 @@ def collect(session: Session, subject: Subject, *, now: datetime) -> SubjectExpo
         "history": _history(session, refs),
         **_interaction_sections(session, refs),
         **_mailbox_sections(session, subject.mailboxes),
+        "introducers": introducer_rows(session, refs),
         "mentions": _mentions(session, refs, mentions),
         "audit_events": _audit_events(session, mentions),
     }

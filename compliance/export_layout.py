@@ -12,7 +12,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from compliance.tables import AUDIT, CURSOR, INTERACTION, KPI, MAILBOX, PARTY, SIGHTING
+from compliance.tables import (
+    AUDIT,
+    CURSOR,
+    INTERACTION,
+    INTRODUCER,
+    KPI,
+    MAILBOX,
+    PARTY,
+    SIGHTING,
+)
 
 FORMAT_VERSION = 1
 
@@ -60,6 +69,7 @@ SECTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "interaction_sightings": tuple(c.name for c in SIGHTING.columns),
     "mailboxes": tuple(c.name for c in MAILBOX.columns),
     "sync_cursors": CURSOR_COLUMNS,
+    "introducers": tuple(c.name for c in INTRODUCER.columns),
     "mentions": ("record_type", "record_id", "field", "value"),
     "audit_events": tuple(c.name for c in AUDIT.columns),
 }
@@ -80,5 +90,6 @@ SECTION_SOURCES: dict[str, str] = {
     "interaction_sightings": "interaction_sighting",
     "mailboxes": "mailbox",
     "sync_cursors": "sync_cursor",
+    "introducers": "introducer",
     "audit_events": "audit_event",
 }

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from compliance.exceptions import SubjectError, UnknownSubjectError
 from compliance.tables import (
     INTERACTION,
+    INTRODUCER,
     KPI,
     MAILBOX,
     PARTY,
@@ -149,7 +150,7 @@ def _rapport_holds(session: Session, ref: RecordKey) -> bool:
     refs = frozenset({ref})
     probes = [
         sa.select(table.c.record_id).where(ref_filter(table, refs))
-        for table in (KPI, SNAPSHOT, PARTY)
+        for table in (KPI, SNAPSHOT, PARTY, INTRODUCER)
     ]
     probes.append(sa.select(INTERACTION.c.regarding_id).where(regarding_filter(refs)))
     return any(session.execute(probe.limit(1)).first() is not None for probe in probes)

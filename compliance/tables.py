@@ -15,6 +15,7 @@ from storage.rapport_tables import (
     HealthSnapshot,
     Interaction,
     InteractionParty,
+    Introducer,
     RelationshipKpi,
 )
 from storage.sync_tables import InteractionSighting, Mailbox, SyncCursor
@@ -27,6 +28,7 @@ PARTY = core_table(InteractionParty)
 KPI = core_table(RelationshipKpi)
 SNAPSHOT = core_table(HealthSnapshot)
 AUDIT = core_table(AuditEvent)
+INTRODUCER = core_table(Introducer)  # who knows whom: record_type/record_id + system_user_id
 # The Exchange path: a colleague's mailbox (keyed by their Graph object id),
 # its delta cursors, and which mailbox saw which interaction.
 MAILBOX = core_table(Mailbox)

@@ -2,7 +2,8 @@
 
 Broader roles satisfy a requirement (Mail.Read covers Mail.ReadBasic.All)
 but are reported, so an admin can narrow the grant. Scoping the mailboxes to
-a group (RAPPORT_MAILBOX_GROUP_ID) needs one more: listing a group's members.
+a group (RAPPORT_MAILBOX_GROUP_ID) or excluding groups (RAPPORT_EXCLUDED_GROUPS)
+needs one more: listing a group's members.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ REQUIRED_ROLES: dict[str, str] = {
 }
 GROUP_MEMBERS_ROLE = "GroupMember.Read.All"
 GROUP_SCOPE_ROLES: dict[str, str] = {
-    GROUP_MEMBERS_ROLE: "list the members of the mailbox group (RAPPORT_MAILBOX_GROUP_ID)",
+    GROUP_MEMBERS_ROLE: "list the members of the mailbox group (RAPPORT_MAILBOX_GROUP_ID) "
+    "and of the excluded groups (RAPPORT_EXCLUDED_GROUPS)",
 }
 PURPOSES: dict[str, str] = {**REQUIRED_ROLES, **GROUP_SCOPE_ROLES}
 SATISFIED_BY: dict[str, frozenset[str]] = {

@@ -4,7 +4,9 @@ Direction comes from the sender's domain: a tenant domain (or a configured
 internal domain) means our side wrote it. People are matched to CRM records
 by address; anyone who matches nothing is dropped here and never stored. An
 item with no CRM customer on it says nothing about a relationship and yields
-no interaction.
+no interaction, and neither does one older than the retention window
+(`not_before`): the window filter Graph applies is on receivedDateTime, the
+interaction's time is when it was sent, and a purged item must not return.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ ATTENDEE_ROLES = {"required": "required", "optional": "optional", "resource": "o
 class Normaliser:
     directory: Directory
     internal_domains: frozenset[str]
+    not_before: datetime | None = None  # the retention cutoff
+
+    def retained(self, occurred_at: datetime) -> bool:
+        return self.not_before is None or occurred_at >= self.not_before
 
     def is_internal(self, address: str | None) -> bool:
         if not address:
@@ -59,6 +65,8 @@ class Normaliser:
         sender_address = sender.emailAddress.address if sender and sender.emailAddress else None
         occurred_at = message.sentDateTime or message.receivedDateTime
         if message.isDraft or occurred_at is None or not message.internetMessageId:
+            return None
+        if not self.retained(occurred_at.astimezone(UTC)):
             return None
         parties: set[PartyRow] = set()
         first = self._party(sender_address, "from")
@@ -92,6 +100,8 @@ class Normaliser:
         if event.isCancelled or not event.iCalUId or event.start is None:
             return None
         start = parse_graph_time(event.start)
+        if not self.retained(start):
+            return None
         end = parse_graph_time(event.end) if event.end else start
         organizer = event.organizer.emailAddress if event.organizer else None
         organizer_address = organizer.address if organizer else None

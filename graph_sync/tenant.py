@@ -1,11 +1,14 @@
 """A tenant's round: list the directory, decide each mailbox, sync the eligible ones.
 
-Decisions, in order: a user without mail is not a mailbox; a user excluded
-by configuration, outside the configured group (its transitive members,
-listed first), or matching no CRM system user is out of scope; a mailbox
-whose data residency is not allowed is excluded. Only the rest is ever
-requested from Graph. Every decision and its reason is stored on the mailbox
-row.
+Decisions, in order: a user without mail is not a mailbox, and an erased
+colleague (storage.suppression) is not even recorded; a user excluded by
+configuration (by id, address or UPN, or as a transitive member of an
+excluded group), outside the configured mailbox group (its transitive
+members), or matching no CRM system user is out of scope; a mailbox whose
+data residency is not allowed is excluded. Group memberships are listed
+first, so only the rest is ever requested from Graph. Every decision and its
+reason is stored on the mailbox row, and a mailbox newly ruled out loses
+what was collected from it in the same round (storage.mailbox_store).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import msgspec
 
@@ -39,6 +42,8 @@ class MailboxScope:
     excluded: frozenset[str] = frozenset()  # ids, mail addresses or UPNs (normalised)
     group_id: str | None = None  # only this group's (transitive) members; None = everyone
     group_members: frozenset[str] | None = None  # user ids, listed at the start of the round
+    excluded_groups: frozenset[str] = frozenset()  # group ids whose members are never read
+    excluded_members: frozenset[str] = frozenset()  # their user ids, listed at the start
 
 
 @dataclass
@@ -97,11 +102,27 @@ async def list_group_members(
         link = page.next_link
 
 
+async def resolve_groups(
+    ctx: SyncContext, tenant_id: str, scope: MailboxScope, outcome: TenantOutcome
+) -> MailboxScope:
+    """The scope with its groups' members listed. A group that cannot be listed fails the
+    round before any mailbox is read: guessing who is excluded would read an opted-out one."""
+    members = scope.group_members
+    if scope.group_id is not None:
+        members = await list_group_members(ctx, tenant_id, scope.group_id, outcome)
+    excluded: set[str] = set()
+    for group_id in sorted(scope.excluded_groups):
+        excluded |= await list_group_members(ctx, tenant_id, group_id, outcome)
+    return replace(scope, group_members=members, excluded_members=frozenset(excluded))
+
+
 def _out_of_scope(user: User, scope: MailboxScope) -> str | None:
     names = {user.id.lower(), normalise_address(user.mail or ""),
              normalise_address(user.userPrincipalName or "")}  # fmt: skip
     if names & scope.excluded:
         return "excluded by configuration"
+    if user.id in scope.excluded_members:
+        return "member of an excluded group"
     if scope.group_members is not None and user.id not in scope.group_members:
         return "not a member of the configured mailbox group"
     return None
@@ -145,10 +166,12 @@ async def sync_tenant(
     """`claim` narrows the eligible mailboxes to those this replica holds a lease on;
     `progress` hears of each mailbox done (an interactive backfill shows a bar)."""
     outcome = TenantOutcome(tenant_id)
-    if scope.group_id is not None:
-        members = await list_group_members(ctx, tenant_id, scope.group_id, outcome)
-        scope = MailboxScope(scope.excluded, scope.group_id, members)
-    users = [user for user in await list_users(ctx, tenant_id, outcome) if user.mail]
+    scope = await resolve_groups(ctx, tenant_id, scope, outcome)
+    users = [
+        user
+        for user in await list_users(ctx, tenant_id, outcome)
+        if user.mail and not directory.erased_address(user.mail, user.userPrincipalName)
+    ]
     outcome.decisions = [decide_mailbox(u, tenant_id, directory, policy, scope) for u in users]
     await ctx.in_thread(_save, ctx, outcome.decisions)
     eligible = [d.id for d in outcome.decisions if d.status is None]

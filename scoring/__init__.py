@@ -4,6 +4,7 @@ Pure functions over plain data (scoring/model.py): no database, no clock, no
 network. The formulas and constants are documented in docs/scoring.md.
 """
 
+from scoring.introducers import Introducer, StrengthLabel, rank_introducers
 from scoring.model import (
     Direction,
     Factor,
@@ -32,6 +33,7 @@ __all__ = [
     "Frequency",
     "HealthState",
     "Interaction",
+    "Introducer",
     "Kind",
     "Kpis",
     "Party",
@@ -43,9 +45,11 @@ __all__ = [
     "Role",
     "ScoringRun",
     "ScoringSettings",
+    "StrengthLabel",
     "Trend",
     "WeekCounts",
     "belongs_to",
+    "rank_introducers",
     "score_record",
     "score_records",
 ]

@@ -6,8 +6,9 @@ storage layer turns rows into these values, scoring turns them into
 Dynamics 365 relationship-analytics vocabulary so that a CRM can map our
 fields one to one (see docs/crm-contract.md).
 
-`RecordRef` and `Party` are NamedTuples rather than dataclasses on purpose:
-scoring hashes millions of them per run and tuple hashing is done in C.
+`RecordRef`, `Party` and `Interaction` are NamedTuples rather than
+dataclasses on purpose: scoring builds and hashes millions of them per run,
+and tuples are built and hashed in C.
 """
 
 from __future__ import annotations
@@ -111,9 +112,12 @@ class Party(NamedTuple):
     response: Response | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Interaction:
-    """One real-world conversation event (an email, a meeting, a call, a task)."""
+class Interaction(NamedTuple):
+    """One real-world conversation event (an email, a meeting, a call, a task).
+
+    A NamedTuple like `Party`: a run builds a million of these, and a tuple is
+    built in C where a frozen dataclass runs `object.__setattr__` per field.
+    """
 
     key: str
     kind: Kind

@@ -8,19 +8,67 @@ or a CRM ingest writes. Both paths run inside the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date, datetime
+from itertools import islice
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlmodel import Session
 
 
-def _copy_value(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        from psycopg.types.json import Json
-
-        return Json(value)
+def _text(value: str) -> str:
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        value = value.replace("\\", "\\\\").replace("\t", "\\t")
+        value = value.replace("\n", "\\n").replace("\r", "\\r")
     return value
+
+
+def _json(value: Any) -> str:
+    return _text(msgspec.json.encode(value).decode())
+
+
+def _isoformat(value: date) -> str:
+    return value.isoformat()
+
+
+# COPY's text format, written by us: psycopg's `write_row` adapts value by
+# value in Python (~35 us for a KPI row); a dict lookup per value is ~10x less.
+_FORMATS: dict[type, Callable[[Any], str]] = {
+    str: _text,
+    int: str,
+    float: repr,
+    bool: lambda value: "t" if value else "f",
+    datetime: _isoformat,
+    date: _isoformat,
+    dict: _json,
+    list: _json,
+}
+
+
+def _copy_field(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    form = _FORMATS.get(type(value))
+    if form is None:
+        # Subclasses: a StrEnum is its text, an IntEnum its number.
+        form = next((f for t, f in _FORMATS.items() if isinstance(value, t)), _text_of)
+    return form(value)
+
+
+def _text_of(value: Any) -> str:
+    return _text(str(value))
+
+
+def copy_lines(rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """Rows as lines of COPY text format."""
+    field = _copy_field
+    for row in rows:
+        yield "\t".join([field(value) for value in row]) + "\n"
+
+
+COPY_CHUNK = 2_000  # rows per write: bounded memory, few calls
 
 
 def insert_rows(
@@ -33,18 +81,37 @@ def insert_rows(
         if batch:
             session.execute(sa.insert(table), batch)
         return len(batch)
-    json_columns = {i for i, c in enumerate(columns) if isinstance(table.c[c].type, sa.JSON)}
     driver = connection.connection.driver_connection
     assert driver is not None
     written = 0
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            if json_columns:
-                row = [_copy_value(v) if i in json_columns else v for i, v in enumerate(row)]
-            copy.write_row(row)
-            written += 1
+        lines = copy_lines(rows)
+        while chunk := list(islice(lines, COPY_CHUNK)):
+            copy.write("".join(chunk))
+            written += len(chunk)
     return written
+
+
+def copy_text(value: str) -> str:
+    """One text value escaped for COPY's text format, for callers that write lines."""
+    return _text(value)
+
+
+def copy_written_lines(
+    session: Session, table: sa.Table, columns: Sequence[str], lines: Iterable[str]
+) -> None:
+    """PostgreSQL: COPY rows that the caller wrote as lines of COPY text format.
+
+    For hot paths whose column types are known: one f-string per row beats
+    formatting value by value (copy_lines) by about 4x.
+    """
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        while chunk := list(islice(lines, COPY_CHUNK)):
+            copy.write("".join(chunk))
 
 
 def update_rows(

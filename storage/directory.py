@@ -2,7 +2,9 @@
 
 Used to match the people on a CRM activity or an Exchange message to CRM
 records. An address that matches nothing is dropped by the caller and never
-stored (data minimisation).
+stored (data minimisation). Erased subjects (storage.suppression) are left
+out: their records and addresses match nothing, so CRM ingestion and Exchange
+normalisation drop them like strangers and they never come back.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from storage.crm_tables import Contact, Lead, SystemUser
+from storage.suppression import Suppression, load_suppression
 from storage.types import core_table
 
 RecordKey = tuple[str, str]  # (record_type, record_id)
@@ -27,6 +30,8 @@ def normalise_address(address: str) -> str:
 class Directory:
     by_address: dict[str, RecordKey] = field(default_factory=dict)
     known: set[RecordKey] = field(default_factory=set)
+    erased: Suppression = field(default_factory=Suppression)
+    erased_records: set[RecordKey] = field(default_factory=set)  # people left out when loading
 
     def match_address(self, address: str | None) -> RecordKey | None:
         if not address:
@@ -39,7 +44,22 @@ class Directory:
         key = (record_type, record_id)
         return key if key in self.known else None
 
+    def record_erased(self, record_type: str | None, record_id: str | None) -> bool:
+        """Whether a record (of any type, e.g. an activity's "regarding") was erased."""
+        if not self.erased or not record_type or not record_id:
+            return False
+        key = (record_type, record_id)
+        return key in self.erased_records or self.erased.record_erased(*key)
+
+    def erased_address(self, *addresses: str | None) -> bool:
+        """Whether any of these addresses (a directory user's mail and UPN, say) was erased."""
+        return any(self.erased.address_erased(address) for address in addresses)
+
     def _add(self, record_type: str, record_id: str, *addresses: str | None) -> None:
+        if self.erased.holds(record_type, record_id, addresses):
+            # Erased: unknown by its id and by every address it carries.
+            self.erased_records.add((record_type, record_id))
+            return
         self.known.add((record_type, record_id))
         for address in addresses:
             # First claim wins: system users are loaded first, so a colleague's
@@ -49,7 +69,7 @@ class Directory:
 
 
 def load_directory(*, session: Session) -> Directory:
-    directory = Directory()
+    directory = Directory(erased=load_suppression(session=session))
     users, contacts, leads = core_table(SystemUser), core_table(Contact), core_table(Lead)
     for user_id, email in session.execute(sa.select(users.c.id, users.c.email)):
         directory._add("system_user", user_id, email)

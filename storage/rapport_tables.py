@@ -99,6 +99,9 @@ class RelationshipKpi(SQLModel, table=True):
     factors: list[dict[str, Any]] = Field(default_factory=list, sa_column=sa.Column(sa.JSON()))
     reasons: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON()))
     computed_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
+    # A digest of every value above: write-back compares digests, so a run that
+    # changes nothing never reads the JSON columns back (storage.writeback).
+    kpi_digest: str | None = None
 
 
 class HealthSnapshot(SQLModel, table=True):
@@ -152,9 +155,7 @@ class Introducer(SQLModel, table=True):
     rank: int
     strength: int
     strength_label: str
-    last_interaction_at: datetime | None = Field(
-        default=None, sa_column=sa.Column(UTCDateTime())
-    )
+    last_interaction_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
     computed_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
 
 

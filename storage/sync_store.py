@@ -23,8 +23,19 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from storage.bulk import insert_rows
+from storage.copies import (
+    decided_elsewhere,
+    forget_copies,
+    mail_parties,
+    mailbox_owner,
+    meeting_parties,
+    organizer_of,
+    replica_answers,
+    with_parties,
+    withdrawn_by_organizer,
+)
 from storage.engine import session_scope
+from storage.interaction_locks import lock_interaction_keys
 from storage.interaction_store import (
     INTERACTION,
     PARTY,
@@ -41,21 +52,16 @@ SIGHTING = core_table(InteractionSighting)
 CURSOR = core_table(SyncCursor)
 ROW_FIELDS = tuple(INTERACTION.c.keys())
 SIGHTING_COLUMNS = ("mailbox_id", "item_id", "interaction_key", "folder_id", "round")
-UPSERT_SIGHTING = (
+ON_CONFLICT = (
     " ON CONFLICT (mailbox_id, item_id) DO UPDATE SET interaction_key = excluded.interaction_key,"
     " folder_id = excluded.folder_id, round = excluded.round"
 )
-SIGHTING_STAGE = sa.Table(
-    "rapport_sighting_stage", sa.MetaData(), *(sa.Column(c) for c in SIGHTING_COLUMNS)
+UPSERT_SIGHTINGS = sa.text(
+    f"INSERT INTO interaction_sighting ({', '.join(SIGHTING_COLUMNS)})"
+    " SELECT :mailbox, item_id, interaction_key, :folder, :round"
+    " FROM unnest(CAST(:items AS varchar[]), CAST(:keys AS varchar[]))"
+    f" AS page(item_id, interaction_key){ON_CONFLICT}"
 )
-# Advisory locks in their own two-key space (the one-key space holds the leases).
-LOCK_NAMESPACE = 0x5241  # "RA"
-LOCK_KEYS = sa.text(
-    "SELECT pg_advisory_xact_lock(:namespace, h) FROM ("
-    " SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h"
-    ") AS sorted_keys ORDER BY h"
-).bindparams(namespace=LOCK_NAMESPACE)
-UNINFORMED = (None, "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,36 +154,7 @@ def _array(values: Sequence[str]) -> Any:
     return sa.literal(list(values), postgresql.ARRAY(sa.String()))
 
 
-def lock_interaction_keys(session: Session, keys: Iterable[str]) -> None:
-    """Serialise writers of the same interactions until this transaction ends (PostgreSQL).
-
-    Two mailboxes that see one message commit their pages concurrently: both
-    would find the key absent and insert it, or one would delete as an orphan
-    what the other is about to sight. Each page locks its keys first, in one
-    sorted pass so that two pages never wait on each other in a cycle.
-    SQLite has a single writer and needs nothing.
-    """
-    wanted = sorted(set(keys))
-    if wanted and _postgres(session):
-        session.execute(LOCK_KEYS, {"keys": wanted})
-
-
 # --- interactions ---------------------------------------------------------------------------
-
-
-def _merge(old: frozenset[PartyRow], new: frozenset[PartyRow]) -> frozenset[PartyRow]:
-    """Parties of a stored item and of its latest copy (an update, or another mailbox's).
-
-    Everyone stays; for a person in both, the latest copy wins unless it knows
-    less: an attendee's calendar often shows "none" for everybody else.
-    """
-    best = {(party.record_type, party.record_id, party.role): party for party in old}
-    for party in new:
-        key = (party.record_type, party.record_id, party.role)
-        kept = best.get(key)
-        if kept is None or party.response not in UNINFORMED or kept.response in UNINFORMED:
-            best[key] = party
-    return frozenset(best.values())
 
 
 def _existing_rows(session: Session, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -200,27 +177,51 @@ def _stored_parties(session: Session, keys: Sequence[str]) -> dict[str, set[Part
     return parties
 
 
-def _with_parties(record: InteractionRecord, parties: frozenset[PartyRow]) -> InteractionRecord:
-    values: dict[str, Any] = {**record.row(), "parties": parties}
-    return InteractionRecord(**values)
+@dataclass(frozen=True, slots=True)
+class CopyOrigin:
+    """Whose copy a page holds: the mailbox, its owner, and what the copies imply."""
+
+    mailbox_id: str
+    owner: str | None  # the mailbox's system user
+    decided_elsewhere: frozenset[str]  # meetings whose organizer's copy another mailbox syncs
+
+    def combine(
+        self, record: InteractionRecord, row: dict[str, Any], stored: frozenset[PartyRow]
+    ) -> InteractionRecord:
+        """A stored Exchange interaction, once this mailbox's copy of it is taken in."""
+        if record.kind != "meeting":
+            return with_parties(record, mail_parties(stored, record.parties))
+        organizer = organizer_of(record.parties)
+        if record.key in self.decided_elsewhere and (organizer is None or organizer != self.owner):
+            # An attendee's replica: the stored meeting stays as the organizer's copy has it.
+            kept = InteractionRecord(**{**{f: row[f] for f in ROW_FIELDS}, "parties": stored})
+            return with_parties(kept, replica_answers(stored, record.parties))
+        return with_parties(record, meeting_parties(stored, record.parties))
+
+
+def _origin(session: Session, page: PageWrite, meetings: Sequence[str]) -> CopyOrigin:
+    if page.kind != "calendar":
+        return CopyOrigin(page.mailbox_id, None, frozenset())
+    decided = decided_elsewhere(session, meetings, page.mailbox_id) if meetings else set()
+    owner = mailbox_owner(session, page.mailbox_id)
+    return CopyOrigin(page.mailbox_id, owner, frozenset(decided))
 
 
 def _upsert_interactions(
-    session: Session, records: dict[str, InteractionRecord], counts: PageCounts
-) -> None:
+    session: Session, page: PageWrite, records: dict[str, InteractionRecord], counts: PageCounts
+) -> CopyOrigin:
     # A stored CRM row with the same key is the same email logged in the CRM: the
     # Exchange copy replaces it, so it counts once.
     existing = _existing_rows(session, list(records))
     exchange_keys = [key for key, row in existing.items() if row["source"] == "exchange"]
     stored = _stored_parties(session, exchange_keys) if exchange_keys else {}
+    origin = _origin(session, page, exchange_keys)
     replace: list[InteractionRecord] = []
     for key, record in records.items():
         row = existing.get(key)
         if row is not None and row["source"] == "exchange":
-            # Parties gather across the mailboxes that see the item; its own fields
-            # (a rescheduled start, a new duration) take the latest copy's values.
             before = frozenset(stored.get(key, ()))
-            record = _with_parties(record, _merge(before, record.parties))
+            record = origin.combine(record, row, before)
             if record.parties == before and record.row() == {f: row[f] for f in ROW_FIELDS}:
                 continue  # seen before, nothing new: leave the row alone
         replace.append(record)
@@ -230,18 +231,52 @@ def _upsert_interactions(
     if changed:
         delete_interactions(session=session, keys=changed)
     insert_interactions(session=session, records=replace)
+    return origin
+
+
+def _cancel_withdrawn(session: Session, origin: CopyOrigin, dropped: set[str]) -> set[str]:
+    """Meetings whose organizer's own copy this page dropped: cancelled for everyone."""
+    if origin.owner is None or not dropped:
+        return set()
+    withdrawn = withdrawn_by_organizer(session, sorted(dropped), origin.owner)
+    if withdrawn:
+        forget_copies(session, sorted(withdrawn))
+    return withdrawn
 
 
 # --- sightings ------------------------------------------------------------------------------
 
 
+# The sightings of removed items, one primary-key probe per item id. A join or
+# `item_id = ANY(...)` leaves PostgreSQL to estimate the mailbox's share of the
+# table; during a backfill (a table growing faster than autovacuum analyzes it)
+# it guesses a dozen rows and its generic plan compares every sighting of the
+# mailbox with every id, a cost that grows with each page. A scalar subquery
+# per id is never flattened into a join: it stays a unique-index lookup.
+DELETE_GONE_SIGHTINGS = sa.text(
+    "DELETE FROM interaction_sighting WHERE ctid = ANY(ARRAY("
+    " SELECT (SELECT ctid FROM interaction_sighting"
+    "  WHERE mailbox_id = :mailbox AND item_id = gone.item_id AND folder_id = :folder)"
+    " FROM unnest(CAST(:items AS varchar[])) AS gone(item_id)"
+    ")) RETURNING interaction_key"
+)
+
+
 def _gone_here(session: Session, page: PageWrite, item_ids: Sequence[str]) -> Any:
     # A removal names the item in this folder: one moved (same id) into a folder synced
     # first already has its new sighting, which must stay.
-    mine = (SIGHTING.c.mailbox_id == page.mailbox_id) & (SIGHTING.c.folder_id == page.folder_id)
-    if _postgres(session):  # the mailbox's index range, filtered: no join needed
-        return mine & (SIGHTING.c.item_id == sa.any_(_array(item_ids)))
-    return mine & SIGHTING.c.item_id.in_(item_ids)
+    if _postgres(session):
+        parameters = {"items": list(item_ids), "mailbox": page.mailbox_id, "folder": page.folder_id}
+        return DELETE_GONE_SIGHTINGS.bindparams(**parameters)
+    return (
+        sa.delete(SIGHTING)
+        .where(
+            (SIGHTING.c.mailbox_id == page.mailbox_id)
+            & (SIGHTING.c.folder_id == page.folder_id)
+            & SIGHTING.c.item_id.in_(item_ids)
+        )
+        .returning(SIGHTING.c.interaction_key)
+    )
 
 
 def _drop_gone(session: Session, page: PageWrite) -> set[str]:
@@ -252,37 +287,24 @@ def _drop_gone(session: Session, page: PageWrite) -> set[str]:
     """
     keys: set[str] = set()
     for batch in chunks(page.gone):
-        statement = (
-            sa.delete(SIGHTING)
-            .where(_gone_here(session, page, batch))
-            .returning(SIGHTING.c.interaction_key)
-        )
-        keys.update(session.scalars(statement))
+        keys.update(session.scalars(_gone_here(session, page, batch)))
     return keys
 
 
 def _upsert_sightings(session: Session, page: PageWrite) -> None:
-    rows = [
-        (page.mailbox_id, item_id, record.key, page.folder_id, page.round)
-        for item_id, record in dict(page.seen).items()
-    ]
-    if not rows:
+    mine = {item_id: record.key for item_id, record in page.seen}
+    if not mine:
+        return
+    if _postgres(session):  # one statement: the page's ids and keys as two arrays
+        session.execute(UPSERT_SIGHTINGS, {
+            "mailbox": page.mailbox_id, "folder": page.folder_id, "round": page.round,
+            "items": list(mine), "keys": list(mine.values())})  # fmt: skip
         return
     columns = ", ".join(SIGHTING_COLUMNS)
-    if not _postgres(session):
-        session.connection().exec_driver_sql(
-            f"INSERT INTO interaction_sighting ({columns}) VALUES (?, ?, ?, ?, ?){UPSERT_SIGHTING}",
-            rows,
-        )
-        return
-    # COPY into a per-connection staging table, then one upsert from it.
-    session.execute(sa.text(
-        f"CREATE TEMP TABLE IF NOT EXISTS {SIGHTING_STAGE.name} "
-        "(LIKE interaction_sighting) ON COMMIT DELETE ROWS"))  # fmt: skip
-    insert_rows(session, SIGHTING_STAGE, SIGHTING_COLUMNS, rows)
-    session.execute(sa.text(
-        f"INSERT INTO interaction_sighting ({columns}) SELECT {columns} "
-        f"FROM {SIGHTING_STAGE.name}{UPSERT_SIGHTING}"))  # fmt: skip
+    session.connection().exec_driver_sql(
+        f"INSERT INTO interaction_sighting ({columns}) VALUES (?, ?, ?, ?, ?){ON_CONFLICT}",
+        [(page.mailbox_id, item, key, page.folder_id, page.round) for item, key in mine.items()],
+    )
 
 
 def delete_orphans(session: Session, keys: Iterable[str]) -> int:
@@ -316,10 +338,21 @@ def _stale_where(page: PageWrite) -> Any:
 
 
 def _cursor_state(session: Session, page: PageWrite) -> bool | None:
-    """The folder's `baseline_complete` before this page, None without a cursor."""
+    """The folder's `baseline_complete` before this page, None without a cursor.
+
+    On PostgreSQL the same round trip makes the page's commit asynchronous: Graph
+    is the source of truth and the cursor commits with the rows, so a page lost
+    to a database crash is read again, never half-applied. The commit need not
+    wait for its WAL flush (a good share of a page's time, not a risk).
+    """
     where = (CURSOR.c.mailbox_id == page.mailbox_id) & (CURSOR.c.folder_id == page.folder_id)
-    state = session.execute(sa.select(CURSOR.c.baseline_complete).where(where)).scalar()
-    return None if state is None else bool(state)
+    state = sa.select(CURSOR.c.baseline_complete).where(where).scalar_subquery()
+    if _postgres(session):
+        query = sa.select(state, sa.func.set_config("synchronous_commit", "off", True))
+    else:
+        query = sa.select(state)
+    found = session.execute(query).first()
+    return None if found is None or found[0] is None else bool(found[0])
 
 
 def _save_cursor(session: Session, page: PageWrite, exists: bool) -> None:
@@ -357,10 +390,13 @@ def commit_page(engine: Engine, page: PageWrite) -> PageCounts:
             else set()
         )
         lock_interaction_keys(session, records.keys() | gone | stale)
-        _upsert_interactions(session, records, counts)
+        origin = _upsert_interactions(session, page, records, counts)
         _upsert_sightings(session, page)
         if finishing:
             session.execute(sa.delete(SIGHTING).where(_stale_where(page)))
-        counts.removed += delete_orphans(session, (gone | stale) - set(records))
+        dropped = (gone | stale) - set(records)
+        cancelled = _cancel_withdrawn(session, origin, dropped)
+        counts.removed += delete_interactions(session=session, keys=sorted(cancelled))
+        counts.removed += delete_orphans(session, dropped - cancelled)
         _save_cursor(session, page, exists=complete is not None)
     return counts

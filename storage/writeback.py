@@ -7,11 +7,13 @@ nothing.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -32,7 +34,9 @@ RECORD_TABLES = {
 KPI = core_table(RelationshipKpi)
 SNAPSHOT = core_table(HealthSnapshot)
 KPI_KEY = ("record_type", "record_id")
-KPI_VALUES = tuple(c.name for c in KPI.columns if c.name not in (*KPI_KEY, "computed_at"))
+KPI_VALUES = tuple(
+    c.name for c in KPI.columns if c.name not in (*KPI_KEY, "computed_at", "kpi_digest")
+)
 Health = tuple[int | None, int | None, int | None]  # score, state, trend
 
 
@@ -58,7 +62,7 @@ class WritebackCounts:
 @dataclass
 class StoredState:
     health: dict[tuple[str, str], Health]
-    kpis: dict[tuple[str, str], tuple[Any, ...]]
+    kpis: dict[tuple[str, str], str | None]  # the stored kpi_digest
     snapshots: dict[tuple[str, str], Health]
 
 
@@ -70,8 +74,8 @@ def load_stored_state(*, session: Session, day: date) -> StoredState:
         )
         for record_id, *values in session.execute(query):
             health[(record_type, record_id)] = (values[0], values[1], values[2])
-    kpi_query = sa.select(*(KPI.c[name] for name in (*KPI_KEY, *KPI_VALUES)))
-    kpis = {(row[0], row[1]): tuple(row[2:]) for row in session.execute(kpi_query)}
+    kpi_query = sa.select(KPI.c.record_type, KPI.c.record_id, KPI.c.kpi_digest)
+    kpis = {(row[0], row[1]): row[2] for row in session.execute(kpi_query)}
     snapshot_query = sa.select(
         SNAPSHOT.c.record_type,
         SNAPSHOT.c.record_id,
@@ -92,7 +96,12 @@ SNAPSHOT_COLUMNS = (
     "health_state",
     "health_trend",
 )
-KPI_COLUMNS = (*KPI_KEY, *KPI_VALUES, "computed_at")
+KPI_COLUMNS = (*KPI_KEY, *KPI_VALUES, "kpi_digest", "computed_at")
+
+
+def kpi_digest(values: Sequence[Any]) -> str:
+    """Stable digest of one record's KPI values (in KPI_VALUES order)."""
+    return hashlib.blake2b(msgspec.json.encode(values), digest_size=16).hexdigest()
 
 
 def _update_health(session: Session, record_type: str, rows: list[tuple[Any, ...]]) -> None:
@@ -140,10 +149,11 @@ def _write_batch(
             counts.by_type[result.record_type] = counts.by_type.get(result.record_type, 0) + 1
             counts.records_updated += 1
             touched = True
-        values = tuple(result.kpi[name] for name in KPI_VALUES)
-        if stored.kpis.get(key) != values:
-            (changed_kpis if key in stored.kpis else new_kpis).append((*key, *values, now))
-            stored.kpis[key] = values
+        values = [result.kpi[name] for name in KPI_VALUES]
+        digest = kpi_digest(values)
+        if stored.kpis.get(key) != digest:
+            (changed_kpis if key in stored.kpis else new_kpis).append((*key, *values, digest, now))
+            stored.kpis[key] = digest
             counts.kpis_written += 1
             touched = True
         if stored.snapshots.get(key) != result.health:

@@ -14,6 +14,7 @@ from worker import commands, output
 from worker.compliance_cli import register as register_compliance
 from worker.exchange_cli import register as register_exchange
 from worker.failures import UserError, describe
+from worker.introducer_cli import register as register_introducers
 from worker.service_cli import register as register_service
 
 app = typer.Typer(
@@ -117,6 +118,7 @@ def health_show(
 
 register_compliance(app)
 register_exchange(app)
+register_introducers(app)
 register_service(app)
 
 

@@ -112,6 +112,7 @@ def summary_payload(summary: RunSummary) -> dict[str, Any]:
         "written": asdict(summary.writeback),
         "seconds": {stage: round(value, 3) for stage, value in summary.seconds.items()},
         "exchange": exchange_payload(summary.exchange),
+        "introducers": asdict(summary.introducers) if summary.introducers else None,
     }
 
 

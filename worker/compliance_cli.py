@@ -18,6 +18,7 @@ from rich.table import Table
 
 from compliance.hashing import TOKEN_PREFIX
 from worker import compliance_commands as run
+from worker.failures import UserError
 from worker.output import console
 
 TOKEN = re.compile(rf"({re.escape(TOKEN_PREFIX)}[0-9a-f]{{12}})[0-9a-f]{{52}}")
@@ -70,13 +71,35 @@ def export(
 
 
 def erase(
-    subject: SubjectOption,
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            "--subject",
+            help="An email address, or TYPE:ID with TYPE contact, lead, opportunity, account "
+            "or system_user.",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what would go, with counts; change nothing.")
     ] = False,
+    release: Annotated[
+        str | None,
+        typer.Option(
+            "--release",
+            help="Take an erased subject (address or TYPE:ID) off the suppression list: "
+            "they came back and consented. Audited.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Erase a data subject from Rapport's tables (audited; idempotent)."""
+    """Erase a data subject from Rapport's tables and keep them out (audited; idempotent)."""
+    if release is not None:
+        if subject is not None or dry_run:
+            raise UserError("--release: give it alone, without --subject or --dry-run")
+        _emit(run.release(release, datetime.now(UTC)), as_json, _released)
+        return
+    if subject is None:
+        raise UserError("--subject: required; expected an email address or TYPE:ID")
     _emit(run.erase(subject, dry_run, datetime.now(UTC)), as_json, _erased)
 
 
@@ -134,6 +157,13 @@ def _erased(payload: dict[str, Any]) -> None:
         console.print("dry run: nothing was changed")
     else:
         console.print(f"the audit log now names this subject {payload['subject_token']}")
+
+
+def _released(payload: dict[str, Any]) -> None:
+    if payload["released"]:
+        console.print(f"released: the next run scores {payload['subject']} again")
+    else:
+        console.print(f"{payload['subject']} was not on the suppression list; nothing changed")
 
 
 def _purged(payload: dict[str, Any]) -> None:

@@ -70,6 +70,16 @@ def erase(subject: str, dry_run: bool, now: datetime) -> dict[str, Any]:
     }
 
 
+def release(subject: str, now: datetime) -> dict[str, Any]:
+    with _refusals_as_user_errors():
+        report = compliance.release_subject(_store(), subject, now=now)
+    return {
+        "subject": subject.strip(),
+        "released": report.released,
+        "subject_token": report.subject_token,
+    }
+
+
 def retention_purge(now: datetime, interaction_days: int, snapshot_days: int) -> dict[str, Any]:
     with _refusals_as_user_errors():
         report = compliance.purge_retention(

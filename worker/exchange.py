@@ -117,7 +117,9 @@ async def probe_directory(client: Any) -> None:
 async def check_tenant_consent(
     engine: Engine, settings: Settings, now: datetime, *, command: str
 ) -> ConsentOutcome:
-    required = required_roles(group_scope=settings.mailbox_group_id is not None)
+    required = required_roles(
+        group_scope=settings.mailbox_group_id is not None or bool(settings.excluded_groups)
+    )
     try:
         app = graph_app(settings)
         if app is None:
@@ -144,14 +146,18 @@ def _context(engine: Engine, settings: Settings, client: Any, now: datetime) -> 
     domains = {d.lower() for d in settings.internal_domains}
     domains |= {address.rpartition("@")[2] for address, ref in directory.by_address.items()
                 if ref[0] == "system_user"}  # fmt: skip
+    # Never read further back than interactions are kept: a (re-)baseline would
+    # otherwise bring back what the retention purge removed.
+    retained = settings.retention_interaction_days
     window = SyncWindow(
         now=now,
-        mail_since=now - timedelta(days=settings.backfill_days),
-        calendar_start=now - timedelta(days=settings.calendar_past_days),
+        mail_since=now - timedelta(days=min(settings.backfill_days, retained)),
+        calendar_start=now - timedelta(days=min(settings.calendar_past_days, retained)),
         calendar_end=now + timedelta(days=settings.calendar_future_days),
     )
     return SyncContext(
-        client=client, engine=engine, normaliser=Normaliser(directory, frozenset(domains)),
+        client=client, engine=engine,
+        normaliser=Normaliser(directory, frozenset(domains), now - timedelta(days=retained)),
         window=window,
         policy=RetryPolicy(settings.retry_attempts, settings.retry_max_wait_seconds),
         mailbox_concurrency=settings.mailbox_concurrency,
@@ -238,6 +244,7 @@ async def _sync(
             scope=MailboxScope(
                 excluded=frozenset(normalise_address(u) for u in settings.excluded_users),
                 group_id=settings.mailbox_group_id,
+                excluded_groups=frozenset(settings.excluded_groups),
             ),
             concurrent_mailboxes=settings.concurrent_mailboxes,
             claim=claim, progress=progress,

@@ -7,10 +7,19 @@ object per distinct value keeps memory flat and makes hashing in scoring cheap.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from sqlalchemy.engine import Engine
+
 from scoring.model import Direction, Interaction, Kind, Party, RecordRef, RecordType, Response, Role
+from storage.crm_records import (
+    FIELD_SEPARATOR,
+    PARTY_SEPARATOR,
+    iter_interactions_with_parties,
+    iter_party_rows,
+)
+from storage.engine import session_scope
 
 KINDS = {kind.value: kind for kind in Kind}
 DIRECTIONS = {direction.value: direction for direction in Direction}
@@ -19,7 +28,7 @@ ROLES = {role.value: role for role in Role}
 RESPONSES: dict[str | None, Response | None] = {r.value: r for r in Response}
 RESPONSES[None] = None
 
-Sides = tuple[list[Party], list[Party]]
+SIDES = ("internal", "external")
 
 
 class PartyInterner:
@@ -43,44 +52,92 @@ class PartyInterner:
         return party
 
 
-def group_parties(rows: Iterable[Any], interner: PartyInterner) -> dict[str, Sides]:
-    sides: dict[str, Sides] = {}
-    cache = interner._parties
-    for key, record_type, record_id, role, side, response in rows:
-        entry = sides.get(key)
-        if entry is None:
-            entry = sides[key] = ([], [])
-        party = cache.get((record_type, record_id, role, response))
-        if party is None:
-            party = interner.party(record_type, record_id, role, response)
-        entry[0 if side == "internal" else 1].append(party)
-    return sides
+PartiesOf = Callable[[str], Iterable[tuple[Any, ...]]]  # key -> rows in PARTY_COLUMNS order
+
+
+Sides = tuple[tuple[Party, ...], tuple[Party, ...], int]  # internal, external, how many
+NO_PARTIES: tuple[tuple[Party, ...], tuple[Party, ...], None] = ((), (), None)
+
+
+class PartyUnpacker:
+    """Packed party text (storage.crm_records.PARTY_SEPARATOR) -> the two sides, memoised.
+
+    Parties come out sorted, so an interaction's parties have one order
+    whatever order the database returned them in.
+    """
+
+    def __init__(self, interner: PartyInterner, parties_of: PartiesOf) -> None:
+        self._interner = interner
+        self._parties_of = parties_of
+        self.decoded: dict[str, Sides] = {}
+
+    def sides(self, key: str, packed: str, count: int) -> Sides:
+        sides = self.decoded.get(packed)
+        if sides is None:
+            try:
+                sides = self.decoded[packed] = self._unpack(packed)
+            except (ValueError, KeyError):
+                sides = None
+        if sides is None or sides[2] != count:
+            # Only an id holding the separator characters gets here: read this
+            # interaction's party rows one by one instead.
+            sides = self._from_rows(self._parties_of(key))
+        return sides
+
+    def _unpack(self, packed: str) -> Sides:
+        rows = []
+        for piece in packed.split(PARTY_SEPARATOR):
+            side, record_type, role, response, record_id = piece.split(FIELD_SEPARATOR, 4)
+            rows.append((None, record_type, record_id, role, side, response))
+        return self._from_rows(rows)
+
+    def _from_rows(self, rows: Iterable[tuple[Any, ...]]) -> Sides:
+        internal: list[Party] = []
+        external: list[Party] = []
+        for _key, record_type, record_id, role, side, response in rows:
+            if side not in SIDES:
+                raise ValueError(f"interaction party side must be one of {SIDES}, got {side!r}")
+            party = self._interner.party(record_type, record_id, role, response or None)
+            (internal if side == "internal" else external).append(party)
+        return tuple(sorted(internal)), tuple(sorted(external)), len(internal) + len(external)
 
 
 def to_interactions(
-    rows: Iterable[Any], sides: dict[str, Sides], interner: PartyInterner
+    rows: Iterable[Any], interner: PartyInterner, parties_of: PartiesOf
 ) -> list[Interaction]:
-    """Positional construction on purpose: this runs once per stored interaction."""
-    empty: Sides = ([], [])
-    kinds, directions, ref = KINDS, DIRECTIONS, interner.ref
+    """Rows in INTERACTION_COLUMNS order plus packed parties and their count -> interactions.
+
+    Built with tuple.__new__ and the memo read inline on purpose: this runs
+    once per stored interaction.
+    """
+    unpacker = PartyUnpacker(interner, parties_of)
+    kinds, directions, ref, decoded = KINDS, DIRECTIONS, interner.ref, unpacker.decoded
+    new = tuple.__new__
     interactions: list[Interaction] = []
     append = interactions.append
-    for key, kind, direction, at, minutes, thread, r_type, r_id, planned, opens, clicks in rows:
-        internal, external = sides.get(key, empty)
+    for row in rows:
+        (
+            key, kind, direction, at, minutes, thread, r_type, r_id, planned, opens, clicks,
+            packed, count,
+        ) = row  # fmt: skip
+        sides = NO_PARTIES if packed is None else decoded.get(packed)
+        if sides is None or sides[2] != count:
+            sides = unpacker.sides(key, packed, count)
         append(
-            Interaction(
-                key,
-                kinds[kind],
-                directions[direction],
-                at,
-                tuple(internal),
-                tuple(external),
-                minutes,
-                thread,
-                ref(r_type, r_id) if r_type and r_id else None,
-                bool(planned),
-                opens,
-                clicks,
-            )  # fmt: skip
-        )
+            new(Interaction, (
+                key, kinds[kind], directions[direction], at, sides[0], sides[1], minutes,
+                thread, ref(r_type, r_id) if r_type and r_id else None, bool(planned),
+                opens, clicks,
+            ))
+        )  # fmt: skip
     return interactions
+
+
+def load_interactions(engine: Engine) -> list[Interaction]:
+    with session_scope(engine) as session:
+
+        def parties_of(key: str) -> list[tuple[object, ...]]:
+            return list(iter_party_rows(session=session, interaction_key=key))
+
+        rows = iter_interactions_with_parties(session=session)
+        return to_interactions(rows, PartyInterner(), parties_of)

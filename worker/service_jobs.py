@@ -173,6 +173,8 @@ class Jobs:
             summary = await asyncio.to_thread(
                 run_once, self.engine, now=self.clock.now(),
                 batch_size=self.settings.writeback_batch_size,
+                retention_days=self.settings.retention_interaction_days,
+                processes=self.settings.scoring_processes,
             )  # fmt: skip
         except Exception:
             self.metrics.scoring_runs.inc(outcome="failed")

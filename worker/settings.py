@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -20,6 +21,16 @@ def _geo_code(code: str) -> str:
     if not (len(code) == 3 and code.isalpha()):
         raise ValueError(f"{code!r} is not a Multi-Geo code; expected e.g. EUR, NAM, APC")
     return code.upper()
+
+
+def _group_id(group: str) -> str:
+    # Graph addresses groups by object id only; a display name would silently match nobody.
+    try:
+        return str(UUID(group))
+    except ValueError:
+        raise ValueError(
+            f"{group!r} is not a group object id; expected Entra group ids (GUIDs), comma-separated"
+        ) from None
 
 
 class Settings(BaseSettings):
@@ -34,6 +45,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     writeback_batch_size: int = Field(default=2000, ge=100, le=100_000)
+    # Scoring processes on PostgreSQL; 0 = one per usable CPU, at most 4 (SQLite: always 1).
+    scoring_processes: int = Field(default=0, ge=0, le=64)
 
     # --- Microsoft Graph: the app registration (docs/deploy.md) ---
     tenant_id: str | None = None
@@ -54,6 +67,8 @@ class Settings(BaseSettings):
     exclude_unknown_location: bool = True
     mailbox_group_id: str | None = None
     excluded_users: Annotated[tuple[str, ...], NoDecode] = ()
+    # Entra group object ids: their (transitive) members are opted out like excluded users.
+    excluded_groups: Annotated[tuple[str, ...], NoDecode] = ()
     internal_domains: Annotated[tuple[str, ...], NoDecode] = ()
 
     # --- How they are read ---
@@ -103,6 +118,7 @@ class Settings(BaseSettings):
     @field_validator(
         "allowed_data_locations",
         "excluded_users",
+        "excluded_groups",
         "internal_domains",
         "excluded_mail_folders",
         mode="before",
@@ -117,6 +133,11 @@ class Settings(BaseSettings):
     @classmethod
     def _geo_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_geo_code(code) for code in value)
+
+    @field_validator("excluded_groups")
+    @classmethod
+    def _group_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_group_id(group) for group in value)
 
     @field_validator("tenant_data_location")
     @classmethod

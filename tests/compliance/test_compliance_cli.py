@@ -126,3 +126,32 @@ def test_retention_purge_prints_what_it_removed(
 
     assert payload["counts"]["interaction"] > 0
     assert payload["interaction_cutoff"] == "2026-11-11T12:00:00+00:00"
+
+
+def test_erase_then_release_from_the_command_line(
+    store: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _json(run_cli(capsys, "erase", "--subject", DANA.addresses[0], "--json"))
+
+    released = _json(run_cli(capsys, "erase", "--release", DANA.addresses[0], "--json"))
+    again = run_cli(capsys, "erase", "--release", DANA.addresses[0])
+
+    assert released["released"] == 3 and released["subject_token"].startswith("hmac-sha256:")
+    assert again.code == 0 and "was not on the suppression list" in again.out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("erase",), "--subject: required"),
+        (("erase", "--release", DANA.addresses[0], "--dry-run"), "--release: give it alone"),
+        (("erase", "--release", "Dana Ruiz"), "expected an email address or TYPE:ID"),
+    ],
+)
+def test_erase_refuses_a_bad_request_in_one_line(
+    store: Engine, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+) -> None:
+    outcome = run_cli(capsys, *args)
+
+    assert outcome.code == 2
+    assert message in outcome.err and len(outcome.err.strip().splitlines()) == 1

@@ -131,3 +131,28 @@ def test_batches_commit_independently(engine: Engine) -> None:
 
 def _contact_row(n: int) -> tuple[Any, dict[str, Any]]:
     return Contact, {"id": f"c{n}", "email": f"p{n}@x.example", "full_name": f"P{n}"}
+
+
+def test_a_kpi_change_outside_the_health_fields_is_written(engine: Engine) -> None:
+    f.contact(engine, "c1", "a@x.example", "A")
+    write_back(engine, [_result("c1", 70, reasons=["no meeting in 45 days"])], now=f.NOW)
+
+    counts = write_back(engine, [_result("c1", 70, reasons=["no meeting in 46 days"])], now=f.NOW)
+
+    assert (counts.records_updated, counts.kpis_written) == (0, 1)
+    with engine.connect() as connection:
+        reasons = connection.execute(sa.text("SELECT reasons FROM relationship_kpi")).scalar()
+    assert reasons in (["no meeting in 46 days"], '["no meeting in 46 days"]')
+
+
+def test_kpi_rows_without_a_digest_are_rewritten_once(engine: Engine) -> None:
+    """Rows written before migration 0005 carry no digest."""
+    f.contact(engine, "c1", "a@x.example", "A")
+    write_back(engine, [_result("c1", 70, emails_sent=2)], now=f.NOW)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE relationship_kpi SET kpi_digest = NULL"))
+
+    again = write_back(engine, [_result("c1", 70, emails_sent=2)], now=f.NOW)
+    settled = write_back(engine, [_result("c1", 70, emails_sent=2)], now=f.NOW)
+
+    assert (again.kpis_written, settled.kpis_written, settled.unchanged) == (1, 0, 1)

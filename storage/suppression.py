@@ -1,0 +1,229 @@
+"""The suppression list: one-way tokens of erased subjects, and the questions asked of it.
+
+An erasure removes what Rapport derived about a person, but the CRM may keep
+the record and its activities (and mailboxes keep their mail), so the next
+run would derive it all again. `rapport erase` therefore writes tokens of
+the subject's addresses and record references (`contact:ID`) into
+`erased_subject`; matching, ingestion and
+scoring ask this module whether an address or a record is erased and treat
+it as unknown. Only tokens are kept, so the list itself names nobody.
+
+A token is `hmac-sha256:<hex>`: HMAC-SHA256 keyed with a random per-store
+salt, over the trimmed, lower-cased identifier. Why salted: addresses and
+names are guessable (first.last@company), so a plain SHA-256 of one can be
+reversed by hashing a list of candidates, and the same person would carry the
+same token in every installation. With a per-store salt, a guess can only be
+tested by someone who can read this store's `ri_settings` (the compliance
+officer confirming "was this person erased?"); tokens from two stores cannot
+be joined. The salt lives here, with storage, because matching needs it as
+much as compliance does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from storage.crm_tables import Account, Contact, Lead, Opportunity, SystemUser
+from storage.rapport_tables import ErasedSubject, RiSetting
+from storage.types import core_table
+
+if TYPE_CHECKING:
+    from storage.crm_records import CrmSnapshot
+
+SALT_KEY = "compliance.hash_salt"
+TOKEN_PREFIX = "hmac-sha256:"
+SETTINGS = core_table(RiSetting)
+ERASED = core_table(ErasedSubject)
+RecordKey = tuple[str, str]  # (record_type, record_id)
+
+# Where each kind of record keeps its addresses; opportunities and accounts have none.
+ADDRESS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "system_user": ("email",),
+    "contact": ("email", "email2", "email3"),
+    "lead": ("email",),
+    "opportunity": (),
+    "account": (),
+}
+RECORD_TABLES: dict[str, sa.Table] = {
+    "system_user": core_table(SystemUser),
+    "contact": core_table(Contact),
+    "lead": core_table(Lead),
+    "opportunity": core_table(Opportunity),
+    "account": core_table(Account),
+}
+
+
+class SubjectHasher:
+    def __init__(self, salt: bytes) -> None:
+        # Keyed once: copying a keyed HMAC is cheaper than re-keying per identifier,
+        # and matching asks about every record of the CRM.
+        self._keyed = hmac.new(salt, digestmod=hashlib.sha256)
+
+    def token(self, identifier: str) -> str:
+        digest = self._keyed.copy()
+        digest.update(identifier.strip().lower().encode())
+        return TOKEN_PREFIX + digest.hexdigest()
+
+
+def record_reference(record_type: str, record_id: str) -> str:
+    """How a record is named on the suppression list (before hashing)."""
+    return f"{record_type}:{record_id}"
+
+
+def store_hasher(*, session: Session, now: datetime) -> SubjectHasher:
+    """The store's hasher; the salt is created on first use, in the caller's transaction."""
+    salt = _stored_salt(session)
+    if salt is None:
+        _insert_if_absent(session, secrets.token_hex(32), now)
+        # Re-read: a concurrent first use may have won the insert, and its salt is the one.
+        salt = _stored_salt(session)
+        assert salt is not None
+    return SubjectHasher(salt)
+
+
+def existing_hasher(*, session: Session) -> SubjectHasher | None:
+    """The store's hasher if its salt exists; reading never creates it (dry runs, matching)."""
+    salt = _stored_salt(session)
+    return None if salt is None else SubjectHasher(salt)
+
+
+def _stored_salt(session: Session) -> bytes | None:
+    query = sa.select(SETTINGS.c.value).where(SETTINGS.c.key == SALT_KEY)
+    value = session.execute(query).scalar()
+    return bytes.fromhex(value) if isinstance(value, str) else None
+
+
+def _insert_if_absent(session: Session, salt_hex: str, now: datetime) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(SETTINGS).values(key=SALT_KEY, value=salt_hex, updated_at=now)
+    session.execute(statement.on_conflict_do_nothing(index_elements=["key"]))
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """The erased tokens of one store, with the hasher that makes them comparable."""
+
+    tokens: frozenset[str] = frozenset()
+    hasher: SubjectHasher | None = field(default=None, compare=False)
+
+    def __bool__(self) -> bool:
+        return bool(self.tokens)
+
+    def erased(self, identifier: str | None) -> bool:
+        if not self.tokens or self.hasher is None or not identifier or not identifier.strip():
+            return False
+        return self.hasher.token(identifier) in self.tokens
+
+    def address_erased(self, address: str | None) -> bool:
+        return self.erased(address)
+
+    def record_erased(self, record_type: str, record_id: str) -> bool:
+        return self.erased(record_reference(record_type, record_id))
+
+    def holds(self, record_type: str, record_id: str, addresses: Iterable[str | None]) -> bool:
+        """A record is erased by its reference, or by carrying an erased address:
+        an erased person who reappears on a new CRM record stays erased."""
+        if not self.tokens:
+            return False
+        return self.record_erased(record_type, record_id) or any(
+            self.address_erased(address) for address in addresses
+        )
+
+
+def load_suppression(*, session: Session) -> Suppression:
+    """The suppression list; empty (and free to ask) when nobody was ever erased."""
+    tokens = frozenset(session.scalars(sa.select(ERASED.c.token)))
+    if not tokens:
+        return Suppression()
+    hasher = existing_hasher(session=session)
+    # Tokens without a salt cannot be matched; that only happens if the salt was deleted,
+    # which docs/compliance.md forbids. Fail loudly rather than let erased people back in.
+    if hasher is None:
+        raise RuntimeError(
+            f"ri_settings {SALT_KEY!r} is missing but erased_subject holds tokens; "
+            "restore the salt (see docs/compliance.md)"
+        )
+    return Suppression(tokens, hasher)
+
+
+def erased_records(*, session: Session, suppression: Suppression) -> frozenset[RecordKey]:
+    """The CRM's records that are erased, by reference or by one of their addresses."""
+    if not suppression:
+        return frozenset()
+    found: set[RecordKey] = set()
+    for record_type, table in RECORD_TABLES.items():
+        columns = [table.c[name] for name in ADDRESS_COLUMNS[record_type]]
+        for record_id, *addresses in session.execute(sa.select(table.c.id, *columns)):
+            if suppression.holds(record_type, record_id, addresses):
+                found.add((record_type, record_id))
+    return frozenset(found)
+
+
+# CrmSnapshot lists of records, by the record type of their rows' `id`.
+SNAPSHOT_RECORDS = {
+    "users": "system_user",
+    "accounts": "account",
+    "contacts": "contact",
+    "open_leads": "lead",
+    "open_opportunities": "opportunity",
+}
+
+
+def without_erased(snapshot: CrmSnapshot, *, session: Session) -> CrmSnapshot:
+    """The snapshot scoring reads, minus erased records: they get no KPIs, history or health."""
+    erased = erased_records(session=session, suppression=load_suppression(session=session))
+    if not erased:
+        return snapshot
+    kept: dict[str, list[object]] = {
+        name: [row for row in getattr(snapshot, name) if (record_type, row.id) not in erased]
+        for name, record_type in SNAPSHOT_RECORDS.items()
+    }
+    kept["stakeholders"] = [
+        row
+        for row in snapshot.stakeholders
+        if ("contact", row.contact_id) not in erased
+        and ("opportunity", row.opportunity_id) not in erased
+    ]
+    return replace(snapshot, **kept)
+
+
+def pending_tokens(
+    *, session: Session, hasher: SubjectHasher, identifiers: Iterable[str]
+) -> list[str]:
+    """Tokens of these identifiers that are not on the list yet, sorted."""
+    tokens = {hasher.token(i) for i in identifiers if i and i.strip()}
+    listed = set(session.scalars(sa.select(ERASED.c.token).where(ERASED.c.token.in_(tokens))))
+    return sorted(tokens - listed)
+
+
+def suppress(*, session: Session, tokens: Iterable[str], at: datetime) -> int:
+    """Put tokens on the list (a token already there keeps its first date). Returns how many."""
+    rows = [{"token": token, "erased_at": at} for token in sorted(set(tokens))]
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = session.execute(
+        insert(ERASED).values(rows).on_conflict_do_nothing(index_elements=["token"])
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release(*, session: Session, tokens: Iterable[str]) -> int:
+    """Take tokens off the list: the subject came back with consent. Returns how many."""
+    wanted = sorted(set(tokens))
+    if not wanted:
+        return 0
+    result = session.execute(sa.delete(ERASED).where(ERASED.c.token.in_(wanted)))
+    return int(result.rowcount)  # type: ignore[attr-defined]

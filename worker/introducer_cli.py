@@ -1,0 +1,182 @@
+"""`rapport introducers`: who knows a contact or lead, and colleagues opting out.
+
+Mounted on the main app by `register(app)`. `show` prints only each
+colleague's name, address and strength (never what was said, which Rapport
+does not hold); everyone asking sees the same list.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from storage import health_read, migrate
+from storage.engine import session_scope
+from storage.introducer_store import load_introducers
+from worker import commands
+from worker.failures import UserError
+from worker.introducer_optout import OptOutChange, change_opt_out, excluded_colleagues
+from worker.introducers import SWITCH
+from worker.output import console
+from worker.ri_settings import current_settings
+
+RECORD_TYPES = ("contact", "lead")
+introducers_app = typer.Typer(
+    help="Who knows whom: colleagues who can introduce you to a contact or lead.",
+    no_args_is_help=True,
+)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+UserArgument = Annotated[str, typer.Argument(help="The colleague's email address.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `introducers` to `app`; a second call changes nothing."""
+    if any(group.name == "introducers" for group in app.registered_groups):
+        return
+    app.add_typer(introducers_app, name="introducers")
+
+
+def _emit(payload: dict[str, Any], as_json: bool, render: Any) -> None:
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, default=str))
+    else:
+        render(payload)
+
+
+def _store() -> Engine:
+    store = commands.engine()
+    migrate.require_current(store)
+    return store
+
+
+@introducers_app.command("show")
+def show(
+    record: Annotated[
+        str, typer.Argument(help="contact:ID, lead:ID or the person's email address.")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Colleagues who know the person, strongest first."""
+    _emit(introducers_of(record), as_json, _introducers_table)
+
+
+@introducers_app.command("opt-out")
+def opt_out(user: UserArgument, as_json: JsonFlag = False) -> None:
+    """Never list this colleague as an introducer (their entries go at once; audited)."""
+    change = change_opt_out(_store(), user, opted_out=True, now=datetime.now(UTC))
+    _emit(_change_payload(change), as_json, _changed)
+
+
+@introducers_app.command("opt-in")
+def opt_in(user: UserArgument, as_json: JsonFlag = False) -> None:
+    """List this colleague again from the next run on (audited)."""
+    change = change_opt_out(_store(), user, opted_out=False, now=datetime.now(UTC))
+    _emit(_change_payload(change), as_json, _changed)
+
+
+def resolve_person(record: str, store: Engine) -> tuple[str, str, str]:
+    """(record_type, record_id, name) of the contact or lead named; UserError otherwise."""
+    with session_scope(store) as session:
+        if "@" in record and ":" not in record:
+            found = health_read.find_by_address(session=session, address=record)
+            if not found:
+                raise UserError(f"record: no contact or lead has the address {record.strip()!r}")
+            record_type, record_id = found[0]
+        else:
+            record_type, _, record_id = record.strip().partition(":")
+            if record_type not in RECORD_TYPES or not record_id:
+                raise UserError(
+                    f"record: {record!r} is not allowed; expected contact:ID, lead:ID "
+                    "or an email address"
+                )
+        row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)
+        if row is None:
+            raise UserError(f"record: no {record_type} with id {record_id!r}")
+        return record_type, record_id, row["display_name"]
+
+
+def introducers_of(record: str) -> dict[str, Any]:
+    store = _store()
+    record_type, record_id, name = resolve_person(record, store)
+    payload: dict[str, Any] = {
+        "record_type": record_type,
+        "record_id": record_id,
+        "name": name,
+        "enabled": bool(current_settings(store)[SWITCH]),
+        "introducers": [],
+    }
+    if not payload["enabled"]:
+        return payload
+    now = datetime.now(UTC)
+    with session_scope(store) as session:
+        rows = load_introducers(session=session, record_type=record_type, record_id=record_id)
+        # Rows are written by the last run; an exclusion added since then counts already.
+        hidden = excluded_colleagues(
+            session=session, configured=commands.settings().excluded_users, now=now
+        )
+    shown = [row for row in rows if row["system_user_id"] not in hidden]
+    payload["introducers"] = [
+        {
+            "rank": rank,
+            "name": row["full_name"],
+            "email": row["email"],
+            "strength": row["strength"],
+            "strength_label": row["strength_label"],
+        }
+        for rank, row in enumerate(shown, start=1)
+    ]
+    return payload
+
+
+def _change_payload(change: OptOutChange) -> dict[str, Any]:
+    return {
+        "system_user_id": change.system_user_id,
+        "name": change.name,
+        "email": change.email,
+        "opted_out": change.opted_out,
+        "changed": change.changed,
+        "introducer_rows_removed": change.introducer_rows_removed,
+    }
+
+
+def _introducers_table(payload: dict[str, Any]) -> None:
+    who = f"{payload['name']} ({payload['record_type']}:{payload['record_id']})"
+    if not payload["enabled"]:
+        console.print(
+            f"Who knows whom is switched off ({SWITCH}); no introducers are kept for {who}. "
+            f"An admin can turn it on with: rapport settings set {SWITCH} on"
+        )
+        return
+    if not payload["introducers"]:
+        console.print(f"No colleague is known to have a relationship with {who} yet.")
+        return
+    table = Table(title=f"Who knows {who}")
+    table.add_column("#", no_wrap=True)
+    table.add_column("colleague", overflow="fold")
+    table.add_column("email", overflow="fold")  # an address cut short is no use
+    table.add_column("strength", no_wrap=True)
+    for row in payload["introducers"]:
+        strength = f"{_bar(row['strength'])} {row['strength_label']} ({row['strength']})"
+        table.add_row(str(row["rank"]), row["name"], row["email"], strength)
+    console.print(table)
+
+
+def _bar(strength: int) -> str:
+    filled = round(strength / 20)
+    return "●" * filled + "○" * (5 - filled)
+
+
+def _changed(payload: dict[str, Any]) -> None:
+    who = f"{payload['name']} <{payload['email']}>"
+    state = "opted out of" if payload["opted_out"] else "opted in to"
+    if not payload["changed"]:
+        console.print(f"{who} had already {state} who knows whom; nothing changed")
+        return
+    console.print(f"{who} {state} who knows whom")
+    if payload["introducer_rows_removed"]:
+        console.print(f"removed {payload['introducer_rows_removed']} introducer entries")

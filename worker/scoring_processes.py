@@ -1,0 +1,155 @@
+"""Score and write back a book in parts, one forked process per part.
+
+Scoring is pure Python and bound to one core; a book of a million
+interactions keeps one core busy for tens of seconds. The expensive,
+shared preparation (`scoring.ScoringRun`: every interaction prepared and
+indexed) is built once in the parent; each forked child inherits it
+copy-on-write, scores its share of the records and writes them back over its
+own database connections. Parts are independent: a record is written by
+exactly one process, and write-back is per record, so the result is the same
+rows as a single-process run.
+
+Only PostgreSQL runs parts in parallel: SQLite has one writer at a time, so
+children would queue on its lock. Where `os.fork` does not exist the parts run
+one after the other in this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TypeVar
+
+from sqlalchemy.engine import Engine
+
+from storage.writeback import WritebackCounts
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ScoringProcessFailed(RuntimeError):
+    """A scoring child died or raised; what it wrote before stays written."""
+
+
+@dataclass
+class PartSummary:
+    """What one process scored and wrote."""
+
+    records_scored: int = 0
+    by_state: dict[str, int] = field(default_factory=dict)
+    writeback: WritebackCounts = field(default_factory=WritebackCounts)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def from_json(cls, payload: bytes) -> PartSummary:
+        data = json.loads(payload)
+        return cls(data["records_scored"], data["by_state"], WritebackCounts(**data["writeback"]))
+
+
+def split(items: Sequence[T], parts: int) -> list[list[T]]:
+    """Round-robin, so that every part gets its share of each kind of record."""
+    parts = max(1, min(parts, len(items)))
+    return [list(items[start::parts]) for start in range(parts)]
+
+
+def usable_processes(engine: Engine, configured: int) -> int:
+    """Processes for one run: `configured`, or one per usable CPU (at most 4) for 0."""
+    if engine.dialect.name != "postgresql" or not hasattr(os, "fork"):
+        return 1
+    if configured > 0:
+        return configured
+    return max(1, min(4, len(os.sched_getaffinity(0))))
+
+
+Part = Callable[[Engine], PartSummary]
+
+
+def run_parts(engine: Engine, parts: Sequence[Part]) -> list[PartSummary]:
+    """Run `parts[0]` here and every other part in a forked child; all summaries, in order."""
+    if len(parts) <= 1 or not hasattr(os, "fork"):
+        return [part(engine) for part in parts]
+    children = [_fork(engine, part) for part in parts[1:]]
+    try:
+        first = parts[0](engine)
+    finally:
+        # Always reap the children, also when this process's own part failed.
+        outcomes = [_collect(pid, reader) for pid, reader in children]
+    failures = [error for error in outcomes if isinstance(error, str)]
+    if failures:
+        raise ScoringProcessFailed("; ".join(failures))
+    return [first, *(o for o in outcomes if isinstance(o, PartSummary))]
+
+
+def _fork(engine: Engine, part: Part) -> tuple[int, int]:
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child; coverage cannot follow a fork
+        os.close(reader)
+        _child(engine, part, writer)
+    os.close(writer)
+    return pid, reader
+
+
+def _child(engine: Engine, part: Part, writer: int) -> None:  # pragma: no cover - child
+    status = 1
+    try:
+        _reset_signals()
+        # The parent's pooled connections belong to the parent: open our own.
+        engine.dispose(close=False)
+        payload = part(engine).to_json()
+        with os.fdopen(writer, "wb") as pipe:
+            pipe.write(payload)
+        status = 0
+    except BaseException:
+        log.exception("scoring process %d failed", os.getpid())
+    finally:
+        # No atexit handlers, no flushing of buffers inherited from the parent.
+        os._exit(status)
+
+
+def _reset_signals() -> None:  # pragma: no cover - child
+    """The parent's handlers (a service's graceful stop) are not the child's business:
+    the parent stops its children by waiting for them."""
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, signal.SIG_DFL)
+    with contextlib.suppress(ValueError):
+        signal.set_wakeup_fd(-1)
+
+
+def _collect(pid: int, reader: int) -> PartSummary | str:
+    with os.fdopen(reader, "rb") as pipe:
+        payload = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0 or not payload:
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        return f"scoring process {pid} {how}; its records keep their previous health"
+    return PartSummary.from_json(payload)
+
+
+def merged(summaries: Sequence[PartSummary]) -> PartSummary:
+    total = PartSummary()
+    for summary in summaries:
+        total.records_scored += summary.records_scored
+        for state, count in summary.by_state.items():
+            total.by_state[state] = total.by_state.get(state, 0) + count
+        _add_counts(total.writeback, summary.writeback)
+    return total
+
+
+def _add_counts(total: WritebackCounts, part: WritebackCounts) -> None:
+    total.records_updated += part.records_updated
+    total.kpis_written += part.kpis_written
+    total.snapshots_written += part.snapshots_written
+    total.unchanged += part.unchanged
+    for record_type, count in part.by_type.items():
+        total.by_type[record_type] = total.by_type.get(record_type, 0) + count
