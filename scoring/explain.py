@@ -33,6 +33,10 @@ MAX_REASONS = 5
 # An email younger than a day is not "unanswered" yet in the reasons (the
 # score still counts it, time-weighted).
 UNANSWERED_AFTER_HOURS = 24.0
+# A customer email we never answered stops being "awaiting our reply" after
+# this long: by then the conversation has moved on (a closing "thanks!" from
+# last spring is not a task for today). The engagement factor still counts it.
+AWAITING_REPLY_DAYS = 30
 # Our own late replies do not move the customer's engagement, but a customer
 # waiting on us is something to act on: rank it like a 15-point loss.
 WAITING_ON_US_IMPACT = 15.0
@@ -171,13 +175,16 @@ def _engagement(context: Context, lost: float, earned: float) -> Explained:
 def _waiting(context: Context, lost: float) -> list[Candidate]:
     """Emails unanswered by them (since they last took part) and by us, per person."""
     due = context.time.now_ts - UNANSWERED_AFTER_HOURS * HOUR_SECONDS
+    stale = context.time.now_ts - AWAITING_REPLY_DAYS * DAY_SECONDS
     last_engaged = context.record.now.last_engaged
     # Our emails followed by other contact from the customer were not left
     # unanswered in any way that matters (see threads.Threads).
     silent_after = last_engaged.ts if last_engaged is not None else float("-inf")
     waiting: dict[tuple[bool, str], list[float]] = {}  # (inbound, name) -> [messages, since]
     for inbound, started_ts, messages, _, opener in context.record.tally.threads.turns.values():
-        if started_ts > due or (not inbound and started_ts <= silent_after):
+        if started_ts > due:
+            continue
+        if (started_ts < stale) if inbound else (started_ts <= silent_after):
             continue
         for ref in _turn_people(opener, inbound, context.scope.people):
             entry = waiting.setdefault((inbound, _name(ref, context)), [0, started_ts])

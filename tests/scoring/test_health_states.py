@@ -237,6 +237,18 @@ class TestExplanation:
 
         assert "2 emails from Lee Chen awaiting our reply since 2026-11-14" in reasons
 
+    def test_an_old_unanswered_customer_email_is_no_longer_awaiting_a_reply(self) -> None:
+        history = [
+            *two_way_history(LEE, weeks=4),
+            *thread("thanks", [(days_ago(200), False), (days_ago(199), True)], contacts=(LEE,)),
+            *thread("question", [(days_ago(4), True)], contacts=(LEE,)),
+        ]
+
+        reasons = health_of(history, contact_scope(LEE)).reasons
+
+        assert "1 email from Lee Chen awaiting our reply since 2026-11-14" in reasons
+        assert not any("since 2026-05" in reason for reason in reasons)
+
     def test_a_healthy_relationship_is_explained_by_its_strengths(self) -> None:
         reasons = health_of(two_way_history(weeks=8)).reasons
 
