@@ -21,12 +21,13 @@ an uninformed answer never overwrites an informed one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.interaction_store import PARTY, InteractionRecord, PartyRow, chunks
+from storage.interaction_store import INTERACTION, PARTY, InteractionRecord, PartyRow, chunks
 from storage.sync_tables import InteractionSighting, Mailbox
 from storage.types import core_table
 
@@ -34,6 +35,7 @@ SIGHTING = core_table(InteractionSighting)
 MAILBOX = core_table(Mailbox)
 UNINFORMED = (None, "none")
 PartyKey = tuple[str, str, str]  # record type, record id, role
+ROW_FIELDS = tuple(INTERACTION.c.keys())
 
 
 def _key(party: PartyRow) -> PartyKey:
@@ -153,3 +155,45 @@ def forget_copies(session: Session, keys: Sequence[str]) -> None:
 def with_parties(record: InteractionRecord, parties: frozenset[PartyRow]) -> InteractionRecord:
     values: dict[str, Any] = {**record.row(), "parties": parties}
     return InteractionRecord(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class CopyOrigin:
+    """Whose copy a page holds: the mailbox, its owner, and what the copies imply."""
+
+    mailbox_id: str
+    owner: str | None  # the mailbox's system user
+    decided_elsewhere: frozenset[str]  # meetings whose organizer's copy another mailbox syncs
+
+    def combine(
+        self, record: InteractionRecord, row: dict[str, Any], stored: frozenset[PartyRow]
+    ) -> InteractionRecord:
+        """A stored Exchange interaction, once this mailbox's copy of it is taken in."""
+        if record.kind != "meeting":
+            return with_parties(record, mail_parties(stored, record.parties))
+        organizer = organizer_of(record.parties)
+        if record.key in self.decided_elsewhere and (organizer is None or organizer != self.owner):
+            # An attendee's replica: the stored meeting stays as the organizer's copy has it.
+            kept = InteractionRecord(**{**{f: row[f] for f in ROW_FIELDS}, "parties": stored})
+            return with_parties(kept, replica_answers(stored, record.parties))
+        return with_parties(record, meeting_parties(stored, record.parties))
+
+
+def copy_origin(
+    session: Session, mailbox_id: str, kind: str, stored_keys: Sequence[str]
+) -> CopyOrigin:
+    """What to know about a page of `mailbox_id` whose stored interactions are `stored_keys`."""
+    if kind != "calendar":
+        return CopyOrigin(mailbox_id, None, frozenset())
+    decided = decided_elsewhere(session, stored_keys, mailbox_id) if stored_keys else set()
+    return CopyOrigin(mailbox_id, mailbox_owner(session, mailbox_id), frozenset(decided))
+
+
+def cancel_withdrawn(session: Session, origin: CopyOrigin, dropped: set[str]) -> set[str]:
+    """Meetings whose organizer's own copy this page dropped: cancelled for everyone."""
+    if origin.owner is None or not dropped:
+        return set()
+    withdrawn = withdrawn_by_organizer(session, sorted(dropped), origin.owner)
+    if withdrawn:
+        forget_copies(session, sorted(withdrawn))
+    return withdrawn

@@ -23,17 +23,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from storage.copies import (
-    decided_elsewhere,
-    forget_copies,
-    mail_parties,
-    mailbox_owner,
-    meeting_parties,
-    organizer_of,
-    replica_answers,
-    with_parties,
-    withdrawn_by_organizer,
-)
+from storage.copies import CopyOrigin, cancel_withdrawn, copy_origin
 from storage.engine import session_scope
 from storage.interaction_locks import lock_interaction_keys
 from storage.interaction_store import (
@@ -177,36 +167,6 @@ def _stored_parties(session: Session, keys: Sequence[str]) -> dict[str, set[Part
     return parties
 
 
-@dataclass(frozen=True, slots=True)
-class CopyOrigin:
-    """Whose copy a page holds: the mailbox, its owner, and what the copies imply."""
-
-    mailbox_id: str
-    owner: str | None  # the mailbox's system user
-    decided_elsewhere: frozenset[str]  # meetings whose organizer's copy another mailbox syncs
-
-    def combine(
-        self, record: InteractionRecord, row: dict[str, Any], stored: frozenset[PartyRow]
-    ) -> InteractionRecord:
-        """A stored Exchange interaction, once this mailbox's copy of it is taken in."""
-        if record.kind != "meeting":
-            return with_parties(record, mail_parties(stored, record.parties))
-        organizer = organizer_of(record.parties)
-        if record.key in self.decided_elsewhere and (organizer is None or organizer != self.owner):
-            # An attendee's replica: the stored meeting stays as the organizer's copy has it.
-            kept = InteractionRecord(**{**{f: row[f] for f in ROW_FIELDS}, "parties": stored})
-            return with_parties(kept, replica_answers(stored, record.parties))
-        return with_parties(record, meeting_parties(stored, record.parties))
-
-
-def _origin(session: Session, page: PageWrite, meetings: Sequence[str]) -> CopyOrigin:
-    if page.kind != "calendar":
-        return CopyOrigin(page.mailbox_id, None, frozenset())
-    decided = decided_elsewhere(session, meetings, page.mailbox_id) if meetings else set()
-    owner = mailbox_owner(session, page.mailbox_id)
-    return CopyOrigin(page.mailbox_id, owner, frozenset(decided))
-
-
 def _upsert_interactions(
     session: Session, page: PageWrite, records: dict[str, InteractionRecord], counts: PageCounts
 ) -> CopyOrigin:
@@ -215,7 +175,7 @@ def _upsert_interactions(
     existing = _existing_rows(session, list(records))
     exchange_keys = [key for key, row in existing.items() if row["source"] == "exchange"]
     stored = _stored_parties(session, exchange_keys) if exchange_keys else {}
-    origin = _origin(session, page, exchange_keys)
+    origin = copy_origin(session, page.mailbox_id, page.kind, exchange_keys)
     replace: list[InteractionRecord] = []
     for key, record in records.items():
         row = existing.get(key)
@@ -232,16 +192,6 @@ def _upsert_interactions(
         delete_interactions(session=session, keys=changed)
     insert_interactions(session=session, records=replace)
     return origin
-
-
-def _cancel_withdrawn(session: Session, origin: CopyOrigin, dropped: set[str]) -> set[str]:
-    """Meetings whose organizer's own copy this page dropped: cancelled for everyone."""
-    if origin.owner is None or not dropped:
-        return set()
-    withdrawn = withdrawn_by_organizer(session, sorted(dropped), origin.owner)
-    if withdrawn:
-        forget_copies(session, sorted(withdrawn))
-    return withdrawn
 
 
 # --- sightings ------------------------------------------------------------------------------
@@ -395,7 +345,7 @@ def commit_page(engine: Engine, page: PageWrite) -> PageCounts:
         if finishing:
             session.execute(sa.delete(SIGHTING).where(_stale_where(page)))
         dropped = (gone | stale) - set(records)
-        cancelled = _cancel_withdrawn(session, origin, dropped)
+        cancelled = cancel_withdrawn(session, origin, dropped)
         counts.removed += delete_interactions(session=session, keys=sorted(cancelled))
         counts.removed += delete_orphans(session, dropped - cancelled)
         _save_cursor(session, page, exists=complete is not None)

@@ -56,7 +56,7 @@ PartiesOf = Callable[[str], Iterable[tuple[Any, ...]]]  # key -> rows in PARTY_C
 
 
 Sides = tuple[tuple[Party, ...], tuple[Party, ...], int]  # internal, external, how many
-NO_PARTIES: tuple[tuple[Party, ...], tuple[Party, ...], None] = ((), (), None)
+NO_PARTIES: Sides = ((), (), 0)
 
 
 class PartyUnpacker:
@@ -120,9 +120,11 @@ def to_interactions(
             key, kind, direction, at, minutes, thread, r_type, r_id, planned, opens, clicks,
             packed, count,
         ) = row  # fmt: skip
-        sides = NO_PARTIES if packed is None else decoded.get(packed)
-        if sides is None or sides[2] != count:
-            sides = unpacker.sides(key, packed, count)
+        if packed is None:
+            sides = NO_PARTIES
+        else:
+            found = decoded.get(packed)
+            sides = found if found and found[2] == count else unpacker.sides(key, packed, count)
         append(
             new(Interaction, (
                 key, kinds[kind], directions[direction], at, sides[0], sides[1], minutes,

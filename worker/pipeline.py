@@ -11,32 +11,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
 from compliance.retention import INTERACTION_DAYS
 from graph_sync.tenant import Claim
-from scoring import ScoringRun
-from scoring.model import Interaction, RecordHealth, RecordScope
 from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
-from storage.crm_records import CrmSnapshot, load_crm_snapshot
+from storage.crm_records import load_crm_snapshot
 from storage.engine import session_scope
-from storage.writeback import WritebackCounts, write_back
+from storage.writeback import WritebackCounts
 from worker.exchange import ExchangeSummary, exchange_round
 from worker.interactions import load_interactions
 from worker.introducers import IntroducerSummary, refresh_introducers
-from worker.results import to_result
-from worker.ri_settings import current_settings, scoring_settings
-from worker.scopes import build_scopes, display_names
-from worker.scoring_processes import PartSummary, merged, run_parts, split, usable_processes
+from worker.ri_settings import current_settings
+from worker.scoring_job import Progress, score_and_write
+from worker.scoring_processes import usable_processes
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str, int, int | None], None]  # stage, done, total
 
 
 @dataclass
@@ -50,61 +44,6 @@ class RunSummary:
     seconds: dict[str, float] = field(default_factory=dict)
     exchange: ExchangeSummary | None = None
     introducers: IntroducerSummary | None = None
-
-
-def _counted(
-    results: Iterator[RecordHealth], part: PartSummary, progress: Progress | None, total: int
-) -> Iterator[RecordHealth]:
-    for health in results:
-        part.records_scored += 1
-        state = "none" if health.state is None else health.state.name.lower()
-        part.by_state[state] = part.by_state.get(state, 0) + 1
-        if progress and part.records_scored % 1000 == 0:
-            progress("score", part.records_scored, total)
-        yield health
-
-
-@dataclass(frozen=True)
-class ScorePart:
-    """Score one share of the records and write it back (see worker.scoring_processes)."""
-
-    run: ScoringRun
-    scopes: list[RecordScope]
-    show_health: bool
-    now: datetime
-    batch_size: int
-    progress: Progress | None = None
-    total: int = 0  # records in the whole run, for progress
-
-    def __call__(self, engine: Engine) -> PartSummary:
-        part = PartSummary()
-        scored = _counted(self.run.score(self.scopes), part, self.progress, self.total)
-        results = (to_result(health, show_health=self.show_health) for health in scored)
-        part.writeback = write_back(engine, results, now=self.now, batch_size=self.batch_size)
-        return part
-
-
-def score_and_write(
-    engine: Engine,
-    crm: CrmSnapshot,
-    interactions: list[Interaction],
-    *,
-    now: datetime,
-    batch_size: int,
-    processes: int,
-    progress: Progress | None,
-) -> PartSummary:
-    values = current_settings(engine)
-    run = ScoringRun(interactions, scoring_settings(values), now, display_names(crm))
-    scopes = list(build_scopes(crm))
-    shares = split(scopes, usable_processes(engine, processes))
-    parts = [
-        ScorePart(run, share, bool(values["switch.show_health"]), now, batch_size)
-        for share in shares
-    ]
-    # Progress is drawn by this process, which scores the first share.
-    parts[0] = replace(parts[0], progress=progress, total=len(shares[0]))
-    return merged(run_parts(engine, parts))
 
 
 def run_once(
@@ -136,7 +75,8 @@ def run_once(
 
     started = clock()
     scored = score_and_write(
-        engine, crm, interactions, now=now, batch_size=batch_size, processes=processes,
+        engine, crm, interactions, now=now, batch_size=batch_size,
+        processes=usable_processes(engine, processes),
         progress=progress,
     )  # fmt: skip
     summary.records_scored, summary.by_state = scored.records_scored, scored.by_state

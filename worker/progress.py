@@ -14,7 +14,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from worker.pipeline import Progress as ProgressCallback
+from worker.scoring_job import Progress as ProgressCallback
 
 
 @contextmanager

@@ -55,12 +55,6 @@ class PartSummary:
         return cls(data["records_scored"], data["by_state"], WritebackCounts(**data["writeback"]))
 
 
-def split(items: Sequence[T], parts: int) -> list[list[T]]:
-    """Round-robin, so that every part gets its share of each kind of record."""
-    parts = max(1, min(parts, len(items)))
-    return [list(items[start::parts]) for start in range(parts)]
-
-
 def usable_processes(engine: Engine, configured: int) -> int:
     """Processes for one run: `configured`, or one per usable CPU (at most 4) for 0."""
     if engine.dialect.name != "postgresql" or not hasattr(os, "fork"):

@@ -77,8 +77,19 @@ def waiting_backend(engine: Engine, lock_type: str = "advisory", seconds: float 
             pid = connection.execute(WAITING, {"type": lock_type}).scalar()
             if pid is not None:
                 return int(pid)
+            connection.rollback()  # pg_stat_activity is a snapshot taken once per transaction
             time.sleep(0.02)
     raise AssertionError(f"the second writer never waited for a {lock_type} lock")
+
+
+def _second_waits(engine: Engine, second: Future[T], look: Callable[[Engine], None]) -> None:
+    try:
+        look(engine)
+    except AssertionError:
+        if second.done():
+            second.result()  # the second writer failed: that error says more
+        raise
+    assert not second.done()
 
 
 def race(
@@ -100,8 +111,7 @@ def race(
             first(session)
             if postgres:
                 outcome = pool.submit(second)
-                (while_waiting or waiting_backend)(engine)
-                assert not outcome.done()
+                _second_waits(engine, outcome, while_waiting or waiting_backend)
             session.commit()
         if outcome is None:
             outcome = pool.submit(second)
@@ -218,3 +228,20 @@ def test_a_crm_ingest_of_100k_emails_holds_one_lock(engine: Engine) -> None:
         # A lock per key would need 100,000 entries of a table shared by the whole server.
         assert lock_table_size(engine) < emails
         assert held == [1]
+
+
+def test_keys_and_ids_with_copy_special_characters_round_trip(engine: Engine) -> None:
+    # Graph's and the CRM's strings reach the COPY text format: tabs, newlines and
+    # backslashes must come back exactly as they went in.
+    seed_people(engine)
+    odd = "msg:<a\tb\\c\nd@fabrikam.com>"
+    parties = frozenset({PartyRow("contact", "c-alex", "from", "external", None)})
+    record = InteractionRecord(odd, "exchange", "email", "inbound", AT, parties, 2.5, "conv\\1")
+
+    commit_page(engine, page_with(record))
+
+    with engine.connect() as connection:
+        row = connection.execute(sa.text("SELECT key, conversation_id FROM interaction")).one()
+        party = connection.execute(sa.text("SELECT interaction_key FROM interaction_party")).one()
+    assert tuple(row) == (odd, "conv\\1")
+    assert party[0] == odd

@@ -48,7 +48,9 @@ async def test_a_throttling_storm_loses_nothing(exchange: Exchange) -> None:
     stats = exchange.emulator.stats
     adele = exchange.user_id(ADELE)
     assert stats.concurrency_violations == 0
-    assert stats.peak_concurrency[adele] == 4  # the limit was reached, never passed
+    # Never past the limit; and concurrent at all (on a busy machine the limit
+    # of 4 itself is not always reached before a page comes back).
+    assert 2 <= stats.peak_concurrency[adele] <= 4
     stormy = exchange.dump(*EXCHANGE_TABLES)
     assert len(stormy["interaction"]) == 27 + 45
     assert stormy == await clean_run(exchange)

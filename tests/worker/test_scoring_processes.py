@@ -11,6 +11,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from scoring.model import (
+    Direction,
+    Interaction,
+    Kind,
+    Party,
+    RecordRef,
+    RecordScope,
+    RecordType,
+    Role,
+)
 from storage.crm_tables import Account, Contact
 from storage.rapport_tables import HealthSnapshot, RelationshipKpi
 from storage.types import core_table
@@ -20,9 +30,9 @@ from worker.scoring_processes import (
     PartSummary,
     ScoringProcessFailed,
     run_parts,
-    split,
     usable_processes,
 )
+from worker.scoring_shares import Share, plan_shares, route
 
 KPI, SNAPSHOT = core_table(RelationshipKpi), core_table(HealthSnapshot)
 
@@ -96,10 +106,69 @@ def test_postgresql_scores_in_parallel_and_sqlite_in_one_process(engine: Engine)
     assert 1 <= usable_processes(engine, 0) <= 4
 
 
-def test_split_is_round_robin_and_never_makes_empty_parts() -> None:
-    assert split(list(range(7)), 3) == [[0, 3, 6], [1, 4], [2, 5]]
-    assert split([1, 2], 4) == [[1], [2]]
-    assert split([], 4) == [[]]
+def _scope(record: RecordRef, *people: RecordRef) -> RecordScope:
+    return RecordScope(record, record.id, frozenset(people))
+
+
+def test_shares_keep_linked_records_together_and_balance_the_rest() -> None:
+    contact = [RecordRef(RecordType.CONTACT, f"c{n}") for n in range(6)]
+    account = [RecordRef(RecordType.ACCOUNT, f"a{n}") for n in range(2)]
+    deal = RecordRef(RecordType.OPPORTUNITY, "o1")
+    lead = RecordRef(RecordType.LEAD, "l1")
+    scopes = [
+        *(_scope(c, c) for c in contact),
+        _scope(account[0], *contact[:3]),
+        _scope(account[1], *contact[3:5]),
+        _scope(deal, contact[0], contact[5]),  # a stakeholder from elsewhere links c5 in
+        _scope(lead, lead),
+    ]
+
+    shares = plan_shares(scopes, 2)
+
+    assert sorted(len(share.scopes) for share in shares) == [4, 6]
+    assert sorted(s.record for share in shares for s in share.scopes) == sorted(
+        s.record for s in scopes
+    )
+    for share in shares:
+        records = {s.record for s in share.scopes}
+        for scope in share.scopes:
+            assert scope.people | {scope.record} <= share.refs
+        # Nobody a share needs is scored in another share.
+        for other in shares:
+            if other is not share:
+                assert not share.refs & {s.record for s in other.scopes}
+        assert records <= share.refs
+
+
+def test_each_share_gets_the_interactions_of_its_people_and_records() -> None:
+    c1, c2 = RecordRef(RecordType.CONTACT, "c1"), RecordRef(RecordType.CONTACT, "c2")
+    o1, u1 = RecordRef(RecordType.OPPORTUNITY, "o1"), RecordRef(RecordType.SYSTEM_USER, "u1")
+    shares = [
+        Share([_scope(c1, c1)], frozenset({c1})),
+        Share([_scope(o1, c2)], frozenset({o1, c2})),
+    ]
+
+    def interaction(key: str, *external: RecordRef, regarding: RecordRef | None = None) -> Any:
+        return Interaction(
+            key, Kind.EMAIL, Direction.OUTBOUND, f.NOW, (Party(u1, Role.FROM),),
+            tuple(Party(ref, Role.TO) for ref in external), regarding=regarding,
+        )  # fmt: skip
+
+    both = interaction("both", c1, c2)
+    about = interaction("about-o1", regarding=o1)
+    mine = interaction("c1-only", c1)
+    nobody = interaction("nobody", RecordRef(RecordType.CONTACT, "c9"))
+
+    routed = route([both, about, mine, nobody], shares)
+
+    assert [i.key for i in routed[0]] == ["both", "c1-only"]
+    assert [i.key for i in routed[1]] == ["both", "about-o1"]
+
+
+def test_fewer_groups_than_processes_make_fewer_shares() -> None:
+    lone = RecordRef(RecordType.CONTACT, "c1")
+    assert len(plan_shares([_scope(lone, lone)], 4)) == 1
+    assert len(plan_shares([], 4)) == 1
 
 
 def _scored(count: int) -> Any:

@@ -1,0 +1,93 @@
+"""Score every record and write the results back: in this process, or in shares.
+
+One process: the interactions the run read are prepared once and every
+record is scored from them. Several (PostgreSQL): the records are split into
+shares of linked records and the interactions routed to the shares that need
+them (worker.scoring_shares); each forked process prepares and indexes only
+its share's interactions, then scores and writes back its records
+(worker.scoring_processes), so preparing runs in parallel too, not only
+scoring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from scoring import ScoringRun
+from scoring.model import Interaction, RecordHealth, RecordRef, RecordScope, ScoringSettings
+from storage.crm_records import CrmSnapshot
+from storage.writeback import write_back
+from worker.results import to_result
+from worker.ri_settings import current_settings, scoring_settings
+from worker.scopes import build_scopes, display_names
+from worker.scoring_processes import PartSummary, merged, run_parts
+from worker.scoring_shares import plan_shares, route
+
+Progress = Callable[[str, int, int | None], None]  # stage, done, total
+
+
+def _counted(
+    results: Iterator[RecordHealth], part: PartSummary, progress: Progress | None, total: int
+) -> Iterator[RecordHealth]:
+    for health in results:
+        part.records_scored += 1
+        state = "none" if health.state is None else health.state.name.lower()
+        part.by_state[state] = part.by_state.get(state, 0) + 1
+        if progress and part.records_scored % 1000 == 0:
+            progress("score", part.records_scored, total)
+        yield health
+
+
+@dataclass(frozen=True)
+class ScoreShare:
+    """Score some records from the interactions they need and write them back."""
+
+    scopes: list[RecordScope]
+    interactions: list[Interaction]
+    settings: ScoringSettings
+    names: Mapping[RecordRef, str]
+    show_health: bool
+    now: datetime
+    batch_size: int
+    progress: Progress | None = None
+
+    def __call__(self, engine: Engine) -> PartSummary:
+        run = ScoringRun(self.interactions, self.settings, self.now, self.names)
+        part = PartSummary()
+        scored = _counted(run.score(self.scopes), part, self.progress, len(self.scopes))
+        results = (to_result(health, show_health=self.show_health) for health in scored)
+        part.writeback = write_back(engine, results, now=self.now, batch_size=self.batch_size)
+        return part
+
+
+def score_and_write(
+    engine: Engine,
+    crm: CrmSnapshot,
+    interactions: list[Interaction],
+    *,
+    now: datetime,
+    batch_size: int,
+    processes: int,
+    progress: Progress | None,
+) -> PartSummary:
+    values = current_settings(engine)
+    scopes = list(build_scopes(crm))
+    job = ScoreShare(
+        scopes, interactions, scoring_settings(values), display_names(crm),
+        bool(values["switch.show_health"]), now, batch_size, progress=progress,
+    )  # fmt: skip
+    if processes <= 1:
+        return job(engine)
+    shares = plan_shares(scopes, processes)
+    needed = route(interactions, shares)
+    # Progress is drawn by this process, which scores the first share.
+    parts = [
+        replace(job, scopes=share.scopes, interactions=share_interactions,
+                progress=progress if index == 0 else None)
+        for index, (share, share_interactions) in enumerate(zip(shares, needed, strict=True))
+    ]  # fmt: skip
+    return merged(run_parts(engine, parts))
