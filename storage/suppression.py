@@ -34,7 +34,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from storage.crm_tables import Account, Contact, Lead, Opportunity, SystemUser
-from storage.rapport_tables import ErasedSubject, RiSetting
+from storage.rapport_tables import (
+    ErasedSubject,
+    HealthSnapshot,
+    Introducer,
+    RelationshipKpi,
+    RiSetting,
+)
 from storage.types import core_table
 
 if TYPE_CHECKING:
@@ -45,6 +51,8 @@ TOKEN_PREFIX = "hmac-sha256:"
 SETTINGS = core_table(RiSetting)
 ERASED = core_table(ErasedSubject)
 RecordKey = tuple[str, str]  # (record_type, record_id)
+# What scoring derives per record, keyed by (record_type, record_id).
+DERIVED_TABLES = tuple(core_table(m) for m in (RelationshipKpi, HealthSnapshot, Introducer))
 
 # Where each kind of record keeps its addresses; opportunities and accounts have none.
 ADDRESS_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -226,4 +234,42 @@ def release(*, session: Session, tokens: Iterable[str]) -> int:
     if not wanted:
         return 0
     result = session.execute(sa.delete(ERASED).where(ERASED.c.token.in_(wanted)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+_HEALTH_FIELDS = ("health_score", "health_state", "health_trend", "health_updated_at")
+
+
+def forget_late_health(*, session: Session) -> int:
+    """Remove what a scoring run wrote for records erased while it ran.
+
+    A run reads the CRM before it writes; an erase that commits in between
+    cannot stop that run's writes for the subject. Run at the end of every
+    run, this removes the subject's KPI row, history and introducers and
+    clears its health fields again. (Other records' reasons that still name
+    the subject are rewritten by the next run, which no longer sees them.)
+    Free when nobody was ever erased. Returns how many records it cleaned.
+    """
+    erased = erased_records(session=session, suppression=load_suppression(session=session))
+    cleaned = 0
+    for record_type, record_id in sorted(erased):
+        removed = 0
+        for table in DERIVED_TABLES:
+            removed += _rowcount(session.execute(
+                sa.delete(table).where(
+                    table.c.record_type == record_type, table.c.record_id == record_id
+                )
+            ))  # fmt: skip
+        record = RECORD_TABLES[record_type]
+        if "health_updated_at" in record.c:
+            removed += _rowcount(session.execute(
+                sa.update(record)
+                .where(record.c.id == record_id, record.c.health_updated_at.is_not(None))
+                .values(dict.fromkeys(_HEALTH_FIELDS))
+            ))  # fmt: skip
+        cleaned += removed > 0
+    return cleaned
+
+
+def _rowcount(result: object) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]

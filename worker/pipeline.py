@@ -21,6 +21,7 @@ from graph_sync.tenant import Claim
 from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
 from storage.crm_records import load_crm_snapshot
 from storage.engine import session_scope
+from storage.suppression import forget_late_health
 from storage.writeback import WritebackCounts
 from worker.exchange import ExchangeSummary, exchange_round
 from worker.interactions import load_interactions
@@ -85,6 +86,9 @@ def run_once(
     started = clock()
     summary.introducers = refresh_introducers(engine, now=now, interactions=interactions)
     summary.seconds["introducers"] = clock() - started
+    with session_scope(engine) as session:
+        # A subject erased while this run was scoring: its late writes go again.
+        forget_late_health(session=session)
     return summary
 
 

@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 from compliance import erase_subject, export_subject, list_audit
 from compliance.suppression import release_subject
 from storage.crm_tables import Contact
+from storage.rapport_tables import HealthSnapshot, RelationshipKpi
+from storage.types import core_table
 from tests import factories as f
 from tests.compliance.scan import occurrences
 from tests.compliance.scenario import ACCOUNT_ID, ANA, BO, DANA, LEE, NOW, OPPORTUNITY_ID
@@ -152,3 +154,41 @@ def test_a_released_subject_is_scored_again(scored: Engine) -> None:
     released = list_audit(scored)[-1]
     assert (released["command"], released["action"]) == ("erase --release", "subject_released")
     assert released["subject"] == report.subject_token and released["details"] == {"released": 3}
+
+
+def test_what_a_run_in_flight_writes_for_a_subject_erased_meanwhile_goes_again(
+    scored: Engine,
+) -> None:
+    kpi, snapshot = core_table(RelationshipKpi), core_table(HealthSnapshot)
+    with scored.connect() as connection:
+        [late_kpi] = connection.execute(
+            sa.select(kpi).where(kpi.c.record_id == DANA.record_id)
+        ).mappings().all()  # fmt: skip
+        late_history = (
+            connection.execute(sa.select(snapshot).where(snapshot.c.record_id == DANA.record_id))
+            .mappings()
+            .all()
+        )
+        contact = core_table(Contact)
+        [late_health] = connection.execute(
+            sa.select(contact.c.health_score, contact.c.health_state, contact.c.health_trend,
+                      contact.c.health_updated_at).where(contact.c.id == DANA.record_id)
+        ).all()  # fmt: skip
+    erase_subject(scored, DANA.addresses[0], now=NOW, dry_run=False)
+    # The run that read the CRM before the erase now writes what it computed.
+    with scored.begin() as connection:
+        connection.execute(sa.insert(kpi).values(dict(late_kpi)))
+        connection.execute(sa.insert(snapshot), [dict(row) for row in late_history])
+        connection.execute(
+            sa.update(contact).where(contact.c.id == DANA.record_id).values(
+                health_score=late_health[0], health_state=late_health[1],
+                health_trend=late_health[2], health_updated_at=late_health[3],
+            )
+        )  # fmt: skip
+    assert _scored(scored, DANA.record_id)
+
+    run_once(scored, now=NOW + timedelta(days=1))
+
+    assert not _scored(scored, DANA.record_id)
+    assert _health(scored, "contact", DANA.record_id) == (None, None, None, None)
+    assert occurrences(scored, DANA.needles) == []
