@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     writeback_batch_size: int = Field(default=2000, ge=100, le=100_000)
     # Scoring processes on PostgreSQL; 0 = one per usable CPU, at most 4 (SQLite: always 1).
-    scoring_processes: int = Field(default=0, ge=0, le=64)
+    # Opt-in: a replica that forks competes with its own sync rounds for the CPU.
+    scoring_processes: int = Field(default=1, ge=0, le=64)
 
     # --- Microsoft Graph: the app registration (docs/deploy.md) ---
     tenant_id: str | None = None
