@@ -28,16 +28,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sqlalchemy as sa  # noqa: E402
-from sqlalchemy.engine import Engine, make_url  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
 
 from bench.crm_population import NOW, Population, activity_batches, seed_records  # noqa: E402
+from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
 from storage.engine import create_store_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from worker.pipeline import run_once  # noqa: E402
 
 BENCH_DATABASE = f"rapport_bench_{os.getpid()}"  # two runs at once never collide
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 RESULT_PREFIX = "BENCH-RESULT "
 TARGET_SECONDS_PER_MILLION, TARGET_RATIO = 15.0, 4.0
 INTERACTION_COLUMNS = (
@@ -45,29 +44,6 @@ INTERACTION_COLUMNS = (
     "regarding_type, regarding_id, planned, opens, clicks"
 )
 PARTY_COLUMNS = "interaction_key, record_type, record_id, role, side, response"
-
-
-def _admin(postgres_url: str, *statements: str) -> None:
-    admin = create_store_engine(
-        make_url(postgres_url).set(database="postgres").render_as_string(hide_password=False),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as connection:
-        for statement in statements:
-            connection.execute(sa.text(statement))
-    admin.dispose()
-
-
-def fresh_store(db: str, postgres_url: str, workdir: Path) -> str:
-    if db == "sqlite":
-        return f"sqlite:///{workdir / 'bench.db'}"
-    _admin(
-        postgres_url,
-        f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)",
-        f"CREATE DATABASE {BENCH_DATABASE}",
-    )
-    url = make_url(postgres_url).set(database=BENCH_DATABASE)
-    return url.render_as_string(hide_password=False)
 
 
 def _copy_rows(cursor: Any, table: str, columns: str, lines: list[str]) -> None:
@@ -118,7 +94,9 @@ def _note(db: str, message: str) -> None:
 
 def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rapport-bench-") as workdir:
-        engine = create_store_engine(fresh_store(db, args.postgres_url, Path(workdir)))
+        engine = create_store_engine(
+            fresh_store(db, args.postgres_url, Path(workdir) / "bench.db", BENCH_DATABASE)
+        )
         upgrade(engine)
         started = time.perf_counter()
         population = seed_records(engine, args.records, seed=args.seed)
@@ -140,7 +118,7 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
         )
         engine.dispose()
         if db == "postgres":
-            _admin(args.postgres_url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+            drop_store(args.postgres_url, BENCH_DATABASE)
     return {
         "db": db,
         "activities": args.interactions,

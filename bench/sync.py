@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))  # bench/emulator.py would shadow the emulator pac
 
 import httpx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
 from emulator.generator import generate_tenant  # noqa: E402
 from graph_sync.client import MESSAGE_FIELDS  # noqa: E402
 from storage.directory import Directory  # noqa: E402
@@ -54,7 +54,6 @@ SINCE = "2023-12-01T00:00:00Z"  # the sync's backfill start for NOW and BACKFILL
 BACKFILL_DAYS = 427
 CALENDAR = ("2023-12-01T00:00:00Z", "2025-05-01T23:00:00Z")
 FOLDERS = ("inbox", "sentitems", "archive")
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_DATABASE = f"rapport_bench_sync_{os.getpid()}"
 TARGET_SPEEDUP, TARGET_MICROSECONDS, TARGET_RATIO, TARGET_RSS_MB = 100, 30.0, 1.5, 250
 
@@ -245,27 +244,6 @@ def sdk_per_message(pages: list[bytes], limit: int) -> tuple[float, int]:
 # --- (b) the real sync -----------------------------------------------------------------------
 
 
-def _admin(postgres_url: str, *statements: str) -> None:
-    admin = create_store_engine(
-        make_url(postgres_url).set(database="postgres").render_as_string(hide_password=False),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as connection:
-        for statement in statements:
-            connection.execute(sa.text(statement))
-    admin.dispose()
-
-
-def fresh_store(db: str, postgres_url: str, workdir: Path) -> str:
-    if db == "sqlite":
-        path = workdir / "bench-sync.db"
-        path.unlink(missing_ok=True)
-        return f"sqlite:///{path}"
-    _admin(postgres_url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)",
-           f"CREATE DATABASE {BENCH_DATABASE}")  # fmt: skip
-    return make_url(postgres_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
-
-
 def real_sync(addresses: dict[str, Any], tenant: dict[str, Any], database_url: str,
               page_size: int) -> dict[str, Any]:  # fmt: skip
     from worker.exchange import exchange_round
@@ -398,10 +376,10 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
               f"({bare_items / bare_seconds:,.0f} items/s)")  # fmt: skip
         for db in [d.strip() for d in args.db.split(",") if d.strip()]:
             _note(f"real sync on {db}")
-            url = fresh_store(db, args.postgres_url, workdir)
+            url = fresh_store(db, args.postgres_url, workdir / "bench-sync.db", BENCH_DATABASE)
             synced = real_sync(addresses, tenant, url, args.page_size)
             if db == "postgres":
-                _admin(args.postgres_url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+                drop_store(args.postgres_url, BENCH_DATABASE)
             ratio = synced["seconds"] / bare_seconds
             print(f"(b) real sync, {db:<8}           {synced['seconds']:10.2f} s for "
                   f"{synced['items']:,} items ({synced['items'] / synced['seconds']:,.0f} items/s, "

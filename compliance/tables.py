@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from storage.crm_tables import Account, Contact, Lead, Opportunity, SystemUser
+from storage.crm_tables import SystemUser
 from storage.rapport_tables import (
     AuditEvent,
     HealthSnapshot,
@@ -20,6 +20,8 @@ from storage.rapport_tables import (
 )
 from storage.sync_tables import InteractionSighting, Mailbox, SyncCursor
 from storage.types import core_table
+from storage.writeback import HEALTH_COLUMNS as HEALTH_COLUMNS  # re-exported for compliance
+from storage.writeback import RECORD_TABLES
 
 RecordKey = tuple[str, str]  # (record_type, record_id)
 
@@ -36,15 +38,9 @@ CURSOR = core_table(SyncCursor)
 SIGHTING = core_table(InteractionSighting)
 
 # Records that carry Rapport's health columns, and the people who can be subjects.
-HEALTH_TABLES: dict[str, sa.Table] = {
-    "contact": core_table(Contact),
-    "lead": core_table(Lead),
-    "opportunity": core_table(Opportunity),
-    "account": core_table(Account),
-}
+HEALTH_TABLES: dict[str, sa.Table] = RECORD_TABLES  # the ones write-back writes
 SUBJECT_TABLES: dict[str, sa.Table] = {**HEALTH_TABLES, "system_user": core_table(SystemUser)}
 SUBJECT_TYPES = tuple(SUBJECT_TABLES)
-HEALTH_COLUMNS = ("health_score", "health_state", "health_trend", "health_updated_at")
 
 
 def ref_filter(

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 
-def _text(value: str) -> str:
+def copy_text(value: str) -> str:
+    """One text value escaped for COPY's text format."""
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
         value = value.replace("\\", "\\\\").replace("\t", "\\t")
         value = value.replace("\n", "\\n").replace("\r", "\\r")
@@ -26,7 +27,7 @@ def _text(value: str) -> str:
 
 
 def _json(value: Any) -> str:
-    return _text(msgspec.json.encode(value).decode())
+    return copy_text(msgspec.json.encode(value).decode())
 
 
 def _isoformat(value: date) -> str:
@@ -36,7 +37,7 @@ def _isoformat(value: date) -> str:
 # COPY's text format, written by us: psycopg's `write_row` adapts value by
 # value in Python (~35 us for a KPI row); a dict lookup per value is ~10x less.
 _FORMATS: dict[type, Callable[[Any], str]] = {
-    str: _text,
+    str: copy_text,
     int: str,
     float: repr,
     bool: lambda value: "t" if value else "f",
@@ -58,7 +59,7 @@ def _copy_field(value: Any) -> str:
 
 
 def _text_of(value: Any) -> str:
-    return _text(str(value))
+    return copy_text(str(value))
 
 
 def copy_lines(rows: Iterable[Sequence[Any]]) -> Iterator[str]:
@@ -81,26 +82,12 @@ def insert_rows(
         if batch:
             session.execute(sa.insert(table), batch)
         return len(batch)
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    written = 0
-    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        lines = copy_lines(rows)
-        while chunk := list(islice(lines, COPY_CHUNK)):
-            copy.write("".join(chunk))
-            written += len(chunk)
-    return written
-
-
-def copy_text(value: str) -> str:
-    """One text value escaped for COPY's text format, for callers that write lines."""
-    return _text(value)
+    return copy_written_lines(session, table, columns, copy_lines(rows))
 
 
 def copy_written_lines(
     session: Session, table: sa.Table, columns: Sequence[str], lines: Iterable[str]
-) -> None:
+) -> int:
     """PostgreSQL: COPY rows that the caller wrote as lines of COPY text format.
 
     For hot paths whose column types are known: one f-string per row beats
@@ -108,10 +95,14 @@ def copy_written_lines(
     """
     driver = session.connection().connection.driver_connection
     assert driver is not None
+    written = 0
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    lines = iter(lines)
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         while chunk := list(islice(lines, COPY_CHUNK)):
             copy.write("".join(chunk))
+            written += len(chunk)
+    return written
 
 
 def update_rows(

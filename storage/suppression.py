@@ -42,6 +42,8 @@ from storage.rapport_tables import (
     RiSetting,
 )
 from storage.types import core_table
+from storage.writeback import HEALTH_COLUMNS
+from storage.writeback import RECORD_TABLES as SCORED_TABLES
 
 if TYPE_CHECKING:
     from storage.crm_records import CrmSnapshot
@@ -237,9 +239,6 @@ def release(*, session: Session, tokens: Iterable[str]) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-_HEALTH_FIELDS = ("health_score", "health_state", "health_trend", "health_updated_at")
-
-
 def forget_late_health(*, session: Session) -> int:
     """Remove what a scoring run wrote for records erased while it ran.
 
@@ -260,12 +259,12 @@ def forget_late_health(*, session: Session) -> int:
                     table.c.record_type == record_type, table.c.record_id == record_id
                 )
             ))  # fmt: skip
-        record = RECORD_TABLES[record_type]
-        if "health_updated_at" in record.c:
+        record = SCORED_TABLES.get(record_type)
+        if record is not None:
             removed += _rowcount(session.execute(
                 sa.update(record)
                 .where(record.c.id == record_id, record.c.health_updated_at.is_not(None))
-                .values(dict.fromkeys(_HEALTH_FIELDS))
+                .values(dict.fromkeys(HEALTH_COLUMNS))
             ))  # fmt: skip
         cleaned += removed > 0
     return cleaned

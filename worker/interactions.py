@@ -20,6 +20,7 @@ from storage.crm_records import (
     iter_party_rows,
 )
 from storage.engine import session_scope
+from storage.rapport_tables import SIDE_VALUES
 
 KINDS = {kind.value: kind for kind in Kind}
 DIRECTIONS = {direction.value: direction for direction in Direction}
@@ -27,8 +28,6 @@ RECORD_TYPES = {record_type.value: record_type for record_type in RecordType}
 ROLES = {role.value: role for role in Role}
 RESPONSES: dict[str | None, Response | None] = {r.value: r for r in Response}
 RESPONSES[None] = None
-
-SIDES = ("internal", "external")
 
 
 class PartyInterner:
@@ -95,8 +94,9 @@ class PartyUnpacker:
         internal: list[Party] = []
         external: list[Party] = []
         for _key, record_type, record_id, role, side, response in rows:
-            if side not in SIDES:
-                raise ValueError(f"interaction party side must be one of {SIDES}, got {side!r}")
+            if side not in SIDE_VALUES:
+                allowed = ", ".join(SIDE_VALUES)
+                raise ValueError(f"interaction party side must be one of {allowed}, got {side!r}")
             party = self._interner.party(record_type, record_id, role, response or None)
             (internal if side == "internal" else external).append(party)
         return tuple(sorted(internal)), tuple(sorted(external)), len(internal) + len(external)

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from scoring import Interaction, RecordRef, RecordType, rank_introducers
 from scoring.introducers import Introducer
-from storage.crm_records import load_crm_snapshot
+from storage.crm_records import CrmSnapshot, load_crm_snapshot
 from storage.engine import session_scope
 from storage.introducer_store import (
     IntroducerCounts,
@@ -29,7 +29,6 @@ from storage.introducer_store import (
 from worker.interactions import load_interactions
 from worker.introducer_optout import excluded_colleagues
 from worker.ri_settings import current_settings, scoring_settings
-from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,27 +46,27 @@ def refresh_introducers(
     engine: Engine,
     *,
     now: datetime,
-    excluded_users: Iterable[str] | None = None,
+    excluded_users: Iterable[str] = (),
     interactions: Iterable[Interaction] | None = None,
+    crm: CrmSnapshot | None = None,
 ) -> IntroducerSummary:
     """Recompute every contact's and open lead's introducers as of `now`.
 
-    `excluded_users` defaults to RAPPORT_EXCLUDED_USERS (ids or addresses).
-    `interactions` are the store's interactions when the caller has them
-    loaded already (a pipeline run); otherwise they are read here.
-    One transaction for the rest: the exclusions read are the ones the rows are
-    written under.
+    `excluded_users`: RAPPORT_EXCLUDED_USERS (ids or addresses), from the caller's
+    settings. `interactions` and `crm` are what a pipeline run has loaded
+    already; otherwise they are read here. One transaction for the rest: the
+    exclusions read are the ones the rows are written under.
     """
     values = current_settings(engine)
     if not values[SWITCH]:
         with session_scope(engine) as session:
             removed = delete_introducers(session=session)
         return IntroducerSummary(enabled=False, written=IntroducerCounts(removed=removed))
-    configured = Settings().excluded_users if excluded_users is None else tuple(excluded_users)
     if interactions is None:
         interactions = load_interactions(engine)
     with session_scope(engine) as session:
-        crm = load_crm_snapshot(session=session)
+        if crm is None:
+            crm = load_crm_snapshot(session=session)
         records = {RecordRef(RecordType.CONTACT, c.id) for c in crm.contacts}
         records |= {RecordRef(RecordType.LEAD, lead.id) for lead in crm.open_leads}
         ranked = rank_introducers(
@@ -76,7 +75,9 @@ def refresh_introducers(
             now,
             records=records,
             colleagues={user.id for user in crm.users},
-            excluded=excluded_colleagues(session=session, configured=configured, now=now),
+            excluded=excluded_colleagues(
+                session=session, configured=tuple(excluded_users), now=now
+            ),
         )
         counts = _store(session, ranked.values(), now)
     log.debug("introducers refreshed", extra={"fields": {"records": len(ranked), **vars(counts)}})

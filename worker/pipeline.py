@@ -55,10 +55,12 @@ def run_once(
     progress: Progress | None = None,
     retention_days: int = INTERACTION_DAYS,
     processes: int = 1,
+    excluded_users: tuple[str, ...] = (),
 ) -> RunSummary:
     """CRM path, score, write back. CRM activities older than `retention_days` are not
     taken in, so a retention purge stays done while the CRM keeps old activities.
-    `processes` > 1 (or 0: one per CPU) scores in forked processes on PostgreSQL."""
+    `processes` > 1 (or 0: one per CPU) scores in forked processes on PostgreSQL.
+    `excluded_users` (RAPPORT_EXCLUDED_USERS) never appear as introducers."""
     clock = time.perf_counter
     started = clock()
     not_before = now - timedelta(days=retention_days)
@@ -84,7 +86,9 @@ def run_once(
     summary.writeback = scored.writeback
     summary.seconds["score_and_write"] = clock() - started
     started = clock()
-    summary.introducers = refresh_introducers(engine, now=now, interactions=interactions)
+    summary.introducers = refresh_introducers(
+        engine, now=now, excluded_users=excluded_users, interactions=interactions, crm=crm
+    )
     summary.seconds["introducers"] = clock() - started
     with session_scope(engine) as session:
         # A subject erased while this run was scoring: its late writes go again.
@@ -132,7 +136,7 @@ async def run_tick(
     summary = await asyncio.to_thread(
         run_once, engine, now=now, batch_size=settings.writeback_batch_size, progress=progress,
         retention_days=settings.retention_interaction_days,
-        processes=settings.scoring_processes,
+        processes=settings.scoring_processes, excluded_users=settings.excluded_users,
     )  # fmt: skip
     summary.exchange = exchange
     summary.seconds = {"exchange": exchange_seconds, **summary.seconds}

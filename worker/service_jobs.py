@@ -175,6 +175,7 @@ class Jobs:
                 batch_size=self.settings.writeback_batch_size,
                 retention_days=self.settings.retention_interaction_days,
                 processes=self.settings.scoring_processes,
+                excluded_users=self.settings.excluded_users,
             )  # fmt: skip
         except Exception:
             self.metrics.scoring_runs.inc(outcome="failed")
