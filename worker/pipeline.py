@@ -21,8 +21,10 @@ from graph_sync.tenant import Claim
 from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
 from storage.crm_records import load_crm_snapshot
 from storage.engine import session_scope
+from storage.planner_statistics import refresh_interaction_statistics
 from storage.suppression import forget_late_health
 from storage.writeback import WritebackCounts
+from worker.collector import collection_paused
 from worker.exchange import ExchangeSummary, exchange_round
 from worker.interactions import load_interactions
 from worker.introducers import IntroducerSummary, refresh_introducers
@@ -61,13 +63,32 @@ def run_once(
     taken in, so a retention purge stays done while the CRM keeps old activities.
     `processes` > 1 (or 0: one per CPU) scores in forked processes on PostgreSQL.
     `excluded_users` (RAPPORT_EXCLUDED_USERS) never appear as introducers."""
+    with collection_paused():
+        return _run_once(
+            engine, now=now, batch_size=batch_size, progress=progress,
+            retention_days=retention_days, processes=processes, excluded_users=excluded_users,
+        )  # fmt: skip
+
+
+def _run_once(
+    engine: Engine,
+    *,
+    now: datetime,
+    batch_size: int,
+    progress: Progress | None,
+    retention_days: int,
+    processes: int,
+    excluded_users: tuple[str, ...],
+) -> RunSummary:
     clock = time.perf_counter
     started = clock()
     not_before = now - timedelta(days=retention_days)
     summary = RunSummary(now=now, ingest=ingest_crm_activities(engine, not_before=not_before))
-    summary.seconds["ingest"] = clock() - started
     for problem in summary.ingest.problems:
         log.warning("skipped CRM row: %s", problem)
+    counts = summary.ingest.counts
+    refresh_interaction_statistics(engine, changed_rows=counts.added + counts.removed)
+    summary.seconds["ingest"] = clock() - started
 
     started = clock()
     with session_scope(engine) as session:
