@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage.crm_activity_rules import RowProblem, RowRejected, interaction_key, to_interaction
+from storage.crm_digests import ActivityDigest, Digester, load_digests, replace_digests
 from storage.crm_tables import CrmActivity, CrmActivityParty
 from storage.directory import Directory, load_directory
 from storage.engine import session_scope
@@ -38,6 +39,8 @@ from storage.mailbox_store import exchange_covered_users
 from storage.types import core_table
 
 STREAM = 10_000  # rows fetched per round trip; streaming keeps memory flat
+# Beyond this many changed interactions one full read beats reading them by key.
+KEYED_READ_LIMIT = 20_000
 ACTIVITY = core_table(CrmActivity)
 ACTIVITY_PARTY = core_table(CrmActivityParty)
 
@@ -47,6 +50,7 @@ class CrmIngestReport:
     activities: int = 0
     covered_by_exchange: int = 0
     beyond_retention: int = 0  # activities older than the retention window, not taken in
+    unchanged: int = 0  # activities whose inputs did not change since the last run
     counts: WriteCounts = field(default_factory=WriteCounts)
     problems: list[RowProblem] = field(default_factory=list)
 
@@ -96,57 +100,164 @@ def _without_erased_regarding(
     return replace(record, regarding_type=None, regarding_id=None)
 
 
-def desired_interactions(
-    session: Session, report: CrmIngestReport, not_before: datetime | None = None
-) -> tuple[dict[str, InteractionRecord], set[str]]:
-    """What the interactions should be, and the keys of rejected rows to keep as stored.
+class _Scan:
+    """One pass over the CRM's activities: what to write, and what the pass rests on."""
 
-    `not_before` is the retention cutoff: older activities are left in the CRM.
+    def __init__(self) -> None:
+        self.desired: dict[str, InteractionRecord] = {}
+        self.rejected: set[str] = set()  # keys of broken rows: what is stored stays
+        self.digests: list[ActivityDigest] = []  # for the activities derived this pass
+        self.derived: list[str] = []  # their activity ids, and those of deleted activities
+        # Interaction keys whose stored rows this pass may change, and those it
+        # leaves alone because their activities did not change.
+        self.affected: set[str] = set()
+        self.unchanged_keys: set[str] = set()
+        self.unchanged_interactions = 0
+        self.skipped = 0  # activities not derived again
+
+    @property
+    def incremental(self) -> bool:
+        """Whether the pass skipped anything; if not, it is a full pass."""
+        return self.skipped > 0
+
+
+def _derive(
+    activity: Any,
+    parties: list[Any],
+    directory: Directory,
+    covered: dict[str, datetime],
+    not_before: datetime | None,
+) -> tuple[str, InteractionRecord | None]:
+    """(outcome, the interaction if there is one); raises RowRejected for a broken row."""
+    record = to_interaction(activity, parties, directory)
+    if record is None:
+        return "none", None
+    if not_before is not None and record.occurred_at < not_before:
+        return "beyond_retention", None
+    record = _without_erased_regarding(record, directory)
+    if record is None:
+        return "none", None
+    if _covered_by_exchange(record, covered):
+        return "covered", None
+    return "interaction", record
+
+
+def _count(report: CrmIngestReport, outcome: str) -> None:
+    if outcome == "covered":
+        report.covered_by_exchange += 1
+    elif outcome == "beyond_retention":
+        report.beyond_retention += 1
+
+
+def _scan(
+    session: Session,
+    report: CrmIngestReport,
+    not_before: datetime | None,
+    previous: dict[str, ActivityDigest],
+) -> _Scan:
+    """Derive every activity whose digest differs from `previous` (all, if it is empty).
+
+    `previous` is consumed: what is left afterwards are deleted activities.
     """
     directory = load_directory(session=session)
     covered = exchange_covered_users(session=session)
+    digester = Digester(directory, covered, not_before)
     parties = _parties_by_activity(session)
-    desired: dict[str, InteractionRecord] = {}
-    rejected: set[str] = set()
+    scan = _Scan()
     query = sa.select(ACTIVITY).order_by(ACTIVITY.c.id).execution_options(yield_per=STREAM)
     for activity in session.execute(query):
         report.activities += 1
+        own_parties = parties.get(activity.id, [])
+        digest = digester.digest(activity, own_parties)
+        before = previous.pop(activity.id, None)
+        if before is not None and before.digest == digest:
+            report.unchanged += 1
+            scan.skipped += 1
+            _count(report, before.outcome)
+            if before.interaction_key is not None:
+                scan.unchanged_keys.add(before.interaction_key)
+                scan.unchanged_interactions += 1
+            continue
+        scan.derived.append(activity.id)
+        if before is not None and before.interaction_key is not None:
+            scan.affected.add(before.interaction_key)
         try:
-            record = to_interaction(activity, parties.get(activity.id, []), directory)
+            outcome, record = _derive(activity, own_parties, directory, covered, not_before)
         except RowRejected as rejection:
+            # No digest is kept: the row is checked, and reported, on every run.
             report.problems.append(rejection.problem)
-            rejected.add(interaction_key(activity))
+            scan.rejected.add(interaction_key(activity))
             continue
-        if record is None:
-            continue
-        if not_before is not None and record.occurred_at < not_before:
-            report.beyond_retention += 1
-            continue
-        record = _without_erased_regarding(record, directory)
-        if record is None:
-            continue
-        if _covered_by_exchange(record, covered):
-            report.covered_by_exchange += 1
-            continue
-        desired[record.key] = record
-    return desired, rejected
+        _count(report, outcome)
+        key = None if record is None else record.key
+        if record is not None:
+            scan.desired[record.key] = record
+            scan.affected.add(record.key)
+        scan.digests.append(ActivityDigest(activity.id, digest, outcome, key))
+    for gone in previous.values():
+        scan.derived.append(gone.activity_id)
+        if gone.interaction_key is not None:
+            scan.affected.add(gone.interaction_key)
+    scan.affected |= scan.rejected
+    return scan
+
+
+def _still_holds(session: Session, scan: _Scan) -> bool:
+    """Whether the stored CRM interactions are what the unchanged activities made them.
+
+    Two activities sharing an interaction key (one email tracked twice), a
+    CRM copy that Exchange replaced and then lost, a row removed by hand: in
+    any of these the skipped activities no longer account for what is
+    stored, and only a full pass gives the result a full pass would give.
+    """
+    if scan.affected & scan.unchanged_keys:
+        return False
+    stored = set(session.scalars(sa.select(INTERACTION.c.key).where(INTERACTION.c.source == "crm")))
+    if stored - scan.unchanged_keys - scan.affected:
+        return False  # a CRM interaction no activity accounts for
+    missing = scan.unchanged_keys - stored
+    return not missing or _seen_by_exchange(session, list(missing)) == missing
+
+
+def _stored_records(session: Session, scan: _Scan) -> dict[str, InteractionRecord]:
+    """The stored CRM interactions the pass may change: all of them after a full pass."""
+    if not scan.incremental:
+        return load_records(session=session, source="crm")
+    if len(scan.affected) <= KEYED_READ_LIMIT:
+        return load_records(session=session, source="crm", keys=scan.affected)
+    everything = load_records(session=session, source="crm")
+    return {key: record for key, record in everything.items() if key in scan.affected}
 
 
 def ingest_crm_activities(engine: Engine, *, not_before: datetime | None = None) -> CrmIngestReport:
     """`not_before`: the retention cutoff (now minus the interaction window); the caller
-    reads it from the settings, storage does not."""
-    report = CrmIngestReport()
+    reads it from the settings, storage does not.
+
+    Only activities whose inputs changed since the last run are derived again
+    (storage.crm_digests); the result is the one a full pass would give.
+    """
     with session_scope(engine) as session:
-        desired, rejected = desired_interactions(session, report, not_before)
-        stored = load_records(session=session, source="crm")
+        report = CrmIngestReport()
+        scan = _scan(session, report, not_before, load_digests(session=session))
         # An Exchange sync (on another replica) may be committing the same `msg:` keys:
-        # hold every key (one lock) from before the check until this transaction ends.
+        # hold every key (one lock) from before the checks until this transaction ends.
         lock_all_interactions(session)
+        if scan.incremental and not _still_holds(session, scan):
+            report = CrmIngestReport()
+            scan = _scan(session, report, not_before, {})
+        stored = _stored_records(session, scan)
+        desired = scan.desired
         shared = [key for key in desired.keys() | stored.keys() if key.startswith("msg:")]
         for key in _seen_by_exchange(session, shared):
             desired.pop(key, None)
             stored.pop(key, None)  # Exchange replaced the CRM copy after it was read
         report.counts = sync_records(
-            session=session, desired=desired, stored=stored, keep=frozenset(rejected)
+            session=session, desired=desired, stored=stored, keep=frozenset(scan.rejected)
+        )
+        report.counts.unchanged += scan.unchanged_interactions
+        replace_digests(
+            session=session,
+            rows=scan.digests,
+            forget=scan.derived if scan.incremental else None,
         )
     return report

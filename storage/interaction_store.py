@@ -92,20 +92,33 @@ def chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield batch
 
 
-def load_records(*, session: Session, source: str) -> dict[str, InteractionRecord]:
-    """Every stored interaction of one source, with its parties."""
+def load_records(
+    *, session: Session, source: str, keys: Iterable[str] | None = None
+) -> dict[str, InteractionRecord]:
+    """Stored interactions of one source, with their parties: all, or those with `keys`."""
+    if keys is not None:
+        records: dict[str, InteractionRecord] = {}
+        for batch in chunks(keys):
+            records.update(_load_records(session, source, INTERACTION.c.key.in_(batch)))
+        return records
+    return _load_records(session, source, sa.true())
+
+
+def _load_records(
+    session: Session, source: str, which: sa.ColumnElement[bool]
+) -> dict[str, InteractionRecord]:
     parties: dict[str, set[PartyRow]] = {}
     party_query = (
         sa.select(PARTY.c.interaction_key, *(PARTY.c[name] for name in PartyRow._fields))
         .join(INTERACTION, INTERACTION.c.key == PARTY.c.interaction_key)
-        .where(INTERACTION.c.source == source)
+        .where(INTERACTION.c.source == source, which)
         .execution_options(yield_per=STREAM)
     )
     for key, *party in session.execute(party_query):
         parties.setdefault(key, set()).add(PartyRow(*party))
     query = (
         sa.select(*(INTERACTION.c[name] for name in ROW_COLUMNS))
-        .where(INTERACTION.c.source == source)
+        .where(INTERACTION.c.source == source, which)
         .execution_options(yield_per=STREAM)
     )
     empty: frozenset[PartyRow] = frozenset()

@@ -169,3 +169,24 @@ class ErasedSubject(SQLModel, table=True):
 
     token: str = Field(primary_key=True)
     erased_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+CRM_ACTIVITY_OUTCOMES = ("interaction", "none", "covered", "beyond_retention")
+
+
+class CrmActivityDigest(SQLModel, table=True):
+    """What each CRM activity was derived from last time, and what it became.
+
+    The CRM-data path compares a digest of every input of an activity's
+    derivation (its row, its parties, who they matched, the Exchange
+    coverage, the retention window) and derives again only the activities
+    whose digest moved (storage.crm_ingest). No address is kept here: only
+    the CRM's own activity id, a one-way digest, and the interaction key.
+    """
+
+    __tablename__ = "crm_activity_digest"
+
+    activity_id: str = Field(primary_key=True)
+    digest: str
+    outcome: str  # one of CRM_ACTIVITY_OUTCOMES
+    interaction_key: str | None = None

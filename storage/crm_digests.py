@@ -1,0 +1,103 @@
+"""Digests of what each CRM activity's derivation reads, so unchanged ones are skipped.
+
+An activity's interaction is a pure function of its row, its party rows,
+whom those parties match in the directory (erased subjects match nobody),
+whether its "regarding" record was erased, which of our mailboxes Exchange
+covers and since when, and which side of the retention cutoff it falls on
+(storage.crm_activity_rules, storage.crm_ingest). The digest covers exactly
+those inputs, so an equal digest means an equal outcome and the activity
+need not be derived again: a steady tick over a million activities reads
+them and hashes, instead of rebuilding and comparing every interaction.
+
+Bump RULES_VERSION whenever the derivation rules change: every digest moves
+and the next run derives everything once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import msgspec
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from storage.bulk import insert_rows
+from storage.directory import Directory
+from storage.interaction_store import chunks
+from storage.rapport_tables import CrmActivityDigest
+from storage.types import core_table
+
+RULES_VERSION = 1
+DIGEST = core_table(CrmActivityDigest)
+COLUMNS = ("activity_id", "digest", "outcome", "interaction_key")
+_encode = msgspec.msgpack.Encoder().encode
+
+
+class ActivityDigest(NamedTuple):
+    """One row of crm_activity_digest."""
+
+    activity_id: str
+    digest: str
+    outcome: str
+    interaction_key: str | None
+
+
+class Digester:
+    """`digest(activity, parties)` for one run's directory, coverage and cutoff."""
+
+    def __init__(
+        self, directory: Directory, covered: Mapping[str, datetime], not_before: datetime | None
+    ) -> None:
+        self._directory = directory
+        self._not_before = not_before
+        coverage = sorted((user, since.isoformat()) for user, since in covered.items())
+        self._context = _encode((RULES_VERSION, coverage))
+
+    def digest(self, activity: Any, parties: Iterable[Any]) -> str:
+        """Parties in any order: they are sorted by their row id, which comes first."""
+        match_record = self._directory.match_record
+        match_address = self._directory.match_address
+        matched = sorted(
+            (
+                *party,
+                match_record(party.record_type, party.record_id),
+                match_address(party.address),
+            )
+            for party in parties
+        )
+        occurred_at = activity.start_at or activity.end_at
+        not_before = self._not_before
+        payload = (
+            tuple(activity),
+            matched,
+            match_record("system_user", activity.owner_id),
+            self._directory.record_erased(activity.regarding_type, activity.regarding_id),
+            not_before is not None and occurred_at is not None and occurred_at < not_before,
+        )
+        hasher = hashlib.blake2b(self._context, digest_size=16)
+        hasher.update(_encode(payload))
+        return hasher.hexdigest()
+
+
+def load_digests(*, session: Session) -> dict[str, ActivityDigest]:
+    rows = session.execute(sa.select(*(DIGEST.c[name] for name in COLUMNS)))
+    new = tuple.__new__  # skips the NamedTuple's Python-level __new__: a million rows
+    return {row[0]: new(ActivityDigest, row) for row in rows}
+
+
+def replace_digests(
+    *,
+    session: Session,
+    rows: Iterable[ActivityDigest],
+    forget: Iterable[str] | None,
+) -> None:
+    """Write `rows`; first drop the rows of the activity ids in `forget`, or all if None."""
+    if forget is None:
+        session.execute(sa.delete(DIGEST))
+    else:
+        for batch in chunks(forget):
+            session.execute(sa.delete(DIGEST).where(DIGEST.c.activity_id.in_(batch)))
+    insert_rows(session, DIGEST, COLUMNS, rows)

@@ -1,0 +1,189 @@
+"""The CRM-data path derives only what changed, and ends where a full pass would."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from compliance.erase import erase_subject
+from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
+from storage.crm_tables import CrmActivity, CrmActivityParty
+from storage.types import core_table
+from tests import factories as f
+
+ACTIVITY, PARTY = core_table(CrmActivity), core_table(CrmActivityParty)
+ANA, DANA, LEE = "ana@ours.example", "dana@contoso.example", "lee@contoso.example"
+
+
+def _book(engine: Engine) -> None:
+    f.user(engine, "u1", ANA, "Ana Seller")
+    f.account(engine, "a1", "Contoso", primary="c1")
+    f.contact(engine, "c1", DANA, "Dana Ruiz", "a1")
+    for day in range(1, 6):
+        f.email(engine, sender=ANA, to=[DANA], at=f.days_ago(day), activity_id=f"e{day}")
+    f.email(engine, sender=DANA, to=[ANA], cc=[LEE], at=f.days_ago(8), activity_id="from-dana")
+
+
+def _stored(engine: Engine) -> dict[str, Any]:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT * FROM interaction")).mappings().all()
+        parties = connection.execute(sa.text("SELECT * FROM interaction_party")).all()
+    stored = {row["key"]: {**row, "parties": set()} for row in rows}
+    for party in parties:
+        stored[party.interaction_key]["parties"].add(tuple(party)[1:])
+    return stored
+
+
+def _execute(engine: Engine, statement: Any) -> None:
+    with engine.begin() as connection:
+        connection.execute(statement)
+
+
+def _assert_a_full_pass_agrees(engine: Engine) -> None:
+    """Forgetting every digest forces a full pass: it must find nothing to change."""
+    incremental = _stored(engine)
+    _execute(engine, sa.text("DELETE FROM crm_activity_digest"))
+    report = ingest_crm_activities(engine)
+    assert (report.counts.added, report.counts.updated, report.counts.removed) == (0, 0, 0)
+    assert _stored(engine) == incremental
+
+
+def _changes(report: CrmIngestReport) -> tuple[int, int, int]:
+    return report.counts.added, report.counts.updated, report.counts.removed
+
+
+def test_a_tick_with_nothing_new_derives_nothing_and_writes_nothing(engine: Engine) -> None:
+    _book(engine)
+    first = ingest_crm_activities(engine)
+    assert (first.unchanged, _changes(first)) == (0, (6, 0, 0))
+
+    again = ingest_crm_activities(engine)
+
+    assert again.activities == 6
+    assert again.unchanged == 6  # read and hashed, not derived again
+    assert _changes(again) == (0, 0, 0)
+    assert again.counts.unchanged == 6
+    _assert_a_full_pass_agrees(engine)
+
+
+def test_new_changed_cancelled_and_deleted_activities_are_all_seen(engine: Engine) -> None:
+    _book(engine)
+    ingest_crm_activities(engine)
+    f.email(engine, sender=ANA, to=[DANA], at=f.days_ago(0.5), activity_id="new")
+    _execute(engine, sa.update(ACTIVITY).where(ACTIVITY.c.id == "e1").values(opens=4))
+    _execute(engine, sa.update(ACTIVITY).where(ACTIVITY.c.id == "e2").values(status="cancelled"))
+    _execute(engine, sa.delete(PARTY).where(PARTY.c.activity_id == "e3"))
+    _execute(engine, sa.delete(ACTIVITY).where(ACTIVITY.c.id == "e3"))
+
+    report = ingest_crm_activities(engine)
+
+    assert report.unchanged == 3  # e4, e5, from-dana
+    assert _changes(report) == (1, 1, 2)
+    stored = _stored(engine)
+    assert {"crm:new", "crm:e1"} <= stored.keys()
+    assert not {"crm:e2", "crm:e3"} & stored.keys()
+    assert stored["crm:e1"]["opens"] == 4
+    _assert_a_full_pass_agrees(engine)
+
+
+def test_a_party_added_to_an_activity_is_taken_in(engine: Engine) -> None:
+    _book(engine)
+    f.contact(engine, "c2", LEE, "Lee Park", "a1")
+    ingest_crm_activities(engine)
+    f.insert(engine, CrmActivityParty, {"activity_id": "e4", "role": "cc", "address": LEE})
+
+    report = ingest_crm_activities(engine)
+
+    assert _changes(report) == (0, 1, 0)
+    assert ("contact", "c2", "cc", "external", None) in _stored(engine)["crm:e4"]["parties"]
+    _assert_a_full_pass_agrees(engine)
+
+
+def test_a_new_contact_is_matched_on_the_activities_that_named_them(engine: Engine) -> None:
+    _book(engine)
+    ingest_crm_activities(engine)
+    assert all(p[1] != "c2" for p in _stored(engine)["crm:from-dana"]["parties"])
+
+    f.contact(engine, "c2", LEE, "Lee Park", "a1")  # the CRM learns who lee@ is
+    report = ingest_crm_activities(engine)
+
+    assert report.unchanged == 5  # only the activity that named Lee is derived again
+    assert _changes(report) == (0, 1, 0)
+    assert ("contact", "c2", "cc", "external", None) in _stored(engine)["crm:from-dana"]["parties"]
+    _assert_a_full_pass_agrees(engine)
+
+
+def test_an_erased_contact_does_not_linger_on_unchanged_activities(engine: Engine) -> None:
+    _book(engine)
+    f.contact(engine, "c2", LEE, "Lee Park", "a1")
+    ingest_crm_activities(engine)
+
+    erase_subject(engine, LEE, now=f.days_ago(0), dry_run=False)
+    ingest_crm_activities(engine)  # the CRM still names Lee on from-dana
+
+    parties = _stored(engine)["crm:from-dana"]["parties"]
+    assert all(party[1] != "c2" for party in parties)
+    _assert_a_full_pass_agrees(engine)
+
+
+def test_an_activity_ageing_past_the_retention_cutoff_leaves(engine: Engine) -> None:
+    _book(engine)
+    cutoff = f.days_ago(4.5)
+    ingest_crm_activities(engine, not_before=f.days_ago(30))
+
+    report = ingest_crm_activities(engine, not_before=cutoff)
+
+    assert report.beyond_retention == 2  # e5 and from-dana are now older than the window
+    assert _changes(report) == (0, 0, 2)
+    assert not {"crm:e5", "crm:from-dana"} & _stored(engine).keys()
+    again = ingest_crm_activities(engine, not_before=cutoff)
+    assert (again.beyond_retention, again.unchanged) == (2, 6)  # still counted when skipped
+
+
+def test_an_interaction_removed_behind_its_back_is_restored(engine: Engine) -> None:
+    _book(engine)
+    ingest_crm_activities(engine)
+    _execute(engine, sa.text("DELETE FROM interaction_party WHERE interaction_key = 'crm:e2'"))
+    _execute(engine, sa.text("DELETE FROM interaction WHERE key = 'crm:e2'"))
+
+    report = ingest_crm_activities(engine)
+
+    assert report.unchanged == 0  # the skipped activities no longer explain the store
+    assert _changes(report) == (1, 0, 0)
+    assert "crm:e2" in _stored(engine)
+    _assert_a_full_pass_agrees(engine)
+
+
+def test_one_email_tracked_twice_keeps_the_full_pass_result(engine: Engine) -> None:
+    _book(engine)
+    for activity_id, at in (("t1", f.days_ago(2)), ("t2", f.days_ago(2) + timedelta(minutes=1))):
+        f.email(engine, sender=ANA, to=[DANA], at=at, activity_id=activity_id,
+                internet_message_id="<same@contoso.example>")  # fmt: skip
+    ingest_crm_activities(engine)
+    _execute(engine, sa.update(ACTIVITY).where(ACTIVITY.c.id == "t1").values(clicks=2))
+
+    ingest_crm_activities(engine)
+
+    _assert_a_full_pass_agrees(engine)
+
+
+@pytest.mark.parametrize("fix", [False, True])
+def test_a_broken_row_is_reported_on_every_run_and_its_interaction_kept(
+    engine: Engine, fix: bool
+) -> None:
+    _book(engine)
+    ingest_crm_activities(engine)
+    _execute(engine, sa.update(ACTIVITY).where(ACTIVITY.c.id == "e1").values(kind="fax"))
+
+    for _ in range(2):
+        report = ingest_crm_activities(engine)
+        assert [problem.column for problem in report.problems] == ["kind"]
+        assert "crm:e1" in _stored(engine)
+    if fix:
+        _execute(engine, sa.update(ACTIVITY).where(ACTIVITY.c.id == "e1").values(kind="email"))
+        assert ingest_crm_activities(engine).problems == []
+    _assert_a_full_pass_agrees(engine)
