@@ -28,6 +28,7 @@ from storage.bulk import insert_rows
 from storage.directory import Directory
 from storage.interaction_store import chunks
 from storage.rapport_tables import CrmActivityDigest
+from storage.raw_rows import raw_rows
 from storage.types import core_table
 
 RULES_VERSION = 1
@@ -83,9 +84,9 @@ class Digester:
 
 
 def load_digests(*, session: Session) -> dict[str, ActivityDigest]:
-    rows = session.execute(sa.select(*(DIGEST.c[name] for name in COLUMNS)))
+    query = f"SELECT {', '.join(COLUMNS)} FROM {DIGEST.name}"
     new = tuple.__new__  # skips the NamedTuple's Python-level __new__: a million rows
-    return {row[0]: new(ActivityDigest, row) for row in rows}
+    return {row[0]: new(ActivityDigest, row) for row in raw_rows(session, query)}
 
 
 def replace_digests(

@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from storage.crm_activity_rows import iter_activities, parties_by_activity
 from storage.crm_activity_rules import RowProblem, RowRejected, interaction_key, to_interaction
 from storage.crm_digests import ActivityDigest, Digester, load_digests, replace_digests
-from storage.crm_tables import CrmActivity, CrmActivityParty
 from storage.directory import Directory, load_directory
 from storage.engine import session_scope
 from storage.interaction_locks import lock_all_interactions
@@ -36,13 +36,10 @@ from storage.interaction_store import (
     sync_records,
 )
 from storage.mailbox_store import exchange_covered_users
-from storage.types import core_table
+from storage.raw_rows import raw_rows
 
-STREAM = 10_000  # rows fetched per round trip; streaming keeps memory flat
 # Beyond this many changed interactions one full read beats reading them by key.
 KEYED_READ_LIMIT = 20_000
-ACTIVITY = core_table(CrmActivity)
-ACTIVITY_PARTY = core_table(CrmActivityParty)
 
 
 @dataclass
@@ -53,14 +50,6 @@ class CrmIngestReport:
     unchanged: int = 0  # activities whose inputs did not change since the last run
     counts: WriteCounts = field(default_factory=WriteCounts)
     problems: list[RowProblem] = field(default_factory=list)
-
-
-def _parties_by_activity(session: Session) -> dict[str, list[Any]]:
-    parties: dict[str, list[Any]] = {}
-    query = sa.select(ACTIVITY_PARTY).execution_options(yield_per=STREAM)
-    for row in session.execute(query):
-        parties.setdefault(row.activity_id, []).append(row)
-    return parties
 
 
 def _seen_by_exchange(session: Session, keys: list[str]) -> set[str]:
@@ -162,10 +151,9 @@ def _scan(
     directory = load_directory(session=session)
     covered = exchange_covered_users(session=session)
     digester = Digester(directory, covered, not_before)
-    parties = _parties_by_activity(session)
+    parties = parties_by_activity(session=session)
     scan = _Scan()
-    query = sa.select(ACTIVITY).order_by(ACTIVITY.c.id).execution_options(yield_per=STREAM)
-    for activity in session.execute(query):
+    for activity in iter_activities(session=session):
         report.activities += 1
         own_parties = parties.get(activity.id, [])
         digest = digester.digest(activity, own_parties)
@@ -212,7 +200,8 @@ def _still_holds(session: Session, scan: _Scan) -> bool:
     """
     if scan.affected & scan.unchanged_keys:
         return False
-    stored = set(session.scalars(sa.select(INTERACTION.c.key).where(INTERACTION.c.source == "crm")))
+    query = "SELECT key FROM interaction WHERE source = 'crm'"
+    stored = {key for (key,) in raw_rows(session, query)}
     if stored - scan.unchanged_keys - scan.affected:
         return False  # a CRM interaction no activity accounts for
     missing = scan.unchanged_keys - stored

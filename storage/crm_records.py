@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +18,7 @@ from storage.crm_tables import (
     SystemUser,
 )
 from storage.rapport_tables import Interaction, InteractionParty
+from storage.raw_rows import raw_rows, sqlite_time
 from storage.suppression import without_erased
 from storage.types import core_table
 
@@ -83,7 +83,6 @@ INTERACTION_COLUMNS = (
     "regarding_type", "regarding_id", "planned", "opens", "clicks",
 )  # fmt: skip
 PARTY_COLUMNS = ("interaction_key", "record_type", "record_id", "role", "side", "response")
-BATCH = 20_000
 
 # Parties travel packed into one text column: parties joined by PARTY_SEPARATOR,
 # each "side, record_type, role, response, record_id" joined by FIELD_SEPARATOR
@@ -100,39 +99,18 @@ _AGGREGATE = {
 }
 
 
-def _sqlite_time(value: str) -> datetime:
-    # SQLite keeps naive UTC text (storage.types.UTCDateTime).
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
-def _raw_rows(
-    session: Session, query: str, params: tuple[Any, ...] = ()
-) -> Iterator[tuple[Any, ...]]:
-    """Rows straight from the driver: this read feeds scoring a million rows at a time,
-    and SQLAlchemy's per-row result processing would cost more than the read itself."""
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    cursor = driver.cursor()
-    try:
-        cursor.execute(query, params)
-        while rows := cursor.fetchmany(BATCH):
-            yield from rows
-    finally:
-        cursor.close()
-
-
 def _interaction_times(
     session: Session, rows: Iterator[tuple[Any, ...]]
 ) -> Iterator[tuple[Any, ...]]:
     if session.connection().dialect.name != "sqlite":
         return rows  # psycopg returns timezone-aware datetimes already
-    return ((*row[:3], _sqlite_time(row[3]), *row[4:]) for row in rows)
+    return ((*row[:3], sqlite_time(row[3]), *row[4:]) for row in rows)
 
 
 def iter_interaction_rows(*, session: Session) -> Iterator[tuple[Any, ...]]:
     """Interactions as tuples in INTERACTION_COLUMNS order, streamed."""
     query = f"SELECT {', '.join(INTERACTION_COLUMNS)} FROM interaction"
-    return _interaction_times(session, _raw_rows(session, query))
+    return _interaction_times(session, raw_rows(session, query))
 
 
 def iter_interactions_with_parties(*, session: Session) -> Iterator[tuple[Any, ...]]:
@@ -149,7 +127,7 @@ def iter_interactions_with_parties(*, session: Session) -> Iterator[tuple[Any, .
         "FROM interaction_party "
         "GROUP BY interaction_key) p ON p.interaction_key = i.key"
     )
-    return _interaction_times(session, _raw_rows(session, query))
+    return _interaction_times(session, raw_rows(session, query))
 
 
 def iter_party_rows(
@@ -158,6 +136,6 @@ def iter_party_rows(
     """Interaction parties as tuples in PARTY_COLUMNS order; all, or one interaction's."""
     query = f"SELECT {', '.join(PARTY_COLUMNS)} FROM interaction_party"
     if interaction_key is None:
-        return _raw_rows(session, query)
+        return raw_rows(session, query)
     marker = "?" if session.connection().dialect.name == "sqlite" else "%s"
-    return _raw_rows(session, f"{query} WHERE interaction_key = {marker}", (interaction_key,))
+    return raw_rows(session, f"{query} WHERE interaction_key = {marker}", (interaction_key,))

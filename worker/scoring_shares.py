@@ -15,7 +15,7 @@ import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from scoring.model import Interaction, RecordRef, RecordScope
+from scoring.model import Interaction, Party, RecordRef, RecordScope
 
 
 @dataclass(frozen=True)
@@ -85,11 +85,25 @@ def route(interactions: Iterable[Interaction], shares: Sequence[Share]) -> list[
     as their "regarding" record, in the given order. Others reach no record."""
     share_of = {ref: index for index, share in enumerate(shares) for ref in share.refs}
     routed: list[list[Interaction]] = [[] for _ in shares]
+    appends = [share.append for share in routed]
+    # Loaded interactions share one external-party tuple per distinct set of
+    # people (worker.interactions), so the shares of a tuple are worked out
+    # once, keyed by its identity: hashing it would hash every Party again.
+    # `held` keeps each keyed tuple alive, so no identity is ever reused.
+    shares_of: dict[int, tuple[int, ...]] = {}
+    held: list[tuple[Party, ...]] = []
     for interaction in interactions:
-        targets = {share_of[p.ref] for p in interaction.external if p.ref in share_of}
+        external = interaction.external
+        targets = shares_of.get(id(external))
+        if targets is None:
+            found = {share_of[p.ref] for p in external if p.ref in share_of}
+            targets = shares_of[id(external)] = tuple(sorted(found))
+            held.append(external)
         regarding = interaction.regarding
-        if regarding is not None and regarding in share_of:
-            targets.add(share_of[regarding])
+        if regarding is not None:
+            index = share_of.get(regarding)
+            if index is not None and index not in targets:
+                targets = (*targets, index)
         for index in targets:
-            routed[index].append(interaction)
+            appends[index](interaction)
     return routed

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from compliance.erase import erase_subject
+from storage.crm_activity_rows import ActivityPartyRow, ActivityRow
 from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
 from storage.crm_tables import CrmActivity, CrmActivityParty
 from storage.types import core_table
@@ -187,3 +188,9 @@ def test_a_broken_row_is_reported_on_every_run_and_its_interaction_kept(
         _execute(engine, sa.update(ACTIVITY).where(ACTIVITY.c.id == "e1").values(kind="email"))
         assert ingest_crm_activities(engine).problems == []
     _assert_a_full_pass_agrees(engine)
+
+
+def test_activity_rows_carry_every_column_of_the_contract() -> None:
+    # The digest covers the whole row: a column the raw read missed would go unnoticed.
+    assert ActivityRow._fields == tuple(ACTIVITY.c.keys())
+    assert ActivityPartyRow._fields == tuple(PARTY.c.keys())
