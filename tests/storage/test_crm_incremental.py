@@ -194,3 +194,15 @@ def test_activity_rows_carry_every_column_of_the_contract() -> None:
     # The digest covers the whole row: a column the raw read missed would go unnoticed.
     assert ActivityRow._fields == tuple(ACTIVITY.c.keys())
     assert ActivityPartyRow._fields == tuple(PARTY.c.keys())
+
+
+def test_activity_ids_with_tabs_and_backslashes_are_recognised_next_time(engine: Engine) -> None:
+    _book(engine)
+    odd = "odd\tid\\with\nbreaks"
+    f.email(engine, sender=ANA, to=[DANA], at=f.days_ago(1), activity_id=odd)
+    ingest_crm_activities(engine)
+
+    again = ingest_crm_activities(engine)
+
+    assert again.unchanged == 7
+    assert f"crm:{odd}" in _stored(engine)
