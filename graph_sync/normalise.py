@@ -11,7 +11,7 @@ interaction's time is when it was sent, and a purged item must not return.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from graph_sync.wire import Attendee, DateTimeTimeZone, Event, Message, Recipient
@@ -28,6 +28,11 @@ RESPONSES = {
 }
 RESPONSE_CLARITY = {None: 0, "none": 0, "tentative": 1, "declined": 2, "accepted": 2}
 ATTENDEE_ROLES = {"required": "required", "optional": "optional", "resource": "optional"}
+# A backfill meets the same few thousand people on every page: their parties are
+# remembered for the round (the directory does not change during it). A bound,
+# since strangers' addresses are unbounded; past it the memo starts over.
+PARTY_MEMO_LIMIT = 50_000
+PartyMemoKey = tuple[str | None, str, str | None]  # address as sent, role, response
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,9 @@ class Normaliser:
     directory: Directory
     internal_domains: frozenset[str]
     not_before: datetime | None = None  # the retention cutoff
+    _parties: dict[PartyMemoKey, PartyRow | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def retained(self, occurred_at: datetime) -> bool:
         return self.not_before is None or occurred_at >= self.not_before
@@ -47,6 +55,16 @@ class Normaliser:
     def _party(
         self, address: str | None, role: str, response: str | None = None
     ) -> PartyRow | None:
+        memo = self._parties
+        key = (address, role, response)
+        if key in memo:
+            return memo[key]
+        if len(memo) >= PARTY_MEMO_LIMIT:
+            memo.clear()
+        party = memo[key] = self._match(address, role, response)
+        return party
+
+    def _match(self, address: str | None, role: str, response: str | None) -> PartyRow | None:
         record = self.directory.match_address(address)
         if record is None:
             return None

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import msgspec
@@ -147,6 +149,23 @@ def decide_mailbox(
                            geo.reason, None)  # fmt: skip
 
 
+@contextmanager
+def long_lived_state_frozen() -> Iterator[None]:
+    """What exists when the round starts (imports, the directory, the client) is left
+    out of the cyclic collector's full walks until the round ends.
+
+    A round allocates pages of small objects, so the collector runs often, and each
+    full walk would revisit those long-lived objects for no garbage. The pause of
+    scoring (worker.collector) does not fit here: a round of a large mailbox makes
+    cyclic garbage (futures, exceptions) and must keep collecting it.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _save(ctx: SyncContext, decisions: list[MailboxDecision]) -> None:
     with session_scope(ctx.engine) as session:
         save_decisions(session=session, decisions=decisions, at=ctx.window.now)
@@ -188,5 +207,6 @@ async def sync_tenant(
             progress("exchange mailboxes", len(done), len(eligible))
         return result
 
-    outcome.mailboxes = list(await asyncio.gather(*(one(m) for m in eligible)))
+    with long_lived_state_frozen():
+        outcome.mailboxes = list(await asyncio.gather(*(one(m) for m in eligible)))
     return outcome

@@ -71,7 +71,8 @@ def lock_interaction_keys(session: Session, keys: Iterable[str]) -> None:
         return
     key_locks = sorted({key_lock(key) for key in keys})
     if key_locks:
-        session.execute(LOCK_KEYS, {"key_locks": key_locks})
+        # An array literal: psycopg would adapt a list of a page's keys value by value.
+        session.execute(LOCK_KEYS, {"key_locks": "{" + ",".join(map(str, key_locks)) + "}"})
 
 
 def lock_all_interactions(session: Session) -> None:

@@ -36,7 +36,7 @@ from storage.interaction_store import (
     insert_interactions,
 )
 from storage.sync_tables import InteractionSighting, SyncCursor
-from storage.types import core_table
+from storage.types import UTCDateTime, core_table
 
 SIGHTING = core_table(InteractionSighting)
 CURSOR = core_table(SyncCursor)
@@ -46,12 +46,23 @@ ON_CONFLICT = (
     " ON CONFLICT (mailbox_id, item_id) DO UPDATE SET interaction_key = excluded.interaction_key,"
     " folder_id = excluded.folder_id, round = excluded.round"
 )
-UPSERT_SIGHTINGS = sa.text(
+UPSERT_SIGHTINGS = (
     f"INSERT INTO interaction_sighting ({', '.join(SIGHTING_COLUMNS)})"
     " SELECT :mailbox, item_id, interaction_key, :folder, :round"
     " FROM unnest(CAST(:items AS varchar[]), CAST(:keys AS varchar[]))"
     f" AS page(item_id, interaction_key){ON_CONFLICT}"
 )
+# PostgreSQL closes a page in one round trip: its sightings (the ids and keys as
+# two arrays) and the cursor that follows it, inserted or moved forward.
+CLOSE_PAGE = sa.text(
+    f"WITH sighted AS ({UPSERT_SIGHTINGS})"
+    " INSERT INTO sync_cursor (mailbox_id, folder_id, kind, round, rebaselines,"
+    "  baseline_complete, next_link, delta_link, updated_at)"
+    " VALUES (:mailbox, :folder, :kind, :round, 0, :complete, :next_link, :delta_link, :at)"
+    " ON CONFLICT (mailbox_id, folder_id) DO UPDATE SET next_link = excluded.next_link,"
+    " delta_link = excluded.delta_link, updated_at = excluded.updated_at,"
+    " baseline_complete = sync_cursor.baseline_complete OR excluded.baseline_complete"
+).bindparams(sa.bindparam("at", type_=UTCDateTime()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,22 +137,39 @@ def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def among(session: Session, column: Any, values: Sequence[str]) -> Any:
-    """`column IN values`: one array parameter on PostgreSQL, an IN list on SQLite.
+def keyed_rows(session: Session, columns: Sequence[Any], key: Any, values: Sequence[str]) -> Any:
+    """SELECT `columns` WHERE `key` IN values: one array parameter on PostgreSQL.
 
-    On PostgreSQL the array is joined (`column = wanted.value`, FROM
-    unnest(:array)): the planner probes the index per key or hashes the keys,
-    whatever the table's statistics say, where `= ANY(:array)` in a generic plan
-    may compare every row with every key.
+    On PostgreSQL each value is one index probe (a LATERAL subquery that OFFSET 0
+    keeps from being flattened into a join). As a join, or as `= ANY(:array)`,
+    the plan follows the table's statistics, and during a backfill (a table
+    growing faster than autovacuum analyzes it) the planner hashes the whole
+    table for every page: 15 ms a page at 50,000 rows, growing with each page.
     """
-    if _postgres(session):
-        wanted = sa.func.unnest(_array(values)).table_valued("value")
-        return column == wanted.render_derived(name="wanted").c.value
-    return column.in_(values)
+    if not _postgres(session):
+        return sa.select(*columns).where(key.in_(values))
+    wanted = sa.func.unnest(_array(values)).table_valued("value").render_derived(name="wanted")
+    probe = sa.select(*columns).where(key == wanted.c.value).offset(0).lateral("probe")
+    return sa.select(probe).select_from(wanted).join(probe, sa.true())
 
 
 def _array(values: Sequence[str]) -> Any:
-    return sa.literal(list(values), postgresql.ARRAY(sa.String()))
+    return sa.cast(sa.literal(text_array(values), sa.Text()), postgresql.ARRAY(sa.String()))
+
+
+def text_array(values: Iterable[str]) -> str:
+    """A PostgreSQL array literal of text values, for a `CAST(... AS varchar[])` parameter.
+
+    psycopg adapts a list element by element in Python (a regex test each); a
+    page's key and id arrays hold a thousand values, on every page of a backfill.
+    """
+    return "{" + ",".join(map(_array_element, values)) + "}"
+
+
+def _array_element(value: str) -> str:
+    if "\\" in value or '"' in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{value}"'
 
 
 # --- interactions ---------------------------------------------------------------------------
@@ -150,7 +178,7 @@ def _array(values: Sequence[str]) -> Any:
 def _existing_rows(session: Session, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for batch in chunks(keys):
-        query = sa.select(INTERACTION).where(among(session, INTERACTION.c.key, batch))
+        query = keyed_rows(session, list(INTERACTION.c), INTERACTION.c.key, batch)
         rows.update((row.key, row._asdict()) for row in session.execute(query))
     return rows
 
@@ -158,10 +186,8 @@ def _existing_rows(session: Session, keys: Sequence[str]) -> dict[str, dict[str,
 def _stored_parties(session: Session, keys: Sequence[str]) -> dict[str, set[PartyRow]]:
     parties: dict[str, set[PartyRow]] = {}
     for batch in chunks(keys):
-        query = sa.select(
-            PARTY.c.interaction_key, PARTY.c.record_type, PARTY.c.record_id,
-            PARTY.c.role, PARTY.c.side, PARTY.c.response,
-        ).where(among(session, PARTY.c.interaction_key, batch))  # fmt: skip
+        columns = [PARTY.c.interaction_key, *(PARTY.c[name] for name in PartyRow._fields)]
+        query = keyed_rows(session, columns, PARTY.c.interaction_key, batch)
         for key, *party in session.execute(query):
             parties.setdefault(key, set()).add(PartyRow(*party))
     return parties
@@ -203,21 +229,28 @@ def _upsert_interactions(
 # it guesses a dozen rows and its generic plan compares every sighting of the
 # mailbox with every id, a cost that grows with each page. A scalar subquery
 # per id is never flattened into a join: it stays a unique-index lookup.
-DELETE_GONE_SIGHTINGS = sa.text(
+DELETE_GONE_SIGHTINGS = (
     "DELETE FROM interaction_sighting WHERE ctid = ANY(ARRAY("
     " SELECT (SELECT ctid FROM interaction_sighting"
     "  WHERE mailbox_id = :mailbox AND item_id = gone.item_id AND folder_id = :folder)"
-    " FROM unnest(CAST(:items AS varchar[])) AS gone(item_id)"
+    " FROM unnest(CAST(:gone AS varchar[])) AS gone(item_id)"
     ")) RETURNING interaction_key"
+)
+# PostgreSQL opens a page in one round trip: the folder's `baseline_complete`
+# (see _cursor_state), the commit made asynchronous, and the sightings of the
+# page's removed items deleted, with the interaction keys they named.
+OPEN_PAGE = sa.text(
+    f"WITH gone AS ({DELETE_GONE_SIGHTINGS})"
+    " SELECT (SELECT baseline_complete FROM sync_cursor"
+    "   WHERE mailbox_id = :mailbox AND folder_id = :folder),"
+    " set_config('synchronous_commit', 'off', true),"
+    " ARRAY(SELECT interaction_key FROM gone)"
 )
 
 
-def _gone_here(session: Session, page: PageWrite, item_ids: Sequence[str]) -> Any:
+def _gone_here(page: PageWrite, item_ids: Sequence[str]) -> Any:
     # A removal names the item in this folder: one moved (same id) into a folder synced
     # first already has its new sighting, which must stay.
-    if _postgres(session):
-        parameters = {"items": list(item_ids), "mailbox": page.mailbox_id, "folder": page.folder_id}
-        return DELETE_GONE_SIGHTINGS.bindparams(**parameters)
     return (
         sa.delete(SIGHTING)
         .where(
@@ -237,24 +270,21 @@ def _drop_gone(session: Session, page: PageWrite) -> set[str]:
     """
     keys: set[str] = set()
     for batch in chunks(page.gone):
-        keys.update(session.scalars(_gone_here(session, page, batch)))
+        keys.update(session.scalars(_gone_here(page, batch)))
     return keys
 
 
+def _sightings(page: PageWrite) -> dict[str, str]:
+    return {item_id: record.key for item_id, record in page.seen}
+
+
 def _upsert_sightings(session: Session, page: PageWrite) -> None:
-    mine = {item_id: record.key for item_id, record in page.seen}
-    if not mine:
-        return
-    if _postgres(session):  # one statement: the page's ids and keys as two arrays
-        session.execute(UPSERT_SIGHTINGS, {
-            "mailbox": page.mailbox_id, "folder": page.folder_id, "round": page.round,
-            "items": list(mine), "keys": list(mine.values())})  # fmt: skip
-        return
-    columns = ", ".join(SIGHTING_COLUMNS)
-    session.connection().exec_driver_sql(
-        f"INSERT INTO interaction_sighting ({columns}) VALUES (?, ?, ?, ?, ?){ON_CONFLICT}",
-        [(page.mailbox_id, item, key, page.folder_id, page.round) for item, key in mine.items()],
-    )
+    if mine := _sightings(page):
+        columns = ", ".join(SIGHTING_COLUMNS)
+        insert = f"INSERT INTO interaction_sighting ({columns}) VALUES (?, ?, ?, ?, ?){ON_CONFLICT}"
+        mailbox, folder, round_ = page.mailbox_id, page.folder_id, page.round
+        rows = [(mailbox, item, key, folder, round_) for item, key in mine.items()]
+        session.connection().exec_driver_sql(insert, rows)
 
 
 def delete_orphans(session: Session, keys: Iterable[str]) -> int:
@@ -288,21 +318,27 @@ def _stale_where(page: PageWrite) -> Any:
 
 
 def _cursor_state(session: Session, page: PageWrite) -> bool | None:
-    """The folder's `baseline_complete` before this page, None without a cursor.
+    """The folder's `baseline_complete` before this page, None without a cursor."""
+    where = (CURSOR.c.mailbox_id == page.mailbox_id) & (CURSOR.c.folder_id == page.folder_id)
+    found = session.execute(sa.select(CURSOR.c.baseline_complete).where(where)).first()
+    return None if found is None else bool(found[0])
 
-    On PostgreSQL the same round trip makes the page's commit asynchronous: Graph
-    is the source of truth and the cursor commits with the rows, so a page lost
-    to a database crash is read again, never half-applied. The commit need not
+
+def _open_page(session: Session, page: PageWrite) -> tuple[bool | None, set[str]]:
+    """The cursor's state, then the sightings of the page's removed items deleted:
+    (`baseline_complete` or None without a cursor, the interaction keys they named).
+
+    On PostgreSQL one round trip, which also makes the page's commit asynchronous:
+    Graph is the source of truth and the cursor commits with the rows, so a page
+    lost to a database crash is read again, never half-applied. The commit need not
     wait for its WAL flush (a good share of a page's time, not a risk).
     """
-    where = (CURSOR.c.mailbox_id == page.mailbox_id) & (CURSOR.c.folder_id == page.folder_id)
-    state = sa.select(CURSOR.c.baseline_complete).where(where).scalar_subquery()
-    if _postgres(session):
-        query = sa.select(state, sa.func.set_config("synchronous_commit", "off", True))
-    else:
-        query = sa.select(state)
-    found = session.execute(query).first()
-    return None if found is None or found[0] is None else bool(found[0])
+    if not _postgres(session):
+        return _cursor_state(session, page), _drop_gone(session, page)
+    complete, _, gone = session.execute(OPEN_PAGE, {
+        "mailbox": page.mailbox_id, "folder": page.folder_id,
+        "gone": text_array(page.gone)}).one()  # fmt: skip
+    return (None if complete is None else bool(complete)), set(gone)
 
 
 def _save_cursor(session: Session, page: PageWrite, exists: bool) -> None:
@@ -326,14 +362,27 @@ def _save_cursor(session: Session, page: PageWrite, exists: bool) -> None:
     )  # fmt: skip
 
 
+def _close_page(session: Session, page: PageWrite, exists: bool) -> None:
+    """The page's sightings and the cursor that follows it; one round trip on PostgreSQL."""
+    if not _postgres(session):
+        _upsert_sightings(session, page)
+        _save_cursor(session, page, exists)
+        return
+    mine = _sightings(page)
+    session.execute(CLOSE_PAGE, {
+        "mailbox": page.mailbox_id, "folder": page.folder_id, "kind": page.kind,
+        "round": page.round, "items": text_array(mine), "keys": text_array(mine.values()),
+        "next_link": page.next_link, "delta_link": page.delta_link, "at": page.at,
+        "complete": page.delta_link is not None})  # fmt: skip
+
+
 def commit_page(engine: Engine, page: PageWrite) -> PageCounts:
     counts = PageCounts()
     records = {record.key: record for _, record in page.seen}
     with session_scope(engine) as session:
-        complete = _cursor_state(session, page)
+        complete, gone = _open_page(session, page)
         # The last page of a re-baseline (round > 0) retires what it did not see again.
         finishing = page.delta_link is not None and page.round > 0 and not complete
-        gone = _drop_gone(session, page)
         stale = (
             set(session.scalars(sa.select(SIGHTING.c.interaction_key).where(_stale_where(page))))
             if finishing
@@ -341,12 +390,13 @@ def commit_page(engine: Engine, page: PageWrite) -> PageCounts:
         )
         lock_interaction_keys(session, records.keys() | gone | stale)
         origin = _upsert_interactions(session, page, records, counts)
-        _upsert_sightings(session, page)
         if finishing:
             session.execute(sa.delete(SIGHTING).where(_stale_where(page)))
+        # The page's own sightings are written last (with the cursor): they name only
+        # its records' keys, never one of the dropped keys checked below.
         dropped = (gone | stale) - set(records)
         cancelled = cancel_withdrawn(session, origin, dropped)
         counts.removed += delete_interactions(session=session, keys=sorted(cancelled))
         counts.removed += delete_orphans(session, dropped - cancelled)
-        _save_cursor(session, page, exists=complete is not None)
+        _close_page(session, page, exists=complete is not None)
     return counts

@@ -1,0 +1,140 @@
+"""One delta page committed: few round trips, any ids, the cursor moved forward with it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from storage.engine import session_scope
+from storage.interaction_store import (
+    INTERACTION,
+    InteractionRecord,
+    PartyRow,
+    insert_interactions,
+)
+from storage.sync_store import PageWrite, commit_page, keyed_rows, load_cursors
+from tests import factories as f
+
+AT = datetime(2024, 5, 20, 9, tzinfo=UTC)
+MAILBOX = "mailbox-adele"
+# What an array literal must survive: quotes, backslashes, separators, braces, a bare NULL.
+AWKWARD = ('q"uote', "back\\slash", "com,ma", "{brace}", "NULL", "sp ace", "")
+
+
+def seed_people(engine: Engine) -> None:
+    f.user(engine, "u-adele", "adele@contoso.com", "Adele Vance")
+    f.contact(engine, "c-alex", "alex@fabrikam.com", "Alex Wilber")
+
+
+def email(message_id: str) -> InteractionRecord:
+    parties = frozenset({PartyRow("contact", "c-alex", "from", "external"),
+                         PartyRow("system_user", "u-adele", "to", "internal")})  # fmt: skip
+    return InteractionRecord(f"msg:<{message_id}>", "exchange", "email", "inbound", AT, parties)
+
+
+def page(seen: list[tuple[str, InteractionRecord]], gone: list[str],
+         next_link: str | None, delta_link: str | None) -> PageWrite:  # fmt: skip
+    return PageWrite(MAILBOX, "inbox", "mail", 0, seen, gone, next_link, delta_link, AT)
+
+
+def sightings(engine: Engine) -> dict[str, str]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT item_id, interaction_key FROM interaction_sighting")
+        )
+        return dict(rows.all())
+
+
+def interaction_keys(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(connection.execute(sa.text("SELECT key FROM interaction")).scalars())
+
+
+@contextmanager
+def statements_counted(engine: Engine) -> Iterator[list[str]]:
+    """Statements sent through the engine (COPY streams go around it and are not counted)."""
+    sent: list[str] = []
+
+    def count(*args: object) -> None:
+        sent.append(str(args[2]))
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+
+def test_awkward_item_ids_and_message_ids_are_stored_and_removed_exactly(engine: Engine) -> None:
+    seed_people(engine)
+    seen = [(f"item-{text}", email(f"id-{text}")) for text in AWKWARD]
+
+    commit_page(engine, page(seen, [], "https://graph.example/next", None))
+
+    assert sightings(engine) == {item: record.key for item, record in seen}
+    assert interaction_keys(engine) == {record.key for _, record in seen}
+
+    gone = [item for item, _ in seen[:4]]
+    counts = commit_page(engine, page([], gone, None, "https://graph.example/delta"))
+
+    assert counts.removed == 4
+    assert sightings(engine) == {item: record.key for item, record in seen[4:]}
+    assert interaction_keys(engine) == {record.key for _, record in seen[4:]}
+
+
+def test_the_cursor_is_created_then_moved_forward_and_stays_complete(engine: Engine) -> None:
+    seed_people(engine)
+
+    commit_page(engine, page([("item-1", email("one"))], [], "https://graph.example/next", None))
+    with session_scope(engine) as session:
+        first = load_cursors(session=session, mailbox_id=MAILBOX)["inbox"]
+    commit_page(engine, page([("item-2", email("two"))], [], None, "https://graph.example/d1"))
+    commit_page(engine, page([], ["item-9"], None, "https://graph.example/d2"))
+    with session_scope(engine) as session:
+        last = load_cursors(session=session, mailbox_id=MAILBOX)["inbox"]
+
+    assert (first.next_link, first.delta_link, first.baseline_complete, first.kind) == (
+        "https://graph.example/next", None, False, "mail")  # fmt: skip
+    assert (last.next_link, last.delta_link, last.baseline_complete, last.round) == (
+        None, "https://graph.example/d2", True, 0)  # fmt: skip
+    assert last.updated_at == AT
+
+
+def test_a_page_costs_four_statements_besides_its_copy_streams(engine: Engine) -> None:
+    """Cursor state with the removals, key locks, stored rows, sightings with the cursor.
+
+    On SQLite a statement is a function call, not a round trip: only PostgreSQL counts.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    seed_people(engine)
+    commit_page(engine, page([("item-1", email("one"))], [], "https://graph.example/n1", None))
+    seen = [(f"item-{n}", email(f"m{n}")) for n in range(2, 40)]
+
+    with statements_counted(engine) as sent:
+        commit_page(engine, page(seen, ["item-never-seen"], "https://graph.example/n2", None))
+
+    ping = [statement for statement in sent if statement.strip().upper() == "SELECT 1"]
+    assert len(sent) - len(ping) == 4, sent
+
+
+def test_stored_rows_are_looked_up_by_index_while_statistics_lag(engine: Engine) -> None:
+    """A backfill grows the table faster than autovacuum analyzes it: the lookup of a
+    page's stored rows must not become a scan of the whole table on every page."""
+    if engine.dialect.name != "postgresql":
+        return
+    with session_scope(engine) as session:
+        insert_interactions(session=session, records=[email(f"old-{n}") for n in range(20_000)])
+    keys = [email(f"old-{n}").key for n in range(0, 20_000, 80)]
+
+    with session_scope(engine) as session:
+        query = keyed_rows(session, list(INTERACTION.c), INTERACTION.c.key, keys)
+        compiled = query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(session.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
+
+    assert "Index Scan using interaction_pkey" in plan, plan
+    assert "Seq Scan on interaction" not in plan, plan
