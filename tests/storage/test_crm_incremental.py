@@ -206,3 +206,23 @@ def test_activity_ids_with_tabs_and_backslashes_are_recognised_next_time(engine:
 
     assert again.unchanged == 7
     assert f"crm:{odd}" in _stored(engine)
+
+
+def test_after_an_erasure_no_digest_row_points_at_the_subjects_interactions(
+    engine: Engine,
+) -> None:
+    _book(engine)
+    ingest_crm_activities(engine)
+
+    erase_subject(engine, DANA, now=f.days_ago(0), dry_run=False)
+    ingest_crm_activities(engine)
+
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT activity_id, outcome, interaction_key FROM crm_activity_digest")
+        ).all()
+    assert {tuple(row) for row in rows} == {
+        *((f"e{day}", "none", None) for day in range(1, 6)),
+        ("from-dana", "none", None),
+    }
+    assert _stored(engine) == {}
