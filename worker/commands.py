@@ -105,6 +105,7 @@ def summary_payload(summary: RunSummary) -> dict[str, Any]:
     return {
         "now": summary.now.isoformat(),
         "crm_activities": summary.ingest.activities,
+        "crm_activities_unchanged": summary.ingest.unchanged,
         "interactions": {**asdict(summary.ingest.counts), "total": summary.interactions},
         "skipped_crm_rows": [str(problem) for problem in summary.ingest.problems],
         "records_scored": summary.records_scored,

@@ -49,12 +49,23 @@ def setting_changed(payload: dict[str, Any]) -> None:
         _grades(payload["grades"])
 
 
+def _unchanged(payload: dict[str, Any]) -> str:
+    """Only the activities whose inputs changed are derived again (storage.crm_digests)."""
+    read, unchanged = payload["crm_activities"], payload["crm_activities_unchanged"]
+    if not unchanged:
+        return ""
+    if unchanged == read:
+        return " (all unchanged since the last run)"
+    return f" ({unchanged} unchanged since the last run)"
+
+
 def run_summary(payload: dict[str, Any]) -> None:
     interactions = payload["interactions"]
     written = payload["written"]
     seconds = payload["seconds"]
     console.print(
-        f"CRM activities read: {payload['crm_activities']}; interactions: {interactions['total']} "
+        f"CRM activities read: {payload['crm_activities']}{_unchanged(payload)}; "
+        f"interactions: {interactions['total']} "
         f"(+{interactions['added']} ~{interactions['updated']} -{interactions['removed']})"
     )
     for problem in payload["skipped_crm_rows"]:

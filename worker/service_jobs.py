@@ -186,7 +186,8 @@ class Jobs:
         written = summary.writeback
         log.info("scoring run", extra={"fields": {
             "records": summary.records_scored, "interactions": summary.interactions,
-            "crm_activities": summary.ingest.activities, "by_state": summary.by_state,
+            "crm_activities": summary.ingest.activities,
+            "crm_activities_unchanged": summary.ingest.unchanged, "by_state": summary.by_state,
             "records_updated": written.records_updated, "unchanged": written.unchanged,
             "seconds": round(seconds, 3)}})  # fmt: skip
 

@@ -71,6 +71,10 @@ def test_run_once_again_writes_nothing(store: Engine, capsys: pytest.CaptureFixt
     assert again["written"]["kpis_written"] == 0
     assert again["written"]["snapshots_written"] == 0
     assert again["interactions"]["added"] == 0
+    assert again["crm_activities_unchanged"] == again["crm_activities"] > 0  # none derived again
+    plain = run_cli(capsys, "run", "--once", "--now", NOW).out
+    read = again["crm_activities"]
+    assert f"CRM activities read: {read} (all unchanged since the last run)" in plain
 
 
 def test_health_show_by_id_and_by_address(
