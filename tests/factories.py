@@ -204,3 +204,9 @@ def call(
         },
     )
     return activity_id
+
+
+def adele_and_alex(engine: Engine) -> None:
+    """A colleague and a customer, named as the graph_sync tests' records name them."""
+    user(engine, "u-adele", "adele@contoso.com", "Adele Vance")
+    contact(engine, "c-alex", "alex@fabrikam.com", "Alex Wilber")

@@ -53,11 +53,6 @@ ACTIVITY_COLUMNS = ("id", "kind", "owner_id", "direction", "status", "start_at",
                     "internet_message_id", "opens", "clicks")  # fmt: skip
 
 
-def seed_people(engine: Engine) -> None:
-    f.user(engine, "u-adele", "adele@contoso.com", "Adele Vance")
-    f.contact(engine, "c-alex", "alex@fabrikam.com", "Alex Wilber")
-
-
 def copy_from(source: str) -> InteractionRecord:
     parties = frozenset({PartyRow("contact", "c-alex", "from", "external"),
                          PartyRow("system_user", "u-adele", "to", "internal")})  # fmt: skip
@@ -125,7 +120,7 @@ def sources(engine: Engine) -> list[tuple[str, str]]:
 
 
 def test_a_page_waits_for_a_crm_ingest_and_replaces_its_copy(engine: Engine) -> None:
-    seed_people(engine)
+    f.adele_and_alex(engine)
 
     def crm_ingest_in_flight(session: Session) -> None:
         lock_all_interactions(session)
@@ -139,7 +134,7 @@ def test_a_page_waits_for_a_crm_ingest_and_replaces_its_copy(engine: Engine) -> 
 
 
 def test_a_crm_ingest_waits_for_a_page_and_leaves_the_email_to_it(engine: Engine) -> None:
-    seed_people(engine)
+    f.adele_and_alex(engine)
     f.email(engine, sender="alex@fabrikam.com", to=["adele@contoso.com"], at=AT,
             owner="u-adele", internet_message_id=MESSAGE_ID)  # fmt: skip
 
@@ -154,7 +149,7 @@ def test_a_crm_ingest_waits_for_a_page_and_leaves_the_email_to_it(engine: Engine
 
 
 def test_pages_of_two_mailboxes_do_not_wait_for_each_other(engine: Engine) -> None:
-    seed_people(engine)
+    f.adele_and_alex(engine)
     other = InteractionRecord("msg:<other@fabrikam.com>", "exchange", "email", "inbound", AT,
                               copy_from("exchange").parties)  # fmt: skip
 
@@ -199,7 +194,7 @@ def lock_table_size(engine: Engine) -> int:
 def test_a_crm_ingest_of_100k_emails_holds_one_lock(engine: Engine) -> None:
     # SQLite takes no locks at all: a smaller ingest shows the same outcome there.
     emails = 100_000 if engine.dialect.name == "postgresql" else 5_000
-    seed_people(engine)
+    f.adele_and_alex(engine)
     seed_logged_emails(engine, emails)
     assert ingest_crm_activities(engine).counts.added == emails
     # One email is corrected in the CRM: the next ingest rewrites its interaction.
@@ -233,7 +228,7 @@ def test_a_crm_ingest_of_100k_emails_holds_one_lock(engine: Engine) -> None:
 def test_keys_and_ids_with_copy_special_characters_round_trip(engine: Engine) -> None:
     # Graph's and the CRM's strings reach the COPY text format: tabs, newlines and
     # backslashes must come back exactly as they went in.
-    seed_people(engine)
+    f.adele_and_alex(engine)
     odd = "msg:<a\tb\\c\nd@fabrikam.com>"
     parties = frozenset({PartyRow("contact", "c-alex", "from", "external", None)})
     record = InteractionRecord(odd, "exchange", "email", "inbound", AT, parties, 2.5, "conv\\1")

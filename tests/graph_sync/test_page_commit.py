@@ -25,11 +25,6 @@ MAILBOX = "mailbox-adele"
 AWKWARD = ('q"uote', "back\\slash", "com,ma", "{brace}", "NULL", "sp ace", "")
 
 
-def seed_people(engine: Engine) -> None:
-    f.user(engine, "u-adele", "adele@contoso.com", "Adele Vance")
-    f.contact(engine, "c-alex", "alex@fabrikam.com", "Alex Wilber")
-
-
 def email(message_id: str) -> InteractionRecord:
     parties = frozenset({PartyRow("contact", "c-alex", "from", "external"),
                          PartyRow("system_user", "u-adele", "to", "internal")})  # fmt: skip
@@ -70,7 +65,7 @@ def statements_counted(engine: Engine) -> Iterator[list[str]]:
 
 
 def test_awkward_item_ids_and_message_ids_are_stored_and_removed_exactly(engine: Engine) -> None:
-    seed_people(engine)
+    f.adele_and_alex(engine)
     seen = [(f"item-{text}", email(f"id-{text}")) for text in AWKWARD]
 
     commit_page(engine, page(seen, [], "https://graph.example/next", None))
@@ -87,7 +82,7 @@ def test_awkward_item_ids_and_message_ids_are_stored_and_removed_exactly(engine:
 
 
 def test_the_cursor_is_created_then_moved_forward_and_stays_complete(engine: Engine) -> None:
-    seed_people(engine)
+    f.adele_and_alex(engine)
 
     commit_page(engine, page([("item-1", email("one"))], [], "https://graph.example/next", None))
     with session_scope(engine) as session:
@@ -111,7 +106,7 @@ def test_a_page_costs_four_statements_besides_its_copy_streams(engine: Engine) -
     """
     if engine.dialect.name != "postgresql":
         return
-    seed_people(engine)
+    f.adele_and_alex(engine)
     commit_page(engine, page([("item-1", email("one"))], [], "https://graph.example/n1", None))
     seen = [(f"item-{n}", email(f"m{n}")) for n in range(2, 40)]
 
