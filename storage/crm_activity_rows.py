@@ -68,15 +68,28 @@ def iter_activities(*, session: Session) -> Iterator[ActivityRow]:
 
 
 def parties_by_activity(*, session: Session) -> dict[str, list[ActivityPartyRow]]:
-    """Every activity party, grouped by activity id."""
+    """Every activity party, grouped by activity id.
+
+    Held for the whole pass, a million activities' worth: the few distinct
+    roles, record types and responses, and each activity's id, are shared
+    objects instead of a fresh string per row (about a third of the memory).
+    """
     query = f"SELECT {', '.join(ActivityPartyRow._fields)} FROM crm_activity_party"
     parties: dict[str, list[ActivityPartyRow]] = {}
+    words: dict[str | None, str | None] = {None: None}
     new = tuple.__new__
-    for row in raw_rows(session, query):
-        party = new(ActivityPartyRow, row)
-        found = parties.get(party[1])
+    for party_id, activity_id, role, address, record_type, record_id, response in raw_rows(
+        session, query
+    ):
+        found = parties.get(activity_id)
         if found is None:
-            parties[party[1]] = [party]
+            found = parties[activity_id] = []
         else:
-            found.append(party)
+            activity_id = found[0][1]  # the id object the first party already holds
+        role = words.setdefault(role, role)
+        record_type = words.setdefault(record_type, record_type)
+        response = words.setdefault(response, response)
+        found.append(new(ActivityPartyRow, (
+            party_id, activity_id, role, address, record_type, record_id, response,
+        )))  # fmt: skip
     return parties
