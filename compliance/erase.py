@@ -28,8 +28,6 @@ from compliance.suppression import pending_suppression, suppress_subject
 from compliance.tables import (
     AUDIT,
     CURSOR,
-    HEALTH_COLUMNS,
-    HEALTH_TABLES,
     INTERACTION,
     KPI,
     MAILBOX,
@@ -42,6 +40,7 @@ from compliance.tables import (
 from storage.audit import record_event
 from storage.engine import session_scope
 from storage.interaction_store import chunks, delete_interactions
+from storage.writeback import clear_health
 
 ERASE_COMMAND, ERASE_ACTION = "erase", "subject_erased"
 
@@ -121,9 +120,7 @@ def _delete_exchange_state(session: Session, plan: ErasurePlan) -> None:
 
 def _clear_health(session: Session, records: list[RecordKey]) -> None:
     for record_type, record_id in records:
-        table = HEALTH_TABLES[record_type]
-        cleared = dict.fromkeys(HEALTH_COLUMNS)
-        session.execute(sa.update(table).where(table.c.id == record_id).values(cleared))
+        clear_health(session=session, record_type=record_type, record_id=record_id)
 
 
 def _rewrite_kpi_lists(session: Session, rewrites: list[dict[str, Any]]) -> None:

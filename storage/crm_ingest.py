@@ -159,7 +159,6 @@ def _scan(
         digest = digester.digest(activity, own_parties)
         before = previous.pop(activity.id, None)
         if before is not None and before.digest == digest:
-            report.unchanged += 1
             scan.skipped += 1
             _count(report, before.outcome)
             if before.interaction_key is not None:
@@ -187,6 +186,7 @@ def _scan(
         if gone.interaction_key is not None:
             scan.affected.add(gone.interaction_key)
     scan.affected |= scan.rejected
+    report.unchanged = scan.skipped
     return scan
 
 

@@ -18,7 +18,7 @@ from storage.crm_tables import (
     SystemUser,
 )
 from storage.rapport_tables import Interaction, InteractionParty
-from storage.raw_rows import raw_rows, sqlite_time
+from storage.raw_rows import is_sqlite, raw_rows, sqlite_time
 from storage.suppression import without_erased
 from storage.types import core_table
 
@@ -102,7 +102,7 @@ _AGGREGATE = {
 def _interaction_times(
     session: Session, rows: Iterator[tuple[Any, ...]]
 ) -> Iterator[tuple[Any, ...]]:
-    if session.connection().dialect.name != "sqlite":
+    if not is_sqlite(session):
         return rows  # psycopg returns timezone-aware datetimes already
     return ((*row[:3], sqlite_time(row[3]), *row[4:]) for row in rows)
 
@@ -137,5 +137,5 @@ def iter_party_rows(
     query = f"SELECT {', '.join(PARTY_COLUMNS)} FROM interaction_party"
     if interaction_key is None:
         return raw_rows(session, query)
-    marker = "?" if session.connection().dialect.name == "sqlite" else "%s"
+    marker = "?" if is_sqlite(session) else "%s"
     return raw_rows(session, f"{query} WHERE interaction_key = {marker}", (interaction_key,))

@@ -22,8 +22,8 @@ STALE_MINIMUM_ROWS = 50
 _STATE = sa.text(
     "SELECT relname, n_live_tup, n_mod_since_analyze, "
     "last_analyze IS NULL AND last_autoanalyze IS NULL "
-    "FROM pg_stat_user_tables WHERE relname IN ('interaction', 'interaction_party')"
-)
+    "FROM pg_stat_user_tables WHERE relname IN :tables"
+).bindparams(sa.bindparam("tables", TABLES, expanding=True))
 
 
 def is_stale(live_rows: int, changed_rows: int, never_analyzed: bool) -> bool:

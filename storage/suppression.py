@@ -42,8 +42,8 @@ from storage.rapport_tables import (
     RiSetting,
 )
 from storage.types import core_table
-from storage.writeback import HEALTH_COLUMNS
 from storage.writeback import RECORD_TABLES as SCORED_TABLES
+from storage.writeback import clear_health
 
 if TYPE_CHECKING:
     from storage.crm_records import CrmSnapshot
@@ -259,13 +259,10 @@ def forget_late_health(*, session: Session) -> int:
                     table.c.record_type == record_type, table.c.record_id == record_id
                 )
             ))  # fmt: skip
-        record = SCORED_TABLES.get(record_type)
-        if record is not None:
-            removed += _rowcount(session.execute(
-                sa.update(record)
-                .where(record.c.id == record_id, record.c.health_updated_at.is_not(None))
-                .values(dict.fromkeys(HEALTH_COLUMNS))
-            ))  # fmt: skip
+        if record_type in SCORED_TABLES:
+            removed += clear_health(
+                session=session, record_type=record_type, record_id=record_id, written_only=True
+            )
         cleaned += removed > 0
     return cleaned
 

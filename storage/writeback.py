@@ -104,6 +104,19 @@ def kpi_digest(values: Sequence[Any]) -> str:
     return hashlib.blake2b(msgspec.json.encode(values), digest_size=16).hexdigest()
 
 
+def clear_health(
+    *, session: Session, record_type: str, record_id: str, written_only: bool = False
+) -> int:
+    """Set a record's health fields back to null; `written_only`: only if write-back
+    ever set them (health_updated_at). Returns how many rows changed (0 or 1)."""
+    table = RECORD_TABLES[record_type]
+    where = table.c.id == record_id
+    if written_only:
+        where &= table.c.health_updated_at.is_not(None)
+    result = session.execute(sa.update(table).where(where).values(dict.fromkeys(HEALTH_COLUMNS)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def _update_health(session: Session, record_type: str, rows: list[tuple[Any, ...]]) -> None:
     """rows: (id, score, state, trend, updated_at)."""
     update_rows(session, RECORD_TABLES[record_type], ("id",), HEALTH_COLUMNS, rows)

@@ -87,7 +87,9 @@ def _run_once(
     for problem in summary.ingest.problems:
         log.warning("skipped CRM row: %s", problem)
     counts = summary.ingest.counts
-    refresh_interaction_statistics(engine, changed_rows=counts.added + counts.removed)
+    # An updated interaction is deleted and inserted again (storage.interaction_store).
+    changed = counts.added + counts.updated + counts.removed
+    refresh_interaction_statistics(engine, changed_rows=changed)
     summary.seconds["ingest"] = clock() - started
 
     started = clock()

@@ -15,7 +15,7 @@ import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from scoring.model import Interaction, Party, RecordRef, RecordScope
+from scoring.model import Interaction, RecordRef, RecordScope
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def plan_shares(scopes: Sequence[RecordScope], parts: int) -> list[Share]:
     return [Share(scopes_of, frozenset(refs)) for scopes_of, refs in shares]
 
 
-def route(interactions: Iterable[Interaction], shares: Sequence[Share]) -> list[list[Interaction]]:
+def route(interactions: Sequence[Interaction], shares: Sequence[Share]) -> list[list[Interaction]]:
     """Each share's interactions: those with one of its refs as an external party or
     as their "regarding" record, in the given order. Others reach no record."""
     share_of = {ref: index for index, share in enumerate(shares) for ref in share.refs}
@@ -89,16 +89,15 @@ def route(interactions: Iterable[Interaction], shares: Sequence[Share]) -> list[
     # Loaded interactions share one external-party tuple per distinct set of
     # people (worker.interactions), so the shares of a tuple are worked out
     # once, keyed by its identity: hashing it would hash every Party again.
-    # `held` keeps each keyed tuple alive, so no identity is ever reused.
+    # `interactions` holds every keyed tuple for the whole loop, so no
+    # identity is reused by another tuple meanwhile.
     shares_of: dict[int, tuple[int, ...]] = {}
-    held: list[tuple[Party, ...]] = []
     for interaction in interactions:
         external = interaction.external
         targets = shares_of.get(id(external))
         if targets is None:
             found = {share_of[p.ref] for p in external if p.ref in share_of}
             targets = shares_of[id(external)] = tuple(sorted(found))
-            held.append(external)
         regarding = interaction.regarding
         if regarding is not None:
             index = share_of.get(regarding)
