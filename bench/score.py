@@ -39,9 +39,11 @@ from worker.pipeline import run_once  # noqa: E402
 BENCH_DATABASE = f"rapport_bench_{os.getpid()}"  # two runs at once never collide
 RESULT_PREFIX = "BENCH-RESULT "
 TARGET_SECONDS_PER_MILLION, TARGET_RATIO = 15.0, 4.0
+# The bare read of (c): the very rows the scoring read fetches (storage.crm_records),
+# each interaction with the packed copy of its parties.
 INTERACTION_COLUMNS = (
     "key, kind, direction, occurred_at, duration_minutes, conversation_id, "
-    "regarding_type, regarding_id, planned, opens, clicks"
+    "regarding_type, regarding_id, planned, opens, clicks, parties, party_count"
 )
 PARTY_COLUMNS = "interaction_key, record_type, record_id, role, side, response"
 
@@ -166,10 +168,10 @@ def figure_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
         ("    who knows whom (after (b))", f"{result['introducers']:8.2f} s"),
         ("(d) steady tick: nothing changed", f"{result['steady']:8.2f} s"),
         ("    rows written by (d)", f"{result['steady_written']:,}"),
-        ("(c) bare read: interaction", _rate(n, result["read_interactions"])),
-        ("(c) bare read: interaction + party", _rate(n, with_parties)),
-        ("ratio (b) / bare read interaction", f"{scored / result['read_interactions']:8.1f} x"),
-        ("ratio (b) / bare read with parties", f"{scored / with_parties:8.1f} x"),
+        ("(c) bare read: the rows scoring reads", _rate(n, result["read_interactions"])),
+        ("    bare read: + every interaction_party", _rate(n, with_parties)),
+        ("ratio (b) / (c) (target)", f"{scored / result['read_interactions']:8.1f} x"),
+        ("ratio (b) / (c) + interaction_party", f"{scored / with_parties:8.1f} x"),
         ("(b) projected to 1M interactions", f"{scored * 1_000_000 / max(n, 1):8.2f} s"),
         ("peak RSS", f"{result['peak_rss_mib']:8.0f} MiB"),
         ("peak RSS of a scoring child", f"{result['peak_rss_children_mib']:8.0f} MiB"),
@@ -189,7 +191,7 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
         print(f"{label:<{width}}" + "".join(f"{column[label]:>26}" for column in columns))
     print(
         f"targets: (b) <= {TARGET_SECONDS_PER_MILLION:.0f} s per 1M interactions on postgres; "
-        f"(b) <= {TARGET_RATIO:.0f}x the bare read"
+        f"(b) <= {TARGET_RATIO:.0f}x the bare read (c)"
     )
 
 

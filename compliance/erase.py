@@ -39,7 +39,7 @@ from compliance.tables import (
 )
 from storage.audit import record_event
 from storage.engine import session_scope
-from storage.interaction_store import chunks, delete_interactions
+from storage.interaction_store import chunks, delete_interactions, refresh_packed_parties
 from storage.writeback import clear_health
 
 ERASE_COMMAND, ERASE_ACTION = "erase", "subject_erased"
@@ -94,7 +94,7 @@ def apply_plan(session: Session, plan: ErasurePlan, hasher: SubjectHasher) -> No
     refs = plan.subject.refs
     _delete_exchange_state(session, plan)
     delete_interactions(session=session, keys=plan.interactions)
-    session.execute(sa.delete(PARTY).where(ref_filter(PARTY, refs)))
+    _delete_party_rows(session, refs)
     for batch in chunks(plan.regarding):
         session.execute(
             sa.update(INTERACTION)
@@ -116,6 +116,16 @@ def _delete_exchange_state(session: Session, plan: ErasurePlan) -> None:
     session.execute(sa.delete(SIGHTING).where(SIGHTING.c.mailbox_id.in_(mailboxes)))
     session.execute(sa.delete(CURSOR).where(CURSOR.c.mailbox_id.in_(mailboxes)))
     session.execute(sa.delete(MAILBOX).where(MAILBOX.c.id.in_(mailboxes)))
+
+
+def _delete_party_rows(session: Session, refs: frozenset[RecordKey]) -> None:
+    """The subject's party rows on the interactions that stay, and the packed copy of
+    those interactions' parties (storage.packed_parties) rebuilt from what remains."""
+    on = sa.select(PARTY.c.interaction_key).where(ref_filter(PARTY, refs)).distinct()
+    # Read before the delete: afterwards no row says which interactions the subject was on.
+    shared = list(session.scalars(on))
+    session.execute(sa.delete(PARTY).where(ref_filter(PARTY, refs)))
+    refresh_packed_parties(session=session, keys=shared)
 
 
 def _clear_health(session: Session, records: list[RecordKey]) -> None:

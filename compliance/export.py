@@ -20,6 +20,7 @@ from compliance.export_layout import (
     CURSOR_COLUMNS,
     EMPLOYMENT_NOTICE,
     FORMAT_VERSION,
+    INTERACTION_COLUMNS,
     KPI_COLUMNS,
     KPI_LIST_COLUMNS,
     SECTIONS,
@@ -154,7 +155,8 @@ def involving(refs: frozenset[RecordKey]) -> sa.ColumnElement[bool]:
 
 def _interaction_sections(session: Session, refs: frozenset[RecordKey]) -> dict[str, Rows]:
     keys = sa.select(INTERACTION.c.key).where(involving(refs))
-    interactions = sa.select(INTERACTION).where(INTERACTION.c.key.in_(keys))
+    columns = (INTERACTION.c[name] for name in INTERACTION_COLUMNS)
+    interactions = sa.select(*columns).where(INTERACTION.c.key.in_(keys))
     parties = sa.select(PARTY).where(PARTY.c.interaction_key.in_(keys))
     party_order = (PARTY.c.interaction_key, PARTY.c.side, PARTY.c.record_type, PARTY.c.record_id)
     sightings = sa.select(SIGHTING).where(SIGHTING.c.interaction_key.in_(keys))

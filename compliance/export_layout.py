@@ -22,6 +22,7 @@ from compliance.tables import (
     PARTY,
     SIGHTING,
 )
+from storage.packed_parties import PACKED_COLUMNS
 
 FORMAT_VERSION = 1
 
@@ -36,6 +37,8 @@ KPI_LIST_COLUMNS = tuple(c.name for c in KPI.columns if isinstance(c.type, sa.JS
 KPI_COLUMNS = tuple(c.name for c in KPI.columns if c.name not in KPI_LIST_COLUMNS)
 # Delta and next links are opaque resume URLs of the sync, not data about anyone.
 CURSOR_COLUMNS = tuple(c.name for c in CURSOR.columns if not c.name.endswith("_link"))
+# The packed parties are a copy of interaction_party, which has a section of its own.
+INTERACTION_COLUMNS = tuple(c.name for c in INTERACTION.columns if c.name not in PACKED_COLUMNS)
 
 SECTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "records": (
@@ -64,7 +67,7 @@ SECTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "reasons": ("record_type", "record_id", "position", "reason"),
     "factors": ("record_type", "record_id", "name", "value", "weight", "points", "detail"),
     "history": ("record_type", "record_id", "day", "health_score", "health_state", "health_trend"),
-    "interactions": tuple(c.name for c in INTERACTION.columns),
+    "interactions": INTERACTION_COLUMNS,
     "interaction_parties": (*(c.name for c in PARTY.columns), "is_subject"),
     "interaction_sightings": tuple(c.name for c in SIGHTING.columns),
     "mailboxes": tuple(c.name for c in MAILBOX.columns),

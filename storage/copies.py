@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.interaction_store import INTERACTION, PARTY, InteractionRecord, PartyRow, chunks
+from storage.interaction_store import PARTY, ROW_COLUMNS, InteractionRecord, PartyRow, chunks
 from storage.sync_tables import InteractionSighting, Mailbox
 from storage.types import core_table
 
@@ -35,7 +35,6 @@ SIGHTING = core_table(InteractionSighting)
 MAILBOX = core_table(Mailbox)
 UNINFORMED = (None, "none")
 PartyKey = tuple[str, str, str]  # record type, record id, role
-ROW_FIELDS = tuple(INTERACTION.c.keys())
 
 
 def _key(party: PartyRow) -> PartyKey:
@@ -174,7 +173,7 @@ class CopyOrigin:
         organizer = organizer_of(record.parties)
         if record.key in self.decided_elsewhere and (organizer is None or organizer != self.owner):
             # An attendee's replica: the stored meeting stays as the organizer's copy has it.
-            kept = InteractionRecord(**{**{f: row[f] for f in ROW_FIELDS}, "parties": stored})
+            kept = InteractionRecord(**{**{f: row[f] for f in ROW_COLUMNS}, "parties": stored})
             return with_parties(kept, replica_answers(stored, record.parties))
         return with_parties(record, meeting_parties(stored, record.parties))
 

@@ -17,6 +17,9 @@ from storage.crm_tables import (
     OpportunityStakeholder,
     SystemUser,
 )
+from storage.packed_parties import FIELD_SEPARATOR as FIELD_SEPARATOR
+from storage.packed_parties import PACKED_COLUMNS
+from storage.packed_parties import PARTY_SEPARATOR as PARTY_SEPARATOR
 from storage.rapport_tables import Interaction, InteractionParty
 from storage.raw_rows import is_sqlite, raw_rows, sqlite_time
 from storage.suppression import without_erased
@@ -83,20 +86,9 @@ INTERACTION_COLUMNS = (
     "regarding_type", "regarding_id", "planned", "opens", "clicks",
 )  # fmt: skip
 PARTY_COLUMNS = ("interaction_key", "record_type", "record_id", "role", "side", "response")
-
-# Parties travel packed into one text column: parties joined by PARTY_SEPARATOR,
-# each "side, record_type, role, response, record_id" joined by FIELD_SEPARATOR
-# (record_id last, so a separator inside an id cannot shift the other fields).
-# A million interactions share a few ten thousand distinct party sets, so the
-# reader decodes each distinct packed value once instead of one row per party.
-PARTY_SEPARATOR, FIELD_SEPARATOR = "\x1e", "\x1f"
-_PACKED = " || '\x1f' || ".join(
-    ("side", "record_type", "role", "coalesce(response, '')", "record_id")
-)
-_AGGREGATE = {
-    "postgresql": f"string_agg({_PACKED}, '\x1e')",
-    "sqlite": f"group_concat({_PACKED}, '\x1e')",
-}
+# Parties travel packed into one text column of the interaction row
+# (storage.packed_parties); FIELD_SEPARATOR and PARTY_SEPARATOR are imported
+# here for the readers of iter_interactions_with_parties.
 
 
 def _interaction_times(
@@ -116,18 +108,11 @@ def iter_interaction_rows(*, session: Session) -> Iterator[tuple[Any, ...]]:
 def iter_interactions_with_parties(*, session: Session) -> Iterator[tuple[Any, ...]]:
     """Interactions in INTERACTION_COLUMNS order, then packed parties (or None) and their count.
 
-    The database groups the party rows: one round of rows instead of two,
-    and no per-party work in Python (see PARTY_SEPARATOR).
+    One plain read of `interaction`: its rows carry a copy of their party rows
+    (storage.packed_parties), so nothing is joined or grouped.
     """
-    aggregate = _AGGREGATE[session.connection().dialect.name]
-    columns = ", ".join(f"i.{name}" for name in INTERACTION_COLUMNS)
-    query = (
-        f"SELECT {columns}, p.parties, p.party_count FROM interaction i LEFT JOIN ("
-        f"SELECT interaction_key, {aggregate} AS parties, count(*) AS party_count "
-        "FROM interaction_party "
-        "GROUP BY interaction_key) p ON p.interaction_key = i.key"
-    )
-    return _interaction_times(session, raw_rows(session, query))
+    columns = ", ".join((*INTERACTION_COLUMNS, *PACKED_COLUMNS))
+    return _interaction_times(session, raw_rows(session, f"SELECT {columns} FROM interaction"))
 
 
 def iter_party_rows(

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from storage.bulk import copy_text, copy_written_lines, insert_rows
+from storage.packed_parties import PACKED_COLUMNS, copy_packed_parties, pack_parties
 from storage.rapport_tables import Interaction, InteractionParty
 from storage.types import core_table
 
@@ -53,11 +54,12 @@ class InteractionRecord:
     crm_activity_id: str | None = None
 
     def values(self) -> tuple[Any, ...]:
-        """The row in ROW_COLUMNS order."""
+        """The row in WRITTEN_COLUMNS order: ROW_COLUMNS, then the packed parties."""
         return (
             self.key, self.source, self.kind, self.direction, self.occurred_at,
             self.duration_minutes, self.conversation_id, self.regarding_type, self.regarding_id,
             self.planned, self.opens, self.clicks, self.crm_activity_id,
+            *pack_parties(self.parties),
         )  # fmt: skip
 
     def row(self) -> dict[str, Any]:
@@ -140,10 +142,25 @@ def delete_interactions(*, session: Session, keys: Iterable[str]) -> int:
     return removed
 
 
+def refresh_packed_parties(*, session: Session, keys: Iterable[str]) -> None:
+    """Copy these interactions' party rows onto them again: for SQL that deleted some
+    of their party rows (an erasure takes one person off shared interactions)."""
+    dialect = session.connection().dialect.name
+    reset = sa.text("UPDATE interaction SET parties = NULL, party_count = 0 WHERE key IN :keys")
+    refill = sa.text(copy_packed_parties(dialect, "interaction_key IN :keys"))
+    for batch in chunks(keys):
+        # Reset first: an interaction left without party rows has no row to copy from.
+        for statement in (reset, refill):
+            session.execute(statement.bindparams(sa.bindparam("keys", batch, expanding=True)))
+
+
+# What an interaction is; the table also holds a packed copy of its parties
+# (storage.packed_parties), which every insert writes from the same record.
 ROW_COLUMNS = (
     "key", "source", "kind", "direction", "occurred_at", "duration_minutes", "conversation_id",
     "regarding_type", "regarding_id", "planned", "opens", "clicks", "crm_activity_id",
 )  # fmt: skip
+WRITTEN_COLUMNS = (*ROW_COLUMNS, *PACKED_COLUMNS)
 PARTY_COLUMNS = ("interaction_key", *PartyRow._fields)
 
 
@@ -152,10 +169,10 @@ def insert_interactions(*, session: Session, records: Sequence[InteractionRecord
         return
     if session.connection().dialect.name == "postgresql":
         # A backfill writes these two tables a page at a time: rows as ready-made COPY lines.
-        copy_written_lines(session, INTERACTION, ROW_COLUMNS, map(_interaction_line, records))
+        copy_written_lines(session, INTERACTION, WRITTEN_COLUMNS, map(_interaction_line, records))
         copy_written_lines(session, PARTY, PARTY_COLUMNS, _party_lines(records))
         return
-    insert_rows(session, INTERACTION, ROW_COLUMNS, (record.values() for record in records))
+    insert_rows(session, INTERACTION, WRITTEN_COLUMNS, (record.values() for record in records))
     insert_rows(
         session,
         PARTY,
@@ -169,14 +186,15 @@ def _text(value: str | None) -> str:
 
 
 def _interaction_line(record: InteractionRecord) -> str:
-    """The row in ROW_COLUMNS order, as a line of COPY text format."""
+    """The row in WRITTEN_COLUMNS order, as a line of COPY text format."""
+    parties, party_count = pack_parties(record.parties)
     return (
         f"{_text(record.key)}\t{_text(record.source)}\t{_text(record.kind)}\t"
         f"{_text(record.direction)}\t{record.occurred_at.isoformat()}\t"
         f"{float(record.duration_minutes)!r}\t{_text(record.conversation_id)}\t"
         f"{_text(record.regarding_type)}\t{_text(record.regarding_id)}\t"
         f"{'t' if record.planned else 'f'}\t{int(record.opens)}\t{int(record.clicks)}\t"
-        f"{_text(record.crm_activity_id)}\n"
+        f"{_text(record.crm_activity_id)}\t{_text(parties)}\t{party_count}\n"
     )
 
 

@@ -1,12 +1,14 @@
-"""Fresh planner statistics for the interaction tables before a scoring read.
+"""Fresh planner statistics for the interaction tables after a large change.
 
-PostgreSQL plans the scoring read (interactions joined to their grouped
-parties) from table statistics. Autovacuum refreshes them, but only some
-time after a large change: the first scoring run after a backfill or a big
-CRM ingest would be planned for the empty tables it replaced. Measured on
-the 1M benchmark: a hash join spilling to disk, 3.6 s instead of 2.3 s.
-ANALYZE samples a fixed number of rows (0.4 s at 1M), so it runs only when
-enough has changed, by the same rule autovacuum uses.
+PostgreSQL plans every query on these tables (the CRM path's reads of stored
+interactions, erasure's and export's joins through interaction_party) from
+table statistics. Autovacuum refreshes them, but only some time after a
+large change: the queries right after a backfill or a big CRM ingest would
+be planned for the empty tables it replaced. Measured on the 1M benchmark,
+when the scoring read still joined the two tables: a hash join spilling to
+disk, 3.6 s instead of 2.3 s. ANALYZE samples a fixed number of rows (0.4 s
+at 1M), so it runs only when enough has changed, by the same rule
+autovacuum uses.
 """
 
 from __future__ import annotations

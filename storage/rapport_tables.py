@@ -3,7 +3,8 @@
 `interaction` holds one row per real-world conversation event and never its
 content: no subject, body, preview, or address of anyone who is not a CRM
 record or system user. People are stored as record references in
-`interaction_party`.
+`interaction_party`, and copied onto their interaction's row for the scoring
+read (storage.packed_parties).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ class Interaction(SQLModel, table=True):
     opens: int = 0
     clicks: int = 0
     crm_activity_id: str | None = Field(default=None, index=True)
+    # A copy of this interaction's interaction_party rows, packed (storage.packed_parties),
+    # kept equal to them by every writer: scoring reads this table alone.
+    parties: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    party_count: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
+    )
 
 
 class InteractionParty(SQLModel, table=True):

@@ -29,6 +29,7 @@ from storage.interaction_locks import lock_interaction_keys
 from storage.interaction_store import (
     INTERACTION,
     PARTY,
+    ROW_COLUMNS,
     InteractionRecord,
     PartyRow,
     chunks,
@@ -40,7 +41,6 @@ from storage.types import UTCDateTime, core_table
 
 SIGHTING = core_table(InteractionSighting)
 CURSOR = core_table(SyncCursor)
-ROW_FIELDS = tuple(INTERACTION.c.keys())
 SIGHTING_COLUMNS = ("mailbox_id", "item_id", "interaction_key", "folder_id", "round")
 ON_CONFLICT = (
     " ON CONFLICT (mailbox_id, item_id) DO UPDATE SET interaction_key = excluded.interaction_key,"
@@ -178,7 +178,9 @@ def _array_element(value: str) -> str:
 def _existing_rows(session: Session, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for batch in chunks(keys):
-        query = keyed_rows(session, list(INTERACTION.c), INTERACTION.c.key, batch)
+        # Not the packed parties: a page's parties are compared as party rows.
+        columns = [INTERACTION.c[name] for name in ROW_COLUMNS]
+        query = keyed_rows(session, columns, INTERACTION.c.key, batch)
         rows.update((row.key, row._asdict()) for row in session.execute(query))
     return rows
 
@@ -208,7 +210,7 @@ def _upsert_interactions(
         if row is not None and row["source"] == "exchange":
             before = frozenset(stored.get(key, ()))
             record = origin.combine(record, row, before)
-            if record.parties == before and record.row() == {f: row[f] for f in ROW_FIELDS}:
+            if record.parties == before and record.row() == {f: row[f] for f in ROW_COLUMNS}:
                 continue  # seen before, nothing new: leave the row alone
         replace.append(record)
     changed = [record.key for record in replace if record.key in existing]

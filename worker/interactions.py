@@ -135,11 +135,26 @@ def to_interactions(
     return interactions
 
 
-def load_interactions(engine: Engine) -> list[Interaction]:
+InteractionRows = list[tuple[Any, ...]]  # INTERACTION_COLUMNS, packed parties, party count
+
+
+def fetch_interaction_rows(engine: Engine) -> InteractionRows:
+    """Every stored interaction as a raw row, not decoded yet: a run that scores in
+    several processes routes the rows first and lets each process decode its own."""
+    with session_scope(engine) as session:
+        return list(iter_interactions_with_parties(session=session))
+
+
+def decode_interactions(engine: Engine, rows: Iterable[tuple[Any, ...]]) -> list[Interaction]:
+    """Raw rows (fetch_interaction_rows) -> interactions; an interaction whose packed
+    parties cannot be trusted has its party rows read on their own."""
     with session_scope(engine) as session:
 
         def parties_of(key: str) -> list[tuple[object, ...]]:
             return list(iter_party_rows(session=session, interaction_key=key))
 
-        rows = iter_interactions_with_parties(session=session)
         return to_interactions(rows, PartyInterner(), parties_of)
+
+
+def load_interactions(engine: Engine) -> list[Interaction]:
+    return decode_interactions(engine, fetch_interaction_rows(engine))

@@ -1,22 +1,29 @@
 """The who-knows-whom step of a pipeline tick: rank introducers, store the difference.
 
-`refresh_introducers` runs after write-back, on the interactions the run
-already loaded (or, called on its own, reading them first), with the CRM's
-people and the exclusions. With the admin switch `switch.who_knows_whom` off
-nothing is computed and every stored row goes.
+A pipeline run reads what ranking needs besides the interactions (settings,
+the CRM's people, the exclusions) once, as an `IntroducerRanking`, before it
+scores. Each scoring process then ranks the introducers of its own share's
+contacts and leads from the interactions it has decoded anyway: a person's
+interactions all reach the person's share (worker.scoring_shares), and a
+ranking is per person, so the shares' rankings together are the whole book's.
+The run stores them at the end with `store_introducers`, in one transaction
+that reads the exclusions again: a colleague who opted out while the run was
+scoring is never written. `refresh_introducers` is the same on its own.
+
+With the admin switch `switch.who_knows_whom` off nothing is computed and
+every stored row goes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from scoring import Interaction, RecordRef, RecordType, rank_introducers
+from scoring import Interaction, RecordRef, RecordType, ScoringSettings, rank_introducers
 from scoring.introducers import Introducer
 from storage.crm_records import CrmSnapshot, load_crm_snapshot
 from storage.engine import session_scope
@@ -42,6 +49,74 @@ class IntroducerSummary:
     written: IntroducerCounts = field(default_factory=IntroducerCounts)
 
 
+@dataclass(frozen=True)
+class IntroducerRanking:
+    """Everything ranking needs besides the interactions, as of one run."""
+
+    settings: ScoringSettings
+    now: datetime
+    records: frozenset[RecordRef]  # every contact and open lead
+    colleagues: frozenset[str]
+    excluded: frozenset[str]
+    configured_exclusions: tuple[str, ...]  # RAPPORT_EXCLUDED_USERS
+
+    def rows(
+        self, interactions: Iterable[Interaction], within: Collection[RecordRef] | None = None
+    ) -> list[IntroducerRow]:
+        """The introducer rows of the records (of those `within`, when given)."""
+        records = self.records if within is None else self.records.intersection(within)
+        ranked = rank_introducers(
+            interactions, self.settings, self.now, records=records,
+            colleagues=self.colleagues, excluded=self.excluded,
+        )  # fmt: skip
+        return _rows(ranked.values())
+
+
+def introducer_ranking(
+    engine: Engine, *, now: datetime, excluded_users: Iterable[str] = (), crm: CrmSnapshot
+) -> IntroducerRanking | None:
+    """What this run ranks with; None when the admin switch is off."""
+    values = current_settings(engine)
+    if not values[SWITCH]:
+        return None
+    configured = tuple(excluded_users)
+    with session_scope(engine) as session:
+        excluded = excluded_colleagues(session=session, configured=configured, now=now)
+    records = {RecordRef(RecordType.CONTACT, c.id) for c in crm.contacts}
+    records |= {RecordRef(RecordType.LEAD, lead.id) for lead in crm.open_leads}
+    return IntroducerRanking(
+        scoring_settings(values), now, frozenset(records),
+        frozenset(user.id for user in crm.users), excluded, configured,
+    )  # fmt: skip
+
+
+def store_introducers(
+    engine: Engine, ranking: IntroducerRanking | None, rows: list[IntroducerRow]
+) -> IntroducerSummary:
+    """Make the stored introducers exactly `rows`, ranked under `ranking`.
+
+    The switch and the exclusions are read again in the writing transaction:
+    switched off meanwhile, every row goes; a colleague excluded meanwhile
+    (an opt-out during a long run) makes this rank again under the new
+    exclusions, so no row is written for them.
+    """
+    if ranking is None or not current_settings(engine)[SWITCH]:
+        with session_scope(engine) as session:
+            removed = delete_introducers(session=session)
+        return IntroducerSummary(enabled=False, written=IntroducerCounts(removed=removed))
+    with session_scope(engine) as session:
+        excluded = excluded_colleagues(
+            session=session, configured=ranking.configured_exclusions, now=ranking.now
+        )
+        if excluded != ranking.excluded:
+            ranking = replace(ranking, excluded=excluded)
+            rows = ranking.rows(load_interactions(engine))
+        counts = replace_introducers(session=session, rows=rows, now=ranking.now)
+    records = len({(row.record_type, row.record_id) for row in rows})
+    log.debug("introducers refreshed", extra={"fields": {"records": records, **vars(counts)}})
+    return IntroducerSummary(enabled=True, records=records, written=counts)
+
+
 def refresh_introducers(
     engine: Engine,
     *,
@@ -53,46 +128,25 @@ def refresh_introducers(
     """Recompute every contact's and open lead's introducers as of `now`.
 
     `excluded_users`: RAPPORT_EXCLUDED_USERS (ids or addresses), from the caller's
-    settings. `interactions` and `crm` are what a pipeline run has loaded
-    already; otherwise they are read here. One transaction for the rest: the
-    exclusions read are the ones the rows are written under.
+    settings. `interactions` and `crm` are what the caller has loaded already;
+    otherwise they are read here.
     """
-    values = current_settings(engine)
-    if not values[SWITCH]:
+    if crm is None:
         with session_scope(engine) as session:
-            removed = delete_introducers(session=session)
-        return IntroducerSummary(enabled=False, written=IntroducerCounts(removed=removed))
-    if interactions is None:
-        interactions = load_interactions(engine)
-    with session_scope(engine) as session:
-        if crm is None:
             crm = load_crm_snapshot(session=session)
-        records = {RecordRef(RecordType.CONTACT, c.id) for c in crm.contacts}
-        records |= {RecordRef(RecordType.LEAD, lead.id) for lead in crm.open_leads}
-        ranked = rank_introducers(
-            interactions,
-            scoring_settings(values),
-            now,
-            records=records,
-            colleagues={user.id for user in crm.users},
-            excluded=excluded_colleagues(
-                session=session, configured=tuple(excluded_users), now=now
-            ),
-        )
-        counts = _store(session, ranked.values(), now)
-    log.debug("introducers refreshed", extra={"fields": {"records": len(ranked), **vars(counts)}})
-    return IntroducerSummary(enabled=True, records=len(ranked), written=counts)
+    ranking = introducer_ranking(engine, now=now, excluded_users=excluded_users, crm=crm)
+    rows: list[IntroducerRow] = []
+    if ranking is not None:
+        rows = ranking.rows(load_interactions(engine) if interactions is None else interactions)
+    return store_introducers(engine, ranking, rows)
 
 
-def _store(
-    session: Session, ranked: Iterable[tuple[Introducer, ...]], now: datetime
-) -> IntroducerCounts:
-    rows = (
+def _rows(ranked: Iterable[tuple[Introducer, ...]]) -> list[IntroducerRow]:
+    return [
         IntroducerRow(
             i.record.type.value, i.record.id, i.system_user_id, i.rank, i.strength,
             i.label.value, i.last_interaction_at,
         )
         for introducers in ranked
         for i in introducers
-    )  # fmt: skip
-    return replace_introducers(session=session, rows=rows, now=now)
+    ]  # fmt: skip

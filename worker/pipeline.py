@@ -26,8 +26,8 @@ from storage.suppression import forget_late_health
 from storage.writeback import WritebackCounts
 from worker.collector import collection_paused
 from worker.exchange import ExchangeSummary, exchange_round
-from worker.interactions import load_interactions
-from worker.introducers import IntroducerSummary, refresh_introducers
+from worker.interactions import fetch_interaction_rows
+from worker.introducers import IntroducerSummary, introducer_ranking, store_introducers
 from worker.ri_settings import current_settings
 from worker.scoring_job import Progress, score_and_write
 from worker.scoring_processes import usable_processes
@@ -95,24 +95,25 @@ def _run_once(
     started = clock()
     with session_scope(engine) as session:
         crm = load_crm_snapshot(session=session)
-    interactions = load_interactions(engine)
-    summary.interactions = len(interactions)
+    rows = fetch_interaction_rows(engine)
+    summary.interactions = len(rows)
     summary.seconds["load"] = clock() - started
 
     started = clock()
+    ranking = introducer_ranking(engine, now=now, excluded_users=excluded_users, crm=crm)
     scored = score_and_write(
-        engine, crm, interactions, now=now, batch_size=batch_size,
+        engine, crm, rows, now=now, batch_size=batch_size,
         processes=usable_processes(engine, processes),
-        progress=progress,
+        progress=progress, introducers=ranking,
     )  # fmt: skip
+    del rows  # the raw rows are the run's largest object; storing introducers needs none
     summary.records_scored, summary.by_state = scored.records_scored, scored.by_state
     summary.writeback = scored.writeback
-    summary.seconds["score_and_write"] = clock() - started
-    started = clock()
-    summary.introducers = refresh_introducers(
-        engine, now=now, excluded_users=excluded_users, interactions=interactions, crm=crm
-    )
-    summary.seconds["introducers"] = clock() - started
+    # Each process ranks introducers after its write-back: the health is all
+    # written when the last process has written it.
+    summary.seconds["score_and_write"] = scored.written_at - started
+    summary.introducers = store_introducers(engine, ranking, scored.introducers)
+    summary.seconds["introducers"] = clock() - scored.written_at
     with session_scope(engine) as session:
         # A subject erased while this run was scoring: its late writes go again.
         forget_late_health(session=session)

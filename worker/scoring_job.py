@@ -1,26 +1,31 @@
 """Score every record and write the results back: in this process, or in shares.
 
-One process: the interactions the run read are prepared once and every
-record is scored from them. Several (PostgreSQL): the records are split into
-shares of linked records and the interactions routed to the shares that need
-them (worker.scoring_shares); each forked process prepares and indexes only
-its share's interactions, then scores and writes back its records
-(worker.scoring_processes), so preparing runs in parallel too, not only
-scoring.
+One process: the run's raw interaction rows are decoded and prepared once
+and every record is scored from them. Several (PostgreSQL): the records are
+split into shares of linked records and the raw rows routed to the shares
+that need them (worker.scoring_shares); each forked process decodes,
+prepares and indexes only its share's rows, then scores and writes back its
+records (worker.scoring_processes), so everything after the database read
+runs in parallel. Each process also ranks its share's introducers from the
+interactions it decoded (worker.introducers).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from scoring import ScoringRun
-from scoring.model import Interaction, RecordHealth, RecordRef, RecordScope, ScoringSettings
+from scoring.model import RecordHealth, RecordRef, RecordScope, ScoringSettings
 from storage.crm_records import CrmSnapshot
 from storage.writeback import write_back
+from worker.interactions import decode_interactions
+from worker.introducers import IntroducerRanking
 from worker.results import to_result
 from worker.ri_settings import current_settings, scoring_settings
 from worker.scopes import build_scopes, display_names
@@ -44,50 +49,61 @@ def _counted(
 
 @dataclass(frozen=True)
 class ScoreShare:
-    """Score some records from the interactions they need and write them back."""
+    """Score some records from the raw interaction rows they need and write them back;
+    then rank the introducers of `people` (None: everyone) when `introducers` is set."""
 
     scopes: list[RecordScope]
-    interactions: list[Interaction]
+    rows: list[tuple[Any, ...]]  # worker.interactions.fetch_interaction_rows
     settings: ScoringSettings
     names: Mapping[RecordRef, str]
     show_health: bool
     now: datetime
     batch_size: int
     progress: Progress | None = None
+    introducers: IntroducerRanking | None = None
+    people: frozenset[RecordRef] | None = None
 
     def __call__(self, engine: Engine) -> PartSummary:
-        run = ScoringRun(self.interactions, self.settings, self.now, self.names)
+        interactions = decode_interactions(engine, self.rows)
+        run = ScoringRun(interactions, self.settings, self.now, self.names)
         part = PartSummary()
         scored = _counted(run.score(self.scopes), part, self.progress, len(self.scopes))
         results = (to_result(health, show_health=self.show_health) for health in scored)
         part.writeback = write_back(engine, results, now=self.now, batch_size=self.batch_size)
+        part.written_at = time.perf_counter()
+        if self.introducers is not None:
+            part.introducers = self.introducers.rows(interactions, within=self.people)
         return part
 
 
 def score_and_write(
     engine: Engine,
     crm: CrmSnapshot,
-    interactions: list[Interaction],
+    rows: list[tuple[Any, ...]],
     *,
     now: datetime,
     batch_size: int,
     processes: int,
     progress: Progress | None,
+    introducers: IntroducerRanking | None = None,
 ) -> PartSummary:
+    """Score and write back every record from the run's raw interaction rows; the
+    summary carries the introducers ranked under `introducers`, if given."""
     values = current_settings(engine)
     scopes = list(build_scopes(crm))
     job = ScoreShare(
-        scopes, interactions, scoring_settings(values), display_names(crm),
+        scopes, rows, scoring_settings(values), display_names(crm),
         bool(values["switch.show_health"]), now, batch_size, progress=progress,
+        introducers=introducers,
     )  # fmt: skip
     if processes <= 1:
         return job(engine)
     shares = plan_shares(scopes, processes)
-    needed = route(interactions, shares)
+    needed = route(rows, shares)
     # Progress is drawn by this process, which scores the first share.
     parts = [
-        replace(job, scopes=share.scopes, interactions=share_interactions,
+        replace(job, scopes=share.scopes, rows=share_rows, people=share.refs,
                 progress=progress if index == 0 else None)
-        for index, (share, share_interactions) in enumerate(zip(shares, needed, strict=True))
+        for index, (share, share_rows) in enumerate(zip(shares, needed, strict=True))
     ]  # fmt: skip
     return merged(run_parts(engine, parts))

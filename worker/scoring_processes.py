@@ -1,13 +1,13 @@
 """Score and write back a book in parts, one forked process per part.
 
 Scoring is pure Python and bound to one core; a book of a million
-interactions keeps one core busy for tens of seconds. The expensive,
-shared preparation (`scoring.ScoringRun`: every interaction prepared and
-indexed) is built once in the parent; each forked child inherits it
-copy-on-write, scores its share of the records and writes them back over its
-own database connections. Parts are independent: a record is written by
-exactly one process, and write-back is per record, so the result is the same
-rows as a single-process run.
+interactions keeps one core busy for tens of seconds. Each part
+(worker.scoring_job.ScoreShare) holds the raw rows of its share of the book;
+the forked child decodes, prepares and scores only those, writes its records
+back over its own database connections and ranks its people's introducers,
+which it hands to the parent with its summary. Parts are independent: a
+record is written by exactly one process, and write-back is per record, so
+the result is the same rows as a single-process run.
 
 Only PostgreSQL runs parts in parallel: SQLite has one writer at a time, so
 children would queue on its lock. Where `os.fork` does not exist the parts run
@@ -17,21 +17,19 @@ one after the other in this process.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
+import pickle
 import signal
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TypeVar
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
+from storage.introducer_store import IntroducerRow
 from storage.writeback import WritebackCounts
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 class ScoringProcessFailed(RuntimeError):
@@ -40,19 +38,25 @@ class ScoringProcessFailed(RuntimeError):
 
 @dataclass
 class PartSummary:
-    """What one process scored and wrote."""
+    """What one process scored and wrote, and the introducers it ranked."""
 
     records_scored: int = 0
     by_state: dict[str, int] = field(default_factory=dict)
     writeback: WritebackCounts = field(default_factory=WritebackCounts)
+    # time.perf_counter() when its health was all written: CLOCK_MONOTONIC,
+    # one clock for every process of the machine.
+    written_at: float = 0.0
+    introducers: list[IntroducerRow] = field(default_factory=list)
 
-    def to_json(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
+    def to_bytes(self) -> bytes:
+        # Pickle is safe here: the only reader is the parent of the process that wrote it.
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
-    def from_json(cls, payload: bytes) -> PartSummary:
-        data = json.loads(payload)
-        return cls(data["records_scored"], data["by_state"], WritebackCounts(**data["writeback"]))
+    def from_bytes(cls, payload: bytes) -> PartSummary:
+        summary = pickle.loads(payload)  # noqa: S301 - our own child's payload, see to_bytes
+        assert isinstance(summary, cls)
+        return summary
 
 
 def usable_processes(engine: Engine, configured: int) -> int:
@@ -99,7 +103,7 @@ def _child(engine: Engine, part: Part, writer: int) -> None:  # pragma: no cover
         _reset_signals()
         # The parent's pooled connections belong to the parent: open our own.
         engine.dispose(close=False)
-        payload = part(engine).to_json()
+        payload = part(engine).to_bytes()
         with os.fdopen(writer, "wb") as pipe:
             pipe.write(payload)
         status = 0
@@ -127,7 +131,7 @@ def _collect(pid: int, reader: int) -> PartSummary | str:
     if code != 0 or not payload:
         how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
         return f"scoring process {pid} {how}; its records keep their previous health"
-    return PartSummary.from_json(payload)
+    return PartSummary.from_bytes(payload)
 
 
 def merged(summaries: Sequence[PartSummary]) -> PartSummary:
@@ -137,6 +141,8 @@ def merged(summaries: Sequence[PartSummary]) -> PartSummary:
         for state, count in summary.by_state.items():
             total.by_state[state] = total.by_state.get(state, 0) + count
         _add_counts(total.writeback, summary.writeback)
+        total.written_at = max(total.written_at, summary.written_at)
+        total.introducers.extend(summary.introducers)
     return total
 
 

@@ -1,12 +1,12 @@
-"""Records split into shares that can be scored apart, each with the interactions it needs.
+"""Records split into shares that can be scored apart, each with the rows it needs.
 
 A record's interactions are the ones with one of its people as an external
 party, or "regarding" the record itself (scoring.scope). Records that share
 a person (a contact, its account, the account's open deals) are linked, and
 linked records always land in the same share, so a share's interactions are
 exactly those touching its people and records: a process scoring a share
-prepares and indexes only those, never the whole book. An interaction
-between people of two shares goes to both.
+decodes, prepares and indexes only those, never the whole book. An
+interaction between people of two shares goes to both.
 """
 
 from __future__ import annotations
@@ -14,8 +14,15 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from scoring.model import Interaction, RecordRef, RecordScope
+from scoring.model import RecordRef, RecordScope
+from storage.crm_records import FIELD_SEPARATOR, INTERACTION_COLUMNS, PARTY_SEPARATOR
+
+# Where routing looks in a raw row: INTERACTION_COLUMNS, then packed parties and their count.
+REGARDING_TYPE = INTERACTION_COLUMNS.index("regarding_type")
+REGARDING_ID = INTERACTION_COLUMNS.index("regarding_id")
+PACKED, COUNT = len(INTERACTION_COLUMNS), len(INTERACTION_COLUMNS) + 1
 
 
 @dataclass(frozen=True)
@@ -80,29 +87,49 @@ def plan_shares(scopes: Sequence[RecordScope], parts: int) -> list[Share]:
     return [Share(scopes_of, frozenset(refs)) for scopes_of, refs in shares]
 
 
-def route(interactions: Sequence[Interaction], shares: Sequence[Share]) -> list[list[Interaction]]:
-    """Each share's interactions: those with one of its refs as an external party or
-    as their "regarding" record, in the given order. Others reach no record."""
-    share_of = {ref: index for index, share in enumerate(shares) for ref in share.refs}
-    routed: list[list[Interaction]] = [[] for _ in shares]
+def route(rows: Sequence[tuple[Any, ...]], shares: Sequence[Share]) -> list[list[tuple[Any, ...]]]:
+    """Each share's raw interaction rows (worker.interactions.fetch_interaction_rows):
+    those with one of its refs as an external party or as their "regarding" record,
+    in the given order. Others reach no record.
+
+    Rows are routed before they are decoded, so that each scoring process
+    decodes only its own share: the shares of a packed party set are read off
+    the packed text, once per distinct text.
+    """
+    share_of = {(ref.type.value, ref.id): index for index, share in enumerate(shares)
+                for ref in share.refs}  # fmt: skip
+    everywhere = tuple(range(len(shares)))
+    routed: list[list[tuple[Any, ...]]] = [[] for _ in shares]
     appends = [share.append for share in routed]
-    # Loaded interactions share one external-party tuple per distinct set of
-    # people (worker.interactions), so the shares of a tuple are worked out
-    # once, keyed by its identity: hashing it would hash every Party again.
-    # `interactions` holds every keyed tuple for the whole loop, so no
-    # identity is reused by another tuple meanwhile.
-    shares_of: dict[int, tuple[int, ...]] = {}
-    for interaction in interactions:
-        external = interaction.external
-        targets = shares_of.get(id(external))
-        if targets is None:
-            found = {share_of[p.ref] for p in external if p.ref in share_of}
-            targets = shares_of[id(external)] = tuple(sorted(found))
-        regarding = interaction.regarding
-        if regarding is not None:
-            index = share_of.get(regarding)
-            if index is not None and index not in targets:
-                targets = (*targets, index)
+    # packed text -> (its shares, how many parties it spells out)
+    shares_of: dict[str | None, tuple[tuple[int, ...], int]] = {None: ((), 0)}  # no parties
+    for row in rows:
+        packed, count = row[PACKED], row[COUNT]
+        known = shares_of.get(packed)
+        if known is None:
+            known = shares_of[packed] = _shares_of(packed, share_of)
+        targets, spelt_out = known
+        if count and spelt_out != count:
+            # An id holding the separator characters: the process decoding the
+            # row reads its party rows instead (worker.interactions), so let
+            # every share have it; scoring keeps only what reaches its records.
+            targets = everywhere
+        regarding = share_of.get((row[REGARDING_TYPE], row[REGARDING_ID]))
+        if regarding is not None and regarding not in targets:
+            targets = (*targets, regarding)
         for index in targets:
-            appends[index](interaction)
+            appends[index](row)
     return routed
+
+
+def _shares_of(packed: str, share_of: dict[tuple[str, str], int]) -> tuple[tuple[int, ...], int]:
+    """(the shares of the external parties in `packed`, how many parties it holds)."""
+    pieces = packed.split(PARTY_SEPARATOR)
+    found = set()
+    for piece in pieces:
+        fields = piece.split(FIELD_SEPARATOR, 4)
+        if len(fields) == 5 and fields[0] == "external":
+            index = share_of.get((fields[1], fields[4]))
+            if index is not None:
+                found.add(index)
+    return tuple(sorted(found)), len(pieces)

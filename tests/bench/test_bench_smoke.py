@@ -10,9 +10,9 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "score.py"
 FIGURES = (
     "(a) ingest: activities -> interactions",
     "(b) load + score + write back",
-    "(c) bare read: interaction",
-    "(c) bare read: interaction + party",
-    "ratio (b) / bare read with parties",
+    "(c) bare read: the rows scoring reads",
+    "    bare read: + every interaction_party",
+    "ratio (b) / (c) (target)",
     "peak RSS",
 )
 

@@ -68,7 +68,7 @@ def test_after_erasure_no_table_holds_the_subject(scored: Engine) -> None:
 def test_a_system_user_is_erased_from_parties_most_contacted_and_mailboxes(
     scored: Engine,
 ) -> None:
-    interactions_before = _rows(scored, "SELECT key FROM interaction")
+    interactions_before = _rows(scored, "SELECT key FROM interaction ORDER BY key")
 
     report = erase_subject(scored, ANA.ref, now=NOW, dry_run=False)
 
@@ -78,7 +78,7 @@ def test_a_system_user_is_erased_from_parties_most_contacted_and_mailboxes(
 
     assert occurrences(scored, ANA.needles) == []
     # Their customers' history stays: colleagues are never the only external party.
-    assert _rows(scored, "SELECT key FROM interaction") == interactions_before
+    assert _rows(scored, "SELECT key FROM interaction ORDER BY key") == interactions_before
     assert [e["system_user_id"] for e in _kpi(scored, LEE.record_id)["most_contacted"]] == [
         "user-bo-colleague-0002"
     ]
@@ -194,12 +194,12 @@ def _salt(engine: Engine) -> str:
 
 
 def test_an_opportunity_loses_its_scores_but_not_its_people(scored: Engine) -> None:
-    interactions_before = _rows(scored, "SELECT key FROM interaction")
+    interactions_before = _rows(scored, "SELECT key FROM interaction ORDER BY key")
 
     report = erase_subject(scored, f"opportunity:{OPPORTUNITY_ID}", now=NOW, dry_run=False)
 
     assert report.counts["relationship_kpi"] == 1 and report.counts["interaction"] == 0
-    assert _rows(scored, "SELECT key FROM interaction") == interactions_before
+    assert _rows(scored, "SELECT key FROM interaction ORDER BY key") == interactions_before
     assert occurrences(scored, (OPPORTUNITY_ID,)) == []
 
 

@@ -2,44 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy.engine import Engine
 
 from scoring.model import Direction, Kind, Party, RecordRef, RecordType, Response, Role
-from storage.rapport_tables import Interaction, InteractionParty
+from storage.engine import session_scope
+from storage.interaction_store import InteractionRecord, PartyRow, insert_interactions
 from tests import factories as f
 from worker.interactions import load_interactions
 
 ODD_ID = "c\x1eodd\x1fid"  # the separators of the packed party column, inside an id
 
 
-def _interaction(key: str, **values: object) -> dict[str, object]:
-    row: dict[str, object] = {
-        "key": key, "source": "crm", "kind": "meeting", "direction": "outbound",
-        "occurred_at": f.days_ago(1), "duration_minutes": 30.0, "conversation_id": None,
-        "regarding_type": None, "regarding_id": None, "planned": False, "opens": 0,
-        "clicks": 0, "crm_activity_id": None,
-    }  # fmt: skip
-    row.update(values)
-    return row
+def _meeting(key: str, *parties: PartyRow) -> InteractionRecord:
+    return InteractionRecord(
+        key=key, source="crm", kind="meeting", direction="outbound", occurred_at=f.days_ago(1),
+        parties=frozenset(parties), duration_minutes=30.0,
+    )  # fmt: skip
 
 
-def _party(key: str, record_type: str, record_id: str, role: str, side: str,
-           response: str | None = None) -> dict[str, object]:  # fmt: skip
-    return {"interaction_key": key, "record_type": record_type, "record_id": record_id,
-            "role": role, "side": side, "response": response}  # fmt: skip
+def _store(engine: Engine, *records: InteractionRecord) -> None:
+    with session_scope(engine) as session:
+        insert_interactions(session=session, records=records)
 
 
 def test_parties_load_sorted_and_whole_even_with_separator_characters(engine: Engine) -> None:
-    f.insert(engine, Interaction, _interaction("crm:1"), _interaction("crm:2"),
-             _interaction("crm:3", regarding_type="opportunity", regarding_id="o1"))  # fmt: skip
-    f.insert(
+    organizer = PartyRow("system_user", "u1", "organizer", "internal")
+    _store(
         engine,
-        InteractionParty,
-        _party("crm:1", "contact", "c2", "required", "external", "declined"),
-        _party("crm:1", "system_user", "u1", "organizer", "internal"),
-        _party("crm:1", "contact", "c1", "required", "external", "accepted"),
-        _party("crm:2", "contact", ODD_ID, "required", "external", "tentative"),
-        _party("crm:2", "system_user", "u1", "organizer", "internal"),
+        _meeting(
+            "crm:1",
+            PartyRow("contact", "c2", "required", "external", "declined"),
+            organizer,
+            PartyRow("contact", "c1", "required", "external", "accepted"),
+        ),
+        _meeting(
+            "crm:2", PartyRow("contact", ODD_ID, "required", "external", "tentative"), organizer
+        ),
+        replace(_meeting("crm:3"), regarding_type="opportunity", regarding_id="o1"),
     )
 
     loaded = {i.key: i for i in load_interactions(engine)}
@@ -64,8 +65,7 @@ def test_parties_load_sorted_and_whole_even_with_separator_characters(engine: En
 
 def test_an_id_forging_a_second_party_does_not_fool_the_loader(engine: Engine) -> None:
     forged = "c1\x1einternal\x1fsystem_user\x1forganizer\x1f\x1fu9"
-    f.insert(engine, Interaction, _interaction("crm:1"))
-    f.insert(engine, InteractionParty, _party("crm:1", "contact", forged, "required", "external"))
+    _store(engine, _meeting("crm:1", PartyRow("contact", forged, "required", "external")))
 
     [loaded] = load_interactions(engine)
 

@@ -10,9 +10,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from compliance import list_audit
+from storage.crm_records import load_crm_snapshot
+from storage.engine import session_scope
 from storage.sync_tables import Mailbox
 from tests import factories as f
 from tests.worker.cli_runner import Outcome, run_cli
+from worker.interactions import load_interactions
+from worker.introducer_optout import change_opt_out
+from worker.introducers import introducer_ranking, store_introducers
+from worker.pipeline import run_once
 
 NOW = f.NOW.isoformat()
 ANA = ("u-ana", "ana@ours.example", "Ana Seller")  # weekly two-way thread with Dana
@@ -225,3 +231,27 @@ def test_bad_input_is_one_line_and_exit_2(
     store: Engine, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], fragment: str
 ) -> None:
     _one_line_error(run_cli(capsys, "introducers", *args), fragment)
+
+
+def test_a_colleague_who_opts_out_while_a_run_scores_is_not_written(store: Engine) -> None:
+    # The run reads the exclusions before it scores and ranks; Di opts out
+    # before the run stores what it ranked.
+    run_once(store, now=f.NOW, excluded_users=(CY[1],))
+    assert DI[0] in _stored_colleagues(store)
+    with session_scope(store) as session:
+        crm = load_crm_snapshot(session=session)
+    ranking = introducer_ranking(store, now=f.NOW, excluded_users=(CY[1],), crm=crm)
+    assert ranking is not None
+    rows = ranking.rows(load_interactions(store))
+    assert DI[0] in {row.system_user_id for row in rows}
+    change_opt_out(store, DI[1], opted_out=True, now=f.NOW)
+
+    stored = store_introducers(store, ranking, rows)
+
+    assert stored.enabled and stored.records == 2
+    assert _stored_colleagues(store) == {ANA[0], BO[0]}
+    with store.connect() as connection:
+        dana = connection.execute(
+            sa.text("SELECT system_user_id, rank FROM introducer WHERE record_id = 'c-dana'")
+        ).all()
+    assert sorted(dana, key=lambda row: row[1]) == [(ANA[0], 1), (BO[0], 2)]

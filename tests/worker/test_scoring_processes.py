@@ -11,18 +11,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from scoring.model import (
-    Direction,
-    Interaction,
-    Kind,
-    Party,
-    RecordRef,
-    RecordScope,
-    RecordType,
-    Role,
-)
+from scoring.model import RecordRef, RecordScope, RecordType
+from storage.crm_records import FIELD_SEPARATOR, PARTY_SEPARATOR
 from storage.crm_tables import Account, Contact
-from storage.rapport_tables import HealthSnapshot, RelationshipKpi
+from storage.rapport_tables import HealthSnapshot, Introducer, RelationshipKpi
 from storage.types import core_table
 from tests import factories as f
 from worker.pipeline import run_once
@@ -35,6 +27,7 @@ from worker.scoring_processes import (
 from worker.scoring_shares import Share, plan_shares, route
 
 KPI, SNAPSHOT = core_table(RelationshipKpi), core_table(HealthSnapshot)
+INTRODUCER = core_table(Introducer)
 
 
 def _book(engine: Engine) -> None:
@@ -72,13 +65,17 @@ def _written(engine: Engine) -> dict[str, Any]:
         }
         kpis = sorted(connection.execute(sa.select(*columns)).all(), key=lambda r: (r[0], r[1]))
         snapshots = sorted(connection.execute(sa.select(SNAPSHOT)).all())
-    return {"health": health, "kpis": kpis, "snapshots": snapshots}
+        introducers = sorted(
+            connection.execute(sa.select(*(c for c in INTRODUCER.c if c.name != "computed_at")))
+        )
+    return {"health": health, "kpis": kpis, "snapshots": snapshots, "introducers": introducers}
 
 
 def _forget_health(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(sa.delete(KPI))
         connection.execute(sa.delete(SNAPSHOT))
+        connection.execute(sa.delete(INTRODUCER))
         for table in (core_table(Contact), core_table(Account)):
             connection.execute(
                 sa.update(table).values(health_score=None, health_state=None, health_trend=None)
@@ -94,6 +91,8 @@ def test_three_processes_write_exactly_the_rows_of_one(engine: Engine) -> None:
     forked = run_once(engine, now=f.NOW, processes=3)
 
     assert _written(engine) == expected
+    assert len(expected["introducers"]) > 0  # every share ranked its own people's
+    assert forked.introducers == single.introducers
     assert forked.records_scored == single.records_scored == 10
     assert forked.by_state == single.by_state
     assert forked.writeback.kpis_written == single.writeback.kpis_written == 10
@@ -140,29 +139,44 @@ def test_shares_keep_linked_records_together_and_balance_the_rest() -> None:
         assert records <= share.refs
 
 
+def _row(key: str, *external: RecordRef, regarding: RecordRef | None = None) -> tuple[Any, ...]:
+    """A raw interaction row as worker.interactions.fetch_interaction_rows reads it."""
+    parties = [("internal", RecordType.SYSTEM_USER, "from", "", "u1")]
+    parties += [("external", ref.type, "to", "", ref.id) for ref in external]
+    packed = PARTY_SEPARATOR.join(FIELD_SEPARATOR.join(fields) for fields in parties)
+    r_type, r_id = (regarding.type.value, regarding.id) if regarding else (None, None)
+    return (key, "email", "outbound", f.NOW, 0.0, None, r_type, r_id, False, 0, 0,
+            packed, len(parties))  # fmt: skip
+
+
 def test_each_share_gets_the_interactions_of_its_people_and_records() -> None:
     c1, c2 = RecordRef(RecordType.CONTACT, "c1"), RecordRef(RecordType.CONTACT, "c2")
-    o1, u1 = RecordRef(RecordType.OPPORTUNITY, "o1"), RecordRef(RecordType.SYSTEM_USER, "u1")
+    o1 = RecordRef(RecordType.OPPORTUNITY, "o1")
     shares = [
         Share([_scope(c1, c1)], frozenset({c1})),
         Share([_scope(o1, c2)], frozenset({o1, c2})),
     ]
+    both = _row("both", c1, c2)
+    about = _row("about-o1", regarding=o1)
+    mine = _row("c1-only", c1)
+    again = _row("c1-again", c1)  # the same party set: its shares are known already
+    nobody = _row("nobody", RecordRef(RecordType.CONTACT, "c9"))
 
-    def interaction(key: str, *external: RecordRef, regarding: RecordRef | None = None) -> Any:
-        return Interaction(
-            key, Kind.EMAIL, Direction.OUTBOUND, f.NOW, (Party(u1, Role.FROM),),
-            tuple(Party(ref, Role.TO) for ref in external), regarding=regarding,
-        )  # fmt: skip
+    routed = route([both, about, mine, nobody, again], shares)
 
-    both = interaction("both", c1, c2)
-    about = interaction("about-o1", regarding=o1)
-    mine = interaction("c1-only", c1)
-    nobody = interaction("nobody", RecordRef(RecordType.CONTACT, "c9"))
+    assert [row[0] for row in routed[0]] == ["both", "c1-only", "c1-again"]
+    assert [row[0] for row in routed[1]] == ["both", "about-o1"]
 
-    routed = route([both, about, mine, nobody], shares)
 
-    assert [i.key for i in routed[0]] == ["both", "c1-only"]
-    assert [i.key for i in routed[1]] == ["both", "about-o1"]
+def test_a_row_whose_packed_parties_cannot_be_read_goes_to_every_share() -> None:
+    # An id holding the separator: the packed text spells out more parties than
+    # the row has, so only the decoding process (reading the party rows) can tell.
+    c1 = RecordRef(RecordType.CONTACT, "c1")
+    odd = RecordRef(RecordType.CONTACT, f"c2{PARTY_SEPARATOR}x")
+    shares = [Share([_scope(c1, c1)], frozenset({c1})), Share([_scope(odd, odd)], frozenset({odd}))]
+    routed = route([_row("odd", odd)], shares)
+
+    assert [[row[0] for row in share] for share in routed] == [["odd"], ["odd"]]
 
 
 def test_fewer_groups_than_processes_make_fewer_shares() -> None:
