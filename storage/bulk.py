@@ -9,9 +9,10 @@ or a CRM ingest writes. Both paths run inside the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 import sqlalchemy as sa
@@ -24,6 +25,9 @@ def copy_text(value: str) -> str:
         value = value.replace("\\", "\\\\").replace("\t", "\\t")
         value = value.replace("\n", "\\n").replace("\r", "\\r")
     return value
+
+
+COPY_NULL = "\\N"
 
 
 def _json(value: Any) -> str:
@@ -62,27 +66,65 @@ def _text_of(value: Any) -> str:
     return copy_text(str(value))
 
 
+def copy_line(row: Sequence[Any]) -> str:
+    """One row as a line of COPY text format, formatted value by value."""
+    field = _copy_field
+    return "\t".join([field(value) for value in row]) + "\n"
+
+
 def copy_lines(rows: Iterable[Sequence[Any]]) -> Iterator[str]:
     """Rows as lines of COPY text format."""
-    field = _copy_field
-    for row in rows:
-        yield "\t".join([field(value) for value in row]) + "\n"
+    return map(copy_line, rows)
 
 
 COPY_CHUNK = 2_000  # rows per write: bounded memory, few calls
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True, slots=True)
+class RowFormat(Generic[Item]):
+    """How one item becomes a row of some columns, on each database.
+
+    `values`: the Python values in column order (SQLite, one executemany).
+    `line`: the row as a line of COPY text format (PostgreSQL); a hot path
+    whose column types are known writes it with one f-string.
+    """
+
+    values: Callable[[Item], Sequence[Any]]
+    line: Callable[[Item], str]
+
+
+def _as_row(row: Sequence[Any]) -> Sequence[Any]:
+    return row
+
+
+# Items that are already rows, formatted value by value on PostgreSQL.
+PLAIN_ROWS: RowFormat[Sequence[Any]] = RowFormat(_as_row, copy_line)
 
 
 def insert_rows(
     session: Session, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> int:
     """Insert `rows` (tuples in `columns` order); returns how many were written."""
+    return insert_items(session, table, columns, rows, PLAIN_ROWS)
+
+
+def insert_items(
+    session: Session,
+    table: sa.Table,
+    columns: Sequence[str],
+    items: Iterable[Item],
+    form: RowFormat[Item],
+) -> int:
+    """Insert one row per item, as `form` writes it; returns how many were written."""
     connection = session.connection()
     if connection.dialect.name != "postgresql":
-        batch = [dict(zip(columns, row, strict=True)) for row in rows]
+        values = form.values
+        batch = [dict(zip(columns, values(item), strict=True)) for item in items]
         if batch:
             session.execute(sa.insert(table), batch)
         return len(batch)
-    return copy_written_lines(session, table, columns, copy_lines(rows))
+    return copy_written_lines(session, table, columns, map(form.line, items))
 
 
 def copy_written_lines(
@@ -95,13 +137,17 @@ def copy_written_lines(
     """
     driver = session.connection().connection.driver_connection
     assert driver is not None
+    lines = iter(lines)
+    chunk = list(islice(lines, COPY_CHUNK))
+    if not chunk:
+        return 0  # a run that changed nothing sends no COPY at all
     written = 0
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    lines = iter(lines)
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        while chunk := list(islice(lines, COPY_CHUNK)):
+        while chunk:
             copy.write("".join(chunk))
             written += len(chunk)
+            chunk = list(islice(lines, COPY_CHUNK))
     return written
 
 
@@ -112,12 +158,25 @@ def update_rows(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
 ) -> int:
-    """Set `columns` on the rows identified by `keys`; each row is keys then columns.
+    """Set `columns` on the rows identified by `keys`; each row is keys then columns."""
+    return update_items(session, table, keys, columns, rows, PLAIN_ROWS)
+
+
+def update_items(
+    session: Session,
+    table: sa.Table,
+    keys: Sequence[str],
+    columns: Sequence[str],
+    items: Sequence[Item],
+    form: RowFormat[Item],
+) -> int:
+    """Set `columns` on the rows identified by `keys`; `form` writes each item as
+    keys then columns.
 
     PostgreSQL: COPY into a temporary table, then one UPDATE ... FROM, instead of
     one UPDATE statement per row.
     """
-    if not rows:
+    if not items:
         return 0
     if session.connection().dialect.name != "postgresql":
         where = sa.and_(*(table.c[k] == sa.bindparam(f"k_{k}") for k in keys))
@@ -125,8 +184,9 @@ def update_rows(
             sa.update(table).where(where).values({c: sa.bindparam(f"v_{c}") for c in columns})
         )
         names = [f"k_{k}" for k in keys] + [f"v_{c}" for c in columns]
-        session.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
-        return len(rows)
+        values = form.values
+        session.execute(statement, [dict(zip(names, values(i), strict=True)) for i in items])
+        return len(items)
     staging = f"rapport_staging_{table.name}"
     selected = ", ".join((*keys, *columns))
     session.execute(sa.text(f"DROP TABLE IF EXISTS {staging}"))
@@ -139,11 +199,11 @@ def update_rows(
     staged = sa.Table(
         staging, sa.MetaData(), *(sa.Column(c, table.c[c].type) for c in (*keys, *columns))
     )
-    insert_rows(session, staged, (*keys, *columns), rows)
+    insert_items(session, staged, (*keys, *columns), items, form)
     assignments = ", ".join(f"{c} = s.{c}" for c in columns)
     matches = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     session.execute(
         sa.text(f"UPDATE {table.name} AS t SET {assignments} FROM {staging} AS s WHERE {matches}")
     )
     session.execute(sa.text(f"DROP TABLE {staging}"))
-    return len(rows)
+    return len(items)

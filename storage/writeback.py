@@ -7,21 +7,20 @@ nothing.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from storage.bulk import insert_rows, update_rows
+from storage.bulk import COPY_NULL, RowFormat, copy_text, insert_items, update_items
 from storage.crm_tables import Account, Contact, Lead, Opportunity
 from storage.engine import session_scope
 from storage.interaction_store import chunks
+from storage.kpi_rows import KPI_COLUMNS, KPI_KEY, KpiRow, KpiValues, kpi_digest, kpi_row_format
 from storage.rapport_tables import HealthSnapshot, RelationshipKpi
 from storage.types import core_table
 
@@ -33,10 +32,6 @@ RECORD_TABLES = {
 }
 KPI = core_table(RelationshipKpi)
 SNAPSHOT = core_table(HealthSnapshot)
-KPI_KEY = ("record_type", "record_id")
-KPI_VALUES = tuple(
-    c.name for c in KPI.columns if c.name not in (*KPI_KEY, "computed_at", "kpi_digest")
-)
 Health = tuple[int | None, int | None, int | None]  # score, state, trend
 
 
@@ -47,7 +42,7 @@ class RecordResult:
     record_type: str
     record_id: str
     health: Health
-    kpi: dict[str, Any]  # every column of KPI_VALUES, JSON-safe
+    kpi: KpiValues
 
 
 @dataclass
@@ -72,10 +67,10 @@ def load_stored_state(*, session: Session, day: date) -> StoredState:
         query = sa.select(
             table.c.id, table.c.health_score, table.c.health_state, table.c.health_trend
         )
-        for record_id, *values in session.execute(query):
-            health[(record_type, record_id)] = (values[0], values[1], values[2])
+        for record_id, score, state, trend in session.execute(query).all():
+            health[(record_type, record_id)] = (score, state, trend)
     kpi_query = sa.select(KPI.c.record_type, KPI.c.record_id, KPI.c.kpi_digest)
-    kpis = {(row[0], row[1]): row[2] for row in session.execute(kpi_query)}
+    kpis = {(row[0], row[1]): row[2] for row in session.execute(kpi_query).all()}
     snapshot_query = sa.select(
         SNAPSHOT.c.record_type,
         SNAPSHOT.c.record_id,
@@ -83,7 +78,7 @@ def load_stored_state(*, session: Session, day: date) -> StoredState:
         SNAPSHOT.c.health_state,
         SNAPSHOT.c.health_trend,
     ).where(SNAPSHOT.c.day == day)
-    snapshots = {(r[0], r[1]): (r[2], r[3], r[4]) for r in session.execute(snapshot_query)}
+    snapshots = {(r[0], r[1]): (r[2], r[3], r[4]) for r in session.execute(snapshot_query).all()}
     return StoredState(health, kpis, snapshots)
 
 
@@ -96,12 +91,43 @@ SNAPSHOT_COLUMNS = (
     "health_state",
     "health_trend",
 )
-KPI_COLUMNS = (*KPI_KEY, *KPI_VALUES, "kpi_digest", "computed_at")
 
 
-def kpi_digest(values: Sequence[Any]) -> str:
-    """Stable digest of one record's KPI values (in KPI_VALUES order)."""
-    return hashlib.blake2b(msgspec.json.encode(values), digest_size=16).hexdigest()
+def _health_format(updated_at: datetime) -> RowFormat[RecordResult]:
+    """A record's health fields: id, then HEALTH_COLUMNS."""
+    at = updated_at.isoformat()
+
+    def bound(result: RecordResult) -> tuple[Any, ...]:
+        return (result.record_id, *result.health, updated_at)
+
+    def line(result: RecordResult) -> str:
+        score, state, trend = result.health
+        n = COPY_NULL
+        return (
+            f"{copy_text(result.record_id)}\t{n if score is None else score}\t"
+            f"{n if state is None else state}\t{n if trend is None else trend}\t{at}\n"
+        )
+
+    return RowFormat(bound, line)
+
+
+def _snapshot_format(day: date) -> RowFormat[RecordResult]:
+    """A record's health on `day`, in SNAPSHOT_COLUMNS order."""
+    on = day.isoformat()
+
+    def bound(result: RecordResult) -> tuple[Any, ...]:
+        return (result.record_type, result.record_id, day, *result.health)
+
+    def line(result: RecordResult) -> str:
+        score, state, trend = result.health
+        n = COPY_NULL
+        return (
+            f"{copy_text(result.record_type)}\t{copy_text(result.record_id)}\t{on}\t"
+            f"{n if score is None else score}\t{n if state is None else state}\t"
+            f"{n if trend is None else trend}\n"
+        )
+
+    return RowFormat(bound, line)
 
 
 def clear_health(
@@ -117,25 +143,28 @@ def clear_health(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _update_health(session: Session, record_type: str, rows: list[tuple[Any, ...]]) -> None:
-    """rows: (id, score, state, trend, updated_at)."""
-    update_rows(session, RECORD_TABLES[record_type], ("id",), HEALTH_COLUMNS, rows)
+@dataclass
+class _Changes:
+    """What one batch writes; on PostgreSQL each list is one COPY."""
 
+    health: dict[str, list[RecordResult]] = field(default_factory=dict)  # by record type
+    new_kpis: list[KpiRow] = field(default_factory=list)
+    changed_kpis: list[KpiRow] = field(default_factory=list)
+    new_snapshots: list[RecordResult] = field(default_factory=list)
+    changed_snapshots: list[RecordResult] = field(default_factory=list)
 
-def _write_kpis(
-    session: Session, new: list[tuple[Any, ...]], changed: list[tuple[Any, ...]]
-) -> None:
-    """rows in KPI_COLUMNS order."""
-    insert_rows(session, KPI, KPI_COLUMNS, new)
-    update_rows(session, KPI, KPI_KEY, KPI_COLUMNS[2:], changed)
-
-
-def _write_snapshots(
-    session: Session, new: list[tuple[Any, ...]], changed: list[tuple[Any, ...]]
-) -> None:
-    """rows in SNAPSHOT_COLUMNS order."""
-    insert_rows(session, SNAPSHOT, SNAPSHOT_COLUMNS, new)
-    update_rows(session, SNAPSHOT, SNAPSHOT_COLUMNS[:3], SNAPSHOT_COLUMNS[3:], changed)
+    def write(self, session: Session, now: datetime) -> None:
+        health = _health_format(now)
+        for record_type, results in self.health.items():
+            table = RECORD_TABLES[record_type]
+            update_items(session, table, ("id",), HEALTH_COLUMNS, results, health)
+        kpis = kpi_row_format(now)
+        insert_items(session, KPI, KPI_COLUMNS, self.new_kpis, kpis)
+        update_items(session, KPI, KPI_KEY, KPI_COLUMNS[2:], self.changed_kpis, kpis)
+        snapshots = _snapshot_format(now.date())
+        insert_items(session, SNAPSHOT, SNAPSHOT_COLUMNS, self.new_snapshots, snapshots)
+        keys, values = SNAPSHOT_COLUMNS[:3], SNAPSHOT_COLUMNS[3:]
+        update_items(session, SNAPSHOT, keys, values, self.changed_snapshots, snapshots)
 
 
 def _write_batch(
@@ -145,42 +174,33 @@ def _write_batch(
     now: datetime,
     counts: WritebackCounts,
 ) -> None:
-    day = now.date()
-    health_rows: dict[str, list[tuple[Any, ...]]] = {}
-    new_kpis: list[tuple[Any, ...]] = []
-    changed_kpis: list[tuple[Any, ...]] = []
-    new_snaps: list[tuple[Any, ...]] = []
-    changed_snaps: list[tuple[Any, ...]] = []
+    changes = _Changes()
     for result in batch:
         key = (result.record_type, result.record_id)
         touched = False
         if key in stored.health and stored.health[key] != result.health:
-            health_rows.setdefault(result.record_type, []).append(
-                (result.record_id, *result.health, now)
-            )
+            changes.health.setdefault(result.record_type, []).append(result)
             stored.health[key] = result.health
             counts.by_type[result.record_type] = counts.by_type.get(result.record_type, 0) + 1
             counts.records_updated += 1
             touched = True
-        values = [result.kpi[name] for name in KPI_VALUES]
-        digest = kpi_digest(values)
+        digest = kpi_digest(result.kpi)
         if stored.kpis.get(key) != digest:
-            (changed_kpis if key in stored.kpis else new_kpis).append((*key, *values, digest, now))
+            row = KpiRow(result.record_type, result.record_id, result.kpi, digest)
+            (changes.changed_kpis if key in stored.kpis else changes.new_kpis).append(row)
             stored.kpis[key] = digest
             counts.kpis_written += 1
             touched = True
         if stored.snapshots.get(key) != result.health:
-            (changed_snaps if key in stored.snapshots else new_snaps).append(
-                (*key, day, *result.health)
+            snapshots = (
+                changes.changed_snapshots if key in stored.snapshots else changes.new_snapshots
             )
+            snapshots.append(result)
             stored.snapshots[key] = result.health
             counts.snapshots_written += 1
             touched = True
         counts.unchanged += not touched
-    for record_type, rows in health_rows.items():
-        _update_health(session, record_type, rows)
-    _write_kpis(session, new_kpis, changed_kpis)
-    _write_snapshots(session, new_snaps, changed_snaps)
+    changes.write(session, now)
 
 
 def write_back(

@@ -2,11 +2,11 @@
 
 One process: the run's raw interaction rows are decoded and prepared once
 and every record is scored from them. Several (PostgreSQL): the records are
-split into shares of linked records and the raw rows routed to the shares
-that need them (worker.scoring_shares); each forked process decodes,
-prepares and indexes only its share's rows, then scores and writes back its
-records (worker.scoring_processes), so everything after the database read
-runs in parallel. Each process also ranks its share's introducers from the
+split into shares of linked records (worker.scoring_shares); each forked
+process picks the raw rows its share needs out of the book, decodes,
+prepares and indexes only those, then scores and writes back its records
+(worker.scoring_processes), so everything after the database read runs in
+parallel. Each process also ranks its share's introducers from the
 interactions it decoded (worker.introducers).
 """
 
@@ -30,7 +30,7 @@ from worker.results import to_result
 from worker.ri_settings import current_settings, scoring_settings
 from worker.scopes import build_scopes, display_names
 from worker.scoring_processes import PartSummary, merged, run_parts
-from worker.scoring_shares import plan_shares, route
+from worker.scoring_shares import Share, plan_shares
 
 Progress = Callable[[str, int, int | None], None]  # stage, done, total
 
@@ -49,8 +49,9 @@ def _counted(
 
 @dataclass(frozen=True)
 class ScoreShare:
-    """Score some records from the raw interaction rows they need and write them back;
-    then rank the introducers of `people` (None: everyone) when `introducers` is set."""
+    """Score some records and write them back; then rank the introducers of their
+    people when `introducers` is set. `share`: the records are one share of the
+    book, which picks its rows out of `rows`; None: `rows` are all needed."""
 
     scopes: list[RecordScope]
     rows: list[tuple[Any, ...]]  # worker.interactions.fetch_interaction_rows
@@ -61,10 +62,13 @@ class ScoreShare:
     batch_size: int
     progress: Progress | None = None
     introducers: IntroducerRanking | None = None
-    people: frozenset[RecordRef] | None = None
+    share: Share | None = None
 
     def __call__(self, engine: Engine) -> PartSummary:
-        interactions = decode_interactions(engine, self.rows)
+        share = self.share
+        interactions = decode_interactions(
+            engine, self.rows if share is None else share.rows(self.rows)
+        )
         run = ScoringRun(interactions, self.settings, self.now, self.names)
         part = PartSummary()
         scored = _counted(run.score(self.scopes), part, self.progress, len(self.scopes))
@@ -72,7 +76,8 @@ class ScoreShare:
         part.writeback = write_back(engine, results, now=self.now, batch_size=self.batch_size)
         part.written_at = time.perf_counter()
         if self.introducers is not None:
-            part.introducers = self.introducers.rows(interactions, within=self.people)
+            within = None if share is None else share.refs
+            part.introducers = self.introducers.rows(interactions, within=within)
         return part
 
 
@@ -98,12 +103,9 @@ def score_and_write(
     )  # fmt: skip
     if processes <= 1:
         return job(engine)
-    shares = plan_shares(scopes, processes)
-    needed = route(rows, shares)
     # Progress is drawn by this process, which scores the first share.
     parts = [
-        replace(job, scopes=share.scopes, rows=share_rows, people=share.refs,
-                progress=progress if index == 0 else None)
-        for index, (share, share_rows) in enumerate(zip(shares, needed, strict=True))
-    ]  # fmt: skip
+        replace(job, scopes=share.scopes, share=share, progress=progress if index == 0 else None)
+        for index, share in enumerate(plan_shares(scopes, processes))
+    ]
     return merged(run_parts(engine, parts))

@@ -5,14 +5,15 @@ party, or "regarding" the record itself (scoring.scope). Records that share
 a person (a contact, its account, the account's open deals) are linked, and
 linked records always land in the same share, so a share's interactions are
 exactly those touching its people and records: a process scoring a share
-decodes, prepares and indexes only those, never the whole book. An
-interaction between people of two shares goes to both.
+picks those out of the book's raw rows (`Share.rows`) and decodes, prepares
+and indexes only them, never the whole book. An interaction between people
+of two shares goes to both.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +26,56 @@ REGARDING_ID = INTERACTION_COLUMNS.index("regarding_id")
 PACKED, COUNT = len(INTERACTION_COLUMNS), len(INTERACTION_COLUMNS) + 1
 
 
+Row = tuple[Any, ...]  # worker.interactions.fetch_interaction_rows
+
+
 @dataclass(frozen=True)
 class Share:
     scopes: list[RecordScope]
     # The people and records whose interactions this share needs.
     refs: frozenset[RecordRef]
+
+    def rows(self, rows: Iterable[Row]) -> Iterator[Row]:
+        """The raw interaction rows this share needs, in the given order: those with one
+        of its refs as an external party or as their "regarding" record.
+
+        Each scoring process picks its own rows out of the whole book before
+        decoding them, so that picking runs in parallel too; whom a packed
+        party set reaches is read off its text once per distinct text.
+        """
+        refs = {(ref.type.value, ref.id) for ref in self.refs}
+        # packed text -> (reaches this share, how many parties it spells out)
+        reach: dict[str | None, tuple[bool, int]] = {None: (False, 0)}  # no parties
+        for row in rows:
+            packed = row[PACKED]
+            known = reach.get(packed)
+            if known is None:
+                known = reach[packed] = _reach(packed, refs)
+            reached, spelt_out = known
+            count = row[COUNT]
+            if (
+                reached
+                # An id holding the separator characters: only the party rows
+                # can tell (worker.interactions reads them); scoring keeps only
+                # what reaches the share's records.
+                or (count and spelt_out != count)
+                or (
+                    row[REGARDING_ID] is not None
+                    and (row[REGARDING_TYPE], row[REGARDING_ID]) in refs
+                )  # fmt: skip
+            ):
+                yield row
+
+
+def _reach(packed: str, refs: set[tuple[str, str]]) -> tuple[bool, int]:
+    """(an external party of `packed` is one of `refs`, how many parties it holds)."""
+    pieces = packed.split(PARTY_SEPARATOR)
+    reached = False
+    for piece in pieces:
+        fields = piece.split(FIELD_SEPARATOR, 4)
+        if len(fields) == 5 and fields[0] == "external" and (fields[1], fields[4]) in refs:
+            reached = True
+    return reached, len(pieces)
 
 
 class _Groups:
@@ -85,51 +131,3 @@ def plan_shares(scopes: Sequence[RecordScope], parts: int) -> list[Share]:
             refs |= _needs(scope)
         heapq.heappush(lightest, (weight + sum(len(s.people) + 1 for s in group), index))
     return [Share(scopes_of, frozenset(refs)) for scopes_of, refs in shares]
-
-
-def route(rows: Sequence[tuple[Any, ...]], shares: Sequence[Share]) -> list[list[tuple[Any, ...]]]:
-    """Each share's raw interaction rows (worker.interactions.fetch_interaction_rows):
-    those with one of its refs as an external party or as their "regarding" record,
-    in the given order. Others reach no record.
-
-    Rows are routed before they are decoded, so that each scoring process
-    decodes only its own share: the shares of a packed party set are read off
-    the packed text, once per distinct text.
-    """
-    share_of = {(ref.type.value, ref.id): index for index, share in enumerate(shares)
-                for ref in share.refs}  # fmt: skip
-    everywhere = tuple(range(len(shares)))
-    routed: list[list[tuple[Any, ...]]] = [[] for _ in shares]
-    appends = [share.append for share in routed]
-    # packed text -> (its shares, how many parties it spells out)
-    shares_of: dict[str | None, tuple[tuple[int, ...], int]] = {None: ((), 0)}  # no parties
-    for row in rows:
-        packed, count = row[PACKED], row[COUNT]
-        known = shares_of.get(packed)
-        if known is None:
-            known = shares_of[packed] = _shares_of(packed, share_of)
-        targets, spelt_out = known
-        if count and spelt_out != count:
-            # An id holding the separator characters: the process decoding the
-            # row reads its party rows instead (worker.interactions), so let
-            # every share have it; scoring keeps only what reaches its records.
-            targets = everywhere
-        regarding = share_of.get((row[REGARDING_TYPE], row[REGARDING_ID]))
-        if regarding is not None and regarding not in targets:
-            targets = (*targets, regarding)
-        for index in targets:
-            appends[index](row)
-    return routed
-
-
-def _shares_of(packed: str, share_of: dict[tuple[str, str], int]) -> tuple[tuple[int, ...], int]:
-    """(the shares of the external parties in `packed`, how many parties it holds)."""
-    pieces = packed.split(PARTY_SEPARATOR)
-    found = set()
-    for piece in pieces:
-        fields = piece.split(FIELD_SEPARATOR, 4)
-        if len(fields) == 5 and fields[0] == "external":
-            index = share_of.get((fields[1], fields[4]))
-            if index is not None:
-                found.add(index)
-    return tuple(sorted(found)), len(pieces)

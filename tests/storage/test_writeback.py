@@ -9,33 +9,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from storage.crm_tables import Contact
+from storage.kpi_rows import JsonColumn, KpiValues
 from storage.types import core_table
-from storage.writeback import KPI_VALUES, RecordResult, write_back
+from storage.writeback import RecordResult, write_back
 from tests import factories as f
 
 
-def _kpi(**overrides: Any) -> dict[str, Any]:
-    values: dict[str, Any] = dict.fromkeys(KPI_VALUES)
-    values.update(
-        {
-            name: 0
-            for name in KPI_VALUES
-            if name.startswith(("emails", "meetings", "phone", "replies"))
-        }
-    )
-    values.update(
-        time_spent_by_team_minutes=0.0,
-        time_spent_by_customer_minutes=0.0,
-        email_opens=0,
-        email_clicks=0,
-        weekly=[],
-        most_contacted=[],
-        computation_accuracy="complete",
-        factors=[],
-        reasons=[],
-    )
-    values.update(overrides)
-    return values
+def _kpi(**overrides: Any) -> KpiValues:
+    """KPI values; list values (weekly, reasons...) are given as plain lists."""
+    encoded = {
+        name: JsonColumn(value) if isinstance(value, list) else value
+        for name, value in overrides.items()
+    }
+    return KpiValues(**encoded)
 
 
 def _result(record_id: str, score: int, state: int = 0, **kpi: Any) -> RecordResult:

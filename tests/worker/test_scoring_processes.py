@@ -24,7 +24,7 @@ from worker.scoring_processes import (
     run_parts,
     usable_processes,
 )
-from worker.scoring_shares import Share, plan_shares, route
+from worker.scoring_shares import Share, plan_shares
 
 KPI, SNAPSHOT = core_table(RelationshipKpi), core_table(HealthSnapshot)
 INTRODUCER = core_table(Introducer)
@@ -162,10 +162,10 @@ def test_each_share_gets_the_interactions_of_its_people_and_records() -> None:
     again = _row("c1-again", c1)  # the same party set: its shares are known already
     nobody = _row("nobody", RecordRef(RecordType.CONTACT, "c9"))
 
-    routed = route([both, about, mine, nobody, again], shares)
+    book = [both, about, mine, nobody, again]
 
-    assert [row[0] for row in routed[0]] == ["both", "c1-only", "c1-again"]
-    assert [row[0] for row in routed[1]] == ["both", "about-o1"]
+    assert [row[0] for row in shares[0].rows(book)] == ["both", "c1-only", "c1-again"]
+    assert [row[0] for row in shares[1].rows(book)] == ["both", "about-o1"]
 
 
 def test_a_row_whose_packed_parties_cannot_be_read_goes_to_every_share() -> None:
@@ -174,9 +174,9 @@ def test_a_row_whose_packed_parties_cannot_be_read_goes_to_every_share() -> None
     c1 = RecordRef(RecordType.CONTACT, "c1")
     odd = RecordRef(RecordType.CONTACT, f"c2{PARTY_SEPARATOR}x")
     shares = [Share([_scope(c1, c1)], frozenset({c1})), Share([_scope(odd, odd)], frozenset({odd}))]
-    routed = route([_row("odd", odd)], shares)
+    book = [_row("odd", odd)]
 
-    assert [[row[0] for row in share] for share in routed] == [["odd"], ["odd"]]
+    assert [[row[0] for row in share.rows(book)] for share in shares] == [["odd"], ["odd"]]
 
 
 def test_fewer_groups_than_processes_make_fewer_shares() -> None:
