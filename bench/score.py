@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -90,6 +91,23 @@ def bare_read(engine: Engine, query: str) -> tuple[float, int]:
         raw.close()
 
 
+def machine_calibration() -> tuple[float, float]:
+    """(seconds for a Python loop adding 10 million integers, seconds to visit 2 million
+    small tuples in random order): how fast this machine's CPU and memory are
+    today, so that figures from different days on a shared host compare."""
+    started = time.perf_counter()
+    total = 0
+    for number in range(10_000_000):
+        total += number
+    arithmetic = time.perf_counter() - started
+    rows = [(number, float(number)) for number in range(2_000_000)]
+    random.Random(7).shuffle(rows)
+    started = time.perf_counter()
+    for row in rows:
+        total += row[0]
+    return arithmetic, time.perf_counter() - started
+
+
 def _note(db: str, message: str) -> None:
     print(f"[{db}] {message}", file=sys.stderr, flush=True)
 
@@ -143,6 +161,7 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
         # Linux reports ru_maxrss in KiB.
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_rss_children_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "calibration": machine_calibration(),
     }
 
 
@@ -175,6 +194,8 @@ def figure_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
         ("(b) projected to 1M interactions", f"{scored * 1_000_000 / max(n, 1):8.2f} s"),
         ("peak RSS", f"{result['peak_rss_mib']:8.0f} MiB"),
         ("peak RSS of a scoring child", f"{result['peak_rss_children_mib']:8.0f} MiB"),
+        ("machine: 10M integer additions in Python", f"{result['calibration'][0]:8.2f} s"),
+        ("machine: 2M tuples visited in random order", f"{result['calibration'][1]:8.2f} s"),
     ]
 
 
