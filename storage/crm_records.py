@@ -20,7 +20,6 @@ from storage.crm_tables import (
 from storage.packed_parties import FIELD_SEPARATOR as FIELD_SEPARATOR
 from storage.packed_parties import PACKED_COLUMNS
 from storage.packed_parties import PARTY_SEPARATOR as PARTY_SEPARATOR
-from storage.rapport_tables import Interaction, InteractionParty
 from storage.raw_rows import is_sqlite, raw_rows, sqlite_time
 from storage.suppression import without_erased
 from storage.types import core_table
@@ -28,7 +27,6 @@ from storage.types import core_table
 USERS, ACCOUNTS, CONTACTS = core_table(SystemUser), core_table(Account), core_table(Contact)
 LEADS, OPPORTUNITIES = core_table(Lead), core_table(Opportunity)
 STAKEHOLDERS = core_table(OpportunityStakeholder)
-INTERACTION, PARTY = core_table(Interaction), core_table(InteractionParty)
 
 
 @dataclass(frozen=True, slots=True)

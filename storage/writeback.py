@@ -93,6 +93,11 @@ SNAPSHOT_COLUMNS = (
 )
 
 
+def _health_text(health: Health) -> str:
+    """Score, state and trend as three fields of COPY text format."""
+    return "\t".join(COPY_NULL if value is None else str(value) for value in health)
+
+
 def _health_format(updated_at: datetime) -> RowFormat[RecordResult]:
     """A record's health fields: id, then HEALTH_COLUMNS."""
     at = updated_at.isoformat()
@@ -101,12 +106,7 @@ def _health_format(updated_at: datetime) -> RowFormat[RecordResult]:
         return (result.record_id, *result.health, updated_at)
 
     def line(result: RecordResult) -> str:
-        score, state, trend = result.health
-        n = COPY_NULL
-        return (
-            f"{copy_text(result.record_id)}\t{n if score is None else score}\t"
-            f"{n if state is None else state}\t{n if trend is None else trend}\t{at}\n"
-        )
+        return f"{copy_text(result.record_id)}\t{_health_text(result.health)}\t{at}\n"
 
     return RowFormat(bound, line)
 
@@ -119,12 +119,9 @@ def _snapshot_format(day: date) -> RowFormat[RecordResult]:
         return (result.record_type, result.record_id, day, *result.health)
 
     def line(result: RecordResult) -> str:
-        score, state, trend = result.health
-        n = COPY_NULL
         return (
             f"{copy_text(result.record_type)}\t{copy_text(result.record_id)}\t{on}\t"
-            f"{n if score is None else score}\t{n if state is None else state}\t"
-            f"{n if trend is None else trend}\n"
+            f"{_health_text(result.health)}\n"
         )
 
     return RowFormat(bound, line)

@@ -135,12 +135,13 @@ def to_interactions(
     return interactions
 
 
-InteractionRows = list[tuple[Any, ...]]  # INTERACTION_COLUMNS, packed parties, party count
+InteractionRow = tuple[Any, ...]  # INTERACTION_COLUMNS, packed parties, party count
+InteractionRows = list[InteractionRow]
 
 
 def fetch_interaction_rows(engine: Engine) -> InteractionRows:
     """Every stored interaction as a raw row, not decoded yet: a run that scores in
-    several processes routes the rows first and lets each process decode its own."""
+    several processes lets each process pick and decode its own share's rows."""
     with session_scope(engine) as session:
         return list(iter_interactions_with_parties(session=session))
 

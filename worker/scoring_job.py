@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -24,7 +23,7 @@ from scoring import ScoringRun
 from scoring.model import RecordHealth, RecordRef, RecordScope, ScoringSettings
 from storage.crm_records import CrmSnapshot
 from storage.writeback import write_back
-from worker.interactions import decode_interactions
+from worker.interactions import InteractionRows, decode_interactions
 from worker.introducers import IntroducerRanking
 from worker.results import to_result
 from worker.ri_settings import current_settings, scoring_settings
@@ -54,7 +53,7 @@ class ScoreShare:
     book, which picks its rows out of `rows`; None: `rows` are all needed."""
 
     scopes: list[RecordScope]
-    rows: list[tuple[Any, ...]]  # worker.interactions.fetch_interaction_rows
+    rows: InteractionRows  # worker.interactions.fetch_interaction_rows
     settings: ScoringSettings
     names: Mapping[RecordRef, str]
     show_health: bool
@@ -84,7 +83,7 @@ class ScoreShare:
 def score_and_write(
     engine: Engine,
     crm: CrmSnapshot,
-    rows: list[tuple[Any, ...]],
+    rows: InteractionRows,
     *,
     now: datetime,
     batch_size: int,

@@ -15,18 +15,15 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from scoring.model import RecordRef, RecordScope
 from storage.crm_records import FIELD_SEPARATOR, INTERACTION_COLUMNS, PARTY_SEPARATOR
+from worker.interactions import InteractionRow
 
 # Where routing looks in a raw row: INTERACTION_COLUMNS, then packed parties and their count.
 REGARDING_TYPE = INTERACTION_COLUMNS.index("regarding_type")
 REGARDING_ID = INTERACTION_COLUMNS.index("regarding_id")
 PACKED, COUNT = len(INTERACTION_COLUMNS), len(INTERACTION_COLUMNS) + 1
-
-
-Row = tuple[Any, ...]  # worker.interactions.fetch_interaction_rows
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,7 @@ class Share:
     # The people and records whose interactions this share needs.
     refs: frozenset[RecordRef]
 
-    def rows(self, rows: Iterable[Row]) -> Iterator[Row]:
+    def rows(self, rows: Iterable[InteractionRow]) -> Iterator[InteractionRow]:
         """The raw interaction rows this share needs, in the given order: those with one
         of its refs as an external party or as their "regarding" record.
 
