@@ -91,6 +91,14 @@ def bare_read(engine: Engine, query: str) -> tuple[float, int]:
         raw.close()
 
 
+def scoring_build() -> str:
+    """Whether the scoring modules run compiled (setup.py, RAPPORT_USE_MYPYC=1) or as
+    Python: the image ships them compiled, a source checkout runs them as Python."""
+    import scoring.tally
+
+    return "mypyc" if Path(scoring.tally.__file__ or "").suffix == ".so" else "python"
+
+
 def machine_calibration() -> tuple[float, float]:
     """(seconds for a Python loop adding 10 million integers, seconds to visit 2 million
     small tuples in random order): how fast this machine's CPU and memory are
@@ -162,6 +170,7 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_rss_children_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "calibration": machine_calibration(),
+        "build": scoring_build(),
     }
 
 
@@ -194,6 +203,7 @@ def figure_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
         ("(b) projected to 1M interactions", f"{scored * 1_000_000 / max(n, 1):8.2f} s"),
         ("peak RSS", f"{result['peak_rss_mib']:8.0f} MiB"),
         ("peak RSS of a scoring child", f"{result['peak_rss_children_mib']:8.0f} MiB"),
+        ("scoring modules run as", f"{result['build']:>8}"),
         ("machine: 10M integer additions in Python", f"{result['calibration'][0]:8.2f} s"),
         ("machine: 2M tuples visited in random order", f"{result['calibration'][1]:8.2f} s"),
     ]

@@ -24,6 +24,23 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "RAPPORT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 DATABASES = ["sqlite", "postgres"]
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test a compiled module (setup.py, RAPPORT_USE_MYPYC=1) built in this
+    checkout before its source last changed: Python would import the old build."""
+    stale = [
+        str(built.relative_to(CHECKOUT))
+        for package in ("scoring", "storage", "worker")
+        for built in (CHECKOUT / package).glob("*.so")
+        if built.with_name(built.name.split(".")[0] + ".py").stat().st_mtime > built.stat().st_mtime
+    ]
+    if stale:
+        raise pytest.UsageError(
+            f"compiled modules older than their sources: {', '.join(stale)}; rebuild them "
+            "(RAPPORT_USE_MYPYC=1 python setup.py build_ext --inplace) or delete the .so files"
+        )
 
 
 def _fresh_postgres_database(name: str) -> str:
