@@ -11,6 +11,13 @@ timed but not counted. Prints figures; asserts nothing.
 
 Targets: 1M interactions scored and written back on PostgreSQL in <= 15 s,
 and in <= 4x the time of a bare read of the same rows.
+
+The image runs the scoring modules compiled with mypyc (setup.py); a checkout
+runs them as Python. To measure the compiled build from a checkout, build the
+modules beside their sources first (the tests refuse them once a source is
+newer; delete the *.so files to go back to Python):
+
+    RAPPORT_USE_MYPYC=1 .venv/bin/python setup.py build_ext --inplace
 """
 
 from __future__ import annotations
