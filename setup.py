@@ -36,8 +36,10 @@ COMPILED = [
     "scoring/tally.py",
     "scoring/threads.py",
     "storage/kpi_rows.py",
+    "storage/writeback.py",
     "worker/interactions.py",
     "worker/results.py",
+    "worker/scopes.py",
     "worker/scoring_shares.py",
 ]
 

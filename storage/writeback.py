@@ -201,7 +201,7 @@ def _write_batch(
 
 
 def write_back(
-    engine: Engine, results: Iterable[RecordResult], *, now: datetime, batch_size: int = 2000
+    engine: Engine, results: Iterable[RecordResult], *, now: datetime, batch_size: int = 10_000
 ) -> WritebackCounts:
     """Persist results; one transaction per batch so a failure loses at most one batch."""
     counts = WritebackCounts()

@@ -53,7 +53,7 @@ def run_once(
     engine: Engine,
     *,
     now: datetime,
-    batch_size: int = 2000,
+    batch_size: int = 10_000,
     progress: Progress | None = None,
     retention_days: int = INTERACTION_DAYS,
     processes: int = 1,

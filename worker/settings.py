@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
-    writeback_batch_size: int = Field(default=2000, ge=100, le=100_000)
+    writeback_batch_size: int = Field(default=10_000, ge=100, le=100_000)
     # Scoring processes on PostgreSQL; 0 = one per usable CPU, at most 4 (SQLite: always 1).
     # Opt-in: a replica that forks competes with its own sync rounds for the CPU.
     scoring_processes: int = Field(default=1, ge=0, le=64)
