@@ -14,10 +14,12 @@ and in <= 4x the time of a bare read of the same rows.
 
 The image runs the scoring modules compiled with mypyc (setup.py); a checkout
 runs them as Python. To measure the compiled build from a checkout, build the
-modules beside their sources first (the tests refuse them once a source is
-newer; delete the *.so files to go back to Python):
+modules beside their sources first, and delete them afterwards (the tests
+refuse to run while they are there):
 
     RAPPORT_USE_MYPYC=1 .venv/bin/python setup.py build_ext --inplace
+    python bench/score.py --interactions 1000000 --records 50000 --db postgres
+    rm -rf build *.so scoring/*.so storage/*.so worker/*.so
 """
 
 from __future__ import annotations
