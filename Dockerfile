@@ -25,10 +25,6 @@ RUN mkdir -p worker graph_sync consent scoring storage emulator compliance \
     && pip install --no-cache-dir . \
     && pip uninstall -y rapport
 
-# The compiler's tools live beside the environment, not in it: mypy type-checks
-# the modules against the installed dependencies, and none of it ships.
-RUN pip install --no-cache-dir --target /opt/build-tools "mypy>=1.10" "setuptools>=69" wheel
-
 # The application itself, compiled.
 COPY worker ./worker
 COPY graph_sync ./graph_sync
@@ -37,10 +33,8 @@ COPY scoring ./scoring
 COPY storage ./storage
 COPY emulator ./emulator
 COPY compliance ./compliance
-RUN PYTHONPATH=/opt/build-tools RAPPORT_USE_MYPYC=1 \
-        pip wheel --no-cache-dir --no-build-isolation --no-deps --wheel-dir /wheels . \
-    && pip install --no-cache-dir --no-deps /wheels/rapport-*.whl \
-    && python -c "import scoring.tally as t; assert t.__file__.endswith('.so'), t.__file__"
+COPY tools/compiled-wheel ./tools/
+RUN tools/compiled-wheel /opt/rapport/bin/python /wheels
 
 
 FROM python:3.11-slim AS runtime

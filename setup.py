@@ -8,11 +8,9 @@ CPU, docs/deploy.md "Sizing") with no change in what they compute.
 
 Opt-in, as mypy and black do it: a source or editable install stays pure
 Python, so an edited module takes effect at once; the image's wheel (see the
-Dockerfile) is built compiled. The compiled build type-checks the modules
-against the installed dependencies, so it runs without build isolation:
-
-    pip install mypy <the dependencies>
-    RAPPORT_USE_MYPYC=1 pip install --no-build-isolation --no-deps .
+Dockerfile) is built compiled by tools/compiled-wheel. The compiled build
+type-checks the modules against the installed dependencies, so it runs
+without build isolation.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy.engine import Engine  # noqa: E402
 
+import scoring.tally  # noqa: E402
 from bench.crm_population import NOW, Population, activity_batches, seed_records  # noqa: E402
 from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
 from storage.engine import create_store_engine  # noqa: E402
@@ -103,8 +104,6 @@ def bare_read(engine: Engine, query: str) -> tuple[float, int]:
 def scoring_build() -> str:
     """Whether the scoring modules run compiled (setup.py, RAPPORT_USE_MYPYC=1) or as
     Python: the image ships them compiled, a source checkout runs them as Python."""
-    import scoring.tally
-
     return "mypyc" if Path(scoring.tally.__file__ or "").suffix == ".so" else "python"
 
 

@@ -32,11 +32,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     Python imports them instead of the sources, stale or not, and their shared runtime
     sits at the checkout's root, where worker processes started elsewhere cannot
     import it. The compiled build is tested from its wheel (.ci/run)."""
-    built = [
-        str(path.relative_to(CHECKOUT))
-        for package in ("scoring", "storage", "worker")
-        for path in sorted((CHECKOUT / package).glob("*.so"))
-    ]
+    built = sorted(str(path.relative_to(CHECKOUT)) for path in CHECKOUT.glob("*/*.so"))
     if built:
         raise pytest.UsageError(
             f"modules compiled in place: {', '.join(built[:3])}...; delete them before "

@@ -23,7 +23,7 @@ from storage.crm_records import load_crm_snapshot
 from storage.engine import session_scope
 from storage.planner_statistics import refresh_interaction_statistics
 from storage.suppression import forget_late_health
-from storage.writeback import WritebackCounts
+from storage.writeback import DEFAULT_BATCH_SIZE, WritebackCounts
 from worker.collector import collection_paused
 from worker.exchange import ExchangeSummary, exchange_round
 from worker.interactions import fetch_interaction_rows
@@ -53,7 +53,7 @@ def run_once(
     engine: Engine,
     *,
     now: datetime,
-    batch_size: int = 10_000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
     retention_days: int = INTERACTION_DAYS,
     processes: int = 1,

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from storage.engine import DEFAULT_DATABASE_URL, DatabaseUrlError, normalise_url
+from storage.writeback import DEFAULT_BATCH_SIZE
 
 
 def _geo_code(code: str) -> str:
@@ -44,7 +45,7 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
-    writeback_batch_size: int = Field(default=10_000, ge=100, le=100_000)
+    writeback_batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=100, le=100_000)
     # Scoring processes on PostgreSQL; 0 = one per usable CPU, at most 4 (SQLite: always 1).
     # Opt-in: a replica that forks competes with its own sync rounds for the CPU.
     scoring_processes: int = Field(default=1, ge=0, le=64)
