@@ -76,3 +76,8 @@ def redacted(url: str) -> str:
         return normalise_url(url).render_as_string(hide_password=True)
     except DatabaseUrlError:
         return "<invalid database URL>"
+
+
+def is_postgres(session: Session) -> bool:
+    """Whether the session's store is PostgreSQL; asks the bind, so no connection opens."""
+    return session.get_bind().dialect.name == "postgresql"

@@ -34,6 +34,8 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from storage.engine import is_postgres
+
 # Two-key advisory locks in their own namespaces (the one-key space holds the leases).
 GATE_NAMESPACE = 0x5241  # "RA"
 GATE = 1
@@ -56,10 +58,6 @@ def key_lock(key: str) -> int:
     return zlib.crc32(key.encode()) - 2**31  # a signed 32-bit integer
 
 
-def _postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def lock_interaction_keys(session: Session, keys: Iterable[str]) -> None:
     """Hold these keys (and the gate, shared) until this transaction ends.
 
@@ -67,7 +65,7 @@ def lock_interaction_keys(session: Session, keys: Iterable[str]) -> None:
     every statement after it sees what the previous holder committed. Locks
     this transaction already holds are granted again at once.
     """
-    if not _postgres(session):
+    if not is_postgres(session):
         return
     key_locks = sorted({key_lock(key) for key in keys})
     if key_locks:
@@ -77,5 +75,5 @@ def lock_interaction_keys(session: Session, keys: Iterable[str]) -> None:
 
 def lock_all_interactions(session: Session) -> None:
     """Hold every interaction key until this transaction ends (one lock: the gate)."""
-    if _postgres(session):
+    if is_postgres(session):
         session.execute(CLOSE_GATE)

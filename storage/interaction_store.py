@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.bulk import copy_text, copy_written_lines, insert_rows
+from storage.bulk import COPY_NULL, copy_text, copy_written_lines, insert_rows
 from storage.packed_parties import PACKED_COLUMNS, copy_packed_parties, pack_parties
 from storage.rapport_tables import Interaction, InteractionParty
 from storage.types import core_table
@@ -182,7 +182,7 @@ def insert_interactions(*, session: Session, records: Sequence[InteractionRecord
 
 
 def _text(value: str | None) -> str:
-    return "\\N" if value is None else copy_text(value)
+    return COPY_NULL if value is None else copy_text(value)
 
 
 def _interaction_line(record: InteractionRecord) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage.copies import CopyOrigin, cancel_withdrawn, copy_origin
-from storage.engine import session_scope
+from storage.engine import is_postgres, session_scope
 from storage.interaction_locks import lock_interaction_keys
 from storage.interaction_store import (
     INTERACTION,
@@ -133,10 +133,6 @@ def start_rebaseline(engine: Engine, *, mailbox_id: str, folder_id: str, kind: s
     return new_round
 
 
-def _postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def keyed_rows(session: Session, columns: Sequence[Any], key: Any, values: Sequence[str]) -> Any:
     """SELECT `columns` WHERE `key` IN values: one array parameter on PostgreSQL.
 
@@ -146,7 +142,7 @@ def keyed_rows(session: Session, columns: Sequence[Any], key: Any, values: Seque
     growing faster than autovacuum analyzes it) the planner hashes the whole
     table for every page: 15 ms a page at 50,000 rows, growing with each page.
     """
-    if not _postgres(session):
+    if not is_postgres(session):
         return sa.select(*columns).where(key.in_(values))
     wanted = sa.func.unnest(_array(values)).table_valued("value").render_derived(name="wanted")
     probe = sa.select(*columns).where(key == wanted.c.value).offset(0).lateral("probe")
@@ -335,7 +331,7 @@ def _open_page(session: Session, page: PageWrite) -> tuple[bool | None, set[str]
     lost to a database crash is read again, never half-applied. The commit need not
     wait for its WAL flush (a good share of a page's time, not a risk).
     """
-    if not _postgres(session):
+    if not is_postgres(session):
         return _cursor_state(session, page), _drop_gone(session, page)
     complete, _, gone = session.execute(OPEN_PAGE, {
         "mailbox": page.mailbox_id, "folder": page.folder_id,
@@ -366,7 +362,7 @@ def _save_cursor(session: Session, page: PageWrite, exists: bool) -> None:
 
 def _close_page(session: Session, page: PageWrite, exists: bool) -> None:
     """The page's sightings and the cursor that follows it; one round trip on PostgreSQL."""
-    if not _postgres(session):
+    if not is_postgres(session):
         _upsert_sightings(session, page)
         _save_cursor(session, page, exists)
         return
