@@ -111,7 +111,7 @@ class RecordScorer:
                 health = failed(scope.record, error)
             yield health
 
-    def score(self, scope: RecordScope, rows: Sequence[PreparedInteraction]) -> RecordHealth:
+    def score(self, scope: RecordScope, rows: list[PreparedInteraction]) -> RecordHealth:
         record = tally_record(scope, rows, self.time)
         kpis = build_kpis(record, self.timeline)
         settings = self.settings

@@ -37,7 +37,7 @@ class InteractionIndex:
 
     def __init__(
         self,
-        rows: Sequence[PreparedInteraction],
+        rows: list[PreparedInteraction],
         broken: Sequence[tuple[Interaction, Exception]] = (),
     ) -> None:
         self.rows = rows

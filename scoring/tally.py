@@ -108,7 +108,7 @@ class Tally:
         self.acceptance_sum = 0.0
         self.acceptance_weight = 0.0
 
-    def add(self, rows: Sequence[PreparedInteraction]) -> None:
+    def add(self, rows: list[PreparedInteraction]) -> None:
         """Count completed interactions, oldest first.
 
         The hot loop of a scoring run: it runs once per (interaction, record)
@@ -205,7 +205,7 @@ class Tally:
         return latest
 
     def signals(
-        self, rows: Sequence[PreparedInteraction], up_to: int, as_of_ts: float, now_ts: float
+        self, rows: list[PreparedInteraction], up_to: int, as_of_ts: float, now_ts: float
     ) -> Signals:
         """The reading as of `as_of_ts`; `rows[:up_to]` are those at or before it."""
         volume, threads, overdue = self.volume, self.threads, self.overdue_ts
@@ -250,7 +250,7 @@ class RecordTally(NamedTuple):
 
 
 def tally_record(
-    scope: RecordScope, rows: Sequence[PreparedInteraction], time: ScoringTime
+    scope: RecordScope, rows: list[PreparedInteraction], time: ScoringTime
 ) -> RecordTally:
     """Rows must be the record's interactions, oldest first."""
     end = bisect_right(rows, time.now_ts, key=_ts)
