@@ -11,7 +11,6 @@ two-way ratios are unchanged by a common rescale.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
 from operator import itemgetter
 from typing import NamedTuple
 
