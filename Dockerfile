@@ -25,6 +25,11 @@ RUN mkdir -p worker graph_sync consent scoring storage emulator compliance \
     && pip install --no-cache-dir . \
     && pip uninstall -y rapport
 
+# The build tools (mypy for mypyc, setuptools, wheel) in a layer of their own
+# too: a change to the application reuses them instead of downloading them.
+COPY tools/compiled-wheel ./tools/
+RUN tools/compiled-wheel --tools /opt/rapport/bin/python /opt/build-tools
+
 # The application itself, compiled.
 COPY worker ./worker
 COPY graph_sync ./graph_sync
@@ -33,8 +38,7 @@ COPY scoring ./scoring
 COPY storage ./storage
 COPY emulator ./emulator
 COPY compliance ./compliance
-COPY tools/compiled-wheel ./tools/
-RUN tools/compiled-wheel /opt/rapport/bin/python /wheels
+RUN RAPPORT_BUILD_TOOLS=/opt/build-tools tools/compiled-wheel /opt/rapport/bin/python /wheels
 
 
 FROM python:3.11-slim AS runtime

@@ -232,6 +232,27 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
         f"targets: (b) <= {TARGET_SECONDS_PER_MILLION:.0f} s per 1M interactions on postgres; "
         f"(b) <= {TARGET_RATIO:.0f}x the bare read (c)"
     )
+    for result in results:
+        if result["db"] == "postgres":
+            print(target_verdict(result))
+
+
+def _against(value: float, target: float, unit: str) -> str:
+    if value <= target:
+        return f"met ({value:.1f}{unit})"
+    return f"missed by {value - target:.1f}{unit} ({value:.1f}{unit}, {value / target:.2f} times)"
+
+
+def target_verdict(result: dict[str, Any]) -> str:
+    """How the PostgreSQL run compares with both targets, in one line."""
+    scored = result["load"] + result["score_and_write"]
+    per_million = scored * 1_000_000 / max(result["interactions"], 1)
+    ratio = scored / result["read_interactions"]
+    return (
+        f"postgres: {TARGET_SECONDS_PER_MILLION:.0f} s per 1M "
+        f"{_against(per_million, TARGET_SECONDS_PER_MILLION, ' s')}; "
+        f"{TARGET_RATIO:.0f}x the bare read {_against(ratio, TARGET_RATIO, 'x')}"
+    )
 
 
 def run_in_subprocess(db: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -42,37 +42,40 @@ class CrmSnapshot:
 
 
 def load_crm_snapshot(*, session: Session) -> CrmSnapshot:
-    def rows(query: sa.Select[Any]) -> list[Any]:
-        return list(session.execute(query))
+    """Each list in primary-key order, whatever order the database keeps its rows in.
+
+    Everything downstream follows this order (scopes, the split into scoring
+    shares, the write-back's batches), so a run over an unchanged CRM does
+    the same work in the same order every time; without it an update that
+    moved rows on disk would reshuffle the next run.
+    """
+
+    def rows(
+        table: sa.Table, *columns: str, where: sa.ColumnElement[bool] | None = None
+    ) -> list[Any]:
+        query = sa.select(*(table.c[name] for name in columns))
+        if where is not None:
+            query = query.where(where)
+        return list(session.execute(query.order_by(*table.primary_key.columns)))
 
     snapshot = CrmSnapshot(
-        users=rows(sa.select(USERS.c.id, USERS.c.full_name, USERS.c.team, USERS.c.disabled)),
-        accounts=rows(
-            sa.select(
-                ACCOUNTS.c.id, ACCOUNTS.c.name, ACCOUNTS.c.primary_contact_id, ACCOUNTS.c.created_at
-            )
-        ),
-        contacts=rows(
-            sa.select(
-                CONTACTS.c.id, CONTACTS.c.full_name, CONTACTS.c.account_id, CONTACTS.c.created_at
-            )
-        ),
+        users=rows(USERS, "id", "full_name", "team", "disabled"),
+        accounts=rows(ACCOUNTS, "id", "name", "primary_contact_id", "created_at"),
+        contacts=rows(CONTACTS, "id", "full_name", "account_id", "created_at"),
         open_leads=rows(
-            sa.select(LEADS.c.id, LEADS.c.full_name, LEADS.c.owner_id, LEADS.c.created_at).where(
-                LEADS.c.status == "open"
-            )
+            LEADS, "id", "full_name", "owner_id", "created_at", where=LEADS.c.status == "open"
         ),
         open_opportunities=rows(
-            sa.select(
-                OPPORTUNITIES.c.id,
-                OPPORTUNITIES.c.name,
-                OPPORTUNITIES.c.account_id,
-                OPPORTUNITIES.c.owner_id,
-                OPPORTUNITIES.c.customer_contact_id,
-                OPPORTUNITIES.c.created_at,
-            ).where(OPPORTUNITIES.c.status == "open")
+            OPPORTUNITIES,
+            "id",
+            "name",
+            "account_id",
+            "owner_id",
+            "customer_contact_id",
+            "created_at",
+            where=OPPORTUNITIES.c.status == "open",
         ),
-        stakeholders=rows(sa.select(STAKEHOLDERS.c.opportunity_id, STAKEHOLDERS.c.contact_id)),
+        stakeholders=rows(STAKEHOLDERS, "opportunity_id", "contact_id"),
     )
     # Erased subjects (storage.suppression) get no KPIs, history or health, even while
     # the CRM still holds them.

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.score import target_verdict
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "score.py"
 FIGURES = (
     "(a) ingest: activities -> interactions",
@@ -40,3 +42,21 @@ def test_benchmark_prints_its_figures_on_sqlite() -> None:
     for figure in FIGURES:
         assert any(line.startswith(figure) and line.split()[-1] for line in lines), figure
     assert "sqlite" in lines[1]
+
+
+def test_verdict_says_by_how_much_a_target_is_missed() -> None:
+    slow = {"load": 3.3, "score_and_write": 17.1, "interactions": 1_000_000}
+    verdict = target_verdict({**slow, "read_interactions": 2.9})
+
+    assert verdict == (
+        "postgres: 15 s per 1M missed by 5.4 s (20.4 s, 1.36 times); "
+        "4x the bare read missed by 3.0x (7.0x, 1.76 times)"
+    )
+
+
+def test_verdict_says_met_when_both_targets_are_met() -> None:
+    fast = {"load": 1.0, "score_and_write": 5.0, "interactions": 500_000, "read_interactions": 2.0}
+
+    assert target_verdict(fast) == (
+        "postgres: 15 s per 1M met (12.0 s); 4x the bare read met (3.0x)"
+    )

@@ -77,7 +77,7 @@ def waiting_backend(engine: Engine, lock_type: str = "advisory", seconds: float 
     raise AssertionError(f"the second writer never waited for a {lock_type} lock")
 
 
-def _second_waits(engine: Engine, second: Future[T], look: Callable[[Engine], None]) -> None:
+def _second_waits(engine: Engine, second: Future[T], look: Callable[[Engine], object]) -> None:
     try:
         look(engine)
     except AssertionError:

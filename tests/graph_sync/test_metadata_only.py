@@ -35,7 +35,8 @@ def stored_text(exchange: Exchange) -> list[tuple[str, str, str]]:
                        or "json" in str(c["type"]).lower()]  # fmt: skip
             if not columns:
                 continue
-            query = sa.select(*(sa.column(c) for c in columns)).select_from(sa.table(table))
+            selected: list[sa.ColumnClause[Any]] = [sa.column(c) for c in columns]
+            query = sa.select(*selected).select_from(sa.table(table))
             for row in connection.execute(query):
                 for column, value in zip(columns, row, strict=True):
                     if value is not None:

@@ -6,13 +6,14 @@ import gc
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy.engine import Engine
 
 import graph_sync.context
 import graph_sync.normalise
 from graph_sync.normalise import Normaliser
 from graph_sync.wire import EmailAddress, Message, Recipient
 from storage.directory import Directory, RecordKey
-from storage.sync_store import PageCounts, PageWrite
+from storage.sync_store import PageCounts, PageWrite, commit_page
 from tests.graph_sync.conftest import Exchange
 
 
@@ -68,11 +69,10 @@ async def test_long_lived_objects_are_frozen_during_the_round_only(
     exchange: Exchange, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     frozen_while_committing: list[int] = []
-    commit = graph_sync.context.commit_page
 
-    def watched(engine: object, page: PageWrite) -> PageCounts:
+    def watched(engine: Engine, page: PageWrite) -> PageCounts:
         frozen_while_committing.append(gc.get_freeze_count())
-        return commit(engine, page)  # type: ignore[arg-type]
+        return commit_page(engine, page)
 
     monkeypatch.setattr(graph_sync.context, "commit_page", watched)
     before = gc.get_freeze_count()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -94,8 +94,8 @@ def settings_strategy() -> st.SearchStrategy[ScoringSettings]:
 
 
 def score_all(
-    history: list[Interaction], scoring: ScoringSettings | None = None, now=NOW
-) -> list[RecordHealth]:  # type: ignore[no-untyped-def]
+    history: list[Interaction], scoring: ScoringSettings | None = None, now: datetime = NOW
+) -> list[RecordHealth]:
     return list(score_records(SCOPES, history, scoring or ScoringSettings(), now, NAMES))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -36,7 +37,7 @@ def probe(engine: Engine) -> Iterator[Engine]:
         PROBE.drop(engine)
 
 
-ROWS = [
+ROWS: list[tuple[Any, ...]] = [
     (1, "tab\there, newline\nthere, cr\r, backslash \\N and \\", 0.1, True,
      datetime(2026, 11, 20, 12, 30, 1, 250, tzinfo=UTC), date(2026, 2, 28),
      {"reason": 'said "no"\tthen\\left', "weeks": [1, 2.5, None], "ünï": "cødé"}),

@@ -17,7 +17,7 @@ from tests import factories as f
 
 def _kpi(**overrides: Any) -> KpiValues:
     """KPI values; list values (weekly, reasons...) are given as plain lists."""
-    encoded = {
+    encoded: dict[str, Any] = {
         name: JsonColumn(value) if isinstance(value, list) else value
         for name, value in overrides.items()
     }
