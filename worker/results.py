@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from scoring.model import Factor, Kpis, RecordHealth, Trend, WeekCounts
+from scoring.model import Factor, Kpis, RecordHealth, RecordType, Trend, WeekCounts
 from storage.kpi_rows import EMPTY_LIST, JsonColumn, KpiValues
 from storage.writeback import Health, RecordResult
 
@@ -62,6 +62,8 @@ class TimelineJson:
 
 
 _TIMELINES = TimelineJson()
+# An Enum's `.value` is a Python-level property; a dict lookup is not.
+_TYPE_NAMES = {record_type: record_type.value for record_type in RecordType}
 
 
 # Reasons and top colleagues repeat between records too (few sentences, few
@@ -137,7 +139,7 @@ def to_result(health: RecordHealth, *, show_health: bool) -> RecordResult:
         else (None, None, int(Trend.NOT_APPLICABLE))
     )
     return RecordResult(
-        record_type=health.record.type.value,
+        record_type=_TYPE_NAMES[health.record.type],
         record_id=health.record.id,
         health=shown,
         kpi=kpi_values(health),
