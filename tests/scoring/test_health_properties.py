@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from hypothesis import given
+from hypothesis import given, reject
 from hypothesis import strategies as st
 
 from scoring import (
@@ -128,10 +128,10 @@ def test_scoring_is_deterministic_whatever_the_input_order(
     assert score_all(shuffled, scoring) == first
 
 
-def engagement_of(history: list[Interaction]) -> float:
+def engagement_of(history: list[Interaction]) -> float | None:
+    """Dana's engagement factor; None while she has too little history to be graded."""
     [health] = score_records([contact_scope(DANA)], history, ScoringSettings(), NOW, NAMES)
-    assert health.state in GRADED
-    return factor(health, "engagement")
+    return factor(health, "engagement") if health.state in GRADED else None
 
 
 @property_settings
@@ -149,8 +149,11 @@ def test_a_reply_from_the_customer_never_lowers_engagement(
     reply = email(reply_at, inbound=True, contacts=(DANA,), conversation="fresh", key="reply")
 
     without = engagement_of([*history, ours])
+    if without is None:
+        reject()  # a history that is mostly Lee's leaves Dana ungraded: nothing to compare
     with_reply = engagement_of([*history, ours, reply])
 
+    assert with_reply is not None  # one more completed interaction keeps her graded
     assert with_reply >= without - 1e-12
 
 
