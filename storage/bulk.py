@@ -18,6 +18,8 @@ import msgspec
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from storage.engine import is_postgres
+
 
 def copy_text(value: str) -> str:
     """One text value escaped for COPY's text format."""
@@ -178,7 +180,7 @@ def update_items(
     """
     if not items:
         return 0
-    if session.connection().dialect.name != "postgresql":
+    if not is_postgres(session):
         where = sa.and_(*(table.c[k] == sa.bindparam(f"k_{k}") for k in keys))
         statement = (
             sa.update(table).where(where).values({c: sa.bindparam(f"v_{c}") for c in columns})

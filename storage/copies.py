@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from storage.engine import is_postgres
 from storage.interaction_store import PARTY, ROW_COLUMNS, InteractionRecord, PartyRow, chunks
 from storage.sync_tables import InteractionSighting, Mailbox
 from storage.types import core_table
@@ -142,7 +143,7 @@ def forget_copies(session: Session, keys: Sequence[str]) -> None:
         doomed = sa.select(SIGHTING.c.mailbox_id, SIGHTING.c.item_id).where(
             SIGHTING.c.interaction_key.in_(batch)
         )
-        if session.get_bind().dialect.name == "postgresql":
+        if is_postgres(session):
             doomed = doomed.with_for_update(skip_locked=True)
         session.execute(
             sa.delete(SIGHTING).where(

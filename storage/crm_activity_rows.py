@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 from sqlmodel import Session
 
-from storage.raw_rows import is_sqlite, raw_rows, sqlite_time
+from storage.engine import is_sqlite
+from storage.raw_rows import raw_rows, sqlite_time
 
 
 class ActivityRow(NamedTuple):

@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from storage.bulk import copy_text, copy_written_lines, insert_rows
 from storage.directory import Directory
+from storage.engine import is_postgres
 from storage.interaction_store import chunks
 from storage.rapport_tables import CrmActivityDigest
 from storage.raw_rows import raw_rows
@@ -101,7 +102,7 @@ def replace_digests(
     else:
         for batch in chunks(forget):
             session.execute(sa.delete(DIGEST).where(DIGEST.c.activity_id.in_(batch)))
-    if session.connection().dialect.name == "postgresql":
+    if is_postgres(session):
         # A first run writes a row per activity: ready-made COPY lines, a million of them.
         copy_written_lines(session, DIGEST, COLUMNS, map(_copy_line, rows))
     else:

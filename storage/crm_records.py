@@ -17,10 +17,11 @@ from storage.crm_tables import (
     OpportunityStakeholder,
     SystemUser,
 )
+from storage.engine import is_sqlite
 from storage.packed_parties import FIELD_SEPARATOR as FIELD_SEPARATOR
 from storage.packed_parties import PACKED_COLUMNS
 from storage.packed_parties import PARTY_SEPARATOR as PARTY_SEPARATOR
-from storage.raw_rows import is_sqlite, raw_rows, sqlite_time
+from storage.raw_rows import raw_rows, sqlite_time
 from storage.suppression import without_erased
 from storage.types import core_table
 

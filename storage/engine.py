@@ -81,3 +81,8 @@ def redacted(url: str) -> str:
 def is_postgres(session: Session) -> bool:
     """Whether the session's store is PostgreSQL; asks the bind, so no connection opens."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+def is_sqlite(session: Session) -> bool:
+    """Whether the session's store is SQLite; asks the bind, like `is_postgres`."""
+    return session.get_bind().dialect.name == "sqlite"

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from storage.bulk import COPY_NULL, copy_text, copy_written_lines, insert_rows
+from storage.engine import is_postgres
 from storage.packed_parties import PACKED_COLUMNS, copy_packed_parties, pack_parties
 from storage.rapport_tables import Interaction, InteractionParty
 from storage.types import core_table
@@ -167,7 +168,7 @@ PARTY_COLUMNS = ("interaction_key", *PartyRow._fields)
 def insert_interactions(*, session: Session, records: Sequence[InteractionRecord]) -> None:
     if not records:
         return
-    if session.connection().dialect.name == "postgresql":
+    if is_postgres(session):
         # A backfill writes these two tables a page at a time: rows as ready-made COPY lines.
         copy_written_lines(session, INTERACTION, WRITTEN_COLUMNS, map(_interaction_line, records))
         copy_written_lines(session, PARTY, PARTY_COLUMNS, _party_lines(records))

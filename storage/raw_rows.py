@@ -34,7 +34,3 @@ def raw_rows(
             yield from rows
     finally:
         cursor.close()
-
-
-def is_sqlite(session: Session) -> bool:
-    return session.connection().dialect.name == "sqlite"
