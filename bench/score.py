@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -186,9 +186,26 @@ def _rate(count: int, seconds: float) -> str:
     return f"{seconds:8.2f} s {count / seconds if seconds else 0:>11,.0f}/s"
 
 
+class Headline(NamedTuple):
+    """The figures the targets are about: (b), (b) per 1M interactions, (b) / (c)."""
+
+    scored: float
+    per_million: float
+    ratio: float
+
+
+def headline(result: dict[str, Any]) -> Headline:
+    scored = result["load"] + result["score_and_write"]
+    return Headline(
+        scored,
+        scored * 1_000_000 / max(result["interactions"], 1),
+        scored / result["read_interactions"],
+    )
+
+
 def figure_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
     n = result["interactions"]
-    scored = result["load"] + result["score_and_write"]
+    scored, per_million, ratio = headline(result)
     with_parties = result["read_with_parties"]
     return [
         (
@@ -206,9 +223,9 @@ def figure_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
         ("    rows written by (d)", f"{result['steady_written']:,}"),
         ("(c) bare read: the rows scoring reads", _rate(n, result["read_interactions"])),
         ("    bare read: + every interaction_party", _rate(n, with_parties)),
-        ("ratio (b) / (c) (target)", f"{scored / result['read_interactions']:8.1f} x"),
+        ("ratio (b) / (c) (target)", f"{ratio:8.1f} x"),
         ("ratio (b) / (c) + interaction_party", f"{scored / with_parties:8.1f} x"),
-        ("(b) projected to 1M interactions", f"{scored * 1_000_000 / max(n, 1):8.2f} s"),
+        ("(b) projected to 1M interactions", f"{per_million:8.2f} s"),
         ("peak RSS", f"{result['peak_rss_mib']:8.0f} MiB"),
         ("peak RSS of a scoring child", f"{result['peak_rss_children_mib']:8.0f} MiB"),
         ("scoring modules run as", f"{result['build']:>8}"),
@@ -245,9 +262,7 @@ def _against(value: float, target: float, unit: str) -> str:
 
 def target_verdict(result: dict[str, Any]) -> str:
     """How the PostgreSQL run compares with both targets, in one line."""
-    scored = result["load"] + result["score_and_write"]
-    per_million = scored * 1_000_000 / max(result["interactions"], 1)
-    ratio = scored / result["read_interactions"]
+    _scored, per_million, ratio = headline(result)
     return (
         f"postgres: {TARGET_SECONDS_PER_MILLION:.0f} s per 1M "
         f"{_against(per_million, TARGET_SECONDS_PER_MILLION, ' s')}; "
