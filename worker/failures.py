@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok; 1 unexpected failure; 2 bad input (argument, setting value,
 unknown record, invalid configuration); 3 consent not granted; 4 the database
-is unreachable or its schema is not current.
+is unreachable or its schema is not current; 5 (`run --once`) the Exchange
+sync failed for every mailbox it tried, or before any (the CRM path still ran).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from storage.engine import DatabaseUrlError
 from storage.migrate import SchemaNotCurrentError
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_CONSENT, EXIT_DATABASE = 0, 1, 2, 3, 4
+EXIT_EXCHANGE_FAILED = 5
 
 
 class UserError(Exception):
