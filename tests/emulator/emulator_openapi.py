@@ -1,7 +1,10 @@
-"""Validate emulator responses against Microsoft's OpenAPI descriptions (../shared/graph-openapi).
+"""Validate emulator responses against Microsoft's OpenAPI descriptions of Graph v1.0.
 
-Each YAML is parsed once per process; a response is checked against the 2XX (or
-`default` error) schema of the same operation, with `$ref`s resolved inside its document.
+The descriptions are the repository's trimmed copies in tests/emulator/openapi/ (NOTE.md
+there says where they come from; tools/trim-graph-openapi regenerates them), so the
+suite passes on any clone. Each YAML is parsed once per process; a response is checked
+against the 2XX (or `default` error) schema of the same operation, with `$ref`s resolved
+inside its document.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from typing import Any
 import yaml
 from openapi_schema_validator import OAS30Validator
 
-# The repository is checked out with ../shared beside it (see README).
-OPENAPI_DIR = Path(__file__).resolve().parents[3] / "shared" / "graph-openapi"
+# Inside the checkout, never beside it: a fork or a fresh clone has nothing else.
+OPENAPI_DIR = Path(__file__).resolve().parent / "openapi"
 
 
 @functools.cache
