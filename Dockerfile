@@ -4,15 +4,17 @@
 # Two stages: `build` has a C compiler and mypy, and compiles the scoring hot
 # path with mypyc (setup.py, RAPPORT_USE_MYPYC=1); the runtime image gets only
 # the finished virtual environment.
-FROM python:3.11-slim AS build
+FROM python:3.11-slim-bookworm AS build
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/rapport \
     PATH=/opt/rapport/bin:$PATH
 
+# Pinned to Debian 12 (the base image's release): a rebuild gets the same compiler;
+# the C library's glob takes its security updates (deb12uN).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && apt-get install -y --no-install-recommends gcc=4:12.2.0-3 'libc6-dev=2.36-9+deb12u*' \
     && rm -rf /var/lib/apt/lists/*
 
 RUN python -m venv /opt/rapport
@@ -41,7 +43,7 @@ COPY compliance ./compliance
 RUN RAPPORT_BUILD_TOOLS=/opt/build-tools tools/compiled-wheel /opt/rapport/bin/python /wheels
 
 
-FROM python:3.11-slim AS runtime
+FROM python:3.11-slim-bookworm AS runtime
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -51,12 +53,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 COPY --from=build /opt/rapport /opt/rapport
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/rapport --create-home rapport
-USER rapport
+# Numeric, so that a runtime that checks runAsNonRoot can verify it.
+USER 10001
 WORKDIR /var/lib/rapport
 
 EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4).status == 200 else 1)"
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9464/healthz', timeout=4).status == 200 else 1)"]
 
 ENTRYPOINT ["rapport"]
 CMD ["worker"]
