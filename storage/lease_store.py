@@ -24,9 +24,12 @@ from storage.types import core_table
 
 LEASE = core_table(Lease)
 MAILBOX_KIND, REPLICA_KIND, JOB_KIND = "mailbox", "replica", "job"
-# Advisory lock keys (64-bit, PostgreSQL-wide): "RAPP" then a job number.
+# Advisory lock keys (64-bit, PostgreSQL-wide): "RAPP" then a job number. "scoring"
+# is also the store's run lock (worker/run_lock.py); every scoring process holds
+# "scoring-process" shared for as long as it lives.
 ADVISORY_KEYS = {"migrate": 0x5241505000000001, "scoring": 0x5241505000000002,
-                 "retention": 0x5241505000000003}  # fmt: skip
+                 "retention": 0x5241505000000003,
+                 "scoring-process": 0x5241505000000004}  # fmt: skip
 FORGET_REPLICAS_AFTER = timedelta(days=1)
 CHUNK = 1000
 
@@ -232,3 +235,24 @@ def advisory_lock(connection: Connection, name: str) -> None:
 
 def advisory_unlock(connection: Connection, name: str) -> None:
     connection.execute(sa.select(sa.func.pg_advisory_unlock(ADVISORY_KEYS[name])))
+
+
+def advisory_lock_shared(connection: Connection, name: str) -> None:
+    """PostgreSQL only: wait for `name` in shared mode (many holders, no exclusive one)."""
+    connection.execute(sa.select(sa.func.pg_advisory_lock_shared(ADVISORY_KEYS[name])))
+
+
+def advisory_holders(connection: Connection, name: str) -> list[tuple[str, int]]:
+    """PostgreSQL only: (application_name, server pid) of every session holding `name`.
+
+    A one-key advisory lock shows in pg_locks as classid = the key's high 32 bits,
+    objid = its low 32 bits, objsubid = 1."""
+    key = ADVISORY_KEYS[name]
+    query = sa.text(
+        "SELECT a.application_name, a.pid FROM pg_locks l JOIN pg_stat_activity a"
+        " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+        " AND l.classid::bigint = :high AND l.objid::bigint = :low AND l.objsubid = 1"
+        " AND l.pid <> pg_backend_pid() ORDER BY a.backend_start"
+    )
+    rows = connection.execute(query, {"high": key >> 32, "low": key & 0xFFFFFFFF})
+    return [(str(row[0] or "?"), int(row[1])) for row in rows]

@@ -26,6 +26,7 @@ from worker.ri_settings import (
     current_settings,
     grade_ranges,
 )
+from worker.run_lock import holding_run_lock, this_process
 from worker.settings import Settings
 
 RECORD_TYPES = ("contact", "lead", "opportunity", "account")
@@ -141,12 +142,16 @@ def exchange_payload(exchange: ExchangeSummary | None) -> dict[str, Any] | None:
 
 def run_once(now: datetime, *, interactive: bool) -> dict[str, Any]:
     store = _migrated_engine()
-    if not interactive:
-        return summary_payload(asyncio.run(run_tick(store, settings(), now=now)))
-    from worker.progress import progress_bar
+    label = this_process("rapport run --once")  # one run at a time per store
+    with holding_run_lock(store, wait_seconds=settings().run_wait_seconds, label=label):
+        if not interactive:
+            return summary_payload(asyncio.run(run_tick(store, settings(), now=now)))
+        from worker.progress import progress_bar
 
-    with progress_bar() as progress:
-        return summary_payload(asyncio.run(run_tick(store, settings(), now=now, progress=progress)))
+        with progress_bar() as progress:
+            return summary_payload(
+                asyncio.run(run_tick(store, settings(), now=now, progress=progress))
+            )
 
 
 def demo(database: Path, now: datetime) -> dict[str, Any]:

@@ -13,7 +13,9 @@ may be taken over in the same slot.
 
 Scoring and retention run on one replica at a time: a PostgreSQL advisory
 lock (session-level, so it goes with the connection if the process dies).
-On SQLite only one worker runs at all (worker/store_guard.py).
+On SQLite only one worker runs at all (worker/store_guard.py). Scoring's lock
+is the store's run lock (worker/run_lock.py), which `rapport run --once`
+takes too, on SQLite as well: a run beside the worker waits for its scoring.
 """
 
 from __future__ import annotations
@@ -25,11 +27,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Engine
 
 from storage import lease_store
 from storage.engine import session_scope
+from worker.run_lock import (
+    RUN_LOCK,
+    AdvisoryLock,
+    FreeLock,
+    JobLock,
+    store_run_lock,
+    this_process,
+)
 from worker.scheduler import Clock
 
 log = logging.getLogger("rapport.leases")
@@ -123,22 +132,14 @@ class ReplicaLeases:
         self.held.clear()
 
 
-def _try_lock(connection: Connection, name: str) -> bool:
-    taken = lease_store.try_advisory_lock(connection, name)
-    connection.commit()  # the lock is the session's; no transaction stays open
-    return taken
-
-
-def _unlock(connection: Connection, name: str) -> None:
-    try:
-        lease_store.advisory_unlock(connection, name)
-        connection.commit()
-    except DBAPIError as error:
-        # The server already dropped the session (and with it the lock).
-        log.warning("job lock connection lost", extra={"fields": {
-            "lock": name, "error": type(error.orig).__name__}})  # fmt: skip
-    finally:
-        connection.close()
+def job_lock(engine: Engine, name: str) -> JobLock:
+    """The lock of the singleton job `name`. Scoring takes the store's run lock, the
+    one `rapport run --once` takes too, so the two never overlap on any store."""
+    if name == RUN_LOCK:
+        return store_run_lock(engine, this_process("rapport worker, scoring"))
+    if engine.dialect.name != "postgresql":
+        return FreeLock()  # SQLite: this is the only worker (worker/store_guard.py)
+    return AdvisoryLock(engine, name)
 
 
 @asynccontextmanager
@@ -153,21 +154,15 @@ async def singleton(
     """Yield True while this replica holds the job lock `name`, False if another does.
 
     Polls once a second for up to `wait_seconds`, or until `give_up()` says so."""
-    if engine.dialect.name != "postgresql":
-        yield True  # SQLite: this is the only worker
-        return
-    connection = await asyncio.to_thread(engine.connect)
+    lock = job_lock(engine, name)
     waited, taken = 0.0, False
     try:
         while True:
-            taken = await asyncio.to_thread(_try_lock, connection, name)
+            taken = await asyncio.to_thread(lock.try_take)
             if taken or waited >= wait_seconds or (give_up is not None and await give_up()):
                 break
             await clock.sleep(1.0)
             waited += 1.0
         yield taken
     finally:
-        if taken:
-            await asyncio.to_thread(_unlock, connection, name)
-        else:
-            await asyncio.to_thread(connection.close)
+        await asyncio.to_thread(lock.release)

@@ -9,6 +9,10 @@ which it hands to the parent with its summary. Parts are independent: a
 record is written by exactly one process, and write-back is per record, so
 the result is the same rows as a single-process run.
 
+A child never outlives the process that forked it (`_die_with_parent`), and
+holds the "scoring-process" lock while it lives, so a new run never overlaps
+one left over (worker/run_lock.py).
+
 Only PostgreSQL runs parts in parallel: SQLite has one writer at a time, so
 children would queue on its lock. Where `os.fork` does not exist the parts run
 one after the other in this process.
@@ -17,10 +21,14 @@ one after the other in this process.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import pickle
 import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -28,8 +36,11 @@ from sqlalchemy.engine import Engine
 
 from storage.introducer_store import IntroducerRow
 from storage.writeback import WritebackCounts
+from worker.run_lock import hold_process_lock
 
 log = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_CHECK_SECONDS = 0.05
 
 
 class ScoringProcessFailed(RuntimeError):
@@ -89,29 +100,67 @@ def run_parts(engine: Engine, parts: Sequence[Part]) -> list[PartSummary]:
 
 def _fork(engine: Engine, part: Part) -> tuple[int, int]:
     reader, writer = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child; coverage cannot follow a fork
         os.close(reader)
-        _child(engine, part, writer)
+        _child(engine, part, writer, parent)
     os.close(writer)
     return pid, reader
 
 
-def _child(engine: Engine, part: Part, writer: int) -> None:  # pragma: no cover - child
+def _child(engine: Engine, part: Part, writer: int, parent: int) -> None:  # pragma: no cover
     status = 1
     try:
+        _die_with_parent(parent)
         _reset_signals()
         # The parent's pooled connections belong to the parent: open our own.
         engine.dispose(close=False)
+        # Held until this process ends: a new run waits for it (worker/run_lock.py).
+        _lifetime_lock = hold_process_lock(engine)
         payload = part(engine).to_bytes()
         with os.fdopen(writer, "wb") as pipe:
             pipe.write(payload)
         status = 0
+    except BrokenPipeError:
+        pass  # the parent is gone, with nobody left to tell: end quietly
     except BaseException:
         log.exception("scoring process %d failed", os.getpid())
     finally:
         # No atexit handlers, no flushing of buffers inherited from the parent.
         os._exit(status)
+
+
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - child
+    """End this process the moment its parent ends, however it ends (kill -9 too).
+
+    A scoring process writes back records its parent was given the run lock
+    for; once the parent is gone the lock is gone too and a new run may start,
+    so a child that went on writing would overlap it. On Linux the kernel
+    sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG): nothing runs
+    after that, no commit and no traceback, and an unfinished write-back
+    transaction is rolled back by the server. (The signal follows the thread
+    that forked, which waits for its children, so it comes when the process
+    dies.) Elsewhere a watcher thread looks for the parent every 50 ms. A
+    parent that died before either was in place is caught by the check after.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            _watch_parent(parent)
+    else:
+        _watch_parent(parent)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:  # pragma: no cover - child, not on Linux
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _reset_signals() -> None:  # pragma: no cover - child

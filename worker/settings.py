@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # Scoring processes on PostgreSQL; 0 = one per usable CPU, at most 4 (SQLite: always 1).
     # Opt-in: a replica that forks competes with its own sync rounds for the CPU.
     scoring_processes: int = Field(default=1, ge=0, le=64)
+    # How long `rapport run --once` waits for another run on the store (worker/run_lock.py).
+    run_wait_seconds: float = Field(default=300.0, ge=0, le=86_400)
 
     # --- Microsoft Graph: the app registration (docs/deploy.md) ---
     tenant_id: str | None = None
