@@ -25,7 +25,13 @@ from scoring.model import (
     Response,
     Role,
 )
-from scoring.prepared import DAY_SECONDS, PreparedInteraction, ScoringTime
+from scoring.prepared import (
+    DAY_SECONDS,
+    EMAILS_RECEIVED,
+    TASKS,
+    PreparedInteraction,
+    ScoringTime,
+)
 from scoring.tally import RecordTally
 from scoring.threads import HOUR_SECONDS
 
@@ -173,32 +179,68 @@ def _engagement(context: Context, lost: float, earned: float) -> Explained:
 
 
 def _waiting(context: Context, lost: float) -> list[Candidate]:
-    """Emails unanswered by them (since they last took part) and by us, per person."""
+    """Our emails unanswered by them (per person) and their emails awaiting our reply."""
+    return [*_unanswered(context, lost), *_awaiting_our_reply(context)]
+
+
+def _unanswered(context: Context, lost: float) -> list[Candidate]:
+    """Our turns the customer left unanswered since they last took part, per person."""
     due = context.time.now_ts - UNANSWERED_AFTER_HOURS * HOUR_SECONDS
-    stale = context.time.now_ts - AWAITING_REPLY_DAYS * DAY_SECONDS
     last_engaged = context.record.now.last_engaged
     # Our emails followed by other contact from the customer were not left
     # unanswered in any way that matters (see threads.Threads).
     silent_after = last_engaged.ts if last_engaged is not None else float("-inf")
-    waiting: dict[tuple[bool, str], list[float]] = {}  # (inbound, name) -> [messages, since]
+    waiting: dict[str, list[float]] = {}  # name -> [messages, since]
     for inbound, started_ts, messages, _, opener in context.record.tally.threads.turns.values():
-        if started_ts > due:
-            continue
-        if (started_ts < stale) if inbound else (started_ts <= silent_after):
+        if inbound or started_ts > due or started_ts <= silent_after:
             continue
         for ref in _turn_people(opener, inbound, context.scope.people):
-            entry = waiting.setdefault((inbound, _name(ref, context)), [0, started_ts])
+            entry = waiting.setdefault(_name(ref, context), [0, started_ts])
             entry[0] += messages
             entry[1] = min(entry[1], started_ts)
     reasons = []
-    for (inbound, name), (messages, since) in waiting.items():
-        emails = _plural(int(messages), "email")
-        if inbound:
-            text = f"{emails} from {name} awaiting our reply since {as_date(since)}"
-            reasons.append(candidate(WAITING_ON_US_IMPACT, messages, text))
-        else:
-            text = f"{emails} to {name} unanswered since {as_date(since)}"
-            reasons.append(candidate(lost, messages, text))
+    for name, (messages, since) in waiting.items():
+        text = f"{_plural(int(messages), 'email')} to {name} unanswered since {as_date(since)}"
+        reasons.append(candidate(lost, messages, text))
+    return reasons
+
+
+def _awaiting_our_reply(context: Context) -> list[Candidate]:
+    """Emails the record's people wrote in the last AWAITING_REPLY_DAYS (and over a
+    day ago) with nothing from us to them afterwards: no email of ours to them, no
+    call, no meeting, in any conversation."""
+    now_ts = context.time.now_ts
+    due = now_ts - UNANSWERED_AFTER_HOURS * HOUR_SECONDS
+    stale = now_ts - AWAITING_REPLY_DAYS * DAY_SECONDS
+    people = context.scope.people
+    rows = context.record.rows
+    heard_from_us: set[RecordRef] = set()  # people we wrote to, called or met later
+    waiting: dict[RecordRef, list[float]] = {}  # person -> [emails, since]
+    position = context.record.end - 1
+    while position >= 0:
+        row = rows[position]
+        position -= 1
+        if row.ts < stale:
+            break
+        if row.planned:
+            continue
+        if row.slot == EMAILS_RECEIVED:
+            author = row.author
+            if author is None or author not in people or author in heard_from_us:
+                continue
+            if row.ts <= due:
+                entry = waiting.setdefault(author, [0, row.ts])
+                entry[0] += 1
+                entry[1] = row.ts  # going back in time: the oldest so far
+        elif row.slot != TASKS:
+            heard_from_us.update(party.ref for party in row.interaction.external)
+    reasons = []
+    for person, (emails, since) in waiting.items():
+        name = _name(person, context)
+        text = (
+            f"{_plural(int(emails), 'email')} from {name} awaiting our reply since {as_date(since)}"
+        )
+        reasons.append(candidate(WAITING_ON_US_IMPACT, emails, text))
     return reasons
 
 

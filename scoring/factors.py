@@ -15,9 +15,10 @@ docs/scoring.md explains each constant and why it has its value.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
-from scoring.model import Frequency
+from scoring.model import Frequency, Kind
 from scoring.prepared import DAY_SECONDS, DECAY_HALF_LIFE_DAYS
 from scoring.tally import Signals
 
@@ -47,13 +48,23 @@ RECENCY_HALF_LIFE_GAPS = 2.0
 REPLIES_PART = 0.45
 BALANCE_PART = 0.25
 MEETINGS_PART = 0.30
+# A completed call is two-way by nature: the calls part reads 1, and weighs
+# CALLS_PART in proportion to the calls' decayed volume up to one full-weight
+# call today (CALL_EVIDENCE_VOLUME), so that an old call cannot outweigh
+# recent emails nobody answered.
+CALLS_PART = 0.30
+CALL_EVIDENCE_VOLUME = 1.0
 # Sellers write more than customers: the customer writing half as much as we
 # do is already a fully two-way relationship.
 BALANCE_TARGET_RATIO = 0.5
 
 # Activity mix: points per channel present (capped at 1). Email alone gives
-# 0.35, email and meetings 0.8, email, meetings and calls 1.
+# 0.35, email and meetings 0.8, email, meetings and calls 1. Each channel's
+# points are multiplied by its kind's influence weight (0.5-1.5): this is
+# where the admin's influence settings reorder relationships held in
+# different channels, even when both are fully two-way (frequency saturates).
 CHANNEL_POINTS: tuple[float, ...] = (0.35, 0.45, 0.35, 0.10)  # email, meeting, call, task
+CHANNEL_KINDS = (Kind.EMAIL, Kind.MEETING, Kind.CALL, Kind.TASK)
 # A channel is fully present with one full-weight interaction today (or two
 # three weeks ago); less counts in proportion.
 MIX_PRESENCE_VOLUME = 1.0
@@ -71,7 +82,19 @@ FACTOR_WEIGHTS = FactorValues(
 )
 
 
-def read_factors(signals: Signals, frequency: Frequency) -> FactorValues:
+def channel_points(weights: Mapping[Kind, float]) -> tuple[float, ...]:
+    """CHANNEL_POINTS scaled by each kind's influence weight (see above)."""
+    return tuple(
+        points * weights[kind] for points, kind in zip(CHANNEL_POINTS, CHANNEL_KINDS, strict=True)
+    )
+
+
+NEUTRAL_CHANNEL_POINTS = CHANNEL_POINTS
+
+
+def read_factors(
+    signals: Signals, frequency: Frequency, points: tuple[float, ...] = NEUTRAL_CHANNEL_POINTS
+) -> FactorValues:
     gap = EXPECTED_GAP_DAYS[frequency]
     # tuple.__new__ skips the NamedTuple's Python-level __new__ (twice per record).
     return tuple.__new__(
@@ -80,7 +103,7 @@ def read_factors(signals: Signals, frequency: Frequency) -> FactorValues:
             recency(days_since_engaged(signals), gap),
             min(1.0, signals.engaged_volume * signals.volume_scale / _EXPECTED_VOLUME[gap]),
             engagement(signals),
-            activity_mix(signals.kind_volume, signals.volume_scale),
+            activity_mix(signals.kind_volume, signals.volume_scale, points),
         ),
     )
 
@@ -133,7 +156,16 @@ def engagement(signals: Signals) -> float:
     if signals.acceptance_weight > 0:
         total += MEETINGS_PART * signals.acceptance_sum / signals.acceptance_weight
         weights += MEETINGS_PART
+    calls = call_evidence(signals)
+    if calls > 0:
+        total += CALLS_PART * calls  # a completed call reads 1
+        weights += CALLS_PART * calls
     return total / weights if weights else 0.0
+
+
+def call_evidence(signals: Signals) -> float:
+    """0..1: how much the calls part weighs, from the calls' decayed volume."""
+    return min(1.0, signals.kind_volume[2] * signals.volume_scale / CALL_EVIDENCE_VOLUME)
 
 
 def inbound_balance(inbound: float, outbound: float) -> float | None:
@@ -142,10 +174,14 @@ def inbound_balance(inbound: float, outbound: float) -> float | None:
     return min(1.0, inbound / (BALANCE_TARGET_RATIO * outbound))
 
 
-def activity_mix(kind_volume: tuple[float, ...], volume_scale: float) -> float:
+def activity_mix(
+    kind_volume: tuple[float, ...],
+    volume_scale: float,
+    points: tuple[float, ...] = NEUTRAL_CHANNEL_POINTS,
+) -> float:
     emails, meetings, calls, tasks = kind_volume
     scale = volume_scale / MIX_PRESENCE_VOLUME
-    email_points, meeting_points, call_points, task_points = CHANNEL_POINTS
+    email_points, meeting_points, call_points, task_points = points
     return min(
         1.0,
         email_points * min(1.0, emails * scale)

@@ -111,8 +111,8 @@ def is_two_way(interaction: Interaction, person: Party) -> bool:
         return True  # a completed call is a conversation, whoever dialled
     if kind is Kind.EMAIL:  # they wrote it; being copied on a colleague's email is not writing
         return interaction.direction is Direction.INBOUND and person.role is Role.FROM
-    if kind is Kind.MEETING:
-        return interaction.direction is Direction.INBOUND or person.response in _ATTENDING
+    if kind is Kind.MEETING:  # they organised it or attended it; a declined invitation is not
+        return person.role is Role.ORGANIZER or person.response in _ATTENDING
     return False  # a task is our own work
 
 

@@ -72,7 +72,7 @@ def build_kpis(record: RecordTally, timeline: WeeklyTimeline) -> Kpis:
     last = tally.last.interaction if tally.last is not None else None
     upcoming = record.upcoming.interaction if record.upcoming is not None else None
     emails = counts[EMAILS_SENT] + counts[EMAILS_RECEIVED]
-    threaded = sum(threads.threaded)
+    threaded = sum(threads.threaded) + threads.in_the_loop
     sent_threaded, received_threaded = threads.threaded
     return Kpis(
         emails_sent=counts[EMAILS_SENT],

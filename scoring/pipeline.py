@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from scoring.explain import Context, explain, ungraded_reason
+from scoring.factors import channel_points
 from scoring.health import check_grading, read_health, trend
 from scoring.kpis import WeeklyTimeline, build_kpis
 from scoring.model import (
@@ -97,6 +98,7 @@ class RecordScorer:
         check_grading(settings)
         self.settings = settings
         self.weights = influence_weights(settings)
+        self.channel_points = channel_points(self.weights)
         self.time = ScoringTime.at(now)
         self.names = names
         self.timeline = WeeklyTimeline(self.time)
@@ -125,6 +127,7 @@ class RecordScorer:
             created_at_ts=created_at_ts,
             latest_activity_ts=rows[-1].ts if rows else None,
             has_interactions=record.has_rows,
+            points=self.channel_points,
         )
         before = read_health(
             record.before,
@@ -132,6 +135,7 @@ class RecordScorer:
             created_at_ts=created_at_ts,
             latest_activity_ts=record.before.last_completed_ts,
             has_interactions=False,
+            points=self.channel_points,
         )
         context = Context(scope, self.names, record, self.time, settings.frequency)
         if now.values is None:

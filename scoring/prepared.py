@@ -17,7 +17,16 @@ from itertools import compress, count, islice
 from operator import eq, itemgetter
 from typing import NamedTuple
 
-from scoring.model import Direction, Interaction, Kind, Party, Response, ScoringSettings
+from scoring.model import (
+    Direction,
+    Interaction,
+    Kind,
+    Party,
+    RecordRef,
+    Response,
+    Role,
+    ScoringSettings,
+)
 
 # Volumes and two-way signals fade with age: an interaction three weeks old
 # counts half as much as one today. Three weeks is roughly one sales cycle
@@ -59,6 +68,7 @@ TIMELINE_OFF = TIMELINE_WEEKS * TIMELINE_COLUMNS  # a bin for what the timeline 
 # Enum members as module constants: a class attribute lookup on an Enum is
 # several times slower, and prepare() runs once per interaction.
 _DECLINED = Response.DECLINED
+_FROM, _ORGANIZER = Role.FROM, Role.ORGANIZER
 
 
 class Profile(NamedTuple):
@@ -68,7 +78,10 @@ class Profile(NamedTuple):
     inbound: bool
     timeline_column: int | None
     # True/False when this kind of interaction shows the customer taking
-    # part; None for our own meeting invitations, which depend on the answers.
+    # part whoever the record is; None when it depends on who the record's
+    # people are: an email of theirs is the engagement of its sender only
+    # (not of the people it copies), a meeting of theirs or ours that of the
+    # people who organised or attended it.
     engaged: bool | None
     team_email_minutes: float
     customer_email_minutes: float
@@ -79,10 +92,10 @@ _PROFILES: dict[tuple[Kind, Direction], Profile] = {
         EMAILS_SENT, False, 0, False, EMAIL_WRITE_MINUTES, EMAIL_READ_MINUTES
     ),
     (Kind.EMAIL, Direction.INBOUND): Profile(
-        EMAILS_RECEIVED, True, 1, True, EMAIL_READ_MINUTES, EMAIL_WRITE_MINUTES
+        EMAILS_RECEIVED, True, 1, None, EMAIL_READ_MINUTES, EMAIL_WRITE_MINUTES
     ),
     (Kind.MEETING, Direction.OUTBOUND): Profile(MEETINGS_SENT, False, 2, None, 0.0, 0.0),
-    (Kind.MEETING, Direction.INBOUND): Profile(MEETINGS_RECEIVED, True, 2, True, 0.0, 0.0),
+    (Kind.MEETING, Direction.INBOUND): Profile(MEETINGS_RECEIVED, True, 2, None, 0.0, 0.0),
     # A completed call, whoever dialled, is a conversation with the customer.
     (Kind.CALL, Direction.OUTBOUND): Profile(CALLS_MADE, False, 3, True, 0.0, 0.0),
     (Kind.CALL, Direction.INBOUND): Profile(CALLS_RECEIVED, True, 3, True, 0.0, 0.0),
@@ -136,6 +149,9 @@ class PreparedInteraction(NamedTuple):
     opens: int
     clicks: int
     planned: bool  # planned at or before now: overdue, so neither history nor next
+    # Who on their side wrote the email or organised the meeting (inbound
+    # only; None when that person matched no CRM record): only they engaged.
+    author: RecordRef | None
 
 
 _ts = itemgetter(1)  # a prepared row's epoch seconds
@@ -213,10 +229,19 @@ def preparer(time: ScoringTime, weights: Mapping[Kind, float]) -> Prepare:
                 interaction.opens,
                 interaction.clicks,
                 interaction.planned and age <= 0,
+                _author(interaction.external) if inbound else None,
             ),
         )
 
     return prepare
+
+
+def _author(external: tuple[Party, ...]) -> RecordRef | None:
+    """The external party who wrote an inbound email or organised an inbound meeting."""
+    for party in external:
+        if party.role == _FROM or party.role == _ORGANIZER:
+            return party.ref
+    return None
 
 
 def _colleague_ids(parties: tuple[Party, ...]) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from bisect import bisect_right
 from operator import itemgetter
 from typing import NamedTuple
 
-from scoring.model import Interaction, Kind, RecordRef, RecordScope, Response
+from scoring.model import Interaction, Kind, RecordRef, RecordScope, Response, Role
 from scoring.prepared import (
     CALLS_MADE,
     CALLS_RECEIVED,
@@ -48,6 +48,7 @@ ACCEPTANCE: dict[Response, float] = {
 # Attendees who (probably) took part; None is a CRM appointment without
 # answers, which was completed.
 _PRESENT: frozenset[Response | None] = frozenset({None, Response.ACCEPTED, Response.TENTATIVE})
+_ORGANIZER = Role.ORGANIZER
 
 _ts = itemgetter(1)
 
@@ -106,6 +107,9 @@ class Tally:
         self.invitations: list[Invitation] = []
         self.acceptance_sum = 0.0
         self.acceptance_weight = 0.0
+        # Inbound emails that copied the record's people but were written by
+        # someone else (see add): only the email channel's presence.
+        self.loop_volume = 0.0
 
     def add(self, rows: list[PreparedInteraction]) -> None:
         """Count completed interactions, oldest first.
@@ -122,11 +126,12 @@ class Tally:
         team_minutes, customer_minutes = self.team_minutes, self.customer_minutes
         opens, clicks, engaged_volume = self.opens, self.clicks, self.engaged_volume
         last, last_engaged = self.last, self.last_engaged
+        people = self.people
         asked, silent = threads.asked_weight, threads.silent_weight
         for row in rows:
             (
                 interaction, ts, weight, slot, week_slot, inbound, team_min, customer_min,
-                engaged, conversation_id, internal_ids, row_opens, row_clicks, planned,
+                engaged, conversation_id, internal_ids, row_opens, row_clicks, planned, author,
             ) = row  # fmt: skip
             if planned:
                 overdue_ts.append(ts)
@@ -140,9 +145,19 @@ class Tally:
             clicks += row_clicks
             contacted.extend(internal_ids)
             if engaged is None:
-                held, engaged = self._invitation(interaction, ts, weight)
-                if not held:  # declined or ignored: it did not happen with them
-                    continue
+                if slot == EMAILS_RECEIVED:
+                    engaged = author in people or self._wrote_about_record(interaction, author)
+                    if not engaged:
+                        # In the loop, not their writing: a weak presence
+                        # signal (the email channel of the activity mix),
+                        # never their reply, their recency or their volume.
+                        self.loop_volume += weight
+                        threads.in_the_loop += conversation_id is not None
+                        continue
+                else:
+                    held, engaged = self._meeting(interaction, ts, weight, slot == MEETINGS_SENT)
+                    if not held:  # declined or ignored: it did not happen with them
+                        continue
             volume[slot] += weight
             last_at[slot] = ts
             if conversation_id is not None:
@@ -168,8 +183,26 @@ class Tally:
         self.last, self.last_engaged = last, last_engaged
         threads.asked_weight, threads.silent_weight = asked, silent
 
-    def _invitation(self, interaction: Interaction, ts: float, weight: float) -> tuple[bool, bool]:
-        """(held, engaged) of one of our meetings, from the record's attendees' answers."""
+    def _wrote_about_record(self, interaction: Interaction, author: RecordRef | None) -> bool:
+        """An email whose writer is none of the record's people still engaged the
+        record when it reached the record only through its regarding (none of the
+        record's people is on it): someone of theirs wrote about this record."""
+        if author is None:
+            return False  # the writer matched no CRM record: not one of them
+        people = self.people
+        return not any(party.ref in people for party in interaction.external)
+
+    def _meeting(
+        self, interaction: Interaction, ts: float, weight: float, ours: bool
+    ) -> tuple[bool, bool]:
+        """(held, engaged) of a meeting, from what the record's people did about it.
+
+        Our meeting: the answers of the record's invitees. Theirs: held when one
+        of the record's people organised it or did not decline it. Either way a
+        person who attended or organised it engaged, and the meeting enters the
+        meetings part of engagement: an answer reads ACCEPTANCE, organising or
+        attending a completed CRM appointment (no answers) reads 1.
+        """
         people = self.people
         external = interaction.external
         # The record's people among the invitees; everyone if none of them is
@@ -177,20 +210,27 @@ class Tally:
         attendees = [party for party in external if party.ref in people] or external
         if not attendees:
             return True, False  # an internal meeting about the record
-        # Only a meeting someone of theirs confirmed (or a completed CRM
-        # appointment, which has no answers) took place as far as we know.
         engaged = False
         answered, acceptance = 0, 0.0
         for party in attendees:
             response = party.response
+            if not ours and (party.role == _ORGANIZER or response is None):
+                engaged = True
+                answered += 1
+                acceptance += 1.0
+                continue
             if response in _PRESENT:
                 engaged = True
-            if response is not None:
+            if response is None:
+                answered += 1  # a completed CRM appointment: they were there
+                acceptance += 1.0
+            else:
                 answered += 1
                 acceptance += ACCEPTANCE[response]
-                # tuple.__new__, not Invitation._make: _make is a Python-level
-                # classmethod, a fifth of a second per share of the 1M benchmark.
-                self.invitations.append(tuple.__new__(Invitation, (ts, party.ref, response)))
+                if ours:
+                    # tuple.__new__, not Invitation._make: _make is a Python-level
+                    # classmethod, a fifth of a second per share of the 1M benchmark.
+                    self.invitations.append(tuple.__new__(Invitation, (ts, party.ref, response)))
         if answered:
             self.acceptance_sum += weight * acceptance / answered
             self.acceptance_weight += weight
@@ -220,7 +260,7 @@ class Tally:
                 as_of_ts,
                 2.0 ** ((now_ts - as_of_ts) / (DECAY_HALF_LIFE_DAYS * DAY_SECONDS)),
                 (
-                    volume[EMAILS_SENT] + volume[EMAILS_RECEIVED],
+                    volume[EMAILS_SENT] + volume[EMAILS_RECEIVED] + self.loop_volume,
                     volume[MEETINGS_SENT] + volume[MEETINGS_RECEIVED],
                     volume[CALLS_MADE] + volume[CALLS_RECEIVED],
                     volume[TASKS],
@@ -248,6 +288,8 @@ class RecordTally(NamedTuple):
     before: Signals
     upcoming: PreparedInteraction | None  # the earliest interaction after now
     has_rows: bool
+    rows: list[PreparedInteraction]  # the record's interactions, oldest first
+    end: int  # rows[:end] are at or before now
 
 
 def tally_record(
@@ -264,4 +306,4 @@ def tally_record(
         tally.add(rows[split:end])
     now = tally.signals(rows, end, time.now_ts, time.now_ts)
     upcoming = rows[end] if end < len(rows) else None
-    return tuple.__new__(RecordTally, (tally, now, before, upcoming, bool(rows)))
+    return tuple.__new__(RecordTally, (tally, now, before, upcoming, bool(rows), rows, end))

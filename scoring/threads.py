@@ -55,6 +55,9 @@ class Threads:
 
     turns: dict[str, OpenTurn] = field(default_factory=dict)
     threaded: list[int] = field(default_factory=lambda: [0, 0])  # ours, theirs (by `inbound`)
+    # Their threaded emails written by someone who is not one of the record's
+    # people (the record was only copied): not replies of the record's people.
+    in_the_loop: int = 0
     replies_by_us: int = 0
     replies_by_them: int = 0
     answered_by_us: int = 0  # their emails that got a reply from us

@@ -239,7 +239,9 @@ class TestExplanation:
 
     def test_an_old_unanswered_customer_email_is_no_longer_awaiting_a_reply(self) -> None:
         history = [
-            *two_way_history(LEE, weeks=4),
+            # Nothing from us to Lee after the question (an email of ours in any
+            # conversation would have answered it: see the test below).
+            *two_way_history(LEE, weeks=4, end=days_ago(5)),
             *thread("thanks", [(days_ago(200), False), (days_ago(199), True)], contacts=(LEE,)),
             *thread("question", [(days_ago(4), True)], contacts=(LEE,)),
         ]
