@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +35,19 @@ def normalise_url(url: str) -> URL:
     if backend == "sqlite":
         return parsed.set(drivername="sqlite")
     raise DatabaseUrlError(f"RAPPORT_DATABASE_URL uses {backend!r}; allowed: sqlite, postgresql")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite store (also `sqlite:///file:PATH?mode=ro&uri=true`); None otherwise."""
+    parsed = normalise_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if parsed.query.get("uri") == "true" and database.startswith("file:"):
+        database = database.removeprefix("file:").partition("?")[0]
+        if database in ("", ":memory:"):
+            return None
+    return Path(database)
 
 
 def create_store_engine(url: str, **kwargs: Any) -> Engine:
@@ -73,9 +87,54 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 def redacted(url: str) -> str:
     """The URL without its password, for messages and logs."""
     try:
-        return normalise_url(url).render_as_string(hide_password=True)
+        parsed = normalise_url(url)
     except DatabaseUrlError:
         return "<invalid database URL>"
+    if "password" in parsed.query:  # libpq also takes the password as a query parameter
+        parsed = parsed.update_query_dict({"password": "***"})
+    return parsed.render_as_string(hide_password=True)
+
+
+# SQLSTATEs (PostgreSQL) that mean the store, not the request, is the problem.
+READ_ONLY_SQLSTATES = {"25006": "the database is read-only"}
+PERMISSION_SQLSTATE = "42501"
+MISSING_TABLE_SQLSTATES = ("42P01", "3F000")  # undefined table, undefined schema
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error).strip() if error is not None else ""
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def missing_tables(error: sa.exc.DBAPIError) -> bool:
+    """Whether the statement failed because Rapport's tables are not there."""
+    if getattr(error.orig, "sqlstate", None) in MISSING_TABLE_SQLSTATES:
+        return True
+    return isinstance(error.orig, sqlite3.OperationalError) and "no such table" in str(error.orig)
+
+
+def store_unusable_reason(error: BaseException) -> str | None:
+    """One line saying why the store cannot be used, or None if `error` is no such failure.
+
+    Unreachable, not a database at all (a garbage file as the SQLite store),
+    read-only, or a role without the rights: each is something to fix in the
+    deployment, not a bug. The line is the driver's first one: never the SQL
+    or its parameters, which may hold personal data.
+    """
+    if not isinstance(error, sa.exc.DBAPIError):
+        return None
+    orig = error.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in READ_ONLY_SQLSTATES:
+        return f"{READ_ONLY_SQLSTATES[sqlstate]} ({_first_line(orig)})"
+    if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return _first_line(orig) if orig is not None else type(error).__name__
+    if sqlstate == PERMISSION_SQLSTATE:
+        return _first_line(orig)
+    # sqlite3.DatabaseError itself (not a subclass): "file is not a database", "malformed".
+    if type(orig) is sqlite3.DatabaseError:
+        return _first_line(orig)
+    return None
 
 
 def is_postgres(session: Session) -> bool:

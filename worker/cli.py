@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from worker import commands, output
 from worker.compliance_cli import register as register_compliance
 from worker.exchange_cli import register as register_exchange
-from worker.failures import UserError, describe
+from worker.failures import EXIT_BAD_INPUT, EXIT_FAILURE, UserError, describe
 from worker.introducer_cli import register as register_introducers
 from worker.service_cli import register as register_service
 
@@ -36,16 +37,17 @@ NowOption = Annotated[
     str | None,
     typer.Option("--now", help="Score as of this ISO-8601 UTC time instead of the clock."),
 ]
+AllowFarNow = Annotated[
+    bool,
+    typer.Option(
+        "--allow-far-now",
+        help="Accept a --now more than ten years before or one day after the clock.",
+    ),
+]
 
 
 def _now(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"--now: {value!r} is not allowed; expected an ISO-8601 time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return datetime.now(UTC) if value is None else commands.parse_now("--now", value)
 
 
 def _emit(payload: Any, as_json: bool, render: Any) -> None:
@@ -73,7 +75,8 @@ def settings_show(as_json: JsonFlag = False) -> None:
     _emit(commands.settings_show(), as_json, output.settings_table)
 
 
-@settings_app.command("set")
+# A negative number is a value to validate, not an unknown option ("-5").
+@settings_app.command("set", context_settings={"ignore_unknown_options": True})
 def settings_set(key: str, value: str, as_json: JsonFlag = False) -> None:
     """Change one admin setting (validated, audited)."""
     _emit(commands.settings_set(key, value), as_json, output.setting_changed)
@@ -83,13 +86,19 @@ def settings_set(key: str, value: str, as_json: JsonFlag = False) -> None:
 def run(
     once: Annotated[bool, typer.Option("--once", help="Run one pipeline tick and exit.")] = False,
     now: NowOption = None,
+    allow_far_now: AllowFarNow = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Ingest CRM activities, score every relationship, write health back."""
     if not once:
         raise UserError("run: add --once (the scheduled worker is `rapport worker`)")
-    summary = commands.run_once(_now(now), interactive=not as_json and sys.stdout.isatty())
+    moment = commands.near_clock(
+        "--now", _now(now), clock=datetime.now(UTC), allow_far=allow_far_now
+    )
+    summary = commands.run_once(moment, interactive=not as_json and sys.stdout.isatty())
     _emit(summary, as_json, output.run_summary)
+    if summary["exit_code"]:  # the Exchange sync failed as a whole; the summary says why
+        raise typer.Exit(summary["exit_code"])
 
 
 @app.command("demo")
@@ -132,12 +141,34 @@ def _mount_emulator() -> None:
     )
 
 
+def _usage_line(error: ClickException) -> str:
+    """A usage error as the one line the docs promise, with where to read more."""
+    message = error.format_message().rstrip(".")
+    context = getattr(error, "ctx", None)
+    if context is None:
+        return f"rapport: {message}"
+    return f"rapport: {message} (see: {context.command_path} --help)"
+
+
 def main() -> None:
     _mount_emulator()
     try:
-        # Standalone mode: usage errors print one line and exit 2, success exits 0.
-        app()
+        # Not standalone: click's own error box would span five lines; ours is one.
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as help_asked:
+        help_asked.show()  # `rapport db` alone: its help, as before
+        sys.exit(help_asked.exit_code)
+    except UsageError as error:
+        typer.echo(_usage_line(error), err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except ClickException as error:
+        typer.echo(_usage_line(error), err=True)
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        typer.echo("rapport: aborted", err=True)
+        sys.exit(EXIT_FAILURE)
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
         message, code = describe(error, commands.database_label())
         typer.echo(f"rapport: {message}", err=True)
         sys.exit(code)
+    sys.exit(code if isinstance(code, int) else 0)

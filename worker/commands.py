@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from storage import health_read, migrate
-from storage.engine import create_store_engine, redacted, session_scope
-from worker.exchange import ExchangeSummary
-from worker.failures import UserError
+from storage.engine import (
+    create_store_engine,
+    redacted,
+    session_scope,
+    sqlite_file,
+    store_unusable_reason,
+)
+from worker.exchange import ExchangeSummary, residency_hint, round_figures
+from worker.failures import StoreError, UserError
 from worker.logging_setup import configure_logging
 from worker.pipeline import RunSummary, run_tick
 from worker.pipeline import run_once as run_pipeline
@@ -30,6 +37,41 @@ from worker.run_lock import holding_run_lock, this_process
 from worker.settings import Settings
 
 RECORD_TYPES = ("contact", "lead", "opportunity", "account")
+# `--now` of a run that writes back: within this distance of the real clock unless
+# --allow-far-now says the distance is meant (a typo such as 9999 would stamp
+# every CRM record with a health "as of" a date nobody lives in).
+NOW_MAX_BEHIND, NOW_MAX_AHEAD = timedelta(days=3653), timedelta(days=1)
+# Any `--now`, far or not: scoring and retention count years back and ahead of it.
+EARLIEST_NOW = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_NOW = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def parse_now(option: str, value: str) -> datetime:
+    """An ISO-8601 time from the command line in UTC (a naive one is UTC), 1970-2999."""
+    try:
+        parsed = datetime.fromisoformat(value)
+        parsed = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except ValueError:
+        raise UserError(f"{option}: {value!r} is not allowed; expected an ISO-8601 time") from None
+    except OverflowError:  # an offset that pushes year 1 or 9999 out of range
+        parsed = EARLIEST_NOW - timedelta(days=1)
+    if not EARLIEST_NOW <= parsed <= LATEST_NOW:
+        raise UserError(
+            f"{option}: {value!r} is not allowed; expected a time from "
+            f"{EARLIEST_NOW.year} to {LATEST_NOW.year}"
+        )
+    return parsed
+
+
+def near_clock(option: str, moment: datetime, *, clock: datetime, allow_far: bool) -> datetime:
+    """Refuse a time too far from the real clock for a command that writes, unless allowed."""
+    if allow_far or clock - NOW_MAX_BEHIND <= moment <= clock + NOW_MAX_AHEAD:
+        return moment
+    raise UserError(
+        f"{option}: {moment.isoformat()} is too far from the clock ({clock:%Y-%m-%d}); "
+        f"expected at most {NOW_MAX_BEHIND.days} days before it or {NOW_MAX_AHEAD.days} day "
+        "after it, or add --allow-far-now if that time is meant"
+    )
 
 
 @cache
@@ -41,7 +83,25 @@ def settings() -> Settings:
 
 @cache
 def engine() -> Engine:
-    return create_store_engine(settings().database_url)
+    """The store of an existing installation: a missing SQLite file is refused, not created.
+
+    Only `rapport db upgrade` creates a store; any other command opening a
+    path that holds none (a typo, the wrong working directory) would leave an
+    empty `rapport.db` behind and then complain that its schema is not current.
+    """
+    url = settings().database_url
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        origin = (
+            f"RAPPORT_DATABASE_URL={redacted(url)}"
+            if "database_url" in settings().model_fields_set
+            else "RAPPORT_DATABASE_URL is not set: the default, in the working directory"
+        )
+        raise StoreError(
+            f"no Rapport store at {path} ({origin}); to create one, run: rapport db upgrade "
+            "(or point RAPPORT_DATABASE_URL at your store)"
+        )
+    return create_store_engine(url)
 
 
 def database_label() -> str:
@@ -58,7 +118,12 @@ def _migrated_engine() -> Engine:
 
 
 def db_upgrade() -> dict[str, Any]:
-    migrate.upgrade(engine())
+    """Create or update the store: the one command that may create a SQLite file."""
+    store = create_store_engine(settings().database_url)
+    try:
+        migrate.upgrade(store)
+    finally:
+        store.dispose()
     return db_current()
 
 
@@ -114,6 +179,8 @@ def summary_payload(summary: RunSummary) -> dict[str, Any]:
         "written": asdict(summary.writeback),
         "seconds": {stage: round(value, 3) for stage, value in summary.seconds.items()},
         "exchange": exchange_payload(summary.exchange),
+        "failure": summary.failure,
+        "exit_code": summary.exit_code,
         "introducers": asdict(summary.introducers) if summary.introducers else None,
     }
 
@@ -121,7 +188,9 @@ def summary_payload(summary: RunSummary) -> dict[str, Any]:
 def exchange_payload(exchange: ExchangeSummary | None) -> dict[str, Any] | None:
     if exchange is None:
         return None
-    payload: dict[str, Any] = {"state": exchange.state, "reason": exchange.reason}
+    payload: dict[str, Any] = {
+        "state": exchange.state, "reason": exchange.reason, "failure": exchange.failure,
+    }  # fmt: skip
     if exchange.consent is not None:
         payload["missing_permissions"] = exchange.consent.needed_for
     if exchange.tenant is not None:
@@ -134,6 +203,8 @@ def exchange_payload(exchange: ExchangeSummary | None) -> dict[str, Any] | None:
             pages=sum(c.pages for c in counters),
             malformed_items=sum(c.malformed for c in counters),
             retries=sum(c.retries for c in counters),
+            residency_hint=residency_hint(tenant),
+            **round_figures(tenant),
         )
         for decision in tenant.decisions:
             payload["decisions"][decision.status or "eligible"] += 1
@@ -154,20 +225,40 @@ def run_once(now: datetime, *, interactive: bool) -> dict[str, Any]:
             )
 
 
+def _fresh_demo_file(database: Path) -> None:
+    """Remove a previous demo store at `database`, refusing a path that cannot hold one."""
+    if database.is_dir():
+        raise UserError(f"--database: {database} is a directory; expected a SQLite file to create")
+    if not database.parent.is_dir():
+        raise UserError(f"--database: the directory {database.parent} does not exist")
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+    except OSError as problem:
+        raise UserError(
+            f"--database: cannot replace {database}: {problem.strerror or problem}"
+        ) from None
+
+
 def demo(database: Path, now: datetime) -> dict[str, Any]:
     from worker.demo_data import seed_demo_crm
 
     configure_logging("WARNING", "text")
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    _fresh_demo_file(database)
     store = create_store_engine(f"sqlite:///{database}")
-    migrate.upgrade(store)
-    facts = seed_demo_crm(store, now=now)
-    summary = run_pipeline(store, now=now)
-    with session_scope(store) as session:
-        risky = health_read.at_risk(session=session, limit=8)
-        deals = health_read.deals_at_risk(session=session, limit=5)
-    store.dispose()
+    try:
+        migrate.upgrade(store)
+        facts = seed_demo_crm(store, now=now)
+        summary = run_pipeline(store, now=now)
+        with session_scope(store) as session:
+            risky = health_read.at_risk(session=session, limit=8)
+            deals = health_read.deals_at_risk(session=session, limit=5)
+    except sa_exc.DBAPIError as error:
+        # Named here: the CLI's fallback would name RAPPORT_DATABASE_URL, not the demo store.
+        reason = store_unusable_reason(error) or str(error.orig).strip().splitlines()[0]
+        raise StoreError(f"--database: cannot use the demo store {database}: {reason}") from None
+    finally:
+        store.dispose()
     return {
         "database": str(database),
         "summary": summary_payload(summary),

@@ -2,20 +2,32 @@
 
 Exit codes: 0 ok; 1 unexpected failure; 2 bad input (argument, setting value,
 unknown record, invalid configuration); 3 consent not granted; 4 the database
-is unreachable or its schema is not current; 5 (`run --once`) the Exchange
-sync failed for every mailbox it tried, or before any (the CRM path still ran).
+is unreachable, unusable (not a database, read-only) or its schema is not
+current; 5 (`run --once`) the Exchange sync failed for every mailbox it tried,
+or before any (the CRM path still ran).
+
+No message built here carries a secret: a configuration error names the
+setting and what is wrong with it, and shows the value only for settings that
+hold no secret (a URL's password is masked).
 """
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+import re
+
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import exc as sa_exc
 
-from storage.engine import DatabaseUrlError
+from storage.engine import DatabaseUrlError, missing_tables, store_unusable_reason
 from storage.migrate import SchemaNotCurrentError
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_CONSENT, EXIT_DATABASE = 0, 1, 2, 3, 4
-EXIT_EXCHANGE_FAILED = 5
+EXIT_EXCHANGE_FAILED = 5  # run --once: Exchange failed for every mailbox (README)
+HIDDEN = "(value hidden)"
+# A URL's password: from the colon after the user name to the last "@", masked as a
+# whole, so a password with "@" or "/" in it cannot leak in parts.
+URL_PASSWORD = re.compile(r"://([^:/@]*):.*@")
+QUERY_PASSWORD = re.compile(r"(password=)[^&'\s]*", re.IGNORECASE)  # libpq takes ?password=
 
 
 class UserError(Exception):
@@ -24,15 +36,47 @@ class UserError(Exception):
     exit_code = EXIT_BAD_INPUT
 
 
+class StoreError(UserError):
+    """The store named by the user cannot be used as it is; the message names it."""
+
+    exit_code = EXIT_DATABASE
+
+
+def _secret_settings() -> frozenset[str]:
+    # Derived from the model, so a secret setting added later is hidden without a list to update.
+    from worker.settings import Settings
+
+    return frozenset(
+        name
+        for name, field in Settings.model_fields.items()
+        if "SecretStr" in str(field.annotation) or field.annotation is SecretStr
+    )
+
+
+def shown_value(setting: str, value: object) -> str:
+    """The value of one setting as an error message may show it."""
+    if setting in _secret_settings():
+        return HIDDEN
+    text = repr(value)
+    return QUERY_PASSWORD.sub(r"\1***", URL_PASSWORD.sub(r"://\1:***@", text))
+
+
 def settings_error_message(error: ValidationError) -> str:
-    """Name the environment variable, the value and what is allowed."""
+    """Name each environment variable and what is wrong with it, never a secret.
+
+    A model-level check (one credential, jitter within the interval) has no
+    single field: pydantic hands it every raw input, secrets included, so only
+    its message, which names the settings, is shown.
+    """
     parts = []
-    for problem in error.errors():
-        field = "_".join(str(part) for part in problem["loc"])
-        variable = f"RAPPORT_{field.upper()}"
-        value = problem.get("input")
+    for problem in error.errors(include_url=False):
         reason = problem["msg"].removeprefix("Value error, ")
-        parts.append(f"{variable}={value!r}: {reason}")
+        if not problem["loc"]:
+            parts.append(reason)
+            continue
+        field = "_".join(str(part) for part in problem["loc"])
+        shown = shown_value(field, problem.get("input"))
+        parts.append(f"RAPPORT_{field.upper()}={shown}: {reason}")
     return "invalid configuration: " + "; ".join(parts)
 
 
@@ -46,12 +90,14 @@ def describe(error: BaseException, database: str) -> tuple[str, int]:
         return str(error), EXIT_BAD_INPUT
     if isinstance(error, SchemaNotCurrentError):
         return str(error), EXIT_DATABASE
-    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
-        return f"cannot use the database at {database}: {reason}", EXIT_DATABASE
-    if isinstance(error, sa_exc.ProgrammingError):
+    if isinstance(error, sa_exc.DBAPIError) and missing_tables(error):
         return (
             f"the database at {database} does not have Rapport's tables; run: rapport db upgrade",
             EXIT_DATABASE,
         )
-    return f"unexpected failure: {type(error).__name__}: {error}", EXIT_FAILURE
+    reason = store_unusable_reason(error)
+    if reason is not None:
+        return f"cannot use the database at {database}: {reason}", EXIT_DATABASE
+    # The first line only: a database error goes on with the SQL and its parameters.
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"unexpected failure: {type(error).__name__}: {first}", EXIT_FAILURE
