@@ -17,18 +17,19 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from consent.admin_url import GRAPH_DEFAULT_SCOPE
 from graph_sync.exceptions import (
     AccessDenied,
+    ForeignLink,
     GraphRequestFailed,
     SyncStateExpired,
     Throttled,
     TransportError,
 )
+from graph_sync.host_pin import GraphHost, origin_of
 
 MESSAGE_FIELDS = (
     "id", "internetMessageId", "conversationId", "from", "sender", "toRecipients",
@@ -76,11 +77,11 @@ class GraphClient:
         # The error map takes the model class (a parsable factory), not its factory method.
         self._error_map = {"XXX": odata_error}
         self._api_error = api_error
-        host = urlsplit(base_url).hostname or ""
-        # allowed_hosts: a token is attached only for the configured Graph host,
-        # so a rogue next link can never carry it elsewhere.
+        self.host = GraphHost.of(base_url)
+        # allowed_hosts compares host names only (a second port on the same host
+        # passes): `send` checks the full pin (host_pin.py) before anything leaves.
         provider = auth.AzureIdentityAuthenticationProvider(
-            credential, scopes=[GRAPH_DEFAULT_SCOPE], allowed_hosts=[host]
+            credential, scopes=[GRAPH_DEFAULT_SCOPE], allowed_hosts=[self.host.host]
         )
         # msgraph-core's AsyncGraphTransport does not close the transport it wraps:
         # keep our own handle on the connection pool and close it ourselves.
@@ -108,8 +109,21 @@ class GraphClient:
             config.headers.add("Prefer", 'outlook.timezone="UTC"')
         return config
 
+    def owns(self, link: str) -> bool:
+        """May this link be requested (with the token)? Only under the configured base URL."""
+        return self.host.owns(link)
+
     async def send(self, request_info: Any) -> bytes:
         """Send one request through the SDK pipeline; raise our exception tree on failure."""
+        # The URL the adapter will send to: a template is expanded with its base URL.
+        self._adapter.set_base_url_for_request_information(request_info)
+        url = str(request_info.url)
+        if not self.host.owns(url):
+            # The last gate: whatever link led here, the token never leaves for another host.
+            raise ForeignLink(
+                f"refused to send a request to {origin_of(url)}: not under the configured "
+                f"Graph base URL ({self.host.origin}{self.host.base_path})"
+            )
         async with self._global:
             try:
                 body = await self._adapter.send_primitive_async(

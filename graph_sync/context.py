@@ -33,6 +33,9 @@ class SyncCounters:
     updated: int = 0
     removed: int = 0
     rebaselines: int = 0
+    # Stored links for another host than the configured Graph, re-baselined instead
+    # of followed (graph_sync.host_pin); also counted in `rebaselines`.
+    foreign_links: int = 0
 
     def add_page(self, counts: PageCounts) -> None:
         self.pages += 1

@@ -6,7 +6,10 @@ the loop ends at the delta link. While a page commits, the next one is
 already being fetched (one page of look-ahead). An expired sync state
 re-baselines this folder only: a new round re-reads it, upserts dedupe, and
 sightings the new baseline did not see are dropped when it completes (no
-duplicates, no loss).
+duplicates, no loss). A stored link for another host than the configured
+Graph (the base URL changed since it was stored) is re-baselined the same
+way instead of being followed; a page whose links point elsewhere fails its
+folder (graph_sync/host_pin.py).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from typing import Any
 import msgspec
 
 from graph_sync.context import SyncContext, SyncCounters
-from graph_sync.exceptions import SyncInterrupted, SyncStateExpired, UndecodablePage
+from graph_sync.exceptions import ForeignLink, SyncInterrupted, SyncStateExpired, UndecodablePage
+from graph_sync.host_pin import origin_of
 from graph_sync.wire import EVENT, MESSAGE, PAGE, Page
 from storage.interaction_store import InteractionRecord
 from storage.sync_store import Cursor, PageWrite, start_rebaseline
@@ -94,6 +98,46 @@ def _request(ctx: SyncContext, job: FolderJob, link: str | None) -> Any:
     return client.message_delta_link(job.mailbox_id, job.folder_id, link)
 
 
+def _refuse_foreign_links(ctx: SyncContext, job: FolderJob, page: Page) -> None:
+    """A page whose next or delta link leaves the configured Graph is a malformed
+    response: nothing of it is committed, so no such link becomes a cursor."""
+    for name, link in (("@odata.nextLink", page.next_link), ("@odata.deltaLink", page.delta_link)):
+        if link is not None and not ctx.client.owns(link):
+            raise ForeignLink(
+                f"folder {job.folder_id}: the response's {name} points to {origin_of(link)}, "
+                "outside the configured Graph base URL; not followed"
+            )
+
+
+async def _rebaseline(ctx: SyncContext, job: FolderJob) -> int:
+    """Forget the folder's links and open a new round; returns its number."""
+    return await ctx.in_thread(
+        start_rebaseline, ctx.engine, mailbox_id=job.mailbox_id, folder_id=job.folder_id,
+        kind=job.kind,
+    )  # fmt: skip
+
+
+async def _stored_link(
+    ctx: SyncContext, job: FolderJob, cursor: Cursor | None, counters: SyncCounters
+) -> tuple[str | None, int]:
+    """The link to resume from and its round. A link stored for another host (the base
+    URL changed since) is never followed: the folder is re-baselined, as for an expired
+    delta token."""
+    if cursor is None:
+        return None, 0
+    link = cursor.next_link or cursor.delta_link
+    if link is None or ctx.client.owns(link):
+        return link, cursor.round
+    counters.rebaselines += 1
+    counters.foreign_links += 1
+    log.warning(
+        "stored link is not under the configured Graph base URL; re-baselining the folder",
+        extra={"fields": {"mailbox": job.mailbox_id, "folder": job.folder_id,
+                          "stored_for": origin_of(link)}},
+    )  # fmt: skip
+    return None, await _rebaseline(ctx, job)
+
+
 def _fetch(ctx: SyncContext, job: FolderJob, link: str | None, counters: SyncCounters) -> Any:
     build = functools.partial(_request, ctx, job, link)
     return asyncio.ensure_future(ctx.fetch(job.mailbox_id, counters, build, decode_page))
@@ -111,8 +155,7 @@ def _forget(task: asyncio.Future[Any] | None) -> None:
 async def sync_folder(
     ctx: SyncContext, job: FolderJob, cursor: Cursor | None, counters: SyncCounters
 ) -> None:
-    link = (cursor.next_link or cursor.delta_link) if cursor else None
-    round_ = cursor.round if cursor else 0
+    link, round_ = await _stored_link(ctx, job, cursor, counters)
     rebaselines = 0
     ahead: asyncio.Future[Page] | None = None
     try:
@@ -127,12 +170,10 @@ async def sync_folder(
                 counters.rebaselines += 1
                 log.info("sync state expired; re-baselining the folder", extra={"fields": {
                     "mailbox": job.mailbox_id, "folder": job.folder_id}})  # fmt: skip
-                round_ = await ctx.in_thread(
-                    start_rebaseline, ctx.engine, mailbox_id=job.mailbox_id,
-                    folder_id=job.folder_id, kind=job.kind,
-                )  # fmt: skip
+                round_ = await _rebaseline(ctx, job)
                 link = None
                 continue
+            _refuse_foreign_links(ctx, job, page)
             decoded = _items(ctx, job, page, counters)
             more = decoded.delta_link is None and decoded.next_link is not None
             if more and not ctx.stopping.is_set():

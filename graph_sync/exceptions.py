@@ -7,6 +7,7 @@
     │   └── UndecodablePage     a page that is not JSON at all (a truncated body)
     ├── SyncStateExpired        410 / syncStateNotFound / resyncRequired: re-baseline the folder
     ├── SyncInterrupted         shutdown asked for: the round stopped between pages
+    ├── ForeignLink             a link outside RAPPORT_GRAPH_BASE_URL: never sent (host_pin.py)
     ├── AccessDenied            403: consent missing or revoked; the tenant falls back to CRM data
     └── GraphRequestFailed      any other error response: the mailbox is marked failed
 
@@ -48,6 +49,14 @@ class SyncStateExpired(GraphSyncError):
 
 class SyncInterrupted(GraphSyncError):
     pass
+
+
+class ForeignLink(GraphSyncError):
+    """A request, or a link in a response, for a host other than the configured Graph.
+
+    Not transient: retrying cannot make the link point home. A stored cursor of
+    this kind is re-baselined instead; a response carrying one fails its folder.
+    """
 
 
 class AccessDenied(GraphSyncError):
