@@ -1,7 +1,12 @@
-"""The Entra ID side: OpenID metadata, client-credentials grant, Graph bearer checks."""
+"""The Entra ID side: OpenID metadata, client-credentials grant, Graph bearer checks.
+
+Tokens are signed and verified with PyJWT. Time claims are checked here rather than by
+PyJWT, against the service's own clock, so that tests can move that clock.
+"""
 
 from __future__ import annotations
 
+import base64
 import functools
 import time
 import uuid
@@ -9,11 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from jwt.utils import base64url_decode
 
-from emulator import errors, jwtcodec
+from emulator import errors
 from emulator.certs import sha1_thumbprint_hex
 from emulator.errors import GraphError, TokenError
 from emulator.fixture import AppRegistration, Tenant
@@ -22,6 +30,10 @@ GRAPH_AUDIENCE = "https://graph.microsoft.com"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLOCK_SKEW = 300
+# azure-identity's async credentials sign their assertions PS256 (PSS salt = digest length,
+# as PyJWT verifies it), msal (behind the sync ones) PS256 through PyJWT, ADFS-style RS256.
+ASSERTION_ALGORITHMS = ["RS256", "PS256"]
+ACCESS_TOKEN_ALGORITHMS = ["RS256"]
 
 
 @dataclass(frozen=True)
@@ -93,16 +105,10 @@ class TokenService:
         }
 
     def jwks(self) -> dict[str, Any]:
-        numbers = self._key.public_key().public_numbers()
+        public = RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
         return {
             "keys": [
-                {
-                    "kty": "RSA",
-                    "use": "sig",
-                    "kid": self._kid,
-                    "n": jwtcodec.b64url_encode(numbers.n.to_bytes(256, "big")),
-                    "e": jwtcodec.b64url_encode(numbers.e.to_bytes(3, "big")),
-                }
+                {"kty": "RSA", "use": "sig", "kid": self._kid, "n": public["n"], "e": public["e"]}
             ]
         }
 
@@ -164,19 +170,21 @@ class TokenService:
         }
         if app.roles:  # Entra omits the claim entirely when nothing is granted
             claims["roles"] = sorted(app.roles)
-        return jwtcodec.encode_rs256(claims, self._key, {"kid": self._kid, "x5t": self._kid})
+        return jwt.encode(
+            claims, self._key, algorithm="RS256", headers={"kid": self._kid, "x5t": self._kid}
+        )
 
     def _check_assertion(self, app: AppRegistration, assertion: str, segment: str) -> None:
         try:
-            header, claims, signing_input, signature = jwtcodec.split(assertion)
-        except jwtcodec.JwtFormatError as exc:
+            header, claims = _unverified(assertion)
+        except jwt.DecodeError as exc:
             raise TokenError(
                 400, "invalid_request", 50027, "JWT token is invalid or malformed."
             ) from exc
         certificate = _matching_certificate(app, header)
         public_key = certificate.public_key()
-        if not isinstance(public_key, rsa.RSAPublicKey) or not jwtcodec.signature_valid(
-            str(header.get("alg")), public_key, signing_input, signature
+        if not isinstance(public_key, rsa.RSAPublicKey) or not _signature_valid(
+            assertion, public_key, ASSERTION_ALGORITHMS
         ):
             raise errors.bad_assertion("Client assertion contains an invalid signature.")
         if claims.get("iss") != app.client_id or claims.get("sub") != app.client_id:
@@ -221,12 +229,10 @@ class TokenService:
 
     def _verify(self, token: str) -> AccessClaims:
         try:
-            header, claims, signing_input, signature = jwtcodec.split(token)
-        except jwtcodec.JwtFormatError as exc:
+            _, claims = _unverified(token)
+        except jwt.DecodeError as exc:
             raise _unauthenticated("IDX14100: JWT is not well formed.") from exc
-        if not jwtcodec.signature_valid(
-            str(header.get("alg")), self._key.public_key(), signing_input, signature
-        ):
+        if not _signature_valid(token, self._key.public_key(), ACCESS_TOKEN_ALGORITHMS):
             raise _unauthenticated("Access token validation failure. Invalid signature.")
         if claims.get("aud") not in (GRAPH_AUDIENCE, GRAPH_AUDIENCE + "/", GRAPH_APP_ID):
             raise _unauthenticated("Access token validation failure. Invalid audience.")
@@ -237,6 +243,22 @@ class TokenService:
             roles=frozenset(str(r) for r in claims.get("roles", [])),
             expires=int(claims.get("exp", 0)),
         )
+
+
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims, signature unchecked; jwt.DecodeError if it is not a JWT."""
+    decoded = jwt.decode_complete(token, options={"verify_signature": False})
+    return decoded["header"], decoded["payload"]
+
+
+def _signature_valid(token: str, key: rsa.RSAPublicKey, algorithms: list[str]) -> bool:
+    """Whether `key` signed `token` with one of `algorithms` (only the signature: claims,
+    times included, are checked by the caller)."""
+    try:
+        jwt.PyJWS().decode(token, key, algorithms=algorithms)
+    except jwt.InvalidTokenError:
+        return False
+    return True
 
 
 @functools.cache
@@ -274,9 +296,8 @@ def _check_scope(scope: str | None) -> None:
 def _matching_certificate(app: AppRegistration, header: Mapping[str, Any]) -> x509.Certificate:
     sent_chain = (
         [
-            x509.load_der_x509_certificate(
-                jwtcodec.b64url_decode(c.replace("+", "-").replace("/", "_"))
-            )
+            # x5c holds standard base64 DER (RFC 7515 section 4.1.6), not base64url.
+            x509.load_der_x509_certificate(base64.b64decode(c))
             for c in header.get("x5c", [])
         ]
         if isinstance(header.get("x5c"), list)
@@ -308,7 +329,8 @@ def _presented_thumbprint(header: Mapping[str, Any]) -> str:
     for name in ("x5t#S256", "x5t"):
         value = header.get(name)
         if isinstance(value, str):
-            return jwtcodec.b64url_decode(value).hex().upper()
+            # azure-identity pads its thumbprints with '=', msal does not: both decode.
+            return base64url_decode(value).hex().upper()
     return ""
 
 

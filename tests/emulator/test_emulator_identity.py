@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import base64
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import CertificateCredential, ClientSecretCredential
 from azure.identity.aio import CertificateCredential as AioCertificateCredential
 from azure.identity.aio import ClientSecretCredential as AioClientSecretCredential
+from cryptography.hazmat.primitives import hashes
 
-from emulator import jwtcodec
 from emulator.app import Emulator
 from emulator.certs import AppCertificate, create_app_certificate
 from emulator.testing import (
@@ -24,9 +26,11 @@ from emulator.testing import (
     GRAPH_SCOPE,
     METADATA_ROLES,
     FixtureBuilder,
+    fetch_token,
     running_emulator,
     trust_emulator_ca,
 )
+from emulator.tokens import GRAPH_AUDIENCE
 
 CERT_CLIENT_ID = "11111111-2222-4333-8444-555555555555"
 
@@ -51,7 +55,8 @@ async def trusted(
 
 
 def _claims(token: str) -> dict[str, Any]:
-    return jwtcodec.split(token)[1]
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
 
 
 def _options(em: Emulator) -> dict[str, Any]:
@@ -191,6 +196,49 @@ def _ssl(em: Emulator) -> Any:
     return ssl.create_default_context(cafile=str(em.ca_pem_path))
 
 
-def test_claims_helper_decodes() -> None:
-    token = jwtcodec.b64url_encode(json.dumps({"a": 1}).encode())
-    assert jwtcodec.b64url_decode(token) == b'{"a": 1}'
+async def test_access_tokens_verify_against_the_published_keys(trusted: Emulator) -> None:
+    async with httpx.AsyncClient(verify=_ssl(trusted)) as client:
+        keys = await client.get(f"{trusted.authority}/{trusted.tenant_id}/discovery/v2.0/keys")
+    token = await fetch_token(trusted)
+    published = jwt.PyJWK(keys.json()["keys"][0], algorithm="RS256")
+    assert jwt.get_unverified_header(token)["kid"] == published.key_id
+    claims = jwt.decode(token, published, algorithms=["RS256"], audience=GRAPH_AUDIENCE)
+    assert claims["appid"] == CLIENT_ID
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "PS256"])
+async def test_an_assertion_not_signed_by_the_registered_key_is_refused(
+    trusted: Emulator, app_certificate: AppCertificate, algorithm: str
+) -> None:
+    """The header names the registered certificate, but another key signed the assertion."""
+    token_url = f"{trusted.authority}/{trusted.tenant_id}/oauth2/v2.0/token"
+    thumbprint = app_certificate.certificate.fingerprint(hashes.SHA256())
+    now = int(time.time())
+    forged = jwt.encode(
+        {
+            "aud": token_url,
+            "iss": CERT_CLIENT_ID,
+            "sub": CERT_CLIENT_ID,
+            "nbf": now,
+            "exp": now + 600,
+            "jti": "forged",
+        },
+        create_app_certificate().private_key_pem,
+        algorithm=algorithm,
+        headers={"x5t#S256": base64.urlsafe_b64encode(thumbprint).decode()},
+    )
+    async with httpx.AsyncClient(verify=_ssl(trusted)) as client:
+        reply = await client.post(
+            token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": CERT_CLIENT_ID,
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": forged,
+                "scope": GRAPH_SCOPE,
+            },
+        )
+    assert reply.status_code == 401
+    body = reply.json()
+    assert body["error_codes"] == [700027]
+    assert "invalid signature" in body["error_description"]
