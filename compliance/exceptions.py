@@ -6,8 +6,12 @@
     ├── ExportTargetError           the output directory cannot take the export
     └── RetentionWindowError        a retention window that would delete everything
 
-Every message names the argument and says what is allowed, so the CLI can
-print it as one line and exit 2 without string matching.
+    ExportNotAuditedError           the audit log could not be written (a read-only or
+                                    unreachable store), so no export file was left
+
+Every ComplianceError message names the argument and says what is allowed, so
+the CLI can print it as one line and exit 2 without string matching; an
+ExportNotAuditedError is the store's fault, not the request's (exit 4).
 """
 
 from __future__ import annotations
@@ -30,4 +34,8 @@ class ExportTargetError(ComplianceError):
 
 
 class RetentionWindowError(ComplianceError):
-    """A retention window shorter than one day."""
+    """A retention window outside 1 to 36,500 days, or reaching before year 1."""
+
+
+class ExportNotAuditedError(Exception):
+    """An export whose audit row could not be written: its files were removed."""

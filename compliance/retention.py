@@ -26,6 +26,7 @@ from storage.engine import session_scope
 from storage.interaction_store import chunks
 
 INTERACTION_DAYS, SNAPSHOT_DAILY_DAYS = 730, 90
+MAX_WINDOW_DAYS = 36_500  # a century, as RAPPORT_RETENTION_*_DAYS allow
 PURGE_COMMAND, PURGE_ACTION = "retention purge", "retention_purged"
 STREAM = 5000
 
@@ -61,10 +62,18 @@ def purge_retention(
         ("interaction_days", interaction_days),
         ("snapshot_daily_days", snapshot_daily_days),
     ):
-        if days < 1:
-            raise RetentionWindowError(f"{name}: {days} is not allowed; expected 1 or more days")
-    interaction_cutoff = now - timedelta(days=interaction_days)
-    snapshot_cutoff = (now - timedelta(days=snapshot_daily_days)).date()
+        if not 1 <= days <= MAX_WINDOW_DAYS:
+            raise RetentionWindowError(
+                f"{name}: {days} is not allowed; expected 1 to {MAX_WINDOW_DAYS} days"
+            )
+    try:
+        interaction_cutoff = now - timedelta(days=interaction_days)
+        snapshot_cutoff = (now - timedelta(days=snapshot_daily_days)).date()
+    except OverflowError:  # a `now` in the first century: the window reaches before year 1
+        raise RetentionWindowError(
+            f"now: {now.isoformat()} is too early for a window of {interaction_days} and "
+            f"{snapshot_daily_days} days"
+        ) from None
     with session_scope(engine) as session:
         interactions, parties, sightings = _purge_interactions(session, interaction_cutoff)
         snapshots = _thin_snapshots(session, snapshot_cutoff)

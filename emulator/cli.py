@@ -78,14 +78,20 @@ def generate(
     ] = None,
 ) -> None:
     """Write a synthetic tenant fixture and its CRM seed (OUT and OUT's .crm.json)."""
-    fixture_path, crm_path = write_tenant(
-        out,
-        users=users,
-        messages_per_user=messages_per_user,
-        seed=seed,
-        events_per_user=events_per_user,
-        accounts=accounts,
-    )
+    if not out.parent.is_dir():
+        raise typer.BadParameter(f"the directory {out.parent} does not exist", param_hint="--out")
+    try:
+        fixture_path, crm_path = write_tenant(
+            out,
+            users=users,
+            messages_per_user=messages_per_user,
+            seed=seed,
+            events_per_user=events_per_user,
+            accounts=accounts,
+        )
+    except OSError as problem:  # read-only directory, full disk: the path, not a traceback
+        reason = problem.strerror or type(problem).__name__
+        raise typer.BadParameter(f"cannot write {out}: {reason}", param_hint="--out") from None
     typer.echo(json.dumps({"fixture": str(fixture_path), "crm": str(crm_path)}))
 
 

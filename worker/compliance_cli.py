@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from compliance.hashing import TOKEN_PREFIX
+from worker import commands
 from worker import compliance_commands as run
 from worker.failures import UserError
 from worker.output import console
@@ -114,10 +115,25 @@ def retention_purge(
     now: Annotated[
         str | None, typer.Option("--now", help="Purge as of this ISO-8601 UTC time.")
     ] = None,
+    allow_far_now: Annotated[
+        bool,
+        typer.Option(
+            "--allow-far-now",
+            help="Accept a --now more than ten years before or one day after the clock.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Delete interactions past the retention window and thin old daily history."""
-    moment = run.parse_time("--now", now) if now else datetime.now(UTC)
+    clock = datetime.now(UTC)
+    # A far-future --now would purge every interaction: refused unless meant.
+    moment = (
+        commands.near_clock(
+            "--now", commands.parse_now("--now", now), clock=clock, allow_far=allow_far_now
+        )
+        if now
+        else clock
+    )
     _emit(run.retention_purge(moment, interaction_days, snapshot_days), as_json, _purged)
 
 

@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 import compliance
+from compliance.exceptions import ExportNotAuditedError
 from storage import migrate
 from worker import commands
-from worker.failures import UserError
+from worker.failures import StoreError, UserError
 
 
 def parse_time(option: str, value: str) -> datetime:
@@ -42,6 +43,8 @@ def _refusals_as_user_errors() -> Iterator[None]:
         yield
     except compliance.ComplianceError as refusal:
         raise UserError(str(refusal)) from None
+    except ExportNotAuditedError as unrecorded:  # the store's fault, not the request's
+        raise StoreError(str(unrecorded)) from None
 
 
 def export(subject: str, fmt: str, out: Path, now: datetime) -> dict[str, Any]:
