@@ -34,20 +34,77 @@ from graph_sync.retry import RetryPolicy
 from graph_sync.tenant import Claim, MailboxScope, Progress, TenantOutcome, sync_tenant
 from storage.directory import load_directory, normalise_address
 from storage.engine import session_scope
-from storage.mailbox_store import WITHDRAWN_CONSENT, record_consent, withdraw_tenant
+from storage.mailbox_store import (
+    WITHDRAWN_CONSENT,
+    MailboxDecision,
+    record_consent,
+    withdraw_tenant,
+)
 from worker.failures import UserError
 from worker.settings import Settings
 
 log = logging.getLogger("rapport.exchange")
+SYNC_FAILED = "sync_failed"  # the round failed before any mailbox (directory, groups)
+# A mailbox that ends its round in one of these read nothing more this round. (All of
+# them `consent_missing` is consent withdrawn: the tenant falls back to CRM data.)
+FAILED_STATUSES = frozenset({"failed", "throttled", "consent_missing"})
 
 
 @dataclass
 class ExchangeSummary:
-    state: str  # consent state, or "switched_off"
+    state: str  # consent state, "switched_off" or SYNC_FAILED
     reason: str
     tenant: TenantOutcome | None = None
     consent: ConsentOutcome | None = None
     by_status: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failure(self) -> str | None:
+        """Why the Exchange sync failed as a whole, or None. A run with one exits 5: it
+        was meant to read Exchange and read nothing (the CRM path still ran)."""
+        if self.state == SYNC_FAILED:
+            return f"the Exchange sync failed before any mailbox was read: {self.reason}"
+        mailboxes = self.tenant.mailboxes if self.tenant is not None else []
+        if self.state != GRANTED or not mailboxes:
+            return None
+        failed = [m for m in mailboxes if m.status in FAILED_STATUSES]
+        if len(failed) < len(mailboxes):
+            return None
+        statuses = ", ".join(f"{n} {status}" for status, n in sorted(self.by_status.items()))
+        return f"every mailbox failed ({statuses}); first error: {failed[0].error}"
+
+
+def round_figures(tenant: TenantOutcome) -> dict[str, Any]:
+    """A round's figures for the run summary: the interactions Exchange added, changed
+    and removed, the folders re-baselined (those whose stored link named another host
+    among them), the mailboxes excluded because their data residency is unknown."""
+    counters = [mailbox.counters for mailbox in tenant.mailboxes]
+    return {
+        "interactions": {
+            "added": sum(c.added for c in counters),
+            "updated": sum(c.updated for c in counters),
+            "removed": sum(c.removed for c in counters),
+        },
+        "rebaselined_folders": sum(c.rebaselines for c in counters),
+        "foreign_links": sum(c.foreign_links for c in counters),
+        "residency_unknown": sum(map(_residency_unknown, tenant.decisions)),
+    }
+
+
+def _residency_unknown(decision: MailboxDecision) -> bool:
+    return decision.status == "location_excluded" and decision.data_location is None
+
+
+def residency_hint(tenant: TenantOutcome) -> str | None:
+    """What to set so that the mailboxes excluded for an unknown residency can be read."""
+    unknown = sum(map(_residency_unknown, tenant.decisions))
+    if not unknown:
+        return None
+    return (
+        f"{unknown} mailbox(es) excluded (data residency unknown): set "
+        "RAPPORT_TENANT_DATA_LOCATION to the tenant's default geography (e.g. EUR); a "
+        "user's preferredDataLocation (Multi-Geo) overrides it"
+    )
 
 
 def client_secret(settings: Settings) -> str | None:
@@ -195,7 +252,7 @@ async def exchange_round(
         # synced this round, stored data stays, the next tick tries again.
         log.warning("Exchange round failed", extra={"fields": {
             "tenant": app.tenant_id, "error": str(failure)}})  # fmt: skip
-        return ExchangeSummary("sync_failed", f"{type(failure).__name__}: {failure}",
+        return ExchangeSummary(SYNC_FAILED, f"{type(failure).__name__}: {failure}",
                                consent=consent)  # fmt: skip
     summary = ExchangeSummary(GRANTED, consent.reason, tenant=tenant, consent=consent)
     for mailbox in tenant.mailboxes:
@@ -207,6 +264,9 @@ async def exchange_round(
         first = next(m.error for m in tenant.mailboxes if m.status == "consent_missing")
         revoked = _revoked(engine, app, consent, now, f"403 during sync: {first}")
         summary.state, summary.reason = revoked.state, revoked.reason
+    if summary.failure is not None:
+        log.warning("Exchange round failed for every mailbox", extra={"fields": {
+            "tenant": app.tenant_id, "failure": summary.failure}})  # fmt: skip
     return summary
 
 

@@ -60,23 +60,76 @@ def _unchanged(payload: dict[str, Any]) -> str:
 
 
 def run_summary(payload: dict[str, Any]) -> None:
+    """Failures first, then what Exchange and the CRM each brought (apart: the CRM
+    counters never cover Exchange's), then scoring and write-back."""
+    for line in _failure_lines(payload):
+        console.print(line)
+    for line in _exchange_lines(payload["exchange"]):
+        console.print(line)
     interactions = payload["interactions"]
-    written = payload["written"]
-    seconds = payload["seconds"]
     console.print(
         f"CRM activities read: {payload['crm_activities']}{_unchanged(payload)}; "
-        f"interactions: {interactions['total']} "
-        f"(+{interactions['added']} ~{interactions['updated']} -{interactions['removed']})"
+        f"{_changes(interactions)}"
     )
-    for problem in payload["skipped_crm_rows"]:
-        console.print(f"  skipped: {problem}")
+    console.print(f"interactions stored: {interactions['total']}")
+    written = payload["written"]
     states = ", ".join(f"{state} {count}" for state, count in sorted(payload["by_state"].items()))
     console.print(f"records scored: {payload['records_scored']} ({states})")
     console.print(
         f"written: {written['records_updated']} records, {written['kpis_written']} KPI rows, "
         f"{written['snapshots_written']} snapshots; {written['unchanged']} unchanged"
     )
+    seconds = payload["seconds"]
     console.print("time: " + ", ".join(f"{stage} {value:.2f}s" for stage, value in seconds.items()))
+
+
+def _failure_lines(payload: dict[str, Any]) -> list[str]:
+    """What went wrong, before any figure: a failed Exchange sync (exit 5), CRM rows skipped."""
+    lines = [f"FAILED: {payload['failure']}"] if payload.get("failure") else []
+    lines += [f"skipped CRM row: {problem}" for problem in payload["skipped_crm_rows"]]
+    return lines
+
+
+def _changes(counts: dict[str, Any]) -> str:
+    return f"added {counts['added']}, changed {counts['updated']}, removed {counts['removed']}"
+
+
+def _exchange_lines(exchange: dict[str, Any] | None) -> list[str]:
+    """Exchange's part of a run: its mailboxes, hints on what to set, what it stored."""
+    if exchange is None:
+        return []
+    if "mailboxes" not in exchange:  # no round: not configured, no consent, switched off
+        if exchange["state"] == "sync_failed":
+            return []  # said by the failure line already
+        return [f"Exchange not read ({exchange['state']}: {exchange['reason']}); CRM data only"]
+    lines = [] if exchange["state"] == "granted" else [
+        f"Exchange consent {exchange['state']}: {exchange['reason']}; CRM data only"
+    ]  # fmt: skip
+    lines.append(f"Exchange mailboxes: {_mailbox_counts(exchange)}")
+    if exchange.get("residency_hint"):
+        lines.append(f"  {exchange['residency_hint']}")
+    if exchange["foreign_links"]:
+        lines.append(
+            f"  {exchange['foreign_links']} folder(s) re-baselined: their stored links were for "
+            "another host than RAPPORT_GRAPH_BASE_URL, so they were read again from the start"
+        )
+    lines.append(f"Exchange interactions: {_changes(exchange['interactions'])}")
+    return lines
+
+
+def _mailbox_counts(exchange: dict[str, Any]) -> str:
+    by_status: dict[str, int] = exchange["mailboxes"]
+    decisions: dict[str, int] = exchange["decisions"]
+    synced = by_status.get("ok", 0)
+    not_synced = {status: n for status, n in sorted(by_status.items()) if status != "ok"}
+    excluded = {status: n for status, n in sorted(decisions.items()) if status != "eligible"}
+    parts = [f"{sum(not_synced.values())} failed{_detail(not_synced)}", f"{synced} synced",
+             f"{sum(excluded.values())} excluded{_detail(excluded)}"]  # fmt: skip
+    return ", ".join(parts)
+
+
+def _detail(counts: dict[str, int]) -> str:
+    return f" ({', '.join(f'{n} {status}' for status, n in counts.items())})" if counts else ""
 
 
 def _grade(score: int | None, state: int | None, trend: int | None) -> str:
