@@ -40,6 +40,7 @@ from compliance.tables import (
 from storage.audit import record_event
 from storage.engine import session_scope
 from storage.interaction_store import chunks, delete_interactions, refresh_packed_parties
+from storage.suppression import hold_suppression_lock
 from storage.writeback import clear_health
 
 ERASE_COMMAND, ERASE_ACTION = "erase", "subject_erased"
@@ -64,6 +65,10 @@ def erase_subject(engine: Engine, subject: str, *, now: datetime, dry_run: bool)
     Idempotent: a second run finds nothing left and reports zero counts.
     """
     with session_scope(engine) as session:
+        if not dry_run:
+            # Before reading anything: a run in flight then erases the subject again
+            # when it ends, or has written all it will (compliance.late_writes).
+            hold_suppression_lock(session=session)
         resolved = resolve_subject(session=session, text=subject)
         plan = plan_erasure(session, resolved)
         report = ErasureReport(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -34,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from storage.crm_tables import Account, Contact, Lead, Opportunity, SystemUser
+from storage.engine import is_postgres
 from storage.rapport_tables import (
     ErasedSubject,
     HealthSnapshot,
@@ -237,6 +239,50 @@ def release(*, session: Session, tokens: Iterable[str]) -> int:
         return 0
     result = session.execute(sa.delete(ERASED).where(ERASED.c.token.in_(wanted)))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# Erasures and the sweep that ends every run take this lock before anything else
+# (compliance.late_writes explains why). PostgreSQL: a two-key advisory lock in a
+# namespace of its own (storage.interaction_locks holds 0x5241-0x5242, leases the
+# one-key space); SQLite: the database's single write lock.
+SUPPRESSION_LOCK = sa.text("SELECT pg_advisory_xact_lock(:namespace, :lock)").bindparams(
+    namespace=0x5253, lock=1
+)
+# What the list held when a run started: (token, erased_at) pairs, so that a
+# subject released and erased again during the run counts as new.
+SuppressionMark = frozenset[tuple[str, datetime]]
+
+
+def hold_suppression_lock(*, session: Session) -> None:
+    """Hold the suppression list's lock until this transaction ends.
+
+    Call it first in the transaction, before reading anything: under READ
+    COMMITTED every later statement then sees what the previous holder
+    committed, and on SQLite the transaction reads from the newest state.
+    """
+    if is_postgres(session):
+        session.execute(SUPPRESSION_LOCK)
+        return
+    driver = session.connection().connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    if not driver.in_transaction:
+        # Waits (busy timeout) for the writer in flight, then keeps every other out.
+        driver.execute("BEGIN IMMEDIATE")
+
+
+def suppression_mark(*, session: Session) -> SuppressionMark:
+    """The list as it stands, to compare with at the end of a run (`listed_since`)."""
+    query = sa.select(ERASED.c.token, ERASED.c.erased_at)
+    return frozenset((token, at) for token, at in session.execute(query))
+
+
+def listed_since(*, session: Session, mark: SuppressionMark) -> Suppression:
+    """The tokens listed since `mark` was taken (empty and free when there are none)."""
+    query = sa.select(ERASED.c.token, ERASED.c.erased_at)
+    tokens = frozenset(token for token, at in session.execute(query) if (token, at) not in mark)
+    if not tokens:
+        return Suppression()
+    return replace(load_suppression(session=session), tokens=tokens)
 
 
 def forget_late_health(*, session: Session) -> int:

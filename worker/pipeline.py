@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from compliance.late_writes import erasures_outlast_round, erasures_outlast_run
 from compliance.retention import INTERACTION_DAYS
 from graph_sync.tenant import Claim
 from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
@@ -26,7 +27,6 @@ from storage.suppression import forget_late_health
 from storage.writeback import DEFAULT_BATCH_SIZE, WritebackCounts
 from worker.collector import collection_paused
 from worker.exchange import ExchangeSummary, exchange_round
-from worker.failures import EXIT_EXCHANGE_FAILED, EXIT_OK
 from worker.interactions import fetch_interaction_rows
 from worker.introducers import IntroducerSummary, introducer_ranking, store_introducers
 from worker.ri_settings import current_settings
@@ -49,16 +49,6 @@ class RunSummary:
     exchange: ExchangeSummary | None = None
     introducers: IntroducerSummary | None = None
 
-    @property
-    def failure(self) -> str | None:
-        """What failed as a whole, first in the summary: the Exchange sync, for now."""
-        return self.exchange.failure if self.exchange is not None else None
-
-    @property
-    def exit_code(self) -> int:
-        """`run --once` exits 5 when Exchange was to be read and nothing could be."""
-        return EXIT_EXCHANGE_FAILED if self.failure is not None else EXIT_OK
-
 
 def run_once(
     engine: Engine,
@@ -74,7 +64,8 @@ def run_once(
     taken in, so a retention purge stays done while the CRM keeps old activities.
     `processes` > 1 (or 0: one per CPU) scores in forked processes on PostgreSQL.
     `excluded_users` (RAPPORT_EXCLUDED_USERS) never appear as introducers."""
-    with collection_paused():
+    # A subject erased while the run is in flight is erased again when it ends.
+    with collection_paused(), erasures_outlast_run(engine, now=now):
         return _run_once(
             engine, now=now, batch_size=batch_size, progress=progress,
             retention_days=retention_days, processes=processes, excluded_users=excluded_users,
@@ -146,11 +137,13 @@ async def sync_exchange(
     round between pages on shutdown. The service calls this directly so that
     scoring can run on one replica only.
     """
-    values = await asyncio.to_thread(current_settings, engine)
-    return await exchange_round(
-        engine, settings, now, enabled=bool(values["switch.exchange_data_source"]),
-        claim=claim, stopping=stopping, progress=progress,
-    )  # fmt: skip
+    # Like run_once: a subject erased during the round is erased again when it ends.
+    async with erasures_outlast_round(engine, now=now):
+        values = await asyncio.to_thread(current_settings, engine)
+        return await exchange_round(
+            engine, settings, now, enabled=bool(values["switch.exchange_data_source"]),
+            claim=claim, stopping=stopping, progress=progress,
+        )  # fmt: skip
 
 
 async def run_tick(
