@@ -27,6 +27,7 @@ from storage.suppression import forget_late_health
 from storage.writeback import DEFAULT_BATCH_SIZE, WritebackCounts
 from worker.collector import collection_paused
 from worker.exchange import ExchangeSummary, exchange_round
+from worker.failures import EXIT_EXCHANGE_FAILED, EXIT_OK
 from worker.interactions import fetch_interaction_rows
 from worker.introducers import IntroducerSummary, introducer_ranking, store_introducers
 from worker.ri_settings import current_settings
@@ -48,6 +49,16 @@ class RunSummary:
     seconds: dict[str, float] = field(default_factory=dict)
     exchange: ExchangeSummary | None = None
     introducers: IntroducerSummary | None = None
+
+    @property
+    def failure(self) -> str | None:
+        """What failed as a whole, first in the summary: the Exchange sync, for now."""
+        return self.exchange.failure if self.exchange is not None else None
+
+    @property
+    def exit_code(self) -> int:
+        """`run --once` exits 5 when Exchange was to be read and nothing could be."""
+        return EXIT_EXCHANGE_FAILED if self.failure is not None else EXIT_OK
 
 
 def run_once(
