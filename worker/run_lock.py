@@ -238,10 +238,11 @@ def holding_run_lock(
     lock = store_run_lock(engine, label)
     try:
         if not lock.try_take():
-            log.info(
-                "another run holds the store (%s); waiting up to %g s for it "
-                "(RAPPORT_RUN_WAIT_SECONDS)", lock.holder(), wait_seconds,
-            )  # fmt: skip
+            if wait_seconds > 0:
+                log.info(
+                    "another run holds the store (%s); waiting up to %g s for it "
+                    "(RAPPORT_RUN_WAIT_SECONDS)", lock.holder(), wait_seconds,
+                )  # fmt: skip
             deadline = clock() + wait_seconds
             while not lock.try_take():
                 if clock() >= deadline:
