@@ -19,6 +19,7 @@ from rich.table import Table
 
 from consent.admin_url import admin_consent_url
 from consent.check import GRANTED, NOT_CONFIGURED, ConsentOutcome
+from consent.data_location import LocationPolicy, residency_hint, unknown_residency
 from consent.permissions import REQUIRED_ROLES
 from storage import migrate
 from storage.engine import session_scope
@@ -50,6 +51,20 @@ def _emit(payload: dict[str, Any], as_json: bool, render: Any) -> None:
 
 def _jsonable(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def location_policy(settings: Settings) -> LocationPolicy:
+    """The data-residency policy the settings declare (what a run decides mailboxes by)."""
+    return LocationPolicy(
+        frozenset(settings.allowed_data_locations),
+        settings.tenant_data_location,
+        settings.exclude_unknown_location,
+    )
+
+
+def _print_hint(hint: str | None) -> None:
+    if hint:
+        console.print(f"hint: {hint}")
 
 
 # --- consent url ----------------------------------------------------------------------
@@ -108,6 +123,9 @@ def check_payload(outcome: ConsentOutcome, settings: Settings, at: datetime) -> 
         "broader_than_needed": outcome.broader,
         "probe": outcome.probe,
         "consent_url": None,
+        # Consent alone reads nothing if no mailbox has a known residency: say so here,
+        # where an admin setting Rapport up looks first.
+        "hint": residency_hint(location_policy(settings)) if settings.graph_configured else None,
     }
     if outcome.state != GRANTED and settings.graph_configured:
         payload["consent_url"] = consent_url_payload(settings)["url"]
@@ -150,12 +168,14 @@ def _print_check(payload: dict[str, Any]) -> None:
     if payload["consent_url"]:
         console.print("grant consent at:")
         console.print(payload["consent_url"], soft_wrap=True)
+    _print_hint(payload["hint"])
 
 
 # --- mailboxes list -------------------------------------------------------------------
 
 
 def mailboxes_payload(now: datetime) -> dict[str, Any]:
+    settings = commands.settings()
     store = commands.engine()
     migrate.require_current(store)
     with session_scope(store) as session:
@@ -176,7 +196,12 @@ def mailboxes_payload(now: datetime) -> dict[str, Any]:
             for tenant in tenants
         ],  # fmt: skip
         "mailboxes": [_mailbox(row, now) for row in rows],
+        "hint": residency_hint(location_policy(settings), _unknown_residency(rows)),
     }
+
+
+def _unknown_residency(rows: list[dict[str, Any]]) -> int:
+    return sum(1 for row in rows if unknown_residency(row["status"], row["data_location"]))
 
 
 def _mailbox(row: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -201,7 +226,6 @@ def _mailbox(row: dict[str, Any], now: datetime) -> dict[str, Any]:
 @mailboxes_app.command("list")
 def mailboxes_list(as_json: JsonFlag = False) -> None:
     """Every mailbox considered: status, why, residency, last error and success, progress."""
-    commands.settings()
     _emit(mailboxes_payload(datetime.now(UTC)), as_json, _print_mailboxes)
 
 
@@ -237,6 +261,7 @@ def _print_mailboxes(payload: dict[str, Any]) -> None:
     console.print(table)
     for note in notes:
         console.print(f"  {note}")
+    _print_hint(payload["hint"])
 
 
 def _age(seconds: int | None) -> str:

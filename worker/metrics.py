@@ -3,6 +3,11 @@
 prometheus-client is not a dependency; the worker needs counters, gauges and
 summaries (sum and count) with labels, which fit in this module. Label
 values are ids and states, never addresses, subjects or secrets.
+
+A counter or summary declared without labels shows 0 from the first scrape, as
+prometheus-client's do: a series that appears only at its first increment
+makes `rate()` and `increase()` miss that increment, and an alert on "no
+sample" cannot tell a quiet worker from a broken one.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class Metric:
     name: str
     help: str
     kind: str  # counter | gauge | summary
+    labels: tuple[str, ...] = ()  # the label names its series carry; () = one series
     samples: dict[Labels, float] = field(default_factory=dict)
     counts: dict[Labels, int] = field(default_factory=dict)  # summaries only
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -70,6 +76,9 @@ class Metric:
         with self._lock:
             items = sorted(self.samples.items())
             counts = dict(self.counts)
+        if not items and not self.labels and self.kind != "gauge":
+            # A gauge has no honest zero (a timestamp of 0 is 1970); a count has.
+            items, counts = [((), 0.0)], {(): 0}
         for labels, value in items:
             if self.kind == "summary":
                 lines.append(f"{self.name}_sum{_format_labels(labels)} {_format_value(value)}")
@@ -83,21 +92,21 @@ class Registry:
     def __init__(self) -> None:
         self._metrics: dict[str, Metric] = {}
 
-    def _add(self, name: str, help: str, kind: str) -> Metric:
+    def _add(self, name: str, help: str, kind: str, labels: tuple[str, ...] = ()) -> Metric:
         if name in self._metrics:
             raise ValueError(f"metric {name} registered twice")
-        metric = Metric(name, help, kind)
+        metric = Metric(name, help, kind, labels)
         self._metrics[name] = metric
         return metric
 
-    def counter(self, name: str, help: str) -> Metric:
-        return self._add(name, help, "counter")
+    def counter(self, name: str, help: str, labels: tuple[str, ...] = ()) -> Metric:
+        return self._add(name, help, "counter", labels)
 
-    def gauge(self, name: str, help: str) -> Metric:
-        return self._add(name, help, "gauge")
+    def gauge(self, name: str, help: str, labels: tuple[str, ...] = ()) -> Metric:
+        return self._add(name, help, "gauge", labels)
 
-    def summary(self, name: str, help: str) -> Metric:
-        return self._add(name, help, "summary")
+    def summary(self, name: str, help: str, labels: tuple[str, ...] = ()) -> Metric:
+        return self._add(name, help, "summary", labels)
 
     def render(self) -> str:
         return "\n".join(line for m in self._metrics.values() for line in m.render()) + "\n"

@@ -4,12 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
 from worker.labels import state_label, trend_label
 
-console = Console(highlight=False, soft_wrap=True)
+# Wide enough that no table or line of ours is ever folded to fit it.
+PIPED_WIDTH = 100_000
+
+
+class CommandConsole(Console):
+    """A terminal gets lines and tables fitted to its width; a pipe or a file gets
+    them whole. rich assumes 80 columns when stdout is not a terminal, which folds
+    an address inside its table cell (`barry.tycholiz@enron.co` / `m`) and breaks
+    every `grep` and `awk` over the output."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        fitted = super().size
+        if self.is_terminal:
+            return fitted
+        return ConsoleDimensions(PIPED_WIDTH, fitted.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+console = CommandConsole(highlight=False, soft_wrap=True)
 
 
 def db_status(payload: dict[str, Any]) -> None:

@@ -62,6 +62,8 @@ def _age(seconds: float | None) -> str:
 
 
 def render_status(payload: dict[str, Any]) -> None:
+    from worker.status import last_sync_line
+
     tenants = Table("tenant", "consent", "missing permissions", "checked", title="Tenants")
     for tenant in payload["tenants"]:
         tenants.add_row(tenant["id"], tenant["consent"],
@@ -74,11 +76,7 @@ def render_status(payload: dict[str, Any]) -> None:
     for name, count in sorted(mailboxes["by_status"].items()):
         table.add_row(name, str(count))
     console.print(table)
-    last = payload["last_round"]
-    console.print(
-        f"Last sync round: {last['round'] if last['round'] is not None else 'none yet'}"
-        + (f", finished {last['completed_at'][:19]}" if last["completed_at"] else "")
-    )
+    console.print(last_sync_line(payload))
     console.print(
         f"Sync lag: worst {_age(mailboxes['max_lag_seconds'])}; "
         f"never synced: {mailboxes['never_synced']}"

@@ -1,7 +1,7 @@
 """Every log event of the worker names its replica, and during a sync round the round.
 
-A filter on the root handlers merges these into the event's fields (the JSON
-formatter prints `fields`), so graph_sync's per-mailbox events say which
+A filter on the root handlers merges these into the event's fields (both formats of
+worker.logging_setup print `fields`), so graph_sync's per-mailbox events say which
 replica synced the mailbox in which round without knowing about replicas.
 """
 
@@ -27,15 +27,10 @@ class ServiceFields(logging.Filter):
         return True
 
 
-# Libraries that log each request (URLs carry delta tokens) or each job run at INFO.
-QUIET = ("httpx", "azure", "apscheduler")
-
-
 def install(replica: str) -> None:
     """Add the replica (and round) to every event of the root handlers; idempotent.
-    Per-request chatter of the HTTP and identity libraries is kept to warnings."""
-    for name in QUIET:
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+    (Per-request chatter of the HTTP and identity libraries is held back by
+    worker.logging_setup's handler filter, for the service and every command alike.)"""
     for handler in logging.getLogger().handlers:
         handler.filters = [f for f in handler.filters if not isinstance(f, ServiceFields)]
         handler.addFilter(ServiceFields(replica))

@@ -9,6 +9,9 @@ from worker.metrics import Labels, Registry
 from worker.pipeline import RunSummary
 from worker.status import StoreState
 
+ITEM_OUTCOMES = ("added", "updated", "removed", "malformed")
+SCORING_OUTCOMES = ("done", "skipped", "failed")
+
 
 class ServiceMetrics:
     def __init__(self) -> None:
@@ -16,6 +19,7 @@ class ServiceMetrics:
         self.items = r.counter(
             "rapport_sync_items_total",
             "Graph items read, by outcome (added, updated, removed, malformed)",
+            labels=("outcome",),
         )
         self.ingested = r.counter(
             "rapport_sync_items_ingested_total", "Interactions added or updated from Exchange"
@@ -29,6 +33,7 @@ class ServiceMetrics:
         self.mailbox_rounds = r.counter(
             "rapport_sync_mailbox_rounds_total",
             "Mailbox rounds run by this replica, by final status",
+            labels=("status",),
         )
         self.rounds = r.summary(
             "rapport_sync_round_seconds", "Duration of this replica's sync rounds"
@@ -40,10 +45,14 @@ class ServiceMetrics:
         self.scoring = r.summary("rapport_scoring_seconds", "Duration of scoring runs")
         self.scored = r.counter("rapport_records_scored_total", "CRM records scored")
         self.scoring_runs = r.counter(
-            "rapport_scoring_runs_total", "Scoring runs, by outcome (done, skipped, failed)"
+            "rapport_scoring_runs_total",
+            "Scoring runs, by outcome (done, skipped, failed)",
+            labels=("outcome",),
         )
         self.retention = r.counter(
-            "rapport_retention_deleted_total", "Rows deleted by retention, by table"
+            "rapport_retention_deleted_total",
+            "Rows deleted by retention, by table",
+            labels=("table",),
         )
         self.watchdog = r.counter(
             "rapport_watchdog_resets_total",
@@ -52,13 +61,22 @@ class ServiceMetrics:
         self.lag = r.gauge(
             "rapport_mailbox_sync_lag_seconds",
             "Time since the mailbox's last successful sync, per mailbox id",
+            labels=("mailbox",),
         )
-        self.mailboxes = r.gauge("rapport_mailboxes", "Mailboxes by status")
-        self.consent = r.gauge("rapport_tenant_consent", "1 for the tenant's current consent state")
+        self.mailboxes = r.gauge("rapport_mailboxes", "Mailboxes by status", labels=("status",))
+        self.consent = r.gauge("rapport_tenant_consent",
+                               "1 for the tenant's current consent state",
+                               labels=("state", "tenant"))  # fmt: skip
         self.replicas = r.gauge("rapport_replicas_live", "Worker replicas with a live lease")
         self.leases = r.gauge("rapport_mailboxes_leased", "Mailboxes leased by any replica now")
         self.database_up = r.gauge("rapport_database_up",
                                    "1 when the last store read on scrape succeeded")  # fmt: skip
+        # Outcomes from a fixed vocabulary show 0 from the start too, so that an alert
+        # on increase(...{outcome="failed"}) sees the first failure.
+        for outcome in ITEM_OUTCOMES:
+            self.items.inc(0, outcome=outcome)
+        for outcome in SCORING_OUTCOMES:
+            self.scoring_runs.inc(0, outcome=outcome)
 
     def observe_round(self, exchange: ExchangeSummary | None, seconds: float, at: datetime) -> None:
         self.rounds.observe(seconds)
@@ -68,8 +86,8 @@ class ServiceMetrics:
         for mailbox in exchange.tenant.mailboxes:
             c = mailbox.counters
             self.mailbox_rounds.inc(status=mailbox.status)
-            for outcome, count in (("added", c.added), ("updated", c.updated),
-                                   ("removed", c.removed), ("malformed", c.malformed)):  # fmt: skip
+            for outcome, count in zip(ITEM_OUTCOMES, (c.added, c.updated, c.removed, c.malformed),
+                                      strict=True):  # fmt: skip
                 self.items.inc(count, outcome=outcome)
             self.ingested.inc(c.added + c.updated)
             self.pages.inc(c.pages)

@@ -27,8 +27,11 @@ class StoreState:
     tenants: list[dict[str, Any]] = field(default_factory=list)
     mailboxes_by_status: dict[str, int] = field(default_factory=dict)
     lag_seconds: dict[str, float | None] = field(default_factory=dict)  # eligible mailbox -> lag
-    last_round: int | None = None
+    last_round: int | None = None  # the worker's rounds (mailbox leases)
     last_round_at: datetime | None = None
+    # When any mailbox was last read, by the worker or by `rapport run --once`,
+    # which syncs without leases: without this, status never saw its rounds.
+    last_read_at: datetime | None = None
     replicas: list[str] = field(default_factory=list)
     leased_mailboxes: int = 0
     jobs: dict[str, dict[str, datetime | None]] = field(default_factory=dict)
@@ -70,6 +73,8 @@ def load_store_state(engine: Engine, now: datetime) -> StoreState:
     state.lag_seconds = {
         row["id"]: _lag(row, now) for row in mailboxes if row["status"] not in NOT_SYNCED
     }
+    attempts = [row["last_attempt_at"] for row in mailboxes if row["last_attempt_at"]]
+    state.last_read_at = max(attempts, default=None)
     mailbox_leases = [lease for lease in leases if lease["kind"] == lease_store.MAILBOX_KIND]
     done = [lease for lease in mailbox_leases if lease["round"] is not None]
     if done:
@@ -105,6 +110,7 @@ def status_payload(state: StoreState) -> dict[str, Any]:
         "last_round": {
             "round": state.last_round,
             "completed_at": _iso(state.last_round_at),
+            "last_mailbox_read_at": _iso(state.last_read_at),
         },
         "replicas": state.replicas,
         "leased_mailboxes": state.leased_mailboxes,
@@ -113,3 +119,27 @@ def status_payload(state: StoreState) -> dict[str, Any]:
             for name, times in state.jobs.items()
         },
     }
+
+
+def last_sync_line(payload: dict[str, Any]) -> str:
+    """The status line about sync rounds, from `status_payload`: the worker's last round,
+    or the last `rapport run --once` when no worker round ran, and why nothing is read
+    when every mailbox is ruled out."""
+    last = payload["last_round"]
+    read_at = last["last_mailbox_read_at"]
+    if last["round"] is not None:
+        line = f"Last sync round: {last['round']}, finished {last['completed_at'][:19]}"
+        if read_at and _later(read_at, last["completed_at"]):
+            line += f"; mailboxes read since, last at {read_at[:19]}"
+    elif read_at:
+        line = f"Last sync round: {read_at[:19]} (rapport run --once; no worker round yet)"
+    else:
+        line = "Last sync round: none yet"
+    mailboxes = payload["mailboxes"]
+    if mailboxes["total"] and all(status in NOT_SYNCED for status in mailboxes["by_status"]):
+        line += "; no mailbox may be read now (rapport mailboxes list says why)"
+    return line
+
+
+def _later(moment: str, than: str) -> bool:
+    return datetime.fromisoformat(moment) > datetime.fromisoformat(than)
