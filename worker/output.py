@@ -15,9 +15,9 @@ PIPED_WIDTH = 100_000
 
 class CommandConsole(Console):
     """A terminal gets lines and tables fitted to its width; a pipe or a file gets
-    them whole. rich assumes 80 columns when stdout is not a terminal, which folds
-    an address inside its table cell (`barry.tycholiz@enron.co` / `m`) and breaks
-    every `grep` and `awk` over the output."""
+    them whole. rich fits a piped stdout to 80 columns (or to a terminal it finds
+    on stdin or stderr), which folds an address inside its table cell
+    (`barry.tycholiz@enron.co` / `m`) and breaks every `grep` and `awk` over it."""
 
     @property
     def size(self) -> ConsoleDimensions:
