@@ -21,7 +21,9 @@ from scoring.model import (
     Response,
     Role,
     ScoringSettings,
+    StakeholderRole,
     Trend,
+    WeakestContact,
     WeekCounts,
 )
 from scoring.pipeline import ScoringRun, score_record, score_records
@@ -45,8 +47,10 @@ __all__ = [
     "Role",
     "ScoringRun",
     "ScoringSettings",
+    "StakeholderRole",
     "StrengthLabel",
     "Trend",
+    "WeakestContact",
     "WeekCounts",
     "belongs_to",
     "rank_introducers",

@@ -95,6 +95,23 @@ class Trend(IntEnum):
     NOT_APPLICABLE = 5
 
 
+class StakeholderRole(StrEnum):
+    """What a person is to a deal (docs/scoring.md, "Deals and accounts").
+
+    The CRM's `opportunity_stakeholder.role` is free text; scoring.rollup maps
+    it onto this vocabulary. The deal's customer contact and the account's
+    primary contact have roles of their own.
+    """
+
+    CUSTOMER_CONTACT = "customer contact"
+    DECISION_MAKER = "decision maker"
+    ECONOMIC_BUYER = "economic buyer"
+    CHAMPION = "champion"
+    INFLUENCER = "influencer"
+    PRIMARY_CONTACT = "primary contact"  # the account's
+    OTHER = "other"
+
+
 class RecordRef(NamedTuple):
     type: RecordType
     id: str
@@ -149,6 +166,11 @@ class RecordScope:
     people: frozenset[RecordRef]
     team: frozenset[str] | None = None
     created_at: datetime | None = None
+    # The people who matter most to the record, with what they are to it (a
+    # deal's customer contact and its stakeholders, an account's primary
+    # contact and its deals' key people). Deals and accounts roll their
+    # people's health up (scoring.rollup); other records ignore it.
+    roles: tuple[tuple[RecordRef, StakeholderRole], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +238,19 @@ class Factor:
 
 
 @dataclass(frozen=True, slots=True)
+class WeakestContact:
+    """A deal's or account's key person with the lowest health score."""
+
+    person: RecordRef
+    name: str
+    role: StakeholderRole
+    score: int
+    # When their silence began: the last time they took part (a reply, a call,
+    # a meeting), None when they never did.
+    since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class RecordHealth:
     record: RecordRef
     score: int | None
@@ -224,3 +259,4 @@ class RecordHealth:
     kpis: Kpis
     factors: tuple[Factor, ...] = ()
     reasons: tuple[str, ...] = ()
+    weakest: WeakestContact | None = None  # deals and accounts only

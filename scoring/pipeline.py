@@ -8,22 +8,26 @@ went wrong" with the error's type; the run goes on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 
-from scoring.explain import Context, explain, ungraded_reason
+from scoring.explain import MAX_REASONS, Context, explain, ungraded_reason
 from scoring.factors import channel_points
-from scoring.health import check_grading, read_health, trend
+from scoring.health import Reading, check_grading, grade, read_health, trend
 from scoring.kpis import WeeklyTimeline, build_kpis
 from scoring.model import (
+    Factor,
     HealthState,
     Interaction,
     Kpis,
     RecordHealth,
     RecordRef,
     RecordScope,
+    RecordType,
     ScoringSettings,
+    StakeholderRole,
     Trend,
+    WeakestContact,
 )
 from scoring.prepared import (
     PreparedInteraction,
@@ -32,11 +36,22 @@ from scoring.prepared import (
     prepare_all,
     prepare_sorted,
 )
+from scoring.rollup import (
+    PersonReading,
+    RollUp,
+    account_rollup,
+    deal_rollup,
+    describe_silence,
+    is_rolled_up,
+    person_scope,
+    silence_of,
+)
 from scoring.scope import InteractionIndex
-from scoring.tally import tally_record
+from scoring.tally import RecordTally, tally_record
 
 MAX_ERROR_TEXT = 200
 _NOT_APPLICABLE = Trend.NOT_APPLICABLE  # a module constant: Enum lookups are slow in 3.11
+_DORMANT = HealthState.RECORD_OLDER_THAN_2_YEARS
 
 
 def score_records(
@@ -60,9 +75,18 @@ def score_record(
     now: datetime,
     names: Mapping[RecordRef, str],
 ) -> RecordHealth:
-    """Health of one record; `interactions` already belong to it (scope applied)."""
+    """Health of one record; `interactions` already belong to it (scope applied).
+
+    A deal's or account's people are read from these interactions too (those
+    that include them), not from everything their contact records would see.
+    """
     scorer = RecordScorer(settings, now, names)
-    return scorer.score(scope, prepare_sorted(interactions, scorer.time, scorer.weights))
+    rows = prepare_sorted(interactions, scorer.time, scorer.weights)
+
+    def person_rows(person: RecordRef) -> list[PreparedInteraction]:
+        return [row for row in rows if any(p.ref == person for p in row.interaction.external)]
+
+    return scorer.score(scope, rows, person_rows)
 
 
 class ScoringRun:
@@ -89,8 +113,12 @@ class ScoringRun:
         return self._scorer.score_all(scopes, self._index)
 
 
+PersonRows = Callable[[RecordRef], list[PreparedInteraction]]
+
+
 class RecordScorer:
-    """What every record of one run shares: settings, moments, names."""
+    """What every record of one run shares: settings, moments, names, and the
+    people's readings that deals and accounts roll up."""
 
     def __init__(
         self, settings: ScoringSettings, now: datetime, names: Mapping[RecordRef, str]
@@ -102,18 +130,27 @@ class RecordScorer:
         self.time = ScoringTime.at(now)
         self.names = names
         self.timeline = WeeklyTimeline(self.time)
+        # A person's reading, kept from their contact record's scoring (or read
+        # when a deal or account first needs it): the same value either way,
+        # so the order records are scored in never changes a result.
+        self._people: dict[RecordRef, PersonReading] = {}
 
     def score_all(
         self, scopes: Iterable[RecordScope], index: InteractionIndex
     ) -> Iterator[RecordHealth]:
+        def person_rows(person: RecordRef) -> list[PreparedInteraction]:
+            return index.gather(person_scope(person))
+
         for scope in scopes:
             try:
-                health = self.score(scope, index.gather(scope))
+                health = self.score(scope, index.gather(scope), person_rows)
             except Exception as error:  # one record's failure must not stop the book
                 health = failed(scope.record, error)
             yield health
 
-    def score(self, scope: RecordScope, rows: list[PreparedInteraction]) -> RecordHealth:
+    def score(
+        self, scope: RecordScope, rows: list[PreparedInteraction], person_rows: PersonRows
+    ) -> RecordHealth:
         record = tally_record(scope, rows, self.time)
         kpis = build_kpis(record, self.timeline)
         settings = self.settings
@@ -121,11 +158,32 @@ class RecordScorer:
             # Data is still collected and KPIs kept; only the health is hidden.
             return RecordHealth(scope.record, None, None, _NOT_APPLICABLE, kpis)
         created_at_ts = scope.created_at.timestamp() if scope.created_at is not None else None
+        now, before = self._readings(record, created_at_ts, rows[-1].ts if rows else None)
+        if scope.people == {scope.record} and scope.team is None:
+            self._remember(scope.record, record, now, before, created_at_ts)
+        context = Context(scope, self.names, record, self.time, settings.frequency)
+        if now.values is None:
+            reason = ungraded_reason(now.state, context)
+            return RecordHealth(
+                scope.record, None, now.state, trend(now, before), kpis, (), (reason,)
+            )
+        factors, reasons = explain(now.values, context)
+        if now.score is not None and is_rolled_up(scope):
+            return self._rolled_up(scope, now, before, kpis, factors, reasons, person_rows)
+        return RecordHealth(
+            scope.record, now.score, now.state, trend(now, before), kpis, factors, reasons
+        )
+
+    def _readings(
+        self, record: RecordTally, created_at_ts: float | None, latest_ts: float | None
+    ) -> tuple[Reading, Reading]:
+        """The record's health now and TREND_WINDOW_DAYS ago."""
+        settings = self.settings
         now = read_health(
             record.now,
             settings,
             created_at_ts=created_at_ts,
-            latest_activity_ts=rows[-1].ts if rows else None,
+            latest_activity_ts=latest_ts,
             has_interactions=record.has_rows,
             points=self.channel_points,
         )
@@ -137,16 +195,121 @@ class RecordScorer:
             has_interactions=False,
             points=self.channel_points,
         )
-        context = Context(scope, self.names, record, self.time, settings.frequency)
-        if now.values is None:
-            reason = ungraded_reason(now.state, context)
-            return RecordHealth(
-                scope.record, None, now.state, trend(now, before), kpis, (), (reason,)
+        return now, before
+
+    def _remember(
+        self,
+        person: RecordRef,
+        record: RecordTally,
+        now: Reading,
+        before: Reading,
+        created_at_ts: float | None,
+    ) -> None:
+        if created_at_ts is not None and _DORMANT in (now.state, before.state):
+            # A person's reading ignores the record-age rule: read it again.
+            now, before = self._readings(record, None, record.rows[-1].ts)
+        self._people[person] = _person_reading(record, now, before)
+
+    def _reading(self, person: RecordRef, person_rows: PersonRows) -> PersonReading:
+        reading = self._people.get(person)
+        if reading is None:
+            rows = person_rows(person)
+            record = tally_record(person_scope(person), rows, self.time)
+            now, before = self._readings(record, None, rows[-1].ts if rows else None)
+            reading = self._people[person] = _person_reading(record, now, before)
+        return reading
+
+    def _rolled_up(
+        self,
+        scope: RecordScope,
+        pooled: Reading,
+        pooled_before: Reading,
+        kpis: Kpis,
+        factors: tuple[Factor, ...],
+        reasons: tuple[str, ...],
+        person_rows: PersonRows,
+    ) -> RecordHealth:
+        """A deal's or account's health from its people's (scoring.rollup)."""
+        assert pooled.score is not None
+        settings = self.settings
+        people = set(scope.people)
+        people.update(person for person, _ in scope.roles if person in scope.people)
+        readings = {person: self._reading(person, person_rows) for person in sorted(people)}
+
+        def describe(person: RecordRef, role: StakeholderRole, reading: PersonReading) -> str:
+            rows = person_rows(person)
+            silence = silence_of(tally_record(person_scope(person), rows, self.time), self.time)
+            return describe_silence(f"{self._name(person)} ({role})", silence, reading)
+
+        if scope.record.type == RecordType.OPPORTUNITY:
+            rollup = deal_rollup(
+                scope,
+                pooled.score,
+                pooled_before.score,
+                readings,
+                settings.good_min,
+                describe,
+                self._name,
             )
-        factors, reasons = explain(now.values, context)
-        return RecordHealth(
-            scope.record, now.score, now.state, trend(now, before), kpis, factors, reasons
+            name = "key_contacts"
+        else:
+            rollup = account_rollup(
+                scope,
+                pooled.score,
+                pooled_before.score,
+                readings,
+                settings.good_min,
+                settings.fair_min,
+                self.time.now_ts,
+                self._name,
+            )
+            name = "contacts"
+        now = Reading(rollup.score, grade(rollup.score, settings), pooled.values)
+        before = (
+            pooled_before
+            if rollup.before is None or pooled_before.score is None
+            else Reading(rollup.before, grade(rollup.before, settings), pooled_before.values)
         )
+        adjustment = rollup.score - sum(f.points for f in factors)
+        factors = (*factors, Factor(name, rollup.score / 100, 0.0, adjustment, rollup.detail))
+        merged = tuple(dict.fromkeys([*rollup.reasons, *reasons]))[:MAX_REASONS]
+        return RecordHealth(
+            scope.record,
+            rollup.score,
+            now.state,
+            trend(now, before),
+            kpis,
+            factors,
+            merged,
+            self._weakest(rollup),
+        )
+
+    def _weakest(self, rollup: RollUp) -> WeakestContact | None:
+        if rollup.weakest is None:
+            return None
+        person, role, reading = rollup.weakest
+        assert reading.score is not None
+        since = reading.last_engaged_ts
+        return WeakestContact(
+            person,
+            self._name(person),
+            role,
+            reading.score,
+            None if since is None else datetime.fromtimestamp(since, UTC),
+        )
+
+    def _name(self, person: RecordRef) -> str:
+        return self.names.get(person) or person.type + " " + person.id
+
+
+def _person_reading(record: RecordTally, now: Reading, before: Reading) -> PersonReading:
+    last_engaged = record.now.last_engaged
+    return PersonReading(
+        now.score,
+        before.score,
+        last_engaged.ts if last_engaged is not None else None,
+        record.now.last_completed_ts,
+    )
 
 
 def failed(record: RecordRef, error: Exception) -> RecordHealth:

@@ -80,6 +80,10 @@ class KpiValues(NamedTuple):
     health_trend: int | None = None
     factors: JsonColumn = EMPTY_LIST
     reasons: JsonColumn = EMPTY_LIST
+    weakest_contact_id: str | None = None
+    weakest_contact_role: str | None = None
+    weakest_contact_score: int | None = None
+    weakest_contact_since: datetime | None = None
 
 
 KPI_VALUES = KpiValues._fields
@@ -137,6 +141,7 @@ def _values_line(row: KpiRow) -> str:
         us_hours, them_hours, us_rate, them_rate, last_at, last_kind, last_direction,
         next_at, next_kind, opens, clicks, weekly, most_contacted, accuracy,
         score, state, trend, factors, reasons,
+        weakest_id, weakest_role, weakest_score, weakest_since,
     ) = row.values  # fmt: skip
     text, n = copy_text, COPY_NULL
     return (
@@ -153,5 +158,9 @@ def _values_line(row: KpiRow) -> str:
         f"{text(weekly.text)}\t{text(most_contacted.text)}\t{text(accuracy)}\t"
         f"{n if score is None else score}\t{n if state is None else state}\t"
         f"{n if trend is None else trend}\t{text(factors.text)}\t{text(reasons.text)}\t"
+        f"{n if weakest_id is None else text(weakest_id)}\t"
+        f"{n if weakest_role is None else text(weakest_role)}\t"
+        f"{n if weakest_score is None else weakest_score}\t"
+        f"{n if weakest_since is None else weakest_since.isoformat()}\t"
         f"{text(row.digest)}\t"
     )

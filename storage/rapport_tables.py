@@ -105,6 +105,12 @@ class RelationshipKpi(SQLModel, table=True):
     health_trend: int | None = None
     factors: list[dict[str, Any]] = Field(default_factory=list, sa_column=sa.Column(sa.JSON()))
     reasons: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON()))
+    # A deal's or account's key contact with the lowest health score (scoring.rollup):
+    # the contact's id, their role on it, their score, when their silence began.
+    weakest_contact_id: str | None = None
+    weakest_contact_role: str | None = None
+    weakest_contact_score: int | None = None
+    weakest_contact_since: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
     computed_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
     # A digest of every value above: write-back compares digests, so a run that
     # changes nothing never reads the JSON columns back (storage.writeback).
@@ -122,6 +128,8 @@ class HealthSnapshot(SQLModel, table=True):
     health_score: int | None = None
     health_state: int | None = None
     health_trend: int | None = None
+    # "won" or "lost" on the day a run found the deal closed: its health as at close.
+    closed_as: str | None = None
 
 
 class RiSetting(SQLModel, table=True):

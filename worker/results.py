@@ -5,7 +5,15 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from scoring.model import Factor, Kpis, RecordHealth, RecordType, Trend, WeekCounts
+from scoring.model import (
+    Factor,
+    Kpis,
+    RecordHealth,
+    RecordType,
+    Trend,
+    WeakestContact,
+    WeekCounts,
+)
 from storage.kpi_rows import EMPTY_LIST, JsonColumn, KpiValues
 from storage.writeback import Health, RecordResult
 
@@ -129,7 +137,23 @@ def kpi_values(health: RecordHealth) -> KpiValues:
         health_trend=int(health.trend),
         factors=_factors(health.factors),
         reasons=_reasons(health.reasons),
+        **_weakest(health.weakest),
     )
+
+
+_NO_WEAKEST: dict[str, Any] = {}
+
+
+def _weakest(weakest: WeakestContact | None) -> dict[str, Any]:
+    """The weakest key contact's columns (deals and accounts; none elsewhere)."""
+    if weakest is None:
+        return _NO_WEAKEST
+    return {
+        "weakest_contact_id": weakest.person.id,
+        "weakest_contact_role": weakest.role.value,
+        "weakest_contact_score": weakest.score,
+        "weakest_contact_since": weakest.since,
+    }
 
 
 def to_result(health: RecordHealth, *, show_health: bool) -> RecordResult:

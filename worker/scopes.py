@@ -6,6 +6,10 @@
   contact, the stakeholders and the account's primary contact, plus anything
   regarding the opportunity;
 - lead (open only): the owner with the lead itself.
+Deals carry their people's roles (customer contact, stakeholders by role, the
+account's primary contact) and accounts their key people (primary contact,
+their open deals' key contacts): scoring rolls their health up
+(scoring.rollup).
 Closed opportunities and qualified or disqualified leads keep the health they
 had when they closed: they are not rescored.
 """
@@ -15,7 +19,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from scoring.model import RecordRef, RecordScope, RecordType
+from scoring.model import RecordRef, RecordScope, RecordType, StakeholderRole
+from scoring.rollup import DEAL_KEY_ROLES, stakeholder_role
 from storage.crm_records import CrmSnapshot
 
 
@@ -54,17 +59,29 @@ def build_scopes(crm: CrmSnapshot) -> Iterator[RecordScope]:
         if contact.account_id:
             contacts_of[contact.account_id].add(_contact(contact.id))
     primary_of = {a.id: a.primary_contact_id for a in crm.accounts}
+    deal_roles = _deal_roles(crm, primary_of)
+    key_people_of: dict[str, set[tuple[RecordRef, StakeholderRole]]] = defaultdict(set)
+    for opportunity in crm.open_opportunities:
+        if opportunity.account_id:
+            key_people_of[opportunity.account_id].update(
+                (person, role)
+                for person, role in deal_roles[opportunity.id]
+                if role in DEAL_KEY_ROLES
+            )
     for account in crm.accounts:
         people = set(contacts_of[account.id])
+        roles = key_people_of[account.id]
         if account.primary_contact_id:
             people.add(_contact(account.primary_contact_id))
+            roles.add((_contact(account.primary_contact_id), StakeholderRole.PRIMARY_CONTACT))
         yield RecordScope(
             RecordRef(RecordType.ACCOUNT, account.id),
             account.name,
             frozenset(people),
             created_at=account.created_at,
+            roles=tuple(sorted(role for role in roles if role[0] in people)),
         )
-    yield from _opportunity_scopes(crm, primary_of)
+    yield from _opportunity_scopes(crm, deal_roles)
     teams = _team_of(crm)
     for lead in crm.open_leads:
         yield RecordScope(
@@ -76,22 +93,40 @@ def build_scopes(crm: CrmSnapshot) -> Iterator[RecordScope]:
         )
 
 
-def _opportunity_scopes(
+def _deal_roles(
     crm: CrmSnapshot, primary_of: dict[str, str | None]
+) -> dict[str, list[tuple[RecordRef, StakeholderRole]]]:
+    """Open deal id -> its people with their roles: the customer contact, the
+    stakeholders (free-text roles mapped onto the vocabulary), the account's
+    primary contact. A person may come with several roles."""
+    stakeholders: dict[str, list[tuple[RecordRef, StakeholderRole]]] = defaultdict(list)
+    for stakeholder in crm.stakeholders:
+        role = stakeholder_role(getattr(stakeholder, "role", None))
+        stakeholders[stakeholder.opportunity_id].append((_contact(stakeholder.contact_id), role))
+    roles: dict[str, list[tuple[RecordRef, StakeholderRole]]] = {}
+    for opportunity in crm.open_opportunities:
+        people = list(stakeholders[opportunity.id])
+        if opportunity.customer_contact_id:
+            customer = _contact(opportunity.customer_contact_id)
+            people.append((customer, StakeholderRole.CUSTOMER_CONTACT))
+        primary = primary_of.get(opportunity.account_id)
+        if primary:
+            people.append((_contact(primary), StakeholderRole.PRIMARY_CONTACT))
+        roles[opportunity.id] = people
+    return roles
+
+
+def _opportunity_scopes(
+    crm: CrmSnapshot, deal_roles: dict[str, list[tuple[RecordRef, StakeholderRole]]]
 ) -> Iterator[RecordScope]:
     teams = _team_of(crm)
-    stakeholders: dict[str, set[RecordRef]] = defaultdict(set)
-    for stakeholder in crm.stakeholders:
-        stakeholders[stakeholder.opportunity_id].add(_contact(stakeholder.contact_id))
     for opportunity in crm.open_opportunities:
-        people = set(stakeholders[opportunity.id])
-        for contact_id in (opportunity.customer_contact_id, primary_of.get(opportunity.account_id)):
-            if contact_id:
-                people.add(_contact(contact_id))
+        roles = deal_roles[opportunity.id]
         yield RecordScope(
             RecordRef(RecordType.OPPORTUNITY, opportunity.id),
             opportunity.name,
-            frozenset(people),
+            frozenset(person for person, _ in roles),
             team=teams.get(opportunity.owner_id),
             created_at=opportunity.created_at,
+            roles=tuple(sorted(set(roles))),
         )

@@ -47,6 +47,8 @@ def _full(**overrides: Any) -> KpiValues:
         factors=JsonColumn([{"name": "recency", "value": 0.1234, "weight": 0.35,
                              "points": 4.32, "detail": ODD}]),
         reasons=JsonColumn([ODD, "no meeting in 45 days"]),
+        weakest_contact_id=ODD_ID, weakest_contact_role="decision maker",
+        weakest_contact_score=38, weakest_contact_since=AT - timedelta(days=36),
     )  # fmt: skip
     return values._replace(**overrides)
 
@@ -114,8 +116,8 @@ def test_every_kpi_value_comes_back_as_written(engine: Engine) -> None:
             sa.text("SELECT id, health_score, health_state, health_trend FROM contact")
         ).all()
     assert sorted(tuple(row) for row in snapshots) == sorted(
-        [("contact", ODD_ID, f.NOW.date(), 71, 0, 1),
-         ("contact", PLAIN_ID, f.NOW.date(), None, 3, 3)]
+        [("contact", ODD_ID, f.NOW.date(), 71, 0, 1, None),
+         ("contact", PLAIN_ID, f.NOW.date(), None, 3, 3, None)]
     )  # fmt: skip
     assert sorted(tuple(row) for row in contacts) == sorted(
         [(ODD_ID, 71, 0, 1), (PLAIN_ID, None, 3, 3)]
@@ -163,7 +165,7 @@ def test_a_changed_health_reaches_record_and_snapshot_of_the_day(engine: Engine)
         health = connection.execute(
             sa.text("SELECT health_score, health_state, health_trend FROM contact")
         ).one()
-    assert tuple(snapshot) == ("contact", ODD_ID, f.NOW.date(), 35, 2, 2)
+    assert tuple(snapshot) == ("contact", ODD_ID, f.NOW.date(), 35, 2, 2, None)
     assert tuple(health) == (35, 2, 2)
 
 

@@ -19,7 +19,9 @@ from scoring.model import (
     Kpis,
     RecordHealth,
     RecordRef,
+    RecordScope,
     RecordType,
+    StakeholderRole,
     Trend,
     WeekCounts,
 )
@@ -75,6 +77,10 @@ def _columns_as_before(health: RecordHealth) -> dict[str, Any]:
             for f in health.factors
         ],
         "reasons": list(health.reasons),
+        "weakest_contact_id": None if health.weakest is None else health.weakest.person.id,
+        "weakest_contact_role": None if health.weakest is None else str(health.weakest.role),
+        "weakest_contact_score": None if health.weakest is None else health.weakest.score,
+        "weakest_contact_since": None if health.weakest is None else health.weakest.since,
     }  # fmt: skip
 
 
@@ -94,7 +100,15 @@ def test_scored_records_give_the_same_columns_as_before() -> None:
     busy = s.health_of(s.two_way_history())
     assert busy.factors and busy.kpis.most_contacted
     quiet = s.health_of([s.email(s.days_ago(3), contacts=(s.DANA,))])
-    for health in (busy, quiet, s.health_of([])):
+    deal = s.health_of(
+        s.two_way_history(),
+        RecordScope(
+            s.DEAL, "Deal", frozenset({s.DANA}),
+            roles=((s.DANA, StakeholderRole.DECISION_MAKER),),
+        ),
+    )  # fmt: skip
+    assert deal.weakest is not None
+    for health in (busy, quiet, s.health_of([]), deal):
         _assert_as_before(health)
 
 

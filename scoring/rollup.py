@@ -1,0 +1,362 @@
+"""Deals and accounts: their people's health rolled up, not one pool of interactions.
+
+A pool of every interaction of a deal lets one engaged colleague hide a silent
+decision maker; a pool of an account lets one Good contact hide two Poor ones.
+So a deal or an account is read from the health of its people, each person
+read from their own interactions exactly as their contact record is (the same
+score, the same trend):
+
+- deal: its own pooled score (its team's interactions with its people and
+  those regarding it), held down by its weakest key contact (customer contact,
+  decision maker, economic buyer, champion) who is not Good:
+  `deal = min(pooled, weakest key contact's score)` while that contact is below
+  the Good minimum. A deal is never graded better than a key contact it is
+  losing.
+- account: the weighted mean of its current contacts' scores, key people
+  (its primary contact, its open deals' key contacts) counting
+  `ACCOUNT_KEY_WEIGHT` times.
+
+docs/scoring.md ("Deals and accounts") gives every constant and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from scoring.health import TREND_DEAD_BAND_POINTS
+from scoring.model import RecordRef, RecordScope, RecordType, Response, StakeholderRole
+from scoring.prepared import DAY_SECONDS, ScoringTime
+from scoring.tally import RecordTally
+from scoring.threads import HOUR_SECONDS
+
+# A deal's key contacts: the people whose silence loses the deal. Influencers
+# and others count in the deal's pool, and as engaged people, but do not hold
+# it down.
+DEAL_KEY_ROLES = frozenset(
+    {
+        StakeholderRole.CUSTOMER_CONTACT,
+        StakeholderRole.DECISION_MAKER,
+        StakeholderRole.ECONOMIC_BUYER,
+        StakeholderRole.CHAMPION,
+    }
+)
+# An account's key people weigh this many times an ordinary contact in its mean:
+# the primary contact and the people its open deals depend on are the account.
+ACCOUNT_KEY_WEIGHT = 2.0
+# A contact who is not a key person and has had no interaction at all for this
+# long is the account's history (moved on, left the company), not its current
+# relationship: left out of the mean, as the dormant-record rule leaves them
+# ungraded after two years.
+ACCOUNT_CURRENT_DAYS = 180
+# Reasons: how many of the account's contacts at risk are named.
+MAX_NAMED_AT_RISK = 3
+UNANSWERED_AFTER_HOURS = 24.0
+LAST_INVITATIONS = 3
+
+# Free-text stakeholder roles onto the vocabulary: the first rule whose word
+# appears in the lower-cased role wins; no word matched reads OTHER.
+ROLE_WORDS: tuple[tuple[StakeholderRole, tuple[str, ...]], ...] = (
+    (
+        StakeholderRole.ECONOMIC_BUYER,
+        ("economic", "budget", "buyer", "procurement", "purchasing", "finance", "cfo"),
+    ),
+    (
+        StakeholderRole.DECISION_MAKER,
+        (
+            "decision",
+            "approver",
+            "signator",
+            "sign-off",
+            "executive",
+            "chief",
+            "ceo",
+            "cio",
+            "cto",
+            "vp",
+            "vice president",
+            "director",
+            "head of",
+            "owner",
+        ),
+    ),  # fmt: skip
+    (StakeholderRole.CHAMPION, ("champion", "sponsor", "advocate", "coach")),
+    (
+        StakeholderRole.INFLUENCER,
+        (
+            "influenc",
+            "evaluator",
+            "technical",
+            "advis",
+            "consultant",
+            "architect",
+            "user",
+            "manager",
+            "lead",
+        ),
+    ),  # fmt: skip
+)
+
+
+def stakeholder_role(text: str | None) -> StakeholderRole:
+    """The vocabulary's role for a CRM's free-text stakeholder role."""
+    if not text:
+        return StakeholderRole.OTHER
+    words = " ".join(text.lower().replace("_", " ").split())
+    for role, keys in ROLE_WORDS:
+        if any(key in words for key in keys):
+            return role
+    return StakeholderRole.OTHER
+
+
+class PersonReading(NamedTuple):
+    """One person's health, as their contact record reads it."""
+
+    score: int | None  # now; None when they are not graded
+    before: int | None  # TREND_WINDOW_DAYS ago
+    last_engaged_ts: float | None  # the last time they took part
+    last_ts: float | None  # their latest completed interaction of any kind
+
+
+Readings = Mapping[RecordRef, PersonReading]
+
+
+class RollUp(NamedTuple):
+    """A deal's or account's score from its people, with what explains it."""
+
+    score: int
+    before: int | None
+    weakest: tuple[RecordRef, StakeholderRole, PersonReading] | None
+    reasons: list[str]  # most important first
+    detail: str  # the people factor's line
+    # The weakest key contact holds the score down: they are its first reason.
+    held_down: bool
+
+
+# A person with several roles is named by the first of theirs here: what they
+# decide before how they came onto the deal.
+ROLE_PRECEDENCE = [
+    StakeholderRole.DECISION_MAKER,
+    StakeholderRole.ECONOMIC_BUYER,
+    StakeholderRole.CHAMPION,
+    StakeholderRole.CUSTOMER_CONTACT,
+    StakeholderRole.PRIMARY_CONTACT,
+    StakeholderRole.INFLUENCER,
+    StakeholderRole.OTHER,
+]
+
+
+def key_roles(scope: RecordScope) -> dict[RecordRef, StakeholderRole]:
+    """Each key person once, with their strongest role (the vocabulary's order)."""
+    order = ROLE_PRECEDENCE
+    roles: dict[RecordRef, StakeholderRole] = {}
+    for person, role in scope.roles:
+        known = roles.get(person)
+        if known is None or order.index(role) < order.index(known):
+            roles[person] = role
+    return roles
+
+
+def deal_rollup(
+    scope: RecordScope,
+    pooled: int,
+    pooled_before: int | None,
+    readings: Readings,
+    good_min: int,
+    describe: Callable[[RecordRef, StakeholderRole, PersonReading], str],
+    name: Callable[[RecordRef], str],
+) -> RollUp:
+    roles = key_roles(scope)
+    key: list[tuple[int, RecordRef, StakeholderRole]] = []
+    for person, role in roles.items():
+        if role in DEAL_KEY_ROLES and person in scope.people:
+            graded = readings[person].score
+            if graded is not None:
+                key.append((graded, person, role))
+    key.sort()
+    score, before = pooled, pooled_before
+    weakest = None
+    held_down = False
+    reasons: list[str] = []
+    if key:
+        lowest, person, role = key[0]
+        weakest = (person, role, readings[person])
+        if lowest < good_min:
+            held_down = lowest < pooled
+            score = min(pooled, lowest)
+            reasons.append(describe(person, role, readings[person]))
+        if before is not None:
+            held = [
+                r.before
+                for p, r in ((p, readings[p]) for _, p, _ in key)
+                if r.before is not None and r.before < good_min
+            ]
+            if held:
+                before = min(before, min(held))
+    engaged = sorted(person for person in scope.people if _score(readings[person]) >= good_min)
+    if len(engaged) == 1:
+        reasons.append(f"single-threaded: {name(engaged[0])} is the only engaged contact")
+    elif not engaged:
+        reasons.append("no engaged contact on this deal")
+    key_count = len(key)
+    engaged_key = sum(1 for graded, _, _ in key if graded >= good_min)
+    detail = (
+        f"{engaged_key} of {key_count} key contacts engaged; {len(engaged)} engaged "
+        f"{'person' if len(engaged) == 1 else 'people'} in all"
+    )
+    if weakest is not None:
+        detail += f"; weakest key contact {name(weakest[0])} ({weakest[1]}) at {key[0][0]}"
+    return RollUp(score, before, weakest, reasons, detail, held_down)
+
+
+def account_rollup(
+    scope: RecordScope,
+    pooled: int,
+    pooled_before: int | None,
+    readings: Readings,
+    good_min: int,
+    fair_min: int,
+    now_ts: float,
+    name: Callable[[RecordRef], str],
+) -> RollUp:
+    roles = key_roles(scope)
+    current_from = now_ts - ACCOUNT_CURRENT_DAYS * DAY_SECONDS
+    included: list[tuple[RecordRef, PersonReading, float]] = []
+    for person in sorted(scope.people):
+        reading = readings[person]
+        if reading.score is None:
+            continue
+        key = person in roles
+        if not key and (reading.last_ts is None or reading.last_ts < current_from):
+            continue
+        included.append((person, reading, ACCOUNT_KEY_WEIGHT if key else 1.0))
+    if not included:
+        return RollUp(pooled, pooled_before, None, [], "no graded contact: the pooled score", False)
+    score = _weighted_mean([(r.score, w) for _, r, w in included])
+    assert score is not None
+    before = _weighted_mean([(r.before, w) for _, r, w in included])
+    if before is None:
+        before = pooled_before
+    # Worst first; on equal scores key people first.
+    at_risk = sorted(
+        (_score(reading), person not in roles, person)
+        for person, reading, _ in included
+        if _score(reading) < fair_min or _declining(reading)
+    )
+    reasons = [
+        _at_risk_text(person, roles.get(person), readings[person], good_min, fair_min, name)
+        for _, _, person in at_risk[:MAX_NAMED_AT_RISK]
+    ]
+    key_people = sorted(person for person in roles if person in scope.people)
+    engaged_key = [p for p in key_people if _score(readings[p]) >= good_min]
+    if key_people:
+        share = f"{len(engaged_key)} of {len(key_people)} key people engaged"
+        reasons.append(share)
+    else:
+        share = "no key people named"
+    weakest = None
+    graded_key = sorted(
+        (_score(readings[p]), p) for p in key_people if readings[p].score is not None
+    )
+    if graded_key:
+        person = graded_key[0][1]
+        weakest = (person, roles[person], readings[person])
+    detail = f"weighted mean of {len(included)} contacts' scores; {share}"
+    return RollUp(score, before, weakest, reasons, detail, False)
+
+
+def _weighted_mean(scores: Sequence[tuple[int | None, float]]) -> int | None:
+    total = weights = 0.0
+    for score, weight in scores:
+        if score is not None:
+            total += score * weight
+            weights += weight
+    return round(total / weights) if weights else None
+
+
+def _score(reading: PersonReading) -> int:
+    return -1 if reading.score is None else reading.score
+
+
+def _declining(reading: PersonReading) -> bool:
+    return (
+        reading.score is not None
+        and reading.before is not None
+        and reading.before - reading.score >= TREND_DEAD_BAND_POINTS
+    )
+
+
+def _at_risk_text(
+    person: RecordRef,
+    role: StakeholderRole | None,
+    reading: PersonReading,
+    good_min: int,
+    fair_min: int,
+    name: Callable[[RecordRef], str],
+) -> str:
+    score = _score(reading)
+    grade = "Good" if score >= good_min else "Fair" if score >= fair_min else "Poor"
+    who = name(person) if role is None else f"{name(person)} ({role})"
+    trend = " and declining" if _declining(reading) else ""
+    return f"{who} is {grade} ({score}){trend}"
+
+
+class Silence(NamedTuple):
+    """What a person left unanswered since they last took part."""
+
+    unanswered: int  # our emails
+    unanswered_since_ts: float | None
+    skipped: int  # of the last LAST_INVITATIONS meetings we invited them to
+    invited: int
+
+
+def silence_of(record: RecordTally, time: ScoringTime) -> Silence:
+    """From the person's own pass (their contact scope)."""
+    due = time.now_ts - UNANSWERED_AFTER_HOURS * HOUR_SECONDS
+    last_engaged = record.now.last_engaged
+    silent_after = last_engaged.ts if last_engaged is not None else float("-inf")
+    unanswered, since = 0, None
+    for inbound, started_ts, messages, _, _ in record.tally.threads.turns.values():
+        if inbound or started_ts > due or started_ts <= silent_after:
+            continue
+        unanswered += messages
+        since = started_ts if since is None else min(since, started_ts)
+    answers = [invitation.response for invitation in record.tally.invitations]
+    last = answers[-LAST_INVITATIONS:]
+    skipped = sum(1 for response in last if response in _SKIPPED)
+    return Silence(unanswered, since, skipped, len(last))
+
+
+_SKIPPED = frozenset({Response.DECLINED, Response.NONE})
+
+
+def describe_silence(who: str, silence: Silence, reading: PersonReading) -> str:
+    """ "Priya Raman (decision maker) has not answered 3 emails since 2026-11-02 and
+    skipped 2 of the last 3 meetings"."""
+    parts = []
+    if silence.unanswered and silence.unanswered_since_ts is not None:
+        emails = f"{silence.unanswered} email{'s' if silence.unanswered != 1 else ''}"
+        parts.append(f"has not answered {emails} since {as_date(silence.unanswered_since_ts)}")
+    if silence.skipped:
+        meetings = f"meeting{'s' if silence.invited != 1 else ''}"
+        parts.append(f"skipped {silence.skipped} of the last {silence.invited} {meetings}")
+    if parts:
+        return f"{who} " + " and ".join(parts)
+    if reading.last_engaged_ts is None:
+        return f"no reply, call or meeting from {who} yet"
+    return f"{who} has not replied, called or met us since {as_date(reading.last_engaged_ts)}"
+
+
+def as_date(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).date().isoformat()
+
+
+def person_scope(person: RecordRef) -> RecordScope:
+    """A person's own scope: what their contact (or lead) record reads."""
+    return RecordScope(person, "", frozenset({person}))
+
+
+def is_rolled_up(scope: RecordScope) -> bool:
+    kind = scope.record.type
+    return kind == RecordType.OPPORTUNITY or kind == RecordType.ACCOUNT
