@@ -21,7 +21,8 @@ EXIT_EXCHANGE_FAILED = 5  # README: 5, the Exchange sync failed for every mailbo
 
 
 async def rapport(capsys: pytest.CaptureFixture[str], *args: str) -> Outcome:
-    return await asyncio.to_thread(run_cli, capsys, "run", "--once", "--now", NOW.isoformat(), *args)
+    now = NOW.isoformat()
+    return await asyncio.to_thread(run_cli, capsys, "run", "--once", "--now", now, *args)
 
 
 async def test_a_first_sync_reports_exchange_and_crm_apart(
@@ -90,5 +91,6 @@ async def test_a_run_with_one_mailbox_read_exits_0_with_the_failures_first(
     ran = await rapport(capsys)
 
     assert ran.code == 0, ran.err
-    assert ran.out.splitlines()[0] == "Exchange mailboxes: 1 failed (1 throttled), 1 synced, 0 excluded"
+    first = ran.out.splitlines()[0]
+    assert first == "Exchange mailboxes: 1 failed (1 throttled), 1 synced, 0 excluded"
     assert "FAILED" not in ran.out
