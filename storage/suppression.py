@@ -245,8 +245,9 @@ def release(*, session: Session, tokens: Iterable[str]) -> int:
 # (compliance.late_writes explains why). PostgreSQL: a two-key advisory lock in a
 # namespace of its own (storage.interaction_locks holds 0x5241-0x5242, leases the
 # one-key space); SQLite: the database's single write lock.
+SUPPRESSION_LOCK_NAMESPACE = 0x5253  # "RS"
 SUPPRESSION_LOCK = sa.text("SELECT pg_advisory_xact_lock(:namespace, :lock)").bindparams(
-    namespace=0x5253, lock=1
+    namespace=SUPPRESSION_LOCK_NAMESPACE, lock=1
 )
 # What the list held when a run started: (token, erased_at) pairs, so that a
 # subject released and erased again during the run counts as new.

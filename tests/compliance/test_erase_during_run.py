@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from compliance import erase_subject, export_subject, list_audit
+from storage.suppression import SUPPRESSION_LOCK_NAMESPACE
 from tests import factories as f
 from tests.compliance.scan import occurrences
 from tests.compliance.scenario import ANA, DANA, LEE, NOW, Person, seed_crm, seed_exchange
@@ -150,3 +152,59 @@ def test_an_erase_before_the_run_is_not_audited_again(crm: Engine) -> None:
 
     assert [e["action"] for e in list_audit(crm)] == ["subject_erased"]
     assert occurrences(crm, DANA.needles) == []
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_the_sweep_waits_for_an_erase_whose_deletes_ran_before_the_run_wrote(
+    crm: Engine,
+) -> None:
+    """The interleaving the lock is for (PostgreSQL; on SQLite an erase holds the single
+    write lock from its first statement, so the run cannot write meanwhile): the erase
+    deletes the subject's party rows, stalls, and the run ingests the subject's CRM
+    activities, scores and reaches its final sweep while the erase is still open.
+    Released then, the erase commits only after the sweep read the suppression list,
+    unless the sweep waits for it."""
+    deleted, released = threading.Event(), threading.Event()
+    eraser = threading.Thread(
+        target=erase_subject, args=(crm, DANA.addresses[0]), kwargs={"now": NOW, "dry_run": False}
+    )
+
+    def stall_after_last_party_delete(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        text = " ".join(statement.split())
+        if threading.current_thread() is eraser and re.match(
+            r"DELETE FROM interaction_party WHERE .*record_type", text
+        ):
+            deleted.set()
+            assert released.wait(30)
+
+    def erase_during_ingest(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if (
+            threading.current_thread() is not eraser
+            and not eraser.is_alive()
+            and ("mailbox.exchange_since" in statement and not deleted.is_set())
+        ):
+            eraser.start()
+            assert deleted.wait(30)
+
+    def release_at_the_sweep(_conn: Any, _cursor: Any, _s: str, params: Any, *_: Any) -> None:
+        if isinstance(params, dict) and params.get("namespace") == SUPPRESSION_LOCK_NAMESPACE:
+            if threading.current_thread() is not eraser:
+                released.set()
+
+    hooks: list[tuple[str, Callable[..., None]]] = [
+        ("after_cursor_execute", stall_after_last_party_delete),
+        ("after_cursor_execute", erase_during_ingest),
+        ("before_cursor_execute", release_at_the_sweep),
+    ]
+    for name, hook in hooks:
+        event.listen(crm, name, hook)
+    try:
+        run_once(crm, now=NOW)
+    finally:
+        released.set()
+        eraser.join(30)
+        for name, hook in hooks:
+            event.remove(crm, name, hook)
+
+    assert deleted.is_set() and not eraser.is_alive()
+    _assert_erased_by_the_end(crm, DANA)
