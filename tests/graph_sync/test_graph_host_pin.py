@@ -25,6 +25,7 @@ from emulator.testing import FixtureBuilder, running_emulator
 from graph_sync.host_pin import GraphHost
 from tests.graph_sync.conftest import ADELE, NOW, Exchange
 from worker.commands import summary_payload
+from worker.output import run_summary
 from worker.pipeline import RunSummary
 
 LATER = NOW + dt.timedelta(hours=1)
@@ -78,7 +79,7 @@ def only_mailbox(summary: RunSummary) -> Any:
 
 
 async def test_links_stored_for_the_old_graph_are_re_baselined_never_followed(
-    exchange: Exchange, tmp_path: Path
+    exchange: Exchange, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     old = exchange.emulator
     await exchange.tick(graph_base_url=old.https_graph_url, page_size=10)
@@ -100,7 +101,14 @@ async def test_links_stored_for_the_old_graph_are_re_baselined_never_followed(
     assert mailbox.status == "ok" and mailbox.counters.retries == 0
     # Every folder and the calendar were read again from the start, and say so.
     assert mailbox.counters.foreign_links == len(stored)
-    assert summary_payload(summary)["exchange"]["foreign_links"] == len(stored)
+    payload = summary_payload(summary)
+    assert payload["exchange"]["foreign_links"] == len(stored)
+    capsys.readouterr()
+    run_summary(payload)
+    assert (
+        f"  {len(stored)} folder(s) re-baselined: their stored links were for another host "
+        "than RAPPORT_GRAPH_BASE_URL" in capsys.readouterr().out
+    )
     cursors = exchange.rows("sync_cursor")
     assert len(cursors) == len(stored)
     assert all(c["delta_link"].startswith(moved.https_graph_url) for c in cursors)
