@@ -7,7 +7,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.crm_tables import OpportunityStakeholder
 from storage.directory import normalise_address
 from storage.rapport_tables import HealthSnapshot, RelationshipKpi
 from storage.types import core_table
@@ -81,33 +80,25 @@ def at_risk(*, session: Session, limit: int) -> list[dict[str, Any]]:
 
 
 def deals_at_risk(*, session: Session, limit: int) -> list[dict[str, Any]]:
-    """Open opportunities with a customer-side person graded Fair or Poor, biggest first.
+    """Open opportunities graded Fair or Poor, biggest first, each with its weakest key
+    contact (`contact_id`, `full_name`, `weakest_contact_role`, `weakest_contact_score`).
 
-    A deal's own score can stay Good while its decision maker goes quiet
-    behind an engaged colleague: this is the view that shows it.
+    The deal's own health and reasons: scoring holds a deal down to a key contact
+    who is going quiet (scoring.rollup), so the first reason names them.
     """
     deals = RECORD_TABLES["opportunity"]
     contacts = RECORD_TABLES["contact"]
-    stakeholders = core_table(OpportunityStakeholder)
-    accounts = RECORD_TABLES["account"]
-    people = sa.union(
-        sa.select(deals.c.id.label("deal"), deals.c.customer_contact_id.label("contact")),
-        sa.select(stakeholders.c.opportunity_id, stakeholders.c.contact_id),
-        sa.select(deals.c.id, accounts.c.primary_contact_id).join(
-            accounts, accounts.c.id == deals.c.account_id
-        ),
-    ).subquery()
     query = (
         sa.select(
             deals.c.id, deals.c.name, deals.c.estimated_revenue, deals.c.estimated_close_date,
-            contacts.c.id.label("contact_id"), contacts.c.full_name, KPI.c.health_score,
+            KPI.c.weakest_contact_id.label("contact_id"), contacts.c.full_name,
+            KPI.c.weakest_contact_role, KPI.c.weakest_contact_score, KPI.c.health_score,
             KPI.c.health_state, KPI.c.health_trend, KPI.c.reasons,
         )
-        .join(people, people.c.deal == deals.c.id)
-        .join(contacts, contacts.c.id == people.c.contact)
-        .join(KPI, (KPI.c.record_type == "contact") & (KPI.c.record_id == contacts.c.id))
+        .join(KPI, (KPI.c.record_type == "opportunity") & (KPI.c.record_id == deals.c.id))
+        .outerjoin(contacts, contacts.c.id == KPI.c.weakest_contact_id)
         .where(deals.c.status == "open", KPI.c.health_state.in_((1, 2)))
-        .order_by(deals.c.estimated_revenue.desc().nulls_last(), deals.c.id, KPI.c.health_score)
+        .order_by(deals.c.estimated_revenue.desc().nulls_last(), deals.c.id)
         .limit(limit)
     )  # fmt: skip
     return [row._asdict() for row in session.execute(query)]

@@ -166,7 +166,9 @@ def demo_report(payload: dict[str, Any]) -> None:
         revenue = f"${row['estimated_revenue']:,.0f}" if row["estimated_revenue"] else "no value"
         console.print(f"  {row['name']} ({revenue}, closes {row['estimated_close_date']})")
         grade = _grade(row["health_score"], row["health_state"], row["health_trend"])
-        console.print(f"    {row['full_name']}: {grade}")
+        weakest = row["full_name"] or "no key contact graded"
+        role = f" ({row['weakest_contact_role']})" if row["weakest_contact_role"] else ""
+        console.print(f"    deal: {grade}; weakest key contact {weakest}{role}")
         for reason in row["reasons"][:3]:
             console.print(f"      - {reason}")
     console.print("\n[bold]Relationships at risk[/bold] (declining first, then worst)")

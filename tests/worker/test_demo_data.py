@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from scoring.model import HealthState
+from scoring.model import HealthState, Trend
 from storage.directory import normalise_address
 from storage.rapport_tables import RelationshipKpi
 from storage.types import core_table
@@ -79,6 +79,33 @@ def test_silent_primary_contact_graded_worse_than_engaged_secondary_and_named(
     assert secondary.health_state == HealthState.GOOD
     assert primary.health_score < secondary.health_score
     assert any(demo.primary_contact_name in reason for reason in reasons), reasons
+
+
+def test_the_flagship_deal_is_at_risk_because_of_its_silent_decision_maker(
+    engine: Engine, demo: DemoFacts
+) -> None:
+    """v1 graded the $2.4M deal 93 Good (pooled with the engaged secondary contact)."""
+    kpi = core_table(RelationshipKpi)
+    with engine.connect() as connection:
+        deal = connection.execute(
+            sa.select(kpi).where(
+                kpi.c.record_type == "opportunity",
+                kpi.c.record_id == demo.strategic_opportunity_id,
+            )
+        ).one()
+    primary = _one(
+        engine, "SELECT health_score FROM contact WHERE id = :id", id=demo.primary_contact_id
+    )
+
+    assert deal.health_state in (HealthState.FAIR, HealthState.POOR)
+    assert deal.health_trend == Trend.DECLINING
+    assert deal.weakest_contact_id == demo.primary_contact_id
+    assert deal.weakest_contact_role == "decision maker"
+    assert deal.weakest_contact_score == primary.health_score
+    assert deal.reasons[0].startswith(
+        f"{demo.primary_contact_name} (decision maker) has not answered 3 emails since"
+    )
+    assert deal.reasons[0].endswith("and skipped 2 of the last 3 meetings")
 
 
 def test_people_in_no_crm_record_are_never_ingested(engine: Engine, demo: DemoFacts) -> None:
