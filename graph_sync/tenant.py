@@ -51,6 +51,7 @@ class MailboxScope:
 @dataclass
 class TenantOutcome:
     tenant_id: str
+    policy: LocationPolicy | None = None  # the residency policy the decisions were taken under
     decisions: list[MailboxDecision] = field(default_factory=list)
     mailboxes: list[MailboxOutcome] = field(default_factory=list)
     malformed_users: int = 0
@@ -184,7 +185,7 @@ async def sync_tenant(
 ) -> TenantOutcome:
     """`claim` narrows the eligible mailboxes to those this replica holds a lease on;
     `progress` hears of each mailbox done (an interactive backfill shows a bar)."""
-    outcome = TenantOutcome(tenant_id)
+    outcome = TenantOutcome(tenant_id, policy)
     scope = await resolve_groups(ctx, tenant_id, scope, outcome)
     users = [
         user

@@ -25,7 +25,8 @@ from consent.check import (
     not_configured,
 )
 from consent.credentials import CredentialConfigError, GraphApp, build_async_credential
-from consent.data_location import LocationPolicy
+from consent.data_location import LocationPolicy, excluded_for_unknown_residency
+from consent.data_location import residency_hint as location_hint
 from consent.permissions import required_roles
 from graph_sync.context import SyncContext, SyncWindow
 from graph_sync.exceptions import AccessDenied, GraphSyncError
@@ -34,12 +35,7 @@ from graph_sync.retry import RetryPolicy
 from graph_sync.tenant import Claim, MailboxScope, Progress, TenantOutcome, sync_tenant
 from storage.directory import load_directory, normalise_address
 from storage.engine import session_scope
-from storage.mailbox_store import (
-    WITHDRAWN_CONSENT,
-    MailboxDecision,
-    record_consent,
-    withdraw_tenant,
-)
+from storage.mailbox_store import WITHDRAWN_CONSENT, record_consent, withdraw_tenant
 from worker.failures import UserError
 from worker.settings import Settings
 
@@ -87,24 +83,16 @@ def round_figures(tenant: TenantOutcome) -> dict[str, Any]:
         },
         "rebaselined_folders": sum(c.rebaselines for c in counters),
         "foreign_links": sum(c.foreign_links for c in counters),
-        "residency_unknown": sum(map(_residency_unknown, tenant.decisions)),
+        "residency_unknown": excluded_for_unknown_residency(tenant.decisions),
     }
 
 
-def _residency_unknown(decision: MailboxDecision) -> bool:
-    return decision.status == "location_excluded" and decision.data_location is None
-
-
 def residency_hint(tenant: TenantOutcome) -> str | None:
-    """What to set so that the mailboxes excluded for an unknown residency can be read."""
-    unknown = sum(map(_residency_unknown, tenant.decisions))
-    if not unknown:
+    """What to set so that the mailboxes excluded for an unknown residency can be read
+    (the wording `consent check` and `mailboxes list` use too)."""
+    if tenant.policy is None:
         return None
-    return (
-        f"{unknown} mailbox(es) excluded (data residency unknown): set "
-        "RAPPORT_TENANT_DATA_LOCATION to the tenant's default geography (e.g. EUR); a "
-        "user's preferredDataLocation (Multi-Geo) overrides it"
-    )
+    return location_hint(tenant.policy, excluded_for_unknown_residency(tenant.decisions))
 
 
 def client_secret(settings: Settings) -> str | None:

@@ -51,7 +51,7 @@ async def test_mailboxes_of_unknown_residency_come_with_the_setting_to_set(
     lines = ran.out.splitlines()
     assert lines[0] == "Exchange mailboxes: 0 failed, 0 synced, 2 excluded (2 location_excluded)"
     # Adele has no preferredDataLocation and no tenant default; Ben is in DEU.
-    assert lines[1].strip().startswith("1 mailbox(es) excluded (data residency unknown)")
+    assert lines[1].strip().startswith("1 mailbox excluded (data residency unknown)")
     assert "RAPPORT_TENANT_DATA_LOCATION" in lines[1]
 
 
