@@ -213,11 +213,50 @@ def write_back(
     now: datetime,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> WritebackCounts:
-    """Persist results; one transaction per batch so a failure loses at most one batch."""
+    """Persist results; one transaction per batch so a failure loses at most one batch.
+    Then record the deals that closed since the last run (`record_closes`)."""
     counts = WritebackCounts()
     with session_scope(engine) as session:
         stored = load_stored_state(session=session, day=now.date())
     for batch in chunks(results, batch_size):
         with session_scope(engine) as session:
             _write_batch(session, batch, stored, now, counts)
+    with session_scope(engine) as session:
+        counts.snapshots_written += record_closes(session=session, day=now.date())
     return counts
+
+
+CLOSED_STATUSES = ("won", "lost")
+
+
+def record_closes(*, session: Session, day: date) -> int:
+    """A won or lost deal keeps its KPI row and health as at close: it is no longer
+    scored (worker.scopes), so nothing rewrites them. Its close goes into its history
+    once: a health_snapshot row on the close day (`actual_close_date`, or `day` when
+    unknown or later) with the health it closed with and `closed_as` won or lost.
+    Only deals that were scored (they have a KPI row) are recorded. Returns how many."""
+    deals = RECORD_TABLES["opportunity"]
+    scored = sa.exists().where(KPI.c.record_type == "opportunity", KPI.c.record_id == deals.c.id)
+    recorded = sa.exists().where(
+        SNAPSHOT.c.record_type == "opportunity",
+        SNAPSHOT.c.record_id == deals.c.id,
+        SNAPSHOT.c.closed_as.is_not(None),
+    )
+    query = (
+        sa.select(deals.c.id, deals.c.status, deals.c.actual_close_date,
+                  deals.c.health_score, deals.c.health_state, deals.c.health_trend)
+        .where(deals.c.status.in_(CLOSED_STATUSES), scored, ~recorded)
+        .order_by(deals.c.id)
+    )  # fmt: skip
+    closes = 0
+    for deal_id, status, closed_on, score, state, trend in session.execute(query).all():
+        on = closed_on if closed_on is not None and closed_on <= day else day
+        values = {"health_score": score, "health_state": state, "health_trend": trend,
+                  "closed_as": status}  # fmt: skip
+        key = (SNAPSHOT.c.record_type == "opportunity") & (SNAPSHOT.c.record_id == deal_id)
+        key &= SNAPSHOT.c.day == on
+        if session.execute(sa.update(SNAPSHOT).where(key).values(values)).rowcount == 0:  # type: ignore[attr-defined]
+            row = {"record_type": "opportunity", "record_id": deal_id, "day": on, **values}
+            session.execute(sa.insert(SNAPSHOT).values(row))
+        closes += 1
+    return closes
