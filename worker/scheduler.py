@@ -1,10 +1,18 @@
-"""The worker's schedule: APScheduler 3 on asyncio, driven by an injected clock.
+"""The worker's schedule: APScheduler 3's jobs and triggers, timed by an injected clock.
 
-APScheduler reads the wall clock and arms `loop.call_later` itself. Here
-both come from a `Clock` (`now()` and `sleep()`), so a test advances virtual
-time and sees jobs start at exactly the times the triggers promise, without
-waiting. The scheduler keeps APScheduler's job semantics: coalescing,
-`max_instances`, misfire grace.
+APScheduler 3 holds the jobs (`add_job` with a trigger, `next_run_time`,
+`coalesce`, `max_instances`, `misfire_grace_time`) and computes every fire
+time (its interval and cron triggers, our `SlotTrigger`), all through its
+public API. What it cannot do through that API is take its time from
+anyone but the wall clock: its loop and its executors call `datetime.now()`
+and arm `loop.call_later` themselves. So the APScheduler scheduler stays
+paused, as a job store, and `Schedule` below is the loop: it sleeps on the
+`Clock` (`now()` and `sleep()`) until the next `next_run_time`, starts the
+due jobs as tasks, and moves each job on with `modify_job`. A test advances
+virtual time and sees jobs start at exactly the times the triggers promise,
+without waiting. The job semantics are APScheduler's: a late run is
+coalesced into one, a run later than the misfire grace is dropped, a job
+never runs twice at once (max_instances=1).
 
 Sync rounds fire on a grid: at every multiple of the interval since the
 epoch (UTC) plus a random jitter, so every replica starts its round in the
@@ -22,19 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from apscheduler.events import (
-    EVENT_JOB_ERROR,
-    EVENT_JOB_EXECUTED,
-    EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
-    EVENT_JOB_SUBMITTED,
-    JobExecutionEvent,
-    JobSubmissionEvent,
-)
-from apscheduler.executors.asyncio import AsyncIOExecutor
-from apscheduler.executors.base import MaxInstancesReachedError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.schedulers.base import STATE_PAUSED
 from apscheduler.triggers.base import BaseTrigger
 
 log = logging.getLogger("rapport.scheduler")
@@ -84,116 +80,95 @@ class SlotTrigger(BaseTrigger):  # type: ignore[misc]
         return f"slot[{self.interval:g}s, jitter {self.jitter:g}s]"
 
 
-class ClockedExecutor(AsyncIOExecutor):  # type: ignore[misc]
-    """Runs coroutine jobs as tasks; misfires are judged by the injected clock."""
+def latest_due(job: Any, now: datetime) -> datetime:
+    """The last fire time of `job` that is due at `now`: missed runs coalesce into it."""
+    due: datetime = job.next_run_time
+    while True:
+        following = job.trigger.get_next_fire_time(due, now)
+        if following is None or following > now:
+            return due
+        due = following
 
-    def __init__(self, clock: Clock) -> None:
-        super().__init__()
+
+class Schedule:
+    """The jobs of an APScheduler scheduler (paused, used as the job store), started on
+    the injected clock. `pause` takes no new runs, `resume` starts what came due meanwhile."""
+
+    def __init__(self, clock: Clock, jobs: AsyncIOScheduler) -> None:
         self._clock = clock
-
-    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        task = self._eventloop.create_task(self._run(job, run_times))
-        task.add_done_callback(lambda done: self._finished(job.id, done))
-        self._pending_futures.add(task)
-
-    def _finished(self, job_id: str, task: asyncio.Task[list[Any]]) -> None:
-        self._pending_futures.discard(task)
-        if task.cancelled():
-            self._run_job_error(job_id, asyncio.CancelledError())
-        else:
-            self._run_job_success(job_id, task.result())
-
-    async def _run(self, job: Any, run_times: list[datetime]) -> list[Any]:
-        events: list[Any] = []
-        for run_time in run_times:
-            late = self._clock.now() - run_time
-            alias = job._jobstore_alias
-            if job.misfire_grace_time is not None and late.total_seconds() > job.misfire_grace_time:
-                log.warning("job missed its start", extra={"fields": {
-                    "job": job.id, "late_seconds": round(late.total_seconds(), 1)}})  # fmt: skip
-                events.append(JobExecutionEvent(EVENT_JOB_MISSED, job.id, alias, run_time))
-                continue
-            try:
-                value = await job.func(*job.args, **job.kwargs)
-            except Exception as error:  # noqa: BLE001 - a failed run never stops the schedule
-                log.exception("job failed", extra={"fields": {"job": job.id}})
-                events.append(JobExecutionEvent(EVENT_JOB_ERROR, job.id, alias, run_time,
-                                                exception=error))  # fmt: skip
-            else:
-                events.append(JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, alias, run_time,
-                                                retval=value))  # fmt: skip
-        return events
-
-    def running(self) -> list[asyncio.Future[Any]]:
-        return [future for future in self._pending_futures if not future.done()]
-
-
-class ClockedScheduler(AsyncIOScheduler):  # type: ignore[misc]
-    """AsyncIOScheduler whose notion of time is `clock` (APScheduler 3 reads the wall clock)."""
-
-    def __init__(self, clock: Clock, **options: Any) -> None:
-        self._clock = clock
+        self._jobs = jobs
+        self._running: dict[str, asyncio.Task[None]] = {}
         self._timer: asyncio.Task[None] | None = None
-        self.executor = ClockedExecutor(clock)
-        super().__init__(timezone=UTC, executors={"default": self.executor}, **options)
+        self._paused = False
 
-    def _start_timer(self, wait_seconds: float | None) -> None:
-        self._stop_timer()
-        if wait_seconds is not None:
-            self._timer = self._eventloop.create_task(self._wake_after(wait_seconds))
+    def start(self) -> None:
+        self._jobs.start(paused=True)  # APScheduler's own loop never runs: ours does
+        self._wake()
+
+    def pause(self) -> None:
+        self._paused = True
+        self._disarm()
+
+    def resume(self) -> None:
+        self._paused = False
+        self._wake()
+
+    def shutdown(self, wait: bool = False) -> None:
+        self.pause()
+        self._jobs.shutdown(wait=wait)
+
+    def running_jobs(self) -> list[asyncio.Task[None]]:
+        return [task for task in self._running.values() if not task.done()]
+
+    def _wake(self) -> None:
+        """Start every due job, then sleep until the next one is due."""
+        self._disarm()
+        if self._paused:
+            return
+        now = self._clock.now()
+        for job in self._jobs.get_jobs():
+            if job.next_run_time is not None and job.next_run_time <= now:
+                self._start(job, now)
+        upcoming = [job.next_run_time for job in self._jobs.get_jobs() if job.next_run_time]
+        if upcoming:
+            wait = max((min(upcoming) - now).total_seconds(), 0.0)
+            self._timer = asyncio.get_running_loop().create_task(self._wake_after(wait))
 
     async def _wake_after(self, seconds: float) -> None:
         await self._clock.sleep(seconds)
-        self.wakeup()
+        self._timer = None  # this task is ending: _wake must not cancel it
+        self._wake()
 
-    def _stop_timer(self) -> None:
+    def _disarm(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
         self._timer = None
 
-    def _process_jobs(self) -> float | None:
-        """APScheduler's loop body, with `now` from the clock."""
-        if self.state == STATE_PAUSED:
-            return None
-        now = self._clock.now()
-        events: list[Any] = []
-        next_wakeup: datetime | None = None
-        with self._jobstores_lock:
-            for alias, store in self._jobstores.items():
-                for job in store.get_due_jobs(now):
-                    events.extend(self._submit(job, alias, store, now))
-                store_next = store.get_next_run_time()
-                if store_next and (next_wakeup is None or store_next < next_wakeup):
-                    next_wakeup = store_next
-        for event in events:
-            self._dispatch_event(event)
-        if self.state == STATE_PAUSED or next_wakeup is None:
-            return None
-        return max((next_wakeup - self._clock.now()).total_seconds(), 0.0)
-
-    def _submit(self, job: Any, alias: str, store: Any, now: datetime) -> list[Any]:
-        run_times = job._get_run_times(now)
-        if not run_times:
-            return []
-        if job.coalesce:
-            run_times = run_times[-1:]
-        try:
-            self._lookup_executor(job.executor).submit_job(job, run_times)
-            kind = EVENT_JOB_SUBMITTED
-        except MaxInstancesReachedError:
+    def _start(self, job: Any, now: datetime) -> None:
+        run_time = latest_due(job, now) if job.coalesce else job.next_run_time
+        following = job.trigger.get_next_fire_time(run_time, now)
+        if following is None:
+            self._jobs.remove_job(job.id)
+        else:
+            self._jobs.modify_job(job.id, next_run_time=following)
+        late = (now - run_time).total_seconds()
+        if job.misfire_grace_time is not None and late > job.misfire_grace_time:
+            log.warning("job missed its start", extra={"fields": {
+                "job": job.id, "late_seconds": round(late, 1)}})  # fmt: skip
+            return
+        running = self._running.get(job.id)
+        if running is not None and not running.done():  # every job has max_instances=1
             log.warning("job still running; this run is skipped", extra={"fields": {
                 "job": job.id}})  # fmt: skip
-            kind = EVENT_JOB_MAX_INSTANCES
-        following = job.trigger.get_next_fire_time(run_times[-1], now)
-        if following:
-            job._modify(next_run_time=following)
-            store.update_job(job)
-        else:
-            self.remove_job(job.id, alias)
-        return [JobSubmissionEvent(kind, job.id, alias, run_times)]
+            return
+        self._running[job.id] = asyncio.get_running_loop().create_task(_run(job))
 
-    def running_jobs(self) -> list[asyncio.Future[Any]]:
-        return self.executor.running()
+
+async def _run(job: Any) -> None:
+    try:
+        await job.func(*job.args, **job.kwargs)
+    except Exception:  # noqa: BLE001 - a failed run never stops the schedule
+        log.exception("job failed", extra={"fields": {"job": job.id}})
 
 
 @dataclass(frozen=True)
@@ -204,9 +179,9 @@ class JobSpec:
     first_run: datetime | None = None  # None: the trigger decides
 
 
-def build_scheduler(clock: Clock, jobs: list[JobSpec], misfire_grace_seconds: int) -> Any:
-    """A scheduler holding `jobs`, each coalesced, one instance at a time."""
-    scheduler = ClockedScheduler(clock)
+def build_scheduler(clock: Clock, jobs: list[JobSpec], misfire_grace_seconds: int) -> Schedule:
+    """A schedule of `jobs`, each coalesced, one instance at a time."""
+    scheduler = AsyncIOScheduler(timezone=UTC)
     now = clock.now()
     for spec in jobs:
         scheduler.add_job(
@@ -214,7 +189,7 @@ def build_scheduler(clock: Clock, jobs: list[JobSpec], misfire_grace_seconds: in
             next_run_time=spec.first_run or spec.trigger.get_next_fire_time(None, now),
             coalesce=True, max_instances=1, misfire_grace_time=misfire_grace_seconds,
         )  # fmt: skip
-    return scheduler
+    return Schedule(clock, scheduler)
 
 
 def interval_trigger(seconds: float, clock: Clock, jitter: float = 0.0) -> BaseTrigger:

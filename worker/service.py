@@ -31,6 +31,7 @@ from worker.leases import ReplicaLeases
 from worker.scheduler import (
     Clock,
     JobSpec,
+    Schedule,
     SlotTrigger,
     SystemClock,
     build_scheduler,
@@ -145,7 +146,7 @@ class Service:
                 "or 0 for no HTTP endpoint"
             ) from None
 
-    async def _stop(self, scheduler: Any, health: HealthServer) -> None:
+    async def _stop(self, scheduler: Schedule, health: HealthServer) -> None:
         scheduler.pause()
         running = [*scheduler.running_jobs()]
         if self.jobs.scoring_task is not None and not self.jobs.scoring_task.done():

@@ -152,3 +152,22 @@ async def test_missed_runs_are_coalesced_and_dropped_past_the_grace(
     await settle()
 
     assert len(recorder.starts.get("sync", [])) == runs
+
+
+async def test_a_failed_run_is_logged_and_the_schedule_goes_on(
+    clock: VirtualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    starts: list[float] = []
+
+    async def flaky() -> None:
+        starts.append((clock.now() - T0).total_seconds())
+        if len(starts) == 1:
+            raise RuntimeError("the first round fails")
+
+    spec = JobSpec("sync", flaky, SlotTrigger(300), first_run=clock.now())
+    with caplog.at_level("ERROR", logger="rapport.scheduler"):
+        await run_schedule(clock, [spec], 650)
+
+    assert starts == [0, 300, 600]
+    [failure] = [r for r in caplog.records if r.getMessage() == "job failed"]
+    assert failure.exc_info is not None and "first round fails" in str(failure.exc_info[1])
