@@ -44,7 +44,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -56,7 +56,17 @@ from compliance.erase_plan import plan_erasure
 from compliance.exceptions import UnknownSubjectError
 from compliance.hashing import store_hasher
 from compliance.subjects import Subject, SubjectRecord, resolve_subject
-from compliance.tables import INTERACTION, INTRODUCER, KPI, MAILBOX, PARTY, SNAPSHOT, RecordKey
+from compliance.tables import (
+    CURSOR,
+    INTERACTION,
+    INTRODUCER,
+    KPI,
+    MAILBOX,
+    PARTY,
+    SIGHTING,
+    SNAPSHOT,
+    RecordKey,
+)
 from storage.audit import record_event
 from storage.engine import session_scope
 from storage.suppression import (
@@ -158,8 +168,31 @@ def _listed_subject(session: Session, listed: Suppression) -> Subject | None:
         records.update((record.ref, record) for record in found.records)
     if not records:
         return None
+    _add_orphaned_mailboxes(session, records)
     first_type, first_id = min(records)
     return Subject(f"{first_type}:{first_id}", tuple(records[ref] for ref in sorted(records)))
+
+
+def _add_orphaned_mailboxes(session: Session, records: dict[RecordKey, SubjectRecord]) -> None:
+    """Give an erased colleague the sync state written for a mailbox whose row is gone.
+
+    The erasure deleted the colleague's mailbox row, which is how their mailbox
+    is found; an Exchange round in flight kept committing that mailbox's pages
+    (sightings, cursors) by its Graph id. Nothing but an erasure deletes a
+    mailbox row, so such rows belong to a colleague erased during the round.
+    """
+    colleagues = sorted(ref for ref in records if ref[0] == "system_user")
+    if not colleagues:
+        return
+    known = sa.select(MAILBOX.c.id)
+    orphaned: set[str] = set()
+    for table in (SIGHTING, CURSOR):
+        query = sa.select(table.c.mailbox_id).where(table.c.mailbox_id.not_in(known)).distinct()
+        orphaned.update(session.scalars(query))
+    if orphaned:
+        record = records[colleagues[0]]
+        mailboxes = tuple(sorted(orphaned.union(record.mailboxes)))
+        records[colleagues[0]] = replace(record, mailboxes=mailboxes)
 
 
 def _held_refs(session: Session) -> set[RecordKey]:
