@@ -41,6 +41,7 @@ class AccessClaims:
     app_id: str
     roles: frozenset[str]
     expires: int
+    audience: str = GRAPH_AUDIENCE  # Graph, or an extra resource such as a loopback Dataverse
 
 
 def _missing(parameter: str) -> TokenError:
@@ -68,6 +69,9 @@ class TokenService:
         self._key = _signing_key()
         self._kid = uuid.uuid4().hex
         self._verified: dict[str, AccessClaims] = {}
+        # Resources besides Graph that tokens are issued for (scope `{resource}/.default`,
+        # `aud` = the resource), e.g. a loopback Dataverse environment URL.
+        self.extra_audiences: set[str] = set()
 
     def knows_tenant(self, segment: str) -> bool:
         lowered = segment.lower()
@@ -121,7 +125,7 @@ class TokenService:
                 400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."
             )
         client_id = form.get("client_id") or _raise(_missing("client_id"))
-        _check_scope(form.get("scope"))
+        audience = _check_scope(form.get("scope"), self.extra_audiences)
         app = self.apps.get(client_id)
         if app is None:
             raise errors.unknown_client(client_id, self.tenant.id)
@@ -146,13 +150,13 @@ class TokenService:
             "token_type": "Bearer",
             "expires_in": self.lifetime,
             "ext_expires_in": self.lifetime,
-            "access_token": self._access_token(app, method),
+            "access_token": self._access_token(app, method, audience),
         }
 
-    def _access_token(self, app: AppRegistration, auth_method: str) -> str:
+    def _access_token(self, app: AppRegistration, auth_method: str, audience: str) -> str:
         now = int(self.clock())
         claims: dict[str, Any] = {
-            "aud": GRAPH_AUDIENCE,
+            "aud": audience,
             "iss": f"https://sts.windows.net/{self.tenant.id}/",
             "iat": now,
             "nbf": now,
@@ -213,7 +217,10 @@ class TokenService:
                 "Client assertion is not within its valid time range.",
             )
 
-    def verify_bearer(self, authorization: str | None) -> AccessClaims:
+    def verify_bearer(
+        self, authorization: str | None, audiences: frozenset[str] | None = None
+    ) -> AccessClaims:
+        """Claims of a valid bearer token for `audiences` (default: Graph's)."""
         if not authorization or not authorization.lower().startswith("bearer "):
             raise _unauthenticated("Access token is empty.")
         token = authorization[7:].strip()
@@ -225,6 +232,8 @@ class TokenService:
             self._verified[token] = claims
         if claims.expires < self.clock():
             raise _unauthenticated("Lifetime validation failed, the token is expired.")
+        if claims.audience not in (audiences or {GRAPH_AUDIENCE}):
+            raise _unauthenticated("Access token validation failure. Invalid audience.")
         return claims
 
     def _verify(self, token: str) -> AccessClaims:
@@ -234,7 +243,10 @@ class TokenService:
             raise _unauthenticated("IDX14100: JWT is not well formed.") from exc
         if not _signature_valid(token, self._key.public_key(), ACCESS_TOKEN_ALGORITHMS):
             raise _unauthenticated("Access token validation failure. Invalid signature.")
-        if claims.get("aud") not in (GRAPH_AUDIENCE, GRAPH_AUDIENCE + "/", GRAPH_APP_ID):
+        audience = str(claims.get("aud"))
+        if audience in (GRAPH_AUDIENCE + "/", GRAPH_APP_ID):
+            audience = GRAPH_AUDIENCE
+        if audience != GRAPH_AUDIENCE and audience not in self.extra_audiences:
             raise _unauthenticated("Access token validation failure. Invalid audience.")
         if claims.get("tid") != self.tenant.id:
             raise _unauthenticated("Access token validation failure. Invalid issuer.")
@@ -242,6 +254,7 @@ class TokenService:
             app_id=str(claims.get("appid")),
             roles=frozenset(str(r) for r in claims.get("roles", [])),
             expires=int(claims.get("exp", 0)),
+            audience=audience,
         )
 
 
@@ -271,7 +284,8 @@ def _raise(error: TokenError) -> str:
     raise error
 
 
-def _check_scope(scope: str | None) -> None:
+def _check_scope(scope: str | None, extra_audiences: set[str]) -> str:
+    """The resource (token audience) that `scope` names; TokenError as Entra's."""
     if not scope:
         raise _missing("scope")
     if not scope.endswith("/.default"):
@@ -284,6 +298,8 @@ def _check_scope(scope: str | None) -> None:
             "(application ID URI).",
         )
     resource = scope[: -len("/.default")].rstrip("/")
+    if resource in extra_audiences:
+        return resource
     if resource not in (GRAPH_AUDIENCE, GRAPH_APP_ID):
         raise TokenError(
             400,
@@ -291,6 +307,7 @@ def _check_scope(scope: str | None) -> None:
             500011,
             f"The resource principal named {resource} was not found in the tenant.",
         )
+    return GRAPH_AUDIENCE
 
 
 def _matching_certificate(app: AppRegistration, header: Mapping[str, Any]) -> x509.Certificate:
