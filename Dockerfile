@@ -22,8 +22,8 @@ RUN python -m venv /opt/rapport
 # Dependencies in their own layer: only a change to pyproject.toml rebuilds it.
 WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
-RUN mkdir -p worker graph_sync consent scoring storage emulator compliance \
-    && for p in worker graph_sync consent scoring storage emulator compliance; do touch $p/__init__.py; done \
+RUN mkdir -p worker graph_sync consent scoring storage compliance \
+    && for p in worker graph_sync consent scoring storage compliance; do touch $p/__init__.py; done \
     && pip install --no-cache-dir . \
     && pip uninstall -y rapport
 
@@ -32,13 +32,14 @@ RUN mkdir -p worker graph_sync consent scoring storage emulator compliance \
 COPY tools/compiled-wheel ./tools/
 RUN tools/compiled-wheel --tools /opt/rapport/bin/python /opt/build-tools
 
-# The application itself, compiled.
+# The application itself, compiled. Not emulator/: it is test code (the `emulator`
+# extra), and a wheel built without its directory has none of it; `rapport emulator`
+# in the image says how to install it.
 COPY worker ./worker
 COPY graph_sync ./graph_sync
 COPY consent ./consent
 COPY scoring ./scoring
 COPY storage ./storage
-COPY emulator ./emulator
 COPY compliance ./compliance
 RUN RAPPORT_BUILD_TOOLS=/opt/build-tools tools/compiled-wheel /opt/rapport/bin/python /wheels
 

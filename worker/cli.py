@@ -134,7 +134,10 @@ register_service(app)
 def _mount_emulator() -> None:
     try:
         from emulator.cli import app as emulator_app
-    except ImportError:  # the emulator is optional in a slim deployment
+    except ModuleNotFoundError as missing:  # installed without the `emulator` extra
+        from worker.emulator_extra import mount_missing_emulator
+
+        mount_missing_emulator(app, missing)
         return
     app.add_typer(
         emulator_app, name="emulator", help="Loopback Microsoft Graph for tests and demos."
