@@ -22,24 +22,37 @@ from scoring import (
     Response,
     Role,
     ScoringSettings,
+    StakeholderRole,
     score_records,
 )
 from tests.scoring.factories import (
     DANA,
+    KIM,
     LEE,
     NAMES,
     NOW,
     SAM,
+    call,
     colleague,
     contact_scope,
     email,
     factor,
+    meeting,
     property_settings,
 )
 
-ACCOUNT = RecordScope(RecordRef(RecordType.ACCOUNT, "contoso"), "Contoso", frozenset({DANA, LEE}))
+ACCOUNT = RecordScope(
+    RecordRef(RecordType.ACCOUNT, "contoso"),
+    "Contoso",
+    frozenset({DANA, LEE}),
+    roles=((DANA, StakeholderRole.PRIMARY_CONTACT),),
+)
 DEAL = RecordScope(
-    RecordRef(RecordType.OPPORTUNITY, "deal"), "Deal", frozenset({DANA}), team=frozenset({SAM})
+    RecordRef(RecordType.OPPORTUNITY, "deal"),
+    "Deal",
+    frozenset({DANA, LEE}),
+    team=frozenset({SAM}),
+    roles=((DANA, StakeholderRole.DECISION_MAKER), (LEE, StakeholderRole.INFLUENCER)),
 )
 SCOPES = [contact_scope(DANA), contact_scope(LEE), ACCOUNT, DEAL]
 GRADED = {HealthState.GOOD, HealthState.FAIR, HealthState.POOR}
@@ -182,3 +195,102 @@ def test_a_contact_with_five_completed_interactions_is_always_graded(
     [health] = score_records([ACCOUNT], history, ScoringSettings(), NOW, NAMES)
 
     assert health.state in GRADED
+
+
+def score_of(scope: RecordScope, history: list[Interaction], now: datetime = NOW) -> int | None:
+    [health] = score_records([scope], history, ScoringSettings(), now, NAMES)
+    return health.score if health.state in GRADED else None
+
+
+@property_settings
+@given(
+    history=histories(min_size=5, completed=True),
+    sent_minutes_ago=st.integers(min_value=60, max_value=60 * 24 * 60),
+    reply_share=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_a_reply_from_the_customer_never_lowers_a_score(
+    history: list[Interaction], sent_minutes_ago: int, reply_share: float
+) -> None:
+    """Dana's reply to our email: neither her score nor the deal's (she is its
+    decision maker) goes down."""
+    sent = NOW - timedelta(minutes=sent_minutes_ago)
+    ours = email(sent, contacts=(DANA,), conversation="fresh", key="ours", users=(SAM,))
+    reply_at = sent + timedelta(minutes=1 + (sent_minutes_ago - 1) * reply_share)
+    reply = email(
+        reply_at, inbound=True, contacts=(DANA,), conversation="fresh", key="reply", users=(SAM,)
+    )
+
+    for scope in (contact_scope(DANA), DEAL):
+        without = score_of(scope, [*history, ours])
+        with_reply = score_of(scope, [*history, ours, reply])
+        if without is not None and with_reply is not None:
+            assert with_reply >= without, scope.record
+
+
+@property_settings
+@given(
+    history=histories(min_size=5, completed=True),
+    days_later=st.floats(min_value=0.0, max_value=400.0),
+)
+def test_silence_never_raises_a_relationships_score(
+    history: list[Interaction], days_later: float
+) -> None:
+    """Time passing with nothing new never raises a contact's score. (A deal or an
+    account can rise when a person who went quiet leaves their grading: see
+    docs/scoring.md, "Deals and accounts".)"""
+    later = NOW + timedelta(days=days_later)
+
+    for person in (DANA, LEE):
+        now_score = score_of(contact_scope(person), history)
+        later_score = score_of(contact_scope(person), history, later)
+        if now_score is not None and later_score is not None:
+            assert later_score <= now_score
+
+
+def engaged_history(
+    person: RecordRef, weeks: int, gap_days: int, end_days_ago: int
+) -> list[Interaction]:
+    """A customer who answers every email at once, accepts every meeting, takes calls."""
+    history: list[Interaction] = []
+    for week in range(weeks):
+        at = NOW - timedelta(days=end_days_ago + gap_days * week)
+        conversation = f"engaged-{person.id}-{week}"
+        history += [
+            # Answered at once: the same second, the reply second (ties go by key).
+            email(at, contacts=(person,), conversation=conversation, key=f"k-{week}-a-ours"),
+            email(at, inbound=True, contacts=(person,), conversation=conversation,
+                  key=f"k-{week}-b-reply"),
+            meeting(at + timedelta(hours=1), attendees={person: Response.ACCEPTED},
+                    key=f"k-meet-{week}"),
+            call(at + timedelta(hours=2), contact=person, key=f"k-call-{week}"),
+        ]  # fmt: skip
+    return history
+
+
+@property_settings
+@given(
+    history=histories(min_size=5, completed=True),
+    weeks=st.integers(min_value=2, max_value=12),
+    gap_days=st.integers(min_value=3, max_value=10),
+    end_days_ago=st.integers(min_value=0, max_value=6),
+)
+def test_adding_an_engaged_key_contact_never_lowers_a_deal(
+    history: list[Interaction], weeks: int, gap_days: int, end_days_ago: int
+) -> None:
+    kim = engaged_history(KIM, weeks, gap_days, end_days_ago)
+    kim_score = score_of(contact_scope(KIM), kim)
+    if kim_score is None or kim_score < ScoringSettings().good_min:
+        reject()  # only an engaged (Good) contact is the premise
+    with_kim = RecordScope(
+        DEAL.record,
+        DEAL.name,
+        DEAL.people | {KIM},
+        team=DEAL.team,
+        roles=(*DEAL.roles, (KIM, StakeholderRole.DECISION_MAKER)),
+    )
+
+    without = score_of(DEAL, history)
+    with_engaged = score_of(with_kim, [*history, *kim])
+
+    if without is not None:
+        assert with_engaged is not None and with_engaged >= without
