@@ -18,7 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from compliance.erase_plan import ErasurePlan, plan_erasure
+from compliance.erase_plan import (
+    WEAKEST_COLUMNS,
+    ErasurePlan,
+    plan_erasure,
+    weakest_contact_filter,
+)
 from compliance.export_layout import KPI_LIST_COLUMNS
 from compliance.hashing import SubjectHasher, store_hasher
 from compliance.introducers import erase_introducers
@@ -110,6 +115,9 @@ def apply_plan(session: Session, plan: ErasurePlan, hasher: SubjectHasher) -> No
     session.execute(sa.delete(SNAPSHOT).where(ref_filter(SNAPSHOT, refs)))
     _clear_health(session, plan.crm_health)
     _rewrite_kpi_lists(session, plan.kpi_rewrites)
+    session.execute(
+        sa.update(KPI).where(weakest_contact_filter(refs)).values(dict.fromkeys(WEAKEST_COLUMNS))
+    )
     erase_introducers(session, plan.subject, hasher)
     _hash_audit_rows(session, plan, hasher)
 

@@ -15,7 +15,8 @@ The rules, and why:
   stay, as the customers' history;
 - other records' KPI lists drop the entries that name the subject (a
   most-contacted colleague, a reason naming the person); factor details,
-  whose shape scoring relies on, have the name blanked instead;
+  whose shape scoring relies on, have the name blanked instead; a deal or
+  account whose weakest key contact is the subject loses that entry;
 - audit rows keep what happened but name the subject only by a one-way token;
 - who-knows-whom rows go where the subject is the person introduced or the
   colleague; a colleague's opt-out stays, as a one-way token.
@@ -51,8 +52,16 @@ from compliance.tables import (
 
 # KPI lists blanked in place (their shape matters to readers); the others drop whole entries.
 REDACTED_IN_PLACE = frozenset({"factors"})
+# A deal's or account's weakest key contact (a contact or lead id), cleared together.
+WEAKEST_COLUMNS = (
+    "weakest_contact_id",
+    "weakest_contact_role",
+    "weakest_contact_score",
+    "weakest_contact_since",
+)
 ERASED = "[erased]"
 STREAM = 2000
+PEOPLE = ("contact", "lead")  # who can be a deal's or account's key contact
 
 
 @dataclass
@@ -67,6 +76,7 @@ class ErasurePlan:
     crm_health: list[RecordKey] = field(default_factory=list)
     cursors: int = 0
     kpi_rewrites: list[dict[str, Any]] = field(default_factory=list)
+    weakest_contact: list[RecordKey] = field(default_factory=list)  # KPI rows naming them so
     audit_rows: list[Any] = field(default_factory=list)  # rows: id, subject, details
     introducers: int = 0  # who-knows-whom rows naming the subject either way
     opt_outs: int = 0  # opt-out entries naming the subject in clear (rewritten as tokens)
@@ -78,7 +88,7 @@ class ErasurePlan:
             "interaction_sighting": self.sightings,
             "interaction_regarding": len(self.regarding),
             "relationship_kpi": self.kpi_rows,
-            "relationship_kpi_mentions": len(self.kpi_rewrites),
+            "relationship_kpi_mentions": len(self.mentioning_kpis),
             "health_snapshot": self.snapshots,
             "crm_health": len(self.crm_health),
             "mailbox": len(self.subject.mailboxes),
@@ -87,6 +97,12 @@ class ErasurePlan:
             "introducer": self.introducers,
             "introducer_opt_out": self.opt_outs,
         }
+
+    @property
+    def mentioning_kpis(self) -> set[RecordKey]:
+        """Other records' KPI rows that are rewritten because they name the subject."""
+        rewritten = {(row["record_type"], row["record_id"]) for row in self.kpi_rewrites}
+        return rewritten | set(self.weakest_contact)
 
 
 def plan_erasure(session: Session, subject: Subject) -> ErasurePlan:
@@ -102,6 +118,7 @@ def plan_erasure(session: Session, subject: Subject) -> ErasurePlan:
     plan.crm_health = _scored_records(session, refs)
     plan.cursors = _count(session, CURSOR, CURSOR.c.mailbox_id.in_(subject.mailboxes))
     plan.kpi_rewrites = _kpi_rewrites(session, refs, mentions)
+    plan.weakest_contact = _weakest_contact_of_others(session, refs)
     plan.audit_rows = _audit_rows(session, mentions)
     plan.introducers = count_introducers(session, refs)
     plan.opt_outs = len(opted_out_ids(session, subject))
@@ -170,6 +187,18 @@ def _kpi_rewrites(
         if cleaned != lists:
             rewrites.append({"record_type": row.record_type, "record_id": row.record_id, **cleaned})
     return rewrites
+
+
+def weakest_contact_filter(refs: frozenset[RecordKey]) -> sa.ColumnElement[bool]:
+    """KPI rows whose weakest key contact is one of the subject's contacts or leads."""
+    people = sorted({record_id for record_type, record_id in refs if record_type in PEOPLE})
+    return KPI.c.weakest_contact_id.in_(people)
+
+
+def _weakest_contact_of_others(session: Session, refs: frozenset[RecordKey]) -> list[RecordKey]:
+    where = sa.and_(weakest_contact_filter(refs), sa.not_(ref_filter(KPI, refs)))
+    query = sa.select(KPI.c.record_type, KPI.c.record_id).where(where)
+    return sorted((record_type, record_id) for record_type, record_id in session.execute(query))
 
 
 def _without_subject(name: str, items: list[Any], mentions: Mentions) -> list[Any]:

@@ -17,6 +17,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -30,7 +31,12 @@ from tests import factories as f
 from tests.compliance.scan import occurrences
 from tests.compliance.scenario import ANA, DANA, LEE, NOW, Person, seed_crm, seed_exchange
 from tests.compliance.test_erase import RAPPORT_SECTIONS_AFTER_ERASE
+from tests.service.test_jobs import FixedClock
+from worker.leases import ReplicaLeases
 from worker.pipeline import run_once
+from worker.service_jobs import Jobs
+from worker.service_metrics import ServiceMetrics
+from worker.settings import Settings
 
 # A second, unlinked book (its own account, contact and colleague's mail), so
 # that two scoring processes each get a share.
@@ -207,4 +213,20 @@ def test_the_sweep_waits_for_an_erase_whose_deletes_ran_before_the_run_wrote(
             event.remove(crm, name, hook)
 
     assert deleted.is_set() and not eraser.is_alive()
+    _assert_erased_by_the_end(crm, DANA)
+
+
+async def test_the_services_tick_gets_the_same_guarantee(crm: Engine, database_url: str) -> None:
+    """The scheduled worker's round and scoring job: an erase during its CRM ingest."""
+    clock = FixedClock(NOW)
+    settings = Settings(database_url=database_url, tenant_id=None, client_id=None)
+    leases = ReplicaLeases(crm, "replica-a", timedelta(seconds=60), clock)
+    jobs = Jobs(crm, settings, clock, leases, ServiceMetrics())
+
+    with EraseAt(crm, STAGES["ingest"], DANA) as erase:
+        await jobs.sync()
+        assert jobs.scoring_task is not None
+        await jobs.scoring_task
+
+    assert erase.fired and jobs.metrics.scoring_runs.value(outcome="done") == 1
     _assert_erased_by_the_end(crm, DANA)
