@@ -31,6 +31,7 @@ COMPILED = [
     "scoring/model.py",
     "scoring/pipeline.py",
     "scoring/prepared.py",
+    "scoring/rollup.py",
     "scoring/scope.py",
     "scoring/tally.py",
     "scoring/threads.py",
