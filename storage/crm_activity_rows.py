@@ -3,7 +3,8 @@
 The CRM-data path reads every activity on every run (to see which changed:
 storage.crm_digests); through SQLAlchemy's Row objects that read cost more
 than the rest of a tick with nothing new. These come from the driver's
-cursor and carry the table's columns in the table's order.
+cursor and carry the table's columns in the table's order. An activity
+whose timestamps cannot be read is handed back apart (storage.raw_rows).
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from typing import NamedTuple
 
 from sqlmodel import Session
 
-from storage.engine import is_sqlite
-from storage.raw_rows import raw_rows, sqlite_time
+from storage.raw_rows import Unreadable, named_rows, raw_rows
 
 
 class ActivityRow(NamedTuple):
@@ -49,23 +49,14 @@ class ActivityPartyRow(NamedTuple):
     response: str | None
 
 
-_START, _END, _MODIFIED = (ActivityRow._fields.index(name) for name in
-                           ("start_at", "end_at", "modified_at"))  # fmt: skip
+ACTIVITY_TIMES = ("start_at", "end_at", "modified_at")
 
 
-def iter_activities(*, session: Session) -> Iterator[ActivityRow]:
-    """Every activity, by id, streamed."""
-    query = f"SELECT {', '.join(ActivityRow._fields)} FROM crm_activity ORDER BY id"
-    new = tuple.__new__  # skips the NamedTuple's Python-level __new__
-    if not is_sqlite(session):
-        for row in raw_rows(session, query):
-            yield new(ActivityRow, row)
-        return
-    for row in raw_rows(session, query):
-        values = list(row)
-        for index in (_START, _END, _MODIFIED):
-            values[index] = sqlite_time(values[index])
-        yield new(ActivityRow, values)
+def iter_activities(*, session: Session, unreadable: list[Unreadable]) -> Iterator[ActivityRow]:
+    """Every activity, by id, streamed; one with an unreadable timestamp goes to `unreadable`."""
+    return named_rows(
+        session, ActivityRow, "crm_activity", times=ACTIVITY_TIMES, unreadable=unreadable
+    )
 
 
 def parties_by_activity(*, session: Session) -> dict[str, list[ActivityPartyRow]]:

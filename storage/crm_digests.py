@@ -4,7 +4,8 @@ An activity's interaction is a pure function of its row, its party rows,
 whom those parties match in the directory (erased subjects match nobody),
 whether its "regarding" record was erased, which of our mailboxes Exchange
 covers and since when, and which side of the retention cutoff it falls on
-(storage.crm_activity_rules, storage.crm_ingest). The digest covers exactly
+(storage.crm_activity_rules, storage.crm_ingest), and, for a time after
+the run's now, which of the rules' bounds it passes. The digest covers exactly
 those inputs, so an equal digest means an equal outcome and the activity
 need not be derived again: a steady tick over a million activities reads
 them and hashes, instead of rebuilding and comparing every interaction.
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from storage.bulk import copy_text, copy_written_lines, insert_rows
+from storage.crm_activity_rules import TimeWindow
 from storage.directory import Directory
 from storage.engine import is_postgres
 from storage.interaction_store import chunks
@@ -32,7 +34,7 @@ from storage.rapport_tables import CrmActivityDigest
 from storage.raw_rows import raw_rows
 from storage.types import core_table
 
-RULES_VERSION = 1
+RULES_VERSION = 2  # 2: bounds on times, durations and engagement counts
 DIGEST = core_table(CrmActivityDigest)
 COLUMNS = ("activity_id", "digest", "outcome", "interaction_key")
 _encode = msgspec.msgpack.Encoder().encode
@@ -51,10 +53,16 @@ class Digester:
     """`digest(activity, parties)` for one run's directory, coverage and cutoff."""
 
     def __init__(
-        self, directory: Directory, covered: Mapping[str, datetime], not_before: datetime | None
+        self,
+        directory: Directory,
+        covered: Mapping[str, datetime],
+        not_before: datetime | None,
+        window: TimeWindow,
     ) -> None:
         self._directory = directory
         self._not_before = not_before
+        self._window = window
+        self._soon = window.completed_until
         coverage = sorted((user, since.isoformat()) for user, since in covered.items())
         self._context = _encode((RULES_VERSION, coverage))
 
@@ -71,17 +79,29 @@ class Digester:
             for party in parties
         )
         occurred_at = activity.start_at or activity.end_at
-        not_before = self._not_before
+        not_before, soon = self._not_before, self._soon
         payload = (
             tuple(activity),
             matched,
             match_record("system_user", activity.owner_id),
             self._directory.record_erased(activity.regarding_type, activity.regarding_id),
             not_before is not None and occurred_at is not None and occurred_at < not_before,
+            # Inline for what has happened (nearly every row): a million per run.
+            0
+            if soon is None or occurred_at is None or occurred_at <= soon
+            else self._ahead(occurred_at),
         )
         hasher = hashlib.blake2b(self._context, digest_size=16)
         hasher.update(_encode(payload))
         return hasher.hexdigest()
+
+    def _ahead(self, occurred_at: datetime) -> int:
+        """1 for a time ahead of the run's now, 2 beyond the planning window (0: neither).
+
+        The rules judge a time after now by these bounds, which move with now.
+        """
+        latest = self._window.latest
+        return 2 if latest is not None and occurred_at > latest else 1
 
 
 def load_digests(*, session: Session) -> dict[str, ActivityDigest]:

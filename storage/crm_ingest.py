@@ -21,9 +21,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from storage.crm_activity_rows import iter_activities, parties_by_activity
-from storage.crm_activity_rules import RowProblem, RowRejected, interaction_key, to_interaction
+from storage.crm_activity_rows import ActivityRow, iter_activities, parties_by_activity
+from storage.crm_activity_rules import TimeWindow, interaction_key, to_interaction
 from storage.crm_digests import ActivityDigest, Digester, load_digests, replace_digests
+from storage.crm_problems import RowProblem, RowProblems, RowRejected
 from storage.directory import Directory, load_directory
 from storage.engine import session_scope
 from storage.interaction_locks import lock_all_interactions
@@ -36,7 +37,7 @@ from storage.interaction_store import (
     sync_records,
 )
 from storage.mailbox_store import exchange_covered_users
-from storage.raw_rows import raw_rows
+from storage.raw_rows import Unreadable, raw_rows
 
 # Beyond this many changed interactions one full read beats reading them by key.
 KEYED_READ_LIMIT = 20_000
@@ -49,7 +50,8 @@ class CrmIngestReport:
     beyond_retention: int = 0  # activities older than the retention window, not taken in
     unchanged: int = 0  # activities whose inputs did not change since the last run
     counts: WriteCounts = field(default_factory=WriteCounts)
-    problems: list[RowProblem] = field(default_factory=list)
+    # CRM values outside the contract: counted by column, the first ones kept in full.
+    problems: RowProblems = field(default_factory=RowProblems)
 
 
 def _seen_by_exchange(session: Session, keys: list[str]) -> set[str]:
@@ -110,15 +112,22 @@ class _Scan:
         return self.skipped > 0
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What a pass derives every activity against."""
+
+    directory: Directory
+    covered: dict[str, datetime]
+    not_before: datetime | None
+    window: TimeWindow
+
+
 def _derive(
-    activity: Any,
-    parties: list[Any],
-    directory: Directory,
-    covered: dict[str, datetime],
-    not_before: datetime | None,
+    activity: Any, parties: list[Any], context: _Context, noted: list[RowProblem]
 ) -> tuple[str, InteractionRecord | None]:
     """(outcome, the interaction if there is one); raises RowRejected for a broken row."""
-    record = to_interaction(activity, parties, directory)
+    directory, covered, not_before = context.directory, context.covered, context.not_before
+    record = to_interaction(activity, parties, directory, window=context.window, noted=noted)
     if record is None:
         return "none", None
     if not_before is not None and record.occurred_at < not_before:
@@ -142,6 +151,7 @@ def _scan(
     session: Session,
     report: CrmIngestReport,
     not_before: datetime | None,
+    window: TimeWindow,
     previous: dict[str, ActivityDigest],
 ) -> _Scan:
     """Derive every activity whose digest differs from `previous` (all, if it is empty).
@@ -150,10 +160,12 @@ def _scan(
     """
     directory = load_directory(session=session)
     covered = exchange_covered_users(session=session)
-    digester = Digester(directory, covered, not_before)
+    context = _Context(directory, covered, not_before, window)
+    digester = Digester(directory, covered, not_before, window)
     parties = parties_by_activity(session=session)
     scan = _Scan()
-    for activity in iter_activities(session=session):
+    unreadable: list[Unreadable] = []
+    for activity in iter_activities(session=session, unreadable=unreadable):
         report.activities += 1
         own_parties = parties.get(activity.id, [])
         digest = digester.digest(activity, own_parties)
@@ -165,22 +177,32 @@ def _scan(
                 scan.unchanged_keys.add(before.interaction_key)
                 scan.unchanged_interactions += 1
             continue
-        scan.derived.append(activity.id)
-        if before is not None and before.interaction_key is not None:
-            scan.affected.add(before.interaction_key)
+        _forget(scan, activity, before)
+        noted: list[RowProblem] = []
         try:
-            outcome, record = _derive(activity, own_parties, directory, covered, not_before)
+            outcome, record = _derive(activity, own_parties, context, noted)
         except RowRejected as rejection:
-            # No digest is kept: the row is checked, and reported, on every run.
-            report.problems.append(rejection.problem)
-            scan.rejected.add(interaction_key(activity))
+            _reject(scan, report, activity, [*noted, rejection.problem])
             continue
         _count(report, outcome)
         key = None if record is None else record.key
         if record is not None:
             scan.desired[record.key] = record
             scan.affected.add(record.key)
-        scan.digests.append(ActivityDigest(activity.id, digest, outcome, key))
+        for problem in noted:
+            report.problems.add(problem)
+        if not noted:
+            # An activity with a problem keeps no digest: it is checked, and reported,
+            # again on every run until the CRM corrects it.
+            scan.digests.append(ActivityDigest(activity.id, digest, outcome, key))
+    for row, columns in unreadable:
+        report.activities += 1
+        _forget(scan, row, previous.pop(row.id, None))
+        problems = [
+            RowProblem("crm_activity", row.id, column, getattr(row, column), "a timestamp")
+            for column in columns
+        ]
+        _reject(scan, report, row, problems)
     for gone in previous.values():
         scan.derived.append(gone.activity_id)
         if gone.interaction_key is not None:
@@ -188,6 +210,22 @@ def _scan(
     scan.affected |= scan.rejected
     report.unchanged = scan.skipped
     return scan
+
+
+def _forget(scan: _Scan, activity: ActivityRow, before: ActivityDigest | None) -> None:
+    """The activity is derived again: its old digest goes, its old interaction may change."""
+    scan.derived.append(activity.id)
+    if before is not None and before.interaction_key is not None:
+        scan.affected.add(before.interaction_key)
+
+
+def _reject(
+    scan: _Scan, report: CrmIngestReport, activity: ActivityRow, problems: list[RowProblem]
+) -> None:
+    """A skipped row: reported, and what is stored for it stays (no digest is kept)."""
+    for problem in problems:
+        report.problems.add(problem)
+    scan.rejected.add(interaction_key(activity))
 
 
 def _still_holds(session: Session, scan: _Scan) -> bool:
@@ -218,22 +256,27 @@ def _stored_records(session: Session, scan: _Scan) -> dict[str, InteractionRecor
     return {key: record for key, record in everything.items() if key in scan.affected}
 
 
-def ingest_crm_activities(engine: Engine, *, not_before: datetime | None = None) -> CrmIngestReport:
+def ingest_crm_activities(
+    engine: Engine, *, not_before: datetime | None = None, now: datetime | None = None
+) -> CrmIngestReport:
     """`not_before`: the retention cutoff (now minus the interaction window); the caller
-    reads it from the settings, storage does not.
+    reads it from the settings, storage does not. `now`: the run's now, which the
+    rules judge times after it by (a completed activity dated later is skipped);
+    without it only the bounds that do not move with the clock are checked.
 
     Only activities whose inputs changed since the last run are derived again
     (storage.crm_digests); the result is the one a full pass would give.
     """
     with session_scope(engine) as session:
+        window = TimeWindow.around(now)
         report = CrmIngestReport()
-        scan = _scan(session, report, not_before, load_digests(session=session))
+        scan = _scan(session, report, not_before, window, load_digests(session=session))
         # An Exchange sync (on another replica) may be committing the same `msg:` keys:
         # hold every key (one lock) from before the checks until this transaction ends.
         lock_all_interactions(session)
         if scan.incremental and not _still_holds(session, scan):
             report = CrmIngestReport()
-            scan = _scan(session, report, not_before, {})
+            scan = _scan(session, report, not_before, window, {})
         stored = _stored_records(session, scan)
         desired = scan.desired
         shared = [key for key in desired.keys() | stored.keys() if key.startswith("msg:")]

@@ -1,86 +1,187 @@
-"""Read the CRM records that get a health score, as plain rows."""
+"""Read the CRM records that get a health score, as plain rows.
+
+The CRM writes these tables itself: a record whose `created_at` cannot be
+read is skipped for the run (it keeps the health it had), one outside the
+contract's bounds is read as unknown, and a lead or opportunity whose status
+is none of the contract's words is not scored; each is reported by column
+(storage.crm_problems, docs/crm-contract.md).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
-import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.crm_tables import (
-    Account,
-    Contact,
-    Lead,
-    Opportunity,
-    OpportunityStakeholder,
-    SystemUser,
-)
+from storage.crm_activity_rules import EARLIEST, TimeWindow
+from storage.crm_problems import RowProblem, RowProblems
+from storage.crm_tables import LEAD_STATUS_VALUES, OPPORTUNITY_STATUS_VALUES, Contact
 from storage.engine import is_sqlite
 from storage.packed_parties import FIELD_SEPARATOR as FIELD_SEPARATOR
 from storage.packed_parties import PACKED_COLUMNS
 from storage.packed_parties import PARTY_SEPARATOR as PARTY_SEPARATOR
-from storage.raw_rows import raw_rows, sqlite_time
-from storage.suppression import without_erased
+from storage.raw_rows import Unreadable, named_rows, raw_rows, sqlite_time
+from storage.suppression import erased_records, load_suppression, without_erased
 from storage.types import core_table
 
-USERS, ACCOUNTS, CONTACTS = core_table(SystemUser), core_table(Account), core_table(Contact)
-LEADS, OPPORTUNITIES = core_table(Lead), core_table(Opportunity)
-STAKEHOLDERS = core_table(OpportunityStakeholder)
+CONTACTS = core_table(Contact)  # for tests that write the CRM as a CRM would
+
+
+class UserRow(NamedTuple):
+    id: str
+    full_name: str
+    team: str | None
+    disabled: bool
+
+
+class AccountRow(NamedTuple):
+    id: str
+    name: str
+    primary_contact_id: str | None
+    created_at: datetime | None
+
+
+class ContactRow(NamedTuple):
+    id: str
+    full_name: str
+    account_id: str | None
+    created_at: datetime | None
+
+
+class LeadRow(NamedTuple):
+    id: str
+    full_name: str
+    owner_id: str | None
+    created_at: datetime | None
+
+
+class OpportunityRow(NamedTuple):
+    id: str
+    name: str
+    account_id: str | None
+    owner_id: str | None
+    customer_contact_id: str | None
+    created_at: datetime | None
+
+
+class StakeholderRow(NamedTuple):
+    opportunity_id: str
+    contact_id: str
+    role: str | None  # free text; scoring.rollup maps it onto its vocabulary
 
 
 @dataclass(frozen=True, slots=True)
 class CrmSnapshot:
     """Everything scoring needs to know about the CRM, read in one transaction."""
 
-    users: list[Any]  # rows: id, full_name, team, disabled
-    accounts: list[Any]  # rows: id, name, primary_contact_id, created_at
-    contacts: list[Any]  # rows: id, full_name, account_id, created_at
-    open_leads: list[Any]  # rows: id, full_name, owner_id, created_at
-    open_opportunities: list[Any]  # rows: id, name, account_id, owner_id, customer_contact_id, ...
-    stakeholders: list[Any]  # rows: opportunity_id, contact_id
+    users: list[Any]  # UserRow
+    accounts: list[Any]  # AccountRow
+    contacts: list[Any]  # ContactRow
+    open_leads: list[Any]  # LeadRow
+    open_opportunities: list[Any]  # OpportunityRow
+    stakeholders: list[Any]  # StakeholderRow
 
 
-def load_crm_snapshot(*, session: Session) -> CrmSnapshot:
+# The record types scored, by table, and the statuses of the two that close.
+STATUSES = {"lead": LEAD_STATUS_VALUES, "opportunity": OPPORTUNITY_STATUS_VALUES}
+
+
+class _Reader:
+    """Reads record tables for one snapshot, collecting what breaks the contract."""
+
+    def __init__(self, session: Session, window: TimeWindow) -> None:
+        self.session = session
+        self.window = window
+        self.problems: list[RowProblem] = []
+
+    def records(self, row_type: type[Any], table: str, where: str = "") -> list[Any]:
+        """Every row by id; one whose created_at cannot be read is skipped, one outside
+        the bounds has it read as unknown."""
+        unreadable: list[Unreadable] = []
+        rows = named_rows(
+            self.session, row_type, table, times=("created_at",), unreadable=unreadable,
+            where=where,
+        )  # fmt: skip
+        latest = self.window.completed_until
+        kept = []
+        for row in rows:
+            created_at = row.created_at
+            if created_at is not None and (
+                created_at < EARLIEST or (latest is not None and created_at > latest)
+            ):
+                self._note(table, row.id, "created_at", created_at, "read as unknown")
+                row = row._replace(created_at=None)
+            kept.append(row)
+        for skipped, _columns in unreadable:
+            self.problems.append(
+                RowProblem(table, skipped.id, "created_at", skipped.created_at, "a timestamp",
+                           "record skipped: keeps the health it had")
+            )  # fmt: skip
+        return kept
+
+    def _note(self, table: str, row_id: str, column: str, value: Any, handling: str) -> None:
+        allowed = f"a time from {EARLIEST.date()} up to the run's now"
+        self.problems.append(RowProblem(table, row_id, column, value, allowed, handling))
+
+    def statuses(self, table: str) -> None:
+        """A status outside the vocabulary: the record is not scored, like a closed one."""
+        allowed = STATUSES[table]
+        words = ", ".join(f"'{word}'" for word in allowed)
+        query = f"SELECT id, status FROM {table} WHERE status NOT IN ({words}) ORDER BY id"
+        for record_id, status in raw_rows(self.session, query):
+            self.problems.append(
+                RowProblem(table, record_id, "status", status, f"one of {', '.join(allowed)}",
+                           "not scored: keeps the health it had")
+            )  # fmt: skip
+
+    def plain(self, row_type: type[Any], table: str, order: str) -> list[Any]:
+        query = f"SELECT {', '.join(row_type._fields)} FROM {table} ORDER BY {order}"
+        new = tuple.__new__
+        return [new(row_type, row) for row in raw_rows(self.session, query)]
+
+
+def load_crm_snapshot(
+    *, session: Session, now: datetime | None = None, problems: RowProblems | None = None
+) -> CrmSnapshot:
     """Each list in primary-key order, whatever order the database keeps its rows in.
 
     Everything downstream follows this order (scopes, the split into scoring
     shares, the write-back's batches), so a run over an unchanged CRM does
     the same work in the same order every time; without it an update that
-    moved rows on disk would reshuffle the next run.
+    moved rows on disk would reshuffle the next run. `now`: the run's now, for
+    the bound on `created_at` (none after it without one). The records skipped
+    or read in part go to `problems`.
     """
-
-    def rows(
-        table: sa.Table, *columns: str, where: sa.ColumnElement[bool] | None = None
-    ) -> list[Any]:
-        query = sa.select(*(table.c[name] for name in columns))
-        if where is not None:
-            query = query.where(where)
-        return list(session.execute(query.order_by(*table.primary_key.columns)))
-
+    reader = _Reader(session, TimeWindow.around(now))
+    users = reader.plain(UserRow, "system_user", "id")
     snapshot = CrmSnapshot(
-        users=rows(USERS, "id", "full_name", "team", "disabled"),
-        accounts=rows(ACCOUNTS, "id", "name", "primary_contact_id", "created_at"),
-        contacts=rows(CONTACTS, "id", "full_name", "account_id", "created_at"),
-        open_leads=rows(
-            LEADS, "id", "full_name", "owner_id", "created_at", where=LEADS.c.status == "open"
-        ),
-        open_opportunities=rows(
-            OPPORTUNITIES,
-            "id",
-            "name",
-            "account_id",
-            "owner_id",
-            "customer_contact_id",
-            "created_at",
-            where=OPPORTUNITIES.c.status == "open",
-        ),
-        stakeholders=rows(STAKEHOLDERS, "opportunity_id", "contact_id"),
-    )
+        users=[user._replace(disabled=bool(user.disabled)) for user in users],
+        accounts=reader.records(AccountRow, "account"),
+        contacts=reader.records(ContactRow, "contact"),
+        open_leads=reader.records(LeadRow, "lead", where="status = 'open'"),
+        open_opportunities=reader.records(OpportunityRow, "opportunity", where="status = 'open'"),
+        stakeholders=reader.plain(StakeholderRow, "opportunity_stakeholder",
+                                  "opportunity_id, contact_id"),
+    )  # fmt: skip
+    reader.statuses("lead")
+    reader.statuses("opportunity")
     # Erased subjects (storage.suppression) get no KPIs, history or health, even while
-    # the CRM still holds them.
-    return without_erased(snapshot, session=session)
+    # the CRM still holds them; nor are they named in the run's report.
+    snapshot = without_erased(snapshot, session=session)
+    if problems is not None:
+        for problem in _without_erased_problems(session, reader.problems):
+            problems.add(problem)
+    return snapshot
+
+
+def _without_erased_problems(session: Session, problems: list[RowProblem]) -> list[RowProblem]:
+    if not problems:
+        return problems
+    erased = erased_records(session=session, suppression=load_suppression(session=session))
+    return [problem for problem in problems if (problem.table, problem.row_id) not in erased]
 
 
 INTERACTION_COLUMNS = (

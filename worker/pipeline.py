@@ -20,6 +20,7 @@ from compliance.late_writes import erasures_outlast_round, erasures_outlast_run
 from compliance.retention import INTERACTION_DAYS
 from graph_sync.tenant import Claim
 from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
+from storage.crm_problems import RowProblems
 from storage.crm_records import load_crm_snapshot
 from storage.engine import session_scope
 from storage.planner_statistics import refresh_interaction_statistics
@@ -36,6 +37,7 @@ from worker.scoring_processes import usable_processes
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
+PROBLEMS_SHOWN = 5  # CRM row problems logged in full; all are counted
 
 
 @dataclass
@@ -96,9 +98,8 @@ def _run_once(
     clock = time.perf_counter
     started = clock()
     not_before = now - timedelta(days=retention_days)
-    summary = RunSummary(now=now, ingest=ingest_crm_activities(engine, not_before=not_before))
-    for problem in summary.ingest.problems:
-        log.warning("skipped CRM row: %s", problem)
+    ingest = ingest_crm_activities(engine, not_before=not_before, now=now)
+    summary = RunSummary(now=now, ingest=ingest)
     counts = summary.ingest.counts
     # An updated interaction is deleted and inserted again (storage.interaction_store).
     changed = counts.added + counts.updated + counts.removed
@@ -107,7 +108,8 @@ def _run_once(
 
     started = clock()
     with session_scope(engine) as session:
-        crm = load_crm_snapshot(session=session)
+        crm = load_crm_snapshot(session=session, now=now, problems=ingest.problems)
+    _log_problems(ingest.problems)
     rows = fetch_interaction_rows(engine)
     summary.interactions = len(rows)
     summary.seconds["load"] = clock() - started
@@ -131,6 +133,14 @@ def _run_once(
         # A subject erased while this run was scoring: its late writes go again.
         forget_late_health(session=session)
     return summary
+
+
+def _log_problems(problems: RowProblems) -> None:
+    """CRM values outside the contract: a count by column, then the first few, a line each."""
+    if problems:
+        log.warning("CRM rows: %s", problems.headline())
+    for problem in problems.examples[:PROBLEMS_SHOWN]:
+        log.warning("CRM row: %s", problem)
 
 
 async def sync_exchange(

@@ -186,7 +186,7 @@ def test_a_broken_row_is_reported_on_every_run_and_its_interaction_kept(
         assert "crm:e1" in _stored(engine)
     if fix:
         _execute(engine, sa.update(ACTIVITY).where(ACTIVITY.c.id == "e1").values(kind="email"))
-        assert ingest_crm_activities(engine).problems == []
+        assert not ingest_crm_activities(engine).problems
     _assert_a_full_pass_agrees(engine)
 
 

@@ -177,7 +177,7 @@ def test_a_broken_row_is_reported_by_column_and_keeps_what_was_stored(engine: En
 
     assert [str(p) for p in report.problems] == [
         "crm_activity 'e9': kind 'fax' is not allowed; "
-        "expected one of email, appointment, phone_call, task"
+        "expected one of email, appointment, phone_call, task; row skipped"
     ]
     assert _interactions(engine)["crm:e9"] == stored
 
