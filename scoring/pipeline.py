@@ -159,7 +159,7 @@ class RecordScorer:
             return RecordHealth(scope.record, None, None, _NOT_APPLICABLE, kpis)
         created_at_ts = scope.created_at.timestamp() if scope.created_at is not None else None
         now, before = self._readings(record, created_at_ts, rows[-1].ts if rows else None)
-        if scope.people == {scope.record} and scope.team is None:
+        if scope.team is None and len(scope.people) == 1 and scope.record in scope.people:
             self._remember(scope.record, record, now, before, created_at_ts)
         context = Context(scope, self.names, record, self.time, settings.frequency)
         if now.values is None:
