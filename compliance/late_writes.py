@@ -3,7 +3,7 @@
 A run reads the suppression list (through the directory and the CRM
 snapshot) long before it writes: the CRM ingest reads it and then writes
 interactions and party rows, scoring processes write KPI rows and health
-computed from interactions read earlier, introducers are stored last. An
+computed from interactions read earlier, introducers are stored last. A
 `rapport erase` that commits in between removes what is stored at that
 moment, and the run then writes the subject back from what it read before.
 

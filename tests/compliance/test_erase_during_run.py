@@ -78,6 +78,7 @@ class EraseAt:
         self.parent = os.getpid()
         self.seen = 0
         self.fired = False
+        self.done = False  # the erase committed
         self.hook = "after_cursor_execute" if moment.after else "before_cursor_execute"
 
     def __enter__(self) -> EraseAt:
@@ -96,6 +97,7 @@ class EraseAt:
         if self.seen == self.moment.occurrence:
             self.fired = True  # first: the erase's own statements come through here too
             erase_subject(self.engine, self.subject.addresses[0], now=NOW, dry_run=False)
+            self.done = True
 
 
 @pytest.fixture
@@ -230,3 +232,26 @@ async def test_the_services_tick_gets_the_same_guarantee(crm: Engine, database_u
 
     assert erase.fired and jobs.metrics.scoring_runs.value(outcome="done") == 1
     _assert_erased_by_the_end(crm, DANA)
+
+
+def test_a_run_that_fails_after_the_erase_leaves_nothing_either(crm: Engine) -> None:
+    """The ingest wrote the subject after the erase, then the run fails: the sweep still runs."""
+
+    failed: list[str] = []
+
+    def fail_after_the_load(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if erase.done and "FROM ri_settings" in statement and not failed:
+            failed.append(statement)
+            raise RuntimeError("scoring failed")
+
+    with EraseAt(crm, STAGES["ingest"], DANA) as erase:
+        event.listen(crm, "before_cursor_execute", fail_after_the_load)
+        try:
+            with pytest.raises(RuntimeError, match="scoring failed"):
+                run_once(crm, now=NOW)
+        finally:
+            event.remove(crm, "before_cursor_execute", fail_after_the_load)
+
+    assert erase.fired
+    assert occurrences(crm, DANA.needles) == []
+    assert not export_subject(crm, DANA.addresses[0], now=NOW).holds_data
