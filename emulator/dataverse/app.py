@@ -1,0 +1,139 @@
+"""The loopback Dataverse server: one HTTPS listener whose origin is the environment URL.
+
+Tokens come from a Graph emulator's token service (`Emulator.tokens`): starting adds this
+environment's URL, and `https://{urlName}.crm.dynamics.com`, to the resources it issues
+tokens for, so `{url}/.default` is the scope, as for a real environment.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from aiohttp import web
+
+from emulator.certs import TlsMaterial, create_tls_material
+from emulator.dataverse.admin import DataverseAdmin, add_admin_routes
+from emulator.dataverse.environment import Environment, seed
+from emulator.dataverse.http import API_PREFIX, ApiRequest
+from emulator.dataverse.limits import Limits, Protection
+from emulator.dataverse.service import DataverseService
+from emulator.dataverse.store import Store
+from emulator.tokens import TokenService
+
+LOOPBACK = "127.0.0.1"
+
+
+class DataverseEmulator(DataverseAdmin):
+    def __init__(
+        self,
+        environment: Environment,
+        tokens: TokenService,
+        *,
+        port: int = 0,
+        workdir: Path | None = None,
+        seed_value: int = 0,
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        store = Store(clock)
+        seed(store, environment)
+        protection = Protection(clock, seed_value, limits or Limits())
+        super().__init__(DataverseService(store, tokens, environment, protection))
+        self.environment = environment
+        self.tokens = tokens
+        self._requested_port = port
+        self._workdir = workdir
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        self._runner: web.AppRunner | None = None
+        self._tls: TlsMaterial | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        """The environment URL (as `https://{org}.crm.dynamics.com`), no trailing slash."""
+        return f"https://{LOOPBACK}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}{API_PREFIX}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"{self.url}/_emulator"
+
+    @property
+    def scope(self) -> str:
+        return f"{self.url}/.default"
+
+    @property
+    def nominal_url(self) -> str:
+        """The cloud URL this environment stands for; its scope is accepted too."""
+        return f"https://{self.environment.url_name}.crm.dynamics.com"
+
+    @property
+    def ca_pem_path(self) -> Path:
+        if self._tls is None:
+            raise RuntimeError("the Dataverse emulator is not started")
+        return self._tls.ca_pem_path
+
+    def web_app(self) -> web.Application:
+        app = web.Application(client_max_size=32 * 1024 * 1024)
+        add_admin_routes(app, self)
+        app.router.add_route("*", API_PREFIX + "{tail:.*}", self._handler)
+        return app
+
+    async def _handler(self, request: web.Request) -> web.Response:
+        api_request = ApiRequest(
+            method=request.method,
+            path=request.match_info["tail"] or "/",
+            query=dict(request.query),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=await request.read(),
+            base_url=f"{request.scheme}://{request.host}{API_PREFIX}",
+        )
+        response = await self.service.handle(api_request)
+        return web.Response(status=response.status, body=response.body, headers=response.headers)
+
+    async def start(self) -> None:
+        directory = self._workdir
+        if directory is None:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="rapport-dataverse-")
+            directory = Path(self._tempdir.name)
+        self._tls = create_tls_material(directory)
+        self._runner = web.AppRunner(self.web_app(), access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner, LOOPBACK, self._requested_port, ssl_context=self._tls.server_context
+        )
+        await site.start()
+        server = site._server  # aiohttp keeps the asyncio server private; port 0 needs it
+        sockets = getattr(server, "sockets", None)
+        assert sockets
+        self.port = int(sockets[0].getsockname()[1])
+        self.service.audiences = {self.url, self.nominal_url}
+        self.tokens.extra_audiences.update(self.service.audiences)
+
+    async def stop(self) -> None:
+        self.tokens.extra_audiences.difference_update(self.service.audiences)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+
+    async def __aenter__(self) -> DataverseEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,57 @@
+"""Dataverse Web API errors: `{"error": {"code": "0x8004...", "message": ...}}` and a status.
+
+Codes are the hexadecimal forms Dataverse puts in Web API error bodies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NOT_FOUND = "0x80040217"  # ObjectDoesNotExist
+PRIVILEGE_DENIED = "0x80040220"  # PrivilegeDenied: principal is missing a privilege
+NOT_MEMBER = "0x80072560"  # the caller has no (application) user in the environment
+BAD_PAYLOAD = "0x80060888"  # OData validation: unknown property, bad literal, bad query
+EXPIRED_VERSION_STAMP = "0x80044352"  # change tracking: delta token too old, full sync needed
+DUPLICATE_ATTRIBUTE = "0x80047013"  # a column with that schema name exists on the table
+DUPLICATE_RECORD = "0x80040237"  # create with an id that exists
+THROTTLED_REQUESTS = "0x80072322"  # -2147015902: number of requests over the window
+THROTTLED_EXECUTION = "0x80072321"  # -2147015903: combined execution time
+THROTTLED_CONCURRENCY = "0x80072326"  # -2147015898: concurrent requests
+
+
+class DataverseError(Exception):
+    """Raised by handlers; rendered as the Web API's error body with `status`."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+def bad_request(message: str) -> DataverseError:
+    return DataverseError(400, BAD_PAYLOAD, message)
+
+
+def unknown_property(name: str, logical_name: str) -> DataverseError:
+    return bad_request(
+        f"The property '{name}' does not exist on type 'Microsoft.Dynamics.CRM.{logical_name}'. "
+        "Make sure to only use property names that are defined by the type or mark the type "
+        "as open type."
+    )
+
+
+def record_not_found(logical_name: str, record_id: str) -> DataverseError:
+    return DataverseError(
+        404, NOT_FOUND, f"Entity '{logical_name}' With Id = {record_id} Does Not Exist"
+    )
+
+
+def resource_not_found(segment: str) -> DataverseError:
+    return DataverseError(404, "0x8006088a", f"Resource not found for the segment '{segment}'.")

@@ -1,0 +1,75 @@
+"""How a stored row looks on the wire: properties, lookups as `_x_value`, annotations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from emulator.dataverse.schema import Table
+from emulator.dataverse.store import Row, Store
+
+LOOKUP_LOGICAL_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname"
+NAVIGATION_PROPERTY = "Microsoft.Dynamics.CRM.associatednavigationproperty"
+FORMATTED_VALUE = "OData.Community.Display.V1.FormattedValue"
+
+
+def wanted_annotations(prefer: Mapping[str, str]) -> list[str]:
+    """Patterns from `Prefer: odata.include-annotations="..."` ("*", names, `ns.*`)."""
+    raw = prefer.get("odata.include-annotations", "")
+    return [p.strip() for p in raw.strip('"').split(",") if p.strip()]
+
+
+def _wants(patterns: list[str], annotation: str) -> bool:
+    for pattern in patterns:
+        if pattern == "*" or pattern == annotation:
+            return True
+        if pattern.endswith(".*") and annotation.startswith(pattern[:-1]):
+            return True
+    return False
+
+
+def properties(table: Table, row: Row) -> dict[str, Any]:
+    """Every property of the row by its wire name (what $filter and $orderby see)."""
+    shown: dict[str, Any] = {}
+    for column in table.columns.values():
+        shown[column.value_name] = row.values.get(column.name)
+    return shown
+
+
+def render(
+    store: Store,
+    table: Table,
+    row: Row,
+    select: list[str] | None,
+    annotations: list[str],
+) -> dict[str, Any]:
+    values = properties(table, row)
+    names = list(values) if select is None else list(dict.fromkeys(select))
+    if table.primary_id not in names:
+        names.append(table.primary_id)
+    rendered: dict[str, Any] = {"@odata.etag": f'W/"{row.values.get("versionnumber")}"'}
+    for name in names:
+        rendered[name] = values.get(name)
+        column = table.column_for_property(name)
+        if column is None or column.kind != "lookup" or values.get(name) is None:
+            continue
+        target = row.lookup_types.get(column.name, column.targets[0] if column.targets else "")
+        if _wants(annotations, FORMATTED_VALUE):
+            rendered[f"{name}@{FORMATTED_VALUE}"] = _display_name(store, target, values[name])
+        if _wants(annotations, NAVIGATION_PROPERTY):
+            navigation = column.name if len(column.targets) < 2 else f"{column.name}_{target}"
+            rendered[f"{name}@{NAVIGATION_PROPERTY}"] = navigation
+        if _wants(annotations, LOOKUP_LOGICAL_NAME):
+            rendered[f"{name}@{LOOKUP_LOGICAL_NAME}"] = target
+    return rendered
+
+
+def _display_name(store: Store, logical_name: str, record_id: str) -> str | None:
+    data = store.logical(logical_name)
+    if data is None:
+        return None
+    row = data.rows.get(record_id)
+    if row is None:
+        return None
+    name = row.values.get(data.table.primary_name)
+    return None if name is None else str(name)

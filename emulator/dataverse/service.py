@@ -1,0 +1,445 @@
+"""One Web API request end to end: bearer token, application user, service protection,
+route, privileges, handler, error body, request log.
+
+The aiohttp front and each `$batch` part both go through `DataverseService.handle`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.dataverse import batch, metadata, odata
+from emulator.dataverse.environment import ApplicationUser, Environment
+from emulator.dataverse.errors import (
+    NOT_MEMBER,
+    PRIVILEGE_DENIED,
+    DataverseError,
+    bad_request,
+    record_not_found,
+    resource_not_found,
+)
+from emulator.dataverse.http import ApiRequest, ApiResponse, json_response, no_content
+from emulator.dataverse.limits import Protection
+from emulator.dataverse.query import CollectionQuery, parse_prefer
+from emulator.dataverse.rows import render, wanted_annotations
+from emulator.dataverse.store import Store, TableData
+from emulator.dataverse.writes import WriteLog, Writer
+from emulator.errors import GraphError
+from emulator.tokens import TokenService
+
+# Set while a change set runs: its parts already hold the write lock.
+_IN_CHANGE_SET: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "in_change_set", default=False
+)
+_GUID = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
+_ENTITY = rf"EntityDefinitions\((?:LogicalName='(?P<logical>[a-z_0-9]+)'|(?P<entity_id>{_GUID}))\)"
+_ROUTES: list[tuple[str, re.Pattern[str]]] = [
+    ("whoami", re.compile(r"^/WhoAmI(?:\(\))?/?$", re.IGNORECASE)),
+    ("batch", re.compile(r"^/\$batch/?$")),
+    ("entities", re.compile(r"^/EntityDefinitions/?$")),
+    ("entity", re.compile(rf"^/{_ENTITY}/?$")),
+    ("attributes", re.compile(rf"^/{_ENTITY}/Attributes/?$")),
+    (
+        "attributes_cast",
+        re.compile(rf"^/{_ENTITY}/Attributes/Microsoft\.Dynamics\.CRM\.(?P<cast>\w+)/?$"),
+    ),
+    (
+        "attribute",
+        re.compile(
+            rf"^/{_ENTITY}/Attributes\((?:LogicalName='(?P<attribute>[a-z_0-9]+)'"
+            rf"|(?P<attribute_id>{_GUID}))\)/?$"
+        ),
+    ),
+    ("action", re.compile(r"^/(?P<set>[a-z_]+)/Microsoft\.Dynamics\.CRM\.(?P<action>\w+)/?$")),
+    ("record", re.compile(rf"^/(?P<set>[a-z_]+)\((?P<id>{_GUID})\)/?$")),
+    ("collection", re.compile(r"^/(?P<set>[a-z_]+)/?$")),
+]
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    user: str | None
+    status: int
+    started: float
+    duration_ms: float
+    in_batch: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "user": self.user,
+            "status": self.status,
+            "started": self.started,
+            "durationMs": self.duration_ms,
+            "inBatch": self.in_batch,
+        }
+
+
+@dataclass
+class _Call:
+    request: ApiRequest
+    user: ApplicationUser
+    params: dict[str, str]
+    in_batch: bool
+
+
+@dataclass
+class DataverseService:
+    store: Store
+    tokens: TokenService
+    environment: Environment
+    protection: Protection
+    audiences: set[str] = field(default_factory=set)
+    writes: WriteLog = field(default_factory=WriteLog)
+    requests: list[LoggedRequest] = field(default_factory=list)
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    def __post_init__(self) -> None:
+        # Change sets hold this while they run, so no other write lands in their undo log.
+        self._write_lock = asyncio.Lock()
+
+    async def handle(self, request: ApiRequest, *, in_batch: bool = False) -> ApiResponse:
+        started = time.time()
+        user: ApplicationUser | None = None
+        try:
+            user = self._caller(request)
+            remaining = None
+            if not in_batch:
+                remaining = self.protection.admit(user.systemuserid)
+            kind, params = _route(request.method, request.path)
+            self.protection.inject(request.method, params.get("set"))
+            response = await self._guarded(_Call(request, user, params, in_batch), kind)
+            if remaining is not None:
+                response.headers["x-ms-ratelimit-burst-remaining-xrm-requests"] = str(remaining)
+        except DataverseError as error:
+            response = json_response(error.body(), error.status, error.headers)
+        except _Unauthenticated as error:
+            response = ApiResponse(401, b"", {"WWW-Authenticate": error.challenge})
+        response.headers["x-ms-service-request-id"] = str(uuid.uuid4())
+        response.headers.setdefault("OData-Version", "4.0")
+        if response.status == 429:
+            self.protection.throttled += 1
+        self.requests.append(
+            LoggedRequest(
+                request.method,
+                request.path,
+                user.systemuserid if user else None,
+                response.status,
+                started,
+                (time.time() - started) * 1000.0,
+                in_batch,
+            )
+        )
+        return response
+
+    def _caller(self, request: ApiRequest) -> ApplicationUser:
+        try:
+            claims = self.tokens.verify_bearer(
+                request.header("authorization"), frozenset(self.audiences)
+            )
+        except GraphError as error:
+            raise _Unauthenticated(self._challenge()) from error
+        user = self.environment.application_users.get(claims.app_id)
+        if user is None or user.disabled:
+            raise DataverseError(403, NOT_MEMBER, "The user is not a member of the organization.")
+        return user
+
+    def _challenge(self) -> str:
+        resource = min(self.audiences, key=len) if self.audiences else ""
+        return (
+            "Bearer authorization_uri=https://login.microsoftonline.com/"
+            f"{self.tokens.tenant.id}/oauth2/authorize, resource_id={resource}/"
+        )
+
+    async def _guarded(self, call: _Call, kind: str) -> ApiResponse:
+        user = call.user.systemuserid
+        self.protection.enter(user)
+        try:
+            if call.request.method == "GET" or kind == "batch" or _IN_CHANGE_SET.get():
+                return await self._route_call(call, kind)
+            async with self._write_lock:
+                return await self._route_call(call, kind)
+        finally:
+            self.protection.leave(user)
+
+    async def _route_call(self, call: _Call, kind: str) -> ApiResponse:
+        handler = getattr(self, f"_{kind}")
+        response: ApiResponse = await handler(call)
+        return response
+
+    # -- handlers ---------------------------------------------------------------
+    async def _whoami(self, call: _Call) -> ApiResponse:
+        _method(call, "GET")
+        return json_response(
+            {
+                "@odata.context": (
+                    f"{call.request.base_url}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse"
+                ),
+                "BusinessUnitId": self.environment.business_unit_id,
+                "UserId": call.user.systemuserid,
+                "OrganizationId": self.environment.organization_id,
+            }
+        )
+
+    async def _batch(self, call: _Call) -> ApiResponse:
+        _method(call, "POST")
+        if call.in_batch:
+            raise bad_request("A $batch cannot hold another $batch.")
+        items = batch.parse(call.request.body, call.request.header("content-type"))
+
+        async def dispatch(request: ApiRequest) -> ApiResponse:
+            return await self.handle(request, in_batch=True)
+
+        async def in_transaction(
+            body: Callable[[], Awaitable[batch.Answers]],
+        ) -> batch.Answers:
+            async with self._write_lock:
+                start = len(self.writes.entries)
+                marker = _IN_CHANGE_SET.set(True)
+                try:
+                    with self.store.transaction():
+                        return await body()
+                except batch.ChangeSetFailed:
+                    self.writes.mark_rolled_back(start)
+                    raise
+                finally:
+                    _IN_CHANGE_SET.reset(marker)
+
+        return await batch.execute(items, call.request, dispatch, in_transaction)
+
+    async def _entities(self, call: _Call) -> ApiResponse:
+        _method(call, "GET")
+        items = [metadata.entity_definition(d.table) for d in self.store.tables.values()]
+        context = f"{call.request.base_url}/$metadata#EntityDefinitions"
+        return json_response(metadata.listing(items, call.request.query, context))
+
+    def _entity_data(self, call: _Call) -> TableData:
+        logical = call.params.get("logical")
+        if logical:
+            data = self.store.logical(logical)
+        else:
+            wanted = (call.params.get("entity_id") or "").lower()
+            data = next(
+                (
+                    d
+                    for d in self.store.tables.values()
+                    if metadata.metadata_id(d.table.logical_name) == wanted
+                ),
+                None,
+            )
+        if data is None:
+            raise DataverseError(
+                404, "0x80040217", f"Could not find entity with name or id '{logical}'."
+            )
+        return data
+
+    async def _entity(self, call: _Call) -> ApiResponse:
+        _method(call, "GET")
+        definition = metadata.entity_definition(self._entity_data(call).table)
+        definition["@odata.context"] = (
+            f"{call.request.base_url}/$metadata#EntityDefinitions/$entity"
+        )
+        return json_response(definition)
+
+    def _attribute_items(self, data: TableData) -> list[dict[str, Any]]:
+        return [metadata.attribute_definition(data.table, c) for c in data.table.columns.values()]
+
+    async def _attributes(self, call: _Call) -> ApiResponse:
+        data = self._entity_data(call)
+        if call.request.method == "POST":
+            return self._create_attribute(call, data)
+        _method(call, "GET")
+        context = (
+            f"{call.request.base_url}/$metadata#EntityDefinitions"
+            f"('{data.table.logical_name}')/Attributes"
+        )
+        return json_response(
+            metadata.listing(self._attribute_items(data), call.request.query, context)
+        )
+
+    async def _attributes_cast(self, call: _Call) -> ApiResponse:
+        _method(call, "GET")
+        data = self._entity_data(call)
+        cast = f"#Microsoft.Dynamics.CRM.{call.params['cast']}"
+        items = [i for i in self._attribute_items(data) if i.get("@odata.type") == cast]
+        query = {k: v for k, v in call.request.query.items() if k != "$expand"}
+        listed = metadata.listing(items, query, f"{call.request.base_url}/$metadata#{cast}")
+        if "OptionSet" in call.request.query.get("$expand", ""):
+            by_id = {i["MetadataId"]: i for i in items}
+            for entry in listed["value"]:
+                entry["OptionSet"] = by_id[entry["MetadataId"]].get("OptionSet", {"Options": []})
+        return json_response(listed)
+
+    async def _attribute(self, call: _Call) -> ApiResponse:
+        _method(call, "GET")
+        data = self._entity_data(call)
+        wanted_name = call.params.get("attribute")
+        wanted_id = (call.params.get("attribute_id") or "").lower()
+        for item in self._attribute_items(data):
+            if item["LogicalName"] == wanted_name or item["MetadataId"] == wanted_id:
+                return json_response(item)
+        raise DataverseError(
+            404, "0x80040217", f"Could not find attribute '{wanted_name or wanted_id}'."
+        )
+
+    def _create_attribute(self, call: _Call, data: TableData) -> ApiResponse:
+        if not call.user.customize:
+            raise _privilege_denied(call.user, "prvCreateAttribute", data)
+        _, attribute_id = metadata.create_attribute(
+            data.table, call.request.json(), call.request.header("mscrm.solutionuniquename")
+        )
+        entity_id = metadata.metadata_id(data.table.logical_name)
+        return no_content(
+            {
+                "OData-EntityId": (
+                    f"{call.request.base_url}/EntityDefinitions({entity_id})/Attributes"
+                    f"({attribute_id})"
+                )
+            }
+        )
+
+    def _table(self, call: _Call, access: str, privilege: str) -> TableData:
+        data = self.store.data(call.params["set"])
+        if data is None:
+            raise resource_not_found(call.params["set"])
+        if not call.user.allows(data.table.logical_name, access):
+            raise _privilege_denied(call.user, privilege, data)
+        return data
+
+    def _writer(self, call: _Call) -> Writer:
+        return Writer(self.store, self.writes, call.user.systemuserid, call.in_batch)
+
+    async def _collection(self, call: _Call) -> ApiResponse:
+        if call.request.method == "POST":
+            data = self._table(call, "write", "prvCreate")
+            record_id = self._writer(call).create(data, call.request.json())
+            return self._created(call, data, record_id)
+        _method(call, "GET")
+        data = self._table(call, "read", "prvRead")
+        prefer = parse_prefer(call.request.header("prefer"))
+        page = CollectionQuery(
+            self.store, data, call.request.query, prefer, call.request.base_url
+        ).run()
+        headers = {"Preference-Applied": ",".join(page.applied)} if page.applied else {}
+        return json_response(page.body, headers=headers)
+
+    def _created(self, call: _Call, data: TableData, record_id: str) -> ApiResponse:
+        entity_url = f"{call.request.base_url}/{data.table.entity_set}({record_id})"
+        prefer = parse_prefer(call.request.header("prefer"))
+        if "return" in prefer and prefer["return"] == "representation":
+            body = render(self.store, data.table, data.rows[record_id], None, [])
+            return json_response(body, 201, {"OData-EntityId": entity_url})
+        return no_content({"OData-EntityId": entity_url})
+
+    async def _record(self, call: _Call) -> ApiResponse:
+        method = call.request.method
+        record_id = call.params["id"].lower()
+        if method == "GET":
+            data = self._table(call, "read", "prvRead")
+            row = data.rows.get(record_id)
+            if row is None:
+                raise record_not_found(data.table.logical_name, record_id)
+            select = odata.parse_select(
+                call.request.query.get("$select"),
+                lambda n: data.table.column_for_property(n) is not None,
+            )
+            prefer = parse_prefer(call.request.header("prefer"))
+            body = render(self.store, data.table, row, select, wanted_annotations(prefer))
+            body["@odata.context"] = (
+                f"{call.request.base_url}/$metadata#{data.table.entity_set}/$entity"
+            )
+            return json_response(body)
+        if method == "PATCH":
+            if_match = call.request.header("if-match")
+            must_exist = if_match == "*"
+            data = self._table(call, "write", "prvWrite")
+            if call.request.header("if-none-match") == "*" and record_id in data.rows:
+                raise DataverseError(
+                    412, "0x80040237", "A record with matching key values already exists."
+                )
+            created = self._writer(call).update(
+                data, record_id, call.request.json(), must_exist=must_exist
+            )
+            if created:
+                return self._created(call, data, record_id)
+            return no_content(
+                {"OData-EntityId": f"{call.request.base_url}/{data.table.entity_set}({record_id})"}
+            )
+        if method == "DELETE":
+            data = self._table(call, "write", "prvDelete")
+            self._writer(call).delete(data, record_id)
+            return no_content()
+        raise _not_allowed(method)
+
+    async def _action(self, call: _Call) -> ApiResponse:
+        _method(call, "POST")
+        action = call.params["action"]
+        if action == "UpdateMultiple":
+            data = self._table(call, "write", "prvWrite")
+            self._writer(call).update_multiple(data, call.request.json())
+            return no_content()
+        if action == "CreateMultiple":
+            data = self._table(call, "write", "prvCreate")
+            ids = self._writer(call).create_multiple(data, call.request.json())
+            return json_response(
+                {
+                    "@odata.context": (
+                        f"{call.request.base_url}/$metadata#"
+                        "Microsoft.Dynamics.CRM.CreateMultipleResponse"
+                    ),
+                    "Ids": ids,
+                }
+            )
+        raise resource_not_found(f"Microsoft.Dynamics.CRM.{action}")
+
+
+class _Unauthenticated(Exception):
+    def __init__(self, challenge: str) -> None:
+        super().__init__("unauthenticated")
+        self.challenge = challenge
+
+
+def _route(method: str, path: str) -> tuple[str, dict[str, str]]:
+    for kind, pattern in _ROUTES:
+        found = pattern.match(path)
+        if found is not None:
+            return kind, {k: v for k, v in found.groupdict().items() if v is not None}
+    segment = next((s for s in reversed(path.split("/")) if s), path)
+    raise resource_not_found(segment)
+
+
+def _method(call: _Call, allowed: str) -> None:
+    if call.request.method != allowed:
+        raise _not_allowed(call.request.method)
+
+
+def _not_allowed(method: str) -> DataverseError:
+    return DataverseError(405, "0x80060888", f"The HTTP method '{method}' is not allowed here.")
+
+
+def _privilege_denied(user: ApplicationUser, privilege: str, data: TableData) -> DataverseError:
+    table = data.table
+    name = (
+        privilege
+        if privilege.endswith("Attribute")
+        else (f"{privilege}{metadata.entity_definition(table)['SchemaName']}")
+    )
+    privilege_id = metadata.metadata_id("privilege", name)
+    return DataverseError(
+        403,
+        PRIVILEGE_DENIED,
+        f"Principal user (Id={user.systemuserid}, type=8, roleCount=1, privilegeCount=0, "
+        f"accessMode=4), is missing {name} privilege (Id={privilege_id}) on "
+        f"OTC={table.object_type_code} for entity '{table.logical_name}'. "
+        f"context.Caller={user.systemuserid}",
+    )
