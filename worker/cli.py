@@ -13,6 +13,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 
 from worker import commands, output
 from worker.compliance_cli import register as register_compliance
+from worker.crm_cli import register as register_crm
 from worker.exchange_cli import register as register_exchange
 from worker.failures import EXIT_BAD_INPUT, EXIT_FAILURE, UserError, describe
 from worker.introducer_cli import register as register_introducers
@@ -129,6 +130,7 @@ register_compliance(app)
 register_exchange(app)
 register_introducers(app)
 register_service(app)
+register_crm(app)
 
 
 def _mount_emulator() -> None:
