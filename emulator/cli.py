@@ -76,6 +76,10 @@ def generate(
     accounts: Annotated[
         int | None, typer.Option("--accounts", min=1, help="Default: 3 per user.")
     ] = None,
+    crm_out: Annotated[
+        Path | None,
+        typer.Option("--crm-out", dir_okay=False, help="Also the seed for `rapport crm import`."),
+    ] = None,
 ) -> None:
     """Write a synthetic tenant fixture and its CRM seed (OUT and OUT's .crm.json)."""
     if not out.parent.is_dir():
@@ -88,11 +92,13 @@ def generate(
             seed=seed,
             events_per_user=events_per_user,
             accounts=accounts,
+            crm_out=crm_out,
         )
     except OSError as problem:  # read-only directory, full disk: the path, not a traceback
         reason = problem.strerror or type(problem).__name__
         raise typer.BadParameter(f"cannot write {out}: {reason}", param_hint="--out") from None
-    typer.echo(json.dumps({"fixture": str(fixture_path), "crm": str(crm_path)}))
+    written = {"fixture": str(fixture_path), "crm": str(crm_path)}
+    typer.echo(json.dumps({**written, "crm_import": str(crm_out)} if crm_out else written))
 
 
 if __name__ == "__main__":

@@ -124,14 +124,35 @@ def crm_seed(fixture: dict[str, Any], seed: int, account_count: int) -> dict[str
     return {"accounts": accounts, "contacts": contacts, "systemUsers": system_users}
 
 
+def crm_import_document(crm: dict[str, Any]) -> dict[str, Any]:
+    """The CRM seed in the format `rapport crm import` reads (docs/crm-contract.md,
+    "Import file format"): one list of rows per contract table, columns by name."""
+    users = [
+        {"id": u["id"], "email": u["email"], "full_name": u["name"], "team": u["team"],
+         "disabled": u["disabled"]}
+        for u in crm["systemUsers"]
+    ]  # fmt: skip
+    contacts = []
+    for c in crm["contacts"]:
+        emails = dict(zip(("email", "email2", "email3"), c["emails"], strict=False))
+        contacts.append(
+            {"id": c["id"], "full_name": c["fullName"], **emails, "account_id": c["accountId"]}
+        )
+    accounts = [{"id": a["id"], "name": a["name"]} for a in crm["accounts"]]
+    return {"system_user": users, "account": accounts, "contact": contacts}
+
+
 def crm_path_for(fixture_path: Path) -> Path:
     """`tenant.json` -> `tenant.crm.json`."""
     return fixture_path.with_name(fixture_path.stem + ".crm.json")
 
 
-def write_tenant(out: Path, **options: Any) -> tuple[Path, Path]:
+def write_tenant(out: Path, crm_out: Path | None = None, **options: Any) -> tuple[Path, Path]:
+    """The fixture and its CRM seed; with `crm_out`, the seed as an import file there too."""
     fixture, crm = generate_tenant(**options)
     out.write_text(json.dumps(fixture, indent=1), encoding="utf-8")
     crm_path = crm_path_for(out)
     crm_path.write_text(json.dumps(crm, indent=1), encoding="utf-8")
+    if crm_out is not None:
+        crm_out.write_text(json.dumps(crm_import_document(crm), indent=1), encoding="utf-8")
     return out, crm_path
