@@ -99,7 +99,7 @@ class Store:
 
     def expire_changes(self, data: TableData) -> None:
         """Refuse every delta token issued so far for this table (full sync needed)."""
-        data.expired_below = self.version + 1
+        data.expired_below = self._next_version()  # a baseline taken from now on is valid
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

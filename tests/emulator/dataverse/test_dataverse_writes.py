@@ -1,0 +1,199 @@
+"""Writes: PATCH with If-Match, UpdateMultiple, columns from the metadata API, $batch."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+
+from emulator.dataverse.testing import LoopbackDataverse, rid
+
+HEALTH_SCORE = {
+    "@odata.type": "Microsoft.Dynamics.CRM.IntegerAttributeMetadata",
+    "SchemaName": "rapport_HealthScore",
+    "DisplayName": {"LocalizedLabels": [{"Label": "Health score", "LanguageCode": 1033}]},
+    "RequiredLevel": {"Value": "None"},
+    "MinValue": 0,
+    "MaxValue": 100,
+}
+HEALTH_STATE = {
+    "@odata.type": "Microsoft.Dynamics.CRM.PicklistAttributeMetadata",
+    "SchemaName": "rapport_HealthState",
+    "DisplayName": {"LocalizedLabels": [{"Label": "Health state", "LanguageCode": 1033}]},
+    "OptionSet": {
+        "IsGlobal": False,
+        "OptionSetType": "Picklist",
+        "Options": [
+            {"Value": 0, "Label": {"LocalizedLabels": [{"Label": "Good", "LanguageCode": 1033}]}},
+            {"Value": 1, "Label": {"LocalizedLabels": [{"Label": "Fair", "LanguageCode": 1033}]}},
+        ],
+    },
+}
+
+
+async def _provision(client: httpx.AsyncClient, body: dict[str, Any]) -> httpx.Response:
+    return await client.post(
+        "EntityDefinitions(LogicalName='contact')/Attributes",
+        json=body,
+        headers={"MSCRM.SolutionUniqueName": "rapport"},
+    )
+
+
+async def test_unknown_column_is_refused_until_provisioned(client: httpx.AsyncClient) -> None:
+    alex = rid("contact", "alex")
+    refused = await client.patch(
+        f"contacts({alex})", json={"rapport_healthscore": 70}, headers={"If-Match": "*"}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "0x80060888"
+    assert "The property 'rapport_healthscore' does not exist on type " in (
+        refused.json()["error"]["message"]
+    )
+    created = await _provision(client, HEALTH_SCORE)
+    assert created.status_code == 204
+    assert "/Attributes(" in created.headers["OData-EntityId"]
+    accepted = await client.patch(
+        f"contacts({alex})", json={"rapport_healthscore": 70}, headers={"If-Match": "*"}
+    )
+    assert accepted.status_code == 204
+    row = (await client.get(f"contacts({alex})", params={"$select": "rapport_healthscore"}))
+    assert row.json()["rapport_healthscore"] == 70
+
+
+async def test_creating_a_column_twice_is_refused_and_listing_shows_it_once(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await _provision(client, HEALTH_STATE)).status_code == 204
+    again = await _provision(client, HEALTH_STATE)
+    assert again.status_code == 400
+    assert again.json()["error"]["code"] == "0x80047013"
+    listed = await client.get(
+        "EntityDefinitions(LogicalName='contact')/Attributes",
+        params={"$select": "LogicalName,SchemaName", "$filter": "IsCustomAttribute eq true"},
+    )
+    assert [a["LogicalName"] for a in listed.json()["value"]] == ["rapport_healthstate"]
+    assert listed.json()["value"][0]["@odata.type"] == (
+        "#Microsoft.Dynamics.CRM.PicklistAttributeMetadata"
+    )
+
+
+async def test_patch_with_if_match_star_never_creates(client: httpx.AsyncClient) -> None:
+    missing = rid("contact", "ghost")
+    reply = await client.patch(
+        f"contacts({missing})", json={"jobtitle": "CEO"}, headers={"If-Match": "*"}
+    )
+    assert reply.status_code == 404
+    assert reply.json()["error"]["code"] == "0x80040217"
+    assert (await client.get(f"contacts({missing})")).status_code == 404
+
+
+async def test_update_multiple_writes_every_target_and_logs_columns(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    await _provision(client, HEALTH_SCORE)
+    targets = [
+        {"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": rid("contact", n),
+         "rapport_healthscore": score}
+        for n, score in (("alex", 80), ("bea", 40))
+    ]
+    reply = await client.post(
+        "contacts/Microsoft.Dynamics.CRM.UpdateMultiple", json={"Targets": targets}
+    )
+    assert reply.status_code == 204
+    writes = [w for w in dv.dataverse.writes() if w["operation"] == "UpdateMultiple"]
+    assert [(w["id"], w["columns"], w["rolledBack"]) for w in writes] == [
+        (rid("contact", "alex"), ["rapport_healthscore"], False),
+        (rid("contact", "bea"), ["rapport_healthscore"], False),
+    ]
+
+
+async def test_update_multiple_with_a_missing_target_writes_nothing(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    targets = [
+        {"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": rid("contact", "alex"),
+         "jobtitle": "CTO"},
+        {"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": rid("contact", "gone"),
+         "jobtitle": "CTO"},
+    ]
+    reply = await client.post(
+        "contacts/Microsoft.Dynamics.CRM.UpdateMultiple", json={"Targets": targets}
+    )
+    assert reply.status_code == 404
+    assert dv.dataverse.row("contacts", rid("contact", "alex"))["jobtitle"] is None
+    assert all(w["rolledBack"] for w in dv.dataverse.writes())
+
+
+def _part(method: str, url: str, body: dict[str, Any] | None, content_id: int) -> str:
+    lines = [
+        "Content-Type: application/http",
+        "Content-Transfer-Encoding: binary",
+        f"Content-ID: {content_id}",
+        "",
+        f"{method} {url} HTTP/1.1",
+        "Content-Type: application/json",
+        "If-Match: *",
+        "",
+        json.dumps(body) if body is not None else "",
+    ]
+    return "\r\n".join(lines)
+
+
+def _batch(dv: LoopbackDataverse, change_sets: list[list[str]]) -> tuple[str, str]:
+    boundary = f"batch_{uuid.uuid4()}"
+    chunks = []
+    for parts in change_sets:
+        inner = f"changeset_{uuid.uuid4()}"
+        body = "".join(f"--{inner}\r\n{p}\r\n" for p in parts) + f"--{inner}--"
+        chunks.append(
+            f"--{boundary}\r\nContent-Type: multipart/mixed; boundary={inner}\r\n\r\n{body}\r\n"
+        )
+    return f"multipart/mixed; boundary={boundary}", "".join(chunks) + f"--{boundary}--\r\n"
+
+
+async def test_batch_change_set_with_a_failure_rolls_back_and_the_next_commits(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    api = dv.api_url
+    failing = [
+        _part("PATCH", f"{api}/contacts({rid('contact', 'alex')})", {"jobtitle": "CFO"}, 1),
+        _part("PATCH", f"{api}/contacts({rid('contact', 'ghost')})", {"jobtitle": "CFO"}, 2),
+    ]
+    passing = [
+        _part("PATCH", f"{api}/contacts({rid('contact', 'bea')})", {"jobtitle": "COO"}, 3),
+        _part("PATCH", f"{api}/leads({rid('lead', 1)})", {"companyname": "Northwind Ltd"}, 4),
+    ]
+    content_type, body = _batch(dv, [failing, passing])
+    reply = await client.post(
+        "$batch",
+        content=body.encode(),
+        headers={"Content-Type": content_type, "Prefer": "odata.continue-on-error"},
+    )
+    assert reply.status_code == 200
+    assert reply.headers["Content-Type"].startswith("multipart/mixed; boundary=batchresponse_")
+    text = reply.text
+    assert "HTTP/1.1 404 Not Found" in text and "0x80040217" in text
+    assert text.count("HTTP/1.1 204 No Content") == 2
+    assert dv.dataverse.row("contacts", rid("contact", "alex"))["jobtitle"] is None
+    assert dv.dataverse.row("contacts", rid("contact", "bea"))["jobtitle"] == "COO"
+    logged = [(w["id"], w["rolledBack"], w["inBatch"]) for w in dv.dataverse.writes()]
+    assert logged == [
+        (rid("contact", "alex"), True, True),
+        (rid("contact", "bea"), False, True),
+        (rid("lead", 1), False, True),
+    ]
+
+
+async def test_batch_of_more_than_1000_operations_is_refused(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    url = f"{dv.api_url}/contacts({rid('contact', 'alex')})"
+    parts = [_part("PATCH", url, {"jobtitle": "x"}, n) for n in range(1001)]
+    content_type, body = _batch(dv, [parts])
+    reply = await client.post("$batch", content=body.encode(),
+                              headers={"Content-Type": content_type})
+    assert reply.status_code == 400
+    assert "1000" in reply.json()["error"]["message"]
+    assert dv.dataverse.writes() == []
