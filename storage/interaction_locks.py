@@ -22,8 +22,12 @@ locks until its transaction ends. Two granularities, as in a lock hierarchy:
   commit one at a time.)
 
 The ingest waits for the pages in flight and holds new ones back until it
-commits; a page waits for an ingest in flight. SQLite has a single writer and
-needs nothing.
+commits; a page waits for an ingest in flight. SQLite has a single writer,
+but a transaction becomes it only at its first write, after its reads: a
+worker's page and a `rapport run --once` beside it would both find a key
+absent and both insert it. There both functions make the transaction the
+writer first (a write that changes nothing), so the other waits and then
+reads what this one committed.
 """
 
 from __future__ import annotations
@@ -53,6 +57,10 @@ LOCK_KEYS = sa.text(
 ).bindparams(key_namespace=KEY_NAMESPACE, gate_namespace=GATE_NAMESPACE, gate=GATE)
 
 
+# SQLite: takes the database's write lock (waiting for it) and changes nothing.
+BECOME_SQLITE_WRITER = sa.text("UPDATE interaction SET key = key WHERE 0")
+
+
 def key_lock(key: str) -> int:
     """The lock id of one interaction key: stable across processes and replicas."""
     return zlib.crc32(key.encode()) - 2**31  # a signed 32-bit integer
@@ -66,6 +74,7 @@ def lock_interaction_keys(session: Session, keys: Iterable[str]) -> None:
     this transaction already holds are granted again at once.
     """
     if not is_postgres(session):
+        become_sqlite_writer(session)
         return
     key_locks = sorted({key_lock(key) for key in keys})
     if key_locks:
@@ -77,3 +86,12 @@ def lock_all_interactions(session: Session) -> None:
     """Hold every interaction key until this transaction ends (one lock: the gate)."""
     if is_postgres(session):
         session.execute(CLOSE_GATE)
+    else:
+        become_sqlite_writer(session)
+
+
+def become_sqlite_writer(session: Session) -> None:
+    """SQLite: make this transaction the store's one writer now, before it reads what
+    it will change (waiting for a writer in flight). Nothing on PostgreSQL."""
+    if not is_postgres(session):
+        session.execute(BECOME_SQLITE_WRITER)

@@ -25,7 +25,7 @@ from sqlmodel import Session
 
 from storage.copies import CopyOrigin, cancel_withdrawn, copy_origin
 from storage.engine import is_postgres, session_scope
-from storage.interaction_locks import lock_interaction_keys
+from storage.interaction_locks import become_sqlite_writer, lock_interaction_keys
 from storage.interaction_store import (
     INTERACTION,
     PARTY,
@@ -332,6 +332,7 @@ def _open_page(session: Session, page: PageWrite) -> tuple[bool | None, set[str]
     wait for its WAL flush (a good share of a page's time, not a risk).
     """
     if not is_postgres(session):
+        become_sqlite_writer(session)  # a run --once beside the worker may write this page too
         return _cursor_state(session, page), _drop_gone(session, page)
     complete, _, gone = session.execute(OPEN_PAGE, {
         "mailbox": page.mailbox_id, "folder": page.folder_id,

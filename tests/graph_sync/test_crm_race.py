@@ -152,6 +152,11 @@ def test_pages_of_two_mailboxes_do_not_wait_for_each_other(engine: Engine) -> No
     f.adele_and_alex(engine)
     other = InteractionRecord("msg:<other@fabrikam.com>", "exchange", "email", "inbound", AT,
                               copy_from("exchange").parties)  # fmt: skip
+    if engine.dialect.name == "sqlite":
+        # One writer at a time: there every page waits for the writer in flight
+        # (tests/storage/test_writers_take_turns.py); PostgreSQL runs them in parallel.
+        assert commit_page(engine, page_with(other)).added == 1
+        return
 
     with Session(engine) as session:
         lock_interaction_keys(session, [KEY])
