@@ -1,0 +1,82 @@
+"""Authentication, privileges and service-protection 429s."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import httpx
+
+from emulator.dataverse.testing import LoopbackDataverse, api_client, fetch_dataverse_token
+from emulator.testing import CLIENT_ID, fetch_token
+
+
+async def test_request_limit_per_user_answers_429_with_retry_after(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    dv.dataverse.set_limits(requests_per_window=3, window_seconds=300)
+    statuses = [(await client.get("WhoAmI")).status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    throttled = await client.get("WhoAmI")
+    assert throttled.status_code == 429
+    assert throttled.json()["error"]["code"] == "0x80072322"
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 300
+    assert dv.dataverse.stats()["throttled"] == 1
+
+
+async def test_injected_fraction_of_429s_is_seeded_and_scoped(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    dv.dataverse.add_fault(kind="throttle", fraction=0.3, retryAfter=2, table="contacts")
+    statuses = Counter([(await client.get("contacts")).status_code for _ in range(60)])
+    assert set(statuses) == {200, 429} and 8 <= statuses[429] <= 30
+    assert all([(await client.get("leads")).status_code == 200 for _ in range(10)])
+    dv.dataverse.clear_faults()
+    assert (await client.get("contacts")).status_code == 200
+
+
+async def test_no_token_or_a_graph_token_is_401(dv: LoopbackDataverse) -> None:
+    async with api_client(dv, "not-a-jwt") as http:
+        garbled = await http.get("WhoAmI")
+    assert garbled.status_code == 401
+    assert garbled.headers["WWW-Authenticate"].startswith("Bearer authorization_uri=")
+    async with api_client(dv, await fetch_token(dv.graph)) as http:
+        wrong_audience = await http.get("WhoAmI")
+    assert wrong_audience.status_code == 401
+
+
+async def test_the_nominal_environment_scope_is_accepted(dv: LoopbackDataverse) -> None:
+    token = await fetch_dataverse_token(dv, scope="https://contoso.crm.dynamics.com/.default")
+    async with api_client(dv, token) as http:
+        assert (await http.get("WhoAmI")).status_code == 200
+
+
+async def test_an_app_without_an_application_user_is_not_a_member(
+    dv: LoopbackDataverse,
+) -> None:
+    dv.dataverse.environment.application_users.pop(CLIENT_ID)
+    async with api_client(dv, await fetch_dataverse_token(dv)) as http:
+        reply = await http.get("WhoAmI")
+    assert reply.status_code == 403
+    assert reply.json()["error"]["code"] == "0x80072560"
+
+
+async def test_missing_privileges_are_403_naming_the_privilege(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    dv.dataverse.set_privileges(CLIENT_ID, {"*": ["read"], "contact": []})
+    denied = await client.get("contacts")
+    assert denied.status_code == 403
+    assert denied.json()["error"]["code"] == "0x80040220"
+    assert "missing prvReadContact privilege" in denied.json()["error"]["message"]
+    assert (await client.get("leads")).status_code == 200
+    write = await client.patch(
+        "leads(00000000-0000-0000-0000-000000000001)", json={"companyname": "x"},
+        headers={"If-Match": "*"},
+    )
+    assert write.status_code == 403
+    assert "prvWriteLead" in write.json()["error"]["message"]
+    column = await client.post(
+        "EntityDefinitions(LogicalName='contact')/Attributes", json={}
+    )
+    assert column.status_code == 403
+    assert "prvCreateAttribute" in column.json()["error"]["message"]
