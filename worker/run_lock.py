@@ -128,7 +128,8 @@ class AdvisoryLock:
 
     `clear_of`: a lock that must also be free (nobody holding it in any mode)
     for this one to count as taken; `label`: the application_name its session
-    shows in pg_stat_activity, and so in another run's refusal."""
+    shows in pg_stat_activity (and so in another run's refusal) unless the
+    engine named its sessions already."""
 
     def __init__(
         self, engine: Engine, name: str, *, label: str | None = None, clear_of: str | None = None
@@ -140,9 +141,10 @@ class AdvisoryLock:
     def _connect(self) -> Connection:
         if self._connection is None:
             self._connection = self.engine.connect()
-            if self.label:
+            if self.label:  # a session the engine named already (a replica's) keeps its name
+                name = sa.func.current_setting("application_name")
                 set_name = sa.select(sa.func.set_config("application_name", self.label, False))
-                self._connection.execute(set_name)
+                self._connection.execute(set_name.where(name == ""))
         return self._connection
 
     def try_take(self) -> bool:
