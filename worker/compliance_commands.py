@@ -26,9 +26,14 @@ def parse_time(option: str, value: str) -> datetime:
     """An ISO-8601 date or time given on the command line; a naive one is UTC."""
     try:
         parsed = datetime.fromisoformat(value)
+        # In UTC now: an offset at year 1 or 9999 would overflow later, inside a query.
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError:
         raise UserError(f"{option}: {value!r} is not allowed; expected an ISO-8601 time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except OverflowError:
+        raise UserError(
+            f"{option}: {value!r} is not allowed; its offset takes it outside years 1-9999"
+        ) from None
 
 
 def _store() -> Engine:

@@ -81,6 +81,8 @@ def test_an_export_target_that_cannot_be_a_directory_is_bad_input(
         (("run", "--once", "--now", IN_TWO_YEARS), "too far from the clock"),
         (("settings", "set", "grading.fair_min", "-5"), "grading.fair_min: -5 is not allowed"),
         (("settings", "set", "influence.email", "-1"), "influence.email: -1 is not allowed"),
+        (("audit", "list", "--since", "0001-01-01T00:00+05:00"), "--since: '0001-01-01T00:00"),
+        (("audit", "list", "--since", "9999-12-31T23:59-05:00"), "--since: '9999-12-31T23:59"),
     ],
 )
 def test_out_of_range_arguments_are_bad_input_and_change_nothing(
