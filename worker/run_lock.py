@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from storage import lease_store
-from worker.failures import UserError
+from worker.failures import StoreError, UserError
 
 log = logging.getLogger("rapport.run_lock")
 
@@ -98,7 +98,13 @@ class FileLock:
         self._handle: TextIO | None = None
 
     def try_take(self) -> bool:
-        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            handle = self.path.open("a+", encoding="utf-8")
+        except OSError as error:  # a read-only directory: the store cannot be written either
+            raise StoreError(
+                f"cannot open the store's run lock {self.path}: {error.strerror or error}; "
+                "Rapport must be able to create and write this file beside the database"
+            ) from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
