@@ -270,7 +270,10 @@ class RecordScorer:
             if rollup.before is None or pooled_before.score is None
             else Reading(rollup.before, grade(rollup.before, settings), pooled_before.values)
         )
-        adjustment = rollup.score - sum(f.points for f in factors)
+        pooled_points = 0.0  # a float start: mypyc types sum()'s int start as int
+        for factor in factors:
+            pooled_points += factor.points
+        adjustment = rollup.score - pooled_points
         factors = (*factors, Factor(name, rollup.score / 100, 0.0, adjustment, rollup.detail))
         merged = tuple(dict.fromkeys([*rollup.reasons, *reasons]))[:MAX_REASONS]
         return RecordHealth(
