@@ -75,7 +75,7 @@ def settings_error_message(error: ValidationError) -> str:
         if not problem["loc"]:
             parts.append(reason)
             continue
-        field = "_".join(str(part) for part in problem["loc"])
+        field = str(problem["loc"][0])  # an item of a list setting is still that setting
         shown = shown_value(field, problem.get("input"))
         parts.append(f"RAPPORT_{field.upper()}={shown}: {reason}")
     return "invalid configuration: " + "; ".join(parts)
