@@ -8,7 +8,9 @@ One table serves three kinds of lease:
 - `replica`: a running worker announcing itself; replicas share the
   mailboxes of a round among the live ones.
 - `job`: bookkeeping of the singleton jobs (scoring, retention): who ran
-  them last and when. Their mutual exclusion is a PostgreSQL advisory lock.
+  them last and when. Their mutual exclusion is a PostgreSQL advisory lock;
+  scoring's is the store's run lock, which `rapport run --once` takes too
+  (worker/run_lock.py; on SQLite a file lock).
 
 A lease is live while `expires_at` is in the future; its holder moves
 `expires_at` forward with a heartbeat. A holder that dies stops beating and

@@ -2,7 +2,9 @@
 
 The operating system drops the lock when the process ends, however it ends
 (even SIGKILL), so a crashed worker never blocks the next one. The file
-names the holder, so the refusal can say who it is.
+names the holder, so the refusal can say who it is. Runs (the worker's
+scoring, `rapport run --once` beside it) take turns through another lock,
+the store's run lock (worker/run_lock.py).
 """
 
 from __future__ import annotations
