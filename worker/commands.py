@@ -173,7 +173,12 @@ def summary_payload(summary: RunSummary) -> dict[str, Any]:
         "crm_activities": summary.ingest.activities,
         "crm_activities_unchanged": summary.ingest.unchanged,
         "interactions": {**asdict(summary.ingest.counts), "total": summary.interactions},
+        # CRM values outside the contract (docs/crm-contract.md): all counted, the first 20 shown.
         "skipped_crm_rows": [str(problem) for problem in summary.ingest.problems],
+        "crm_row_problems": {
+            "count": summary.ingest.problems.count,
+            "by_column": dict(sorted(summary.ingest.problems.by_column.items())),
+        },
         "records_scored": summary.records_scored,
         "by_state": summary.by_state,
         "written": asdict(summary.writeback),

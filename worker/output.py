@@ -105,10 +105,17 @@ def run_summary(payload: dict[str, Any]) -> None:
     console.print("time: " + ", ".join(f"{stage} {value:.2f}s" for stage, value in seconds.items()))
 
 
+CRM_PROBLEMS_SHOWN = 5  # lines; the JSON output has the first 20, and every count
+
+
 def _failure_lines(payload: dict[str, Any]) -> list[str]:
     """What went wrong, before any figure: a failed Exchange sync (exit 5), CRM rows skipped."""
     lines = [f"FAILED: {payload['failure']}"] if payload.get("failure") else []
-    lines += [f"skipped CRM row: {problem}" for problem in payload["skipped_crm_rows"]]
+    problems = payload["crm_row_problems"]
+    if problems["count"]:
+        columns = ", ".join(f"{column} {n}" for column, n in problems["by_column"].items())
+        lines.append(f"CRM values outside the contract: {problems['count']} ({columns}); first:")
+    lines += [f"  {problem}" for problem in payload["skipped_crm_rows"][:CRM_PROBLEMS_SHOWN]]
     return lines
 
 

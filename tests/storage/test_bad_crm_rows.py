@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from storage import raw_rows
+from storage.crm_tables import CrmActivity
 from tests import factories as f
 from tests.worker.cli_runner import run_cli
 from worker.pipeline import RunSummary, run_once
@@ -164,9 +165,45 @@ def test_run_once_names_the_bad_row_and_exits_0(
     ran = run_cli(capsys, "run", "--once", "--now", f.NOW.isoformat(), "--json")
     plain = run_cli(capsys, "run", "--once", "--now", f.NOW.isoformat())
 
-    assert ran.code == 0, ran.err
+    assert (ran.code, plain.code) == (0, 0), ran.err + plain.err
     assert "Traceback" not in ran.err + plain.err
     summary = json.loads(ran.out)
     assert summary["records_scored"] == 5
+    assert summary["crm_row_problems"] == {
+        "count": 1,
+        "by_column": {"crm_activity.start_at": 1},
+    }
     assert [line.split(":")[0] for line in summary["skipped_crm_rows"]] == ["crm_activity 'lee-3'"]
+    assert "CRM values outside the contract: 1 (crm_activity.start_at 1)" in plain.out
     assert "crm_activity 'lee-3': start_at" in plain.out
+
+
+def test_a_thousand_bad_rows_are_counted_and_a_few_shown(
+    engine: Engine,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
+    _book(engine)
+    garbage = UNREADABLE[engine.dialect.name][0]
+    f.insert(engine, CrmActivity, *(
+        {"id": f"bad-{n:04d}", "kind": "email", "status": "completed", "start_at": f.days_ago(1)}
+        for n in range(1000)
+    ))  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE crm_activity SET start_at = :value WHERE id LIKE 'bad-%'"),
+            {"value": garbage},
+        )
+
+    ran = run_cli(capsys, "run", "--once", "--now", f.NOW.isoformat(), "--json")
+    plain = run_cli(capsys, "run", "--once", "--now", f.NOW.isoformat())
+
+    summary = json.loads(ran.out)
+    assert summary["crm_row_problems"]["count"] == 1000
+    assert len(summary["skipped_crm_rows"]) == 20
+    assert summary["skipped_crm_rows"][0].startswith("crm_activity 'bad-0000': start_at")
+    shown = [line for line in plain.out.splitlines() if "crm_activity 'bad-" in line]
+    assert len(shown) == 5
+    assert summary["records_scored"] == 5
