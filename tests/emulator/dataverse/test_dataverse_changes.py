@@ -50,8 +50,12 @@ async def test_delta_link_returns_created_updated_and_deleted_rows(
     current = {c["contactid"]: c for c in changes if "contactid" in c}
     assert set(current) == {added["contactid"], rid("contact", "bea")}
     assert current[rid("contact", "bea")]["emailaddress1"] == "bea@new.example"
-    assert set(current[added["contactid"]]) == {"@odata.etag", "fullname", "emailaddress1",
-                                                "contactid"}
+    assert set(current[added["contactid"]]) == {
+        "@odata.etag",
+        "fullname",
+        "emailaddress1",
+        "contactid",
+    }
     again = (await client.get(page["@odata.deltaLink"], headers=TRACK)).json()
     assert again["value"] == []
 

@@ -70,13 +70,12 @@ async def test_missing_privileges_are_403_naming_the_privilege(
     assert "missing prvReadContact privilege" in denied.json()["error"]["message"]
     assert (await client.get("leads")).status_code == 200
     write = await client.patch(
-        "leads(00000000-0000-0000-0000-000000000001)", json={"companyname": "x"},
+        "leads(00000000-0000-0000-0000-000000000001)",
+        json={"companyname": "x"},
         headers={"If-Match": "*"},
     )
     assert write.status_code == 403
     assert "prvWriteLead" in write.json()["error"]["message"]
-    column = await client.post(
-        "EntityDefinitions(LogicalName='contact')/Attributes", json={}
-    )
+    column = await client.post("EntityDefinitions(LogicalName='contact')/Attributes", json={})
     assert column.status_code == 403
     assert "prvCreateAttribute" in column.json()["error"]["message"]

@@ -71,9 +71,13 @@ async def test_unknown_property_in_a_query_is_a_400_in_the_error_shape(
 
 async def test_lookup_annotations_only_when_asked(client: httpx.AsyncClient) -> None:
     alex = rid("contact", "alex")
-    plain = (await client.get(f"contacts({alex})", params={"$select": "_parentcustomerid_value"}))
-    assert set(plain.json()) == {"@odata.context", "@odata.etag", "_parentcustomerid_value",
-                                 "contactid"}
+    plain = await client.get(f"contacts({alex})", params={"$select": "_parentcustomerid_value"})
+    assert set(plain.json()) == {
+        "@odata.context",
+        "@odata.etag",
+        "_parentcustomerid_value",
+        "contactid",
+    }
     annotated = await client.get(
         f"contacts({alex})",
         params={"$select": "_parentcustomerid_value"},
@@ -81,7 +85,9 @@ async def test_lookup_annotations_only_when_asked(client: httpx.AsyncClient) -> 
     )
     key = "_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"
     assert annotated.json()[key] == "account"
-    assert "_parentcustomerid_value@OData.Community.Display.V1.FormattedValue" not in annotated.json()
+    assert (
+        "_parentcustomerid_value@OData.Community.Display.V1.FormattedValue" not in annotated.json()
+    )
 
 
 async def test_activity_parties_and_stakeholders_are_served(client: httpx.AsyncClient) -> None:

@@ -48,8 +48,9 @@ async def test_unknown_column_is_refused_until_provisioned(client: httpx.AsyncCl
     )
     assert refused.status_code == 400
     assert refused.json()["error"]["code"] == "0x80060888"
-    assert "The property 'rapport_healthscore' does not exist on type " in (
-        refused.json()["error"]["message"]
+    assert (
+        "The property 'rapport_healthscore' does not exist on type "
+        in (refused.json()["error"]["message"])
     )
     created = await _provision(client, HEALTH_SCORE)
     assert created.status_code == 204
@@ -58,7 +59,7 @@ async def test_unknown_column_is_refused_until_provisioned(client: httpx.AsyncCl
         f"contacts({alex})", json={"rapport_healthscore": 70}, headers={"If-Match": "*"}
     )
     assert accepted.status_code == 204
-    row = (await client.get(f"contacts({alex})", params={"$select": "rapport_healthscore"}))
+    row = await client.get(f"contacts({alex})", params={"$select": "rapport_healthscore"})
     assert row.json()["rapport_healthscore"] == 70
 
 
@@ -94,8 +95,11 @@ async def test_update_multiple_writes_every_target_and_logs_columns(
 ) -> None:
     await _provision(client, HEALTH_SCORE)
     targets = [
-        {"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": rid("contact", n),
-         "rapport_healthscore": score}
+        {
+            "@odata.type": "Microsoft.Dynamics.CRM.contact",
+            "contactid": rid("contact", n),
+            "rapport_healthscore": score,
+        }
         for n, score in (("alex", 80), ("bea", 40))
     ]
     reply = await client.post(
@@ -113,10 +117,16 @@ async def test_update_multiple_with_a_missing_target_writes_nothing(
     client: httpx.AsyncClient, dv: LoopbackDataverse
 ) -> None:
     targets = [
-        {"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": rid("contact", "alex"),
-         "jobtitle": "CTO"},
-        {"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": rid("contact", "gone"),
-         "jobtitle": "CTO"},
+        {
+            "@odata.type": "Microsoft.Dynamics.CRM.contact",
+            "contactid": rid("contact", "alex"),
+            "jobtitle": "CTO",
+        },
+        {
+            "@odata.type": "Microsoft.Dynamics.CRM.contact",
+            "contactid": rid("contact", "gone"),
+            "jobtitle": "CTO",
+        },
     ]
     reply = await client.post(
         "contacts/Microsoft.Dynamics.CRM.UpdateMultiple", json={"Targets": targets}
@@ -192,8 +202,9 @@ async def test_batch_of_more_than_1000_operations_is_refused(
     url = f"{dv.api_url}/contacts({rid('contact', 'alex')})"
     parts = [_part("PATCH", url, {"jobtitle": "x"}, n) for n in range(1001)]
     content_type, body = _batch(dv, [parts])
-    reply = await client.post("$batch", content=body.encode(),
-                              headers={"Content-Type": content_type})
+    reply = await client.post(
+        "$batch", content=body.encode(), headers={"Content-Type": content_type}
+    )
     assert reply.status_code == 400
     assert "1000" in reply.json()["error"]["message"]
     assert dv.dataverse.writes() == []
