@@ -139,7 +139,7 @@ def validation_problems(row: SourceRow, error: ValidationError, file: str) -> li
             allowed = allowed_for(model, column)
         problems.append(
             ImportProblem(
-                row.where(file), row.table, _row_id(row), column, item.get("input"), allowed,
+                row.where(), row.table, _row_id(row), column, item.get("input"), allowed,
                 missing=item["type"] == "missing",
             )
         )  # fmt: skip
@@ -152,7 +152,7 @@ def validated(
     """The row as its table's model, or the problems that refuse it."""
     if row.defect is not None:
         problem = ImportProblem(
-            row.where(file), row.table, None, "(row)", "(row)", row.defect, missing=True
+            row.where(), row.table, None, "(row)", "(row)", row.defect, missing=True
         )
         return None, [problem]
     try:
@@ -217,11 +217,9 @@ class FileImport:
         key = key or ((record_id,) if record_id else None)
         if key is not None:
             if key in self.survey.keys[table]:
-                self.survey.repeated[table].setdefault(key, []).append(
-                    (row.index, row.where(self.file))
-                )
+                self.survey.repeated[table].setdefault(key, []).append((row.index, row.where()))
             else:
-                self.survey.keys[table][key] = (row.index, row.where(self.file))
+                self.survey.keys[table][key] = (row.index, row.where())
         parsed, problems = validated(row, self.context, self.file)
         if parsed is None:
             self.reject(table, row.index, problems)
@@ -233,7 +231,7 @@ class FileImport:
                     self.survey.addresses.add(normalise_address(address))
         if table not in (ACTIVITY_TABLE, PARTY_TABLE) and parsed.referenced():
             self.survey.naming.append(
-                (table, row.index, row.where(self.file), parsed.key(), parsed.referenced())
+                (table, row.index, row.where(), parsed.key(), parsed.referenced())
             )
 
     def _refuse_repeated_keys(self) -> None:
@@ -315,7 +313,7 @@ class FileImport:
             return None  # reported by the survey
         if row.table == PARTY_TABLE:  # a CSV party row whose activity is not in the bundle
             problem = ImportProblem(
-                row.where(self.file), row.table, None, "activity_id", row.values.get("activity_id"),
+                row.where(), row.table, None, "activity_id", row.values.get("activity_id"),
                 "the id of an activity in crm_activity.csv",
             )  # fmt: skip
             self.reject(row.table, None, [problem])
@@ -348,7 +346,7 @@ class FileImport:
         self._look_up(session, [ref for _, parsed in batch for ref in parsed.referenced()])
         kept = []
         for row, parsed in batch:
-            where = row.where(self.file)
+            where = row.where()
             problem = self._unknown_reference(where, row.table, parsed.key(), parsed.referenced())
             if problem is None:
                 kept.append((row, parsed))
@@ -403,7 +401,7 @@ class FileImport:
             if party is not None:
                 self._look_up(session, party.referenced())
                 problem = self._unknown_reference(
-                    party_row.where(self.file), PARTY_TABLE, activity.key(), party.referenced()
+                    party_row.where(), PARTY_TABLE, activity.key(), party.referenced()
                 )
                 problems = [problem] if problem is not None else []
             if problems:

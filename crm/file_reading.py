@@ -42,6 +42,7 @@ class ImportFileError(Exception):
 class SourceRow:
     """One row as the file gives it, and where it is."""
 
+    file: str  # the file (or bundle member) it is in
     table: str
     index: int  # its position in its table, the same on every read
     line: int  # the line it starts on
@@ -50,8 +51,8 @@ class SourceRow:
     defect: str | None = None  # wrong as a whole (not an object, cells missing)
     parties: list[SourceRow] | None = None  # an activity's; None: the file gives none
 
-    def where(self, file: str) -> str:
-        place = f"{file}:{self.line}"
+    def where(self) -> str:
+        place = f"{self.file}:{self.line}"
         return f"{place} ({self.pointer})" if self.pointer else place
 
 
@@ -118,16 +119,17 @@ class _JsonScanner:
 
 
 def _json_table_name(scanner: _JsonScanner, seen: set[str]) -> str:
+    scanner.peek()
     line = scanner.line
     name = scanner.value("a table name in quotes")
     if not isinstance(name, str) or name not in JSON_TABLES:
         shown = json.dumps(name) if isinstance(name, str) else "a non-text key"
         raise ImportFileError(
             f"{scanner.name}:{line}: {shown} is not a table of the import format; expected "
-            f"{', '.join(JSON_TABLES)} (parties go in their activity's \"parties\" list)"
+            f'{", ".join(JSON_TABLES)} (parties go in their activity\'s "parties" list)'
         )
     if name in seen:
-        raise ImportFileError(f"{scanner.name}:{line}: table \"{name}\" appears twice")
+        raise ImportFileError(f'{scanner.name}:{line}: table "{name}" appears twice')
     seen.add(name)
     return name
 
@@ -135,10 +137,11 @@ def _json_table_name(scanner: _JsonScanner, seen: set[str]) -> str:
 def _party_rows(activity: SourceRow, parties: Any) -> list[SourceRow]:
     pointer = f"{activity.pointer}/parties"
     if not isinstance(parties, list):
-        return [SourceRow(PARTY_TABLE, 0, activity.line, {}, pointer, "a list of parties")]
+        defect = "a list of parties"
+        return [SourceRow(activity.file, PARTY_TABLE, 0, activity.line, {}, pointer, defect)]
     rows = []
     for index, party in enumerate(parties):
-        row = SourceRow(PARTY_TABLE, index, activity.line, {}, f"{pointer}/{index}")
+        row = SourceRow(activity.file, PARTY_TABLE, index, activity.line, {}, f"{pointer}/{index}")
         if isinstance(party, dict):
             row.values = {**party, "activity_id": activity.values.get("id")}
         else:
@@ -148,9 +151,10 @@ def _party_rows(activity: SourceRow, parties: Any) -> list[SourceRow]:
 
 
 def _json_row(scanner: _JsonScanner, table: str, index: int, with_parties: bool) -> SourceRow:
+    scanner.peek()  # the row starts on the line of its "{"
     line = scanner.line
     value = scanner.value("a row object")
-    row = SourceRow(table, index, line, {}, f"/{table}/{index}")
+    row = SourceRow(scanner.name, table, index, line, {}, f"/{table}/{index}")
     if not isinstance(value, dict):
         row.defect = "a JSON object of columns"
         return row
@@ -179,17 +183,26 @@ def json_rows(path: Path, name: str, with_parties: bool) -> Iterator[SourceRow]:
     """Every row of a JSON import file, in file order."""
     with _open_text(path, name) as stream:
         scanner = _JsonScanner(stream, name)
-        scanner.expect("{", 'an object {"table": [rows], ...}')
-        seen: set[str] = set()
-        if scanner.peek() != "}":
-            while True:
-                table = _json_table_name(scanner, seen)
-                scanner.expect(":", "':' after the table name")
-                yield from _json_table(scanner, table, with_parties)
-                if scanner.expect(",}", "',' or '}' after a table") == "}":
-                    break
-        if scanner.peek():
-            raise scanner._error("nothing after the closing '}'")
+        try:
+            yield from _json_tables(scanner, with_parties)
+        except UnicodeDecodeError as problem:
+            raise ImportFileError(f"{name}: not UTF-8 text ({problem.reason})") from None
+
+
+def _json_tables(scanner: _JsonScanner, with_parties: bool) -> Iterator[SourceRow]:
+    scanner.expect("{", 'an object {"table": [rows], ...}')
+    seen: set[str] = set()
+    if scanner.peek() == "}":
+        scanner.expect("}", "}")
+    else:
+        while True:
+            table = _json_table_name(scanner, seen)
+            scanner.expect(":", "':' after the table name")
+            yield from _json_table(scanner, table, with_parties)
+            if scanner.expect(",}", "',' or '}' after a table") == "}":
+                break
+    if scanner.peek():
+        raise scanner._error("nothing after the closing '}'")
 
 
 def _open_text(path: Path, name: str) -> IO[str]:
@@ -306,7 +319,7 @@ def _csv_rows(stream: IO[str], table: str, where: str) -> Iterator[SourceRow]:
     line = reader.line_num + 1
     for cells in reader:
         if any(cell.strip() for cell in cells):
-            row = SourceRow(table, index, line, dict(zip(header, cells, strict=False)))
+            row = SourceRow(where, table, index, line, dict(zip(header, cells, strict=False)))
             if len(cells) != len(header):
                 row.defect = f"{len(header)} cells, one per header column (found {len(cells)})"
             yield row

@@ -242,9 +242,9 @@ class LeadRow(FileRow):
     full_name: Text
     email: OptionalEmail = None
     company_name: OptionalText = None
-    status: Annotated[
-        str, _one_of(LEAD_STATUS_VALUES), _vocabulary(LEAD_STATUS_VALUES, False)
-    ] = "open"
+    status: Annotated[str, _one_of(LEAD_STATUS_VALUES), _vocabulary(LEAD_STATUS_VALUES, False)] = (
+        "open"
+    )
     owner_id: Reference = None
     created_at: Annotated[Timestamp, AfterValidator(_not_in_future)] = None
 
