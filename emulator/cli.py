@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import sys
 from pathlib import Path
@@ -23,10 +24,14 @@ def serve(
         Path, typer.Option("--fixture", exists=True, dir_okay=False, help="Fixture JSON.")
     ],
     port: Annotated[
-        int, typer.Option("--port", help="HTTPS port (token service + Graph); 0 = free.")
+        int,
+        typer.Option(
+            "--port", min=0, max=65_535, help="HTTPS port (token service + Graph); 0 = free."
+        ),
     ] = 0,
     http_port: Annotated[
-        int, typer.Option("--http-port", help="Plain HTTP Graph port; 0 = free.")
+        int,
+        typer.Option("--http-port", min=0, max=65_535, help="Plain HTTP Graph port; 0 = free."),
     ] = 0,
     host: Annotated[str, typer.Option("--host", help="Only 127.0.0.1 is allowed.")] = "127.0.0.1",
     workdir: Annotated[
@@ -47,6 +52,12 @@ def serve(
         )
     except KeyboardInterrupt:
         pass
+    except OSError as problem:
+        if problem.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        raise typer.BadParameter(
+            f"cannot listen: {problem.strerror}", param_hint="--port / --http-port"
+        ) from None
 
 
 async def _serve(emulator: Emulator) -> None:

@@ -7,6 +7,7 @@ created where none was asked for.
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -198,3 +199,29 @@ def test_db_upgrade_still_creates_the_store(
     assert run_cli(capsys, "db", "upgrade").code == 0
     assert (tmp_path / "rapport.db").exists()
     assert run_cli(capsys, "status").code == 0
+
+
+def test_an_emulator_port_out_of_range_or_taken_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fixture = tmp_path / "tenant.json"
+    generated = run_cli(
+        capsys, "emulator", "generate", "--users", "1", "--messages-per-user", "1",
+        "--seed", "1", "--out", str(fixture),
+    )  # fmt: skip
+    assert generated.code == 0, generated.err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for option, value, needle in (
+            ("--port", "70000", "--port"),
+            ("--http-port", "-1", "--http-port"),
+            ("--port", port, "address already in use"),
+        ):
+            ran = run_cli(
+                capsys, "emulator", "serve", "--fixture", str(fixture),
+                "--workdir", str(tmp_path), option, value,
+            )  # fmt: skip
+
+            _refused(ran, 2, needle)
