@@ -6,12 +6,16 @@ import asyncio
 import errno
 import json
 import sys
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from emulator.app import Emulator
+from emulator.dataverse.app import DataverseEmulator
+from emulator.dataverse.environment import load_environment
+from emulator.dataverse.generator import dataverse_environment, dataverse_path_for
 from emulator.fixture import FixtureError, load_fixture
 from emulator.generator import write_tenant
 
@@ -38,6 +42,15 @@ def serve(
         Path | None, typer.Option("--workdir", help="Where the CA PEM goes.")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fault RNG.")] = 0,
+    dataverse: Annotated[
+        Path | None,
+        typer.Option(
+            "--dataverse", exists=True, dir_okay=False, help="Also serve this Dataverse fixture."
+        ),
+    ] = None,
+    dataverse_port: Annotated[
+        int, typer.Option("--dataverse-port", help="Dataverse HTTPS port; 0 = free.")
+    ] = 0,
 ) -> None:
     """Serve FIXTURE until interrupted; prints one JSON line with the addresses."""
     if host != "127.0.0.1":
@@ -46,10 +59,21 @@ def serve(
         tenant = load_fixture(fixture)
     except FixtureError as exc:
         raise typer.BadParameter(str(exc), param_hint="--fixture") from exc
+    emulator = Emulator(tenant, port=port, http_port=http_port, workdir=workdir, seed=seed)
+    loopback_dataverse = None
+    if dataverse is not None:
+        try:  # rows are checked as they load, so a bad row is named before serving
+            loopback_dataverse = DataverseEmulator(
+                load_environment(dataverse),
+                emulator.tokens,
+                port=dataverse_port,
+                workdir=workdir,
+                seed_value=seed,
+            )
+        except FixtureError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--dataverse") from exc
     try:
-        asyncio.run(
-            _serve(Emulator(tenant, port=port, http_port=http_port, workdir=workdir, seed=seed))
-        )
+        asyncio.run(_serve(emulator, loopback_dataverse))
     except KeyboardInterrupt:
         pass
     except OSError as problem:
@@ -60,8 +84,8 @@ def serve(
         ) from None
 
 
-async def _serve(emulator: Emulator) -> None:
-    async with emulator:
+async def _serve(emulator: Emulator, dataverse: DataverseEmulator | None = None) -> None:
+    async with emulator, AsyncExitStack() as stack:
         addresses = {
             "authority": emulator.authority,
             "graphUrl": emulator.graph_url,
@@ -70,6 +94,15 @@ async def _serve(emulator: Emulator) -> None:
             "caPem": str(emulator.ca_pem_path),
             "tenantId": emulator.tenant_id,
         }
+        if dataverse is not None:
+            await stack.enter_async_context(dataverse)
+            addresses.update(
+                {
+                    "dataverseUrl": dataverse.url,
+                    "dataverseScope": dataverse.scope,
+                    "dataverseAdminUrl": dataverse.admin_url,
+                }
+            )
         sys.stdout.write(json.dumps(addresses) + "\n")
         sys.stdout.flush()
         await asyncio.Event().wait()
@@ -91,6 +124,10 @@ def generate(
         Path | None,
         typer.Option("--crm-out", dir_okay=False, help="Also the seed for `rapport crm import`."),
     ] = None,
+    dataverse: Annotated[
+        bool,
+        typer.Option("--dataverse", help="Also a Dataverse fixture (OUT's .dataverse.json)."),
+    ] = False,
 ) -> None:
     """Write a synthetic tenant fixture and its CRM seed (OUT and OUT's .crm.json)."""
     if not out.parent.is_dir():
@@ -105,11 +142,23 @@ def generate(
             accounts=accounts,
             crm_out=crm_out,
         )
+        dataverse_path = _write_dataverse(fixture_path, crm_path, seed) if dataverse else None
     except OSError as problem:  # read-only directory, full disk: the path, not a traceback
         reason = problem.strerror or type(problem).__name__
         raise typer.BadParameter(f"cannot write {out}: {reason}", param_hint="--out") from None
     written = {"fixture": str(fixture_path), "crm": str(crm_path)}
+    if dataverse_path is not None:
+        written["dataverse"] = str(dataverse_path)
     typer.echo(json.dumps({**written, "crm_import": str(crm_out)} if crm_out else written))
+
+
+def _write_dataverse(fixture_path: Path, crm_path: Path, seed: int) -> Path:
+    """The Dataverse environment of the tenant just written (same people and companies)."""
+    fixture = json.loads(fixture_path.read_text(encoding="utf-8"))
+    crm = json.loads(crm_path.read_text(encoding="utf-8"))
+    path = dataverse_path_for(fixture_path)
+    path.write_text(json.dumps(dataverse_environment(fixture, crm, seed), indent=1), "utf-8")
+    return path
 
 
 if __name__ == "__main__":
