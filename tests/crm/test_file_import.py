@@ -246,22 +246,37 @@ def test_bad_rows_are_reported_by_file_line_and_column_and_the_rest_imported(
     assert column(engine, "crm_activity", "id", "act-naive") is None
 
 
-def test_a_record_refused_takes_the_records_naming_it_along(engine: Engine, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("first_refused", "change"),
+    [
+        # The account is refused first; the contacts, read after it, name it.
+        (("account", "a-wood", "owner_id"), ("account", 0, "owner_id", "u-nobody")),
+        # A contact read after the account is refused; the account names it as its
+        # primary contact, so it goes too (a second round), and so on down the chain.
+        (("contact", "c-priya", "account_id"), ("contact", 0, "account_id", "a-nowhere")),
+    ],
+)
+def test_a_record_refused_takes_the_records_naming_it_along(
+    engine: Engine, tmp_path: Path, first_refused: tuple[str, str, str], change: tuple[Any, ...]
+) -> None:
     content = document()
-    content["account"][0]["owner_id"] = "u-nobody"  # refused: the contacts name it next
+    table, index, name, value = change
+    content[table][index][name] = value
 
     report = run(write_json(tmp_path / "crm.json", content), engine)
 
     refused = {(problem.table, problem.row_id, problem.column) for problem in report.problems}
     assert refused == {
-        ("account", "a-wood", "owner_id"),
+        first_refused,
+        ("account", "a-wood", "owner_id" if table == "account" else "primary_contact_id"),
         ("contact", "c-priya", "account_id"),
         ("contact", "c-omar", "account_id"),
-        ("opportunity", "o-renewal", "account_id"),
+        ("opportunity", "o-renewal", "account_id" if table == "account" else "customer_contact_id"),
         ("opportunity_stakeholder", "o-renewal/c-priya", "opportunity_id"),
         ("crm_activity", "act-1", "regarding_id"),
         ("crm_activity_party", "act-2", "record_id"),
     }
+    assert column(engine, "account", "id", "a-wood") is None
     assert column(engine, "contact", "id", "c-priya") is None
     assert column(engine, "crm_activity", "id", "act-2") == "act-2"
     assert parties_of(engine, "act-2") == []  # one party refused: none changed
