@@ -141,7 +141,8 @@ class CollectionQuery:
         annotations = wanted_annotations(self.prefer)
         page = candidates[:size]
         body: dict[str, Any] = {
-            "@odata.context": self._context(select),
+            # Tracked reads are delta payloads from the first page (as Microsoft's example).
+            "@odata.context": self._context(select, "/$delta" if tracking else ""),
             "value": [render(self.store, table, row, select, annotations) for *_, row in page],
         }
         applied = [f"odata.maxpagesize={size}"] if "odata.maxpagesize" in self.prefer else []

@@ -120,6 +120,9 @@ def standard_tables() -> dict[str, Table]:
             1,
             [
                 ("name", "string"),
+                ("accountnumber", "string"),
+                ("telephone1", "string"),
+                ("fax", "string"),
                 ("emailaddress1", "string"),
                 ("websiteurl", "string"),
                 ("statecode", "picklist"),
