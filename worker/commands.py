@@ -246,6 +246,7 @@ def _fresh_demo_file(database: Path) -> None:
 
 
 def demo(database: Path, now: datetime) -> dict[str, Any]:
+    from worker import insights_commands
     from worker.demo_data import seed_demo_crm
 
     configure_logging("WARNING", "text")
@@ -256,8 +257,8 @@ def demo(database: Path, now: datetime) -> dict[str, Any]:
         facts = seed_demo_crm(store, now=now)
         summary = run_pipeline(store, now=now)
         with session_scope(store) as session:
-            risky = health_read.at_risk(session=session, limit=8)
-            deals = health_read.deals_at_risk(session=session, limit=5)
+            risky = insights_commands.demo_at_risk(session)  # what `health list` shows
+            deals = insights_commands.demo_deals_at_risk(session)
     except sa_exc.DBAPIError as error:
         # Named here: the CLI's fallback would name RAPPORT_DATABASE_URL, not the demo store.
         reason = store_unusable_reason(error) or str(error.orig).strip().splitlines()[0]
