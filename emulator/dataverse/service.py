@@ -360,26 +360,40 @@ class DataverseService:
             )
             return json_response(body)
         if method == "PATCH":
-            if_match = call.request.header("if-match")
-            must_exist = if_match == "*"
-            data = self._table(call, "write", "prvWrite")
-            if call.request.header("if-none-match") == "*" and record_id in data.rows:
-                raise DataverseError(
-                    412, "0x80040237", "A record with matching key values already exists."
-                )
-            created = self._writer(call).update(
-                data, record_id, call.request.json(), must_exist=must_exist
-            )
-            if created:
-                return self._created(call, data, record_id)
-            return no_content(
-                {"OData-EntityId": f"{call.request.base_url}/{data.table.entity_set}({record_id})"}
-            )
+            return self._patch(call, record_id)
         if method == "DELETE":
             data = self._table(call, "write", "prvDelete")
             self._writer(call).delete(data, record_id)
             return no_content()
         raise _not_allowed(method)
+
+    def _patch(self, call: _Call, record_id: str) -> ApiResponse:
+        """Update; `If-Match: *` (or an etag) never creates, `If-None-Match: *` never updates;
+        neither header: an upsert."""
+        data = self._table(call, "write", "prvWrite")
+        if_match = call.request.header("if-match")
+        existing = data.rows.get(record_id)
+        if call.request.header("if-none-match") == "*" and existing is not None:
+            raise DataverseError(
+                412, "0x80040237", "A record with matching key values already exists."
+            )
+        if if_match not in (None, "*") and existing is not None:
+            current = f'W/"{existing.values.get("versionnumber")}"'
+            if if_match.removeprefix("W/") != current.removeprefix("W/"):
+                raise DataverseError(
+                    412,
+                    "0x80060882",
+                    "The version of the existing record doesn't match the RowVersion property "
+                    "provided.",
+                )
+        created = self._writer(call).update(
+            data, record_id, call.request.json(), must_exist=if_match is not None
+        )
+        if created:
+            return self._created(call, data, record_id)
+        return no_content(
+            {"OData-EntityId": f"{call.request.base_url}/{data.table.entity_set}({record_id})"}
+        )
 
     async def _action(self, call: _Call) -> ApiResponse:
         _method(call, "POST")

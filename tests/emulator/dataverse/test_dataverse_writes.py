@@ -208,3 +208,41 @@ async def test_batch_of_more_than_1000_operations_is_refused(
     assert reply.status_code == 400
     assert "1000" in reply.json()["error"]["message"]
     assert dv.dataverse.writes() == []
+
+
+async def test_patch_with_a_stale_etag_is_412_and_without_if_match_upserts(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    alex = rid("contact", "alex")
+    etag = (await client.get(f"contacts({alex})")).json()["@odata.etag"]
+    fresh = await client.patch(
+        f"contacts({alex})", json={"jobtitle": "A"}, headers={"If-Match": etag}
+    )
+    assert fresh.status_code == 204
+    stale = await client.patch(
+        f"contacts({alex})", json={"jobtitle": "B"}, headers={"If-Match": etag}
+    )
+    assert stale.status_code == 412
+    assert stale.json()["error"]["code"] == "0x80060882"
+    assert dv.dataverse.row("contacts", alex)["jobtitle"] == "A"
+    new_id = rid("contact", "upserted")
+    upsert = await client.patch(f"contacts({new_id})", json={"fullname": "New Person"})
+    assert upsert.status_code == 204
+    assert dv.dataverse.row("contacts", new_id)["fullname"] == "New Person"
+    assert dv.dataverse.writes()[-1]["operation"] == "upsert"
+
+
+async def test_change_set_content_id_references_reach_the_created_row(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    create = _part("POST", f"{dv.api_url}/contacts", {"fullname": "Gia Rossi"}, 1)
+    update = _part("PATCH", "$1", {"jobtitle": "Head of IT"}, 2)
+    content_type, body = _batch(dv, [[create, update]])
+    reply = await client.post(
+        "$batch", content=body.encode(), headers={"Content-Type": content_type}
+    )
+    assert reply.status_code == 200
+    assert reply.text.count("HTTP/1.1 204 No Content") == 2
+    created = dv.dataverse.writes()[0]["id"]
+    row = dv.dataverse.row("contacts", created)
+    assert (row["fullname"], row["jobtitle"]) == ("Gia Rossi", "Head of IT")
