@@ -19,13 +19,12 @@ RUN apt-get update \
 
 RUN python -m venv /opt/rapport
 
-# Dependencies in their own layer: only a change to pyproject.toml rebuilds it.
+# The runtime's dependencies in their own layer, from the lock (pinned, with hashes;
+# tools/lock refreshes it): only a change to the lock rebuilds it, and a rebuild
+# installs the same versions.
 WORKDIR /src
-COPY pyproject.toml setup.py README.md ./
-RUN mkdir -p worker graph_sync consent scoring storage compliance \
-    && for p in worker graph_sync consent scoring storage compliance; do touch $p/__init__.py; done \
-    && pip install --no-cache-dir . \
-    && pip uninstall -y rapport
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 
 # The build tools (mypy for mypyc, setuptools, wheel) in a layer of their own
 # too: a change to the application reuses them instead of downloading them.
@@ -35,12 +34,14 @@ RUN tools/compiled-wheel --tools /opt/rapport/bin/python /opt/build-tools
 # The application itself, compiled. Not emulator/: it is test code (the `emulator`
 # extra), and a wheel built without its directory has none of it; `rapport emulator`
 # in the image says how to install it.
+COPY pyproject.toml setup.py README.md ./
 COPY worker ./worker
 COPY graph_sync ./graph_sync
 COPY consent ./consent
 COPY scoring ./scoring
 COPY storage ./storage
 COPY compliance ./compliance
+COPY crm ./crm
 RUN RAPPORT_BUILD_TOOLS=/opt/build-tools tools/compiled-wheel /opt/rapport/bin/python /wheels
 
 
