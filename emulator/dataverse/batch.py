@@ -9,6 +9,7 @@ Outside change sets, processing stops at the first failure unless the batch carr
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -114,11 +115,14 @@ def _request(op: Operation, outer: ApiRequest, created: dict[str, str]) -> ApiRe
         reference = url[1:].split("/")[0]
         url = created[reference] + url[1 + len(reference) :]
     path, query = split_url(url)
+    body = op.body
+    for reference, entity_url in created.items():  # "nav@odata.bind": "$1"
+        body = body.replace(f'"${reference}"'.encode(), json.dumps(entity_url).encode())
     headers = dict(outer.headers)
     headers.pop("content-type", None)
     headers.pop("prefer", None)
     headers.update(op.headers)
-    return ApiRequest(op.method, path, query, headers, op.body, outer.base_url)
+    return ApiRequest(op.method, path, query, headers, body, outer.base_url)
 
 
 def _render(response: ApiResponse, content_id: str | None) -> str:

@@ -26,7 +26,8 @@ from emulator.dataverse.odata import normalise_datetime
 from emulator.dataverse.schema import Column, Table
 from emulator.dataverse.store import Row, Store, TableData
 
-_BIND = re.compile(r"^/?(?P<set>[A-Za-z_]+)\((?P<id>[0-9a-fA-F-]{36})\)$")
+# "/accounts(id)", "accounts(id)" or the entity's absolute URL
+_BIND = re.compile(r"(?:^|/)(?P<set>[A-Za-z_]+)\((?P<id>[0-9a-fA-F-]{36})\)$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
@@ -143,7 +144,7 @@ def _bind(store: Store, table: Table, key: str, value: Any) -> tuple[str, tuple[
         )
     if value is None:
         return column.name, None
-    found = _BIND.match(str(value))
+    found = _BIND.search(str(value))
     target = store.data(found.group("set")) if found else None
     if found is None or target is None or target.table.logical_name != target_name:
         raise bad_request(f"The @odata.bind value '{value}' is not a valid {target_name} URI.")

@@ -89,3 +89,35 @@ async def test_sdk_sees_the_error_code_of_a_missing_record(sdk: DataverseClient)
         return 0
 
     assert await _run(update_missing) == 404
+
+
+async def test_sdk_batch_change_sets_commit_or_roll_back(
+    sdk: DataverseClient, dv: LoopbackDataverse
+) -> None:
+    fabrikam = rid("account", "fabrikam")
+
+    def committed() -> bool:
+        batch = sdk.batch.new()
+        with batch.changeset() as change_set:
+            reference = change_set.records.create("contact", {"fullname": "Hana Sato"})
+            change_set.records.update(
+                "account", fabrikam, {"primarycontactid@odata.bind": reference}
+            )
+        return batch.execute().has_errors
+
+    assert await _run(committed) is False
+    primary = dv.dataverse.row("accounts", fabrikam)["_primarycontactid_value"]
+    assert dv.dataverse.row("contacts", primary)["fullname"] == "Hana Sato"
+
+    def rolled_back() -> bool:
+        batch = sdk.batch.new()
+        with batch.changeset() as change_set:
+            change_set.records.create("contact", {"fullname": "Never Stored"})
+            change_set.records.update("contact", rid("contact", "ghost"), {"jobtitle": "x"})
+        return batch.execute().has_errors
+
+    assert await _run(rolled_back) is True
+    names = {w["values"].get("fullname") for w in dv.dataverse.writes() if not w["rolledBack"]}
+    assert "Never Stored" not in names
+    stored = dv.dataverse.service.store.tables["contacts"].rows.values()
+    assert all(row.values.get("fullname") != "Never Stored" for row in stored)
