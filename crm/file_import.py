@@ -117,12 +117,17 @@ class ImportReport:
         return sum(counts.rejected for counts in self.tables.values())
 
 
-def _row_id(row: SourceRow) -> str | None:
-    model = MODELS[row.table]
-    parts = [row.values.get(column) for column in model.key_columns]
+def _raw_key(row: SourceRow) -> Key | None:
+    """The row's key as the file gives it, when every part is a non-empty text."""
+    parts = [row.values.get(column) for column in MODELS[row.table].key_columns]
     if parts and all(isinstance(part, str) and part.strip() for part in parts):
-        return "/".join(str(part).strip() for part in parts)
+        return tuple(str(part).strip() for part in parts)
     return None
+
+
+def _row_id(row: SourceRow) -> str | None:
+    key = _raw_key(row)
+    return "/".join(key) if key else None
 
 
 def validation_problems(row: SourceRow, error: ValidationError, file: str) -> list[ImportProblem]:
@@ -165,10 +170,12 @@ def validated(
 class Survey:
     """What the first read learns: valid keys, refused rows, and what records name."""
 
-    keys: dict[str, dict[Key, tuple[int, str]]] = field(default_factory=lambda: defaultdict(dict))
-    repeated: dict[str, dict[Key, list[tuple[int, str]]]] = field(
+    # table -> key -> (index, line) of the row giving it
+    keys: dict[str, dict[Key, tuple[int, int]]] = field(default_factory=lambda: defaultdict(dict))
+    repeated: dict[str, dict[Key, list[tuple[int, int]]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
+    origin: dict[str, SourceRow] = field(default_factory=dict)  # each table's first row
     rejected: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     # record rows that name other records: (table, index, where, id, [(column, table, id)])
     naming: list[tuple[str, int, str, Key, list[tuple[str, str, str]]]] = field(
@@ -178,6 +185,12 @@ class Survey:
 
     def valid(self, table: str, record_id: str) -> bool:
         return (record_id,) in self.keys[table]
+
+    def where(self, table: str, index: int, line: int) -> str:
+        """Where a row of `table` is, from its position (rows are not kept)."""
+        first = self.origin[table]
+        pointer = f"/{table}/{index}" if first.pointer else None
+        return SourceRow(first.file, table, index, line, {}, pointer).where()
 
 
 class FileImport:
@@ -211,15 +224,13 @@ class FileImport:
 
     def _survey_row(self, row: SourceRow) -> None:
         table = row.table
-        record_id = _row_id(row)
-        model = MODELS[table]
-        key = tuple(record_id.split("/")) if record_id and len(model.key_columns) > 1 else None
-        key = key or ((record_id,) if record_id else None)
+        self.survey.origin.setdefault(table, row)
+        key = _raw_key(row)
         if key is not None:
             if key in self.survey.keys[table]:
-                self.survey.repeated[table].setdefault(key, []).append((row.index, row.where()))
+                self.survey.repeated[table].setdefault(key, []).append((row.index, row.line))
             else:
-                self.survey.keys[table][key] = (row.index, row.where())
+                self.survey.keys[table][key] = (row.index, row.line)
         parsed, problems = validated(row, self.context, self.file)
         if parsed is None:
             self.reject(table, row.index, problems)
@@ -240,7 +251,8 @@ class FileImport:
             columns = "/".join(MODELS[table].key_columns)
             for key, others in repeats.items():
                 first = self.survey.keys[table].pop(key)
-                places = [first, *others]
+                places = [(index, self.survey.where(table, index, line))
+                          for index, line in (first, *others)]  # fmt: skip
                 lines = ", ".join(where for _, where in places)
                 for index, where in places:
                     problem = ImportProblem(

@@ -13,6 +13,7 @@ the future) read it from the validation context (`RowContext`).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar
@@ -41,6 +42,7 @@ from storage.crm_tables import (
     REGARDING_TYPE_VALUES,
 )
 
+SPACE = re.compile(r"\s")
 BOUND = "crm_bound"  # our own error type: its message is what the column allows
 
 
@@ -111,7 +113,7 @@ def _one_of(allowed: tuple[str, ...]) -> Any:
 
 
 def _address(value: str | None) -> str | None:
-    if value is not None and ("@" not in value or any(ch.isspace() for ch in value)):
+    if value is not None and ("@" not in value or SPACE.search(value)):
         raise out_of_bounds("an email address (name@domain, no spaces)")
     return value
 

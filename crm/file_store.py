@@ -12,7 +12,7 @@ whole when they differ.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -85,10 +85,15 @@ def _readable_column(table: sa.Table, column: str) -> Any:
     return table.c[column]
 
 
-def _comparable(table: sa.Table, column: str, value: Any) -> Any:
+def _reader(table: sa.Table, column: str) -> Callable[[Any], Any]:
+    """How a stored value of `column` becomes comparable with a file's."""
     if _is_time(table, column):
-        return _stored_time(value)
-    return _stored_day(value) if _is_day(table, column) else value
+        return _stored_time
+    return _stored_day if _is_day(table, column) else _as_stored
+
+
+def _as_stored(value: Any) -> Any:
+    return value
 
 
 def stored_rows(
@@ -99,6 +104,7 @@ def stored_rows(
     columns = write_columns(model)
     selected = [_readable_column(table, column) for column in columns]
     key_columns = [table.c[column] for column in model.key_columns]
+    readers = [(column, _reader(table, column)) for column in columns]
     found: dict[tuple[str, ...], dict[str, Any]] = {}
     for batch in chunks(list(keys)):
         where = (
@@ -107,7 +113,7 @@ def stored_rows(
             else sa.tuple_(*key_columns).in_(batch)
         )
         for row in session.execute(sa.select(*selected).where(where)):
-            values = {c: _comparable(table, c, v) for c, v in zip(columns, row, strict=True)}
+            values = {c: read(v) for (c, read), v in zip(readers, row, strict=True)}
             found[tuple(values[column] for column in model.key_columns)] = values
     return found
 
