@@ -55,7 +55,7 @@ COLOUR_LABEL = {
     Colour.good: "Good",
     Colour.fair: "Fair",
     Colour.poor: "Poor",
-    Colour.pending: "Computation in progress",
+    Colour.pending: "Pending computation",
     Colour.none: "No computation",
 }
 GRADED = {

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -137,7 +137,9 @@ def select(rows: Iterable[Mapping[str, Any]], view: ViewFilter) -> Selection:
 
 
 def _week_start(value: str | datetime) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    """A timeline week's start as a UTC time (stored as a date, "2026-09-07")."""
+    start = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return start if start.tzinfo is not None else start.replace(tzinfo=UTC)
 
 
 def recent_emails(

@@ -167,17 +167,39 @@ def record_people(*, session: Session, record_type: str, record_id: str) -> list
     return [("contact", contact_id) for contact_id in sorted(ids)]
 
 
+def record_team(*, session: Session, record_type: str, record_id: str) -> list[str] | None:
+    """Our colleagues whose interactions count for a deal or lead, as scoring has them
+    (worker.scopes): a deal's owner and everyone in the owner's team, a lead's owner;
+    None (anyone of ours) for contacts, accounts, and an owner who is no system user."""
+    if record_type not in ("opportunity", "lead"):
+        return None
+    table = RECORD_TABLES[record_type]
+    owner = session.execute(
+        sa.select(USER.c.id, USER.c.team)
+        .join(table, table.c.owner_id == USER.c.id)
+        .where(table.c.id == record_id)
+    ).first()
+    if owner is None:
+        return None
+    if record_type == "lead" or not owner.team:
+        return [owner.id]
+    return list(session.scalars(sa.select(USER.c.id).where(USER.c.team == owner.team)))
+
+
 def record_interactions(
     *,
     session: Session,
     record_type: str,
     record_id: str,
     people: Sequence[tuple[str, str]],
+    team: Sequence[str] | None,
     since: datetime,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """Interactions regarding the record or with one of `people` on the customer's
-    side, since `since`, newest first, at most `limit` (metadata columns only)."""
+    """Interactions regarding the record, or with one of `people` on the customer's
+    side (and, when `team` is given, one of them on ours): the record's scope as
+    scoring counts it. Since `since`, newest first, at most `limit`, metadata only."""
+    ours = PARTY.alias("ours")
     selects: list[sa.Select[Any]] = [
         sa.select(INTERACTION.c.key.label("interaction_key")).where(
             INTERACTION.c.regarding_type == record_type, INTERACTION.c.regarding_id == record_id
@@ -187,10 +209,17 @@ def record_interactions(
     for person_type, person_id in people:
         by_type.setdefault(person_type, []).append(person_id)
     for person_type, ids in by_type.items():
-        selects.append(sa.select(PARTY.c.interaction_key).where(
+        with_them = sa.select(PARTY.c.interaction_key).where(
             PARTY.c.side == "external", PARTY.c.record_type == person_type,
             PARTY.c.record_id.in_(ids),
-        ))  # fmt: skip
+        )  # fmt: skip
+        if team is not None:
+            with_them = with_them.where(PARTY.c.interaction_key.in_(
+                sa.select(ours.c.interaction_key).where(
+                    ours.c.side == "internal", ours.c.record_id.in_(team)
+                )
+            ))  # fmt: skip
+        selects.append(with_them)
     keys = selects[0] if len(selects) == 1 else sa.union(*selects)
     query = (
         sa.select(INTERACTION.c.key, INTERACTION.c.kind, INTERACTION.c.direction,

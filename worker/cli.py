@@ -16,6 +16,7 @@ from worker.compliance_cli import register as register_compliance
 from worker.crm_cli import register as register_crm
 from worker.exchange_cli import register as register_exchange
 from worker.failures import EXIT_BAD_INPUT, EXIT_FAILURE, UserError, describe
+from worker.insights_cli import register as register_insights
 from worker.introducer_cli import register as register_introducers
 from worker.service_cli import register as register_service
 
@@ -131,6 +132,7 @@ register_exchange(app)
 register_introducers(app)
 register_service(app)
 register_crm(app)
+register_insights(app)  # after `health show`: adds `health list`/`timeline`, `pipeline`
 
 
 def _mount_emulator() -> None:

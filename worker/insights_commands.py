@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -261,9 +261,12 @@ def health_timeline(record: str, weeks: int, limit: int) -> dict[str, Any]:
         people = insights_read.record_people(
             session=session, record_type=record_type, record_id=record_id
         )
+        team = insights_read.record_team(
+            session=session, record_type=record_type, record_id=record_id
+        )
         found = insights_read.record_interactions(
             session=session, record_type=record_type, record_id=record_id, people=people,
-            since=since, limit=limit,
+            team=team, since=since, limit=limit,
         )  # fmt: skip
         parties = insights_read.interaction_parties(
             session=session, keys=[item["key"] for item in found]
@@ -286,7 +289,8 @@ def health_timeline(record: str, weeks: int, limit: int) -> dict[str, Any]:
 def _since(series: list[dict[str, Any]], stored: dict[str, Any] | None) -> datetime:
     """The start of the first week shown; a never-scored record: 13 weeks before now-ish."""
     if series:
-        return datetime.fromisoformat(series[0]["week_start"])
+        start = datetime.fromisoformat(series[0]["week_start"])
+        return start if start.tzinfo is not None else start.replace(tzinfo=UTC)
     computed = None if stored is None else stored["computed_at"]
-    anchor = computed if computed is not None else datetime.now().astimezone()
+    anchor = computed if computed is not None else datetime.now(UTC)
     return anchor - timedelta(weeks=TIMELINE_WEEKS)
