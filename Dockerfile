@@ -42,6 +42,7 @@ COPY scoring ./scoring
 COPY storage ./storage
 COPY compliance ./compliance
 COPY crm ./crm
+COPY insights ./insights
 RUN RAPPORT_BUILD_TOOLS=/opt/build-tools tools/compiled-wheel /opt/rapport/bin/python /wheels
 
 
