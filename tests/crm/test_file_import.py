@@ -468,3 +468,17 @@ def test_a_file_not_in_the_format_is_refused_whole(
 
     with pytest.raises(ImportFileError, match=reason.replace("[", r"\[").replace("{", r"\{")):
         run(path, engine)
+
+
+def test_the_documented_example_imports_whole(engine: Engine, tmp_path: Path) -> None:
+    contract = (Path(__file__).resolve().parents[2] / "docs" / "crm-contract.md").read_text()
+    section = contract[contract.index("## Import file format") :]
+    start = section.index("```json\n") + len("```json\n")
+    example = section[start : section.index("\n```\n", start)]
+    path = tmp_path / "crm.json"
+    path.write_text(example, encoding="utf-8")
+
+    report = run(path, engine)
+
+    assert report.problem_count == 0 and report.addresses_not_kept == 0
+    assert sum(counts(report, "inserted").values()) == 8 + 4
