@@ -14,6 +14,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 from worker import commands, output
 from worker.compliance_cli import register as register_compliance
 from worker.crm_cli import register as register_crm
+from worker.dataverse_cli import register as register_dataverse
 from worker.exchange_cli import register as register_exchange
 from worker.failures import EXIT_BAD_INPUT, EXIT_FAILURE, UserError, describe
 from worker.insights_cli import register as register_insights
@@ -132,6 +133,7 @@ register_exchange(app)
 register_introducers(app)
 register_service(app)
 register_crm(app)
+register_dataverse(app)
 register_insights(app)  # after `health show`: adds `health list`/`timeline`, `pipeline`
 
 

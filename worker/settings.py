@@ -92,6 +92,17 @@ class Settings(BaseSettings):
     retry_attempts: int = Field(default=6, ge=1, le=20)
     retry_max_wait_seconds: float = Field(default=60.0, gt=0, le=600)
 
+    # --- The CRM (docs/dataverse.md): the embedded store, or Dataverse synced into it ---
+    crm: Literal["embedded", "dataverse"] = "embedded"
+    dataverse_url: str | None = None  # the environment URL, https://{org}.crm.dynamics.com
+    dataverse_prefix: str = "rapport"  # the solution publisher's customization prefix
+    dataverse_page_size: int = Field(default=5000, ge=10, le=5000)
+    # Requests in flight at once: below Dataverse's 52 per user, leaving room for others.
+    dataverse_concurrency: int = Field(default=8, ge=1, le=48)
+    dataverse_push_batch_size: int = Field(default=100, ge=1, le=1000)
+    # Consent withdrawn or the connector switched off: clear Rapport's columns (default).
+    dataverse_keep_last_values: bool = False
+
     # --- The service (`rapport worker`, docs/deploy.md) ---
     # Sync rounds start at each multiple of the interval (UTC) plus up to the jitter.
     sync_interval_seconds: int = Field(default=300, ge=1, le=86_400)
@@ -176,6 +187,31 @@ class Settings(BaseSettings):
         ]
         if len(kinds) > 1:
             raise ValueError(f"set only one credential, not {' and '.join(kinds)}")
+        return self
+
+    @field_validator("dataverse_url")
+    @classmethod
+    def _dataverse_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from crm.dataverse.environment import environment_url
+
+        return environment_url(value)
+
+    @field_validator("dataverse_prefix")
+    @classmethod
+    def _dataverse_prefix(cls, value: str) -> str:
+        from crm.dataverse.environment import publisher_prefix
+
+        return publisher_prefix(value)
+
+    @model_validator(mode="after")
+    def _dataverse_needs_url(self) -> Settings:
+        if self.crm == "dataverse" and self.dataverse_url is None:
+            raise ValueError(
+                "RAPPORT_DATAVERSE_URL must be set when RAPPORT_CRM=dataverse "
+                "(the environment URL, e.g. https://contoso.crm.dynamics.com)"
+            )
         return self
 
     @property

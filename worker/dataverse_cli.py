@@ -1,0 +1,153 @@
+"""`rapport dataverse check|provision|pull|push`: the Dataverse connector's commands.
+
+Mounted on the main app by `register(app)`. Each command: settings -> one call in
+crm.dataverse -> render. Exit 0 ready/done, 2 configuration error, 3 not ready (check).
+Settings and the admin's steps: docs/dataverse.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from crm.dataverse.check import run_check
+from crm.dataverse.client import DataverseClient
+from crm.dataverse.connect import connected
+from crm.dataverse.exceptions import DataverseError, RequestRefused
+from crm.dataverse.provision import apply, plan
+from worker import commands
+from worker.exchange import graph_app
+from worker.failures import EXIT_NO_CONSENT, UserError
+from worker.output import console
+
+dataverse_app = typer.Typer(
+    help="The Dataverse (Dynamics 365) connector: check, provision, pull, push.",
+    no_args_is_help=True,
+)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+T = TypeVar("T")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `dataverse` to `app`; a second call changes nothing."""
+    if any(group.name == "dataverse" for group in app.registered_groups):
+        return
+    app.add_typer(dataverse_app, name="dataverse")
+
+
+def with_client(call: Callable[[DataverseClient], Awaitable[T]]) -> T:
+    """Run `call` with a client for the configured environment (configuration errors: exit 2)."""
+    settings = commands.settings()
+    if settings.dataverse_url is None:
+        raise UserError(
+            "RAPPORT_DATAVERSE_URL is not set; expected the environment URL, "
+            "e.g. https://contoso.crm.dynamics.com"
+        )
+    app = graph_app(settings)
+    if app is None:
+        raise UserError(
+            "RAPPORT_TENANT_ID and RAPPORT_CLIENT_ID must be set: the connector uses the "
+            "Graph app registration's credentials (docs/dataverse.md)"
+        )
+    url = settings.dataverse_url
+
+    async def run() -> T:
+        async with connected(app, url, concurrency=settings.dataverse_concurrency) as client:
+            return await call(client)
+
+    from consent.credentials import CredentialConfigError
+
+    try:
+        return asyncio.run(run())
+    except CredentialConfigError as error:
+        raise UserError(str(error)) from None
+
+
+def _emit(payload: Any, as_json: bool) -> None:
+    typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+@dataverse_app.command("check")
+def check_command(as_json: JsonFlag = False) -> None:
+    """Token, WhoAmI, read access to every table, Rapport's columns and write access to them.
+
+    Exit 0 ready, 3 not ready (each missing piece named with its fix), 2 configuration error.
+    """
+    prefix = commands.settings().dataverse_prefix
+    report = with_client(lambda client: run_check(client, prefix))
+    payload = report.as_dict()
+    if as_json:
+        _emit(payload, True)
+    else:
+        console.print(f"Dataverse environment {payload['environment']}")
+        for probe in report.probes:
+            mark = "ok" if probe.ok else "MISSING"
+            detail = f": {probe.detail}" if probe.detail else ""
+            console.print(f"  {mark:8} {probe.name}{detail}", markup=False)
+            if probe.fix:
+                console.print(f"           fix: {probe.fix}", markup=False)
+        console.print("ready" if report.ready else "not ready (exit 3)")
+    if not report.ready:
+        raise typer.Exit(EXIT_NO_CONSENT)
+
+
+@dataverse_app.command("provision")
+def provision_command(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; create nothing.")
+    ] = False,
+    solution: Annotated[
+        str | None,
+        typer.Option("--solution", help="Unique name of the solution to add the columns to."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create Rapport's columns on contact, lead, opportunity and account (idempotent).
+
+    Never alters or deletes a column; a column of another type under Rapport's name is
+    reported as a conflict and left alone (exit 2).
+    """
+    prefix = commands.settings().dataverse_prefix
+
+    async def provision(client: DataverseClient) -> dict[str, Any]:
+        planned = await plan(client, prefix)
+        created = [] if dry_run else await apply(client, planned, solution)
+        return {
+            "dry_run": dry_run,
+            "prefix": prefix,
+            "plan": [column.as_dict() for column in planned.columns],
+            "created": created,
+            "conflicts": [column.as_dict() for column in planned.of("conflict")],
+        }
+
+    try:
+        payload = with_client(provision)
+    except RequestRefused as error:
+        raise UserError(f"provision stopped: {error}; run `rapport dataverse check`") from None
+    if as_json:
+        _emit(payload, True)
+    else:
+        _render_plan(payload)
+    if payload["conflicts"]:
+        raise typer.Exit(2)
+
+
+def _render_plan(payload: dict[str, Any]) -> None:
+    verb = {"create": "would create" if payload["dry_run"] else "created", "keep": "present"}
+    for column in payload["plan"]:
+        action = verb.get(column["action"], "CONFLICT")
+        found = f" (found {column['found_type']}; left alone)" if "found_type" in column else ""
+        console.print(
+            f"{action:13} {column['table']}.{column['column']} {column['type']}{found}",
+            markup=False,
+        )
+    if payload["dry_run"]:
+        console.print("dry run: nothing created")
+
+
+def connector_error(error: DataverseError) -> UserError:
+    return UserError(f"Dataverse: {error}; run `rapport dataverse check`")
