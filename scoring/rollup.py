@@ -130,8 +130,6 @@ class RollUp(NamedTuple):
     weakest: tuple[RecordRef, StakeholderRole, PersonReading] | None
     reasons: list[str]  # most important first
     detail: str  # the people factor's line
-    # The weakest key contact holds the score down: they are its first reason.
-    held_down: bool
 
 
 # A person with several roles is named by the first of theirs here: what they
@@ -177,21 +175,17 @@ def deal_rollup(
     key.sort()
     score, before = pooled, pooled_before
     weakest = None
-    held_down = False
     reasons: list[str] = []
     if key:
         lowest, person, role = key[0]
         weakest = (person, role, readings[person])
         if lowest < good_min:
-            held_down = lowest < pooled
             score = min(pooled, lowest)
             reasons.append(describe(person, role, readings[person]))
         if before is not None:
-            held = [
-                r.before
-                for p, r in ((p, readings[p]) for _, p, _ in key)
-                if r.before is not None and r.before < good_min
-            ]
+            # The same roll-up TREND_WINDOW_DAYS ago, from the key contacts' scores then.
+            then = [readings[p].before for _, p, _ in key]
+            held = [s for s in then if s is not None and s < good_min]
             if held:
                 before = min(before, min(held))
     engaged = sorted(person for person in scope.people if _score(readings[person]) >= good_min)
@@ -207,7 +201,7 @@ def deal_rollup(
     )
     if weakest is not None:
         detail += f"; weakest key contact {name(weakest[0])} ({weakest[1]}) at {key[0][0]}"
-    return RollUp(score, before, weakest, reasons, detail, held_down)
+    return RollUp(score, before, weakest, reasons, detail)
 
 
 def account_rollup(
@@ -232,7 +226,7 @@ def account_rollup(
             continue
         included.append((person, reading, ACCOUNT_KEY_WEIGHT if key else 1.0))
     if not included:
-        return RollUp(pooled, pooled_before, None, [], "no graded contact: the pooled score", False)
+        return RollUp(pooled, pooled_before, None, [], "no graded contact: the pooled score")
     score = _weighted_mean([(r.score, w) for _, r, w in included])
     assert score is not None
     before = _weighted_mean([(r.before, w) for _, r, w in included])
@@ -263,7 +257,7 @@ def account_rollup(
         person = graded_key[0][1]
         weakest = (person, roles[person], readings[person])
     detail = f"weighted mean of {len(included)} contacts' scores; {share}"
-    return RollUp(score, before, weakest, reasons, detail, False)
+    return RollUp(score, before, weakest, reasons, detail)
 
 
 def _weighted_mean(scores: Sequence[tuple[int | None, float]]) -> int | None:
