@@ -9,6 +9,7 @@ it, so a change made while paging is served again by the next delta read.
 from __future__ import annotations
 
 import base64
+import bisect
 import datetime as dt
 import json
 from collections.abc import Mapping
@@ -18,8 +19,8 @@ from typing import Any
 from emulator.dataverse import odata
 from emulator.dataverse.errors import EXPIRED_VERSION_STAMP, DataverseError, bad_request
 from emulator.dataverse.http import link
-from emulator.dataverse.rows import properties, render, wanted_annotations
-from emulator.dataverse.store import Store, TableData
+from emulator.dataverse.rows import RowView, render, wanted_annotations
+from emulator.dataverse.store import Row, Store, TableData
 
 MAX_PAGE_SIZE = 5000
 
@@ -124,39 +125,65 @@ class CollectionQuery:
         state = _decode(self.query["$skiptoken"]) if "$skiptoken" in self.query else {}
         start_version = int(state.get("v", self.store.version))
         tracking = tracking or bool(state.get("t"))  # the round's links carry it
-        candidates = []
-        for record_id, row in self.data.rows.items():
-            shown = properties(table, row)
-            if predicate is None or predicate(shown):
-                raw = [shown.get(name) for name, _ in order] + [record_id]
-                candidates.append((_key(raw, order), raw, row))
-        candidates.sort(key=lambda entry: entry[0])
-        if top is not None:
-            candidates = candidates[:top]
-        after = state.get("k")
-        if isinstance(after, list):
-            boundary = _key(after, order)
-            candidates = [c for c in candidates if c[0] > boundary]
         size = page_size(self.prefer)
         annotations = wanted_annotations(self.prefer)
-        page = candidates[:size]
+        after = state.get("k")
+        page, more = self._page(
+            predicate, order, top, after if isinstance(after, list) else None, size
+        )
         body: dict[str, Any] = {
             # Tracked reads are delta payloads from the first page (as Microsoft's example).
             "@odata.context": self._context(select, "/$delta" if tracking else ""),
-            "value": [render(self.store, table, row, select, annotations) for *_, row in page],
+            "value": [render(self.store, table, row, select, annotations) for _, row in page],
         }
         applied = [f"odata.maxpagesize={size}"] if "odata.maxpagesize" in self.prefer else []
         if tracking:
             applied.append("odata.track-changes")
-        if len(candidates) > size:
+        if more:
             body["@odata.nextLink"] = self._link(
-                **{"$skiptoken": _encode({"k": page[-1][1], "v": start_version, "t": tracking})}
+                **{"$skiptoken": _encode({"k": page[-1][0], "v": start_version, "t": tracking})}
             )
         elif tracking:
             body["@odata.deltaLink"] = self._link(
                 **{"$deltatoken": delta_token(start_version, self.store.clock())}
             )
         return Page(body, applied)
+
+    def _page(
+        self,
+        predicate: odata.Predicate | None,
+        order: list[tuple[str, bool]],
+        top: int | None,
+        after: list[Any] | None,
+        size: int,
+    ) -> tuple[list[tuple[list[Any], Row]], bool]:
+        """The next page as (raw key: order values + id, row), and whether more follow."""
+        names = self.data.table.wire_names()
+        rows = self.data.rows
+        if not order:  # every baseline: ids alone order the rows, no per-row keys to build
+            ids = sorted(
+                rid
+                for rid, row in rows.items()
+                if predicate is None or predicate(RowView(names, row))
+            )
+            if top is not None:
+                ids = ids[:top]
+            start = bisect.bisect_right(ids, str(after[-1])) if after else 0
+            chosen = ids[start : start + size]
+            return [([rid], rows[rid]) for rid in chosen], len(ids) - start > size
+        candidates = []
+        for record_id, row in rows.items():
+            view = RowView(names, row)
+            if predicate is None or predicate(view):
+                raw = [view.get(name) for name, _ in order] + [record_id]
+                candidates.append((_key(raw, order), raw, row))
+        candidates.sort(key=lambda entry: entry[0])
+        if top is not None:
+            candidates = candidates[:top]
+        if after is not None:
+            boundary = _key(after, order)
+            candidates = [c for c in candidates if c[0] > boundary]
+        return [(raw, row) for _, raw, row in candidates[:size]], len(candidates) > size
 
     def _delta(self, select: list[str] | None) -> Page:
         table = self.data.table

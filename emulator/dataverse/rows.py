@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from emulator.dataverse.schema import Table
@@ -26,6 +26,30 @@ def _wants(patterns: list[str], annotation: str) -> bool:
         if pattern.endswith(".*") and annotation.startswith(pattern[:-1]):
             return True
     return False
+
+
+class RowView(Mapping[str, Any]):
+    """A row read by wire property names without copying it (what $filter and $orderby
+    evaluate on every row of a table, so it has to be cheap)."""
+
+    __slots__ = ("_names", "_values")
+
+    def __init__(self, names: Mapping[str, str], row: Row) -> None:
+        self._names = names
+        self._values = row.values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[self._names.get(key, key)]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._values.get(self._names.get(key, key), default)
+
+    def __iter__(self) -> Iterator[str]:
+        reverse = {column: wire for wire, column in self._names.items()}
+        return (reverse.get(name, name) for name in self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 def properties(table: Table, row: Row) -> dict[str, Any]:

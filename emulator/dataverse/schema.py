@@ -44,7 +44,13 @@ class Table:
         if prop.startswith("_") and prop.endswith("_value"):
             column = self.columns.get(prop[1:-6])
             return column if column is not None and column.kind == "lookup" else None
-        return self.columns.get(prop)
+        column = self.columns.get(prop)
+        # a lookup is read as `_x_value`; its bare name is a navigation property, not a column
+        return None if column is None or column.kind == "lookup" else column
+
+    def wire_names(self) -> dict[str, str]:
+        """Property name on the wire -> column name, where they differ (lookups)."""
+        return {c.value_name: c.name for c in self.columns.values() if c.kind == "lookup"}
 
 
 _COMMON = (

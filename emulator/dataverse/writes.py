@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,21 +101,33 @@ class Changes:
         return shown
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# column kind -> does a JSON value fit it (only the one check runs per value)
+_FITS: dict[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": _is_int,
+    "picklist": _is_int,
+    "decimal": _is_number,
+    "money": _is_number,
+    "boolean": lambda v: isinstance(v, bool),
+    "datetime": lambda v: isinstance(v, str),
+    "guid": lambda v: isinstance(v, str) and bool(_GUID.match(v)),
+}
+
+
 def _checked_value(table: Table, column: Column, value: Any) -> Any:
     if value is None:
         return None
     kind = column.kind
-    ok = {
-        "string": isinstance(value, str),
-        "integer": isinstance(value, int) and not isinstance(value, bool),
-        "picklist": isinstance(value, int) and not isinstance(value, bool),
-        "decimal": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "money": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "boolean": isinstance(value, bool),
-        "datetime": isinstance(value, str),
-        "guid": isinstance(value, str) and bool(_GUID.match(value)),
-    }.get(kind, False)
-    if not ok:
+    fits = _FITS.get(kind)
+    if fits is None or not fits(value):
         raise bad_request(
             f"Cannot convert the literal '{value}' to the expected type of "
             f"'{column.name}' ({kind}) on 'Microsoft.Dynamics.CRM.{table.logical_name}'."
