@@ -231,6 +231,8 @@ class FileImport:
                 self.survey.repeated[table].setdefault(key, []).append((row.index, row.line))
             else:
                 self.survey.keys[table][key] = (row.index, row.line)
+        if table == ACTIVITY_TABLE:
+            return  # no record names an activity: it is validated once, when written
         parsed, problems = validated(row, self.context, self.file)
         if parsed is None:
             self.reject(table, row.index, problems)
@@ -240,7 +242,7 @@ class FileImport:
                 address = getattr(parsed, column, None)
                 if address:
                     self.survey.addresses.add(normalise_address(address))
-        if table not in (ACTIVITY_TABLE, PARTY_TABLE) and parsed.referenced():
+        if parsed.referenced():
             self.survey.naming.append(
                 (table, row.index, row.where(), parsed.key(), parsed.referenced())
             )
@@ -331,7 +333,7 @@ class FileImport:
             self.reject(row.table, None, [problem])
             return None
         parsed, problems = validated(row, self.context, self.file)
-        if parsed is None:  # the survey found it valid: only a changed file gets here
+        if parsed is None:
             self.reject(row.table, row.index, problems)
         return parsed
 
