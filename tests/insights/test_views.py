@@ -102,7 +102,8 @@ def test_filters_and_limit(view: ViewFilter, kept: list[str], matched: int) -> N
 
 def test_the_store_narrows_at_risk_to_fair_and_poor_only() -> None:
     assert ViewFilter(at_risk=True).store_states() == frozenset({FAIR, POOR})
-    assert ViewFilter(states=frozenset({GOOD, POOR}), at_risk=True).store_states() == frozenset({POOR})
+    good_or_poor = ViewFilter(states=frozenset({GOOD, POOR}), at_risk=True)
+    assert good_or_poor.store_states() == frozenset({POOR})
     assert ViewFilter().store_states() is None
 
 
