@@ -42,20 +42,30 @@ class Limits:
 class Fault:
     """Fail matching requests: `fraction` of them (seeded), or every `every`th."""
 
-    kind: str = "throttle"  # throttle (429) or unavailable (503)
+    kind: str = "throttle"  # throttle (429), unavailable (503), latency (slow, in flight)
     fraction: float = 0.0
     every: int | None = None
     retry_after: int = 1
     table: str | None = None  # entity set, or None for every path
     method: str | None = None
     limit: int | None = None  # stop after this many failures
+    latency_ms: int = 0
     id: int = 0
     fired: int = 0
     seen: int = 0
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Fault:
-        allowed = {"kind", "fraction", "every", "retryAfter", "table", "method", "limit"}
+        allowed = {
+            "kind",
+            "fraction",
+            "every",
+            "retryAfter",
+            "table",
+            "method",
+            "limit",
+            "latencyMs",
+        }
         unknown = set(raw) - allowed
         if unknown:
             raise ValueError(f"unknown fault field(s) {sorted(unknown)}; allowed {sorted(allowed)}")
@@ -67,9 +77,10 @@ class Fault:
             table=raw.get("table"),
             method=raw.get("method"),
             limit=raw.get("limit"),
+            latency_ms=int(raw.get("latencyMs", 0)),
         )
-        if fault.kind not in ("throttle", "unavailable"):
-            raise ValueError("kind must be 'throttle' or 'unavailable'")
+        if fault.kind not in ("throttle", "unavailable", "latency"):
+            raise ValueError("kind must be 'throttle', 'unavailable' or 'latency'")
         if not 0.0 <= fault.fraction <= 1.0:
             raise ValueError("fraction must be between 0 and 1")
         return fault
@@ -77,6 +88,7 @@ class Fault:
     def to_json(self) -> dict[str, Any]:
         raw = asdict(self)
         raw["retryAfter"] = raw.pop("retry_after")
+        raw["latencyMs"] = raw.pop("latency_ms")
         return raw
 
 
@@ -124,6 +136,7 @@ class Protection:
         self._in_flight[user] = count
         self.peak_concurrency = max(self.peak_concurrency, count)
         if count > self.limits.concurrent_requests:
+            self._in_flight[user] = count - 1  # refused: it never runs, so never leaves
             raise DataverseError(
                 429,
                 THROTTLED_CONCURRENCY,
@@ -135,7 +148,9 @@ class Protection:
     def leave(self, user: str) -> None:
         self._in_flight[user] = self._in_flight.get(user, 1) - 1
 
-    def inject(self, method: str, table: str | None) -> None:
+    def inject(self, method: str, table: str | None) -> float:
+        """Raise the first failing fault that fires; return the latency (s) to spend."""
+        latency = 0.0
         for fault in self.faults:
             if fault.table is not None and fault.table != table:
                 continue
@@ -151,7 +166,11 @@ class Protection:
             )
             if hit:
                 fault.fired += 1
+                if fault.kind == "latency":
+                    latency += fault.latency_ms / 1000.0
+                    continue
                 raise _injected(fault)
+        return latency
 
     def reset(self) -> None:
         self._recent.clear()

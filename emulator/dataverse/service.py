@@ -117,8 +117,9 @@ class DataverseService:
             if not in_batch:
                 remaining = self.protection.admit(user.systemuserid)
             kind, params = _route(request.method, request.path)
-            self.protection.inject(request.method, params.get("set"))
-            response = await self._guarded(_Call(request, user, params, in_batch), kind)
+            latency = self.protection.inject(request.method, params.get("set"))
+            call = _Call(request, user, params, in_batch)
+            response = await self._guarded(call, kind, latency)
             if remaining is not None:
                 response.headers["x-ms-ratelimit-burst-remaining-xrm-requests"] = str(remaining)
         except DataverseError as error:
@@ -161,10 +162,12 @@ class DataverseService:
             f"{self.tokens.tenant.id}/oauth2/authorize, resource_id={resource}/"
         )
 
-    async def _guarded(self, call: _Call, kind: str) -> ApiResponse:
+    async def _guarded(self, call: _Call, kind: str, latency: float) -> ApiResponse:
         user = call.user.systemuserid
         self.protection.enter(user)
         try:
+            if latency > 0:  # spent in flight, so concurrent callers overlap as on a server
+                await self.sleep(latency)
             if call.request.method == "GET" or kind == "batch" or _IN_CHANGE_SET.get():
                 return await self._route_call(call, kind)
             async with self._write_lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import httpx
@@ -79,3 +80,19 @@ async def test_missing_privileges_are_403_naming_the_privilege(
     column = await client.post("EntityDefinitions(LogicalName='contact')/Attributes", json={})
     assert column.status_code == 403
     assert "prvCreateAttribute" in column.json()["error"]["message"]
+
+
+async def test_concurrent_requests_over_the_limit_are_429_and_counted(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    dv.dataverse.set_limits(concurrent_requests=2)
+    dv.dataverse.add_fault(kind="latency", latencyMs=300, fraction=1.0)
+    replies = await asyncio.gather(*(client.get("WhoAmI") for _ in range(5)))
+    statuses = Counter(r.status_code for r in replies)
+    assert statuses == Counter({200: 2, 429: 3})
+    refused = next(r for r in replies if r.status_code == 429)
+    assert refused.json()["error"]["code"] == "0x80072326"
+    assert refused.headers["Retry-After"] == "1"
+    assert dv.dataverse.stats()["peakConcurrency"] == 3
+    dv.dataverse.clear_faults()
+    assert (await client.get("WhoAmI")).status_code == 200  # the refused ones left no trace
