@@ -67,6 +67,8 @@ async def test_unknown_property_in_a_query_is_a_400_in_the_error_shape(
     assert set(reply.json()) == {"error"}
     assert reply.json()["error"]["code"] == "0x80060888"
     assert "shoesize" in reply.json()["error"]["message"]
+    bare_lookup = await client.get("contacts", params={"$select": "parentcustomerid"})
+    assert bare_lookup.status_code == 400  # a lookup is read as _parentcustomerid_value
 
 
 async def test_lookup_annotations_only_when_asked(client: httpx.AsyncClient) -> None:
