@@ -103,6 +103,10 @@ class CollectionQuery:
         return f"{self.base_url}/$metadata#{self.data.table.entity_set}{columns}{suffix}"
 
     def run(self) -> Page:
+        if "$skip" in self.query:  # as in Dataverse: paging is by link only
+            raise bad_request("The query parameter $skip is not supported.")
+        if "$expand" in self.query:
+            raise bad_request("$expand is not implemented by the loopback Dataverse.")
         select = odata.parse_select(self.query.get("$select"), self._known)
         if "$deltatoken" in self.query:
             return self._delta(select)
@@ -128,7 +132,7 @@ class CollectionQuery:
         size = page_size(self.prefer)
         annotations = wanted_annotations(self.prefer)
         after = state.get("k")
-        page, more = self._page(
+        page, more, total = self._page(
             predicate, order, top, after if isinstance(after, list) else None, size
         )
         body: dict[str, Any] = {
@@ -136,6 +140,8 @@ class CollectionQuery:
             "@odata.context": self._context(select, "/$delta" if tracking else ""),
             "value": [render(self.store, table, row, select, annotations) for _, row in page],
         }
+        if self.query.get("$count", "").lower() == "true":
+            body["@odata.count"] = min(total, MAX_PAGE_SIZE)  # Dataverse counts up to 5,000
         applied = [f"odata.maxpagesize={size}"] if "odata.maxpagesize" in self.prefer else []
         if tracking:
             applied.append("odata.track-changes")
@@ -156,8 +162,9 @@ class CollectionQuery:
         top: int | None,
         after: list[Any] | None,
         size: int,
-    ) -> tuple[list[tuple[list[Any], Row]], bool]:
-        """The next page as (raw key: order values + id, row), and whether more follow."""
+    ) -> tuple[list[tuple[list[Any], Row]], bool, int]:
+        """The next page as (raw key: order values + id, row), whether more follow, and how
+        many rows the query matches in all."""
         names = self.data.table.wire_names()
         rows = self.data.rows
         if not order:  # every baseline: ids alone order the rows, no per-row keys to build
@@ -170,7 +177,7 @@ class CollectionQuery:
                 ids = ids[:top]
             start = bisect.bisect_right(ids, str(after[-1])) if after else 0
             chosen = ids[start : start + size]
-            return [([rid], rows[rid]) for rid in chosen], len(ids) - start > size
+            return [([rid], rows[rid]) for rid in chosen], len(ids) - start > size, len(ids)
         candidates = []
         for record_id, row in rows.items():
             view = RowView(names, row)
@@ -180,10 +187,11 @@ class CollectionQuery:
         candidates.sort(key=lambda entry: entry[0])
         if top is not None:
             candidates = candidates[:top]
+        total = len(candidates)
         if after is not None:
             boundary = _key(after, order)
             candidates = [c for c in candidates if c[0] > boundary]
-        return [(raw, row) for _, raw, row in candidates[:size]], len(candidates) > size
+        return [(raw, row) for _, raw, row in candidates[:size]], len(candidates) > size, total
 
     def _delta(self, select: list[str] | None) -> Page:
         table = self.data.table

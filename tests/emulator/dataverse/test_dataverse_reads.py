@@ -105,3 +105,14 @@ async def test_missing_record_is_404_object_does_not_exist(
     reply = await client.get(f"contacts({rid('nobody')})")
     assert reply.status_code == 404
     assert reply.json()["error"]["code"] == "0x80040217"
+
+
+async def test_count_and_the_options_dataverse_refuses(client: httpx.AsyncClient) -> None:
+    counted = await client.get(
+        "contacts", params={"$count": "true"}, headers={"Prefer": "odata.maxpagesize=1"}
+    )
+    assert counted.json()["@odata.count"] == 3 and len(counted.json()["value"]) == 1
+    assert (await client.get("contacts", params={"$skip": "1"})).status_code == 400
+    assert (
+        await client.get("contacts", params={"$expand": "parentcustomerid_account"})
+    ).status_code == 400
