@@ -1,0 +1,298 @@
+"""Pull Dataverse into the contract tables: a full read first, then change tracking.
+
+Per table (crm.dataverse.mapping.PULLED, in order), one loop does the HTTP:
+
+- no cursor: `GET {set}?$select=...` with `Prefer: odata.track-changes,
+  odata.maxpagesize=N`, following `@odata.nextLink` to the `@odata.deltaLink`;
+- a delta link: follow it, the same way; created and updated rows come whole,
+  deleted ones as `$deletedEntity` entries carrying only the id.
+
+Each page is written in one transaction with the cursor that follows it (the next
+page's link mid-round, the delta link at the end), so a crash between pages resumes
+where the last committed page ended and ends in the rows of a clean run. A delta link
+Dataverse no longer honours re-baselines that table only; rows the fresh full read no
+longer finds are then removed (their deletes were in the lost changes).
+
+A row that breaks the contract is reported by table, id and column and skipped; what
+was stored for it stays. A party address that matches no user, contact or lead is
+never stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from crm import file_store
+from crm.dataverse.client import DataverseClient, Reply
+from crm.dataverse.exceptions import DeltaExpired, RequestRefused
+from crm.dataverse.mapping import (
+    CONNECTIONS,
+    PARTIES,
+    PULLED,
+    Row,
+    TableSpec,
+    party,
+    stakeholder,
+)
+from crm.file_rows import BOUND, FileRow, RowContext, allowed_for
+from storage import dataverse_store as store
+from storage.crm_activity_rules import TimeWindow
+from storage.crm_problems import RowProblem, RowProblems
+from storage.directory import Directory, load_directory
+from storage.engine import session_scope
+
+ANNOTATIONS = 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"'
+DELETED = "$deletedEntity"
+
+
+@dataclass
+class TablePull:
+    entity_set: str
+    mode: str = "delta"  # "baseline" (a full read), "delta", "resumed"
+    pages: int = 0
+    written: int = 0  # inserted or updated contract rows
+    unchanged: int = 0
+    deleted: int = 0
+    skipped: int = 0  # rows refused (see the report's problems)
+    rebaselined: bool = False  # the delta link had expired
+    swept: int = 0  # rows a re-baseline no longer found
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class PullReport:
+    tables: dict[str, TablePull] = field(default_factory=dict)
+    problems: RowProblems = field(default_factory=RowProblems)
+    addresses_not_kept: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tables": {name: table.as_dict() for name, table in self.tables.items()},
+            "row_problems": {
+                "count": self.problems.count,
+                "by_column": dict(self.problems.by_column),
+                "examples": [str(problem) for problem in self.problems],
+            },
+            "party_addresses_not_kept": self.addresses_not_kept,
+        }
+
+
+@dataclass
+class Page:
+    rows: list[Row]
+    deleted: list[str]
+    next_link: str | None
+    delta_link: str | None
+
+
+def read_page(reply: Reply, primary_id: str) -> Page:
+    body = reply.body or {}
+    rows, deleted = [], []
+    for entry in body.get("value", []):
+        if str(entry.get("@odata.context", "")).endswith(DELETED) or entry.get("reason") == (
+            "deleted"
+        ):
+            deleted.append(str(entry.get("id")))
+        elif entry.get(primary_id):
+            rows.append(entry)
+    return Page(rows, deleted, body.get("@odata.nextLink"), body.get("@odata.deltaLink"))
+
+
+class Puller:
+    def __init__(
+        self, client: DataverseClient, engine: Engine, *, now: datetime, page_size: int = 5000
+    ) -> None:
+        self.client = client
+        self.engine = engine
+        self.now = now
+        self.prefer = f"odata.track-changes,odata.maxpagesize={page_size},{ANNOTATIONS}"
+        self.context = RowContext(TimeWindow.around(now))
+        self.report = PullReport()
+        self.roles: dict[str, tuple[str, int | None]] = {}
+        self.directory: Directory | None = None
+
+    async def pull(self, tables: Sequence[TableSpec] = PULLED) -> PullReport:
+        for spec in tables:
+            if spec is CONNECTIONS:
+                self.roles = await self._connection_roles()
+            if spec is PARTIES:
+                with Session(self.engine) as session:
+                    self.directory = load_directory(session=session)
+            await self._pull_table(spec)
+        return self.report
+
+    async def _connection_roles(self) -> dict[str, tuple[str, int | None]]:
+        """Connection roles by id: small, read whole each time (name and category)."""
+        roles: dict[str, tuple[str, int | None]] = {}
+        link: str | None = "connectionroles"
+        params: dict[str, str] | None = {"$select": "connectionroleid,name,category"}
+        while link:
+            reply = await self.client.get(link, params=params, prefer="odata.maxpagesize=5000")
+            for role in (reply.body or {}).get("value", []):
+                roles[str(role["connectionroleid"])] = (role.get("name"), role.get("category"))
+            link, params = (reply.body or {}).get("@odata.nextLink"), None
+        return roles
+
+    async def _pull_table(self, spec: TableSpec) -> None:
+        result = self.report.tables.setdefault(spec.entity_set, TablePull(spec.entity_set))
+        with Session(self.engine) as session:
+            cursor = store.load_cursor(session=session, entity_set=spec.entity_set)
+        link = cursor.next_link or cursor.delta_link if cursor else None
+        result.mode = "baseline" if link is None else "resumed" if cursor.next_link else "delta"  # type: ignore[union-attr]
+        try:
+            await self._rounds(spec, link, result, seen=None)
+        except (DeltaExpired, RequestRefused) as refused:
+            if link is None or (not isinstance(refused, DeltaExpired) and refused.status != 400):
+                raise
+            # An expired (or no longer valid) link: this table alone starts over.
+            with session_scope(self.engine) as session:
+                store.forget_cursor(session=session, entity_set=spec.entity_set)
+            result.rebaselined, result.mode = True, "baseline"
+            seen: set[str] = set()
+            await self._rounds(spec, None, result, seen=seen)
+            result.swept = self._sweep(spec, seen)
+
+    async def _rounds(
+        self, spec: TableSpec, link: str | None, result: TablePull, seen: set[str] | None
+    ) -> None:
+        baseline_at = self.now if link is None else None
+        params = {"$select": ",".join(spec.select)} if link is None else None
+        target = link or spec.entity_set
+        while True:
+            reply = await self.client.get(target, params=params, prefer=self.prefer)
+            page = read_page(reply, spec.primary_id)
+            if seen is not None:
+                seen.update(str(row[spec.primary_id]) for row in page.rows)
+            with session_scope(self.engine) as session:
+                self._write_page(session, spec, page, result)
+                store.save_cursor(
+                    session=session, entity_set=spec.entity_set, next_link=page.next_link,
+                    delta_link=page.delta_link, at=self.now, baseline_at=baseline_at,
+                )  # fmt: skip
+            result.pages += 1
+            if not page.next_link:
+                return
+            target, params, baseline_at = page.next_link, None, None
+
+    def _write_page(self, session: Session, spec: TableSpec, page: Page, result: TablePull) -> None:
+        if spec is CONNECTIONS:
+            self._write_stakeholders(session, page, result)
+        elif spec is PARTIES:
+            self._write_parties(session, page, result)
+        else:
+            self._write_records(session, spec, page, result)
+
+    def _write_records(
+        self, session: Session, spec: TableSpec, page: Page, result: TablePull
+    ) -> None:
+        assert spec.model is not None
+        valid: dict[tuple[str, ...], FileRow] = {}
+        for row in page.rows:
+            values = spec.to_contract(row)
+            if values is None:
+                continue
+            checked = self._validated(spec, row, values)
+            if checked is None:
+                result.skipped += 1
+            else:
+                valid[checked.key()] = checked
+        rows = list(valid.values())
+        stored = file_store.stored_rows(session, spec.model, list(valid))
+        writes = file_store.classify(rows, stored)
+        file_store.write(session, spec.model, writes)
+        result.written += len(writes.inserted) + len(writes.updated)
+        result.unchanged += writes.unchanged
+        if page.deleted:
+            result.deleted += store.delete_records(
+                session=session, table=spec.model.table, ids=page.deleted
+            )
+        if spec.model.table == "crm_activity":
+            store.rebuild_parties(session=session, activity_ids=[row.key()[0] for row in rows])
+
+    def _validated(self, spec: TableSpec, row: Row, values: Row) -> FileRow | None:
+        assert spec.model is not None
+        try:
+            return spec.model.model_validate(values, context=self.context)
+        except ValidationError as error:
+            for item in error.errors(include_url=False):
+                column = str(item["loc"][0]) if item["loc"] else "(row)"
+                allowed = item["msg"] if item["type"] == BOUND else allowed_for(spec.model, column)
+                self.report.problems.add(
+                    RowProblem(
+                        spec.entity_set, str(row[spec.primary_id]),
+                        spec.source.get(column, column), item.get("input"), allowed,
+                    )
+                )  # fmt: skip
+            return None
+
+    def _write_stakeholders(self, session: Session, page: Page, result: TablePull) -> None:
+        kept, removed = [], list(page.deleted)
+        for row in page.rows:
+            found = stakeholder(row, self.roles)
+            if found is None:
+                removed.append(str(row["connectionid"]))
+            else:
+                kept.append(
+                    (found.connection_id, found.opportunity_id, found.contact_id, found.role)
+                )
+        store.replace_stakeholders(session=session, removed=removed, kept=kept)
+        result.written += len(kept)
+        result.deleted += len(page.deleted)
+
+    def _write_parties(self, session: Session, page: Page, result: TablePull) -> None:
+        assert self.directory is not None
+        kept: list[tuple[Any, ...]] = []
+        removed = list(page.deleted)
+        touched = store.party_activities(session=session, party_ids=page.deleted)
+        for row in page.rows:
+            found = party(row)
+            match = self._matched(found) if found is not None else None
+            if found is None or match is None:
+                removed.append(str(row["activitypartyid"]))
+                continue
+            address, (record_type, record_id) = match
+            kept.append(
+                (found.party_id, found.activity_id, found.role, address, record_type, record_id)
+            )
+        touched |= store.party_activities(session=session, party_ids=removed)
+        store.replace_party_map(session=session, removed=removed, kept=kept)
+        touched |= {row[1] for row in kept}
+        store.rebuild_parties(session=session, activity_ids=touched)
+        result.written += len(kept)
+        result.deleted += len(page.deleted)
+
+    def _matched(self, found: Any) -> tuple[str | None, tuple[str, str]] | None:
+        """(address kept, record) of a party, or None: it names nobody we know."""
+        assert self.directory is not None
+        by_address = self.directory.match_address(found.address)
+        record = self.directory.match_record(found.party_type, found.party_record)
+        if record is None and by_address is None:
+            if found.address and "@" in found.address:
+                self.report.addresses_not_kept += 1
+            return None
+        matched = record or by_address
+        assert matched is not None
+        return (found.address.lower() if by_address else None), matched
+
+    def _sweep(self, spec: TableSpec, seen: set[str]) -> int:
+        """After a re-baseline: contract rows of this table the full read did not find."""
+        if spec.model is None:
+            return 0
+        table = file_store.TABLES[spec.model.table]
+        query = sa.select(table.c.id)
+        if spec.model.table == "crm_activity":
+            kind = spec.to_contract({spec.primary_id: "-"})
+            query = query.where(table.c.kind == (kind or {}).get("kind"))
+        with session_scope(self.engine) as session:
+            gone = [str(i) for i in session.scalars(query) if str(i) not in seen]
+            return store.delete_records(session=session, table=spec.model.table, ids=gone)

@@ -1,0 +1,235 @@
+"""Repository of the Dataverse connector's own tables (storage.dataverse_tables), and
+the deletes a pull applies to the contract tables.
+
+Every function takes the caller's session: a pull writes a page's rows, its deletes,
+the id maps and the cursor in one transaction (committed together or not at all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from storage.bulk import insert_rows
+from storage.crm_tables import (
+    Account,
+    Contact,
+    CrmActivity,
+    CrmActivityParty,
+    Lead,
+    Opportunity,
+    OpportunityStakeholder,
+    SystemUser,
+)
+from storage.dataverse_tables import (
+    DataverseCursor,
+    DataverseParty,
+    DataversePush,
+    DataverseStakeholder,
+)
+from storage.types import core_table
+
+IN_CHUNK = 500
+CURSORS = core_table(DataverseCursor)
+PARTY_MAP = core_table(DataverseParty)
+STAKEHOLDER_MAP = core_table(DataverseStakeholder)
+PUSHES = core_table(DataversePush)
+CONTRACT = {
+    core_table(model).name: core_table(model)
+    for model in (SystemUser, Account, Contact, Lead, Opportunity, CrmActivity)
+}
+STAKEHOLDERS = core_table(OpportunityStakeholder)
+PARTIES = core_table(CrmActivityParty)
+PARTY_COLUMNS = ("role", "address", "record_type", "record_id")
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start : start + IN_CHUNK]
+
+
+# --- cursors ---------------------------------------------------------------------------
+
+
+def load_cursor(*, session: Session, entity_set: str) -> DataverseCursor | None:
+    return session.get(DataverseCursor, entity_set)
+
+
+def save_cursor(
+    *,
+    session: Session,
+    entity_set: str,
+    next_link: str | None,
+    delta_link: str | None,
+    at: datetime,
+    baseline_at: datetime | None = None,
+) -> None:
+    """Move the table's cursor on; `delta_link` None keeps the stored one (mid-round)."""
+    cursor = session.get(DataverseCursor, entity_set) or DataverseCursor(entity_set=entity_set)
+    cursor.next_link = next_link
+    if delta_link is not None:
+        cursor.delta_link = delta_link
+    if baseline_at is not None:
+        cursor.baseline_at = baseline_at
+    cursor.synced_at = at
+    session.add(cursor)
+    session.flush()
+
+
+def forget_cursor(*, session: Session, entity_set: str) -> None:
+    """The next round of this table is a full read (an expired delta link)."""
+    session.execute(sa.delete(CURSORS).where(CURSORS.c.entity_set == entity_set))
+
+
+def all_cursors(*, session: Session) -> list[DataverseCursor]:
+    return list(session.exec(sa.select(DataverseCursor)).scalars())  # type: ignore[call-overload]
+
+
+# --- contract deletes ------------------------------------------------------------------
+
+
+def delete_records(*, session: Session, table: str, ids: Sequence[str]) -> int:
+    """Records Dataverse deleted; an activity takes its parties and their id map along."""
+    contract = CONTRACT[table]
+    removed = 0
+    for batch in _chunks(sorted(set(ids))):
+        if table == "crm_activity":
+            session.execute(sa.delete(PARTIES).where(PARTIES.c.activity_id.in_(batch)))
+            session.execute(sa.delete(PARTY_MAP).where(PARTY_MAP.c.activity_id.in_(batch)))
+        result = session.execute(sa.delete(contract).where(contract.c.id.in_(batch)))
+        removed += result.rowcount  # type: ignore[attr-defined]
+    return removed
+
+
+# --- stakeholders (connections) ---------------------------------------------------------
+
+
+def stakeholder_pairs(*, session: Session, connection_ids: Sequence[str]) -> set[tuple[str, str]]:
+    pairs: set[tuple[str, str]] = set()
+    for batch in _chunks(list(connection_ids)):
+        query = sa.select(STAKEHOLDER_MAP.c.opportunity_id, STAKEHOLDER_MAP.c.contact_id).where(
+            STAKEHOLDER_MAP.c.connection_id.in_(batch)
+        )
+        pairs.update((str(a), str(b)) for a, b in session.execute(query))
+    return pairs
+
+
+def replace_stakeholders(
+    *, session: Session, removed: Sequence[str], kept: Sequence[tuple[str, str, str, str | None]]
+) -> None:
+    """Connections gone or no longer stakeholders (`removed`, and every `kept` one is
+    rewritten): the map follows, and so does opportunity_stakeholder, pair by pair."""
+    touched = list(removed) + [row[0] for row in kept]
+    before = stakeholder_pairs(session=session, connection_ids=touched)
+    for batch in _chunks(touched):
+        session.execute(
+            sa.delete(STAKEHOLDER_MAP).where(STAKEHOLDER_MAP.c.connection_id.in_(batch))
+        )
+    insert_rows(
+        session, STAKEHOLDER_MAP, ("connection_id", "opportunity_id", "contact_id", "role"), kept
+    )
+    after = {(row[1], row[2]): row[3] for row in kept}
+    for pair in before | set(after):
+        _sync_pair(session, pair, after)
+
+
+def _sync_pair(session: Session, pair: tuple[str, str], roles: dict[tuple[str, str], Any]) -> None:
+    opportunity, contact = pair
+    where = sa.and_(
+        STAKEHOLDERS.c.opportunity_id == opportunity, STAKEHOLDERS.c.contact_id == contact
+    )
+    mapped = session.execute(
+        sa.select(STAKEHOLDER_MAP.c.role).where(
+            STAKEHOLDER_MAP.c.opportunity_id == opportunity, STAKEHOLDER_MAP.c.contact_id == contact
+        )
+    ).first()
+    session.execute(sa.delete(STAKEHOLDERS).where(where))
+    if mapped is not None:  # another connection (a reciprocal one) may still hold the pair
+        role = roles.get(pair, mapped[0])
+        session.execute(
+            sa.insert(STAKEHOLDERS).values(
+                opportunity_id=opportunity, contact_id=contact, role=role
+            )
+        )
+
+
+# --- activity parties ------------------------------------------------------------------
+
+
+def party_activities(*, session: Session, party_ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for batch in _chunks(list(party_ids)):
+        query = sa.select(PARTY_MAP.c.activity_id).where(PARTY_MAP.c.party_id.in_(batch))
+        found.update(str(value) for value in session.scalars(query))
+    return found
+
+
+def replace_party_map(
+    *, session: Session, removed: Sequence[str], kept: Sequence[tuple[Any, ...]]
+) -> None:
+    """Parties gone, or now not kept, leave the map; `kept` rows are (party_id,
+    activity_id, role, address, record_type, record_id) and replace what was there."""
+    touched = list(removed) + [row[0] for row in kept]
+    for batch in _chunks(touched):
+        session.execute(sa.delete(PARTY_MAP).where(PARTY_MAP.c.party_id.in_(batch)))
+    insert_rows(session, PARTY_MAP, ("party_id", "activity_id", *PARTY_COLUMNS), kept)
+
+
+def rebuild_parties(*, session: Session, activity_ids: Iterable[str]) -> int:
+    """crm_activity_party of these activities becomes exactly what the map holds for them
+    (only for activities the contract holds). Returns the parties written."""
+    ids = sorted(set(activity_ids))
+    activities = CONTRACT["crm_activity"]
+    written = 0
+    for batch in _chunks(ids):
+        present = set(session.scalars(sa.select(activities.c.id).where(activities.c.id.in_(batch))))
+        session.execute(sa.delete(PARTIES).where(PARTIES.c.activity_id.in_(batch)))
+        query = (
+            sa.select(PARTY_MAP.c.activity_id, *(PARTY_MAP.c[c] for c in PARTY_COLUMNS))
+            .where(PARTY_MAP.c.activity_id.in_(sorted(present)))
+            .order_by(PARTY_MAP.c.activity_id, PARTY_MAP.c.party_id)
+        )
+        rows = [tuple(row) for row in session.execute(query)]
+        written += insert_rows(session, PARTIES, ("activity_id", *PARTY_COLUMNS), rows)
+    return written
+
+
+# --- pushes ----------------------------------------------------------------------------
+
+
+def pushed_digests(*, session: Session) -> dict[tuple[str, str], tuple[str, str]]:
+    """(record_type, record_id) -> (digest, outcome) of every record pushed before."""
+    query = sa.select(PUSHES.c.record_type, PUSHES.c.record_id, PUSHES.c.digest, PUSHES.c.outcome)
+    return {(t, i): (d, o) for t, i, d, o in session.execute(query)}
+
+
+def record_pushes(
+    *,
+    session: Session,
+    pushed: Sequence[tuple[str, str, str, dict[str, Any]]],
+    outcome: str,
+    at: datetime,
+) -> None:
+    """Remember what was written (or tried) per record: (type, id, digest, values)."""
+    for record_type, record_id, digest, values in pushed:
+        row = session.get(DataversePush, (record_type, record_id)) or DataversePush(
+            record_type=record_type, record_id=record_id, digest=digest
+        )
+        row.digest, row.outcome, row.pushed_at = digest, outcome, at
+        if outcome == "pushed":
+            row.pushed_values = values
+        session.add(row)
+    session.flush()
+
+
+def pushes_for(*, session: Session, records: Iterable[tuple[str, str]]) -> list[DataversePush]:
+    found = []
+    for record_type, record_id in records:
+        row = session.get(DataversePush, (record_type, record_id))
+        if row is not None:
+            found.append(row)
+    return found
