@@ -45,12 +45,25 @@ def metadata_id(*parts: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, "/".join(parts)))
 
 
+_SCHEMA_NAMES = {
+    "systemuser": "SystemUser",
+    "connectionrole": "ConnectionRole",
+    "phonecall": "PhoneCall",
+    "activityparty": "ActivityParty",
+}
+
+
+def schema_name(table: Table) -> str:
+    """The table's schema name, as privilege names use it (prvReadSystemUser)."""
+    return _SCHEMA_NAMES.get(table.logical_name, table.logical_name.title())
+
+
 def entity_definition(table: Table) -> dict[str, Any]:
     return {
         "@odata.type": "#Microsoft.Dynamics.CRM.EntityMetadata",
         "MetadataId": metadata_id(table.logical_name),
         "LogicalName": table.logical_name,
-        "SchemaName": table.logical_name.title().replace("party", "Party"),
+        "SchemaName": schema_name(table),
         "EntitySetName": table.entity_set,
         "PrimaryIdAttribute": table.primary_id,
         "PrimaryNameAttribute": table.primary_name,

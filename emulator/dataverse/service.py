@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.dataverse import batch, metadata, odata
+from emulator.dataverse import batch, odata
+from emulator.dataverse.calls import Call, not_allowed, privilege_denied, require_method
 from emulator.dataverse.environment import ApplicationUser, Environment
 from emulator.dataverse.errors import (
     NOT_MEMBER,
-    PRIVILEGE_DENIED,
     DataverseError,
     bad_request,
     record_not_found,
@@ -27,6 +27,7 @@ from emulator.dataverse.errors import (
 )
 from emulator.dataverse.http import ApiRequest, ApiResponse, json_response, no_content
 from emulator.dataverse.limits import Protection
+from emulator.dataverse.metadata_endpoints import MetadataEndpoints
 from emulator.dataverse.query import CollectionQuery, parse_prefer
 from emulator.dataverse.rows import render, wanted_annotations
 from emulator.dataverse.store import Store, TableData
@@ -86,15 +87,7 @@ class LoggedRequest:
 
 
 @dataclass
-class _Call:
-    request: ApiRequest
-    user: ApplicationUser
-    params: dict[str, str]
-    in_batch: bool
-
-
-@dataclass
-class DataverseService:
+class DataverseService(MetadataEndpoints):
     store: Store
     tokens: TokenService
     environment: Environment
@@ -118,7 +111,7 @@ class DataverseService:
                 remaining = self.protection.admit(user.systemuserid)
             kind, params = _route(request.method, request.path)
             latency = self.protection.inject(request.method, params.get("set"))
-            call = _Call(request, user, params, in_batch)
+            call = Call(request, user, params, in_batch)
             response = await self._guarded(call, kind, latency)
             if remaining is not None:
                 response.headers["x-ms-ratelimit-burst-remaining-xrm-requests"] = str(remaining)
@@ -162,7 +155,7 @@ class DataverseService:
             f"{self.tokens.tenant.id}/oauth2/authorize, resource_id={resource}/"
         )
 
-    async def _guarded(self, call: _Call, kind: str, latency: float) -> ApiResponse:
+    async def _guarded(self, call: Call, kind: str, latency: float) -> ApiResponse:
         user = call.user.systemuserid
         self.protection.enter(user)
         try:
@@ -175,14 +168,14 @@ class DataverseService:
         finally:
             self.protection.leave(user)
 
-    async def _route_call(self, call: _Call, kind: str) -> ApiResponse:
+    async def _route_call(self, call: Call, kind: str) -> ApiResponse:
         handler = getattr(self, f"_{kind}")
         response: ApiResponse = await handler(call)
         return response
 
     # -- handlers ---------------------------------------------------------------
-    async def _whoami(self, call: _Call) -> ApiResponse:
-        _method(call, "GET")
+    async def _whoami(self, call: Call) -> ApiResponse:
+        require_method(call, "GET")
         return json_response(
             {
                 "@odata.context": (
@@ -194,8 +187,8 @@ class DataverseService:
             }
         )
 
-    async def _batch(self, call: _Call) -> ApiResponse:
-        _method(call, "POST")
+    async def _batch(self, call: Call) -> ApiResponse:
+        require_method(call, "POST")
         if call.in_batch:
             raise bad_request("A $batch cannot hold another $batch.")
         items = batch.parse(call.request.body, call.request.header("content-type"))
@@ -220,114 +213,23 @@ class DataverseService:
 
         return await batch.execute(items, call.request, dispatch, in_transaction)
 
-    async def _entities(self, call: _Call) -> ApiResponse:
-        _method(call, "GET")
-        items = [metadata.entity_definition(d.table) for d in self.store.tables.values()]
-        context = f"{call.request.base_url}/$metadata#EntityDefinitions"
-        return json_response(metadata.listing(items, call.request.query, context))
-
-    def _entity_data(self, call: _Call) -> TableData:
-        logical = call.params.get("logical")
-        if logical:
-            data = self.store.logical(logical)
-        else:
-            wanted = (call.params.get("entity_id") or "").lower()
-            data = next(
-                (
-                    d
-                    for d in self.store.tables.values()
-                    if metadata.metadata_id(d.table.logical_name) == wanted
-                ),
-                None,
-            )
-        if data is None:
-            raise DataverseError(
-                404, "0x80040217", f"Could not find entity with name or id '{logical}'."
-            )
-        return data
-
-    async def _entity(self, call: _Call) -> ApiResponse:
-        _method(call, "GET")
-        definition = metadata.entity_definition(self._entity_data(call).table)
-        definition["@odata.context"] = (
-            f"{call.request.base_url}/$metadata#EntityDefinitions/$entity"
-        )
-        return json_response(definition)
-
-    def _attribute_items(self, data: TableData) -> list[dict[str, Any]]:
-        return [metadata.attribute_definition(data.table, c) for c in data.table.columns.values()]
-
-    async def _attributes(self, call: _Call) -> ApiResponse:
-        data = self._entity_data(call)
-        if call.request.method == "POST":
-            return self._create_attribute(call, data)
-        _method(call, "GET")
-        context = (
-            f"{call.request.base_url}/$metadata#EntityDefinitions"
-            f"('{data.table.logical_name}')/Attributes"
-        )
-        return json_response(
-            metadata.listing(self._attribute_items(data), call.request.query, context)
-        )
-
-    async def _attributes_cast(self, call: _Call) -> ApiResponse:
-        _method(call, "GET")
-        data = self._entity_data(call)
-        cast = f"#Microsoft.Dynamics.CRM.{call.params['cast']}"
-        items = [i for i in self._attribute_items(data) if i.get("@odata.type") == cast]
-        query = {k: v for k, v in call.request.query.items() if k != "$expand"}
-        listed = metadata.listing(items, query, f"{call.request.base_url}/$metadata#{cast}")
-        if "OptionSet" in call.request.query.get("$expand", ""):
-            by_id = {i["MetadataId"]: i for i in items}
-            for entry in listed["value"]:
-                entry["OptionSet"] = by_id[entry["MetadataId"]].get("OptionSet", {"Options": []})
-        return json_response(listed)
-
-    async def _attribute(self, call: _Call) -> ApiResponse:
-        _method(call, "GET")
-        data = self._entity_data(call)
-        wanted_name = call.params.get("attribute")
-        wanted_id = (call.params.get("attribute_id") or "").lower()
-        for item in self._attribute_items(data):
-            if item["LogicalName"] == wanted_name or item["MetadataId"] == wanted_id:
-                return json_response(item)
-        raise DataverseError(
-            404, "0x80040217", f"Could not find attribute '{wanted_name or wanted_id}'."
-        )
-
-    def _create_attribute(self, call: _Call, data: TableData) -> ApiResponse:
-        if not call.user.customize:
-            raise _privilege_denied(call.user, "prvCreateAttribute", data)
-        _, attribute_id = metadata.create_attribute(
-            data.table, call.request.json(), call.request.header("mscrm.solutionuniquename")
-        )
-        entity_id = metadata.metadata_id(data.table.logical_name)
-        return no_content(
-            {
-                "OData-EntityId": (
-                    f"{call.request.base_url}/EntityDefinitions({entity_id})/Attributes"
-                    f"({attribute_id})"
-                )
-            }
-        )
-
-    def _table(self, call: _Call, access: str, privilege: str) -> TableData:
+    def _table(self, call: Call, access: str, privilege: str) -> TableData:
         data = self.store.data(call.params["set"])
         if data is None:
             raise resource_not_found(call.params["set"])
         if not call.user.allows(data.table.logical_name, access):
-            raise _privilege_denied(call.user, privilege, data)
+            raise privilege_denied(call.user, privilege, data)
         return data
 
-    def _writer(self, call: _Call) -> Writer:
+    def _writer(self, call: Call) -> Writer:
         return Writer(self.store, self.writes, call.user.systemuserid, call.in_batch)
 
-    async def _collection(self, call: _Call) -> ApiResponse:
+    async def _collection(self, call: Call) -> ApiResponse:
         if call.request.method == "POST":
             data = self._table(call, "write", "prvCreate")
             record_id = self._writer(call).create(data, call.request.json())
             return self._created(call, data, record_id)
-        _method(call, "GET")
+        require_method(call, "GET")
         data = self._table(call, "read", "prvRead")
         prefer = parse_prefer(call.request.header("prefer"))
         page = CollectionQuery(
@@ -336,7 +238,7 @@ class DataverseService:
         headers = {"Preference-Applied": ",".join(page.applied)} if page.applied else {}
         return json_response(page.body, headers=headers)
 
-    def _created(self, call: _Call, data: TableData, record_id: str) -> ApiResponse:
+    def _created(self, call: Call, data: TableData, record_id: str) -> ApiResponse:
         entity_url = f"{call.request.base_url}/{data.table.entity_set}({record_id})"
         prefer = parse_prefer(call.request.header("prefer"))
         if "return" in prefer and prefer["return"] == "representation":
@@ -344,7 +246,7 @@ class DataverseService:
             return json_response(body, 201, {"OData-EntityId": entity_url})
         return no_content({"OData-EntityId": entity_url})
 
-    async def _record(self, call: _Call) -> ApiResponse:
+    async def _record(self, call: Call) -> ApiResponse:
         method = call.request.method
         record_id = call.params["id"].lower()
         if method == "GET":
@@ -368,9 +270,9 @@ class DataverseService:
             data = self._table(call, "write", "prvDelete")
             self._writer(call).delete(data, record_id)
             return no_content()
-        raise _not_allowed(method)
+        raise not_allowed(method)
 
-    def _patch(self, call: _Call, record_id: str) -> ApiResponse:
+    def _patch(self, call: Call, record_id: str) -> ApiResponse:
         """Update; `If-Match: *` (or an etag) never creates, `If-None-Match: *` never updates;
         neither header: an upsert."""
         data = self._table(call, "write", "prvWrite")
@@ -398,8 +300,8 @@ class DataverseService:
             {"OData-EntityId": f"{call.request.base_url}/{data.table.entity_set}({record_id})"}
         )
 
-    async def _action(self, call: _Call) -> ApiResponse:
-        _method(call, "POST")
+    async def _action(self, call: Call) -> ApiResponse:
+        require_method(call, "POST")
         action = call.params["action"]
         if action == "UpdateMultiple":
             data = self._table(call, "write", "prvWrite")
@@ -433,30 +335,3 @@ def _route(method: str, path: str) -> tuple[str, dict[str, str]]:
             return kind, {k: v for k, v in found.groupdict().items() if v is not None}
     segment = next((s for s in reversed(path.split("/")) if s), path)
     raise resource_not_found(segment)
-
-
-def _method(call: _Call, allowed: str) -> None:
-    if call.request.method != allowed:
-        raise _not_allowed(call.request.method)
-
-
-def _not_allowed(method: str) -> DataverseError:
-    return DataverseError(405, "0x80060888", f"The HTTP method '{method}' is not allowed here.")
-
-
-def _privilege_denied(user: ApplicationUser, privilege: str, data: TableData) -> DataverseError:
-    table = data.table
-    name = (
-        privilege
-        if privilege.endswith("Attribute")
-        else (f"{privilege}{metadata.entity_definition(table)['SchemaName']}")
-    )
-    privilege_id = metadata.metadata_id("privilege", name)
-    return DataverseError(
-        403,
-        PRIVILEGE_DENIED,
-        f"Principal user (Id={user.systemuserid}, type=8, roleCount=1, privilegeCount=0, "
-        f"accessMode=4), is missing {name} privilege (Id={privilege_id}) on "
-        f"OTC={table.object_type_code} for entity '{table.logical_name}'. "
-        f"context.Caller={user.systemuserid}",
-    )
