@@ -352,7 +352,9 @@ class ActivityRow(FileRow):
     @field_validator("regarding_id")
     @classmethod
     def _regarding_pair(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if (value is None) != (info.data.get("regarding_type") is None):
+        if "regarding_type" not in info.data:
+            return value  # regarding_type itself was refused: that is the problem to report
+        if (value is None) != (info.data["regarding_type"] is None):
             raise out_of_bounds("an id exactly when regarding_type is given")
         return value
 
@@ -389,7 +391,9 @@ class PartyRow(FileRow):
     @field_validator("record_id")
     @classmethod
     def _someone(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if (value is None) != (info.data.get("record_type") is None):
+        if "record_type" not in info.data:
+            return value  # record_type itself was refused: that is the problem to report
+        if (value is None) != (info.data["record_type"] is None):
             raise out_of_bounds("an id exactly when record_type is given")
         if value is None and info.data.get("address") is None:
             raise out_of_bounds("a record_type and record_id, or an address")

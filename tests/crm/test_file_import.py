@@ -197,6 +197,10 @@ def _bad_document() -> dict[str, Any]:
         {"id": "act-bad-date", "kind": "task", "start_at": "2025-13-01T00:00:00Z"}
     )
     bad["crm_activity"].append({"id": "act-naive", "kind": "task", "start_at": "2025-11-01 10:00"})
+    bad["crm_activity"].append(  # one problem: the type, not also the id that goes with it
+        {"id": "act-deal", "kind": "task", "start_at": "2025-11-01T10:00:00Z",
+         "regarding_type": "deal", "regarding_id": "o-renewal"}
+    )  # fmt: skip
     return bad
 
 
@@ -231,8 +235,9 @@ def test_bad_rows_are_reported_by_file_line_and_column_and_the_rest_imported(
         (f"{line_of('Twice B')} (/lead/3)", "lead", "id"),
         (f"{line_of('act-bad-date')} (/crm_activity/2)", "crm_activity", "start_at"),
         (f"{line_of('act-naive')} (/crm_activity/3)", "crm_activity", "start_at"),
+        (f"{line_of('act-deal')} (/crm_activity/4)", "crm_activity", "regarding_type"),
     }
-    assert report.rejected == 8
+    assert report.problem_count == report.rejected == 9
     messages = "\n".join(map(str, report.problems))
     assert "status 'hot' is not allowed; expected one of open, qualified, disqualified" in messages
     assert "account_id 'a-nowhere' is not allowed; expected the id of a account" in messages
@@ -433,10 +438,10 @@ def test_cli_exit_codes_and_one_line_errors(
     rejected = run_cli(capsys, "crm", "import", str(bad), "--json")
     assert rejected.code == 2
     payload = json.loads(rejected.out)
-    assert payload["rejected_rows"] == 8 and payload["tables"]["contact"]["unchanged"] == 2
+    assert payload["rejected_rows"] == 9 and payload["tables"]["contact"]["unchanged"] == 2
 
     dry = run_cli(capsys, "crm", "import", str(bad), "--dry-run")
-    assert dry.code == 2 and "8 rows rejected; the other rows were checked" in dry.out
+    assert dry.code == 2 and "9 rows rejected; the other rows were checked" in dry.out
 
     for path, reason in (
         (not_json, f"{not_json}:2:16: not JSON as expected: a row object"),
