@@ -15,7 +15,7 @@ from emulator.dataverse.errors import DataverseError, record_not_found
 from emulator.dataverse.limits import Fault, Limits
 from emulator.dataverse.rows import render
 from emulator.dataverse.service import DataverseService
-from emulator.dataverse.store import TableData
+from emulator.dataverse.store import Row, TableData
 from emulator.dataverse.writes import WriteLog, Writer
 from emulator.fixture import FixtureError
 
@@ -54,6 +54,25 @@ class DataverseAdmin:
         self, entity_set: str, record_id: str, changes: dict[str, Any]
     ) -> dict[str, Any]:
         self._writer.update(self._data(entity_set), record_id, changes, must_exist=True)
+        return self.row(entity_set, record_id)
+
+    def corrupt_row(
+        self, entity_set: str, record_id: str, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Store `values` unchecked (a text in a number column, a date that is no date), as a
+        row written by some other integration might hold them, so a reader's handling of a
+        malformed row can be tested. Columns must exist; change tracking sees the change."""
+        data = self._data(entity_set)
+        existing = data.rows.get(record_id.lower())
+        if existing is None:
+            raise record_not_found(data.table.logical_name, record_id)
+        row = Row(dict(existing.values), dict(existing.lookup_types))
+        for name, value in values.items():
+            column = data.table.column_for_property(name)
+            if column is None:
+                raise AdminError(f"no column {name!r} on {data.table.logical_name}")
+            row.values[column.name] = value
+        self.service.store.put(data, record_id.lower(), row, created=False)
         return self.row(entity_set, record_id)
 
     def delete_row(self, entity_set: str, record_id: str) -> None:
@@ -161,6 +180,12 @@ def add_admin_routes(app: web.Application, admin: DataverseAdmin) -> None:
             200,
         ),
         ("DELETE", rows + "/{id}", lambda a, r, b: a.delete_row(_m(r, "set"), _m(r, "id")), 204),
+        (
+            "PATCH",
+            rows + "/{id}/raw",
+            lambda a, r, b: a.corrupt_row(_m(r, "set"), _m(r, "id"), b),
+            200,
+        ),
         ("POST", "/tables/{set}/expire", lambda a, r, b: a.expire_delta(_m(r, "set")), 204),
         ("GET", "/writes", lambda a, r, b: a.writes(), 200),
         ("DELETE", "/writes", lambda a, r, b: a.clear_writes(), 204),

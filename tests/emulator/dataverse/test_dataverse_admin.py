@@ -58,3 +58,20 @@ async def test_admin_api_changes_rows_limits_privileges_and_reads_writes(
         ]  # admin edits stand for other users: not in the write log
         stats = (await admin.get("/stats", params={"log": "1"})).json()
         assert stats["statusCounts"]["429"] == 1 and stats["log"]
+
+
+async def test_a_corrupted_row_is_served_as_stored_and_reaches_delta_readers(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    track = {"Prefer": "odata.track-changes"}
+    baseline = (await client.get("leads", params={"$select": "statecode"}, headers=track)).json()
+    lead = rid("lead", 1)
+    async with httpx.AsyncClient(base_url=dv.dataverse.admin_url, verify=ssl_context(dv)) as admin:
+        corrupted = await admin.patch(
+            f"/tables/leads/rows/{lead}/raw", json={"statecode": "open", "emailaddress1": 12}
+        )
+        assert corrupted.status_code == 200
+        unknown = await admin.patch(f"/tables/leads/rows/{lead}/raw", json={"shoe": 1})
+        assert unknown.status_code == 404 and "shoe" in unknown.json()["error"]
+    delta = (await client.get(baseline["@odata.deltaLink"])).json()["value"]
+    assert delta == [{"@odata.etag": delta[0]["@odata.etag"], "statecode": "open", "leadid": lead}]
