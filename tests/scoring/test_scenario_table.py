@@ -2,8 +2,9 @@
 
 Each row is a relationship a seller recognises, scored as the worker scores a
 book (score_records). The first reason is what a seller reads first: it must
-name who to act on. Written for issue 17 (scoring v2); the v1 model got rows 1,
-3, 5, 6, 8, 10 and 13 wrong.
+name who to act on. Written for issue 17 (scoring v2): v1 graded the flagship
+deal Good, calls-only and copied-only relationships wrongly, and an account
+with one Good and two Poor contacts Good.
 """
 
 from __future__ import annotations
