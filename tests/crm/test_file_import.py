@@ -487,3 +487,50 @@ def test_the_documented_example_imports_whole(engine: Engine, tmp_path: Path) ->
 
     assert report.problem_count == 0 and report.addresses_not_kept == 0
     assert sum(counts(report, "inserted").values()) == 8 + 4
+
+
+def _refuse_inserts_of(engine: Engine, activity_id: str) -> None:
+    """A trigger that makes the store itself fail partway through an import."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.execute(sa.text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON crm_activity "
+                f"WHEN NEW.id = '{activity_id}' BEGIN SELECT RAISE(ABORT, 'store refused'); END"
+            ))  # fmt: skip
+            return
+        connection.execute(sa.text(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.id = '{activity_id}' THEN RAISE EXCEPTION 'store refused'; END IF; "
+            "RETURN NEW; END $$"
+        ))  # fmt: skip
+        connection.execute(sa.text(
+            "CREATE TRIGGER refuse BEFORE INSERT ON crm_activity "
+            "FOR EACH ROW EXECUTE FUNCTION refuse()"
+        ))  # fmt: skip
+
+
+def _drop_refusal(engine: Engine) -> None:
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.execute(sa.text("DROP TRIGGER refuse"))
+        else:
+            connection.execute(sa.text("DROP TRIGGER refuse ON crm_activity"))
+            connection.execute(sa.text("DROP FUNCTION refuse()"))
+
+
+def test_a_store_failure_partway_writes_nothing(
+    engine: Engine, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
+    path = write_json(tmp_path / "crm.json", document())
+    _refuse_inserts_of(engine, "act-2")
+    try:
+        failed = run_cli(capsys, "crm", "import", str(path))
+    finally:
+        _drop_refusal(engine)
+
+    assert failed.code == 1 and failed.err.count("\n") == 1 and "Traceback" not in failed.err
+    assert "store refused" in failed.err
+    assert all(rows == [] for rows in dump(engine).values())  # not even the users went in
+    assert run_cli(capsys, "crm", "import", str(path)).code == 0
