@@ -9,6 +9,7 @@ import pytest
 from scoring import (
     HealthState,
     Interaction,
+    RecordHealth,
     RecordRef,
     RecordScope,
     Response,
@@ -63,7 +64,7 @@ def primary_goes_silent() -> list[Interaction]:
     ]
 
 
-def score(scope: RecordScope, history: list[Interaction], now: datetime = LATER):  # type: ignore[no-untyped-def]
+def score(scope: RecordScope, history: list[Interaction], now: datetime = LATER) -> RecordHealth:
     [health] = score_records([scope], history, ScoringSettings(), now, NAMES)
     return health
 
