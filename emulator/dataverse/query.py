@@ -142,7 +142,7 @@ class CollectionQuery:
         }
         if self.query.get("$count", "").lower() == "true":
             body["@odata.count"] = min(total, MAX_PAGE_SIZE)  # Dataverse counts up to 5,000
-        applied = [f"odata.maxpagesize={size}"] if "odata.maxpagesize" in self.prefer else []
+        applied = self._applied(size)
         if tracking:
             applied.append("odata.track-changes")
         if more:
@@ -154,6 +154,13 @@ class CollectionQuery:
                 **{"$deltatoken": delta_token(start_version, self.store.clock())}
             )
         return Page(body, applied)
+
+    def _applied(self, size: int) -> list[str]:
+        """The preferences honoured, for `Preference-Applied`."""
+        applied = [f"odata.maxpagesize={size}"] if "odata.maxpagesize" in self.prefer else []
+        if "odata.include-annotations" in self.prefer:
+            applied.append(f"odata.include-annotations={self.prefer['odata.include-annotations']}")
+        return applied
 
     def _page(
         self,
@@ -242,7 +249,7 @@ class CollectionQuery:
             body["@odata.deltaLink"] = self._link(
                 **{"$deltatoken": delta_token(end, self.store.clock())}
             )
-        applied = [f"odata.maxpagesize={size}"] if "odata.maxpagesize" in self.prefer else []
+        applied = self._applied(size)
         return Page(body, applied + ["odata.track-changes"])
 
 

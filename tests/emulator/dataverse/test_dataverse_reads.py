@@ -86,6 +86,13 @@ async def test_lookup_annotations_only_when_asked(client: httpx.AsyncClient) -> 
         headers={"Prefer": 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"'},
     )
     key = "_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"
+    listed = await client.get(
+        "contacts",
+        params={"$select": "fullname"},
+        headers={"Prefer": 'odata.include-annotations="*"'},
+    )
+    assert listed.headers["Preference-Applied"] == 'odata.include-annotations="*"'
+
     assert annotated.json()[key] == "account"
     assert (
         "_parentcustomerid_value@OData.Community.Display.V1.FormattedValue" not in annotated.json()
