@@ -1,0 +1,208 @@
+"""Benchmark: the seller-insights commands on a scored store.
+
+    python bench/insights.py --interactions 1000000 --records 50000 --db both
+
+Builds a store with bench/score.py's generator (heavy-tailed activity over
+contacts, accounts and deals), scores it once, then times, through the same
+functions the CLI runs (store check included, process start-up not):
+
+- `health list`: the open opportunities of the owner who has the most;
+- `pipeline chart`: that owner's chart, data and SVG (and the PNG);
+- `health timeline`: that owner's largest deal, and the busiest account.
+
+Each figure is the median of --repeat runs on a warm store. Targets at 1M
+interactions (50k records): list <= 200 ms, chart <= 1 s, timeline <= 200 ms.
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from bench.crm_population import NOW, seed_records  # noqa: E402
+from bench.score import load_activities  # noqa: E402
+from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
+from insights.views import SortKey  # noqa: E402
+from storage.engine import create_store_engine  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from worker import commands, insights_commands  # noqa: E402
+from worker.pipeline import run_once  # noqa: E402
+from worker.pipeline_chart_render import render  # noqa: E402
+
+BENCH_DATABASE = f"rapport_bench_insights_{os.getpid()}"
+TARGETS_MS = {"list": 200.0, "chart": 1000.0, "timeline": 200.0}
+
+
+def _note(db: str, message: str) -> None:
+    print(f"[{db}] {message}", file=sys.stderr, flush=True)
+
+
+def _median_ms(action: Callable[[], Any], repeat: int) -> float:
+    action()  # warm: the first call imports and fills caches, as a long-lived CLI never is
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def _subjects(engine: Engine) -> tuple[str, str, str, int]:
+    """The owner with the most open deals, their largest deal, the busiest account."""
+    with engine.connect() as connection:
+        owner, deals = connection.execute(sa.text(
+            "SELECT owner_id, count(*) FROM opportunity WHERE status = 'open' "
+            "AND owner_id IS NOT NULL GROUP BY owner_id ORDER BY count(*) DESC, owner_id LIMIT 1"
+        )).one()  # fmt: skip
+        deal = connection.execute(
+            sa.text("SELECT id FROM opportunity WHERE status = 'open' AND owner_id = :owner "
+                    "ORDER BY estimated_revenue DESC, id LIMIT 1"),
+            {"owner": owner},
+        ).scalar_one()  # fmt: skip
+        account = connection.execute(sa.text(
+            "SELECT regarding_id FROM interaction WHERE regarding_type = 'account' "
+            "GROUP BY regarding_id ORDER BY count(*) DESC, regarding_id LIMIT 1"
+        )).scalar()  # fmt: skip
+        if account is None:
+            account = connection.execute(sa.text("SELECT min(id) FROM account")).scalar_one()
+    return owner, deal, account, deals
+
+
+def date_deals(engine: Engine) -> None:
+    """Give the generator's deals estimated close dates (it sets none): mostly in the
+    next 180 days, one in ten in the past and one in ten without, as a CRM has them."""
+    with engine.begin() as connection:
+        ids = list(connection.execute(sa.text("SELECT id FROM opportunity ORDER BY id")).scalars())
+        dates = []
+        for number, deal in enumerate(ids):
+            offset = None if number % 10 == 0 else -30 if number % 10 == 1 else number * 7 % 180
+            close = None if offset is None else (NOW + timedelta(days=offset)).date()
+            dates.append({"id": deal, "close": close})
+        connection.execute(
+            sa.text("UPDATE opportunity SET estimated_close_date = :close WHERE id = :id"), dates
+        )
+
+
+def time_commands(db: str, url: str, repeat: int, workdir: Path) -> dict[str, Any]:
+    os.environ["RAPPORT_DATABASE_URL"] = url
+    commands.settings.cache_clear()
+    commands.engine.cache_clear()
+    engine = commands.engine()
+    owner, deal, account, deals = _subjects(engine)
+    _note(db, f"owner {owner} has {deals} open opportunities")
+
+    def listing() -> Any:
+        return insights_commands.health_list(
+            record_type="opportunity", owner=owner, states=None, trends=None, open_only=True,
+            at_risk=False, sort=SortKey.health, limit=50,
+        )  # fmt: skip
+
+    def chart(suffix: str) -> Callable[[], None]:
+        def draw() -> None:
+            data, _ = insights_commands.chart(owner, NOW)
+            render(data, workdir / f"chart.{suffix}", "Relationship pipeline")
+
+        return draw
+
+    figures = {
+        "list": _median_ms(listing, repeat),
+        "list_rows": len(listing()["rows"]),
+        "chart": _median_ms(chart("svg"), repeat),
+        "chart_png": _median_ms(chart("png"), repeat),
+        "chart_data": _median_ms(lambda: insights_commands.chart(owner, NOW), repeat),
+        "bubbles": len(insights_commands.chart(owner, NOW)[0].bubbles),
+        "timeline": _median_ms(
+            lambda: insights_commands.health_timeline(f"opportunity:{deal}", 13, 100), repeat
+        ),
+        "timeline_account": _median_ms(
+            lambda: insights_commands.health_timeline(f"account:{account}", 13, 100), repeat
+        ),
+    }
+    engine.dispose()
+    commands.engine.cache_clear()
+    return figures
+
+
+def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="rapport-bench-insights-") as workdir:
+        url = fresh_store(db, args.postgres_url, Path(workdir) / "bench.db", BENCH_DATABASE)
+        engine = create_store_engine(url)
+        upgrade(engine)
+        started = time.perf_counter()
+        population = seed_records(engine, args.records, seed=args.seed)
+        load_activities(engine, population, args.interactions)
+        date_deals(engine)
+        summary = run_once(engine, now=NOW)
+        engine.dispose()
+        built = time.perf_counter() - started
+        _note(db, f"store built and scored in {built:.1f} s ({summary.interactions} "
+                  f"interactions, {summary.records_scored} records)")  # fmt: skip
+        try:
+            figures = time_commands(db, url, args.repeat, Path(workdir))
+        finally:
+            if db == "postgres":
+                drop_store(args.postgres_url, BENCH_DATABASE)
+    return {"db": db, "interactions": summary.interactions, **figures}
+
+
+def _verdict(value: float, target: float) -> str:
+    return "met" if value <= target else f"missed by {value - target:.0f} ms"
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
+    print(f"{'figure':<52}" + "".join(f"{r['db']:>14}" for r in results))
+    print(f"{'interactions':<52}" + "".join(f"{r['interactions']:>14,}" for r in results))
+    rows = (
+        ("health list: one owner's open opportunities (ms)", "list"),
+        ("    rows shown", "list_rows"),
+        ("pipeline chart: data + SVG (ms)", "chart"),
+        ("    data + PNG (ms)", "chart_png"),
+        ("    data only (ms)", "chart_data"),
+        ("    bubbles", "bubbles"),
+        ("health timeline: the owner's largest deal (ms)", "timeline"),
+        ("    the busiest account (ms)", "timeline_account"),
+    )
+    for label, key in rows:
+        print(f"{label:<52}" + "".join(f"{r[key]:>14.1f}" for r in results))
+    for key, target in TARGETS_MS.items():
+        verdicts = ", ".join(f"{r['db']} {_verdict(r[key], target)}" for r in results)
+        print(f"target {key} <= {target:.0f} ms (at 1M interactions): {verdicts}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--interactions", type=int, default=20_000, help="CRM activities")
+    parser.add_argument("--records", type=int, default=2_000, help="contacts+accounts+deals")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL,
+                        help=f"server to create {BENCH_DATABASE} on")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure")
+    args = parser.parse_args(argv)
+    if args.interactions < 1 or args.records < 100 or args.repeat < 1:
+        parser.error("--interactions and --repeat must be >= 1, --records >= 100")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    databases = ("sqlite", "postgres") if args.db == "both" else (args.db,)
+    print_table([run_database(db, args) for db in databases])
+
+
+if __name__ == "__main__":
+    main()
