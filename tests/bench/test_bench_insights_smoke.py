@@ -1,0 +1,37 @@
+"""The seller-insights benchmark still runs end to end (at a tiny size), so it cannot rot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "insights.py"
+FIGURES = (
+    "health list: one owner's open opportunities (ms)",
+    "pipeline chart: data + SVG (ms)",
+    "    data + PNG (ms)",
+    "    bubbles",
+    "health timeline: the owner's largest deal (ms)",
+    "    the busiest account (ms)",
+    "target list <= 200 ms",
+    "target chart <= 1000 ms",
+    "target timeline <= 200 ms",
+)
+
+
+def test_benchmark_prints_its_figures_on_sqlite() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--interactions", "2000", "--records", "400",
+         "--db", "sqlite", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for figure in FIGURES:
+        assert any(line.startswith(figure) and line.split()[-1] for line in lines), figure
+    assert "sqlite" in lines[0]
