@@ -18,12 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from compliance.erase_plan import (
-    WEAKEST_COLUMNS,
-    ErasurePlan,
-    plan_erasure,
-    weakest_contact_filter,
-)
+from compliance.erase_plan import WEAKEST_COLUMNS, ErasurePlan, plan_erasure
 from compliance.export_layout import KPI_LIST_COLUMNS
 from compliance.hashing import SubjectHasher, store_hasher
 from compliance.introducers import erase_introducers
@@ -41,6 +36,7 @@ from compliance.tables import (
     SNAPSHOT,
     RecordKey,
     ref_filter,
+    weakest_contact_filter,
 )
 from storage.audit import record_event
 from storage.engine import session_scope

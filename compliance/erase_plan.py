@@ -48,6 +48,7 @@ from compliance.tables import (
     RecordKey,
     ref_filter,
     regarding_filter,
+    weakest_contact_filter,
 )
 
 # KPI lists blanked in place (their shape matters to readers); the others drop whole entries.
@@ -61,7 +62,6 @@ WEAKEST_COLUMNS = (
 )
 ERASED = "[erased]"
 STREAM = 2000
-PEOPLE = ("contact", "lead")  # who can be a deal's or account's key contact
 
 
 @dataclass
@@ -187,12 +187,6 @@ def _kpi_rewrites(
         if cleaned != lists:
             rewrites.append({"record_type": row.record_type, "record_id": row.record_id, **cleaned})
     return rewrites
-
-
-def weakest_contact_filter(refs: frozenset[RecordKey]) -> sa.ColumnElement[bool]:
-    """KPI rows whose weakest key contact is one of the subject's contacts or leads."""
-    people = sorted({record_id for record_type, record_id in refs if record_type in PEOPLE})
-    return KPI.c.weakest_contact_id.in_(people)
 
 
 def _weakest_contact_of_others(session: Session, refs: frozenset[RecordKey]) -> list[RecordKey]:

@@ -42,6 +42,7 @@ from compliance.tables import (
     RecordKey,
     ref_filter,
     regarding_filter,
+    weakest_contact_filter,
 )
 from storage.engine import session_scope
 
@@ -206,6 +207,16 @@ def _mentions(session: Session, refs: frozenset[RecordKey], mentions: Mentions) 
                 }
                 for item in mentions.matching(getattr(row, name) or [])
             ]
+    # A deal or account that names the subject as its weakest key contact.
+    weakest = sa.select(KPI.c.record_type, KPI.c.record_id, KPI.c.weakest_contact_id).where(
+        weakest_contact_filter(refs), sa.not_(ref_filter(KPI, refs))
+    )
+    found += [
+        {"record_type": t, "record_id": i, "field": "weakest_contact", "value": contact_id}
+        for t, i, contact_id in session.execute(
+            weakest.order_by(KPI.c.record_type, KPI.c.record_id)
+        )
+    ]
     return found
 
 

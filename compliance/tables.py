@@ -65,3 +65,13 @@ def regarding_filter(refs: frozenset[RecordKey]) -> sa.ColumnElement[bool]:
             for t, i in sorted(refs)
         ),
     )
+
+
+# Who can be a deal's or account's weakest key contact (relationship_kpi.weakest_contact_id).
+KEY_CONTACT_TYPES = ("contact", "lead")
+
+
+def weakest_contact_filter(refs: frozenset[RecordKey]) -> sa.ColumnElement[bool]:
+    """KPI rows whose weakest key contact is one of these contacts or leads."""
+    people = sorted({i for t, i in refs if t in KEY_CONTACT_TYPES})
+    return KPI.c.weakest_contact_id.in_(people)
