@@ -55,47 +55,25 @@ MAX_NAMED_AT_RISK = 3
 UNANSWERED_AFTER_HOURS = 24.0
 LAST_INVITATIONS = 3
 
-# Free-text stakeholder roles onto the vocabulary: the first rule whose word
-# appears in the lower-cased role wins; no word matched reads OTHER.
+# Free-text stakeholder roles onto the vocabulary: the first rule one of whose
+# words begins a word of the lower-cased role wins (a phrase with a space must
+# appear as it is); no word matched reads OTHER. Word starts, not substrings:
+# "cto" must not find "contractor".
+_ECONOMIC_BUYER_WORDS = ("economic", "budget", "buyer", "procurement", "purchas", "financ", "cfo")
+_DECISION_MAKER_WORDS = (
+    "decision", "approv", "signator", "sign off", "executive", "chief", "ceo", "cio", "cto",
+    "vp", "vice president", "director", "head of", "owner",
+)  # fmt: skip
+_CHAMPION_WORDS = ("champion", "sponsor", "advocate", "coach")
+_INFLUENCER_WORDS = (
+    "influenc", "evaluator", "technical", "advis", "consultant", "architect", "user",
+    "manager", "lead",
+)  # fmt: skip
 ROLE_WORDS: tuple[tuple[StakeholderRole, tuple[str, ...]], ...] = (
-    (
-        StakeholderRole.ECONOMIC_BUYER,
-        ("economic", "budget", "buyer", "procurement", "purchasing", "finance", "cfo"),
-    ),
-    (
-        StakeholderRole.DECISION_MAKER,
-        (
-            "decision",
-            "approver",
-            "signator",
-            "sign-off",
-            "executive",
-            "chief",
-            "ceo",
-            "cio",
-            "cto",
-            "vp",
-            "vice president",
-            "director",
-            "head of",
-            "owner",
-        ),
-    ),  # fmt: skip
-    (StakeholderRole.CHAMPION, ("champion", "sponsor", "advocate", "coach")),
-    (
-        StakeholderRole.INFLUENCER,
-        (
-            "influenc",
-            "evaluator",
-            "technical",
-            "advis",
-            "consultant",
-            "architect",
-            "user",
-            "manager",
-            "lead",
-        ),
-    ),  # fmt: skip
+    (StakeholderRole.ECONOMIC_BUYER, _ECONOMIC_BUYER_WORDS),
+    (StakeholderRole.DECISION_MAKER, _DECISION_MAKER_WORDS),
+    (StakeholderRole.CHAMPION, _CHAMPION_WORDS),
+    (StakeholderRole.INFLUENCER, _INFLUENCER_WORDS),
 )
 
 
@@ -103,10 +81,12 @@ def stakeholder_role(text: str | None) -> StakeholderRole:
     """The vocabulary's role for a CRM's free-text stakeholder role."""
     if not text:
         return StakeholderRole.OTHER
-    words = " ".join(text.lower().replace("_", " ").split())
+    words = text.lower().replace("_", " ").replace("-", " ").replace("/", " ").split()
+    phrase = " ".join(words)
     for role, keys in ROLE_WORDS:
-        if any(key in words for key in keys):
-            return role
+        for key in keys:
+            if (" " in key and key in phrase) or any(word.startswith(key) for word in words):
+                return role
     return StakeholderRole.OTHER
 
 

@@ -182,6 +182,9 @@ def test_an_account_with_one_good_and_two_poor_contacts_is_not_good() -> None:
         ("Regional Operations Manager", StakeholderRole.INFLUENCER),
         ("Influencer", StakeholderRole.INFLUENCER),
         ("Legal", StakeholderRole.OTHER),
+        ("IT contractor", StakeholderRole.OTHER),  # not "cto"
+        ("Head of Treasury", StakeholderRole.DECISION_MAKER),
+        ("Budget-holder", StakeholderRole.ECONOMIC_BUYER),
         ("", StakeholderRole.OTHER),
         (None, StakeholderRole.OTHER),
     ],
