@@ -124,6 +124,7 @@ class DataverseAdmin:
             "requests": len(requests),
             "throttled": self.service.protection.throttled,
             "peakConcurrency": self.service.protection.peak_concurrency,
+            "earlyRetries": self.service.protection.early_retries,
             "statusCounts": statuses,
         }
         if include_log:

@@ -106,6 +106,22 @@ class Protection:
         self._rng = random.Random(self.seed)
         self.throttled = 0
         self.peak_concurrency = 0
+        # Requests a user sent before the Retry-After of its last 429 had passed: a client
+        # that backs off as a whole while throttled keeps this at 0.
+        self.early_retries = 0
+        self._retry_until: dict[str, float] = {}
+
+    def arrived(self, user: str) -> None:
+        if self.clock() < self._retry_until.get(user, 0.0):
+            self.early_retries += 1
+
+    def told_to_wait(self, user: str, retry_after: str | None) -> None:
+        try:
+            wait = float(retry_after or 0)
+        except ValueError:
+            wait = 0.0
+        until = self.clock() + wait
+        self._retry_until[user] = max(until, self._retry_until.get(user, 0.0))
 
     def add_fault(self, fault: Fault) -> Fault:
         self._next_id += 1
@@ -174,6 +190,7 @@ class Protection:
 
     def reset(self) -> None:
         self._recent.clear()
+        self._retry_until.clear()
 
 
 def _injected(fault: Fault) -> DataverseError:

@@ -108,6 +108,7 @@ class DataverseService(MetadataEndpoints):
             user = self._caller(request)
             remaining = None
             if not in_batch:
+                self.protection.arrived(user.systemuserid)
                 remaining = self.protection.admit(user.systemuserid)
             kind, params = _route(request.method, request.path)
             latency = self.protection.inject(request.method, params.get("set"))
@@ -123,6 +124,8 @@ class DataverseService(MetadataEndpoints):
         response.headers.setdefault("OData-Version", "4.0")
         if response.status == 429:
             self.protection.throttled += 1
+            if user is not None:
+                self.protection.told_to_wait(user.systemuserid, response.headers.get("Retry-After"))
         self.requests.append(
             LoggedRequest(
                 request.method,

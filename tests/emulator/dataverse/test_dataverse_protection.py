@@ -96,3 +96,17 @@ async def test_concurrent_requests_over_the_limit_are_429_and_counted(
     assert dv.dataverse.stats()["peakConcurrency"] == 3
     dv.dataverse.clear_faults()
     assert (await client.get("WhoAmI")).status_code == 200  # the refused ones left no trace
+
+
+async def test_requests_sent_before_retry_after_passed_are_counted(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    now = [1000.0]
+    dv.dataverse.service.protection.clock = lambda: now[0]
+    dv.dataverse.add_fault(kind="throttle", every=1, limit=1, retryAfter=5)
+    assert (await client.get("leads")).status_code == 429
+    now[0] += 2  # too early: the client did not wait the 5 s it was told
+    assert (await client.get("leads")).status_code == 200
+    now[0] += 10
+    assert (await client.get("leads")).status_code == 200
+    assert dv.dataverse.stats()["earlyRetries"] == 1
