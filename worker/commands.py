@@ -187,6 +187,7 @@ def summary_payload(summary: RunSummary) -> dict[str, Any]:
         "failure": summary.failure,
         "exit_code": summary.exit_code,
         "introducers": asdict(summary.introducers) if summary.introducers else None,
+        "dataverse": summary.dataverse,  # RAPPORT_CRM=dataverse: pull, push, requests
     }
 
 

@@ -151,3 +151,88 @@ def _render_plan(payload: dict[str, Any]) -> None:
 
 def connector_error(error: DataverseError) -> UserError:
     return UserError(f"Dataverse: {error}; run `rapport dataverse check`")
+
+
+def _store() -> Any:
+    from storage import migrate
+
+    store = commands.engine()
+    migrate.require_current(store)
+    return store
+
+
+@dataverse_app.command("pull")
+def pull_command(as_json: JsonFlag = False) -> None:
+    """Pull Dataverse into the CRM tables: everything the first time, then only changes."""
+    from datetime import UTC, datetime
+
+    from crm.dataverse.pull import Puller
+
+    store, settings = _store(), commands.settings()
+
+    async def pull(client: DataverseClient) -> dict[str, Any]:
+        puller = Puller(
+            client, store, now=datetime.now(UTC), page_size=settings.dataverse_page_size
+        )
+        report = await puller.pull()
+        return {**report.as_dict(), "requests": client.counters.as_dict()}
+
+    try:
+        payload = with_client(pull)
+    except DataverseError as error:
+        raise connector_error(error) from None
+    if as_json:
+        _emit(payload, True)
+        return
+    for name, table in payload["tables"].items():
+        console.print(
+            f"{name:16} {table['mode']:9} written {table['written']}, unchanged "
+            f"{table['unchanged']}, deleted {table['deleted'] + table['swept']}, skipped "
+            f"{table['skipped']}{' (delta link expired: re-read)' if table['rebaselined'] else ''}",
+            markup=False,
+        )
+    for line in payload["row_problems"]["examples"][:20]:
+        console.print(f"skipped: {line}", markup=False)
+    requests = payload["requests"]
+    console.print(f"requests {requests['requests']}, retries {requests['retries']}, "
+                  f"throttled {requests['throttles']}")  # fmt: skip
+
+
+@dataverse_app.command("push")
+def push_command(
+    clear: Annotated[
+        bool,
+        typer.Option("--clear", help="Empty Rapport's columns on every record it wrote to."),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write the health that changed since the last push onto the Dataverse records."""
+    from datetime import UTC, datetime
+
+    from crm.dataverse.push import Pusher
+
+    store, settings = _store(), commands.settings()
+
+    async def push(client: DataverseClient) -> dict[str, Any]:
+        pusher = Pusher(
+            client, store, prefix=settings.dataverse_prefix, now=datetime.now(UTC),
+            batch_size=settings.dataverse_push_batch_size,
+        )  # fmt: skip
+        report = await pusher.push(clear_all=clear)
+        return {**report.as_dict(), "requests": client.counters.as_dict()}
+
+    try:
+        payload = with_client(push)
+    except DataverseError as error:
+        raise connector_error(error) from None
+    if as_json:
+        _emit(payload, True)
+        return
+    console.print(
+        f"records pushed {payload['pushed']} (cleared {payload['cleared']}), unchanged "
+        f"{payload['unchanged']}, failed {payload['failed']} (retried next run), in "
+        f"{payload['batches']} batches; {payload['requests']['requests']} requests",
+        markup=False,
+    )
+    for record in payload["missing"]:
+        console.print(f"skipped (deleted in Dataverse): {record}", markup=False)

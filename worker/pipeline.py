@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -51,6 +52,7 @@ class RunSummary:
     seconds: dict[str, float] = field(default_factory=dict)
     exchange: ExchangeSummary | None = None
     introducers: IntroducerSummary | None = None
+    dataverse: dict[str, Any] | None = None  # RAPPORT_CRM=dataverse: pull and push
 
     @property
     def failure(self) -> str | None:
@@ -177,6 +179,7 @@ async def run_tick(
     stopping: asyncio.Event | None = None,
 ) -> RunSummary:
     """The whole tick: `sync_exchange`, then `run_once` (CRM path, score, write back)."""
+    dataverse = await _pull_dataverse(engine, settings, now=now)
     started = time.perf_counter()
     exchange = await sync_exchange(
         engine, settings, now=now, progress=progress, claim=claim, stopping=stopping
@@ -189,4 +192,18 @@ async def run_tick(
     )  # fmt: skip
     summary.exchange = exchange
     summary.seconds = {"exchange": exchange_seconds, **summary.seconds}
+    if dataverse is not None and "failure" not in dataverse:
+        from worker.dataverse_run import push_dataverse
+
+        dataverse.update(await push_dataverse(engine, settings, now=now))
+    summary.dataverse = dataverse
     return summary
+
+
+async def _pull_dataverse(engine: Engine, settings: Settings, *, now: datetime) -> Any:
+    """RAPPORT_CRM=dataverse: Dataverse into the contract tables before the tick scores."""
+    if settings.crm != "dataverse":
+        return None
+    from worker.dataverse_run import pull_dataverse
+
+    return await pull_dataverse(engine, settings, now=now)

@@ -1,0 +1,67 @@
+"""The Dataverse connector inside a tick: pull before scoring, push after write-back.
+
+With RAPPORT_CRM=dataverse the tick first pulls Dataverse into the contract tables
+(crm.dataverse.pull), scores as always, then pushes the health that changed
+(crm.dataverse.push). A connector failure is one line in the run summary: the tick
+still scores what the store holds, and the next tick resumes from the committed cursors
+and retries what was not pushed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from consent.credentials import CredentialConfigError
+from crm.dataverse.connect import connected
+from crm.dataverse.exceptions import DataverseError
+from crm.dataverse.pull import Puller
+from crm.dataverse.push import Pusher
+from worker.exchange import graph_app
+from worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _app_and_url(settings: Settings) -> tuple[Any, str]:
+    app = graph_app(settings)
+    if app is None or settings.dataverse_url is None:
+        raise CredentialConfigError(
+            "RAPPORT_DATAVERSE_URL, RAPPORT_TENANT_ID and RAPPORT_CLIENT_ID must be set for "
+            "RAPPORT_CRM=dataverse"
+        )
+    return app, settings.dataverse_url
+
+
+async def pull_dataverse(engine: Engine, settings: Settings, *, now: datetime) -> dict[str, Any]:
+    """Pull every table; the summary's `dataverse.pull` (or `failure`)."""
+    try:
+        app, url = _app_and_url(settings)
+        async with connected(app, url, concurrency=settings.dataverse_concurrency) as client:
+            puller = Puller(client, engine, now=now, page_size=settings.dataverse_page_size)
+            report = await puller.pull()
+            return {"pull": report.as_dict(), "pull_requests": client.counters.as_dict()}
+    except (DataverseError, CredentialConfigError) as error:
+        log.warning("Dataverse pull failed: %s", error)
+        return {"failure": f"pull: {error}"}
+
+
+async def push_dataverse(
+    engine: Engine, settings: Settings, *, now: datetime, clear_all: bool = False
+) -> dict[str, Any]:
+    """Push what changed (every Rapport column emptied with `clear_all`)."""
+    try:
+        app, url = _app_and_url(settings)
+        async with connected(app, url, concurrency=settings.dataverse_concurrency) as client:
+            pusher = Pusher(
+                client, engine, prefix=settings.dataverse_prefix, now=now,
+                batch_size=settings.dataverse_push_batch_size,
+            )  # fmt: skip
+            report = await pusher.push(clear_all=clear_all)
+            return {"push": report.as_dict(), "push_requests": client.counters.as_dict()}
+    except (DataverseError, CredentialConfigError) as error:
+        log.warning("Dataverse push failed: %s", error)
+        return {"failure": f"push: {error}"}
