@@ -121,3 +121,22 @@ async def test_sdk_batch_change_sets_commit_or_roll_back(
     assert "Never Stored" not in names
     stored = dv.dataverse.service.store.tables["contacts"].rows.values()
     assert all(row.values.get("fullname") != "Never Stored" for row in stored)
+
+
+async def test_sdk_adds_columns_that_rows_then_accept(
+    sdk: DataverseClient, dv: LoopbackDataverse
+) -> None:
+    alex = rid("contact", "alex")
+
+    def provision_and_write() -> list[str]:
+        info = sdk.tables.get("contact")
+        assert info is not None and info.entity_set_name == "contacts"
+        added = sdk.tables.add_columns(
+            "contact", {"rapport_HealthScore": "int", "rapport_Reason": "string"}
+        )
+        sdk.records.update("contact", alex, {"rapport_healthscore": 64, "rapport_reason": "ok"})
+        return list(added)
+
+    assert await _run(provision_and_write) == ["rapport_HealthScore", "rapport_Reason"]
+    assert dv.dataverse.row("contacts", alex)["rapport_healthscore"] == 64
+    assert dv.dataverse.writes()[-1]["columns"] == ["rapport_healthscore", "rapport_reason"]
