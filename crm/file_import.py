@@ -1,12 +1,13 @@
 """`rapport crm import FILE`: a CRM's records and activities from a file, row by row.
 
-The file is read twice, as a stream. The survey validates every row on its
-own (crm.file_rows), learns every id, rejects ids given twice and records
+The file is read twice, as a stream. The survey learns every id, validates
+every record on its own (crm.file_rows), rejects ids given twice and records
 whose references name nothing (in the file or the store), following a
-rejected record to the records that name it. The write pass validates again,
-checks each activity's references and parties, compares every row with the
-stored one and writes only what is new or changed, in one transaction: a
-file imports whole or, if the store fails, not at all.
+rejected record to the records that name it. The write pass validates again
+(activities only there: no record names one), checks each activity's
+references and parties, compares every row with the stored one and writes
+only what is new or changed, in one transaction: a file imports whole or,
+if the store fails, not at all. crm.file_report words each refusal.
 
 A rejected row is reported by file, line (JSON: also the row's JSON
 pointer) and column, with what the column allows; the other rows are
@@ -19,151 +20,32 @@ no user, contact or lead is not kept (data minimisation, as for Exchange).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from crm import file_store
 from crm.file_reading import ACTIVITY_TABLE, PARTY_TABLE, SourceRow, source_rows
-from crm.file_rows import (
-    BOUND,
-    MODELS,
-    TABLE_ORDER,
-    ActivityRow,
-    FileRow,
-    PartyRow,
-    RowContext,
-    allowed_for,
+from crm.file_report import (
+    ROW_SKIPPED,
+    ImportProblem,
+    ImportReport,
+    Key,
+    handled,
+    raw_key,
+    validated,
 )
+from crm.file_rows import MODELS, ActivityRow, FileRow, PartyRow, RowContext
 from storage.crm_activity_rules import TimeWindow
 from storage.directory import Directory, load_directory, normalise_address
 from storage.engine import session_scope
 
 BATCH = 1_000  # rows compared and written together
-PROBLEMS_KEPT = 1_000  # problems reported in full; the rest are counted
-SHOWN_CHARS = 60
-ROW_SKIPPED = "row skipped"
 PEOPLE = ("system_user", "contact", "lead")  # the tables a party's address may match
-Key = tuple[str, ...]
-
-
-def shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}..."
-
-
-@dataclass(frozen=True)
-class ImportProblem:
-    """One value of one row of the file that the import refused, and where it is."""
-
-    where: str  # file:line, and the JSON pointer
-    table: str
-    row_id: str | None
-    column: str
-    value: Any
-    allowed: str
-    handling: str = ROW_SKIPPED
-    missing: bool = False
-
-    def __str__(self) -> str:
-        found = "is missing" if self.missing else f"{shown(self.value)} is not allowed"
-        row = f"{self.table} {self.row_id}" if self.row_id else self.table
-        expected = f"expected {self.allowed}; {self.handling}"
-        return f"{self.where}: {row}: {self.column} {found}; {expected}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "where": self.where, "table": self.table, "id": self.row_id,
-            "column": self.column, "value": None if self.missing else shown(self.value),
-            "allowed": self.allowed, "handling": self.handling,
-        }  # fmt: skip
-
-
-@dataclass
-class TableCounts:
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    removed: int = 0  # parties only: stored parties replaced
-
-
-@dataclass
-class ImportReport:
-    """What the import did (or, with --dry-run, would do), by table, and every refusal."""
-
-    file: str
-    dry_run: bool
-    tables: dict[str, TableCounts] = field(
-        default_factory=lambda: {table: TableCounts() for table in TABLE_ORDER}
-    )
-    problems: list[ImportProblem] = field(default_factory=list)
-    problem_count: int = 0
-    addresses_not_kept: int = 0
-
-    def add(self, problem: ImportProblem) -> None:
-        self.problem_count += 1
-        if len(self.problems) < PROBLEMS_KEPT:
-            self.problems.append(problem)
-
-    @property
-    def rejected(self) -> int:
-        return sum(counts.rejected for counts in self.tables.values())
-
-
-def _raw_key(row: SourceRow) -> Key | None:
-    """The row's key as the file gives it, when every part is a non-empty text."""
-    parts = [row.values.get(column) for column in MODELS[row.table].key_columns]
-    if parts and all(isinstance(part, str) and part.strip() for part in parts):
-        return tuple(str(part).strip() for part in parts)
-    return None
-
-
-def _row_id(row: SourceRow) -> str | None:
-    key = _raw_key(row)
-    return "/".join(key) if key else None
-
-
-def validation_problems(row: SourceRow, error: ValidationError, file: str) -> list[ImportProblem]:
-    """Each column pydantic refused, with what it allows."""
-    model = MODELS[row.table]
-    problems = []
-    for item in error.errors(include_url=False):
-        column = str(item["loc"][0]) if item["loc"] else "(row)"
-        if item["type"] == BOUND:
-            allowed = item["msg"]
-        elif item["type"] == "missing":
-            allowed = f"a value: {allowed_for(model, column)}"
-        else:
-            allowed = allowed_for(model, column)
-        problems.append(
-            ImportProblem(
-                row.where(), row.table, _row_id(row), column, item.get("input"), allowed,
-                missing=item["type"] == "missing",
-            )
-        )  # fmt: skip
-    return problems
-
-
-def validated(
-    row: SourceRow, context: RowContext, file: str
-) -> tuple[FileRow | None, list[ImportProblem]]:
-    """The row as its table's model, or the problems that refuse it."""
-    if row.defect is not None:
-        problem = ImportProblem(
-            row.where(), row.table, None, "(row)", "(row)", row.defect, missing=True
-        )
-        return None, [problem]
-    try:
-        return MODELS[row.table].model_validate(row.values, context=context), []
-    except ValidationError as error:
-        return None, validation_problems(row, error, file)
 
 
 @dataclass
@@ -225,7 +107,7 @@ class FileImport:
     def _survey_row(self, row: SourceRow) -> None:
         table = row.table
         self.survey.origin.setdefault(table, row)
-        key = _raw_key(row)
+        key = raw_key(row)
         if key is not None:
             if key in self.survey.keys[table]:
                 self.survey.repeated[table].setdefault(key, []).append((row.index, row.line))
@@ -233,7 +115,7 @@ class FileImport:
                 self.survey.keys[table][key] = (row.index, row.line)
         if table == ACTIVITY_TABLE:
             return  # no record names an activity: it is validated once, when written
-        parsed, problems = validated(row, self.context, self.file)
+        parsed, problems = validated(row, self.context)
         if parsed is None:
             self.reject(table, row.index, problems)
             return
@@ -332,7 +214,7 @@ class FileImport:
             )  # fmt: skip
             self.reject(row.table, None, [problem])
             return None
-        parsed, problems = validated(row, self.context, self.file)
+        parsed, problems = validated(row, self.context)
         if parsed is None:
             self.reject(row.table, row.index, problems)
         return parsed
@@ -411,7 +293,7 @@ class FileImport:
         parsed: list[PartyRow] = []
         refused = False
         for party_row in row.parties:
-            party, problems = validated(party_row, self.context, self.file)
+            party, problems = validated(party_row, self.context)
             if party is not None:
                 self._look_up(session, party.referenced())
                 problem = self._unknown_reference(
@@ -419,8 +301,8 @@ class FileImport:
                 )
                 problems = [problem] if problem is not None else []
             if problems:
-                handled = f"{ROW_SKIPPED}; activity {activity.key()[0]} keeps its stored parties"
-                problems = [_handled(problem, handled) for problem in problems]
+                handling = f"{ROW_SKIPPED}; activity {activity.key()[0]} keeps its stored parties"
+                problems = [handled(problem, handling) for problem in problems]
                 self.reject(PARTY_TABLE, None, problems)
                 refused = True
             elif isinstance(party, PartyRow):
@@ -448,13 +330,6 @@ class FileImport:
         return self.directory.match_address(address) is not None
 
 
-def _handled(problem: ImportProblem, handling: str) -> ImportProblem:
-    return ImportProblem(
-        problem.where, problem.table, problem.row_id, problem.column, problem.value,
-        problem.allowed, handling, problem.missing,
-    )  # fmt: skip
-
-
 def import_file(path: Path, engine: Engine, *, now: datetime, dry_run: bool) -> ImportReport:
     """Import the file at `path` (JSON or a CSV bundle) into the store; see the module doc.
 
@@ -467,8 +342,3 @@ def import_file(path: Path, engine: Engine, *, now: datetime, dry_run: bool) -> 
         if dry_run:
             session.rollback()
     return run.report
-
-
-def rows_of(path: Path) -> Iterator[SourceRow]:
-    """The file's rows as read (for tools and tests that look at a file)."""
-    return source_rows(path, with_parties=True)

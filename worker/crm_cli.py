@@ -19,8 +19,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from crm.file_import import ImportReport, import_file
+from crm.file_import import import_file
 from crm.file_reading import ImportFileError
+from crm.file_report import ImportReport
 from storage import migrate
 from worker import commands
 from worker.failures import EXIT_BAD_INPUT, UserError

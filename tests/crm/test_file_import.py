@@ -13,8 +13,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm.file_import import ImportReport, import_file
+from crm.file_import import import_file
 from crm.file_reading import ImportFileError
+from crm.file_report import ImportReport
 from emulator.generator import crm_import_document, generate_tenant
 from tests.worker.cli_runner import run_cli
 
