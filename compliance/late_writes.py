@@ -8,7 +8,8 @@ computed from interactions read earlier, introducers are stored last. A
 moment, and the run then writes the subject back from what it read before.
 
 So every run (`rapport run --once`, each service tick's Exchange round and
-scoring run) is wrapped in `erasures_outlast_run`:
+scoring run) is wrapped in `erasures_outlast_run` (`erasures_outlast_round`
+for the async Exchange round):
 
 1. When the run starts, before any stage reads the list, it notes the list
    (`storage.suppression.suppression_mark`).
@@ -27,6 +28,8 @@ one runs wholly after the other committed.
   the run committed before S began, so S sees and removes all of them.
 - S before E: every write of the run committed before S began, so before E
   read anything; E removes them like any stored row.
+"Every write of the run" includes its forked scoring processes': the run
+reaps them all before its sweep (worker.scoring_processes.run_parts).
 An erasure committed before the mark was read is seen by every stage of
 the run, which leaves the subject out (storage.suppression). Both the lock
 and the mark are needed: without the lock, S could read the list before E
