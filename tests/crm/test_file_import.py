@@ -535,3 +535,27 @@ def test_a_store_failure_partway_writes_nothing(
     assert "store refused" in failed.err
     assert all(rows == [] for rows in dump(engine).values())  # not even the users went in
     assert run_cli(capsys, "crm", "import", str(path)).code == 0
+
+
+def test_an_imported_crm_is_scored_by_the_next_run(
+    engine: Engine, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
+    content = document()
+    content["crm_activity"][0]["parties"].append({"role": "cc", "address": "who@else.example"})
+    assert run_cli(capsys, "crm", "import", str(write_json(tmp_path / "crm.json", content))).code == 0
+
+    ran = run_cli(capsys, "run", "--once", "--json")
+
+    assert ran.code == 0, ran.err
+    summary = json.loads(ran.out)
+    assert summary["crm_activities"] == 2 and summary["skipped_crm_rows"] == []
+    assert summary["interactions"]["total"] == 2
+    with engine.connect() as connection:
+        scored = connection.execute(
+            sa.text("SELECT record_type, record_id FROM relationship_kpi")
+        ).all()  # fmt: skip
+    assert {("contact", "c-priya"), ("contact", "c-omar"), ("opportunity", "o-renewal")} <= set(
+        map(tuple, scored)
+    )
