@@ -544,7 +544,8 @@ def test_an_imported_crm_is_scored_by_the_next_run(
     monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
     content = document()
     content["crm_activity"][0]["parties"].append({"role": "cc", "address": "who@else.example"})
-    assert run_cli(capsys, "crm", "import", str(write_json(tmp_path / "crm.json", content))).code == 0
+    path = write_json(tmp_path / "crm.json", content)
+    assert run_cli(capsys, "crm", "import", str(path)).code == 0
 
     ran = run_cli(capsys, "run", "--once", "--json")
 
