@@ -115,20 +115,26 @@ class DataverseAdmin:
     def clear_faults(self) -> None:
         self.service.protection.faults.clear()
 
+    def reset_stats(self) -> None:
+        """Counters and request log back to zero (rows, writes and limits stay)."""
+        service = self.service
+        service.requests.clear()
+        service.request_count = 0
+        service.status_counts.clear()
+        service.protection.throttled = 0
+        service.protection.peak_concurrency = 0
+        service.protection.early_retries = 0
+
     def stats(self, *, include_log: bool = False) -> dict[str, Any]:
-        requests = self.service.requests
-        statuses: dict[str, int] = {}
-        for entry in requests:
-            statuses[str(entry.status)] = statuses.get(str(entry.status), 0) + 1
         snapshot: dict[str, Any] = {
-            "requests": len(requests),
+            "requests": self.service.request_count,
             "throttled": self.service.protection.throttled,
             "peakConcurrency": self.service.protection.peak_concurrency,
             "earlyRetries": self.service.protection.early_retries,
-            "statusCounts": statuses,
+            "statusCounts": {str(k): v for k, v in self.service.status_counts.items()},
         }
         if include_log:
-            snapshot["log"] = [entry.to_json() for entry in requests]
+            snapshot["log"] = [entry.to_json() for entry in self.service.requests]
         return snapshot
 
 
@@ -211,6 +217,7 @@ def add_admin_routes(app: web.Application, admin: DataverseAdmin) -> None:
         ),
         ("DELETE", "/faults", lambda a, r, b: a.clear_faults(), 204),
         ("GET", "/stats", lambda a, r, b: a.stats(include_log=r.query.get("log") == "1"), 200),
+        ("POST", "/stats/reset", lambda a, r, b: a.reset_stats(), 204),
     ]
     for method, path, action, status in routes:
         app.router.add_route(method, "/_emulator" + path, _wrap(admin, action, status))

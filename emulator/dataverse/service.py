@@ -11,6 +11,7 @@ import contextvars
 import re
 import time
 import uuid
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,7 +95,10 @@ class DataverseService(MetadataEndpoints):
     protection: Protection
     audiences: set[str] = field(default_factory=set)
     writes: WriteLog = field(default_factory=WriteLog)
-    requests: list[LoggedRequest] = field(default_factory=list)
+    # the last 100,000 requests (a benchmark sends more); counters cover them all
+    requests: deque[LoggedRequest] = field(default_factory=lambda: deque(maxlen=100_000))
+    request_count: int = 0
+    status_counts: Counter[int] = field(default_factory=Counter)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def __post_init__(self) -> None:
@@ -126,6 +130,8 @@ class DataverseService(MetadataEndpoints):
             self.protection.throttled += 1
             if user is not None:
                 self.protection.told_to_wait(user.systemuserid, response.headers.get("Retry-After"))
+        self.request_count += 1
+        self.status_counts[response.status] += 1
         self.requests.append(
             LoggedRequest(
                 request.method,

@@ -58,6 +58,8 @@ async def test_admin_api_changes_rows_limits_privileges_and_reads_writes(
         ]  # admin edits stand for other users: not in the write log
         stats = (await admin.get("/stats", params={"log": "1"})).json()
         assert stats["statusCounts"]["429"] == 1 and stats["log"]
+        assert (await admin.post("/stats/reset")).status_code == 204
+        assert (await admin.get("/stats")).json()["requests"] == 0
 
 
 async def test_a_corrupted_row_is_served_as_stored_and_reaches_delta_readers(
