@@ -185,7 +185,8 @@ class FileImport:
             if not self._known(target, record_id):
                 return ImportProblem(
                     where, table, "/".join(key), column, record_id,
-                    f"the id of a {target} in this file (a valid row) or in the store",
+                    f"the id of {'an' if target[0] in 'aeiou' else 'a'} {target} in this file "
+                    "(a valid row) or in the store",
                 )  # fmt: skip
         return None
 
@@ -341,4 +342,5 @@ def import_file(path: Path, engine: Engine, *, now: datetime, dry_run: bool) -> 
         run.run_writes(session)
         if dry_run:
             session.rollback()
+    run.report.in_file_order()
     return run.report

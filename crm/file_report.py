@@ -7,6 +7,7 @@ allows (crm.file_rows' field descriptions), and what the import did about it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ PROBLEMS_KEPT = 1_000  # problems reported in full; the rest are counted
 SHOWN_CHARS = 60
 ROW_SKIPPED = "row skipped"
 Key = tuple[str, ...]
+DIGITS = re.compile(r"(\d+)")
 
 
 def shown(value: Any) -> str:
@@ -80,9 +82,18 @@ class ImportReport:
         if len(self.problems) < PROBLEMS_KEPT:
             self.problems.append(problem)
 
+    def in_file_order(self) -> None:
+        """Problems by file and line, whichever pass found them."""
+        self.problems.sort(key=lambda problem: _natural(problem.where))
+
     @property
     def rejected(self) -> int:
         return sum(counts.rejected for counts in self.tables.values())
+
+
+def _natural(where: str) -> list[Any]:
+    """'crm.json:9 (/lead/2)' before 'crm.json:10 (/lead/3)': numbers compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in DIGITS.split(where)]
 
 
 def raw_key(row: SourceRow) -> Key | None:

@@ -241,7 +241,9 @@ def test_bad_rows_are_reported_by_file_line_and_column_and_the_rest_imported(
     assert report.problem_count == report.rejected == 9
     messages = "\n".join(map(str, report.problems))
     assert "status 'hot' is not allowed; expected one of open, qualified, disqualified" in messages
-    assert "account_id 'a-nowhere' is not allowed; expected the id of a account" in messages
+    assert "account_id 'a-nowhere' is not allowed; expected the id of an account" in messages
+    wheres = [problem.where for problem in report.problems]  # in file order, as a user reads
+    assert wheres == sorted(wheres, key=lambda where: int(where.split(":")[-1].split(" ")[0]))
     assert "id is missing; expected a value: a non-empty text" in messages
     assert "a timestamp with a zone" in messages
     assert f"an id given once per table (given at {line_of('Twice A')}" in messages
