@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.dataverse import metadata
-from emulator.dataverse.calls import Call, privilege_denied, require_method
+from emulator.dataverse.calls import Call, require_method
 from emulator.dataverse.errors import DataverseError
 from emulator.dataverse.http import ApiResponse, json_response, no_content
+from emulator.dataverse.privileges import privilege_denied
 from emulator.dataverse.store import Store, TableData
 
 

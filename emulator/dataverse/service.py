@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.dataverse import batch, odata
-from emulator.dataverse.calls import Call, not_allowed, privilege_denied, require_method
+from emulator.dataverse import batch, metadata, odata
+from emulator.dataverse.calls import Call, not_allowed, require_method
 from emulator.dataverse.environment import ApplicationUser, Environment
 from emulator.dataverse.errors import (
     NOT_MEMBER,
@@ -29,6 +29,7 @@ from emulator.dataverse.errors import (
 from emulator.dataverse.http import ApiRequest, ApiResponse, json_response, no_content
 from emulator.dataverse.limits import Protection
 from emulator.dataverse.metadata_endpoints import MetadataEndpoints
+from emulator.dataverse.privileges import granted_privileges, privilege_denied
 from emulator.dataverse.query import CollectionQuery, parse_prefer
 from emulator.dataverse.rows import render, wanted_annotations
 from emulator.dataverse.store import Store, TableData
@@ -57,6 +58,13 @@ _ROUTES: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             rf"^/{_ENTITY}/Attributes\((?:LogicalName='(?P<attribute>[a-z_0-9]+)'"
             rf"|(?P<attribute_id>{_GUID}))\)/?$"
+        ),
+    ),
+    (
+        "user_privileges",
+        re.compile(
+            rf"^/systemusers\((?P<id>{_GUID})\)/Microsoft\.Dynamics\.CRM\."
+            r"RetrieveUserPrivileges(?:\(\))?/?$"
         ),
     ),
     ("action", re.compile(r"^/(?P<set>[a-z_]+)/Microsoft\.Dynamics\.CRM\.(?P<action>\w+)/?$")),
@@ -329,6 +337,35 @@ class DataverseService(MetadataEndpoints):
                 }
             )
         raise resource_not_found(f"Microsoft.Dynamics.CRM.{action}")
+
+    async def _user_privileges(self, call: Call) -> ApiResponse:
+        """RetrieveUserPrivileges: what a check command reads instead of trying writes."""
+        require_method(call, "GET")
+        user_id = call.params["id"].lower()
+        if user_id not in self.store.tables["systemusers"].rows:
+            raise record_not_found("systemuser", user_id)
+        holder = next(
+            (u for u in self.environment.application_users.values() if u.systemuserid == user_id),
+            None,
+        )
+        privileges = [] if holder is None else granted_privileges(self.store, holder)
+        return json_response(
+            {
+                "@odata.context": (
+                    f"{call.request.base_url}/$metadata#"
+                    "Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse"
+                ),
+                "RolePrivileges": [
+                    {
+                        "Depth": "Global",
+                        "PrivilegeId": metadata.metadata_id("privilege", name),
+                        "BusinessUnitId": self.environment.business_unit_id,
+                        "PrivilegeName": name,
+                    }
+                    for name in privileges
+                ],
+            }
+        )
 
 
 class _Unauthenticated(Exception):

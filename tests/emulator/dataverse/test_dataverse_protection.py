@@ -7,7 +7,12 @@ from collections import Counter
 
 import httpx
 
-from emulator.dataverse.testing import LoopbackDataverse, api_client, fetch_dataverse_token
+from emulator.dataverse.testing import (
+    APP_USER_ID,
+    LoopbackDataverse,
+    api_client,
+    fetch_dataverse_token,
+)
 from emulator.testing import CLIENT_ID, fetch_token
 
 
@@ -110,3 +115,17 @@ async def test_requests_sent_before_retry_after_passed_are_counted(
     now[0] += 10
     assert (await client.get("leads")).status_code == 200
     assert dv.dataverse.stats()["earlyRetries"] == 1
+
+
+async def test_retrieve_user_privileges_lists_what_the_application_user_holds(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    dv.dataverse.set_privileges(CLIENT_ID, {"*": ["read"], "contact": ["read", "write"]})
+    reply = await client.get(
+        f"systemusers({APP_USER_ID})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"
+    )
+    assert reply.status_code == 200
+    names = {p["PrivilegeName"] for p in reply.json()["RolePrivileges"]}
+    assert {"prvReadContact", "prvWriteContact", "prvReadLead"} <= names
+    assert "prvWriteLead" not in names and "prvCreateAttribute" not in names
+    assert {p["Depth"] for p in reply.json()["RolePrivileges"]} == {"Global"}
