@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from compliance.dataverse import forget_pushes
 from compliance.erase_plan import WEAKEST_COLUMNS, ErasurePlan, plan_erasure
 from compliance.export_layout import KPI_LIST_COLUMNS
 from compliance.hashing import SubjectHasher, store_hasher
@@ -115,6 +116,7 @@ def apply_plan(session: Session, plan: ErasurePlan, hasher: SubjectHasher) -> No
         sa.update(KPI).where(weakest_contact_filter(refs)).values(dict.fromkeys(WEAKEST_COLUMNS))
     )
     erase_introducers(session, plan.subject, hasher)
+    forget_pushes(session, refs)  # the next push empties Rapport's columns in Dataverse
     _hash_audit_rows(session, plan, hasher)
 
 

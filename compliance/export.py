@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from compliance.dataverse import pushed_rows
 from compliance.export_layout import (
     CURSOR_COLUMNS,
     EMPLOYMENT_NOTICE,
@@ -90,6 +91,7 @@ def collect(session: Session, subject: Subject, *, now: datetime) -> SubjectExpo
         "introducers": introducer_rows(session, refs),
         "mentions": _mentions(session, refs, mentions),
         "audit_events": _audit_events(session, mentions),
+        "dataverse_pushes": pushed_rows(session, refs),
     }
     return SubjectExport(
         subject=subject.query,

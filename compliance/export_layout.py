@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from compliance.dataverse import SECTION_COLUMNS as DATAVERSE_PUSH_COLUMNS
 from compliance.tables import (
     AUDIT,
     CURSOR,
@@ -75,6 +76,7 @@ SECTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "introducers": tuple(c.name for c in INTRODUCER.columns),
     "mentions": ("record_type", "record_id", "field", "value"),
     "audit_events": tuple(c.name for c in AUDIT.columns),
+    "dataverse_pushes": DATAVERSE_PUSH_COLUMNS,  # what the connector wrote to Dataverse
 }
 SECTIONS = tuple(SECTION_COLUMNS)
 
@@ -95,4 +97,5 @@ SECTION_SOURCES: dict[str, str] = {
     "sync_cursors": "sync_cursor",
     "introducers": "introducer",
     "audit_events": "audit_event",
+    "dataverse_pushes": "dataverse_push",
 }

@@ -75,7 +75,20 @@ def erase(subject: str, dry_run: bool, now: datetime) -> dict[str, Any]:
         "records": [{"record_type": t, "record_id": i} for t, i in report.records],
         "counts": report.counts,
         "subject_token": report.subject_token,
+        "dataverse": None if dry_run else _clear_in_dataverse(set(report.records), now),
     }
+
+
+def _clear_in_dataverse(records: set[tuple[str, str]], now: datetime) -> dict[str, Any] | None:
+    """RAPPORT_CRM=dataverse: empty Rapport's columns on the subject's Dataverse records now
+    (if Dataverse cannot be reached, the next tick's push does it: the erase stands)."""
+    if commands.settings().crm != "dataverse" or not records:
+        return None
+    import asyncio
+
+    from worker.dataverse_run import push_dataverse
+
+    return asyncio.run(push_dataverse(_store(), commands.settings(), now=now, only=records))
 
 
 def release(subject: str, now: datetime) -> dict[str, Any]:

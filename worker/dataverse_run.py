@@ -50,9 +50,15 @@ async def pull_dataverse(engine: Engine, settings: Settings, *, now: datetime) -
 
 
 async def push_dataverse(
-    engine: Engine, settings: Settings, *, now: datetime, clear_all: bool = False
+    engine: Engine,
+    settings: Settings,
+    *,
+    now: datetime,
+    clear_all: bool = False,
+    only: set[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Push what changed (every Rapport column emptied with `clear_all`)."""
+    """Push what changed (of `only`, when given; every Rapport column emptied with
+    `clear_all`)."""
     try:
         app, url = _app_and_url(settings)
         async with connected(app, url, concurrency=settings.dataverse_concurrency) as client:
@@ -60,7 +66,7 @@ async def push_dataverse(
                 client, engine, prefix=settings.dataverse_prefix, now=now,
                 batch_size=settings.dataverse_push_batch_size,
             )  # fmt: skip
-            report = await pusher.push(clear_all=clear_all)
+            report = await pusher.push(clear_all=clear_all, only=only)
             return {"push": report.as_dict(), "push_requests": client.counters.as_dict()}
     except (DataverseError, CredentialConfigError) as error:
         log.warning("Dataverse push failed: %s", error)

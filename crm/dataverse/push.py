@@ -136,8 +136,11 @@ class Change:
     digest: str
 
 
-def changes(engine: Engine, *, clear_all: bool = False) -> tuple[list[Change], int]:
-    """Records whose values differ from the last push, and how many were considered."""
+def changes(
+    engine: Engine, *, clear_all: bool = False, only: set[RecordKey] | None = None
+) -> tuple[list[Change], int]:
+    """Records whose values differ from the last push (among `only`, when given), and how
+    many were considered."""
     with Session(engine) as session:
         wanted = desired_values(session)
         pushed = store.pushed_digests(session=session)
@@ -145,6 +148,8 @@ def changes(engine: Engine, *, clear_all: bool = False) -> tuple[list[Change], i
     empty = dict.fromkeys(logical_names("x"))
     found: list[Change] = []
     for key in sorted(set(wanted) | set(pushed)):
+        if only is not None and key not in only:
+            continue
         values = wanted.get(key, empty)
         if clear_all or erased.record_erased(*key) or key not in wanted:
             values = empty  # erased (or gone here): Rapport's values leave Dataverse too
@@ -152,8 +157,10 @@ def changes(engine: Engine, *, clear_all: bool = False) -> tuple[list[Change], i
         if before is None and all(value is None for value in values.values()):
             continue  # never pushed and nothing to say
         now_digest = digest(values)
-        if before is not None and before[1] == "missing" and (
-            key not in wanted or before[0] == now_digest
+        if (
+            before is not None
+            and before[1] == "missing"
+            and (key not in wanted or before[0] == now_digest)
         ):
             continue  # deleted in Dataverse: reported once, not sent again unchanged
         if before is None or before != (now_digest, "pushed"):
@@ -173,8 +180,10 @@ class Pusher:
         self.batch_size = batch_size
         self.report = PushReport()
 
-    async def push(self, *, clear_all: bool = False) -> PushReport:
-        found, considered = changes(self.engine, clear_all=clear_all)
+    async def push(
+        self, *, clear_all: bool = False, only: set[RecordKey] | None = None
+    ) -> PushReport:
+        found, considered = changes(self.engine, clear_all=clear_all, only=only)
         self.report.considered = considered
         self.report.unchanged = considered - len(found)
         for record_type in TABLES:

@@ -214,3 +214,19 @@ async def test_a_crash_between_pages_then_a_restart_ends_in_the_rows_of_a_clean_
         await pull(steady, engine, page_size=1)
     assert after_crash == contents(engine)
     assert sum(len(rows) for rows in after_crash.values()) == 19
+
+
+async def test_a_throttling_storm_loses_nothing_and_stays_under_the_limits(
+    dv: LoopbackDataverse, make_client: Callable[..., DataverseClient], engine: Engine
+) -> None:
+    async with make_client() as steady:
+        await pull(steady, engine, page_size=2)
+        clean = contents(engine)
+    wipe(engine)
+    dv.dataverse.add_fault(kind="throttle", fraction=0.3, retryAfter=1)
+    async with make_client(concurrency=4) as stormy:
+        await pull(stormy, engine, page_size=2)
+        assert stormy.counters.throttles > 0
+    assert contents(engine) == clean
+    stats = dv.dataverse.stats()
+    assert stats["peakConcurrency"] <= 4

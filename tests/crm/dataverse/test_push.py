@@ -119,3 +119,34 @@ async def test_batches_are_bounded(
         score(engine, "contact", rid("contact", name), value)
     report = await push(client, engine, batch_size=2)
     assert (report.pushed, report.batches) == (3, 2)
+
+
+async def test_export_lists_what_was_pushed_and_erase_clears_it_for_good(
+    client: DataverseClient, dv: LoopbackDataverse, engine: Engine
+) -> None:
+    from compliance.erase import erase_subject
+    from compliance.export import export_subject
+
+    await prepared(client, engine)
+    alex = rid("contact", "alex")
+    score(engine, "contact", alex, 71)
+    score(engine, "contact", rid("contact", "bea"), 35)
+    await push(client, engine)
+    [pushed] = export_subject(engine, "alex@fabrikam.com", now=NOW).sections["dataverse_pushes"]
+    assert (pushed["record_id"], pushed["health_score"], pushed["outcome"]) == (alex, 71, "pushed")
+
+    erase_subject(engine, "alex@fabrikam.com", now=NOW, dry_run=False)
+    dv.dataverse.clear_writes()
+    cleared = await Pusher(client, engine, prefix=PREFIX, now=NOW).push(only={("contact", alex)})
+    assert cleared.cleared == 1
+    row = dv.dataverse.row("contacts", alex)
+    assert all(row[column] is None for column in RAPPORT_COLUMNS)
+    assert dv.dataverse.row("contacts", rid("contact", "bea"))["rapport_healthscore"] == 35
+    assert [w["id"] for w in written(dv)] == [alex]
+    # A later pull and scoring bring nothing back while the subject stays erased.
+    await Puller(client, engine, now=NOW).pull()
+    score(engine, "contact", alex, 80)
+    await push(client, engine)
+    assert dv.dataverse.row("contacts", alex)["rapport_healthscore"] is None
+    exported = export_subject(engine, "alex@fabrikam.com", now=NOW).sections["dataverse_pushes"]
+    assert all(row["health_score"] is None for row in exported)
