@@ -233,3 +233,13 @@ def pushes_for(*, session: Session, records: Iterable[tuple[str, str]]) -> list[
         if row is not None:
             found.append(row)
     return found
+
+
+def has_pushed_values(*, session: Session) -> bool:
+    """Whether some record still carries a value Rapport pushed (not only emptied ones)."""
+    for values in session.scalars(
+        sa.select(PUSHES.c.pushed_values).where(PUSHES.c.outcome == "pushed")
+    ):
+        if values and any(value is not None for value in values.values()):
+            return True
+    return False

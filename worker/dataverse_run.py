@@ -14,12 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from consent.credentials import CredentialConfigError
 from crm.dataverse.connect import connected
 from crm.dataverse.exceptions import DataverseError
 from crm.dataverse.pull import Puller
 from crm.dataverse.push import Pusher
+from storage.dataverse_store import has_pushed_values
 from worker.exchange import graph_app
 from worker.settings import Settings
 
@@ -71,3 +73,17 @@ async def push_dataverse(
     except (DataverseError, CredentialConfigError) as error:
         log.warning("Dataverse push failed: %s", error)
         return {"failure": f"push: {error}"}
+
+
+async def clear_switched_off(
+    engine: Engine, settings: Settings, *, now: datetime
+) -> dict[str, Any] | None:
+    """The connector is off (RAPPORT_CRM is not dataverse) but values it pushed are still on
+    Dataverse records: empty them, unless RAPPORT_DATAVERSE_KEEP_LAST_VALUES=true. Needs
+    RAPPORT_DATAVERSE_URL still set; nothing to clear costs one query and no request."""
+    if settings.dataverse_url is None or settings.dataverse_keep_last_values:
+        return None
+    with Session(engine) as session:
+        if not has_pushed_values(session=session):
+            return None
+    return {"switched_off": await push_dataverse(engine, settings, now=now, clear_all=True)}

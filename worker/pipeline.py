@@ -192,7 +192,7 @@ async def run_tick(
     )  # fmt: skip
     summary.exchange = exchange
     summary.seconds = {"exchange": exchange_seconds, **summary.seconds}
-    if dataverse is not None and "failure" not in dataverse:
+    if dataverse is not None and "pull" in dataverse:
         from worker.dataverse_run import push_dataverse
 
         dataverse.update(await push_dataverse(engine, settings, now=now))
@@ -202,8 +202,8 @@ async def run_tick(
 
 async def _pull_dataverse(engine: Engine, settings: Settings, *, now: datetime) -> Any:
     """RAPPORT_CRM=dataverse: Dataverse into the contract tables before the tick scores."""
-    if settings.crm != "dataverse":
-        return None
-    from worker.dataverse_run import pull_dataverse
+    from worker.dataverse_run import clear_switched_off, pull_dataverse
 
+    if settings.crm != "dataverse":  # switched off: clear what it wrote, unless kept
+        return await clear_switched_off(engine, settings, now=now)
     return await pull_dataverse(engine, settings, now=now)

@@ -99,3 +99,23 @@ async def test_configuration_errors_are_one_line_exit_2(
     env = environment(dv, database_url, RAPPORT_DATAVERSE_PREFIX="mscrmx")
     code, out, err = await rapport(env, "dataverse", "pull")
     assert code == 2 and "RAPPORT_DATAVERSE_PREFIX" in err
+
+
+async def test_switching_the_connector_off_clears_its_values_unless_kept(
+    dv: LoopbackDataverse, database_url: str
+) -> None:
+    alex = rid("contact", "alex")
+    on = environment(dv, database_url, RAPPORT_CRM="dataverse")
+    assert (await rapport(on, "dataverse", "provision"))[0] == 0
+    assert (await rapport(on, "run", "--once"))[0] == 0
+    state = dv.dataverse.row("contacts", alex)["rapport_healthstate"]
+    assert state is not None
+    kept = environment(dv, database_url, RAPPORT_DATAVERSE_KEEP_LAST_VALUES="true")
+    code, out, err = await rapport(kept, "run", "--once", "--json")
+    assert code == 0 and json.loads(out)["dataverse"] is None, err
+    assert dv.dataverse.row("contacts", alex)["rapport_healthstate"] == state
+    off = environment(dv, database_url)
+    code, out, err = await rapport(off, "run", "--once", "--json")
+    assert code == 0, err
+    assert json.loads(out)["dataverse"]["switched_off"]["push"]["cleared"] > 0
+    assert dv.dataverse.row("contacts", alex)["rapport_healthstate"] is None
