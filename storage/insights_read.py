@@ -213,11 +213,10 @@ def record_interactions(
             PARTY.c.side == "external", PARTY.c.record_type == person_type,
             PARTY.c.record_id.in_(ids),
         )  # fmt: skip
-        if team is not None:
-            with_them = with_them.where(PARTY.c.interaction_key.in_(
-                sa.select(ours.c.interaction_key).where(
-                    ours.c.side == "internal", ours.c.record_id.in_(team)
-                )
+        if team is not None:  # per candidate, by the party table's primary key
+            with_them = with_them.where(sa.exists().where(
+                ours.c.interaction_key == PARTY.c.interaction_key,
+                ours.c.side == "internal", ours.c.record_id.in_(team),
             ))  # fmt: skip
         selects.append(with_them)
     keys = selects[0] if len(selects) == 1 else sa.union(*selects)

@@ -25,6 +25,8 @@ SIDE_VALUES = ("internal", "external")
 
 class Interaction(SQLModel, table=True):
     __tablename__ = "interaction"
+    # A record's timeline finds what regards it by this index (migration 0010).
+    __table_args__ = (sa.Index("ix_interaction_regarding", "regarding_type", "regarding_id"),)
 
     # "crm:<activity id>", "msg:<internetMessageId>" or "evt:<iCalUId>":
     # the natural key that deduplicates one event seen by several mailboxes.
