@@ -20,6 +20,7 @@ from worker.failures import EXIT_BAD_INPUT, EXIT_FAILURE, UserError, describe
 from worker.insights_cli import register as register_insights
 from worker.introducer_cli import register as register_introducers
 from worker.service_cli import register as register_service
+from worker.web_cli import register as register_web
 
 app = typer.Typer(
     name="rapport",
@@ -111,8 +112,21 @@ def demo(
     ] = Path("rapport-demo.db"),
     now: NowOption = None,
     as_json: JsonFlag = False,
+    dataverse: Annotated[
+        bool, typer.Option("--dataverse", help="Pull from a loopback Dataverse and push back.")
+    ] = False,
+    keep_serving: Annotated[
+        bool, typer.Option("--keep-serving", help="--dataverse: keep it up until Ctrl-C.")
+    ] = False,
 ) -> None:
     """Build a demo CRM in a fresh SQLite store, score it, show the relationships at risk."""
+    if dataverse:  # docs/dataverse.md: provision, pull, score, push, read the records back
+        from worker.dataverse_demo import demo_dataverse, render
+
+        commands._fresh_demo_file(database)  # noqa: SLF001 - the same refusal as the demo
+        moment = None if now is None else _now(now)  # None: when the generated history ends
+        payload = demo_dataverse(database, moment, keep_serving=keep_serving)
+        return _emit(payload, as_json, render)
     _emit(commands.demo(database, _now(now)), as_json, output.demo_report)
 
 
@@ -134,6 +148,7 @@ register_introducers(app)
 register_service(app)
 register_crm(app)
 register_dataverse(app)
+register_web(app)
 register_insights(app)  # after `health show`: adds `health list`/`timeline`, `pipeline`
 
 

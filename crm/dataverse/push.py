@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -109,9 +109,11 @@ def desired_values(session: Session) -> dict[RecordKey, dict[str, Any]]:
 def _iso(moment: Any) -> str | None:
     if moment is None:
         return None
-    if isinstance(moment, datetime):
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return str(moment)
+    if not isinstance(moment, datetime):  # SQLite hands an untyped column back as text
+        moment = datetime.fromisoformat(str(moment))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return str(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def _first_reason(reasons: Any) -> str | None:
