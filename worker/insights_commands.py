@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -63,8 +64,15 @@ def check_limit(option: str, limit: int, largest: int) -> int:
 
 def _store() -> Engine:
     store = commands.engine()
-    migrate.require_current(store)
+    _require_current(store)
     return store
+
+
+@cache
+def _require_current(store: Engine) -> None:
+    """The schema check, once per engine: it loads every migration script (~70 ms),
+    which a process that answers many views (a web app, the benchmark) pays once."""
+    migrate.require_current(store)
 
 
 def _owner(session: Session, owner: str | None) -> tuple[str, str] | None:
