@@ -43,6 +43,7 @@ COPY storage ./storage
 COPY compliance ./compliance
 COPY crm ./crm
 COPY insights ./insights
+COPY web ./web
 RUN RAPPORT_BUILD_TOOLS=/opt/build-tools tools/compiled-wheel /opt/rapport/bin/python /wheels
 
 

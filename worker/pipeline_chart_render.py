@@ -107,13 +107,19 @@ def _with_titles(svg: str, data: ChartData) -> str:
 
 def render(data: ChartData, out: Path, title: str) -> None:
     """Write the chart to `out`, SVG or PNG by its extension."""
-    figure = _figure(data, title)
     if chart_format(out) == "svg":
-        import matplotlib
-
-        buffer = io.StringIO()
-        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "rapport"}):
-            figure.savefig(buffer, format="svg", metadata={"Date": None})
-        out.write_text(_with_titles(buffer.getvalue(), data), encoding="utf-8")
+        out.write_text(svg_text(data, title), encoding="utf-8")
     else:
+        figure = _figure(data, title)
         figure.savefig(out, format="png", dpi=PNG_DPI, metadata={"Software": None})
+
+
+def svg_text(data: ChartData, title: str) -> str:
+    """The chart as an SVG document, each bubble with its <title> (the web app inlines it)."""
+    import matplotlib
+
+    figure = _figure(data, title)
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "rapport"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    return _with_titles(buffer.getvalue(), data)

@@ -1,0 +1,205 @@
+"""The insights web app's pages and JSON API on a seeded store, on SQLite and PostgreSQL:
+portfolio (filters, sort, at risk first, CSV), pipeline (inline SVG linking to record
+pages, the table below), record page, the notice, the trial banner, security headers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from markupsafe import escape
+from sqlalchemy.engine import Engine
+
+from insights.notice import EMPLOYMENT_NOTICE
+from insights.views import ROW_FIELDS
+from tests.web.book import MANAGER, SELLER_A, app_for, seed
+from tests.web.server import serving
+from web.app import trial_app
+
+NOTICE_HTML = str(escape(EMPLOYMENT_NOTICE))  # as Jinja2 escapes it
+
+
+@pytest.fixture
+def book(engine: Engine) -> Engine:
+    seed(engine)
+    return engine
+
+
+@pytest.fixture
+def seller_a(book: Engine) -> Iterator[httpx.Client]:
+    """Seller A's browser, against a real server on a loopback socket."""
+    with serving(app_for(book, SELLER_A)) as web:
+        yield web
+
+
+@pytest.fixture
+def manager(book: Engine) -> Iterator[httpx.Client]:
+    with serving(app_for(book, MANAGER)) as web:
+        yield web
+
+
+def _record_links(html: str) -> list[str]:
+    return re.findall(r'href="/records/(\w+/[\w-]+)"', html)
+
+
+def test_portfolio_lists_the_team_records_at_risk_first_with_the_notice(
+    seller_a: httpx.Client,
+) -> None:
+    page = seller_a.get("/portfolio")
+
+    assert page.status_code == 200
+    links = _record_links(page.text)
+    assert "opportunity/o1" in links and "opportunity/o4" in links  # own and team mate's
+    assert "opportunity/o8" not in links  # another team's deal
+    assert "opportunity/o3" not in links  # won: not open
+    # At risk (Poor, or Fair and declining) first: o2, c2, l1 (Poor/Fair declining) ahead of o4.
+    risky = {"opportunity/o1", "opportunity/o2", "contact/c2", "contact/c3", "lead/l1"}
+    first = links[: len(risky)]
+    assert set(first) == risky
+    assert f'<footer class="notice"><p>{NOTICE_HTML}</p></footer>' in page.text
+    assert "Deal o1" in page.text and "Dana has not answered 3 emails" in page.text
+
+
+def test_portfolio_filters_and_sorts_from_the_query_string(seller_a: httpx.Client) -> None:
+    web = seller_a
+
+    poor = _record_links(web.get("/portfolio?grade=poor").text)
+    by_revenue = _record_links(
+        web.get("/portfolio?type=opportunity&sort=revenue&at_risk_first=0").text
+    )
+    bens = _record_links(web.get("/portfolio?owner=ben@ours.example").text)
+    declining = _record_links(web.get("/portfolio?trend=declining&type=contact").text)
+
+    assert poor == ["opportunity/o2", "contact/c2"]
+    assert by_revenue[:3] == ["opportunity/o1", "opportunity/o2", "opportunity/o5"]
+    assert set(bens) == {"opportunity/o4", "lead/l3", "account/a2", "contact/c3"}
+    assert declining == ["contact/c3"]
+
+
+def test_a_bad_filter_is_one_line_naming_the_parameter(seller_a: httpx.Client) -> None:
+    web = seller_a
+
+    page = web.get("/portfolio?grade=splendid")
+    api = web.get("/api/portfolio?sort=size")
+
+    assert page.status_code == 400 and "grade: &#39;splendid&#39; is not allowed" in page.text
+    assert api.status_code == 400
+    assert api.json()["detail"].startswith("sort: 'size' is not allowed; expected one of health")
+
+
+def test_portfolio_csv_carries_the_notice_and_the_rows_shown(seller_a: httpx.Client) -> None:
+    web = seller_a
+
+    download = web.get("/portfolio.csv?type=opportunity")
+    shown = web.get("/api/portfolio?type=opportunity").json()
+
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("text/csv")
+    assert "attachment" in download.headers["content-disposition"]
+    first, rest = download.text.split("\n", 1)
+    assert first == f"# {EMPLOYMENT_NOTICE}"
+    rows = list(csv.DictReader(io.StringIO(rest)))
+    assert tuple(rows[0]) == ROW_FIELDS
+    assert [row["record_id"] for row in rows] == [row["record_id"] for row in shown["rows"]]
+    assert "o8" not in {row["record_id"] for row in rows}
+
+
+def test_pipeline_inlines_the_chart_with_links_to_record_pages_and_a_table(
+    seller_a: httpx.Client,
+) -> None:
+    page = seller_a.get("/pipeline")
+
+    assert page.status_code == 200
+    chart = page.text[page.text.index("<svg") : page.text.index("</svg>")]
+    assert "<?xml" not in page.text
+    assert 'href="/records/opportunity/o1"' in chart
+    assert re.search(r'<g id="bubble-0">\s*<title>Deal o1 \(Fair, 40\) - Dana', chart)
+    assert "opportunity/o8" not in page.text  # another team's
+    table = page.text[page.text.index("<table") :]
+    assert '<a href="/records/opportunity/o1">Deal o1</a>' in table
+    # o2 closes 10 days after the clock (shown); o5's date is past; o4 has none.
+    assert "Not shown: 1 without a close date, 1 with a close date in the past" in page.text
+
+
+def test_record_page_shows_health_factors_reasons_stakeholders_and_timeline(
+    seller_a: httpx.Client,
+) -> None:
+    page = seller_a.get("/records/opportunity/o1").text
+
+    assert '<span class="score">40</span>' in page
+    assert "Grade <strong>Fair</strong>, trend <strong>Declining</strong>" in page
+    assert "recency" in page and "last reply 20 days ago" in page
+    assert "<li>Dana has not answered 3 emails</li>" in page
+    assert 'Weakest key contact: <a href="/records/contact/c2">Eli Park</a>' in page
+    assert "Decision maker" in page and "Technical buyer" in page
+    assert "Ana Seller (organizer)" in page and "Dana Ruiz (required)" in page
+    assert "2026-11-17 12:00 UTC" in page  # the meeting, three days before the clock
+    assert NOTICE_HTML in page
+
+
+def test_contact_page_lists_who_knows_them(seller_a: httpx.Client) -> None:
+    page = seller_a.get("/records/contact/c1").text
+
+    assert "Who knows them" in page
+    assert "<td>Ben Seller</td><td>ben@ours.example</td><td>strong</td>" in page
+
+
+def test_record_api_matches_the_page(seller_a: httpx.Client) -> None:
+    record = seller_a.get("/api/records/opportunity/o1").json()
+
+    assert record["notice"] == EMPLOYMENT_NOTICE
+    assert (record["health_score"], record["grade"], record["trend"]) == (40, "Fair", "Declining")
+    assert [s["contact_id"] for s in record["stakeholders"]] == ["c2", "c1"]  # weakest first
+    assert record["weakest_contact"]["name"] == "Eli Park"
+    assert record["timeline"]["interactions"][0]["kind"] == "meeting"
+
+
+def test_every_response_carries_the_security_headers(seller_a: httpx.Client) -> None:
+    web = seller_a
+
+    for path in ("/portfolio", "/api/portfolio", "/static/rapport.css", "/nowhere",
+                 "/records/opportunity/nope", "/portfolio.csv", "/api/openapi.json"):  # fmt: skip
+        headers = web.get(path).headers
+        policy = headers["content-security-policy"]
+        assert "script-src 'none'" in policy and "frame-ancestors 'none'" in policy, path
+        assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "no-referrer", path
+
+
+def test_no_page_loads_anything_from_elsewhere(manager: httpx.Client) -> None:
+    web = manager
+
+    for path in ("/portfolio", "/pipeline", "/records/opportunity/o1"):
+        html = web.get(path).text
+        assert "<script" not in html
+        assert not re.search(r'(href|src)="(https?:)?//', html), path
+
+
+def test_the_trial_says_so_on_every_page(book: Engine, manager: httpx.Client) -> None:
+    with serving(trial_app(book)) as trial:
+        pages = {path: trial.get(path).text for path in PATHS}
+        listed = trial.get("/portfolio").text
+
+    for path in PATHS:
+        assert "Trial mode: no sign-in" in pages[path], path
+        assert "Trial mode" not in manager.get(path).text, path
+    assert "opportunity/o8" in listed  # everyone a manager
+
+
+PATHS = ("/portfolio", "/pipeline", "/records/opportunity/o8", "/nowhere")
+
+
+def test_the_openapi_document_lists_the_json_api(seller_a: httpx.Client) -> None:
+    document = seller_a.get("/api/openapi.json").json()
+
+    assert set(document["paths"]) == {
+        "/api/me",
+        "/api/portfolio",
+        "/api/pipeline",
+        "/api/records/{record_type}/{record_id}",
+    }

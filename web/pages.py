@@ -1,0 +1,66 @@
+"""The server-rendered pages: portfolio (and its CSV), relationship pipeline, record page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+
+from insights.pipeline_chart import COLOUR_LABEL, Colour
+from web import pipeline, portfolio, record
+from web.deps import SessionDep, ViewerDep, VisibilityDep
+from web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/portfolio", status_code=303)
+
+
+@router.get("/portfolio", response_class=HTMLResponse)
+def portfolio_page(
+    request: Request, viewer: ViewerDep, session: SessionDep, seen: VisibilityDep
+) -> HTMLResponse:
+    query = portfolio.parse_query(request.query_params)
+    payload = portfolio.portfolio(session, query, seen)
+    csv_link = "/portfolio.csv" + (f"?{request.url.query}" if request.url.query else "")
+    return render(request, viewer, "portfolio.html", {
+        "payload": payload, "params": request.query_params, "csv_link": csv_link,
+        "grades": portfolio.GRADE_CHOICES, "trends": portfolio.TREND_CHOICES,
+    })  # fmt: skip
+
+
+@router.get("/portfolio.csv")
+def portfolio_csv(request: Request, session: SessionDep, seen: VisibilityDep) -> Response:
+    query = portfolio.parse_query(request.query_params)
+    text = portfolio.as_csv(portfolio.portfolio(session, query, seen))
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="portfolio.csv"'},
+    )
+
+
+@router.get("/pipeline", response_class=HTMLResponse)
+def pipeline_page(
+    request: Request, viewer: ViewerDep, session: SessionDep, seen: VisibilityDep,
+    owner: str | None = None,
+) -> HTMLResponse:  # fmt: skip
+    owner_id = portfolio.owner_id_of(session, (owner or "").strip() or None)
+    data, payload = pipeline.pipeline(session, seen, request.app.state.clock(), owner_id)
+    svg = pipeline.inline_svg(data, "Relationship pipeline")
+    return render(request, viewer, "pipeline.html", {
+        "payload": payload, "chart": Markup(svg),  # noqa: S704 - matplotlib's SVG, titles escaped
+        "labels": {colour.value: COLOUR_LABEL[colour] for colour in Colour},
+    })  # fmt: skip
+
+
+@router.get("/records/{record_type}/{record_id}", response_class=HTMLResponse)
+def record_view(
+    request: Request, record_type: str, record_id: str, viewer: ViewerDep,
+    session: SessionDep, seen: VisibilityDep,
+) -> HTMLResponse:  # fmt: skip
+    payload = record.record_page(session, seen, record_type, record_id)
+    return render(request, viewer, "record.html", {"record": payload})

@@ -1,0 +1,56 @@
+"""The relationship pipeline: the visible open opportunities as insights.pipeline_chart's
+bubbles, drawn by the same renderer as `rapport pipeline chart`, each bubble linking to
+its record page in this app.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from insights import pipeline_chart
+from insights.notice import EMPLOYMENT_NOTICE
+from storage import insights_read
+from web.visibility import Visibility
+
+RECORD_PAGE = "/records/opportunity/{id}"
+# What precedes the <svg> element in matplotlib's document (XML declaration, doctype):
+# not allowed inside an HTML page.
+_PROLOGUE = re.compile(r"\A.*?(?=<svg\b)", re.DOTALL)
+
+
+def pipeline(
+    session: Session, seen: Visibility, now: datetime, owner_id: str | None = None
+) -> tuple[pipeline_chart.ChartData, dict[str, Any]]:
+    """The chart data of the open deals the viewer may see (one owner's when given)."""
+    deals = [
+        deal
+        for deal in insights_read.view_rows(
+            session=session, record_type="opportunity", owner_id=owner_id, open_only=True
+        )
+        if seen.allows(deal["owner_id"])
+    ]
+    shown = [d["record_id"] for d in deals if pipeline_chart.is_shown(d, now)]
+    details = insights_read.view_details(
+        session=session, record_type="opportunity", record_ids=shown
+    )
+    for deal in deals:
+        reasons = details.get(deal["record_id"], {}).get("reasons") or []
+        deal["first_reason"] = reasons[0] if reasons else None
+    data = pipeline_chart.chart_data(deals, now=now, record_url=RECORD_PAGE)
+    return data, {
+        "notice": EMPLOYMENT_NOTICE,
+        "as_of": data.as_of.isoformat(),
+        "bubbles": [bubble.as_json() for bubble in data.bubbles],
+        "not_shown": data.not_shown,
+    }
+
+
+def inline_svg(data: pipeline_chart.ChartData, title: str) -> str:
+    """The chart as an <svg> element to place in a page (matplotlib, imported on use)."""
+    from worker.pipeline_chart_render import svg_text
+
+    return _PROLOGUE.sub("", svg_text(data, title), count=1)

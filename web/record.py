@@ -1,0 +1,170 @@
+"""A record page's content: health, factors, reasons, timeline metadata, stakeholders,
+the weakest key contact and the introducers, read for one visible record.
+
+A record the viewer may not see is reported exactly as one that does not exist, so
+that its existence does not leak.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from insights import timeline, views
+from insights.notice import EMPLOYMENT_NOTICE
+from storage import health_read, insights_read
+from storage.crm_tables import OpportunityStakeholder
+from storage.introducer_store import load_introducers
+from storage.rapport_tables import RelationshipKpi
+from storage.types import core_table
+from storage.writeback import RECORD_TABLES
+from web.visibility import Visibility
+
+TIMELINE_WEEKS = 13  # what the KPI timeline keeps
+INTERACTIONS_SHOWN = 50
+STAKEHOLDER = core_table(OpportunityStakeholder)
+KPI = core_table(RelationshipKpi)
+KPI_FIELDS = (
+    "emails_sent", "emails_received", "meetings_sent", "meetings_received",
+    "phone_calls_made", "phone_calls_received", "replies_by_us", "replies_by_them",
+    "response_rate_by_us", "response_rate_by_them", "avg_first_response_by_us_hours",
+    "avg_first_response_by_them_hours", "time_spent_by_team_minutes",
+    "time_spent_by_customer_minutes", "last_activity_at", "last_activity_kind",
+    "last_activity_direction", "next_activity_at", "next_activity_kind", "computed_at",
+)  # fmt: skip
+
+
+class RecordNotFound(LookupError):
+    """No such record, or one the viewer may not see."""
+
+
+def owner_of(session: Session, record_type: str, row: dict[str, Any]) -> str | None:
+    """The record's owner as the views have it: a contact's is its account's owner."""
+    if record_type != "contact":
+        owner: str | None = row.get("owner_id")
+        return owner
+    if not row.get("account_id"):
+        return None
+    accounts = RECORD_TABLES["account"]
+    found: str | None = session.scalar(
+        sa.select(accounts.c.owner_id).where(accounts.c.id == row["account_id"])
+    )
+    return found
+
+
+def record_page(
+    session: Session, seen: Visibility, record_type: str, record_id: str
+) -> dict[str, Any]:
+    """Everything the record page and GET /api/records/{type}/{id} show."""
+    if record_type not in views.RECORD_TYPES:
+        raise RecordNotFound(record_type)
+    row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)
+    if row is None or not seen.allows(owner_of(session, record_type, row)):
+        raise RecordNotFound(record_id)
+    kpi = health_read.load_kpi(session=session, record_type=record_type, record_id=record_id)
+    return {
+        "notice": EMPLOYMENT_NOTICE,
+        "record_type": record_type,
+        "record_id": record_id,
+        "name": row["display_name"],
+        "status": row.get("status"),
+        "owner_id": owner_of(session, record_type, row),
+        "estimated_revenue": row.get("estimated_revenue"),
+        "estimated_close_date": row.get("estimated_close_date"),
+        **_health(kpi),
+        "timeline": _timeline(session, record_type, record_id, kpi),
+        "stakeholders": _stakeholders(session, record_id) if record_type == "opportunity" else [],
+        "weakest_contact": _weakest(session, kpi),
+        "introducers": _introducers(session, record_type, record_id),
+    }
+
+
+def _health(kpi: dict[str, Any] | None) -> dict[str, Any]:
+    state = None if kpi is None else kpi["health_state"]
+    trend = None if kpi is None else kpi["health_trend"]
+    return {
+        "health_score": None if kpi is None else kpi["health_score"],
+        "health_state": state,
+        "grade": views.state_name(state),
+        "health_trend": trend,
+        "trend": views.trend_name(trend),
+        "at_risk": views.is_at_risk(state, trend),
+        "factors": [] if kpi is None else kpi["factors"] or [],
+        "reasons": [] if kpi is None else kpi["reasons"] or [],
+        "kpis": None if kpi is None else {field: kpi[field] for field in KPI_FIELDS},
+    }
+
+
+def _timeline(
+    session: Session, record_type: str, record_id: str, kpi: dict[str, Any] | None
+) -> dict[str, Any]:
+    weeks = timeline.week_series((kpi or {}).get("weekly") or [], TIMELINE_WEEKS)
+    if weeks:
+        since = datetime.fromisoformat(weeks[0]["week_start"])
+        since = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
+    else:
+        anchor = (kpi or {}).get("computed_at") or datetime.now(UTC)
+        since = anchor - timedelta(weeks=TIMELINE_WEEKS)
+    found = insights_read.record_interactions(
+        session=session, record_type=record_type, record_id=record_id,
+        people=insights_read.record_people(
+            session=session, record_type=record_type, record_id=record_id
+        ),
+        team=insights_read.record_team(
+            session=session, record_type=record_type, record_id=record_id
+        ),
+        since=since, limit=INTERACTIONS_SHOWN,
+    )  # fmt: skip
+    parties = insights_read.interaction_parties(
+        session=session, keys=[item["key"] for item in found]
+    )
+    return {
+        "since": since,
+        "weeks": weeks,
+        "interactions": timeline.interaction_entries(found, parties),
+        "interactions_limit": INTERACTIONS_SHOWN,
+    }
+
+
+def _stakeholders(session: Session, opportunity_id: str) -> list[dict[str, Any]]:
+    """A deal's stakeholders with their own health, weakest first."""
+    contacts = RECORD_TABLES["contact"]
+    query = (
+        sa.select(STAKEHOLDER.c.contact_id, STAKEHOLDER.c.role, contacts.c.full_name,
+                  KPI.c.health_score, KPI.c.health_state, KPI.c.health_trend)
+        .outerjoin(contacts, contacts.c.id == STAKEHOLDER.c.contact_id)
+        .outerjoin(KPI, (KPI.c.record_type == "contact")
+                   & (KPI.c.record_id == STAKEHOLDER.c.contact_id))
+        .where(STAKEHOLDER.c.opportunity_id == opportunity_id)
+    )  # fmt: skip
+    rows = [row._asdict() for row in session.execute(query)]
+    for row in rows:
+        row["grade"] = views.state_name(row["health_state"])
+        row["trend"] = views.trend_name(row["health_trend"])
+    rows.sort(key=lambda r: (r["health_score"] is None, r["health_score"], r["contact_id"]))
+    return rows
+
+
+def _weakest(session: Session, kpi: dict[str, Any] | None) -> dict[str, Any] | None:
+    if kpi is None or not kpi.get("weakest_contact_id"):
+        return None
+    contacts = RECORD_TABLES["contact"]
+    name = session.scalar(
+        sa.select(contacts.c.full_name).where(contacts.c.id == kpi["weakest_contact_id"])
+    )
+    return {
+        "contact_id": kpi["weakest_contact_id"],
+        "name": name,
+        "role": kpi["weakest_contact_role"],
+        "health_score": kpi["weakest_contact_score"],
+        "since": kpi["weakest_contact_since"],
+    }
+
+
+def _introducers(session: Session, record_type: str, record_id: str) -> list[dict[str, Any]]:
+    if record_type not in ("contact", "lead"):
+        return []
+    return load_introducers(session=session, record_type=record_type, record_id=record_id)
