@@ -69,6 +69,9 @@ async def test_push_writes_only_changed_records_and_only_rapport_columns(
     }  # fmt: skip
     assert all(set(w["columns"]) <= RAPPORT_COLUMNS for w in log)
     assert dv.dataverse.row("contacts", alex)["rapport_healthscore"] == 71
+    assert dv.dataverse.row("contacts", alex)["rapport_healthupdatedat"] == NOW.strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
     # Nothing changed: nothing sent.
     dv.dataverse.clear_writes()
     again = await push(client, engine)
@@ -134,6 +137,7 @@ async def test_export_lists_what_was_pushed_and_erase_clears_it_for_good(
     await push(client, engine)
     [pushed] = export_subject(engine, "alex@fabrikam.com", now=NOW).sections["dataverse_pushes"]
     assert (pushed["record_id"], pushed["health_score"], pushed["outcome"]) == (alex, 71, "pushed")
+    assert pushed["health_updated_at"] == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")  # also on SQLite
 
     erase_subject(engine, "alex@fabrikam.com", now=NOW, dry_run=False)
     dv.dataverse.clear_writes()
