@@ -38,6 +38,10 @@ def register(app: typer.Typer) -> None:
     """Add `introducers` to `app`; a second call changes nothing."""
     if any(group.name == "introducers" for group in app.registered_groups):
         return
+    from worker import introduction_draft  # it imports resolve_person from here
+
+    introducers_app.command("draft")(introduction_draft.draft)
+    introducers_app.command("account")(introduction_draft.account)
     app.add_typer(introducers_app, name="introducers")
 
 

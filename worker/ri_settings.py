@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from insights.introductions import DEFAULT_TEMPLATE, TemplateError, validate_template
 from scoring.model import Frequency, Kind, ScoringSettings
 from storage.audit import record_event
 from storage.engine import session_scope
@@ -34,12 +35,16 @@ SWITCH_KEYS = (
     "switch.exchange_data_source",
     "switch.who_knows_whom",
 )
+# The introduction request's template: set from a file, stored as its text.
+TEMPLATE_KEY = "introduction.template"
+TEMPLATE_MAX_CHARS = 10_000
 DEFAULTS: dict[str, Any] = {
     **dict.fromkeys(INFLUENCE_KEYS, INFLUENCE_NEUTRAL),
     "communication_frequency": Frequency.WEEKLY.value,
     "grading.good_min": 60,
     "grading.fair_min": 40,
     **dict.fromkeys(SWITCH_KEYS, True),
+    TEMPLATE_KEY: DEFAULT_TEMPLATE,
 }
 TRUE_WORDS, FALSE_WORDS = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
 
@@ -77,6 +82,8 @@ def allowed(key: str, current: Mapping[str, Any]) -> str:
         return "on or off"
     if key == "communication_frequency":
         return f"one of {', '.join(FREQUENCIES)}"
+    if key == TEMPLATE_KEY:
+        return "a UTF-8 text file holding the template (docs/insights.md), or 'default'"
     raise SettingError(f"{key!r} is not a setting; allowed keys: {', '.join(DEFAULTS)}")
 
 
@@ -96,6 +103,8 @@ def parse_value(key: str, raw: str, current: Mapping[str, Any]) -> Any:
         if not bounds[0] <= value <= bounds[1]:
             raise _refuse(key, value, current)
         return value
+    if key == TEMPLATE_KEY:
+        return _template(raw)
     word = raw.strip().lower()
     if key in SWITCH_KEYS and word in TRUE_WORDS + FALSE_WORDS:
         return word in TRUE_WORDS
@@ -103,6 +112,29 @@ def parse_value(key: str, raw: str, current: Mapping[str, Any]) -> Any:
     if key == "communication_frequency" and frequency in FREQUENCIES:
         return frequency
     raise SettingError(f"{key}: {raw!r} is not allowed; expected {expected}")
+
+
+def _template(raw: str) -> str:
+    """The template text from the file named (or the default), placeholders checked."""
+    if raw.strip().lower() == "default":
+        return DEFAULT_TEMPLATE
+    try:
+        with open(raw, encoding="utf-8") as source:
+            text = source.read(TEMPLATE_MAX_CHARS + 1)
+    except (OSError, UnicodeDecodeError) as problem:
+        reason = problem.strerror if isinstance(problem, OSError) else "not UTF-8 text"
+        raise SettingError(
+            f"{TEMPLATE_KEY}: cannot read {raw!r} ({reason}); "
+            "expected a UTF-8 text file holding the template, or 'default'"
+        ) from None
+    if len(text) > TEMPLATE_MAX_CHARS:
+        raise SettingError(
+            f"{TEMPLATE_KEY}: {raw!r} is too long; expected at most {TEMPLATE_MAX_CHARS} characters"
+        )
+    try:
+        return validate_template(text)
+    except TemplateError as refusal:
+        raise SettingError(str(refusal)) from None
 
 
 def grade_ranges(values: Mapping[str, Any]) -> tuple[GradeRange, ...]:

@@ -1,0 +1,220 @@
+"""`rapport introducers draft` and `rapport introducers account`: asking for an introduction.
+
+`draft` fills the admin's template (`introduction.template`) for the strongest
+introducer of a contact or lead, or the colleague named, and prints it, or
+writes it as text or as an .eml file any mail client opens (so Rapport needs
+no permission to send mail). `account` shows who knows a company best across
+its contacts, and which of its people talk to us most. Every output carries
+the employment notice (docs/insights.md, "Introductions").
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from insights import introductions
+from insights.notice import EMPLOYMENT_NOTICE
+from storage import health_read, insights_read, introductions_read, migrate
+from storage.engine import session_scope
+from storage.introducer_store import load_introducers
+from worker import commands
+from worker.failures import UserError
+from worker.introducer_optout import excluded_colleagues
+from worker.introducers import SWITCH
+from worker.output import console
+from worker.ri_settings import TEMPLATE_KEY, current_settings
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+class DraftFormat(StrEnum):
+    text = "text"
+    eml = "eml"
+
+
+def _store() -> Engine:
+    store = commands.engine()
+    migrate.require_current(store)
+    return store
+
+
+def _require_switch(store: Engine) -> None:
+    if not current_settings(store)[SWITCH]:
+        raise UserError(
+            f"who knows whom is switched off ({SWITCH}); an admin can turn it on with: "
+            f"rapport settings set {SWITCH} on"
+        )
+
+
+def _hidden(session: Session, now: datetime) -> frozenset[str]:
+    """Colleagues excluded or opted out since the last run wrote the rows."""
+    configured = commands.settings().excluded_users
+    return frozenset(excluded_colleagues(session=session, configured=configured, now=now))
+
+
+def _requester(session: Session, by: str) -> tuple[str, introductions.Colleague]:
+    """(system user id, name and address) of the seller asking."""
+    found = insights_read.find_user(session=session, user=by.strip())
+    if found is None:
+        raise UserError(f"--by: no system user has the id or address {by!r}")
+    email = introductions_read.user_email(session=session, system_user_id=found[0])
+    return found[0], introductions.Colleague(found[1], email)
+
+
+def _company(session: Session, record_type: str, record_id: str) -> str | None:
+    row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)
+    if row is None:
+        return None
+    if record_type == "lead":
+        return row.get("company_name")
+    account_id = row.get("account_id")
+    return None if account_id is None else introductions_read.account_name(
+        session=session, account_id=account_id
+    )  # fmt: skip
+
+
+def draft(
+    record: Annotated[
+        str, typer.Argument(help="contact:ID, lead:ID or the person's email address.")
+    ],
+    by: Annotated[str, typer.Option("--by", help="You, the seller asking (id or address).")],
+    to_colleague: Annotated[
+        str | None,
+        typer.Option("--to-colleague", help="Ask this introducer (id or address) instead."),
+    ] = None,  # fmt: skip
+    fmt: Annotated[DraftFormat, typer.Option("--format", help="text, or eml (an email file).")] = (
+        DraftFormat.text
+    ),
+    out: Annotated[Path | None, typer.Option("--out", help="Write the draft to this file.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Draft an introduction request to the colleague who knows the person best."""
+    from worker.introducer_cli import resolve_person
+
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        raise UserError(f"--out: {out} is not allowed; expected a file in an existing directory")
+    store = _store()
+    record_type, record_id, name = resolve_person(record, store)
+    _require_switch(store)
+    now = datetime.now(UTC)
+    template = str(current_settings(store)[TEMPLATE_KEY])
+    with session_scope(store) as session:
+        requester_id, requester = _requester(session, by)
+        hidden = _hidden(session, now)
+        rows = [row for row in load_introducers(
+            session=session, record_type=record_type, record_id=record_id
+        ) if row["system_user_id"] not in hidden]  # fmt: skip
+        company = _company(session, record_type, record_id)
+    chosen = introductions.choose_introducer(
+        rows, requester_id=requester_id, named=to_colleague
+    )
+    if chosen is None:
+        raise _nobody(name, rows, to_colleague)
+    made = introductions.draft_introduction(
+        template, requester=requester, introducer=chosen, person_name=name, company=company,
+        today=now.date(),
+    )  # fmt: skip
+    content = (introductions.to_eml(made, at=now, notice=EMPLOYMENT_NOTICE)
+               if fmt is DraftFormat.eml else introductions.to_text(made).encode())  # fmt: skip
+    if out is not None:
+        out.write_bytes(content)
+    payload = _draft_payload(record_type, record_id, name, chosen, made, fmt, out)
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, default=str))
+    elif out is not None:
+        console.print(EMPLOYMENT_NOTICE, style="dim")
+        console.print(f"Introduction request to {made.recipient.name} written to {out}")
+    else:
+        typer.echo(EMPLOYMENT_NOTICE)
+        typer.echo(content.decode())
+
+
+def _nobody(name: str, rows: list[dict[str, Any]], named: str | None) -> UserError:
+    if named is None:
+        return UserError(f"record: no colleague other than you is known to know {name} yet")
+    known = ", ".join(str(row["email"]) for row in rows) or "none"
+    return UserError(
+        f"--to-colleague: {named!r} is not an introducer of {name}; introducers: {known}"
+    )
+
+
+def _draft_payload(
+    record_type: str, record_id: str, name: str, chosen: Any,
+    made: introductions.Draft, fmt: DraftFormat, out: Path | None,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "notice": EMPLOYMENT_NOTICE,
+        "record_type": record_type,
+        "record_id": record_id,
+        "name": name,
+        "introducer": {
+            "name": chosen["full_name"], "email": chosen["email"],
+            "strength": chosen["strength"], "strength_label": chosen["strength_label"],
+            "last_interaction_at": chosen["last_interaction_at"],
+        },  # fmt: skip
+        "from": {"name": made.sender.name, "email": made.sender.email},
+        "subject": made.subject,
+        "body": made.body,
+        "format": fmt.value,
+        "out": None if out is None else str(out),
+    }
+
+
+def account(
+    account_ref: Annotated[str, typer.Argument(metavar="ACCOUNT", help="account:ID or the id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Who knows this company best, and which of its people talk to us most."""
+    account_id = account_ref.strip().removeprefix("account:")
+    store = _store()
+    with session_scope(store) as session:
+        name = introductions_read.account_name(session=session, account_id=account_id)
+        if name is None:
+            raise UserError(f"account: no account with id {account_id!r}")
+        enabled = bool(current_settings(store)[SWITCH])
+        hidden = _hidden(session, datetime.now(UTC))
+        rows = introductions_read.account_introducer_rows(session=session, account_id=account_id)
+        kpis = introductions_read.account_contact_kpis(session=session, account_id=account_id)
+    shown = [row for row in rows if row["system_user_id"] not in hidden] if enabled else []
+    payload = {
+        "notice": EMPLOYMENT_NOTICE, "account_id": account_id, "name": name,
+        "who_knows_whom_enabled": enabled,
+        "introducers": introductions.account_introducers(shown),
+        "most_contacted_by_them": introductions.customer_most_contacted(kpis),
+    }  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, default=str))
+    else:
+        _account_report(payload)
+
+
+def _account_report(payload: dict[str, Any]) -> None:
+    console.print(EMPLOYMENT_NOTICE, style="dim")
+    table = Table("#", "colleague", "email", "strength", "contacts known", "knows best",
+                  title=f"Who knows {payload['name']} best")  # fmt: skip
+    for row in payload["introducers"]:
+        table.add_row(str(row["rank"]), row["name"], row["email"],
+                      f"{row['strength_label']} ({row['strength']})", str(row["contacts_known"]),
+                      row["best_known"]["name"])  # fmt: skip
+    if payload["introducers"]:
+        console.print(table)
+    elif not payload["who_knows_whom_enabled"]:
+        console.print(f"Who knows whom is switched off ({SWITCH}).")
+    else:
+        console.print(f"No colleague is known to have a relationship with {payload['name']} yet.")
+    people = Table("contact", "from them", "emails", "meetings", "calls",
+                   title="Their people who talk to us most")  # fmt: skip
+    for row in payload["most_contacted_by_them"]:
+        people.add_row(row["name"], str(row["from_them"]), str(row["emails_received"]),
+                       str(row["meetings_received"]), str(row["phone_calls_received"]))  # fmt: skip
+    console.print(people if payload["most_contacted_by_them"] else
+                  "None of their people has reached out to us in the KPI window.")  # fmt: skip
