@@ -17,18 +17,31 @@ from starlette.routing import Mount
 from tests.web.book import ROLES, app_for, seed
 from tests.web.server import serving
 
-# The two deals the walk watches: seller A's (team east) and seller B's (team west).
-DEALS = {"o1": "Deal o1", "o8": "Deal o8"}
-SEES = {"seller_a": {"o1"}, "seller_b": {"o8"}, "manager": {"o1", "o8"}}
-# Routes that list deals: each must show every visible one of the two.
-LISTINGS = {"/portfolio", "/portfolio.csv", "/pipeline", "/api/portfolio", "/api/pipeline"}
+# The records the walk watches: seller A's deal (team east), seller B's (team west), and
+# a contact of no account, so with no owner (managers only).
+RECORDS = {
+    ("opportunity", "o1"): "Deal o1",
+    ("opportunity", "o8"): "Deal o8",
+    ("contact", "c4"): "Gus Moor",
+}
+SEES = {
+    "seller_a": {("opportunity", "o1")},
+    "seller_b": {("opportunity", "o8")},
+    "manager": set(RECORDS),
+}
+# Routes that list records: each must show every visible one (the pipeline: deals only).
+LISTINGS = {"/portfolio", "/portfolio.csv", "/api/portfolio"}
+PIPELINES = {"/pipeline", "/api/pipeline"}
 MOUNT_PROBES = {"/static": "/static/rapport.css"}
 PARAMETER = re.compile(r"{(\w+)}")
 
 
-def walk(app: FastAPI) -> list[tuple[str, str | None]]:
-    """(URL, the deal it is about or None) for every GET route of the app."""
-    urls: list[tuple[str, str | None]] = []
+Record = tuple[str, str]
+
+
+def walk(app: FastAPI) -> list[tuple[str, Record | None]]:
+    """(URL, the record it is about or None) for every GET route of the app."""
+    urls: list[tuple[str, Record | None]] = []
     for route in iter_route_contexts(app.routes):
         path = route.path
         assert path is not None, route
@@ -41,9 +54,9 @@ def walk(app: FastAPI) -> list[tuple[str, str | None]]:
             urls.append((path, None))
             continue
         assert set(names) == {"record_type", "record_id"}, f"walk: teach it {path}"
-        for deal in DEALS:
-            url = path.replace("{record_type}", "opportunity").replace("{record_id}", deal)
-            urls.append((url, deal))
+        for record in RECORDS:
+            url = path.replace("{record_type}", record[0]).replace("{record_id}", record[1])
+            urls.append((url, record))
     return urls
 
 
@@ -54,19 +67,21 @@ def test_every_route_as_each_role_shows_only_what_the_role_may_see(
     seed(engine)
     app = app_for(engine, ROLES[role])
     urls = walk(app)
-    assert len(urls) >= 11  # the pages, the API, the CSV, the stylesheet, OpenAPI
+    assert len(urls) >= 13  # the pages, the API, the CSV, the stylesheet, OpenAPI
 
     with serving(app) as web:
         answers = {url: web.get(url, follow_redirects=True) for url, _ in urls}
 
-    for url, deal in urls:
-        answer, hidden = answers[url], set(DEALS) - SEES[role]
-        if deal is not None:
-            assert answer.status_code == (200 if deal in SEES[role] else 404), (role, url)
+    for url, record in urls:
+        answer, hidden = answers[url], set(RECORDS) - SEES[role]
+        if record is not None:
+            assert answer.status_code == (200 if record in SEES[role] else 404), (role, url)
         else:
             assert answer.status_code == 200, (role, url)
         for other in hidden:
-            assert DEALS[other] not in answer.text, (role, url, other)
-        if url in LISTINGS:
-            for seen in SEES[role]:
-                assert DEALS[seen] in answer.text, (role, url, seen)
+            assert RECORDS[other] not in answer.text, (role, url, other)
+        expected = SEES[role] if url in LISTINGS else set()
+        if url in PIPELINES:
+            expected = {seen for seen in SEES[role] if seen[0] == "opportunity"}
+        for seen in expected:
+            assert RECORDS[seen] in answer.text, (role, url, seen)
