@@ -15,6 +15,7 @@ from worker import commands, output
 from worker.compliance_cli import register as register_compliance
 from worker.crm_cli import register as register_crm
 from worker.dataverse_cli import register as register_dataverse
+from worker.deals_cli import register as register_deals
 from worker.exchange_cli import register as register_exchange
 from worker.failures import EXIT_BAD_INPUT, EXIT_FAILURE, UserError, describe
 from worker.insights_cli import register as register_insights
@@ -149,6 +150,7 @@ register_service(app)
 register_crm(app)
 register_dataverse(app)
 register_web(app)
+register_deals(app)
 register_insights(app)  # after `health show`: adds `health list`/`timeline`, `pipeline`
 
 
