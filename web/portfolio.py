@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlmodel import Session
@@ -58,10 +59,20 @@ class PortfolioQuery:
     view: views.ViewFilter
     at_risk_first: bool = True
     open_only: bool = True
+    closes_by: date | None = None  # deals with an estimated close date on or before it
+
+
+def _day(name: str, raw: str | None) -> date | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise BadFilter(f"{name}: {raw!r} is not allowed; expected a date, YYYY-MM-DD") from None
 
 
 def parse_query(params: Mapping[str, str]) -> PortfolioQuery:
-    """type, owner, grade, trend, at_risk, at_risk_first, closed, sort, limit."""
+    """type, owner, grade, trend, at_risk, at_risk_first, closed, closes_by, sort, limit."""
     record_type = params.get("type") or None
     if record_type is not None and record_type not in views.RECORD_TYPES:
         raise BadFilter(
@@ -83,6 +94,7 @@ def parse_query(params: Mapping[str, str]) -> PortfolioQuery:
         ),
         at_risk_first=_flag("at_risk_first", params.get("at_risk_first", "1")),
         open_only=not _flag("closed", params.get("closed")),
+        closes_by=_day("closes_by", params.get("closes_by")),
     )
 
 
@@ -113,6 +125,14 @@ def owner_id_of(session: Session, owner: str | None) -> str | None:
     return found[0]
 
 
+def _closes_by(row: Mapping[str, Any], last_day: date | None) -> bool:
+    """Without a bound, every row; with one, deals closing by then (others have no date)."""
+    if last_day is None:
+        return True
+    close = row.get("estimated_close_date")
+    return close is not None and close <= last_day
+
+
 def _at_risk_first(rows: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     # A stable sort: the chosen order holds within each group.
     return sorted(rows, key=lambda r: not views.is_at_risk(r["health_state"], r["health_trend"]))
@@ -127,7 +147,10 @@ def portfolio(session: Session, query: PortfolioQuery, seen: Visibility) -> dict
             session=session, record_type=record_type, owner_id=owner_id,
             open_only=query.open_only, states=query.view.store_states(),
         )  # fmt: skip
-    candidates = [row for row in candidates if seen.allows(row["owner_id"])]
+    candidates = [
+        row for row in candidates
+        if seen.allows(row["owner_id"]) and _closes_by(row, query.closes_by)
+    ]  # fmt: skip
     unlimited = views.ViewFilter(
         query.view.states, query.view.trends, query.view.at_risk, query.view.sort, None
     )
@@ -141,6 +164,7 @@ def portfolio(session: Session, query: PortfolioQuery, seen: Visibility) -> dict
         "open_only": query.open_only,
         "sort": query.view.sort.value,
         "at_risk_first": query.at_risk_first,
+        "closes_by": query.closes_by,
         "limit": query.view.limit,
         "matched": selection.matched,
         "rows": _shaped(session, shown),

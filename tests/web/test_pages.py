@@ -73,11 +73,14 @@ def test_portfolio_filters_and_sorts_from_the_query_string(seller_a: httpx.Clien
     )
     bens = _record_links(web.get("/portfolio?owner=ben@ours.example").text)
     declining = _record_links(web.get("/portfolio?trend=declining&type=contact").text)
+    # o2 closes 10 days after the clock, o1 30; o5 was due 5 days before; o4 has no date.
+    closing = _record_links(web.get("/portfolio?closes_by=2026-12-01&sort=close-date").text)
 
     assert poor == ["opportunity/o2", "contact/c2"]
     assert by_revenue[:3] == ["opportunity/o1", "opportunity/o2", "opportunity/o5"]
     assert set(bens) == {"opportunity/o4", "lead/l3", "account/a2", "contact/c3"}
     assert declining == ["contact/c3"]
+    assert closing == ["opportunity/o2", "opportunity/o5"]
 
 
 def test_a_bad_filter_is_one_line_naming_the_parameter(seller_a: httpx.Client) -> None:
@@ -85,10 +88,15 @@ def test_a_bad_filter_is_one_line_naming_the_parameter(seller_a: httpx.Client) -
 
     page = web.get("/portfolio?grade=splendid")
     api = web.get("/api/portfolio?sort=size")
+    day = web.get("/api/portfolio?closes_by=next-week")
 
     assert page.status_code == 400 and "grade: &#39;splendid&#39; is not allowed" in page.text
     assert api.status_code == 400
     assert api.json()["detail"].startswith("sort: 'size' is not allowed; expected one of health")
+    assert day.status_code == 400
+    assert day.json()["detail"] == (
+        "closes_by: 'next-week' is not allowed; expected a date, YYYY-MM-DD"
+    )
 
 
 def test_portfolio_csv_carries_the_notice_and_the_rows_shown(seller_a: httpx.Client) -> None:
