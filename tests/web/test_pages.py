@@ -19,6 +19,7 @@ from insights.views import ROW_FIELDS
 from tests.web.book import MANAGER, SELLER_A, app_for, seed
 from tests.web.server import serving
 from web.app import trial_app
+from web.identity import Viewer
 
 NOTICE_HTML = str(escape(EMPLOYMENT_NOTICE))  # as Jinja2 escapes it
 
@@ -211,3 +212,16 @@ def test_the_openapi_document_lists_the_json_api(seller_a: httpx.Client) -> None
         "/api/pipeline",
         "/api/records/{record_type}/{record_id}",
     }
+
+
+def test_a_seller_with_no_records_sees_empty_pages_not_errors(book: Engine) -> None:
+    newcomer = Viewer(system_user_id="u-new", name="New Seller")  # no system_user row
+
+    with serving(app_for(book, newcomer)) as web:
+        listed, chart = web.get("/portfolio"), web.get("/pipeline")
+        record = web.get("/records/opportunity/o1")
+
+    assert listed.status_code == 200 and "No record matches." in listed.text
+    assert chart.status_code == 200 and "No open opportunity to show." in chart.text
+    assert "<svg" in chart.text  # the empty chart still draws, with its message
+    assert record.status_code == 404 and "Deal o1" not in record.text
