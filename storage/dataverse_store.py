@@ -132,29 +132,24 @@ def replace_stakeholders(
     insert_rows(
         session, STAKEHOLDER_MAP, ("connection_id", "opportunity_id", "contact_id", "role"), kept
     )
-    after = {(row[1], row[2]): row[3] for row in kept}
-    for pair in before | set(after):
-        _sync_pair(session, pair, after)
+    _sync_pairs(session, sorted(before | {(row[1], row[2]) for row in kept}))
 
 
-def _sync_pair(session: Session, pair: tuple[str, str], roles: dict[tuple[str, str], Any]) -> None:
-    opportunity, contact = pair
-    where = sa.and_(
-        STAKEHOLDERS.c.opportunity_id == opportunity, STAKEHOLDERS.c.contact_id == contact
-    )
-    mapped = session.execute(
-        sa.select(STAKEHOLDER_MAP.c.role).where(
-            STAKEHOLDER_MAP.c.opportunity_id == opportunity, STAKEHOLDER_MAP.c.contact_id == contact
-        )
-    ).first()
-    session.execute(sa.delete(STAKEHOLDERS).where(where))
-    if mapped is not None:  # another connection (a reciprocal one) may still hold the pair
-        role = roles.get(pair, mapped[0])
-        session.execute(
-            sa.insert(STAKEHOLDERS).values(
-                opportunity_id=opportunity, contact_id=contact, role=role
-            )
-        )
+def _sync_pairs(session: Session, pairs: Sequence[tuple[str, str]]) -> None:
+    """opportunity_stakeholder holds exactly the pairs some mapped connection holds (a
+    reciprocal connection may still hold a pair whose other connection went)."""
+    for batch in _chunks(list(pairs)):
+        in_batch = sa.tuple_(STAKEHOLDERS.c.opportunity_id, STAKEHOLDERS.c.contact_id).in_(batch)
+        session.execute(sa.delete(STAKEHOLDERS).where(in_batch))
+        mapped = sa.tuple_(STAKEHOLDER_MAP.c.opportunity_id, STAKEHOLDER_MAP.c.contact_id)
+        query = (
+            sa.select(STAKEHOLDER_MAP.c.opportunity_id, STAKEHOLDER_MAP.c.contact_id,
+                      sa.func.min(STAKEHOLDER_MAP.c.role))
+            .where(mapped.in_(batch))
+            .group_by(STAKEHOLDER_MAP.c.opportunity_id, STAKEHOLDER_MAP.c.contact_id)
+        )  # fmt: skip
+        rows = [tuple(row) for row in session.execute(query)]
+        insert_rows(session, STAKEHOLDERS, ("opportunity_id", "contact_id", "role"), rows)
 
 
 # --- activity parties ------------------------------------------------------------------
@@ -177,6 +172,10 @@ def replace_party_map(
     for batch in _chunks(touched):
         session.execute(sa.delete(PARTY_MAP).where(PARTY_MAP.c.party_id.in_(batch)))
     insert_rows(session, PARTY_MAP, ("party_id", "activity_id", *PARTY_COLUMNS), kept)
+
+
+def party_map_empty(*, session: Session) -> bool:
+    return session.execute(sa.select(PARTY_MAP.c.party_id).limit(1)).first() is None
 
 
 def rebuild_parties(*, session: Session, activity_ids: Iterable[str]) -> int:

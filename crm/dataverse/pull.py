@@ -20,6 +20,7 @@ never stored.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -165,24 +166,41 @@ class Puller:
     async def _rounds(
         self, spec: TableSpec, link: str | None, result: TablePull, seen: set[str] | None
     ) -> None:
+        """Page by page; the next page is fetched while this one is written (the cursor
+        still moves only with the rows it covers: a fetch never commits anything)."""
         baseline_at = self.now if link is None else None
         params = {"$select": ",".join(spec.select)} if link is None else None
-        target = link or spec.entity_set
+        reply = await self.client.get(link or spec.entity_set, params=params, prefer=self.prefer)
         while True:
-            reply = await self.client.get(target, params=params, prefer=self.prefer)
             page = read_page(reply, spec.primary_id)
             if seen is not None:
                 seen.update(str(row[spec.primary_id]) for row in page.rows)
-            with session_scope(self.engine) as session:
-                self._write_page(session, spec, page, result)
-                store.save_cursor(
-                    session=session, entity_set=spec.entity_set, next_link=page.next_link,
-                    delta_link=page.delta_link, at=self.now, baseline_at=baseline_at,
-                )  # fmt: skip
+            following = (
+                asyncio.ensure_future(self.client.get(page.next_link, prefer=self.prefer))
+                if page.next_link
+                else None
+            )
+            try:
+                await asyncio.to_thread(self._commit_page, spec, page, result, baseline_at)
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                    await asyncio.gather(following, return_exceptions=True)
+                raise
             result.pages += 1
-            if not page.next_link:
+            if following is None:
                 return
-            target, params, baseline_at = page.next_link, None, None
+            reply, baseline_at = await following, None
+
+    def _commit_page(
+        self, spec: TableSpec, page: Page, result: TablePull, baseline_at: datetime | None
+    ) -> None:
+        with session_scope(self.engine) as session:
+            self._write_page(session, spec, page, result)
+            store.save_cursor(
+                session=session, entity_set=spec.entity_set, next_link=page.next_link,
+                delta_link=page.delta_link, at=self.now, baseline_at=baseline_at,
+            )  # fmt: skip
 
     def _write_page(self, session: Session, spec: TableSpec, page: Page, result: TablePull) -> None:
         if spec is CONNECTIONS:
@@ -216,8 +234,12 @@ class Puller:
             result.deleted += store.delete_records(
                 session=session, table=spec.model.table, ids=page.deleted
             )
-        if spec.model.table == "crm_activity":
-            store.rebuild_parties(session=session, activity_ids=[row.key()[0] for row in rows])
+        changed = writes.inserted + writes.updated
+        if spec.model.table == "crm_activity" and changed:
+            # A first pull reads activities before any party: nothing to rebuild yet.
+            if not store.party_map_empty(session=session):
+                ids = [row.key()[0] for row in changed]
+                store.rebuild_parties(session=session, activity_ids=ids)
 
     def _validated(self, spec: TableSpec, row: Row, values: Row) -> FileRow | None:
         assert spec.model is not None
