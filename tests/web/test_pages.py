@@ -147,6 +147,9 @@ def test_record_page_shows_health_factors_reasons_stakeholders_and_timeline(
     assert "Decision maker" in page and "Technical buyer" in page
     assert "Ana Seller (organizer)" in page and "Dana Ruiz (required)" in page
     assert "2026-11-17 12:00 UTC" in page  # the meeting, three days before the clock
+    # The 13 weeks as bars (1 sent, 2 received each week: half and full height).
+    assert page.count('<rect class="ours"') == 13 and page.count('<rect class="theirs"') == 13
+    assert 'y="51.0" width="11" height="45.0"><title>Week of 2026-11-16: emails sent: 1' in page
     assert NOTICE_HTML in page
 
 
