@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 import storage.crm_tables
 import storage.dataverse_tables
 import storage.lease_tables
+import storage.news_tables
 import storage.rapport_tables
 import storage.sync_tables  # noqa: F401  (each import registers its tables)
 

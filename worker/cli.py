@@ -20,6 +20,7 @@ from worker.exchange_cli import register as register_exchange
 from worker.failures import EXIT_BAD_INPUT, EXIT_FAILURE, UserError, describe
 from worker.insights_cli import register as register_insights
 from worker.introducer_cli import register as register_introducers
+from worker.news_cli import register as register_news
 from worker.service_cli import register as register_service
 from worker.web_cli import register as register_web
 
@@ -151,6 +152,7 @@ register_crm(app)
 register_dataverse(app)
 register_web(app)
 register_deals(app)
+register_news(app)
 register_insights(app)  # after `health show`: adds `health list`/`timeline`, `pipeline`
 
 
