@@ -17,8 +17,9 @@ import typer
 from crm.dataverse.check import run_check
 from crm.dataverse.client import DataverseClient
 from crm.dataverse.connect import connected
-from crm.dataverse.exceptions import DataverseError, RequestRefused
+from crm.dataverse.exceptions import DataverseError
 from crm.dataverse.provision import apply, plan
+from crm.dataverse.retry import RetryPolicy
 from worker import commands
 from worker.exchange import graph_app
 from worker.failures import EXIT_NO_CONSENT, UserError
@@ -39,7 +40,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(dataverse_app, name="dataverse")
 
 
-def with_client(call: Callable[[DataverseClient], Awaitable[T]]) -> T:
+# An admin at the console: a wrong URL is said within seconds, not after minutes of backoff.
+CONSOLE_POLICY = RetryPolicy(attempts=3, max_wait_seconds=5.0)
+
+
+def with_client(
+    call: Callable[[DataverseClient], Awaitable[T]], policy: RetryPolicy | None = None
+) -> T:
     """Run `call` with a client for the configured environment (configuration errors: exit 2)."""
     settings = commands.settings()
     if settings.dataverse_url is None:
@@ -56,7 +63,9 @@ def with_client(call: Callable[[DataverseClient], Awaitable[T]]) -> T:
     url = settings.dataverse_url
 
     async def run() -> T:
-        async with connected(app, url, concurrency=settings.dataverse_concurrency) as client:
+        async with connected(
+            app, url, concurrency=settings.dataverse_concurrency, policy=policy
+        ) as client:
             return await call(client)
 
     from consent.credentials import CredentialConfigError
@@ -78,7 +87,10 @@ def check_command(as_json: JsonFlag = False) -> None:
     Exit 0 ready, 3 not ready (each missing piece named with its fix), 2 configuration error.
     """
     prefix = commands.settings().dataverse_prefix
-    report = with_client(lambda client: run_check(client, prefix))
+    try:
+        report = with_client(lambda client: run_check(client, prefix), CONSOLE_POLICY)
+    except DataverseError as error:  # unreachable after the retries: the URL or the network
+        raise UserError(f"RAPPORT_DATAVERSE_URL: {error}; is the environment URL right?") from None
     payload = report.as_dict()
     if as_json:
         _emit(payload, True)
@@ -125,8 +137,8 @@ def provision_command(
         }
 
     try:
-        payload = with_client(provision)
-    except RequestRefused as error:
+        payload = with_client(provision, CONSOLE_POLICY)
+    except DataverseError as error:
         raise UserError(f"provision stopped: {error}; run `rapport dataverse check`") from None
     if as_json:
         _emit(payload, True)

@@ -16,6 +16,7 @@ from consent.credentials import GraphApp, build_async_credential
 from crm.dataverse.client import DataverseClient, TokenSource
 from crm.dataverse.environment import Environment
 from crm.dataverse.exceptions import TokenRefused
+from crm.dataverse.retry import RetryPolicy
 
 
 def token_source(credential: Any, scope: str) -> TokenSource:
@@ -33,7 +34,7 @@ def token_source(credential: Any, scope: str) -> TokenSource:
 
 @asynccontextmanager
 async def connected(
-    app: GraphApp, url: str, *, concurrency: int = 8
+    app: GraphApp, url: str, *, concurrency: int = 8, policy: RetryPolicy | None = None
 ) -> AsyncIterator[DataverseClient]:
     environment = Environment(url)
     credential = build_async_credential(app)
@@ -42,6 +43,7 @@ async def connected(
             environment,
             token_source(credential, environment.scope),
             concurrency=concurrency,
+            policy=policy,
             verify=ssl.create_default_context(),
         )
         async with client:

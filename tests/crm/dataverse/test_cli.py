@@ -28,8 +28,8 @@ def environment(dv: LoopbackDataverse, database_url: str, **extra: str) -> dict[
         RAPPORT_GRAPH_BASE_URL=dv.graph.graph_url,
         SSL_CERT_FILE=str(dv.ca_pem_path),
         REQUESTS_CA_BUNDLE=str(dv.ca_pem_path),
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -119,3 +119,15 @@ async def test_switching_the_connector_off_clears_its_values_unless_kept(
     assert code == 0, err
     assert json.loads(out)["dataverse"]["switched_off"]["push"]["cleared"] > 0
     assert dv.dataverse.row("contacts", alex)["rapport_healthstate"] is None
+
+
+
+async def test_an_environment_the_token_service_does_not_know_is_not_ready(
+    dv: LoopbackDataverse, database_url: str
+) -> None:
+    env = environment(dv, database_url, RAPPORT_DATAVERSE_URL="https://127.0.0.1:1")
+    code, out, err = await rapport(env, "dataverse", "check", "--json")
+    assert code == 3, err
+    [missing] = json.loads(out)["missing"]
+    assert missing["check"] == "token" and "https://127.0.0.1:1/.default" in missing["detail"]
+    assert "RAPPORT_CLIENT_ID" in missing["fix"]
