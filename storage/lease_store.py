@@ -29,7 +29,8 @@ MAILBOX_KIND, REPLICA_KIND, JOB_KIND = "mailbox", "replica", "job"
 # "scoring-process" shared for as long as it lives.
 ADVISORY_KEYS = {"migrate": 0x5241505000000001, "scoring": 0x5241505000000002,
                  "retention": 0x5241505000000003,
-                 "scoring-process": 0x5241505000000004}  # fmt: skip
+                 "scoring-process": 0x5241505000000004,
+                 "news": 0x5241505000000005}  # fmt: skip
 FORGET_REPLICAS_AFTER = timedelta(days=1)
 CHUNK = 1000
 

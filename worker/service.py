@@ -54,6 +54,9 @@ from worker.store_guard import single_worker
 log = logging.getLogger("rapport.worker")
 
 
+NEWS_EVERY_SECONDS = 3600.0  # What's New: feeds change by the hour, not the minute
+
+
 def job_specs(jobs: Jobs, settings: Settings, clock: Clock) -> list[JobSpec]:
     ttl = settings.lease_ttl_seconds
     beat = max(ttl / 3, 0.5)
@@ -71,6 +74,7 @@ def job_specs(jobs: Jobs, settings: Settings, clock: Clock) -> list[JobSpec]:
             interval_trigger(settings.scoring_interval_seconds, clock),
         ),  # fmt: skip
         JobSpec("retention", jobs.retention, daily_trigger(settings.retention_hour_utc, 600)),
+        JobSpec("news", jobs.news, interval_trigger(NEWS_EVERY_SECONDS, clock)),
         JobSpec("heartbeat", jobs.heartbeat, interval_trigger(beat, clock)),
         JobSpec("watchdog", jobs.watchdog, interval_trigger(min(max(ttl, 1.0), 60.0), clock)),
     ]

@@ -216,6 +216,26 @@ class Jobs:
         log.info("retention run", extra={"fields": {"deleted": report.counts(),
             "interaction_cutoff": report.interaction_cutoff.isoformat()}})  # fmt: skip
 
+    async def news(self) -> None:
+        """What's New: fetch RAPPORT_NEWS_FEEDS, one replica at a time (worker/news_job.py)."""
+        from news.fetcher import FeedConfigError
+        from worker.news_job import configured_feeds, refresh_news
+
+        try:
+            sources = configured_feeds()
+        except FeedConfigError as refusal:  # this job's problem only; the others run on
+            log.warning("news not fetched", extra={"fields": {"reason": str(refusal)}})
+            return
+        if not sources:
+            return
+        async with singleton(self.engine, "news", self.clock) as held:
+            if held:
+                summary = await asyncio.to_thread(
+                    refresh_news, self.engine, sources, now=self.clock.now()
+                )
+                log.info("news fetched", extra={"fields": {
+                    "added": summary.items_added, "failed": sorted(summary.failed)}})  # fmt: skip
+
     async def heartbeat(self) -> None:
         try:
             await self.leases.beat()
