@@ -53,6 +53,8 @@ def settings_table(payload: dict[str, Any]) -> None:
 def _word(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
+    if isinstance(value, str) and "\n" in value:  # a template: its first line stands for it
+        return f"{value.splitlines()[0]} ... ({len(value.splitlines())} lines; --json shows all)"
     return str(value)
 
 

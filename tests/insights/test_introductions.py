@@ -328,3 +328,19 @@ def test_account_introducers_and_their_people_who_talk_to_us(
     assert "Who knows Contoso best" in text.out
     unknown = run_cli(capsys, "introducers", "account", "a9")
     assert unknown.code == 2 and "account: no account with id 'a9'" in unknown.err
+
+
+def test_settings_show_abridges_the_template(
+    store: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = run_cli(capsys, "settings", "show")
+    shown = _setting(run_cli(capsys, "settings", "show", "--json").out)
+
+    assert text.code == 0 and "Hi {introducer_first_name}," not in text.out
+    assert "(13 lines; --json shows all)" in " ".join(text.out.split())
+    assert shown == intro.DEFAULT_TEMPLATE
+
+
+def _setting(out: str) -> Any:
+    rows = json.loads(out)["settings"]
+    return next(row["value"] for row in rows if row["key"] == "introduction.template")
