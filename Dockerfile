@@ -44,6 +44,7 @@ COPY compliance ./compliance
 COPY crm ./crm
 COPY insights ./insights
 COPY web ./web
+COPY news ./news
 RUN RAPPORT_BUILD_TOOLS=/opt/build-tools tools/compiled-wheel /opt/rapport/bin/python /wheels
 
 

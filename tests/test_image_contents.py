@@ -1,0 +1,34 @@
+"""The image (and CI's copy of its install) builds every runtime package, and not the emulator.
+
+A package added to pyproject.toml but not copied by the Dockerfile is missing from the
+image, and `rapport` fails there on its first import of it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_CODE = {"emulator"}  # the `emulator` extra: never in the image
+
+
+def _runtime_packages() -> set[str]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    return {pattern.rstrip("*") for pattern in include} - TEST_CODE
+
+
+def test_the_dockerfile_copies_every_runtime_package_and_not_the_emulator() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, re.MULTILINE))
+    assert copied == _runtime_packages()
+
+
+def test_ci_builds_the_image_wheel_from_the_same_packages() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    head = r"git ls-files .*? -- pyproject\.toml setup\.py README\.md tools \\\n"
+    listed = re.search(head + r"(.*?)\\\n", ci, re.DOTALL)
+    assert listed is not None
+    assert set(listed.group(1).split()) == _runtime_packages()
