@@ -87,3 +87,22 @@ async def clear_switched_off(
         if not has_pushed_values(session=session):
             return None
     return {"switched_off": await push_dataverse(engine, settings, now=now, clear_all=True)}
+
+
+async def before_scoring(
+    engine: Engine, settings: Settings, *, now: datetime
+) -> dict[str, Any] | None:
+    """A tick's first step: pull (RAPPORT_CRM=dataverse), or clear what a switched-off
+    connector left behind; None when the connector has nothing to do."""
+    if settings.crm != "dataverse":
+        return await clear_switched_off(engine, settings, now=now)
+    return await pull_dataverse(engine, settings, now=now)
+
+
+async def after_scoring(
+    engine: Engine, settings: Settings, pulled: dict[str, Any] | None, *, now: datetime
+) -> dict[str, Any] | None:
+    """A tick's last step: push what changed, when this tick pulled (the summary grows)."""
+    if pulled is not None and "pull" in pulled:
+        pulled.update(await push_dataverse(engine, settings, now=now))
+    return pulled

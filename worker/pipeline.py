@@ -28,6 +28,7 @@ from storage.planner_statistics import refresh_interaction_statistics
 from storage.suppression import forget_late_health
 from storage.writeback import DEFAULT_BATCH_SIZE, WritebackCounts
 from worker.collector import collection_paused
+from worker.dataverse_run import after_scoring, before_scoring
 from worker.exchange import ExchangeSummary, exchange_round
 from worker.failures import EXIT_EXCHANGE_FAILED, EXIT_OK
 from worker.interactions import fetch_interaction_rows
@@ -179,7 +180,8 @@ async def run_tick(
     stopping: asyncio.Event | None = None,
 ) -> RunSummary:
     """The whole tick: `sync_exchange`, then `run_once` (CRM path, score, write back)."""
-    dataverse = await _pull_dataverse(engine, settings, now=now)
+    # RAPPORT_CRM=dataverse: pull first, push after write-back (docs/dataverse.md).
+    dataverse = await before_scoring(engine, settings, now=now)
     started = time.perf_counter()
     exchange = await sync_exchange(
         engine, settings, now=now, progress=progress, claim=claim, stopping=stopping
@@ -192,18 +194,5 @@ async def run_tick(
     )  # fmt: skip
     summary.exchange = exchange
     summary.seconds = {"exchange": exchange_seconds, **summary.seconds}
-    if dataverse is not None and "pull" in dataverse:
-        from worker.dataverse_run import push_dataverse
-
-        dataverse.update(await push_dataverse(engine, settings, now=now))
-    summary.dataverse = dataverse
+    summary.dataverse = await after_scoring(engine, settings, dataverse, now=now)
     return summary
-
-
-async def _pull_dataverse(engine: Engine, settings: Settings, *, now: datetime) -> Any:
-    """RAPPORT_CRM=dataverse: Dataverse into the contract tables before the tick scores."""
-    from worker.dataverse_run import clear_switched_off, pull_dataverse
-
-    if settings.crm != "dataverse":  # switched off: clear what it wrote, unless kept
-        return await clear_switched_off(engine, settings, now=now)
-    return await pull_dataverse(engine, settings, now=now)

@@ -23,6 +23,7 @@ import compliance
 from graph_sync.mailbox import MailboxOutcome
 from storage import lease_store
 from storage.engine import session_scope
+from worker.dataverse_run import after_scoring, before_scoring
 from worker.exchange import ExchangeSummary
 from worker.leases import ReplicaLeases, singleton
 from worker.pipeline import run_once, sync_exchange
@@ -169,6 +170,8 @@ class Jobs:
     async def _score_now(self) -> None:
         await asyncio.to_thread(self._job_mark, "scoring", done=False)
         started = time.perf_counter()
+        # RAPPORT_CRM=dataverse: pull before scoring, push after (docs/dataverse.md).
+        dataverse = await before_scoring(self.engine, self.settings, now=self.clock.now())
         try:
             summary = await asyncio.to_thread(
                 run_once, self.engine, now=self.clock.now(),
@@ -180,6 +183,9 @@ class Jobs:
         except Exception:
             self.metrics.scoring_runs.inc(outcome="failed")
             raise
+        summary.dataverse = await after_scoring(
+            self.engine, self.settings, dataverse, now=self.clock.now()
+        )
         seconds = time.perf_counter() - started
         await asyncio.to_thread(self._job_mark, "scoring", done=True)
         self.metrics.observe_scoring(summary, seconds)
@@ -189,7 +195,7 @@ class Jobs:
             "crm_activities": summary.ingest.activities,
             "crm_activities_unchanged": summary.ingest.unchanged, "by_state": summary.by_state,
             "records_updated": written.records_updated, "unchanged": written.unchanged,
-            "seconds": round(seconds, 3)}})  # fmt: skip
+            "dataverse": summary.dataverse, "seconds": round(seconds, 3)}})  # fmt: skip
 
     # --- retention, heartbeat, watchdog ---
 
