@@ -8,10 +8,16 @@ functions the CLI runs (store check included, process start-up not):
 
 - `health list`: the open opportunities of the owner who has the most;
 - `pipeline chart`: that owner's chart, data and SVG (and the PNG);
-- `health timeline`: that owner's largest deal, and the busiest account.
+- `health timeline`: that owner's largest deal, and the busiest account;
+- `deals similar`: that owner's largest deal against every scored won deal.
+
+The generator's won deals were never open, so were never scored and would not
+count as similar deals: they are scored as open deals, then closed (won, on a
+date in the last year) and their closes recorded, as the worker does.
 
 Each figure is the median of --repeat runs on a warm store. Targets at 1M
-interactions (50k records): list <= 200 ms, chart <= 1 s, timeline <= 200 ms.
+interactions (50k records): list <= 200 ms, chart <= 1 s, timeline <= 200 ms,
+similar <= 500 ms.
 Prints figures; asserts nothing.
 """
 
@@ -37,14 +43,15 @@ from bench.crm_population import NOW, seed_records  # noqa: E402
 from bench.score import load_activities  # noqa: E402
 from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
 from insights.views import SortKey  # noqa: E402
-from storage.engine import create_store_engine  # noqa: E402
+from storage.engine import create_store_engine, session_scope  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from worker import commands, insights_commands  # noqa: E402
+from storage.writeback import record_closes  # noqa: E402
+from worker import commands, deals_cli, insights_commands  # noqa: E402
 from worker.pipeline import run_once  # noqa: E402
 from worker.pipeline_chart_render import render  # noqa: E402
 
 BENCH_DATABASE = f"rapport_bench_insights_{os.getpid()}"
-TARGETS_MS = {"list": 200.0, "chart": 1000.0, "timeline": 200.0}
+TARGETS_MS = {"list": 200.0, "chart": 1000.0, "timeline": 200.0, "similar": 500.0}
 
 
 def _note(db: str, message: str) -> None:
@@ -97,6 +104,29 @@ def date_deals(engine: Engine) -> None:
         )
 
 
+def open_won_deals(engine: Engine) -> list[str]:
+    """Set the generator's won deals open, so the scoring run scores them; their ids."""
+    with engine.begin() as connection:
+        won = list(connection.execute(sa.text(
+            "SELECT id FROM opportunity WHERE status = 'won' ORDER BY id")).scalars())  # fmt: skip
+        connection.execute(sa.text("UPDATE opportunity SET status = 'open' WHERE status = 'won'"))
+    return won
+
+
+def close_won_deals(engine: Engine, won: list[str]) -> int:
+    """Close the deals `open_won_deals` opened, won on a day in the last year, and
+    record their closes (KPIs and health as at close) as the worker's write-back does."""
+    closes = [{"id": deal, "day": (NOW - timedelta(days=1 + number * 11 % 365)).date()}
+              for number, deal in enumerate(won)]  # fmt: skip
+    if closes:
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "UPDATE opportunity SET status = 'won', actual_close_date = :day WHERE id = :id"
+            ), closes)  # fmt: skip
+    with session_scope(engine) as session:
+        return record_closes(session=session, day=NOW.date())
+
+
 def time_commands(db: str, url: str, repeat: int, workdir: Path) -> dict[str, Any]:
     os.environ["RAPPORT_DATABASE_URL"] = url
     commands.settings.cache_clear()
@@ -131,6 +161,8 @@ def time_commands(db: str, url: str, repeat: int, workdir: Path) -> dict[str, An
         "timeline_account": _median_ms(
             lambda: insights_commands.health_timeline(f"account:{account}", 13, 100), repeat
         ),
+        "similar": _median_ms(lambda: deals_cli.similar_payload(deal, NOW.date()), repeat),
+        "similar_compared": deals_cli.similar_payload(deal, NOW.date())["compared_with"],
     }
     engine.dispose()
     commands.engine.cache_clear()
@@ -146,11 +178,13 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
         population = seed_records(engine, args.records, seed=args.seed)
         load_activities(engine, population, args.interactions)
         date_deals(engine)
+        won = open_won_deals(engine)
         summary = run_once(engine, now=NOW)
+        closes = close_won_deals(engine, won)
         engine.dispose()
         built = time.perf_counter() - started
-        _note(db, f"store built and scored in {built:.1f} s ({summary.interactions} "
-                  f"interactions, {summary.records_scored} records)")  # fmt: skip
+        _note(db, f"store built and scored in {built:.1f} s ({summary.interactions} interactions, "
+                  f"{summary.records_scored} records, {closes} won deals)")  # fmt: skip
         try:
             upgrade(engine)  # a migration added to the checkout while the store was built
             figures = time_commands(db, url, args.repeat, Path(workdir))
@@ -176,6 +210,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
         ("    bubbles", "bubbles"),
         ("health timeline: the owner's largest deal (ms)", "timeline"),
         ("    the busiest account (ms)", "timeline_account"),
+        ("deals similar: the owner's largest deal (ms)", "similar"),
+        ("    won deals compared with", "similar_compared"),
     )
     for label, key in rows:
         print(f"{label:<52}" + "".join(f"{r[key]:>14.1f}" for r in results))

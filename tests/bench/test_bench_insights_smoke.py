@@ -14,15 +14,18 @@ FIGURES = (
     "    bubbles",
     "health timeline: the owner's largest deal (ms)",
     "    the busiest account (ms)",
+    "deals similar: the owner's largest deal (ms)",
+    "    won deals compared with",
     "target list <= 200 ms",
     "target chart <= 1000 ms",
     "target timeline <= 200 ms",
+    "target similar <= 500 ms",
 )
 
 
 def test_benchmark_prints_its_figures_on_sqlite() -> None:
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--interactions", "2000", "--records", "400",
+        [sys.executable, str(BENCH), "--interactions", "2000", "--records", "1500",
          "--db", "sqlite", "--repeat", "1"],
         capture_output=True,
         text=True,
@@ -35,3 +38,6 @@ def test_benchmark_prints_its_figures_on_sqlite() -> None:
     for figure in FIGURES:
         assert any(line.startswith(figure) and line.split()[-1] for line in lines), figure
     assert "sqlite" in lines[0]
+    # the generator's won deals are scored and closed, so `deals similar` has some to compare
+    compared = next(line for line in lines if line.startswith("    won deals compared with"))
+    assert float(compared.split()[-1]) > 0, done.stdout
