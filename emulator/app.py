@@ -67,10 +67,7 @@ class Emulator(TenantAdmin):
             concurrency_limit=concurrency_limit,
         )
         self._requested_ports = (port, http_port)
-        self._workdir = workdir
-        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
-        self._runner: web.AppRunner | None = None
-        self._tls: TlsMaterial | None = None
+        self._server = LoopbackServer(workdir, "rapport-emulator-")
         self.port = 0
         self.http_port = 0
 
@@ -96,9 +93,7 @@ class Emulator(TenantAdmin):
     @property
     def ca_pem_path(self) -> Path:
         """The test CA to trust (SSL_CERT_FILE / REQUESTS_CA_BUNDLE)."""
-        if self._tls is None:
-            raise RuntimeError("the emulator is not started")
-        return self._tls.ca_pem_path
+        return self._server.ca_pem_path
 
     @property
     def tenant_id(self) -> str:
@@ -113,29 +108,12 @@ class Emulator(TenantAdmin):
         return app
 
     async def start(self) -> None:
-        directory = self._workdir
-        if directory is None:
-            self._tempdir = tempfile.TemporaryDirectory(prefix="rapport-emulator-")
-            directory = Path(self._tempdir.name)
-        self._tls = create_tls_material(directory)
-        self._runner = web.AppRunner(self.web_app(), access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        https_site = web.TCPSite(
-            self._runner, LOOPBACK, self._requested_ports[0], ssl_context=self._tls.server_context
-        )
-        http_site = web.TCPSite(self._runner, LOOPBACK, self._requested_ports[1])
-        await https_site.start()
-        await http_site.start()
-        self.port = _bound_port(https_site)
-        self.http_port = _bound_port(http_site)
+        await self._server.start(self.web_app())
+        self.port = await self._server.listen(self._requested_ports[0])
+        self.http_port = await self._server.listen(self._requested_ports[1], tls=False)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self._tempdir is not None:
-            self._tempdir.cleanup()
-            self._tempdir = None
+        await self._server.stop()
 
     async def __aenter__(self) -> Emulator:
         await self.start()
@@ -150,9 +128,49 @@ class Emulator(TenantAdmin):
         await self.stop()
 
 
-def _bound_port(site: web.TCPSite) -> int:
-    server = site._server  # aiohttp keeps the asyncio server private; port 0 needs the real one
-    assert server is not None
-    sockets = getattr(server, "sockets", None)
-    assert sockets
-    return int(sockets[0].getsockname()[1])
+class LoopbackServer:
+    """One aiohttp application on 127.0.0.1 listeners; HTTPS ones present a certificate of a
+    throw-away test CA, written to `workdir` (default: a temporary directory removed on stop).
+    Shared by the Graph and the Dataverse emulators."""
+
+    def __init__(self, workdir: Path | None, tempdir_prefix: str) -> None:
+        self._workdir = workdir
+        self._tempdir_prefix = tempdir_prefix
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        self._runner: web.AppRunner | None = None
+        self._tls: TlsMaterial | None = None
+
+    @property
+    def ca_pem_path(self) -> Path:
+        if self._tls is None:
+            raise RuntimeError("the emulator is not started")
+        return self._tls.ca_pem_path
+
+    async def start(self, app: web.Application) -> None:
+        """Make the TLS material and set `app` up; `listen` then opens its ports."""
+        directory = self._workdir
+        if directory is None:
+            self._tempdir = tempfile.TemporaryDirectory(prefix=self._tempdir_prefix)
+            directory = Path(self._tempdir.name)
+        self._tls = create_tls_material(directory)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+
+    async def listen(self, port: int, *, tls: bool = True) -> int:
+        """Serve the app on `port` (0 = a free one); the port bound."""
+        assert self._runner is not None and self._tls is not None, "start() first"
+        context = self._tls.server_context if tls else None
+        site = web.TCPSite(self._runner, LOOPBACK, port, ssl_context=context)
+        await site.start()
+        server = site._server  # aiohttp keeps the asyncio server private; port 0 needs it
+        sockets = getattr(server, "sockets", None)
+        assert sockets
+        return int(sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None

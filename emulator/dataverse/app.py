@@ -7,7 +7,6 @@ tokens for, so `{url}/.default` is the scope, as for a real environment.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from types import TracebackType
 
 from aiohttp import web
 
-from emulator.certs import TlsMaterial, create_tls_material
+from emulator.app import LOOPBACK, LoopbackServer
 from emulator.dataverse.admin import DataverseAdmin, add_admin_routes
 from emulator.dataverse.environment import Environment, seed
 from emulator.dataverse.http import API_PREFIX, ApiRequest
@@ -23,8 +22,6 @@ from emulator.dataverse.limits import Limits, Protection
 from emulator.dataverse.service import DataverseService
 from emulator.dataverse.store import Store
 from emulator.tokens import TokenService
-
-LOOPBACK = "127.0.0.1"
 
 
 class DataverseEmulator(DataverseAdmin):
@@ -46,10 +43,7 @@ class DataverseEmulator(DataverseAdmin):
         self.environment = environment
         self.tokens = tokens
         self._requested_port = port
-        self._workdir = workdir
-        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
-        self._runner: web.AppRunner | None = None
-        self._tls: TlsMaterial | None = None
+        self._server = LoopbackServer(workdir, "rapport-dataverse-")
         self.port = 0
 
     @property
@@ -76,9 +70,7 @@ class DataverseEmulator(DataverseAdmin):
 
     @property
     def ca_pem_path(self) -> Path:
-        if self._tls is None:
-            raise RuntimeError("the Dataverse emulator is not started")
-        return self._tls.ca_pem_path
+        return self._server.ca_pem_path
 
     def web_app(self) -> web.Application:
         app = web.Application(client_max_size=32 * 1024 * 1024)
@@ -99,32 +91,14 @@ class DataverseEmulator(DataverseAdmin):
         return web.Response(status=response.status, body=response.body, headers=response.headers)
 
     async def start(self) -> None:
-        directory = self._workdir
-        if directory is None:
-            self._tempdir = tempfile.TemporaryDirectory(prefix="rapport-dataverse-")
-            directory = Path(self._tempdir.name)
-        self._tls = create_tls_material(directory)
-        self._runner = web.AppRunner(self.web_app(), access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(
-            self._runner, LOOPBACK, self._requested_port, ssl_context=self._tls.server_context
-        )
-        await site.start()
-        server = site._server  # aiohttp keeps the asyncio server private; port 0 needs it
-        sockets = getattr(server, "sockets", None)
-        assert sockets
-        self.port = int(sockets[0].getsockname()[1])
+        await self._server.start(self.web_app())
+        self.port = await self._server.listen(self._requested_port)
         self.service.audiences = {self.url, self.nominal_url}
         self.tokens.extra_audiences.update(self.service.audiences)
 
     async def stop(self) -> None:
         self.tokens.extra_audiences.difference_update(self.service.audiences)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self._tempdir is not None:
-            self._tempdir.cleanup()
-            self._tempdir = None
+        await self._server.stop()
 
     async def __aenter__(self) -> DataverseEmulator:
         await self.start()
