@@ -5,8 +5,8 @@ records by relationship health, the relationship pipeline chart's data, a
 record's drill-down timeline, similar won deals, introduction drafts and news
 matching. Like ``scoring/`` it is a leaf: plain data in, plain data out, ``now``
 an argument; it may import ``scoring`` types only, never storage, the clock or
-the network. Reading the store and drawing images live in ``storage/`` and
-``worker/``.
+the network. Reading the store lives in ``storage/``; the chart is drawn here
+(``pipeline_chart_image``, text or bytes out) and written to files by ``worker/``.
 
 Every insights output carries :data:`insights.notice.EMPLOYMENT_NOTICE`.
 """

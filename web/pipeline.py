@@ -51,6 +51,6 @@ def pipeline(
 
 def inline_svg(data: pipeline_chart.ChartData, title: str) -> str:
     """The chart as an <svg> element to place in a page (matplotlib, imported on use)."""
-    from worker.pipeline_chart_render import svg_text
+    from insights.pipeline_chart_image import svg_text
 
     return _PROLOGUE.sub("", svg_text(data, title), count=1)
