@@ -306,7 +306,11 @@ async def running_emulator(
 
 
 async def fetch_token(
-    emulator: Emulator, client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET
+    emulator: Emulator,
+    client_id: str = CLIENT_ID,
+    secret: str = CLIENT_SECRET,
+    *,
+    scope: str = GRAPH_SCOPE,
 ) -> str:
     """An app-only access token straight from the token endpoint (no azure-identity)."""
     context = ssl.create_default_context(cafile=str(emulator.ca_pem_path))
@@ -317,7 +321,7 @@ async def fetch_token(
                 "grant_type": "client_credentials",
                 "client_id": client_id,
                 "client_secret": secret,
-                "scope": GRAPH_SCOPE,
+                "scope": scope,
             },
         )
     reply.raise_for_status()

@@ -24,7 +24,7 @@ from emulator.dataverse.app import DataverseEmulator
 from emulator.dataverse.environment import Environment, load_environment, load_environment_dict
 from emulator.dataverse.rows import LOOKUP_LOGICAL_NAME
 from emulator.fixture import Fixture
-from emulator.testing import CLIENT_ID, CLIENT_SECRET, FixtureBuilder, as_fixture
+from emulator.testing import CLIENT_ID, CLIENT_SECRET, FixtureBuilder, as_fixture, fetch_token
 
 APP_USER_ID = "7a1d0000-0000-4000-8000-00000000a5e2"
 LOOKUP = f"@{LOOKUP_LOGICAL_NAME}"
@@ -102,18 +102,12 @@ async def fetch_dataverse_token(
     scope: str | None = None,
 ) -> str:
     """An app-only token for the environment (scope `{url}/.default`)."""
-    async with httpx.AsyncClient(verify=ssl_context(loopback)) as client:
-        reply = await client.post(
-            f"{loopback.authority}/{loopback.tenant_id}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client_id or loopback.client_id,
-                "client_secret": secret or loopback.client_secret,
-                "scope": scope or loopback.dataverse.scope,
-            },
-        )
-    reply.raise_for_status()
-    return str(reply.json()["access_token"])
+    return await fetch_token(
+        loopback.graph,
+        client_id or loopback.client_id,
+        secret or loopback.client_secret,
+        scope=scope or loopback.dataverse.scope,
+    )
 
 
 @asynccontextmanager
