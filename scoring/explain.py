@@ -33,7 +33,7 @@ from scoring.prepared import (
     ScoringTime,
 )
 from scoring.tally import RecordTally
-from scoring.threads import HOUR_SECONDS
+from scoring.threads import HOUR_SECONDS, TURN_INBOUND, TURN_STARTED_TS, OpenTurn
 
 MAX_REASONS = 5
 # An email younger than a day is not "unanswered" yet in the reasons (the
@@ -120,7 +120,7 @@ def ungraded_reason(state: HealthState, context: Context) -> str:
         upcoming = context.record.upcoming
         when = f"; next on {as_date(upcoming.ts)}" if upcoming is not None else ""
         return f"only planned activities so far{when}"
-    completed = _plural(context.record.now.completed, "completed interaction")
+    completed = plural(context.record.now.completed, "completed interaction")
     return f"{completed} so far; grading starts with 2 in 90 days or 5 in total"
 
 
@@ -148,7 +148,7 @@ def _recency(context: Context, value: float, lost: float, earned: float) -> Expl
 def _frequency(context: Context, value: float, lost: float, earned: float) -> Explained:
     engaged = context.record.tally.engaged_ts
     recent = len(engaged) - bisect_right(engaged, context.time.now_ts - RECENT_DAYS * DAY_SECONDS)
-    contacts = f"{_plural(recent, 'two-way contact')} in the last {RECENT_DAYS} days"
+    contacts = f"{plural(recent, 'two-way contact')} in the last {RECENT_DAYS} days"
     expected = max(1, round(RECENT_DAYS / EXPECTED_GAP_DAYS[context.frequency]))
     detail = f"{contacts}, about {expected} expected"
     if value < 1:
@@ -183,24 +183,34 @@ def _waiting(context: Context, lost: float) -> list[Candidate]:
     return [*_unanswered(context, lost), *_awaiting_our_reply(context)]
 
 
-def _unanswered(context: Context, lost: float) -> list[Candidate]:
-    """Our turns the customer left unanswered since they last took part, per person."""
-    due = context.time.now_ts - UNANSWERED_AFTER_HOURS * HOUR_SECONDS
-    last_engaged = context.record.now.last_engaged
+def unanswered_turns(record: RecordTally, now_ts: float) -> list[OpenTurn]:
+    """Our turns the customer left unanswered (for UNANSWERED_AFTER_HOURS or more)
+    since they last took part."""
+    due = now_ts - UNANSWERED_AFTER_HOURS * HOUR_SECONDS
+    last_engaged = record.now.last_engaged
     # Our emails followed by other contact from the customer were not left
     # unanswered in any way that matters (see threads.Threads).
     silent_after = last_engaged.ts if last_engaged is not None else float("-inf")
+    return [
+        turn
+        for turn in record.tally.threads.turns.values()
+        if not turn[TURN_INBOUND] and silent_after < turn[TURN_STARTED_TS] <= due
+    ]
+
+
+def _unanswered(context: Context, lost: float) -> list[Candidate]:
+    """Our turns the customer left unanswered since they last took part, per person."""
     waiting: dict[str, list[float]] = {}  # name -> [messages, since]
-    for inbound, started_ts, messages, _, opener in context.record.tally.threads.turns.values():
-        if inbound or started_ts > due or started_ts <= silent_after:
-            continue
+    for inbound, started_ts, messages, _, opener in unanswered_turns(
+        context.record, context.time.now_ts
+    ):
         for ref in _turn_people(opener, inbound, context.scope.people):
             entry = waiting.setdefault(_name(ref, context), [0, started_ts])
             entry[0] += messages
             entry[1] = min(entry[1], started_ts)
     reasons = []
     for name, (messages, since) in waiting.items():
-        text = f"{_plural(int(messages), 'email')} to {name} unanswered since {as_date(since)}"
+        text = f"{plural(int(messages), 'email')} to {name} unanswered since {as_date(since)}"
         reasons.append(candidate(lost, messages, text))
     return reasons
 
@@ -238,7 +248,7 @@ def _awaiting_our_reply(context: Context) -> list[Candidate]:
     for person, (emails, since) in waiting.items():
         name = _name(person, context)
         text = (
-            f"{_plural(int(emails), 'email')} from {name} awaiting our reply since {as_date(since)}"
+            f"{plural(int(emails), 'email')} from {name} awaiting our reply since {as_date(since)}"
         )
         reasons.append(candidate(WAITING_ON_US_IMPACT, emails, text))
     return reasons
@@ -266,7 +276,7 @@ def _skipped_meetings(context: Context, lost: float) -> list[Candidate]:
         declined, unanswered = last.count(_DECLINED), last.count(_NO_ANSWER)
         if declined + unanswered == 0:
             continue
-        name, of = _name(person, context), f"of the last {_plural(len(last), 'meeting')}"
+        name, of = _name(person, context), f"of the last {plural(len(last), 'meeting')}"
         if not unanswered:
             text = f"{name} declined {declined} {of}"
         elif not declined:
@@ -334,20 +344,20 @@ def as_date(ts: float) -> str:
 
 
 def _days_ago(days: int) -> str:
-    return "today" if days <= 0 else f"{_plural(days, 'day')} ago"
+    return "today" if days <= 0 else f"{plural(days, 'day')} ago"
 
 
 def _duration(hours: float) -> str:
     if hours < 1:
-        return _plural(max(1, round(hours * 60)), "minute")
+        return plural(max(1, round(hours * 60)), "minute")
     if hours < 48:
-        return _plural(round(hours), "hour")
-    return _plural(round(hours / 24), "day")
+        return plural(round(hours), "hour")
+    return plural(round(hours / 24), "day")
 
 
 def _percent(share: float) -> str:
     return f"{round(share * 100)} %"
 
 
-def _plural(count: int, noun: str) -> str:
+def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -22,14 +22,13 @@ docs/scoring.md ("Deals and accounts") gives every constant and why.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import NamedTuple
 
+from scoring.explain import LAST_INVITATIONS, as_date, plural, unanswered_turns
 from scoring.health import TREND_DEAD_BAND_POINTS
 from scoring.model import RecordRef, RecordScope, RecordType, Response, StakeholderRole
 from scoring.prepared import DAY_SECONDS, ScoringTime
 from scoring.tally import RecordTally
-from scoring.threads import HOUR_SECONDS
 
 # A deal's key contacts: the people whose silence loses the deal. Influencers
 # and others count in the deal's pool, and as engaged people, but do not hold
@@ -52,8 +51,6 @@ ACCOUNT_KEY_WEIGHT = 2.0
 ACCOUNT_CURRENT_DAYS = 180
 # Reasons: how many of the account's contacts at risk are named.
 MAX_NAMED_AT_RISK = 3
-UNANSWERED_AFTER_HOURS = 24.0
-LAST_INVITATIONS = 3
 
 # Free-text stakeholder roles onto the vocabulary: the first rule one of whose
 # words begins a word of the lower-cased role wins (a phrase with a space must
@@ -287,13 +284,8 @@ class Silence(NamedTuple):
 
 def silence_of(record: RecordTally, time: ScoringTime) -> Silence:
     """From the person's own pass (their contact scope)."""
-    due = time.now_ts - UNANSWERED_AFTER_HOURS * HOUR_SECONDS
-    last_engaged = record.now.last_engaged
-    silent_after = last_engaged.ts if last_engaged is not None else float("-inf")
     unanswered, since = 0, None
-    for inbound, started_ts, messages, _, _ in record.tally.threads.turns.values():
-        if inbound or started_ts > due or started_ts <= silent_after:
-            continue
+    for _, started_ts, messages, _, _ in unanswered_turns(record, time.now_ts):
         unanswered += messages
         since = started_ts if since is None else min(since, started_ts)
     answers = [invitation.response for invitation in record.tally.invitations]
@@ -310,20 +302,16 @@ def describe_silence(who: str, silence: Silence, reading: PersonReading) -> str:
     skipped 2 of the last 3 meetings"."""
     parts = []
     if silence.unanswered and silence.unanswered_since_ts is not None:
-        emails = f"{silence.unanswered} email{'s' if silence.unanswered != 1 else ''}"
+        emails = plural(silence.unanswered, "email")
         parts.append(f"has not answered {emails} since {as_date(silence.unanswered_since_ts)}")
     if silence.skipped:
-        meetings = f"meeting{'s' if silence.invited != 1 else ''}"
-        parts.append(f"skipped {silence.skipped} of the last {silence.invited} {meetings}")
+        meetings = plural(silence.invited, "meeting")
+        parts.append(f"skipped {silence.skipped} of the last {meetings}")
     if parts:
         return f"{who} " + " and ".join(parts)
     if reading.last_engaged_ts is None:
         return f"no reply, call or meeting from {who} yet"
     return f"{who} has not replied, called or met us since {as_date(reading.last_engaged_ts)}"
-
-
-def as_date(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).date().isoformat()
 
 
 def person_scope(person: RecordRef) -> RecordScope:
