@@ -90,11 +90,16 @@ class FreeLock:
         return None
 
 
-class FileLock:
-    """SQLite: an exclusive flock on a file beside the database, naming its holder."""
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self, path: Path, label: str) -> None:
-        self.path, self.label = path, label
+
+class FileLock:
+    """SQLite: an exclusive flock on a file beside the database, naming its holder
+    (`label`, and since when by `clock`)."""
+
+    def __init__(self, path: Path, label: str, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        self.path, self.label, self.clock = path, label, clock
         self._handle: TextIO | None = None
 
     def try_take(self) -> bool:
@@ -102,7 +107,7 @@ class FileLock:
             handle = self.path.open("a+", encoding="utf-8")
         except OSError as error:  # a read-only directory: the store cannot be written either
             raise StoreError(
-                f"cannot open the store's run lock {self.path}: {error.strerror or error}; "
+                f"cannot open the store's lock file {self.path}: {error.strerror or error}; "
                 "Rapport must be able to create and write this file beside the database"
             ) from None
         try:
@@ -112,7 +117,7 @@ class FileLock:
             return False
         handle.seek(0)
         handle.truncate()
-        handle.write(f"{self.label}, since {datetime.now(UTC).isoformat(timespec='seconds')}\n")
+        handle.write(f"{self.label}, since {self.clock().isoformat(timespec='seconds')}\n")
         handle.flush()
         self._handle = handle
         return True
@@ -206,20 +211,20 @@ class AdvisoryLock:
             connection.close()
 
 
-def run_lock_path(engine: Engine) -> Path | None:
-    """`rapport.db` -> `rapport.db.run-lock`; None for in-memory SQLite."""
-    database = engine.url.database
+def lock_file(database: str | None, suffix: str) -> Path | None:
+    """A SQLite store's lock file: `rapport.db` -> `rapport.db<suffix>` beside it;
+    None for in-memory SQLite."""
     if database in (None, "", ":memory:"):
         return None
     path = Path(database).resolve()
-    return path.with_name(path.name + ".run-lock")
+    return path.with_name(path.name + suffix)
 
 
 def store_run_lock(engine: Engine, label: str) -> JobLock:
     """The store's run lock, not yet taken; `label` names this process to the others."""
     if engine.dialect.name == "postgresql":
         return AdvisoryLock(engine, RUN_LOCK, label=label, clear_of=PROCESS_LOCK)
-    path = run_lock_path(engine)
+    path = lock_file(engine.url.database, ".run-lock")  # rapport.db.run-lock
     return FreeLock() if path is None else FileLock(path, label)
 
 

@@ -4,14 +4,11 @@ The operating system drops the lock when the process ends, however it ends
 (even SIGKILL), so a crashed worker never blocks the next one. The file
 names the holder, so the refusal can say who it is. Runs (the worker's
 scoring, `rapport run --once` beside it) take turns through another lock,
-the store's run lock (worker/run_lock.py).
+the store's run lock (worker/run_lock.py), which is the same kind of file lock.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,6 +17,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from worker.failures import UserError
+from worker.run_lock import FileLock, lock_file, this_process
 
 
 class AnotherWorkerError(UserError):
@@ -29,9 +27,9 @@ class AnotherWorkerError(UserError):
 def lock_path(database_url: str) -> Path | None:
     """`rapport.db` -> `rapport.db.worker-lock`; None for PostgreSQL or in-memory SQLite."""
     url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    if url.get_backend_name() != "sqlite":
         return None
-    return Path(url.database).resolve().with_name(Path(url.database).name + ".worker-lock")
+    return lock_file(url.database, ".worker-lock")
 
 
 @contextmanager
@@ -41,22 +39,14 @@ def single_worker(database_url: str, *, now: datetime) -> Iterator[None]:
     if path is None:
         yield
         return
-    handle = path.open("a+", encoding="utf-8")
+    lock = FileLock(path, this_process("rapport worker"), clock=lambda: now)
     try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
+        if not lock.try_take():
             raise AnotherWorkerError(
-                f"another rapport worker ({holder}) is already running on the SQLite store "
+                f"another {lock.holder()} is already running on the SQLite store "
                 f"{path.with_suffix('')}; SQLite allows one worker: stop it, or use PostgreSQL "
                 "(RAPPORT_DATABASE_URL=postgresql://...) to run several replicas"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}, since {now.isoformat()}\n")
-        handle.flush()
+            )
         yield
     finally:
-        handle.close()  # closing the file releases the lock
+        lock.release()
