@@ -232,9 +232,7 @@ class RecordScorer:
         """A deal's or account's health from its people's (scoring.rollup)."""
         assert pooled.score is not None
         settings = self.settings
-        people = set(scope.people)
-        people.update(person for person, _ in scope.roles if person in scope.people)
-        readings = {person: self._reading(person, person_rows) for person in sorted(people)}
+        readings = {person: self._reading(person, person_rows) for person in sorted(scope.people)}
 
         def describe(person: RecordRef, role: StakeholderRole, reading: PersonReading) -> str:
             rows = person_rows(person)
