@@ -101,7 +101,7 @@ def _deal_roles(
     primary contact. A person may come with several roles."""
     stakeholders: dict[str, list[tuple[RecordRef, StakeholderRole]]] = defaultdict(list)
     for stakeholder in crm.stakeholders:
-        role = stakeholder_role(getattr(stakeholder, "role", None))
+        role = stakeholder_role(stakeholder.role)
         stakeholders[stakeholder.opportunity_id].append((_contact(stakeholder.contact_id), role))
     roles: dict[str, list[tuple[RecordRef, StakeholderRole]]] = {}
     for opportunity in crm.open_opportunities:
