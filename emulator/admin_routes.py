@@ -2,33 +2,52 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from emulator.admin import AdminError, TenantAdmin
 from emulator.faults import FaultConfigError, FaultRule
 
-AdminHandler = Callable[[TenantAdmin, web.Request, Any], Any]
+AdminT = TypeVar("AdminT")
+Route = tuple[str, str, Callable[[AdminT, web.Request, Any], Any], int]
+
+
+def add_routes(
+    app: web.Application,
+    admin: AdminT,
+    routes: Iterable[Route[AdminT]],
+    refused: tuple[type[Exception], ...],
+    refusal: Callable[[Exception], web.Response],
+) -> None:
+    """Each (method, path, action, status) under /_emulator: the JSON body in, the action's
+    result out as JSON with `status` (204 when it returns None); a `refused` exception is
+    answered with `refusal(exc)`. Shared by the Graph and the Dataverse emulators."""
+    for method, path, action, status in routes:
+        app.router.add_route(
+            method, "/_emulator" + path, _wrap(admin, action, status, refused, refusal)
+        )
 
 
 def _wrap(
-    admin: TenantAdmin, action: AdminHandler, status: int = 200
+    admin: AdminT,
+    action: Callable[[AdminT, web.Request, Any], Any],
+    status: int,
+    refused: tuple[type[Exception], ...],
+    refusal: Callable[[Exception], web.Response],
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         body: Any = None
         if request.can_read_body:
             try:
                 body = await request.json()
-            except json.JSONDecodeError:
+            except ValueError:  # not JSON, or not text in its charset
                 return web.json_response({"error": "body must be JSON"}, status=400)
         try:
             result = action(admin, request, body)
-        except (AdminError, FaultConfigError, TypeError, KeyError, ValueError) as exc:
-            code = 404 if isinstance(exc, AdminError) and "no " in str(exc) else 400
-            return web.json_response({"error": str(exc)}, status=code)
+        except refused as exc:
+            return refusal(exc)
         if result is None:
             return web.Response(status=204)
         return web.json_response(result, status=status)
@@ -36,12 +55,17 @@ def _wrap(
     return handler
 
 
+def _refusal(exc: Exception) -> web.Response:
+    code = 404 if isinstance(exc, AdminError) and "no " in str(exc) else 400
+    return web.json_response({"error": str(exc)}, status=code)
+
+
 def _m(request: web.Request, name: str) -> str:
     return request.match_info[name]
 
 
 def add_admin_routes(app: web.Application, admin: TenantAdmin) -> None:
-    routes: list[tuple[str, str, AdminHandler, int]] = [
+    routes: list[Route[TenantAdmin]] = [
         (
             "POST",
             "/users/{user}/mailFolders/{folder}/messages",
@@ -121,8 +145,8 @@ def add_admin_routes(app: web.Application, admin: TenantAdmin) -> None:
         ),
         ("POST", "/stats/reset", lambda a, r, b: a.reset_stats(), 204),
     ]
-    for method, path, action, status in routes:
-        app.router.add_route(method, "/_emulator" + path, _wrap(admin, action, status))
+    refused = (AdminError, FaultConfigError, TypeError, KeyError, ValueError)
+    add_routes(app, admin, routes, refused, _refusal)
 
 
 def _remove_fault(admin: TenantAdmin, rule_id: int) -> None:

@@ -5,11 +5,11 @@ loopback only)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from emulator.admin_routes import Route, add_routes
 from emulator.dataverse.environment import parse_privileges
 from emulator.dataverse.errors import DataverseError, record_not_found
 from emulator.dataverse.limits import Fault, Limits
@@ -138,8 +138,6 @@ class DataverseAdmin:
         return snapshot
 
 
-Action = Callable[[DataverseAdmin, web.Request, Any], Any]
-
 _LIMIT_NAMES = {
     "requestsPerWindow": "requests_per_window",
     "windowSeconds": "window_seconds",
@@ -147,28 +145,11 @@ _LIMIT_NAMES = {
 }
 
 
-def _wrap(
-    admin: DataverseAdmin, action: Action, status: int
-) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def handler(request: web.Request) -> web.Response:
-        body: Any = None
-        if request.can_read_body:
-            try:
-                body = await request.json()
-            except ValueError:
-                return web.json_response({"error": "body must be JSON"}, status=400)
-        try:
-            result = action(admin, request, body)
-        except DataverseError as exc:
-            return web.json_response(exc.body(), status=exc.status)
-        except (AdminError, ValueError, TypeError, KeyError) as exc:
-            code = 404 if str(exc).startswith("no ") else 400
-            return web.json_response({"error": str(exc)}, status=code)
-        if result is None:
-            return web.Response(status=204)
-        return web.json_response(result, status=status)
-
-    return handler
+def _refusal(exc: Exception) -> web.Response:
+    if isinstance(exc, DataverseError):
+        return web.json_response(exc.body(), status=exc.status)
+    code = 404 if str(exc).startswith("no ") else 400
+    return web.json_response({"error": str(exc)}, status=code)
 
 
 def _m(request: web.Request, name: str) -> str:
@@ -177,7 +158,7 @@ def _m(request: web.Request, name: str) -> str:
 
 def add_admin_routes(app: web.Application, admin: DataverseAdmin) -> None:
     rows = "/tables/{set}/rows"
-    routes: list[tuple[str, str, Action, int]] = [
+    routes: list[Route[DataverseAdmin]] = [
         ("GET", rows + "/{id}", lambda a, r, b: a.row(_m(r, "set"), _m(r, "id")), 200),
         ("POST", rows, lambda a, r, b: a.add_row(_m(r, "set"), b), 201),
         (
@@ -219,5 +200,5 @@ def add_admin_routes(app: web.Application, admin: DataverseAdmin) -> None:
         ("GET", "/stats", lambda a, r, b: a.stats(include_log=r.query.get("log") == "1"), 200),
         ("POST", "/stats/reset", lambda a, r, b: a.reset_stats(), 204),
     ]
-    for method, path, action, status in routes:
-        app.router.add_route(method, "/_emulator" + path, _wrap(admin, action, status))
+    refused = (DataverseError, AdminError, ValueError, TypeError, KeyError)
+    add_routes(app, admin, routes, refused, _refusal)
