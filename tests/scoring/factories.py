@@ -26,6 +26,7 @@ from scoring.model import (
     Response,
     Role,
     ScoringSettings,
+    StakeholderRole,
 )
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
@@ -204,6 +205,116 @@ def two_way_history(
             )
         if week % 4 == 1:
             history.append(call(start + timedelta(days=1), contact=contact, inbound=True))
+    return history
+
+
+# Relationships a seller recognises, shared by the scenario tests.
+
+LATER = NOW + timedelta(days=30)
+
+
+def deal_scope(*roles: tuple[RecordRef, StakeholderRole]) -> RecordScope:
+    return RecordScope(
+        DEAL, "Contoso renewal", frozenset(person for person, _ in roles), roles=tuple(roles)
+    )
+
+
+def primary_goes_silent() -> list[Interaction]:
+    """The seed scenario: from NOW, Dana (the decision maker) stops answering three
+    emails and skips two meetings over 30 days; Lee (the champion) stays engaged."""
+    silence = [
+        email(NOW + timedelta(days=days), contacts=(DANA,), conversation=f"chase-{days}")
+        for days in (3, 10, 20)
+    ]
+    skipped = [
+        meeting(
+            NOW + timedelta(days=7), attendees={DANA: Response.DECLINED, LEE: Response.ACCEPTED}
+        ),
+        meeting(NOW + timedelta(days=21), attendees={DANA: Response.NONE, LEE: Response.ACCEPTED}),
+    ]
+    return [
+        *two_way_history(DANA, weeks=12, prefix="primary"),
+        *silence,
+        *skipped,
+        *two_way_history(LEE, weeks=16, end=LATER, prefix="secondary"),
+    ]
+
+
+def one_good_two_poor() -> list[Interaction]:
+    """Dana stays engaged; Lee and Kim stopped answering 75 days ago and our emails
+    to both of them since go unanswered."""
+    stopped = NOW - timedelta(days=75)
+    return [
+        *two_way_history(DANA, prefix="a"),
+        *two_way_history(LEE, weeks=8, end=stopped, prefix="b"),
+        *two_way_history(KIM, weeks=8, end=stopped, prefix="c"),
+        *[
+            email(days_ago(d), contacts=(LEE, KIM), conversation=f"x{d}")
+            for d in (5, 15, 30, 45, 60)
+        ],
+    ]
+
+
+def one_way_outreach() -> list[Interaction]:
+    return [email(days_ago(days), conversation=f"pitch-{days}") for days in range(2, 60, 5)]
+
+
+def three_weeks_silent() -> list[Interaction]:
+    return two_way_history(DANA, weeks=8, end=days_ago(21))
+
+
+def calls_only(contact: RecordRef = DANA) -> list[Interaction]:
+    """A weekly call for eight weeks, nothing else."""
+    return [call(days_ago(7 * week + 2), contact=contact) for week in range(8)]
+
+
+def meetings_only(contact: RecordRef = DANA) -> list[Interaction]:
+    """A weekly meeting of ours for eight weeks, each accepted."""
+    return [
+        meeting(days_ago(7 * week + 2), attendees={contact: Response.ACCEPTED}) for week in range(8)
+    ]
+
+
+def their_meetings_only(contact: RecordRef = DANA) -> list[Interaction]:
+    """A weekly meeting the customer organised, for eight weeks."""
+    return [
+        Interaction(
+            key=f"their-meeting-{contact.id}-{week}",
+            kind=Kind.MEETING,
+            direction=Direction.INBOUND,
+            occurred_at=days_ago(7 * week + 2),
+            internal=(colleague(SAM, Response.ACCEPTED),),
+            external=(Party(contact, Role.ORGANIZER),),
+            duration_minutes=30,
+        )
+        for week in range(8)
+    ]
+
+
+def emails_only(contact: RecordRef = DANA) -> list[Interaction]:
+    """A weekly email of ours answered within hours, for eight weeks."""
+    history: list[Interaction] = []
+    for week in range(8):
+        sent = days_ago(7 * week + 2)
+        history += thread(
+            f"weekly-{contact.id}-{week}",
+            [(sent, False), (sent + timedelta(hours=2), True)],
+            contacts=(contact,),
+        )
+    return history
+
+
+def copied_on_a_colleagues_emails() -> list[Interaction]:
+    """Lee writes to us every week with Kim copied; Kim never writes, and our
+    own emails to Kim go unanswered."""
+    history: list[Interaction] = []
+    for week in range(8):
+        history.append(
+            email(
+                days_ago(7 * week + 1), inbound=True, contacts=(LEE, KIM), conversation=f"l{week}"
+            )
+        )
+    history += [email(days_ago(d), contacts=(KIM,), conversation=f"k{d}") for d in (5, 20, 40, 55)]
     return history
 
 

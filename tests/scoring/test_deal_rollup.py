@@ -10,9 +10,7 @@ from scoring import (
     HealthState,
     Interaction,
     RecordHealth,
-    RecordRef,
     RecordScope,
-    Response,
     ScoringSettings,
     StakeholderRole,
     Trend,
@@ -22,46 +20,19 @@ from scoring.rollup import stakeholder_role
 from tests.scoring.factories import (
     CONTOSO,
     DANA,
-    DEAL,
     KIM,
+    LATER,
     LEE,
     NAMES,
     NOW,
     contact_scope,
-    email,
-    meeting,
+    deal_scope,
+    one_good_two_poor,
+    primary_goes_silent,
     two_way_history,
 )
 
-LATER = NOW + timedelta(days=30)
 DM, CHAMPION = StakeholderRole.DECISION_MAKER, StakeholderRole.CHAMPION
-
-
-def deal_scope(*roles: tuple[RecordRef, StakeholderRole]) -> RecordScope:
-    return RecordScope(
-        DEAL, "Contoso renewal", frozenset(person for person, _ in roles), roles=tuple(roles)
-    )
-
-
-def primary_goes_silent() -> list[Interaction]:
-    """The seed scenario: from NOW, Dana (the decision maker) stops answering three
-    emails and skips two meetings over 30 days; Lee (the champion) stays engaged."""
-    silence = [
-        email(NOW + timedelta(days=days), contacts=(DANA,), conversation=f"chase-{days}")
-        for days in (3, 10, 20)
-    ]
-    skipped = [
-        meeting(
-            NOW + timedelta(days=7), attendees={DANA: Response.DECLINED, LEE: Response.ACCEPTED}
-        ),
-        meeting(NOW + timedelta(days=21), attendees={DANA: Response.NONE, LEE: Response.ACCEPTED}),
-    ]
-    return [
-        *two_way_history(DANA, weeks=12, prefix="primary"),
-        *silence,
-        *skipped,
-        *two_way_history(LEE, weeks=16, end=LATER, prefix="secondary"),
-    ]
 
 
 def score(scope: RecordScope, history: list[Interaction], now: datetime = LATER) -> RecordHealth:
@@ -141,16 +112,7 @@ def test_a_silent_influencer_does_not_hold_the_deal_down() -> None:
 
 
 def test_an_account_with_one_good_and_two_poor_contacts_is_not_good() -> None:
-    stopped = NOW - timedelta(days=75)
-    history = [
-        *two_way_history(DANA, prefix="a"),
-        *two_way_history(LEE, weeks=8, end=stopped, prefix="b"),
-        *two_way_history(KIM, weeks=8, end=stopped, prefix="c"),
-        *[
-            email(NOW - timedelta(days=d), contacts=(LEE, KIM), conversation=f"x{d}")
-            for d in (5, 15, 30, 45, 60)
-        ],
-    ]
+    history = one_good_two_poor()
     scope = RecordScope(
         CONTOSO,
         "Contoso",

@@ -13,7 +13,6 @@ from scoring import (
     Interaction,
     Kind,
     RecordScope,
-    Response,
     ScoringSettings,
     Trend,
     score_records,
@@ -21,27 +20,26 @@ from scoring import (
 from tests.scoring.factories import (
     DANA,
     DEAL,
+    LATER,
     LEE,
     NAMES,
     NOW,
     call,
     contact_scope,
     days_ago,
-    email,
     factor,
     health_of,
     meeting,
+    one_way_outreach,
+    primary_goes_silent,
     thread,
+    three_weeks_silent,
     two_way_history,
 )
 
 
 def recent_two_way_multichannel() -> list[Interaction]:
     return two_way_history(DANA, weeks=8)
-
-
-def one_way_outreach() -> list[Interaction]:
-    return [email(days_ago(days), conversation=f"pitch-{days}") for days in range(2, 60, 5)]
 
 
 def replies_but_no_meetings() -> list[Interaction]:
@@ -85,43 +83,21 @@ def test_email_only_exchange_scores_below_one_with_meetings_and_calls() -> None:
 class TestStrategicOpportunity:
     """The primary contact goes silent while a secondary contact stays engaged."""
 
-    LATER = NOW + timedelta(days=30)
-
-    def interactions(self) -> list[Interaction]:
-        silence = [
-            email(NOW + timedelta(days=days), contacts=(DANA,), conversation=f"chase-{days}")
-            for days in (3, 10, 20)
-        ]
-        skipped = [
-            meeting(
-                NOW + timedelta(days=7), attendees={DANA: Response.DECLINED, LEE: Response.ACCEPTED}
-            ),
-            meeting(
-                NOW + timedelta(days=21), attendees={DANA: Response.NONE, LEE: Response.ACCEPTED}
-            ),
-        ]
-        return [
-            *two_way_history(DANA, weeks=12, prefix="primary"),
-            *silence,
-            *skipped,
-            *two_way_history(LEE, weeks=16, end=self.LATER, prefix="secondary"),
-        ]
-
     def test_primary_contact_drops_from_good_to_fair_or_worse_within_30_days(self) -> None:
-        before = health_of(self.interactions(), contact_scope(DANA), now=NOW)
-        after = health_of(self.interactions(), contact_scope(DANA), now=self.LATER)
+        before = health_of(primary_goes_silent(), contact_scope(DANA), now=NOW)
+        after = health_of(primary_goes_silent(), contact_scope(DANA), now=LATER)
 
         assert before.state == HealthState.GOOD
         assert after.state in (HealthState.FAIR, HealthState.POOR)
         assert after.trend == Trend.DECLINING
 
     def test_secondary_contact_stays_good(self) -> None:
-        after = health_of(self.interactions(), contact_scope(LEE), now=self.LATER)
+        after = health_of(primary_goes_silent(), contact_scope(LEE), now=LATER)
 
         assert after.state == HealthState.GOOD
 
     def test_reasons_name_the_silent_contact_with_dates(self) -> None:
-        after = health_of(self.interactions(), contact_scope(DANA), now=self.LATER)
+        after = health_of(primary_goes_silent(), contact_scope(DANA), now=LATER)
 
         assert "3 emails to Dana Ruiz unanswered since 2026-11-21" in after.reasons
         assert "Dana Ruiz skipped 2 of the last 3 meetings (1 declined)" in after.reasons
@@ -132,17 +108,13 @@ class TestStrategicOpportunity:
 
     def test_opportunity_scored_over_both_contacts_keeps_the_engaged_one_in_view(self) -> None:
         scope = RecordScope(DEAL, "Contoso renewal", frozenset({DANA, LEE}))
-        [deal] = score_records([scope], self.interactions(), ScoringSettings(), self.LATER, NAMES)
+        [deal] = score_records([scope], primary_goes_silent(), ScoringSettings(), LATER, NAMES)
         [primary] = score_records(
-            [contact_scope(DANA)], self.interactions(), ScoringSettings(), self.LATER, NAMES
+            [contact_scope(DANA)], primary_goes_silent(), ScoringSettings(), LATER, NAMES
         )
 
         assert deal.score is not None and primary.score is not None
         assert deal.score > primary.score
-
-
-def three_weeks_silent() -> list[Interaction]:
-    return two_way_history(DANA, weeks=8, end=days_ago(21))
 
 
 def test_monthly_rhythm_judges_a_three_week_silence_more_kindly_than_daily() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
@@ -31,35 +31,32 @@ from scoring import (
 from tests.scoring.factories import (
     CONTOSO,
     DANA,
-    DEAL,
     KIM,
+    LATER,
     LEE,
     NAMES,
     NOW,
-    contact_scope,
-    days_ago,
-    email,
-    task,
-    thread,
-    two_way_history,
-)
-from tests.scoring.test_deal_rollup import LATER, primary_goes_silent
-from tests.scoring.test_two_way_channels import (
     calls_only,
+    contact_scope,
     copied_on_a_colleagues_emails,
+    days_ago,
+    deal_scope,
     emails_only,
     meetings_only,
+    one_good_two_poor,
+    one_way_outreach,
+    primary_goes_silent,
+    task,
     their_meetings_only,
+    thread,
+    three_weeks_silent,
+    two_way_history,
 )
 
 GOOD, FAIR, POOR = HealthState.GOOD, HealthState.FAIR, HealthState.POOR
 AT_RISK = (FAIR, POOR)
 DM, CHAMPION = StakeholderRole.DECISION_MAKER, StakeholderRole.CHAMPION
 CUSTOMER, PRIMARY = StakeholderRole.CUSTOMER_CONTACT, StakeholderRole.PRIMARY_CONTACT
-
-
-def deal(*roles: tuple[RecordRef, StakeholderRole]) -> RecordScope:
-    return RecordScope(DEAL, "Contoso renewal", frozenset(p for p, _ in roles), roles=roles)
 
 
 def account(people: frozenset[RecordRef], *roles: tuple[RecordRef, StakeholderRole]) -> RecordScope:
@@ -79,29 +76,8 @@ class Scenario:
     also: str | None = None  # another reason that must be given
 
 
-def one_good_two_poor() -> list[Interaction]:
-    stopped = NOW - timedelta(days=75)
-    return [
-        *two_way_history(DANA, prefix="a"),
-        *two_way_history(LEE, weeks=8, end=stopped, prefix="b"),
-        *two_way_history(KIM, weeks=8, end=stopped, prefix="c"),
-        *[
-            email(days_ago(d), contacts=(LEE, KIM), conversation=f"x{d}")
-            for d in (5, 15, 30, 45, 60)
-        ],
-    ]
-
-
 def both_engaged() -> list[Interaction]:
     return [*two_way_history(DANA, prefix="a"), *two_way_history(LEE, prefix="b")]
-
-
-def one_way_outreach() -> list[Interaction]:
-    return [email(days_ago(days), conversation=f"pitch-{days}") for days in range(2, 60, 5)]
-
-
-def three_weeks_silent() -> list[Interaction]:
-    return two_way_history(DANA, weeks=8, end=days_ago(21))
 
 
 def back_after_a_quiet_month() -> list[Interaction]:
@@ -127,7 +103,7 @@ def calls_for_dana_emails_for_lee() -> list[Interaction]:
 
 
 CALLS_FIRST = ScoringSettings(influence={**dict.fromkeys(Kind, 6), Kind.CALL: 3, Kind.EMAIL: 9})
-FLAGSHIP_DEAL = deal((DANA, DM), (DANA, CUSTOMER), (LEE, CHAMPION))
+FLAGSHIP_DEAL = deal_scope((DANA, DM), (DANA, CUSTOMER), (LEE, CHAMPION))
 FLAGSHIP_ACCOUNT = account(frozenset({DANA, LEE}), (DANA, PRIMARY), (DANA, DM))
 
 SCENARIOS = [
@@ -156,9 +132,9 @@ SCENARIOS = [
              "4 emails to Kim Park unanswered since 2026-09-24",
              also="no reply, call or meeting from Kim Park yet"),
     # 10-12: deals.
-    Scenario("deal with two engaged decision makers", deal((DANA, DM), (LEE, DM)),
+    Scenario("deal with two engaged decision makers", deal_scope((DANA, DM), (LEE, DM)),
              both_engaged, (GOOD,), Trend.STEADY, "last two-way contact with"),
-    Scenario("single-threaded deal", deal((DANA, DM), (LEE, StakeholderRole.INFLUENCER)),
+    Scenario("single-threaded deal", deal_scope((DANA, DM), (LEE, StakeholderRole.INFLUENCER)),
              two_way_history, (GOOD,), Trend.STEADY,
              "single-threaded: Dana Ruiz is the only engaged contact"),
     Scenario("account with one Good and two Poor contacts",

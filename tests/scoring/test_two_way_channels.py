@@ -26,57 +26,19 @@ from tests.scoring.factories import (
     LEE,
     NOW,
     SAM,
-    call,
+    calls_only,
     colleague,
     contact_scope,
+    copied_on_a_colleagues_emails,
     days_ago,
     email,
+    emails_only,
     factor,
     health_of,
-    meeting,
+    meetings_only,
+    their_meetings_only,
     thread,
 )
-
-
-def calls_only(contact: RecordRef = DANA) -> list[Interaction]:
-    """A weekly call for eight weeks, nothing else."""
-    return [call(days_ago(7 * week + 2), contact=contact) for week in range(8)]
-
-
-def meetings_only(contact: RecordRef = DANA) -> list[Interaction]:
-    """A weekly meeting of ours for eight weeks, each accepted."""
-    return [
-        meeting(days_ago(7 * week + 2), attendees={contact: Response.ACCEPTED}) for week in range(8)
-    ]
-
-
-def their_meetings_only(contact: RecordRef = DANA) -> list[Interaction]:
-    """A weekly meeting the customer organised, for eight weeks."""
-    return [
-        Interaction(
-            key=f"their-meeting-{contact.id}-{week}",
-            kind=Kind.MEETING,
-            direction=Direction.INBOUND,
-            occurred_at=days_ago(7 * week + 2),
-            internal=(colleague(SAM, Response.ACCEPTED),),
-            external=(Party(contact, Role.ORGANIZER),),
-            duration_minutes=30,
-        )
-        for week in range(8)
-    ]
-
-
-def emails_only(contact: RecordRef = DANA) -> list[Interaction]:
-    """A weekly email of ours answered within hours, for eight weeks."""
-    history: list[Interaction] = []
-    for week in range(8):
-        sent = days_ago(7 * week + 2)
-        history += thread(
-            f"weekly-{contact.id}-{week}",
-            [(sent, False), (sent + timedelta(hours=2), True)],
-            contacts=(contact,),
-        )
-    return history
 
 
 @pytest.mark.parametrize(
@@ -123,20 +85,6 @@ def test_influence_ranks_a_relationship_in_the_more_important_channel_first(
 
     assert first.score is not None and second.score is not None
     assert first.score > second.score
-
-
-def copied_on_a_colleagues_emails() -> list[Interaction]:
-    """Lee writes to us every week with Kim copied; Kim never writes, and our
-    own emails to Kim go unanswered."""
-    history: list[Interaction] = []
-    for week in range(8):
-        history.append(
-            email(
-                days_ago(7 * week + 1), inbound=True, contacts=(LEE, KIM), conversation=f"l{week}"
-            )
-        )
-    history += [email(days_ago(d), contacts=(KIM,), conversation=f"k{d}") for d in (5, 20, 40, 55)]
-    return history
 
 
 def test_being_copied_on_a_colleagues_email_is_not_engaging() -> None:
