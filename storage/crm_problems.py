@@ -69,11 +69,6 @@ class RowProblems:
         if len(self.examples) < EXAMPLES_KEPT:
             self.examples.append(problem)
 
-    def extend(self, other: RowProblems) -> None:
-        self.count += other.count
-        self.by_column.update(other.by_column)
-        self.examples.extend(other.examples[: EXAMPLES_KEPT - len(self.examples)])
-
     def headline(self) -> str:
         """'3 CRM values outside the contract (crm_activity.start_at 2, lead.status 1)'."""
         columns = ", ".join(f"{name} {count}" for name, count in sorted(self.by_column.items()))
@@ -81,9 +76,6 @@ class RowProblems:
 
     def __iter__(self) -> Iterator[RowProblem]:
         return iter(self.examples)
-
-    def __len__(self) -> int:
-        return self.count
 
     def __bool__(self) -> bool:
         return self.count > 0
