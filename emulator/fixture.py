@@ -239,11 +239,16 @@ def load_fixture_dict(raw: dict[str, Any]) -> Fixture:
     )
 
 
-def load_fixture(path: Path) -> Fixture:
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """The JSON object in `path`; FixtureError naming the file (and `what`) otherwise."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise FixtureError(f"{path}: not JSON ({exc})") from exc
     if not isinstance(raw, dict):
-        raise FixtureError(f"{path}: the fixture must be a JSON object")
-    return load_fixture_dict(raw)
+        raise FixtureError(f"{path}: {what} must be a JSON object")
+    return raw
+
+
+def load_fixture(path: Path) -> Fixture:
+    return load_fixture_dict(read_json_object(path, "the fixture"))

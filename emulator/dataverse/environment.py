@@ -18,7 +18,6 @@ columns.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from emulator.dataverse.rows import LOOKUP_LOGICAL_NAME
 from emulator.dataverse.schema import Column
 from emulator.dataverse.store import Row, Store, TableData
 from emulator.dataverse.writes import _checked_value
-from emulator.fixture import FixtureError
+from emulator.fixture import FixtureError, read_json_object
 
 ALL_TABLES = "*"
 
@@ -113,13 +112,7 @@ def load_environment_dict(raw: dict[str, Any]) -> Environment:
 
 
 def load_environment(path: Path) -> Environment:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise FixtureError(f"{path}: not JSON ({exc})") from exc
-    if not isinstance(raw, dict):
-        raise FixtureError(f"{path}: the Dataverse fixture must be a JSON object")
-    return load_environment_dict(raw)
+    return load_environment_dict(read_json_object(path, "the Dataverse fixture"))
 
 
 def wire_row(data: TableData, raw: dict[str, Any], where: str) -> Row:
