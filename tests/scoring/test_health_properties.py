@@ -141,6 +141,15 @@ def test_scoring_is_deterministic_whatever_the_input_order(
     assert score_all(shuffled, scoring) == first
 
 
+def email_and_reply(sent_minutes_ago: int, reply_share: float) -> tuple[Interaction, Interaction]:
+    """Our email to Dana and her reply, `reply_share` of the way from sending to NOW."""
+    sent = NOW - timedelta(minutes=sent_minutes_ago)
+    ours = email(sent, contacts=(DANA,), conversation="fresh", key="ours")
+    reply_at = sent + timedelta(minutes=1 + (sent_minutes_ago - 1) * reply_share)
+    reply = email(reply_at, inbound=True, contacts=(DANA,), conversation="fresh", key="reply")
+    return ours, reply
+
+
 def engagement_of(history: list[Interaction]) -> float | None:
     """Dana's engagement factor; None while she has too little history to be graded."""
     [health] = score_records([contact_scope(DANA)], history, ScoringSettings(), NOW, NAMES)
@@ -156,10 +165,7 @@ def engagement_of(history: list[Interaction]) -> float | None:
 def test_a_reply_from_the_customer_never_lowers_engagement(
     history: list[Interaction], sent_minutes_ago: int, reply_share: float
 ) -> None:
-    sent = NOW - timedelta(minutes=sent_minutes_ago)
-    ours = email(sent, contacts=(DANA,), conversation="fresh", key="ours")
-    reply_at = sent + timedelta(minutes=1 + (sent_minutes_ago - 1) * reply_share)
-    reply = email(reply_at, inbound=True, contacts=(DANA,), conversation="fresh", key="reply")
+    ours, reply = email_and_reply(sent_minutes_ago, reply_share)
 
     without = engagement_of([*history, ours])
     if without is None:
@@ -213,12 +219,7 @@ def test_a_reply_from_the_customer_never_lowers_a_score(
 ) -> None:
     """Dana's reply to our email: neither her score nor the deal's (she is its
     decision maker) goes down."""
-    sent = NOW - timedelta(minutes=sent_minutes_ago)
-    ours = email(sent, contacts=(DANA,), conversation="fresh", key="ours", users=(SAM,))
-    reply_at = sent + timedelta(minutes=1 + (sent_minutes_ago - 1) * reply_share)
-    reply = email(
-        reply_at, inbound=True, contacts=(DANA,), conversation="fresh", key="reply", users=(SAM,)
-    )
+    ours, reply = email_and_reply(sent_minutes_ago, reply_share)
 
     for scope in (contact_scope(DANA), DEAL):
         without = score_of(scope, [*history, ours])
