@@ -24,7 +24,7 @@ from worker.settings import Settings
 log = logging.getLogger("rapport.worker")
 APPLICATION_NAME = "rapport-worker"
 # The database's retry policy at start-up: jittered backoff up to 5 s a wait.
-DATABASE_WAIT = wait_exponential_jitter(initial=0.5, max=5.0)
+DATABASE_WAIT = wait_exponential_jitter(multiplier=0.5, max=5.0)
 UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError)
 
 
