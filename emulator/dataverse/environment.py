@@ -46,11 +46,6 @@ class ApplicationUser:
         granted = self.privileges.get(logical_name, self.privileges.get(ALL_TABLES, set()))
         return access in granted
 
-    def privileges_json(self) -> dict[str, Any]:
-        raw: dict[str, Any] = {k: sorted(v) for k, v in self.privileges.items()}
-        raw["customize"] = self.customize
-        return raw
-
 
 @dataclass
 class Environment:
