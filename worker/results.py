@@ -11,7 +11,6 @@ from scoring.model import (
     RecordHealth,
     RecordType,
     Trend,
-    WeakestContact,
     WeekCounts,
 )
 from storage.kpi_rows import EMPTY_LIST, JsonColumn, KpiValues
@@ -107,6 +106,7 @@ def _factors(factors: tuple[Factor, ...]) -> JsonColumn:
 
 def kpi_values(health: RecordHealth) -> KpiValues:
     kpis: Kpis = health.kpis
+    weakest = health.weakest  # a deal's or account's weakest key contact; None elsewhere
     return KpiValues(
         emails_sent=kpis.emails_sent,
         emails_received=kpis.emails_received,
@@ -137,23 +137,11 @@ def kpi_values(health: RecordHealth) -> KpiValues:
         health_trend=int(health.trend),
         factors=_factors(health.factors),
         reasons=_reasons(health.reasons),
-        **_weakest(health.weakest),
+        weakest_contact_id=None if weakest is None else weakest.person.id,
+        weakest_contact_role=None if weakest is None else weakest.role.value,
+        weakest_contact_score=None if weakest is None else weakest.score,
+        weakest_contact_since=None if weakest is None else weakest.since,
     )
-
-
-_NO_WEAKEST: dict[str, Any] = {}
-
-
-def _weakest(weakest: WeakestContact | None) -> dict[str, Any]:
-    """The weakest key contact's columns (deals and accounts; none elsewhere)."""
-    if weakest is None:
-        return _NO_WEAKEST
-    return {
-        "weakest_contact_id": weakest.person.id,
-        "weakest_contact_role": weakest.role.value,
-        "weakest_contact_score": weakest.score,
-        "weakest_contact_since": weakest.since,
-    }
 
 
 def to_result(health: RecordHealth, *, show_health: bool) -> RecordResult:
