@@ -7,6 +7,7 @@ image, and `rapport` fails there on its first import of it.
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -27,8 +28,14 @@ def test_the_dockerfile_copies_every_runtime_package_and_not_the_emulator() -> N
 
 
 def test_ci_builds_the_image_wheel_from_the_same_packages() -> None:
+    """CI reads its list from the Dockerfile's COPY lines: its reading, run as CI runs it."""
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    reading = re.search(r"^packages=\$\(.*\)$", ci, re.MULTILINE)
+    assert reading is not None
     head = r"git ls-files .*? -- pyproject\.toml setup\.py README\.md tools \\\n"
-    listed = re.search(head + r"(.*?)\\\n", ci, re.DOTALL)
-    assert listed is not None
-    assert set(listed.group(1).split()) == _runtime_packages()
+    assert re.search(head + r"\s+\$packages \\\n", ci)
+    listed = subprocess.run(
+        ["bash", "-c", f"{reading.group(0)}; echo $packages"],
+        cwd=ROOT, capture_output=True, text=True, timeout=30, check=True,
+    ).stdout  # fmt: skip
+    assert set(listed.split()) == _runtime_packages()
