@@ -89,12 +89,7 @@ def channel_points(weights: Mapping[Kind, float]) -> tuple[float, ...]:
     )
 
 
-NEUTRAL_CHANNEL_POINTS = CHANNEL_POINTS
-
-
-def read_factors(
-    signals: Signals, frequency: Frequency, points: tuple[float, ...] = NEUTRAL_CHANNEL_POINTS
-) -> FactorValues:
+def read_factors(signals: Signals, frequency: Frequency, points: tuple[float, ...]) -> FactorValues:
     gap = EXPECTED_GAP_DAYS[frequency]
     # tuple.__new__ skips the NamedTuple's Python-level __new__ (twice per record).
     return tuple.__new__(
@@ -175,9 +170,7 @@ def inbound_balance(inbound: float, outbound: float) -> float | None:
 
 
 def activity_mix(
-    kind_volume: tuple[float, ...],
-    volume_scale: float,
-    points: tuple[float, ...] = NEUTRAL_CHANNEL_POINTS,
+    kind_volume: tuple[float, ...], volume_scale: float, points: tuple[float, ...]
 ) -> float:
     emails, meetings, calls, tasks = kind_volume
     scale = volume_scale / MIX_PRESENCE_VOLUME

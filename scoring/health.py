@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from scoring.factors import NEUTRAL_CHANNEL_POINTS, FactorValues, health_score, read_factors
+from scoring.factors import FactorValues, health_score, read_factors
 from scoring.model import HealthState, ScoringSettings, Trend
 from scoring.prepared import DAY_SECONDS
 from scoring.tally import Signals
@@ -52,7 +52,7 @@ def read_health(
     created_at_ts: float | None,
     latest_activity_ts: float | None,
     has_interactions: bool,
-    points: tuple[float, ...] = NEUTRAL_CHANNEL_POINTS,
+    points: tuple[float, ...],
 ) -> Reading:
     state = ungraded_state(
         signals,
