@@ -32,8 +32,8 @@ def test_ci_builds_the_image_wheel_from_the_same_packages() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     reading = re.search(r"^packages=\$\(.*\)$", ci, re.MULTILINE)
     assert reading is not None
-    head = r"git ls-files .*? -- pyproject\.toml setup\.py README\.md tools \\\n"
-    assert re.search(head + r"\s+\$packages \\\n", ci)
+    copied = r'^copy_checkout "\$image/src" pyproject\.toml setup\.py README\.md tools \$packages$'
+    assert re.search(copied, ci, re.MULTILINE)
     listed = subprocess.run(
         ["bash", "-c", f"{reading.group(0)}; echo $packages"],
         cwd=ROOT, capture_output=True, text=True, timeout=30, check=True,
