@@ -45,9 +45,9 @@ ACCEPTANCE: dict[Response, float] = {
     Response.DECLINED: 0.0,
     Response.NONE: 0.0,
 }
-# Attendees who (probably) took part; None is a CRM appointment without
-# answers, which was completed.
-_PRESENT: frozenset[Response | None] = frozenset({None, Response.ACCEPTED, Response.TENTATIVE})
+# Invitees who (probably) took part, by their answer (a CRM appointment has
+# no answers: it was completed, so they were there).
+_PRESENT: frozenset[Response] = frozenset({Response.ACCEPTED, Response.TENTATIVE})
 _ORGANIZER = Role.ORGANIZER
 
 _ts = itemgetter(1)
@@ -211,29 +211,24 @@ class Tally:
         if not attendees:
             return True, False  # an internal meeting about the record
         engaged = False
-        answered, acceptance = 0, 0.0
+        acceptance = 0.0
         for party in attendees:
             response = party.response
-            if not ours and (party.role == _ORGANIZER or response is None):
+            if response is None or (not ours and party.role == _ORGANIZER):
+                # A completed CRM appointment (no answers: they were there), or
+                # the organiser of their own meeting.
                 engaged = True
-                answered += 1
                 acceptance += 1.0
                 continue
             if response in _PRESENT:
                 engaged = True
-            if response is None:
-                answered += 1  # a completed CRM appointment: they were there
-                acceptance += 1.0
-            else:
-                answered += 1
-                acceptance += ACCEPTANCE[response]
-                if ours:
-                    # tuple.__new__, not Invitation._make: _make is a Python-level
-                    # classmethod, a fifth of a second per share of the 1M benchmark.
-                    self.invitations.append(tuple.__new__(Invitation, (ts, party.ref, response)))
-        if answered:
-            self.acceptance_sum += weight * acceptance / answered
-            self.acceptance_weight += weight
+            acceptance += ACCEPTANCE[response]
+            if ours:
+                # tuple.__new__, not Invitation._make: _make is a Python-level
+                # classmethod, a fifth of a second per share of the 1M benchmark.
+                self.invitations.append(tuple.__new__(Invitation, (ts, party.ref, response)))
+        self.acceptance_sum += weight * acceptance / len(attendees)
+        self.acceptance_weight += weight
         return engaged, engaged
 
     def last_of(self, kind: Kind) -> float | None:
