@@ -95,6 +95,15 @@ def residency_hint(tenant: TenantOutcome) -> str | None:
     return location_hint(tenant.policy, excluded_for_unknown_residency(tenant.decisions))
 
 
+def location_policy(settings: Settings) -> LocationPolicy:
+    """The data-residency policy the settings declare (what a run decides mailboxes by)."""
+    return LocationPolicy(
+        frozenset(settings.allowed_data_locations),
+        settings.tenant_data_location,
+        settings.exclude_unknown_location,
+    )
+
+
 def client_secret(settings: Settings) -> str | None:
     if settings.client_secret is not None:
         return settings.client_secret.get_secret_value()
@@ -285,10 +294,7 @@ async def _sync(
             ctx.stopping = stopping
         return await sync_tenant(
             ctx, app.tenant_id, directory=ctx.normaliser.directory,
-            policy=LocationPolicy(
-                frozenset(settings.allowed_data_locations), settings.tenant_data_location,
-                settings.exclude_unknown_location,
-            ),
+            policy=location_policy(settings),
             scope=MailboxScope(
                 excluded=frozenset(normalise_address(u) for u in settings.excluded_users),
                 group_id=settings.mailbox_group_id,

@@ -19,12 +19,13 @@ from rich.table import Table
 
 from consent.admin_url import admin_consent_url
 from consent.check import GRANTED, NOT_CONFIGURED, ConsentOutcome
-from consent.data_location import LocationPolicy, residency_hint, unknown_residency
+from consent.data_location import residency_hint, unknown_residency
 from consent.permissions import REQUIRED_ROLES
 from storage import migrate
 from storage.engine import session_scope
 from storage.mailbox_store import list_mailboxes, load_tenants
 from worker import commands
+from worker.exchange import location_policy
 from worker.failures import EXIT_BAD_INPUT, EXIT_NO_CONSENT, EXIT_OK, UserError
 from worker.output import console
 from worker.settings import Settings
@@ -51,15 +52,6 @@ def _emit(payload: dict[str, Any], as_json: bool, render: Any) -> None:
 
 def _jsonable(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def location_policy(settings: Settings) -> LocationPolicy:
-    """The data-residency policy the settings declare (what a run decides mailboxes by)."""
-    return LocationPolicy(
-        frozenset(settings.allowed_data_locations),
-        settings.tenant_data_location,
-        settings.exclude_unknown_location,
-    )
 
 
 def _print_hint(hint: str | None) -> None:
