@@ -15,7 +15,6 @@ import typer
 from emulator.app import Emulator
 from emulator.dataverse.app import DataverseEmulator
 from emulator.dataverse.environment import load_environment
-from emulator.dataverse.generator import dataverse_environment, dataverse_path_for
 from emulator.fixture import FixtureError, load_fixture
 from emulator.generator import write_tenant
 
@@ -133,7 +132,7 @@ def generate(
     if not out.parent.is_dir():
         raise typer.BadParameter(f"the directory {out.parent} does not exist", param_hint="--out")
     try:
-        fixture_path, crm_path = write_tenant(
+        written = write_tenant(
             out,
             users=users,
             messages_per_user=messages_per_user,
@@ -141,24 +140,12 @@ def generate(
             events_per_user=events_per_user,
             accounts=accounts,
             crm_out=crm_out,
+            dataverse=dataverse,
         )
-        dataverse_path = _write_dataverse(fixture_path, crm_path, seed) if dataverse else None
     except OSError as problem:  # read-only directory, full disk: the path, not a traceback
         reason = problem.strerror or type(problem).__name__
         raise typer.BadParameter(f"cannot write {out}: {reason}", param_hint="--out") from None
-    written = {"fixture": str(fixture_path), "crm": str(crm_path)}
-    if dataverse_path is not None:
-        written["dataverse"] = str(dataverse_path)
-    typer.echo(json.dumps({**written, "crm_import": str(crm_out)} if crm_out else written))
-
-
-def _write_dataverse(fixture_path: Path, crm_path: Path, seed: int) -> Path:
-    """The Dataverse environment of the tenant just written (same people and companies)."""
-    fixture = json.loads(fixture_path.read_text(encoding="utf-8"))
-    crm = json.loads(crm_path.read_text(encoding="utf-8"))
-    path = dataverse_path_for(fixture_path)
-    path.write_text(json.dumps(dataverse_environment(fixture, crm, seed), indent=1), "utf-8")
-    return path
+    typer.echo(json.dumps({kind: str(path) for kind, path in written.items()}))
 
 
 if __name__ == "__main__":

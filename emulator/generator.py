@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from emulator.dataverse.generator import dataverse_environment, dataverse_path_for
 from emulator.names import DATA_LOCATIONS, FIRST_NAMES, LAST_NAMES, TEAMS, TITLES
 from emulator.synthetic import account, contact, contacts_in, rng_for
 
@@ -147,12 +148,21 @@ def crm_path_for(fixture_path: Path) -> Path:
     return fixture_path.with_name(fixture_path.stem + ".crm.json")
 
 
-def write_tenant(out: Path, crm_out: Path | None = None, **options: Any) -> tuple[Path, Path]:
-    """The fixture and its CRM seed; with `crm_out`, the seed as an import file there too."""
-    fixture, crm = generate_tenant(**options)
+def write_tenant(
+    out: Path, *, seed: int, crm_out: Path | None = None, dataverse: bool = False, **options: Any
+) -> dict[str, Path]:
+    """Write the fixture (`out`) and its CRM seed; with `crm_out`, the seed as an import file
+    there too; with `dataverse`, the same people and companies as a Dataverse fixture.
+    The paths written, by kind: fixture, crm, then dataverse and crm_import if asked."""
+    fixture, crm = generate_tenant(seed=seed, **options)
+    written = {"fixture": out, "crm": crm_path_for(out)}
     out.write_text(json.dumps(fixture, indent=1), encoding="utf-8")
-    crm_path = crm_path_for(out)
-    crm_path.write_text(json.dumps(crm, indent=1), encoding="utf-8")
+    written["crm"].write_text(json.dumps(crm, indent=1), encoding="utf-8")
+    if dataverse:
+        written["dataverse"] = dataverse_path_for(out)
+        environment = dataverse_environment(fixture, crm, seed)
+        written["dataverse"].write_text(json.dumps(environment, indent=1), encoding="utf-8")
     if crm_out is not None:
+        written["crm_import"] = crm_out
         crm_out.write_text(json.dumps(crm_import_document(crm), indent=1), encoding="utf-8")
-    return out, crm_path
+    return written
