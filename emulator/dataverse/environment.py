@@ -171,7 +171,4 @@ def seed(store: Store, environment: Environment) -> None:
             raise FixtureError(f"tables.{entity_set}: no such table (entity set)")
         for i, raw in enumerate(rows):
             row = wire_row(data, raw, f"tables.{entity_set}[{i}]")
-            created = row.values.get("createdon")
             store.put(data, row.values[data.table.primary_id], row, created=True)
-            if created is not None:
-                row.values["createdon"] = created
