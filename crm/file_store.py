@@ -32,6 +32,7 @@ from storage.crm_tables import (
     OpportunityStakeholder,
     SystemUser,
 )
+from storage.interaction_store import chunks
 from storage.types import UTCDateTime, core_table
 
 TABLES: dict[str, sa.Table] = {
@@ -42,13 +43,7 @@ TABLES: dict[str, sa.Table] = {
 }  # fmt: skip
 PARTIES = core_table(CrmActivityParty)
 PARTY_COLUMNS = ("role", "address", "record_type", "record_id", "response")
-IN_CHUNK = 500  # ids per IN (...): within every database's parameter limit
 UNREADABLE = object()  # a stored value that cannot be read: never equal to a file's
-
-
-def chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _stored_time(value: Any) -> Any:
@@ -106,7 +101,7 @@ def stored_rows(
     key_columns = [table.c[column] for column in model.key_columns]
     readers = [(column, _reader(table, column)) for column in columns]
     found: dict[tuple[str, ...], dict[str, Any]] = {}
-    for batch in chunks(list(keys)):
+    for batch in chunks(keys):
         where = (
             key_columns[0].in_([key[0] for key in batch])
             if len(key_columns) == 1
@@ -180,7 +175,7 @@ def stored_parties(session: Session, activity_ids: Sequence[str]) -> dict[str, P
     """Each activity's parties, sorted, as crm_activity_party holds them."""
     found: dict[str, PartySet] = defaultdict(list)
     selected = [PARTIES.c.activity_id, *(PARTIES.c[column] for column in PARTY_COLUMNS)]
-    for batch in chunks(list(activity_ids)):
+    for batch in chunks(activity_ids):
         query = sa.select(*selected).where(PARTIES.c.activity_id.in_(batch))
         for activity_id, *party in session.execute(query):
             found[activity_id].append(tuple(party))

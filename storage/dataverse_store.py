@@ -31,9 +31,9 @@ from storage.dataverse_tables import (
     DataversePush,
     DataverseStakeholder,
 )
+from storage.interaction_store import chunks
 from storage.types import core_table
 
-IN_CHUNK = 500
 CURSORS = core_table(DataverseCursor)
 PARTY_MAP = core_table(DataverseParty)
 STAKEHOLDER_MAP = core_table(DataverseStakeholder)
@@ -45,11 +45,6 @@ CONTRACT = {
 STAKEHOLDERS = core_table(OpportunityStakeholder)
 PARTIES = core_table(CrmActivityParty)
 PARTY_COLUMNS = ("role", "address", "record_type", "record_id")
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), IN_CHUNK):
-        yield values[start : start + IN_CHUNK]
 
 
 # --- cursors ---------------------------------------------------------------------------
@@ -96,7 +91,7 @@ def delete_records(*, session: Session, table: str, ids: Sequence[str]) -> int:
     """Records Dataverse deleted; an activity takes its parties and their id map along."""
     contract = CONTRACT[table]
     removed = 0
-    for batch in _chunks(sorted(set(ids))):
+    for batch in chunks(sorted(set(ids))):
         if table == "crm_activity":
             session.execute(sa.delete(PARTIES).where(PARTIES.c.activity_id.in_(batch)))
             session.execute(sa.delete(PARTY_MAP).where(PARTY_MAP.c.activity_id.in_(batch)))
@@ -110,7 +105,7 @@ def delete_records(*, session: Session, table: str, ids: Sequence[str]) -> int:
 
 def stakeholder_pairs(*, session: Session, connection_ids: Sequence[str]) -> set[tuple[str, str]]:
     pairs: set[tuple[str, str]] = set()
-    for batch in _chunks(list(connection_ids)):
+    for batch in chunks(connection_ids):
         query = sa.select(STAKEHOLDER_MAP.c.opportunity_id, STAKEHOLDER_MAP.c.contact_id).where(
             STAKEHOLDER_MAP.c.connection_id.in_(batch)
         )
@@ -125,7 +120,7 @@ def replace_stakeholders(
     rewritten): the map follows, and so does opportunity_stakeholder, pair by pair."""
     touched = list(removed) + [row[0] for row in kept]
     before = stakeholder_pairs(session=session, connection_ids=touched)
-    for batch in _chunks(touched):
+    for batch in chunks(touched):
         session.execute(
             sa.delete(STAKEHOLDER_MAP).where(STAKEHOLDER_MAP.c.connection_id.in_(batch))
         )
@@ -138,7 +133,7 @@ def replace_stakeholders(
 def _sync_pairs(session: Session, pairs: Sequence[tuple[str, str]]) -> None:
     """opportunity_stakeholder holds exactly the pairs some mapped connection holds (a
     reciprocal connection may still hold a pair whose other connection went)."""
-    for batch in _chunks(list(pairs)):
+    for batch in chunks(pairs):
         in_batch = sa.tuple_(STAKEHOLDERS.c.opportunity_id, STAKEHOLDERS.c.contact_id).in_(batch)
         session.execute(sa.delete(STAKEHOLDERS).where(in_batch))
         mapped = sa.tuple_(STAKEHOLDER_MAP.c.opportunity_id, STAKEHOLDER_MAP.c.contact_id)
@@ -157,7 +152,7 @@ def _sync_pairs(session: Session, pairs: Sequence[tuple[str, str]]) -> None:
 
 def party_activities(*, session: Session, party_ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    for batch in _chunks(list(party_ids)):
+    for batch in chunks(party_ids):
         query = sa.select(PARTY_MAP.c.activity_id).where(PARTY_MAP.c.party_id.in_(batch))
         found.update(str(value) for value in session.scalars(query))
     return found
@@ -169,7 +164,7 @@ def replace_party_map(
     """Parties gone, or now not kept, leave the map; `kept` rows are (party_id,
     activity_id, role, address, record_type, record_id) and replace what was there."""
     touched = list(removed) + [row[0] for row in kept]
-    for batch in _chunks(touched):
+    for batch in chunks(touched):
         session.execute(sa.delete(PARTY_MAP).where(PARTY_MAP.c.party_id.in_(batch)))
     insert_rows(session, PARTY_MAP, ("party_id", "activity_id", *PARTY_COLUMNS), kept)
 
@@ -184,7 +179,7 @@ def rebuild_parties(*, session: Session, activity_ids: Iterable[str]) -> int:
     ids = sorted(set(activity_ids))
     activities = CONTRACT["crm_activity"]
     written = 0
-    for batch in _chunks(ids):
+    for batch in chunks(ids):
         present = set(session.scalars(sa.select(activities.c.id).where(activities.c.id.in_(batch))))
         session.execute(sa.delete(PARTIES).where(PARTIES.c.activity_id.in_(batch)))
         query = (
