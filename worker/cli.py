@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -52,10 +51,6 @@ AllowFarNow = Annotated[
 ]
 
 
-def _now(value: str | None) -> datetime:
-    return datetime.now(UTC) if value is None else commands.parse_now("--now", value)
-
-
 def _emit(payload: Any, as_json: bool, render: Any) -> None:
     if as_json:
         typer.echo(json.dumps(payload, indent=2, default=str))
@@ -98,9 +93,7 @@ def run(
     """Ingest CRM activities, score every relationship, write health back."""
     if not once:
         raise UserError("run: add --once (the scheduled worker is `rapport worker`)")
-    moment = commands.near_clock(
-        "--now", _now(now), clock=datetime.now(UTC), allow_far=allow_far_now
-    )
+    moment = commands.given_now(now, allow_far=allow_far_now)
     summary = commands.run_once(moment, interactive=not as_json and sys.stdout.isatty())
     _emit(summary, as_json, output.run_summary)
     if summary["exit_code"]:  # the Exchange sync failed as a whole; the summary says why
@@ -126,10 +119,11 @@ def demo(
         from worker.dataverse_demo import demo_dataverse, render
 
         commands._fresh_demo_file(database)  # noqa: SLF001 - the same refusal as the demo
-        moment = None if now is None else _now(now)  # None: when the generated history ends
+        # None: when the generated history ends.
+        moment = None if now is None else commands.given_now(now)
         payload = demo_dataverse(database, moment, keep_serving=keep_serving)
         return _emit(payload, as_json, render)
-    _emit(commands.demo(database, _now(now)), as_json, output.demo_report)
+    _emit(commands.demo(database, commands.given_now(now)), as_json, output.demo_report)
 
 
 @health_app.command("show")

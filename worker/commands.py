@@ -46,21 +46,38 @@ EARLIEST_NOW = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_NOW = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
-def parse_now(option: str, value: str) -> datetime:
-    """An ISO-8601 time from the command line in UTC (a naive one is UTC), 1970-2999."""
+def parse_time(option: str, value: str) -> datetime:
+    """An ISO-8601 date or time given on the command line, in UTC; a naive one is UTC."""
     try:
         parsed = datetime.fromisoformat(value)
-        parsed = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        # In UTC now: an offset at year 1 or 9999 would overflow later, inside a query.
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError:
         raise UserError(f"{option}: {value!r} is not allowed; expected an ISO-8601 time") from None
-    except OverflowError:  # an offset that pushes year 1 or 9999 out of range
-        parsed = EARLIEST_NOW - timedelta(days=1)
+    except OverflowError:
+        raise UserError(
+            f"{option}: {value!r} is not allowed; its offset takes it outside years 1-9999"
+        ) from None
+
+
+def parse_now(option: str, value: str) -> datetime:
+    """`parse_time` for a time to score or purge as of: 1970-2999."""
+    parsed = parse_time(option, value)
     if not EARLIEST_NOW <= parsed <= LATEST_NOW:
         raise UserError(
             f"{option}: {value!r} is not allowed; expected a time from "
             f"{EARLIEST_NOW.year} to {LATEST_NOW.year}"
         )
     return parsed
+
+
+def given_now(value: str | None, *, allow_far: bool = True) -> datetime:
+    """`--now` as given, or the clock when it is not. A command that writes passes
+    allow_far=--allow-far-now, so that a time far from the clock is refused unless meant."""
+    clock = datetime.now(UTC)
+    if value is None:
+        return clock
+    return near_clock("--now", parse_now("--now", value), clock=clock, allow_far=allow_far)
 
 
 def near_clock(option: str, moment: datetime, *, clock: datetime, allow_far: bool) -> datetime:

@@ -125,15 +125,8 @@ def retention_purge(
     as_json: JsonFlag = False,
 ) -> None:
     """Delete interactions past the retention window and thin old daily history."""
-    clock = datetime.now(UTC)
     # A far-future --now would purge every interaction: refused unless meant.
-    moment = (
-        commands.near_clock(
-            "--now", commands.parse_now("--now", now), clock=clock, allow_far=allow_far_now
-        )
-        if now
-        else clock
-    )
+    moment = commands.given_now(now or None, allow_far=allow_far_now)
     _emit(run.retention_purge(moment, interaction_days, snapshot_days), as_json, _purged)
 
 
@@ -145,7 +138,7 @@ def audit_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Show the audit log, oldest first."""
-    moment = run.parse_time("--since", since) if since else None
+    moment = commands.parse_time("--since", since) if since else None
     _emit(run.audit_list(moment), as_json, _audit_table)
 
 

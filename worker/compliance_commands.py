@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +20,6 @@ from compliance.exceptions import ExportNotAuditedError
 from storage import migrate
 from worker import commands
 from worker.failures import StoreError, UserError
-
-
-def parse_time(option: str, value: str) -> datetime:
-    """An ISO-8601 date or time given on the command line; a naive one is UTC."""
-    try:
-        parsed = datetime.fromisoformat(value)
-        # In UTC now: an offset at year 1 or 9999 would overflow later, inside a query.
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-    except ValueError:
-        raise UserError(f"{option}: {value!r} is not allowed; expected an ISO-8601 time") from None
-    except OverflowError:
-        raise UserError(
-            f"{option}: {value!r} is not allowed; its offset takes it outside years 1-9999"
-        ) from None
 
 
 def _store() -> Engine:
