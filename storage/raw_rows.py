@@ -31,7 +31,9 @@ Row = TypeVar("Row", bound=tuple[Any, ...])
 
 
 def sqlite_time(value: str | None) -> datetime | None:
-    """SQLite keeps naive UTC text (storage.types.UTCDateTime); PostgreSQL needs none of this.
+    """SQLite keeps naive UTC text (storage.types.UTCDateTime). PostgreSQL returns
+    datetimes; its text form of a timestamptz (with its offset) is read here too, for
+    a row `named_rows` could not load.
 
     Text written by a CRM may carry an offset ('+05:00', 'Z'): it is converted
     to UTC, not dropped. Raises ValueError, TypeError or OverflowError
@@ -141,17 +143,12 @@ def _postgres_rows(
     as_text = tuple(f"{name}::text" if name in times else name for name in columns)
     query = f"{_select(table, as_text, where, f'NOT ({held})')} ORDER BY id"
     for raw in raw_rows(session, query):
-        unreadable.append(_sort_out(row_type, raw, columns, times, _postgres_text_time))
+        unreadable.append(_sort_out(row_type, raw, columns, times, sqlite_time))
     after = "" if row is None else "id > %s"
     params = () if row is None else (row[0],)
     query = f"{_select(table, columns, where, held, after)} ORDER BY id"
     for row in raw_rows(session, query, params):
         yield new(row_type, row)
-
-
-def _postgres_text_time(value: str | None) -> datetime | None:
-    """PostgreSQL's text form of a timestamptz in a UTC session ('2026-01-01 10:00:00+00')."""
-    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
 
 
 def _sort_out(
