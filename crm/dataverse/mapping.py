@@ -21,6 +21,7 @@ from crm.file_rows import (
     OpportunityRow,
     SystemUserRow,
 )
+from storage.crm_tables import REGARDING_TYPE_VALUES
 
 LOOKUP = "@Microsoft.Dynamics.CRM.lookuplogicalname"
 STAKEHOLDER_CATEGORY = 1000  # connectionrole.category: Stakeholder
@@ -32,7 +33,6 @@ ACTIVITY_STATUS = {0: "open", 1: "completed", 2: "cancelled", 3: "open"}
 # customer, ...) do not take part in the conversation and are not kept.
 PARTY_ROLES = {1: "from", 2: "to", 3: "cc", 4: "bcc", 5: "required", 6: "optional", 7: "organizer"}
 PARTY_TYPES = {"systemuser": "system_user", "contact": "contact", "lead": "lead"}
-REGARDING_TYPES = ("contact", "lead", "opportunity", "account")
 
 Row = dict[str, Any]
 
@@ -143,7 +143,7 @@ def _activity(kind: str, directed: bool) -> Callable[[Row], Row]:
         start = row.get("actualstart") or row.get("scheduledstart")
         end = row.get("actualend") or row.get("scheduledend")
         regarding, regarding_type = lookup(row, "regardingobjectid")
-        known = regarding is not None and regarding_type in REGARDING_TYPES
+        known = regarding is not None and regarding_type in REGARDING_TYPE_VALUES
         direction = row.get("directioncode") if directed else None
         return {
             "id": row["activityid"],
