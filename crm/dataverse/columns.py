@@ -130,7 +130,6 @@ COLUMNS: tuple[RapportColumn, ...] = (
         (("MaxLength", CONTACT_LENGTH), ("FormatName", {"Value": "Text"})),
     ),
 )  # fmt: skip
-COLUMN_KEYS = tuple(column.key for column in COLUMNS)
 
 
 def logical_names(prefix: str) -> dict[str, str]:
