@@ -5,7 +5,8 @@ Each read is one query shaped for its view, never a query per row:
 - `view_rows`: one query per record type over the record table, its stored
   KPIs (relationship_kpi's primary key) and the owner's name, without the JSON
   columns: a view sorts and limits these small rows first (insights.views);
-- `view_details`: the JSON columns (weekly timeline, reasons) of the rows shown;
+- `view_details` (one type) and `rows_details` (rows of any types): the JSON
+  columns (weekly timeline, reasons) of the rows shown;
 - `record_people` and `record_interactions`: a record's interactions newest
   first, through the party index and the "regarding" index, bounded;
 - `interaction_parties`: who took part in those interactions, with names.
@@ -16,7 +17,7 @@ owner of its account.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -133,6 +134,22 @@ def view_details(
         for row in session.execute(query):
             details[row.record_id] = row._asdict()
     return details
+
+
+def rows_details(
+    *, session: Session, rows: Iterable[Mapping[str, Any]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """`view_details` of rows of any record types, keyed by (record_type, record_id)."""
+    ids_by_type: dict[str, list[str]] = {}
+    for row in rows:
+        ids_by_type.setdefault(row["record_type"], []).append(row["record_id"])
+    return {
+        (record_type, record_id): detail
+        for record_type, ids in ids_by_type.items()
+        for record_id, detail in view_details(
+            session=session, record_type=record_type, record_ids=ids
+        ).items()
+    }
 
 
 def record_people(*, session: Session, record_type: str, record_id: str) -> list[tuple[str, str]]:

@@ -172,14 +172,7 @@ def portfolio(session: Session, query: PortfolioQuery, seen: Visibility) -> dict
 
 
 def _shaped(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    details: dict[tuple[str, str], dict[str, Any]] = {}
-    for record_type in views.RECORD_TYPES:
-        ids = [row["record_id"] for row in rows if row["record_type"] == record_type]
-        if ids:
-            found = insights_read.view_details(
-                session=session, record_type=record_type, record_ids=ids
-            )
-            details.update({(record_type, rid): detail for rid, detail in found.items()})
+    details = insights_read.rows_details(session=session, rows=rows)
     return [
         views.shape_row(row, details.get((row["record_type"], row["record_id"]))) for row in rows
     ]

@@ -109,14 +109,7 @@ def list_records(session: Session, scope: Scope, view: views.ViewFilter) -> List
             open_only=scope.open_only, states=view.store_states(),
         )  # fmt: skip
     selection = views.select(candidates, view)
-    details: dict[tuple[str, str], dict[str, Any]] = {}
-    for record_type in scope.record_types:
-        ids = [row["record_id"] for row in selection.rows if row["record_type"] == record_type]
-        if ids:
-            found = insights_read.view_details(
-                session=session, record_type=record_type, record_ids=ids
-            )
-            details.update({(record_type, rid): detail for rid, detail in found.items()})
+    details = insights_read.rows_details(session=session, rows=selection.rows)
     rows = [
         (dict(row), details.get((row["record_type"], row["record_id"]))) for row in selection.rows
     ]
