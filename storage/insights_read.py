@@ -81,11 +81,13 @@ def view_rows(
     session: Session,
     record_type: str,
     owner_id: str | None = None,
+    owner_ids: Iterable[str] | None = None,
     open_only: bool = False,
     states: Iterable[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Records of one type with their stored health and scalar KPIs (an unscored
-    record has None in every KPI column), narrowed by owner, status and state."""
+    record has None in every KPI column), narrowed by owner, by a set of owners
+    (`owner_ids`: a record with no owner is in no set), status and state."""
     table = RECORD_TABLES[record_type]
     owner, owner_source = _owner_column(record_type, table)
     owners = USER.alias("owner")
@@ -106,6 +108,8 @@ def view_rows(
     ).select_from(joined)
     if owner_id is not None:
         query = query.where(owner == owner_id)
+    if owner_ids is not None:
+        query = query.where(owner.in_(sorted(owner_ids)))
     if open_only and record_type in ("lead", "opportunity"):
         query = query.where(table.c.status == "open")
     if states is not None:

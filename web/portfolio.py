@@ -145,12 +145,9 @@ def portfolio(session: Session, query: PortfolioQuery, seen: Visibility) -> dict
     for record_type in query.record_types:
         candidates += insights_read.view_rows(
             session=session, record_type=record_type, owner_id=owner_id,
-            open_only=query.open_only, states=query.view.store_states(),
+            owner_ids=seen.owners, open_only=query.open_only, states=query.view.store_states(),
         )  # fmt: skip
-    candidates = [
-        row for row in candidates
-        if seen.allows(row["owner_id"]) and _closes_by(row, query.closes_by)
-    ]  # fmt: skip
+    candidates = [row for row in candidates if _closes_by(row, query.closes_by)]
     unlimited = views.ViewFilter(
         query.view.states, query.view.trends, query.view.at_risk, query.view.sort, None
     )
