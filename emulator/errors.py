@@ -7,8 +7,9 @@ import uuid
 from typing import Any
 
 
-class GraphError(Exception):
-    """Raised by handlers; rendered as `{"error": {"code", "message", "innerError"}}`."""
+class ServiceError(Exception):
+    """Raised by handlers: the HTTP status, the service's error code and message, and headers
+    to send (Retry-After...). Each service (Graph, the loopback Dataverse) renders the body."""
 
     def __init__(
         self, status: int, code: str, message: str, headers: dict[str, str] | None = None
@@ -18,6 +19,10 @@ class GraphError(Exception):
         self.code = code
         self.message = message
         self.headers = headers or {}
+
+
+class GraphError(ServiceError):
+    """Rendered as `{"error": {"code", "message", "innerError"}}`."""
 
 
 def utc_now_iso() -> str:

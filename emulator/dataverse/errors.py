@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulator.errors import ServiceError
+
 NOT_FOUND = "0x80040217"  # ObjectDoesNotExist
 PRIVILEGE_DENIED = "0x80040220"  # PrivilegeDenied: principal is missing a privilege
 NOT_MEMBER = "0x80072560"  # the caller has no (application) user in the environment
@@ -19,17 +21,8 @@ THROTTLED_EXECUTION = "0x80072321"  # -2147015903: combined execution time
 THROTTLED_CONCURRENCY = "0x80072326"  # -2147015898: concurrent requests
 
 
-class DataverseError(Exception):
-    """Raised by handlers; rendered as the Web API's error body with `status`."""
-
-    def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
+class DataverseError(ServiceError):
+    """Rendered as the Web API's error body with `status`."""
 
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message}}
