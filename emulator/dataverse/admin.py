@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from emulator.admin import AdminError
 from emulator.admin_routes import Route, add_routes
 from emulator.dataverse.environment import parse_privileges
 from emulator.dataverse.errors import DataverseError, record_not_found
@@ -18,10 +19,6 @@ from emulator.dataverse.service import DataverseService
 from emulator.dataverse.store import Row, TableData
 from emulator.dataverse.writes import WriteLog, Writer
 from emulator.fixture import FixtureError
-
-
-class AdminError(ValueError):
-    """A bad admin call; the message names the argument."""
 
 
 class DataverseAdmin:
