@@ -145,7 +145,7 @@ class Schedule:
         self._timer = None
 
     def _start(self, job: Any, now: datetime) -> None:
-        run_time = latest_due(job, now) if job.coalesce else job.next_run_time
+        run_time = latest_due(job, now)  # every job coalesces (build_scheduler)
         following = job.trigger.get_next_fire_time(run_time, now)
         if following is None:
             self._jobs.remove_job(job.id)
