@@ -21,7 +21,7 @@ from rich.table import Table
 
 from crm.file_import import import_file
 from crm.file_reading import ImportFileError
-from crm.file_report import ImportReport
+from crm.file_report import ImportProblem, ImportReport
 from storage import migrate
 from worker import commands
 from worker.failures import EXIT_BAD_INPUT, UserError
@@ -66,7 +66,7 @@ def import_command(
     if as_json:
         typer.echo(json.dumps(payload, indent=2, default=str))
     else:
-        _render(payload)
+        _render(payload, report.problems)
     if report.rejected:
         raise typer.Exit(EXIT_BAD_INPUT)
 
@@ -83,7 +83,7 @@ def report_payload(report: ImportReport) -> dict[str, Any]:
     }
 
 
-def _render(payload: dict[str, Any]) -> None:
+def _render(payload: dict[str, Any], problems: list[ImportProblem]) -> None:
     would = "would be " if payload["dry_run"] else ""
     dry = " (dry run: nothing written)" if payload["dry_run"] else ""
     table = Table(title=f"{payload['file']}{dry}")
@@ -94,10 +94,10 @@ def _render(payload: dict[str, Any]) -> None:
             figures = (counts[key] for key in ("inserted", "updated", "unchanged", "rejected"))
             table.add_row(name, *map(str, figures))
     console.print(table)
-    _render_notes(payload)
+    _render_notes(payload, problems)
 
 
-def _render_notes(payload: dict[str, Any]) -> None:
+def _render_notes(payload: dict[str, Any], problems: list[ImportProblem]) -> None:
     parties = payload["tables"]["crm_activity_party"]
     if parties["removed"]:
         console.print(f"activity parties replaced: {parties['removed']} stored parties removed")
@@ -106,9 +106,8 @@ def _render_notes(payload: dict[str, Any]) -> None:
             f"party addresses not kept (they match no user, contact or lead): "
             f"{payload['party_addresses_not_kept']}"
         )
-    problems = payload["problems"]
     for problem in problems[:PROBLEMS_SHOWN]:
-        console.print(_problem_line(problem))
+        console.print(str(problem))
     hidden = payload["problem_count"] - min(len(problems), PROBLEMS_SHOWN)
     if hidden:
         console.print(f"... and {hidden} more problems (rapport crm import --json lists them)")
@@ -117,12 +116,3 @@ def _render_notes(payload: dict[str, Any]) -> None:
             f"{payload['rejected_rows']} rows rejected; the other rows were "
             f"{'checked' if payload['dry_run'] else 'imported'} (exit 2)"
         )
-
-
-def _problem_line(problem: dict[str, Any]) -> str:
-    row = f"{problem['table']} {problem['id']}" if problem["id"] else problem["table"]
-    found = "is missing" if problem["value"] is None else f"{problem['value']} is not allowed"
-    return (
-        f"{problem['where']}: {row}: {problem['column']} {found}; "
-        f"expected {problem['allowed']}; {problem['handling']}"
-    )
