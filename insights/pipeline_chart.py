@@ -100,6 +100,13 @@ class ChartData:
     not_shown: dict[str, int]
     as_of: date
 
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "bubbles": [bubble.as_json() for bubble in self.bubbles],
+            "not_shown": self.not_shown,
+        }
+
 
 def colour_of(state: int | None, score: int | None) -> Colour:
     """Blue while computing; green/amber/red for a scored Good/Fair/Poor; grey otherwise."""
@@ -163,6 +170,27 @@ def chart_data(
     bubbles = [_bubble(deal, largest, record_url) for deal in shown]
     bubbles.sort(key=lambda b: (-b.area, b.close_date, b.opportunity_id))
     return ChartData(tuple(bubbles), not_shown, today)
+
+
+def chart_of(
+    deals: Iterable[Mapping[str, Any]],
+    details: Mapping[str, Mapping[str, Any]],
+    *,
+    now: datetime,
+    record_url: str = DEFAULT_RECORD_URL,
+) -> ChartData:
+    """chart_data over deals as the store has them, each with its first stored reason
+    (`details` by deal id, as storage.insights_read.view_details reads them)."""
+    return chart_data(
+        ({**deal, "first_reason": _first_reason(details.get(deal["record_id"]))} for deal in deals),
+        now=now,
+        record_url=record_url,
+    )
+
+
+def _first_reason(detail: Mapping[str, Any] | None) -> str | None:
+    reasons = (detail or {}).get("reasons") or []
+    return reasons[0] if reasons else None
 
 
 def _bubble(deal: Mapping[str, Any], largest: float, record_url: str) -> Bubble:

@@ -34,16 +34,8 @@ def pipeline(
     details = insights_read.view_details(
         session=session, record_type="opportunity", record_ids=shown
     )
-    for deal in deals:
-        reasons = details.get(deal["record_id"], {}).get("reasons") or []
-        deal["first_reason"] = reasons[0] if reasons else None
-    data = pipeline_chart.chart_data(deals, now=now, record_url=RECORD_PAGE)
-    return data, {
-        "notice": EMPLOYMENT_NOTICE,
-        "as_of": data.as_of.isoformat(),
-        "bubbles": [bubble.as_json() for bubble in data.bubbles],
-        "not_shown": data.not_shown,
-    }
+    data = pipeline_chart.chart_of(deals, details, now=now, record_url=RECORD_PAGE)
+    return data, {"notice": EMPLOYMENT_NOTICE, **data.as_json()}
 
 
 def inline_svg(data: pipeline_chart.ChartData, title: str) -> str:

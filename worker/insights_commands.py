@@ -218,26 +218,11 @@ def chart(owner: str | None, now: datetime) -> tuple[pipeline_chart.ChartData, d
         details = insights_read.view_details(
             session=session, record_type="opportunity", record_ids=shown
         )
-    return _chart_payload(deals, details, user, now, template)
-
-
-def _chart_payload(
-    deals: list[dict[str, Any]],
-    details: dict[str, dict[str, Any]],
-    user: tuple[str, str] | None,
-    now: datetime,
-    template: str,
-) -> tuple[pipeline_chart.ChartData, dict[str, Any]]:
-    for deal in deals:
-        reasons = details.get(deal["record_id"], {}).get("reasons") or []
-        deal["first_reason"] = reasons[0] if reasons else None
-    data = pipeline_chart.chart_data(deals, now=now, record_url=template)
+    data = pipeline_chart.chart_of(deals, details, now=now, record_url=template)
     return data, {
         "notice": EMPLOYMENT_NOTICE,
         "owner": None if user is None else {"id": user[0], "name": user[1]},
-        "as_of": data.as_of.isoformat(),
-        "bubbles": [bubble.as_json() for bubble in data.bubbles],
-        "not_shown": data.not_shown,
+        **data.as_json(),
     }
 
 
