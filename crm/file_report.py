@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from crm.file_reading import SourceRow
-from crm.file_rows import BOUND, MODELS, TABLE_ORDER, FileRow, RowContext, allowed_for
+from crm.file_rows import MODELS, TABLE_ORDER, FileRow, RowContext, refused
 
 PROBLEMS_KEPT = 1_000  # problems reported in full; the rest are counted
 SHOWN_CHARS = 60
@@ -114,13 +114,7 @@ def validation_problems(row: SourceRow, error: ValidationError) -> list[ImportPr
     model = MODELS[row.table]
     problems = []
     for item in error.errors(include_url=False):
-        column = str(item["loc"][0]) if item["loc"] else "(row)"
-        if item["type"] == BOUND:
-            allowed = item["msg"]
-        elif item["type"] == "missing":
-            allowed = f"a value: {allowed_for(model, column)}"
-        else:
-            allowed = allowed_for(model, column)
+        column, allowed = refused(model, item)
         problems.append(
             ImportProblem(
                 row.where(), row.table, row_id(row), column, item.get("input"), allowed,

@@ -27,7 +27,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from storage.crm_activity_rules import EARLIEST, MAX_ENGAGEMENT, PLANNED_YEARS_AHEAD, TimeWindow
 from storage.crm_tables import (
@@ -428,6 +428,16 @@ def allowed_for(model: type[FileRow], column: str) -> str:
     if field is None:
         return f"a column of {model.table}: {', '.join(model.model_fields)}"
     return field.description or "a value of the documented type"
+
+
+def refused(model: type[FileRow], item: ErrorDetails) -> tuple[str, str]:
+    """(column, what it allows) of one value pydantic refused for `model`."""
+    column = str(item["loc"][0]) if item["loc"] else "(row)"
+    if item["type"] == BOUND:
+        return column, item["msg"]
+    if item["type"] == "missing":
+        return column, f"a value: {allowed_for(model, column)}"
+    return column, allowed_for(model, column)
 
 
 def write_columns(model: type[FileRow]) -> tuple[str, ...]:

@@ -43,7 +43,7 @@ from crm.dataverse.mapping import (
     party,
     stakeholder,
 )
-from crm.file_rows import BOUND, FileRow, RowContext, allowed_for
+from crm.file_rows import FileRow, RowContext, refused
 from storage import dataverse_store as store
 from storage.crm_activity_rules import TimeWindow
 from storage.crm_problems import RowProblem, RowProblems
@@ -247,8 +247,7 @@ class Puller:
             return spec.model.model_validate(values, context=self.context)
         except ValidationError as error:
             for item in error.errors(include_url=False):
-                column = str(item["loc"][0]) if item["loc"] else "(row)"
-                allowed = item["msg"] if item["type"] == BOUND else allowed_for(spec.model, column)
+                column, allowed = refused(spec.model, item)
                 self.report.problems.add(
                     RowProblem(
                         spec.entity_set, str(row[spec.primary_id]),
