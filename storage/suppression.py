@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -36,6 +35,7 @@ from sqlmodel import Session
 
 from storage.crm_tables import Account, Contact, Lead, Opportunity, SystemUser
 from storage.engine import is_postgres
+from storage.interaction_locks import become_sqlite_writer
 from storage.rapport_tables import (
     ErasedSubject,
     HealthSnapshot,
@@ -263,12 +263,9 @@ def hold_suppression_lock(*, session: Session) -> None:
     """
     if is_postgres(session):
         session.execute(SUPPRESSION_LOCK)
-        return
-    driver = session.connection().connection.driver_connection
-    assert isinstance(driver, sqlite3.Connection)
-    if not driver.in_transaction:
+    else:
         # Waits (busy timeout) for the writer in flight, then keeps every other out.
-        driver.execute("BEGIN IMMEDIATE")
+        become_sqlite_writer(session)
 
 
 def suppression_mark(*, session: Session) -> SuppressionMark:
