@@ -11,9 +11,10 @@ subject or a body, which Rapport does not hold.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+TIMELINE_WEEKS = 13  # what the KPI timeline keeps (scoring.prepared.TIMELINE_WEEKS)
 WEEK_FIELDS = ("emails_sent", "emails_received", "meetings", "phone_calls")
 # Roles in the order a reader expects them: who wrote or organised, then who received.
 ROLE_ORDER = {"from": 0, "organizer": 1, "to": 2, "required": 3, "cc": 4, "optional": 5}
@@ -26,6 +27,18 @@ def week_series(weekly: Sequence[Mapping[str, Any]], weeks: int) -> list[dict[st
         {"week_start": _iso(week["week_start"]), **{f: int(week.get(f, 0)) for f in WEEK_FIELDS}}
         for week in ordered[-weeks:]
     ] if weeks > 0 else []  # fmt: skip
+
+
+def interactions_since(
+    series: Sequence[Mapping[str, Any]], computed_at: datetime | None, now: datetime
+) -> datetime:
+    """Where the interactions shown start: the first week shown; for a record with
+    no stored weeks, 13 weeks before its computation (never scored: before `now`)."""
+    if series:
+        start = datetime.fromisoformat(series[0]["week_start"])
+        return start if start.tzinfo is not None else start.replace(tzinfo=UTC)
+    anchor = computed_at if computed_at is not None else now
+    return anchor - timedelta(weeks=TIMELINE_WEEKS)
 
 
 def _iso(value: str | datetime) -> str:

@@ -9,7 +9,8 @@ Each read is one query shaped for its view, never a query per row:
   columns (weekly timeline, reasons) of the rows shown;
 - `record_people` and `record_interactions`: a record's interactions newest
   first, through the party index and the "regarding" index, bounded;
-- `interaction_parties`: who took part in those interactions, with names.
+- `interaction_parties`: who took part in those interactions, with names
+  (`timeline_interactions`: the three for one record's timeline).
 
 A contact has no owner of its own in the CRM contract: its owner here is the
 owner of its account.
@@ -278,6 +279,20 @@ def interaction_parties(*, session: Session, keys: Sequence[str]) -> list[dict[s
         )  # fmt: skip
         found += [row._asdict() for row in session.execute(query)]
     return found
+
+
+def timeline_interactions(
+    *, session: Session, record_type: str, record_id: str, since: datetime, limit: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A record's interactions in its scope (`record_people`, `record_team`) since
+    `since`, newest first, at most `limit`, and who took part in them."""
+    found = record_interactions(
+        session=session, record_type=record_type, record_id=record_id,
+        people=record_people(session=session, record_type=record_type, record_id=record_id),
+        team=record_team(session=session, record_type=record_type, record_id=record_id),
+        since=since, limit=limit,
+    )  # fmt: skip
+    return found, interaction_parties(session=session, keys=[item["key"] for item in found])
 
 
 def weekly_timeline(*, session: Session, record_type: str, record_id: str) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ that its existence does not leak.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +23,6 @@ from storage.types import core_table
 from storage.writeback import RECORD_TABLES
 from web.visibility import Visibility
 
-TIMELINE_WEEKS = 13  # what the KPI timeline keeps
 INTERACTIONS_SHOWN = 50
 STAKEHOLDER = core_table(OpportunityStakeholder)
 KPI = core_table(RelationshipKpi)
@@ -101,26 +100,13 @@ def _health(kpi: dict[str, Any] | None) -> dict[str, Any]:
 def _timeline(
     session: Session, record_type: str, record_id: str, kpi: dict[str, Any] | None
 ) -> dict[str, Any]:
-    weeks = timeline.week_series((kpi or {}).get("weekly") or [], TIMELINE_WEEKS)
-    if weeks:
-        since = datetime.fromisoformat(weeks[0]["week_start"])
-        since = since if since.tzinfo is not None else since.replace(tzinfo=UTC)
-    else:
-        anchor = (kpi or {}).get("computed_at") or datetime.now(UTC)
-        since = anchor - timedelta(weeks=TIMELINE_WEEKS)
-    found = insights_read.record_interactions(
-        session=session, record_type=record_type, record_id=record_id,
-        people=insights_read.record_people(
-            session=session, record_type=record_type, record_id=record_id
-        ),
-        team=insights_read.record_team(
-            session=session, record_type=record_type, record_id=record_id
-        ),
-        since=since, limit=INTERACTIONS_SHOWN,
+    weeks = timeline.week_series((kpi or {}).get("weekly") or [], timeline.TIMELINE_WEEKS)
+    computed_at = None if kpi is None else kpi["computed_at"]
+    since = timeline.interactions_since(weeks, computed_at, datetime.now(UTC))
+    found, parties = insights_read.timeline_interactions(
+        session=session, record_type=record_type, record_id=record_id, since=since,
+        limit=INTERACTIONS_SHOWN,
     )  # fmt: skip
-    parties = insights_read.interaction_parties(
-        session=session, keys=[item["key"] for item in found]
-    )
     return {
         "since": since,
         "weeks": weeks,

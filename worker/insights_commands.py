@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -26,7 +26,6 @@ from worker import commands
 from worker.failures import UserError
 
 RECORD_URL_SETTING = "RAPPORT_RECORD_URL_TEMPLATE"
-TIMELINE_WEEKS = 13  # what the KPI timeline keeps (scoring.prepared.TIMELINE_WEEKS)
 MAX_LIMIT = 100_000
 MAX_INTERACTIONS = 1_000
 
@@ -228,9 +227,9 @@ def chart(owner: str | None, now: datetime) -> tuple[pipeline_chart.ChartData, d
 
 def health_timeline(record: str, weeks: int, limit: int) -> dict[str, Any]:
     """`rapport health timeline`: weekly KPIs and the record's interactions, newest first."""
-    if not 1 <= weeks <= TIMELINE_WEEKS:
+    if not 1 <= weeks <= timeline.TIMELINE_WEEKS:
         raise UserError(
-            f"--weeks: {weeks} is not allowed; expected 1 to {TIMELINE_WEEKS} "
+            f"--weeks: {weeks} is not allowed; expected 1 to {timeline.TIMELINE_WEEKS} "
             "(the KPI timeline keeps 13 weeks)"
         )
     if not 1 <= limit <= MAX_INTERACTIONS:
@@ -243,20 +242,12 @@ def health_timeline(record: str, weeks: int, limit: int) -> dict[str, Any]:
             session=session, record_type=record_type, record_id=record_id
         )
         series = timeline.week_series((stored or {}).get("weekly") or [], weeks)
-        since = _since(series, stored)
-        people = insights_read.record_people(
-            session=session, record_type=record_type, record_id=record_id
-        )
-        team = insights_read.record_team(
-            session=session, record_type=record_type, record_id=record_id
-        )
-        found = insights_read.record_interactions(
-            session=session, record_type=record_type, record_id=record_id, people=people,
-            team=team, since=since, limit=limit,
+        computed_at = None if stored is None else stored["computed_at"]
+        since = timeline.interactions_since(series, computed_at, datetime.now(UTC))
+        found, parties = insights_read.timeline_interactions(
+            session=session, record_type=record_type, record_id=record_id, since=since,
+            limit=limit,
         )  # fmt: skip
-        parties = insights_read.interaction_parties(
-            session=session, keys=[item["key"] for item in found]
-        )
     assert row is not None
     return {
         "notice": EMPLOYMENT_NOTICE,
@@ -270,13 +261,3 @@ def health_timeline(record: str, weeks: int, limit: int) -> dict[str, Any]:
         "interactions": timeline.interaction_entries(found, parties),
         "interactions_limit": limit,
     }
-
-
-def _since(series: list[dict[str, Any]], stored: dict[str, Any] | None) -> datetime:
-    """The start of the first week shown; a never-scored record: 13 weeks before now-ish."""
-    if series:
-        start = datetime.fromisoformat(series[0]["week_start"])
-        return start if start.tzinfo is not None else start.replace(tzinfo=UTC)
-    computed = None if stored is None else stored["computed_at"]
-    anchor = computed if computed is not None else datetime.now(UTC)
-    return anchor - timedelta(weeks=TIMELINE_WEEKS)
