@@ -61,7 +61,8 @@ def record_page(
     if record_type not in views.RECORD_TYPES:
         raise RecordNotFound(record_type)
     row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)
-    if row is None or not seen.allows(owner_of(session, record_type, row)):
+    owner_id = None if row is None else owner_of(session, record_type, row)
+    if row is None or not seen.allows(owner_id):
         raise RecordNotFound(record_id)
     kpi = health_read.load_kpi(session=session, record_type=record_type, record_id=record_id)
     return {
@@ -70,7 +71,7 @@ def record_page(
         "record_id": record_id,
         "name": row["display_name"],
         "status": row.get("status"),
-        "owner_id": owner_of(session, record_type, row),
+        "owner_id": owner_id,
         "estimated_revenue": row.get("estimated_revenue"),
         "estimated_close_date": row.get("estimated_close_date"),
         **_health(kpi),
