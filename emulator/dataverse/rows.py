@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from emulator.dataverse.schema import Table
+from emulator.dataverse.schema import Column, Table
 from emulator.dataverse.store import Row, Store
 
 LOOKUP_LOGICAL_NAME = "Microsoft.Dynamics.CRM.lookuplogicalname"
@@ -52,14 +52,6 @@ class RowView(Mapping[str, Any]):
         return len(self._values)
 
 
-def properties(table: Table, row: Row) -> dict[str, Any]:
-    """Every property of the row by its wire name (what $filter and $orderby see)."""
-    shown: dict[str, Any] = {}
-    for column in table.columns.values():
-        shown[column.value_name] = row.values.get(column.name)
-    return shown
-
-
 def render(
     store: Store,
     table: Table,
@@ -67,19 +59,23 @@ def render(
     select: list[str] | None,
     annotations: list[str],
 ) -> dict[str, Any]:
-    values = properties(table, row)
-    names = list(values) if select is None else list(dict.fromkeys(select))
-    if table.primary_id not in names:
-        names.append(table.primary_id)
+    """The row on the wire: every property (or those of `select`, then the primary id)."""
+    shown: list[tuple[str, Column | None]]
+    if select is None:
+        shown = [(column.value_name, column) for column in table.columns.values()]
+    else:  # only the selected columns are read: a paged $select renders a few of many
+        shown = [(name, table.column_for_property(name)) for name in dict.fromkeys(select)]
+        if table.primary_id not in select:
+            shown.append((table.primary_id, table.column_for_property(table.primary_id)))
     rendered: dict[str, Any] = {"@odata.etag": f'W/"{row.values.get("versionnumber")}"'}
-    for name in names:
-        rendered[name] = values.get(name)
-        column = table.column_for_property(name)
-        if column is None or column.kind != "lookup" or values.get(name) is None:
+    for name, column in shown:
+        value = None if column is None else row.values.get(column.name)
+        rendered[name] = value
+        if column is None or column.kind != "lookup" or value is None:
             continue
         target = row.lookup_types.get(column.name, column.targets[0] if column.targets else "")
         if _wants(annotations, FORMATTED_VALUE):
-            rendered[f"{name}@{FORMATTED_VALUE}"] = _display_name(store, target, values[name])
+            rendered[f"{name}@{FORMATTED_VALUE}"] = _display_name(store, target, value)
         if _wants(annotations, NAVIGATION_PROPERTY):
             navigation = column.name if len(column.targets) < 2 else f"{column.name}_{target}"
             rendered[f"{name}@{NAVIGATION_PROPERTY}"] = navigation
