@@ -76,7 +76,7 @@ def with_client(
         raise UserError(str(error)) from None
 
 
-def _emit(payload: Any, as_json: bool) -> None:
+def _emit(payload: Any) -> None:
     typer.echo(json.dumps(payload, indent=2, default=str))
 
 
@@ -93,7 +93,7 @@ def check_command(as_json: JsonFlag = False) -> None:
         raise UserError(f"RAPPORT_DATAVERSE_URL: {error}; is the environment URL right?") from None
     payload = report.as_dict()
     if as_json:
-        _emit(payload, True)
+        _emit(payload)
     else:
         console.print(f"Dataverse environment {payload['environment']}")
         for probe in report.probes:
@@ -141,7 +141,7 @@ def provision_command(
     except DataverseError as error:
         raise UserError(f"provision stopped: {error}; run `rapport dataverse check`") from None
     if as_json:
-        _emit(payload, True)
+        _emit(payload)
     else:
         _render_plan(payload)
     if payload["conflicts"]:
@@ -161,8 +161,16 @@ def _render_plan(payload: dict[str, Any]) -> None:
         console.print("dry run: nothing created")
 
 
-def connector_error(error: DataverseError) -> UserError:
-    return UserError(f"Dataverse: {error}; run `rapport dataverse check`")
+def _connector_run(call: Callable[[DataverseClient], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """`call`'s report and what its requests cost; a connector failure is one line (exit 2)."""
+
+    async def run(client: DataverseClient) -> dict[str, Any]:
+        return {**(await call(client)), "requests": client.counters.as_dict()}
+
+    try:
+        return with_client(run)
+    except DataverseError as error:
+        raise UserError(f"Dataverse: {error}; run `rapport dataverse check`") from None
 
 
 def _store() -> Any:
@@ -186,15 +194,11 @@ def pull_command(as_json: JsonFlag = False) -> None:
         puller = Puller(
             client, store, now=datetime.now(UTC), page_size=settings.dataverse_page_size
         )
-        report = await puller.pull()
-        return {**report.as_dict(), "requests": client.counters.as_dict()}
+        return (await puller.pull()).as_dict()
 
-    try:
-        payload = with_client(pull)
-    except DataverseError as error:
-        raise connector_error(error) from None
+    payload = _connector_run(pull)
     if as_json:
-        _emit(payload, True)
+        _emit(payload)
         return
     for name, table in payload["tables"].items():
         console.print(
@@ -230,15 +234,11 @@ def push_command(
             client, store, prefix=settings.dataverse_prefix, now=datetime.now(UTC),
             batch_size=settings.dataverse_push_batch_size,
         )  # fmt: skip
-        report = await pusher.push(clear_all=clear)
-        return {**report.as_dict(), "requests": client.counters.as_dict()}
+        return (await pusher.push(clear_all=clear)).as_dict()
 
-    try:
-        payload = with_client(push)
-    except DataverseError as error:
-        raise connector_error(error) from None
+    payload = _connector_run(push)
     if as_json:
-        _emit(payload, True)
+        _emit(payload)
         return
     console.print(
         f"records pushed {payload['pushed']} (cleared {payload['cleared']}), unchanged "
