@@ -18,12 +18,15 @@ so that the same store always lists in the same order:
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from insights.notice import EMPLOYMENT_NOTICE
 from scoring.model import HealthState, Trend
 
 # "Emails in 30 days" counts the KPI timeline's weeks that start within this
@@ -202,3 +205,19 @@ ROW_FIELDS = (
     "next_activity_at", "next_activity_kind", "emails_sent_30d", "emails_received_30d",
     "response_rate_by_them", "first_reason", "computed_at",
 )  # fmt: skip
+
+
+def rows_csv(rows: Iterable[Mapping[str, Any]]) -> str:
+    """Shaped rows as CSV (`rapport health list --csv`, the web portfolio's download):
+    the notice as a `#` comment line, the header (ROW_FIELDS), one line per row."""
+    buffer = io.StringIO()
+    buffer.write(f"# {EMPLOYMENT_NOTICE}\n")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(ROW_FIELDS)
+    for row in rows:
+        writer.writerow(["" if row[f] is None else _csv_cell(row[f]) for f in ROW_FIELDS])
+    return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime | date) else str(value)

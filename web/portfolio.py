@@ -7,8 +7,6 @@ the chosen order within the at-risk records and within the rest.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -176,15 +174,5 @@ def _shaped(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[dict[st
 
 
 def as_csv(payload: Mapping[str, Any]) -> str:
-    """The CSV download: the notice as a `#` comment line, then views.ROW_FIELDS."""
-    buffer = io.StringIO()
-    buffer.write(f"# {EMPLOYMENT_NOTICE}\n")
-    writer = csv.DictWriter(buffer, fieldnames=views.ROW_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for row in payload["rows"]:
-        writer.writerow({field: _cell(row[field]) for field in views.ROW_FIELDS})
-    return buffer.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value
+    """The CSV download: `rapport health list --csv`'s (insights.views.rows_csv)."""
+    return views.rows_csv(payload["rows"])

@@ -8,7 +8,6 @@ chart's caption (docs/insights.md).
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from datetime import UTC, date, datetime
@@ -19,8 +18,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from insights import views
 from insights.notice import EMPLOYMENT_NOTICE
-from insights.views import ROW_FIELDS, SortKey
+from insights.views import SortKey
 from worker import commands
 from worker import insights_commands as run
 from worker.failures import UserError
@@ -110,18 +110,9 @@ def health_list(
     if as_json:
         _json(payload)
     elif as_csv:
-        write_csv(payload["rows"], sys.stdout)
+        sys.stdout.write(views.rows_csv(payload["rows"]))
     else:
         _list_table(payload)
-
-
-def write_csv(rows: list[dict[str, Any]], stream: Any) -> None:
-    """The notice as a `#` comment line, the header (ROW_FIELDS), one line per row."""
-    stream.write(f"# {EMPLOYMENT_NOTICE}\n")
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(ROW_FIELDS)
-    for row in rows:
-        writer.writerow(["" if row[f] is None else _iso(row[f]) for f in ROW_FIELDS])
 
 
 def _when(value: datetime | None, kind: str | None) -> str:
