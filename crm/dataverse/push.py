@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,10 +30,14 @@ from crm.dataverse.client import DataverseClient
 from crm.dataverse.columns import CONTACT_LENGTH, REASON_LENGTH, TABLES, logical_names
 from crm.dataverse.exceptions import RecordMissing, TransientError
 from storage import dataverse_store as store
+from storage.crm_tables import Contact
 from storage.engine import session_scope
 from storage.suppression import load_suppression
+from storage.types import core_table
+from storage.writeback import KPI, RECORD_TABLES
 
 CLEARED: dict[str, Any] = {}  # no value in any column
+CONTACT = core_table(Contact)
 
 RecordKey = tuple[str, str]
 
@@ -58,32 +62,25 @@ def digest(values: dict[str, Any]) -> str:
 
 
 def _health_rows(session: Session, record_type: str) -> dict[str, dict[str, Any]]:
-    table = sa.table(
-        record_type,
-        sa.column("id"), sa.column("health_score"), sa.column("health_state"),
-        sa.column("health_trend"), sa.column("health_updated_at"),
+    table = RECORD_TABLES[record_type]
+    query = sa.select(
+        table.c.id, table.c.health_score, table.c.health_state, table.c.health_trend,
+        table.c.health_updated_at,
     )  # fmt: skip
-    rows = session.execute(sa.select(table)).mappings()
-    return {str(row["id"]): dict(row) for row in rows}
+    return {str(row["id"]): dict(row) for row in session.execute(query).mappings()}
 
 
 def _kpi_rows(session: Session) -> dict[RecordKey, tuple[Any, Any, Any]]:
-    kpi = sa.table(
-        "relationship_kpi",
-        sa.column("record_type"), sa.column("record_id"), sa.column("reasons", sa.JSON()),
-        sa.column("weakest_contact_id"), sa.column("weakest_contact_role"),
+    query = sa.select(
+        KPI.c.record_type, KPI.c.record_id, KPI.c.reasons, KPI.c.weakest_contact_id,
+        KPI.c.weakest_contact_role,
     )  # fmt: skip
-    found = {}
-    for row in session.execute(sa.select(kpi)):
-        found[(str(row[0]), str(row[1]))] = (row[2], row[3], row[4])
-    return found
+    return {(str(row[0]), str(row[1])): (row[2], row[3], row[4]) for row in session.execute(query)}
 
 
 def _contact_names(session: Session) -> dict[str, str]:
-    contact = sa.table("contact", sa.column("id"), sa.column("full_name"))
-    return {
-        str(i): str(n) for i, n in session.execute(sa.select(contact.c.id, contact.c.full_name))
-    }
+    query = sa.select(CONTACT.c.id, CONTACT.c.full_name)
+    return {str(i): str(n) for i, n in session.execute(query)}
 
 
 def desired_values(session: Session) -> dict[RecordKey, dict[str, Any]]:
@@ -106,19 +103,12 @@ def desired_values(session: Session) -> dict[RecordKey, dict[str, Any]]:
     return wanted
 
 
-def _iso(moment: Any) -> str | None:
-    if moment is None:
-        return None
-    if not isinstance(moment, datetime):  # SQLite hands an untyped column back as text
-        moment = datetime.fromisoformat(str(moment))
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return str(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+def _iso(moment: datetime | None) -> str | None:
+    """UTCDateTime reads an aware UTC time on both databases."""
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _first_reason(reasons: Any) -> str | None:
-    if isinstance(reasons, str):
-        reasons = json.loads(reasons)
+def _first_reason(reasons: list[str] | None) -> str | None:
     if not reasons:
         return None
     return str(reasons[0])[:REASON_LENGTH]
