@@ -21,23 +21,22 @@ from crm.dataverse.exceptions import (
     RequestRefused,
     TokenRefused,
 )
+from crm.dataverse.mapping import CONNECTIONS, PULLED
 from crm.dataverse.provision import existing_columns
 
-# entity set -> primary id: every table the pull reads
-READ_TABLES: dict[str, str] = {
-    "systemusers": "systemuserid",
-    "accounts": "accountid",
-    "contacts": "contactid",
-    "leads": "leadid",
-    "opportunities": "opportunityid",
-    "connectionroles": "connectionroleid",
-    "connections": "connectionid",
-    "emails": "activityid",
-    "appointments": "activityid",
-    "phonecalls": "activityid",
-    "tasks": "activityid",
-    "activityparties": "activitypartyid",
-}
+
+def _read_tables() -> dict[str, str]:
+    """Entity set -> primary id of every table the pull reads, in its order (the
+    connection roles are read whole, just before the connections)."""
+    tables: dict[str, str] = {}
+    for spec in PULLED:
+        if spec is CONNECTIONS:
+            tables["connectionroles"] = "connectionroleid"
+        tables[spec.entity_set] = spec.primary_id
+    return tables
+
+
+READ_TABLES = _read_tables()
 NO_RECORD = "00000000-0000-0000-0000-000000000000"
 ROLE_FIX = (
     "give the application user's security role {privilege} (docs/dataverse.md, 'The security role')"
