@@ -17,7 +17,7 @@ from rich.table import Table
 
 from insights import similar_deals as similar
 from insights.notice import EMPLOYMENT_NOTICE
-from storage import migrate, similar_deals_read
+from storage import similar_deals_read
 from storage.engine import session_scope
 from worker import commands
 from worker.failures import UserError
@@ -55,8 +55,7 @@ def _features(deal: similar.Deal, today: date) -> dict[str, Any]:
 
 def similar_payload(opportunity: str, today: date) -> dict[str, Any]:
     opportunity_id = opportunity.strip().removeprefix("opportunity:")
-    store = commands.engine()
-    migrate.require_current(store)
+    store = commands._migrated_engine()
     with session_scope(store) as session:
         found = similar_deals_read.deal_features(session=session, opportunity_id=opportunity_id)
         if found is None:

@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from insights import introductions
 from insights.notice import EMPLOYMENT_NOTICE
-from storage import health_read, insights_read, introductions_read, migrate
+from storage import health_read, insights_read, introductions_read
 from storage.engine import session_scope
 from storage.introducer_store import load_introducers
 from worker import commands
@@ -39,12 +39,6 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 class DraftFormat(StrEnum):
     text = "text"
     eml = "eml"
-
-
-def _store() -> Engine:
-    store = commands.engine()
-    migrate.require_current(store)
-    return store
 
 
 def _require_switch(store: Engine) -> None:
@@ -102,7 +96,7 @@ def draft(
 
     if out is not None and (out.is_dir() or not out.parent.is_dir()):
         raise UserError(f"--out: {out} is not allowed; expected a file in an existing directory")
-    store = _store()
+    store = commands._migrated_engine()
     record_type, record_id, name = resolve_person(record, store)
     _require_switch(store)
     now = datetime.now(UTC)
@@ -175,7 +169,7 @@ def account(
 ) -> None:
     """Who knows this company best, and which of its people talk to us most."""
     account_id = account_ref.strip().removeprefix("account:")
-    store = _store()
+    store = commands._migrated_engine()
     with session_scope(store) as session:
         name = introductions_read.account_name(session=session, account_id=account_id)
         if name is None:

@@ -15,7 +15,7 @@ import typer
 
 from insights.notice import EMPLOYMENT_NOTICE
 from news.fetcher import FeedConfigError
-from storage import migrate, news_store
+from storage import news_store
 from storage.engine import session_scope
 from storage.introductions_read import account_name
 from worker import commands
@@ -48,8 +48,7 @@ def news_fetch(as_json: JsonFlag = False) -> None:
         raise UserError(str(refusal)) from None
     if not sources:
         raise UserError(f"{FEEDS_SETTING}: no feed configured; expected URLs or ACCOUNT_ID=URL")
-    store = commands.engine()
-    migrate.require_current(store)
+    store = commands._migrated_engine()
     summary = refresh_news(store, sources, now=datetime.now(UTC))
     payload = {"notice": EMPLOYMENT_NOTICE, **asdict(summary)}
     if as_json:
@@ -72,8 +71,7 @@ def news_show(
     if not 1 <= limit <= 500:
         raise UserError(f"--limit: {limit} is not allowed; expected 1-500")
     account_id = account.strip().removeprefix("account:")
-    store = commands.engine()
-    migrate.require_current(store)
+    store = commands._migrated_engine()
     with session_scope(store) as session:
         name = account_name(session=session, account_id=account_id)
         if name is None:

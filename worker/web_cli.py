@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 
-from storage import migrate
 from worker import commands
 from worker.failures import UserError
 
@@ -58,7 +57,6 @@ def web(
 
     from web.app import trial_app
 
-    store = commands.engine()
-    migrate.require_current(store)
+    store = commands._migrated_engine()
     typer.echo(f"rapport web (trial, no sign-in): http://{host}:{port}/", err=True)
     uvicorn.run(trial_app(store), host=host, port=port, log_level="warning")
