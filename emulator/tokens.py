@@ -11,6 +11,7 @@ import functools
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,7 +219,7 @@ class TokenService:
             )
 
     def verify_bearer(
-        self, authorization: str | None, audiences: frozenset[str] | None = None
+        self, authorization: str | None, audiences: AbstractSet[str] | None = None
     ) -> AccessClaims:
         """Claims of a valid bearer token for `audiences` (default: Graph's)."""
         if not authorization or not authorization.lower().startswith("bearer "):

@@ -155,9 +155,7 @@ class DataverseService(MetadataEndpoints):
 
     def _caller(self, request: ApiRequest) -> ApplicationUser:
         try:
-            claims = self.tokens.verify_bearer(
-                request.header("authorization"), frozenset(self.audiences)
-            )
+            claims = self.tokens.verify_bearer(request.header("authorization"), self.audiences)
         except GraphError as error:
             raise _Unauthenticated(self._challenge()) from error
         user = self.environment.application_users.get(claims.app_id)
