@@ -34,7 +34,6 @@ from compliance.export_layout import SECTION_COLUMNS, SECTIONS
 FORMATS = ("json", "csv")
 JSON_FILE = "rapport-export.json"
 MANIFEST_FILE = "manifest.csv"
-FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
 
 
