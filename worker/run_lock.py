@@ -46,6 +46,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from storage import lease_store
+from storage.engine import sqlite_file
 from worker.failures import StoreError, UserError
 
 log = logging.getLogger("rapport.run_lock")
@@ -211,12 +212,13 @@ class AdvisoryLock:
             connection.close()
 
 
-def lock_file(database: str | None, suffix: str) -> Path | None:
+def lock_file(database_url: str, suffix: str) -> Path | None:
     """A SQLite store's lock file: `rapport.db` -> `rapport.db<suffix>` beside it;
-    None for in-memory SQLite."""
-    if database in (None, "", ":memory:"):
+    None for PostgreSQL or in-memory SQLite."""
+    store = sqlite_file(database_url)
+    if store is None:
         return None
-    path = Path(database).resolve()
+    path = store.resolve()
     return path.with_name(path.name + suffix)
 
 
@@ -224,7 +226,7 @@ def store_run_lock(engine: Engine, label: str) -> JobLock:
     """The store's run lock, not yet taken; `label` names this process to the others."""
     if engine.dialect.name == "postgresql":
         return AdvisoryLock(engine, RUN_LOCK, label=label, clear_of=PROCESS_LOCK)
-    path = lock_file(engine.url.database, ".run-lock")  # rapport.db.run-lock
+    path = lock_file(engine.url.render_as_string(hide_password=False), ".run-lock")
     return FreeLock() if path is None else FileLock(path, label)
 
 

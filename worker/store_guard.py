@@ -12,9 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
-
-from sqlalchemy.engine import make_url
 
 from worker.failures import UserError
 from worker.run_lock import FileLock, lock_file, this_process
@@ -24,18 +21,10 @@ class AnotherWorkerError(UserError):
     """A second worker on one SQLite store."""
 
 
-def lock_path(database_url: str) -> Path | None:
-    """`rapport.db` -> `rapport.db.worker-lock`; None for PostgreSQL or in-memory SQLite."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
-        return None
-    return lock_file(url.database, ".worker-lock")
-
-
 @contextmanager
 def single_worker(database_url: str, *, now: datetime) -> Iterator[None]:
     """Hold the store's worker lock for the block, or refuse with who holds it."""
-    path = lock_path(database_url)
+    path = lock_file(database_url, ".worker-lock")  # rapport.db.worker-lock
     if path is None:
         yield
         return
