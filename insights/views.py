@@ -64,6 +64,15 @@ class ViewFilter:
         return AT_RISK_STATES if self.states is None else self.states & AT_RISK_STATES
 
 
+def _choices(enum: type[HealthState] | type[Trend]) -> dict[str, int]:
+    return {member.name.lower().replace("_", "-"): int(member) for member in enum}
+
+
+# How a filter names states and trends ("poor", "not-enough-info", "declining"): the
+# CLI's --state/--trend and the web portfolio's grade/trend parameters.
+STATE_CHOICES, TREND_CHOICES = _choices(HealthState), _choices(Trend)
+
+
 def state_name(value: int | None) -> str | None:
     """The state's label ("Good", "Not enough info", ...); None when never graded."""
     return None if value is None else HealthState(value).name.replace("_", " ").capitalize()

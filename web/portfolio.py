@@ -16,7 +16,6 @@ from sqlmodel import Session
 
 from insights import views
 from insights.notice import EMPLOYMENT_NOTICE
-from scoring.model import HealthState, Trend
 from storage import insights_read
 from web.visibility import Visibility
 
@@ -27,11 +26,7 @@ class BadFilter(ValueError):
     """A query-string value that is not allowed; the message names the parameter."""
 
 
-def _choices(enum: type[HealthState] | type[Trend]) -> dict[str, int]:
-    return {member.name.lower().replace("_", "-"): int(member) for member in enum}
-
-
-GRADE_CHOICES, TREND_CHOICES = _choices(HealthState), _choices(Trend)
+GRADE_CHOICES, TREND_CHOICES = views.STATE_CHOICES, views.TREND_CHOICES
 
 
 def _picked(name: str, raw: str | None, choices: dict[str, int]) -> frozenset[int] | None:

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from insights import pipeline_chart, timeline, views
 from insights.notice import EMPLOYMENT_NOTICE
-from scoring.model import HealthState, Trend
+from scoring.model import HealthState
 from storage import health_read, insights_read, migrate
 from storage.engine import session_scope
 from worker import commands
@@ -30,11 +30,7 @@ MAX_LIMIT = 100_000
 MAX_INTERACTIONS = 1_000
 
 
-def _choices(enum: type[HealthState] | type[Trend]) -> dict[str, int]:
-    return {member.name.lower().replace("_", "-"): int(member) for member in enum}
-
-
-STATE_CHOICES, TREND_CHOICES = _choices(HealthState), _choices(Trend)
+STATE_CHOICES, TREND_CHOICES = views.STATE_CHOICES, views.TREND_CHOICES
 
 
 def parse_choices(option: str, raw: str | None, choices: dict[str, int]) -> frozenset[int] | None:
