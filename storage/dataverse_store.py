@@ -80,10 +80,6 @@ def forget_cursor(*, session: Session, entity_set: str) -> None:
     session.execute(sa.delete(CURSORS).where(CURSORS.c.entity_set == entity_set))
 
 
-def all_cursors(*, session: Session) -> list[DataverseCursor]:
-    return list(session.exec(sa.select(DataverseCursor)).scalars())  # type: ignore[call-overload]
-
-
 # --- contract deletes ------------------------------------------------------------------
 
 
@@ -218,15 +214,6 @@ def record_pushes(
             row.pushed_values = values
         session.add(row)
     session.flush()
-
-
-def pushes_for(*, session: Session, records: Iterable[tuple[str, str]]) -> list[DataversePush]:
-    found = []
-    for record_type, record_id in records:
-        row = session.get(DataversePush, (record_type, record_id))
-        if row is not None:
-            found.append(row)
-    return found
 
 
 def has_pushed_values(*, session: Session) -> bool:

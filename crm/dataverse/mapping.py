@@ -253,7 +253,6 @@ PULLED: tuple[TableSpec, ...] = (
     SYSTEM_USERS, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES, CONNECTIONS,
     EMAILS, APPOINTMENTS, PHONE_CALLS, TASKS, PARTIES,
 )  # fmt: skip
-CONTRACT_TABLE = {spec.entity_set: spec.model.table for spec in PULLED if spec.model}
 
 
 @dataclass(frozen=True)
