@@ -190,8 +190,7 @@ def _kpi_rewrites(
 
 
 def _weakest_contact_of_others(session: Session, refs: frozenset[RecordKey]) -> list[RecordKey]:
-    where = sa.and_(weakest_contact_filter(refs), sa.not_(ref_filter(KPI, refs)))
-    query = sa.select(KPI.c.record_type, KPI.c.record_id).where(where)
+    query = sa.select(KPI.c.record_type, KPI.c.record_id).where(weakest_contact_filter(refs))
     return sorted((record_type, record_id) for record_type, record_id in session.execute(query))
 
 

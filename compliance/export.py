@@ -211,7 +211,7 @@ def _mentions(session: Session, refs: frozenset[RecordKey], mentions: Mentions) 
             ]
     # A deal or account that names the subject as its weakest key contact.
     weakest = sa.select(KPI.c.record_type, KPI.c.record_id, KPI.c.weakest_contact_id).where(
-        weakest_contact_filter(refs), sa.not_(ref_filter(KPI, refs))
+        weakest_contact_filter(refs)
     )
     found += [
         {"record_type": t, "record_id": i, "field": "weakest_contact", "value": contact_id}

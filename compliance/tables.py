@@ -72,6 +72,6 @@ KEY_CONTACT_TYPES = ("contact", "lead")
 
 
 def weakest_contact_filter(refs: frozenset[RecordKey]) -> sa.ColumnElement[bool]:
-    """KPI rows whose weakest key contact is one of these contacts or leads."""
+    """Other records' KPI rows whose weakest key contact is one of these contacts or leads."""
     people = sorted({i for t, i in refs if t in KEY_CONTACT_TYPES})
-    return KPI.c.weakest_contact_id.in_(people)
+    return sa.and_(KPI.c.weakest_contact_id.in_(people), sa.not_(ref_filter(KPI, refs)))
