@@ -133,7 +133,8 @@ def _run_once(
     summary.introducers = store_introducers(engine, ranking, scored.introducers)
     summary.seconds["introducers"] = clock() - scored.written_at
     with session_scope(engine) as session:
-        # A subject erased while this run was scoring: its late writes go again.
+        # What an earlier run wrote for a subject erased while it ran, when it died
+        # before its sweep (this run's own late writes go in erasures_outlast_run's).
         forget_late_health(session=session)
     return summary
 
