@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from insights.pipeline_chart import COLOUR_LABEL, Colour
+from insights.views import SortKey
 from web import pipeline, portfolio, record
 from web.deps import SessionDep, ViewerDep, VisibilityDep
 from web.templating import render
@@ -29,6 +30,7 @@ def portfolio_page(
     return render(request, viewer, "portfolio.html", {
         "payload": payload, "params": request.query_params, "csv_link": csv_link,
         "grades": portfolio.GRADE_CHOICES, "trends": portfolio.TREND_CHOICES,
+        "sorts": [key.value for key in SortKey],
     })  # fmt: skip
 
 
