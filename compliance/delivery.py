@@ -27,7 +27,7 @@ from compliance.audit import record_export
 from compliance.exceptions import ExportNotAuditedError, ExportTargetError
 from compliance.export import SubjectExport, export_subject
 from compliance.export_files import StagedExport, prepare_target, stage_export
-from storage.engine import session_scope, store_unusable_reason
+from storage.engine import database_error_line, session_scope
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _publish_audited(
         staged.discard()
         raise ExportNotAuditedError(
             f"export of {export.subject} withdrawn: the audit log cannot be written "
-            f"({_store_reason(error)}); no export file was left"
+            f"({database_error_line(error)}); no export file was left"
         ) from None
     except BaseException:
         staged.discard()
@@ -90,14 +90,6 @@ def _audit_failure(
     except sa_exc.SQLAlchemyError as error:
         return ExportNotAuditedError(
             f"{failure}; the failed export could not be recorded in the audit log either "
-            f"({_store_reason(error)})"
+            f"({database_error_line(error)})"
         )
     return failure
-
-
-def _store_reason(error: sa_exc.SQLAlchemyError) -> str:
-    reason = store_unusable_reason(error)
-    if reason is not None:
-        return reason
-    orig = getattr(error, "orig", None) or error
-    return str(orig).strip().splitlines()[0]

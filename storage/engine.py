@@ -137,6 +137,12 @@ def store_unusable_reason(error: BaseException) -> str | None:
     return None
 
 
+def database_error_line(error: BaseException) -> str:
+    """One line for a failed statement: why the store is unusable, else the driver's first
+    line (never the SQL or its parameters that follow it)."""
+    return store_unusable_reason(error) or _first_line(getattr(error, "orig", None) or error)
+
+
 def is_postgres(session: Session) -> bool:
     """Whether the session's store is PostgreSQL; asks the bind, so no connection opens."""
     return session.get_bind().dialect.name == "postgresql"

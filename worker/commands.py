@@ -15,10 +15,10 @@ from sqlalchemy.engine import Engine
 from storage import health_read, migrate
 from storage.engine import (
     create_store_engine,
+    database_error_line,
     redacted,
     session_scope,
     sqlite_file,
-    store_unusable_reason,
 )
 from worker.exchange import ExchangeSummary, residency_hint, round_figures
 from worker.failures import StoreError, UserError
@@ -279,8 +279,9 @@ def demo(database: Path, now: datetime) -> dict[str, Any]:
             deals = insights_commands.demo_deals_at_risk(session)
     except sa_exc.DBAPIError as error:
         # Named here: the CLI's fallback would name RAPPORT_DATABASE_URL, not the demo store.
-        reason = store_unusable_reason(error) or str(error.orig).strip().splitlines()[0]
-        raise StoreError(f"--database: cannot use the demo store {database}: {reason}") from None
+        raise StoreError(
+            f"--database: cannot use the demo store {database}: {database_error_line(error)}"
+        ) from None
     finally:
         store.dispose()
     return {
