@@ -37,8 +37,7 @@ def pipeline_bubbles(
     request: Request, session: SessionDep, seen: VisibilityDep, owner: str | None = None
 ) -> dict[str, Any]:
     """The relationship pipeline's bubbles (visible open opportunities)."""
-    owner_id = portfolio.owner_id_of(session, (owner or "").strip() or None)
-    return pipeline.pipeline(session, seen, request.app.state.clock(), owner_id)[1]
+    return pipeline.pipeline(session, seen, request.app.state.clock(), owner)[1]
 
 
 @router.get("/records/{record_type}/{record_id}")

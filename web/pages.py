@@ -50,8 +50,7 @@ def pipeline_page(
     request: Request, viewer: ViewerDep, session: SessionDep, seen: VisibilityDep,
     owner: str | None = None,
 ) -> HTMLResponse:  # fmt: skip
-    owner_id = portfolio.owner_id_of(session, (owner or "").strip() or None)
-    data, payload = pipeline.pipeline(session, seen, request.app.state.clock(), owner_id)
+    data, payload = pipeline.pipeline(session, seen, request.app.state.clock(), owner)
     svg = pipeline.inline_svg(data, "Relationship pipeline")
     return render(request, viewer, "pipeline.html", {
         "payload": payload, "chart": Markup(svg),  # matplotlib wrote it; titles escaped

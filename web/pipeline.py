@@ -14,6 +14,7 @@ from sqlmodel import Session
 from insights import pipeline_chart
 from insights.notice import EMPLOYMENT_NOTICE
 from storage import insights_read
+from web.portfolio import owner_id_of
 from web.visibility import Visibility
 
 RECORD_PAGE = "/records/opportunity/{id}"
@@ -23,9 +24,11 @@ _PROLOGUE = re.compile(r"\A.*?(?=<svg\b)", re.DOTALL)
 
 
 def pipeline(
-    session: Session, seen: Visibility, now: datetime, owner_id: str | None = None
+    session: Session, seen: Visibility, now: datetime, owner: str | None = None
 ) -> tuple[pipeline_chart.ChartData, dict[str, Any]]:
-    """The chart data of the open deals the viewer may see (one owner's when given)."""
+    """The chart data of the open deals the viewer may see (one owner's, by id or
+    address, when the `owner` parameter names one)."""
+    owner_id = owner_id_of(session, (owner or "").strip() or None)
     deals = insights_read.view_rows(
         session=session, record_type="opportunity", owner_id=owner_id,
         owner_ids=seen.owners, open_only=True,
