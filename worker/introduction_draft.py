@@ -11,6 +11,7 @@ the employment notice (docs/insights.md, "Introductions").
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -18,7 +19,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from insights import introductions
@@ -41,8 +41,8 @@ class DraftFormat(StrEnum):
     eml = "eml"
 
 
-def _require_switch(store: Engine) -> None:
-    if not current_settings(store)[SWITCH]:
+def _require_switch(settings: Mapping[str, Any]) -> None:
+    if not settings[SWITCH]:
         raise UserError(
             f"who knows whom is switched off ({SWITCH}); an admin can turn it on with: "
             f"rapport settings set {SWITCH} on"
@@ -98,9 +98,10 @@ def draft(
         raise UserError(f"--out: {out} is not allowed; expected a file in an existing directory")
     store = commands._migrated_engine()
     record_type, record_id, name = resolve_person(record, store)
-    _require_switch(store)
+    settings = current_settings(store)
+    _require_switch(settings)
     now = datetime.now(UTC)
-    template = str(current_settings(store)[TEMPLATE_KEY])
+    template = str(settings[TEMPLATE_KEY])
     with session_scope(store) as session:
         requester_id, requester = _requester(session, by)
         hidden = _hidden(session, now)
