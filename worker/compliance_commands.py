@@ -17,15 +17,12 @@ from sqlalchemy.engine import Engine
 
 import compliance
 from compliance.exceptions import ExportNotAuditedError
-from storage import migrate
 from worker import commands
 from worker.failures import StoreError, UserError
 
 
 def _store() -> Engine:
-    store = commands.engine()
-    migrate.require_current(store)
-    return store
+    return commands._migrated_engine()  # the store, its schema checked, as every command
 
 
 @contextmanager
