@@ -42,7 +42,9 @@ def pipeline_bubbles(
 
 @router.get("/records/{record_type}/{record_id}")
 def record_insights(
-    record_type: str, record_id: str, session: SessionDep, seen: VisibilityDep
+    request: Request, record_type: str, record_id: str, session: SessionDep, seen: VisibilityDep
 ) -> dict[str, Any]:
     """One record: health, factors, reasons, timeline, stakeholders, introducers."""
-    return record.record_page(session, seen, record_type, record_id)
+    return record.record_page(
+        session, seen, record_type, record_id, request.app.state.clock()
+    )

@@ -63,5 +63,7 @@ def record_view(
     request: Request, record_type: str, record_id: str, viewer: ViewerDep,
     session: SessionDep, seen: VisibilityDep,
 ) -> HTMLResponse:  # fmt: skip
-    payload = record.record_page(session, seen, record_type, record_id)
+    payload = record.record_page(
+        session, seen, record_type, record_id, request.app.state.clock()
+    )
     return render(request, viewer, "record.html", {"record": payload})

@@ -7,7 +7,7 @@ that its existence does not leak.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,9 +55,10 @@ def owner_of(session: Session, record_type: str, row: dict[str, Any]) -> str | N
 
 
 def record_page(
-    session: Session, seen: Visibility, record_type: str, record_id: str
+    session: Session, seen: Visibility, record_type: str, record_id: str, now: datetime
 ) -> dict[str, Any]:
-    """Everything the record page and GET /api/records/{type}/{id} show."""
+    """Everything the record page and GET /api/records/{type}/{id} show, as of `now`
+    (the app's clock: where a never-scored record's timeline starts)."""
     if record_type not in views.RECORD_TYPES:
         raise RecordNotFound(record_type)
     row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)
@@ -75,7 +76,7 @@ def record_page(
         "estimated_revenue": row.get("estimated_revenue"),
         "estimated_close_date": row.get("estimated_close_date"),
         **_health(kpi),
-        "timeline": _timeline(session, record_type, record_id, kpi),
+        "timeline": _timeline(session, record_type, record_id, kpi, now),
         "stakeholders": _stakeholders(session, record_id) if record_type == "opportunity" else [],
         "weakest_contact": _weakest(session, kpi),
         "introducers": _introducers(session, record_type, record_id),
@@ -99,11 +100,11 @@ def _health(kpi: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _timeline(
-    session: Session, record_type: str, record_id: str, kpi: dict[str, Any] | None
+    session: Session, record_type: str, record_id: str, kpi: dict[str, Any] | None, now: datetime
 ) -> dict[str, Any]:
     weeks = timeline.week_series((kpi or {}).get("weekly") or [], timeline.TIMELINE_WEEKS)
     computed_at = None if kpi is None else kpi["computed_at"]
-    since = timeline.interactions_since(weeks, computed_at, datetime.now(UTC))
+    since = timeline.interactions_since(weeks, computed_at, now)
     found, parties = insights_read.timeline_interactions(
         session=session, record_type=record_type, record_id=record_id, since=since,
         limit=INTERACTIONS_SHOWN,
