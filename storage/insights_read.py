@@ -66,6 +66,21 @@ def _owner_column(record_type: str, table: sa.Table) -> tuple[sa.ColumnElement[A
     return accounts.c.owner_id, accounts
 
 
+def record_owner(*, session: Session, record_type: str, row: Mapping[str, Any]) -> str | None:
+    """The owner of a record already read (health_read.load_record), as the views have
+    it: a contact's is its account's owner."""
+    if record_type != "contact":
+        owner: str | None = row.get("owner_id")
+        return owner
+    if not row.get("account_id"):
+        return None
+    accounts = RECORD_TABLES["account"]
+    found: str | None = session.scalar(
+        sa.select(accounts.c.owner_id).where(accounts.c.id == row["account_id"])
+    )
+    return found
+
+
 def _type_columns(record_type: str, table: sa.Table) -> list[sa.ColumnElement[Any]]:
     nothing = sa.null()
     status = table.c.status if record_type in ("lead", "opportunity") else nothing

@@ -40,20 +40,6 @@ class RecordNotFound(LookupError):
     """No such record, or one the viewer may not see."""
 
 
-def owner_of(session: Session, record_type: str, row: dict[str, Any]) -> str | None:
-    """The record's owner as the views have it: a contact's is its account's owner."""
-    if record_type != "contact":
-        owner: str | None = row.get("owner_id")
-        return owner
-    if not row.get("account_id"):
-        return None
-    accounts = RECORD_TABLES["account"]
-    found: str | None = session.scalar(
-        sa.select(accounts.c.owner_id).where(accounts.c.id == row["account_id"])
-    )
-    return found
-
-
 def record_page(
     session: Session, seen: Visibility, record_type: str, record_id: str, now: datetime
 ) -> dict[str, Any]:
@@ -62,7 +48,11 @@ def record_page(
     if record_type not in views.RECORD_TYPES:
         raise RecordNotFound(record_type)
     row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)
-    owner_id = None if row is None else owner_of(session, record_type, row)
+    owner_id = (
+        None
+        if row is None
+        else insights_read.record_owner(session=session, record_type=record_type, row=row)
+    )
     if row is None or not seen.allows(owner_id):
         raise RecordNotFound(record_id)
     kpi = health_read.load_kpi(session=session, record_type=record_type, record_id=record_id)

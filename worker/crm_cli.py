@@ -22,7 +22,6 @@ from rich.table import Table
 from crm.file_import import import_file
 from crm.file_reading import ImportFileError
 from crm.file_report import ImportProblem, ImportReport
-from storage import migrate
 from worker import commands
 from worker.failures import EXIT_BAD_INPUT, UserError
 from worker.output import console
@@ -56,8 +55,7 @@ def import_command(
     rest left alone. Bad rows are reported by file, line and column and
     skipped (exit 2); the others are imported.
     """
-    store = commands.engine()
-    migrate.require_current(store)
+    store = commands._migrated_engine()
     try:
         report = import_file(file, store, now=datetime.now(UTC), dry_run=dry_run)
     except ImportFileError as unreadable:

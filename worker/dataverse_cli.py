@@ -173,14 +173,6 @@ def _connector_run(call: Callable[[DataverseClient], Awaitable[dict[str, Any]]])
         raise UserError(f"Dataverse: {error}; run `rapport dataverse check`") from None
 
 
-def _store() -> Any:
-    from storage import migrate
-
-    store = commands.engine()
-    migrate.require_current(store)
-    return store
-
-
 @dataverse_app.command("pull")
 def pull_command(as_json: JsonFlag = False) -> None:
     """Pull Dataverse into the CRM tables: everything the first time, then only changes."""
@@ -188,7 +180,7 @@ def pull_command(as_json: JsonFlag = False) -> None:
 
     from crm.dataverse.pull import Puller
 
-    store, settings = _store(), commands.settings()
+    store, settings = commands._migrated_engine(), commands.settings()
 
     async def pull(client: DataverseClient) -> dict[str, Any]:
         puller = Puller(
@@ -227,7 +219,7 @@ def push_command(
 
     from crm.dataverse.push import Pusher
 
-    store, settings = _store(), commands.settings()
+    store, settings = commands._migrated_engine(), commands.settings()
 
     async def push(client: DataverseClient) -> dict[str, Any]:
         pusher = Pusher(
