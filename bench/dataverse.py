@@ -74,48 +74,84 @@ def environment(records: int, activities: int) -> dict[str, Any]:
     created = "2024-01-01T00:00:00Z"
     accounts = [_id("account", n) for n in range(max(1, records // 10))]
     for n, account in enumerate(accounts):
-        tables["accounts"].append({"accountid": account, "name": f"Account {n}",
-                                   "_ownerid_value": seller, "createdon": created})  # fmt: skip
+        tables["accounts"].append(
+            {
+                "accountid": account,
+                "name": f"Account {n}",
+                "_ownerid_value": seller,
+                "createdon": created,
+            }
+        )
     contacts = [_id("contact", n) for n in range(records * 6 // 10)]
     for n, contact in enumerate(contacts):
-        tables["contacts"].append({
-            "contactid": contact, "fullname": f"Contact {n}",
-            "emailaddress1": f"c{n}@x{n % 97}.example",
-            "_parentcustomerid_value": accounts[n % len(accounts)],
-            f"_parentcustomerid_value{LOOKUP}": "account", "createdon": created,
-        })  # fmt: skip
+        tables["contacts"].append(
+            {
+                "contactid": contact,
+                "fullname": f"Contact {n}",
+                "emailaddress1": f"c{n}@x{n % 97}.example",
+                "_parentcustomerid_value": accounts[n % len(accounts)],
+                f"_parentcustomerid_value{LOOKUP}": "account",
+                "createdon": created,
+            }
+        )
     for n in range(records * 15 // 100):
-        tables["leads"].append({"leadid": _id("lead", n), "fullname": f"Lead {n}",
-                                "emailaddress1": f"l{n}@p{n % 89}.example", "statecode": 0,
-                                "createdon": created})  # fmt: skip
+        tables["leads"].append(
+            {
+                "leadid": _id("lead", n),
+                "fullname": f"Lead {n}",
+                "emailaddress1": f"l{n}@p{n % 89}.example",
+                "statecode": 0,
+                "createdon": created,
+            }
+        )
     for n in range(records * 15 // 100):
         deal = _id("opportunity", n)
-        tables["opportunities"].append({
-            "opportunityid": deal, "name": f"Deal {n}", "statecode": 0,
-            "_parentaccountid_value": accounts[n % len(accounts)], "createdon": created,
-        })  # fmt: skip
-        tables["connections"].append({
-            "connectionid": _id("connection", n),
-            "_record1id_value": deal, f"_record1id_value{LOOKUP}": "opportunity",
-            "_record2id_value": contacts[n % len(contacts)], f"_record2id_value{LOOKUP}": "contact",
-            "_record2roleid_value": role,
-        })  # fmt: skip
+        tables["opportunities"].append(
+            {
+                "opportunityid": deal,
+                "name": f"Deal {n}",
+                "statecode": 0,
+                "_parentaccountid_value": accounts[n % len(accounts)],
+                "createdon": created,
+            }
+        )
+        tables["connections"].append(
+            {
+                "connectionid": _id("connection", n),
+                "_record1id_value": deal,
+                f"_record1id_value{LOOKUP}": "opportunity",
+                "_record2id_value": contacts[n % len(contacts)],
+                f"_record2id_value{LOOKUP}": "contact",
+                "_record2roleid_value": role,
+            }
+        )
     for n in range(activities):
         kind, activity, contact = KINDS[n % 4], _id("activity", n), contacts[n % len(contacts)]
-        row: dict[str, Any] = {"activityid": activity, "statecode": 1, "actualend": _when(n),
-                               "actualstart": _when(n), "_ownerid_value": seller}  # fmt: skip
+        row: dict[str, Any] = {
+            "activityid": activity,
+            "statecode": 1,
+            "actualend": _when(n),
+            "actualstart": _when(n),
+            "_ownerid_value": seller,
+        }
         if kind in ("emails", "phonecalls"):
             row["directioncode"] = n % 3 != 0
         tables[kind].append(row)
         for m, (party, table, mask) in enumerate(
             ((seller, "systemuser", 1), (contact, "contact", 2))
         ):
-            tables["activityparties"].append({
-                "activitypartyid": _id("party", n, m), "_activityid_value": activity,
-                f"_activityid_value{LOOKUP}": kind[:-1] if kind != "phonecalls" else "phonecall",
-                "_partyid_value": party, f"_partyid_value{LOOKUP}": table,
-                "participationtypemask": mask,
-            })  # fmt: skip
+            tables["activityparties"].append(
+                {
+                    "activitypartyid": _id("party", n, m),
+                    "_activityid_value": activity,
+                    f"_activityid_value{LOOKUP}": kind[:-1]
+                    if kind != "phonecalls"
+                    else "phonecall",
+                    "_partyid_value": party,
+                    f"_partyid_value{LOOKUP}": table,
+                    "participationtypemask": mask,
+                }
+            )
     env["tables"] = tables
     return env
 
@@ -139,9 +175,13 @@ def score_everything(url: str) -> int:
     changed = 0
     with engine.begin() as connection:
         for record_type in TABLES:
-            changed += connection.execute(sa.text(
-                f"update {record_type} set health_score = 50, health_state = 1, "
-                "health_trend = 1, health_updated_at = :at"), {"at": NOW}).rowcount  # fmt: skip
+            changed += connection.execute(
+                sa.text(
+                    f"update {record_type} set health_score = 50, health_state = 1, "
+                    "health_trend = 1, health_updated_at = :at"
+                ),
+                {"at": NOW},
+            ).rowcount
     engine.dispose()
     return changed
 
@@ -179,12 +219,16 @@ async def run(args: argparse.Namespace, url: str) -> None:
                 push_seconds = time.perf_counter() - started
             engine.dispose()
     print(f"dataverse bench on {args.db}: {args.records} records, {args.activities} activities")
-    print(f"bare paging loop: rows {rows}, requests {bare.counters.requests}, "
-          f"seconds {bare_seconds:.2f}")  # fmt: skip
+    print(
+        f"bare paging loop: rows {rows}, requests {bare.counters.requests}, "
+        f"seconds {bare_seconds:.2f}"
+    )
     print(f"pull: requests {pull_requests}, seconds {pull_seconds:.2f}")
     print(f"pull / bare loop: {pull_seconds / bare_seconds:.2f} (target <= 1.5)")
-    print(f"push: records {report.pushed} of {changed} changed, requests "
-          f"{pusher.counters.requests}, seconds {push_seconds:.2f}")  # fmt: skip
+    print(
+        f"push: records {report.pushed} of {changed} changed, requests "
+        f"{pusher.counters.requests}, seconds {push_seconds:.2f}"
+    )
     per_record = pusher.counters.requests / max(1, report.pushed)
     print(f"push requests per record: {per_record:.4f} (target <= {1 / 50:.4f})")
 

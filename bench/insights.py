@@ -71,19 +71,26 @@ def _median_ms(action: Callable[[], Any], repeat: int) -> float:
 def _subjects(engine: Engine) -> tuple[str, str, str, int]:
     """The owner with the most open deals, their largest deal, the busiest account."""
     with engine.connect() as connection:
-        owner, deals = connection.execute(sa.text(
-            "SELECT owner_id, count(*) FROM opportunity WHERE status = 'open' "
-            "AND owner_id IS NOT NULL GROUP BY owner_id ORDER BY count(*) DESC, owner_id LIMIT 1"
-        )).one()  # fmt: skip
+        owner, deals = connection.execute(
+            sa.text(
+                "SELECT owner_id, count(*) FROM opportunity WHERE status = 'open' "
+                "AND owner_id IS NOT NULL GROUP BY owner_id "
+                "ORDER BY count(*) DESC, owner_id LIMIT 1"
+            )
+        ).one()
         deal = connection.execute(
-            sa.text("SELECT id FROM opportunity WHERE status = 'open' AND owner_id = :owner "
-                    "ORDER BY estimated_revenue DESC, id LIMIT 1"),
+            sa.text(
+                "SELECT id FROM opportunity WHERE status = 'open' AND owner_id = :owner "
+                "ORDER BY estimated_revenue DESC, id LIMIT 1"
+            ),
             {"owner": owner},
-        ).scalar_one()  # fmt: skip
-        account = connection.execute(sa.text(
-            "SELECT regarding_id FROM interaction WHERE regarding_type = 'account' "
-            "GROUP BY regarding_id ORDER BY count(*) DESC, regarding_id LIMIT 1"
-        )).scalar()  # fmt: skip
+        ).scalar_one()
+        account = connection.execute(
+            sa.text(
+                "SELECT regarding_id FROM interaction WHERE regarding_type = 'account' "
+                "GROUP BY regarding_id ORDER BY count(*) DESC, regarding_id LIMIT 1"
+            )
+        ).scalar()
         if account is None:
             account = connection.execute(sa.text("SELECT min(id) FROM account")).scalar_one()
     return owner, deal, account, deals
@@ -107,8 +114,11 @@ def date_deals(engine: Engine) -> None:
 def open_won_deals(engine: Engine) -> list[str]:
     """Set the generator's won deals open, so the scoring run scores them; their ids."""
     with engine.begin() as connection:
-        won = list(connection.execute(sa.text(
-            "SELECT id FROM opportunity WHERE status = 'won' ORDER BY id")).scalars())  # fmt: skip
+        won = list(
+            connection.execute(
+                sa.text("SELECT id FROM opportunity WHERE status = 'won' ORDER BY id")
+            ).scalars()
+        )
         connection.execute(sa.text("UPDATE opportunity SET status = 'open' WHERE status = 'won'"))
     return won
 
@@ -116,13 +126,18 @@ def open_won_deals(engine: Engine) -> list[str]:
 def close_won_deals(engine: Engine, won: list[str]) -> int:
     """Close the deals `open_won_deals` opened, won on a day in the last year, and
     record their closes (KPIs and health as at close) as the worker's write-back does."""
-    closes = [{"id": deal, "day": (NOW - timedelta(days=1 + number * 11 % 365)).date()}
-              for number, deal in enumerate(won)]  # fmt: skip
+    closes = [
+        {"id": deal, "day": (NOW - timedelta(days=1 + number * 11 % 365)).date()}
+        for number, deal in enumerate(won)
+    ]
     if closes:
         with engine.begin() as connection:
-            connection.execute(sa.text(
-                "UPDATE opportunity SET status = 'won', actual_close_date = :day WHERE id = :id"
-            ), closes)  # fmt: skip
+            connection.execute(
+                sa.text(
+                    "UPDATE opportunity SET status = 'won', actual_close_date = :day WHERE id = :id"
+                ),
+                closes,
+            )
     with session_scope(engine) as session:
         return record_closes(session=session, day=NOW.date())
 
@@ -137,9 +152,15 @@ def time_commands(db: str, url: str, repeat: int, workdir: Path) -> dict[str, An
 
     def listing() -> Any:
         return insights_commands.health_list(
-            record_type="opportunity", owner=owner, states=None, trends=None, open_only=True,
-            at_risk=False, sort=SortKey.health, limit=50,
-        )  # fmt: skip
+            record_type="opportunity",
+            owner=owner,
+            states=None,
+            trends=None,
+            open_only=True,
+            at_risk=False,
+            sort=SortKey.health,
+            limit=50,
+        )
 
     def chart(suffix: str) -> Callable[[], None]:
         def draw() -> None:
@@ -183,8 +204,11 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
         closes = close_won_deals(engine, won)
         engine.dispose()
         built = time.perf_counter() - started
-        _note(db, f"store built and scored in {built:.1f} s ({summary.interactions} interactions, "
-                  f"{summary.records_scored} records, {closes} won deals)")  # fmt: skip
+        _note(
+            db,
+            f"store built and scored in {built:.1f} s ({summary.interactions} interactions, "
+            f"{summary.records_scored} records, {closes} won deals)",
+        )
         try:
             upgrade(engine)  # a migration added to the checkout while the store was built
             figures = time_commands(db, url, args.repeat, Path(workdir))
@@ -225,8 +249,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--interactions", type=int, default=20_000, help="CRM activities")
     parser.add_argument("--records", type=int, default=2_000, help="contacts+accounts+deals")
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL,
-                        help=f"server to create {BENCH_DATABASE} on")  # fmt: skip
+    parser.add_argument(
+        "--postgres-url", default=DEFAULT_POSTGRES_URL, help=f"server to create {BENCH_DATABASE} on"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure")
     args = parser.parse_args(argv)

@@ -29,8 +29,11 @@ def fresh_store(db: str, postgres_url: str, sqlite_path: Path, database: str) ->
     if db == "sqlite":
         sqlite_path.unlink(missing_ok=True)
         return f"sqlite:///{sqlite_path}"
-    admin(postgres_url, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)",
-          f"CREATE DATABASE {database}")  # fmt: skip
+    admin(
+        postgres_url,
+        f"DROP DATABASE IF EXISTS {database} WITH (FORCE)",
+        f"CREATE DATABASE {database}",
+    )
     return make_url(postgres_url).set(database=database).render_as_string(hide_password=False)
 
 

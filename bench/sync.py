@@ -76,8 +76,9 @@ def _note(message: str) -> None:
 def write_tenant(
     directory: Path, users: int, messages: int, events: int
 ) -> tuple[Path, dict[str, Any]]:
-    fixture, crm = generate_tenant(users=users, messages_per_user=messages, seed=11,
-                                   events_per_user=events)  # fmt: skip
+    fixture, crm = generate_tenant(
+        users=users, messages_per_user=messages, seed=11, events_per_user=events
+    )
     for user in fixture["users"]:
         user["preferredDataLocation"] = None  # the tenant default (EUR): every mailbox eligible
     path = directory / f"tenant-{users}x{messages}.json"
@@ -88,10 +89,20 @@ def write_tenant(
 @contextmanager
 def serving(fixture: Path, workdir: Path) -> Iterator[dict[str, Any]]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "emulator.cli", "serve", "--fixture", str(fixture),
-         "--workdir", str(workdir)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "emulator.cli",
+            "serve",
+            "--fixture",
+            str(fixture),
+            "--workdir",
+            str(workdir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     assert server.stdout is not None
     try:
         yield json.loads(server.stdout.readline())
@@ -106,29 +117,40 @@ def trust(addresses: dict[str, Any]) -> None:
     os.environ["REQUESTS_CA_BUNDLE"] = addresses["caPem"]
 
 
-def settings_for(addresses: dict[str, Any], tenant: dict[str, Any], database_url: str,
-                 page_size: int) -> Any:  # fmt: skip
+def settings_for(
+    addresses: dict[str, Any], tenant: dict[str, Any], database_url: str, page_size: int
+) -> Any:
     from worker.settings import Settings
 
     app = tenant["fixture"]["apps"][0]
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url, tenant_id=addresses["tenantId"], client_id=app["clientId"],
-        client_secret=app["secrets"][0], authority_host=addresses["authority"],
-        graph_base_url=addresses["graphUrl"], tenant_data_location="EUR",
-        backfill_days=BACKFILL_DAYS, calendar_past_days=BACKFILL_DAYS, page_size=page_size,
+        database_url=database_url,
+        tenant_id=addresses["tenantId"],
+        client_id=app["clientId"],
+        client_secret=app["secrets"][0],
+        authority_host=addresses["authority"],
+        graph_base_url=addresses["graphUrl"],
+        tenant_data_location="EUR",
+        backfill_days=BACKFILL_DAYS,
+        calendar_past_days=BACKFILL_DAYS,
+        page_size=page_size,
         log_level="WARNING",
-    )  # fmt: skip
+    )
 
 
 def token(addresses: dict[str, Any], tenant: dict[str, Any]) -> str:
     app = tenant["fixture"]["apps"][0]
     reply = httpx.post(
         f"{addresses['authority']}/{addresses['tenantId']}/oauth2/v2.0/token",
-        data={"grant_type": "client_credentials", "client_id": app["clientId"],
-              "client_secret": app["secrets"][0], "scope": "https://graph.microsoft.com/.default"},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": app["clientId"],
+            "client_secret": app["secrets"][0],
+            "scope": "https://graph.microsoft.com/.default",
+        },
         verify=addresses["caPem"],
-    )  # fmt: skip
+    )
     reply.raise_for_status()
     return str(reply.json()["access_token"])
 
@@ -145,8 +167,13 @@ def delta_requests(addresses: dict[str, Any]) -> int:
 # --- the bare loop ---------------------------------------------------------------------------
 
 
-async def bare_loop(addresses: dict[str, Any], bearer: str, users: list[str], page_size: int,
-                    keep: str | None = None) -> tuple[float, int, list[bytes]]:  # fmt: skip
+async def bare_loop(
+    addresses: dict[str, Any],
+    bearer: str,
+    users: list[str],
+    page_size: int,
+    keep: str | None = None,
+) -> tuple[float, int, list[bytes]]:
     """Fetch every delta page the sync reads, as fast as plain httpx can.
 
     Returns (seconds, items, the raw inbox pages of mailbox `keep`).
@@ -157,8 +184,13 @@ async def bare_loop(addresses: dict[str, Any], bearer: str, users: list[str], pa
     items = 0
     mailbox_gate = asyncio.Semaphore(8)
 
-    async def drain(client: httpx.AsyncClient, gate: asyncio.Semaphore, url: str,
-                    params: dict[str, str] | None, keep_pages: bool) -> None:  # fmt: skip
+    async def drain(
+        client: httpx.AsyncClient,
+        gate: asyncio.Semaphore,
+        url: str,
+        params: dict[str, str] | None,
+        keep_pages: bool,
+    ) -> None:
         nonlocal items
         link: str | None = url
         while link:
@@ -182,7 +214,7 @@ async def bare_loop(addresses: dict[str, Any], bearer: str, users: list[str], pa
                 f"{base}/users/{user}/mailFolders/{folder}/messages/delta()",
                 dict(select),
                 keep == user and folder == "inbox",
-            )  # fmt: skip
+            )
             for folder in FOLDERS
         ]
         window = {"startDateTime": CALENDAR[0], "endDateTime": CALENDAR[1]}
@@ -252,8 +284,9 @@ def sdk_per_message(pages: list[bytes], limit: int) -> tuple[float, int]:
 # --- (b) the real sync -----------------------------------------------------------------------
 
 
-def real_sync(addresses: dict[str, Any], tenant: dict[str, Any], database_url: str,
-              page_size: int) -> dict[str, Any]:  # fmt: skip
+def real_sync(
+    addresses: dict[str, Any], tenant: dict[str, Any], database_url: str, page_size: int
+) -> dict[str, Any]:
     from worker.exchange import exchange_round
 
     engine = create_store_engine(database_url)
@@ -315,10 +348,21 @@ def peak_rss(workdir: Path, messages: int, page_size: int) -> dict[str, Any]:
         (workdir / "rss-tenant.json").write_text(json.dumps(tenant))
         database = f"sqlite:///{workdir / 'rss.db'}"
         child = subprocess.run(
-            [sys.executable, __file__, "--page-size", str(page_size), "--rss-child",
-             str(workdir / "rss-addresses.json"), str(workdir / "rss-tenant.json"), database],
-            capture_output=True, text=True, check=True, cwd=ROOT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                __file__,
+                "--page-size",
+                str(page_size),
+                "--rss-child",
+                str(workdir / "rss-addresses.json"),
+                str(workdir / "rss-tenant.json"),
+                database,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
     result: dict[str, Any] = json.loads(child.stdout.strip().splitlines()[-1])
     return result
 
@@ -326,9 +370,15 @@ def peak_rss(workdir: Path, messages: int, page_size: int) -> dict[str, Any]:
 # --- the run ---------------------------------------------------------------------------------
 
 
-def ingest(args: argparse.Namespace, addresses: dict[str, Any], tenant: dict[str, Any],
-           bearer: str, users: list[str], workdir: Path, bare_seconds: float,
-           ) -> dict[str, list[float]]:  # fmt: skip
+def ingest(
+    args: argparse.Namespace,
+    addresses: dict[str, Any],
+    tenant: dict[str, Any],
+    bearer: str,
+    users: list[str],
+    workdir: Path,
+    bare_seconds: float,
+) -> dict[str, list[float]]:
     """Real syncs against the bare loop, --repeat times, each ratio against the bare run
     just before it: the machine's load drifts, so pairs measured apart would compare it."""
     dbs = [d.strip() for d in args.db.split(",") if d.strip()]
@@ -344,10 +394,12 @@ def ingest(args: argparse.Namespace, addresses: dict[str, Any], tenant: dict[str
             if db == "postgres":
                 drop_store(args.postgres_url, BENCH_DATABASE)
             ratios[db].append(synced["seconds"] / bare_seconds)
-            print(f"(b) real sync, {db:<8}           {synced['seconds']:10.2f} s for "
-                  f"{synced['items']:,} items ({synced['items'] / synced['seconds']:,.0f} items/s, "
-                  f"{synced['interactions']:,} interactions, {synced['delta_requests']} delta "
-                  f"requests, {synced['statuses']}); bare {bare_seconds:.2f} s")  # fmt: skip
+            print(
+                f"(b) real sync, {db:<8}           {synced['seconds']:10.2f} s for "
+                f"{synced['items']:,} items ({synced['items'] / synced['seconds']:,.0f} items/s, "
+                f"{synced['interactions']:,} interactions, {synced['delta_requests']} delta "
+                f"requests, {synced['statuses']}); bare {bare_seconds:.2f} s"
+            )
     return ratios
 
 
@@ -359,11 +411,19 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5000, help="messages per mailbox")
     parser.add_argument("--events", type=int, default=40, help="meetings per mailbox")
     parser.add_argument("--page-size", type=int, default=500, help="Prefer: odata.maxpagesize")
-    parser.add_argument("--sdk-messages", type=int, default=1000,
-                        help="messages the SDK's deserializers parse (they are slow)")  # fmt: skip
+    parser.add_argument(
+        "--sdk-messages",
+        type=int,
+        default=1000,
+        help="messages the SDK's deserializers parse (they are slow)",
+    )
     parser.add_argument("--db", default="sqlite,postgres", help="sqlite, postgres or both")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="bare/real pairs per database; the ratio is their median")  # fmt: skip
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="bare/real pairs per database; the ratio is their median",
+    )
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument(
         "--rss-messages",
@@ -384,8 +444,10 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     path, tenant = write_tenant(workdir, args.users, args.messages, args.events)
     users = [user["id"] for user in tenant["fixture"]["users"]]
     domain = tenant["fixture"]["tenant"]["verifiedDomains"][0]
-    print(f"tenant: {args.users} mailboxes x {args.messages:,} messages + {args.events} meetings, "
-          f"page size {args.page_size}")  # fmt: skip
+    print(
+        f"tenant: {args.users} mailboxes x {args.messages:,} messages + {args.events} meetings, "
+        f"page size {args.page_size}"
+    )
     with serving(path, workdir) as addresses:
         trust(addresses)
         bearer = token(addresses, tenant)
@@ -399,27 +461,37 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
         _note("decoders")
         ours, decoded = ours_per_message(pages, tenant["crm"], domain)
         sdk, parsed = sdk_per_message(pages, args.sdk_messages)
-        print(f"(a) decode+normalise, ours        {ours:10.2f} µs/message ({decoded:,} messages, "
-              f"target <= {TARGET_MICROSECONDS:g})")  # fmt: skip
+        print(
+            f"(a) decode+normalise, ours        {ours:10.2f} µs/message ({decoded:,} messages, "
+            f"target <= {TARGET_MICROSECONDS:g})"
+        )
         print(f"(a) SDK model deserializers       {sdk:10.2f} µs/message ({parsed:,} messages)")
         print(
             f"(a) speed-up                      {sdk / ours:10.0f} x (target >= {TARGET_SPEEDUP})"
         )
-        print(f"(b) first-use imports + TLS      {warm:10.2f} s (once per worker process; "
-              "not counted below)")  # fmt: skip
-        print(f"(b) bare httpx loop               {bare_seconds:10.2f} s for {bare_items:,} items "
-              f"({bare_items / bare_seconds:,.0f} items/s)")  # fmt: skip
+        print(
+            f"(b) first-use imports + TLS      {warm:10.2f} s (once per worker process; "
+            "not counted below)"
+        )
+        print(
+            f"(b) bare httpx loop               {bare_seconds:10.2f} s for {bare_items:,} items "
+            f"({bare_items / bare_seconds:,.0f} items/s)"
+        )
         ratios = ingest(args, addresses, tenant, bearer, users, workdir, bare_seconds)
         for db, values in ratios.items():
             each = ", ".join(f"{value:.2f}" for value in values)
-            print(f"(b) ratio real / bare, {db:<8}   {statistics.median(values):10.2f} x "
-                  f"(median of {len(values)}: {each}; target <= {TARGET_RATIO})")  # fmt: skip
+            print(
+                f"(b) ratio real / bare, {db:<8}   {statistics.median(values):10.2f} x "
+                f"(median of {len(values)}: {each}; target <= {TARGET_RATIO})"
+            )
     if args.rss_messages:
         _note(f"peak RSS with one mailbox of {args.rss_messages:,} messages")
         rss = peak_rss(workdir, args.rss_messages, args.page_size)
-        print(f"(c) peak RSS, {args.rss_messages:,} messages  {rss['peak_rss_mb']:10.1f} MB "
-              f"(synced {rss['items']:,} items in {rss['seconds']:.1f} s, "
-              f"target <= {TARGET_RSS_MB} MB at 1,000,000)")  # fmt: skip
+        print(
+            f"(c) peak RSS, {args.rss_messages:,} messages  {rss['peak_rss_mb']:10.1f} MB "
+            f"(synced {rss['items']:,} items in {rss['seconds']:.1f} s, "
+            f"target <= {TARGET_RSS_MB} MB at 1,000,000)"
+        )
 
 
 if __name__ == "__main__":

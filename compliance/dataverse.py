@@ -22,9 +22,13 @@ PUSHES = core_table(DataversePush)
 PARTY_MAP = core_table(DataverseParty)
 STAKEHOLDER_MAP = core_table(DataverseStakeholder)
 PUSHED_COLUMNS = (
-    "health_score", "health_state", "health_trend", "health_updated_at", "health_reason",
+    "health_score",
+    "health_state",
+    "health_trend",
+    "health_updated_at",
+    "health_reason",
     "weakest_contact",
-)  # fmt: skip
+)
 SECTION_COLUMNS = ("record_type", "record_id", "pushed_at", "outcome", *PUSHED_COLUMNS)
 
 

@@ -152,10 +152,13 @@ def erase_late_writes(engine: Engine, *, mark: SuppressionMark, now: datetime) -
         counts = plan.counts()
         if any(counts.values()):
             record_event(
-                session=session, at=now, command=SWEEP_COMMAND, action=SWEEP_ACTION,
+                session=session,
+                at=now,
+                command=SWEEP_COMMAND,
+                action=SWEEP_ACTION,
                 subject=hasher.token(subject.query),
                 details={"records": len(subject.records), "counts": counts},
-            )  # fmt: skip
+            )
     return LateErasure(len(subject.records), counts)
 
 

@@ -86,9 +86,13 @@ def release_subject(engine: Engine, subject: str, *, now: datetime) -> ReleaseRe
         released = release(session=session, tokens=tokens)
         token = hasher.token(identifiers[0])
         record_event(
-            session=session, at=now, command=RELEASE_COMMAND, action=RELEASE_ACTION,
-            subject=token, details={"released": released},
-        )  # fmt: skip
+            session=session,
+            at=now,
+            command=RELEASE_COMMAND,
+            action=RELEASE_ACTION,
+            subject=token,
+            details={"released": released},
+        )
     return ReleaseReport(token, released)
 
 

@@ -40,7 +40,7 @@ SATISFIED_BY: dict[str, frozenset[str]] = {
             "Directory.Read.All",
             "Directory.ReadWrite.All",
         }
-    ),  # fmt: skip
+    ),
 }
 
 

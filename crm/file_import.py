@@ -135,14 +135,20 @@ class FileImport:
             columns = "/".join(MODELS[table].key_columns)
             for key, others in repeats.items():
                 first = self.survey.keys[table].pop(key)
-                places = [(index, self.survey.where(table, index, line))
-                          for index, line in (first, *others)]  # fmt: skip
+                places = [
+                    (index, self.survey.where(table, index, line))
+                    for index, line in (first, *others)
+                ]
                 lines = ", ".join(where for _, where in places)
                 for index, where in places:
                     problem = ImportProblem(
-                        where, table, "/".join(key), columns, "/".join(key),
+                        where,
+                        table,
+                        "/".join(key),
+                        columns,
+                        "/".join(key),
                         f"an id given once per table (given at {lines})",
-                    )  # fmt: skip
+                    )
                     self.reject(table, index, [problem])
         for table, indices in self.survey.rejected.items():
             keys = self.survey.keys[table]
@@ -184,10 +190,14 @@ class FileImport:
         for column, target, record_id in references:
             if not self._known(target, record_id):
                 return ImportProblem(
-                    where, table, "/".join(key), column, record_id,
+                    where,
+                    table,
+                    "/".join(key),
+                    column,
+                    record_id,
                     f"the id of {'an' if target[0] in 'aeiou' else 'a'} {target} in this file "
                     "(a valid row) or in the store",
-                )  # fmt: skip
+                )
         return None
 
     # -- the write pass ----------------------------------------------------------------
@@ -210,9 +220,13 @@ class FileImport:
             return None  # reported by the survey
         if row.table == PARTY_TABLE:  # a CSV party row whose activity is not in the bundle
             problem = ImportProblem(
-                row.where(), row.table, None, "activity_id", row.values.get("activity_id"),
+                row.where(),
+                row.table,
+                None,
+                "activity_id",
+                row.values.get("activity_id"),
                 "the id of an activity in crm_activity.csv",
-            )  # fmt: skip
+            )
             self.reject(row.table, None, [problem])
             return None
         parsed, problems = validated(row, self.context)

@@ -49,10 +49,14 @@ class ImportProblem:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "where": self.where, "table": self.table, "id": self.row_id,
-            "column": self.column, "value": None if self.missing else shown(self.value),
-            "allowed": self.allowed, "handling": self.handling,
-        }  # fmt: skip
+            "where": self.where,
+            "table": self.table,
+            "id": self.row_id,
+            "column": self.column,
+            "value": None if self.missing else shown(self.value),
+            "allowed": self.allowed,
+            "handling": self.handling,
+        }
 
 
 @dataclass
@@ -117,10 +121,15 @@ def validation_problems(row: SourceRow, error: ValidationError) -> list[ImportPr
         column, allowed = refused(model, item)
         problems.append(
             ImportProblem(
-                row.where(), row.table, row_id(row), column, item.get("input"), allowed,
+                row.where(),
+                row.table,
+                row_id(row),
+                column,
+                item.get("input"),
+                allowed,
                 missing=item["type"] == "missing",
             )
-        )  # fmt: skip
+        )
     return problems
 
 
@@ -139,6 +148,12 @@ def validated(row: SourceRow, context: RowContext) -> tuple[FileRow | None, list
 
 def handled(problem: ImportProblem, handling: str) -> ImportProblem:
     return ImportProblem(
-        problem.where, problem.table, problem.row_id, problem.column, problem.value,
-        problem.allowed, handling, problem.missing,
-    )  # fmt: skip
+        problem.where,
+        problem.table,
+        problem.row_id,
+        problem.column,
+        problem.value,
+        problem.allowed,
+        handling,
+        problem.missing,
+    )

@@ -38,9 +38,15 @@ from storage.types import UTCDateTime, core_table
 TABLES: dict[str, sa.Table] = {
     core_table(model).name: core_table(model)
     for model in (
-        SystemUser, Account, Contact, Lead, Opportunity, OpportunityStakeholder, CrmActivity,
+        SystemUser,
+        Account,
+        Contact,
+        Lead,
+        Opportunity,
+        OpportunityStakeholder,
+        CrmActivity,
     )
-}  # fmt: skip
+}
 PARTIES = core_table(CrmActivityParty)
 PARTY_COLUMNS = ("role", "address", "record_type", "record_id", "response")
 UNREADABLE = object()  # a stored value that cannot be read: never equal to a file's

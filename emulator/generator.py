@@ -129,10 +129,15 @@ def crm_import_document(crm: dict[str, Any]) -> dict[str, Any]:
     """The CRM seed in the format `rapport crm import` reads (docs/crm-contract.md,
     "Import file format"): one list of rows per contract table, columns by name."""
     users = [
-        {"id": u["id"], "email": u["email"], "full_name": u["name"], "team": u["team"],
-         "disabled": u["disabled"]}
+        {
+            "id": u["id"],
+            "email": u["email"],
+            "full_name": u["name"],
+            "team": u["team"],
+            "disabled": u["disabled"],
+        }
         for u in crm["systemUsers"]
-    ]  # fmt: skip
+    ]
     contacts = []
     for c in crm["contacts"]:
         emails = dict(zip(("email", "email2", "email3"), c["emails"], strict=False))

@@ -32,9 +32,18 @@ from graph_sync.exceptions import (
 from graph_sync.host_pin import GraphHost, origin_of
 
 MESSAGE_FIELDS = (
-    "id", "internetMessageId", "conversationId", "from", "sender", "toRecipients",
-    "ccRecipients", "bccRecipients", "sentDateTime", "receivedDateTime", "isDraft",
-)  # fmt: skip
+    "id",
+    "internetMessageId",
+    "conversationId",
+    "from",
+    "sender",
+    "toRecipients",
+    "ccRecipients",
+    "bccRecipients",
+    "sentDateTime",
+    "receivedDateTime",
+    "isDraft",
+)
 USER_FIELDS = ("id", "mail", "userPrincipalName", "preferredDataLocation")
 FOLDER_FIELDS = ("id", "displayName", "childFolderCount", "wellKnownName")
 EXPIRED_CODES = frozenset({"syncStateNotFound", "resyncRequired", "SyncStateNotFound"})

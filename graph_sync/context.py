@@ -94,8 +94,10 @@ class SyncContext:
         def on_retry(error: BaseException) -> None:
             counters.retries += 1
             counters.throttled += getattr(error, "status", None) == 429
-            log.info("retrying a Graph request", extra={"fields": {
-                "mailbox": mailbox_id, "error": str(error)}})  # fmt: skip
+            log.info(
+                "retrying a Graph request",
+                extra={"fields": {"mailbox": mailbox_id, "error": str(error)}},
+            )
 
         return await call_with_retry(self.policy, attempt, sleep=self.sleep, on_retry=on_retry)
 

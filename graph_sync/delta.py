@@ -73,9 +73,17 @@ def _items(ctx: SyncContext, job: FolderJob, page: Page, counters: SyncCounters)
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as problem:
             counters.malformed += 1
             # Position and error only: the item's content is never logged.
-            log.warning("skipped a malformed Graph item", extra={"fields": {
-                "mailbox": job.mailbox_id, "folder": job.folder_id, "position": position,
-                "error": str(problem).split("\n")[0][:120]}})  # fmt: skip
+            log.warning(
+                "skipped a malformed Graph item",
+                extra={
+                    "fields": {
+                        "mailbox": job.mailbox_id,
+                        "folder": job.folder_id,
+                        "position": position,
+                        "error": str(problem).split("\n")[0][:120],
+                    }
+                },
+            )
             continue
         counters.items += 1
         if record is None:
@@ -112,9 +120,12 @@ def _refuse_foreign_links(ctx: SyncContext, job: FolderJob, page: Page) -> None:
 async def _rebaseline(ctx: SyncContext, job: FolderJob) -> int:
     """Forget the folder's links and open a new round; returns its number."""
     return await ctx.in_thread(
-        start_rebaseline, ctx.engine, mailbox_id=job.mailbox_id, folder_id=job.folder_id,
+        start_rebaseline,
+        ctx.engine,
+        mailbox_id=job.mailbox_id,
+        folder_id=job.folder_id,
         kind=job.kind,
-    )  # fmt: skip
+    )
 
 
 async def _stored_link(
@@ -132,9 +143,14 @@ async def _stored_link(
     counters.foreign_links += 1
     log.warning(
         "stored link is not under the configured Graph base URL; re-baselining the folder",
-        extra={"fields": {"mailbox": job.mailbox_id, "folder": job.folder_id,
-                          "stored_for": origin_of(link)}},
-    )  # fmt: skip
+        extra={
+            "fields": {
+                "mailbox": job.mailbox_id,
+                "folder": job.folder_id,
+                "stored_for": origin_of(link),
+            }
+        },
+    )
     return None, await _rebaseline(ctx, job)
 
 
@@ -168,8 +184,10 @@ async def sync_folder(
                 if rebaselines > MAX_REBASELINES_PER_ROUND:
                     raise
                 counters.rebaselines += 1
-                log.info("sync state expired; re-baselining the folder", extra={"fields": {
-                    "mailbox": job.mailbox_id, "folder": job.folder_id}})  # fmt: skip
+                log.info(
+                    "sync state expired; re-baselining the folder",
+                    extra={"fields": {"mailbox": job.mailbox_id, "folder": job.folder_id}},
+                )
                 round_ = await _rebaseline(ctx, job)
                 link = None
                 continue
@@ -181,16 +199,32 @@ async def sync_folder(
                 # work at the same time. Cursors still advance strictly in order.
                 ahead = _fetch(ctx, job, decoded.next_link, counters)
             write = PageWrite(
-                job.mailbox_id, job.folder_id, job.kind, round_, decoded.seen, decoded.gone,
-                decoded.next_link, decoded.delta_link, ctx.window.now,
-            )  # fmt: skip
+                job.mailbox_id,
+                job.folder_id,
+                job.kind,
+                round_,
+                decoded.seen,
+                decoded.gone,
+                decoded.next_link,
+                decoded.delta_link,
+                ctx.window.now,
+            )
             committed = await ctx.commit(write)
             counters.add_page(committed)
             # Ids and counts only: never addresses, subjects or links (they hold tokens).
-            log.info("page committed", extra={"fields": {
-                "mailbox": job.mailbox_id, "folder": job.folder_id, "items": len(page.value),
-                "added": committed.added, "updated": committed.updated,
-                "removed": committed.removed}})  # fmt: skip
+            log.info(
+                "page committed",
+                extra={
+                    "fields": {
+                        "mailbox": job.mailbox_id,
+                        "folder": job.folder_id,
+                        "items": len(page.value),
+                        "added": committed.added,
+                        "updated": committed.updated,
+                        "removed": committed.removed,
+                    }
+                },
+            )
             if not more:
                 return
             link = decoded.next_link

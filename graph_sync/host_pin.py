@@ -48,8 +48,10 @@ class GraphHost:
         if parts.username is not None or parts.password is not None or "\\" in link:
             return False  # userinfo or backslashes: ways to make one host read as another
         if (scheme, parts.hostname or "", _port(parts, scheme)) != (
-            self.scheme, self.host, self.port,
-        ):  # fmt: skip
+            self.scheme,
+            self.host,
+            self.port,
+        ):
             return False
         return _under(unquote(parts.path), self.base_path)
 

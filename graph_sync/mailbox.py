@@ -47,14 +47,18 @@ class MailboxOutcome:
 def _begin(ctx: SyncContext, mailbox_id: str) -> dict[str, Cursor]:
     with session_scope(ctx.engine) as session:
         since = session.execute(
-            MAILBOX.select().with_only_columns(MAILBOX.c.exchange_since)
+            MAILBOX.select()
+            .with_only_columns(MAILBOX.c.exchange_since)
             .where(MAILBOX.c.id == mailbox_id)
-        ).scalar()  # fmt: skip
+        ).scalar()
         set_status(
-            session=session, mailbox_id=mailbox_id, status="syncing",
-            syncing_since=ctx.window.now, last_attempt_at=ctx.window.now,
+            session=session,
+            mailbox_id=mailbox_id,
+            status="syncing",
+            syncing_since=ctx.window.now,
+            last_attempt_at=ctx.window.now,
             exchange_since=since or ctx.window.mail_since,
-        )  # fmt: skip
+        )
         return load_cursors(session=session, mailbox_id=mailbox_id)
 
 
@@ -71,15 +75,19 @@ def _finish(ctx: SyncContext, outcome: MailboxOutcome) -> None:
     with session_scope(ctx.engine) as session:
         set_status(session=session, mailbox_id=outcome.mailbox_id, status=outcome.status, **values)
         add_ingested(
-            session=session, mailbox_id=outcome.mailbox_id,
+            session=session,
+            mailbox_id=outcome.mailbox_id,
             items=outcome.counters.added + outcome.counters.updated,
-        )  # fmt: skip
+        )
         if outcome.status == "consent_missing":
             # Refused: what this mailbox contributed leaves now; CRM data takes over.
             purge_exchange_data(
-                session=session, mailbox_ids=[outcome.mailbox_id], at=ctx.window.now,
-                command="run", reason=outcome.error or "access denied",
-            )  # fmt: skip
+                session=session,
+                mailbox_ids=[outcome.mailbox_id],
+                at=ctx.window.now,
+                command="run",
+                reason=outcome.error or "access denied",
+            )
 
 
 def _first_error(results: list[BaseException | None]) -> BaseException | None:
@@ -129,14 +137,26 @@ async def sync_mailbox(ctx: SyncContext, mailbox_id: str) -> MailboxOutcome:
         outcome.status = _status_for(error)
         outcome.error = f"{type(error).__name__}: {error}"[:500]
         if not isinstance(error, GraphSyncError):
-            log.exception("mailbox sync failed unexpectedly", extra={"fields": {
-                "mailbox": mailbox_id}})  # fmt: skip
+            log.exception(
+                "mailbox sync failed unexpectedly", extra={"fields": {"mailbox": mailbox_id}}
+            )
     outcome.seconds = time.perf_counter() - started
     await ctx.in_thread(_finish, ctx, outcome)
     counters = outcome.counters
-    log.info("mailbox round", extra={"fields": {
-        "mailbox": mailbox_id, "status": outcome.status, "pages": counters.pages,
-        "items": counters.items, "added": counters.added, "removed": counters.removed,
-        "malformed": counters.malformed, "retries": counters.retries,
-        "seconds": round(outcome.seconds, 3)}})  # fmt: skip
+    log.info(
+        "mailbox round",
+        extra={
+            "fields": {
+                "mailbox": mailbox_id,
+                "status": outcome.status,
+                "pages": counters.pages,
+                "items": counters.items,
+                "added": counters.added,
+                "removed": counters.removed,
+                "malformed": counters.malformed,
+                "retries": counters.retries,
+                "seconds": round(outcome.seconds, 3),
+            }
+        },
+    )
     return outcome

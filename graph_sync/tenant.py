@@ -120,8 +120,11 @@ async def resolve_groups(
 
 
 def _out_of_scope(user: User, scope: MailboxScope) -> str | None:
-    names = {user.id.lower(), normalise_address(user.mail or ""),
-             normalise_address(user.userPrincipalName or "")}  # fmt: skip
+    names = {
+        user.id.lower(),
+        normalise_address(user.mail or ""),
+        normalise_address(user.userPrincipalName or ""),
+    }
     if names & scope.excluded:
         return "excluded by configuration"
     if user.id in scope.excluded_members:
@@ -141,13 +144,14 @@ def decide_mailbox(
     if reason is None and system_user_id is None:
         reason = "no CRM system user has this address"
     if reason is not None:
-        return MailboxDecision(user.id, tenant_id, system_user_id, geo.geo, False,
-                               reason, "out_of_scope")  # fmt: skip
+        return MailboxDecision(
+            user.id, tenant_id, system_user_id, geo.geo, False, reason, "out_of_scope"
+        )
     if not geo.allowed:
-        return MailboxDecision(user.id, tenant_id, system_user_id, geo.geo, False,
-                               geo.reason, "location_excluded")  # fmt: skip
-    return MailboxDecision(user.id, tenant_id, system_user_id, geo.geo, True,
-                           geo.reason, None)  # fmt: skip
+        return MailboxDecision(
+            user.id, tenant_id, system_user_id, geo.geo, False, geo.reason, "location_excluded"
+        )
+    return MailboxDecision(user.id, tenant_id, system_user_id, geo.geo, True, geo.reason, None)
 
 
 @contextmanager

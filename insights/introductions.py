@@ -203,9 +203,7 @@ def split_subject(template: str) -> tuple[str, str]:
 # --- account level ---------------------------------------------------------------
 
 
-def account_introducers(
-    rows: Iterable[Mapping[str, Any]], limit: int = 10
-) -> list[dict[str, Any]]:
+def account_introducers(rows: Iterable[Mapping[str, Any]], limit: int = 10) -> list[dict[str, Any]]:
     """Who knows a company best, across its contacts, best first.
 
     `rows`: the stored introducer rows of the account's contacts, each with
@@ -218,18 +216,26 @@ def account_introducers(
     """
     colleagues: dict[str, dict[str, Any]] = {}
     for row in rows:
-        entry = colleagues.setdefault(row["system_user_id"], {
-            "system_user_id": row["system_user_id"], "name": row["full_name"],
-            "email": row["email"], "strength": -1, "contacts_known": 0,
-            "best_known": None, "last_interaction_at": None,
-        })  # fmt: skip
+        entry = colleagues.setdefault(
+            row["system_user_id"],
+            {
+                "system_user_id": row["system_user_id"],
+                "name": row["full_name"],
+                "email": row["email"],
+                "strength": -1,
+                "contacts_known": 0,
+                "best_known": None,
+                "last_interaction_at": None,
+            },
+        )
         entry["contacts_known"] += 1
         if row["strength"] > entry["strength"]:
             entry["strength"], entry["strength_label"] = row["strength"], row["strength_label"]
             entry["best_known"] = {"record_id": row["record_id"], "name": row["person_name"]}
         last = row.get("last_interaction_at")
-        if last is not None and (entry["last_interaction_at"] is None
-                                 or last > entry["last_interaction_at"]):  # fmt: skip
+        if last is not None and (
+            entry["last_interaction_at"] is None or last > entry["last_interaction_at"]
+        ):
             entry["last_interaction_at"] = last
     ranked = sorted(colleagues.values(), key=_account_order)
     return [{"rank": rank, **entry} for rank, entry in enumerate(ranked[:limit], start=1)]
@@ -237,8 +243,12 @@ def account_introducers(
 
 def _account_order(entry: Mapping[str, Any]) -> tuple[int, int, float, str]:
     last = entry["last_interaction_at"]
-    return (-entry["strength"], -entry["contacts_known"],
-            -(last.timestamp() if last is not None else 0.0), entry["system_user_id"])  # fmt: skip
+    return (
+        -entry["strength"],
+        -entry["contacts_known"],
+        -(last.timestamp() if last is not None else 0.0),
+        entry["system_user_id"],
+    )
 
 
 FROM_THEM_FIELDS = ("emails_received", "meetings_received", "phone_calls_received")
@@ -259,11 +269,15 @@ def customer_most_contacted(
     for row in contacts:
         from_them = sum(int(row.get(field) or 0) for field in FROM_THEM_FIELDS)
         if from_them > 0:
-            ranked.append({
-                "record_id": row["record_id"], "name": row["name"], "from_them": from_them,
-                **{field: int(row.get(field) or 0) for field in FROM_THEM_FIELDS},
-                "last_activity_at": row.get("last_activity_at"),
-            })  # fmt: skip
+            ranked.append(
+                {
+                    "record_id": row["record_id"],
+                    "name": row["name"],
+                    "from_them": from_them,
+                    **{field: int(row.get(field) or 0) for field in FROM_THEM_FIELDS},
+                    "last_activity_at": row.get("last_activity_at"),
+                }
+            )
     ranked.sort(key=lambda r: (-r["from_them"], -_epoch(r["last_activity_at"]), r["record_id"]))
     return ranked[:limit]
 

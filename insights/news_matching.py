@@ -32,12 +32,50 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-LEGAL_FORMS: Final = ("inc", "incorporated", "corp", "corporation", "co", "company", "ltd",
-                      "limited", "llc", "llp", "plc", "gmbh", "ag", "sa", "sas", "bv", "nv",
-                      "spa", "srl", "oy", "ab", "as", "kk", "pty", "group")  # fmt: skip
-FREE_MAIL: Final = frozenset({"gmail.com", "googlemail.com", "outlook.com", "hotmail.com",
-                              "live.com", "yahoo.com", "icloud.com", "me.com", "aol.com",
-                              "proton.me", "protonmail.com", "gmx.com", "mail.com"})  # fmt: skip
+LEGAL_FORMS: Final = (
+    "inc",
+    "incorporated",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "ltd",
+    "limited",
+    "llc",
+    "llp",
+    "plc",
+    "gmbh",
+    "ag",
+    "sa",
+    "sas",
+    "bv",
+    "nv",
+    "spa",
+    "srl",
+    "oy",
+    "ab",
+    "as",
+    "kk",
+    "pty",
+    "group",
+)
+FREE_MAIL: Final = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "yahoo.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.com",
+        "mail.com",
+    }
+)
 MIN_NAME_CHARS: Final = 3
 _LEGAL = "|".join(LEGAL_FORMS)
 _LEGAL_TAIL = re.compile(rf"[\s,]+(?:{_LEGAL})\.?$", re.IGNORECASE)

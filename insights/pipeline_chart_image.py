@@ -47,9 +47,14 @@ def _figure(data: ChartData, title: str) -> Figure:
     axes = figure.add_axes((0.08, 0.22, 0.68, 0.70))
     for number, bubble in enumerate(data.bubbles):
         dot = axes.scatter(
-            [date2num(bubble.close_date)], [bubble.health_score], s=[bubble.area],
-            c=COLOUR_HEX[bubble.colour], edgecolors="white", linewidths=0.8, zorder=2 + number,
-        )  # fmt: skip
+            [date2num(bubble.close_date)],
+            [bubble.health_score],
+            s=[bubble.area],
+            c=COLOUR_HEX[bubble.colour],
+            edgecolors="white",
+            linewidths=0.8,
+            zorder=2 + number,
+        )
         dot.set_gid(BUBBLE_ID.format(number))
         dot.set_urls([bubble.link])
     axes.xaxis_date()
@@ -59,8 +64,13 @@ def _figure(data: ChartData, title: str) -> Figure:
     axes.set_title(title)
     axes.grid(True, color="#e0e0e0", zorder=0)
     if not data.bubbles:
-        axes.text(0.5, 0.5, "No open opportunity closes on or after "
-                  f"{data.as_of.isoformat()}", ha="center", transform=axes.transAxes)  # fmt: skip
+        axes.text(
+            0.5,
+            0.5,
+            f"No open opportunity closes on or after {data.as_of.isoformat()}",
+            ha="center",
+            transform=axes.transAxes,
+        )
         axes.set_xticks([])
     else:
         figure.autofmt_xdate()
@@ -73,13 +83,26 @@ def _legend(figure: Figure, axes: Any) -> None:
     from matplotlib.lines import Line2D
 
     handles = [
-        Line2D([], [], marker="o", linestyle="", markersize=9,
-               markerfacecolor=COLOUR_HEX[colour], markeredgecolor="white",
-               label=COLOUR_LABEL[colour])
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            markersize=9,
+            markerfacecolor=COLOUR_HEX[colour],
+            markeredgecolor="white",
+            label=COLOUR_LABEL[colour],
+        )
         for colour in Colour
-    ]  # fmt: skip
-    axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-                title="Health", fontsize=9)  # fmt: skip
+    ]
+    axes.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        title="Health",
+        fontsize=9,
+    )
     figure.text(0.78, 0.4, "Bubble size:\nestimated revenue", fontsize=9, va="top")
 
 

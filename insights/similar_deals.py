@@ -46,8 +46,12 @@ MAX_SHOWN: Final = 10
 FALLBACK_SIZE: Final = 100
 TIMELINE_DAYS: Final = 13 * 7
 KPI_FIELDS: Final = ("emails_sent", "emails_received", "meetings", "phone_calls")
-KPI_WORDS: Final = {"emails_sent": "emails sent", "emails_received": "emails received",
-                    "meetings": "meetings", "phone_calls": "phone calls"}  # fmt: skip
+KPI_WORDS: Final = {
+    "emails_sent": "emails sent",
+    "emails_received": "emails received",
+    "meetings": "meetings",
+    "phone_calls": "phone calls",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +82,11 @@ def distance_parts(open_deal: Deal, won: Deal, age: int | None) -> dict[str, flo
     """Each part of the distance between an open deal (at `age` days) and a won one."""
     return {
         "revenue": _revenue_part(open_deal.revenue, won.revenue),
-        "account_size": min(1.0, abs(math.log2(open_deal.account_contacts + 1)
-                                     - math.log2(won.account_contacts + 1)) / 3),  # fmt: skip
+        "account_size": min(
+            1.0,
+            abs(math.log2(open_deal.account_contacts + 1) - math.log2(won.account_contacts + 1))
+            / 3,
+        ),
         "stakeholders": min(1.0, abs(open_deal.stakeholders - won.stakeholders) / 5),
         "roles": min(1.0, abs(open_deal.roles - won.roles) / 3),
         "cycle": _cycle_part(age, None if won.closed_on is None else won.age_on(won.closed_on)),
@@ -121,15 +128,22 @@ class Similar:
 def find_similar(open_deal: Deal, won: Iterable[Deal], today: date) -> Similar:
     """The won deals most like `open_deal`, or the top won deals when too few are."""
     age = open_deal.age_on(today)
-    candidates = [Match(deal, distance_parts(open_deal, deal, age))
-                  for deal in won if deal.id != open_deal.id]  # fmt: skip
-    near = sorted((m for m in candidates if m.distance <= MAX_DISTANCE),
-                  key=lambda m: (m.distance, m.deal.id))  # fmt: skip
+    candidates = [
+        Match(deal, distance_parts(open_deal, deal, age)) for deal in won if deal.id != open_deal.id
+    ]
+    near = sorted(
+        (m for m in candidates if m.distance <= MAX_DISTANCE), key=lambda m: (m.distance, m.deal.id)
+    )
     if len(near) >= MIN_SIMILAR:
         return Similar(near, fallback=False, similar_found=len(near))
-    top = sorted(candidates, key=lambda m: (-(m.deal.revenue or 0.0),
-                                            -(m.deal.closed_on or date.min).toordinal(),
-                                            m.deal.id))  # fmt: skip
+    top = sorted(
+        candidates,
+        key=lambda m: (
+            -(m.deal.revenue or 0.0),
+            -(m.deal.closed_on or date.min).toordinal(),
+            m.deal.id,
+        ),
+    )
     return Similar(top[:FALLBACK_SIZE], fallback=True, similar_found=len(near))
 
 
@@ -175,23 +189,41 @@ def compare(open_deal: Deal, matches: Sequence[Match], today: date) -> dict[str,
         yours = None if mine is None else mine[kpi]
         kpis.append(_band(kpi, yours, values))
     lagging = sorted((k for k in kpis if k["lagging"]), key=lambda k: (-k["shortfall"], k["kpi"]))
-    return {"window_days": list(days), "deals_compared": len(theirs), "kpis": kpis,
-            "lagging_most": [k["kpi"] for k in lagging]}  # fmt: skip
+    return {
+        "window_days": list(days),
+        "deals_compared": len(theirs),
+        "kpis": kpis,
+        "lagging_most": [k["kpi"] for k in lagging],
+    }
 
 
 def _band(kpi: str, yours: int | None, values: Sequence[int]) -> dict[str, Any]:
     if not values:
-        return {"kpi": kpi, "yours": yours, "p25": None, "median": None, "p75": None,
-                "lagging": False, "shortfall": 0.0}  # fmt: skip
+        return {
+            "kpi": kpi,
+            "yours": yours,
+            "p25": None,
+            "median": None,
+            "p75": None,
+            "lagging": False,
+            "shortfall": 0.0,
+        }
     p25, median, p75 = (nearest_rank(values, s) for s in (0.25, 0.5, 0.75))
     lagging = yours is not None and yours < p25
     shortfall = 0.0 if yours is None else max(0.0, (median - yours) / max(median, 1))
-    return {"kpi": kpi, "yours": yours, "p25": p25, "median": median, "p75": p75,
-            "lagging": lagging, "shortfall": round(shortfall, 3)}  # fmt: skip
+    return {
+        "kpi": kpi,
+        "yours": yours,
+        "p25": p25,
+        "median": median,
+        "p75": p75,
+        "lagging": lagging,
+        "shortfall": round(shortfall, 3),
+    }
 
 
 def sentence(kpi: Mapping[str, Any], to_day: int) -> str:
-    """"you have had 2 meetings by day 40; similar won deals had 4-7"."""
+    """ "you have had 2 meetings by day 40; similar won deals had 4-7"."""
     word = KPI_WORDS[kpi["kpi"]]
     band = kpi["p25"] if kpi["p25"] == kpi["p75"] else f"{kpi['p25']}-{kpi['p75']}"
     return f"you have had {kpi['yours']} {word} by day {to_day}; similar won deals had {band}"

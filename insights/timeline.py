@@ -23,10 +23,17 @@ ROLE_ORDER = {"from": 0, "organizer": 1, "to": 2, "required": 3, "cc": 4, "optio
 def week_series(weekly: Sequence[Mapping[str, Any]], weeks: int) -> list[dict[str, Any]]:
     """The last `weeks` weeks of the stored timeline, oldest first, as plain dicts."""
     ordered = sorted(weekly, key=lambda week: str(week["week_start"]))
-    return [
-        {"week_start": _iso(week["week_start"]), **{f: int(week.get(f, 0)) for f in WEEK_FIELDS}}
-        for week in ordered[-weeks:]
-    ] if weeks > 0 else []  # fmt: skip
+    return (
+        [
+            {
+                "week_start": _iso(week["week_start"]),
+                **{f: int(week.get(f, 0)) for f in WEEK_FIELDS},
+            }
+            for week in ordered[-weeks:]
+        ]
+        if weeks > 0
+        else []
+    )
 
 
 def interactions_since(

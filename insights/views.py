@@ -120,14 +120,17 @@ def _sort_key(sort: SortKey) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     keys: dict[SortKey, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = {
         SortKey.health: lambda r: (_missing_last(r["health_score"]), *tie(r)),
         SortKey.trend: lambda r: (
-            r["health_trend"] != Trend.DECLINING, _missing_last(r["health_score"]), *tie(r),
+            r["health_trend"] != Trend.DECLINING,
+            _missing_last(r["health_score"]),
+            *tie(r),
         ),
         SortKey.revenue: lambda r: (
-            _missing_last(_negated(r.get("estimated_revenue"))), *tie(r),
+            _missing_last(_negated(r.get("estimated_revenue"))),
+            *tie(r),
         ),
         SortKey.close_date: lambda r: (_date_key(r.get("estimated_close_date")), *tie(r)),
         SortKey.last_activity: lambda r: (_last_activity_key(r["last_activity_at"]), *tie(r)),
-    }  # fmt: skip
+    }
     return keys[sort]
 
 
@@ -208,12 +211,31 @@ def shape_row(row: Mapping[str, Any], details: Mapping[str, Any] | None) -> dict
 
 # The fields of a shaped row, in order: the JSON schema and the CSV columns.
 ROW_FIELDS = (
-    "record_type", "record_id", "name", "owner_id", "owner_name", "status", "health_score",
-    "health_state", "grade", "health_trend", "trend", "at_risk", "estimated_revenue",
-    "estimated_close_date", "last_activity_at", "last_activity_kind", "last_activity_direction",
-    "next_activity_at", "next_activity_kind", "emails_sent_30d", "emails_received_30d",
-    "response_rate_by_them", "first_reason", "computed_at",
-)  # fmt: skip
+    "record_type",
+    "record_id",
+    "name",
+    "owner_id",
+    "owner_name",
+    "status",
+    "health_score",
+    "health_state",
+    "grade",
+    "health_trend",
+    "trend",
+    "at_risk",
+    "estimated_revenue",
+    "estimated_close_date",
+    "last_activity_at",
+    "last_activity_kind",
+    "last_activity_direction",
+    "next_activity_at",
+    "next_activity_kind",
+    "emails_sent_30d",
+    "emails_received_30d",
+    "response_rate_by_them",
+    "first_reason",
+    "computed_at",
+)
 
 
 def rows_csv(rows: Iterable[Mapping[str, Any]]) -> str:

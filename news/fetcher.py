@@ -93,8 +93,9 @@ class _TooLarge(Exception):
     pass
 
 
-def _read_body(response: httpx.Response, max_bytes: int, deadline: float,
-               clock: Callable[[], float]) -> bytes:  # fmt: skip
+def _read_body(
+    response: httpx.Response, max_bytes: int, deadline: float, clock: Callable[[], float]
+) -> bytes:
     declared = response.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _TooLarge
@@ -126,15 +127,17 @@ def fetch_feed(
         headers["If-Modified-Since"] = known.last_modified
     deadline = clock() + timeout
     try:
-        with client.stream("GET", source.url, headers=headers, timeout=timeout,
-                           follow_redirects=True) as response:  # fmt: skip
+        with client.stream(
+            "GET", source.url, headers=headers, timeout=timeout, follow_redirects=True
+        ) as response:
             if response.status_code == 304:
                 return FeedResult(source.url, "not_modified", validators=known)
             if response.status_code >= 400:
                 return _failed(source, known, f"HTTP {response.status_code}")
             body = _read_body(response, max_bytes, deadline, clock)
-            answered = Validators(response.headers.get("etag"),
-                                  response.headers.get("last-modified"))  # fmt: skip
+            answered = Validators(
+                response.headers.get("etag"), response.headers.get("last-modified")
+            )
     except (_TooSlow, httpx.TimeoutException):
         return _failed(source, known, f"no complete answer within {timeout:g} s")
     except _TooLarge:
@@ -148,8 +151,7 @@ def _failed(source: FeedSource, known: Validators, why: str) -> FeedResult:
     return FeedResult(source.url, "failed", validators=known, error=why)
 
 
-def _parsed(source: FeedSource, body: bytes, answered: Validators,
-            known: Validators) -> FeedResult:  # fmt: skip
+def _parsed(source: FeedSource, body: bytes, answered: Validators, known: Validators) -> FeedResult:
     parsed = feedparser.parse(body)  # bytes: feedparser never fetches anything itself
     if parsed.get("bozo") and not parsed.entries:
         return _failed(source, known, "not an RSS or Atom feed")
@@ -166,8 +168,9 @@ def _item(entry: Mapping[str, Any], source: str) -> FetchedItem | None:
         return None  # nothing to show or nowhere to go
     stamp = entry.get("published_parsed") or entry.get("updated_parsed")
     published = None if stamp is None else datetime.fromtimestamp(calendar.timegm(stamp), UTC)
-    return FetchedItem(title[:500], link[:2000], source[:200], published,
-                       str(entry.get("summary") or "")[:5000])  # fmt: skip
+    return FetchedItem(
+        title[:500], link[:2000], source[:200], published, str(entry.get("summary") or "")[:5000]
+    )
 
 
 def fetch_all(

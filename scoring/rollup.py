@@ -58,14 +58,33 @@ MAX_NAMED_AT_RISK = 3
 # "cto" must not find "contractor".
 _ECONOMIC_BUYER_WORDS = ("economic", "budget", "buyer", "procurement", "purchas", "financ", "cfo")
 _DECISION_MAKER_WORDS = (
-    "decision", "approv", "signator", "sign off", "executive", "chief", "ceo", "cio", "cto",
-    "vp", "vice president", "director", "head of", "owner",
-)  # fmt: skip
+    "decision",
+    "approv",
+    "signator",
+    "sign off",
+    "executive",
+    "chief",
+    "ceo",
+    "cio",
+    "cto",
+    "vp",
+    "vice president",
+    "director",
+    "head of",
+    "owner",
+)
 _CHAMPION_WORDS = ("champion", "sponsor", "advocate", "coach")
 _INFLUENCER_WORDS = (
-    "influenc", "evaluator", "technical", "advis", "consultant", "architect", "user",
-    "manager", "lead",
-)  # fmt: skip
+    "influenc",
+    "evaluator",
+    "technical",
+    "advis",
+    "consultant",
+    "architect",
+    "user",
+    "manager",
+    "lead",
+)
 ROLE_WORDS: tuple[tuple[StakeholderRole, tuple[str, ...]], ...] = (
     (StakeholderRole.ECONOMIC_BUYER, _ECONOMIC_BUYER_WORDS),
     (StakeholderRole.DECISION_MAKER, _DECISION_MAKER_WORDS),

@@ -130,9 +130,22 @@ class Tally:
         asked, silent = threads.asked_weight, threads.silent_weight
         for row in rows:
             (
-                interaction, ts, weight, slot, week_slot, inbound, team_min, customer_min,
-                engaged, conversation_id, internal_ids, row_opens, row_clicks, planned, author,
-            ) = row  # fmt: skip
+                interaction,
+                ts,
+                weight,
+                slot,
+                week_slot,
+                inbound,
+                team_min,
+                customer_min,
+                engaged,
+                conversation_id,
+                internal_ids,
+                row_opens,
+                row_clicks,
+                planned,
+                author,
+            ) = row
             if planned:
                 overdue_ts.append(ts)
                 continue

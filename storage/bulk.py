@@ -196,7 +196,7 @@ def update_items(
         sa.text(
             f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS "
             f"SELECT {selected} FROM {table.name} WITH NO DATA"
-        )  # fmt: skip
+        )
     )
     staged = sa.Table(
         staging, sa.MetaData(), *(sa.Column(c, table.c[c].type) for c in (*keys, *columns))

@@ -81,7 +81,18 @@ def parties_by_activity(*, session: Session) -> dict[str, list[ActivityPartyRow]
         role = words.setdefault(role, role)
         record_type = words.setdefault(record_type, record_type)
         response = words.setdefault(response, response)
-        found.append(new(ActivityPartyRow, (
-            party_id, activity_id, role, address, record_type, record_id, response,
-        )))  # fmt: skip
+        found.append(
+            new(
+                ActivityPartyRow,
+                (
+                    party_id,
+                    activity_id,
+                    role,
+                    address,
+                    record_type,
+                    record_id,
+                    response,
+                ),
+            )
+        )
     return parties

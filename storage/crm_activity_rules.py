@@ -122,20 +122,28 @@ def _duration_minutes(activity: Any, noted: list[RowProblem]) -> float:
     if end < start:
         noted.append(
             RowProblem(
-                "crm_activity", activity.id, "end_at", end, "a time after start_at",
+                "crm_activity",
+                activity.id,
+                "end_at",
+                end,
+                "a time after start_at",
                 "ignored: no time spent counted",
             )
-        )  # fmt: skip
+        )
         return 0.0
     minutes = round((end - start).total_seconds() / 60.0, 2)
     if minutes <= MAX_DURATION_MINUTES:
         return minutes
     noted.append(
         RowProblem(
-            "crm_activity", activity.id, "end_at", end, "at most 24 hours after start_at",
+            "crm_activity",
+            activity.id,
+            "end_at",
+            end,
+            "at most 24 hours after start_at",
             "time spent counted as 24 hours",
         )
-    )  # fmt: skip
+    )
     return MAX_DURATION_MINUTES
 
 
@@ -156,10 +164,14 @@ def _engagement(activity: Any, column: str, noted: list[RowProblem]) -> int:
         return value
     noted.append(
         RowProblem(
-            "crm_activity", activity.id, column, value, f"from 0 to {MAX_ENGAGEMENT:,}",
+            "crm_activity",
+            activity.id,
+            column,
+            value,
+            f"from 0 to {MAX_ENGAGEMENT:,}",
             "counted as 0",
         )
-    )  # fmt: skip
+    )
     return 0
 
 
@@ -179,21 +191,27 @@ def _reference(
     if record_type not in PARTY_RECORD_TYPE_VALUES:
         noted.append(
             RowProblem(
-                "crm_activity_party", _party_id(activity_id, party), "record_type", record_type,
+                "crm_activity_party",
+                _party_id(activity_id, party),
+                "record_type",
+                record_type,
                 f"one of {', '.join(PARTY_RECORD_TYPE_VALUES)}",
                 "reference ignored; matched by address",
             )
-        )  # fmt: skip
+        )
         return None
     record = directory.match_record(record_type, record_id)
     if record is None and not directory.record_erased(record_type, record_id):
         noted.append(
             RowProblem(
-                "crm_activity_party", _party_id(activity_id, party), "record_id", record_id,
+                "crm_activity_party",
+                _party_id(activity_id, party),
+                "record_id",
+                record_id,
                 f"the id of a {record_type} in the CRM",
                 "reference ignored; matched by address",
             )
-        )  # fmt: skip
+        )
     return record
 
 
@@ -223,10 +241,14 @@ def _owner(activity: Any, directory: Directory, noted: list[RowProblem]) -> tupl
         if not directory.record_erased("system_user", activity.owner_id):
             noted.append(
                 RowProblem(
-                    "crm_activity", activity.id, "owner_id", activity.owner_id,
-                    "the id of a system_user in the CRM", "ignored: the activity has no owner",
+                    "crm_activity",
+                    activity.id,
+                    "owner_id",
+                    activity.owner_id,
+                    "the id of a system_user in the CRM",
+                    "ignored: the activity has no owner",
                 )
-            )  # fmt: skip
+            )
     return owner
 
 

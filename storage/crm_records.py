@@ -102,9 +102,13 @@ class _Reader:
         the bounds has it read as unknown."""
         unreadable: list[Unreadable] = []
         rows = named_rows(
-            self.session, row_type, table, times=("created_at",), unreadable=unreadable,
+            self.session,
+            row_type,
+            table,
+            times=("created_at",),
+            unreadable=unreadable,
             where=where,
-        )  # fmt: skip
+        )
         latest = self.window.completed_until
         kept = []
         for row in rows:
@@ -117,9 +121,15 @@ class _Reader:
             kept.append(row)
         for skipped, _columns in unreadable:
             self.problems.append(
-                RowProblem(table, skipped.id, "created_at", skipped.created_at, "a timestamp",
-                           "record skipped: keeps the health it had")
-            )  # fmt: skip
+                RowProblem(
+                    table,
+                    skipped.id,
+                    "created_at",
+                    skipped.created_at,
+                    "a timestamp",
+                    "record skipped: keeps the health it had",
+                )
+            )
         return kept
 
     def _note(self, table: str, row_id: str, column: str, value: Any, handling: str) -> None:
@@ -133,9 +143,15 @@ class _Reader:
         query = f"SELECT id, status FROM {table} WHERE status NOT IN ({words}) ORDER BY id"
         for record_id, status in raw_rows(self.session, query):
             self.problems.append(
-                RowProblem(table, record_id, "status", status, f"one of {', '.join(allowed)}",
-                           "not scored: keeps the health it had")
-            )  # fmt: skip
+                RowProblem(
+                    table,
+                    record_id,
+                    "status",
+                    status,
+                    f"one of {', '.join(allowed)}",
+                    "not scored: keeps the health it had",
+                )
+            )
 
     def plain(self, row_type: type[Any], table: str, order: str) -> list[Any]:
         query = f"SELECT {', '.join(row_type._fields)} FROM {table} ORDER BY {order}"
@@ -163,9 +179,10 @@ def load_crm_snapshot(
         contacts=reader.records(ContactRow, "contact"),
         open_leads=reader.records(LeadRow, "lead", where="status = 'open'"),
         open_opportunities=reader.records(OpportunityRow, "opportunity", where="status = 'open'"),
-        stakeholders=reader.plain(StakeholderRow, "opportunity_stakeholder",
-                                  "opportunity_id, contact_id"),
-    )  # fmt: skip
+        stakeholders=reader.plain(
+            StakeholderRow, "opportunity_stakeholder", "opportunity_id, contact_id"
+        ),
+    )
     reader.statuses("lead")
     reader.statuses("opportunity")
     # Erased subjects (storage.suppression) get no KPIs, history or health, even while
@@ -185,9 +202,18 @@ def _without_erased_problems(session: Session, problems: list[RowProblem]) -> li
 
 
 INTERACTION_COLUMNS = (
-    "key", "kind", "direction", "occurred_at", "duration_minutes", "conversation_id",
-    "regarding_type", "regarding_id", "planned", "opens", "clicks",
-)  # fmt: skip
+    "key",
+    "kind",
+    "direction",
+    "occurred_at",
+    "duration_minutes",
+    "conversation_id",
+    "regarding_type",
+    "regarding_id",
+    "planned",
+    "opens",
+    "clicks",
+)
 PARTY_COLUMNS = ("interaction_key", "record_type", "record_id", "role", "side", "response")
 # Parties travel packed into one text column of the interaction row
 # (storage.packed_parties); FIELD_SEPARATOR and PARTY_SEPARATOR are imported

@@ -134,11 +134,14 @@ def _sync_pairs(session: Session, pairs: Sequence[tuple[str, str]]) -> None:
         session.execute(sa.delete(STAKEHOLDERS).where(in_batch))
         mapped = sa.tuple_(STAKEHOLDER_MAP.c.opportunity_id, STAKEHOLDER_MAP.c.contact_id)
         query = (
-            sa.select(STAKEHOLDER_MAP.c.opportunity_id, STAKEHOLDER_MAP.c.contact_id,
-                      sa.func.min(STAKEHOLDER_MAP.c.role))
+            sa.select(
+                STAKEHOLDER_MAP.c.opportunity_id,
+                STAKEHOLDER_MAP.c.contact_id,
+                sa.func.min(STAKEHOLDER_MAP.c.role),
+            )
             .where(mapped.in_(batch))
             .group_by(STAKEHOLDER_MAP.c.opportunity_id, STAKEHOLDER_MAP.c.contact_id)
-        )  # fmt: skip
+        )
         rows = [tuple(row) for row in session.execute(query)]
         insert_rows(session, STAKEHOLDERS, ("opportunity_id", "contact_id", "role"), rows)
 

@@ -40,10 +40,20 @@ PARTY = core_table(InteractionParty)
 # Bound parameter lists (IN) per statement: well under SQLite's and PostgreSQL's limits.
 CHUNK = 500
 KPI_COLUMNS = (
-    "health_score", "health_state", "health_trend", "last_activity_at", "last_activity_kind",
-    "last_activity_direction", "next_activity_at", "next_activity_kind", "response_rate_by_them",
-    "computed_at", "weakest_contact_id", "weakest_contact_role", "weakest_contact_score",
-)  # fmt: skip
+    "health_score",
+    "health_state",
+    "health_trend",
+    "last_activity_at",
+    "last_activity_kind",
+    "last_activity_direction",
+    "next_activity_at",
+    "next_activity_kind",
+    "response_rate_by_them",
+    "computed_at",
+    "weakest_contact_id",
+    "weakest_contact_role",
+    "weakest_contact_score",
+)
 
 
 def find_user(*, session: Session, user: str) -> tuple[str, str] | None:
@@ -146,11 +156,15 @@ def view_details(
     details: dict[str, dict[str, Any]] = {}
     for ids in _chunks(list(record_ids)):
         query = (
-            sa.select(KPI.c.record_id, KPI.c.weekly, KPI.c.reasons,
-                      contacts.c.full_name.label("weakest_contact_name"))
+            sa.select(
+                KPI.c.record_id,
+                KPI.c.weekly,
+                KPI.c.reasons,
+                contacts.c.full_name.label("weakest_contact_name"),
+            )
             .outerjoin(contacts, contacts.c.id == KPI.c.weakest_contact_id)
             .where(KPI.c.record_type == record_type, KPI.c.record_id.in_(ids))
-        )  # fmt: skip
+        )
         for row in session.execute(query):
             details[row.record_id] = row._asdict()
     return details
@@ -193,9 +207,11 @@ def record_people(*, session: Session, record_type: str, record_id: str) -> list
             .outerjoin(accounts, accounts.c.id == deals.c.account_id)
             .where(deals.c.id == record_id)
         ).first()
-        ids = set(session.scalars(
-            sa.select(STAKEHOLDER.c.contact_id).where(STAKEHOLDER.c.opportunity_id == record_id)
-        ))  # fmt: skip
+        ids = set(
+            session.scalars(
+                sa.select(STAKEHOLDER.c.contact_id).where(STAKEHOLDER.c.opportunity_id == record_id)
+            )
+        )
         if deal is not None and deal.customer_contact_id:
             ids.add(deal.customer_contact_id)
         primary = None if deal is None else deal.primary_contact_id
@@ -247,24 +263,34 @@ def record_interactions(
         by_type.setdefault(person_type, []).append(person_id)
     for person_type, ids in by_type.items():
         with_them = sa.select(PARTY.c.interaction_key).where(
-            PARTY.c.side == "external", PARTY.c.record_type == person_type,
+            PARTY.c.side == "external",
+            PARTY.c.record_type == person_type,
             PARTY.c.record_id.in_(ids),
-        )  # fmt: skip
+        )
         if team is not None:  # per candidate, by the party table's primary key
-            with_them = with_them.where(sa.exists().where(
-                ours.c.interaction_key == PARTY.c.interaction_key,
-                ours.c.side == "internal", ours.c.record_id.in_(team),
-            ))  # fmt: skip
+            with_them = with_them.where(
+                sa.exists().where(
+                    ours.c.interaction_key == PARTY.c.interaction_key,
+                    ours.c.side == "internal",
+                    ours.c.record_id.in_(team),
+                )
+            )
         selects.append(with_them)
     keys = selects[0] if len(selects) == 1 else sa.union(*selects)
     query = (
-        sa.select(INTERACTION.c.key, INTERACTION.c.kind, INTERACTION.c.direction,
-                  INTERACTION.c.occurred_at, INTERACTION.c.duration_minutes,
-                  INTERACTION.c.planned, INTERACTION.c.source)
+        sa.select(
+            INTERACTION.c.key,
+            INTERACTION.c.kind,
+            INTERACTION.c.direction,
+            INTERACTION.c.occurred_at,
+            INTERACTION.c.duration_minutes,
+            INTERACTION.c.planned,
+            INTERACTION.c.source,
+        )
         .where(INTERACTION.c.key.in_(keys), INTERACTION.c.occurred_at >= since)
         .order_by(INTERACTION.c.occurred_at.desc(), INTERACTION.c.key)
         .limit(limit)
-    )  # fmt: skip
+    )
     return [row._asdict() for row in session.execute(query)]
 
 
@@ -287,11 +313,17 @@ def interaction_parties(*, session: Session, keys: Sequence[str]) -> list[dict[s
             )
             names.append(alias.c.full_name)
         query = (
-            sa.select(PARTY.c.interaction_key, PARTY.c.side, PARTY.c.role, PARTY.c.record_type,
-                      PARTY.c.record_id, sa.func.coalesce(*names).label("name"))
+            sa.select(
+                PARTY.c.interaction_key,
+                PARTY.c.side,
+                PARTY.c.role,
+                PARTY.c.record_type,
+                PARTY.c.record_id,
+                sa.func.coalesce(*names).label("name"),
+            )
             .select_from(joined)
             .where(PARTY.c.interaction_key.in_(chunk))
-        )  # fmt: skip
+        )
         found += [row._asdict() for row in session.execute(query)]
     return found
 
@@ -302,19 +334,26 @@ def timeline_interactions(
     """A record's interactions in its scope (`record_people`, `record_team`) since
     `since`, newest first, at most `limit`, and who took part in them."""
     found = record_interactions(
-        session=session, record_type=record_type, record_id=record_id,
+        session=session,
+        record_type=record_type,
+        record_id=record_id,
         people=record_people(session=session, record_type=record_type, record_id=record_id),
         team=record_team(session=session, record_type=record_type, record_id=record_id),
-        since=since, limit=limit,
-    )  # fmt: skip
+        since=since,
+        limit=limit,
+    )
     return found, interaction_parties(session=session, keys=[item["key"] for item in found])
 
 
 def weekly_timeline(*, session: Session, record_type: str, record_id: str) -> dict[str, Any] | None:
     """The stored weekly KPI timeline and last activity of one record (None: never scored)."""
     query = sa.select(
-        KPI.c.weekly, KPI.c.computed_at, KPI.c.last_activity_at, KPI.c.health_score,
-        KPI.c.health_state, KPI.c.health_trend,
-    ).where(KPI.c.record_type == record_type, KPI.c.record_id == record_id)  # fmt: skip
+        KPI.c.weekly,
+        KPI.c.computed_at,
+        KPI.c.last_activity_at,
+        KPI.c.health_score,
+        KPI.c.health_state,
+        KPI.c.health_trend,
+    ).where(KPI.c.record_type == record_type, KPI.c.record_id == record_id)
     row = session.execute(query).first()
     return None if row is None else row._asdict()

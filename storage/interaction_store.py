@@ -57,11 +57,21 @@ class InteractionRecord:
     def values(self) -> tuple[Any, ...]:
         """The row in WRITTEN_COLUMNS order: ROW_COLUMNS, then the packed parties."""
         return (
-            self.key, self.source, self.kind, self.direction, self.occurred_at,
-            self.duration_minutes, self.conversation_id, self.regarding_type, self.regarding_id,
-            self.planned, self.opens, self.clicks, self.crm_activity_id,
+            self.key,
+            self.source,
+            self.kind,
+            self.direction,
+            self.occurred_at,
+            self.duration_minutes,
+            self.conversation_id,
+            self.regarding_type,
+            self.regarding_id,
+            self.planned,
+            self.opens,
+            self.clicks,
+            self.crm_activity_id,
             *pack_parties(self.parties),
-        )  # fmt: skip
+        )
 
     def row(self) -> dict[str, Any]:
         return {
@@ -158,9 +168,20 @@ def refresh_packed_parties(*, session: Session, keys: Iterable[str]) -> None:
 # What an interaction is; the table also holds a packed copy of its parties
 # (storage.packed_parties), which every insert writes from the same record.
 ROW_COLUMNS = (
-    "key", "source", "kind", "direction", "occurred_at", "duration_minutes", "conversation_id",
-    "regarding_type", "regarding_id", "planned", "opens", "clicks", "crm_activity_id",
-)  # fmt: skip
+    "key",
+    "source",
+    "kind",
+    "direction",
+    "occurred_at",
+    "duration_minutes",
+    "conversation_id",
+    "regarding_type",
+    "regarding_id",
+    "planned",
+    "opens",
+    "clicks",
+    "crm_activity_id",
+)
 WRITTEN_COLUMNS = (*ROW_COLUMNS, *PACKED_COLUMNS)
 PARTY_COLUMNS = ("interaction_key", *PartyRow._fields)
 

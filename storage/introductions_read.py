@@ -32,15 +32,20 @@ def account_introducer_rows(*, session: Session, account_id: str) -> list[dict[s
     """Every stored introducer of the account's contacts, with names."""
     query = (
         sa.select(
-            INTRODUCER.c.record_id, CONTACT.c.full_name.label("person_name"),
-            INTRODUCER.c.system_user_id, USER.c.full_name, USER.c.email,
-            INTRODUCER.c.strength, INTRODUCER.c.strength_label, INTRODUCER.c.last_interaction_at,
+            INTRODUCER.c.record_id,
+            CONTACT.c.full_name.label("person_name"),
+            INTRODUCER.c.system_user_id,
+            USER.c.full_name,
+            USER.c.email,
+            INTRODUCER.c.strength,
+            INTRODUCER.c.strength_label,
+            INTRODUCER.c.last_interaction_at,
         )
         .join(CONTACT, CONTACT.c.id == INTRODUCER.c.record_id)
         .join(USER, USER.c.id == INTRODUCER.c.system_user_id)
         .where(INTRODUCER.c.record_type == "contact", CONTACT.c.account_id == account_id)
         .order_by(INTRODUCER.c.record_id, INTRODUCER.c.rank)
-    )  # fmt: skip
+    )
     return [row._asdict() for row in session.execute(query)]
 
 
@@ -48,13 +53,17 @@ def account_contact_kpis(*, session: Session, account_id: str) -> list[dict[str,
     """The stored KPIs of the account's contacts (those scored), with names."""
     query = (
         sa.select(
-            CONTACT.c.id.label("record_id"), CONTACT.c.full_name.label("name"),
-            KPI.c.emails_sent, KPI.c.emails_received, KPI.c.meetings_received,
-            KPI.c.phone_calls_received, KPI.c.last_activity_at,
+            CONTACT.c.id.label("record_id"),
+            CONTACT.c.full_name.label("name"),
+            KPI.c.emails_sent,
+            KPI.c.emails_received,
+            KPI.c.meetings_received,
+            KPI.c.phone_calls_received,
+            KPI.c.last_activity_at,
         )
         .join(KPI, sa.and_(KPI.c.record_type == "contact", KPI.c.record_id == CONTACT.c.id))
         .where(CONTACT.c.account_id == account_id)
-    )  # fmt: skip
+    )
     return [row._asdict() for row in session.execute(query)]
 
 

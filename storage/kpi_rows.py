@@ -136,13 +136,40 @@ def kpi_row_format(computed_at: datetime) -> RowFormat[KpiRow]:
 def _values_line(row: KpiRow) -> str:
     """The row up to computed_at in COPY text format: one f-string, types known per column."""
     (
-        emails_sent, emails_received, meetings_sent, meetings_received, calls_made,
-        calls_received, replies_by_us, replies_by_them, team_minutes, customer_minutes,
-        us_hours, them_hours, us_rate, them_rate, last_at, last_kind, last_direction,
-        next_at, next_kind, opens, clicks, weekly, most_contacted, accuracy,
-        score, state, trend, factors, reasons,
-        weakest_id, weakest_role, weakest_score, weakest_since,
-    ) = row.values  # fmt: skip
+        emails_sent,
+        emails_received,
+        meetings_sent,
+        meetings_received,
+        calls_made,
+        calls_received,
+        replies_by_us,
+        replies_by_them,
+        team_minutes,
+        customer_minutes,
+        us_hours,
+        them_hours,
+        us_rate,
+        them_rate,
+        last_at,
+        last_kind,
+        last_direction,
+        next_at,
+        next_kind,
+        opens,
+        clicks,
+        weekly,
+        most_contacted,
+        accuracy,
+        score,
+        state,
+        trend,
+        factors,
+        reasons,
+        weakest_id,
+        weakest_role,
+        weakest_score,
+        weakest_since,
+    ) = row.values
     text, n = copy_text, COPY_NULL
     return (
         f"{text(row.record_type)}\t{text(row.record_id)}\t{emails_sent}\t{emails_received}\t"

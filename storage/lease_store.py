@@ -27,10 +27,13 @@ MAILBOX_KIND, REPLICA_KIND, JOB_KIND = "mailbox", "replica", "job"
 # Advisory lock keys (64-bit, PostgreSQL-wide): "RAPP" then a job number. "scoring"
 # is also the store's run lock (worker/run_lock.py); every scoring process holds
 # "scoring-process" shared for as long as it lives.
-ADVISORY_KEYS = {"migrate": 0x5241505000000001, "scoring": 0x5241505000000002,
-                 "retention": 0x5241505000000003,
-                 "scoring-process": 0x5241505000000004,
-                 "news": 0x5241505000000005}  # fmt: skip
+ADVISORY_KEYS = {
+    "migrate": 0x5241505000000001,
+    "scoring": 0x5241505000000002,
+    "retention": 0x5241505000000003,
+    "scoring-process": 0x5241505000000004,
+    "news": 0x5241505000000005,
+}
 FORGET_REPLICAS_AFTER = timedelta(days=1)
 CHUNK = 1000
 

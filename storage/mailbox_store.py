@@ -60,9 +60,12 @@ def record_consent(
         sa.select(TENANT.c.consent_state).where(TENANT.c.id == tenant_id)
     ).scalar()
     values = {
-        "consent_state": state, "consent_reason": reason, "granted_roles": granted,
-        "missing_roles": missing, "consent_checked_at": at,
-    }  # fmt: skip
+        "consent_state": state,
+        "consent_reason": reason,
+        "granted_roles": granted,
+        "missing_roles": missing,
+        "consent_checked_at": at,
+    }
     if previous != state:
         values["consent_changed_at"] = at
     if previous is None:
@@ -71,10 +74,13 @@ def record_consent(
         session.execute(sa.update(TENANT).where(TENANT.c.id == tenant_id).values(values))
     if previous != state:
         record_event(
-            session=session, at=at, command=command, action="consent_changed",
+            session=session,
+            at=at,
+            command=command,
+            action="consent_changed",
             subject=f"tenant:{tenant_id}",
             details={"from": previous, "to": state, "missing": missing},
-        )  # fmt: skip
+        )
     return previous
 
 
@@ -137,9 +143,12 @@ def purge_exchange_data(
     removed = delete_orphans(session, keys)
     if held:
         record_event(
-            session=session, at=at, command=command, action="exchange_data_purged",
+            session=session,
+            at=at,
+            command=command,
+            action="exchange_data_purged",
             details={"reason": reason, "mailboxes": held, "interactions_removed": removed},
-        )  # fmt: skip
+        )
     return removed
 
 

@@ -31,10 +31,23 @@ def load_validators(*, session: Session) -> dict[str, tuple[str | None, str | No
     return {url: (etag, modified) for url, etag, modified in rows}
 
 
-def save_feed(*, session: Session, url: str, etag: str | None, last_modified: str | None,
-              status: str, error: str | None, at: datetime) -> None:  # fmt: skip
-    values = {"etag": etag, "last_modified": last_modified, "fetched_at": at,
-              "status": status, "error": error}  # fmt: skip
+def save_feed(
+    *,
+    session: Session,
+    url: str,
+    etag: str | None,
+    last_modified: str | None,
+    status: str,
+    error: str | None,
+    at: datetime,
+) -> None:
+    values = {
+        "etag": etag,
+        "last_modified": last_modified,
+        "fetched_at": at,
+        "status": status,
+        "error": error,
+    }
     if session.execute(sa.update(FEED).where(FEED.c.url == url).values(values)).rowcount == 0:  # type: ignore[attr-defined]
         session.execute(sa.insert(FEED).values(url=url, **values))
 
@@ -75,7 +88,10 @@ def purge_items(*, session: Session, now: datetime) -> int:
 def account_items(*, session: Session, account_id: str, limit: int) -> list[dict[str, Any]]:
     """An account's stored items, newest first."""
     dated = sa.func.coalesce(ITEM.c.published_at, ITEM.c.fetched_at)
-    query = (sa.select(ITEM.c.title, ITEM.c.link, ITEM.c.source, ITEM.c.published_at)
-             .where(ITEM.c.account_id == account_id)
-             .order_by(dated.desc(), ITEM.c.link).limit(limit))  # fmt: skip
+    query = (
+        sa.select(ITEM.c.title, ITEM.c.link, ITEM.c.source, ITEM.c.published_at)
+        .where(ITEM.c.account_id == account_id)
+        .order_by(dated.desc(), ITEM.c.link)
+        .limit(limit)
+    )
     return [row._asdict() for row in session.execute(query)]

@@ -30,35 +30,51 @@ SNAPSHOT = core_table(HealthSnapshot)
 def _features_query() -> sa.Select[Any]:
     contacts = (
         sa.select(CONTACT.c.account_id, sa.func.count().label("n"))
-        .group_by(CONTACT.c.account_id).subquery()
-    )  # fmt: skip
+        .group_by(CONTACT.c.account_id)
+        .subquery()
+    )
     team = (
-        sa.select(STAKEHOLDER.c.opportunity_id, sa.func.count().label("people"),
-                  sa.func.count(sa.distinct(STAKEHOLDER.c.role)).label("roles"))
-        .group_by(STAKEHOLDER.c.opportunity_id).subquery()
-    )  # fmt: skip
+        sa.select(
+            STAKEHOLDER.c.opportunity_id,
+            sa.func.count().label("people"),
+            sa.func.count(sa.distinct(STAKEHOLDER.c.role)).label("roles"),
+        )
+        .group_by(STAKEHOLDER.c.opportunity_id)
+        .subquery()
+    )
     closes = (
         sa.select(SNAPSHOT.c.record_id, sa.func.max(SNAPSHOT.c.day).label("day"))
         .where(SNAPSHOT.c.record_type == "opportunity", SNAPSHOT.c.closed_as == "won")
-        .group_by(SNAPSHOT.c.record_id).subquery()
-    )  # fmt: skip
+        .group_by(SNAPSHOT.c.record_id)
+        .subquery()
+    )
     return (
         sa.select(
-            DEAL.c.id, DEAL.c.name, DEAL.c.status, DEAL.c.estimated_revenue, DEAL.c.created_at,
-            DEAL.c.actual_close_date, USER.c.team,
+            DEAL.c.id,
+            DEAL.c.name,
+            DEAL.c.status,
+            DEAL.c.estimated_revenue,
+            DEAL.c.created_at,
+            DEAL.c.actual_close_date,
+            USER.c.team,
             sa.func.coalesce(contacts.c.n, 0).label("account_contacts"),
             sa.func.coalesce(team.c.people, 0).label("stakeholders"),
             sa.func.coalesce(team.c.roles, 0).label("roles"),
-            closes.c.day.label("closed_day"), KPI.c.weekly, KPI.c.health_score,
+            closes.c.day.label("closed_day"),
+            KPI.c.weekly,
+            KPI.c.health_score,
         )
         .select_from(DEAL)
         .outerjoin(USER, USER.c.id == DEAL.c.owner_id)
         .outerjoin(contacts, contacts.c.account_id == DEAL.c.account_id)
         .outerjoin(team, team.c.opportunity_id == DEAL.c.id)
         .outerjoin(closes, closes.c.record_id == DEAL.c.id)
-        .join(KPI, sa.and_(KPI.c.record_type == "opportunity", KPI.c.record_id == DEAL.c.id),
-              isouter=True)
-    )  # fmt: skip
+        .join(
+            KPI,
+            sa.and_(KPI.c.record_type == "opportunity", KPI.c.record_id == DEAL.c.id),
+            isouter=True,
+        )
+    )
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -67,9 +83,11 @@ def _row(row: Any) -> dict[str, Any]:
     found["created_on"] = created.date() if isinstance(created, datetime) else created
     recorded, actual = found.pop("closed_day"), found.pop("actual_close_date")
     closed = recorded if recorded is not None else actual
-    found["closed_on"] = closed if isinstance(closed, date) or closed is None else (
-        date.fromisoformat(str(closed)[:10])
-    )  # fmt: skip
+    found["closed_on"] = (
+        closed
+        if isinstance(closed, date) or closed is None
+        else (date.fromisoformat(str(closed)[:10]))
+    )
     found["weekly"] = found["weekly"] or []
     return found
 

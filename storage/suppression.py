@@ -298,11 +298,13 @@ def forget_late_health(*, session: Session) -> int:
     for record_type, record_id in sorted(erased):
         removed = 0
         for table in DERIVED_TABLES:
-            removed += _rowcount(session.execute(
-                sa.delete(table).where(
-                    table.c.record_type == record_type, table.c.record_id == record_id
+            removed += _rowcount(
+                session.execute(
+                    sa.delete(table).where(
+                        table.c.record_type == record_type, table.c.record_id == record_id
+                    )
                 )
-            ))  # fmt: skip
+            )
         if record_type in SCORED_TABLES:
             removed += clear_health(
                 session=session, record_type=record_type, record_id=record_id, written_only=True

@@ -103,11 +103,17 @@ def load_cursors(*, session: Session, mailbox_id: str) -> dict[str, Cursor]:
     rows = session.execute(sa.select(CURSOR).where(CURSOR.c.mailbox_id == mailbox_id))
     return {
         row.folder_id: Cursor(
-            row.mailbox_id, row.folder_id, row.kind, row.next_link, row.delta_link,
-            bool(row.baseline_complete), row.round, row.updated_at,
+            row.mailbox_id,
+            row.folder_id,
+            row.kind,
+            row.next_link,
+            row.delta_link,
+            bool(row.baseline_complete),
+            row.round,
+            row.updated_at,
         )
         for row in rows
-    }  # fmt: skip
+    }
 
 
 def start_rebaseline(engine: Engine, *, mailbox_id: str, folder_id: str, kind: str) -> int:
@@ -119,17 +125,26 @@ def start_rebaseline(engine: Engine, *, mailbox_id: str, folder_id: str, kind: s
         if current is None:
             session.execute(
                 sa.insert(CURSOR).values(
-                    mailbox_id=mailbox_id, folder_id=folder_id, kind=kind, round=new_round,
-                    rebaselines=1, baseline_complete=False,
+                    mailbox_id=mailbox_id,
+                    folder_id=folder_id,
+                    kind=kind,
+                    round=new_round,
+                    rebaselines=1,
+                    baseline_complete=False,
                 )
-            )  # fmt: skip
+            )
         else:
             session.execute(
-                sa.update(CURSOR).where(where).values(
-                    next_link=None, delta_link=None, baseline_complete=False, round=new_round,
+                sa.update(CURSOR)
+                .where(where)
+                .values(
+                    next_link=None,
+                    delta_link=None,
+                    baseline_complete=False,
+                    round=new_round,
                     rebaselines=CURSOR.c.rebaselines + 1,
                 )
-            )  # fmt: skip
+            )
     return new_round
 
 
@@ -334,9 +349,10 @@ def _open_page(session: Session, page: PageWrite) -> tuple[bool | None, set[str]
     if not is_postgres(session):
         become_sqlite_writer(session)  # a run --once beside the worker may write this page too
         return _cursor_state(session, page), _drop_gone(session, page)
-    complete, _, gone = session.execute(OPEN_PAGE, {
-        "mailbox": page.mailbox_id, "folder": page.folder_id,
-        "gone": text_array(page.gone)}).one()  # fmt: skip
+    complete, _, gone = session.execute(
+        OPEN_PAGE,
+        {"mailbox": page.mailbox_id, "folder": page.folder_id, "gone": text_array(page.gone)},
+    ).one()
     return (None if complete is None else bool(complete)), set(gone)
 
 
@@ -354,11 +370,14 @@ def _save_cursor(session: Session, page: PageWrite, exists: bool) -> None:
         return
     session.execute(
         sa.insert(CURSOR).values(
-            mailbox_id=page.mailbox_id, folder_id=page.folder_id, kind=page.kind,
-            round=page.round, rebaselines=0,
+            mailbox_id=page.mailbox_id,
+            folder_id=page.folder_id,
+            kind=page.kind,
+            round=page.round,
+            rebaselines=0,
             **{"baseline_complete": page.delta_link is not None, **values},
         )
-    )  # fmt: skip
+    )
 
 
 def _close_page(session: Session, page: PageWrite, exists: bool) -> None:
@@ -368,11 +387,21 @@ def _close_page(session: Session, page: PageWrite, exists: bool) -> None:
         _save_cursor(session, page, exists)
         return
     mine = _sightings(page)
-    session.execute(CLOSE_PAGE, {
-        "mailbox": page.mailbox_id, "folder": page.folder_id, "kind": page.kind,
-        "round": page.round, "items": text_array(mine), "keys": text_array(mine.values()),
-        "next_link": page.next_link, "delta_link": page.delta_link, "at": page.at,
-        "complete": page.delta_link is not None})  # fmt: skip
+    session.execute(
+        CLOSE_PAGE,
+        {
+            "mailbox": page.mailbox_id,
+            "folder": page.folder_id,
+            "kind": page.kind,
+            "round": page.round,
+            "items": text_array(mine),
+            "keys": text_array(mine.values()),
+            "next_link": page.next_link,
+            "delta_link": page.delta_link,
+            "at": page.at,
+            "complete": page.delta_link is not None,
+        },
+    )
 
 
 def commit_page(engine: Engine, page: PageWrite) -> PageCounts:

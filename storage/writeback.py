@@ -243,16 +243,26 @@ def record_closes(*, session: Session, day: date) -> int:
         SNAPSHOT.c.closed_as.is_not(None),
     )
     query = (
-        sa.select(deals.c.id, deals.c.status, deals.c.actual_close_date,
-                  deals.c.health_score, deals.c.health_state, deals.c.health_trend)
+        sa.select(
+            deals.c.id,
+            deals.c.status,
+            deals.c.actual_close_date,
+            deals.c.health_score,
+            deals.c.health_state,
+            deals.c.health_trend,
+        )
         .where(deals.c.status.in_(CLOSED_STATUSES), scored, ~recorded)
         .order_by(deals.c.id)
-    )  # fmt: skip
+    )
     closes = 0
     for deal_id, status, closed_on, score, state, trend in session.execute(query).all():
         on = closed_on if closed_on is not None and closed_on <= day else day
-        values = {"health_score": score, "health_state": state, "health_trend": trend,
-                  "closed_as": status}  # fmt: skip
+        values = {
+            "health_score": score,
+            "health_state": state,
+            "health_trend": trend,
+            "closed_as": status,
+        }
         key = (SNAPSHOT.c.record_type == "opportunity") & (SNAPSHOT.c.record_id == deal_id)
         key &= SNAPSHOT.c.day == on
         if session.execute(sa.update(SNAPSHOT).where(key).values(values)).rowcount == 0:  # type: ignore[attr-defined]

@@ -36,6 +36,10 @@ def test_ci_builds_the_image_wheel_from_the_same_packages() -> None:
     assert re.search(copied, ci, re.MULTILINE)
     listed = subprocess.run(
         ["bash", "-c", f"{reading.group(0)}; echo $packages"],
-        cwd=ROOT, capture_output=True, text=True, timeout=30, check=True,
-    ).stdout  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
     assert set(listed.split()) == _runtime_packages()

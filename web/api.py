@@ -45,6 +45,4 @@ def record_insights(
     request: Request, record_type: str, record_id: str, session: SessionDep, seen: VisibilityDep
 ) -> dict[str, Any]:
     """One record: health, factors, reasons, timeline, stakeholders, introducers."""
-    return record.record_page(
-        session, seen, record_type, record_id, request.app.state.clock()
-    )
+    return record.record_page(session, seen, record_type, record_id, request.app.state.clock())

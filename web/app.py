@@ -73,10 +73,11 @@ def _error(request: Request, status: int, message: str) -> Response:
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status)
     return templates.TemplateResponse(
-        request, "error.html",
+        request,
+        "error.html",
         {"viewer": None, "trial": request.app.state.trial, "status": status, "message": message},
         status_code=status,
-    )  # fmt: skip
+    )
 
 
 async def _bad_filter(request: Request, error: Exception) -> Response:

@@ -27,11 +27,19 @@ def portfolio_page(
     query = portfolio.parse_query(request.query_params)
     payload = portfolio.portfolio(session, query, seen)
     csv_link = "/portfolio.csv" + (f"?{request.url.query}" if request.url.query else "")
-    return render(request, viewer, "portfolio.html", {
-        "payload": payload, "params": request.query_params, "csv_link": csv_link,
-        "grades": portfolio.GRADE_CHOICES, "trends": portfolio.TREND_CHOICES,
-        "sorts": [key.value for key in SortKey],
-    })  # fmt: skip
+    return render(
+        request,
+        viewer,
+        "portfolio.html",
+        {
+            "payload": payload,
+            "params": request.query_params,
+            "csv_link": csv_link,
+            "grades": portfolio.GRADE_CHOICES,
+            "trends": portfolio.TREND_CHOICES,
+            "sorts": [key.value for key in SortKey],
+        },
+    )
 
 
 @router.get("/portfolio.csv")
@@ -47,23 +55,34 @@ def portfolio_csv(request: Request, session: SessionDep, seen: VisibilityDep) ->
 
 @router.get("/pipeline", response_class=HTMLResponse)
 def pipeline_page(
-    request: Request, viewer: ViewerDep, session: SessionDep, seen: VisibilityDep,
+    request: Request,
+    viewer: ViewerDep,
+    session: SessionDep,
+    seen: VisibilityDep,
     owner: str | None = None,
-) -> HTMLResponse:  # fmt: skip
+) -> HTMLResponse:
     data, payload = pipeline.pipeline(session, seen, request.app.state.clock(), owner)
     svg = pipeline.inline_svg(data, "Relationship pipeline")
-    return render(request, viewer, "pipeline.html", {
-        "payload": payload, "chart": Markup(svg),  # matplotlib wrote it; titles escaped
-        "labels": {colour.value: COLOUR_LABEL[colour] for colour in Colour},
-    })  # fmt: skip
+    return render(
+        request,
+        viewer,
+        "pipeline.html",
+        {
+            "payload": payload,
+            "chart": Markup(svg),  # matplotlib wrote it; titles escaped
+            "labels": {colour.value: COLOUR_LABEL[colour] for colour in Colour},
+        },
+    )
 
 
 @router.get("/records/{record_type}/{record_id}", response_class=HTMLResponse)
 def record_view(
-    request: Request, record_type: str, record_id: str, viewer: ViewerDep,
-    session: SessionDep, seen: VisibilityDep,
-) -> HTMLResponse:  # fmt: skip
-    payload = record.record_page(
-        session, seen, record_type, record_id, request.app.state.clock()
-    )
+    request: Request,
+    record_type: str,
+    record_id: str,
+    viewer: ViewerDep,
+    session: SessionDep,
+    seen: VisibilityDep,
+) -> HTMLResponse:
+    payload = record.record_page(session, seen, record_type, record_id, request.app.state.clock())
     return render(request, viewer, "record.html", {"record": payload})

@@ -30,9 +30,12 @@ def pipeline(
     address, when the `owner` parameter names one)."""
     owner_id = owner_id_of(session, (owner or "").strip() or None)
     deals = insights_read.view_rows(
-        session=session, record_type="opportunity", owner_id=owner_id,
-        owner_ids=seen.owners, open_only=True,
-    )  # fmt: skip
+        session=session,
+        record_type="opportunity",
+        owner_id=owner_id,
+        owner_ids=seen.owners,
+        open_only=True,
+    )
     shown = [d["record_id"] for d in deals if pipeline_chart.is_shown(d, now)]
     details = insights_read.view_details(
         session=session, record_type="opportunity", record_ids=shown

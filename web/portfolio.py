@@ -137,9 +137,13 @@ def portfolio(session: Session, query: PortfolioQuery, seen: Visibility) -> dict
     candidates: list[dict[str, Any]] = []
     for record_type in query.record_types:
         candidates += insights_read.view_rows(
-            session=session, record_type=record_type, owner_id=owner_id,
-            owner_ids=seen.owners, open_only=query.open_only, states=query.view.store_states(),
-        )  # fmt: skip
+            session=session,
+            record_type=record_type,
+            owner_id=owner_id,
+            owner_ids=seen.owners,
+            open_only=query.open_only,
+            states=query.view.store_states(),
+        )
     candidates = [row for row in candidates if _closes_by(row, query.closes_by)]
     unlimited = views.ViewFilter(
         query.view.states, query.view.trends, query.view.at_risk, query.view.sort, None

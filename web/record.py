@@ -27,13 +27,27 @@ INTERACTIONS_SHOWN = 50
 STAKEHOLDER = core_table(OpportunityStakeholder)
 KPI = core_table(RelationshipKpi)
 KPI_FIELDS = (
-    "emails_sent", "emails_received", "meetings_sent", "meetings_received",
-    "phone_calls_made", "phone_calls_received", "replies_by_us", "replies_by_them",
-    "response_rate_by_us", "response_rate_by_them", "avg_first_response_by_us_hours",
-    "avg_first_response_by_them_hours", "time_spent_by_team_minutes",
-    "time_spent_by_customer_minutes", "last_activity_at", "last_activity_kind",
-    "last_activity_direction", "next_activity_at", "next_activity_kind", "computed_at",
-)  # fmt: skip
+    "emails_sent",
+    "emails_received",
+    "meetings_sent",
+    "meetings_received",
+    "phone_calls_made",
+    "phone_calls_received",
+    "replies_by_us",
+    "replies_by_them",
+    "response_rate_by_us",
+    "response_rate_by_them",
+    "avg_first_response_by_us_hours",
+    "avg_first_response_by_them_hours",
+    "time_spent_by_team_minutes",
+    "time_spent_by_customer_minutes",
+    "last_activity_at",
+    "last_activity_kind",
+    "last_activity_direction",
+    "next_activity_at",
+    "next_activity_kind",
+    "computed_at",
+)
 
 
 class RecordNotFound(LookupError):
@@ -96,9 +110,12 @@ def _timeline(
     computed_at = None if kpi is None else kpi["computed_at"]
     since = timeline.interactions_since(weeks, computed_at, now)
     found, parties = insights_read.timeline_interactions(
-        session=session, record_type=record_type, record_id=record_id, since=since,
+        session=session,
+        record_type=record_type,
+        record_id=record_id,
+        since=since,
         limit=INTERACTIONS_SHOWN,
-    )  # fmt: skip
+    )
     return {
         "since": since,
         "weeks": weeks,
@@ -111,13 +128,20 @@ def _stakeholders(session: Session, opportunity_id: str) -> list[dict[str, Any]]
     """A deal's stakeholders with their own health, weakest first."""
     contacts = RECORD_TABLES["contact"]
     query = (
-        sa.select(STAKEHOLDER.c.contact_id, STAKEHOLDER.c.role, contacts.c.full_name,
-                  KPI.c.health_score, KPI.c.health_state, KPI.c.health_trend)
+        sa.select(
+            STAKEHOLDER.c.contact_id,
+            STAKEHOLDER.c.role,
+            contacts.c.full_name,
+            KPI.c.health_score,
+            KPI.c.health_state,
+            KPI.c.health_trend,
+        )
         .outerjoin(contacts, contacts.c.id == STAKEHOLDER.c.contact_id)
-        .outerjoin(KPI, (KPI.c.record_type == "contact")
-                   & (KPI.c.record_id == STAKEHOLDER.c.contact_id))
+        .outerjoin(
+            KPI, (KPI.c.record_type == "contact") & (KPI.c.record_id == STAKEHOLDER.c.contact_id)
+        )
         .where(STAKEHOLDER.c.opportunity_id == opportunity_id)
-    )  # fmt: skip
+    )
     rows = [row._asdict() for row in session.execute(query)]
     for row in rows:
         row["grade"] = views.state_name(row["health_state"])

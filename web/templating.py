@@ -39,6 +39,8 @@ def render(
     request: Request, viewer: Viewer, name: str, context: dict[str, Any], status: int = 200
 ) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, name, {"viewer": viewer, "trial": request.app.state.trial, **context},
+        request,
+        name,
+        {"viewer": viewer, "trial": request.app.state.trial, **context},
         status_code=status,
-    )  # fmt: skip
+    )

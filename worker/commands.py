@@ -212,8 +212,10 @@ def exchange_payload(exchange: ExchangeSummary | None) -> dict[str, Any] | None:
     if exchange is None:
         return None
     payload: dict[str, Any] = {
-        "state": exchange.state, "reason": exchange.reason, "failure": exchange.failure,
-    }  # fmt: skip
+        "state": exchange.state,
+        "reason": exchange.reason,
+        "failure": exchange.failure,
+    }
     if exchange.consent is not None:
         payload["missing_permissions"] = exchange.consent.needed_for
     if exchange.tenant is not None:

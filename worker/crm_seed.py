@@ -23,10 +23,14 @@ def load_crm_seed(engine: Engine, crm: dict[str, Any]) -> None:
     ]
     accounts = [{"id": a["id"], "name": a["name"]} for a in crm["accounts"]]
     contacts = [
-        {"id": c["id"], "full_name": c["fullName"], "email": c["emails"][0],
-         "account_id": c["accountId"]}
+        {
+            "id": c["id"],
+            "full_name": c["fullName"],
+            "email": c["emails"][0],
+            "account_id": c["accountId"],
+        }
         for c in crm["contacts"]
-    ]  # fmt: skip
+    ]
     with engine.begin() as connection:
         for model, rows in ((SystemUser, users), (Account, accounts), (Contact, contacts)):
             if rows:

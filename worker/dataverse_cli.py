@@ -202,8 +202,10 @@ def pull_command(as_json: JsonFlag = False) -> None:
     for line in payload["row_problems"]["examples"][:20]:
         console.print(f"skipped: {line}", markup=False)
     requests = payload["requests"]
-    console.print(f"requests {requests['requests']}, retries {requests['retries']}, "
-                  f"throttled {requests['throttles']}")  # fmt: skip
+    console.print(
+        f"requests {requests['requests']}, retries {requests['retries']}, "
+        f"throttled {requests['throttles']}"
+    )
 
 
 @dataverse_app.command("push")
@@ -223,9 +225,12 @@ def push_command(
 
     async def push(client: DataverseClient) -> dict[str, Any]:
         pusher = Pusher(
-            client, store, prefix=settings.dataverse_prefix, now=datetime.now(UTC),
+            client,
+            store,
+            prefix=settings.dataverse_prefix,
+            now=datetime.now(UTC),
             batch_size=settings.dataverse_push_batch_size,
-        )  # fmt: skip
+        )
         return (await pusher.push(clear_all=clear)).as_dict()
 
     payload = _connector_run(push)

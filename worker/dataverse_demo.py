@@ -123,9 +123,12 @@ async def _read_back(client: DataverseClient) -> list[dict[str, Any]]:
         rows = [row for row in reply.body["value"] if row.get(columns["health_score"]) is not None]
         for row in rows[: SHOWN // 2]:
             shown.append(
-                {"table": entity_set, "name": row[name],
-                 **{key: row.get(column) for key, column in columns.items()}}
-            )  # fmt: skip
+                {
+                    "table": entity_set,
+                    "name": row[name],
+                    **{key: row.get(column) for key, column in columns.items()},
+                }
+            )
     return shown
 
 

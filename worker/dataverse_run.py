@@ -65,9 +65,12 @@ async def push_dataverse(
         app, url = _app_and_url(settings)
         async with connected(app, url, concurrency=settings.dataverse_concurrency) as client:
             pusher = Pusher(
-                client, engine, prefix=settings.dataverse_prefix, now=now,
+                client,
+                engine,
+                prefix=settings.dataverse_prefix,
+                now=now,
                 batch_size=settings.dataverse_push_batch_size,
-            )  # fmt: skip
+            )
             report = await pusher.push(clear_all=clear_all, only=only)
             return {"push": report.as_dict(), "push_requests": client.counters.as_dict()}
     except (DataverseError, CredentialConfigError) as error:

@@ -37,20 +37,29 @@ def register(app: typer.Typer) -> None:
 
 def _deal(found: dict[str, Any]) -> similar.Deal:
     return similar.Deal(
-        id=found["id"], name=found["name"], created_on=found["created_on"],
-        revenue=found["estimated_revenue"], account_contacts=int(found["account_contacts"]),
-        stakeholders=int(found["stakeholders"]), roles=int(found["roles"]), team=found["team"],
+        id=found["id"],
+        name=found["name"],
+        created_on=found["created_on"],
+        revenue=found["estimated_revenue"],
+        account_contacts=int(found["account_contacts"]),
+        stakeholders=int(found["stakeholders"]),
+        roles=int(found["roles"]),
+        team=found["team"],
         closed_on=found["closed_on"] if found["status"] == "won" else None,
-        health_score=found["health_score"], weekly=found["weekly"],
-    )  # fmt: skip
+        health_score=found["health_score"],
+        weekly=found["weekly"],
+    )
 
 
 def _features(deal: similar.Deal, today: date) -> dict[str, Any]:
     return {
-        "revenue": deal.revenue, "account_contacts": deal.account_contacts,
-        "stakeholders": deal.stakeholders, "roles": deal.roles, "team": deal.team,
+        "revenue": deal.revenue,
+        "account_contacts": deal.account_contacts,
+        "stakeholders": deal.stakeholders,
+        "roles": deal.roles,
+        "team": deal.team,
         "age_days": deal.age_on(today),
-    }  # fmt: skip
+    }
 
 
 def similar_payload(opportunity: str, today: date) -> dict[str, Any]:
@@ -75,13 +84,18 @@ def similar_payload(opportunity: str, today: date) -> dict[str, Any]:
         "fallback": result.fallback,
         "compared_with": len(result.matches),
         "deals": [
-            {"id": m.deal.id, "name": m.deal.name, "distance": m.distance,
-             "parts": {k: round(v, 3) for k, v in m.parts.items()},
-             "cycle_days": m.deal.age_on(today), "closed_on": m.deal.closed_on,
-             "health_at_close": m.deal.health_score,
-             **{k: v for k, v in _features(m.deal, today).items() if k in SHOWN_FIELDS}}
+            {
+                "id": m.deal.id,
+                "name": m.deal.name,
+                "distance": m.distance,
+                "parts": {k: round(v, 3) for k, v in m.parts.items()},
+                "cycle_days": m.deal.age_on(today),
+                "closed_on": m.deal.closed_on,
+                "health_at_close": m.deal.health_score,
+                **{k: v for k, v in _features(m.deal, today).items() if k in SHOWN_FIELDS},
+            }
             for m in shown
-        ],  # fmt: skip
+        ],
         "comparison": similar.compare(deal, result.matches, today),
     }
 
@@ -113,12 +127,22 @@ def _report(payload: dict[str, Any]) -> None:
             f"{payload['minimum_similar']}): compared with the top {payload['compared_with']} "
             "won deals by revenue instead."
         )
-    table = Table("won deal", "distance", "revenue", "account", "stakeholders", "roles", "cycle",
-                  "team", title="Similar won deals (distance parts, 0 = alike)")  # fmt: skip
+    table = Table(
+        "won deal",
+        "distance",
+        "revenue",
+        "account",
+        "stakeholders",
+        "roles",
+        "cycle",
+        "team",
+        title="Similar won deals (distance parts, 0 = alike)",
+    )
     for row in payload["deals"]:
         parts = row["parts"]
-        table.add_row(row["name"], f"{row['distance']:.2f}",
-                      *(f"{parts[k]:.2f}" for k in PART_COLUMNS))  # fmt: skip
+        table.add_row(
+            row["name"], f"{row['distance']:.2f}", *(f"{parts[k]:.2f}" for k in PART_COLUMNS)
+        )
     console.print(table if payload["deals"] else "No won deal has been scored yet.")
     comparison = payload["comparison"]
     for kpi in comparison["kpis"]:

@@ -26,6 +26,7 @@ def mount_missing_emulator(app: typer.Typer, missing: ModuleNotFoundError) -> No
         add_help_option=False,
     )
     def emulator_not_installed() -> None:
-        typer.echo(f"rapport: emulator not installed ({reason}); install it with {INSTALL}",
-                   err=True)  # fmt: skip
+        typer.echo(
+            f"rapport: emulator not installed ({reason}); install it with {INSTALL}", err=True
+        )
         raise typer.Exit(EXIT_BAD_INPUT)

@@ -139,16 +139,25 @@ def _record(
 ) -> None:
     with session_scope(engine) as session:
         record_consent(
-            session=session, tenant_id=tenant_id, state=outcome.state, reason=outcome.reason,
-            granted=outcome.granted, missing=outcome.missing, at=now, command=command,
-        )  # fmt: skip
+            session=session,
+            tenant_id=tenant_id,
+            state=outcome.state,
+            reason=outcome.reason,
+            granted=outcome.granted,
+            missing=outcome.missing,
+            at=now,
+            command=command,
+        )
         # Withdrawn consent takes the tenant's Exchange data with it. A token failure
         # only pauses the sync: what was read stays until the next good round.
         if outcome.state in WITHDRAWN_CONSENT:
             withdraw_tenant(
-                session=session, tenant_id=tenant_id, reason=outcome.reason, at=now,
+                session=session,
+                tenant_id=tenant_id,
+                reason=outcome.reason,
+                at=now,
                 command=command,
-            )  # fmt: skip
+            )
 
 
 def graph_client(settings: Settings, credential: Any) -> Any:
@@ -198,8 +207,11 @@ def _context(engine: Engine, settings: Settings, client: Any, now: datetime) -> 
     with session_scope(engine) as session:
         directory = load_directory(session=session)
     domains = {d.lower() for d in settings.internal_domains}
-    domains |= {address.rpartition("@")[2] for address, ref in directory.by_address.items()
-                if ref[0] == "system_user"}  # fmt: skip
+    domains |= {
+        address.rpartition("@")[2]
+        for address, ref in directory.by_address.items()
+        if ref[0] == "system_user"
+    }
     # Never read further back than interactions are kept: a (re-)baseline would
     # otherwise bring back what the retention purge removed.
     retained = settings.retention_interaction_days
@@ -210,13 +222,14 @@ def _context(engine: Engine, settings: Settings, client: Any, now: datetime) -> 
         calendar_end=now + timedelta(days=settings.calendar_future_days),
     )
     return SyncContext(
-        client=client, engine=engine,
+        client=client,
+        engine=engine,
         normaliser=Normaliser(directory, frozenset(domains), now - timedelta(days=retained)),
         window=window,
         policy=RetryPolicy(settings.retry_attempts, settings.retry_max_wait_seconds),
         mailbox_concurrency=settings.mailbox_concurrency,
         excluded_folders=settings.excluded_mail_folders,
-    )  # fmt: skip
+    )
 
 
 async def exchange_round(
@@ -234,9 +247,16 @@ async def exchange_round(
     consent = await check_tenant_consent(engine, settings, now, command="run")
     if consent.state != GRANTED:
         if settings.graph_configured:
-            log.warning("tenant scored from CRM data", extra={"fields": {
-                "tenant": settings.tenant_id, "consent": consent.state,
-                "reason": consent.reason}})  # fmt: skip
+            log.warning(
+                "tenant scored from CRM data",
+                extra={
+                    "fields": {
+                        "tenant": settings.tenant_id,
+                        "consent": consent.state,
+                        "reason": consent.reason,
+                    }
+                },
+            )
         return ExchangeSummary(consent.state, consent.reason, consent=consent)
     app = graph_app(settings)
     assert app is not None  # the consent check passed, so the app is configured
@@ -247,10 +267,11 @@ async def exchange_round(
     except GraphSyncError as failure:
         # The directory could not be listed (throttled, unreachable): nothing was
         # synced this round, stored data stays, the next tick tries again.
-        log.warning("Exchange round failed", extra={"fields": {
-            "tenant": app.tenant_id, "error": str(failure)}})  # fmt: skip
-        return ExchangeSummary(SYNC_FAILED, f"{type(failure).__name__}: {failure}",
-                               consent=consent)  # fmt: skip
+        log.warning(
+            "Exchange round failed",
+            extra={"fields": {"tenant": app.tenant_id, "error": str(failure)}},
+        )
+        return ExchangeSummary(SYNC_FAILED, f"{type(failure).__name__}: {failure}", consent=consent)
     summary = ExchangeSummary(GRANTED, consent.reason, tenant=tenant, consent=consent)
     for mailbox in tenant.mailboxes:
         summary.by_status[mailbox.status] = summary.by_status.get(mailbox.status, 0) + 1
@@ -262,8 +283,10 @@ async def exchange_round(
         revoked = _revoked(engine, app, consent, now, f"403 during sync: {first}")
         summary.state, summary.reason = revoked.state, revoked.reason
     if summary.failure is not None:
-        log.warning("Exchange round failed for every mailbox", extra={"fields": {
-            "tenant": app.tenant_id, "failure": summary.failure}})  # fmt: skip
+        log.warning(
+            "Exchange round failed for every mailbox",
+            extra={"fields": {"tenant": app.tenant_id, "failure": summary.failure}},
+        )
     return summary
 
 
@@ -272,8 +295,10 @@ def _revoked(
 ) -> ExchangeSummary:
     revoked = ConsentOutcome("revoked", reason, consent.granted, [], consent.broader)
     _record(engine, app.tenant_id, revoked, now, "run")
-    log.warning("consent withdrawn during sync; tenant scored from CRM data", extra={
-        "fields": {"tenant": app.tenant_id, "reason": reason}})  # fmt: skip
+    log.warning(
+        "consent withdrawn during sync; tenant scored from CRM data",
+        extra={"fields": {"tenant": app.tenant_id, "reason": reason}},
+    )
     return ExchangeSummary(revoked.state, reason, consent=revoked)
 
 
@@ -293,7 +318,9 @@ async def _sync(
         if stopping is not None:
             ctx.stopping = stopping
         return await sync_tenant(
-            ctx, app.tenant_id, directory=ctx.normaliser.directory,
+            ctx,
+            app.tenant_id,
+            directory=ctx.normaliser.directory,
             policy=location_policy(settings),
             scope=MailboxScope(
                 excluded=frozenset(normalise_address(u) for u in settings.excluded_users),
@@ -301,8 +328,9 @@ async def _sync(
                 excluded_groups=frozenset(settings.excluded_groups),
             ),
             concurrent_mailboxes=settings.concurrent_mailboxes,
-            claim=claim, progress=progress,
-        )  # fmt: skip
+            claim=claim,
+            progress=progress,
+        )
     finally:
         await client.aclose()
         await credential.close()

@@ -77,7 +77,7 @@ def consent_url_payload(settings: Settings) -> dict[str, Any]:
             client_id=settings.client_id,
             redirect_uri=settings.consent_redirect_uri,
             state=state,
-        ),  # fmt: skip
+        ),
         "tenant_id": settings.tenant_id,
         "client_id": settings.client_id,
         "redirect_uri": settings.consent_redirect_uri,
@@ -186,7 +186,7 @@ def mailboxes_payload(now: datetime) -> dict[str, Any]:
                 )
             }
             for tenant in tenants
-        ],  # fmt: skip
+        ],
         "mailboxes": [_mailbox(row, now) for row in rows],
         "hint": residency_hint(location_policy(settings), _unknown_residency(rows)),
     }

@@ -88,8 +88,9 @@ class HealthServer:
             )
             self.metrics.apply_store_state(state)
         except Exception as error:  # noqa: BLE001 - a scrape must answer even without the store
-            log.warning("metrics: store not readable", extra={"fields": {
-                "error": type(error).__name__}})  # fmt: skip
+            log.warning(
+                "metrics: store not readable", extra={"fields": {"error": type(error).__name__}}
+            )
             self.metrics.database_up.set(0)
         body = self.metrics.render().encode()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

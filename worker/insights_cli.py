@@ -26,8 +26,9 @@ from worker import insights_commands as run
 from worker.failures import UserError
 from worker.output import console
 
-pipeline_app = typer.Typer(help="The relationship pipeline of open opportunities.",
-                           no_args_is_help=True)  # fmt: skip
+pipeline_app = typer.Typer(
+    help="The relationship pipeline of open opportunities.", no_args_is_help=True
+)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 OwnerOption = Annotated[
     str | None, typer.Option("--owner", help="Only this system user's records (id or address).")
@@ -74,7 +75,7 @@ def health_list(
             "poor, not-enough-info, no-closed-activities, computation-in-progress, "
             "something-went-wrong, record-older-than-2-years.",
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     trend: Annotated[
         str | None,
         typer.Option(
@@ -82,14 +83,14 @@ def health_list(
             help="Only these trends, comma-separated: improving, steady, "
             "declining, not-enough-info, something-went-wrong, not-applicable.",
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     open_only: Annotated[
         bool | None,
         typer.Option(
             "--open/--include-closed",
             help="Leads and opportunities: open ones only (the default) or closed too.",
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     at_risk: Annotated[
         bool, typer.Option("--at-risk", help="Only records at risk: Poor, or Fair and declining.")
     ] = False,
@@ -104,9 +105,15 @@ def health_list(
     if as_json and as_csv:
         raise UserError("--csv: give either --json or --csv, not both")
     payload = run.health_list(
-        record_type=None if record_type is None else record_type.value, owner=owner,
-        states=state, trends=trend, open_only=open_only, at_risk=at_risk, sort=sort, limit=limit,
-    )  # fmt: skip
+        record_type=None if record_type is None else record_type.value,
+        owner=owner,
+        states=state,
+        trends=trend,
+        open_only=open_only,
+        at_risk=at_risk,
+        sort=sort,
+        limit=limit,
+    )
     if as_json:
         _json(payload)
     elif as_csv:
@@ -119,8 +126,18 @@ def _when(value: datetime | None, kind: str | None) -> str:
     return "-" if value is None else f"{value:%Y-%m-%d} {kind or ''}".strip()
 
 
-LIST_COLUMNS = ("record", "owner", "score", "grade", "trend", "last activity", "next activity",
-                "emails 30d (us/them)", "their response rate", "first reason")  # fmt: skip
+LIST_COLUMNS = (
+    "record",
+    "owner",
+    "score",
+    "grade",
+    "trend",
+    "last activity",
+    "next activity",
+    "emails 30d (us/them)",
+    "their response rate",
+    "first reason",
+)
 
 
 def _list_table(payload: dict[str, Any]) -> None:
@@ -129,15 +146,19 @@ def _list_table(payload: dict[str, Any]) -> None:
     for row in payload["rows"]:
         rate = row["response_rate_by_them"]
         table.add_row(
-            f"{row['record_type']} {row['name']}", row["owner_name"] or "-",
+            f"{row['record_type']} {row['name']}",
+            row["owner_name"] or "-",
             "-" if row["health_score"] is None else str(row["health_score"]),
-            row["grade"] or "not scored", row["trend"] or "-",
+            row["grade"] or "not scored",
+            row["trend"] or "-",
             _when(row["last_activity_at"], row["last_activity_kind"]),
             _when(row["next_activity_at"], row["next_activity_kind"]),
-            "-" if row["emails_sent_30d"] is None
+            "-"
+            if row["emails_sent_30d"] is None
             else f"{row['emails_sent_30d']}/{row['emails_received_30d']}",
-            "-" if rate is None else f"{rate:.0%}", row["first_reason"] or "",
-        )  # fmt: skip
+            "-" if rate is None else f"{rate:.0%}",
+            row["first_reason"] or "",
+        )
     console.print(table)
     console.print(f"{len(payload['rows'])} of {payload['matched']} matching records shown")
 
@@ -217,8 +238,10 @@ def _timeline_report(payload: dict[str, Any]) -> None:
     )
     weeks = Table("week of", "emails sent", "emails received", "meetings", "phone calls")
     for week in payload["weeks"]:
-        weeks.add_row(week["week_start"][:10], *(str(week[f]) for f in
-                      ("emails_sent", "emails_received", "meetings", "phone_calls")))  # fmt: skip
+        weeks.add_row(
+            week["week_start"][:10],
+            *(str(week[f]) for f in ("emails_sent", "emails_received", "meetings", "phone_calls")),
+        )
     console.print(weeks if payload["weeks"] else "no KPI timeline yet: run `rapport run --once`")
     shown = payload["interactions"]
     bounded = " (the limit)" if len(shown) == payload["interactions_limit"] else ""

@@ -100,9 +100,12 @@ def list_records(session: Session, scope: Scope, view: views.ViewFilter) -> List
     candidates: list[dict[str, Any]] = []
     for record_type in scope.record_types:
         candidates += insights_read.view_rows(
-            session=session, record_type=record_type, owner_id=scope.owner_id,
-            open_only=scope.open_only, states=view.store_states(),
-        )  # fmt: skip
+            session=session,
+            record_type=record_type,
+            owner_id=scope.owner_id,
+            open_only=scope.open_only,
+            states=view.store_states(),
+        )
     selection = views.select(candidates, view)
     details = insights_read.rows_details(session=session, rows=selection.rows)
     rows = [
@@ -164,10 +167,13 @@ def demo_at_risk(session: Session) -> list[dict[str, Any]]:
     """Every record graded Fair or Poor, declining first, then worst first."""
     listed = list_records(session, Scope(views.RECORD_TYPES, open_only=False), DEMO_RISK)
     return [
-        {**{field: row[field] for field in RISK_FIELDS},
-         "reasons": detail["reasons"] if detail else [], "name": row["name"]}
+        {
+            **{field: row[field] for field in RISK_FIELDS},
+            "reasons": detail["reasons"] if detail else [],
+            "name": row["name"],
+        }
         for row, detail in listed.rows
-    ]  # fmt: skip
+    ]
 
 
 def demo_deals_at_risk(session: Session) -> list[dict[str, Any]]:
@@ -175,7 +181,8 @@ def demo_deals_at_risk(session: Session) -> list[dict[str, Any]]:
     listed = list_records(session, Scope(("opportunity",)), DEMO_DEALS)
     return [
         {
-            "id": row["record_id"], "name": row["name"],
+            "id": row["record_id"],
+            "name": row["name"],
             "estimated_revenue": row["estimated_revenue"],
             "estimated_close_date": row["estimated_close_date"],
             "contact_id": row["weakest_contact_id"],
@@ -186,7 +193,7 @@ def demo_deals_at_risk(session: Session) -> list[dict[str, Any]]:
             "reasons": detail["reasons"] if detail else [],
         }
         for row, detail in listed.rows
-    ]  # fmt: skip
+    ]
 
 
 def record_url_template() -> str:
@@ -206,9 +213,11 @@ def chart(owner: str | None, now: datetime) -> tuple[pipeline_chart.ChartData, d
     with session_scope(_store()) as session:
         user = _owner(session, owner)
         deals = insights_read.view_rows(
-            session=session, record_type="opportunity",
-            owner_id=None if user is None else user[0], open_only=True,
-        )  # fmt: skip
+            session=session,
+            record_type="opportunity",
+            owner_id=None if user is None else user[0],
+            open_only=True,
+        )
         shown = [d["record_id"] for d in deals if pipeline_chart.is_shown(d, now)]
         details = insights_read.view_details(
             session=session, record_type="opportunity", record_ids=shown
@@ -241,9 +250,12 @@ def health_timeline(record: str, weeks: int, limit: int) -> dict[str, Any]:
         computed_at = None if stored is None else stored["computed_at"]
         since = timeline.interactions_since(series, computed_at, datetime.now(UTC))
         found, parties = insights_read.timeline_interactions(
-            session=session, record_type=record_type, record_id=record_id, since=since,
+            session=session,
+            record_type=record_type,
+            record_id=record_id,
+            since=since,
             limit=limit,
-        )  # fmt: skip
+        )
     assert row is not None
     return {
         "notice": EMPLOYMENT_NOTICE,

@@ -117,21 +117,44 @@ def to_interactions(
     append = interactions.append
     for row in rows:
         (
-            key, kind, direction, at, minutes, thread, r_type, r_id, planned, opens, clicks,
-            packed, count,
-        ) = row  # fmt: skip
+            key,
+            kind,
+            direction,
+            at,
+            minutes,
+            thread,
+            r_type,
+            r_id,
+            planned,
+            opens,
+            clicks,
+            packed,
+            count,
+        ) = row
         if packed is None:
             sides = NO_PARTIES
         else:
             found = decoded.get(packed)
             sides = found if found and found[2] == count else unpacker.sides(key, packed, count)
         append(
-            new(Interaction, (
-                key, kinds[kind], directions[direction], at, sides[0], sides[1], minutes,
-                thread, ref(r_type, r_id) if r_type and r_id else None, bool(planned),
-                opens, clicks,
-            ))
-        )  # fmt: skip
+            new(
+                Interaction,
+                (
+                    key,
+                    kinds[kind],
+                    directions[direction],
+                    at,
+                    sides[0],
+                    sides[1],
+                    minutes,
+                    thread,
+                    ref(r_type, r_id) if r_type and r_id else None,
+                    bool(planned),
+                    opens,
+                    clicks,
+                ),
+            )
+        )
     return interactions
 
 

@@ -66,9 +66,13 @@ class IntroducerRanking:
         """The introducer rows of the records (of those `within`, when given)."""
         records = self.records if within is None else self.records.intersection(within)
         ranked = rank_introducers(
-            interactions, self.settings, self.now, records=records,
-            colleagues=self.colleagues, excluded=self.excluded,
-        )  # fmt: skip
+            interactions,
+            self.settings,
+            self.now,
+            records=records,
+            colleagues=self.colleagues,
+            excluded=self.excluded,
+        )
         return _rows(ranked.values())
 
 
@@ -85,9 +89,13 @@ def introducer_ranking(
     records = {RecordRef(RecordType.CONTACT, c.id) for c in crm.contacts}
     records |= {RecordRef(RecordType.LEAD, lead.id) for lead in crm.open_leads}
     return IntroducerRanking(
-        scoring_settings(values), now, frozenset(records),
-        frozenset(user.id for user in crm.users), excluded, configured,
-    )  # fmt: skip
+        scoring_settings(values),
+        now,
+        frozenset(records),
+        frozenset(user.id for user in crm.users),
+        excluded,
+        configured,
+    )
 
 
 def store_introducers(
@@ -144,9 +152,14 @@ def refresh_introducers(
 def _rows(ranked: Iterable[tuple[Introducer, ...]]) -> list[IntroducerRow]:
     return [
         IntroducerRow(
-            i.record.type.value, i.record.id, i.system_user_id, i.rank, i.strength,
-            i.label.value, i.last_interaction_at,
+            i.record.type.value,
+            i.record.id,
+            i.system_user_id,
+            i.rank,
+            i.strength,
+            i.label.value,
+            i.last_interaction_at,
         )
         for introducers in ranked
         for i in introducers
-    ]  # fmt: skip
+    ]

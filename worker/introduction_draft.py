@@ -71,9 +71,11 @@ def _company(session: Session, record_type: str, record_id: str) -> str | None:
     if record_type == "lead":
         return row.get("company_name")
     account_id = row.get("account_id")
-    return None if account_id is None else introductions_read.account_name(
-        session=session, account_id=account_id
-    )  # fmt: skip
+    return (
+        None
+        if account_id is None
+        else introductions_read.account_name(session=session, account_id=account_id)
+    )
 
 
 def draft(
@@ -84,7 +86,7 @@ def draft(
     to_colleague: Annotated[
         str | None,
         typer.Option("--to-colleague", help="Ask this introducer (id or address) instead."),
-    ] = None,  # fmt: skip
+    ] = None,
     fmt: Annotated[DraftFormat, typer.Option("--format", help="text, or eml (an email file).")] = (
         DraftFormat.text
     ),
@@ -105,21 +107,30 @@ def draft(
     with session_scope(store) as session:
         requester_id, requester = _requester(session, by)
         hidden = _hidden(session, now)
-        rows = [row for row in load_introducers(
-            session=session, record_type=record_type, record_id=record_id
-        ) if row["system_user_id"] not in hidden]  # fmt: skip
+        rows = [
+            row
+            for row in load_introducers(
+                session=session, record_type=record_type, record_id=record_id
+            )
+            if row["system_user_id"] not in hidden
+        ]
         company = _company(session, record_type, record_id)
-    chosen = introductions.choose_introducer(
-        rows, requester_id=requester_id, named=to_colleague
-    )
+    chosen = introductions.choose_introducer(rows, requester_id=requester_id, named=to_colleague)
     if chosen is None:
         raise _nobody(name, rows, to_colleague)
     made = introductions.draft_introduction(
-        template, requester=requester, introducer=chosen, person_name=name, company=company,
+        template,
+        requester=requester,
+        introducer=chosen,
+        person_name=name,
+        company=company,
         today=now.date(),
-    )  # fmt: skip
-    content = (introductions.to_eml(made, at=now, notice=EMPLOYMENT_NOTICE)
-               if fmt is DraftFormat.eml else introductions.to_text(made).encode())  # fmt: skip
+    )
+    content = (
+        introductions.to_eml(made, at=now, notice=EMPLOYMENT_NOTICE)
+        if fmt is DraftFormat.eml
+        else introductions.to_text(made).encode()
+    )
     if out is not None:
         out.write_bytes(content)
     payload = _draft_payload(record_type, record_id, name, chosen, made, fmt, out)
@@ -143,19 +154,26 @@ def _nobody(name: str, rows: list[dict[str, Any]], named: str | None) -> UserErr
 
 
 def _draft_payload(
-    record_type: str, record_id: str, name: str, chosen: Any,
-    made: introductions.Draft, fmt: DraftFormat, out: Path | None,
-) -> dict[str, Any]:  # fmt: skip
+    record_type: str,
+    record_id: str,
+    name: str,
+    chosen: Any,
+    made: introductions.Draft,
+    fmt: DraftFormat,
+    out: Path | None,
+) -> dict[str, Any]:
     return {
         "notice": EMPLOYMENT_NOTICE,
         "record_type": record_type,
         "record_id": record_id,
         "name": name,
         "introducer": {
-            "name": chosen["full_name"], "email": chosen["email"],
-            "strength": chosen["strength"], "strength_label": chosen["strength_label"],
+            "name": chosen["full_name"],
+            "email": chosen["email"],
+            "strength": chosen["strength"],
+            "strength_label": chosen["strength_label"],
             "last_interaction_at": chosen["last_interaction_at"],
-        },  # fmt: skip
+        },
         "from": {"name": made.sender.name, "email": made.sender.email},
         "subject": made.subject,
         "body": made.body,
@@ -181,11 +199,13 @@ def account(
         kpis = introductions_read.account_contact_kpis(session=session, account_id=account_id)
     shown = [row for row in rows if row["system_user_id"] not in hidden] if enabled else []
     payload = {
-        "notice": EMPLOYMENT_NOTICE, "account_id": account_id, "name": name,
+        "notice": EMPLOYMENT_NOTICE,
+        "account_id": account_id,
+        "name": name,
         "who_knows_whom_enabled": enabled,
         "introducers": introductions.account_introducers(shown),
         "most_contacted_by_them": introductions.customer_most_contacted(kpis),
-    }  # fmt: skip
+    }
     if as_json:
         typer.echo(json.dumps(payload, indent=2, default=str))
     else:
@@ -194,22 +214,48 @@ def account(
 
 def _account_report(payload: dict[str, Any]) -> None:
     console.print(EMPLOYMENT_NOTICE, style="dim")
-    table = Table("#", "colleague", "email", "strength", "contacts known", "knows best",
-                  title=f"Who knows {payload['name']} best")  # fmt: skip
+    table = Table(
+        "#",
+        "colleague",
+        "email",
+        "strength",
+        "contacts known",
+        "knows best",
+        title=f"Who knows {payload['name']} best",
+    )
     for row in payload["introducers"]:
-        table.add_row(str(row["rank"]), row["name"], row["email"],
-                      f"{row['strength_label']} ({row['strength']})", str(row["contacts_known"]),
-                      row["best_known"]["name"])  # fmt: skip
+        table.add_row(
+            str(row["rank"]),
+            row["name"],
+            row["email"],
+            f"{row['strength_label']} ({row['strength']})",
+            str(row["contacts_known"]),
+            row["best_known"]["name"],
+        )
     if payload["introducers"]:
         console.print(table)
     elif not payload["who_knows_whom_enabled"]:
         console.print(f"Who knows whom is switched off ({SWITCH}).")
     else:
         console.print(f"No colleague is known to have a relationship with {payload['name']} yet.")
-    people = Table("contact", "from them", "emails", "meetings", "calls",
-                   title="Their people who talk to us most")  # fmt: skip
+    people = Table(
+        "contact",
+        "from them",
+        "emails",
+        "meetings",
+        "calls",
+        title="Their people who talk to us most",
+    )
     for row in payload["most_contacted_by_them"]:
-        people.add_row(row["name"], str(row["from_them"]), str(row["emails_received"]),
-                       str(row["meetings_received"]), str(row["phone_calls_received"]))  # fmt: skip
-    console.print(people if payload["most_contacted_by_them"] else
-                  "None of their people has reached out to us in the KPI window.")  # fmt: skip
+        people.add_row(
+            row["name"],
+            str(row["from_them"]),
+            str(row["emails_received"]),
+            str(row["meetings_received"]),
+            str(row["phone_calls_received"]),
+        )
+    console.print(
+        people
+        if payload["most_contacted_by_them"]
+        else "None of their people has reached out to us in the KPI window."
+    )

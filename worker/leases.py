@@ -67,8 +67,9 @@ class ReplicaLeases:
     def _beat(self) -> set[str]:
         with session_scope(self.engine) as session:
             now = self.clock.now()
-            lease_store.announce_replica(session=session, replica=self.replica, now=now,
-                                         ttl=self.ttl)  # fmt: skip
+            lease_store.announce_replica(
+                session=session, replica=self.replica, now=now, ttl=self.ttl
+            )
             return lease_store.heartbeat(
                 session=session, replica=self.replica, now=now, ttl=self.ttl
             )
@@ -80,8 +81,10 @@ class ReplicaLeases:
         if lost:
             # Another replica took them over after our leases lapsed (a stall or an
             # outage longer than the TTL): finishing them twice is safe, sync is idempotent.
-            log.warning("mailbox leases lost", extra={"fields": {
-                "mailboxes": len(lost), "replica": self.replica}})  # fmt: skip
+            log.warning(
+                "mailbox leases lost",
+                extra={"fields": {"mailboxes": len(lost), "replica": self.replica}},
+            )
             self.held -= lost
 
     def _claim(self, mailbox_ids: list[str], round_: int) -> list[str]:
@@ -90,9 +93,14 @@ class ReplicaLeases:
             replicas = lease_store.live_replicas(session=session, now=now)
             limit = fair_share(len(mailbox_ids), len(set(replicas) | {self.replica}))
             claimed = lease_store.claim_mailboxes(
-                session=session, replica=self.replica, mailbox_ids=mailbox_ids,
-                round_=round_, now=now, ttl=self.ttl, limit=limit,
-            )  # fmt: skip
+                session=session,
+                replica=self.replica,
+                mailbox_ids=mailbox_ids,
+                round_=round_,
+                now=now,
+                ttl=self.ttl,
+                limit=limit,
+            )
             self.unclaimed = lease_store.count_claimable(
                 session=session, mailbox_ids=mailbox_ids, round_=round_, now=now
             )
@@ -104,8 +112,12 @@ class ReplicaLeases:
         async def claim(mailbox_ids: list[str]) -> list[str]:
             claimed = await asyncio.to_thread(self._claim, mailbox_ids, round_)
             self.held.update(claimed)
-            fields = {"round": round_, "eligible": len(mailbox_ids), "leased": len(claimed),
-                      "unclaimed": self.unclaimed}  # fmt: skip
+            fields = {
+                "round": round_,
+                "eligible": len(mailbox_ids),
+                "leased": len(claimed),
+                "unclaimed": self.unclaimed,
+            }
             log.info("mailboxes leased", extra={"fields": fields})
             return claimed
 
@@ -113,8 +125,13 @@ class ReplicaLeases:
 
     def _release(self, synced: Sequence[str], round_: int) -> None:
         with session_scope(self.engine) as session:
-            lease_store.release_mailboxes(session=session, replica=self.replica, synced=synced,
-                                          round_=round_, now=self.clock.now())  # fmt: skip
+            lease_store.release_mailboxes(
+                session=session,
+                replica=self.replica,
+                synced=synced,
+                round_=round_,
+                now=self.clock.now(),
+            )
 
     async def release(self, round_: int, statuses: dict[str, str]) -> None:
         """Free every mailbox lease this replica holds; those that ended in any status

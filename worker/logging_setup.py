@@ -20,10 +20,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 # Top-level logger names of Rapport's packages; every other logger is a library's.
-OWN_LOGGERS = frozenset({
-    "rapport", "worker", "storage", "scoring", "consent", "graph_sync", "emulator",
-    "compliance", "crm", "insights", "web", "bench",
-})  # fmt: skip
+OWN_LOGGERS = frozenset(
+    {
+        "rapport",
+        "worker",
+        "storage",
+        "scoring",
+        "consent",
+        "graph_sync",
+        "emulator",
+        "compliance",
+        "crm",
+        "insights",
+        "web",
+        "bench",
+    }
+)
 
 
 class JsonFormatter(logging.Formatter):

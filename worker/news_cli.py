@@ -23,8 +23,9 @@ from worker.failures import UserError
 from worker.news_job import FEEDS_SETTING, configured_feeds, refresh_news
 from worker.output import console
 
-news_app = typer.Typer(help="What's New: recent news about customers' companies.",
-                       no_args_is_help=True)  # fmt: skip
+news_app = typer.Typer(
+    help="What's New: recent news about customers' companies.", no_args_is_help=True
+)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
@@ -55,8 +56,10 @@ def news_fetch(as_json: JsonFlag = False) -> None:
         _echo(payload)
         return
     console.print(EMPLOYMENT_NOTICE, style="dim")
-    console.print(f"{summary.feeds} feeds fetched, {summary.items_added} new items, "
-                  f"{summary.items_purged} purged")  # fmt: skip
+    console.print(
+        f"{summary.feeds} feeds fetched, {summary.items_added} new items, "
+        f"{summary.items_purged} purged"
+    )
     for url, why in summary.failed.items():
         console.print(f"failed: {url}: {why}")
 
@@ -77,8 +80,13 @@ def news_show(
         if name is None:
             raise UserError(f"ACCOUNT: no account with id {account_id!r}")
         items = news_store.account_items(session=session, account_id=account_id, limit=limit)
-    payload = {"notice": EMPLOYMENT_NOTICE, "account_id": account_id, "name": name,
-               "retention_days": news_store.RETENTION_DAYS, "items": items}  # fmt: skip
+    payload = {
+        "notice": EMPLOYMENT_NOTICE,
+        "account_id": account_id,
+        "name": name,
+        "retention_days": news_store.RETENTION_DAYS,
+        "items": items,
+    }
     if as_json:
         _echo(payload)
         return

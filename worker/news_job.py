@@ -38,11 +38,14 @@ def configured_feeds() -> list[FeedSource]:
     return parse_feeds_setting(os.environ.get(FEEDS_SETTING, ""))
 
 
-def refresh_news(engine: Engine, sources: list[FeedSource], *, now: datetime,
-                 client: httpx.Client | None = None) -> NewsSummary:  # fmt: skip
+def refresh_news(
+    engine: Engine, sources: list[FeedSource], *, now: datetime, client: httpx.Client | None = None
+) -> NewsSummary:
     with session_scope(engine) as session:
-        known = {url: Validators(*pair) for url, pair in
-                 news_store.load_validators(session=session).items()}  # fmt: skip
+        known = {
+            url: Validators(*pair)
+            for url, pair in news_store.load_validators(session=session).items()
+        }
         accounts = [AccountTerms(*terms) for terms in news_store.account_terms(session=session)]
     if client is None:
         with httpx.Client() as opened:
@@ -59,15 +62,36 @@ def refresh_news(engine: Engine, sources: list[FeedSource], *, now: datetime,
     return summary
 
 
-def _store(session: Session, source: FeedSource, result: FeedResult,
-           accounts: list[AccountTerms], now: datetime) -> int:  # fmt: skip
-    news_store.save_feed(session=session, url=source.url, etag=result.validators.etag,
-                         last_modified=result.validators.last_modified, status=result.status,
-                         error=result.error, at=now)  # fmt: skip
+def _store(
+    session: Session,
+    source: FeedSource,
+    result: FeedResult,
+    accounts: list[AccountTerms],
+    now: datetime,
+) -> int:
+    news_store.save_feed(
+        session=session,
+        url=source.url,
+        etag=result.validators.etag,
+        last_modified=result.validators.last_modified,
+        status=result.status,
+        error=result.error,
+        at=now,
+    )
     by_link = {item.link: item for item in result.items}
-    matched = match_items((FeedItem(i.title, i.link, i.summary) for i in result.items), accounts,
-                          own_accounts=frozenset(source.accounts))  # fmt: skip
-    rows = [{"account_id": account.account_id, "link": item.link, "title": item.title,
-             "source": by_link[item.link].source, "published_at": by_link[item.link].published_at}
-            for item, account, _reason in matched]  # fmt: skip
+    matched = match_items(
+        (FeedItem(i.title, i.link, i.summary) for i in result.items),
+        accounts,
+        own_accounts=frozenset(source.accounts),
+    )
+    rows = [
+        {
+            "account_id": account.account_id,
+            "link": item.link,
+            "title": item.title,
+            "source": by_link[item.link].source,
+            "published_at": by_link[item.link].published_at,
+        }
+        for item, account, _reason in matched
+    ]
     return news_store.save_items(session=session, items=rows, now=now)

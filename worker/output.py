@@ -133,9 +133,11 @@ def _exchange_lines(exchange: dict[str, Any] | None) -> list[str]:
         if exchange["state"] == "sync_failed":
             return []  # said by the failure line already
         return [f"Exchange not read ({exchange['state']}: {exchange['reason']}); CRM data only"]
-    lines = [] if exchange["state"] == "granted" else [
-        f"Exchange consent {exchange['state']}: {exchange['reason']}; CRM data only"
-    ]  # fmt: skip
+    lines = (
+        []
+        if exchange["state"] == "granted"
+        else [f"Exchange consent {exchange['state']}: {exchange['reason']}; CRM data only"]
+    )
     lines.append(f"Exchange mailboxes: {_mailbox_counts(exchange)}")
     if exchange.get("residency_hint"):
         lines.append(f"  {exchange['residency_hint']}")
@@ -154,8 +156,11 @@ def _mailbox_counts(exchange: dict[str, Any]) -> str:
     synced = by_status.get("ok", 0)
     not_synced = {status: n for status, n in sorted(by_status.items()) if status != "ok"}
     excluded = {status: n for status, n in sorted(decisions.items()) if status != "eligible"}
-    parts = [f"{sum(not_synced.values())} failed{_detail(not_synced)}", f"{synced} synced",
-             f"{sum(excluded.values())} excluded{_detail(excluded)}"]  # fmt: skip
+    parts = [
+        f"{sum(not_synced.values())} failed{_detail(not_synced)}",
+        f"{synced} synced",
+        f"{sum(excluded.values())} excluded{_detail(excluded)}",
+    ]
     return ", ".join(parts)
 
 

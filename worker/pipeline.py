@@ -83,9 +83,14 @@ def run_once(
     # A subject erased while the run is in flight is erased again when it ends.
     with collection_paused(), erasures_outlast_run(engine, now=now):
         return _run_once(
-            engine, now=now, batch_size=batch_size, progress=progress,
-            retention_days=retention_days, processes=processes, excluded_users=excluded_users,
-        )  # fmt: skip
+            engine,
+            now=now,
+            batch_size=batch_size,
+            progress=progress,
+            retention_days=retention_days,
+            processes=processes,
+            excluded_users=excluded_users,
+        )
 
 
 def _run_once(
@@ -120,10 +125,15 @@ def _run_once(
     started = clock()
     ranking = introducer_ranking(engine, now=now, excluded_users=excluded_users, crm=crm)
     scored = score_and_write(
-        engine, crm, rows, now=now, batch_size=batch_size,
+        engine,
+        crm,
+        rows,
+        now=now,
+        batch_size=batch_size,
         processes=usable_processes(engine, processes),
-        progress=progress, introducers=ranking,
-    )  # fmt: skip
+        progress=progress,
+        introducers=ranking,
+    )
     del rows  # the raw rows are the run's largest object; storing introducers needs none
     summary.records_scored, summary.by_state = scored.records_scored, scored.by_state
     summary.writeback = scored.writeback
@@ -166,9 +176,14 @@ async def sync_exchange(
     async with erasures_outlast_round(engine, now=now):
         values = await asyncio.to_thread(current_settings, engine)
         return await exchange_round(
-            engine, settings, now, enabled=bool(values["switch.exchange_data_source"]),
-            claim=claim, stopping=stopping, progress=progress,
-        )  # fmt: skip
+            engine,
+            settings,
+            now,
+            enabled=bool(values["switch.exchange_data_source"]),
+            claim=claim,
+            stopping=stopping,
+            progress=progress,
+        )
 
 
 async def run_tick(
@@ -189,10 +204,15 @@ async def run_tick(
     )
     exchange_seconds = time.perf_counter() - started
     summary = await asyncio.to_thread(
-        run_once, engine, now=now, batch_size=settings.writeback_batch_size, progress=progress,
+        run_once,
+        engine,
+        now=now,
+        batch_size=settings.writeback_batch_size,
+        progress=progress,
         retention_days=settings.retention_interaction_days,
-        processes=settings.scoring_processes, excluded_users=settings.excluded_users,
-    )  # fmt: skip
+        processes=settings.scoring_processes,
+        excluded_users=settings.excluded_users,
+    )
     summary.exchange = exchange
     summary.seconds = {"exchange": exchange_seconds, **summary.seconds}
     summary.dataverse = await after_scoring(engine, settings, dataverse, now=now)

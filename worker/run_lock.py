@@ -205,8 +205,10 @@ class AdvisoryLock:
                 connection.commit()
         except DBAPIError as error:
             # The server already dropped the session, and the lock with it.
-            log.warning("job lock connection lost", extra={"fields": {
-                "lock": self.name, "error": type(error.orig).__name__}})  # fmt: skip
+            log.warning(
+                "job lock connection lost",
+                extra={"fields": {"lock": self.name, "error": type(error.orig).__name__}},
+            )
         finally:
             self._held = False
             connection.close()
@@ -256,8 +258,10 @@ def holding_run_lock(
             if wait_seconds > 0:
                 log.info(
                     "another run holds the store (%s); waiting up to %g s for it "
-                    "(RAPPORT_RUN_WAIT_SECONDS)", lock.holder(), wait_seconds,
-                )  # fmt: skip
+                    "(RAPPORT_RUN_WAIT_SECONDS)",
+                    lock.holder(),
+                    wait_seconds,
+                )
             deadline = clock() + wait_seconds
             while not lock.try_take():
                 if clock() >= deadline:

@@ -153,13 +153,14 @@ class Schedule:
             self._jobs.modify_job(job.id, next_run_time=following)
         late = (now - run_time).total_seconds()
         if job.misfire_grace_time is not None and late > job.misfire_grace_time:
-            log.warning("job missed its start", extra={"fields": {
-                "job": job.id, "late_seconds": round(late, 1)}})  # fmt: skip
+            log.warning(
+                "job missed its start",
+                extra={"fields": {"job": job.id, "late_seconds": round(late, 1)}},
+            )
             return
         running = self._running.get(job.id)
         if running is not None and not running.done():  # every job has max_instances=1
-            log.warning("job still running; this run is skipped", extra={"fields": {
-                "job": job.id}})  # fmt: skip
+            log.warning("job still running; this run is skipped", extra={"fields": {"job": job.id}})
             return
         self._running[job.id] = asyncio.get_running_loop().create_task(_run(job))
 
@@ -185,10 +186,15 @@ def build_scheduler(clock: Clock, jobs: list[JobSpec], misfire_grace_seconds: in
     now = clock.now()
     for spec in jobs:
         scheduler.add_job(
-            spec.run, spec.trigger, id=spec.name, name=spec.name,
+            spec.run,
+            spec.trigger,
+            id=spec.name,
+            name=spec.name,
             next_run_time=spec.first_run or spec.trigger.get_next_fire_time(None, now),
-            coalesce=True, max_instances=1, misfire_grace_time=misfire_grace_seconds,
-        )  # fmt: skip
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=misfire_grace_seconds,
+        )
     return Schedule(clock, scheduler)
 
 

@@ -96,10 +96,16 @@ def score_and_write(
     values = current_settings(engine)
     scopes = list(build_scopes(crm))
     job = ScoreShare(
-        scopes, rows, scoring_settings(values), display_names(crm),
-        bool(values["switch.show_health"]), now, batch_size, progress=progress,
+        scopes,
+        rows,
+        scoring_settings(values),
+        display_names(crm),
+        bool(values["switch.show_health"]),
+        now,
+        batch_size,
+        progress=progress,
         introducers=introducers,
-    )  # fmt: skip
+    )
     if processes <= 1:
         return job(engine)
     # Progress is drawn by this process, which scores the first share.

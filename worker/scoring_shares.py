@@ -59,7 +59,7 @@ class Share:
                 or (
                     row[REGARDING_ID] is not None
                     and (row[REGARDING_TYPE], row[REGARDING_ID]) in refs
-                )  # fmt: skip
+                )
             ):
                 yield row
 

@@ -67,12 +67,12 @@ def job_specs(jobs: Jobs, settings: Settings, clock: Clock) -> list[JobSpec]:
             jobs.sync,
             SlotTrigger(settings.sync_interval_seconds, settings.sync_jitter_seconds),
             first_run=clock.now(),
-        ),  # fmt: skip
+        ),
         JobSpec(
             "scoring",
             jobs.scheduled_scoring,
             interval_trigger(settings.scoring_interval_seconds, clock),
-        ),  # fmt: skip
+        ),
         JobSpec("retention", jobs.retention, daily_trigger(settings.retention_hour_utc, 600)),
         JobSpec("news", jobs.news, interval_trigger(NEWS_EVERY_SECONDS, clock)),
         JobSpec("heartbeat", jobs.heartbeat, interval_trigger(beat, clock)),
@@ -115,14 +115,15 @@ class Service:
     async def _serve(self) -> None:
         settings = self.settings
         # Alive (/healthz) at once; ready (/readyz) once the database and schema are.
-        health = HealthServer(self.engine, self.metrics, self.clock, settings.metrics_host,
-                              settings.metrics_port)  # fmt: skip
+        health = HealthServer(
+            self.engine, self.metrics, self.clock, settings.metrics_host, settings.metrics_port
+        )
         port = await self._listen(health) if settings.metrics_port else None
         try:
-            await wait_for_database(self.engine, settings.database_wait_seconds,
-                                    stop=self.stop_requested.is_set)  # fmt: skip
-            await asyncio.to_thread(prepare_schema, self.engine,
-                                    auto_migrate=settings.auto_migrate)  # fmt: skip
+            await wait_for_database(
+                self.engine, settings.database_wait_seconds, stop=self.stop_requested.is_set
+            )
+            await asyncio.to_thread(prepare_schema, self.engine, auto_migrate=settings.auto_migrate)
         except BaseException as error:
             await health.stop()
             if isinstance(error, UNREACHABLE) and self.stop_requested.is_set():
@@ -130,13 +131,21 @@ class Service:
             raise
         await self.leases.announce()
         await self.jobs.watchdog()
-        scheduler = build_scheduler(self.clock, job_specs(self.jobs, settings, self.clock),
-                                    settings.misfire_grace_seconds)  # fmt: skip
+        scheduler = build_scheduler(
+            self.clock, job_specs(self.jobs, settings, self.clock), settings.misfire_grace_seconds
+        )
         scheduler.start()
-        log.info("worker started", extra={"fields": {
-            "database": redacted(settings.database_url), "metrics_port": port,
-            "sync_interval_seconds": settings.sync_interval_seconds,
-            "lease_ttl_seconds": settings.lease_ttl_seconds}})  # fmt: skip
+        log.info(
+            "worker started",
+            extra={
+                "fields": {
+                    "database": redacted(settings.database_url),
+                    "metrics_port": port,
+                    "sync_interval_seconds": settings.sync_interval_seconds,
+                    "lease_ttl_seconds": settings.lease_ttl_seconds,
+                }
+            },
+        )
         await self.stop_requested.wait()
         await self._stop(scheduler, health)
 
@@ -166,8 +175,10 @@ class Service:
         try:
             await self.leases.leave()
         except sa_exc.DBAPIError as error:
-            log.warning("leases not released; they lapse after their TTL", extra={"fields": {
-                "error": type(error.orig).__name__}})  # fmt: skip
+            log.warning(
+                "leases not released; they lapse after their TTL",
+                extra={"fields": {"error": type(error.orig).__name__}},
+            )
         await health.stop()
         scheduler.shutdown(wait=False)
         log.info("worker stopped", extra={"fields": {"abandoned_jobs": len(late)}})

@@ -66,11 +66,17 @@ def render_status(payload: dict[str, Any]) -> None:
 
     tenants = Table("tenant", "consent", "missing permissions", "checked", title="Tenants")
     for tenant in payload["tenants"]:
-        tenants.add_row(tenant["id"], tenant["consent"],
-                        ", ".join(tenant["missing_permissions"]) or "-",
-                        (tenant["checked_at"] or "-")[:19])  # fmt: skip
-    console.print(tenants if payload["tenants"] else "No tenant checked yet (Exchange not "
-                  "configured, or no round ran).")  # fmt: skip
+        tenants.add_row(
+            tenant["id"],
+            tenant["consent"],
+            ", ".join(tenant["missing_permissions"]) or "-",
+            (tenant["checked_at"] or "-")[:19],
+        )
+    console.print(
+        tenants
+        if payload["tenants"]
+        else "No tenant checked yet (Exchange not configured, or no round ran)."
+    )
     mailboxes = payload["mailboxes"]
     table = Table("status", "mailboxes", title=f"Mailboxes ({mailboxes['total']})")
     for name, count in sorted(mailboxes["by_status"].items()):

@@ -61,8 +61,9 @@ class Jobs:
         try:
             for pass_ in itertools.count(1):
                 outcomes = await self._sync_pass(round_, pass_)
-                changed |= any(m.counters.added + m.counters.updated + m.counters.removed
-                               for m in outcomes)  # fmt: skip
+                changed |= any(
+                    m.counters.added + m.counters.updated + m.counters.removed for m in outcomes
+                )
                 if not self._another_pass(round_, outcomes):
                     break
         finally:
@@ -76,9 +77,11 @@ class Jobs:
     def _another_pass(self, round_: int, outcomes: list[MailboxOutcome]) -> bool:
         now_round = round_number(self.clock.now(), self.settings.sync_interval_seconds)
         return (
-            bool(outcomes) and self.leases.unclaimed > 0 and now_round == round_
+            bool(outcomes)
+            and self.leases.unclaimed > 0
+            and now_round == round_
             and not self.stopping.is_set()
-        )  # fmt: skip
+        )
 
     async def _sync_pass(self, round_: int, pass_: int) -> list[MailboxOutcome]:
         now = self.clock.now()
@@ -88,9 +91,12 @@ class Jobs:
         outcomes: list[MailboxOutcome] = []
         try:
             exchange = await sync_exchange(
-                self.engine, self.settings, now=now,
-                claim=self.leases.claim_for(round_), stopping=self.stopping,
-            )  # fmt: skip
+                self.engine,
+                self.settings,
+                now=now,
+                claim=self.leases.claim_for(round_),
+                stopping=self.stopping,
+            )
             outcomes = exchange.tenant.mailboxes if exchange.tenant else []
         finally:
             await self.leases.release(round_, {m.mailbox_id: m.status for m in outcomes})
@@ -102,19 +108,24 @@ class Jobs:
     def _log_round(
         self, round_: int, pass_: int, exchange: ExchangeSummary, seconds: float
     ) -> None:
-        fields: dict[str, object] = {"round": round_, "pass": pass_, "exchange": exchange.state,
-                                     "seconds": round(seconds, 3)}  # fmt: skip
+        fields: dict[str, object] = {
+            "round": round_,
+            "pass": pass_,
+            "exchange": exchange.state,
+            "seconds": round(seconds, 3),
+        }
         if exchange.tenant is not None:
             mailboxes = exchange.tenant.mailboxes
             fields.update(
-                tenant=exchange.tenant.tenant_id, mailboxes=len(mailboxes),
+                tenant=exchange.tenant.tenant_id,
+                mailboxes=len(mailboxes),
                 by_status=exchange.by_status,
                 items=sum(m.counters.items for m in mailboxes),
                 ingested=sum(m.counters.added + m.counters.updated for m in mailboxes),
                 pages=sum(m.counters.pages for m in mailboxes),
                 retries=sum(m.counters.retries for m in mailboxes),
                 throttled=sum(m.counters.throttled for m in mailboxes),
-            )  # fmt: skip
+            )
         log.info("sync round", extra={"fields": fields})
 
     # --- scoring ---
@@ -152,8 +163,9 @@ class Jobs:
             return self.stopping.is_set() or await self._covered(after)
 
         async with self._scoring:
-            async with singleton(self.engine, "scoring", self.clock, wait_seconds=wait_seconds,
-                                 give_up=give_up) as held:  # fmt: skip
+            async with singleton(
+                self.engine, "scoring", self.clock, wait_seconds=wait_seconds, give_up=give_up
+            ) as held:
                 if not held or await give_up():
                     self.metrics.scoring_runs.inc(outcome="skipped")
                     return
@@ -174,12 +186,14 @@ class Jobs:
         dataverse = await before_scoring(self.engine, self.settings, now=self.clock.now())
         try:
             summary = await asyncio.to_thread(
-                run_once, self.engine, now=self.clock.now(),
+                run_once,
+                self.engine,
+                now=self.clock.now(),
                 batch_size=self.settings.writeback_batch_size,
                 retention_days=self.settings.retention_interaction_days,
                 processes=self.settings.scoring_processes,
                 excluded_users=self.settings.excluded_users,
-            )  # fmt: skip
+            )
         except Exception:
             self.metrics.scoring_runs.inc(outcome="failed")
             raise
@@ -190,12 +204,22 @@ class Jobs:
         await asyncio.to_thread(self._job_mark, "scoring", done=True)
         self.metrics.observe_scoring(summary, seconds)
         written = summary.writeback
-        log.info("scoring run", extra={"fields": {
-            "records": summary.records_scored, "interactions": summary.interactions,
-            "crm_activities": summary.ingest.activities,
-            "crm_activities_unchanged": summary.ingest.unchanged, "by_state": summary.by_state,
-            "records_updated": written.records_updated, "unchanged": written.unchanged,
-            "dataverse": summary.dataverse, "seconds": round(seconds, 3)}})  # fmt: skip
+        log.info(
+            "scoring run",
+            extra={
+                "fields": {
+                    "records": summary.records_scored,
+                    "interactions": summary.interactions,
+                    "crm_activities": summary.ingest.activities,
+                    "crm_activities_unchanged": summary.ingest.unchanged,
+                    "by_state": summary.by_state,
+                    "records_updated": written.records_updated,
+                    "unchanged": written.unchanged,
+                    "dataverse": summary.dataverse,
+                    "seconds": round(seconds, 3),
+                }
+            },
+        )
 
     # --- retention, heartbeat, watchdog ---
 
@@ -211,16 +235,25 @@ class Jobs:
                 return  # another replica runs it, or ran it today
             await asyncio.to_thread(self._job_mark, "retention", done=False)
             report = await asyncio.to_thread(
-                compliance.purge_retention, self.engine, now=now,
+                compliance.purge_retention,
+                self.engine,
+                now=now,
                 interaction_days=self.settings.retention_interaction_days,
                 snapshot_daily_days=self.settings.retention_snapshot_days,
                 command="worker retention",
-            )  # fmt: skip
+            )
             await asyncio.to_thread(self._job_mark, "retention", done=True)
         for table, count in report.counts().items():
             self.metrics.retention.inc(count, table=table)
-        log.info("retention run", extra={"fields": {"deleted": report.counts(),
-            "interaction_cutoff": report.interaction_cutoff.isoformat()}})  # fmt: skip
+        log.info(
+            "retention run",
+            extra={
+                "fields": {
+                    "deleted": report.counts(),
+                    "interaction_cutoff": report.interaction_cutoff.isoformat(),
+                }
+            },
+        )
 
     async def news(self) -> None:
         """What's New: fetch RAPPORT_NEWS_FEEDS, one replica at a time (worker/news_job.py)."""
@@ -239,26 +272,33 @@ class Jobs:
                 summary = await asyncio.to_thread(
                     refresh_news, self.engine, sources, now=self.clock.now()
                 )
-                log.info("news fetched", extra={"fields": {
-                    "added": summary.items_added, "failed": sorted(summary.failed)}})  # fmt: skip
+                log.info(
+                    "news fetched",
+                    extra={
+                        "fields": {"added": summary.items_added, "failed": sorted(summary.failed)}
+                    },
+                )
 
     async def heartbeat(self) -> None:
         try:
             await self.leases.beat()
         except sa_exc.DBAPIError as error:
             # Leases lapse after their TTL if this goes on; other replicas then take over.
-            log.warning("heartbeat failed", extra={"fields": {
-                "error": type(error.orig).__name__}})  # fmt: skip
+            log.warning("heartbeat failed", extra={"fields": {"error": type(error.orig).__name__}})
 
     def _reset_stuck(self) -> list[tuple[str, str]]:
         with session_scope(self.engine) as session:
             return lease_store.reset_stuck_mailboxes(
-                session=session, now=self.clock.now(), ttl=self.leases.ttl,
+                session=session,
+                now=self.clock.now(),
+                ttl=self.leases.ttl,
                 limit=timedelta(seconds=self.settings.stuck_sync_seconds),
-            )  # fmt: skip
+            )
 
     async def watchdog(self) -> None:
         for mailbox_id, reason in await asyncio.to_thread(self._reset_stuck):
             self.metrics.watchdog.inc()
-            log.warning("mailbox reset by the watchdog", extra={"fields": {
-                "mailbox": mailbox_id, "reason": reason}})  # fmt: skip
+            log.warning(
+                "mailbox reset by the watchdog",
+                extra={"fields": {"mailbox": mailbox_id, "reason": reason}},
+            )

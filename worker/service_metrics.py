@@ -64,13 +64,16 @@ class ServiceMetrics:
             labels=("mailbox",),
         )
         self.mailboxes = r.gauge("rapport_mailboxes", "Mailboxes by status", labels=("status",))
-        self.consent = r.gauge("rapport_tenant_consent",
-                               "1 for the tenant's current consent state",
-                               labels=("state", "tenant"))  # fmt: skip
+        self.consent = r.gauge(
+            "rapport_tenant_consent",
+            "1 for the tenant's current consent state",
+            labels=("state", "tenant"),
+        )
         self.replicas = r.gauge("rapport_replicas_live", "Worker replicas with a live lease")
         self.leases = r.gauge("rapport_mailboxes_leased", "Mailboxes leased by any replica now")
-        self.database_up = r.gauge("rapport_database_up",
-                                   "1 when the last store read on scrape succeeded")  # fmt: skip
+        self.database_up = r.gauge(
+            "rapport_database_up", "1 when the last store read on scrape succeeded"
+        )
         # Outcomes from a fixed vocabulary show 0 from the start too, so that an alert
         # on increase(...{outcome="failed"}) sees the first failure.
         for outcome in ITEM_OUTCOMES:
@@ -86,8 +89,9 @@ class ServiceMetrics:
         for mailbox in exchange.tenant.mailboxes:
             c = mailbox.counters
             self.mailbox_rounds.inc(status=mailbox.status)
-            for outcome, count in zip(ITEM_OUTCOMES, (c.added, c.updated, c.removed, c.malformed),
-                                      strict=True):  # fmt: skip
+            for outcome, count in zip(
+                ITEM_OUTCOMES, (c.added, c.updated, c.removed, c.malformed), strict=True
+            ):
                 self.items.inc(count, outcome=outcome)
             self.ingested.inc(c.added + c.updated)
             self.pages.inc(c.pages)
@@ -105,8 +109,9 @@ class ServiceMetrics:
         self.scoring_runs.inc(outcome="done")
 
     def apply_store_state(self, state: StoreState) -> None:
-        self.lag.replace({(("mailbox", m),): lag for m, lag in state.lag_seconds.items()
-                          if lag is not None})  # fmt: skip
+        self.lag.replace(
+            {(("mailbox", m),): lag for m, lag in state.lag_seconds.items() if lag is not None}
+        )
         self.mailboxes.replace({(("status", s),): n for s, n in state.mailboxes_by_status.items()})
         consent: dict[Labels, float] = {
             (("state", t["consent"]), ("tenant", t["id"])): 1.0 for t in state.tenants

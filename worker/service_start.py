@@ -50,9 +50,16 @@ def _log_wait(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
     orig = getattr(error, "orig", None) or error
     reason = str(orig).strip().splitlines()[0] if orig else "unknown"
-    log.warning("waiting for the database", extra={"fields": {
-        "attempt": state.attempt_number, "error": reason[:200],
-        "next_try_seconds": round(state.upcoming_sleep, 1)}})  # fmt: skip
+    log.warning(
+        "waiting for the database",
+        extra={
+            "fields": {
+                "attempt": state.attempt_number,
+                "error": reason[:200],
+                "next_try_seconds": round(state.upcoming_sleep, 1),
+            }
+        },
+    )
 
 
 async def wait_for_database(
@@ -64,9 +71,12 @@ async def wait_for_database(
         return stop() or (state.seconds_since_start or 0.0) >= seconds
 
     async for attempt in AsyncRetrying(
-        retry=retry_if_exception_type(UNREACHABLE), stop=give_up, wait=DATABASE_WAIT,
-        before_sleep=_log_wait, reraise=True,
-    ):  # fmt: skip
+        retry=retry_if_exception_type(UNREACHABLE),
+        stop=give_up,
+        wait=DATABASE_WAIT,
+        before_sleep=_log_wait,
+        reraise=True,
+    ):
         with attempt:
             await asyncio.to_thread(_probe, engine)
 

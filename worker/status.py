@@ -62,8 +62,9 @@ def _tenant(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_store_state(engine: Engine, now: datetime) -> StoreState:
-    state = StoreState(now, {"current": migrate.current_revision(engine),
-                             "head": migrate.head_revision()})  # fmt: skip
+    state = StoreState(
+        now, {"current": migrate.current_revision(engine), "head": migrate.head_revision()}
+    )
     with session_scope(engine) as session:
         state.tenants = [_tenant(row) for row in load_tenants(session=session)]
         mailboxes = list_mailboxes(session=session)

@@ -80,8 +80,9 @@ class CheckReport:
 
 def _refused(name: str, error: DataverseError) -> Probe:
     if isinstance(error, AccessDenied) and error.privilege:
-        return Probe(name, False, f"missing {error.privilege}", ROLE_FIX.format(
-            privilege=error.privilege))  # fmt: skip
+        return Probe(
+            name, False, f"missing {error.privilege}", ROLE_FIX.format(privilege=error.privilege)
+        )
     return Probe(name, False, str(error), "see docs/dataverse.md, 'Check'")
 
 

@@ -193,8 +193,10 @@ class DataverseClient:
         if status >= 500:
             return ServerUnavailable(text, status=status, code=code)
         kind: type[DataverseError] = {
-            401: TokenRefused, 403: AccessDenied, 404: RecordMissing,
-        }.get(status, RequestRefused)  # fmt: skip
+            401: TokenRefused,
+            403: AccessDenied,
+            404: RecordMissing,
+        }.get(status, RequestRefused)
         if code == EXPIRED_DELTA_CODE or "expired" in message.lower() and status == 400:
             kind = DeltaExpired
         return kind(text, status=status, code=code)

@@ -106,30 +106,48 @@ def _choices(labels: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
 
 COLUMNS: tuple[RapportColumn, ...] = (
     RapportColumn(
-        "health_score", "HealthScore", "Health score", "IntegerAttributeMetadata",
+        "health_score",
+        "HealthScore",
+        "Health score",
+        "IntegerAttributeMetadata",
         (("MinValue", 0), ("MaxValue", 100), ("Format", "None")),
     ),
     RapportColumn(
-        "health_state", "HealthState", "Health state", "PicklistAttributeMetadata",
+        "health_state",
+        "HealthState",
+        "Health state",
+        "PicklistAttributeMetadata",
         _choices(HEALTH_STATES),
     ),
     RapportColumn(
-        "health_trend", "HealthTrend", "Health trend", "PicklistAttributeMetadata",
+        "health_trend",
+        "HealthTrend",
+        "Health trend",
+        "PicklistAttributeMetadata",
         _choices(HEALTH_TRENDS),
     ),
     RapportColumn(
-        "health_updated_at", "HealthUpdatedAt", "Health updated at", "DateTimeAttributeMetadata",
+        "health_updated_at",
+        "HealthUpdatedAt",
+        "Health updated at",
+        "DateTimeAttributeMetadata",
         (("Format", "DateAndTime"), ("DateTimeBehavior", {"Value": "UserLocal"})),
     ),
     RapportColumn(
-        "health_reason", "HealthReason", "Health: first reason", "StringAttributeMetadata",
+        "health_reason",
+        "HealthReason",
+        "Health: first reason",
+        "StringAttributeMetadata",
         (("MaxLength", REASON_LENGTH), ("FormatName", {"Value": "Text"})),
     ),
     RapportColumn(
-        "weakest_contact", "WeakestKeyContact", "Weakest key contact", "StringAttributeMetadata",
+        "weakest_contact",
+        "WeakestKeyContact",
+        "Weakest key contact",
+        "StringAttributeMetadata",
         (("MaxLength", CONTACT_LENGTH), ("FormatName", {"Value": "Text"})),
     ),
-)  # fmt: skip
+)
 
 
 def logical_names(prefix: str) -> dict[str, str]:

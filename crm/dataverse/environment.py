@@ -64,8 +64,10 @@ class Environment:
         try:
             parts, mine = urlsplit(link), urlsplit(self.url)
             if (parts.scheme, parts.hostname, _port(parts.port, parts.scheme)) != (
-                mine.scheme, mine.hostname, _port(mine.port, mine.scheme),
-            ):  # fmt: skip
+                mine.scheme,
+                mine.hostname,
+                _port(mine.port, mine.scheme),
+            ):
                 return False
         except ValueError:
             return False

@@ -163,9 +163,17 @@ def _activity(kind: str, directed: bool) -> Callable[[Row], Row]:
 
 
 ACTIVITY_SELECT = (
-    "activityid", "statecode", "statuscode", "actualstart", "actualend", "scheduledstart",
-    "scheduledend", "_regardingobjectid_value", "_ownerid_value", "modifiedon",
-)  # fmt: skip
+    "activityid",
+    "statecode",
+    "statuscode",
+    "actualstart",
+    "actualend",
+    "scheduledstart",
+    "scheduledend",
+    "_regardingobjectid_value",
+    "_ownerid_value",
+    "modifiedon",
+)
 ACTIVITY_SOURCE = {
     "status": "statecode",
     "start_at": "actualstart",
@@ -186,73 +194,164 @@ RECORD_SOURCE = {
 }
 
 SYSTEM_USERS = TableSpec(
-    "systemusers", "systemuserid",
-    ("systemuserid", "fullname", "firstname", "lastname", "internalemailaddress", "isdisabled",
-     "applicationid"),
-    SystemUserRow, _system_user,
+    "systemusers",
+    "systemuserid",
+    (
+        "systemuserid",
+        "fullname",
+        "firstname",
+        "lastname",
+        "internalemailaddress",
+        "isdisabled",
+        "applicationid",
+    ),
+    SystemUserRow,
+    _system_user,
     {"email": "internalemailaddress", "full_name": "fullname", "disabled": "isdisabled"},
-)  # fmt: skip
+)
 ACCOUNTS = TableSpec(
-    "accounts", "accountid",
+    "accounts",
+    "accountid",
     ("accountid", "name", "_primarycontactid_value", "_ownerid_value", "createdon"),
-    AccountRow, _account, {"name": "name", "primary_contact_id": "primarycontactid",
-                           "owner_id": "ownerid", "created_at": "createdon"},
-)  # fmt: skip
+    AccountRow,
+    _account,
+    {
+        "name": "name",
+        "primary_contact_id": "primarycontactid",
+        "owner_id": "ownerid",
+        "created_at": "createdon",
+    },
+)
 CONTACTS = TableSpec(
-    "contacts", "contactid",
-    ("contactid", "fullname", "firstname", "lastname", "emailaddress1", "emailaddress2",
-     "emailaddress3", "_parentcustomerid_value", "createdon"),
-    ContactRow, _contact, {**RECORD_SOURCE, "account_id": "parentcustomerid"},
-)  # fmt: skip
+    "contacts",
+    "contactid",
+    (
+        "contactid",
+        "fullname",
+        "firstname",
+        "lastname",
+        "emailaddress1",
+        "emailaddress2",
+        "emailaddress3",
+        "_parentcustomerid_value",
+        "createdon",
+    ),
+    ContactRow,
+    _contact,
+    {**RECORD_SOURCE, "account_id": "parentcustomerid"},
+)
 LEADS = TableSpec(
-    "leads", "leadid",
-    ("leadid", "fullname", "firstname", "lastname", "emailaddress1", "companyname", "statecode",
-     "_ownerid_value", "createdon"),
-    LeadRow, _lead, {**RECORD_SOURCE, "company_name": "companyname"},
-)  # fmt: skip
+    "leads",
+    "leadid",
+    (
+        "leadid",
+        "fullname",
+        "firstname",
+        "lastname",
+        "emailaddress1",
+        "companyname",
+        "statecode",
+        "_ownerid_value",
+        "createdon",
+    ),
+    LeadRow,
+    _lead,
+    {**RECORD_SOURCE, "company_name": "companyname"},
+)
 OPPORTUNITIES = TableSpec(
-    "opportunities", "opportunityid",
-    ("opportunityid", "name", "statecode", "estimatedvalue", "estimatedclosedate",
-     "actualclosedate", "_parentaccountid_value", "_parentcontactid_value",
-     "_customerid_value", "_ownerid_value", "createdon"),
-    OpportunityRow, _opportunity,
-    {**RECORD_SOURCE, "name": "name", "account_id": "parentaccountid",
-     "customer_contact_id": "parentcontactid", "estimated_revenue": "estimatedvalue",
-     "estimated_close_date": "estimatedclosedate", "actual_close_date": "actualclosedate"},
-)  # fmt: skip
+    "opportunities",
+    "opportunityid",
+    (
+        "opportunityid",
+        "name",
+        "statecode",
+        "estimatedvalue",
+        "estimatedclosedate",
+        "actualclosedate",
+        "_parentaccountid_value",
+        "_parentcontactid_value",
+        "_customerid_value",
+        "_ownerid_value",
+        "createdon",
+    ),
+    OpportunityRow,
+    _opportunity,
+    {
+        **RECORD_SOURCE,
+        "name": "name",
+        "account_id": "parentaccountid",
+        "customer_contact_id": "parentcontactid",
+        "estimated_revenue": "estimatedvalue",
+        "estimated_close_date": "estimatedclosedate",
+        "actual_close_date": "actualclosedate",
+    },
+)
 CONNECTIONS = TableSpec(
-    "connections", "connectionid",
-    ("connectionid", "_record1id_value", "_record2id_value", "_record1roleid_value",
-     "_record2roleid_value"),
+    "connections",
+    "connectionid",
+    (
+        "connectionid",
+        "_record1id_value",
+        "_record2id_value",
+        "_record1roleid_value",
+        "_record2roleid_value",
+    ),
     None,
-)  # fmt: skip
+)
 EMAILS = TableSpec(
-    "emails", "activityid", (*ACTIVITY_SELECT, "directioncode", "messageid"),
-    ActivityRow, _activity("email", True), ACTIVITY_SOURCE,
-)  # fmt: skip
+    "emails",
+    "activityid",
+    (*ACTIVITY_SELECT, "directioncode", "messageid"),
+    ActivityRow,
+    _activity("email", True),
+    ACTIVITY_SOURCE,
+)
 APPOINTMENTS = TableSpec(
-    "appointments", "activityid", ACTIVITY_SELECT, ActivityRow,
-    _activity("appointment", False), ACTIVITY_SOURCE,
-)  # fmt: skip
+    "appointments",
+    "activityid",
+    ACTIVITY_SELECT,
+    ActivityRow,
+    _activity("appointment", False),
+    ACTIVITY_SOURCE,
+)
 PHONE_CALLS = TableSpec(
-    "phonecalls", "activityid", (*ACTIVITY_SELECT, "directioncode"), ActivityRow,
-    _activity("phone_call", True), ACTIVITY_SOURCE,
-)  # fmt: skip
+    "phonecalls",
+    "activityid",
+    (*ACTIVITY_SELECT, "directioncode"),
+    ActivityRow,
+    _activity("phone_call", True),
+    ACTIVITY_SOURCE,
+)
 TASKS = TableSpec(
     "tasks", "activityid", ACTIVITY_SELECT, ActivityRow, _activity("task", False), ACTIVITY_SOURCE
 )
 PARTIES = TableSpec(
-    "activityparties", "activitypartyid",
-    ("activitypartyid", "_activityid_value", "_partyid_value", "addressused",
-     "participationtypemask"),
+    "activityparties",
+    "activitypartyid",
+    (
+        "activitypartyid",
+        "_activityid_value",
+        "_partyid_value",
+        "addressused",
+        "participationtypemask",
+    ),
     None,
-)  # fmt: skip
+)
 # Pull order: a table after the ones its rows name (parties last: they are matched
 # against the users, contacts and leads just pulled).
 PULLED: tuple[TableSpec, ...] = (
-    SYSTEM_USERS, ACCOUNTS, CONTACTS, LEADS, OPPORTUNITIES, CONNECTIONS,
-    EMAILS, APPOINTMENTS, PHONE_CALLS, TASKS, PARTIES,
-)  # fmt: skip
+    SYSTEM_USERS,
+    ACCOUNTS,
+    CONTACTS,
+    LEADS,
+    OPPORTUNITIES,
+    CONNECTIONS,
+    EMAILS,
+    APPOINTMENTS,
+    PHONE_CALLS,
+    TASKS,
+    PARTIES,
+)
 
 
 @dataclass(frozen=True)
@@ -299,7 +398,10 @@ def party(row: Row) -> Party | None:
     record, record_table = lookup(row, "partyid")
     address = row.get("addressused")
     return Party(
-        str(row["activitypartyid"]), activity, role,
+        str(row["activitypartyid"]),
+        activity,
+        role,
         address.strip() if isinstance(address, str) and address.strip() else None,
-        PARTY_TYPES.get(record_table or ""), record if record_table in PARTY_TYPES else None,
-    )  # fmt: skip
+        PARTY_TYPES.get(record_table or ""),
+        record if record_table in PARTY_TYPES else None,
+    )

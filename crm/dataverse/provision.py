@@ -66,17 +66,22 @@ async def plan(client: DataverseClient, prefix: str) -> Plan:
         for column in COLUMNS:
             present = found.get(column.logical_name(prefix))
             action = (
-                "create" if present is None
-                else "keep" if present == column.attribute_type
+                "create"
+                if present is None
+                else "keep"
+                if present == column.attribute_type
                 else "conflict"
-            )  # fmt: skip
+            )
             planned.append(
                 PlannedColumn(
-                    table, column.schema_name(prefix), column.attribute_type, action,
+                    table,
+                    column.schema_name(prefix),
+                    column.attribute_type,
+                    action,
                     found_type=present if action == "conflict" else None,
                     definition=column.definition(prefix),
                 )
-            )  # fmt: skip
+            )
     return Plan(planned)
 
 

@@ -198,9 +198,13 @@ class Puller:
         with session_scope(self.engine) as session:
             self._write_page(session, spec, page, result)
             store.save_cursor(
-                session=session, entity_set=spec.entity_set, next_link=page.next_link,
-                delta_link=page.delta_link, at=self.now, baseline_at=baseline_at,
-            )  # fmt: skip
+                session=session,
+                entity_set=spec.entity_set,
+                next_link=page.next_link,
+                delta_link=page.delta_link,
+                at=self.now,
+                baseline_at=baseline_at,
+            )
 
     def _write_page(self, session: Session, spec: TableSpec, page: Page, result: TablePull) -> None:
         if spec is CONNECTIONS:
@@ -250,10 +254,13 @@ class Puller:
                 column, allowed = refused(spec.model, item)
                 self.report.problems.add(
                     RowProblem(
-                        spec.entity_set, str(row[spec.primary_id]),
-                        spec.source.get(column, column), item.get("input"), allowed,
+                        spec.entity_set,
+                        str(row[spec.primary_id]),
+                        spec.source.get(column, column),
+                        item.get("input"),
+                        allowed,
                     )
-                )  # fmt: skip
+                )
             return None
 
     def _write_stakeholders(self, session: Session, page: Page, result: TablePull) -> None:

@@ -64,17 +64,23 @@ def digest(values: dict[str, Any]) -> str:
 def _health_rows(session: Session, record_type: str) -> dict[str, dict[str, Any]]:
     table = RECORD_TABLES[record_type]
     query = sa.select(
-        table.c.id, table.c.health_score, table.c.health_state, table.c.health_trend,
+        table.c.id,
+        table.c.health_score,
+        table.c.health_state,
+        table.c.health_trend,
         table.c.health_updated_at,
-    )  # fmt: skip
+    )
     return {str(row["id"]): dict(row) for row in session.execute(query).mappings()}
 
 
 def _kpi_rows(session: Session) -> dict[RecordKey, tuple[Any, Any, Any]]:
     query = sa.select(
-        KPI.c.record_type, KPI.c.record_id, KPI.c.reasons, KPI.c.weakest_contact_id,
+        KPI.c.record_type,
+        KPI.c.record_id,
+        KPI.c.reasons,
+        KPI.c.weakest_contact_id,
         KPI.c.weakest_contact_role,
-    )  # fmt: skip
+    )
     return {(str(row[0]), str(row[1])): (row[2], row[3], row[4]) for row in session.execute(query)}
 
 
@@ -162,9 +168,14 @@ def changes(
 
 class Pusher:
     def __init__(
-        self, client: DataverseClient, engine: Engine, *, prefix: str, now: datetime,
+        self,
+        client: DataverseClient,
+        engine: Engine,
+        *,
+        prefix: str,
+        now: datetime,
         batch_size: int = 100,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.client = client
         self.engine = engine
         self.columns = logical_names(prefix)
@@ -217,9 +228,11 @@ class Pusher:
             body = {k: v for k, v in target.items() if k in self.columns.values()}
             try:
                 await self.client.send(
-                    "PATCH", f"{entity_set}({change.record_id})", headers={"If-Match": "*"},
+                    "PATCH",
+                    f"{entity_set}({change.record_id})",
+                    headers={"If-Match": "*"},
                     body=body,
-                )  # fmt: skip
+                )
             except RecordMissing:
                 missing.append(change)
             except TransientError:

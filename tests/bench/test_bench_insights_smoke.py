@@ -33,13 +33,23 @@ def _has_value(line: str) -> bool:
 
 def test_benchmark_prints_its_figures_on_sqlite() -> None:
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--interactions", "2000", "--records", "1500",
-         "--db", "sqlite", "--repeat", "1"],
+        [
+            sys.executable,
+            str(BENCH),
+            "--interactions",
+            "2000",
+            "--records",
+            "1500",
+            "--db",
+            "sqlite",
+            "--repeat",
+            "1",
+        ],
         capture_output=True,
         text=True,
         timeout=90,
         check=False,
-    )  # fmt: skip
+    )
 
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

@@ -21,14 +21,26 @@ FIGURES = (
 def test_benchmark_prints_its_figures_on_sqlite() -> None:
     done = subprocess.run(
         [
-            sys.executable, str(BENCH), "--users", "2", "--messages", "300", "--events", "5",
-            "--sdk-messages", "50", "--rss-messages", "2000", "--db", "sqlite",
+            sys.executable,
+            str(BENCH),
+            "--users",
+            "2",
+            "--messages",
+            "300",
+            "--events",
+            "5",
+            "--sdk-messages",
+            "50",
+            "--rss-messages",
+            "2000",
+            "--db",
+            "sqlite",
         ],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-    )  # fmt: skip
+    )
 
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

@@ -161,9 +161,11 @@ def test_what_a_run_in_flight_writes_for_a_subject_erased_meanwhile_goes_again(
 ) -> None:
     kpi, snapshot = core_table(RelationshipKpi), core_table(HealthSnapshot)
     with scored.connect() as connection:
-        [late_kpi] = connection.execute(
-            sa.select(kpi).where(kpi.c.record_id == DANA.record_id)
-        ).mappings().all()  # fmt: skip
+        [late_kpi] = (
+            connection.execute(sa.select(kpi).where(kpi.c.record_id == DANA.record_id))
+            .mappings()
+            .all()
+        )
         late_history = (
             connection.execute(sa.select(snapshot).where(snapshot.c.record_id == DANA.record_id))
             .mappings()
@@ -171,20 +173,28 @@ def test_what_a_run_in_flight_writes_for_a_subject_erased_meanwhile_goes_again(
         )
         contact = core_table(Contact)
         [late_health] = connection.execute(
-            sa.select(contact.c.health_score, contact.c.health_state, contact.c.health_trend,
-                      contact.c.health_updated_at).where(contact.c.id == DANA.record_id)
-        ).all()  # fmt: skip
+            sa.select(
+                contact.c.health_score,
+                contact.c.health_state,
+                contact.c.health_trend,
+                contact.c.health_updated_at,
+            ).where(contact.c.id == DANA.record_id)
+        ).all()
     erase_subject(scored, DANA.addresses[0], now=NOW, dry_run=False)
     # The run that read the CRM before the erase now writes what it computed.
     with scored.begin() as connection:
         connection.execute(sa.insert(kpi).values(dict(late_kpi)))
         connection.execute(sa.insert(snapshot), [dict(row) for row in late_history])
         connection.execute(
-            sa.update(contact).where(contact.c.id == DANA.record_id).values(
-                health_score=late_health[0], health_state=late_health[1],
-                health_trend=late_health[2], health_updated_at=late_health[3],
+            sa.update(contact)
+            .where(contact.c.id == DANA.record_id)
+            .values(
+                health_score=late_health[0],
+                health_state=late_health[1],
+                health_trend=late_health[2],
+                health_updated_at=late_health[3],
             )
-        )  # fmt: skip
+        )
     assert _scored(scored, DANA.record_id)
 
     run_once(scored, now=NOW + timedelta(days=1))

@@ -138,9 +138,16 @@ def test_a_full_disk_leaves_no_partial_file_and_is_audited(
     bulky.dispose()  # SQLite: no WAL of ours for the limited process to append to
 
     done = _rapport(
-        database_url, "export", "--subject", DANA.ref, "--format", fmt, "--out", str(out),
+        database_url,
+        "export",
+        "--subject",
+        DANA.ref,
+        "--format",
+        fmt,
+        "--out",
+        str(out),
         limit=LIMIT,
-    )  # fmt: skip
+    )
 
     assert done.returncode == 2, done.stderr
     _one_line(done.stderr)
@@ -153,9 +160,12 @@ def test_a_full_disk_leaves_no_partial_file_and_is_audited(
 
 
 def test_a_read_only_store_leaves_no_export_file(
-    scored: Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    scored: Engine,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     out = tmp_path / "export"
     before = _export_events(scored)
     with _read_only(scored, database_url) as read_only_url:

@@ -21,58 +21,111 @@ from tests.worker.cli_runner import run_cli
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 TABLES = (
-    "system_user", "account", "contact", "lead", "opportunity", "opportunity_stakeholder",
-    "crm_activity", "crm_activity_party",
-)  # fmt: skip
+    "system_user",
+    "account",
+    "contact",
+    "lead",
+    "opportunity",
+    "opportunity_stakeholder",
+    "crm_activity",
+    "crm_activity_party",
+)
 
 
 def document() -> dict[str, Any]:
     """A small CRM: one seller, one account with two contacts, a lead, a deal, two activities."""
     return {
         "system_user": [
-            {"id": "u-ana", "email": "ana@ours.example", "full_name": "Ana Seller",
-             "team": "Enterprise"},
+            {
+                "id": "u-ana",
+                "email": "ana@ours.example",
+                "full_name": "Ana Seller",
+                "team": "Enterprise",
+            },
         ],
         "account": [
-            {"id": "a-wood", "name": "Woodgrove Bank", "owner_id": "u-ana",
-             "primary_contact_id": "c-priya", "created_at": "2023-04-01T00:00:00Z"},
+            {
+                "id": "a-wood",
+                "name": "Woodgrove Bank",
+                "owner_id": "u-ana",
+                "primary_contact_id": "c-priya",
+                "created_at": "2023-04-01T00:00:00Z",
+            },
         ],
         "contact": [
-            {"id": "c-priya", "full_name": "Priya Raman", "email": "priya@woodgrove.example",
-             "account_id": "a-wood"},
-            {"id": "c-omar", "full_name": "Omar Haddad", "email": "omar@woodgrove.example",
-             "account_id": "a-wood"},
+            {
+                "id": "c-priya",
+                "full_name": "Priya Raman",
+                "email": "priya@woodgrove.example",
+                "account_id": "a-wood",
+            },
+            {
+                "id": "c-omar",
+                "full_name": "Omar Haddad",
+                "email": "omar@woodgrove.example",
+                "account_id": "a-wood",
+            },
         ],
         "lead": [
-            {"id": "l-robin", "full_name": "Robin Vale", "email": "robin@prospect.example",
-             "status": "open", "owner_id": "u-ana"},
+            {
+                "id": "l-robin",
+                "full_name": "Robin Vale",
+                "email": "robin@prospect.example",
+                "status": "open",
+                "owner_id": "u-ana",
+            },
         ],
         "opportunity": [
-            {"id": "o-renewal", "name": "Woodgrove renewal", "account_id": "a-wood",
-             "owner_id": "u-ana", "customer_contact_id": "c-priya", "status": "open",
-             "estimated_revenue": 120000.5, "estimated_close_date": "2026-03-31"},
+            {
+                "id": "o-renewal",
+                "name": "Woodgrove renewal",
+                "account_id": "a-wood",
+                "owner_id": "u-ana",
+                "customer_contact_id": "c-priya",
+                "status": "open",
+                "estimated_revenue": 120000.5,
+                "estimated_close_date": "2026-03-31",
+            },
         ],
         "opportunity_stakeholder": [
             {"opportunity_id": "o-renewal", "contact_id": "c-priya", "role": "decision maker"},
         ],
         "crm_activity": [
-            {"id": "act-1", "kind": "email", "owner_id": "u-ana", "direction": "outgoing",
-             "status": "completed", "start_at": "2025-11-03T09:30:00Z",
-             "regarding_type": "opportunity", "regarding_id": "o-renewal",
-             "conversation_id": "conv-1", "opens": 2,
-             "parties": [
-                 {"role": "from", "record_type": "system_user", "record_id": "u-ana"},
-                 {"role": "to", "address": "priya@woodgrove.example"},
-             ]},
-            {"id": "act-2", "kind": "appointment", "owner_id": "u-ana", "status": "completed",
-             "start_at": "2025-11-10T14:00:00+01:00", "end_at": "2025-11-10T15:00:00+01:00",
-             "parties": [
-                 {"role": "organizer", "record_type": "system_user", "record_id": "u-ana"},
-                 {"role": "required", "record_type": "contact", "record_id": "c-omar",
-                  "response": "accepted"},
-             ]},
+            {
+                "id": "act-1",
+                "kind": "email",
+                "owner_id": "u-ana",
+                "direction": "outgoing",
+                "status": "completed",
+                "start_at": "2025-11-03T09:30:00Z",
+                "regarding_type": "opportunity",
+                "regarding_id": "o-renewal",
+                "conversation_id": "conv-1",
+                "opens": 2,
+                "parties": [
+                    {"role": "from", "record_type": "system_user", "record_id": "u-ana"},
+                    {"role": "to", "address": "priya@woodgrove.example"},
+                ],
+            },
+            {
+                "id": "act-2",
+                "kind": "appointment",
+                "owner_id": "u-ana",
+                "status": "completed",
+                "start_at": "2025-11-10T14:00:00+01:00",
+                "end_at": "2025-11-10T15:00:00+01:00",
+                "parties": [
+                    {"role": "organizer", "record_type": "system_user", "record_id": "u-ana"},
+                    {
+                        "role": "required",
+                        "record_type": "contact",
+                        "record_id": "c-omar",
+                        "response": "accepted",
+                    },
+                ],
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def write_json(path: Path, content: dict[str, Any]) -> Path:
@@ -119,9 +172,15 @@ def test_a_valid_file_imports_every_row(engine: Engine, tmp_path: Path) -> None:
     report = run(write_json(tmp_path / "crm.json", document()), engine)
 
     assert counts(report, "inserted") == {
-        "system_user": 1, "account": 1, "contact": 2, "lead": 1, "opportunity": 1,
-        "opportunity_stakeholder": 1, "crm_activity": 2, "crm_activity_party": 4,
-    }  # fmt: skip
+        "system_user": 1,
+        "account": 1,
+        "contact": 2,
+        "lead": 1,
+        "opportunity": 1,
+        "opportunity_stakeholder": 1,
+        "crm_activity": 2,
+        "crm_activity_party": 4,
+    }
     assert report.rejected == 0 and report.problem_count == 0
     assert column(engine, "opportunity", "estimated_revenue", "o-renewal") == 120000.5
     assert column(engine, "contact", "account_id", "c-omar") == "a-wood"
@@ -176,8 +235,10 @@ def test_a_changed_row_updates_and_a_column_left_out_keeps_its_value(
 
     assert counts(report, "updated") == {"contact": 1}
     assert report.tables["crm_activity"].unchanged == 2
-    assert (report.tables["crm_activity_party"].inserted,
-            report.tables["crm_activity_party"].removed) == (2, 2)  # fmt: skip
+    assert (
+        report.tables["crm_activity_party"].inserted,
+        report.tables["crm_activity_party"].removed,
+    ) == (2, 2)
     assert column(engine, "contact", "email", "c-priya") == "priya.raman@woodgrove.example"
     assert column(engine, "contact", "account_id", "c-omar") == "a-wood"
     assert ("required", None, "contact", "c-omar", "declined") in parties_of(engine, "act-2")
@@ -199,9 +260,14 @@ def _bad_document() -> dict[str, Any]:
     )
     bad["crm_activity"].append({"id": "act-naive", "kind": "task", "start_at": "2025-11-01 10:00"})
     bad["crm_activity"].append(  # one problem: the type, not also the id that goes with it
-        {"id": "act-deal", "kind": "task", "start_at": "2025-11-01T10:00:00Z",
-         "regarding_type": "deal", "regarding_id": "o-renewal"}
-    )  # fmt: skip
+        {
+            "id": "act-deal",
+            "kind": "task",
+            "start_at": "2025-11-01T10:00:00Z",
+            "regarding_type": "deal",
+            "regarding_id": "o-renewal",
+        }
+    )
     return bad
 
 
@@ -394,8 +460,10 @@ def test_the_emulator_seed_imports(engine: Engine, tmp_path: Path) -> None:
     report = run(path, engine)
 
     assert counts(report, "inserted") == {
-        "system_user": 4, "account": len(seed["accounts"]), "contact": len(seed["contacts"]),
-    }  # fmt: skip
+        "system_user": 4,
+        "account": len(seed["accounts"]),
+        "contact": len(seed["contacts"]),
+    }
     assert report.problem_count == 0
     assert sum(counts(run(path, engine), "unchanged").values()) == sum(
         counts(report, "inserted").values()
@@ -403,15 +471,28 @@ def test_the_emulator_seed_imports(engine: Engine, tmp_path: Path) -> None:
 
 
 def test_emulator_generate_crm_out_then_crm_import(
-    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
     crm_file = tmp_path / "crm.json"
     generated = run_cli(
-        capsys, "emulator", "generate", "--users", "3", "--messages-per-user", "0", "--seed", "9",
-        "--out", str(tmp_path / "tenant.json"), "--crm-out", str(crm_file),
-    )  # fmt: skip
+        capsys,
+        "emulator",
+        "generate",
+        "--users",
+        "3",
+        "--messages-per-user",
+        "0",
+        "--seed",
+        "9",
+        "--out",
+        str(tmp_path / "tenant.json"),
+        "--crm-out",
+        str(crm_file),
+    )
     assert generated.code == 0, generated.err
 
     imported = run_cli(capsys, "crm", "import", str(crm_file), "--json")
@@ -423,9 +504,11 @@ def test_emulator_generate_crm_out_then_crm_import(
 
 
 def test_cli_exit_codes_and_one_line_errors(
-    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
     good = write_json(tmp_path / "crm.json", document())
     bad = write_json(tmp_path / "bad.json", _bad_document())
@@ -496,20 +579,26 @@ def _refuse_inserts_of(engine: Engine, activity_id: str) -> None:
     """A trigger that makes the store itself fail partway through an import."""
     with engine.begin() as connection:
         if engine.dialect.name == "sqlite":
-            connection.execute(sa.text(
-                "CREATE TRIGGER refuse BEFORE INSERT ON crm_activity "
-                f"WHEN NEW.id = '{activity_id}' BEGIN SELECT RAISE(ABORT, 'store refused'); END"
-            ))  # fmt: skip
+            connection.execute(
+                sa.text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON crm_activity "
+                    f"WHEN NEW.id = '{activity_id}' BEGIN SELECT RAISE(ABORT, 'store refused'); END"
+                )
+            )
             return
-        connection.execute(sa.text(
-            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            f"IF NEW.id = '{activity_id}' THEN RAISE EXCEPTION 'store refused'; END IF; "
-            "RETURN NEW; END $$"
-        ))  # fmt: skip
-        connection.execute(sa.text(
-            "CREATE TRIGGER refuse BEFORE INSERT ON crm_activity "
-            "FOR EACH ROW EXECUTE FUNCTION refuse()"
-        ))  # fmt: skip
+        connection.execute(
+            sa.text(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.id = '{activity_id}' THEN RAISE EXCEPTION 'store refused'; END IF; "
+                "RETURN NEW; END $$"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON crm_activity "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+        )
 
 
 def _drop_refusal(engine: Engine) -> None:
@@ -522,9 +611,12 @@ def _drop_refusal(engine: Engine) -> None:
 
 
 def test_a_store_failure_partway_writes_nothing(
-    engine: Engine, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    engine: Engine,
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
     path = write_json(tmp_path / "crm.json", document())
     _refuse_inserts_of(engine, "act-2")
@@ -540,9 +632,12 @@ def test_a_store_failure_partway_writes_nothing(
 
 
 def test_an_imported_crm_is_scored_by_the_next_run(
-    engine: Engine, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    engine: Engine,
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
     content = document()
     content["crm_activity"][0]["parties"].append({"role": "cc", "address": "who@else.example"})
@@ -558,7 +653,7 @@ def test_an_imported_crm_is_scored_by_the_next_run(
     with engine.connect() as connection:
         scored = connection.execute(
             sa.text("SELECT record_type, record_id FROM relationship_kpi")
-        ).all()  # fmt: skip
+        ).all()
     assert {("contact", "c-priya"), ("contact", "c-omar"), ("opportunity", "o-renewal")} <= set(
         map(tuple, scored)
     )

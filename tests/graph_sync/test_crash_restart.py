@@ -23,9 +23,15 @@ KILL_AT_PAGE = 4
 def fixture_builder() -> FixtureBuilder:
     builder = FixtureBuilder.standard()
     for n in range(BULK):
-        builder.message(ADELE, make_message(
-            ALEX, [ADELE], received=START + dt.timedelta(hours=n),
-            internet_message_id=f"<bulk-{n}@fabrikam.com>"))  # fmt: skip
+        builder.message(
+            ADELE,
+            make_message(
+                ALEX,
+                [ADELE],
+                received=START + dt.timedelta(hours=n),
+                internet_message_id=f"<bulk-{n}@fabrikam.com>",
+            ),
+        )
     return builder
 
 
@@ -33,10 +39,17 @@ async def run_until_killed(exchange: Exchange, inbox_id: str) -> int:
     """`rapport run --once` in a child process, SIGKILLed at the KILL_AT_PAGE-th inbox page."""
     exchange.settings(page_size=10)
     worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from worker.cli import main; main()",
-        "run", "--once", "--now", NOW.isoformat(), "--json",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+        sys.executable,
+        "-c",
+        "from worker.cli import main; main()",
+        "run",
+        "--once",
+        "--now",
+        NOW.isoformat(),
+        "--json",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     inbox_pages: list[LogEntry] = []
 
     def kill(entry: LogEntry) -> None:

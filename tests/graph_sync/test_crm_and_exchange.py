@@ -29,11 +29,22 @@ def fixture_builder() -> FixtureBuilder:
 
 def log_crm_activities(exchange: Exchange) -> None:
     engine = exchange.engine
-    f.email(engine, sender=ALEX, to=[ADELE], at=MAY, activity_id="tracked",
-            internet_message_id="<in-3@fabrikam.com>")  # fmt: skip
+    f.email(
+        engine,
+        sender=ALEX,
+        to=[ADELE],
+        at=MAY,
+        activity_id="tracked",
+        internet_message_id="<in-3@fabrikam.com>",
+    )
     f.email(engine, sender=ADELE, to=[ALEX], at=MAY, activity_id="covered")
-    f.meeting(engine, organizer=ADELE, attendees={ALEX: "accepted"}, start=MAY,
-              activity_id="covered-meeting")  # fmt: skip
+    f.meeting(
+        engine,
+        organizer=ADELE,
+        attendees={ALEX: "accepted"},
+        start=MAY,
+        activity_id="covered-meeting",
+    )
     f.email(engine, sender=ADELE, to=[ALEX], at=LONG_AGO, activity_id="before")
     f.call(engine, owner="u-adele", contact_id="c-alex", at=MAY)
     f.email(engine, sender=BEN, to=[ALEX], at=MAY, activity_id="ben")  # DEU: not read

@@ -49,19 +49,42 @@ WAITING = sa.text(
 ADVISORY_HELD_BY = sa.text(
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = :pid"
 )
-ACTIVITY_COLUMNS = ("id", "kind", "owner_id", "direction", "status", "start_at", "end_at",
-                    "internet_message_id", "opens", "clicks")  # fmt: skip
+ACTIVITY_COLUMNS = (
+    "id",
+    "kind",
+    "owner_id",
+    "direction",
+    "status",
+    "start_at",
+    "end_at",
+    "internet_message_id",
+    "opens",
+    "clicks",
+)
 
 
 def copy_from(source: str) -> InteractionRecord:
-    parties = frozenset({PartyRow("contact", "c-alex", "from", "external"),
-                         PartyRow("system_user", "u-adele", "to", "internal")})  # fmt: skip
+    parties = frozenset(
+        {
+            PartyRow("contact", "c-alex", "from", "external"),
+            PartyRow("system_user", "u-adele", "to", "internal"),
+        }
+    )
     return InteractionRecord(KEY, source, "email", "inbound", AT, parties)
 
 
 def page_with(record: InteractionRecord) -> PageWrite:
-    return PageWrite("mailbox-adele", "inbox", "mail", 0, [("adele-item", record)], [], None,
-                     "https://graph.example/delta?$deltatoken=1", AT)  # fmt: skip
+    return PageWrite(
+        "mailbox-adele",
+        "inbox",
+        "mail",
+        0,
+        [("adele-item", record)],
+        [],
+        None,
+        "https://graph.example/delta?$deltatoken=1",
+        AT,
+    )
 
 
 def waiting_backend(engine: Engine, lock_type: str = "advisory", seconds: float = 60.0) -> int:
@@ -135,8 +158,14 @@ def test_a_page_waits_for_a_crm_ingest_and_replaces_its_copy(engine: Engine) -> 
 
 def test_a_crm_ingest_waits_for_a_page_and_leaves_the_email_to_it(engine: Engine) -> None:
     f.adele_and_alex(engine)
-    f.email(engine, sender="alex@fabrikam.com", to=["adele@contoso.com"], at=AT,
-            owner="u-adele", internet_message_id=MESSAGE_ID)  # fmt: skip
+    f.email(
+        engine,
+        sender="alex@fabrikam.com",
+        to=["adele@contoso.com"],
+        at=AT,
+        owner="u-adele",
+        internet_message_id=MESSAGE_ID,
+    )
 
     def page_in_flight(session: Session) -> None:
         lock_interaction_keys(session, [KEY])
@@ -150,8 +179,14 @@ def test_a_crm_ingest_waits_for_a_page_and_leaves_the_email_to_it(engine: Engine
 
 def test_pages_of_two_mailboxes_do_not_wait_for_each_other(engine: Engine) -> None:
     f.adele_and_alex(engine)
-    other = InteractionRecord("msg:<other@fabrikam.com>", "exchange", "email", "inbound", AT,
-                              copy_from("exchange").parties)  # fmt: skip
+    other = InteractionRecord(
+        "msg:<other@fabrikam.com>",
+        "exchange",
+        "email",
+        "inbound",
+        AT,
+        copy_from("exchange").parties,
+    )
     if engine.dialect.name == "sqlite":
         # One writer at a time: there every page waits for the writer in flight
         # (tests/storage/test_writers_take_turns.py); PostgreSQL runs them in parallel.
@@ -169,10 +204,20 @@ def test_pages_of_two_mailboxes_do_not_wait_for_each_other(engine: Engine) -> No
 
 def seed_logged_emails(engine: Engine, count: int) -> None:
     activities = [
-        (f"act-{n}", "email", "u-adele", "incoming", "completed", AT + timedelta(minutes=n),
-         AT + timedelta(minutes=n), f"<logged-{n}@fabrikam.com>", 0, 0)
+        (
+            f"act-{n}",
+            "email",
+            "u-adele",
+            "incoming",
+            "completed",
+            AT + timedelta(minutes=n),
+            AT + timedelta(minutes=n),
+            f"<logged-{n}@fabrikam.com>",
+            0,
+            0,
+        )
         for n in range(count)
-    ]  # fmt: skip
+    ]
     parties = [
         (activity[0], role, address)
         for activity in activities
@@ -204,9 +249,10 @@ def test_a_crm_ingest_of_100k_emails_holds_one_lock(engine: Engine) -> None:
     assert ingest_crm_activities(engine).counts.added == emails
     # One email is corrected in the CRM: the next ingest rewrites its interaction.
     with engine.begin() as connection:
-        connection.execute(sa.text(
-            "UPDATE crm_activity SET start_at = :at, end_at = :at WHERE id = 'act-7'"),
-            {"at": AT - timedelta(days=1)})  # fmt: skip
+        connection.execute(
+            sa.text("UPDATE crm_activity SET start_at = :at, end_at = :at WHERE id = 'act-7'"),
+            {"at": AT - timedelta(days=1)},
+        )
     held: list[int] = []
 
     def a_reader_holds_the_row(session: Session) -> None:
@@ -219,8 +265,9 @@ def test_a_crm_ingest_of_100k_emails_holds_one_lock(engine: Engine) -> None:
         with engine.connect() as connection:
             held.append(connection.execute(ADVISORY_HELD_BY, {"pid": pid}).scalar_one())
 
-    report = race(engine, a_reader_holds_the_row, lambda: ingest_crm_activities(engine),
-                  count_its_locks)  # fmt: skip
+    report = race(
+        engine, a_reader_holds_the_row, lambda: ingest_crm_activities(engine), count_its_locks
+    )
 
     assert (report.counts.updated, report.counts.unchanged) == (1, emails - 1)
     assert not report.problems

@@ -29,8 +29,10 @@ async def test_an_excluded_mailbox_is_scored_from_crm_data(exchange: Exchange) -
 
     ben = exchange.mailbox(BEN)
     assert (ben["status"], ben["location_allowed"], ben["data_location"]) == (
-        "location_excluded", False, "DEU",
-    )  # fmt: skip
+        "location_excluded",
+        False,
+        "DEU",
+    )
     assert "DEU (preferredDataLocation) is not an allowed geography" in ben["decision_reason"]
     assert exchange.mailbox_requests(BEN) == []
     assert "msg:<ben@f>" not in exchange.interaction_keys()

@@ -32,9 +32,15 @@ SUBJECTS = {
 def fixture_builder() -> FixtureBuilder:
     builder = FixtureBuilder.standard()
     for n in range(BULK):
-        builder.message(ADELE, make_message(
-            ALEX, [ADELE], received=START + dt.timedelta(hours=n),
-            internet_message_id=f"<bulk-{n}@fabrikam.com>"))  # fmt: skip
+        builder.message(
+            ADELE,
+            make_message(
+                ALEX,
+                [ADELE],
+                received=START + dt.timedelta(hours=n),
+                internet_message_id=f"<bulk-{n}@fabrikam.com>",
+            ),
+        )
     return builder
 
 

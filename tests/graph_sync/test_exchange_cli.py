@@ -51,9 +51,11 @@ def test_consent_url_names_the_app_scope_redirect_and_a_state(
     assert url.path == "/contoso.onmicrosoft.com/v2.0/adminconsent"
     query = {key: values[0] for key, values in parse_qs(url.query).items()}
     assert query == {
-        "client_id": CLIENT_ID, "scope": "https://graph.microsoft.com/.default",
-        "redirect_uri": "https://rapport.contoso.com/consent", "state": payload["state"],
-    }  # fmt: skip
+        "client_id": CLIENT_ID,
+        "scope": "https://graph.microsoft.com/.default",
+        "redirect_uri": "https://rapport.contoso.com/consent",
+        "state": payload["state"],
+    }
     assert len(payload["state"]) >= 16 and payload["state"] not in second.out
     assert "Calendars.ReadBasic.All" in second.out and "adminconsent" in second.out
 

@@ -64,9 +64,12 @@ async def test_an_interactive_backfill_hears_of_each_mailbox(exchange: Exchange)
     heard: list[tuple[str, int, int | None]] = []
 
     await exchange_round(
-        exchange.engine, exchange.settings(), NOW, enabled=True,
+        exchange.engine,
+        exchange.settings(),
+        NOW,
+        enabled=True,
         progress=lambda stage, done, total: heard.append((stage, done, total)),
-    )  # fmt: skip
+    )
 
     assert heard == [("exchange mailboxes", 1, 1)]  # Adele; Ben's mailbox is not read
 
@@ -77,9 +80,11 @@ async def test_an_interactive_run_reports_mailbox_progress(exchange: Exchange) -
 
     seen: list[tuple[str, int, int | None]] = []
     await run_tick(
-        exchange.engine, exchange.settings(), now=NOW,
+        exchange.engine,
+        exchange.settings(),
+        now=NOW,
         progress=lambda stage, done, total: seen.append((stage, done, total)),
-    )  # fmt: skip
+    )
 
     # Adele's is the one mailbox to sync (Ben's residency is excluded).
     assert ("exchange mailboxes", 1, 1) in seen

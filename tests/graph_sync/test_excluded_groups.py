@@ -54,8 +54,9 @@ async def test_members_of_an_excluded_group_are_never_read(logged: Exchange) -> 
     assert summary.exchange is not None and summary.exchange.state == "granted"
     adele = exchange.mailbox(ADELE)
     assert (adele["status"], adele["decision_reason"]) == (
-        "out_of_scope", "member of an excluded group",
-    )  # fmt: skip
+        "out_of_scope",
+        "member of an excluded group",
+    )
     assert exchange.mailbox_requests(ADELE) == []
     assert exchange.interaction_keys("exchange") == set()
     # Her relationship with Alex is scored from what she logged in the CRM.
@@ -94,8 +95,9 @@ async def test_adding_a_user_exclusion_after_a_sync_purges_at_once(logged: Excha
 
     adele = exchange.mailbox(ADELE)
     assert (adele["status"], adele["decision_reason"]) == (
-        "out_of_scope", "excluded by configuration",
-    )  # fmt: skip
+        "out_of_scope",
+        "excluded by configuration",
+    )
     assert not any(_exchange_rows(exchange).values())
     assert exchange.interaction_keys() == {"crm:crm-adele"}
     assert exchange.kpi("c-alex")["emails_sent"] == 1

@@ -91,9 +91,11 @@ async def test_links_stored_for_the_old_graph_are_re_baselined_never_followed(
 
     async with moved_graph(tmp_path) as moved:
         summary = await exchange.tick(
-            now=LATER, graph_base_url=moved.https_graph_url, authority_host=moved.authority,
+            now=LATER,
+            graph_base_url=moved.https_graph_url,
+            authority_host=moved.authority,
             page_size=10,
-        )  # fmt: skip
+        )
 
     # Not one request (token or not) reached the old Graph.
     assert exchange.requests == [] and old.request_log == []

@@ -25,8 +25,12 @@ def event_id(n: int) -> str:
 
 async def change_mailbox(admin_url: str, adele: str) -> None:
     async with httpx.AsyncClient(base_url=f"{admin_url}/users/{adele}") as admin:
-        new = make_message(ALEX, [ADELE], received=dt.datetime(2024, 5, 25, 8, tzinfo=dt.UTC),
-                           internet_message_id="<new@fabrikam.com>")  # fmt: skip
+        new = make_message(
+            ALEX,
+            [ADELE],
+            received=dt.datetime(2024, 5, 25, 8, tzinfo=dt.UTC),
+            internet_message_id="<new@fabrikam.com>",
+        )
         replies = [
             await admin.post("/mailFolders/inbox/messages", json=new),
             await admin.patch(
@@ -34,18 +38,32 @@ async def change_mailbox(admin_url: str, adele: str) -> None:
                 json={"ccRecipients": [{"emailAddress": {"address": CAROL}}]},
             ),
             await admin.delete(f"/messages/{message_id('<in-0@fabrikam.com>')}"),
-            await admin.post("/events", json=make_event(
-                ADELE, {ALEX: "accepted"}, start=dt.datetime(2024, 6, 10, 9, tzinfo=dt.UTC),
-                ical_uid="NEW-MEETING")),
+            await admin.post(
+                "/events",
+                json=make_event(
+                    ADELE,
+                    {ALEX: "accepted"},
+                    start=dt.datetime(2024, 6, 10, 9, tzinfo=dt.UTC),
+                    ical_uid="NEW-MEETING",
+                ),
+            ),
             await admin.patch(f"/events/{event_id(1)}", json={"isCancelled": True}),
             await admin.delete(f"/events/{event_id(2)}"),
-            await admin.patch(f"/events/{event_id(0)}", json={
-                "start": {"dateTime": "2024-05-14T15:00:00.0000000", "timeZone": "UTC"},
-                "end": {"dateTime": "2024-05-14T16:00:00.0000000", "timeZone": "UTC"},
-                "attendees": [{"type": "required", "status": {"response": "declined"},
-                               "emailAddress": {"address": ALEX}}],
-            }),
-        ]  # fmt: skip
+            await admin.patch(
+                f"/events/{event_id(0)}",
+                json={
+                    "start": {"dateTime": "2024-05-14T15:00:00.0000000", "timeZone": "UTC"},
+                    "end": {"dateTime": "2024-05-14T16:00:00.0000000", "timeZone": "UTC"},
+                    "attendees": [
+                        {
+                            "type": "required",
+                            "status": {"response": "declined"},
+                            "emailAddress": {"address": ALEX},
+                        }
+                    ],
+                },
+            ),
+        ]
     for reply in replies:
         reply.raise_for_status()
 

@@ -21,8 +21,7 @@ async def test_the_rest_of_the_page_is_stored(
     malformed: str,
     prefix: str,
 ) -> None:
-    exchange.emulator.add_fault(kind="malformed", path_kind=path_kind, malformed=malformed,
-                                limit=1)  # fmt: skip
+    exchange.emulator.add_fault(kind="malformed", path_kind=path_kind, malformed=malformed, limit=1)
     caplog.set_level(logging.INFO, logger="rapport")
 
     summary = await exchange.tick()

@@ -88,8 +88,11 @@ def sighted_by(exchange: Exchange, uid: str) -> set[str]:
 
 async def test_people_removed_by_the_organizer_leave_the_meeting(synced: Exchange) -> None:
     assert people(synced, OURS) == {
-        "u-adele": "accepted", "c-alex": "accepted", "c-carol": "accepted", "u-ben": "accepted",
-    }  # fmt: skip
+        "u-adele": "accepted",
+        "c-alex": "accepted",
+        "c-carol": "accepted",
+        "u-ben": "accepted",
+    }
     assert synced.kpi("c-carol")["meetings_sent"] == 1
     # Adele takes Carol and Ben off the invitation: Ben's copy is cancelled.
     await admin(
@@ -167,9 +170,13 @@ async def test_an_attendee_copy_neither_adds_nor_removes_people(synced: Exchange
     await admin(
         synced,
         ("PATCH", ADELE, "adele-ours", {"attendees": attendees({ALEX: "accepted", BEN: "none"})}),
-        ("PATCH", BEN, "ben-ours", {"attendees": attendees({
-            ALEX: "none", CAROL: "none", BEN: "tentativelyAccepted"})}),
-    )  # fmt: skip
+        (
+            "PATCH",
+            BEN,
+            "ben-ours",
+            {"attendees": attendees({ALEX: "none", CAROL: "none", BEN: "tentativelyAccepted"})},
+        ),
+    )
 
     await synced.tick(now=LATER)
 

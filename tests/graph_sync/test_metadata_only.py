@@ -30,9 +30,12 @@ def stored_text(exchange: Exchange) -> list[tuple[str, str, str]]:
     found: list[tuple[str, str, str]] = []
     with exchange.engine.connect() as connection:
         for table in inspector.get_table_names():
-            columns = [c["name"] for c in inspector.get_columns(table)
-                       if isinstance(c["type"], sa.String | sa.Text | sa.JSON)
-                       or "json" in str(c["type"]).lower()]  # fmt: skip
+            columns = [
+                c["name"]
+                for c in inspector.get_columns(table)
+                if isinstance(c["type"], sa.String | sa.Text | sa.JSON)
+                or "json" in str(c["type"]).lower()
+            ]
             if not columns:
                 continue
             selected: list[sa.ColumnClause[Any]] = [sa.column(c) for c in columns]
@@ -56,18 +59,28 @@ async def test_canaries_never_reach_the_database(exchange: Exchange) -> None:
     assert {table for table, _, _ in values} >= {"interaction", "interaction_party", "mailbox"}
     assert [v for v in values if CANARY.lower() in v[2].lower()] == []
     # Rapport's own Exchange tables hold record ids, never the addresses they matched.
-    rapport = ("interaction", "interaction_party", "interaction_sighting", "mailbox",
-               "sync_cursor", "tenant")  # fmt: skip
+    rapport = (
+        "interaction",
+        "interaction_party",
+        "interaction_sighting",
+        "mailbox",
+        "sync_cursor",
+        "tenant",
+    )
     assert [v for v in values if v[0] in rapport and ALEX in v[2].lower()] == []
 
 
 async def test_select_asks_for_metadata_only(exchange: Exchange) -> None:
     await exchange.tick()
 
-    message_deltas = [r for r in exchange.requests if r.path.endswith(("delta", "delta()"))
-                      and "/messages/" in r.path]  # fmt: skip
-    first_pages = [r for r in message_deltas if "$skiptoken" not in r.query
-                   and "$deltatoken" not in r.query]  # fmt: skip
+    message_deltas = [
+        r
+        for r in exchange.requests
+        if r.path.endswith(("delta", "delta()")) and "/messages/" in r.path
+    ]
+    first_pages = [
+        r for r in message_deltas if "$skiptoken" not in r.query and "$deltatoken" not in r.query
+    ]
     assert len(first_pages) == 3  # inbox, sent items, archive
     for request in first_pages:
         selected = {field.lower() for field in request.query["$select"].split(",")}

@@ -55,11 +55,15 @@ async def test_without_a_tenant_residency_every_command_names_the_setting(
 ) -> None:
     exchange_with_barry.unset("tenant_data_location")
 
-    check, check_json = (await rapport(capsys, "consent", "check"),
-                         await rapport(capsys, "consent", "check", "--json"))  # fmt: skip
+    check, check_json = (
+        await rapport(capsys, "consent", "check"),
+        await rapport(capsys, "consent", "check", "--json"),
+    )
     run = await rapport(capsys, "run", "--once")
-    listed, listed_json = (await rapport(capsys, "mailboxes", "list"),
-                           await rapport(capsys, "mailboxes", "list", "--json"))  # fmt: skip
+    listed, listed_json = (
+        await rapport(capsys, "mailboxes", "list"),
+        await rapport(capsys, "mailboxes", "list", "--json"),
+    )
 
     assert (check.code, check_json.code, run.code, listed.code) == (0, 0, 0, 0), run.err
     assert names_the_residency_setting(check.out)

@@ -26,13 +26,21 @@ AWKWARD = ('q"uote', "back\\slash", "com,ma", "{brace}", "NULL", "sp ace", "")
 
 
 def email(message_id: str) -> InteractionRecord:
-    parties = frozenset({PartyRow("contact", "c-alex", "from", "external"),
-                         PartyRow("system_user", "u-adele", "to", "internal")})  # fmt: skip
+    parties = frozenset(
+        {
+            PartyRow("contact", "c-alex", "from", "external"),
+            PartyRow("system_user", "u-adele", "to", "internal"),
+        }
+    )
     return InteractionRecord(f"msg:<{message_id}>", "exchange", "email", "inbound", AT, parties)
 
 
-def page(seen: list[tuple[str, InteractionRecord]], gone: list[str],
-         next_link: str | None, delta_link: str | None) -> PageWrite:  # fmt: skip
+def page(
+    seen: list[tuple[str, InteractionRecord]],
+    gone: list[str],
+    next_link: str | None,
+    delta_link: str | None,
+) -> PageWrite:
     return PageWrite(MAILBOX, "inbox", "mail", 0, seen, gone, next_link, delta_link, AT)
 
 
@@ -93,9 +101,17 @@ def test_the_cursor_is_created_then_moved_forward_and_stays_complete(engine: Eng
         last = load_cursors(session=session, mailbox_id=MAILBOX)["inbox"]
 
     assert (first.next_link, first.delta_link, first.baseline_complete, first.kind) == (
-        "https://graph.example/next", None, False, "mail")  # fmt: skip
+        "https://graph.example/next",
+        None,
+        False,
+        "mail",
+    )
     assert (last.next_link, last.delta_link, last.baseline_complete, last.round) == (
-        None, "https://graph.example/d2", True, 0)  # fmt: skip
+        None,
+        "https://graph.example/d2",
+        True,
+        0,
+    )
     assert last.updated_at == AT
 
 

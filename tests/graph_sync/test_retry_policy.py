@@ -30,8 +30,9 @@ async def run(policy: RetryPolicy, call: Flaky) -> tuple[str, list[float], list[
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    result = await call_with_retry(policy, call, sleep=sleep, on_retry=lambda e: retried.append(
-        type(e).__name__))  # fmt: skip
+    result = await call_with_retry(
+        policy, call, sleep=sleep, on_retry=lambda e: retried.append(type(e).__name__)
+    )
     return result, slept, retried
 
 

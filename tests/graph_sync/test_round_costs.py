@@ -29,10 +29,12 @@ class CountingDirectory(Directory):
 
 def message(number: int, sender: str, to: str) -> Message:
     return Message(
-        id=f"item-{number}", internetMessageId=f"<m{number}@fabrikam.com>",
-        sender_=Recipient(EmailAddress(sender)), toRecipients=[Recipient(EmailAddress(to))],
+        id=f"item-{number}",
+        internetMessageId=f"<m{number}@fabrikam.com>",
+        sender_=Recipient(EmailAddress(sender)),
+        toRecipients=[Recipient(EmailAddress(to))],
         sentDateTime=datetime(2024, 5, 20, 9, tzinfo=UTC),
-    )  # fmt: skip
+    )
 
 
 def normaliser() -> tuple[Normaliser, CountingDirectory]:
@@ -45,14 +47,17 @@ def normaliser() -> tuple[Normaliser, CountingDirectory]:
 def test_each_address_is_matched_once_per_round() -> None:
     normalise, directory = normaliser()
 
-    records = [normalise.message(message(n, "alex@fabrikam.com", "adele@contoso.com"))
-               for n in range(50)]  # fmt: skip
+    records = [
+        normalise.message(message(n, "alex@fabrikam.com", "adele@contoso.com")) for n in range(50)
+    ]
 
     assert directory.lookups == 2
     assert all(record is not None for record in records)
     first = records[0]
     assert first is not None and {party.record_id for party in first.parties} == {
-        "c-alex", "u-adele"}  # fmt: skip
+        "c-alex",
+        "u-adele",
+    }
 
 
 def test_the_memo_of_parties_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

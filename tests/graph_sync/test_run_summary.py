@@ -85,8 +85,9 @@ async def test_a_run_with_one_mailbox_read_exits_0_with_the_failures_first(
 ) -> None:
     exchange.settings(allowed_data_locations="EUR,DEU", retry_attempts=2)
     ben = exchange.user_id("ben@contoso.com")
-    exchange.emulator.add_fault(kind="unavailable", path_kind="messages", mailbox=ben,
-                                retry_after=0)  # fmt: skip
+    exchange.emulator.add_fault(
+        kind="unavailable", path_kind="messages", mailbox=ben, retry_after=0
+    )
 
     ran = await rapport(capsys)
 

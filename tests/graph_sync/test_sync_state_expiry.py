@@ -18,8 +18,9 @@ UID = "040000008200E00074C5B7101A82E0080000"
 def change_folder(exchange: Exchange, folder: str) -> tuple[str, str]:
     """Add one item and delete one while the folder's token is expired; their keys."""
     if folder == "calendar":
-        exchange.emulator.add_event(ADELE, make_event(ADELE, {ALEX: "accepted"}, start=MAY,
-                                                      ical_uid="AFTER-EXPIRY"))  # fmt: skip
+        exchange.emulator.add_event(
+            ADELE, make_event(ADELE, {ALEX: "accepted"}, start=MAY, ical_uid="AFTER-EXPIRY")
+        )
         exchange.emulator.delete_event(ADELE, stable_id("event", f"{UID}0"))
         return "evt:AFTER-EXPIRY", f"evt:{UID}0"
     exchange.emulator.add_message(
@@ -49,13 +50,19 @@ async def test_only_the_expired_folder_is_re_read(
     sightings = exchange.rows("interaction_sighting")
     assert sorted(s["interaction_key"] for s in sightings) == sorted(before - {deleted} | {added})
     cursors = {c["folder_id"]: c for c in exchange.rows("sync_cursor")}
-    expired_id = "calendar" if folder == "calendar" else exchange.emulator.state.mailbox(
-        ADELE).folder(folder).spec.id  # fmt: skip
+    expired_id = (
+        "calendar"
+        if folder == "calendar"
+        else exchange.emulator.state.mailbox(ADELE).folder(folder).spec.id
+    )
     assert {f: c["rebaselines"] for f, c in cursors.items() if c["rebaselines"]} == {expired_id: 1}
     assert all(c["delta_link"] and c["baseline_complete"] for c in cursors.values())
     # The other folders went on from their delta links: only the expired one restarted.
-    fresh = [r.path for r in exchange.requests if "delta" in r.path and not (
-        r.query.get("$deltatoken") or r.query.get("$skiptoken"))]  # fmt: skip
+    fresh = [
+        r.path
+        for r in exchange.requests
+        if "delta" in r.path and not (r.query.get("$deltatoken") or r.query.get("$skiptoken"))
+    ]
     assert len(fresh) == 1 and (folder in fresh[0].lower() or expired_id in fresh[0])
 
 

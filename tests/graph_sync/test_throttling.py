@@ -21,10 +21,14 @@ def fixture_builder() -> FixtureBuilder:
         builder.child_folder(ADELE, "inbox", name)
     for folder in builder.build()["users"][0]["mailFolders"][0]["childFolders"]:
         for n in range(15):
-            folder["messages"].append(make_message(
-                ALEX, [ADELE], received=START + dt.timedelta(hours=n),
-                internet_message_id=f"<{folder['displayName']}-{n}@fabrikam.com>",
-            ))  # fmt: skip
+            folder["messages"].append(
+                make_message(
+                    ALEX,
+                    [ADELE],
+                    received=START + dt.timedelta(hours=n),
+                    internet_message_id=f"<{folder['displayName']}-{n}@fabrikam.com>",
+                )
+            )
     return builder
 
 
@@ -74,8 +78,9 @@ async def test_retries_running_out_mark_throttled_and_the_next_run_resumes(
     assert row["status"] == "throttled" and row["last_success_at"] is None
     assert "429 ApplicationThrottled" in row["last_error"]
     assert "Retry-After 3s" in row["last_error"]
-    resumable = {c["folder_id"]: c["next_link"] for c in exchange.rows("sync_cursor")
-                 if c["next_link"]}  # fmt: skip
+    resumable = {
+        c["folder_id"]: c["next_link"] for c in exchange.rows("sync_cursor") if c["next_link"]
+    }
     assert resumable, "a page was committed mid-round with the link that follows it"
 
     exchange._hooks.clear()

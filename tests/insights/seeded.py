@@ -77,7 +77,7 @@ def _kpi(record: tuple[str, str], health: tuple[Any, ...]) -> dict[str, Any]:
                 "phone_calls": 0,
             }
             for w in weeks
-        ],  # fmt: skip
+        ],
         "computed_at": NOW,
     }
 
@@ -87,29 +87,57 @@ def seed_book(engine: Engine) -> None:
     f.user(engine, "u2", "ben@ours.example", "Ben Seller")
     f.user(engine, "u3", "cleo@ours.example", "Cleo West", team="west")
     f.insert(
-        engine, Account,
+        engine,
+        Account,
         {"id": "a1", "name": "Contoso", "owner_id": "u1", "primary_contact_id": "c1"},
         {"id": "a2", "name": "Fabrikam", "owner_id": "u2", "primary_contact_id": None},
-    )  # fmt: skip
+    )
     f.insert(
-        engine, Contact,
-        *({"id": cid, "full_name": name, "email": f"{cid}@customer.example", "account_id": acc}
-          for cid, name, acc in (("c1", "Dana Ruiz", "a1"), ("c2", "Eli Park", "a1"),
-                                 ("c3", "Fay Lind", "a2"), ("c4", "Gus Moor", None))),
-    )  # fmt: skip
+        engine,
+        Contact,
+        *(
+            {"id": cid, "full_name": name, "email": f"{cid}@customer.example", "account_id": acc}
+            for cid, name, acc in (
+                ("c1", "Dana Ruiz", "a1"),
+                ("c2", "Eli Park", "a1"),
+                ("c3", "Fay Lind", "a2"),
+                ("c4", "Gus Moor", None),
+            )
+        ),
+    )
     f.insert(
-        engine, Lead,
-        *({"id": lid, "full_name": name, "email": f"{lid}@prospect.example", "owner_id": owner,
-           "status": status}
-          for lid, name, owner, status in (("l1", "Hal Brook", "u1", "open"),
-                                           ("l2", "Ida Reyes", "u1", "disqualified"),
-                                           ("l3", "Jo Quinn", "u2", "open"))),
-    )  # fmt: skip
+        engine,
+        Lead,
+        *(
+            {
+                "id": lid,
+                "full_name": name,
+                "email": f"{lid}@prospect.example",
+                "owner_id": owner,
+                "status": status,
+            }
+            for lid, name, owner, status in (
+                ("l1", "Hal Brook", "u1", "open"),
+                ("l2", "Ida Reyes", "u1", "disqualified"),
+                ("l3", "Jo Quinn", "u2", "open"),
+            )
+        ),
+    )
     f.insert(
-        engine, Opportunity,
-        *({"id": oid, "name": f"Deal {oid}", "account_id": "a1", "owner_id": owner,
-           "customer_contact_id": "c1", "status": status, "estimated_revenue": revenue,
-           "estimated_close_date": close}
-          for oid, (owner, status, revenue, close) in DEALS.items()),
-    )  # fmt: skip
+        engine,
+        Opportunity,
+        *(
+            {
+                "id": oid,
+                "name": f"Deal {oid}",
+                "account_id": "a1",
+                "owner_id": owner,
+                "customer_contact_id": "c1",
+                "status": status,
+                "estimated_revenue": revenue,
+                "estimated_close_date": close,
+            }
+            for oid, (owner, status, revenue, close) in DEALS.items()
+        ),
+    )
     f.insert(engine, RelationshipKpi, *(_kpi(record, h) for record, h in HEALTH.items()))

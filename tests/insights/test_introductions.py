@@ -78,14 +78,22 @@ def test_choose_introducer(requester: str, named: str | None, chosen: str | None
 
 
 def test_draft_fills_names_strength_and_date_only() -> None:
-    introducer = {"full_name": "Ana Seller", "email": "ana@ours.example", "strength": 72,
-                  "strength_label": "strong", "last_interaction_at": AT}  # fmt: skip
+    introducer = {
+        "full_name": "Ana Seller",
+        "email": "ana@ours.example",
+        "strength": 72,
+        "strength_label": "strong",
+        "last_interaction_at": AT,
+    }
     made = intro.draft_introduction(
         "Subject: Meet {person_first_name}\n\n{introducer_first_name}: {strength} "
         "({strength_label}) since {last_interaction_date} at {company}, {{asked}} {today}",
-        requester=intro.Colleague("Me Seller", "me@ours.example"), introducer=introducer,
-        person_name="Dana Ruiz", company="Contoso", today=date(2026, 11, 20),
-    )  # fmt: skip
+        requester=intro.Colleague("Me Seller", "me@ours.example"),
+        introducer=introducer,
+        person_name="Dana Ruiz",
+        company="Contoso",
+        today=date(2026, 11, 20),
+    )
 
     assert made.subject == "Meet Dana"
     assert made.body == "Ana: 72 (strong) since 2026-11-10 at Contoso, {asked} 2026-11-20"
@@ -105,10 +113,16 @@ def test_split_subject(template: str, subject: str, body: str) -> None:
 
 
 def _row(user: str, contact: str, strength: int, days: int) -> dict[str, Any]:
-    return {"system_user_id": user, "full_name": user.upper(), "email": f"{user}@ours.example",
-            "record_id": contact, "person_name": contact.title(), "strength": strength,
-            "strength_label": intro_label(strength),
-            "last_interaction_at": AT - timedelta(days)}  # fmt: skip
+    return {
+        "system_user_id": user,
+        "full_name": user.upper(),
+        "email": f"{user}@ours.example",
+        "record_id": contact,
+        "person_name": contact.title(),
+        "strength": strength,
+        "strength_label": intro_label(strength),
+        "last_interaction_at": AT - timedelta(days),
+    }
 
 
 def intro_label(strength: int) -> str:
@@ -119,16 +133,22 @@ def intro_label(strength: int) -> str:
     ("rows", "order"),
     [
         # The strongest single relationship wins over many weak ones.
-        ([_row("ana", "c1", 70, 5), _row("bo", "c1", 40, 1), _row("bo", "c2", 45, 1)],
-         ["ana", "bo"]),
+        (
+            [_row("ana", "c1", 70, 5), _row("bo", "c1", 40, 1), _row("bo", "c2", 45, 1)],
+            ["ana", "bo"],
+        ),
         # Equal strength: whoever knows more of its people.
-        ([_row("ana", "c1", 50, 1), _row("bo", "c1", 50, 9), _row("bo", "c2", 20, 9)],
-         ["bo", "ana"]),
+        (
+            [_row("ana", "c1", 50, 1), _row("bo", "c1", 50, 9), _row("bo", "c2", 20, 9)],
+            ["bo", "ana"],
+        ),
         # Equal strength and reach: the more recent acquaintance, then the id.
-        ([_row("ana", "c1", 50, 9), _row("bo", "c2", 50, 1), _row("cy", "c3", 50, 1)],
-         ["bo", "cy", "ana"]),
+        (
+            [_row("ana", "c1", 50, 9), _row("bo", "c2", 50, 1), _row("cy", "c3", 50, 1)],
+            ["bo", "cy", "ana"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_account_introducers(rows: list[dict[str, Any]], order: list[str]) -> None:
     ranked = intro.account_introducers(rows)
 
@@ -145,9 +165,15 @@ def test_account_introducer_names_who_they_know_best() -> None:
 
 
 def _kpis(record_id: str, received: int, meetings: int, calls: int, days: int) -> dict[str, Any]:
-    return {"record_id": record_id, "name": record_id, "emails_received": received,
-            "meetings_received": meetings, "phone_calls_received": calls, "emails_sent": 50,
-            "last_activity_at": AT - timedelta(days)}  # fmt: skip
+    return {
+        "record_id": record_id,
+        "name": record_id,
+        "emails_received": received,
+        "meetings_received": meetings,
+        "phone_calls_received": calls,
+        "emails_sent": 50,
+        "last_activity_at": AT - timedelta(days),
+    }
 
 
 @pytest.mark.parametrize(
@@ -172,13 +198,22 @@ def _thread(engine: Engine, colleague: str, customer: str, weeks: int) -> None:
     for week in range(weeks):
         at = f.days_ago(7 * week + 2)
         f.email(engine, sender=colleague, to=[customer], at=at, conversation=f"{colleague}{week}")
-        f.email(engine, sender=customer, to=[colleague], at=at + timedelta(hours=3),
-                conversation=f"{colleague}{week}")  # fmt: skip
+        f.email(
+            engine,
+            sender=customer,
+            to=[colleague],
+            at=at + timedelta(hours=3),
+            conversation=f"{colleague}{week}",
+        )
 
 
 @pytest.fixture
-def store(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch,
-          capsys: pytest.CaptureFixture[str]) -> Engine:  # fmt: skip
+def store(
+    engine: Engine,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Engine:
     monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
     f.user(engine, "u-me", "me@ours.example", "Mia Seller")
     f.user(engine, "u-ana", "ana@ours.example", "Ana Field")
@@ -229,8 +264,18 @@ def test_draft_as_eml_parses_back(
     store: Engine, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     out = tmp_path / "ask.eml"
-    ran = run_cli(capsys, "introducers", "draft", DANA, "--by", "me@ours.example",
-                  "--format", "eml", "--out", str(out))  # fmt: skip
+    ran = run_cli(
+        capsys,
+        "introducers",
+        "draft",
+        DANA,
+        "--by",
+        "me@ours.example",
+        "--format",
+        "eml",
+        "--out",
+        str(out),
+    )
 
     assert ran.code == 0, ran.err
     assert ran.out.splitlines()[0] == EMPLOYMENT_NOTICE and str(out) in ran.out
@@ -253,20 +298,25 @@ def test_draft_text_output(store: Engine, capsys: pytest.CaptureFixture[str]) ->
     assert ran.code == 0, ran.err
     lines = ran.out.splitlines()
     assert lines[0] == EMPLOYMENT_NOTICE
-    assert lines[1:4] == ["From: Mia Seller <me@ours.example>", "To: Ana Field <ana@ours.example>",
-                          "Subject: Introduction to Dana Ruiz at Contoso?"]  # fmt: skip
+    assert lines[1:4] == [
+        "From: Mia Seller <me@ours.example>",
+        "To: Ana Field <ana@ours.example>",
+        "Subject: Introduction to Dana Ruiz at Contoso?",
+    ]
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         ((DANA, "--by", "nobody@ours.example"), "--by: no system user has the id or address"),
-        ((DANA, "--by", "u-me", "--to-colleague", "zed@x.example"),
-         "--to-colleague: 'zed@x.example' is not an introducer of Dana Ruiz; introducers: "),
+        (
+            (DANA, "--by", "u-me", "--to-colleague", "zed@x.example"),
+            "--to-colleague: 'zed@x.example' is not an introducer of Dana Ruiz; introducers: ",
+        ),
         (("account:a1", "--by", "u-me"), "record: 'account:a1' is not allowed"),
         ((DANA, "--by", "u-me", "--format", "pdf"), "'pdf' is not one of"),
     ],
-)  # fmt: skip
+)
 def test_draft_bad_input_is_one_line(
     store: Engine, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
 ) -> None:
@@ -278,9 +328,11 @@ def test_draft_bad_input_is_one_line(
 
 def _audit(engine: Engine) -> list[Any]:
     with engine.connect() as connection:
-        return list(connection.execute(sa.text(
-            "SELECT action, details FROM audit_event WHERE command = 'settings set'"
-        )))  # fmt: skip
+        return list(
+            connection.execute(
+                sa.text("SELECT action, details FROM audit_event WHERE command = 'settings set'")
+            )
+        )
 
 
 def test_admin_template_is_validated_stored_audited_and_used(
@@ -318,8 +370,9 @@ def test_account_introducers_and_their_people_who_talk_to_us(
     assert ran.code == 0, ran.err
     payload = json.loads(ran.out)
     assert payload["notice"] == EMPLOYMENT_NOTICE and payload["name"] == "Contoso"
-    ranked = [(r["email"], r["contacts_known"], r["best_known"]["name"])
-              for r in payload["introducers"]]  # fmt: skip
+    ranked = [
+        (r["email"], r["contacts_known"], r["best_known"]["name"]) for r in payload["introducers"]
+    ]
     assert ranked == [("ana@ours.example", 1, "Dana Ruiz"), ("bo@ours.example", 2, "Eli Park")]
     people = [(p["name"], p["emails_received"]) for p in payload["most_contacted_by_them"]]
     assert people == [("Dana Ruiz", 12), ("Eli Park", 4)]

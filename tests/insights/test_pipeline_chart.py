@@ -61,13 +61,23 @@ def test_area_grows_with_revenue(revenue: float | None, largest: float, area: fl
     assert chart.area_of(revenue, largest) == area
 
 
-def _deal(rid: str, score: int | None, state: int | None, revenue: float | None,
-          close: date | None, reason: str | None = "a reason") -> dict[str, Any]:  # fmt: skip
+def _deal(
+    rid: str,
+    score: int | None,
+    state: int | None,
+    revenue: float | None,
+    close: date | None,
+    reason: str | None = "a reason",
+) -> dict[str, Any]:
     return {
-        "record_id": rid, "name": f"Deal {rid} <&>", "health_score": score,
-        "health_state": state, "estimated_revenue": revenue, "estimated_close_date": close,
+        "record_id": rid,
+        "name": f"Deal {rid} <&>",
+        "health_score": score,
+        "health_state": state,
+        "estimated_revenue": revenue,
+        "estimated_close_date": close,
         "first_reason": reason,
-    }  # fmt: skip
+    }
 
 
 AS_OF = datetime(2026, 11, 20, 18, 30, tzinfo=UTC)
@@ -128,11 +138,16 @@ def _bubbles(svg: Path) -> list[dict[str, Any]]:
         title = group.find(f"{SVG}title")
         assert title is not None
         style = dict(part.split(": ") for part in dot.get("style", "").split("; "))
-        found.append({
-            "id": group.get("id"), "title": title.text, "href": link.get(f"{XLINK}href"),
-            "x": float(dot.get("x", "nan")), "y": float(dot.get("y", "nan")),
-            "fill": style["fill"],
-        })  # fmt: skip
+        found.append(
+            {
+                "id": group.get("id"),
+                "title": title.text,
+                "href": link.get(f"{XLINK}href"),
+                "x": float(dot.get("x", "nan")),
+                "y": float(dot.get("y", "nan")),
+                "fill": style["fill"],
+            }
+        )
     return found
 
 
@@ -198,13 +213,25 @@ def book(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_one_owners_chart_as_json_and_svg(
-    book: Engine, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    book: Engine,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.setenv("RAPPORT_RECORD_URL_TEMPLATE", "https://crm.example/main.aspx?id={id}")
     out = tmp_path / "mine.svg"
-    ran = run_cli(capsys, "pipeline", "chart", "--owner", "ana@ours.example", "--out", str(out),
-                  "--now", NOW.isoformat(), "--json")  # fmt: skip
+    ran = run_cli(
+        capsys,
+        "pipeline",
+        "chart",
+        "--owner",
+        "ana@ours.example",
+        "--out",
+        str(out),
+        "--now",
+        NOW.isoformat(),
+        "--json",
+    )
 
     assert ran.code == 0, ran.err
     payload = json.loads(ran.out)
@@ -249,9 +276,14 @@ def test_everyones_chart_counts_deals_without_a_close_date(
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
-    book: Engine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path, args: tuple[str, ...], template: str | None, starts: str,
-) -> None:  # fmt: skip
+    book: Engine,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    args: tuple[str, ...],
+    template: str | None,
+    starts: str,
+) -> None:
     here = tmp_path / "here"
     here.mkdir()
     monkeypatch.chdir(here)

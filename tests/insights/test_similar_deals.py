@@ -26,25 +26,55 @@ def _weekly(start: date, meetings: list[int], emails: int = 5) -> list[dict[str,
     """13 weeks from `start`'s Monday; `meetings` for the first weeks, 0 after."""
     monday = start - timedelta(days=start.weekday())
     counts = meetings + [0] * (13 - len(meetings))
-    return [{"week_start": (monday + timedelta(weeks=w)).isoformat(), "emails_sent": emails,
-             "emails_received": 1, "meetings": counts[w], "phone_calls": 0}
-            for w in range(13)]  # fmt: skip
+    return [
+        {
+            "week_start": (monday + timedelta(weeks=w)).isoformat(),
+            "emails_sent": emails,
+            "emails_received": 1,
+            "meetings": counts[w],
+            "phone_calls": 0,
+        }
+        for w in range(13)
+    ]
 
 
 OPEN = sd.Deal(
-    "open", "Open deal", CREATED, revenue=100_000, account_contacts=3, stakeholders=2, roles=2,
-    team="east", weekly=_weekly(CREATED, [1, 0, 0, 1, 0, 0], emails=10),
-)  # fmt: skip
+    "open",
+    "Open deal",
+    CREATED,
+    revenue=100_000,
+    account_contacts=3,
+    stakeholders=2,
+    roles=2,
+    team="east",
+    weekly=_weekly(CREATED, [1, 0, 0, 1, 0, 0], emails=10),
+)
 
 
-def _won(deal_id: str, revenue: float | None, *, cycle: int = 60, team: str | None = "east",
-         contacts: int = 3, people: int = 2, roles: int = 2,
-         meetings: list[int] | None = None,
-         created: date = date(2026, 3, 2)) -> sd.Deal:  # fmt: skip
-    return sd.Deal(deal_id, f"Won {deal_id}", created, revenue=revenue, account_contacts=contacts,
-                   stakeholders=people, roles=roles, team=team,
-                   closed_on=created + timedelta(days=cycle),
-                   weekly=_weekly(created, meetings or [1] * 6))  # fmt: skip
+def _won(
+    deal_id: str,
+    revenue: float | None,
+    *,
+    cycle: int = 60,
+    team: str | None = "east",
+    contacts: int = 3,
+    people: int = 2,
+    roles: int = 2,
+    meetings: list[int] | None = None,
+    created: date = date(2026, 3, 2),
+) -> sd.Deal:
+    return sd.Deal(
+        deal_id,
+        f"Won {deal_id}",
+        created,
+        revenue=revenue,
+        account_contacts=contacts,
+        stakeholders=people,
+        roles=roles,
+        team=team,
+        closed_on=created + timedelta(days=cycle),
+        weekly=_weekly(created, meetings or [1] * 6),
+    )
 
 
 @pytest.mark.parametrize(
@@ -88,8 +118,10 @@ def test_nearest_first_and_the_unlike_left_out() -> None:
 @pytest.mark.parametrize("near", [0, 1, 2])
 def test_too_few_similar_falls_back_to_the_top_won_deals(near: int) -> None:
     won = [_won(f"n{i}", 100_000 + i) for i in range(near)]
-    won += [_won(f"x{i}", 1_000 * (i + 1), team="west", contacts=40, people=9)
-            for i in range(sd.FALLBACK_SIZE + 5)]  # fmt: skip
+    won += [
+        _won(f"x{i}", 1_000 * (i + 1), team="west", contacts=40, people=9)
+        for i in range(sd.FALLBACK_SIZE + 5)
+    ]
     found = sd.find_similar(OPEN, won, TODAY)
 
     assert found.fallback and found.similar_found == near
@@ -121,8 +153,12 @@ def test_a_window_before_the_stored_weeks_is_not_counted() -> None:
 
 
 def test_bands_and_the_kpis_that_lag_most() -> None:
-    won = [_won("w1", 1, meetings=[1, 1, 1, 1, 0, 0]), _won("w2", 1, meetings=[1] * 6),
-           _won("w3", 1, meetings=[2, 1, 1, 1, 1, 1]), _won("w4", 1, meetings=[2] * 6)]  # fmt: skip
+    won = [
+        _won("w1", 1, meetings=[1, 1, 1, 1, 0, 0]),
+        _won("w2", 1, meetings=[1] * 6),
+        _won("w3", 1, meetings=[2, 1, 1, 1, 1, 1]),
+        _won("w4", 1, meetings=[2] * 6),
+    ]
     matches = [sd.Match(deal, {}) for deal in won]
     result = sd.compare(OPEN, matches, TODAY)
     meetings = next(k for k in result["kpis"] if k["kpi"] == "meetings")
@@ -155,17 +191,36 @@ WON = {  # id -> (revenue, owner, account, meetings in the first six weeks, cycl
 }
 
 
-def _opportunity(deal_id: str, status: str, revenue: float, owner: str, account: str,
-                 created: date, closed: date | None) -> dict[str, Any]:  # fmt: skip
-    return {"id": deal_id, "name": f"Deal {deal_id}", "account_id": account, "owner_id": owner,
-            "status": status, "estimated_revenue": revenue, "actual_close_date": closed,
-            "created_at": datetime(created.year, created.month, created.day,
-                                   tzinfo=UTC)}  # fmt: skip
+def _opportunity(
+    deal_id: str,
+    status: str,
+    revenue: float,
+    owner: str,
+    account: str,
+    created: date,
+    closed: date | None,
+) -> dict[str, Any]:
+    return {
+        "id": deal_id,
+        "name": f"Deal {deal_id}",
+        "account_id": account,
+        "owner_id": owner,
+        "status": status,
+        "estimated_revenue": revenue,
+        "actual_close_date": closed,
+        "created_at": datetime(created.year, created.month, created.day, tzinfo=UTC),
+    }
 
 
 def _kpi(deal_id: str, weekly: list[dict[str, Any]], score: int) -> dict[str, Any]:
-    return {"record_type": "opportunity", "record_id": deal_id, "weekly": weekly,
-            "health_score": score, "health_state": 0, "computed_at": NOW}  # fmt: skip
+    return {
+        "record_type": "opportunity",
+        "record_id": deal_id,
+        "weekly": weekly,
+        "health_score": score,
+        "health_state": 0,
+        "computed_at": NOW,
+    }
 
 
 @pytest.fixture
@@ -174,29 +229,54 @@ def history(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) 
     f.user(engine, "u1", "ana@ours.example", "Ana Seller")
     f.user(engine, "u3", "cleo@ours.example", "Cleo West", team="west")
     f.insert(engine, Account, {"id": "a1", "name": "Contoso"}, {"id": "a2", "name": "Tiny"})
-    f.insert(engine, Contact, *({"id": f"c{i}", "full_name": f"P {i}", "account_id": "a1"}
-                                for i in range(3)))  # fmt: skip
+    f.insert(
+        engine,
+        Contact,
+        *({"id": f"c{i}", "full_name": f"P {i}", "account_id": "a1"} for i in range(3)),
+    )
     created = date(2026, 3, 2)
-    deals = [_opportunity("open", "open", 100_000.0, "u1", "a1", CREATED, None),
-             _opportunity("open2", "open", 5.0, "u3", "a2", CREATED, None),
-             _opportunity("lost", "lost", 100_000.0, "u1", "a1", created, date(2026, 5, 1)),
-             _opportunity("unscored", "won", 100_000.0, "u1", "a1", created, date(2026, 5, 1))]
-    deals += [_opportunity(d, "won", r, o, a, created, created + timedelta(days=cycle))
-              for d, (r, o, a, _m, cycle) in WON.items()]  # fmt: skip
+    deals = [
+        _opportunity("open", "open", 100_000.0, "u1", "a1", CREATED, None),
+        _opportunity("open2", "open", 5.0, "u3", "a2", CREATED, None),
+        _opportunity("lost", "lost", 100_000.0, "u1", "a1", created, date(2026, 5, 1)),
+        _opportunity("unscored", "won", 100_000.0, "u1", "a1", created, date(2026, 5, 1)),
+    ]
+    deals += [
+        _opportunity(d, "won", r, o, a, created, created + timedelta(days=cycle))
+        for d, (r, o, a, _m, cycle) in WON.items()
+    ]
     f.insert(engine, Opportunity, *deals)
-    f.insert(engine, OpportunityStakeholder,
-             *({"opportunity_id": d, "contact_id": c, "role": role}
-               for d in ("open", "w1", "w2", "w3", "w4", "lost")
-               for c, role in (("c0", "buyer"), ("c1", "champion"))))  # fmt: skip
-    kpis = [_kpi("open", _weekly(CREATED, [1, 0, 0, 1, 0, 0], emails=10), 40),
-            _kpi("open2", _weekly(CREATED, [0]), 40),
-            _kpi("lost", _weekly(created, [1] * 6), 20)]  # fmt: skip
+    f.insert(
+        engine,
+        OpportunityStakeholder,
+        *(
+            {"opportunity_id": d, "contact_id": c, "role": role}
+            for d in ("open", "w1", "w2", "w3", "w4", "lost")
+            for c, role in (("c0", "buyer"), ("c1", "champion"))
+        ),
+    )
+    kpis = [
+        _kpi("open", _weekly(CREATED, [1, 0, 0, 1, 0, 0], emails=10), 40),
+        _kpi("open2", _weekly(CREATED, [0]), 40),
+        _kpi("lost", _weekly(created, [1] * 6), 20),
+    ]
     kpis += [_kpi(d, _weekly(created, m), 80) for d, (_r, _o, _a, m, _c) in WON.items()]
     f.insert(engine, RelationshipKpi, *kpis)
-    f.insert(engine, HealthSnapshot,
-             *({"record_type": "opportunity", "record_id": d, "day": created + timedelta(days=c),
-                "health_score": 80, "health_state": 0, "closed_as": "won"}
-               for d, (_r, _o, _a, _m, c) in WON.items()))  # fmt: skip
+    f.insert(
+        engine,
+        HealthSnapshot,
+        *(
+            {
+                "record_type": "opportunity",
+                "record_id": d,
+                "day": created + timedelta(days=c),
+                "health_score": 80,
+                "health_state": 0,
+                "closed_as": "won",
+            }
+            for d, (_r, _o, _a, _m, c) in WON.items()
+        ),
+    )
     return engine
 
 
@@ -247,8 +327,10 @@ def test_text_names_the_lagging_kpi(history: Engine, capsys: pytest.CaptureFixtu
 
 @pytest.mark.parametrize(
     ("opp", "message"),
-    [("nope", "OPP: no opportunity with id 'nope'"),
-     ("w1", "OPP: 'w1' is won; expected an open one")],
+    [
+        ("nope", "OPP: no opportunity with id 'nope'"),
+        ("w1", "OPP: 'w1' is won; expected an open one"),
+    ],
 )
 def test_bad_opportunity_is_one_line(
     history: Engine, capsys: pytest.CaptureFixture[str], opp: str, message: str

@@ -18,10 +18,15 @@ from tests import factories as f
 from tests.worker.cli_runner import run_cli
 
 WEEKLY = [
-    {"week_start": f"2026-11-{day:02d}", "emails_sent": n, "emails_received": 0,
-     "meetings": 1, "phone_calls": 0}
+    {
+        "week_start": f"2026-11-{day:02d}",
+        "emails_sent": n,
+        "emails_received": 0,
+        "meetings": 1,
+        "phone_calls": 0,
+    }
     for day, n in ((16, 3), (2, 1), (9, 2))
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(
@@ -42,17 +47,30 @@ def test_week_series_is_the_last_weeks_oldest_first(weeks: int, starts: list[str
 
 def _party(key: str, side: str, role: str, name: str | None, rid: str) -> dict[str, Any]:
     kind = "system_user" if side == "internal" else "contact"
-    return {"interaction_key": key, "side": side, "role": role, "name": name,
-            "record_type": kind, "record_id": rid}  # fmt: skip
+    return {
+        "interaction_key": key,
+        "side": side,
+        "role": role,
+        "name": name,
+        "record_type": kind,
+        "record_id": rid,
+    }
 
 
 def test_interactions_come_newest_first_with_each_side_by_role() -> None:
     at = datetime(2026, 11, 10, 9, tzinfo=UTC)
     items = [
-        {"key": k, "kind": "email", "direction": d, "occurred_at": at.replace(hour=h),
-         "duration_minutes": 0.0, "planned": False, "source": "crm"}
+        {
+            "key": k,
+            "kind": "email",
+            "direction": d,
+            "occurred_at": at.replace(hour=h),
+            "duration_minutes": 0.0,
+            "planned": False,
+            "source": "crm",
+        }
         for k, d, h in (("m1", "outbound", 9), ("m2", "inbound", 11))
-    ]  # fmt: skip
+    ]
     parties = [
         _party("m1", "external", "cc", "Zoe Cc", "c9"),
         _party("m1", "external", "to", "Dana Ruiz", "c1"),
@@ -73,8 +91,12 @@ def test_interactions_come_newest_first_with_each_side_by_role() -> None:
 
 
 @pytest.fixture
-def scored(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch,
-           capsys: pytest.CaptureFixture[str]) -> Engine:  # fmt: skip
+def scored(
+    engine: Engine,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Engine:
     monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
     f.user(engine, "u1", "ana@ours.example", "Ana Seller")
     f.user(engine, "u2", "ben@ours.example", "Ben Seller")
@@ -82,19 +104,49 @@ def scored(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch,
     f.account(engine, "a1", "Contoso", primary="c1")
     f.contact(engine, "c1", "dana@contoso.example", "Dana Ruiz", "a1")
     f.contact(engine, "c2", "eli@contoso.example", "Eli Park", "a1")
-    f.insert(engine, Opportunity, {"id": "o1", "name": "Contoso renewal", "account_id": "a1",
-                                   "owner_id": "u1", "customer_contact_id": "c1",
-                                   "status": "open"})  # fmt: skip
-    f.email(engine, sender="ana@ours.example", to=["dana@contoso.example"], at=f.days_ago(2),
-            conversation="t1")  # fmt: skip
-    f.email(engine, sender="dana@contoso.example", to=["ana@ours.example"],
-            cc=["eli@contoso.example"], at=f.days_ago(1.5), conversation="t1")  # fmt: skip
+    f.insert(
+        engine,
+        Opportunity,
+        {
+            "id": "o1",
+            "name": "Contoso renewal",
+            "account_id": "a1",
+            "owner_id": "u1",
+            "customer_contact_id": "c1",
+            "status": "open",
+        },
+    )
+    f.email(
+        engine,
+        sender="ana@ours.example",
+        to=["dana@contoso.example"],
+        at=f.days_ago(2),
+        conversation="t1",
+    )
+    f.email(
+        engine,
+        sender="dana@contoso.example",
+        to=["ana@ours.example"],
+        cc=["eli@contoso.example"],
+        at=f.days_ago(1.5),
+        conversation="t1",
+    )
     f.email(engine, sender="cleo@ours.example", to=["dana@contoso.example"], at=f.days_ago(3))
     f.email(engine, sender="ben@ours.example", to=["eli@contoso.example"], at=f.days_ago(10))
-    f.email(engine, sender="cleo@ours.example", to=["eli@contoso.example"], at=f.days_ago(4),
-            regarding=("opportunity", "o1"))  # fmt: skip
-    f.meeting(engine, organizer="ana@ours.example", attendees={"dana@contoso.example": "accepted"},
-              start=f.days_ago(20), minutes=45)  # fmt: skip
+    f.email(
+        engine,
+        sender="cleo@ours.example",
+        to=["eli@contoso.example"],
+        at=f.days_ago(4),
+        regarding=("opportunity", "o1"),
+    )
+    f.meeting(
+        engine,
+        organizer="ana@ours.example",
+        attendees={"dana@contoso.example": "accepted"},
+        start=f.days_ago(20),
+        minutes=45,
+    )
     f.email(engine, sender="ana@ours.example", to=["dana@contoso.example"], at=f.days_ago(200))
     ran = run_cli(capsys, "run", "--once", "--now", f.NOW.isoformat())
     assert ran.code == 0, ran.err
@@ -110,11 +162,15 @@ def _timeline(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
 
 def _seen(payload: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [
-        (item["occurred_at"][:10], item["kind"],
-         ",".join(p["name"] for p in item["our_side"]) + ">" +
-         ",".join(p["name"] for p in item["their_side"]))
+        (
+            item["occurred_at"][:10],
+            item["kind"],
+            ",".join(p["name"] for p in item["our_side"])
+            + ">"
+            + ",".join(p["name"] for p in item["their_side"]),
+        )
         for item in payload["interactions"]
-    ]  # fmt: skip
+    ]
 
 
 def test_a_contacts_timeline(scored: Engine, capsys: pytest.CaptureFixture[str]) -> None:
@@ -177,8 +233,16 @@ def test_metadata_only(scored: Engine, capsys: pytest.CaptureFixture[str]) -> No
     payload = _timeline(capsys, "account:a1")
     keys = {key for item in payload["interactions"] for key in item}
 
-    assert keys == {"kind", "direction", "occurred_at", "duration_minutes", "planned", "source",
-                    "our_side", "their_side"}  # fmt: skip
+    assert keys == {
+        "kind",
+        "direction",
+        "occurred_at",
+        "duration_minutes",
+        "planned",
+        "source",
+        "our_side",
+        "their_side",
+    }
     assert "@" not in json.dumps(payload["interactions"])  # names, never addresses
 
 

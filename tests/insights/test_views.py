@@ -44,27 +44,38 @@ def test_at_risk_is_poor_or_declining_fair(
     assert views.is_at_risk(state, trend) is at_risk
 
 
-def _row(rid: str, score: int | None, state: int | None = FAIR, trend: int | None = STEADY,
-         revenue: float | None = None, close: str | None = None,
-         last: str | None = None) -> dict[str, Any]:  # fmt: skip
+def _row(
+    rid: str,
+    score: int | None,
+    state: int | None = FAIR,
+    trend: int | None = STEADY,
+    revenue: float | None = None,
+    close: str | None = None,
+    last: str | None = None,
+) -> dict[str, Any]:
     return {
-        "record_type": "opportunity", "record_id": rid, "health_score": score,
-        "health_state": state, "health_trend": trend, "estimated_revenue": revenue,
+        "record_type": "opportunity",
+        "record_id": rid,
+        "health_score": score,
+        "health_state": state,
+        "health_trend": trend,
+        "estimated_revenue": revenue,
         "estimated_close_date": None if close is None else datetime.fromisoformat(close).date(),
         "last_activity_at": None if last is None else datetime.fromisoformat(last),
-    }  # fmt: skip
+    }
 
 
 ROWS = [
     _row("a", 50, trend=STEADY, revenue=10.0, close="2027-01-05", last="2026-11-01T00:00+00:00"),
     _row("b", 20, state=POOR, trend=IMPROVING, revenue=None, close="2026-12-01"),
-    _row("c", None, state=None, trend=None, revenue=300.0, close=None,
-         last="2026-10-01T00:00+00:00"),
-    _row("d", 45, trend=DECLINING, revenue=300.0, close="2026-12-01",
-         last="2026-11-15T00:00+00:00"),
-    _row("e", 45, trend=DECLINING, revenue=5.0, close="2027-02-01",
-         last="2026-11-15T00:00+00:00"),
-]  # fmt: skip
+    _row(
+        "c", None, state=None, trend=None, revenue=300.0, close=None, last="2026-10-01T00:00+00:00"
+    ),
+    _row(
+        "d", 45, trend=DECLINING, revenue=300.0, close="2026-12-01", last="2026-11-15T00:00+00:00"
+    ),
+    _row("e", 45, trend=DECLINING, revenue=5.0, close="2027-02-01", last="2026-11-15T00:00+00:00"),
+]
 
 
 @pytest.mark.parametrize(
@@ -121,17 +132,31 @@ def test_emails_in_30_days_add_the_weeks_starting_in_the_window(
 ) -> None:
     weekly = [
         {"week_start": start, "emails_sent": sent, "emails_received": 0}
-        for start, sent in (("2026-10-12", 9), ("2026-10-19", 5), ("2026-10-26", 4),
-                            ("2026-11-02", 3), ("2026-11-09", 2), ("2026-11-16", 1))
-    ]  # fmt: skip
+        for start, sent in (
+            ("2026-10-12", 9),
+            ("2026-10-19", 5),
+            ("2026-10-26", 4),
+            ("2026-11-02", 3),
+            ("2026-11-09", 2),
+            ("2026-11-16", 1),
+        )
+    ]
     assert views.recent_emails(weekly, computed_at) == expected
 
 
 def test_a_shaped_row_has_the_documented_fields_in_order() -> None:
-    stored = {**ROWS[0], "name": "Deal a", "owner_id": None, "owner_name": None,
-              "last_activity_kind": None, "last_activity_direction": None,
-              "next_activity_at": None, "next_activity_kind": None,
-              "response_rate_by_them": None, "computed_at": None}  # fmt: skip
+    stored = {
+        **ROWS[0],
+        "name": "Deal a",
+        "owner_id": None,
+        "owner_name": None,
+        "last_activity_kind": None,
+        "last_activity_direction": None,
+        "next_activity_at": None,
+        "next_activity_kind": None,
+        "response_rate_by_them": None,
+        "computed_at": None,
+    }
     shaped = views.shape_row(stored, {"weekly": [], "reasons": ["first", "second"]})
 
     assert tuple(shaped) == views.ROW_FIELDS
@@ -208,9 +233,12 @@ def test_at_risk_across_every_type(book: Engine, capsys: pytest.CaptureFixture[s
 
     # Poor, or Fair and declining; the disqualified lead l2 (Poor) is closed: left out.
     assert [(r["record_type"], r["record_id"]) for r in payload["rows"]] == [
-        ("lead", "l1"), ("opportunity", "o1"), ("contact", "c3"),
-        ("opportunity", "o2"), ("contact", "c2"),
-    ]  # fmt: skip
+        ("lead", "l1"),
+        ("opportunity", "o1"),
+        ("contact", "c3"),
+        ("opportunity", "o2"),
+        ("contact", "c2"),
+    ]
     assert all(row["at_risk"] for row in payload["rows"])
 
 
@@ -294,9 +322,15 @@ def test_the_demo_lists_come_from_the_view_functions(book: Engine) -> None:
 
     # Fair or Poor of any type and status, declining first, then lowest score.
     assert [(r["record_type"], r["record_id"]) for r in risky] == [
-        ("lead", "l1"), ("opportunity", "o1"), ("contact", "c3"), ("lead", "l2"),
-        ("opportunity", "o2"), ("contact", "c2"), ("opportunity", "o5"), ("account", "a1"),
-    ]  # fmt: skip
+        ("lead", "l1"),
+        ("opportunity", "o1"),
+        ("contact", "c3"),
+        ("lead", "l2"),
+        ("opportunity", "o2"),
+        ("contact", "c2"),
+        ("opportunity", "o5"),
+        ("account", "a1"),
+    ]
     assert [d["id"] for d in deals] == ["o1", "o2", "o5"]
     assert deals[0]["reasons"][0] == "Dana has not answered 3 emails"
     assert NOW.year == 2026

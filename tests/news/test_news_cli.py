@@ -25,10 +25,14 @@ OLD = format_datetime(datetime.now(UTC) - timedelta(days=200), usegmt=True)
 
 
 def _rss(*items: tuple[str, str, str]) -> bytes:
-    body = "".join(f"<item><title>{t}</title><link>{link}</link><pubDate>{d}</pubDate></item>"
-                   for t, link, d in items)  # fmt: skip
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>{body}'
-            "</channel></rss>").encode()  # fmt: skip
+    body = "".join(
+        f"<item><title>{t}</title><link>{link}</link><pubDate>{d}</pubDate></item>"
+        for t, link, d in items
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>{body}'
+        "</channel></rss>"
+    ).encode()
 
 
 FEED = _rss(
@@ -75,8 +79,7 @@ def base() -> Iterator[str]:
 @pytest.fixture
 def store(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch, base: str) -> Engine:
     monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
-    monkeypatch.setenv("RAPPORT_NEWS_FEEDS",
-                       f"{base}/wire, {base}/gone, a2={base}/apple")  # fmt: skip
+    monkeypatch.setenv("RAPPORT_NEWS_FEEDS", f"{base}/wire, {base}/gone, a2={base}/apple")
     f.account(engine, "a1", "Contoso Pharmaceuticals Ltd")
     f.account(engine, "a2", "Apple")
     f.contact(engine, "c1", "dana@contoso.example", "Dana Ruiz", "a1")
@@ -102,7 +105,8 @@ def test_fetch_then_show(store: Engine, capsys: pytest.CaptureFixture[str], base
     assert contoso["notice"] == EMPLOYMENT_NOTICE
     assert contoso["name"] == "Contoso Pharmaceuticals Ltd"
     assert sorted(i["link"] for i in contoso["items"]) == [
-        "https://contoso.example/news/3", "https://wire.example/1"
+        "https://contoso.example/news/3",
+        "https://wire.example/1",
     ]  # not the fruit, not the 200-day-old story
     assert set(contoso["items"][0]) == {"title", "link", "source", "published_at"}
     apple = _json(capsys, "news", "show", "a2")
@@ -110,9 +114,18 @@ def test_fetch_then_show(store: Engine, capsys: pytest.CaptureFixture[str], base
 
 
 def test_old_items_are_purged(store: Engine, capsys: pytest.CaptureFixture[str]) -> None:
-    f.insert(store, NewsItem, {"account_id": "a1", "link": "https://wire.example/ancient",
-                               "title": "Ancient", "source": "Wire", "published_at": None,
-                               "fetched_at": datetime.now(UTC) - timedelta(days=120)})  # fmt: skip
+    f.insert(
+        store,
+        NewsItem,
+        {
+            "account_id": "a1",
+            "link": "https://wire.example/ancient",
+            "title": "Ancient",
+            "source": "Wire",
+            "published_at": None,
+            "fetched_at": datetime.now(UTC) - timedelta(days=120),
+        },
+    )
 
     assert _json(capsys, "news", "fetch")["items_purged"] == 1
     links = [i["link"] for i in _json(capsys, "news", "show", "a1")["items"]]
@@ -128,9 +141,14 @@ def test_old_items_are_purged(store: Engine, capsys: pytest.CaptureFixture[str])
         (("news", "fetch"), "", "RAPPORT_NEWS_FEEDS: no feed configured"),
     ],
 )
-def test_bad_input_is_one_line(store: Engine, capsys: pytest.CaptureFixture[str],
-                               monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...],
-                               env: str | None, message: str) -> None:  # fmt: skip
+def test_bad_input_is_one_line(
+    store: Engine,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    env: str | None,
+    message: str,
+) -> None:
     if env is not None:
         monkeypatch.setenv("RAPPORT_NEWS_FEEDS", env)
     ran = run_cli(capsys, *args)

@@ -142,8 +142,11 @@ def test_failures_are_one_line_per_feed(
 
 
 def test_a_failing_feed_does_not_stop_the_others(base: str, client: httpx.Client) -> None:
-    sources = [FeedSource(f"{base}/gone"), FeedSource("http://127.0.0.1:9/closed"),
-               FeedSource(f"{base}/atom")]  # fmt: skip
+    sources = [
+        FeedSource(f"{base}/gone"),
+        FeedSource("http://127.0.0.1:9/closed"),
+        FeedSource(f"{base}/atom"),
+    ]
     results = fetch_all(client, sources, {}, timeout=2.0)
 
     assert [r.status for r in results] == ["failed", "failed", "ok"]
@@ -156,7 +159,9 @@ def test_feeds_setting() -> None:
         "a2=https://contoso.example/feed?x=1,https://news.example/rss"
     )
 
-    assert sources == [FeedSource("https://news.example/rss"),
-                       FeedSource("https://contoso.example/feed?x=1", ("a1", "a2"))]  # fmt: skip
+    assert sources == [
+        FeedSource("https://news.example/rss"),
+        FeedSource("https://contoso.example/feed?x=1", ("a1", "a2")),
+    ]
     with pytest.raises(FeedConfigError, match="RAPPORT_NEWS_FEEDS: 'ftp://x' is not allowed"):
         parse_feeds_setting("ftp://x")

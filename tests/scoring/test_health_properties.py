@@ -259,12 +259,18 @@ def engaged_history(
         history += [
             # Answered at once: the same second, the reply second (ties go by key).
             email(at, contacts=(person,), conversation=conversation, key=f"k-{week}-a-ours"),
-            email(at, inbound=True, contacts=(person,), conversation=conversation,
-                  key=f"k-{week}-b-reply"),
-            meeting(at + timedelta(hours=1), attendees={person: Response.ACCEPTED},
-                    key=f"k-meet-{week}"),
+            email(
+                at,
+                inbound=True,
+                contacts=(person,),
+                conversation=conversation,
+                key=f"k-{week}-b-reply",
+            ),
+            meeting(
+                at + timedelta(hours=1), attendees={person: Response.ACCEPTED}, key=f"k-meet-{week}"
+            ),
             call(at + timedelta(hours=2), contact=person, key=f"k-call-{week}"),
-        ]  # fmt: skip
+        ]
     return history
 
 

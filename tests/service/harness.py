@@ -77,8 +77,9 @@ class Processes:
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> Process:
         log = self.directory / f"{name}.log"
         with log.open("wb") as sink:
-            popen = subprocess.Popen(argv, env=env, cwd=self.directory, stdout=sink,
-                                     stderr=subprocess.STDOUT)  # fmt: skip
+            popen = subprocess.Popen(
+                argv, env=env, cwd=self.directory, stdout=sink, stderr=subprocess.STDOUT
+            )
         process = Process(name, popen, log)
         self.started.append(process)
         return process
@@ -114,19 +115,32 @@ class Emulator:
     def worker_environment(self, database_url: str, **settings: str) -> dict[str, str]:
         app = self.fixture["apps"][0]
         env = clean_environment(
-            database_url=database_url, tenant_id=self.addresses["tenantId"],
-            client_id=app["clientId"], client_secret=app["secrets"][0],
-            authority_host=self.addresses["authority"], graph_base_url=self.addresses["graphUrl"],
-            tenant_data_location="EUR", retry_max_wait_seconds="0.05", log_format="json",
+            database_url=database_url,
+            tenant_id=self.addresses["tenantId"],
+            client_id=app["clientId"],
+            client_secret=app["secrets"][0],
+            authority_host=self.addresses["authority"],
+            graph_base_url=self.addresses["graphUrl"],
+            tenant_data_location="EUR",
+            retry_max_wait_seconds="0.05",
+            log_format="json",
             **settings,
-        )  # fmt: skip
+        )
         env["SSL_CERT_FILE"] = env["REQUESTS_CA_BUNDLE"] = self.addresses["caPem"]
         return env
 
 
 def start_emulator(processes: Processes, fixture_path: Path) -> Emulator:
-    argv = [sys.executable, "-m", "emulator.cli", "serve", "--fixture", str(fixture_path),
-            "--workdir", str(processes.directory)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "emulator.cli",
+        "serve",
+        "--fixture",
+        str(fixture_path),
+        "--workdir",
+        str(processes.directory),
+    ]
     process = processes.start("emulator", argv, clean_environment())
 
     def addresses() -> dict[str, Any] | None:
@@ -141,8 +155,9 @@ def generated_tenant(
     directory: Path, *, users: int, messages_per_user: int, seed: int = 3
 ) -> tuple[Path, dict[str, Any]]:
     """A synthetic tenant whose mail is recent and whose mailboxes may all be read."""
-    fixture, crm = generate_tenant(users=users, messages_per_user=messages_per_user, seed=seed,
-                                   events_per_user=4)  # fmt: skip
+    fixture, crm = generate_tenant(
+        users=users, messages_per_user=messages_per_user, seed=seed, events_per_user=4
+    )
     for user in fixture["users"]:
         user["preferredDataLocation"] = None  # the tenant's EUR: every mailbox eligible
     fixture["generated"].update(end=datetime.now(UTC).date().isoformat(), days=30)

@@ -36,8 +36,9 @@ async def jobs(engine: Engine, database_url: str) -> AsyncIterator[Jobs]:
     f.user(engine, "u1", "ana@ours.example", "Ana Seller")
     f.contact(engine, "c1", "dana@contoso.example", "Dana Ruiz")
     f.email(engine, sender="ana@ours.example", to=["dana@contoso.example"], at=f.days_ago(2))
-    settings = Settings(database_url=database_url, tenant_id=None, client_id=None,
-                        sync_interval_seconds=300)  # fmt: skip
+    settings = Settings(
+        database_url=database_url, tenant_id=None, client_id=None, sync_interval_seconds=300
+    )
     clock = FixedClock(NOW)
     leases = ReplicaLeases(engine, "replica-a", timedelta(seconds=60), clock)
     yield Jobs(engine, settings, clock, leases, ServiceMetrics())

@@ -24,9 +24,14 @@ def claim(
 ) -> list[str]:
     with session_scope(engine) as session:
         return lease_store.claim_mailboxes(
-            session=session, replica=replica, mailbox_ids=MAILBOXES, round_=round_, now=now,
-            ttl=TTL, limit=limit,
-        )  # fmt: skip
+            session=session,
+            replica=replica,
+            mailbox_ids=MAILBOXES,
+            round_=round_,
+            now=now,
+            ttl=TTL,
+            limit=limit,
+        )
 
 
 def release(engine: Engine, replica: str, round_: int, synced: list[str]) -> None:
@@ -36,8 +41,9 @@ def release(engine: Engine, replica: str, round_: int, synced: list[str]) -> Non
         )
 
 
-@pytest.mark.parametrize(("eligible", "replicas", "share"), [(10, 3, 4), (9, 3, 3), (1, 3, 1),
-                                                             (0, 2, 0), (5, 0, 5)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("eligible", "replicas", "share"), [(10, 3, 4), (9, 3, 3), (1, 3, 1), (0, 2, 0), (5, 0, 5)]
+)
 def test_fair_share(eligible: int, replicas: int, share: int) -> None:
     assert fair_share(eligible, replicas) == share
 
@@ -123,9 +129,16 @@ def test_concurrent_claims_on_postgresql_never_overlap(engine: Engine) -> None:
 
 def _mailbox(engine: Engine, mailbox_id: str, status: str, since: datetime | None) -> None:
     with engine.begin() as connection:
-        connection.execute(sa.insert(MAILBOX).values(
-            id=mailbox_id, tenant_id="t", location_allowed=True, status=status,
-            syncing_since=since, items_ingested=0))  # fmt: skip
+        connection.execute(
+            sa.insert(MAILBOX).values(
+                id=mailbox_id,
+                tenant_id="t",
+                location_allowed=True,
+                status=status,
+                syncing_since=since,
+                items_ingested=0,
+            )
+        )
 
 
 def test_the_watchdog_resets_mailboxes_a_dead_or_hung_worker_left_syncing(engine: Engine) -> None:
@@ -135,10 +148,20 @@ def test_the_watchdog_resets_mailboxes_a_dead_or_hung_worker_left_syncing(engine
     _mailbox(engine, "m03", "syncing", NOW - timedelta(seconds=5))  # just started, no lease yet
     _mailbox(engine, "m04", "ok", NOW - timedelta(hours=5))
     with session_scope(engine) as session:
-        lease_store.claim_mailboxes(session=session, replica="a", mailbox_ids=["m00", "m02"],
-                                    round_=1, now=NOW - TTL / 2, ttl=TTL, limit=5)  # fmt: skip
-        reset = dict(lease_store.reset_stuck_mailboxes(
-            session=session, now=NOW, ttl=TTL, limit=timedelta(hours=1)))  # fmt: skip
+        lease_store.claim_mailboxes(
+            session=session,
+            replica="a",
+            mailbox_ids=["m00", "m02"],
+            round_=1,
+            now=NOW - TTL / 2,
+            ttl=TTL,
+            limit=5,
+        )
+        reset = dict(
+            lease_store.reset_stuck_mailboxes(
+                session=session, now=NOW, ttl=TTL, limit=timedelta(hours=1)
+            )
+        )
 
     assert set(reset) == {"m01", "m02"}
     assert "no worker holds it" in reset["m01"]
@@ -148,8 +171,13 @@ def test_the_watchdog_resets_mailboxes_a_dead_or_hung_worker_left_syncing(engine
         error = connection.execute(
             sa.select(MAILBOX.c.last_error).where(MAILBOX.c.id == "m01")
         ).scalar()
-    assert rows == {"m00": "syncing", "m01": "interrupted", "m02": "interrupted",
-                    "m03": "syncing", "m04": "ok"}  # fmt: skip
+    assert rows == {
+        "m00": "syncing",
+        "m01": "interrupted",
+        "m02": "interrupted",
+        "m03": "syncing",
+        "m04": "ok",
+    }
     assert error is not None and error.startswith("watchdog:")
 
 

@@ -109,10 +109,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for replica in REPLICAS:
             ports[replica] = free_port()
             env = emulator.worker_environment(
-                url, replica_id=replica, metrics_port=str(ports[replica]),
-                sync_interval_seconds=str(INTERVAL), sync_jitter_seconds="0.3",
-                lease_ttl_seconds="2", page_size="10", stuck_sync_seconds="60",
-            )  # fmt: skip
+                url,
+                replica_id=replica,
+                metrics_port=str(ports[replica]),
+                sync_interval_seconds=str(INTERVAL),
+                sync_jitter_seconds="0.3",
+                lease_ttl_seconds="2",
+                page_size="10",
+                stuck_sync_seconds="60",
+            )
             workers[replica] = processes.start(replica, WORKER, env)
         mailboxes = {u["id"] for u in emulator.fixture["users"]}
         yield Cluster(emulator, engine, workers, ports, mailboxes)
@@ -141,15 +146,20 @@ def quiet_snapshot(cluster: Cluster) -> tuple[list[dict[str, Any]], list[dict[st
 
 
 def test_every_mailbox_is_synced_once_per_round_by_some_replica(cluster: Cluster) -> None:
-    wait_until(lambda: all(w.events("sync round") for w in cluster.workers.values()), 60,
-               "every replica's first round")  # fmt: skip
+    wait_until(
+        lambda: all(w.events("sync round") for w in cluster.workers.values()),
+        60,
+        "every replica's first round",
+    )
     first = now_round() + 1  # the first round all three replicas take part in
     # Which replica wins which lease is a race: on a loaded host one replica can lose every
     # lease of two rounds. Wait (bounded) until each has taken part, then check the rounds.
     wait_until(
-        lambda: cluster.done_round() >= first + 1
-        and {e["replica"] for e in cluster.mailbox_rounds() if e["round"] >= first}
-        == set(REPLICAS),
+        lambda: (
+            cluster.done_round() >= first + 1
+            and {e["replica"] for e in cluster.mailbox_rounds() if e["round"] >= first}
+            == set(REPLICAS)
+        ),
         90,
         "two full rounds, every replica taking part",
     )
@@ -187,22 +197,28 @@ def test_a_killed_replica_leaves_no_mailbox_unsynced(cluster: Cluster) -> None:
     cluster.emulator.admin("DELETE", f"/faults/{fault}")
 
     wait_until(lambda: cluster.done_round() > killed_in, 40, "a round after the kill")
-    taken_over = {e["mailbox"] for e in cluster.mailbox_rounds()
-                  if e["round"] > killed_in and e["status"] == "ok"}  # fmt: skip
+    taken_over = {
+        e["mailbox"]
+        for e in cluster.mailbox_rounds()
+        if e["round"] > killed_in and e["status"] == "ok"
+    }
     assert held <= taken_over
     assert set(cluster.statuses().values()) == {"ok"}
 
 
 def test_replicas_recover_when_the_database_drops_their_connections(cluster: Cluster) -> None:
     fault = cluster.slow_mail(1000)
-    wait_until(lambda: any(lease["holder"] for lease in cluster.leases().values()), 30,
-               "a round in flight")  # fmt: skip
+    wait_until(
+        lambda: any(lease["holder"] for lease in cluster.leases().values()), 30, "a round in flight"
+    )
     cut_in = now_round()
     with cluster.engine.connect() as connection:
-        cut = connection.execute(sa.text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name LIKE 'rapport-worker%' AND datname = current_database()"
-        )).scalar()  # fmt: skip
+        cut = connection.execute(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name LIKE 'rapport-worker%' AND datname = current_database()"
+            )
+        ).scalar()
     cluster.emulator.admin("DELETE", f"/faults/{fault}")
 
     assert cut and cut > 0
@@ -216,18 +232,28 @@ def test_sigterm_mid_round_commits_the_page_in_hand_and_exits_0(cluster: Cluster
     upn = next(u["mail"] for u in cluster.emulator.fixture["users"] if u["id"] == mailbox)
     received = datetime.now(UTC) - timedelta(hours=1)
     messages = [
-        make_message("someone@fabrikam.example", [upn], received=received,
-                     internet_message_id=f"<late-{n}@fabrikam.example>")
+        make_message(
+            "someone@fabrikam.example",
+            [upn],
+            received=received,
+            internet_message_id=f"<late-{n}@fabrikam.example>",
+        )
         for n in range(60)
-    ]  # fmt: skip
+    ]
     # Between two of its rounds, six pages of new mail arrive and its mail gets slow.
     # A round is told by its lease (round number, released), not by catching the
     # "syncing" status: a round with nothing new can begin and end between two polls.
     started_in = now_round()
     wait_until(lambda: cluster.finished_round(mailbox) >= started_in, 30, "a round of the mailbox")
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda m: cluster.emulator.admin(
-            "POST", f"/users/{mailbox}/mailFolders/inbox/messages", m), messages))  # fmt: skip
+        list(
+            pool.map(
+                lambda m: cluster.emulator.admin(
+                    "POST", f"/users/{mailbox}/mailFolders/inbox/messages", m
+                ),
+                messages,
+            )
+        )
     fault = cluster.slow_mail(700, mailbox)
     wait_until(lambda: cluster.statuses()[mailbox] == "syncing", 30, "its next round")
     time.sleep(1.6)  # a couple of pages in
@@ -247,15 +273,21 @@ def test_sigterm_mid_round_commits_the_page_in_hand_and_exits_0(cluster: Cluster
         since = connection.execute(
             sa.text("SELECT last_attempt_at FROM mailbox WHERE id = :m"), {"m": mailbox}
         ).scalar_one()
-        resume_points = connection.execute(sa.text(
-            "SELECT count(*) FROM sync_cursor WHERE mailbox_id = :m AND next_link IS NOT NULL"
-        ), {"m": mailbox}).scalar()  # fmt: skip
+        resume_points = connection.execute(
+            sa.text(
+                "SELECT count(*) FROM sync_cursor WHERE mailbox_id = :m AND next_link IS NOT NULL"
+            ),
+            {"m": mailbox},
+        ).scalar()
     served = [
-        entry for entry in cluster.emulator.request_log()
-        if entry["mailbox"] == mailbox and entry["status"] == 200
-        and entry["path_kind"] in ("messages", "calendar") and "/delta" in entry["path"]
+        entry
+        for entry in cluster.emulator.request_log()
+        if entry["mailbox"] == mailbox
+        and entry["status"] == 200
+        and entry["path_kind"] in ("messages", "calendar")
+        and "/delta" in entry["path"]
         and entry["started"] >= since.timestamp() - 0.5
-    ]  # fmt: skip
+    ]
     assert ended["pages"] == len(served)  # every page served was committed, none lost
     assert resume_points == 1  # the inbox's next page: where the next round resumes
     assert cluster.leases()[mailbox]["holder"] is None  # released on the way out

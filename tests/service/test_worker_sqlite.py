@@ -64,17 +64,22 @@ def test_health_readiness_and_metrics_answer(running: tuple[Process, int]) -> No
     assert http_get(port, "/readyz").json() == {"status": "ready"}
     metrics = http_get(port, "/metrics")
     assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
-    for name in ("rapport_sync_round_seconds_count", "rapport_scoring_seconds_count",
-                 "rapport_records_scored_total", "rapport_replicas_live 1",
-                 "rapport_database_up 1"):  # fmt: skip
+    for name in (
+        "rapport_sync_round_seconds_count",
+        "rapport_scoring_seconds_count",
+        "rapport_records_scored_total",
+        "rapport_replicas_live 1",
+        "rapport_database_up 1",
+    ):
         assert name in metrics.text
 
 
 def test_a_second_worker_on_the_same_sqlite_store_refuses_to_start(
     running: tuple[Process, int], store: str, processes: Processes
 ) -> None:
-    second = processes.start("second", WORKER, clean_environment(database_url=store,
-                                                                 metrics_port="0"))  # fmt: skip
+    second = processes.start(
+        "second", WORKER, clean_environment(database_url=store, metrics_port="0")
+    )
 
     assert second.wait(30) == 2
     message = "\n".join(second.lines())
@@ -83,9 +88,11 @@ def test_a_second_worker_on_the_same_sqlite_store_refuses_to_start(
 
 
 def test_status_reports_the_store(
-    running: tuple[Process, int], store: str, capsys: pytest.CaptureFixture[str],
+    running: tuple[Process, int],
+    store: str,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     from worker import cli
     from worker.service_cli import register
 
@@ -101,8 +108,9 @@ def test_status_reports_the_store(
 
 
 def test_an_old_schema_is_refused_with_the_command_to_run(processes: Processes) -> None:
-    env = clean_environment(database_url=f"sqlite:///{processes.directory / 'empty.db'}",
-                            metrics_port="0")  # fmt: skip
+    env = clean_environment(
+        database_url=f"sqlite:///{processes.directory / 'empty.db'}", metrics_port="0"
+    )
     refused = processes.start("refused", WORKER, env)
 
     assert refused.wait(30) == 4
@@ -113,8 +121,9 @@ def test_an_old_schema_is_refused_with_the_command_to_run(processes: Processes) 
 
 def test_auto_migrate_readiness_then_sigterm_exits_0_promptly(processes: Processes) -> None:
     store, port = f"sqlite:///{processes.directory / 'fresh.db'}", free_port()
-    env = clean_environment(database_url=store, metrics_port=str(port), auto_migrate="true",
-                            **SERVICE)  # fmt: skip
+    env = clean_environment(
+        database_url=store, metrics_port=str(port), auto_migrate="true", **SERVICE
+    )
     worker = processes.start("worker", WORKER, env)
     wait_until(lambda: worker.events("scoring run"), 30, "the first scoring run")
     engine = create_store_engine(store)

@@ -99,8 +99,13 @@ def test_unreadable_activity_times_skip_only_their_rows(engine: Engine) -> None:
 
 def test_a_new_unreadable_activity_is_reported_and_the_rest_scored(engine: Engine) -> None:
     _book(engine)
-    f.email(engine, sender="ana@ours.example", to=["dana@contoso.example"],
-            at=f.days_ago(1), activity_id="broken")  # fmt: skip
+    f.email(
+        engine,
+        sender="ana@ours.example",
+        to=["dana@contoso.example"],
+        at=f.days_ago(1),
+        activity_id="broken",
+    )
     _write(engine, "crm_activity", "broken", "start_at", UNREADABLE[engine.dialect.name][0])
 
     summary = run_once(engine, now=f.NOW)
@@ -187,10 +192,19 @@ def test_a_thousand_bad_rows_are_counted_and_a_few_shown(
     monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
     _book(engine)
     garbage = UNREADABLE[engine.dialect.name][0]
-    f.insert(engine, CrmActivity, *(
-        {"id": f"bad-{n:04d}", "kind": "email", "status": "completed", "start_at": f.days_ago(1)}
-        for n in range(1000)
-    ))  # fmt: skip
+    f.insert(
+        engine,
+        CrmActivity,
+        *(
+            {
+                "id": f"bad-{n:04d}",
+                "kind": "email",
+                "status": "completed",
+                "start_at": f.days_ago(1),
+            }
+            for n in range(1000)
+        ),
+    )
     with engine.begin() as connection:
         connection.execute(
             sa.text("UPDATE crm_activity SET start_at = :value WHERE id LIKE 'bad-%'"),

@@ -38,12 +38,18 @@ def probe(engine: Engine) -> Iterator[Engine]:
 
 
 ROWS: list[tuple[Any, ...]] = [
-    (1, "tab\there, newline\nthere, cr\r, backslash \\N and \\", 0.1, True,
-     datetime(2026, 11, 20, 12, 30, 1, 250, tzinfo=UTC), date(2026, 2, 28),
-     {"reason": 'said "no"\tthen\\left', "weeks": [1, 2.5, None], "ünï": "cødé"}),
+    (
+        1,
+        "tab\there, newline\nthere, cr\r, backslash \\N and \\",
+        0.1,
+        True,
+        datetime(2026, 11, 20, 12, 30, 1, 250, tzinfo=UTC),
+        date(2026, 2, 28),
+        {"reason": 'said "no"\tthen\\left', "weeks": [1, 2.5, None], "ünï": "cødé"},
+    ),
     (2, None, None, None, None, None, None),
     (3, "", -0.0, False, datetime(1999, 1, 1, tzinfo=UTC), date(1999, 1, 1), []),
-]  # fmt: skip
+]
 
 
 def test_every_value_comes_back_as_written(probe: Engine) -> None:

@@ -32,8 +32,13 @@ def _deal_with_history(engine: Engine) -> None:
             owner="u1",
             conversation=f"t{week}",
         )
-        f.email(engine, sender="dana@fabrikam.com", to=["sam@contoso.com"],
-                at=sent + timedelta(hours=2), conversation=f"t{week}")  # fmt: skip
+        f.email(
+            engine,
+            sender="dana@fabrikam.com",
+            to=["sam@contoso.com"],
+            at=sent + timedelta(hours=2),
+            conversation=f"t{week}",
+        )
 
 
 def _kpi_row(engine: Engine) -> dict[str, Any]:
@@ -74,8 +79,14 @@ def test_a_won_deal_keeps_its_kpis_and_health_and_its_close_is_recorded(engine: 
     # After the close the customer goes quiet; the deal must not be regraded for it.
     for days in (5, 12, 19):
         at = f.NOW + timedelta(days=days)
-        f.email(engine, sender="sam@contoso.com", to=["dana@fabrikam.com"], at=at, owner="u1",
-                conversation=f"after{days}")  # fmt: skip
+        f.email(
+            engine,
+            sender="sam@contoso.com",
+            to=["dana@fabrikam.com"],
+            at=at,
+            owner="u1",
+            conversation=f"after{days}",
+        )
     later = f.NOW + timedelta(days=21)
     run_once(engine, now=later)
     run_once(engine, now=later + timedelta(days=1))

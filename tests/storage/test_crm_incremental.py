@@ -162,8 +162,14 @@ def test_an_interaction_removed_behind_its_back_is_restored(engine: Engine) -> N
 def test_one_email_tracked_twice_keeps_the_full_pass_result(engine: Engine) -> None:
     _book(engine)
     for activity_id, at in (("t1", f.days_ago(2)), ("t2", f.days_ago(2) + timedelta(minutes=1))):
-        f.email(engine, sender=ANA, to=[DANA], at=at, activity_id=activity_id,
-                internet_message_id="<same@contoso.example>")  # fmt: skip
+        f.email(
+            engine,
+            sender=ANA,
+            to=[DANA],
+            at=at,
+            activity_id=activity_id,
+            internet_message_id="<same@contoso.example>",
+        )
     ingest_crm_activities(engine)
     _execute(engine, sa.update(ACTIVITY).where(ACTIVITY.c.id == "t1").values(clicks=2))
 

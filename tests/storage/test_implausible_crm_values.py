@@ -29,10 +29,20 @@ def _book(engine: Engine) -> None:
     f.contact(engine, "c1", "dana@contoso.example", "Dana Ruiz", "a1")
     f.contact(engine, "c2", "lee@contoso.example", "Lee Park", "a1")
     for days in (2, 9, 16):
-        f.email(engine, sender="ana@ours.example", to=["dana@contoso.example"],
-                at=f.days_ago(days), activity_id=f"dana-{days}")  # fmt: skip
-        f.email(engine, sender="ana@ours.example", to=["lee@contoso.example"],
-                at=f.days_ago(days), activity_id=f"lee-{days}")  # fmt: skip
+        f.email(
+            engine,
+            sender="ana@ours.example",
+            to=["dana@contoso.example"],
+            at=f.days_ago(days),
+            activity_id=f"dana-{days}",
+        )
+        f.email(
+            engine,
+            sender="ana@ours.example",
+            to=["lee@contoso.example"],
+            at=f.days_ago(days),
+            activity_id=f"lee-{days}",
+        )
 
 
 def _write(engine: Engine, table: str, row_id: str, **values: Any) -> None:
@@ -63,10 +73,20 @@ def _utc(value: Any) -> datetime:
 
 def test_a_meeting_ending_in_year_9999_counts_one_day_of_time_spent(engine: Engine) -> None:
     _book(engine)
-    f.meeting(engine, organizer="ana@ours.example", attendees={"dana@contoso.example": "accepted"},
-              start=f.days_ago(4), activity_id="endless")  # fmt: skip
-    f.meeting(engine, organizer="ana@ours.example", attendees={"lee@contoso.example": "accepted"},
-              start=f.days_ago(5), activity_id="backwards")  # fmt: skip
+    f.meeting(
+        engine,
+        organizer="ana@ours.example",
+        attendees={"dana@contoso.example": "accepted"},
+        start=f.days_ago(4),
+        activity_id="endless",
+    )
+    f.meeting(
+        engine,
+        organizer="ana@ours.example",
+        attendees={"lee@contoso.example": "accepted"},
+        start=f.days_ago(5),
+        activity_id="backwards",
+    )
     _write(engine, "crm_activity", "endless", end_at=datetime(9999, 12, 31, tzinfo=UTC))
     _write(engine, "crm_activity", "backwards", end_at=f.days_ago(6))
 
@@ -122,14 +142,36 @@ def test_a_completed_activity_dated_in_the_future_is_not_the_next_activity(
     engine: Engine,
 ) -> None:
     _book(engine)
-    f.email(engine, sender="ana@ours.example", to=["dana@contoso.example"],
-            at=datetime(2030, 1, 15, tzinfo=UTC), activity_id="from-2030")  # fmt: skip
-    f.email(engine, sender="ana@ours.example", to=["lee@contoso.example"], status="open",
-            at=datetime(2100, 1, 15, tzinfo=UTC), activity_id="from-2100")  # fmt: skip
-    f.email(engine, sender="ana@ours.example", to=["lee@contoso.example"], status="open",
-            at=NOW + timedelta(days=30), activity_id="planned")  # fmt: skip
-    f.email(engine, sender="ana@ours.example", to=["lee@contoso.example"],
-            at=datetime(1900, 1, 1, tzinfo=UTC), activity_id="from-1900")  # fmt: skip
+    f.email(
+        engine,
+        sender="ana@ours.example",
+        to=["dana@contoso.example"],
+        at=datetime(2030, 1, 15, tzinfo=UTC),
+        activity_id="from-2030",
+    )
+    f.email(
+        engine,
+        sender="ana@ours.example",
+        to=["lee@contoso.example"],
+        status="open",
+        at=datetime(2100, 1, 15, tzinfo=UTC),
+        activity_id="from-2100",
+    )
+    f.email(
+        engine,
+        sender="ana@ours.example",
+        to=["lee@contoso.example"],
+        status="open",
+        at=NOW + timedelta(days=30),
+        activity_id="planned",
+    )
+    f.email(
+        engine,
+        sender="ana@ours.example",
+        to=["lee@contoso.example"],
+        at=datetime(1900, 1, 1, tzinfo=UTC),
+        activity_id="from-1900",
+    )
 
     summary = run_once(engine, now=NOW)
 
@@ -151,27 +193,48 @@ def test_parties_and_owners_that_name_no_record_are_reported(engine: Engine) -> 
     f.insert(
         engine,
         CrmActivityParty,
-        {"activity_id": "dana-2", "role": "cc", "address": "dana@contoso.example",
-         "record_type": "contact", "record_id": "c-gone"},
-        {"activity_id": "dana-2", "role": "cc", "address": None,
-         "record_type": "account", "record_id": "a1"},
-    )  # fmt: skip
+        {
+            "activity_id": "dana-2",
+            "role": "cc",
+            "address": "dana@contoso.example",
+            "record_type": "contact",
+            "record_id": "c-gone",
+        },
+        {
+            "activity_id": "dana-2",
+            "role": "cc",
+            "address": None,
+            "record_type": "account",
+            "record_id": "a1",
+        },
+    )
     _write(engine, "crm_activity", "lee-2", owner_id="u-gone")
 
     summary = run_once(engine, now=NOW)
 
     party_ids = _party_ids(engine, "dana-2")
     assert _report(summary) == {
-        ("crm_activity_party", f"{party_ids[-2]} (activity dana-2)", "record_id"):
-            "reference ignored; matched by address",
-        ("crm_activity_party", f"{party_ids[-1]} (activity dana-2)", "record_type"):
-            "reference ignored; matched by address",
+        (
+            "crm_activity_party",
+            f"{party_ids[-2]} (activity dana-2)",
+            "record_id",
+        ): "reference ignored; matched by address",
+        (
+            "crm_activity_party",
+            f"{party_ids[-1]} (activity dana-2)",
+            "record_type",
+        ): "reference ignored; matched by address",
         ("crm_activity", "lee-2", "owner_id"): "ignored: the activity has no owner",
-    }  # fmt: skip
+    }
     with engine.connect() as connection:
-        stored = set(connection.execute(sa.text(
-            "SELECT record_id, role FROM interaction_party WHERE interaction_key = 'crm:dana-2'"
-        )))  # fmt: skip
+        stored = set(
+            connection.execute(
+                sa.text(
+                    "SELECT record_id, role FROM interaction_party "
+                    "WHERE interaction_key = 'crm:dana-2'"
+                )
+            )
+        )
     assert stored == {("u1", "from"), ("c1", "to"), ("c1", "cc")}  # matched by its address
 
 
@@ -209,5 +272,7 @@ def test_statuses_and_creation_times_outside_the_contract(engine: Engine) -> Non
     }
     assert summary.records_scored == 4  # c1, c2 (their creation unknown), a1, l1
     assert summary.ingest.problems.by_column == {
-        "lead.status": 1, "opportunity.status": 1, "contact.created_at": 2,
-    }  # fmt: skip
+        "lead.status": 1,
+        "opportunity.status": 1,
+        "contact.created_at": 2,
+    }

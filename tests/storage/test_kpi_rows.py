@@ -26,30 +26,54 @@ AT = datetime(2026, 11, 20, 12, 30, 1, 250, tzinfo=UTC)
 
 
 def _week(start: str, emails: int) -> dict[str, Any]:
-    return {"week_start": start, "emails_sent": emails, "emails_received": 0,
-            "meetings": 1, "phone_calls": 0}  # fmt: skip
+    return {
+        "week_start": start,
+        "emails_sent": emails,
+        "emails_received": 0,
+        "meetings": 1,
+        "phone_calls": 0,
+    }
 
 
 def _full(**overrides: Any) -> KpiValues:
     """Every column set, with characters COPY's text format must escape."""
     values = KpiValues(
-        emails_sent=3, emails_received=2, meetings_sent=1, meetings_received=0,
-        phone_calls_made=4, phone_calls_received=5, replies_by_us=6, replies_by_them=7,
-        time_spent_by_team_minutes=0.1, time_spent_by_customer_minutes=1e16,
-        avg_first_response_by_us_hours=1e-05, avg_first_response_by_them_hours=2.5,
-        response_rate_by_us=0.30000000000000004, response_rate_by_them=1.0,
-        last_activity_at=AT, last_activity_kind="email", last_activity_direction="inbound",
-        next_activity_at=AT + timedelta(days=3), next_activity_kind="meeting",
-        email_opens=8, email_clicks=9,
+        emails_sent=3,
+        emails_received=2,
+        meetings_sent=1,
+        meetings_received=0,
+        phone_calls_made=4,
+        phone_calls_received=5,
+        replies_by_us=6,
+        replies_by_them=7,
+        time_spent_by_team_minutes=0.1,
+        time_spent_by_customer_minutes=1e16,
+        avg_first_response_by_us_hours=1e-05,
+        avg_first_response_by_them_hours=2.5,
+        response_rate_by_us=0.30000000000000004,
+        response_rate_by_them=1.0,
+        last_activity_at=AT,
+        last_activity_kind="email",
+        last_activity_direction="inbound",
+        next_activity_at=AT + timedelta(days=3),
+        next_activity_kind="meeting",
+        email_opens=8,
+        email_clicks=9,
         weekly=JsonColumn([_week("2026-11-09", 1), _week("2026-11-16", 0)]),
         most_contacted=JsonColumn([{"system_user_id": ODD, "interactions": 2}]),
-        computation_accuracy="partial", health_score=71, health_state=0, health_trend=1,
-        factors=JsonColumn([{"name": "recency", "value": 0.1234, "weight": 0.35,
-                             "points": 4.32, "detail": ODD}]),
+        computation_accuracy="partial",
+        health_score=71,
+        health_state=0,
+        health_trend=1,
+        factors=JsonColumn(
+            [{"name": "recency", "value": 0.1234, "weight": 0.35, "points": 4.32, "detail": ODD}]
+        ),
         reasons=JsonColumn([ODD, "no meeting in 45 days"]),
-        weakest_contact_id=ODD_ID, weakest_contact_role="decision maker",
-        weakest_contact_score=38, weakest_contact_since=AT - timedelta(days=36),
-    )  # fmt: skip
+        weakest_contact_id=ODD_ID,
+        weakest_contact_role="decision maker",
+        weakest_contact_score=38,
+        weakest_contact_since=AT - timedelta(days=36),
+    )
     return values._replace(**overrides)
 
 
@@ -116,9 +140,11 @@ def test_every_kpi_value_comes_back_as_written(engine: Engine) -> None:
             sa.text("SELECT id, health_score, health_state, health_trend FROM contact")
         ).all()
     assert sorted(tuple(row) for row in snapshots) == sorted(
-        [("contact", ODD_ID, f.NOW.date(), 71, 0, 1, None),
-         ("contact", PLAIN_ID, f.NOW.date(), None, 3, 3, None)]
-    )  # fmt: skip
+        [
+            ("contact", ODD_ID, f.NOW.date(), 71, 0, 1, None),
+            ("contact", PLAIN_ID, f.NOW.date(), None, 3, 3, None),
+        ]
+    )
     assert sorted(tuple(row) for row in contacts) == sorted(
         [(ODD_ID, 71, 0, 1), (PLAIN_ID, None, 3, 3)]
     )

@@ -40,8 +40,9 @@ def test_a_large_ingest_is_analyzed_before_scoring_reads_it(engine: Engine) -> N
     f.account(engine, "a1", "Contoso", primary="c1")
     f.contact(engine, "c1", "dana@contoso.example", "Dana Ruiz", "a1")
     for day in range(80):
-        f.email(engine, sender="ana@ours.example", to=["dana@contoso.example"],
-                at=f.days_ago(day + 1))  # fmt: skip
+        f.email(
+            engine, sender="ana@ours.example", to=["dana@contoso.example"], at=f.days_ago(day + 1)
+        )
     before = _analyzed_at(engine) if engine.dialect.name == "postgresql" else None
 
     run_once(engine, now=f.days_ago(0))

@@ -53,10 +53,15 @@ def test_a_page_commit_waits_for_another_writer_of_its_folder_and_then_moves_its
     with ThreadPoolExecutor(max_workers=1) as pool, Session(engine) as first:
         # The same folder's first page, committed by the other run (the worker's round).
         become_sqlite_writer(first)
-        first.execute(sa.insert(CURSOR).values(
-            mailbox_id=page.mailbox_id, folder_id=page.folder_id, kind="mail",
-            next_link="https://graph.example/delta?$skiptoken=1", updated_at=page.at,
-        ))  # fmt: skip
+        first.execute(
+            sa.insert(CURSOR).values(
+                mailbox_id=page.mailbox_id,
+                folder_id=page.folder_id,
+                kind="mail",
+                next_link="https://graph.example/delta?$skiptoken=1",
+                updated_at=page.at,
+            )
+        )
         second = pool.submit(commit_page, engine, page)
         if engine.dialect.name == "postgresql":
             waiting_backend(engine, "transactionid")

@@ -34,42 +34,98 @@ FACTORS = [
 def seed(engine: Engine) -> None:
     seed_book(engine)
     f.user(engine, "u9", "max@ours.example", "Max Manager", team="managers")
-    f.insert(engine, Opportunity, {
-        "id": "o8", "name": "Deal o8", "account_id": "a2", "owner_id": "u3",
-        "customer_contact_id": "c3", "status": "open", "estimated_revenue": 75_000.0,
-        "estimated_close_date": TODAY + timedelta(days=20),
-    })  # fmt: skip
-    f.insert(engine, RelationshipKpi, {
-        "record_type": "opportunity", "record_id": "o8", "health_score": 52,
-        "health_state": FAIR, "health_trend": 1, "reasons": ["west deal reason"],
-        "weekly": [], "computed_at": NOW,
-    })  # fmt: skip
-    f.insert(engine, OpportunityStakeholder,
-             {"opportunity_id": "o1", "contact_id": "c1", "role": "Decision maker"},
-             {"opportunity_id": "o1", "contact_id": "c2", "role": "Technical buyer"})  # fmt: skip
+    f.insert(
+        engine,
+        Opportunity,
+        {
+            "id": "o8",
+            "name": "Deal o8",
+            "account_id": "a2",
+            "owner_id": "u3",
+            "customer_contact_id": "c3",
+            "status": "open",
+            "estimated_revenue": 75_000.0,
+            "estimated_close_date": TODAY + timedelta(days=20),
+        },
+    )
+    f.insert(
+        engine,
+        RelationshipKpi,
+        {
+            "record_type": "opportunity",
+            "record_id": "o8",
+            "health_score": 52,
+            "health_state": FAIR,
+            "health_trend": 1,
+            "reasons": ["west deal reason"],
+            "weekly": [],
+            "computed_at": NOW,
+        },
+    )
+    f.insert(
+        engine,
+        OpportunityStakeholder,
+        {"opportunity_id": "o1", "contact_id": "c1", "role": "Decision maker"},
+        {"opportunity_id": "o1", "contact_id": "c2", "role": "Technical buyer"},
+    )
     kpi = core_table(RelationshipKpi)
     with engine.begin() as connection:
         connection.execute(
             sa.update(kpi)
             .where(kpi.c.record_type == "opportunity", kpi.c.record_id == "o1")
-            .values(factors=FACTORS, weakest_contact_id="c2",
-                    weakest_contact_role="Technical buyer", weakest_contact_score=30)
-        )  # fmt: skip
-    f.insert(engine, Introducer, {
-        "record_type": "contact", "record_id": "c1", "system_user_id": "u2", "rank": 1,
-        "strength": 80, "strength_label": "strong", "last_interaction_at": NOW,
-        "computed_at": NOW,
-    })  # fmt: skip
-    f.insert(engine, Interaction, {
-        "key": "crm:act-1", "source": "crm", "kind": "meeting", "direction": "outbound",
-        "occurred_at": NOW - timedelta(days=3), "duration_minutes": 45.0,
-        "regarding_type": "opportunity", "regarding_id": "o1",
-    })  # fmt: skip
-    f.insert(engine, InteractionParty,
-             {"interaction_key": "crm:act-1", "record_type": "system_user", "record_id": "u1",
-              "role": "organizer", "side": "internal"},
-             {"interaction_key": "crm:act-1", "record_type": "contact", "record_id": "c1",
-              "role": "required", "side": "external"})  # fmt: skip
+            .values(
+                factors=FACTORS,
+                weakest_contact_id="c2",
+                weakest_contact_role="Technical buyer",
+                weakest_contact_score=30,
+            )
+        )
+    f.insert(
+        engine,
+        Introducer,
+        {
+            "record_type": "contact",
+            "record_id": "c1",
+            "system_user_id": "u2",
+            "rank": 1,
+            "strength": 80,
+            "strength_label": "strong",
+            "last_interaction_at": NOW,
+            "computed_at": NOW,
+        },
+    )
+    f.insert(
+        engine,
+        Interaction,
+        {
+            "key": "crm:act-1",
+            "source": "crm",
+            "kind": "meeting",
+            "direction": "outbound",
+            "occurred_at": NOW - timedelta(days=3),
+            "duration_minutes": 45.0,
+            "regarding_type": "opportunity",
+            "regarding_id": "o1",
+        },
+    )
+    f.insert(
+        engine,
+        InteractionParty,
+        {
+            "interaction_key": "crm:act-1",
+            "record_type": "system_user",
+            "record_id": "u1",
+            "role": "organizer",
+            "side": "internal",
+        },
+        {
+            "interaction_key": "crm:act-1",
+            "record_type": "contact",
+            "record_id": "c1",
+            "role": "required",
+            "side": "external",
+        },
+    )
 
 
 def app_for(engine: Engine, viewer: Viewer, *, trial: bool = False) -> FastAPI:

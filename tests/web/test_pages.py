@@ -173,8 +173,15 @@ def test_record_api_matches_the_page(seller_a: httpx.Client) -> None:
 def test_every_response_carries_the_security_headers(seller_a: httpx.Client) -> None:
     web = seller_a
 
-    for path in ("/portfolio", "/api/portfolio", "/static/rapport.css", "/nowhere",
-                 "/records/opportunity/nope", "/portfolio.csv", "/api/openapi.json"):  # fmt: skip
+    for path in (
+        "/portfolio",
+        "/api/portfolio",
+        "/static/rapport.css",
+        "/nowhere",
+        "/records/opportunity/nope",
+        "/portfolio.csv",
+        "/api/openapi.json",
+    ):
         headers = web.get(path).headers
         policy = headers["content-security-policy"]
         assert "script-src 'none'" in policy and "frame-ancestors 'none'" in policy, path

@@ -43,14 +43,23 @@ def test_the_trial_serves_the_store_on_loopback_with_its_banner(
 ) -> None:
     seed(engine)
     port = _free_port()
-    command = [sys.executable, "-c", "from worker.cli import main; main()",
-               "web", "--trial", "--port", str(port)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-c",
+        "from worker.cli import main; main()",
+        "web",
+        "--trial",
+        "--port",
+        str(port),
+    ]
     log = tmp_path / "web.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            command, env=clean_environment(database_url=database_url),
-            stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            command,
+            env=clean_environment(database_url=database_url),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     try:
         page = _wait_for(f"http://127.0.0.1:{port}/portfolio", process)
     finally:
@@ -88,5 +97,6 @@ def test_a_port_out_of_range_is_refused(capsys: pytest.CaptureFixture[str]) -> N
     outcome = run_cli(capsys, "web", "--trial", "--port", "70000")
 
     assert (outcome.code, outcome.err) == (
-        2, "rapport: --port: 70000 is not allowed; expected 1 to 65535\n"
-    )  # fmt: skip
+        2,
+        "rapport: --port: 70000 is not allowed; expected 1 to 65535\n",
+    )

@@ -21,8 +21,16 @@ from storage.types import core_table
 from tests import factories as f
 from tests.service.harness import clean_environment
 
-RUN = [sys.executable, "-m", "worker.service_cli", "run", "--once", "--json",
-       "--now", f.NOW.isoformat()]  # fmt: skip
+RUN = [
+    sys.executable,
+    "-m",
+    "worker.service_cli",
+    "run",
+    "--once",
+    "--json",
+    "--now",
+    f.NOW.isoformat(),
+]
 SELLER = "ana@ours.example"
 
 
@@ -35,21 +43,37 @@ def seed_book(engine: Engine, *, accounts: int = 6, contacts: int = 8, emails: i
         account_rows.append({"id": f"a{a}", "name": f"Account {a}", "primary_contact_id": None})
         for c in range(contacts):
             contact, address = f"a{a}-c{c}", f"a{a}-c{c}@customer.example"
-            contact_rows.append({"id": contact, "email": address, "full_name": f"Person {contact}",
-                                 "account_id": f"a{a}"})  # fmt: skip
+            contact_rows.append(
+                {
+                    "id": contact,
+                    "email": address,
+                    "full_name": f"Person {contact}",
+                    "account_id": f"a{a}",
+                }
+            )
             for week in range(emails):
                 activity, at = f"act-{contact}-{week}", f.days_ago(7 * week + c)
-                activity_rows.append({
-                    "id": activity, "kind": "email", "owner_id": "u1", "status": "completed",
-                    "start_at": at, "end_at": at + timedelta(minutes=1),
-                })  # fmt: skip
+                activity_rows.append(
+                    {
+                        "id": activity,
+                        "kind": "email",
+                        "owner_id": "u1",
+                        "status": "completed",
+                        "start_at": at,
+                        "end_at": at + timedelta(minutes=1),
+                    }
+                )
                 party_rows += [
                     {"activity_id": activity, "role": "from", "address": SELLER},
                     {"activity_id": activity, "role": "to", "address": address},
                 ]
     with engine.begin() as connection:
-        tables = ((Account, account_rows), (Contact, contact_rows),
-                  (CrmActivity, activity_rows), (CrmActivityParty, party_rows))  # fmt: skip
+        tables = (
+            (Account, account_rows),
+            (Contact, contact_rows),
+            (CrmActivity, activity_rows),
+            (CrmActivityParty, party_rows),
+        )
         for model, rows in tables:
             connection.execute(sa.insert(core_table(model)), rows)
     return len(activity_rows)
@@ -61,8 +85,11 @@ def counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as connection:
         found = {
             table.name: connection.execute(sa.select(sa.func.count()).select_from(table)).scalar()
-            for table in (core_table(Interaction), core_table(RelationshipKpi),
-                          core_table(HealthSnapshot))  # fmt: skip
+            for table in (
+                core_table(Interaction),
+                core_table(RelationshipKpi),
+                core_table(HealthSnapshot),
+            )
         }
         scored = sa.select(sa.func.count()).where(contact.c.health_updated_at.is_not(None))
         found["scored contacts"] = connection.execute(scored).scalar()

@@ -144,9 +144,18 @@ def test_an_emulator_fixture_in_a_missing_directory_is_bad_input(
 ) -> None:
     target = tmp_path / "nonexistent" / "dir" / "f.json"
     ran = run_cli(
-        capsys, "emulator", "generate", "--users", "1", "--messages-per-user", "1",
-        "--seed", "1", "--out", str(target),
-    )  # fmt: skip
+        capsys,
+        "emulator",
+        "generate",
+        "--users",
+        "1",
+        "--messages-per-user",
+        "1",
+        "--seed",
+        "1",
+        "--out",
+        str(target),
+    )
 
     _refused(ran, 2, "--out", str(target.parent))
 
@@ -206,9 +215,18 @@ def test_an_emulator_port_out_of_range_or_taken_is_bad_input(
 ) -> None:
     fixture = tmp_path / "tenant.json"
     generated = run_cli(
-        capsys, "emulator", "generate", "--users", "1", "--messages-per-user", "1",
-        "--seed", "1", "--out", str(fixture),
-    )  # fmt: skip
+        capsys,
+        "emulator",
+        "generate",
+        "--users",
+        "1",
+        "--messages-per-user",
+        "1",
+        "--seed",
+        "1",
+        "--out",
+        str(fixture),
+    )
     assert generated.code == 0, generated.err
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -220,8 +238,15 @@ def test_an_emulator_port_out_of_range_or_taken_is_bad_input(
             ("--port", port, "address already in use"),
         ):
             ran = run_cli(
-                capsys, "emulator", "serve", "--fixture", str(fixture),
-                "--workdir", str(tmp_path), option, value,
-            )  # fmt: skip
+                capsys,
+                "emulator",
+                "serve",
+                "--fixture",
+                str(fixture),
+                "--workdir",
+                str(tmp_path),
+                option,
+                value,
+            )
 
             _refused(ran, 2, needle)

@@ -66,9 +66,15 @@ RETENTION_DAYS = 730
 NOT_BEFORE = NOW - timedelta(days=RETENTION_DAYS)
 WINDOW = TimeWindow.around(NOW)
 CRM_TABLES = {
-    "crm_activity", "crm_activity_party", "contact", "lead", "opportunity", "account",
-    "system_user", "opportunity_stakeholder",
-}  # fmt: skip
+    "crm_activity",
+    "crm_activity_party",
+    "contact",
+    "lead",
+    "opportunity",
+    "account",
+    "system_user",
+    "opportunity_stakeholder",
+}
 BOOK = ("base-1", "base-2", "base-3", "base-4")  # the scored book's activities
 
 # --- what a CRM can write ---------------------------------------------------------
@@ -83,12 +89,19 @@ def _naive(moment: datetime) -> datetime:
 VALID_TIMES = st.datetimes(
     min_value=_naive(NOW - timedelta(days=700)), max_value=_naive(NOW), timezones=st.just(UTC)
 )
-ON_A_BOUND = st.sampled_from([
-    EARLIEST, EARLIEST - timedelta(seconds=1), datetime(1, 1, 1, tzinfo=UTC),
-    NOW + CLOCK_SKEW, NOW + CLOCK_SKEW + timedelta(seconds=1),
-    WINDOW.latest, WINDOW.latest + timedelta(seconds=1),  # type: ignore[operator]
-    datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), NOT_BEFORE,
-])  # fmt: skip
+ON_A_BOUND = st.sampled_from(
+    [
+        EARLIEST,
+        EARLIEST - timedelta(seconds=1),
+        datetime(1, 1, 1, tzinfo=UTC),
+        NOW + CLOCK_SKEW,
+        NOW + CLOCK_SKEW + timedelta(seconds=1),
+        WINDOW.latest,
+        WINDOW.latest + timedelta(seconds=1),  # type: ignore[operator]
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        NOT_BEFORE,
+    ]
+)
 WITH_AN_OFFSET = VALID_TIMES.map(
     lambda moment: moment.astimezone(timezone(timedelta(hours=5))).isoformat()
 )
@@ -132,32 +145,36 @@ def parties(dialect: str) -> st.SearchStrategy[list[dict[str, Any]]]:
     addresses = st.sampled_from(
         ["ana@ours.example", " DANA@contoso.example", "stranger@nowhere.example", None]
     )
-    party = st.fixed_dictionaries({
-        "role": words(PARTY_ROLE_VALUES, nullable=False),
-        "address": st.one_of(addresses, TEXT),
-        "record_type": words(PARTY_RECORD_TYPE_VALUES, nullable=True),
-        "record_id": st.sampled_from(["c1", "u1", "l1", "c-missing", None]),
-        "response": words(PARTY_RESPONSE_VALUES, nullable=True),
-    })  # fmt: skip
+    party = st.fixed_dictionaries(
+        {
+            "role": words(PARTY_ROLE_VALUES, nullable=False),
+            "address": st.one_of(addresses, TEXT),
+            "record_type": words(PARTY_RECORD_TYPE_VALUES, nullable=True),
+            "record_id": st.sampled_from(["c1", "u1", "l1", "c-missing", None]),
+            "response": words(PARTY_RESPONSE_VALUES, nullable=True),
+        }
+    )
     return st.lists(party, max_size=3)
 
 
 def activities(dialect: str) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({
-        "kind": words(ACTIVITY_KIND_VALUES, nullable=False),
-        "owner_id": st.sampled_from(["u1", "u-missing", None]),
-        "direction": words(ACTIVITY_DIRECTION_VALUES, nullable=True),
-        "status": words(ACTIVITY_STATUS_VALUES, nullable=False),
-        "start_at": times(dialect),
-        "end_at": times(dialect),
-        "regarding_type": words(REGARDING_TYPE_VALUES, nullable=True),
-        "regarding_id": st.sampled_from(["c1", "a1", None]),
-        "conversation_id": st.one_of(st.none(), TEXT),
-        "opens": counts(dialect),
-        "clicks": counts(dialect),
-        "modified_at": times(dialect),
-        "parties": parties(dialect),
-    })  # fmt: skip
+    return st.fixed_dictionaries(
+        {
+            "kind": words(ACTIVITY_KIND_VALUES, nullable=False),
+            "owner_id": st.sampled_from(["u1", "u-missing", None]),
+            "direction": words(ACTIVITY_DIRECTION_VALUES, nullable=True),
+            "status": words(ACTIVITY_STATUS_VALUES, nullable=False),
+            "start_at": times(dialect),
+            "end_at": times(dialect),
+            "regarding_type": words(REGARDING_TYPE_VALUES, nullable=True),
+            "regarding_id": st.sampled_from(["c1", "a1", None]),
+            "conversation_id": st.one_of(st.none(), TEXT),
+            "opens": counts(dialect),
+            "clicks": counts(dialect),
+            "modified_at": times(dialect),
+            "parties": parties(dialect),
+        }
+    )
 
 
 def contacts(dialect: str) -> st.SearchStrategy[dict[str, Any]]:
@@ -165,9 +182,12 @@ def contacts(dialect: str) -> st.SearchStrategy[dict[str, Any]]:
 
 
 def leads(dialect: str) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({
-        "status": words(LEAD_STATUS_VALUES, nullable=False), "created_at": times(dialect),
-    })  # fmt: skip
+    return st.fixed_dictionaries(
+        {
+            "status": words(LEAD_STATUS_VALUES, nullable=False),
+            "created_at": times(dialect),
+        }
+    )
 
 
 def corruptions(dialect: str) -> st.SearchStrategy[dict[str, tuple[str, Any]]]:
@@ -218,8 +238,13 @@ def _scored_book(engine: Engine) -> None:
     f.contact(engine, "c1", "dana@contoso.example", "Dana Ruiz", "a1")
     f.lead(engine, "l1", "kim@prospect.example", "Kim Lead", "u1")
     for number, activity_id in enumerate(BOOK):
-        f.email(engine, sender="ana@ours.example", to=["dana@contoso.example"],
-                at=f.days_ago(3 + 7 * number), activity_id=activity_id)  # fmt: skip
+        f.email(
+            engine,
+            sender="ana@ours.example",
+            to=["dana@contoso.example"],
+            at=f.days_ago(3 + 7 * number),
+            activity_id=activity_id,
+        )
     run_once(engine, now=NOW, retention_days=RETENTION_DAYS)
 
 
@@ -245,14 +270,30 @@ def _write(engine: Engine, drawn: Drawn) -> None:
         row = {key: value for key, value in activity.items() if key != "parties"}
         _insert(engine, "crm_activity", {"id": activity_id, **row})
         # Every activity has a customer, so only a problem may keep it from being stored.
-        for party in [{"role": "to", "address": "dana@contoso.example", "record_type": None,
-                       "record_id": None, "response": None}, *activity["parties"]]:  # fmt: skip
+        for party in [
+            {
+                "role": "to",
+                "address": "dana@contoso.example",
+                "record_type": None,
+                "record_id": None,
+                "response": None,
+            },
+            *activity["parties"],
+        ]:
             _insert(engine, "crm_activity_party", {"activity_id": activity_id, **party})
     for number, contact in enumerate(drawn.contacts):
         contact_id = f"gen-c{number}"
         drawn.ids.setdefault("contact", []).append(contact_id)
-        _insert(engine, "contact", {"id": contact_id, "full_name": f"Person {number}",
-                                    "email": f"p{number}@customer.example", **contact})  # fmt: skip
+        _insert(
+            engine,
+            "contact",
+            {
+                "id": contact_id,
+                "full_name": f"Person {number}",
+                "email": f"p{number}@customer.example",
+                **contact,
+            },
+        )
     for number, lead in enumerate(drawn.leads):
         lead_id = f"gen-l{number}"
         drawn.ids.setdefault("lead", []).append(lead_id)
@@ -397,11 +438,36 @@ def test_any_crm_rows_leave_a_complete_run_and_an_honest_report(
 # --- the CLI ------------------------------------------------------------------------
 
 WORDS = [
-    "run", "--once", "--now", "--json", "status", "settings", "show", "set", "health",
-    "db", "current", "audit", "list", "mailboxes", "introducers", "retention", "purge",
-    "--interaction-days", "grading.fair_min", "influence.email", "contact:c1", "-5", "0",
-    "10**30", "1000000000000000000000000000000", "9999-12-31", "0001-01-01", "--help", "",
-]  # fmt: skip
+    "run",
+    "--once",
+    "--now",
+    "--json",
+    "status",
+    "settings",
+    "show",
+    "set",
+    "health",
+    "db",
+    "current",
+    "audit",
+    "list",
+    "mailboxes",
+    "introducers",
+    "retention",
+    "purge",
+    "--interaction-days",
+    "grading.fair_min",
+    "influence.email",
+    "contact:c1",
+    "-5",
+    "0",
+    "10**30",
+    "1000000000000000000000000000000",
+    "9999-12-31",
+    "0001-01-01",
+    "--help",
+    "",
+]
 ARGUMENTS = st.lists(st.one_of(st.sampled_from(WORDS), TEXT), min_size=1, max_size=5)
 
 

@@ -26,8 +26,14 @@ def _rapport_without(module: str, *args: str) -> subprocess.CompletedProcess[str
 
 
 @pytest.mark.parametrize("module", ["trustme", "emulator"])
-@pytest.mark.parametrize("args", [("emulator", "serve", "--fixture", "f.json"), ("emulator",),
-                                  ("emulator", "generate", "--help")])  # fmt: skip
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("emulator", "serve", "--fixture", "f.json"),
+        ("emulator",),
+        ("emulator", "generate", "--help"),
+    ],
+)
 def test_without_the_extra_the_command_says_how_to_install_it(
     module: str, args: tuple[str, ...]
 ) -> None:
@@ -46,7 +52,8 @@ def test_the_rest_of_the_cli_does_not_need_the_extra() -> None:
 
 def test_the_package_refuses_to_import_without_its_extra() -> None:
     program = "import sys; sys.modules['trustme'] = None; import emulator.tokens"
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
-                          timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 1
     assert f"the emulator needs its extra: {INSTALL}" in done.stderr.splitlines()[-1]

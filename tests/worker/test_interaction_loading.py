@@ -17,9 +17,14 @@ ODD_ID = "c\x1eodd\x1fid"  # the separators of the packed party column, inside a
 
 def _meeting(key: str, *parties: PartyRow) -> InteractionRecord:
     return InteractionRecord(
-        key=key, source="crm", kind="meeting", direction="outbound", occurred_at=f.days_ago(1),
-        parties=frozenset(parties), duration_minutes=30.0,
-    )  # fmt: skip
+        key=key,
+        source="crm",
+        kind="meeting",
+        direction="outbound",
+        occurred_at=f.days_ago(1),
+        parties=frozenset(parties),
+        duration_minutes=30.0,
+    )
 
 
 def _store(engine: Engine, *records: InteractionRecord) -> None:

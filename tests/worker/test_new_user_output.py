@@ -51,9 +51,13 @@ def test_a_piped_table_keeps_each_row_on_one_line(
 
 def started_worker(processes: Processes, database_url: str) -> tuple[Process, int]:
     port = free_port()
-    env = clean_environment(database_url=database_url, metrics_port=str(port),
-                            sync_interval_seconds="2", sync_jitter_seconds="0.2",
-                            log_format="text")  # fmt: skip
+    env = clean_environment(
+        database_url=database_url,
+        metrics_port=str(port),
+        sync_interval_seconds="2",
+        sync_jitter_seconds="0.2",
+        log_format="text",
+    )
     worker = processes.start("worker", WORKER, env)
     return worker, port
 
@@ -76,10 +80,14 @@ def test_text_log_lines_carry_the_event_fields_and_counters_start_at_zero(
     assert re.search(rf"INFO rapport.worker: scoring run {fields}", line)
     assert 'by_state={"not_enough_info":2}' in line
     # Nothing was synced, throttled or reset, and no scoring failed: each says 0.
-    for sample in ("rapport_sync_items_ingested_total 0", "rapport_graph_throttled_total 0",
-                   "rapport_watchdog_resets_total 0", "rapport_sync_pages_total 0",
-                   'rapport_scoring_runs_total{outcome="failed"} 0',
-                   'rapport_sync_items_total{outcome="malformed"} 0'):  # fmt: skip
+    for sample in (
+        "rapport_sync_items_ingested_total 0",
+        "rapport_graph_throttled_total 0",
+        "rapport_watchdog_resets_total 0",
+        "rapport_sync_pages_total 0",
+        'rapport_scoring_runs_total{outcome="failed"} 0',
+        'rapport_sync_items_total{outcome="malformed"} 0',
+    ):
         assert sample in metrics
     # The library chatter of a worker (APScheduler's every job, httpx) stays out.
     assert not [line for line in worker.lines() if " INFO apscheduler" in line]

@@ -51,8 +51,10 @@ def _alive(pid: int) -> bool:
 
 
 def _sessions(engine: Engine, condition: str) -> int:
-    query = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-             f" AND pid <> pg_backend_pid() AND {condition}")  # fmt: skip
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        f" AND pid <> pg_backend_pid() AND {condition}"
+    )
     with engine.connect() as connection:
         return int(connection.execute(sa.text(query)).scalar() or 0)
 
@@ -78,8 +80,11 @@ def test_scoring_processes_end_with_a_killed_parent_and_write_nothing_after(
             # Every process scores its share, then waits to write its KPI rows.
             stall.execute(sa.text("LOCK TABLE relationship_kpi IN SHARE MODE"))
             run = start_run(database_url, log, scoring_processes="3")
-            wait_until(lambda: _sessions(engine, "wait_event_type = 'Lock'") >= 3, 60,
-                       "the run and its two scoring processes to reach write-back")  # fmt: skip
+            wait_until(
+                lambda: _sessions(engine, "wait_event_type = 'Lock'") >= 3,
+                60,
+                "the run and its two scoring processes to reach write-back",
+            )
             children = _children(run.pid)
             assert len(children) == 2
             run.send_signal(signal.SIGKILL)
@@ -87,8 +92,11 @@ def test_scoring_processes_end_with_a_killed_parent_and_write_nothing_after(
             ended_promptly = _within(5, lambda: not any(map(_alive, children)))
             stall.rollback()  # the lock goes: a child still alive would write now
         assert _within(30, lambda: not any(map(_alive, children)))
-        wait_until(lambda: _sessions(engine, "state <> 'idle'") == 0, 30,
-                   "the killed run's database sessions to end")  # fmt: skip
+        wait_until(
+            lambda: _sessions(engine, "state <> 'idle'") == 0,
+            30,
+            "the killed run's database sessions to end",
+        )
     finally:
         for child in filter(_alive, children):
             os.kill(child, signal.SIGKILL)
@@ -98,17 +106,20 @@ def test_scoring_processes_end_with_a_killed_parent_and_write_nothing_after(
     assert "Traceback" not in output and "BrokenPipeError" not in output, output
     assert ended_promptly
     # A new run finds the store free at once and writes every record.
-    again = start_run(database_url, tmp_path / "again.log", scoring_processes="3",
-                      run_wait_seconds="0")  # fmt: skip
+    again = start_run(
+        database_url, tmp_path / "again.log", scoring_processes="3", run_wait_seconds="0"
+    )
     assert again.wait(120) == 0, (tmp_path / "again.log").read_text()
     assert counts(engine)["relationship_kpi"] == 54
 
 
 @POSTGRES_ONLY
 def test_a_new_run_waits_for_a_scoring_process_left_by_an_earlier_run(
-    database_url: str, engine: Engine, capsys: pytest.CaptureFixture[str],
+    database_url: str,
+    engine: Engine,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     seed_book(engine, accounts=1, contacts=2, emails=2)
     monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
     monkeypatch.setenv("RAPPORT_RUN_WAIT_SECONDS", "0")

@@ -60,9 +60,13 @@ def _columns_as_before(health: RecordHealth) -> dict[str, Any]:
     return {
         **{name: getattr(k, name) for name in Kpis.__dataclass_fields__},
         "weekly": [
-            {"week_start": w.week_start.date().isoformat(), "emails_sent": w.emails_sent,
-             "emails_received": w.emails_received, "meetings": w.meetings,
-             "phone_calls": w.phone_calls}
+            {
+                "week_start": w.week_start.date().isoformat(),
+                "emails_sent": w.emails_sent,
+                "emails_received": w.emails_received,
+                "meetings": w.meetings,
+                "phone_calls": w.phone_calls,
+            }
             for w in k.weekly
         ],
         "most_contacted": [
@@ -72,8 +76,13 @@ def _columns_as_before(health: RecordHealth) -> dict[str, Any]:
         "health_state": None if health.state is None else int(health.state),
         "health_trend": int(health.trend),
         "factors": [
-            {"name": f.name, "value": round(f.value, 4), "weight": f.weight,
-             "points": round(f.points, 2), "detail": f.detail}
+            {
+                "name": f.name,
+                "value": round(f.value, 4),
+                "weight": f.weight,
+                "points": round(f.points, 2),
+                "detail": f.detail,
+            }
             for f in health.factors
         ],
         "reasons": list(health.reasons),
@@ -81,7 +90,7 @@ def _columns_as_before(health: RecordHealth) -> dict[str, Any]:
         "weakest_contact_role": None if health.weakest is None else str(health.weakest.role),
         "weakest_contact_score": None if health.weakest is None else health.weakest.score,
         "weakest_contact_since": None if health.weakest is None else health.weakest.since,
-    }  # fmt: skip
+    }
 
 
 def _assert_as_before(health: RecordHealth) -> None:
@@ -103,10 +112,12 @@ def test_scored_records_give_the_same_columns_as_before() -> None:
     deal = s.health_of(
         s.two_way_history(),
         RecordScope(
-            s.DEAL, "Deal", frozenset({s.DANA}),
+            s.DEAL,
+            "Deal",
+            frozenset({s.DANA}),
             roles=((s.DANA, StakeholderRole.DECISION_MAKER),),
         ),
-    )  # fmt: skip
+    )
     assert deal.weakest is not None
     for health in (busy, quiet, s.health_of([]), deal):
         _assert_as_before(health)

@@ -70,8 +70,11 @@ def test_two_runs_at_once_on_one_store_take_turns(
         try:
             wait_until(lambda: run_lock_held(engine), 60, "the first run to start")
             second = start_run(database_url, second_log)
-            wait_until(lambda: "another run holds the store" in second_log.read_text(), 60,
-                       "the second run to say it waits for the first")  # fmt: skip
+            wait_until(
+                lambda: "another run holds the store" in second_log.read_text(),
+                60,
+                "the second run to say it waits for the first",
+            )
         except BaseException:
             for run in (first, *([second] if "second" in locals() else [])):
                 run.kill()
@@ -86,14 +89,20 @@ def test_two_runs_at_once_on_one_store_take_turns(
     assert f"rapport run --once (pid {first.pid} on " in waiting
     assert "waiting up to 300 s" in waiting
     # Every activity once, every record scored (6 accounts of 8 contacts).
-    assert counts(engine) == {"interaction": activities, "relationship_kpi": 54,
-                              "health_snapshot": 54, "scored contacts": 48}  # fmt: skip
+    assert counts(engine) == {
+        "interaction": activities,
+        "relationship_kpi": 54,
+        "health_snapshot": 54,
+        "scored contacts": 48,
+    }
 
 
 def test_a_run_that_waited_its_time_refuses_with_exit_6_and_changes_nothing(
-    database_url: str, engine: Engine, capsys: pytest.CaptureFixture[str],
+    database_url: str,
+    engine: Engine,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     seed_book(engine, accounts=1, contacts=2, emails=2)
     monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
     monkeypatch.setenv("RAPPORT_RUN_WAIT_SECONDS", "0")

@@ -31,7 +31,7 @@ def _crm() -> CrmSnapshot:
                 customer_contact_id="c1",
                 created_at=None,
             )
-        ],  # fmt: skip
+        ],
         stakeholders=[
             Row(opportunity_id="o1", contact_id="c1", role="Decision maker"),
             Row(opportunity_id="o1", contact_id="c2", role="Regional Operations Manager"),

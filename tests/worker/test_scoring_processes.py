@@ -43,11 +43,21 @@ def _book(engine: Engine) -> None:
                 seller = "ana@ours.example" if week % 2 else "ben@ours.example"
                 at = f.days_ago(5 * week + c)
                 thread = f"{contact}-{week}"
-                f.email(engine, sender=seller, to=[f"{contact}@customer.example"], at=at,
-                        conversation=thread)  # fmt: skip
+                f.email(
+                    engine,
+                    sender=seller,
+                    to=[f"{contact}@customer.example"],
+                    at=at,
+                    conversation=thread,
+                )
                 if week % 3:
-                    f.email(engine, sender=f"{contact}@customer.example", to=[seller],
-                            at=at + timedelta(hours=12), conversation=thread)  # fmt: skip
+                    f.email(
+                        engine,
+                        sender=f"{contact}@customer.example",
+                        to=[seller],
+                        at=at + timedelta(hours=12),
+                        conversation=thread,
+                    )
 
 
 def _written(engine: Engine) -> dict[str, Any]:
@@ -58,7 +68,7 @@ def _written(engine: Engine) -> dict[str, Any]:
                 connection.execute(
                     sa.select(
                         table.c.id, table.c.health_score, table.c.health_state, table.c.health_trend
-                    )  # fmt: skip
+                    )
                 ).all()
             )
             for table in (core_table(Contact), core_table(Account))
@@ -145,8 +155,21 @@ def _row(key: str, *external: RecordRef, regarding: RecordRef | None = None) -> 
     parties += [("external", ref.type, "to", "", ref.id) for ref in external]
     packed = PARTY_SEPARATOR.join(FIELD_SEPARATOR.join(fields) for fields in parties)
     r_type, r_id = (regarding.type.value, regarding.id) if regarding else (None, None)
-    return (key, "email", "outbound", f.NOW, 0.0, None, r_type, r_id, False, 0, 0,
-            packed, len(parties))  # fmt: skip
+    return (
+        key,
+        "email",
+        "outbound",
+        f.NOW,
+        0.0,
+        None,
+        r_type,
+        r_id,
+        False,
+        0,
+        0,
+        packed,
+        len(parties),
+    )
 
 
 def test_each_share_gets_the_interactions_of_its_people_and_records() -> None:

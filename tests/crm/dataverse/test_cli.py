@@ -121,7 +121,6 @@ async def test_switching_the_connector_off_clears_its_values_unless_kept(
     assert dv.dataverse.row("contacts", alex)["rapport_healthstate"] is None
 
 
-
 async def test_an_environment_the_token_service_does_not_know_is_not_ready(
     dv: LoopbackDataverse, database_url: str
 ) -> None:

@@ -11,10 +11,21 @@ from pathlib import Path
 
 def test_the_dataverse_demo_shows_health_written_onto_dataverse_records(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", "from worker.cli import main; main()", "demo", "--dataverse",
-         "--database", str(tmp_path / "demo.db"), "--json"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "from worker.cli import main; main()",
+            "demo",
+            "--dataverse",
+            "--database",
+            str(tmp_path / "demo.db"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert payload["columns_created"] == 24

@@ -19,9 +19,15 @@ from emulator.dataverse.testing import LoopbackDataverse, rid
 
 NOW = datetime.now(UTC)  # the emulator stamps createdon with the clock
 CONTRACT = (
-    "system_user", "account", "contact", "lead", "opportunity", "opportunity_stakeholder",
-    "crm_activity", "crm_activity_party",
-)  # fmt: skip
+    "system_user",
+    "account",
+    "contact",
+    "lead",
+    "opportunity",
+    "opportunity_stakeholder",
+    "crm_activity",
+    "crm_activity_party",
+)
 
 
 def contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
@@ -31,10 +37,11 @@ def contents(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         for table in CONTRACT:
             reflected = sa.Table(table, sa.MetaData(), autoload_with=connection)
             columns = [
-                c for c in reflected.c
+                c
+                for c in reflected.c
                 if not c.name.startswith("health_")
                 and not (table == "crm_activity_party" and c.name == "id")
-            ]  # fmt: skip
+            ]
             rows = connection.execute(sa.select(*columns)).all()
             found[table] = sorted(tuple(map(str, row)) for row in rows)
     return found
@@ -53,8 +60,10 @@ async def test_first_pull_maps_every_table(client: DataverseClient, engine: Engi
     with engine.connect() as connection:
         deal = connection.execute(sa.text("select * from opportunity")).mappings().one()
         assert (deal["status"], deal["account_id"], deal["estimated_revenue"]) == (
-            "open", rid("account", "fabrikam"), 120000.0,
-        )  # fmt: skip
+            "open",
+            rid("account", "fabrikam"),
+            120000.0,
+        )
         stakeholders = connection.execute(sa.text("select * from opportunity_stakeholder")).all()
         assert [(s.contact_id, s.role) for s in stakeholders] == [
             (rid("contact", "alex"), "Decision Maker")
@@ -72,9 +81,15 @@ async def test_first_pull_maps_every_table(client: DataverseClient, engine: Engi
         ).all()
     roles = sorted((p.role, p.record_type) for p in parties)
     assert roles == sorted(
-        [("from", "system_user"), ("to", "contact"), ("organizer", "system_user"),
-         ("required", "contact"), ("from", "contact"), ("to", "system_user")]
-    )  # fmt: skip
+        [
+            ("from", "system_user"),
+            ("to", "contact"),
+            ("organizer", "system_user"),
+            ("required", "contact"),
+            ("from", "contact"),
+            ("to", "system_user"),
+        ]
+    )
     assert report.tables["contacts"].mode == "baseline"
 
 
@@ -94,16 +109,26 @@ async def test_incremental_pull_follows_creates_updates_and_deletes(
     admin.add_row("accounts", {"accountid": rid("account", "new"), "name": "Contoso Pharma"})
     admin.delete_row("leads", rid("lead", 1))
     admin.update_row("opportunities", deal, {"statecode": 1})
-    admin.add_row("connections", {
-        "connectionid": rid("connection", 2),
-        "record1id_opportunity@odata.bind": f"/opportunities({deal})",
-        "record2id_contact@odata.bind": f"/contacts({bea})",
-        "record2roleid@odata.bind": f"/connectionroles({rid('connectionrole', 'decision-maker')})",
-    })  # fmt: skip
+    admin.add_row(
+        "connections",
+        {
+            "connectionid": rid("connection", 2),
+            "record1id_opportunity@odata.bind": f"/opportunities({deal})",
+            "record2id_contact@odata.bind": f"/contacts({bea})",
+            "record2roleid@odata.bind": (
+                f"/connectionroles({rid('connectionrole', 'decision-maker')})"
+            ),
+        },
+    )
     admin.update_row("tasks", task, {"statecode": 1, "actualend": "2024-05-20T10:00:00Z"})
-    admin.update_row("activityparties", rid("party", rid("email", 1), 2), {
-        "partyid_contact@odata.bind": f"/contacts({bea})", "addressused": "bea@fabrikam.com",
-    })  # fmt: skip
+    admin.update_row(
+        "activityparties",
+        rid("party", rid("email", 1), 2),
+        {
+            "partyid_contact@odata.bind": f"/contacts({bea})",
+            "addressused": "bea@fabrikam.com",
+        },
+    )
     admin.delete_row("phonecalls", rid("phonecall", 1))
     report = await pull(client, engine)
     assert report.tables["contacts"].mode == "delta"
@@ -173,12 +198,15 @@ async def test_unmatched_addresses_are_never_stored(
     client: DataverseClient, dv: LoopbackDataverse, engine: Engine
 ) -> None:
     email = rid("email", 1)
-    dv.dataverse.add_row("activityparties", {
-        "activitypartyid": rid("party", "stranger"),
-        "activityid_email@odata.bind": f"/emails({email})",
-        "addressused": "stranger@elsewhere.example",
-        "participationtypemask": 3,
-    })  # fmt: skip
+    dv.dataverse.add_row(
+        "activityparties",
+        {
+            "activitypartyid": rid("party", "stranger"),
+            "activityid_email@odata.bind": f"/emails({email})",
+            "addressused": "stranger@elsewhere.example",
+            "participationtypemask": 3,
+        },
+    )
     report = await pull(client, engine)
     assert report.addresses_not_kept == 1
     with engine.connect() as connection:

@@ -65,8 +65,10 @@ async def test_push_writes_only_changed_records_and_only_rapport_columns(
     assert (report.pushed, report.batches) == (3, 2)  # one UpdateMultiple per table
     log = written(dv)
     assert {(w["table"], w["id"]) for w in log} == {
-        ("contacts", alex), ("contacts", bea), ("opportunities", deal),
-    }  # fmt: skip
+        ("contacts", alex),
+        ("contacts", bea),
+        ("opportunities", deal),
+    }
     assert all(set(w["columns"]) <= RAPPORT_COLUMNS for w in log)
     assert dv.dataverse.row("contacts", alex)["rapport_healthscore"] == 71
     assert dv.dataverse.row("contacts", alex)["rapport_healthupdatedat"] == NOW.strftime(

@@ -22,9 +22,19 @@ from emulator.generator import crm_path_for, generate_tenant
 def _generate(out: Path, seed: int = 4) -> dict[str, str]:
     result = CliRunner().invoke(
         app,
-        ["generate", "--users", "6", "--messages-per-user", "0", "--seed", str(seed),
-         "--out", str(out), "--dataverse"],
-    )  # fmt: skip
+        [
+            "generate",
+            "--users",
+            "6",
+            "--messages-per-user",
+            "0",
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+            "--dataverse",
+        ],
+    )
     assert result.exit_code == 0, result.output
     written: dict[str, str] = json.loads(result.output)
     return written
@@ -76,11 +86,21 @@ def test_serve_with_dataverse_prints_its_url_and_serves_whoami(tmp_path: Path) -
     fixture = json.loads(out.read_text())
     app_entry = fixture["apps"][0]
     server = subprocess.Popen(
-        [sys.executable, "-m", "emulator.cli", "serve", "--fixture", str(out),
-         "--dataverse", written["dataverse"], "--workdir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "emulator.cli",
+            "serve",
+            "--fixture",
+            str(out),
+            "--dataverse",
+            written["dataverse"],
+            "--workdir",
+            str(tmp_path),
+        ],
         stdout=subprocess.PIPE,
         text=True,
-    )  # fmt: skip
+    )
     try:
         assert server.stdout is not None
         addresses = json.loads(server.stdout.readline())
