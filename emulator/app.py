@@ -22,9 +22,10 @@ from emulator.admin_routes import add_admin_routes
 from emulator.certs import TlsMaterial, create_tls_material
 from emulator.faults import FaultPlan
 from emulator.fixture import Fixture
-from emulator.front import graph_handler, token_routes
+from emulator.front import graph_handler, sign_in_routes, token_routes
 from emulator.pipeline import GraphService
 from emulator.routing import Router
+from emulator.signin import SignInService
 from emulator.state import TenantState
 from emulator.stats import Stats
 from emulator.tokens import TokenService
@@ -58,6 +59,7 @@ class Emulator(TenantAdmin):
         super().__init__(state, FaultPlan(seed), Stats())
         self.fixture = fixture
         self.tokens = TokenService(fixture.tenant, state.apps, lifetime=token_lifetime, clock=clock)
+        self.sign_in = SignInService(self.tokens, fixture, clock=clock)
         self.graph = GraphService(
             state,
             self.tokens,
@@ -103,6 +105,7 @@ class Emulator(TenantAdmin):
     def web_app(self) -> web.Application:
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_routes(token_routes(self.tokens, self.stats))
+        app.router.add_routes(sign_in_routes(self.sign_in))
         add_admin_routes(app, self)
         app.router.add_route("*", "/v1.0{tail:.*}", graph_handler(self.graph))
         return app

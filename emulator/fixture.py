@@ -43,6 +43,10 @@ class AppRegistration:
     certificates: list[RegisteredCertificate]
     roles: set[str]
     service_principal_id: str
+    # Sign-in (emulator/signin.py): the web platform's redirect URIs, and which groups the
+    # ID token's `groups` claim carries ("None": no claim, as Entra's manifest default).
+    redirect_uris: list[str] = field(default_factory=list)
+    group_membership_claims: str = "None"
 
 
 @dataclass
@@ -145,7 +149,34 @@ def _load_app(raw: dict[str, Any], i: int) -> AppRegistration:
         certificates=certificates,
         roles={str(r) for r in raw.get("roles", [])},
         service_principal_id=str(raw.get("servicePrincipalId", stable_id(client_id, prefix=""))),
+        redirect_uris=_redirect_uris(raw.get("redirectUris", []), where),
+        group_membership_claims=_group_claims(raw.get("groupMembershipClaims", "None"), where),
     )
+
+
+GROUP_CLAIM_VALUES = ("None", "SecurityGroup", "All", "ApplicationGroup", "DirectoryRole")
+
+
+def _redirect_uris(raw: Any, where: str) -> list[str]:
+    if not isinstance(raw, list) or not all(isinstance(uri, str) for uri in raw):
+        raise FixtureError(f"{where}.redirectUris must be a list of URIs")
+    for uri in raw:
+        loopback = uri.startswith(("http://localhost", "http://127.0.0.1"))
+        if not (uri.startswith("https://") or loopback) or "#" in uri:
+            raise FixtureError(
+                f"{where}.redirectUris: {uri!r} is not allowed; expected an https:// URI "
+                "(http:// only for localhost or 127.0.0.1) without a fragment"
+            )
+    return list(raw)
+
+
+def _group_claims(raw: Any, where: str) -> str:
+    if raw not in GROUP_CLAIM_VALUES:
+        raise FixtureError(
+            f"{where}.groupMembershipClaims: {raw!r} is not allowed; expected one of "
+            f"{', '.join(GROUP_CLAIM_VALUES)}"
+        )
+    return str(raw)
 
 
 def _thumbprint_of(pem: str) -> str:

@@ -13,6 +13,8 @@ from aiohttp import web
 from emulator.errors import TokenError
 from emulator.http import GraphRequest, GraphResponse
 from emulator.pipeline import GraphService
+from emulator.signin import PageError, RedirectError, SignInService
+from emulator.signin_pages import PAGE_HEADERS, fault_page, form_post_page, sign_in_page
 from emulator.stats import LogEntry, Stats
 from emulator.tokens import TokenService
 
@@ -112,3 +114,32 @@ async def _truncated(request: web.Request, response: GraphResponse) -> web.Strea
     if request.transport is not None:
         request.transport.close()
     raise ConnectionResetError(f"emulator fault: truncated body ({uuid.uuid4()})")
+
+
+def sign_in_routes(service: SignInService) -> list[web.RouteDef]:
+    """GET shows the sign-in page (or the fault); POST signs the picked user in."""
+
+    async def authorize(request: web.Request) -> web.StreamResponse:
+        params = dict(request.query)
+        if request.method == "POST":
+            params = {k: str(v) for k, v in (await request.post()).items()}
+        try:
+            checked = service.check(request.match_info["tenant"], params)
+            if request.method == "GET":
+                return web.Response(
+                    text=sign_in_page(checked, service.users(), request.path),
+                    content_type="text/html",
+                    headers=PAGE_HEADERS,
+                )
+            answer = service.grant(checked, params.get("login", ""))
+        except PageError as fault:
+            return web.Response(text=fault_page(str(fault)), status=400, content_type="text/html")
+        except RedirectError as refused:
+            answer = service.refusal(refused)
+        if answer.mode == "form_post":
+            return web.Response(
+                text=form_post_page(answer), content_type="text/html", headers=PAGE_HEADERS
+            )
+        raise web.HTTPFound(answer.location(), headers=PAGE_HEADERS)
+
+    return [web.route("*", "/{tenant}/oauth2/v2.0/authorize", authorize)]

@@ -164,12 +164,16 @@ class FixtureBuilder:
         secret: str | None = CLIENT_SECRET,
         roles: tuple[str, ...] = METADATA_ROLES,
         certificate: AppCertificate | None = None,
+        redirect_uris: tuple[str, ...] = (),
+        group_claims: str = "None",
     ) -> FixtureBuilder:
         entry: dict[str, Any] = {
             "clientId": client_id,
             "displayName": "Rapport",
             "roles": list(roles),
             "secrets": [secret] if secret else [],
+            "redirectUris": list(redirect_uris),
+            "groupMembershipClaims": group_claims,
         }
         if certificate is not None:
             entry["certificates"] = [{"certificatePem": certificate.certificate_pem.decode()}]
@@ -199,6 +203,15 @@ class FixtureBuilder:
         }
         self._raw["users"].append(entry)
         self._users[upn] = entry
+        return self
+
+    def group(
+        self, group_id: str, members: tuple[str, ...], display_name: str | None = None
+    ) -> FixtureBuilder:
+        """A group of users (UPNs or ids) and nested groups (ids)."""
+        self._raw.setdefault("groups", []).append(
+            {"id": group_id, "displayName": display_name or group_id, "members": list(members)}
+        )
         return self
 
     def child_folder(self, upn: str, parent_well_known: str, name: str) -> FixtureBuilder:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 from cryptography import x509
@@ -45,6 +45,12 @@ class AccessClaims:
     audience: str = GRAPH_AUDIENCE  # Graph, or an extra resource such as a loopback Dataverse
 
 
+class CodeRedeemer(Protocol):
+    def redeem(
+        self, app: AppRegistration, auth_method: str, form: Mapping[str, str], token_url: str
+    ) -> dict[str, Any]: ...
+
+
 def _missing(parameter: str) -> TokenError:
     return TokenError(
         400,
@@ -73,6 +79,8 @@ class TokenService:
         # Resources besides Graph that tokens are issued for (scope `{resource}/.default`,
         # `aud` = the resource), e.g. a loopback Dataverse environment URL.
         self.extra_audiences: set[str] = set()
+        # The authorize endpoint's side (emulator/signin.py): redeems authorization codes.
+        self.sign_in: CodeRedeemer | None = None
 
     def knows_tenant(self, segment: str) -> bool:
         lowered = segment.lower()
@@ -118,15 +126,34 @@ class TokenService:
         }
 
     def issue(self, segment: str, form: Mapping[str, str], token_url: str) -> dict[str, Any]:
-        """Handle a client-credentials token request; raises TokenError as Entra would."""
+        """Handle a token request (client credentials, or an authorization code redeemed
+        for the sign-in service); raises TokenError as Entra would."""
         if not self.knows_tenant(segment):
             raise errors.unknown_tenant(segment)
-        if form.get("grant_type") != "client_credentials":
+        grant = form.get("grant_type")
+        if grant == "authorization_code" and self.sign_in is not None:
+            app, method = self.authenticate_client(form, segment)
+            return self.sign_in.redeem(app, method, form, token_url)
+        if grant != "client_credentials":
             raise TokenError(
                 400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."
             )
-        client_id = form.get("client_id") or _raise(_missing("client_id"))
+        form.get("client_id") or _raise(_missing("client_id"))
         audience = _check_scope(form.get("scope"), self.extra_audiences)
+        app, method = self.authenticate_client(form, segment)
+        return {
+            "token_type": "Bearer",
+            "expires_in": self.lifetime,
+            "ext_expires_in": self.lifetime,
+            "access_token": self._access_token(app, method, audience),
+        }
+
+    def authenticate_client(
+        self, form: Mapping[str, str], segment: str
+    ) -> tuple[AppRegistration, str]:
+        """The app a token request authenticates as (secret or certificate assertion), and
+        how (`appidacr`: "1" secret, "2" certificate); TokenError as Entra's otherwise."""
+        client_id = form.get("client_id") or _raise(_missing("client_id"))
         app = self.apps.get(client_id)
         if app is None:
             raise errors.unknown_client(client_id, self.tenant.id)
@@ -147,12 +174,11 @@ class TokenService:
                 "The request body must contain the following parameter: 'client_assertion' or "
                 "'client_secret'.",
             )
-        return {
-            "token_type": "Bearer",
-            "expires_in": self.lifetime,
-            "ext_expires_in": self.lifetime,
-            "access_token": self._access_token(app, method, audience),
-        }
+        return app, method
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        """`claims` as a JWT signed RS256 with the key the JWKS publishes."""
+        return jwt.encode(dict(claims), self._key, algorithm="RS256", headers={"kid": self._kid})
 
     def _access_token(self, app: AppRegistration, auth_method: str, audience: str) -> str:
         now = int(self.clock())
