@@ -1,0 +1,303 @@
+"""A book of interactions as columns: one numpy array per field, no object per interaction.
+
+What repeats is interned instead: a million interactions name a few ten
+thousand distinct party sets, so each interaction holds the code of its set
+(`party_set`) and each distinct set is decoded once (`PartySets`). Records
+are `RecordRef` codes (`refs`), conversations codes into a dictionary.
+
+Rows are kept in scoring's chronological order once `finish()` has run:
+oldest first, ties by key (scoring.prepared.sort_chronologically), so a
+position is an interaction's place in every record's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.model import (
+    Direction,
+    Interaction,
+    Kind,
+    Party,
+    RecordRef,
+    RecordType,
+    Response,
+    Role,
+)
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+
+KINDS: tuple[Kind, ...] = (Kind.EMAIL, Kind.MEETING, Kind.CALL, Kind.TASK)
+KIND_CODES = {kind: code for code, kind in enumerate(KINDS)}
+KIND_NAMES = {kind.value: code for code, kind in enumerate(KINDS)}
+EMAIL, MEETING, CALL, TASK = range(4)
+DIRECTION_NAMES = {"inbound": True, "outbound": False}
+RESPONSES: tuple[Response | None, ...] = (None, *Response)
+RESPONSE_CODES = {response: code for code, response in enumerate(RESPONSES)}
+ROLES: tuple[Role, ...] = tuple(Role)
+ROLE_CODES = {role: code for code, role in enumerate(ROLES)}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since the epoch of an aware time (its timestamp() is this / 1e6)."""
+    return (moment - EPOCH) // _MICROSECOND
+
+
+def moment(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+@dataclass
+class PartySets:
+    """The distinct party sets of a book, each once, by code."""
+
+    internal: list[tuple[Party, ...]] = field(default_factory=list)
+    external: list[tuple[Party, ...]] = field(default_factory=list)
+    _codes: dict[Any, int] = field(default_factory=dict)
+
+    def code(self, key: Any, internal: tuple[Party, ...], external: tuple[Party, ...]) -> int:
+        found = self._codes.get(key)
+        if found is None:
+            found = self._codes[key] = len(self.internal)
+            self.internal.append(internal)
+            self.external.append(external)
+        return found
+
+
+@dataclass
+class Refs:
+    """RecordRef <-> code, one code per distinct reference."""
+
+    refs: list[RecordRef] = field(default_factory=list)
+    codes: dict[RecordRef, int] = field(default_factory=dict)
+
+    def code(self, ref: RecordRef) -> int:
+        found = self.codes.get(ref)
+        if found is None:
+            found = self.codes[ref] = len(self.refs)
+            self.refs.append(ref)
+        return found
+
+
+@dataclass
+class InteractionColumns:
+    """Every interaction of a book, one array per field (see the module docstring).
+
+    `broken` lists interactions that could not be read as scoring needs them
+    (a naive time, say), with why: a record that reaches one fails on its own.
+    """
+
+    keys: npt.NDArray[np.bytes_]
+    kind: Ints
+    inbound: Bools
+    ts_us: Ints
+    duration: Floats
+    conversation: Ints  # -1: none
+    regarding: Ints  # a code into refs, -1: none
+    planned: Bools
+    opens: Ints
+    clicks: Ints
+    party_set: Ints  # a code into sets, -1: no parties
+    sets: PartySets
+    refs: Refs
+    conversations: list[str]
+    broken: list[tuple[Interaction, Exception]] = field(default_factory=list)
+    broken_regarding: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
+    broken_set: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    @property
+    def ts(self) -> Floats:
+        return self.ts_us / 1_000_000
+
+    def interaction(self, position: int) -> Interaction:
+        """One interaction as scoring's value (for the few a record's reasons quote)."""
+        code = int(self.party_set[position])
+        conversation = int(self.conversation[position])
+        regarding = int(self.regarding[position])
+        return Interaction(
+            key=bytes(self.keys[position]).decode(),
+            kind=KINDS[int(self.kind[position])],
+            direction=Direction.INBOUND if self.inbound[position] else Direction.OUTBOUND,
+            occurred_at=moment(int(self.ts_us[position])),
+            internal=self.sets.internal[code] if code >= 0 else (),
+            external=self.sets.external[code] if code >= 0 else (),
+            duration_minutes=float(self.duration[position]),
+            conversation_id=self.conversations[conversation] if conversation >= 0 else None,
+            regarding=self.refs.refs[regarding] if regarding >= 0 else None,
+            planned=bool(self.planned[position]),
+            opens=int(self.opens[position]),
+            clicks=int(self.clicks[position]),
+        )
+
+
+class ColumnsBuilder:
+    """Collects interactions chunk by chunk into columns; `finish()` sorts them."""
+
+    def __init__(self) -> None:
+        self.sets = PartySets()
+        self.refs = Refs()
+        self._conversation_codes: dict[str, int] = {}
+        self.conversations: list[str] = []
+        self._chunks: list[dict[str, npt.NDArray[Any]]] = []
+        self.broken: list[tuple[Interaction, Exception]] = []
+        self._broken_regarding: list[int] = []
+        self._broken_set: list[int] = []
+
+    def conversation(self, conversation_id: str | None) -> int:
+        if conversation_id is None:
+            return -1
+        code = self._conversation_codes.get(conversation_id)
+        if code is None:
+            code = self._conversation_codes[conversation_id] = len(self.conversations)
+            self.conversations.append(conversation_id)
+        return code
+
+    def regarding(self, record_type: str | None, record_id: str | None) -> int:
+        if not record_type or not record_id:
+            return -1
+        return self.refs.code(RecordRef(RecordType(record_type), record_id))
+
+    def add_chunk(
+        self,
+        keys: Sequence[str],
+        kind: Sequence[int],
+        inbound: Sequence[bool],
+        ts_us: Sequence[int],
+        duration: Sequence[float],
+        conversation: Sequence[int],
+        regarding: Sequence[int],
+        planned: Sequence[bool],
+        opens: Sequence[int],
+        clicks: Sequence[int],
+        party_set: Sequence[int],
+    ) -> None:
+        if not keys:
+            return
+        self._chunks.append(
+            {
+                "keys": np.array([key.encode() for key in keys], dtype=np.bytes_),
+                "kind": np.array(kind, dtype=np.int64),
+                "inbound": np.array(inbound, dtype=np.bool_),
+                "ts_us": np.array(ts_us, dtype=np.int64),
+                "duration": np.array(duration, dtype=np.float64),
+                "conversation": np.array(conversation, dtype=np.int64),
+                "regarding": np.array(regarding, dtype=np.int64),
+                "planned": np.array(planned, dtype=np.bool_),
+                "opens": np.array(opens, dtype=np.int64),
+                "clicks": np.array(clicks, dtype=np.int64),
+                "party_set": np.array(party_set, dtype=np.int64),
+            }
+        )
+
+    def add_interactions(self, interactions: Iterable[Interaction], chunk: int = 50_000) -> None:
+        """Scoring's own values (tests, and callers that hold interactions already)."""
+        batch: list[Interaction] = []
+        for interaction in interactions:
+            if interaction.occurred_at.tzinfo is None:
+                error = ValueError(
+                    f"interaction {interaction.key}: occurred_at must be timezone-aware"
+                )
+                self._broken(interaction, error)
+                continue
+            if interaction.kind not in KIND_CODES:
+                self._broken(interaction, KeyError((interaction.kind, interaction.direction)))
+                continue
+            batch.append(interaction)
+            if len(batch) >= chunk:
+                self._add_values(batch)
+                batch = []
+        self._add_values(batch)
+
+    def _broken(self, interaction: Interaction, error: Exception) -> None:
+        self.broken.append((interaction, error))
+        regarding = interaction.regarding
+        self._broken_regarding.append(-1 if regarding is None else self.refs.code(regarding))
+        self._broken_set.append(self._set_of(interaction))
+
+    def _set_of(self, interaction: Interaction) -> int:
+        if not interaction.internal and not interaction.external:
+            return -1
+        for party in (*interaction.internal, *interaction.external):
+            self.refs.code(party.ref)
+        key = (interaction.internal, interaction.external)
+        return self.sets.code(key, interaction.internal, interaction.external)
+
+    def _add_values(self, batch: list[Interaction]) -> None:
+        regarding = self.refs.code
+        self.add_chunk(
+            [i.key for i in batch],
+            [KIND_CODES[i.kind] for i in batch],
+            [i.direction == Direction.INBOUND for i in batch],
+            [micros(i.occurred_at) for i in batch],
+            [i.duration_minutes for i in batch],
+            [self.conversation(i.conversation_id) for i in batch],
+            [-1 if i.regarding is None else regarding(i.regarding) for i in batch],
+            [i.planned for i in batch],
+            [i.opens for i in batch],
+            [i.clicks for i in batch],
+            [self._set_of(i) for i in batch],
+        )
+
+    def finish(self) -> InteractionColumns:
+        """The columns, oldest first, ties by key."""
+        names = (
+            "keys",
+            "kind",
+            "inbound",
+            "ts_us",
+            "duration",
+            "conversation",
+            "regarding",
+            "planned",
+            "opens",
+            "clicks",
+            "party_set",
+        )
+        if self._chunks:
+            merged = {name: np.concatenate([c[name] for c in self._chunks]) for name in names}
+        else:
+            merged = {name: np.zeros(0, np.int64) for name in names}
+            merged["keys"] = np.zeros(0, np.bytes_)
+        self._chunks = []
+        order = np.lexsort((merged["keys"], merged["ts_us"]))
+        # One array at a time: each sorted copy replaces its unsorted one.
+        for name in names:
+            merged[name] = merged[name][order]
+        return InteractionColumns(
+            keys=merged["keys"],
+            kind=merged["kind"],
+            inbound=merged["inbound"],
+            ts_us=merged["ts_us"],
+            duration=merged["duration"],
+            conversation=merged["conversation"],
+            regarding=merged["regarding"],
+            planned=merged["planned"],
+            opens=merged["opens"],
+            clicks=merged["clicks"],
+            party_set=merged["party_set"],
+            sets=self.sets,
+            refs=self.refs,
+            conversations=self.conversations,
+            broken=self.broken,
+            broken_regarding=np.array(self._broken_regarding, dtype=np.int64),
+            broken_set=np.array(self._broken_set, dtype=np.int64),
+        )
+
+
+def columns_of(interactions: Iterable[Interaction]) -> InteractionColumns:
+    builder = ColumnsBuilder()
+    builder.add_interactions(interactions)
+    return builder.finish()

@@ -1,0 +1,803 @@
+"""The columnar scoring run: the book's figures vectorised, then each record in Python.
+
+`ColumnarRun(columns, settings, now, names).score(scopes)` gives exactly what
+`scoring.ScoringRun(interactions, settings, now, names).score(scopes)` gives
+(docs/scoring.md, "How it runs fast"): the per-record figures come from
+tally.py for the whole book at once, and only what is truly per record stays
+here: the health readings from those figures (scoring.health, the same
+functions), the reasons, the KPI values and the roll-ups of deals and
+accounts (scoring.rollup, the same functions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+import numpy as np
+
+from scoring.columnar.columns import (
+    KINDS,
+    RESPONSES,
+    InteractionColumns,
+    moment,
+)
+from scoring.columnar.tally import BookTally, tally_book
+from scoring.columnar.visits import build_visits, set_tables
+from scoring.explain import (
+    AWAITING_REPLY_DAYS,
+    LAST_INVITATIONS,
+    MAX_REASONS,
+    NO_MEETING_AFTER_DAYS,
+    RECENT_DAYS,
+    RHYTHM_WORDS,
+    SLOW_REPLY_HOURS,
+    UNANSWERED_AFTER_HOURS,
+    WAITING_ON_US_IMPACT,
+    Candidate,
+    _days_ago,
+    _duration,
+    _percent,
+    as_date,
+    candidate,
+    plural,
+)
+from scoring.factors import (
+    EXPECTED_GAP_DAYS,
+    FACTOR_WEIGHTS,
+    FactorValues,
+    channel_points,
+    days_since_engaged,
+)
+from scoring.health import Reading, check_grading, grade, read_health, trend
+from scoring.kpis import MOST_CONTACTED_LIMIT, WeeklyTimeline
+from scoring.model import (
+    Direction,
+    Factor,
+    HealthState,
+    Kpis,
+    RecordHealth,
+    RecordRef,
+    RecordScope,
+    RecordType,
+    Response,
+    Role,
+    ScoringSettings,
+    StakeholderRole,
+    Trend,
+    WeakestContact,
+)
+from scoring.pipeline import failed
+from scoring.prepared import (
+    DAY_SECONDS,
+    DECAY_HALF_LIFE_DAYS,
+    EMAILS_RECEIVED,
+    TASKS,
+    PreparedInteraction,
+    ScoringTime,
+    _author,
+    influence_weights,
+)
+from scoring.rollup import (
+    PersonReading,
+    RollUp,
+    Silence,
+    account_rollup,
+    deal_rollup,
+    describe_silence,
+    is_rolled_up,
+    person_scope,
+)
+from scoring.tally import Signals
+from scoring.threads import FOLLOWED_BY_CONTACT_CREDIT, HOUR_SECONDS
+
+_NOT_APPLICABLE = Trend.NOT_APPLICABLE
+_FROM, _ORGANIZER = Role.FROM, Role.ORGANIZER
+_SKIPPED = frozenset({Response.DECLINED, Response.NONE})
+_DECLINED, _NO_ANSWER = Response.DECLINED, Response.NONE
+_INBOUND, _OUTBOUND = Direction.INBOUND, Direction.OUTBOUND
+
+
+def score_columns(
+    columns: InteractionColumns,
+    scopes: Iterable[RecordScope],
+    settings: ScoringSettings,
+    now: datetime,
+    names: Mapping[RecordRef, str],
+) -> Iterator[RecordHealth]:
+    """scoring.score_records over a book read as columns (same results, same order)."""
+    return ColumnarRun(columns, settings, now, names).score(scopes)
+
+
+class ColumnarRun:
+    """One run over a book of columns; `score` may be called for any list of records."""
+
+    def __init__(
+        self,
+        columns: InteractionColumns,
+        settings: ScoringSettings,
+        now: datetime,
+        names: Mapping[RecordRef, str],
+    ) -> None:
+        check_grading(settings)
+        self.settings = settings
+        self.weights = influence_weights(settings)
+        self.points = channel_points(self.weights)
+        self.time = ScoringTime.at(now)
+        self.columns = columns
+        self.names = names
+        self.tables = set_tables(columns)
+
+    def score(self, scopes: Iterable[RecordScope]) -> Iterator[RecordHealth]:
+        scopes = list(scopes)
+        records, people = _with_people(scopes)
+        visits = build_visits(self.columns, self.tables, records)
+        book = tally_book(self.columns, self.tables, visits, len(records), self.weights, self.time)
+        scorer = _Scorer(self, records, people, book)
+        for index, scope in enumerate(scopes):
+            try:
+                health = scorer.score(index, scope)
+            except Exception as error:  # one record's failure must not stop the book
+                health = failed(scope.record, error)
+            yield health
+
+
+def _with_people(scopes: list[RecordScope]) -> tuple[list[RecordScope], dict[RecordRef, int]]:
+    """The scopes plus a person scope for each person a deal or account rolls up
+    whose own contact scope is not among them; person -> index of their scope."""
+    records = list(scopes)
+    people: dict[RecordRef, int] = {}
+    for index, scope in enumerate(scopes):
+        if scope.team is None and scope.people == {scope.record}:
+            people.setdefault(scope.record, index)
+    for scope in scopes:
+        if is_rolled_up(scope):
+            for person in sorted(scope.people):
+                if person not in people:
+                    people[person] = len(records)
+                    records.append(person_scope(person))
+    return records, people
+
+
+class _Columns(NamedTuple):
+    """The book's per-record figures as Python lists (read per record, cheaply)."""
+
+    volume: list[list[float]]
+    loop_volume: list[float]
+    engaged_volume: list[float]
+    last_engaged: list[int]
+    asked: list[float]
+    replied: list[float]
+    reply_credit: list[float]
+    silent: list[float]
+    acceptance_sum: list[float]
+    acceptance_weight: list[float]
+    completed: list[int]
+    recent_completed: list[int]
+    last: list[int]
+
+
+def _lists(reading: object) -> _Columns:
+    return _Columns(*(getattr(reading, name).tolist() for name in _Columns._fields))
+
+
+class _Scorer:
+    """Per-record work of one `score` call (reasons, readings, roll-ups)."""
+
+    def __init__(
+        self,
+        run: ColumnarRun,
+        records: list[RecordScope],
+        people: dict[RecordRef, int],
+        book: BookTally,
+    ) -> None:
+        self.run, self.records, self.people, self.book = run, records, people, book
+        self.time, self.settings, self.names = run.time, run.settings, run.names
+        self.columns = run.columns
+        self.timeline = WeeklyTimeline(run.time)
+        self.now = _lists(book.now)
+        self.before = _lists(book.before)
+        visits = book.visits
+        self.position = visits.position
+        self.ts = book.ts.tolist()
+        self.ts_us = self.columns.ts_us
+        self.counts = book.counts.tolist()
+        self.timelines = book.timeline
+        self.team_minutes = book.team_minutes.tolist()
+        self.customer_minutes = book.customer_minutes.tolist()
+        self.opens, self.clicks = book.opens.tolist(), book.clicks.tolist()
+        self.upcoming, self.latest = book.upcoming.tolist(), book.latest.tolist()
+        self.last_meeting, self.last_call = book.last_meeting.tolist(), book.last_call.tolist()
+        self.recent_engaged = book.recent_engaged.tolist()
+        self.threaded = book.threaded.tolist()
+        self.in_the_loop = book.in_the_loop.tolist()
+        self.replies_by_us = book.replies_by_us.tolist()
+        self.replies_by_them = book.replies_by_them.tolist()
+        self.answered_by_us = book.answered_by_us.tolist()
+        self.answered_by_them = book.answered_by_them.tolist()
+        self.hours_by_us = book.hours_by_us.tolist()
+        self.hours_by_them = book.hours_by_them.tolist()
+        count = len(records)
+        arange = np.arange(count + 1)
+        self.visit_from = np.searchsorted(visits.record, arange).tolist()
+        self.open_from = np.searchsorted(book.open_record, arange).tolist()
+        self.invitation_from = np.searchsorted(book.invitation_record, arange).tolist()
+        self.contacted_from = np.searchsorted(book.contacted_record, arange).tolist()
+        self.users = run.tables.users
+        self.refs = self.columns.refs.refs
+        self.readings: dict[int, PersonReading] = {}
+        self._prepared: dict[int, PreparedInteraction] = {}
+        self._awaiting = self._awaiting_candidates()
+
+    # -- per record ---------------------------------------------------------------
+
+    def score(self, index: int, scope: RecordScope) -> RecordHealth:
+        broken = self.book.visits.broken.get(index)
+        if broken is not None:
+            raise self.columns.broken[broken][1]
+        kpis = self.kpis(index)
+        settings = self.settings
+        if not settings.analytics_enabled:
+            return RecordHealth(scope.record, None, None, _NOT_APPLICABLE, kpis)
+        created_at_ts = scope.created_at.timestamp() if scope.created_at is not None else None
+        now, before, signals = self.readings_of(index, created_at_ts)
+        if now.values is None:
+            reason = self.ungraded_reason(index, now.state, scope)
+            return RecordHealth(
+                scope.record, None, now.state, trend(now, before), kpis, (), (reason,)
+            )
+        factors, reasons = self.explain(index, scope, now.values, signals)
+        if now.score is not None and is_rolled_up(scope):
+            return self.rolled_up(scope, now, before, kpis, factors, reasons)
+        return RecordHealth(
+            scope.record, now.score, now.state, trend(now, before), kpis, factors, reasons
+        )
+
+    def signals(self, index: int, before: bool) -> Signals:
+        figures = self.before if before else self.now
+        time = self.time
+        as_of_ts = time.trend_ts if before else time.now_ts
+        volume = figures.volume[index]
+        asked, replied, silent = (
+            figures.asked[index],
+            figures.replied[index],
+            figures.silent[index],
+        )
+        followed_by_contact = asked - replied - silent
+        answered = figures.reply_credit[index] + FOLLOWED_BY_CONTACT_CREDIT * max(
+            0.0, followed_by_contact
+        )
+        last_engaged = figures.last_engaged[index]
+        last = figures.last[index]
+        return Signals(
+            as_of_ts,
+            2.0 ** ((time.now_ts - as_of_ts) / (DECAY_HALF_LIFE_DAYS * DAY_SECONDS)),
+            (
+                volume[0] + volume[1] + figures.loop_volume[index],
+                volume[2] + volume[3],
+                volume[4] + volume[5],
+                volume[6],
+            ),
+            figures.engaged_volume[index],
+            volume[0],
+            volume[1],
+            self.prepared(last_engaged) if last_engaged >= 0 else None,
+            asked,
+            answered,
+            figures.acceptance_sum[index],
+            figures.acceptance_weight[index],
+            figures.completed[index],
+            figures.recent_completed[index],
+            self.ts[last] if last >= 0 else None,
+        )
+
+    def readings_of(
+        self, index: int, created_at_ts: float | None
+    ) -> tuple[Reading, Reading, Signals]:
+        settings, points = self.settings, self.run.points
+        signals = self.signals(index, False)
+        latest = self.latest[index]
+        now = read_health(
+            signals,
+            settings,
+            created_at_ts=created_at_ts,
+            latest_activity_ts=self.ts[latest] if latest >= 0 else None,
+            has_interactions=latest >= 0,
+            points=points,
+        )
+        before_signals = self.signals(index, True)
+        before = read_health(
+            before_signals,
+            settings,
+            created_at_ts=created_at_ts,
+            latest_activity_ts=before_signals.last_completed_ts,
+            has_interactions=False,
+            points=points,
+        )
+        return now, before, signals
+
+    def prepared(self, visit: int) -> PreparedInteraction:
+        """One visit's interaction as scoring.prepared's row (the few reasons quote)."""
+        row = self._prepared.get(visit)
+        if row is None:
+            position = int(self.position[visit])
+            interaction = self.columns.interaction(position)
+            book = self.book
+            row = self._prepared[visit] = PreparedInteraction(
+                interaction,
+                self.ts[visit],
+                0.0,  # not read: the figures come from tally.py
+                int(book.slot[visit]),
+                0,
+                interaction.direction == _INBOUND,
+                0.0,
+                0.0,
+                bool(book.engaged[visit]),
+                interaction.conversation_id,
+                tuple(sorted({party.ref.id for party in interaction.internal})),
+                interaction.opens,
+                interaction.clicks,
+                bool(book.planned[visit]),
+                _author(interaction.external) if interaction.direction == _INBOUND else None,
+            )
+        return row
+
+    # -- KPIs ---------------------------------------------------------------------
+
+    def kpis(self, index: int) -> Kpis:
+        counts = self.counts[index]
+        last = self.now.last[index]
+        upcoming = self.upcoming[index]
+        sent_threaded, received_threaded = self.threaded[index]
+        replies_by_us, replies_by_them = self.replies_by_us[index], self.replies_by_them[index]
+        emails = counts[0] + counts[1]
+        threaded = sent_threaded + received_threaded + self.in_the_loop[index]
+        last_at = last_kind = last_direction = next_at = next_kind = None
+        if last >= 0:
+            position = int(self.position[last])
+            last_at = moment(int(self.ts_us[position]))
+            last_kind = KINDS[int(self.columns.kind[position])]
+            last_direction = _INBOUND if self.columns.inbound[position] else _OUTBOUND
+        if upcoming >= 0:
+            position = int(self.position[upcoming])
+            next_at = moment(int(self.ts_us[position]))
+            next_kind = KINDS[int(self.columns.kind[position])]
+        return Kpis(
+            emails_sent=counts[0],
+            emails_received=counts[1],
+            meetings_sent=counts[2],
+            meetings_received=counts[3],
+            phone_calls_made=counts[4],
+            phone_calls_received=counts[5],
+            replies_by_us=replies_by_us,
+            replies_by_them=replies_by_them,
+            time_spent_by_team_minutes=self.team_minutes[index],
+            time_spent_by_customer_minutes=self.customer_minutes[index],
+            avg_first_response_by_us_hours=_mean(self.hours_by_us[index], replies_by_us),
+            avg_first_response_by_them_hours=_mean(self.hours_by_them[index], replies_by_them),
+            response_rate_by_us=_mean(self.answered_by_us[index], received_threaded),
+            response_rate_by_them=_mean(self.answered_by_them[index], sent_threaded),
+            last_activity_at=last_at,
+            last_activity_kind=last_kind,
+            last_activity_direction=last_direction,
+            next_activity_at=next_at,
+            next_activity_kind=next_kind,
+            email_opens=self.opens[index],
+            email_clicks=self.clicks[index],
+            weekly=self.timeline.weeks(self.timelines[index].tolist()),
+            most_contacted=self.most_contacted(index),
+            computation_accuracy="partial" if threaded < emails else "complete",
+        )
+
+    def most_contacted(self, index: int) -> tuple[tuple[str, int], ...]:
+        start, end = self.contacted_from[index], self.contacted_from[index + 1]
+        book, users = self.book, self.users
+        return tuple(
+            (users[int(book.contacted_user[k])], int(book.contacted_count[k]))
+            for k in range(start, min(end, start + MOST_CONTACTED_LIMIT))
+        )
+
+    # -- reasons (scoring.explain, over the figures) ---------------------------------
+
+    def ungraded_reason(self, index: int, state: HealthState, scope: RecordScope) -> str:
+        if state == HealthState.RECORD_OLDER_THAN_2_YEARS:
+            return "no interaction in the last 2 years; the record is older than 2 years"
+        if state == HealthState.NO_CLOSED_ACTIVITIES:
+            upcoming = self.upcoming[index]
+            when = f"; next on {as_date(self.ts[upcoming])}" if upcoming >= 0 else ""
+            return f"only planned activities so far{when}"
+        completed = plural(self.now.completed[index], "completed interaction")
+        return f"{completed} so far; grading starts with 2 in 90 days or 5 in total"
+
+    def explain(
+        self, index: int, scope: RecordScope, values: FactorValues, signals: Signals
+    ) -> tuple[tuple[Factor, ...], tuple[str, ...]]:
+        recency, frequency, engagement, activity_mix = values
+        w_recency, w_frequency, w_engagement, w_activity_mix = FACTOR_WEIGHTS
+        p_recency, p_frequency = 100 * w_recency * recency, 100 * w_frequency * frequency
+        p_engagement, p_activity_mix = (
+            100 * w_engagement * engagement,
+            100 * w_activity_mix * activity_mix,
+        )
+        recency_detail, candidates = self._recency(
+            index, scope, signals, recency, 100 * w_recency - p_recency, p_recency
+        )
+        frequency_detail, more = self._frequency(
+            index, frequency, 100 * w_frequency - p_frequency, p_frequency
+        )
+        candidates += more
+        engagement_detail, more = self._engagement(
+            index, scope, signals, 100 * w_engagement - p_engagement, p_engagement
+        )
+        candidates += more
+        mix_detail, more = self._activity_mix(
+            index, signals, activity_mix, 100 * w_activity_mix - p_activity_mix, p_activity_mix
+        )
+        candidates += more
+        candidates.sort()
+        factors = (
+            Factor("recency", recency, w_recency, p_recency, recency_detail),
+            Factor("frequency", frequency, w_frequency, p_frequency, frequency_detail),
+            Factor("engagement", engagement, w_engagement, p_engagement, engagement_detail),
+            Factor("activity_mix", activity_mix, w_activity_mix, p_activity_mix, mix_detail),
+        )
+        return factors, tuple(text for _, _, text in candidates[:MAX_REASONS])
+
+    def _recency(
+        self,
+        index: int,
+        scope: RecordScope,
+        signals: Signals,
+        value: float,
+        lost: float,
+        earned: float,
+    ) -> tuple[str, list[Candidate]]:
+        frequency = self.settings.frequency
+        gap = EXPECTED_GAP_DAYS[frequency]
+        rhythm = f"a {RHYTHM_WORDS[frequency]} rhythm allows {gap:g} days"
+        last = signals.last_engaged
+        if last is None:
+            text = f"no reply, call or meeting from {scope.name} yet"
+            return f"no reply, call or meeting from the customer yet; {rhythm}", [
+                candidate(lost, 0, text)
+            ]
+        days = round(days_since_engaged(signals) or 0)
+        date, who = as_date(last.ts), self._engaged_person(last, scope)
+        detail = f"last two-way contact {date} ({_days_ago(days)}); {rhythm}"
+        if value < 1:
+            text = f"no reply, call or meeting from {who} since {date} ({days} days)"
+            return detail, [candidate(lost, days, text)]
+        return detail, [candidate(earned, 0, f"last two-way contact with {who} on {date}")]
+
+    def _frequency(
+        self, index: int, value: float, lost: float, earned: float
+    ) -> tuple[str, list[Candidate]]:
+        frequency = self.settings.frequency
+        recent = self.recent_engaged[index]
+        contacts = f"{plural(recent, 'two-way contact')} in the last {RECENT_DAYS} days"
+        expected = max(1, round(RECENT_DAYS / EXPECTED_GAP_DAYS[frequency]))
+        detail = f"{contacts}, about {expected} expected"
+        if value < 1:
+            rhythm = RHYTHM_WORDS[frequency]
+            text = f"{contacts}; a {rhythm} rhythm expects about {expected}"
+            return detail, [candidate(lost, -value, text)]
+        return detail, [candidate(earned, value, contacts)]
+
+    def _engagement(
+        self, index: int, scope: RecordScope, signals: Signals, lost: float, earned: float
+    ) -> tuple[str, list[Candidate]]:
+        parts = []
+        if signals.asked_weight > 0:
+            share = _percent(signals.answered_weight / signals.asked_weight)
+            parts.append(f"replies to our emails earn {share} of full credit")
+        if signals.acceptance_weight > 0:
+            share = _percent(signals.acceptance_sum / signals.acceptance_weight)
+            parts.append(f"accepted {share} of our meeting invitations")
+        if signals.outbound_volume > 0 and signals.inbound_volume > 0:
+            ratio = signals.inbound_volume / signals.outbound_volume
+            parts.append(f"{ratio:.1f} of their emails for each of ours")
+        detail = "; ".join(parts) or "nothing from the customer to measure yet"
+        return detail, [
+            *self._unanswered(index, scope, lost),
+            *self._awaiting_our_reply(index, scope),
+            *self._skipped_meetings(index, scope, lost),
+            *self._reply_speed(index, scope, lost, earned),
+        ]
+
+    def unanswered_turns(self, index: int) -> list[tuple[float, int, int]]:
+        """(started ts, messages, opener visit) of our turns left unanswered
+        (explain.unanswered_turns)."""
+        due = self.time.now_ts - UNANSWERED_AFTER_HOURS * HOUR_SECONDS
+        last_engaged = self.now.last_engaged[index]
+        silent_after = self.ts[last_engaged] if last_engaged >= 0 else float("-inf")
+        book = self.book
+        turns = []
+        for k in range(self.open_from[index], self.open_from[index + 1]):
+            started = float(book.open_started[k])
+            if silent_after < started <= due:
+                turns.append((started, int(book.open_messages[k]), int(book.open_opener[k])))
+        return turns
+
+    def _unanswered(self, index: int, scope: RecordScope, lost: float) -> list[Candidate]:
+        waiting: dict[str, list[float]] = {}
+        for started_ts, messages, opener in self.unanswered_turns(index):
+            external = self.prepared(opener).interaction.external
+            recipients = [p.ref for p in external if p.ref in scope.people] or [
+                p.ref for p in external
+            ]
+            for ref in dict.fromkeys(recipients):
+                entry = waiting.setdefault(self._name_in(ref, scope), [0, started_ts])
+                entry[0] += messages
+                entry[1] = min(entry[1], started_ts)
+        reasons = []
+        for name, (emails, since) in waiting.items():
+            text = f"{plural(int(emails), 'email')} to {name} unanswered since {as_date(since)}"
+            reasons.append(candidate(lost, emails, text))
+        return reasons
+
+    def _awaiting_candidates(self) -> set[int]:
+        """Records with an email of one of their people that may await our reply."""
+        book, now_ts = self.book, self.time.now_ts
+        due = now_ts - UNANSWERED_AFTER_HOURS * HOUR_SECONDS
+        stale = now_ts - AWAITING_REPLY_DAYS * DAY_SECONDS
+        visits = book.visits
+        ts = book.ts
+        maybe = np.flatnonzero(
+            book.history & (book.slot == EMAILS_RECEIVED) & (ts >= stale) & (ts <= due)
+        )
+        if len(maybe) == 0:
+            return set()
+        sets = self.columns.party_set[visits.position[maybe]]
+        author = np.where(sets >= 0, self.run.tables.author[np.maximum(sets, 0)], -1)
+        from scoring.columnar.visits import contains
+
+        record = visits.record[maybe]
+        mine = (author >= 0) & contains(visits.members, record * visits.people_count + author)
+        return set(np.unique(record[mine]).tolist())
+
+    def _awaiting_our_reply(self, index: int, scope: RecordScope) -> list[Candidate]:
+        if index not in self._awaiting:
+            return []
+        now_ts = self.time.now_ts
+        due = now_ts - UNANSWERED_AFTER_HOURS * HOUR_SECONDS
+        stale = now_ts - AWAITING_REPLY_DAYS * DAY_SECONDS
+        people = scope.people
+        heard_from_us: set[RecordRef] = set()
+        waiting: dict[RecordRef, list[float]] = {}
+        start = self.visit_from[index]
+        visit = self.visit_from[index + 1] - 1
+        ts, planned, slot = self.ts, self.book.planned, self.book.slot
+        while visit >= start and ts[visit] > now_ts:
+            visit -= 1
+        while visit >= start:
+            at = ts[visit]
+            current = visit
+            visit -= 1
+            if at < stale:
+                break
+            if planned[current]:
+                continue
+            kind = int(slot[current])
+            if kind == EMAILS_RECEIVED:
+                author = self.prepared(current).author
+                if author is None or author not in people or author in heard_from_us:
+                    continue
+                if at <= due:
+                    entry = waiting.setdefault(author, [0, at])
+                    entry[0] += 1
+                    entry[1] = at
+            elif kind != TASKS:
+                position = int(self.position[current])
+                code = int(self.columns.party_set[position])
+                if code >= 0:
+                    heard_from_us.update(p.ref for p in self.columns.sets.external[code])
+        reasons = []
+        for person, (emails, since) in waiting.items():
+            name = self._name_in(person, scope)
+            text = (
+                f"{plural(int(emails), 'email')} from {name} awaiting our reply since "
+                f"{as_date(since)}"
+            )
+            reasons.append(candidate(WAITING_ON_US_IMPACT, emails, text))
+        return reasons
+
+    def invitations(self, index: int) -> list[tuple[RecordRef, Response]]:
+        book, refs = self.book, self.refs
+        start, end = self.invitation_from[index], self.invitation_from[index + 1]
+        people = book.invitation_person[start:end].tolist()
+        responses = book.invitation_response[start:end].tolist()
+        return [
+            (refs[person], _response(code)) for person, code in zip(people, responses, strict=True)
+        ]
+
+    def _skipped_meetings(self, index: int, scope: RecordScope, lost: float) -> list[Candidate]:
+        answers: dict[RecordRef, list[Response]] = {}
+        for person, response in self.invitations(index):
+            answers.setdefault(person, []).append(response)
+        reasons = []
+        for person, responses in answers.items():
+            last = responses[-LAST_INVITATIONS:]
+            declined, unanswered = last.count(_DECLINED), last.count(_NO_ANSWER)
+            if declined + unanswered == 0:
+                continue
+            name, of = self._name_in(person, scope), f"of the last {plural(len(last), 'meeting')}"
+            if not unanswered:
+                text = f"{name} declined {declined} {of}"
+            elif not declined:
+                text = f"{name} left {unanswered} {of} unanswered"
+            else:
+                text = f"{name} skipped {declined + unanswered} {of} ({declined} declined)"
+            reasons.append(candidate(lost, declined + unanswered, text))
+        return reasons
+
+    def _reply_speed(
+        self, index: int, scope: RecordScope, lost: float, earned: float
+    ) -> list[Candidate]:
+        replies = self.replies_by_them[index]
+        if not replies:
+            return []
+        hours = self.hours_by_them[index] / replies
+        who = scope.name
+        if hours > SLOW_REPLY_HOURS:
+            return [candidate(lost, hours, f"{who} takes {_duration(hours)} to reply on average")]
+        text = f"{who} replies within {_duration(hours)} on average"
+        return [candidate(earned / 2, -hours, text)]
+
+    def _activity_mix(
+        self, index: int, signals: Signals, value: float, lost: float, earned: float
+    ) -> tuple[str, list[Candidate]]:
+        labels = ("emails", "meetings", "calls", "tasks")
+        used = [
+            label for label, volume in zip(labels, signals.kind_volume, strict=True) if volume > 0
+        ]
+        detail = "channels in use: " + ", ".join(used) if used else "no channel in use"
+        last_meeting = self.last_meeting[index]
+        if last_meeting < 0:
+            if self.last_call[index] < 0:
+                return detail, [candidate(lost, 0, "no meeting or call yet, only written contact")]
+            return detail, []
+        meeting_ts = self.ts[last_meeting]
+        days = int((self.time.now_ts - meeting_ts) // DAY_SECONDS)
+        if days >= NO_MEETING_AFTER_DAYS:
+            return detail, [candidate(lost, days, f"no meeting in {days} days")]
+        if value >= 0.8:
+            return detail, [candidate(earned, 0, f"last meeting on {as_date(meeting_ts)}")]
+        return detail, []
+
+    def _engaged_person(self, row: PreparedInteraction, scope: RecordScope) -> str:
+        people = scope.people
+        if len(people) == 1:
+            [person] = people
+            return self._name_in(person, scope)
+        external = row.interaction.external
+        ours = [p for p in external if p.ref in people and p.role in (_FROM, _ORGANIZER)]
+        ours = ours or [p for p in external if p.ref in people]
+        return self._name_in(ours[0].ref, scope) if ours else scope.name
+
+    def _name_in(self, ref: RecordRef, scope: RecordScope) -> str:
+        name = self.names.get(ref)
+        if name:
+            return name
+        if ref == scope.record:
+            return scope.name
+        return ref.type + " " + ref.id
+
+    def _name(self, person: RecordRef) -> str:
+        return self.names.get(person) or person.type + " " + person.id
+
+    # -- deals and accounts (scoring.pipeline.RecordScorer._rolled_up) ---------------
+
+    def reading(self, person: RecordRef) -> PersonReading:
+        index = self.people[person]
+        reading = self.readings.get(index)
+        if reading is None:
+            broken = self.book.visits.broken.get(index)
+            if broken is not None:
+                raise self.columns.broken[broken][1]
+            now, before, signals = self.readings_of(index, None)
+            last_engaged = signals.last_engaged
+            reading = self.readings[index] = PersonReading(
+                now.score,
+                before.score,
+                last_engaged.ts if last_engaged is not None else None,
+                signals.last_completed_ts,
+            )
+        return reading
+
+    def silence(self, person: RecordRef) -> Silence:
+        index = self.people[person]
+        unanswered = 0
+        since_ts: float | None = None
+        for started_ts, messages, _ in self.unanswered_turns(index):
+            unanswered += messages
+            since_ts = started_ts if since_ts is None else min(since_ts, started_ts)
+        last = [response for _, response in self.invitations(index)][-LAST_INVITATIONS:]
+        skipped = sum(1 for response in last if response in _SKIPPED)
+        return Silence(unanswered, since_ts, skipped, len(last))
+
+    def rolled_up(
+        self,
+        scope: RecordScope,
+        pooled: Reading,
+        pooled_before: Reading,
+        kpis: Kpis,
+        factors: tuple[Factor, ...],
+        reasons: tuple[str, ...],
+    ) -> RecordHealth:
+        assert pooled.score is not None
+        settings = self.settings
+        readings = {person: self.reading(person) for person in sorted(scope.people)}
+
+        def describe(person: RecordRef, role: StakeholderRole, reading: PersonReading) -> str:
+            return describe_silence(f"{self._name(person)} ({role})", self.silence(person), reading)
+
+        if scope.record.type == RecordType.OPPORTUNITY:
+            rollup = deal_rollup(
+                scope,
+                pooled.score,
+                pooled_before.score,
+                readings,
+                settings.good_min,
+                describe,
+                self._name,
+            )
+            name = "key_contacts"
+        else:
+            rollup = account_rollup(
+                scope,
+                pooled.score,
+                pooled_before.score,
+                readings,
+                settings.good_min,
+                settings.fair_min,
+                self.time.now_ts,
+                self._name,
+            )
+            name = "contacts"
+        now = Reading(rollup.score, grade(rollup.score, settings), pooled.values)
+        before = (
+            pooled_before
+            if rollup.before is None or pooled_before.score is None
+            else Reading(rollup.before, grade(rollup.before, settings), pooled_before.values)
+        )
+        pooled_points = 0.0
+        for factor in factors:
+            pooled_points += factor.points
+        adjustment = rollup.score - pooled_points
+        factors = (*factors, Factor(name, rollup.score / 100, 0.0, adjustment, rollup.detail))
+        merged = tuple(dict.fromkeys([*rollup.reasons, *reasons]))[:MAX_REASONS]
+        return RecordHealth(
+            scope.record,
+            rollup.score,
+            now.state,
+            trend(now, before),
+            kpis,
+            factors,
+            merged,
+            self._weakest(rollup),
+        )
+
+    def _weakest(self, rollup: RollUp) -> WeakestContact | None:
+        if rollup.weakest is None:
+            return None
+        person, role, reading = rollup.weakest
+        assert reading.score is not None
+        since = reading.last_engaged_ts
+        return WeakestContact(
+            person,
+            self._name(person),
+            role,
+            reading.score,
+            None if since is None else datetime.fromtimestamp(since, UTC),
+        )
+
+
+def _response(code: int) -> Response:
+    response = RESPONSES[code]
+    assert response is not None  # invitations carry an answer
+    return response
+
+
+def _mean(total: float, count: int) -> float | None:
+    return total / count if count else None

@@ -1,0 +1,435 @@
+"""Every per-record figure of scoring.tally, for the whole book at once, over columns.
+
+scoring.tally makes one pass per record; here each figure is one vectorised
+operation over all (record, interaction) visits (visits.py), which are sorted
+by record and then by time. Sums are `np.bincount` over visits in that order:
+bincount adds in input order, so each record's sum is the same left-to-right
+sum of the same floats the reference pass makes, bit for bit. The trend's
+"before" reading is the same sums over the visits dated at or before its
+moment (the pass's snapshot); turns and replies are runs within (record,
+conversation) groups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.columnar.columns import (
+    CALL,
+    EMAIL,
+    MEETING,
+    RESPONSE_CODES,
+    ROLE_CODES,
+    TASK,
+    Bools,
+    Floats,
+    InteractionColumns,
+    Ints,
+)
+from scoring.columnar.visits import SetTables, Visits, contains, expand
+from scoring.model import Kind, Response, Role
+from scoring.prepared import (
+    _DECAY_RATE,
+    DAY_SECONDS,
+    EMAIL_READ_MINUTES,
+    EMAIL_WRITE_MINUTES,
+    SLOTS,
+    TIMELINE_COLUMNS,
+    TIMELINE_OFF,
+    TIMELINE_WEEKS,
+    WEEK_SECONDS,
+    ScoringTime,
+)
+from scoring.tally import ACCEPTANCE, RECENT_WINDOW_DAYS
+from scoring.threads import REPLY_CREDIT_FLOOR, REPLY_SPEED_HALF_LIFE_HOURS
+
+BINS = TIMELINE_OFF + 1
+_ACCEPTANCE = np.array(
+    [1.0, *(ACCEPTANCE[response] for response in Response)], dtype=np.float64
+)  # by response code; code 0 (no answer recorded) is never read through this
+_PRESENT = np.array(
+    [False, *(response in (Response.ACCEPTED, Response.TENTATIVE) for response in Response)]
+)
+_ORGANIZER = ROLE_CODES[Role.ORGANIZER]
+_NO_RESPONSE = RESPONSE_CODES[None]
+
+
+@dataclass
+class Reading:
+    """A record's factor inputs as of one moment (scoring.tally.Signals), by record."""
+
+    volume: Floats  # (records, SLOTS): held interactions, decayed and weighted
+    loop_volume: Floats
+    engaged_volume: Floats
+    last_engaged: Ints  # visit index, -1: never
+    asked: Floats
+    replied: Floats
+    reply_credit: Floats
+    silent: Floats
+    acceptance_sum: Floats
+    acceptance_weight: Floats
+    completed: Ints
+    recent_completed: Ints
+    last: Ints  # visit index of the latest completed interaction, -1: none
+
+
+@dataclass
+class BookTally:
+    """scoring.tally's figures for every record of a book (arrays by record)."""
+
+    records: int
+    visits: Visits
+    # Per visit.
+    ts: Floats
+    slot: Ints
+    planned: Bools  # planned at or before now: neither history nor next
+    history: Bools  # at or before now and not planned
+    held: Bools  # history that happened with the record's people (not "in the loop")
+    engaged: Bools
+    # Per record.
+    now: Reading
+    before: Reading
+    counts: Ints  # (records, SLOTS)
+    timeline: Ints  # (records, BINS)
+    team_minutes: Floats
+    customer_minutes: Floats
+    opens: Ints
+    clicks: Ints
+    upcoming: Ints  # visit index of the earliest interaction after now, -1: none
+    latest: Ints  # visit index of the record's latest interaction of any kind, -1: none
+    last_meeting: Ints  # visit index of the latest held meeting, -1: none
+    last_call: Ints
+    recent_engaged: Ints  # engaged interactions in the last explain.RECENT_DAYS days
+    threaded: Ints  # (records, 2): ours, theirs
+    in_the_loop: Ints
+    replies_by_us: Ints
+    replies_by_them: Ints
+    answered_by_us: Ints
+    answered_by_them: Ints
+    hours_by_us: Floats
+    hours_by_them: Floats
+    # Turns still open at now: (record, started ts, messages, opener visit), ours only.
+    open_record: Ints
+    open_started: Floats
+    open_messages: Ints
+    open_opener: Ints
+    # Our meeting invitations with an answer: (record, visit, person, response code),
+    # in the order the pass meets them.
+    invitation_record: Ints
+    invitation_visit: Ints
+    invitation_person: Ints
+    invitation_response: Ints
+    # most contacted: (record, user code, count), each record's top three first.
+    contacted_record: Ints
+    contacted_user: Ints
+    contacted_count: Ints
+
+
+def _last_per_record(record: Ints, mask: Bools, records: int) -> Ints:
+    """Index of the last visit of each record where mask holds (-1: none)."""
+    out = np.full(records, -1, dtype=np.int64)
+    where = np.flatnonzero(mask)
+    out[record[where]] = where  # later writes win: the last one stays
+    return out
+
+
+def _first_per_record(record: Ints, mask: Bools, records: int) -> Ints:
+    out = np.full(records, -1, dtype=np.int64)
+    where = np.flatnonzero(mask)[::-1]
+    out[record[where]] = where
+    return out
+
+
+def _weighted(index: Ints, weights: npt.NDArray[Any], bins: int) -> Floats:
+    """Sums by index, each bin's in input order (np.bincount adds in order)."""
+    sums: Floats = np.bincount(index, weights=weights, minlength=bins).astype(np.float64)
+    return sums
+
+
+def _sum(record: Ints, mask: Bools, weights: Floats, records: int) -> Floats:
+    return _weighted(record[mask], weights[mask], records)
+
+
+def _count(record: Ints, mask: Bools, records: int) -> Ints:
+    counts: Ints = np.bincount(record[mask], minlength=records)
+    return counts
+
+
+def tally_book(
+    columns: InteractionColumns,
+    tables: SetTables,
+    visits: Visits,
+    records: int,
+    settings_weights: dict[Kind, float],
+    time: ScoringTime,
+) -> BookTally:
+    record, position = visits.record, visits.position
+    kind_of = columns.kind[position]
+    inbound = columns.inbound[position]
+    ts_i = columns.ts  # per interaction, as scoring.prepared computes it
+    ts = ts_i[position]
+    now_ts, trend_ts = time.now_ts, time.trend_ts
+    # Per interaction: influence weight x decay as of now (0 after now).
+    age = ts_i - now_ts
+    kind_weight = np.array(
+        [settings_weights[kind] for kind in (Kind.EMAIL, Kind.MEETING, Kind.CALL, Kind.TASK)]
+    )
+    decay = np.exp(_DECAY_RATE * np.minimum(age, 0.0))
+    weight_i = np.where(age <= 0, kind_weight[columns.kind] * decay, 0.0)
+    weight = weight_i[position]
+    slot = np.where(kind_of == TASK, 6, kind_of * 2 + inbound)
+    planned = columns.planned[position] & (ts <= now_ts)
+    seen = ts <= now_ts
+    history = seen & ~planned
+    set_of = columns.party_set[position]
+
+    # Per visit: held and engaged (scoring.tally.Tally.add).
+    engaged = (kind_of == CALL) & history
+    held = history.copy()
+    # Their emails: engaged when one of the record's people wrote them, or when
+    # they reached the record only through its regarding and a CRM person wrote them.
+    theirs = history & (kind_of == EMAIL) & inbound
+    author = np.where(set_of >= 0, tables.author[np.maximum(set_of, 0)], -1)
+    wrote = (author >= 0) & (
+        contains(visits.members, record * visits.people_count + author) | ~visits.has_person
+    )
+    engaged |= theirs & wrote
+    loop = theirs & ~wrote
+    held &= ~loop
+    # Meetings: from the answers of the record's people among the invitees.
+    meeting = np.flatnonzero(history & (kind_of == MEETING))
+    m_set = set_of[meeting]
+    has_set = m_set >= 0
+    m_set_safe = np.maximum(m_set, 0)
+    m_count = np.where(has_set, tables.party_ptr[m_set_safe + 1] - tables.party_ptr[m_set_safe], 0)
+    owner, offset = expand(m_count)
+    party = tables.party_ptr[m_set_safe[owner]] + offset
+    a_person = tables.party_person[party]
+    a_role = tables.party_role[party]
+    a_response = tables.party_response[party]
+    a_record = record[meeting[owner]]
+    in_people = contains(visits.members, a_record * visits.people_count + a_person)
+    any_in_people = np.bincount(owner[in_people], minlength=len(meeting)) > 0
+    attendee = in_people | ~any_in_people[owner]
+    owner, a_person, a_role, a_response = (
+        owner[attendee],
+        a_person[attendee],
+        a_role[attendee],
+        a_response[attendee],
+    )
+    ours = ~inbound[meeting[owner]]
+    there = (a_response == _NO_RESPONSE) | (~ours & (a_role == _ORGANIZER))
+    a_engaged = there | _PRESENT[a_response]
+    acceptance = np.where(there, 1.0, _ACCEPTANCE[a_response])
+    attendees = np.bincount(owner, minlength=len(meeting))
+    m_acceptance = _weighted(owner, acceptance, len(meeting))
+    m_engaged = np.bincount(owner[a_engaged], minlength=len(meeting)) > 0
+    with_attendees = attendees > 0
+    held[meeting] = m_engaged | ~with_attendees
+    engaged[meeting] = m_engaged
+    invited = ours & ~there
+    invitation_visit = meeting[owner[invited]]
+    invitation_person = a_person[invited]
+    invitation_response = a_response[invited]
+    # acceptance_sum: weight * acceptance / attendees, per meeting with attendees
+    acc_visit = meeting[with_attendees]
+    acc_value = weight[acc_visit] * m_acceptance[with_attendees] / attendees[with_attendees]
+
+    def reading(as_of_ts: float) -> Reading:
+        upto = ts <= as_of_ts
+        h, hd = history & upto, held & upto
+        eng = engaged & upto
+        volume = _weighted(record[hd] * SLOTS + slot[hd], weight[hd], records * SLOTS).reshape(
+            records, SLOTS
+        )
+        last_engaged = _last_per_record(record, eng, records)
+        threaded_ours = hd & (kind_of == EMAIL) & ~inbound & (conversation >= 0)
+        engaged_at = np.where(last_engaged >= 0, last_engaged, -1)[record]
+        silent_mask = threaded_ours & (np.arange(len(record)) > engaged_at)
+        acc_upto = ts[acc_visit] <= as_of_ts
+        replied_upto = reply_ts <= as_of_ts
+        recent_from = as_of_ts - RECENT_WINDOW_DAYS * DAY_SECONDS
+        return Reading(
+            volume=volume,
+            loop_volume=_sum(record, loop & upto, weight, records),
+            engaged_volume=_sum(record, eng, weight, records),
+            last_engaged=last_engaged,
+            asked=_sum(record, threaded_ours, weight, records),
+            replied=_weighted(
+                reply_record[replied_upto & them], reply_turn_weight[replied_upto & them], records
+            ),
+            reply_credit=_weighted(
+                reply_record[replied_upto & them], reply_credit[replied_upto & them], records
+            ),
+            silent=_sum(record, silent_mask, weight, records),
+            acceptance_sum=_weighted(record[acc_visit[acc_upto]], acc_value[acc_upto], records),
+            acceptance_weight=_weighted(
+                record[acc_visit[acc_upto]], weight[acc_visit[acc_upto]], records
+            ),
+            completed=_count(record, h, records),
+            recent_completed=_count(record, h & (ts > recent_from), records),
+            last=_last_per_record(record, h, records),
+        )
+
+    # Turns: runs of emails from one side within one (record, conversation).
+    conversation = columns.conversation[position]
+    threaded = np.flatnonzero(held & (kind_of == EMAIL) & (conversation >= 0))
+    order = np.argsort(
+        record[threaded] * (len(columns.conversations) + 1) + conversation[threaded],
+        kind="stable",
+    )
+    t_visit = threaded[order]
+    t_group = record[t_visit] * (len(columns.conversations) + 1) + conversation[t_visit]
+    t_inbound = inbound[t_visit]
+    new_group = np.ones(len(t_visit), dtype=np.bool_)
+    new_group[1:] = t_group[1:] != t_group[:-1]
+    new_turn = new_group.copy()
+    new_turn[1:] |= t_inbound[1:] != t_inbound[:-1]
+    turn_of = np.cumsum(new_turn) - 1
+    starts = np.flatnonzero(new_turn)
+    turn_weight = _weighted(turn_of, weight[t_visit], len(starts))
+    turn_messages = np.bincount(turn_of)
+    turn_visit = t_visit[starts]  # the opener
+    turn_ts = ts[turn_visit]
+    turn_inbound = t_inbound[starts]
+    turn_record = record[turn_visit]
+    answered = np.zeros(len(starts), dtype=np.bool_)
+    answered[:-1] = ~new_group[starts[1:]]
+    answered_turns = np.flatnonzero(answered)
+    reply_visit = turn_visit[answered_turns + 1]
+    # Replies in the order the pass meets them: by record, then time.
+    reply_order = np.argsort(reply_visit, kind="stable")
+    answered_turns, reply_visit = answered_turns[reply_order], reply_visit[reply_order]
+    reply_record = record[reply_visit]
+    reply_ts = ts[reply_visit]
+    hours = (reply_ts - turn_ts[answered_turns]) / 3600.0
+    them = ~turn_inbound[answered_turns]  # our turn answered: a reply by them
+    reply_turn_weight = turn_weight[answered_turns]
+    speed = 0.5 ** (hours / REPLY_SPEED_HALF_LIFE_HOURS)
+    reply_credit = reply_turn_weight * (REPLY_CREDIT_FLOOR + (1.0 - REPLY_CREDIT_FLOOR) * speed)
+    last_turn = np.ones(len(starts), dtype=np.bool_)
+    last_turn[:-1] = new_group[starts[1:]]
+    open_ours = np.flatnonzero(last_turn & ~turn_inbound)
+    # Open turns by record, in the order their conversation first appeared.
+    open_ours = open_ours[np.argsort(turn_record[open_ours], kind="stable")]
+
+    now_reading = reading(now_ts)
+    before_reading = reading(trend_ts)
+
+    # KPIs.
+    key = record[history] * SLOTS + slot[history]
+    counts = np.bincount(key, minlength=records * SLOTS).reshape(records, SLOTS)
+    week = (ts - time.timeline_start_ts) // WEEK_SECONDS
+    column = np.array([0, 1, 2, 2, 3, 3, -1])[slot]
+    off = (column < 0) | (week < 0) | (week >= TIMELINE_WEEKS)
+    week_slot = np.where(
+        off, TIMELINE_OFF, week.clip(0, TIMELINE_WEEKS - 1) * TIMELINE_COLUMNS + column
+    )
+    timeline = np.bincount(
+        record[history] * BINS + week_slot[history].astype(np.int64), minlength=records * BINS
+    ).reshape(records, BINS)
+    team_i, customer_i = _minutes(columns, tables)
+    opens_v, clicks_v = columns.opens[position], columns.clicks[position]
+    future = ~seen
+    upcoming = _first_per_record(record, future, records)
+    any_visit = np.ones(len(record), dtype=np.bool_)
+    recent_engaged = _count(record, engaged & history & (ts > now_ts - 30 * DAY_SECONDS), records)
+    threaded_side = np.zeros((records, 2), dtype=np.int64)
+    threaded_side[:, 0] = np.bincount(record[t_visit[~t_inbound]], minlength=records)
+    threaded_side[:, 1] = np.bincount(record[t_visit[t_inbound]], minlength=records)
+    us = ~them
+    contacted = _most_contacted(record, set_of, history, tables, records)
+    return BookTally(
+        records=records,
+        visits=visits,
+        ts=ts,
+        slot=slot,
+        planned=planned,
+        history=history,
+        held=held,
+        engaged=engaged,
+        now=now_reading,
+        before=before_reading,
+        counts=counts,
+        timeline=timeline,
+        team_minutes=_sum(record, history, team_i[position], records),
+        customer_minutes=_sum(record, history, customer_i[position], records),
+        opens=_weighted(record[history], opens_v[history], records).astype(np.int64),
+        clicks=_weighted(record[history], clicks_v[history], records).astype(np.int64),
+        upcoming=upcoming,
+        latest=_last_per_record(record, any_visit, records),
+        last_meeting=_last_per_record(record, held & (kind_of == MEETING), records),
+        last_call=_last_per_record(record, held & (kind_of == CALL), records),
+        recent_engaged=recent_engaged,
+        threaded=threaded_side,
+        in_the_loop=_count(record, loop & (conversation >= 0), records),
+        replies_by_us=np.bincount(reply_record[us], minlength=records),
+        replies_by_them=np.bincount(reply_record[them], minlength=records),
+        answered_by_us=_weighted(
+            reply_record[us], turn_messages[answered_turns[us]], records
+        ).astype(np.int64),
+        answered_by_them=_weighted(
+            reply_record[them], turn_messages[answered_turns[them]], records
+        ).astype(np.int64),
+        hours_by_us=_weighted(reply_record[us], hours[us], records),
+        hours_by_them=_weighted(reply_record[them], hours[them], records),
+        open_record=turn_record[open_ours],
+        open_started=turn_ts[open_ours],
+        open_messages=turn_messages[open_ours],
+        open_opener=turn_visit[open_ours],
+        invitation_record=record[invitation_visit],
+        invitation_visit=invitation_visit,
+        invitation_person=invitation_person,
+        invitation_response=invitation_response,
+        contacted_record=contacted[0],
+        contacted_user=contacted[1],
+        contacted_count=contacted[2],
+    )
+
+
+def _minutes(columns: InteractionColumns, tables: SetTables) -> tuple[Floats, Floats]:
+    """(team minutes, customer minutes) per interaction (scoring.prepared)."""
+    kind, inbound, duration = columns.kind, columns.inbound, columns.duration
+    has_set = columns.party_set >= 0
+    safe = np.maximum(columns.party_set, 0)
+    present = np.where(has_set, tables.present[safe], 1)
+    declined = has_set & tables.all_declined[safe]
+    team = np.where(
+        kind == EMAIL,
+        np.where(inbound, EMAIL_READ_MINUTES, EMAIL_WRITE_MINUTES),
+        np.where(kind == TASK, duration, duration * present),
+    )
+    customer = np.where(
+        kind == EMAIL,
+        np.where(inbound, EMAIL_WRITE_MINUTES, EMAIL_READ_MINUTES),
+        np.where((kind == TASK) | declined, 0.0, duration),
+    )
+    return team, customer
+
+
+def _most_contacted(
+    record: Ints, set_of: Ints, history: Bools, tables: SetTables, records: int
+) -> tuple[Ints, Ints, Ints]:
+    """Each record's top three colleagues by interactions, equal counts by id."""
+    visit = np.flatnonzero(history & (set_of >= 0))
+    sets = set_of[visit]
+    owner, offset = expand(tables.user_ptr[sets + 1] - tables.user_ptr[sets])
+    users = max(len(tables.users), 1)
+    key = np.sort(record[visit[owner]] * users + tables.user[tables.user_ptr[sets[owner]] + offset])
+    if len(key) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    first = np.ones(len(key), dtype=np.bool_)
+    first[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(first)
+    count = np.diff(np.append(starts, len(key)))
+    pair_record, pair_user = np.divmod(key[starts], users)
+    order = np.lexsort((pair_user, -count, pair_record))
+    pair_record, pair_user, count = pair_record[order], pair_user[order], count[order]
+    rank = np.arange(len(order)) - np.searchsorted(pair_record, pair_record, side="left")
+    top = rank < 3
+    return pair_record[top], pair_user[top], count[top]

@@ -1,0 +1,244 @@
+"""Which interactions each record reads, as two arrays: (record, position) visits.
+
+The rule is scoring.scope's (`belongs_to`): an interaction counts for a
+record when it regards the record, or when one of its external parties is one
+of the record's people and, with a team, one of ours on it is in the team.
+Here the rule is two joins over codes instead of a gather per record: the
+interactions' (position, person) pairs joined with the records' (record,
+person) pairs, the team checked over (record, colleague) pairs, plus the
+(position, regarding) pairs; each visit once, sorted by record then time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from scoring.columnar.columns import Bools, InteractionColumns, Ints
+from scoring.model import RecordScope, Response, Role
+
+_FROM, _ORGANIZER, _DECLINED = Role.FROM, Role.ORGANIZER, Response.DECLINED
+
+
+def expand(counts: Ints) -> tuple[Ints, Ints]:
+    """(owner, offset) of each element when owner k has counts[k] elements."""
+    total = int(counts.sum())
+    owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    starts = np.cumsum(counts) - counts
+    offset = np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
+    return owner, offset
+
+
+def unique_sorted(values: Ints) -> Ints:
+    """Sorted distinct values (np.unique hashes in numpy 2.3+, several times slower here)."""
+    values = np.sort(values)
+    if len(values) == 0:
+        return values
+    keep = np.ones(len(values), dtype=np.bool_)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
+
+
+def contains(sorted_values: Ints, values: Ints) -> Bools:
+    """values[k] in sorted_values, for every k."""
+    if len(sorted_values) == 0:
+        return np.zeros(len(values), dtype=np.bool_)
+    at = np.searchsorted(sorted_values, values)
+    at[at == len(sorted_values)] = 0
+    found: Bools = sorted_values[at] == values
+    return found
+
+
+@dataclass
+class SetTables:
+    """What scoring needs from each distinct party set, as arrays by set code."""
+
+    # External people, each once per set (CSR: ext_ptr[s]:ext_ptr[s + 1]).
+    ext_ptr: Ints
+    ext_person: Ints
+    # External parties in their order, for meetings (CSR: party_ptr).
+    party_ptr: Ints
+    party_person: Ints
+    party_role: Ints  # a code into columns.ROLES
+    party_response: Ints  # a code into columns.RESPONSES (0: no answer recorded)
+    author: Ints  # the first external FROM or ORGANIZER, -1: none
+    # Our colleagues, ids sorted, each once (CSR: user_ptr), as codes in id order.
+    user_ptr: Ints
+    user: Ints
+    users: list[str]  # code -> system user id
+    present: Ints  # colleagues present at a meeting or call (scoring.prepared._time_spent)
+    all_declined: Bools  # every external party declined
+
+
+def set_tables(columns: InteractionColumns) -> SetTables:
+    from scoring.columnar.columns import RESPONSE_CODES, ROLE_CODES
+
+    sets, code = columns.sets, columns.refs.code
+    ids = sorted({party.ref.id for internal in sets.internal for party in internal})
+    user_codes = {user: index for index, user in enumerate(ids)}
+    ext_ptr, ext_person = [0], []
+    party_ptr, party_person, party_role, party_response = [0], [], [], []
+    author, user_ptr, user, present, all_declined = [], [0], [], [], []
+    for internal, external in zip(sets.internal, sets.external, strict=True):
+        people = list(dict.fromkeys(code(party.ref) for party in external))
+        ext_person += people
+        ext_ptr.append(len(ext_person))
+        writer = -1
+        for party in external:
+            party_person.append(code(party.ref))
+            party_role.append(ROLE_CODES[party.role])
+            party_response.append(RESPONSE_CODES[party.response])
+            if writer < 0 and (party.role == _FROM or party.role == _ORGANIZER):
+                writer = code(party.ref)
+        party_ptr.append(len(party_person))
+        author.append(writer)
+        colleagues = sorted({party.ref.id for party in internal})
+        user += [user_codes[c] for c in colleagues]
+        user_ptr.append(len(user))
+        if len(internal) == 1:
+            present.append(0 if internal[0].response == _DECLINED else 1)
+        elif internal:
+            present.append(len({p.ref.id for p in internal if p.response != _DECLINED}))
+        else:
+            present.append(1)  # someone of ours logged it
+        all_declined.append(bool(external) and all(p.response == _DECLINED for p in external))
+
+    def ints(values: list[int]) -> Ints:
+        return np.array(values, dtype=np.int64)
+
+    return SetTables(
+        ints(ext_ptr),
+        ints(ext_person),
+        ints(party_ptr),
+        ints(party_person),
+        ints(party_role),
+        ints(party_response),
+        ints(author),
+        ints(user_ptr),
+        ints(user),
+        ids,
+        ints(present),
+        np.array(all_declined, dtype=np.bool_),
+    )
+
+
+@dataclass
+class Visits:
+    """Every (record, interaction) pair of the book, sorted by record, then by time."""
+
+    record: Ints
+    position: Ints
+    # An external party of the interaction is one of the record's people
+    # (whether or not the team let the interaction in).
+    has_person: Bools
+    # (record, person) pairs of the records' people, as record * people + person, sorted.
+    members: Ints
+    people_count: int
+    # records reaching a broken interaction: record -> index into columns.broken
+    broken: dict[int, int]
+
+
+def _csr_join(left_key: Ints, right_key: Ints, right_value: Ints) -> tuple[Ints, Ints]:
+    """(left index, right value) for every left_key == right_key pair."""
+    order = np.argsort(right_key, kind="stable")
+    keys, values = right_key[order], right_value[order]
+    lo = np.searchsorted(keys, left_key, side="left")
+    hi = np.searchsorted(keys, left_key, side="right")
+    owner, offset = expand(hi - lo)
+    return owner, values[lo[owner] + offset]
+
+
+def build_visits(
+    columns: InteractionColumns, tables: SetTables, scopes: Sequence[RecordScope]
+) -> Visits:
+    n = len(columns)
+    refs = columns.refs
+    people_count = 0
+    mem_record: list[int] = []
+    mem_person: list[int] = []
+    record_ref: list[int] = []
+    team_record: list[int] = []
+    team_user: list[int] = []
+    has_team = np.zeros(len(scopes), dtype=np.bool_)
+    user_codes = {user: code for code, user in enumerate(tables.users)}
+    for index, scope in enumerate(scopes):
+        for person in scope.people:
+            mem_record.append(index)
+            mem_person.append(refs.code(person))
+        record_ref.append(refs.code(scope.record))
+        if scope.team is not None:
+            has_team[index] = True
+            for user in scope.team:
+                found = user_codes.get(user)
+                if found is not None:
+                    team_record.append(index)
+                    team_user.append(found)
+    people_count = len(refs.refs) + 1
+    members_record = np.array(mem_record, dtype=np.int64)
+    members_person = np.array(mem_person, dtype=np.int64)
+    members = unique_sorted(members_record * people_count + members_person)
+
+    # (position, person) for every external person of every interaction.
+    party_set = columns.party_set
+    with_parties = np.flatnonzero(party_set >= 0)
+    sets = party_set[with_parties]
+    owner, offset = expand(tables.ext_ptr[sets + 1] - tables.ext_ptr[sets])
+    pair_position = with_parties[owner]
+    pair_person = tables.ext_person[tables.ext_ptr[sets[owner]] + offset]
+    # ... joined with (record, person).
+    left, record = _csr_join(pair_person, members_person, members_record)
+    position = pair_position[left]
+    del owner, offset, pair_person, left
+    via_person = unique_sorted(record * n + position)
+    # The team: one of ours on it is in the record's team.
+    teamed = has_team[record]
+    if teamed.any():
+        check = np.flatnonzero(teamed)
+        sets_of = party_set[position[check]]
+        owner, offset = expand(tables.user_ptr[sets_of + 1] - tables.user_ptr[sets_of])
+        users = tables.user[tables.user_ptr[sets_of[owner]] + offset]
+        team_keys = unique_sorted(
+            np.array(team_record, dtype=np.int64) * max(len(tables.users), 1)
+            + np.array(team_user, dtype=np.int64)
+        )
+        hit = contains(team_keys, record[check[owner]] * max(len(tables.users), 1) + users)
+        in_team = np.bincount(owner[hit], minlength=len(check)) > 0
+        keep = np.ones(len(record), dtype=np.bool_)
+        keep[check[~in_team]] = False
+        record, position = record[keep], position[keep]
+    # What regards the record.
+    regarded = np.flatnonzero(columns.regarding >= 0)
+    left, by_regarding = _csr_join(
+        columns.regarding[regarded],
+        np.array(record_ref, dtype=np.int64),
+        np.arange(len(scopes), dtype=np.int64),
+    )
+    keys = unique_sorted(np.concatenate([record * n + position, by_regarding * n + regarded[left]]))
+    visit_record, visit_position = np.divmod(keys, max(n, 1))
+    return Visits(
+        visit_record,
+        visit_position,
+        contains(via_person, keys),
+        members,
+        people_count,
+        _broken_reached(columns, scopes),
+    )
+
+
+def _broken_reached(columns: InteractionColumns, scopes: Sequence[RecordScope]) -> dict[int, int]:
+    """The records that reach a broken interaction, with the last one they reach
+    (scoring.scope.InteractionIndex.gather raises that one's error)."""
+    if not columns.broken:
+        return {}
+    reached: dict[int, int] = {}
+    for index, scope in enumerate(scopes):
+        for number, (interaction, _error) in enumerate(columns.broken):
+            # The index lets a broken interaction past the team filter (it has
+            # no colleagues to check): the record fails rather than miss it.
+            if interaction.regarding == scope.record or any(
+                party.ref in scope.people for party in interaction.external
+            ):
+                reached[index] = number
+    return reached
