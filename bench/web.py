@@ -1,0 +1,305 @@
+"""Benchmark: the insights web app's pages, served over HTTP on a scored store.
+
+    python bench/web.py --interactions 1000000 --records 50000 --db postgres
+
+Builds and scores a store as bench/insights.py does (bench/score.py's generator, deals
+given close dates, won deals scored then closed), serves the real app (web.app.create_app)
+with uvicorn on a loopback port, and requests, as the seller who owns the most open
+deals (they see their own and their team's records):
+
+- the portfolio page, filtered to that owner (`/portfolio?owner=...`, 200 rows at most);
+- the record page of that owner's largest open deal;
+- the pipeline page (their team's open deals), and a manager's pipeline (every open deal).
+
+Server time is measured inside the server, from the request reaching the app to the
+last part of its answer handed to uvicorn (an ASGI wrapper, so HTTP parsing and the
+loopback are left out); the round trip a client sees is printed beside it. Each figure is the p95
+of --repeat requests after one warm-up request. Targets at 1M interactions: portfolio
+<= 300 ms, record page <= 300 ms, pipeline <= 500 ms (p95 server time).
+
+To time a store again without building it: --keep prints the built store's URL and
+leaves it; --store URL times that store (already built and scored by this script).
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+import uvicorn  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
+
+from bench.crm_population import NOW, seed_records  # noqa: E402
+from bench.insights import close_won_deals, date_deals, open_won_deals  # noqa: E402
+from bench.score import load_activities  # noqa: E402
+from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
+from storage.engine import create_store_engine  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from web.app import create_app  # noqa: E402
+from web.identity import Viewer  # noqa: E402
+from worker.run.tick import run_once  # noqa: E402
+
+BENCH_DATABASE = f"rapport_bench_web_{os.getpid()}"
+TARGETS_MS = {"portfolio": 300.0, "record": 300.0, "pipeline": 500.0, "pipeline_all": 500.0}
+PAGES = ("portfolio", "record", "pipeline", "pipeline_all")
+
+
+def _note(db: str, message: str) -> None:
+    print(f"[{db}] {message}", file=sys.stderr, flush=True)
+
+
+class ServerTimer:
+    """ASGI wrapper: the time from a request reaching the app to its last body byte."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.last_ms = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            # Taken before the last body part is handed to uvicorn: after it, the client
+            # may already have read the answer and the figure.
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.last_ms = (time.perf_counter() - started) * 1000
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
+
+
+@contextmanager
+def serving(app: ASGIApp) -> Iterator[httpx.Client]:
+    """`app` served by uvicorn on 127.0.0.1 (a free port), in a thread; a client for it."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def _p95(values: list[float]) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[94]
+
+
+def _subjects(engine: Engine) -> tuple[str, str, int]:
+    """The seller with the most open deals, their largest open deal, how many they have."""
+    with engine.connect() as connection:
+        owner, deals = connection.execute(
+            sa.text(
+                "SELECT owner_id, count(*) FROM opportunity WHERE status = 'open' "
+                "AND owner_id IS NOT NULL GROUP BY owner_id "
+                "ORDER BY count(*) DESC, owner_id LIMIT 1"
+            )
+        ).one()
+        deal = connection.execute(
+            sa.text(
+                "SELECT id FROM opportunity WHERE status = 'open' AND owner_id = :owner "
+                "ORDER BY estimated_revenue DESC, id LIMIT 1"
+            ),
+            {"owner": owner},
+        ).scalar_one()
+    return str(owner), str(deal), int(deals)
+
+
+def _viewer_from_header(request: Request) -> Viewer:
+    """The bench's identity seam: a manager when asked for, else the seller it names."""
+    if request.headers.get("x-bench-manager"):
+        return Viewer(system_user_id="bench-manager", name="Manager", is_manager=True)
+    return Viewer(system_user_id=request.headers["x-bench-seller"], name="Seller")
+
+
+def time_pages(db: str, url: str, repeat: int) -> dict[str, Any]:
+    engine = create_store_engine(url)
+    owner, deal, deals = _subjects(engine)
+    _note(db, f"seller {owner} owns {deals} open opportunities; their largest is {deal}")
+    timer = ServerTimer(create_app(engine, _viewer_from_header, clock=lambda: NOW))
+    seller = {"x-bench-seller": owner}
+    requests: dict[str, tuple[str, dict[str, str]]] = {
+        "portfolio": (f"/portfolio?owner={owner}", seller),
+        "record": (f"/records/opportunity/{deal}", seller),
+        "pipeline": ("/pipeline", seller),
+        "pipeline_all": ("/pipeline", {"x-bench-manager": "1"}),
+    }
+    figures: dict[str, Any] = {}
+    with serving(timer) as client:
+
+        def get(path: str, headers: dict[str, str]) -> httpx.Response:
+            answer = client.get(path, headers=headers)
+            if answer.status_code != 200:
+                raise SystemExit(f"GET {path}: {answer.status_code} {answer.text[:200]}")
+            return answer
+
+        for page, (path, headers) in requests.items():
+            first = get(path, headers)  # warm: imports, caches, the store's pages
+            server, trip = [], []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                get(path, headers)
+                trip.append((time.perf_counter() - started) * 1000)
+                server.append(timer.last_ms)
+            figures[page] = _p95(server)
+            figures[f"{page}_trip"] = _p95(trip)
+            figures[f"{page}_kb"] = len(first.content) / 1024
+        figures["portfolio_rows"] = get(f"/api/portfolio?owner={owner}", seller).text.count(
+            '"record_id"'
+        )
+        figures["bubbles"] = len(get("/api/pipeline", seller).json()["bubbles"])
+        figures["bubbles_all"] = len(
+            get("/api/pipeline", {"x-bench-manager": "1"}).json()["bubbles"]
+        )
+    engine.dispose()
+    return figures
+
+
+def build(db: str, url: str, args: argparse.Namespace) -> int:
+    """Fill and score the empty store at `url` as bench/insights.py does; interactions."""
+    engine = create_store_engine(url)
+    upgrade(engine)
+    started = time.perf_counter()
+    population = seed_records(engine, args.records, seed=args.seed)
+    load_activities(engine, population, args.interactions)
+    date_deals(engine)
+    won = open_won_deals(engine)
+    summary = run_once(engine, now=NOW)
+    closes = close_won_deals(engine, won)
+    engine.dispose()
+    _note(
+        db,
+        f"store built and scored in {time.perf_counter() - started:.1f} s "
+        f"({summary.interactions} interactions, {summary.records_scored} records, "
+        f"{closes} won deals)",
+    )
+    return int(summary.interactions)
+
+
+def _interactions(url: str) -> int:
+    engine = create_store_engine(url)
+    with engine.connect() as connection:
+        count = connection.execute(sa.text("SELECT count(*) FROM interaction")).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
+    if args.store:
+        upgrade(create_store_engine(args.store))
+        return {
+            "db": db,
+            "interactions": _interactions(args.store),
+            **time_pages(db, args.store, args.repeat),
+        }
+    with tempfile.TemporaryDirectory(prefix="rapport-bench-web-") as workdir:
+        sqlite_path = Path(args.keep_dir or workdir) / f"bench-web-{os.getpid()}.db"
+        url = fresh_store(db, args.postgres_url, sqlite_path, BENCH_DATABASE)
+        try:
+            interactions = build(db, url, args)
+            figures = time_pages(db, url, args.repeat)
+        except BaseException:
+            if db == "postgres":
+                drop_store(args.postgres_url, BENCH_DATABASE)
+            raise
+        if args.keep:
+            _note(db, f"store kept: --store {url}")
+        elif db == "postgres":
+            drop_store(args.postgres_url, BENCH_DATABASE)
+    return {"db": db, "interactions": interactions, **figures}
+
+
+def _verdict(value: float, target: float) -> str:
+    return "met" if value <= target else f"missed by {value - target:.0f} ms"
+
+
+ROWS = (
+    ("portfolio page, one owner: p95 server time (ms)", "portfolio"),
+    ("    p95 round trip (ms)", "portfolio_trip"),
+    ("    rows shown", "portfolio_rows"),
+    ("    page size (KiB)", "portfolio_kb"),
+    ("record page, the owner's largest deal: p95 server (ms)", "record"),
+    ("    p95 round trip (ms)", "record_trip"),
+    ("    page size (KiB)", "record_kb"),
+    ("pipeline page, the owner's team: p95 server time (ms)", "pipeline"),
+    ("    p95 round trip (ms)", "pipeline_trip"),
+    ("    bubbles", "bubbles"),
+    ("    page size (KiB)", "pipeline_kb"),
+    ("pipeline page, a manager (all): p95 server time (ms)", "pipeline_all"),
+    ("    p95 round trip (ms)", "pipeline_all_trip"),
+    ("    bubbles", "bubbles_all"),
+    ("    page size (KiB)", "pipeline_all_kb"),
+)
+
+
+def print_table(results: list[dict[str, Any]], repeat: int) -> None:
+    print(f"{'figure':<56}" + "".join(f"{r['db']:>14}" for r in results))
+    print(f"{'interactions':<56}" + "".join(f"{r['interactions']:>14,}" for r in results))
+    print(f"{'requests timed per page':<56}" + "".join(f"{repeat:>14}" for _ in results))
+    for label, key in ROWS:
+        print(f"{label:<56}" + "".join(f"{r[key]:>14.1f}" for r in results))
+    for key, target in TARGETS_MS.items():
+        verdicts = ", ".join(f"{r['db']} {_verdict(r[key], target)}" for r in results)
+        print(f"target {key} <= {target:.0f} ms p95 (at 1M interactions): {verdicts}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--interactions", type=int, default=20_000, help="CRM activities")
+    parser.add_argument("--records", type=int, default=2_000, help="contacts+accounts+deals")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
+    parser.add_argument(
+        "--postgres-url", default=DEFAULT_POSTGRES_URL, help=f"server to create {BENCH_DATABASE} on"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=20, help="timed requests per page")
+    parser.add_argument("--keep", action="store_true", help="leave the built store, print its URL")
+    parser.add_argument(
+        "--keep-dir", type=Path, default=None, help="with --keep: where the SQLite file goes"
+    )
+    parser.add_argument("--store", default=None, help="time this built store (no build)")
+    args = parser.parse_args(argv)
+    if args.interactions < 1 or args.records < 100 or args.repeat < 1:
+        parser.error("--interactions and --repeat must be >= 1, --records >= 100")
+    if args.store and args.db == "both":
+        parser.error("--store: one store, so --db sqlite or --db postgres")
+    if args.keep and args.db == "sqlite" and args.keep_dir is None:
+        parser.error("--keep with --db sqlite: --keep-dir DIR (the file would be deleted)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    databases = ("sqlite", "postgres") if args.db == "both" else (args.db,)
+    print_table([run_database(db, args) for db in databases], args.repeat)
+
+
+if __name__ == "__main__":
+    main()
