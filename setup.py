@@ -37,10 +37,10 @@ COMPILED = [
     "scoring/threads.py",
     "storage/kpi_rows.py",
     "storage/writeback.py",
-    "worker/interactions.py",
-    "worker/results.py",
-    "worker/scopes.py",
-    "worker/scoring_shares.py",
+    "worker/run/interactions.py",
+    "worker/run/results.py",
+    "worker/run/scopes.py",
+    "worker/run/scoring_shares.py",
 ]
 
 

@@ -40,7 +40,7 @@ from sqlalchemy.engine import Engine
 
 from storage import migrate
 from storage.engine import create_store_engine
-from worker.crm_seed import load_crm_seed
+from worker.demo.crm_seed import load_crm_seed
 
 DEFAULT_INTERVAL, DEFAULT_JITTER = 300, 30.0
 
@@ -295,7 +295,7 @@ def main() -> None:
             fixture = json.loads(fixture_path.read_text())
             env = worker_environment(base, addresses, fixture, store, args.interval, jitter)
             started = time.monotonic()
-            worker = spawn([sys.executable, "-m", "worker.service_cli", "worker"], worker_log, env)
+            worker = spawn([sys.executable, "-m", "worker.cli", "worker"], worker_log, env)
             wait_for(lambda: events(worker_log, "scoring run"), 600, every=0.5)
             seconds = time.monotonic() - started
             print(

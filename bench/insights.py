@@ -42,13 +42,14 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from bench.crm_population import NOW, seed_records  # noqa: E402
 from bench.score import load_activities  # noqa: E402
 from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
+from insights.pipeline_chart_render import render  # noqa: E402
 from insights.views import SortKey  # noqa: E402
 from storage.engine import create_store_engine, session_scope  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.writeback import record_closes  # noqa: E402
-from worker import commands, deals_cli, insights_commands  # noqa: E402
-from worker.pipeline import run_once  # noqa: E402
-from worker.pipeline_chart_render import render  # noqa: E402
+from worker.cli import commands, insights_commands  # noqa: E402
+from worker.cli.deals import similar_payload  # noqa: E402
+from worker.run.tick import run_once  # noqa: E402
 
 BENCH_DATABASE = f"rapport_bench_insights_{os.getpid()}"
 TARGETS_MS = {"list": 200.0, "chart": 1000.0, "timeline": 200.0, "similar": 500.0}
@@ -182,8 +183,8 @@ def time_commands(db: str, url: str, repeat: int, workdir: Path) -> dict[str, An
         "timeline_account": _median_ms(
             lambda: insights_commands.health_timeline(f"account:{account}", 13, 100), repeat
         ),
-        "similar": _median_ms(lambda: deals_cli.similar_payload(deal, NOW.date()), repeat),
-        "similar_compared": deals_cli.similar_payload(deal, NOW.date())["compared_with"],
+        "similar": _median_ms(lambda: similar_payload(deal, NOW.date()), repeat),
+        "similar_compared": similar_payload(deal, NOW.date())["compared_with"],
     }
     engine.dispose()
     commands.engine.cache_clear()

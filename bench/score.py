@@ -45,7 +45,7 @@ from bench.crm_population import NOW, Population, activity_batches, seed_records
 from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
 from storage.engine import create_store_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from worker.pipeline import run_once  # noqa: E402
+from worker.run.tick import run_once  # noqa: E402
 
 BENCH_DATABASE = f"rapport_bench_{os.getpid()}"  # two runs at once never collide
 RESULT_PREFIX = "BENCH-RESULT "

@@ -55,7 +55,7 @@ from graph_sync.client import MESSAGE_FIELDS  # noqa: E402
 from storage.directory import Directory  # noqa: E402
 from storage.engine import create_store_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from worker.crm_seed import load_crm_seed  # noqa: E402
+from worker.demo.crm_seed import load_crm_seed  # noqa: E402
 
 NOW = datetime(2025, 1, 31, 23, 0, tzinfo=UTC)  # where the generated history ends
 SINCE = "2023-12-01T00:00:00Z"  # the sync's backfill start for NOW and BACKFILL_DAYS
@@ -287,7 +287,7 @@ def sdk_per_message(pages: list[bytes], limit: int) -> tuple[float, int]:
 def real_sync(
     addresses: dict[str, Any], tenant: dict[str, Any], database_url: str, page_size: int
 ) -> dict[str, Any]:
-    from worker.exchange import exchange_round
+    from worker.run.exchange import exchange_round
 
     engine = create_store_engine(database_url)
     upgrade(engine)
@@ -315,7 +315,7 @@ def warm_up(addresses: dict[str, Any], tenant: dict[str, Any], workdir: Path) ->
 
     A worker pays this once per process, not per round; it is reported, not counted.
     """
-    from worker.exchange import check_tenant_consent
+    from worker.run.exchange import check_tenant_consent
 
     started = time.perf_counter()
     url = f"sqlite:///{workdir / 'warm-up.db'}"

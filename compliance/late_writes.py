@@ -29,7 +29,7 @@ one runs wholly after the other committed.
 - S before E: every write of the run committed before S began, so before E
   read anything; E removes them like any stored row.
 "Every write of the run" includes its forked scoring processes': the run
-reaps them all before its sweep (worker.scoring_processes.run_parts).
+reaps them all before its sweep (worker.run.scoring_processes.run_parts).
 An erasure committed before the mark was read is seen by every stage of
 the run, which leaves the subject out (storage.suppression). Both the lock
 and the mark are needed: without the lock, S could read the list before E

@@ -161,7 +161,7 @@ def long_lived_state_frozen() -> Iterator[None]:
 
     A round allocates pages of small objects, so the collector runs often, and each
     full walk would revisit those long-lived objects for no garbage. The pause of
-    scoring (worker.collector) does not fit here: a round of a large mailbox makes
+    scoring (worker.run.gc_pause) does not fit here: a round of a large mailbox makes
     cyclic garbage (futures, exceptions) and must keep collecting it.
     """
     gc.freeze()

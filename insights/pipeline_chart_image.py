@@ -3,7 +3,7 @@
 Matplotlib draws it, offline (the Agg and SVG backends, no display, no network),
 imported only when a chart is drawn so that no other command pays for it. Plain
 data in, text or bytes out, no file and no clock (the SVG and PNG carry no date):
-`rapport pipeline chart` writes them to a file (worker/pipeline_chart_render.py),
+`rapport pipeline chart` writes them to a file (insights/pipeline_chart_render.py),
 the web app inlines the SVG in its page (web/pipeline.py).
 
 Each bubble is its own scatter artist with an SVG id (`bubble-N`, N its place

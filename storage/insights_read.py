@@ -222,7 +222,7 @@ def record_people(*, session: Session, record_type: str, record_id: str) -> list
 
 def record_team(*, session: Session, record_type: str, record_id: str) -> list[str] | None:
     """Our colleagues whose interactions count for a deal or lead, as scoring has them
-    (worker.scopes): a deal's owner and everyone in the owner's team, a lead's owner;
+    (worker.run.scopes): a deal's owner and everyone in the owner's team, a lead's owner;
     None (anyone of ours) for contacts, accounts, and an owner who is no system user."""
     if record_type not in ("opportunity", "lead"):
         return None

@@ -25,7 +25,7 @@ from storage.types import core_table
 LEASE = core_table(Lease)
 MAILBOX_KIND, REPLICA_KIND, JOB_KIND = "mailbox", "replica", "job"
 # Advisory lock keys (64-bit, PostgreSQL-wide): "RAPP" then a job number. "scoring"
-# is also the store's run lock (worker/run_lock.py); every scoring process holds
+# is also the store's run lock (worker/run/lock.py); every scoring process holds
 # "scoring-process" shared for as long as it lives.
 ADVISORY_KEYS = {
     "migrate": 0x5241505000000001,

@@ -10,7 +10,7 @@ One table serves three kinds of lease:
 - `job`: bookkeeping of the singleton jobs (scoring, retention): who ran
   them last and when. Their mutual exclusion is a PostgreSQL advisory lock;
   scoring's is the store's run lock, which `rapport run --once` takes too
-  (worker/run_lock.py; on SQLite a file lock).
+  (worker/run/lock.py; on SQLite a file lock).
 
 A lease is live while `expires_at` is in the future; its holder moves
 `expires_at` forward with a heartbeat. A holder that dies stops beating and

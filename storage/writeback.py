@@ -231,7 +231,7 @@ CLOSED_STATUSES = ("won", "lost")
 
 def record_closes(*, session: Session, day: date) -> int:
     """A won or lost deal keeps its KPI row and health as at close: it is no longer
-    scored (worker.scopes), so nothing rewrites them. Its close goes into its history
+    scored (worker.run.scopes), so nothing rewrites them. Its close goes into its history
     once: a health_snapshot row on the close day (`actual_close_date`, or `day` when
     unknown or later) with the health it closed with and `closed_as` won or lost.
     Only deals that were scored (they have a KPI row) are recorded. Returns how many."""

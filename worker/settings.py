@@ -2,7 +2,7 @@
 
 Only entry points (the CLI, the scheduler) build this; everything below them
 receives plain values. Relationship-analytics admin settings are a different
-thing: they live in the database (see worker/ri_settings.py).
+thing: they live in the database (see worker/admin_settings.py).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # Scoring processes on PostgreSQL; 0 = one per usable CPU, at most 4 (SQLite: always 1).
     # Opt-in: a replica that forks competes with its own sync rounds for the CPU.
     scoring_processes: int = Field(default=1, ge=0, le=64)
-    # How long `rapport run --once` waits for another run on the store (worker/run_lock.py).
+    # How long `rapport run --once` waits for another run on the store (worker/run/lock.py).
     run_wait_seconds: float = Field(default=300.0, ge=0, le=86_400)
 
     # --- Microsoft Graph: the app registration (docs/deploy.md) ---

@@ -19,7 +19,7 @@ from storage.engine import session_scope
 from storage.interaction_store import InteractionRecord, PartyRow, insert_interactions
 from storage.sync_tables import InteractionSighting, Mailbox, SyncCursor
 from tests import factories as f
-from worker.pipeline import run_once
+from worker.run.tick import run_once
 
 NOW = f.NOW
 

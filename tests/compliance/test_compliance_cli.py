@@ -13,14 +13,14 @@ from sqlalchemy.engine import Engine
 from tests.compliance.scan import occurrences
 from tests.compliance.scenario import DANA, LEE
 from tests.worker.cli_runner import Outcome, run_cli
-from worker import cli
-from worker.compliance_cli import register
+from worker.cli import rapport
+from worker.cli.compliance import register
 
 
 @pytest.fixture
 def store(scored: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
-    # Until worker/cli.py mounts the commands itself; register() ignores a second call.
-    register(cli.app)
+    # Until worker/cli/rapport.py mounts the commands itself; register() ignores a second call.
+    register(rapport.app)
     monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
     return scored
 

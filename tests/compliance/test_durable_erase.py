@@ -17,7 +17,7 @@ from tests import factories as f
 from tests.compliance.scan import occurrences
 from tests.compliance.scenario import ACCOUNT_ID, ANA, BO, DANA, LEE, NOW, OPPORTUNITY_ID
 from tests.compliance.test_erase import RAPPORT_SECTIONS_AFTER_ERASE
-from worker.pipeline import run_once
+from worker.run.tick import run_once
 
 NEW_DANA = "contact-dana-returns-0009"
 

@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from worker.service_metrics import ServiceMetrics
 
 from compliance import erase_subject, export_subject, list_audit
 from storage.suppression import SUPPRESSION_LOCK_NAMESPACE
@@ -32,10 +33,9 @@ from tests.compliance.scan import occurrences
 from tests.compliance.scenario import ANA, DANA, LEE, NOW, Person, seed_crm, seed_exchange
 from tests.compliance.test_erase import RAPPORT_SECTIONS_AFTER_ERASE
 from tests.service.test_jobs import FixedClock
-from worker.leases import ReplicaLeases
-from worker.pipeline import run_once
-from worker.service_jobs import Jobs
-from worker.service_metrics import ServiceMetrics
+from worker.run.tick import run_once
+from worker.service.jobs import Jobs
+from worker.service.leases import ReplicaLeases
 from worker.settings import Settings
 
 # A second, unlinked book (its own account, contact and colleague's mail), so

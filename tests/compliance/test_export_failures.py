@@ -35,7 +35,7 @@ signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 sys.argv = ["rapport", *sys.argv[2:]]
-from worker.cli import main
+from worker.cli.rapport import main
 main()
 """
 
@@ -61,7 +61,7 @@ def _rapport(
 ) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-c", LIMITED_RAPPORT, str(limit), *args]
     if limit is None:
-        command = [sys.executable, "-c", "from worker.cli import main; main()", *args]
+        command = [sys.executable, "-c", "from worker.cli.rapport import main; main()", *args]
     environment = {**os.environ, "RAPPORT_DATABASE_URL": database_url}
     return subprocess.run(
         command, cwd=CHECKOUT, env=environment, capture_output=True, text=True, timeout=120

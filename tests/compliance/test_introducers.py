@@ -9,8 +9,8 @@ from compliance import erase_subject, export_subject
 from storage.engine import session_scope
 from tests.compliance.scan import occurrences, tables_mentioning
 from tests.compliance.scenario import ANA, BO, DANA, LEE, NOW
-from worker.introducer_optout import change_opt_out, opted_out_colleagues
-from worker.pipeline import run_once
+from worker.run.introducer_optout import change_opt_out, opted_out_colleagues
+from worker.run.tick import run_once
 
 
 def _introducers(engine: Engine) -> set[tuple[str, str]]:

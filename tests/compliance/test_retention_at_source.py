@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from compliance import purge_retention
 from tests import factories as f
 from tests.compliance.scenario import ANA, DANA, NOW
-from worker.pipeline import run_once
+from worker.run.tick import run_once
 
 
 def _crm_keys(engine: Engine) -> set[str]:

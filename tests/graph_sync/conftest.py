@@ -32,7 +32,7 @@ from storage.audit import list_events
 from storage.engine import session_scope
 from storage.schema import metadata
 from tests import factories as f
-from worker.pipeline import RunSummary, run_tick
+from worker.run.tick import RunSummary, run_tick
 from worker.settings import Settings
 
 # The standard fixture's mail is from May 2024: sync as of a month later.

@@ -41,7 +41,7 @@ async def run_until_killed(exchange: Exchange, inbox_id: str) -> int:
     worker = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "from worker.cli import main; main()",
+        "from worker.cli.rapport import main; main()",
         "run",
         "--once",
         "--now",

@@ -13,7 +13,7 @@ from emulator.testing import CLIENT_SECRET, FixtureBuilder
 from tests import factories as f
 from tests.compliance.scan import occurrences
 from tests.graph_sync.conftest import ADELE, ALEX, NOW, Exchange
-from worker.exchange import check_tenant_consent
+from worker.run.exchange import check_tenant_consent
 
 WRONG_SECRET = "wrong-secret-8d1f0c2b"  # noqa: S105 - a test value the token service refuses
 CERTIFICATE = create_app_certificate()

@@ -16,14 +16,14 @@ import pytest
 from emulator.testing import CLIENT_ID, CLIENT_SECRET
 from tests.graph_sync.conftest import ADELE, BEN, Exchange
 from tests.worker.cli_runner import Outcome, run_cli
-from worker import cli
-from worker.exchange_cli import register
+from worker.cli.exchange import register
+from worker.cli.rapport import app
 
 
 @pytest.fixture(autouse=True)
 def mounted() -> None:
-    # Until worker/cli.py mounts the commands itself; register() ignores a second call.
-    register(cli.app)
+    # Until worker/cli/rapport.py mounts the commands itself; register() ignores a second call.
+    register(app)
 
 
 async def rapport(capsys: pytest.CaptureFixture[str], *args: str) -> Outcome:

@@ -59,7 +59,7 @@ async def test_a_second_round_changes_nothing(exchange: Exchange) -> None:
 
 async def test_an_interactive_backfill_hears_of_each_mailbox(exchange: Exchange) -> None:
     from tests.graph_sync.conftest import NOW
-    from worker.exchange import exchange_round
+    from worker.run.exchange import exchange_round
 
     heard: list[tuple[str, int, int | None]] = []
 
@@ -76,7 +76,7 @@ async def test_an_interactive_backfill_hears_of_each_mailbox(exchange: Exchange)
 
 async def test_an_interactive_run_reports_mailbox_progress(exchange: Exchange) -> None:
     from tests.graph_sync.conftest import NOW
-    from worker.pipeline import run_tick
+    from worker.run.tick import run_tick
 
     seen: list[tuple[str, int, int | None]] = []
     await run_tick(

@@ -24,9 +24,9 @@ from emulator.http import GraphRequest
 from emulator.testing import FixtureBuilder, running_emulator
 from graph_sync.host_pin import GraphHost
 from tests.graph_sync.conftest import ADELE, NOW, Exchange
-from worker.commands import summary_payload
-from worker.output import run_summary
-from worker.pipeline import RunSummary
+from worker.cli.commands import summary_payload
+from worker.cli.output import run_summary
+from worker.run.tick import RunSummary
 
 LATER = NOW + dt.timedelta(hours=1)
 CLOSE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"

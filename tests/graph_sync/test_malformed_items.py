@@ -44,7 +44,7 @@ async def test_the_rest_of_the_page_is_stored(
 
 
 async def test_the_malformed_count_reaches_the_run_summary(exchange: Exchange) -> None:
-    from worker.commands import summary_payload
+    from worker.cli.commands import summary_payload
 
     exchange.emulator.add_fault(kind="malformed", path_kind="messages", limit=2)
 

@@ -70,7 +70,7 @@ async def test_a_token_failure_logs_no_secret(
 
 
 def test_settings_and_credentials_hide_the_secret(exchange: Exchange) -> None:
-    from worker.exchange import graph_app
+    from worker.run.exchange import graph_app
 
     settings = exchange.settings()
     app = graph_app(settings)

@@ -17,9 +17,9 @@ from sqlalchemy.engine import Engine
 from insights import pipeline_chart as chart
 from insights.notice import EMPLOYMENT_NOTICE
 from insights.pipeline_chart import COLOUR_HEX, Colour
+from insights.pipeline_chart_render import render
 from tests.insights.seeded import NOW, seed_book
 from tests.worker.cli_runner import run_cli
-from worker.pipeline_chart_render import render
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"

@@ -18,7 +18,7 @@ from insights.views import SortKey, ViewFilter
 from storage.engine import session_scope
 from tests.insights.seeded import NOW, seed_book
 from tests.worker.cli_runner import Outcome, run_cli
-from worker import insights_commands
+from worker.cli import insights_commands
 
 GOOD, FAIR, POOR = 0, 1, 2
 IMPROVING, STEADY, DECLINING = 0, 1, 2

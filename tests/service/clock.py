@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 
 class VirtualClock:
-    """A `worker.scheduler.Clock` whose time moves only when the test says so.
+    """A `worker.service.scheduler.Clock` whose time moves only when the test says so.
 
     `advance(seconds)` wakes the sleepers in deadline order, setting the time
     to each deadline in turn and letting the woken tasks run before the next.

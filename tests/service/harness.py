@@ -23,7 +23,7 @@ import httpx
 
 from emulator.generator import generate_tenant
 
-WORKER = [sys.executable, "-m", "worker.service_cli", "worker"]
+WORKER = [sys.executable, "-m", "worker.cli", "worker"]
 
 
 def free_port() -> int:

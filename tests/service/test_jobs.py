@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from worker.service_metrics import ServiceMetrics
 
 from storage import lease_store
 from storage.engine import session_scope
 from tests import factories as f
-from worker.leases import ReplicaLeases
-from worker.service_jobs import Jobs
-from worker.service_metrics import ServiceMetrics
+from worker.service.jobs import Jobs
+from worker.service.leases import ReplicaLeases
 from worker.settings import Settings
 
 NOW = f.NOW

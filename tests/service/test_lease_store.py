@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from storage import lease_store
 from storage.engine import session_scope
 from storage.mailbox_store import MAILBOX
-from worker.leases import ReplicaLeases, fair_share
+from worker.service.leases import ReplicaLeases, fair_share
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TTL = timedelta(seconds=30)

@@ -37,7 +37,7 @@ from tests.service.harness import (
     start_emulator,
     wait_until,
 )
-from worker.crm_seed import load_crm_seed
+from worker.demo.crm_seed import load_crm_seed
 
 INTERVAL = 4
 REPLICAS = ("w1", "w2", "w3")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.service.clock import VirtualClock, settle
-from worker.scheduler import (
+from worker.service.scheduler import (
     JobSpec,
     SlotTrigger,
     build_scheduler,

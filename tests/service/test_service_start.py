@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from storage.engine import create_store_engine
-from worker.service_start import wait_for_database
+from worker.service.start import wait_for_database
 
 
 def _unreachable(tmp_path: Path) -> Engine:

@@ -93,10 +93,10 @@ def test_status_reports_the_store(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from worker import cli
-    from worker.service_cli import register
+    from worker.cli import rapport
+    from worker.cli.service import register
 
-    register(cli.app)
+    register(rapport.app)
     monkeypatch.setenv("RAPPORT_DATABASE_URL", store)
     shown = run_cli(capsys, "status", "--json")
 

@@ -19,7 +19,7 @@ from storage import raw_rows
 from storage.crm_tables import CrmActivity
 from tests import factories as f
 from tests.worker.cli_runner import run_cli
-from worker.pipeline import RunSummary, run_once
+from worker.run.tick import RunSummary, run_once
 
 # Per database, values a CRM can write into a timestamp column and no datetime can hold.
 UNREADABLE = {

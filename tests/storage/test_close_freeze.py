@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from storage.rapport_tables import HealthSnapshot, RelationshipKpi
 from storage.types import core_table
 from tests import factories as f
-from worker.pipeline import run_once
+from worker.run.tick import run_once
 
 KPI = core_table(RelationshipKpi)
 SNAPSHOT = core_table(HealthSnapshot)

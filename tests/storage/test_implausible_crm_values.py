@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from compliance.erase import erase_subject
 from storage.crm_tables import CrmActivityParty
 from tests import factories as f
-from worker.pipeline import RunSummary, run_once
+from worker.run.tick import RunSummary, run_once
 
 NOW = f.NOW
 # PostgreSQL's integer holds up to 2**31 - 1; SQLite keeps any size.

@@ -23,7 +23,7 @@ from storage.interaction_store import InteractionRecord, PartyRow, insert_intera
 from storage.packed_parties import pack_parties
 from storage.sync_store import PageWrite, commit_page
 from tests import factories as f
-from worker.interactions import load_interactions
+from worker.run.interactions import load_interactions
 
 # Ids holding the packed column's separators and what COPY's text format escapes.
 ODD_IDS = ("c\x1eodd", "c\x1fodd", "c\ttab", "c\\back\\slash", "c\nline", "c1\x1einternal\x1fx")

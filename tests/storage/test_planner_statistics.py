@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 
 from storage.planner_statistics import is_stale, refresh_interaction_statistics
 from tests import factories as f
-from worker.pipeline import run_once
+from worker.run.tick import run_once
 
 
 @pytest.mark.parametrize(

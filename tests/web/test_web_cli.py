@@ -46,7 +46,7 @@ def test_the_trial_serves_the_store_on_loopback_with_its_banner(
     command = [
         sys.executable,
         "-c",
-        "from worker.cli import main; main()",
+        "from worker.cli.rapport import main; main()",
         "web",
         "--trial",
         "--port",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from worker import cli, commands
+from worker.cli import commands, rapport
 
 
 @dataclass
@@ -23,7 +23,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Outcome:
     argv = sys.argv
     sys.argv = ["rapport", *args]
     try:
-        cli.main()
+        rapport.main()
         code = 0
     except SystemExit as done:
         code = int(done.code or 0)

@@ -24,7 +24,7 @@ from tests.service.harness import clean_environment
 RUN = [
     sys.executable,
     "-m",
-    "worker.service_cli",
+    "worker.cli",
     "run",
     "--once",
     "--json",

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests import factories as f
-from worker import pipeline
-from worker.collector import collection_paused
-from worker.pipeline import run_once
+from worker.run import tick
+from worker.run.gc_pause import collection_paused
+from worker.run.tick import run_once
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_a_run_resumes_collection_even_when_it_fails(
         assert not gc.isenabled()  # the pause covers scoring
         raise RuntimeError("scoring broke")
 
-    monkeypatch.setattr(pipeline, "score_and_write", broken)
+    monkeypatch.setattr(tick, "score_and_write", broken)
     with pytest.raises(RuntimeError, match="scoring broke"):
         run_once(engine, now=f.days_ago(0))
     assert gc.isenabled()

@@ -48,7 +48,7 @@ from storage.crm_tables import (
 )
 from tests import factories as f
 from tests.worker.cli_runner import run_cli
-from worker.pipeline import run_once
+from worker.run.tick import run_once
 
 _COMMON = settings(
     deadline=None,

@@ -13,8 +13,8 @@ from scoring.model import HealthState, Trend
 from storage.directory import normalise_address
 from storage.rapport_tables import RelationshipKpi
 from storage.types import core_table
-from worker.demo_data import DemoCrm, DemoFacts, StoreNotEmptyError, build_demo_crm, seed_demo_crm
-from worker.pipeline import run_once
+from worker.demo.crm import DemoCrm, DemoFacts, StoreNotEmptyError, build_demo_crm, seed_demo_crm
+from worker.run.tick import run_once
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 # Parties get their id from the database; every other column is the demo's own.

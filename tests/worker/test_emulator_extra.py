@@ -18,7 +18,7 @@ INSTALL = "pip install 'rapport[emulator]'"
 def _rapport_without(module: str, *args: str) -> subprocess.CompletedProcess[str]:
     program = (
         f"import sys; sys.modules[{module!r}] = None; sys.argv = ['rapport', *{list(args)!r}]; "
-        "from worker.cli import main; main()"
+        "from worker.cli.rapport import main; main()"
     )
     return subprocess.run(
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False

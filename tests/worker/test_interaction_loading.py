@@ -10,7 +10,7 @@ from scoring.model import Direction, Kind, Party, RecordRef, RecordType, Respons
 from storage.engine import session_scope
 from storage.interaction_store import InteractionRecord, PartyRow, insert_interactions
 from tests import factories as f
-from worker.interactions import load_interactions
+from worker.run.interactions import load_interactions
 
 ODD_ID = "c\x1eodd\x1fid"  # the separators of the packed party column, inside an id
 

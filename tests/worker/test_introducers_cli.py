@@ -15,10 +15,10 @@ from storage.engine import session_scope
 from storage.sync_tables import Mailbox
 from tests import factories as f
 from tests.worker.cli_runner import Outcome, run_cli
-from worker.interactions import load_interactions
-from worker.introducer_optout import change_opt_out
-from worker.introducers import introducer_ranking, store_introducers
-from worker.pipeline import run_once
+from worker.run.interactions import load_interactions
+from worker.run.introducer_optout import change_opt_out
+from worker.run.introducers import introducer_ranking, store_introducers
+from worker.run.tick import run_once
 
 NOW = f.NOW.isoformat()
 ANA = ("u-ana", "ana@ours.example", "Ana Seller")  # weekly two-way thread with Dana

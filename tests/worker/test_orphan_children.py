@@ -1,7 +1,7 @@
 """A scoring process never outlives its parent, and a new run never overlaps one.
 
 PostgreSQL only: SQLite always scores in one process
-(worker.scoring_processes.usable_processes). Before the fix, after a `kill -9`
+(worker.run.scoring_processes.usable_processes). Before the fix, after a `kill -9`
 of a run with two scoring processes, the child went on writing KPI rows and
 then printed a BrokenPipeError traceback.
 """
@@ -22,7 +22,7 @@ from tests import factories as f
 from tests.service.harness import wait_until
 from tests.worker.cli_runner import run_cli
 from tests.worker.run_processes import counts, seed_book, start_run
-from worker.run_lock import hold_process_lock
+from worker.run.lock import hold_process_lock
 
 POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 WRITTEN = ("relationship_kpi", "health_snapshot", "scored contacts")

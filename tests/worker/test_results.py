@@ -29,8 +29,8 @@ from storage.kpi_rows import JsonColumn
 from storage.writeback import write_back
 from tests import factories as f
 from tests.scoring import factories as s
-from worker import results
-from worker.results import to_result
+from worker.run import results
+from worker.run.results import to_result
 
 ODD = 'said "no"\tthen\\left\nü €'
 WEEK = s.NOW - timedelta(days=s.NOW.weekday(), hours=12)

@@ -3,7 +3,7 @@
 Both used to run at once and collide: on SQLite one of them exited 1 with
 `UNIQUE constraint failed: interaction.key`, on PostgreSQL with a duplicate
 `relationship_kpi` row. Now every run holds the store's run lock
-(worker/run_lock.py): a second run waits, up to RAPPORT_RUN_WAIT_SECONDS, and
+(worker/run/lock.py): a second run waits, up to RAPPORT_RUN_WAIT_SECONDS, and
 then refuses with exit 6.
 """
 
@@ -24,9 +24,9 @@ from tests import factories as f
 from tests.service.harness import wait_until
 from tests.worker.cli_runner import run_cli
 from tests.worker.run_processes import counts, seed_book, start_run
-from worker.leases import singleton
-from worker.run_lock import holding_run_lock, store_run_lock, this_process
-from worker.scheduler import SystemClock
+from worker.run.lock import holding_run_lock, store_run_lock, this_process
+from worker.service.leases import singleton
+from worker.service.scheduler import SystemClock
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from types import SimpleNamespace as Row
 
 from scoring import RecordRef, RecordType, StakeholderRole
 from storage.crm_records import CrmSnapshot
-from worker.scopes import build_scopes
+from worker.run.scopes import build_scopes
 
 
 def _contact(contact_id: str) -> RecordRef:

@@ -17,14 +17,14 @@ from storage.crm_tables import Account, Contact
 from storage.rapport_tables import HealthSnapshot, Introducer, RelationshipKpi
 from storage.types import core_table
 from tests import factories as f
-from worker.pipeline import run_once
-from worker.scoring_processes import (
+from worker.run.scoring_processes import (
     PartSummary,
     ScoringProcessFailed,
     run_parts,
     usable_processes,
 )
-from worker.scoring_shares import Share, plan_shares
+from worker.run.scoring_shares import Share, plan_shares
+from worker.run.tick import run_once
 
 KPI, SNAPSHOT = core_table(RelationshipKpi), core_table(HealthSnapshot)
 INTRODUCER = core_table(Introducer)
@@ -150,7 +150,7 @@ def test_shares_keep_linked_records_together_and_balance_the_rest() -> None:
 
 
 def _row(key: str, *external: RecordRef, regarding: RecordRef | None = None) -> tuple[Any, ...]:
-    """A raw interaction row as worker.interactions.fetch_interaction_rows reads it."""
+    """A raw interaction row as worker.run.interactions.fetch_interaction_rows reads it."""
     parties = [("internal", RecordType.SYSTEM_USER, "from", "", "u1")]
     parties += [("external", ref.type, "to", "", ref.id) for ref in external]
     packed = PARTY_SEPARATOR.join(FIELD_SEPARATOR.join(fields) for fields in parties)

@@ -20,12 +20,7 @@ from storage.engine import (
     session_scope,
     sqlite_file,
 )
-from worker.exchange import ExchangeSummary, residency_hint, round_figures
-from worker.failures import StoreError, UserError
-from worker.logging_setup import configure_logging
-from worker.pipeline import RunSummary, run_tick
-from worker.pipeline import run_once as run_pipeline
-from worker.ri_settings import (
+from worker.admin_settings import (
     DEFAULTS,
     SettingError,
     allowed,
@@ -33,7 +28,12 @@ from worker.ri_settings import (
     current_settings,
     grade_ranges,
 )
-from worker.run_lock import holding_run_lock, this_process
+from worker.failures import StoreError, UserError
+from worker.logging_setup import configure_logging
+from worker.run.exchange import ExchangeSummary, residency_hint, round_figures
+from worker.run.lock import holding_run_lock, this_process
+from worker.run.tick import RunSummary, run_tick
+from worker.run.tick import run_once as run_pipeline
 from worker.settings import Settings
 
 RECORD_TYPES = ("contact", "lead", "opportunity", "account")
@@ -242,7 +242,7 @@ def run_once(now: datetime, *, interactive: bool) -> dict[str, Any]:
     with holding_run_lock(store, wait_seconds=settings().run_wait_seconds, label=label):
         if not interactive:
             return summary_payload(asyncio.run(run_tick(store, settings(), now=now)))
-        from worker.progress import progress_bar
+        from worker.cli.progress import progress_bar
 
         with progress_bar() as progress:
             return summary_payload(
@@ -266,8 +266,8 @@ def _fresh_demo_file(database: Path) -> None:
 
 
 def demo(database: Path, now: datetime) -> dict[str, Any]:
-    from worker import insights_commands
-    from worker.demo_data import seed_demo_crm
+    from worker.cli import insights_commands
+    from worker.demo.crm import seed_demo_crm
 
     configure_logging("WARNING", "text")
     _fresh_demo_file(database)

@@ -1,7 +1,7 @@
 """The compliance commands of `rapport`: export, erase, retention purge, audit list.
 
 Mounted on the main app by `register(app)`; each command parses, calls one
-function of worker.compliance_commands and prints a table or JSON.
+function of worker.cli.compliance_commands and prints a table or JSON.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import typer
 from rich.table import Table
 
 from compliance.hashing import TOKEN_PREFIX
-from worker import commands
-from worker import compliance_commands as run
+from worker.cli import commands
+from worker.cli import compliance_commands as run
+from worker.cli.output import console
 from worker.failures import UserError
-from worker.output import console
 
 TOKEN = re.compile(rf"({re.escape(TOKEN_PREFIX)}[0-9a-f]{{12}})[0-9a-f]{{52}}")
 retention_app = typer.Typer(help="Retention of interactions and history.", no_args_is_help=True)

@@ -1,6 +1,6 @@
 """What the compliance commands do, returning plain data the CLI prints or dumps as JSON.
 
-Each function loads the store the way worker.commands does (settings, engine,
+Each function loads the store the way worker.cli.commands does (settings, engine,
 schema check), calls one compliance function and turns its refusals into
 UserError, so the CLI prints one line and exits 2.
 """
@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 import compliance
 from compliance.exceptions import ExportNotAuditedError
-from worker import commands
+from worker.cli import commands
 from worker.failures import StoreError, UserError
 
 
@@ -69,7 +69,7 @@ def _clear_in_dataverse(records: set[tuple[str, str]], now: datetime) -> dict[st
         return None
     import asyncio
 
-    from worker.dataverse_run import push_dataverse
+    from worker.run.dataverse import push_dataverse
 
     return asyncio.run(push_dataverse(_store(), commands.settings(), now=now, only=records))
 

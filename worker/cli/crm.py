@@ -22,9 +22,9 @@ from rich.table import Table
 from crm.file_import import import_file
 from crm.file_reading import ImportFileError
 from crm.file_report import ImportProblem, ImportReport
-from worker import commands
+from worker.cli import commands
+from worker.cli.output import console
 from worker.failures import EXIT_BAD_INPUT, UserError
-from worker.output import console
 
 crm_app = typer.Typer(help="CRM data from outside: import a file.", no_args_is_help=True)
 PROBLEMS_SHOWN = 50  # in the text report; --json lists up to crm.file_import.PROBLEMS_KEPT

@@ -20,10 +20,10 @@ from crm.dataverse.connect import connected
 from crm.dataverse.exceptions import DataverseError
 from crm.dataverse.provision import apply, plan
 from crm.dataverse.retry import RetryPolicy
-from worker import commands
-from worker.exchange import graph_app
+from worker.cli import commands
+from worker.cli.output import console
 from worker.failures import EXIT_NO_CONSENT, UserError
-from worker.output import console
+from worker.run.exchange import graph_app
 
 dataverse_app = typer.Typer(
     help="The Dataverse (Dynamics 365) connector: check, provision, pull, push.",

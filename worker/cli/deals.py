@@ -19,9 +19,9 @@ from insights import similar_deals as similar
 from insights.notice import EMPLOYMENT_NOTICE
 from storage import similar_deals_read
 from storage.engine import session_scope
-from worker import commands
+from worker.cli import commands
+from worker.cli.output import console
 from worker.failures import UserError
-from worker.output import console
 
 deals_app = typer.Typer(help="Opportunities compared with the deals we won.", no_args_is_help=True)
 PART_COLUMNS = ("revenue", "account_size", "stakeholders", "roles", "cycle", "team")

@@ -1,7 +1,7 @@
 """`rapport consent url|check` and `rapport mailboxes list`: the Exchange path for IT admins.
 
 Mounted on the main app by `register(app)`. Each command loads settings the
-way worker.commands does, calls one function and prints a table or JSON.
+way worker.cli.commands does, calls one function and prints a table or JSON.
 `consent check` exits 0 when consent is granted, 3 when it is not
 (EXIT_NO_CONSENT) and 2 when the app registration is not configured.
 """
@@ -24,10 +24,10 @@ from consent.permissions import REQUIRED_ROLES
 from storage import migrate
 from storage.engine import session_scope
 from storage.mailbox_store import list_mailboxes, load_tenants
-from worker import commands
-from worker.exchange import location_policy
+from worker.cli import commands
+from worker.cli.output import console
 from worker.failures import EXIT_BAD_INPUT, EXIT_NO_CONSENT, EXIT_OK, UserError
-from worker.output import console
+from worker.run.exchange import location_policy
 from worker.settings import Settings
 
 consent_app = typer.Typer(help="Admin consent for Microsoft Graph.", no_args_is_help=True)
@@ -133,7 +133,7 @@ def exit_code(state: str) -> int:
 @consent_app.command("check")
 def consent_check(as_json: JsonFlag = False) -> None:
     """Ask for a token, name each missing permission, confirm with one probe call."""
-    from worker.exchange import check_tenant_consent
+    from worker.run.exchange import check_tenant_consent
 
     settings = commands.settings()
     store = commands.engine()

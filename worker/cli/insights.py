@@ -21,10 +21,10 @@ from rich.table import Table
 from insights import views
 from insights.notice import EMPLOYMENT_NOTICE
 from insights.views import SortKey
-from worker import commands
-from worker import insights_commands as run
+from worker.cli import commands
+from worker.cli import insights_commands as run
+from worker.cli.output import console
 from worker.failures import UserError
-from worker.output import console
 
 pipeline_app = typer.Typer(
     help="The relationship pipeline of open opportunities.", no_args_is_help=True
@@ -175,7 +175,7 @@ def pipeline_chart(
     as_json: JsonFlag = False,
 ) -> None:
     """Open opportunities as bubbles: close date, health score, revenue, colour by grade."""
-    from worker import pipeline_chart_render as render
+    from insights import pipeline_chart_render as render
 
     if out is None and not as_json:
         raise UserError("--out: required unless --json; expected a .svg or .png file")

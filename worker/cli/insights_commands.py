@@ -1,7 +1,7 @@
 """What the seller-insights commands do: read the store, run the pure insights, return plain data.
 
-`health list`, `pipeline chart` and `health timeline` (worker/insights_cli.py)
-and the demo's "at risk" lists (worker/commands.py) all go through here, so the
+`health list`, `pipeline chart` and `health timeline` (worker/cli/insights.py)
+and the demo's "at risk" lists (worker/cli/commands.py) all go through here, so the
 demo shows what `rapport health list` would.
 """
 
@@ -22,7 +22,7 @@ from insights.notice import EMPLOYMENT_NOTICE
 from scoring.model import HealthState
 from storage import health_read, insights_read, migrate
 from storage.engine import session_scope
-from worker import commands
+from worker.cli import commands
 from worker.failures import UserError
 
 RECORD_URL_SETTING = "RAPPORT_RECORD_URL_TEMPLATE"
@@ -153,7 +153,7 @@ def health_list(
     }
 
 
-# The demo's two lists (worker/commands.py demo), in the shapes its report and JSON always had.
+# The demo's two lists (worker/cli/commands.py demo), in the shapes its report and JSON always had.
 DEMO_RISK = views.ViewFilter(
     states=frozenset({HealthState.FAIR, HealthState.POOR}), sort=views.SortKey.trend, limit=8
 )

@@ -18,12 +18,12 @@ from sqlalchemy.engine import Engine
 from storage import health_read, migrate
 from storage.engine import session_scope
 from storage.introducer_store import load_introducers
-from worker import commands
+from worker.admin_settings import current_settings
+from worker.cli import commands
+from worker.cli.output import console
 from worker.failures import UserError
-from worker.introducer_optout import OptOutChange, change_opt_out, excluded_colleagues
-from worker.introducers import SWITCH
-from worker.output import console
-from worker.ri_settings import current_settings
+from worker.run.introducer_optout import OptOutChange, change_opt_out, excluded_colleagues
+from worker.run.introducers import SWITCH
 
 RECORD_TYPES = ("contact", "lead")
 introducers_app = typer.Typer(
@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
     """Add `introducers` to `app`; a second call changes nothing."""
     if any(group.name == "introducers" for group in app.registered_groups):
         return
-    from worker import introduction_draft  # it imports resolve_person from here
+    from worker.cli import introduction_draft  # it imports resolve_person from here
 
     introducers_app.command("draft")(introduction_draft.draft)
     introducers_app.command("account")(introduction_draft.account)

@@ -26,12 +26,12 @@ from insights.notice import EMPLOYMENT_NOTICE
 from storage import health_read, insights_read, introductions_read
 from storage.engine import session_scope
 from storage.introducer_store import load_introducers
-from worker import commands
+from worker.admin_settings import TEMPLATE_KEY, current_settings
+from worker.cli import commands
+from worker.cli.output import console
 from worker.failures import UserError
-from worker.introducer_optout import excluded_colleagues
-from worker.introducers import SWITCH
-from worker.output import console
-from worker.ri_settings import TEMPLATE_KEY, current_settings
+from worker.run.introducer_optout import excluded_colleagues
+from worker.run.introducers import SWITCH
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -94,7 +94,7 @@ def draft(
     as_json: JsonFlag = False,
 ) -> None:
     """Draft an introduction request to the colleague who knows the person best."""
-    from worker.introducer_cli import resolve_person
+    from worker.cli.introducers import resolve_person
 
     if out is not None and (out.is_dir() or not out.parent.is_dir()):
         raise UserError(f"--out: {out} is not allowed; expected a file in an existing directory")

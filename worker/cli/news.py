@@ -18,10 +18,10 @@ from news.fetcher import FeedConfigError
 from storage import news_store
 from storage.engine import session_scope
 from storage.introductions_read import account_name
-from worker import commands
+from worker.cli import commands
+from worker.cli.output import console
 from worker.failures import UserError
-from worker.news_job import FEEDS_SETTING, configured_feeds, refresh_news
-from worker.output import console
+from worker.run.news import FEEDS_SETTING, configured_feeds, refresh_news
 
 news_app = typer.Typer(
     help="What's New: recent news about customers' companies.", no_args_is_help=True

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
-from worker.labels import state_label, trend_label
+from worker.cli.option_set_labels import state_label, trend_label
 
 # Wide enough that no table or line of ours is ever folded to fit it.
 PIPED_WIDTH = 100_000

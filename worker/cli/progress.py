@@ -14,7 +14,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from worker.scoring_job import Progress as ProgressCallback
+from worker.run.scoring import Progress as ProgressCallback
 
 
 @contextmanager

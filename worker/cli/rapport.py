@@ -10,18 +10,18 @@ from typing import Annotated, Any
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
-from worker import commands, output
-from worker.compliance_cli import register as register_compliance
-from worker.crm_cli import register as register_crm
-from worker.dataverse_cli import register as register_dataverse
-from worker.deals_cli import register as register_deals
-from worker.exchange_cli import register as register_exchange
+from worker.cli import commands, output
+from worker.cli.compliance import register as register_compliance
+from worker.cli.crm import register as register_crm
+from worker.cli.dataverse import register as register_dataverse
+from worker.cli.deals import register as register_deals
+from worker.cli.exchange import register as register_exchange
+from worker.cli.insights import register as register_insights
+from worker.cli.introducers import register as register_introducers
+from worker.cli.news import register as register_news
+from worker.cli.service import register as register_service
+from worker.cli.web import register as register_web
 from worker.failures import EXIT_BAD_INPUT, EXIT_FAILURE, UserError, describe
-from worker.insights_cli import register as register_insights
-from worker.introducer_cli import register as register_introducers
-from worker.news_cli import register as register_news
-from worker.service_cli import register as register_service
-from worker.web_cli import register as register_web
 
 app = typer.Typer(
     name="rapport",
@@ -116,7 +116,7 @@ def demo(
 ) -> None:
     """Build a demo CRM in a fresh SQLite store, score it, show the relationships at risk."""
     if dataverse:  # docs/dataverse.md: provision, pull, score, push, read the records back
-        from worker.dataverse_demo import demo_dataverse, render
+        from worker.demo.dataverse import demo_dataverse, render
 
         commands._fresh_demo_file(database)  # noqa: SLF001 - the same refusal as the demo
         # None: when the generated history ends.
@@ -154,7 +154,7 @@ def _mount_emulator() -> None:
     try:
         from emulator.cli import app as emulator_app
     except ModuleNotFoundError as missing:  # installed without the `emulator` extra
-        from worker.emulator_extra import mount_missing_emulator
+        from worker.cli.emulator import mount_missing_emulator
 
         mount_missing_emulator(app, missing)
         return

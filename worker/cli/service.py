@@ -13,8 +13,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from worker import commands
-from worker.output import console
+from worker.cli import commands
+from worker.cli.output import console
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -32,7 +32,7 @@ def worker() -> None:
     every RAPPORT_SCORING_INTERVAL_SECONDS, purge retention daily; serve /metrics, /healthz
     and /readyz on RAPPORT_METRICS_PORT. Stops cleanly on SIGTERM or SIGINT (exit 0).
     Several replicas may share one PostgreSQL store; SQLite allows one worker."""
-    from worker.service import run_worker
+    from worker.service.main import run_worker
 
     run_worker(commands.settings())
 
@@ -40,7 +40,7 @@ def worker() -> None:
 def status(as_json: JsonFlag = False) -> None:
     """Tenants and consent, mailboxes by status, the last sync round and the lag."""
     from storage import migrate
-    from worker.status import load_store_state, status_payload
+    from worker.service.status import load_store_state, status_payload
 
     store = commands.engine()
     migrate.require_current(store)
@@ -62,7 +62,7 @@ def _age(seconds: float | None) -> str:
 
 
 def render_status(payload: dict[str, Any]) -> None:
-    from worker.status import last_sync_line
+    from worker.service.status import last_sync_line
 
     tenants = Table("tenant", "consent", "missing permissions", "checked", title="Tenants")
     for tenant in payload["tenants"]:
@@ -93,15 +93,3 @@ def render_status(payload: dict[str, Any]) -> None:
         f"Replicas: {len(payload['replicas'])} live ({', '.join(payload['replicas']) or '-'}); "
         f"mailboxes leased now: {payload['leased_mailboxes']}"
     )
-
-
-def main() -> None:
-    """`python -m worker.service_cli ...`: the whole `rapport` CLI with these commands on it."""
-    from worker import cli
-
-    register(cli.app)
-    cli.main()
-
-
-if __name__ == "__main__":
-    main()

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from worker import commands
+from worker.cli import commands
 from worker.failures import UserError
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080

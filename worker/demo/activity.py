@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from worker.demo_people import Person, record_id
+from worker.demo.people import Person, record_id
 
 Regarding = tuple[str, str] | None  # (regarding_type, regarding_id)
 Invitee = tuple[Person, str]  # (attendee, response: accepted/tentative/declined/none)

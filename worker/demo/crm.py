@@ -2,7 +2,7 @@
 
 `build_demo_crm` is pure (seed and `now` in, rows out, byte-for-byte the same
 every time); `seed_demo_crm` writes those rows into an empty, migrated store
-with bulk Core inserts. The story to look for is in `worker/demo_scenario.py`:
+with bulk Core inserts. The story to look for is in `worker/demo/scenario.py`:
 a strategic deal whose primary contact went silent five weeks ago while a
 secondary contact stays engaged.
 """
@@ -29,9 +29,9 @@ from storage.crm_tables import (
 )
 from storage.engine import session_scope
 from storage.types import core_table
-from worker.demo_activity import ActivityLog
-from worker.demo_people import SELLERS, NameBook, Person, seller_rows, sellers
-from worker.demo_records import (
+from worker.demo.activity import ActivityLog
+from worker.demo.people import SELLERS, NameBook, Person, seller_rows, sellers
+from worker.demo.records import (
     SCENARIO_PRIMARY,
     SCENARIO_SECONDARY,
     AccountPeople,
@@ -40,7 +40,7 @@ from worker.demo_records import (
     build_leads,
     build_opportunities,
 )
-from worker.demo_relationships import (
+from worker.demo.relationships import (
     PATTERN_WEIGHTS,
     PATTERNS,
     Circle,
@@ -48,7 +48,7 @@ from worker.demo_relationships import (
     lead_outreach,
     play_pattern,
 )
-from worker.demo_scenario import strategic_deal
+from worker.demo.scenario import strategic_deal
 
 # Insert order: parents before the rows that name them.
 TABLES = {

@@ -27,7 +27,7 @@ from crm.dataverse.push import Pusher
 from storage import migrate
 from storage.engine import create_store_engine
 from worker.failures import UserError
-from worker.pipeline import run_once
+from worker.run.tick import run_once
 
 PREFIX = "rapport"
 SHOWN = 8  # records read back from Dataverse
@@ -141,7 +141,7 @@ def _look_command(url: str, ca: Path) -> str:
 
 
 async def _serve_until_interrupted(payload: dict[str, Any], token: str) -> None:
-    from worker.output import console
+    from worker.cli.output import console
 
     console.print(f"\nLoopback Dataverse at {payload['dataverse_url']} (Ctrl-C to stop). Look:")
     console.print(f"  TOKEN={token}", markup=False)
@@ -153,7 +153,7 @@ async def _serve_until_interrupted(payload: dict[str, Any], token: str) -> None:
 
 
 def render(payload: dict[str, Any]) -> None:
-    from worker.output import console
+    from worker.cli.output import console
 
     pushed = payload["pushed"]
     console.print(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from worker.demo_people import (
+from worker.demo.people import (
     COMPANIES,
     PROSPECTS,
     SELLERS,

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from worker.demo_activity import (
+from worker.demo.activity import (
     ActivityLog,
     Invitee,
     Regarding,
@@ -22,7 +22,7 @@ from worker.demo_activity import (
     phone_call,
     task,
 )
-from worker.demo_people import Person
+from worker.demo.people import Person
 
 YEAR = timedelta(days=365)
 MEETING_MINUTES = (30, 30, 30, 45, 60, 60, 90)

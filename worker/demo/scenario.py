@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from worker.demo_activity import ActivityLog, Regarding, at_working_hours, meeting, phone_call
-from worker.demo_people import Person, record_id
-from worker.demo_relationships import HEALTHY, YEAR, Circle, relationship
+from worker.demo.activity import ActivityLog, Regarding, at_working_hours, meeting, phone_call
+from worker.demo.people import Person, record_id
+from worker.demo.relationships import HEALTHY, YEAR, Circle, relationship
 
 SILENT_FOR = timedelta(days=36)  # the primary contact's last reply
 

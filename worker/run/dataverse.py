@@ -22,7 +22,7 @@ from crm.dataverse.exceptions import DataverseError
 from crm.dataverse.pull import Puller
 from crm.dataverse.push import Pusher
 from storage.dataverse_store import has_pushed_values
-from worker.exchange import graph_app
+from worker.run.exchange import graph_app
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)

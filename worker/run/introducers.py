@@ -4,7 +4,7 @@ A pipeline run reads what ranking needs besides the interactions (settings,
 the CRM's people, the exclusions) once, as an `IntroducerRanking`, before it
 scores. Each scoring process then ranks the introducers of its own share's
 contacts and leads from the interactions it has decoded anyway: a person's
-interactions all reach the person's share (worker.scoring_shares), and a
+interactions all reach the person's share (worker.run.scoring_shares), and a
 ranking is per person, so the shares' rankings together are the whole book's.
 The run stores them at the end with `store_introducers`, in one transaction
 that reads the exclusions again: a colleague who opted out while the run was
@@ -33,9 +33,9 @@ from storage.introducer_store import (
     delete_introducers,
     replace_introducers,
 )
-from worker.interactions import load_interactions
-from worker.introducer_optout import excluded_colleagues
-from worker.ri_settings import current_settings, scoring_settings
+from worker.admin_settings import current_settings, scoring_settings
+from worker.run.interactions import load_interactions
+from worker.run.introducer_optout import excluded_colleagues
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ Waiting serialises runs (cron jobs, a `run --once` beside a worker) with
 nobody retrying by hand; the bound keeps a stuck holder from piling runs up
 behind it.
 
-Scoring processes (PostgreSQL, worker/scoring_processes.py) hold the
+Scoring processes (PostgreSQL, worker/run/scoring_processes.py) hold the
 "scoring-process" lock in shared mode for as long as they live, and taking
 the run lock means finding nobody holding that one either: a process left
 over from a run whose parent died keeps the next run waiting until it is

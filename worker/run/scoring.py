@@ -2,12 +2,12 @@
 
 One process: the run's raw interaction rows are decoded and prepared once
 and every record is scored from them. Several (PostgreSQL): the records are
-split into shares of linked records (worker.scoring_shares); each forked
+split into shares of linked records (worker.run.scoring_shares); each forked
 process picks the raw rows its share needs out of the book, decodes,
 prepares and indexes only those, then scores and writes back its records
-(worker.scoring_processes), so everything after the database read runs in
+(worker.run.scoring_processes), so everything after the database read runs in
 parallel. Each process also ranks its share's introducers from the
-interactions it decoded (worker.introducers).
+interactions it decoded (worker.run.introducers).
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from scoring import ScoringRun
 from scoring.model import RecordHealth, RecordRef, RecordScope, ScoringSettings
 from storage.crm_records import CrmSnapshot
 from storage.writeback import write_back
-from worker.interactions import InteractionRows, decode_interactions
-from worker.introducers import IntroducerRanking
-from worker.results import to_result
-from worker.ri_settings import current_settings, scoring_settings
-from worker.scopes import build_scopes, display_names
-from worker.scoring_processes import PartSummary, merged, run_parts
-from worker.scoring_shares import Share, plan_shares
+from worker.admin_settings import current_settings, scoring_settings
+from worker.run.interactions import InteractionRows, decode_interactions
+from worker.run.introducers import IntroducerRanking
+from worker.run.results import to_result
+from worker.run.scopes import build_scopes, display_names
+from worker.run.scoring_processes import PartSummary, merged, run_parts
+from worker.run.scoring_shares import Share, plan_shares
 
 Progress = Callable[[str, int, int | None], None]  # stage, done, total
 
@@ -53,7 +53,7 @@ class ScoreShare:
     book, which picks its rows out of `rows`; None: `rows` are all needed."""
 
     scopes: list[RecordScope]
-    rows: InteractionRows  # worker.interactions.fetch_interaction_rows
+    rows: InteractionRows  # worker.run.interactions.fetch_interaction_rows
     settings: ScoringSettings
     names: Mapping[RecordRef, str]
     show_health: bool

@@ -2,7 +2,7 @@
 
 Scoring is pure Python and bound to one core; a book of a million
 interactions keeps one core busy for tens of seconds. Each part
-(worker.scoring_job.ScoreShare) holds the raw rows of its share of the book;
+(worker.run.scoring.ScoreShare) holds the raw rows of its share of the book;
 the forked child decodes, prepares and scores only those, writes its records
 back over its own database connections and ranks its people's introducers,
 which it hands to the parent with its summary. Parts are independent: a
@@ -11,7 +11,7 @@ the result is the same rows as a single-process run.
 
 A child never outlives the process that forked it (`_die_with_parent`), and
 holds the "scoring-process" lock while it lives, so a new run never overlaps
-one left over (worker/run_lock.py).
+one left over (worker/run/lock.py).
 
 Only PostgreSQL runs parts in parallel: SQLite has one writer at a time, so
 children would queue on its lock. Where `os.fork` does not exist the parts run
@@ -36,7 +36,7 @@ from sqlalchemy.engine import Engine
 
 from storage.introducer_store import IntroducerRow
 from storage.writeback import WritebackCounts
-from worker.run_lock import hold_process_lock
+from worker.run.lock import hold_process_lock
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -116,7 +116,7 @@ def _child(engine: Engine, part: Part, writer: int, parent: int) -> None:  # pra
         _reset_signals()
         # The parent's pooled connections belong to the parent: open our own.
         engine.dispose(close=False)
-        # Held until this process ends: a new run waits for it (worker/run_lock.py).
+        # Held until this process ends: a new run waits for it (worker/run/lock.py).
         _lifetime_lock = hold_process_lock(engine)
         payload = part(engine).to_bytes()
         with os.fdopen(writer, "wb") as pipe:

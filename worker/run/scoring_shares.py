@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from scoring.model import RecordRef, RecordScope
 from storage.crm_records import FIELD_SEPARATOR, INTERACTION_COLUMNS, PARTY_SEPARATOR
-from worker.interactions import InteractionRow
+from worker.run.interactions import InteractionRow
 
 # Where routing looks in a raw row: INTERACTION_COLUMNS, then packed parties and their count.
 REGARDING_TYPE = INTERACTION_COLUMNS.index("regarding_type")
@@ -53,7 +53,7 @@ class Share:
             if (
                 reached
                 # An id holding the separator characters: only the party rows
-                # can tell (worker.interactions reads them); scoring keeps only
+                # can tell (worker.run.interactions reads them); scoring keeps only
                 # what reaches the share's records.
                 or (count and spelt_out != count)
                 or (

@@ -27,15 +27,15 @@ from storage.engine import session_scope
 from storage.planner_statistics import refresh_interaction_statistics
 from storage.suppression import forget_late_health
 from storage.writeback import DEFAULT_BATCH_SIZE, WritebackCounts
-from worker.collector import collection_paused
-from worker.dataverse_run import after_scoring, before_scoring
-from worker.exchange import ExchangeSummary, exchange_round
+from worker.admin_settings import current_settings
 from worker.failures import EXIT_EXCHANGE_FAILED, EXIT_OK
-from worker.interactions import fetch_interaction_rows
-from worker.introducers import IntroducerSummary, introducer_ranking, store_introducers
-from worker.ri_settings import current_settings
-from worker.scoring_job import Progress, score_and_write
-from worker.scoring_processes import usable_processes
+from worker.run.dataverse import after_scoring, before_scoring
+from worker.run.exchange import ExchangeSummary, exchange_round
+from worker.run.gc_pause import collection_paused
+from worker.run.interactions import fetch_interaction_rows
+from worker.run.introducers import IntroducerSummary, introducer_ranking, store_introducers
+from worker.run.scoring import Progress, score_and_write
+from worker.run.scoring_processes import usable_processes
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from aiohttp import web
 from sqlalchemy.engine import Engine
 
 from storage import migrate
-from worker.scheduler import Clock
+from worker.service.scheduler import Clock
+from worker.service.status import load_store_state
 from worker.service_metrics import ServiceMetrics
-from worker.status import load_store_state
 
 log = logging.getLogger("rapport.health")
 STORE_TIMEOUT = 5.0

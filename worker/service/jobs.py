@@ -1,9 +1,9 @@
 """The worker's jobs: sync round, scoring, retention, heartbeat, watchdog.
 
 They call what `rapport run --once` calls: the Exchange round of a tick
-(`worker.pipeline.sync_exchange`, with this replica's lease claim and the
+(`worker.run.tick.sync_exchange`, with this replica's lease claim and the
 shutdown event) and the CRM path with scoring and write-back
-(`worker.pipeline.run_once`). Scoring runs after every sync round and on its
+(`worker.run.tick.run_once`). Scoring runs after every sync round and on its
 own interval, one replica at a time; on each replica one run at a time.
 """
 
@@ -23,11 +23,11 @@ import compliance
 from graph_sync.mailbox import MailboxOutcome
 from storage import lease_store
 from storage.engine import session_scope
-from worker.dataverse_run import after_scoring, before_scoring
-from worker.exchange import ExchangeSummary
-from worker.leases import ReplicaLeases, singleton
-from worker.pipeline import run_once, sync_exchange
-from worker.scheduler import Clock, round_number
+from worker.run.dataverse import after_scoring, before_scoring
+from worker.run.exchange import ExchangeSummary
+from worker.run.tick import run_once, sync_exchange
+from worker.service.leases import ReplicaLeases, singleton
+from worker.service.scheduler import Clock, round_number
 from worker.service_logging import ROUND
 from worker.service_metrics import ServiceMetrics
 from worker.settings import Settings
@@ -256,9 +256,9 @@ class Jobs:
         )
 
     async def news(self) -> None:
-        """What's New: fetch RAPPORT_NEWS_FEEDS, one replica at a time (worker/news_job.py)."""
+        """What's New: fetch RAPPORT_NEWS_FEEDS, one replica at a time (worker/run/news.py)."""
         from news.fetcher import FeedConfigError
-        from worker.news_job import configured_feeds, refresh_news
+        from worker.run.news import configured_feeds, refresh_news
 
         try:
             sources = configured_feeds()

@@ -1,6 +1,6 @@
 """A replica's share of the work: mailbox leases, the heartbeat, singleton-job locks.
 
-A sync round is a slot of the schedule grid (worker/scheduler.py): every
+A sync round is a slot of the schedule grid (worker/service/scheduler.py): every
 replica fires once per slot and claims, among the mailboxes nobody synced
 in this slot and nobody holds, its fair share (the eligible mailboxes
 divided by the live replicas, least recently synced first); when its share
@@ -13,8 +13,8 @@ may be taken over in the same slot.
 
 Scoring and retention run on one replica at a time: a PostgreSQL advisory
 lock (session-level, so it goes with the connection if the process dies).
-On SQLite only one worker runs at all (worker/store_guard.py). Scoring's lock
-is the store's run lock (worker/run_lock.py), which `rapport run --once`
+On SQLite only one worker runs at all (worker/service/single_worker.py). Scoring's lock
+is the store's run lock (worker/run/lock.py), which `rapport run --once`
 takes too, on SQLite as well: a run beside the worker waits for its scoring.
 """
 
@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 
 from storage import lease_store
 from storage.engine import session_scope
-from worker.run_lock import (
+from worker.run.lock import (
     RUN_LOCK,
     AdvisoryLock,
     FreeLock,
@@ -39,7 +39,7 @@ from worker.run_lock import (
     store_run_lock,
     this_process,
 )
-from worker.scheduler import Clock
+from worker.service.scheduler import Clock
 
 log = logging.getLogger("rapport.leases")
 Claim = Callable[[list[str]], Awaitable[list[str]]]
@@ -155,7 +155,7 @@ def job_lock(engine: Engine, name: str) -> JobLock:
     if name == RUN_LOCK:
         return store_run_lock(engine, this_process("rapport worker, scoring"))
     if engine.dialect.name != "postgresql":
-        return FreeLock()  # SQLite: this is the only worker (worker/store_guard.py)
+        return FreeLock()  # SQLite: this is the only worker (worker/service/single_worker.py)
     return AdvisoryLock(engine, name)
 
 

@@ -27,8 +27,9 @@ from sqlalchemy import exc as sa_exc
 from storage.engine import redacted
 from worker.failures import UserError
 from worker.health_server import HealthServer
-from worker.leases import ReplicaLeases
-from worker.scheduler import (
+from worker.service.jobs import Jobs
+from worker.service.leases import ReplicaLeases
+from worker.service.scheduler import (
     Clock,
     JobSpec,
     Schedule,
@@ -38,18 +39,17 @@ from worker.scheduler import (
     daily_trigger,
     interval_trigger,
 )
-from worker.service_jobs import Jobs
-from worker.service_logging import install as install_log_fields
-from worker.service_metrics import ServiceMetrics
-from worker.service_start import (
+from worker.service.single_worker import single_worker
+from worker.service.start import (
     UNREACHABLE,
     prepare_schema,
     replica_name,
     service_engine,
     wait_for_database,
 )
+from worker.service_logging import install as install_log_fields
+from worker.service_metrics import ServiceMetrics
 from worker.settings import Settings
-from worker.store_guard import single_worker
 
 log = logging.getLogger("rapport.worker")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from worker.exchange import ExchangeSummary
 from worker.metrics import Labels, Registry
-from worker.pipeline import RunSummary
-from worker.status import StoreState
+from worker.run.exchange import ExchangeSummary
+from worker.run.tick import RunSummary
+from worker.service.status import StoreState
 
 ITEM_OUTCOMES = ("added", "updated", "removed", "malformed")
 SCORING_OUTCOMES = ("done", "skipped", "failed")

@@ -16,7 +16,7 @@ never runs twice at once (max_instances=1).
 
 Sync rounds fire on a grid: at every multiple of the interval since the
 epoch (UTC) plus a random jitter, so every replica starts its round in the
-same slot and a slot is one round for all of them (see worker/leases.py).
+same slot and a slot is one round for all of them (see worker/service/leases.py).
 """
 
 from __future__ import annotations

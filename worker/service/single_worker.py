@@ -4,7 +4,7 @@ The operating system drops the lock when the process ends, however it ends
 (even SIGKILL), so a crashed worker never blocks the next one. The file
 names the holder, so the refusal can say who it is. Runs (the worker's
 scoring, `rapport run --once` beside it) take turns through another lock,
-the store's run lock (worker/run_lock.py), which is the same kind of file lock.
+the store's run lock (worker/run/lock.py), which is the same kind of file lock.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from worker.failures import UserError
-from worker.run_lock import FileLock, lock_file, this_process
+from worker.run.lock import FileLock, lock_file, this_process
 
 
 class AnotherWorkerError(UserError):

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from emulator.dataverse.testing import LoopbackDataverse, rid
 
-RAPPORT = [sys.executable, "-c", "from worker.cli import main; main()"]
+RAPPORT = [sys.executable, "-c", "from worker.cli.rapport import main; main()"]
 
 
 def environment(dv: LoopbackDataverse, database_url: str, **extra: str) -> dict[str, str]:

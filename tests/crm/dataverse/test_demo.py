@@ -14,7 +14,7 @@ def test_the_dataverse_demo_shows_health_written_onto_dataverse_records(tmp_path
         [
             sys.executable,
             "-c",
-            "from worker.cli import main; main()",
+            "from worker.cli.rapport import main; main()",
             "demo",
             "--dataverse",
             "--database",
