@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+import structlog
 from sqlalchemy.engine import Engine
 
 from graph_sync.client import GraphClient
@@ -17,7 +17,7 @@ from graph_sync.normalise import Normaliser
 from graph_sync.retry import RetryPolicy, Sleep, call_with_retry
 from storage.sync_store import PageCounts, PageWrite, commit_page
 
-log = logging.getLogger("rapport.graph_sync")
+log = structlog.stdlib.get_logger("rapport.graph_sync")
 T = TypeVar("T")
 
 
@@ -94,10 +94,7 @@ class SyncContext:
         def on_retry(error: BaseException) -> None:
             counters.retries += 1
             counters.throttled += getattr(error, "status", None) == 429
-            log.info(
-                "retrying a Graph request",
-                extra={"fields": {"mailbox": mailbox_id, "error": str(error)}},
-            )
+            log.info("retrying a Graph request", mailbox=mailbox_id, error=str(error))
 
         return await call_with_retry(self.policy, attempt, sleep=self.sleep, on_retry=on_retry)
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+import structlog
 
 from graph_sync.context import SyncContext, SyncCounters
 from graph_sync.exceptions import ForeignLink, SyncInterrupted, SyncStateExpired, UndecodablePage
@@ -30,7 +30,7 @@ from graph_sync.wire import EVENT, MESSAGE, PAGE, Page
 from storage.interaction_store import InteractionRecord
 from storage.sync_store import Cursor, PageWrite, start_rebaseline
 
-log = logging.getLogger("rapport.graph_sync")
+log = structlog.stdlib.get_logger("rapport.graph_sync")
 CALENDAR = "calendar"
 MAX_REBASELINES_PER_ROUND = 2
 
@@ -75,14 +75,10 @@ def _items(ctx: SyncContext, job: FolderJob, page: Page, counters: SyncCounters)
             # Position and error only: the item's content is never logged.
             log.warning(
                 "skipped a malformed Graph item",
-                extra={
-                    "fields": {
-                        "mailbox": job.mailbox_id,
-                        "folder": job.folder_id,
-                        "position": position,
-                        "error": str(problem).split("\n")[0][:120],
-                    }
-                },
+                mailbox=job.mailbox_id,
+                folder=job.folder_id,
+                position=position,
+                error=str(problem).split("\n")[0][:120],
             )
             continue
         counters.items += 1
@@ -143,13 +139,9 @@ async def _stored_link(
     counters.foreign_links += 1
     log.warning(
         "stored link is not under the configured Graph base URL; re-baselining the folder",
-        extra={
-            "fields": {
-                "mailbox": job.mailbox_id,
-                "folder": job.folder_id,
-                "stored_for": origin_of(link),
-            }
-        },
+        mailbox=job.mailbox_id,
+        folder=job.folder_id,
+        stored_for=origin_of(link),
     )
     return None, await _rebaseline(ctx, job)
 
@@ -186,7 +178,8 @@ async def sync_folder(
                 counters.rebaselines += 1
                 log.info(
                     "sync state expired; re-baselining the folder",
-                    extra={"fields": {"mailbox": job.mailbox_id, "folder": job.folder_id}},
+                    mailbox=job.mailbox_id,
+                    folder=job.folder_id,
                 )
                 round_ = await _rebaseline(ctx, job)
                 link = None
@@ -214,16 +207,12 @@ async def sync_folder(
             # Ids and counts only: never addresses, subjects or links (they hold tokens).
             log.info(
                 "page committed",
-                extra={
-                    "fields": {
-                        "mailbox": job.mailbox_id,
-                        "folder": job.folder_id,
-                        "items": len(page.value),
-                        "added": committed.added,
-                        "updated": committed.updated,
-                        "removed": committed.removed,
-                    }
-                },
+                mailbox=job.mailbox_id,
+                folder=job.folder_id,
+                items=len(page.value),
+                added=committed.added,
+                updated=committed.updated,
+                removed=committed.removed,
             )
             if not more:
                 return

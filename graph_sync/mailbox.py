@@ -9,9 +9,10 @@ so the next round resumes where this one stopped.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from dataclasses import dataclass, field
+
+import structlog
 
 from graph_sync.context import SyncContext, SyncCounters
 from graph_sync.delta import CALENDAR, FolderJob, sync_folder
@@ -32,7 +33,7 @@ from storage.mailbox_store import (
 )
 from storage.sync_store import Cursor, load_cursors
 
-log = logging.getLogger("rapport.graph_sync")
+log = structlog.stdlib.get_logger("rapport.graph_sync")
 
 
 @dataclass
@@ -137,26 +138,20 @@ async def sync_mailbox(ctx: SyncContext, mailbox_id: str) -> MailboxOutcome:
         outcome.status = _status_for(error)
         outcome.error = f"{type(error).__name__}: {error}"[:500]
         if not isinstance(error, GraphSyncError):
-            log.exception(
-                "mailbox sync failed unexpectedly", extra={"fields": {"mailbox": mailbox_id}}
-            )
+            log.exception("mailbox sync failed unexpectedly", mailbox=mailbox_id)
     outcome.seconds = time.perf_counter() - started
     await ctx.in_thread(_finish, ctx, outcome)
     counters = outcome.counters
     log.info(
         "mailbox round",
-        extra={
-            "fields": {
-                "mailbox": mailbox_id,
-                "status": outcome.status,
-                "pages": counters.pages,
-                "items": counters.items,
-                "added": counters.added,
-                "removed": counters.removed,
-                "malformed": counters.malformed,
-                "retries": counters.retries,
-                "seconds": round(outcome.seconds, 3),
-            }
-        },
+        mailbox=mailbox_id,
+        status=outcome.status,
+        pages=counters.pages,
+        items=counters.items,
+        added=counters.added,
+        removed=counters.removed,
+        malformed=counters.malformed,
+        retries=counters.retries,
+        seconds=round(outcome.seconds, 3),
     )
     return outcome

@@ -24,7 +24,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from worker.service_metrics import ServiceMetrics
 
 from compliance import erase_subject, export_subject, list_audit
 from storage.suppression import SUPPRESSION_LOCK_NAMESPACE
@@ -36,6 +35,7 @@ from tests.service.test_jobs import FixedClock
 from worker.run.tick import run_once
 from worker.service.jobs import Jobs
 from worker.service.leases import ReplicaLeases
+from worker.service.metrics import ServiceMetrics
 from worker.settings import Settings
 
 # A second, unlinked book (its own account, contact and colleague's mail), so
@@ -230,7 +230,7 @@ async def test_the_services_tick_gets_the_same_guarantee(crm: Engine, database_u
         assert jobs.scoring_task is not None
         await jobs.scoring_task
 
-    assert erase.fired and jobs.metrics.scoring_runs.value(outcome="done") == 1
+    assert erase.fired and jobs.metrics.value("rapport_scoring_runs_total", outcome="done") == 1
     _assert_erased_by_the_end(crm, DANA)
 
 

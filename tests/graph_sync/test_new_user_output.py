@@ -18,7 +18,7 @@ from emulator.testing import FixtureBuilder
 from tests import factories as f
 from tests.graph_sync.conftest import Exchange
 from tests.worker.cli_runner import Outcome, run_cli
-from worker.logging_setup import OWN_LOGGERS
+from worker.log import OWN_LOGGERS
 
 BARRY = "barry.tycholiz.trading-desk@contoso.com"
 SETTING = "RAPPORT_TENANT_DATA_LOCATION"

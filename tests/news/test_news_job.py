@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from worker.service_metrics import ServiceMetrics
 
 from tests import factories as f
 from tests.news.test_news_cli import base  # noqa: F401 - the local feed server fixture
 from tests.service.test_jobs import FixedClock
 from worker.service.jobs import Jobs
 from worker.service.leases import ReplicaLeases
+from worker.service.metrics import ServiceMetrics
 from worker.settings import Settings
 
 

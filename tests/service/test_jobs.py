@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from worker.service_metrics import ServiceMetrics
 
 from storage import lease_store
 from storage.engine import session_scope
 from tests import factories as f
 from worker.service.jobs import Jobs
 from worker.service.leases import ReplicaLeases
+from worker.service.metrics import ServiceMetrics
 from worker.settings import Settings
 
 NOW = f.NOW
@@ -58,16 +58,16 @@ async def test_a_sync_round_is_followed_by_scoring(jobs: Jobs, engine: Engine) -
         score = connection.execute(sa.text("SELECT health_updated_at FROM contact")).scalar()
     assert score is not None
     assert scoring_started(engine) == NOW
-    assert jobs.metrics.scoring_runs.value(outcome="done") == 1
-    assert jobs.metrics.rounds.counts[()] == 1
+    assert jobs.metrics.value("rapport_scoring_runs_total", outcome="done") == 1
+    assert jobs.metrics.value("rapport_sync_round_seconds_count") == 1
 
 
 async def test_scoring_that_a_later_run_covers_is_skipped(jobs: Jobs, engine: Engine) -> None:
     await jobs.score(after=NOW)
     await jobs.score(after=NOW - timedelta(minutes=1))  # the first run started after this
 
-    assert jobs.metrics.scoring_runs.value(outcome="done") == 1
-    assert jobs.metrics.scoring_runs.value(outcome="skipped") == 1
+    assert jobs.metrics.value("rapport_scoring_runs_total", outcome="done") == 1
+    assert jobs.metrics.value("rapport_scoring_runs_total", outcome="skipped") == 1
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -77,13 +77,13 @@ async def test_scoring_runs_on_one_replica_at_a_time(jobs: Jobs, engine: Engine)
     other_replica.commit()
 
     await jobs.scheduled_scoring()
-    skipped = jobs.metrics.scoring_runs.value(outcome="skipped")
+    skipped = jobs.metrics.value("rapport_scoring_runs_total", outcome="skipped")
     lease_store.advisory_unlock(other_replica, "scoring")
     other_replica.close()
     await jobs.scheduled_scoring()
 
     assert skipped == 1
-    assert jobs.metrics.scoring_runs.value(outcome="done") == 1
+    assert jobs.metrics.value("rapport_scoring_runs_total", outcome="done") == 1
 
 
 async def test_retention_runs_once_a_day(jobs: Jobs, engine: Engine) -> None:

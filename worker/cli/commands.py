@@ -29,7 +29,7 @@ from worker.admin_settings import (
     grade_ranges,
 )
 from worker.failures import StoreError, UserError
-from worker.logging_setup import configure_logging
+from worker.log import configure_logging
 from worker.run.exchange import ExchangeSummary, residency_hint, round_figures
 from worker.run.lock import holding_run_lock, this_process
 from worker.run.tick import RunSummary, run_tick

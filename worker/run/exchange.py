@@ -9,7 +9,6 @@ CRM data and nothing crashes.
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,9 +36,10 @@ from storage.directory import load_directory, normalise_address
 from storage.engine import session_scope
 from storage.mailbox_store import WITHDRAWN_CONSENT, record_consent, withdraw_tenant
 from worker.failures import UserError
+from worker.log import get_logger
 from worker.settings import Settings
 
-log = logging.getLogger("rapport.exchange")
+log = get_logger("rapport.exchange")
 SYNC_FAILED = "sync_failed"  # the round failed before any mailbox (directory, groups)
 # A mailbox that ends its round in one of these read nothing more this round. (All of
 # them `consent_missing` is consent withdrawn: the tenant falls back to CRM data.)
@@ -249,13 +249,9 @@ async def exchange_round(
         if settings.graph_configured:
             log.warning(
                 "tenant scored from CRM data",
-                extra={
-                    "fields": {
-                        "tenant": settings.tenant_id,
-                        "consent": consent.state,
-                        "reason": consent.reason,
-                    }
-                },
+                tenant=settings.tenant_id,
+                consent=consent.state,
+                reason=consent.reason,
             )
         return ExchangeSummary(consent.state, consent.reason, consent=consent)
     app = graph_app(settings)
@@ -267,10 +263,7 @@ async def exchange_round(
     except GraphSyncError as failure:
         # The directory could not be listed (throttled, unreachable): nothing was
         # synced this round, stored data stays, the next tick tries again.
-        log.warning(
-            "Exchange round failed",
-            extra={"fields": {"tenant": app.tenant_id, "error": str(failure)}},
-        )
+        log.warning("Exchange round failed", tenant=app.tenant_id, error=str(failure))
         return ExchangeSummary(SYNC_FAILED, f"{type(failure).__name__}: {failure}", consent=consent)
     summary = ExchangeSummary(GRANTED, consent.reason, tenant=tenant, consent=consent)
     for mailbox in tenant.mailboxes:
@@ -285,7 +278,8 @@ async def exchange_round(
     if summary.failure is not None:
         log.warning(
             "Exchange round failed for every mailbox",
-            extra={"fields": {"tenant": app.tenant_id, "failure": summary.failure}},
+            tenant=app.tenant_id,
+            failure=summary.failure,
         )
     return summary
 
@@ -297,7 +291,8 @@ def _revoked(
     _record(engine, app.tenant_id, revoked, now, "run")
     log.warning(
         "consent withdrawn during sync; tenant scored from CRM data",
-        extra={"fields": {"tenant": app.tenant_id, "reason": reason}},
+        tenant=app.tenant_id,
+        reason=reason,
     )
     return ExchangeSummary(revoked.state, reason, consent=revoked)
 

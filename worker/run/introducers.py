@@ -16,7 +16,6 @@ every stored row goes.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -34,10 +33,11 @@ from storage.introducer_store import (
     replace_introducers,
 )
 from worker.admin_settings import current_settings, scoring_settings
+from worker.log import get_logger
 from worker.run.interactions import load_interactions
 from worker.run.introducer_optout import excluded_colleagues
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 SWITCH = "switch.who_knows_whom"
 
@@ -121,7 +121,7 @@ def store_introducers(
             rows = ranking.rows(load_interactions(engine))
         counts = replace_introducers(session=session, rows=rows, now=ranking.now)
     records = len({(row.record_type, row.record_id) for row in rows})
-    log.debug("introducers refreshed", extra={"fields": {"records": records, **vars(counts)}})
+    log.debug("introducers refreshed", records=records, **vars(counts))
     return IntroducerSummary(enabled=True, records=records, written=counts)
 
 

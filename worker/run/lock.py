@@ -31,7 +31,6 @@ defence.)
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 import socket
 import time
@@ -48,8 +47,9 @@ from sqlalchemy.exc import DBAPIError
 from storage import lease_store
 from storage.engine import sqlite_file
 from worker.failures import StoreError, UserError
+from worker.log import get_logger
 
-log = logging.getLogger("rapport.run_lock")
+log = get_logger("rapport.run_lock")
 
 EXIT_STORE_BUSY = 6
 RUN_LOCK, PROCESS_LOCK = "scoring", "scoring-process"  # storage.lease_store.ADVISORY_KEYS
@@ -205,10 +205,7 @@ class AdvisoryLock:
                 connection.commit()
         except DBAPIError as error:
             # The server already dropped the session, and the lock with it.
-            log.warning(
-                "job lock connection lost",
-                extra={"fields": {"lock": self.name, "error": type(error.orig).__name__}},
-            )
+            log.warning("job lock connection lost", lock=self.name, error=type(error.orig).__name__)
         finally:
             self._held = False
             connection.close()

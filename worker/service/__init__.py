@@ -3,6 +3,6 @@ injected clock), the jobs it runs (sync round, scoring, retention, heartbeat,
 watchdog), the mailbox leases and singleton-job locks that share work between
 replicas, the single-worker guard on SQLite, start-up (waiting for the
 database, the schema check) and what the store says about the service
-(`status`). The HTTP endpoint and the metrics it serves live beside it in
-`worker.health_server` and `worker.service_metrics` for now.
+(`status`), and its HTTP endpoint (`health_server`: /metrics, /healthz, /readyz)
+with the Prometheus metrics it serves (`metrics`, prometheus_client).
 """

@@ -1,4 +1,4 @@
-"""The worker's HTTP endpoint: /metrics (Prometheus text), /healthz, /readyz.
+"""The worker's HTTP endpoint: /metrics (Prometheus text, by prometheus_client), /healthz, /readyz.
 
 - /healthz: 200 while the process and its event loop run (liveness).
 - /readyz: 200 when the database answers and its schema is the one this
@@ -11,20 +11,21 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import generate_latest
 from sqlalchemy.engine import Engine
 
 from storage import migrate
+from worker.log import get_logger
+from worker.service.metrics import ServiceMetrics
 from worker.service.scheduler import Clock
 from worker.service.status import load_store_state
-from worker.service_metrics import ServiceMetrics
 
-log = logging.getLogger("rapport.health")
+log = get_logger("rapport.health")
 STORE_TIMEOUT = 5.0
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # what generate_latest writes
 
 
 def readiness(engine: Engine) -> str | None:
@@ -88,9 +89,7 @@ class HealthServer:
             )
             self.metrics.apply_store_state(state)
         except Exception as error:  # noqa: BLE001 - a scrape must answer even without the store
-            log.warning(
-                "metrics: store not readable", extra={"fields": {"error": type(error).__name__}}
-            )
-            self.metrics.database_up.set(0)
-        body = self.metrics.render().encode()
+            log.warning("metrics: store not readable", error=type(error).__name__)
+            self.metrics.store_unreadable()
+        body = generate_latest(self.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

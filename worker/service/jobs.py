@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import structlog
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
@@ -23,16 +23,16 @@ import compliance
 from graph_sync.mailbox import MailboxOutcome
 from storage import lease_store
 from storage.engine import session_scope
+from worker.log import get_logger
 from worker.run.dataverse import after_scoring, before_scoring
 from worker.run.exchange import ExchangeSummary
 from worker.run.tick import run_once, sync_exchange
 from worker.service.leases import ReplicaLeases, singleton
+from worker.service.metrics import ServiceMetrics
 from worker.service.scheduler import Clock, round_number
-from worker.service_logging import ROUND
-from worker.service_metrics import ServiceMetrics
 from worker.settings import Settings
 
-log = logging.getLogger("rapport.worker")
+log = get_logger("rapport.worker")
 RETENTION_EVERY = timedelta(hours=20)  # daily, with room for a late run
 
 
@@ -56,9 +56,8 @@ class Jobs:
             return
         started_at = self.clock.now()
         round_ = round_number(started_at, self.settings.sync_interval_seconds)
-        token = ROUND.set(round_)
         changed = False
-        try:
+        with structlog.contextvars.bound_contextvars(round=round_):  # every event names it
             for pass_ in itertools.count(1):
                 outcomes = await self._sync_pass(round_, pass_)
                 changed |= any(
@@ -66,8 +65,6 @@ class Jobs:
                 )
                 if not self._another_pass(round_, outcomes):
                     break
-        finally:
-            ROUND.reset(token)
         # Nothing new from Exchange: a scoring that started in this slot covers the CRM side.
         slot_start = datetime.fromtimestamp(
             round_ * self.settings.sync_interval_seconds, started_at.tzinfo
@@ -126,7 +123,7 @@ class Jobs:
                 retries=sum(m.counters.retries for m in mailboxes),
                 throttled=sum(m.counters.throttled for m in mailboxes),
             )
-        log.info("sync round", extra={"fields": fields})
+        log.info("sync round", **fields)
 
     # --- scoring ---
 
@@ -167,7 +164,7 @@ class Jobs:
                 self.engine, "scoring", self.clock, wait_seconds=wait_seconds, give_up=give_up
             ) as held:
                 if not held or await give_up():
-                    self.metrics.scoring_runs.inc(outcome="skipped")
+                    self.metrics.scoring_runs.labels(outcome="skipped").inc()
                     return
                 await self._score_now()
 
@@ -184,6 +181,7 @@ class Jobs:
         started = time.perf_counter()
         # RAPPORT_CRM=dataverse: pull before scoring, push after (docs/dataverse.md).
         dataverse = await before_scoring(self.engine, self.settings, now=self.clock.now())
+        self.metrics.observe_dataverse(dataverse)
         try:
             summary = await asyncio.to_thread(
                 run_once,
@@ -195,30 +193,27 @@ class Jobs:
                 excluded_users=self.settings.excluded_users,
             )
         except Exception:
-            self.metrics.scoring_runs.inc(outcome="failed")
+            self.metrics.scoring_runs.labels(outcome="failed").inc()
             raise
         summary.dataverse = await after_scoring(
             self.engine, self.settings, dataverse, now=self.clock.now()
         )
+        self.metrics.observe_dataverse(summary.dataverse, parts=("push", "push_requests"))
         seconds = time.perf_counter() - started
         await asyncio.to_thread(self._job_mark, "scoring", done=True)
         self.metrics.observe_scoring(summary, seconds)
         written = summary.writeback
         log.info(
             "scoring run",
-            extra={
-                "fields": {
-                    "records": summary.records_scored,
-                    "interactions": summary.interactions,
-                    "crm_activities": summary.ingest.activities,
-                    "crm_activities_unchanged": summary.ingest.unchanged,
-                    "by_state": summary.by_state,
-                    "records_updated": written.records_updated,
-                    "unchanged": written.unchanged,
-                    "dataverse": summary.dataverse,
-                    "seconds": round(seconds, 3),
-                }
-            },
+            records=summary.records_scored,
+            interactions=summary.interactions,
+            crm_activities=summary.ingest.activities,
+            crm_activities_unchanged=summary.ingest.unchanged,
+            by_state=summary.by_state,
+            records_updated=written.records_updated,
+            unchanged=written.unchanged,
+            dataverse=summary.dataverse,
+            seconds=round(seconds, 3),
         )
 
     # --- retention, heartbeat, watchdog ---
@@ -244,15 +239,11 @@ class Jobs:
             )
             await asyncio.to_thread(self._job_mark, "retention", done=True)
         for table, count in report.counts().items():
-            self.metrics.retention.inc(count, table=table)
+            self.metrics.retention.labels(table=table).inc(count)
         log.info(
             "retention run",
-            extra={
-                "fields": {
-                    "deleted": report.counts(),
-                    "interaction_cutoff": report.interaction_cutoff.isoformat(),
-                }
-            },
+            deleted=report.counts(),
+            interaction_cutoff=report.interaction_cutoff.isoformat(),
         )
 
     async def news(self) -> None:
@@ -263,7 +254,7 @@ class Jobs:
         try:
             sources = configured_feeds()
         except FeedConfigError as refusal:  # this job's problem only; the others run on
-            log.warning("news not fetched", extra={"fields": {"reason": str(refusal)}})
+            log.warning("news not fetched", reason=str(refusal))
             return
         if not sources:
             return
@@ -272,19 +263,14 @@ class Jobs:
                 summary = await asyncio.to_thread(
                     refresh_news, self.engine, sources, now=self.clock.now()
                 )
-                log.info(
-                    "news fetched",
-                    extra={
-                        "fields": {"added": summary.items_added, "failed": sorted(summary.failed)}
-                    },
-                )
+                log.info("news fetched", added=summary.items_added, failed=sorted(summary.failed))
 
     async def heartbeat(self) -> None:
         try:
             await self.leases.beat()
         except sa_exc.DBAPIError as error:
             # Leases lapse after their TTL if this goes on; other replicas then take over.
-            log.warning("heartbeat failed", extra={"fields": {"error": type(error.orig).__name__}})
+            log.warning("heartbeat failed", error=type(error.orig).__name__)
 
     def _reset_stuck(self) -> list[tuple[str, str]]:
         with session_scope(self.engine) as session:
@@ -298,7 +284,4 @@ class Jobs:
     async def watchdog(self) -> None:
         for mailbox_id, reason in await asyncio.to_thread(self._reset_stuck):
             self.metrics.watchdog.inc()
-            log.warning(
-                "mailbox reset by the watchdog",
-                extra={"fields": {"mailbox": mailbox_id, "reason": reason}},
-            )
+            log.warning("mailbox reset by the watchdog", mailbox=mailbox_id, reason=reason)

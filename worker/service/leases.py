@@ -21,7 +21,6 @@ takes too, on SQLite as well: a run beside the worker waits for its scoring.
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -31,6 +30,7 @@ from sqlalchemy.engine import Engine
 
 from storage import lease_store
 from storage.engine import session_scope
+from worker.log import get_logger
 from worker.run.lock import (
     RUN_LOCK,
     AdvisoryLock,
@@ -41,7 +41,7 @@ from worker.run.lock import (
 )
 from worker.service.scheduler import Clock
 
-log = logging.getLogger("rapport.leases")
+log = get_logger("rapport.leases")
 Claim = Callable[[list[str]], Awaitable[list[str]]]
 
 
@@ -81,10 +81,7 @@ class ReplicaLeases:
         if lost:
             # Another replica took them over after our leases lapsed (a stall or an
             # outage longer than the TTL): finishing them twice is safe, sync is idempotent.
-            log.warning(
-                "mailbox leases lost",
-                extra={"fields": {"mailboxes": len(lost), "replica": self.replica}},
-            )
+            log.warning("mailbox leases lost", mailboxes=len(lost), replica=self.replica)
             self.held -= lost
 
     def _claim(self, mailbox_ids: list[str], round_: int) -> list[str]:
@@ -112,13 +109,13 @@ class ReplicaLeases:
         async def claim(mailbox_ids: list[str]) -> list[str]:
             claimed = await asyncio.to_thread(self._claim, mailbox_ids, round_)
             self.held.update(claimed)
-            fields = {
-                "round": round_,
-                "eligible": len(mailbox_ids),
-                "leased": len(claimed),
-                "unclaimed": self.unclaimed,
-            }
-            log.info("mailboxes leased", extra={"fields": fields})
+            log.info(
+                "mailboxes leased",
+                round=round_,
+                eligible=len(mailbox_ids),
+                leased=len(claimed),
+                unclaimed=self.unclaimed,
+            )
             return claimed
 
         return claim

@@ -22,13 +22,16 @@ import signal
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import exc as sa_exc
 
 from storage.engine import redacted
 from worker.failures import UserError
-from worker.health_server import HealthServer
+from worker.log import get_logger
+from worker.service.health_server import HealthServer
 from worker.service.jobs import Jobs
 from worker.service.leases import ReplicaLeases
+from worker.service.metrics import ServiceMetrics
 from worker.service.scheduler import (
     Clock,
     JobSpec,
@@ -47,11 +50,9 @@ from worker.service.start import (
     service_engine,
     wait_for_database,
 )
-from worker.service_logging import install as install_log_fields
-from worker.service_metrics import ServiceMetrics
 from worker.settings import Settings
 
-log = logging.getLogger("rapport.worker")
+log = get_logger("rapport.worker")
 
 
 NEWS_EVERY_SECONDS = 3600.0  # What's New: feeds change by the hour, not the minute
@@ -95,17 +96,19 @@ class Service:
 
     def request_stop(self, reason: str) -> None:
         if self.stop_requested.is_set():
-            log.info("already stopping", extra={"fields": {"signal": reason}})
+            log.info("already stopping", signal=reason)
             return
-        log.info("stopping", extra={"fields": {"signal": reason}})
+        log.info("stopping", signal=reason)
         self.stop_requested.set()
         self.jobs.stopping.set()  # the sync round stops between pages at once
 
     async def run(self) -> None:
+        # Every event of this task names the replica: the tasks, threads and signal
+        # handlers started from here copy the context (graph_sync's events included).
+        structlog.contextvars.bind_contextvars(replica=self.replica)
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, self.request_stop, signal.Signals(number).name)
-        install_log_fields(self.replica)
         with single_worker(self.settings.database_url, now=self.clock.now()):
             try:
                 await self._serve()
@@ -137,14 +140,10 @@ class Service:
         scheduler.start()
         log.info(
             "worker started",
-            extra={
-                "fields": {
-                    "database": redacted(settings.database_url),
-                    "metrics_port": port,
-                    "sync_interval_seconds": settings.sync_interval_seconds,
-                    "lease_ttl_seconds": settings.lease_ttl_seconds,
-                }
-            },
+            database=redacted(settings.database_url),
+            metrics_port=port,
+            sync_interval_seconds=settings.sync_interval_seconds,
+            lease_ttl_seconds=settings.lease_ttl_seconds,
         )
         await self.stop_requested.wait()
         await self._stop(scheduler, health)
@@ -176,12 +175,11 @@ class Service:
             await self.leases.leave()
         except sa_exc.DBAPIError as error:
             log.warning(
-                "leases not released; they lapse after their TTL",
-                extra={"fields": {"error": type(error.orig).__name__}},
+                "leases not released; they lapse after their TTL", error=type(error.orig).__name__
             )
         await health.stop()
         scheduler.shutdown(wait=False)
-        log.info("worker stopped", extra={"fields": {"abandoned_jobs": len(late)}})
+        log.info("worker stopped", abandoned_jobs=len(late))
         if late:
             # A job's thread (scoring) is still inside a batch: the process ends anyway,
             # the database rolls that batch back, and the next run redoes it.

@@ -22,7 +22,6 @@ same slot and a slot is one round for all of them (see worker/service/leases.py)
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import random
 from collections.abc import Awaitable, Callable
@@ -33,7 +32,9 @@ from typing import Any, Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
-log = logging.getLogger("rapport.scheduler")
+from worker.log import get_logger
+
+log = get_logger("rapport.scheduler")
 Job = Callable[[], Awaitable[Any]]
 
 
@@ -153,14 +154,11 @@ class Schedule:
             self._jobs.modify_job(job.id, next_run_time=following)
         late = (now - run_time).total_seconds()
         if job.misfire_grace_time is not None and late > job.misfire_grace_time:
-            log.warning(
-                "job missed its start",
-                extra={"fields": {"job": job.id, "late_seconds": round(late, 1)}},
-            )
+            log.warning("job missed its start", job=job.id, late_seconds=round(late, 1))
             return
         running = self._running.get(job.id)
         if running is not None and not running.done():  # every job has max_instances=1
-            log.warning("job still running; this run is skipped", extra={"fields": {"job": job.id}})
+            log.warning("job still running; this run is skipped", job=job.id)
             return
         self._running[job.id] = asyncio.get_running_loop().create_task(_run(job))
 
@@ -169,7 +167,7 @@ async def _run(job: Any) -> None:
     try:
         await job.func(*job.args, **job.kwargs)
     except Exception:  # noqa: BLE001 - a failed run never stops the schedule
-        log.exception("job failed", extra={"fields": {"job": job.id}})
+        log.exception("job failed", job=job.id)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import socket
 from collections.abc import Callable
@@ -19,9 +18,10 @@ from tenacity import (
 
 from storage import lease_store, migrate
 from storage.engine import create_store_engine, normalise_url
+from worker.log import get_logger
 from worker.settings import Settings
 
-log = logging.getLogger("rapport.worker")
+log = get_logger("rapport.worker")
 APPLICATION_NAME = "rapport-worker"
 # The database's retry policy at start-up: jittered backoff up to 5 s a wait.
 DATABASE_WAIT = wait_exponential_jitter(multiplier=0.5, max=5.0)
@@ -52,13 +52,9 @@ def _log_wait(state: RetryCallState) -> None:
     reason = str(orig).strip().splitlines()[0] if orig else "unknown"
     log.warning(
         "waiting for the database",
-        extra={
-            "fields": {
-                "attempt": state.attempt_number,
-                "error": reason[:200],
-                "next_try_seconds": round(state.upcoming_sleep, 1),
-            }
-        },
+        attempt=state.attempt_number,
+        error=reason[:200],
+        next_try_seconds=round(state.upcoming_sleep, 1),
     )
 
 
@@ -106,4 +102,4 @@ def prepare_schema(engine: Engine, *, auto_migrate: bool) -> None:
                 connection.commit()
     after = migrate.current_revision(engine)
     if after != before:
-        log.info("schema migrated", extra={"fields": {"from": before, "to": after}})
+        log.info("schema migrated", **{"from": before, "to": after})
