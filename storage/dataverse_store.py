@@ -7,14 +7,16 @@ the id maps and the cursor in one transaction (committed together or not at all)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
-from storage.bulk import insert_rows
+from storage.bulk import COPY_NULL, copy_text, copy_written_lines, insert_rows
 from storage.crm_tables import (
     Account,
     Contact,
@@ -31,7 +33,9 @@ from storage.dataverse_tables import (
     DataversePush,
     DataverseStakeholder,
 )
+from storage.engine import is_postgres
 from storage.interaction_store import chunks
+from storage.sync_store import text_array
 from storage.types import core_table
 
 CURSORS = core_table(DataverseCursor)
@@ -45,6 +49,43 @@ CONTRACT = {
 STAKEHOLDERS = core_table(OpportunityStakeholder)
 PARTIES = core_table(CrmActivityParty)
 PARTY_COLUMNS = ("role", "address", "record_type", "record_id")
+
+
+# --- set-based statements -------------------------------------------------------------
+
+
+def id_set(session: Session, ids: Collection[str]) -> sa.Select[tuple[str]]:
+    """`ids` as a one-column subquery bound as ONE parameter, however many there are
+    (an array on PostgreSQL, a JSON array read by json_each on SQLite): a page of
+    thousands of ids is one statement, not one per IN (...) list of 500."""
+    if is_postgres(session):
+        array = sa.cast(sa.literal(text_array(ids), sa.Text()), postgresql.ARRAY(sa.String()))
+        values = sa.func.unnest(array).table_valued("value").render_derived(name="ids")
+    else:
+        values = sa.func.json_each(sa.literal(json.dumps(list(ids)), sa.Text())).table_valued(
+            "value"
+        )
+    return sa.select(values.c.value)
+
+
+def _text_line(row: Sequence[str | None]) -> str:
+    return "\t".join([COPY_NULL if v is None else copy_text(v) for v in row]) + "\n"
+
+
+def insert_texts(
+    session: Session, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> int:
+    """Insert rows whose values are all text or None: no value needs converting, so
+    SQLite's executemany takes the tuples as they are (no per-row parameter processing)
+    and PostgreSQL's COPY lines are written here in one pass."""
+    if not rows:
+        return 0
+    if is_postgres(session):
+        return copy_written_lines(session, table, columns, map(_text_line, rows))
+    marks = ", ".join("?" for _ in columns)
+    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+    session.connection().exec_driver_sql(statement, [tuple(row) for row in rows])
+    return len(rows)
 
 
 # --- cursors ---------------------------------------------------------------------------
@@ -85,15 +126,24 @@ def forget_cursor(*, session: Session, entity_set: str) -> None:
 
 def delete_records(*, session: Session, table: str, ids: Sequence[str]) -> int:
     """Records Dataverse deleted; an activity takes its parties and their id map along."""
+    if not ids:
+        return 0
     contract = CONTRACT[table]
-    removed = 0
-    for batch in chunks(sorted(set(ids))):
-        if table == "crm_activity":
-            session.execute(sa.delete(PARTIES).where(PARTIES.c.activity_id.in_(batch)))
-            session.execute(sa.delete(PARTY_MAP).where(PARTY_MAP.c.activity_id.in_(batch)))
-        result = session.execute(sa.delete(contract).where(contract.c.id.in_(batch)))
-        removed += result.rowcount  # type: ignore[attr-defined]
-    return removed
+    gone = id_set(session, sorted(set(ids)))
+    if table == "crm_activity":
+        session.execute(sa.delete(PARTIES).where(PARTIES.c.activity_id.in_(gone)))
+        session.execute(sa.delete(PARTY_MAP).where(PARTY_MAP.c.activity_id.in_(gone)))
+    result = session.execute(sa.delete(contract).where(contract.c.id.in_(gone)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def holds_none(*, session: Session, table: str, kind: str | None = None) -> bool:
+    """Whether the contract table (of activities: of this kind) holds no row."""
+    contract = CONTRACT[table]
+    query = sa.select(contract.c.id).limit(1)
+    if kind is not None:
+        query = query.where(contract.c.kind == kind)
+    return session.execute(query).first() is None
 
 
 # --- stakeholders (connections) ---------------------------------------------------------
@@ -149,46 +199,63 @@ def _sync_pairs(session: Session, pairs: Sequence[tuple[str, str]]) -> None:
 # --- activity parties ------------------------------------------------------------------
 
 
-def party_activities(*, session: Session, party_ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for batch in chunks(party_ids):
-        query = sa.select(PARTY_MAP.c.activity_id).where(PARTY_MAP.c.party_id.in_(batch))
-        found.update(str(value) for value in session.scalars(query))
-    return found
-
-
-def replace_party_map(
-    *, session: Session, removed: Sequence[str], kept: Sequence[tuple[Any, ...]]
+def write_party_page(
+    *, session: Session, named: Sequence[str], kept: Sequence[tuple[str | None, ...]]
 ) -> None:
-    """Parties gone, or now not kept, leave the map; `kept` rows are (party_id,
-    activity_id, role, address, record_type, record_id) and replace what was there."""
-    touched = list(removed) + [row[0] for row in kept]
-    for batch in chunks(touched):
-        session.execute(sa.delete(PARTY_MAP).where(PARTY_MAP.c.party_id.in_(batch)))
-    insert_rows(session, PARTY_MAP, ("party_id", "activity_id", *PARTY_COLUMNS), kept)
+    """A page of parties: every party it names (`named`: updated, deleted or no longer
+    kept) leaves the map, then the `kept` rows (party_id, activity_id, role, address,
+    record_type, record_id) go in, and crm_activity_party follows.
+
+    When the map held none of the named parties (a first pull, new parties), each
+    activity's parties just gain the kept ones: they are appended. Otherwise the
+    parties of every activity concerned, before or after, are rebuilt from the map."""
+    ids = id_set(session, named)
+    before = set(
+        session.scalars(
+            sa.select(PARTY_MAP.c.activity_id).where(PARTY_MAP.c.party_id.in_(ids)).distinct()
+        )
+    )
+    if before:
+        session.execute(sa.delete(PARTY_MAP).where(PARTY_MAP.c.party_id.in_(ids)))
+    insert_texts(session, PARTY_MAP, ("party_id", "activity_id", *PARTY_COLUMNS), kept)
+    if before:
+        rebuild_parties(session=session, activity_ids=before | {str(row[1]) for row in kept})
+        return
+    activities = CONTRACT["crm_activity"]
+    present = set(
+        session.scalars(
+            sa.select(activities.c.id).where(
+                activities.c.id.in_(id_set(session, {str(row[1]) for row in kept}))
+            )
+        )
+    )
+    appended = [row[1:] for row in kept if row[1] in present]
+    insert_texts(session, PARTIES, ("activity_id", *PARTY_COLUMNS), appended)
 
 
 def party_map_empty(*, session: Session) -> bool:
     return session.execute(sa.select(PARTY_MAP.c.party_id).limit(1)).first() is None
 
 
-def rebuild_parties(*, session: Session, activity_ids: Iterable[str]) -> int:
+def rebuild_parties(*, session: Session, activity_ids: Collection[str]) -> int:
     """crm_activity_party of these activities becomes exactly what the map holds for them
-    (only for activities the contract holds). Returns the parties written."""
-    ids = sorted(set(activity_ids))
+    (only for activities the contract holds), in two set-based statements. Returns the
+    parties written."""
+    if not activity_ids:
+        return 0
+    ids = id_set(session, activity_ids)
     activities = CONTRACT["crm_activity"]
-    written = 0
-    for batch in chunks(ids):
-        present = set(session.scalars(sa.select(activities.c.id).where(activities.c.id.in_(batch))))
-        session.execute(sa.delete(PARTIES).where(PARTIES.c.activity_id.in_(batch)))
-        query = (
-            sa.select(PARTY_MAP.c.activity_id, *(PARTY_MAP.c[c] for c in PARTY_COLUMNS))
-            .where(PARTY_MAP.c.activity_id.in_(sorted(present)))
-            .order_by(PARTY_MAP.c.activity_id, PARTY_MAP.c.party_id)
-        )
-        rows = [tuple(row) for row in session.execute(query)]
-        written += insert_rows(session, PARTIES, ("activity_id", *PARTY_COLUMNS), rows)
-    return written
+    session.execute(sa.delete(PARTIES).where(PARTIES.c.activity_id.in_(ids)))
+    mapped = (
+        sa.select(PARTY_MAP.c.activity_id, *(PARTY_MAP.c[c] for c in PARTY_COLUMNS))
+        .join(activities, activities.c.id == PARTY_MAP.c.activity_id)
+        .where(PARTY_MAP.c.activity_id.in_(ids))
+        .order_by(PARTY_MAP.c.activity_id, PARTY_MAP.c.party_id)
+    )
+    written = session.execute(
+        sa.insert(PARTIES).from_select(("activity_id", *PARTY_COLUMNS), mapped)
+    )
+    return int(written.rowcount)  # type: ignore[attr-defined]
 
 
 # --- pushes ----------------------------------------------------------------------------

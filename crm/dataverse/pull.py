@@ -24,10 +24,11 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -49,6 +50,12 @@ from storage.crm_activity_rules import TimeWindow
 from storage.crm_problems import RowProblem, RowProblems
 from storage.directory import Directory, load_directory
 from storage.engine import session_scope
+
+
+@cache
+def _page_adapter(model: type[FileRow]) -> TypeAdapter[list[FileRow]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
 
 ANNOTATIONS = 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"'
 DELETED = "$deletedEntity"
@@ -121,6 +128,9 @@ class Puller:
         self.report = PullReport()
         self.roles: dict[str, tuple[str, int | None]] = {}
         self.directory: Directory | None = None
+        # During a full read into a table holding none of its rows: the ids written so far
+        # (the only stored rows a page can meet); None otherwise.
+        self.fresh: set[str] | None = None
 
     async def pull(self, tables: Sequence[TableSpec] = PULLED) -> PullReport:
         for spec in tables:
@@ -152,8 +162,8 @@ class Puller:
         result.mode = "baseline" if link is None else "resumed" if cursor.next_link else "delta"  # type: ignore[union-attr]
         try:
             await self._rounds(spec, link, result, seen=None)
-        except (DeltaExpired, RequestRefused) as refused:
-            if link is None or (not isinstance(refused, DeltaExpired) and refused.status != 400):
+        except (DeltaExpired, RequestRefused) as error:
+            if link is None or (not isinstance(error, DeltaExpired) and error.status != 400):
                 raise
             # An expired (or no longer valid) link: this table alone starts over.
             with session_scope(self.engine) as session:
@@ -169,6 +179,7 @@ class Puller:
         """Page by page; the next page is fetched while this one is written (the cursor
         still moves only with the rows it covers: a fetch never commits anything)."""
         baseline_at = self.now if link is None else None
+        self.fresh = set() if link is None and self._holds_none(spec) else None
         params = {"$select": ",".join(spec.select)} if link is None else None
         reply = await self.client.get(link or spec.entity_set, params=params, prefer=self.prefer)
         while True:
@@ -218,20 +229,16 @@ class Puller:
         self, session: Session, spec: TableSpec, page: Page, result: TablePull
     ) -> None:
         assert spec.model is not None
-        valid: dict[tuple[str, ...], FileRow] = {}
-        for row in page.rows:
-            values = spec.to_contract(row)
-            if values is None:
-                continue
-            checked = self._validated(spec, row, values)
-            if checked is None:
-                result.skipped += 1
-            else:
-                valid[checked.key()] = checked
+        valid = self._validated_page(spec, page.rows, result)
         rows = list(valid.values())
-        stored = file_store.stored_rows(session, spec.model, list(valid))
+        # A full read into a table that held none of its rows finds nothing stored but
+        # what this round wrote itself: only those are looked up.
+        keys = list(valid) if self.fresh is None else [k for k in valid if k[0] in self.fresh]
+        stored = file_store.stored_rows(session, spec.model, keys) if keys else {}
         writes = file_store.classify(rows, stored)
         file_store.write(session, spec.model, writes)
+        if self.fresh is not None:
+            self.fresh.update(row.key()[0] for row in writes.inserted)
         result.written += len(writes.inserted) + len(writes.updated)
         result.unchanged += writes.unchanged
         if page.deleted:
@@ -244,6 +251,25 @@ class Puller:
             if not store.party_map_empty(session=session):
                 ids = [row.key()[0] for row in changed]
                 store.rebuild_parties(session=session, activity_ids=ids)
+
+    def _validated_page(
+        self, spec: TableSpec, page: list[Row], result: TablePull
+    ) -> dict[tuple[str, ...], FileRow]:
+        """The page's contract rows, validated in one call; when some row is refused, the
+        page is validated again row by row so that each refusal is reported and the
+        other rows kept."""
+        assert spec.model is not None
+        pairs = [(row, values) for row in page if (values := spec.to_contract(row)) is not None]
+        try:
+            checked: list[FileRow | None] = list(
+                _page_adapter(spec.model).validate_python(
+                    [values for _row, values in pairs], context=self.context
+                )
+            )
+        except ValidationError:
+            checked = [self._validated(spec, row, values) for row, values in pairs]
+        result.skipped += sum(row is None for row in checked)
+        return {row.key(): row for row in checked if row is not None}
 
     def _validated(self, spec: TableSpec, row: Row, values: Row) -> FileRow | None:
         assert spec.model is not None
@@ -279,23 +305,19 @@ class Puller:
 
     def _write_parties(self, session: Session, page: Page, result: TablePull) -> None:
         assert self.directory is not None
-        kept: list[tuple[Any, ...]] = []
-        removed = list(page.deleted)
-        touched = store.party_activities(session=session, party_ids=page.deleted)
+        kept: list[tuple[str | None, ...]] = []
+        named = list(page.deleted)
         for row in page.rows:
+            named.append(str(row["activitypartyid"]))
             found = party(row)
             match = self._matched(found) if found is not None else None
             if found is None or match is None:
-                removed.append(str(row["activitypartyid"]))
                 continue
             address, (record_type, record_id) = match
             kept.append(
                 (found.party_id, found.activity_id, found.role, address, record_type, record_id)
             )
-        touched |= store.party_activities(session=session, party_ids=removed)
-        store.replace_party_map(session=session, removed=removed, kept=kept)
-        touched |= {row[1] for row in kept}
-        store.rebuild_parties(session=session, activity_ids=touched)
+        store.write_party_page(session=session, named=named, kept=kept)
         result.written += len(kept)
         result.deleted += len(page.deleted)
 
@@ -312,15 +334,28 @@ class Puller:
         assert matched is not None
         return (found.address.lower() if by_address else None), matched
 
+    def _holds_none(self, spec: TableSpec) -> bool:
+        if spec.model is None:
+            return False
+        with Session(self.engine) as session:
+            return store.holds_none(session=session, table=spec.model.table, kind=_kind(spec))
+
     def _sweep(self, spec: TableSpec, seen: set[str]) -> int:
         """After a re-baseline: contract rows of this table the full read did not find."""
         if spec.model is None:
             return 0
         table = file_store.TABLES[spec.model.table]
         query = sa.select(table.c.id)
-        if spec.model.table == "crm_activity":
-            kind = spec.to_contract({spec.primary_id: "-"})
-            query = query.where(table.c.kind == (kind or {}).get("kind"))
+        kind = _kind(spec)
+        if kind is not None:
+            query = query.where(table.c.kind == kind)
         with session_scope(self.engine) as session:
             gone = [str(i) for i in session.scalars(query) if str(i) not in seen]
             return store.delete_records(session=session, table=spec.model.table, ids=gone)
+
+
+def _kind(spec: TableSpec) -> str | None:
+    """The activity kind a table's rows become (crm_activity holds every kind)."""
+    if spec.model is None or spec.model.table != "crm_activity":
+        return None
+    return str((spec.to_contract({spec.primary_id: "-"}) or {}).get("kind"))
