@@ -549,7 +549,7 @@ class _Scorer:
         if len(maybe) == 0:
             return set()
         sets = self.columns.party_set[visits.position[maybe]]
-        author = np.where(sets >= 0, self.run.tables.author[np.maximum(sets, 0)], -1)
+        author = self.run.tables.author[self.run.tables.of(sets)]
         from scoring.columnar.visits import contains
 
         record = visits.record[maybe]

@@ -193,7 +193,7 @@ def tally_book(
     # Their emails: engaged when one of the record's people wrote them, or when
     # they reached the record only through its regarding and a CRM person wrote them.
     theirs = history & (kind_of == EMAIL) & inbound
-    author = np.where(set_of >= 0, tables.author[np.maximum(set_of, 0)], -1)
+    author = tables.author[tables.of(set_of)]
     wrote = (author >= 0) & (
         contains(visits.members, record * visits.people_count + author) | ~visits.has_person
     )
@@ -202,10 +202,8 @@ def tally_book(
     held &= ~loop
     # Meetings: from the answers of the record's people among the invitees.
     meeting = np.flatnonzero(history & (kind_of == MEETING))
-    m_set = set_of[meeting]
-    has_set = m_set >= 0
-    m_set_safe = np.maximum(m_set, 0)
-    m_count = np.where(has_set, tables.party_ptr[m_set_safe + 1] - tables.party_ptr[m_set_safe], 0)
+    m_set_safe = tables.of(set_of[meeting])
+    m_count = tables.party_ptr[m_set_safe + 1] - tables.party_ptr[m_set_safe]
     owner, offset = expand(m_count)
     party = tables.party_ptr[m_set_safe[owner]] + offset
     a_person = tables.party_person[party]
@@ -394,10 +392,9 @@ def tally_book(
 def _minutes(columns: InteractionColumns, tables: SetTables) -> tuple[Floats, Floats]:
     """(team minutes, customer minutes) per interaction (scoring.prepared)."""
     kind, inbound, duration = columns.kind, columns.inbound, columns.duration
-    has_set = columns.party_set >= 0
-    safe = np.maximum(columns.party_set, 0)
-    present = np.where(has_set, tables.present[safe], 1)
-    declined = has_set & tables.all_declined[safe]
+    safe = tables.of(columns.party_set)
+    present = tables.present[safe]
+    declined = tables.all_declined[safe]
     team = np.where(
         kind == EMAIL,
         np.where(inbound, EMAIL_READ_MINUTES, EMAIL_WRITE_MINUTES),

@@ -71,6 +71,12 @@ class SetTables:
     present: Ints  # colleagues present at a meeting or call (scoring.prepared._time_spent)
     all_declined: Bools  # every external party declined
 
+    def of(self, codes: Ints) -> Ints:
+        """Set codes with -1 (no parties) read as the empty set kept last."""
+        last = len(self.author) - 1
+        found: Ints = np.where(codes >= 0, codes, last)
+        return found
+
 
 def set_tables(columns: InteractionColumns) -> SetTables:
     from scoring.columnar.columns import RESPONSE_CODES, ROLE_CODES
@@ -81,7 +87,8 @@ def set_tables(columns: InteractionColumns) -> SetTables:
     ext_ptr, ext_person = [0], []
     party_ptr, party_person, party_role, party_response = [0], [], [], []
     author, user_ptr, user, present, all_declined = [], [0], [], [], []
-    for internal, external in zip(sets.internal, sets.external, strict=True):
+    # The empty set, last: what an interaction without parties reads (SetTables.of).
+    for internal, external in zip([*sets.internal, ()], [*sets.external, ()], strict=True):
         people = list(dict.fromkeys(code(party.ref) for party in external))
         ext_person += people
         ext_ptr.append(len(ext_person))

@@ -1,0 +1,203 @@
+"""Read the stored interactions as columns, in bounded chunks.
+
+One plain scan of `interaction` (its rows carry a packed copy of their
+parties, storage.packed_parties), fetched `chunk` rows at a time (a
+server-side cursor on PostgreSQL): each chunk's tuples become numpy columns
+and are dropped, so no Python object per interaction outlives its chunk.
+Party sets are decoded once per distinct packed text, as worker.interactions
+does; an interaction whose packed text does not spell out its `party_count`
+parties (an id holding a separator) has its party rows read on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from scoring.columnar.columns import (
+    DIRECTION_NAMES,
+    KIND_NAMES,
+    ColumnsBuilder,
+    InteractionColumns,
+    micros,
+)
+from scoring.model import Party, RecordRef, RecordType, Response, Role
+from storage.packed_parties import FIELD_SEPARATOR, PARTY_SEPARATOR
+
+CHUNK_ROWS = 50_000
+_SIDES = ("internal", "external")
+_REST = (
+    "duration_minutes, conversation_id, regarding_type, regarding_id, planned, opens, clicks, "
+    "parties, party_count"
+)
+# PostgreSQL hands the time over as microseconds since the epoch (exact: extract
+# gives a numeric); SQLite keeps naive UTC text (storage.types.UTCDateTime).
+POSTGRES_QUERY = (
+    "SELECT key, kind, direction, "
+    "(extract(epoch FROM occurred_at) * 1000000)::bigint, " + _REST + " FROM interaction"
+)
+SQLITE_QUERY = "SELECT key, kind, direction, occurred_at, " + _REST + " FROM interaction"
+PARTY_QUERY = (
+    "SELECT record_type, record_id, role, side, response FROM interaction_party "
+    "WHERE interaction_key = {marker}"
+)
+
+
+def read_columns(engine: Engine, chunk: int = CHUNK_ROWS) -> InteractionColumns:
+    """Every stored interaction, as columns in scoring's chronological order."""
+    postgres = engine.dialect.name == "postgresql"
+    builder = ColumnsBuilder()
+    decoder = _Parties(builder, engine, postgres)
+    raw = engine.raw_connection()
+    try:
+        cursor: Any = raw.cursor(name="rapport_columnar") if postgres else raw.cursor()
+        if postgres:
+            cursor.itersize = chunk
+        cursor.execute(POSTGRES_QUERY if postgres else SQLITE_QUERY)
+        for rows in _chunks(cursor, chunk):
+            _add(builder, decoder, rows, postgres)
+        cursor.close()
+        raw.commit()
+    finally:
+        raw.close()
+    return builder.finish()
+
+
+def _chunks(cursor: Any, size: int) -> Iterator[Sequence[tuple[Any, ...]]]:
+    while True:
+        rows = cursor.fetchmany(size)
+        if not rows:
+            return
+        yield rows
+
+
+def _add(
+    builder: ColumnsBuilder,
+    decoder: _Parties,
+    rows: Sequence[tuple[Any, ...]],
+    postgres: bool,
+) -> None:
+    (
+        keys,
+        kinds,
+        directions,
+        times,
+        minutes,
+        threads,
+        regarding_types,
+        regarding_ids,
+        planned,
+        opens,
+        clicks,
+        packed,
+        counts,
+    ) = zip(*rows, strict=True)
+    try:
+        kind = [KIND_NAMES[value] for value in kinds]
+    except KeyError as error:
+        raise ValueError(
+            f"interaction kind must be one of {', '.join(KIND_NAMES)}, got {error.args[0]!r}"
+        ) from None
+    try:
+        inbound = [DIRECTION_NAMES[value] for value in directions]
+    except KeyError as error:
+        raise ValueError(
+            f"interaction direction must be one of {', '.join(DIRECTION_NAMES)}, "
+            f"got {error.args[0]!r}"
+        ) from None
+    ts_us = list(times) if postgres else [micros(_sqlite_time(value)) for value in times]
+    party_set = [
+        decoder.code(key, text, count)
+        for key, text, count in zip(keys, packed, counts, strict=True)
+    ]
+    builder.add_chunk(
+        keys,
+        kind,
+        inbound,
+        ts_us,
+        [float(value or 0.0) for value in minutes],
+        [builder.conversation(value) for value in threads],
+        [
+            builder.regarding(kind_, id_)
+            for kind_, id_ in zip(regarding_types, regarding_ids, strict=True)
+        ],
+        [bool(value) for value in planned],
+        [int(value or 0) for value in opens],
+        [int(value or 0) for value in clicks],
+        party_set,
+    )
+
+
+def _sqlite_time(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class _Parties:
+    """Packed party text -> a party set code, decoded once per distinct text."""
+
+    def __init__(self, builder: ColumnsBuilder, engine: Engine, postgres: bool) -> None:
+        self.builder = builder
+        self.engine = engine
+        self.marker = "%s" if postgres else "?"
+        self.codes: dict[str, tuple[int, int]] = {}  # text -> (code, parties spelt out)
+        self.refs: dict[tuple[str, str], RecordRef] = {}
+
+    def code(self, key: str, text: str | None, count: int) -> int:
+        if text is None:
+            return -1  # no parties (worker.interactions reads it so too)
+        found = self.codes.get(text)
+        if found is None:
+            found = self.codes[text] = self._decode(text)
+        if found[1] == count:
+            return found[0]
+        # Only an id holding the separator characters gets here.
+        return self._from_rows(self._party_rows(key))
+
+    def _decode(self, text: str) -> tuple[int, int]:
+        rows = []
+        for piece in text.split(PARTY_SEPARATOR):
+            fields = piece.split(FIELD_SEPARATOR, 4)
+            if len(fields) != 5:
+                return -1, -1
+            side, record_type, role, response, record_id = fields
+            rows.append((record_type, record_id, role, side, response))
+        try:
+            return self._from_rows(rows), len(rows)
+        except (KeyError, ValueError):
+            return -1, -1
+
+    def _party_rows(self, key: str) -> list[tuple[Any, ...]]:
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(PARTY_QUERY.format(marker=self.marker), (key,))
+            return list(cursor.fetchall())
+        finally:
+            raw.close()
+
+    def _from_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        internal: list[Party] = []
+        external: list[Party] = []
+        for record_type, record_id, role, side, response in rows:
+            if side not in _SIDES:
+                raise ValueError(
+                    f"interaction party side must be one of {', '.join(_SIDES)}, got {side!r}"
+                )
+            ref = self._ref(record_type, record_id)
+            party = Party(ref, Role(role), Response(response) if response else None)
+            (internal if side == "internal" else external).append(party)
+        sides = tuple(sorted(internal)), tuple(sorted(external))
+        for party in (*sides[0], *sides[1]):
+            self.builder.refs.code(party.ref)
+        return self.builder.sets.code(sides, sides[0], sides[1])
+
+    def _ref(self, record_type: str, record_id: str) -> RecordRef:
+        key = (record_type, record_id)
+        ref = self.refs.get(key)
+        if ref is None:
+            ref = self.refs[key] = RecordRef(RecordType(record_type), record_id)
+        return ref
