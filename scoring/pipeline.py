@@ -207,7 +207,8 @@ class RecordScorer:
     ) -> None:
         if created_at_ts is not None and _DORMANT in (now.state, before.state):
             # A person's reading ignores the record-age rule: read it again.
-            now, before = self._readings(record, None, record.rows[-1].ts)
+            latest = record.rows[-1].ts if record.rows else None
+            now, before = self._readings(record, None, latest)
         self._people[person] = _person_reading(record, now, before)
 
     def _reading(self, person: RecordRef, person_rows: PersonRows) -> PersonReading:
