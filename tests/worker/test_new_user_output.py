@@ -81,12 +81,13 @@ def test_text_log_lines_carry_the_event_fields_and_counters_start_at_zero(
     assert 'by_state={"not_enough_info":2}' in line
     # Nothing was synced, throttled or reset, and no scoring failed: each says 0.
     for sample in (
-        "rapport_sync_items_ingested_total 0",
-        "rapport_graph_throttled_total 0",
-        "rapport_watchdog_resets_total 0",
-        "rapport_sync_pages_total 0",
-        'rapport_scoring_runs_total{outcome="failed"} 0',
-        'rapport_sync_items_total{outcome="malformed"} 0',
+        "rapport_sync_items_ingested_total 0.0",
+        "rapport_graph_throttled_total 0.0",
+        "rapport_watchdog_resets_total 0.0",
+        "rapport_sync_pages_total 0.0",
+        'rapport_scoring_runs_total{outcome="failed"} 0.0',
+        'rapport_sync_items_total{outcome="malformed"} 0.0',
+        "rapport_dataverse_throttled_total 0.0",
     ):
         assert sample in metrics
     # The library chatter of a worker (APScheduler's every job, httpx) stays out.
