@@ -1,14 +1,18 @@
 """Benchmark: the Dataverse connector against the loopback Dataverse.
 
-    python bench/dataverse.py --activities 100000 --records 20000 --db sqlite
+    python bench/dataverse.py --activities 100000 --records 20000 [--db both|sqlite|postgres]
 
 Builds an environment of `--records` records (a tenth accounts, 60 % contacts, 15 % leads,
 15 % deals, one stakeholder connection per deal) and `--activities` logged activities
 (emails, meetings, calls, tasks in turn, two parties each), serves it over HTTPS, then:
 
+for each database (both by default, side by side against the same emulator):
+
 - a bare paging loop: the same tracked reads (same $select, page size and Prefer) with
   nothing done to the pages; its time is the floor the pull is compared with;
 - the pull into a fresh store (first pull: every table read in full);
+- the bare loop again (the pull is compared with the mean of the two: the load of a
+  shared machine drifts);
 - a push of every record's health (`--records` changed records, scored by hand).
 
 Prints time, requests, pull time / bare loop time (target <= 1.5) and requests per pushed
@@ -20,10 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,6 +49,7 @@ from crm.dataverse.push import Pusher  # noqa: E402
 from emulator.dataverse.limits import Limits  # noqa: E402
 from emulator.dataverse.testing import (  # noqa: E402
     LOOKUP,
+    LoopbackDataverse,
     fetch_dataverse_token,
     running_dataverse,
     ssl_context,
@@ -186,67 +193,110 @@ def score_everything(url: str) -> int:
     return changed
 
 
-async def run(args: argparse.Namespace, url: str) -> None:
+@dataclass
+class Figures:
+    db: str
+    bare_seconds: list[float] = field(default_factory=list)
+    pull_seconds: float = 0.0
+    pull_requests: int = 0
+    changed: int = 0
+    pushed: int = 0
+    push_requests: int = 0
+    push_seconds: float = 0.0
+
+    @property
+    def ratio(self) -> float:
+        return self.pull_seconds / statistics.fmean(self.bare_seconds)
+
+    def lines(self) -> list[str]:
+        bare = ", ".join(f"{seconds:.2f}" for seconds in self.bare_seconds)
+        per_record = self.push_requests / max(1, self.pushed)
+        return [
+            f"{self.db}: bare paging loop: seconds {bare} (before, after the pull)",
+            f"{self.db}: pull: requests {self.pull_requests}, seconds {self.pull_seconds:.2f}",
+            f"{self.db}: pull / bare loop: {self.ratio:.2f} (target <= 1.5)",
+            f"{self.db}: push: records {self.pushed} of {self.changed} changed, requests "
+            f"{self.push_requests}, seconds {self.push_seconds:.2f}",
+            f"{self.db}: push requests per record: {per_record:.4f} (target <= {1 / 50:.4f})",
+        ]
+
+
+async def measure(dv: LoopbackDataverse, token: str, db: str, url: str) -> tuple[Figures, int]:
+    """Bare loop, pull into a fresh store, bare loop again (the machine's load drifts:
+    the pull is compared with the mean of the loops around it), then the push."""
+
+    async def source() -> str:
+        return token
+
+    def client() -> DataverseClient:
+        return DataverseClient(Environment(dv.url), source, verify=ssl_context(dv))
+
+    figures = Figures(db)
+
+    async def bare() -> int:
+        async with client() as http:
+            started = time.perf_counter()
+            rows = await bare_loop(http)
+            figures.bare_seconds.append(time.perf_counter() - started)
+        return rows
+
+    rows = await bare()
+    engine = create_store_engine(url)
+    upgrade(engine)
+    async with client() as puller:
+        await apply(puller, await plan(puller, "rapport"), None)
+        before = puller.counters.requests
+        started = time.perf_counter()
+        await Puller(puller, engine, now=NOW, page_size=PAGE).pull()
+        figures.pull_seconds = time.perf_counter() - started
+        figures.pull_requests = puller.counters.requests - before
+    await bare()
+    figures.changed = score_everything(url)
+    async with client() as pusher:
+        started = time.perf_counter()
+        report = await Pusher(pusher, engine, prefix="rapport", now=NOW).push()
+        figures.push_seconds = time.perf_counter() - started
+        figures.pushed, figures.push_requests = report.pushed, pusher.counters.requests
+    engine.dispose()
+    return figures, rows
+
+
+async def run(args: argparse.Namespace, stores: dict[str, str]) -> None:
     env = environment(args.records, args.activities)
     limits = Limits(requests_per_window=1_000_000)
+    found: list[Figures] = []
     with tempfile.TemporaryDirectory() as workdir:
         async with running_dataverse(env, workdir=Path(workdir), limits=limits) as dv:
             token = await fetch_dataverse_token(dv)
-
-            async def source() -> str:
-                return token
-
-            def client() -> DataverseClient:
-                return DataverseClient(Environment(dv.url), source, verify=ssl_context(dv))
-
-            async with client() as bare:
-                started = time.perf_counter()
-                rows = await bare_loop(bare)
-                bare_seconds = time.perf_counter() - started
-            engine = create_store_engine(url)
-            upgrade(engine)
-            async with client() as puller:
-                await apply(puller, await plan(puller, "rapport"), None)
-                before = puller.counters.requests
-                started = time.perf_counter()
-                await Puller(puller, engine, now=NOW, page_size=PAGE).pull()
-                pull_seconds = time.perf_counter() - started
-                pull_requests = puller.counters.requests - before
-            changed = score_everything(url)
-            async with client() as pusher:
-                started = time.perf_counter()
-                report = await Pusher(pusher, engine, prefix="rapport", now=NOW).push()
-                push_seconds = time.perf_counter() - started
-            engine.dispose()
-    print(f"dataverse bench on {args.db}: {args.records} records, {args.activities} activities")
+            for db, url in stores.items():
+                figures, rows = await measure(dv, token, db, url)
+                found.append(figures)
     print(
-        f"bare paging loop: rows {rows}, requests {bare.counters.requests}, "
-        f"seconds {bare_seconds:.2f}"
+        f"dataverse bench: {args.records} records, {args.activities} activities, "
+        f"{rows} rows read by each pull"
     )
-    print(f"pull: requests {pull_requests}, seconds {pull_seconds:.2f}")
-    print(f"pull / bare loop: {pull_seconds / bare_seconds:.2f} (target <= 1.5)")
-    print(
-        f"push: records {report.pushed} of {changed} changed, requests "
-        f"{pusher.counters.requests}, seconds {push_seconds:.2f}"
-    )
-    per_record = pusher.counters.requests / max(1, report.pushed)
-    print(f"push requests per record: {per_record:.4f} (target <= {1 / 50:.4f})")
+    for figures in found:
+        print("\n".join(figures.lines()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--activities", type=int, default=100_000)
     parser.add_argument("--records", type=int, default=20_000)
-    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     args = parser.parse_args()
     database = f"rapport_bench_dataverse_{os.getpid()}"
+    databases = ("sqlite", "postgres") if args.db == "both" else (args.db,)
     with tempfile.TemporaryDirectory() as workdir:
-        url = fresh_store(args.db, args.postgres_url, Path(workdir) / "bench.db", database)
+        stores = {
+            db: fresh_store(db, args.postgres_url, Path(workdir) / "bench.db", database)
+            for db in databases
+        }
         try:
-            asyncio.run(run(args, url))
+            asyncio.run(run(args, stores))
         finally:
-            if args.db == "postgres":
+            if "postgres" in stores:
                 drop_store(args.postgres_url, database)
 
 

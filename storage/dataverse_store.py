@@ -88,6 +88,37 @@ def insert_texts(
     return len(rows)
 
 
+def insert_values(
+    session: Session, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> int:
+    """Insert rows of Python values in `columns` order. PostgreSQL: COPY (storage.bulk).
+    SQLite: each column's bind processor is looked up once and the converted tuples go to
+    the driver's executemany, without SQLAlchemy's per-row parameter handling (the pull
+    writes a page of 5,000 rows at a time). Every column without a value of its own must
+    have no Python-side default (those are SQLAlchemy's to fill in): else storage.bulk."""
+    if not rows:
+        return 0
+    omitted = [c for c in table.c if c.name not in columns and c.default is not None]
+    if is_postgres(session) or omitted:
+        return insert_rows(session, table, columns, rows)
+    dialect = session.get_bind().dialect
+    processors = [
+        (i, processor)
+        for i, column in enumerate(columns)
+        if (processor := table.c[column].type.dialect_impl(dialect).bind_processor(dialect))
+    ]
+    converted = []
+    for row in rows:
+        values = list(row)
+        for i, processor in processors:
+            values[i] = processor(values[i])
+        converted.append(tuple(values))
+    marks = ", ".join("?" for _ in columns)
+    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+    session.connection().exec_driver_sql(statement, converted)
+    return len(rows)
+
+
 # --- cursors ---------------------------------------------------------------------------
 
 

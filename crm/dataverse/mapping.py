@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from crm.file_rows import (
@@ -37,10 +38,16 @@ PARTY_TYPES = {"systemuser": "system_user", "contact": "contact", "lead": "lead"
 Row = dict[str, Any]
 
 
+@cache
+def _lookup_keys(name: str) -> tuple[str, str]:
+    return f"_{name}_value", f"_{name}_value{LOOKUP}"
+
+
 def lookup(row: Row, name: str) -> tuple[str | None, str | None]:
     """(id, logical name of the table it points to) of the lookup column `name`."""
-    value = row.get(f"_{name}_value")
-    return (str(value) if value else None), row.get(f"_{name}_value{LOOKUP}")
+    value_key, table_key = _lookup_keys(name)
+    value = row.get(value_key)
+    return (str(value) if value else None), row.get(table_key)
 
 
 def _coded(table: dict[int, str], value: Any) -> Any:

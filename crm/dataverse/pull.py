@@ -44,7 +44,7 @@ from crm.dataverse.mapping import (
     party,
     stakeholder,
 )
-from crm.file_rows import FileRow, RowContext, refused
+from crm.file_rows import FileRow, RowContext, refused, write_columns
 from storage import dataverse_store as store
 from storage.crm_activity_rules import TimeWindow
 from storage.crm_problems import RowProblem, RowProblems
@@ -236,7 +236,10 @@ class Puller:
         keys = list(valid) if self.fresh is None else [k for k in valid if k[0] in self.fresh]
         stored = file_store.stored_rows(session, spec.model, keys) if keys else {}
         writes = file_store.classify(rows, stored)
-        file_store.write(session, spec.model, writes)
+        columns = write_columns(spec.model)
+        inserted = [tuple(getattr(row, c) for c in columns) for row in writes.inserted]
+        store.insert_values(session, file_store.TABLES[spec.model.table], columns, inserted)
+        file_store.write(session, spec.model, file_store.TableWrites(updated=writes.updated))
         if self.fresh is not None:
             self.fresh.update(row.key()[0] for row in writes.inserted)
         result.written += len(writes.inserted) + len(writes.updated)

@@ -28,5 +28,5 @@ def test_benchmark_prints_its_figures_on_sqlite() -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     for figure in FIGURES:
-        assert any(line.startswith(figure) for line in lines), figure
+        assert any(line.startswith(f"sqlite: {figure}") for line in lines), figure
     assert "200 of 200 changed" in done.stdout
