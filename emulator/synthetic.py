@@ -24,6 +24,7 @@ import msgspec
 from emulator.fixture import Fixture, GeneratedSpec, UserSpec
 from emulator.names import COMPANY_WORDS_A, COMPANY_WORDS_B, FIRST_NAMES, LAST_NAMES, SUBJECT_WORDS
 from emulator.store import Item
+from emulator.synthetic_events import events_for
 from emulator.synthetic_render import Parts, encode_address, renderer
 
 INBOX_PER_BLOCK = 550
@@ -130,9 +131,8 @@ class SyntheticMailbox:
 
     def calendar_baseline(self) -> Any:
         from emulator.store import ListBaseline
-        from emulator.synthetic_events import events_for
 
-        return ListBaseline(events_for(self))
+        return ListBaseline(events_for(self, rng_for(self.spec.seed, "events", self.user.index)))
 
     # -- generation --------------------------------------------------------------
     def message_id(self, block: int, folder: int, offset: int) -> str:

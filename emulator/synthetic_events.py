@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+import random
+from typing import Any, Protocol
 
+from emulator.fixture import GeneratedSpec, UserSpec
 from emulator.store import Item
-
-if TYPE_CHECKING:
-    from emulator.synthetic import SyntheticMailbox
 
 RESPONSES = ("accepted", "tentativelyAccepted", "declined", "none")
 RESPONSE_WEIGHTS = (60, 15, 10, 15)
 CANARY = "RAPPORT-CANARY"
+
+
+class MailboxPeople(Protocol):
+    """What a mailbox's meetings are drawn from (emulator.synthetic.SyntheticMailbox)."""
+
+    @property
+    def spec(self) -> GeneratedSpec: ...
+    @property
+    def user(self) -> UserSpec: ...
+    @property
+    def me(self) -> dict[str, Any]: ...
+    @property
+    def contacts(self) -> list[dict[str, Any]]: ...
+    @property
+    def colleagues(self) -> list[dict[str, Any]]: ...
+    @property
+    def start(self) -> float: ...
 
 
 def _when(moment: dt.datetime) -> dict[str, str]:
@@ -27,12 +43,10 @@ def _attendee(address: dict[str, Any], response: str) -> dict[str, Any]:
     }
 
 
-def events_for(mailbox: SyntheticMailbox) -> list[Item]:
-    """Meetings spread over the history plus a month ahead (so there is a "next meeting")."""
-    from emulator.synthetic import rng_for
-
+def events_for(mailbox: MailboxPeople, rng: random.Random) -> list[Item]:
+    """Meetings spread over the history plus a month ahead (so there is a "next meeting"),
+    drawn from `rng` (seeded by the mailbox, so the same every time)."""
     spec = mailbox.spec
-    rng = rng_for(spec.seed, "events", mailbox.user.index)
     first_day = dt.datetime.fromtimestamp(mailbox.start, dt.UTC).replace(hour=0, minute=0, second=0)
     events: list[Item] = []
     for k in range(spec.events_per_user):

@@ -10,7 +10,7 @@ is none of the contract's words is not scored; each is reported by column
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -24,7 +24,7 @@ from storage.packed_parties import FIELD_SEPARATOR as FIELD_SEPARATOR
 from storage.packed_parties import PACKED_COLUMNS
 from storage.packed_parties import PARTY_SEPARATOR as PARTY_SEPARATOR
 from storage.raw_rows import Unreadable, named_rows, raw_rows, sqlite_time
-from storage.suppression import erased_records, load_suppression, without_erased
+from storage.suppression import erased_records, load_suppression
 from storage.types import core_table
 
 CONTACTS = core_table(Contact)  # for tests that write the CRM as a CRM would
@@ -192,6 +192,34 @@ def load_crm_snapshot(
         for problem in _without_erased_problems(session, reader.problems):
             problems.add(problem)
     return snapshot
+
+
+# CrmSnapshot lists of records, by the record type of their rows' `id`.
+SNAPSHOT_RECORDS = {
+    "users": "system_user",
+    "accounts": "account",
+    "contacts": "contact",
+    "open_leads": "lead",
+    "open_opportunities": "opportunity",
+}
+
+
+def without_erased(snapshot: CrmSnapshot, *, session: Session) -> CrmSnapshot:
+    """The snapshot scoring reads, minus erased records: they get no KPIs, history or health."""
+    erased = erased_records(session=session, suppression=load_suppression(session=session))
+    if not erased:
+        return snapshot
+    kept: dict[str, list[object]] = {
+        name: [row for row in getattr(snapshot, name) if (record_type, row.id) not in erased]
+        for name, record_type in SNAPSHOT_RECORDS.items()
+    }
+    kept["stakeholders"] = [
+        row
+        for row in snapshot.stakeholders
+        if ("contact", row.contact_id) not in erased
+        and ("opportunity", row.opportunity_id) not in erased
+    ]
+    return replace(snapshot, **kept)
 
 
 def _without_erased_problems(session: Session, problems: list[RowProblem]) -> list[RowProblem]:

@@ -27,7 +27,6 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,9 +45,6 @@ from storage.rapport_tables import (
 from storage.types import core_table
 from storage.writeback import RECORD_TABLES as SCORED_TABLES
 from storage.writeback import clear_health
-
-if TYPE_CHECKING:
-    from storage.crm_records import CrmSnapshot
 
 SALT_KEY = "compliance.hash_salt"
 TOKEN_PREFIX = "hmac-sha256:"
@@ -180,34 +176,6 @@ def erased_records(*, session: Session, suppression: Suppression) -> frozenset[R
             if suppression.holds(record_type, record_id, addresses):
                 found.add((record_type, record_id))
     return frozenset(found)
-
-
-# CrmSnapshot lists of records, by the record type of their rows' `id`.
-SNAPSHOT_RECORDS = {
-    "users": "system_user",
-    "accounts": "account",
-    "contacts": "contact",
-    "open_leads": "lead",
-    "open_opportunities": "opportunity",
-}
-
-
-def without_erased(snapshot: CrmSnapshot, *, session: Session) -> CrmSnapshot:
-    """The snapshot scoring reads, minus erased records: they get no KPIs, history or health."""
-    erased = erased_records(session=session, suppression=load_suppression(session=session))
-    if not erased:
-        return snapshot
-    kept: dict[str, list[object]] = {
-        name: [row for row in getattr(snapshot, name) if (record_type, row.id) not in erased]
-        for name, record_type in SNAPSHOT_RECORDS.items()
-    }
-    kept["stakeholders"] = [
-        row
-        for row in snapshot.stakeholders
-        if ("contact", row.contact_id) not in erased
-        and ("opportunity", row.opportunity_id) not in erased
-    ]
-    return replace(snapshot, **kept)
 
 
 def pending_tokens(

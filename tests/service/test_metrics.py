@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import Counter, generate_latest
 
+from storage.service_status import StoreState
 from worker.service.metrics import ServiceMetrics
-from worker.service.status import StoreState
 
 NOW = datetime(2026, 11, 10, 12, tzinfo=UTC)
 

@@ -6,16 +6,13 @@ import asyncio
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from storage import health_read, migrate
 from storage.engine import (
     create_store_engine,
-    database_error_line,
     redacted,
     session_scope,
     sqlite_file,
@@ -33,10 +30,10 @@ from worker.log import configure_logging
 from worker.run.exchange import ExchangeSummary, residency_hint, round_figures
 from worker.run.lock import holding_run_lock, this_process
 from worker.run.tick import RunSummary, run_tick
-from worker.run.tick import run_once as run_pipeline
 from worker.settings import Settings
 
 RECORD_TYPES = ("contact", "lead", "opportunity", "account")
+PERSON_TYPES = ("contact", "lead")  # who can be introduced
 # `--now` of a run that writes back: within this distance of the real clock unless
 # --allow-far-now says the distance is meant (a typo such as 9999 would stamp
 # every CRM record with a health "as of" a date nobody lives in).
@@ -250,51 +247,6 @@ def run_once(now: datetime, *, interactive: bool) -> dict[str, Any]:
             )
 
 
-def _fresh_demo_file(database: Path) -> None:
-    """Remove a previous demo store at `database`, refusing a path that cannot hold one."""
-    if database.is_dir():
-        raise UserError(f"--database: {database} is a directory; expected a SQLite file to create")
-    if not database.parent.is_dir():
-        raise UserError(f"--database: the directory {database.parent} does not exist")
-    try:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
-    except OSError as problem:
-        raise UserError(
-            f"--database: cannot replace {database}: {problem.strerror or problem}"
-        ) from None
-
-
-def demo(database: Path, now: datetime) -> dict[str, Any]:
-    from worker.cli import insights_commands
-    from worker.demo.crm import seed_demo_crm
-
-    configure_logging("WARNING", "text")
-    _fresh_demo_file(database)
-    store = create_store_engine(f"sqlite:///{database}")
-    try:
-        migrate.upgrade(store)
-        facts = seed_demo_crm(store, now=now)
-        summary = run_pipeline(store, now=now)
-        with session_scope(store) as session:
-            risky = insights_commands.demo_at_risk(session)  # what `health list` shows
-            deals = insights_commands.demo_deals_at_risk(session)
-    except sa_exc.DBAPIError as error:
-        # Named here: the CLI's fallback would name RAPPORT_DATABASE_URL, not the demo store.
-        raise StoreError(
-            f"--database: cannot use the demo store {database}: {database_error_line(error)}"
-        ) from None
-    finally:
-        store.dispose()
-    return {
-        "database": str(database),
-        "summary": summary_payload(summary),
-        "at_risk": risky,
-        "deals_at_risk": deals,
-        "scenario": asdict(facts),
-    }
-
-
 def _resolve(record: str, store: Engine) -> tuple[str, str]:
     with session_scope(store) as session:
         if "@" in record:
@@ -311,6 +263,27 @@ def _resolve(record: str, store: Engine) -> tuple[str, str]:
         if health_read.load_record(session=session, record_type=record_type, record_id=record_id):
             return record_type, record_id
     raise UserError(f"record: no {record_type} with id {record_id!r}")
+
+
+def resolve_person(record: str, store: Engine) -> tuple[str, str, str]:
+    """(record_type, record_id, name) of the contact or lead named; UserError otherwise."""
+    with session_scope(store) as session:
+        if "@" in record and ":" not in record:
+            found = health_read.find_by_address(session=session, address=record)
+            if not found:
+                raise UserError(f"record: no contact or lead has the address {record.strip()!r}")
+            record_type, record_id = found[0]
+        else:
+            record_type, _, record_id = record.strip().partition(":")
+            if record_type not in PERSON_TYPES or not record_id:
+                raise UserError(
+                    f"record: {record!r} is not allowed; expected contact:ID, lead:ID "
+                    "or an email address"
+                )
+        row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)
+        if row is None:
+            raise UserError(f"record: no {record_type} with id {record_id!r}")
+        return record_type, record_id, row["display_name"]
 
 
 def health_show(record: str) -> dict[str, Any]:

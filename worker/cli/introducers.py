@@ -15,17 +15,15 @@ import typer
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from storage import health_read, migrate
+from storage import migrate
 from storage.engine import session_scope
 from storage.introducer_store import load_introducers
 from worker.admin_settings import current_settings
-from worker.cli import commands
+from worker.cli import commands, introduction_draft
 from worker.cli.output import console
-from worker.failures import UserError
 from worker.run.introducer_optout import OptOutChange, change_opt_out, excluded_colleagues
 from worker.run.introducers import SWITCH
 
-RECORD_TYPES = ("contact", "lead")
 introducers_app = typer.Typer(
     help="Who knows whom: colleagues who can introduce you to a contact or lead.",
     no_args_is_help=True,
@@ -38,8 +36,6 @@ def register(app: typer.Typer) -> None:
     """Add `introducers` to `app`; a second call changes nothing."""
     if any(group.name == "introducers" for group in app.registered_groups):
         return
-    from worker.cli import introduction_draft  # it imports resolve_person from here
-
     introducers_app.command("draft")(introduction_draft.draft)
     introducers_app.command("account")(introduction_draft.account)
     app.add_typer(introducers_app, name="introducers")
@@ -83,30 +79,9 @@ def opt_in(user: UserArgument, as_json: JsonFlag = False) -> None:
     _emit(_change_payload(change), as_json, _changed)
 
 
-def resolve_person(record: str, store: Engine) -> tuple[str, str, str]:
-    """(record_type, record_id, name) of the contact or lead named; UserError otherwise."""
-    with session_scope(store) as session:
-        if "@" in record and ":" not in record:
-            found = health_read.find_by_address(session=session, address=record)
-            if not found:
-                raise UserError(f"record: no contact or lead has the address {record.strip()!r}")
-            record_type, record_id = found[0]
-        else:
-            record_type, _, record_id = record.strip().partition(":")
-            if record_type not in RECORD_TYPES or not record_id:
-                raise UserError(
-                    f"record: {record!r} is not allowed; expected contact:ID, lead:ID "
-                    "or an email address"
-                )
-        row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)
-        if row is None:
-            raise UserError(f"record: no {record_type} with id {record_id!r}")
-        return record_type, record_id, row["display_name"]
-
-
 def introducers_of(record: str) -> dict[str, Any]:
     store = _store()
-    record_type, record_id, name = resolve_person(record, store)
+    record_type, record_id, name = commands.resolve_person(record, store)
     payload: dict[str, Any] = {
         "record_type": record_type,
         "record_id": record_id,

@@ -94,12 +94,10 @@ def draft(
     as_json: JsonFlag = False,
 ) -> None:
     """Draft an introduction request to the colleague who knows the person best."""
-    from worker.cli.introducers import resolve_person
-
     if out is not None and (out.is_dir() or not out.parent.is_dir()):
         raise UserError(f"--out: {out} is not allowed; expected a file in an existing directory")
     store = commands._migrated_engine()
-    record_type, record_id, name = resolve_person(record, store)
+    record_type, record_id, name = commands.resolve_person(record, store)
     settings = current_settings(store)
     _require_switch(settings)
     now = datetime.now(UTC)

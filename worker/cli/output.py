@@ -1,13 +1,46 @@
-"""How command results look on a terminal (JSON output bypasses this module)."""
+"""How command results look: the options every command shares (`--json`, `--now`), and
+`emit`, which prints a command's plain data as JSON or hands it to one of the
+terminal renderers below."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
 from worker.cli.option_set_labels import state_label, trend_label
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+NowOption = Annotated[
+    str | None,
+    typer.Option("--now", help="Score as of this ISO-8601 UTC time instead of the clock."),
+]
+AllowFarNow = Annotated[
+    bool,
+    typer.Option(
+        "--allow-far-now",
+        help="Accept a --now more than ten years before or one day after the clock.",
+    ),
+]
+
+
+def emit(
+    payload: Any,
+    as_json: bool,
+    render: Callable[[Any], object],
+    *,
+    default: Callable[[Any], Any] = str,
+) -> None:
+    """`payload` as indented JSON (values JSON lacks through `default`), or rendered."""
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, default=default))
+    else:
+        render(payload)
+
 
 # Wide enough that no table or line of ours is ever folded to fit it.
 PIPED_WIDTH = 100_000

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
@@ -15,10 +13,12 @@ from worker.cli.compliance import register as register_compliance
 from worker.cli.crm import register as register_crm
 from worker.cli.dataverse import register as register_dataverse
 from worker.cli.deals import register as register_deals
+from worker.cli.demo import register as register_demo
 from worker.cli.exchange import register as register_exchange
 from worker.cli.insights import register as register_insights
 from worker.cli.introducers import register as register_introducers
 from worker.cli.news import register as register_news
+from worker.cli.output import AllowFarNow, JsonFlag, NowOption, emit
 from worker.cli.service import register as register_service
 from worker.cli.web import register as register_web
 from worker.failures import EXIT_BAD_INPUT, EXIT_FAILURE, UserError, describe
@@ -37,50 +37,30 @@ app.add_typer(db_app, name="db")
 app.add_typer(settings_app, name="settings")
 app.add_typer(health_app, name="health")
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-NowOption = Annotated[
-    str | None,
-    typer.Option("--now", help="Score as of this ISO-8601 UTC time instead of the clock."),
-]
-AllowFarNow = Annotated[
-    bool,
-    typer.Option(
-        "--allow-far-now",
-        help="Accept a --now more than ten years before or one day after the clock.",
-    ),
-]
-
-
-def _emit(payload: Any, as_json: bool, render: Any) -> None:
-    if as_json:
-        typer.echo(json.dumps(payload, indent=2, default=str))
-    else:
-        render(payload)
-
 
 @db_app.command("upgrade")
 def db_upgrade(as_json: JsonFlag = False) -> None:
     """Apply schema migrations up to the latest version."""
-    _emit(commands.db_upgrade(), as_json, output.db_status)
+    emit(commands.db_upgrade(), as_json, output.db_status)
 
 
 @db_app.command("current")
 def db_current(as_json: JsonFlag = False) -> None:
     """Show the schema version of the store and the version this Rapport needs."""
-    _emit(commands.db_current(), as_json, output.db_status)
+    emit(commands.db_current(), as_json, output.db_status)
 
 
 @settings_app.command("show")
 def settings_show(as_json: JsonFlag = False) -> None:
     """Show every admin setting with its allowed values."""
-    _emit(commands.settings_show(), as_json, output.settings_table)
+    emit(commands.settings_show(), as_json, output.settings_table)
 
 
 # A negative number is a value to validate, not an unknown option ("-5").
 @settings_app.command("set", context_settings={"ignore_unknown_options": True})
 def settings_set(key: str, value: str, as_json: JsonFlag = False) -> None:
     """Change one admin setting (validated, audited)."""
-    _emit(commands.settings_set(key, value), as_json, output.setting_changed)
+    emit(commands.settings_set(key, value), as_json, output.setting_changed)
 
 
 @app.command("run")
@@ -95,35 +75,9 @@ def run(
         raise UserError("run: add --once (the scheduled worker is `rapport worker`)")
     moment = commands.given_now(now, allow_far=allow_far_now)
     summary = commands.run_once(moment, interactive=not as_json and sys.stdout.isatty())
-    _emit(summary, as_json, output.run_summary)
+    emit(summary, as_json, output.run_summary)
     if summary["exit_code"]:  # the Exchange sync failed as a whole; the summary says why
         raise typer.Exit(summary["exit_code"])
-
-
-@app.command("demo")
-def demo(
-    database: Annotated[
-        Path, typer.Option("--database", help="SQLite file for the demo (replaced if present).")
-    ] = Path("rapport-demo.db"),
-    now: NowOption = None,
-    as_json: JsonFlag = False,
-    dataverse: Annotated[
-        bool, typer.Option("--dataverse", help="Pull from a loopback Dataverse and push back.")
-    ] = False,
-    keep_serving: Annotated[
-        bool, typer.Option("--keep-serving", help="--dataverse: keep it up until Ctrl-C.")
-    ] = False,
-) -> None:
-    """Build a demo CRM in a fresh SQLite store, score it, show the relationships at risk."""
-    if dataverse:  # docs/dataverse.md: provision, pull, score, push, read the records back
-        from worker.demo.dataverse import demo_dataverse, render
-
-        commands._fresh_demo_file(database)  # noqa: SLF001 - the same refusal as the demo
-        # None: when the generated history ends.
-        moment = None if now is None else commands.given_now(now)
-        payload = demo_dataverse(database, moment, keep_serving=keep_serving)
-        return _emit(payload, as_json, render)
-    _emit(commands.demo(database, commands.given_now(now)), as_json, output.demo_report)
 
 
 @health_app.command("show")
@@ -135,9 +89,10 @@ def health_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Score, grade, trend, KPIs and reasons of one record."""
-    _emit(commands.health_show(record), as_json, output.health_report)
+    emit(commands.health_show(record), as_json, output.health_report)
 
 
+register_demo(app)  # after `run`, as `rapport --help` lists them
 register_compliance(app)
 register_exchange(app)
 register_introducers(app)

@@ -40,7 +40,7 @@ def worker() -> None:
 def status(as_json: JsonFlag = False) -> None:
     """Tenants and consent, mailboxes by status, the last sync round and the lag."""
     from storage import migrate
-    from worker.service.status import load_store_state, status_payload
+    from storage.service_status import load_store_state, status_payload
 
     store = commands.engine()
     migrate.require_current(store)
@@ -62,7 +62,7 @@ def _age(seconds: float | None) -> str:
 
 
 def render_status(payload: dict[str, Any]) -> None:
-    from worker.service.status import last_sync_line
+    from storage.service_status import last_sync_line
 
     tenants = Table("tenant", "consent", "missing permissions", "checked", title="Tenants")
     for tenant in payload["tenants"]:

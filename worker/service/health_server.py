@@ -18,10 +18,10 @@ from prometheus_client import generate_latest
 from sqlalchemy.engine import Engine
 
 from storage import migrate
+from storage.service_status import load_store_state
 from worker.log import get_logger
 from worker.service.metrics import ServiceMetrics
 from worker.service.scheduler import Clock
-from worker.service.status import load_store_state
 
 log = get_logger("rapport.health")
 STORE_TIMEOUT = 5.0

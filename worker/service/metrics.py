@@ -26,9 +26,9 @@ from prometheus_client import CollectorRegistry, Counter, Summary, disable_creat
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from storage.service_status import StoreState
 from worker.run.exchange import ExchangeSummary
 from worker.run.tick import RunSummary
-from worker.service.status import StoreState
 
 ITEM_OUTCOMES = ("added", "updated", "removed", "malformed")
 SCORING_OUTCOMES = ("done", "skipped", "failed")

@@ -1,0 +1,93 @@
+"""The arrows between our packages (docs/architecture.md): no import circles anywhere,
+and the web app reaches the worker only through what its top level shares.
+
+The graph is grimp's (the library behind import-linter): every import statement,
+at module level or inside a function, and those under TYPE_CHECKING too, since a
+circle that only type checking closes is still two modules that cannot be read
+apart.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import grimp
+
+PACKAGES = (
+    "compliance",
+    "consent",
+    "crm",
+    "emulator",
+    "graph_sync",
+    "insights",
+    "news",
+    "scoring",
+    "storage",
+    "web",
+    "worker",
+)
+# worker/'s top level: what is truly shared (settings, errors, logging, admin settings).
+# Everything in a subpackage (cli, service, run, demo) is the worker's own.
+WORKER_SUBPACKAGES = ("worker.cli", "worker.service", "worker.run", "worker.demo")
+
+
+@cache
+def graph() -> grimp.ImportGraph:
+    return grimp.build_graph(*PACKAGES, cache_dir=None, exclude_type_checking_imports=False)
+
+
+def circles(imports: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in sorted(imports.get(module, ())):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = []
+            while (member := stack.pop()) != module:
+                component.append(member)
+            component.append(module)
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(imports):
+        if module not in index:
+            visit(module)
+    return sorted(found)
+
+
+def test_the_cycle_finder_finds_a_circle_and_only_that() -> None:
+    imports = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}}
+    assert circles(imports) == [["a", "b", "c"]]
+
+
+def test_no_module_imports_itself_back_through_others() -> None:
+    imports_graph = graph()
+    imports = {
+        module: imports_graph.find_modules_directly_imported_by(module)
+        for module in imports_graph.modules
+    }
+    assert circles(imports) == []
+
+
+def test_web_imports_no_worker_internals() -> None:
+    imports_graph = graph()
+    reaching_in = sorted(
+        (details["importer"], details["imported"], details["line_number"])
+        for importer in imports_graph.find_descendants("web") | {"web"}
+        for imported in imports_graph.find_modules_directly_imported_by(importer)
+        if imported.startswith(tuple(f"{sub}." for sub in WORKER_SUBPACKAGES))
+        or imported in WORKER_SUBPACKAGES
+        for details in imports_graph.get_import_details(importer=importer, imported=imported)
+    )
+    assert reaching_in == []
