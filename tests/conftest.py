@@ -2,15 +2,16 @@
 
 Every test that takes `engine` runs twice, once per database. PostgreSQL comes
 from RAPPORT_TEST_POSTGRES_URL (default: the local server); a dedicated
-database is created per test session and emptied after every test. If the
-server is down the PostgreSQL half fails loudly: it is never skipped.
+database is created and migrated once per test process (one per xdist worker)
+and emptied before and after every test. If the server is down the PostgreSQL
+half fails loudly: it is never skipped.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -80,10 +81,32 @@ def postgres_engine() -> Iterator[Engine]:
     _drop_postgres_database(name)
 
 
-def _empty(engine: Engine) -> None:
-    tables = [t for t in sa.inspect(engine).get_table_names() if t != "alembic_version"]
-    with engine.begin() as connection:
-        connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+@pytest.fixture(scope="session")
+def postgres_emptier(postgres_engine: Engine) -> Callable[[], None]:
+    """Empties every table of the migrated store and restarts its sequences, in one round trip.
+
+    What `TRUNCATE <every table> RESTART IDENTITY CASCADE` does, but DELETE (children before
+    parents) takes milliseconds on a test's few rows, where TRUNCATE replaces every table's
+    and index's files and took half a second or more per call, twice per PostgreSQL test.
+    """
+    reflected = sa.MetaData()
+    reflected.reflect(postgres_engine)
+    tables = [t.name for t in reversed(reflected.sorted_tables) if t.name != "alembic_version"]
+    with postgres_engine.connect() as connection:
+        sequences = connection.execute(
+            sa.text("SELECT schemaname, sequencename, start_value FROM pg_sequences")
+        ).all()
+    statements = [f'DELETE FROM "{table}"' for table in tables] + [
+        f"""SELECT setval('"{schema}"."{name}"', {start}, false)"""
+        for schema, name, start in sequences
+    ]
+    script = "; ".join(statements)
+
+    def empty() -> None:
+        with postgres_engine.begin() as connection:
+            connection.exec_driver_sql(script)
+
+    return empty
 
 
 @pytest.fixture(params=DATABASES)
@@ -97,9 +120,10 @@ def database_url(
         yield f"sqlite:///{path}"
         return
     engine: Engine = request.getfixturevalue("postgres_engine")
-    _empty(engine)
+    empty: Callable[[], None] = request.getfixturevalue("postgres_emptier")
+    empty()
     yield engine.url.render_as_string(hide_password=False)
-    _empty(engine)
+    empty()
 
 
 @pytest.fixture
