@@ -2,7 +2,8 @@
 
 Stable for tests and browsers: the form `#sign-in-form`, the account list `#login`
 (label "Account"), the button `#sign-in`; a form_post answer is the form `#form-post`
-with the button `#continue`; a fault page carries the AADSTS line in `#fault`.
+with the button `#continue` (script submits it at once, as Entra's page does); a fault
+page carries the AADSTS line in `#fault`.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ def form_post_page(answer: Answer) -> str:
     return _frame(
         "Working...",
         f'<form id="form-post" method="post" action="{escape(answer.redirect_uri)}">{hidden}'
-        '<button id="continue" type="submit">Continue</button></form>',
+        '<button id="continue" type="submit">Continue</button></form>'
+        # As Entra's page: a browser running script posts at once; without, Continue.
+        "<script>document.getElementById('form-post').submit()</script>",
     )
 
 

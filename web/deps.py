@@ -4,9 +4,10 @@ the viewer may see (web.visibility), resolved once per request."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
 
 from web.identity import Viewer
@@ -19,10 +20,23 @@ def current_viewer(request: Request) -> Viewer:
     return viewer
 
 
-def store_session(request: Request) -> Iterator[Session]:
+@contextmanager
+def open_session(request: Request) -> Iterator[Session]:
     """A read-only unit of work on the store: rolled back at the end, never committed."""
     with Session(request.app.state.engine) as session:
         yield session
+
+
+def store_session(request: Request) -> Iterator[Session]:
+    with open_session(request) as session:
+        yield session
+
+
+def admin_viewer(viewer: Viewer = Depends(current_viewer)) -> Viewer:  # noqa: B008
+    """The viewer, if an admin; 403 otherwise (the admin page and its form)."""
+    if not viewer.is_admin:
+        raise HTTPException(403, "the admin page is for members of the admins group only")
+    return viewer
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
@@ -34,3 +48,4 @@ def visibility(viewer: ViewerDep, session: SessionDep) -> Visibility:
 
 
 VisibilityDep = Annotated[Visibility, Depends(visibility)]
+AdminDep = Annotated[Viewer, Depends(admin_viewer)]

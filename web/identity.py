@@ -1,11 +1,10 @@
 """Who is looking: the `Viewer` every page, JSON endpoint and CSV download is served to.
 
-One resolver per app turns a request into a Viewer (the identity seam). Today there
-are two: the trial's (`trial_viewer`: no sign-in, everyone an admin and manager,
-allowed only on a loopback address) and, in tests, whatever `create_app` is given.
-Production sign-in (Entra ID, OpenID Connect with PKCE) will be a third resolver
-reading a signed session cookie; nothing else changes when it arrives. There is
-deliberately no setting that installs a resolver: only code that builds the app can.
+One resolver per app turns a request into a Viewer (the identity seam): the trial's
+(`trial_viewer`: no sign-in, everyone an admin and manager, allowed only on a loopback
+address), production sign-in's (web.signin: Entra ID, the signed session cookie), and
+in tests whatever `create_app` is given. There is deliberately no setting that
+installs a resolver: only code that builds the app can.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ class Viewer:
     name: str
     is_manager: bool = False
     is_admin: bool = False
+    address: str | None = None  # the address they signed in with (the audit's actor)
 
 
 ViewerResolver = Callable[[Request], Viewer]

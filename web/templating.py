@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from insights.notice import EMPLOYMENT_NOTICE
+from web.csrf import token_for
 from web.identity import Viewer
 
 HERE = Path(__file__).resolve().parent
@@ -39,8 +40,15 @@ def render(
     request: Request, viewer: Viewer, name: str, context: dict[str, Any], status: int = 200
 ) -> HTMLResponse:
     return templates.TemplateResponse(
-        request,
-        name,
-        {"viewer": viewer, "trial": request.app.state.trial, **context},
-        status_code=status,
+        request, name, {**frame(request, viewer), **context}, status_code=status
     )
+
+
+def frame(request: Request, viewer: Viewer | None) -> dict[str, Any]:
+    """What base.html needs: the viewer, the trial banner, sign-out, the CSRF token."""
+    return {
+        "viewer": viewer,
+        "trial": request.app.state.trial,
+        "signed_in": viewer is not None and request.app.state.sign_in is not None,
+        "csrf_token": token_for(request) if "session" in request.scope else None,
+    }

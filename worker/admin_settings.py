@@ -91,8 +91,11 @@ def _refuse(key: str, shown: object, current: Mapping[str, Any]) -> SettingError
     return SettingError(f"{key}: {shown} is not allowed; expected {allowed(key, current)}")
 
 
-def parse_value(key: str, raw: str, current: Mapping[str, Any]) -> Any:
-    """Turn the text an admin typed into the stored value, or refuse it."""
+def parse_value(
+    key: str, raw: str, current: Mapping[str, Any], *, template_from_file: bool = True
+) -> Any:
+    """Turn the text an admin typed into the stored value, or refuse it. The template is
+    named by a file (the CLI) or, with template_from_file=False, is `raw` (the web form)."""
     expected = allowed(key, current)  # refuses an unknown key first
     bounds = _int_bounds(key, current)
     if bounds is not None:
@@ -104,7 +107,9 @@ def parse_value(key: str, raw: str, current: Mapping[str, Any]) -> Any:
             raise _refuse(key, value, current)
         return value
     if key == TEMPLATE_KEY:
-        return _template(raw)
+        if template_from_file or raw.strip().lower() == "default":
+            return _template(raw)
+        return template_text(raw, "the template")
     word = raw.strip().lower()
     if key in SWITCH_KEYS and word in TRUE_WORDS + FALSE_WORDS:
         return word in TRUE_WORDS
@@ -127,9 +132,14 @@ def _template(raw: str) -> str:
             f"{TEMPLATE_KEY}: cannot read {raw!r} ({reason}); "
             "expected a UTF-8 text file holding the template, or 'default'"
         ) from None
+    return template_text(text, repr(raw))
+
+
+def template_text(text: str, shown: str) -> str:
+    """The template `text` once its length and placeholders are checked."""
     if len(text) > TEMPLATE_MAX_CHARS:
         raise SettingError(
-            f"{TEMPLATE_KEY}: {raw!r} is too long; expected at most {TEMPLATE_MAX_CHARS} characters"
+            f"{TEMPLATE_KEY}: {shown} is too long; expected at most {TEMPLATE_MAX_CHARS} characters"
         )
     try:
         return validate_template(text)
@@ -152,20 +162,31 @@ def current_settings(engine: Engine) -> dict[str, Any]:
     return {**DEFAULTS, **{k: v for k, v in stored.items() if k in DEFAULTS}}
 
 
-def change_setting(engine: Engine, key: str, raw: str, *, now: datetime) -> tuple[Any, Any]:
-    """Validate and store one setting with its audit row; returns (old, new)."""
+def change_setting(
+    engine: Engine,
+    key: str,
+    raw: str,
+    *,
+    now: datetime,
+    actor: str | None = None,
+    command: str = "settings set",
+    template_from_file: bool = True,
+) -> tuple[Any, Any]:
+    """Validate and store one setting with its audit row; returns (old, new). The web
+    admin page passes who changed it (`actor`, else the OS user) and its `command`."""
     with session_scope(engine) as session:
         values = {**DEFAULTS, **load_settings(session=session)}
-        new = parse_value(key, raw, values)
+        new = parse_value(key, raw, values, template_from_file=template_from_file)
         old = values[key]
         if new != old:
             save_settings(session=session, values={key: new}, at=now)
             record_event(
                 session=session,
                 at=now,
-                command="settings set",
+                command=command,
                 action="setting_changed",
                 details={"key": key, "old": old, "new": new},
+                actor=actor,
             )
     return old, new
 

@@ -1,21 +1,41 @@
-"""Every route of the app, as each role: seller A (u1, team east), seller B (u3, team
-west) and a manager, through a real server. A record route answers 200 for a record
-the role may see and 404 for one it may not, without its name; a listing shows
-exactly the visible deals. A new route with a path parameter this walk does not know
-fails the walk, so no route escapes it."""
+"""Every route of the production app, as each role, signed in through the emulator's Entra
+ID over real HTTPS (tests/web/entra.py: MSAL, the authorize endpoint, the sign-in page,
+form_post back, the ID token's groups): seller A (u1, team east), seller B (u3, team
+west), a manager (managers group) and an admin (admins group only, owning nothing).
+
+A record route answers 200 for a record the role may see and 404 for one it may not,
+without its name; a listing shows exactly the visible deals; the admin page and its
+form answer admins only. Every POST route refuses a form without the session's CSRF
+token. Signed out, every page sends the browser to sign in and the API answers 401. A
+new route this walk does not know fails it, so no route escapes."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from html import unescape
+from pathlib import Path
 
+import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from sqlalchemy.engine import Engine
 from starlette.routing import Mount
 
-from tests.web.book import ROLES, app_for, seed
-from tests.web.server import serving
+from storage.rapport_tables import AuditEvent, RiSetting
+from storage.types import core_table
+from tests.web.entra import (
+    LOGINS,
+    STRANGER,
+    SignedInSite,
+    csrf_token,
+    is_sign_in_page,
+    seed_people,
+    sign_in,
+    signed_in_site,
+)
 
 # The records the walk watches: seller A's deal (team east), seller B's (team west), and
 # a contact of no account, so with no owner (managers only).
@@ -28,27 +48,39 @@ SEES = {
     "seller_a": {("opportunity", "o1")},
     "seller_b": {("opportunity", "o8")},
     "manager": set(RECORDS),
+    "admin": set(),
 }
+ADMINS = {"admin"}
 # Routes that list records: each must show every visible one (the pipeline: deals only).
 LISTINGS = {"/portfolio", "/portfolio.csv", "/api/portfolio"}
 PIPELINES = {"/pipeline", "/api/pipeline"}
 MOUNT_PROBES = {"/static": "/static/rapport.css"}
+PUBLIC = {"/static/rapport.css", "/api/openapi.json"}  # no insight in either
+ADMIN_PAGES = {"/admin"}
+SIGN_IN = {"/signin"}
+HOME = {"/"}  # a redirect to the portfolio
+POSTS = {"/admin/settings", "/signout", "/auth/callback"}
 PARAMETER = re.compile(r"{(\w+)}")
-
 
 Record = tuple[str, str]
 
 
-def walk(app: FastAPI) -> list[tuple[str, Record | None]]:
-    """(URL, the record it is about or None) for every GET route of the app."""
+def walk(app: FastAPI) -> tuple[list[tuple[str, Record | None]], set[str]]:
+    """(URL, the record it is about or None) for every GET route, and the POST routes."""
     urls: list[tuple[str, Record | None]] = []
+    posts: set[str] = set()
     for route in iter_route_contexts(app.routes):
         path = route.path
         assert path is not None, route
         if isinstance(route.original_route, Mount):
             urls.append((MOUNT_PROBES[path], None))
             continue
-        assert route.methods is not None and route.methods <= {"GET", "HEAD"}, path
+        assert route.methods is not None, path
+        if route.methods == {"POST"}:
+            assert path in POSTS, f"walk: teach it POST {path}"
+            posts.add(path)
+            continue
+        assert route.methods <= {"GET", "HEAD"}, path
         names = PARAMETER.findall(path)
         if not names:
             urls.append((path, None))
@@ -57,31 +89,153 @@ def walk(app: FastAPI) -> list[tuple[str, Record | None]]:
         for record in RECORDS:
             url = path.replace("{record_type}", record[0]).replace("{record_id}", record[1])
             urls.append((url, record))
-    return urls
+    return urls, posts
 
 
-@pytest.mark.parametrize("role", sorted(ROLES))
-def test_every_route_as_each_role_shows_only_what_the_role_may_see(
-    engine: Engine, role: str
+@pytest.fixture
+def site(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SignedInSite]:
+    seed_people(engine)
+    with signed_in_site(engine, tmp_path, monkeypatch) as running:
+        yield running
+
+
+SETTINGS, AUDIT = core_table(RiSetting), core_table(AuditEvent)
+
+
+def _setting(engine: Engine, key: str) -> object:
+    with engine.connect() as connection:
+        return connection.execute(sa.select(SETTINGS.c.value).where(SETTINGS.c.key == key)).scalar()
+
+
+def _setting_actors(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        query = sa.select(AUDIT.c.actor).where(AUDIT.c.action == "setting_changed")
+        return list(connection.execute(query).scalars())
+
+
+@pytest.mark.parametrize("role", sorted(SEES))
+def test_every_route_as_each_role_signed_in_through_entra(
+    site: SignedInSite, engine: Engine, role: str
 ) -> None:
-    seed(engine)
-    app = app_for(engine, ROLES[role])
-    urls = walk(app)
-    assert len(urls) >= 13  # the pages, the API, the CSV, the stylesheet, OpenAPI
+    urls, posts = walk(site.app)
+    assert len(urls) >= 15 and posts == POSTS  # pages, API, CSV, admin, sign-in, static
 
-    with serving(app) as web:
-        answers = {url: web.get(url, follow_redirects=True) for url, _ in urls}
+    with site.browser() as browser:
+        landed = sign_in(browser, LOGINS[role])
+        assert landed.status_code == 200 and landed.url.path == "/portfolio"
+        answers = {url: browser.get(url, follow_redirects=url in HOME) for url, _ in urls}
+        token = csrf_token(landed.text)
+        unguarded = {path: browser.post(path, data={"key": "influence.email"}) for path in posts}
+        change = browser.post(
+            "/admin/settings",
+            data={"key": "influence.email", "value": "8", "csrf_token": token},
+        )
+        signed_out = browser.post("/signout", data={"csrf_token": token})
+        after = browser.get("/portfolio", follow_redirects=True)
 
     for url, record in urls:
         answer, hidden = answers[url], set(RECORDS) - SEES[role]
+        if url in SIGN_IN:
+            assert (
+                answer.status_code == 303 and "/oauth2/v2.0/authorize" in answer.headers["location"]
+            ), (role, url)
+            continue
         if record is not None:
-            assert answer.status_code == (200 if record in SEES[role] else 404), (role, url)
+            expected = 200 if record in SEES[role] else 404
+        elif url in ADMIN_PAGES:
+            expected = 200 if role in ADMINS else 403
         else:
-            assert answer.status_code == 200, (role, url)
+            expected = 200
+        assert answer.status_code == expected, (role, url, answer.status_code)
         for other in hidden:
             assert RECORDS[other] not in answer.text, (role, url, other)
-        expected = SEES[role] if url in LISTINGS else set()
+        shown = SEES[role] if url in LISTINGS else set()
         if url in PIPELINES:
-            expected = {seen for seen in SEES[role] if seen[0] == "opportunity"}
-        for seen in expected:
+            shown = {seen for seen in SEES[role] if seen[0] == "opportunity"}
+        for seen in shown:
             assert RECORDS[seen] in answer.text, (role, url, seen)
+
+    # CSRF: no POST route takes a form without the session's token (the callback takes
+    # none at all without the flow cookie of a sign-in this browser started).
+    assert unguarded["/admin/settings"].status_code == 403
+    assert unguarded["/signout"].status_code == 403
+    assert unguarded["/auth/callback"].status_code == 400
+    # The admin form: admins only; with the token, the change and its audit row.
+    if role in ADMINS:
+        assert change.status_code == 303 and _setting(engine, "influence.email") == 8
+        assert _setting_actors(engine) == [LOGINS["admin"]]
+    else:
+        assert change.status_code == 403 and _setting(engine, "influence.email") is None
+    # Signing out forgets the session: the next page asks to sign in again.
+    assert signed_out.status_code == 200 and "Signed out" in signed_out.text
+    assert is_sign_in_page(after)
+
+
+def test_signed_out_every_page_asks_to_sign_in_and_the_api_answers_401(
+    site: SignedInSite,
+) -> None:
+    urls, _ = walk(site.app)
+    with site.browser() as browser:
+        answers = {url: browser.get(url) for url, _ in urls}
+
+    for url, _ in urls:
+        answer = answers[url]
+        if url in PUBLIC:
+            assert answer.status_code == 200, url
+        elif url in SIGN_IN or url in HOME:
+            assert answer.status_code == 303, url
+        elif url.startswith("/api/"):
+            assert answer.status_code == 401, url
+            assert "sign in" in answer.json()["detail"]
+        else:
+            assert answer.status_code == 303, url
+            assert answer.headers["location"].startswith("/signin?next="), url
+        assert all(name not in answer.text for name in RECORDS.values()), url
+
+
+def test_an_expired_session_signs_in_again_and_returns_to_the_page(
+    site: SignedInSite,
+) -> None:
+    with site.browser() as browser:
+        first = sign_in(browser, LOGINS["seller_a"], start="/pipeline")
+        assert first.url.path == "/pipeline" and "Deal o1" in first.text
+        cookie = next(
+            response.headers["set-cookie"]
+            for response in first.history
+            if "rapport_session=" in response.headers.get("set-cookie", "")
+        )
+        site.clock.now += site.settings.session_hours * 3600 + 1
+
+        api = browser.get("/api/portfolio")
+        again = sign_in(browser, LOGINS["seller_a"], start="/pipeline")
+
+    lowered = cookie.lower()
+    assert "httponly" in lowered and "secure" in lowered and "samesite=lax" in lowered
+    assert f"max-age={int(site.settings.session_hours * 3600)}" in lowered
+    assert api.status_code == 401
+    assert again.status_code == 200 and again.url.path == "/pipeline"
+
+
+def test_someone_who_is_no_system_user_is_refused_by_name(site: SignedInSite) -> None:
+    with site.browser() as browser:
+        refused = sign_in(browser, STRANGER)
+        after = browser.get("/api/me")
+
+    assert refused.status_code == 403
+    assert f"no Rapport user has the address '{STRANGER}'" in unescape(refused.text)
+    assert after.status_code == 401
+
+
+def test_the_session_cookie_cannot_be_forged(site: SignedInSite) -> None:
+    with site.browser() as browser:
+        sign_in(browser, LOGINS["seller_a"])
+        value = browser.cookies["rapport_session"]
+        payload, rest = value.split(".", 1)
+        browser.cookies.clear()
+        # Flip the payload (e.g. to claim the manager role): the signature no longer fits.
+        forged = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB")
+        browser.cookies.set("rapport_session", f"{forged}.{rest}", domain="127.0.0.1")
+        answer = browser.get("/api/me")
+
+    assert answer.status_code == 401
+    assert isinstance(answer, httpx.Response)

@@ -1,19 +1,22 @@
 """`rapport web`: serve the insights web app (web/) with uvicorn.
 
-Only the trial runs today: no sign-in, so it listens on a loopback address only
-and says so on every page. Without --trial it refuses to start, since production
-sign-in (Entra ID) is not built yet (docs/web.md). The checks come before the
-store is opened, so a refused start touches nothing.
+With sign-in configured (RAPPORT_WEB_*, docs/web.md) it serves the app behind Entra ID
+sign-in; without, it refuses, naming the missing setting. `--trial` runs with no sign-in
+on a loopback address only. The checks (web.serve) come before the store is opened, so
+a refused start touches nothing.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from worker.cli import commands
 from worker.failures import UserError
+
+if TYPE_CHECKING:
+    from web.settings import WebSettings
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8080
 
@@ -25,22 +28,16 @@ def register(app: typer.Typer) -> None:
     app.command("web")(web)
 
 
-def check_start(host: str, port: int, trial: bool) -> None:
-    """Refuse a start that would serve insights to people nobody signed in."""
-    from web.identity import is_loopback
+def check_start(host: str, port: int, trial: bool) -> WebSettings | None:
+    """Refuse a start that would serve insights to people nobody signed in (web.serve);
+    the sign-in settings, None for the trial."""
+    from web.serve import StartRefused
+    from web.serve import check_start as web_check_start
 
-    if not 1 <= port <= 65535:
-        raise UserError(f"--port: {port} is not allowed; expected 1 to 65535")
-    if not trial:
-        raise UserError(
-            "web: sign-in is not configured yet (Entra ID sign-in is still to come); "
-            "run `rapport web --trial` on a loopback address to try the app"
-        )
-    if not is_loopback(host):
-        raise UserError(
-            f"--host: {host!r} is not allowed with --trial (no sign-in); expected a "
-            "loopback address such as 127.0.0.1, ::1 or localhost"
-        )
+    try:
+        return web_check_start(host, port, trial)
+    except StartRefused as refusal:
+        raise UserError(str(refusal)) from None
 
 
 def web(
@@ -52,11 +49,9 @@ def web(
     ] = False,
 ) -> None:
     """Serve the insights web app: portfolio, relationship pipeline, record pages, JSON API."""
-    check_start(host, port, trial)
-    import uvicorn
-
-    from web.app import trial_app
+    settings = check_start(host, port, trial)
+    from web.serve import address_line, serve
 
     store = commands._migrated_engine()
-    typer.echo(f"rapport web (trial, no sign-in): http://{host}:{port}/", err=True)
-    uvicorn.run(trial_app(store), host=host, port=port, log_level="warning")
+    typer.echo(address_line(settings, host, port), err=True)
+    serve(store, settings, host=host, port=port)
