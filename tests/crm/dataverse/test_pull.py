@@ -93,68 +93,211 @@ async def test_first_pull_maps_every_table(client: DataverseClient, engine: Engi
     assert report.tables["contacts"].mode == "baseline"
 
 
-async def test_incremental_pull_follows_creates_updates_and_deletes(
+SELLER, BEN = rid("systemuser", "adele"), rid("systemuser", "ben")
+ALEX, BEA, CHEN = rid("contact", "alex"), rid("contact", "bea"), rid("contact", "chen")
+FABRIKAM, ALPINE = rid("account", "fabrikam"), rid("account", "alpine")
+DEAL, SPARE_DEAL = rid("opportunity", "fabrikam-renewal"), rid("opportunity", "spare")
+DECIDER, INFLUENCER = rid("connectionrole", "decision-maker"), rid("connectionrole", "influencer")
+EMAIL, MEETING, CALL, TASK = (
+    rid("email", 1),
+    rid("appointment", 1),
+    rid("phonecall", 1),
+    rid("task", 1),
+)
+ACTIVITY_SETS = {"emails": "email", "appointments": "appointment", "phonecalls": "phonecall"}
+
+
+def bind(nav: str, entity_set: str, record_id: str) -> dict[str, str]:
+    return {f"{nav}@odata.bind": f"/{entity_set}({record_id})"}
+
+
+def connection(n: object, contact: str, role: str, deal: str = DEAL) -> dict[str, Any]:
+    return {
+        "connectionid": rid("connection", n),
+        **bind("record1id_opportunity", "opportunities", deal),
+        **bind("record2id_contact", "contacts", contact),
+        **bind("record2roleid", "connectionroles", role),
+    }
+
+
+def activity(entity_set: str, n: object, **values: Any) -> dict[str, Any]:
+    return {
+        "activityid": rid(entity_set, n),
+        **bind("regardingobjectid_opportunity", "opportunities", DEAL),
+        **bind("ownerid", "systemusers", SELLER),
+        **values,
+    }
+
+
+def party_row(
+    n: object, entity_set: str, activity_id: str, mask: int, **who: str
+) -> dict[str, Any]:
+    logical = ACTIVITY_SETS.get(entity_set, "task")
+    row: dict[str, Any] = {
+        "activitypartyid": rid("party", "new", n),
+        **bind(f"activityid_{logical}", entity_set, activity_id),
+        "participationtypemask": mask,
+    }
+    for table, record_id in who.items():
+        row.update(bind(f"partyid_{table}", f"{table}s", record_id))
+    return row
+
+
+def spares(admin: Any) -> None:
+    """Rows the baseline holds only so that each table has one to delete afterwards."""
+    admin.add_row(
+        "systemusers",
+        {"systemuserid": BEN, "fullname": "Ben Ross", "internalemailaddress": "ben@contoso.com"},
+    )
+    admin.add_row("accounts", {"accountid": rid("account", "spare"), "name": "Spare Ltd"})
+    admin.add_row("leads", {"leadid": rid("lead", "spare"), "fullname": "Spare Lead"})
+    admin.add_row("opportunities", {"opportunityid": SPARE_DEAL, "name": "Spare deal"})
+    admin.add_row(
+        "connectionroles", {"connectionroleid": INFLUENCER, "name": "Influencer", "category": 1000}
+    )
+    admin.add_row("connections", connection("spare", CHEN, DECIDER))
+    for entity_set in ("emails", "appointments", "phonecalls", "tasks"):
+        admin.add_row(entity_set, activity(entity_set, "spare", statecode=0))
+
+
+def change_every_table(admin: Any) -> None:
+    """After the baseline: in each table one row created, one updated, one deleted."""
+    admin.add_row(
+        "systemusers",
+        {
+            "systemuserid": rid("systemuser", "megan"),
+            "fullname": "Megan Bowen",
+            "internalemailaddress": "megan@contoso.com",
+        },
+    )
+    admin.update_row("systemusers", SELLER, {"fullname": "Adele Vance-Lind"})
+    admin.delete_row("systemusers", BEN)
+    admin.add_row("accounts", {"accountid": rid("account", "new"), "name": "Contoso Pharma"})
+    admin.update_row("accounts", ALPINE, {"name": "Alpine AG"})
+    admin.delete_row("accounts", rid("account", "spare"))
+    admin.add_row(
+        "contacts",
+        {
+            "contactid": rid("contact", "dora"),
+            "fullname": "Dora Park",
+            "emailaddress1": "dora@fabrikam.com",
+            **bind("parentcustomerid_account", "accounts", FABRIKAM),
+        },
+    )
+    admin.update_row("contacts", ALEX, {"emailaddress1": "alex.w@fabrikam.com"})
+    admin.delete_row("contacts", CHEN)
+    admin.add_row("leads", {"leadid": rid("lead", 2), "fullname": "Eli Moss", "statecode": 0})
+    admin.update_row("leads", rid("lead", 1), {"statecode": 1})
+    admin.delete_row("leads", rid("lead", "spare"))
+    admin.add_row(
+        "opportunities",
+        {
+            "opportunityid": rid("opportunity", "alpine-pilot"),
+            "name": "Alpine pilot",
+            **bind("parentaccountid", "accounts", ALPINE),
+        },
+    )
+    admin.update_row("opportunities", DEAL, {"statecode": 1})
+    admin.delete_row("opportunities", SPARE_DEAL)
+    admin.add_row("connections", connection(2, BEA, DECIDER))  # a stakeholder added
+    admin.update_row(
+        "connections", rid("connection", 1), bind("record2roleid", "connectionroles", INFLUENCER)
+    )
+    admin.delete_row("connections", rid("connection", "spare"))
+    admin.add_row(
+        "emails",
+        activity("emails", 2, statecode=1, directioncode=False, actualend="2024-05-08T10:00:00Z"),
+    )
+    admin.update_row("emails", EMAIL, {"directioncode": False})
+    admin.delete_row("emails", rid("emails", "spare"))
+    admin.add_row(
+        "appointments",
+        activity(
+            "appointments",
+            2,
+            statecode=3,
+            scheduledstart="2024-05-09T09:00:00Z",
+            scheduledend="2024-05-09T10:00:00Z",
+        ),
+    )
+    admin.update_row("appointments", MEETING, {"statecode": 1})  # an activity completed
+    admin.delete_row("appointments", rid("appointments", "spare"))
+    admin.add_row("phonecalls", activity("phonecalls", 2, statecode=0, directioncode=True))
+    admin.update_row("phonecalls", CALL, {"statecode": 2})
+    admin.delete_row("phonecalls", rid("phonecalls", "spare"))
+    admin.add_row("tasks", activity("tasks", 2, statecode=0))
+    admin.update_row("tasks", TASK, {"statecode": 1, "actualend": "2024-05-20T10:00:00Z"})
+    admin.delete_row("tasks", rid("tasks", "spare"))
+    admin.add_row("activityparties", party_row(1, "emails", EMAIL, 3, contact=BEA))  # cc
+    admin.add_row("activityparties", party_row(2, "emails", rid("emails", 2), 1, contact=ALEX))
+    admin.update_row(  # a party changed: the email went to Bea, not Alex
+        "activityparties",
+        rid("party", EMAIL, 2),
+        {**bind("partyid_contact", "contacts", BEA), "addressused": "bea@fabrikam.com"},
+    )
+    admin.delete_row("activityparties", rid("party", MEETING, 2))
+
+
+async def test_incremental_pull_follows_creates_updates_and_deletes_of_every_table(
     client: DataverseClient, dv: LoopbackDataverse, engine: Engine
 ) -> None:
-    await pull(client, engine)
     admin = dv.dataverse
-    alex, bea, deal = (
-        rid("contact", "alex"),
-        rid("contact", "bea"),
-        rid("opportunity", "fabrikam-renewal"),
-    )
-    task = rid("task", 1)
-    admin.update_row("contacts", alex, {"emailaddress1": "alex.w@fabrikam.com"})
-    admin.delete_row("contacts", rid("contact", "chen"))
-    admin.add_row("accounts", {"accountid": rid("account", "new"), "name": "Contoso Pharma"})
-    admin.delete_row("leads", rid("lead", 1))
-    admin.update_row("opportunities", deal, {"statecode": 1})
-    admin.add_row(
-        "connections",
-        {
-            "connectionid": rid("connection", 2),
-            "record1id_opportunity@odata.bind": f"/opportunities({deal})",
-            "record2id_contact@odata.bind": f"/contacts({bea})",
-            "record2roleid@odata.bind": (
-                f"/connectionroles({rid('connectionrole', 'decision-maker')})"
-            ),
-        },
-    )
-    admin.update_row("tasks", task, {"statecode": 1, "actualend": "2024-05-20T10:00:00Z"})
-    admin.update_row(
-        "activityparties",
-        rid("party", rid("email", 1), 2),
-        {
-            "partyid_contact@odata.bind": f"/contacts({bea})",
-            "addressused": "bea@fabrikam.com",
-        },
-    )
-    admin.delete_row("phonecalls", rid("phonecall", 1))
+    spares(admin)
+    await pull(client, engine)
+    change_every_table(admin)
     report = await pull(client, engine)
-    assert report.tables["contacts"].mode == "delta"
+    assert all(table.mode == "delta" for table in report.tables.values())
+    assert report.problems.count == 0, [str(problem) for problem in report.problems]
     with engine.connect() as connection:
 
-        def one(query: str) -> Any:
-            return connection.execute(sa.text(query)).all()
+        def rows(query: str) -> set[tuple[Any, ...]]:
+            return {tuple(row) for row in connection.execute(sa.text(query))}
 
-        assert one(f"select email from contact where id = '{alex}'") == [("alex.w@fabrikam.com",)]
-        assert len(one("select id from contact")) == 2
-        assert len(one("select id from account")) == 3
-        assert one("select id from lead") == []
-        assert one("select status from opportunity") == [("won",)]
-        assert sorted(
-            r[0] for r in one("select contact_id from opportunity_stakeholder")
-        ) == sorted([alex, bea])
-        assert one(f"select status from crm_activity where id = '{task}'") == [("completed",)]
-        assert one("select kind from crm_activity where kind = 'phone_call'") == []
-        email_to = one(
-            f"select record_id from crm_activity_party where activity_id = '{rid('email', 1)}'"
-            " and role = 'to'"
-        )
-        assert email_to == [(bea,)]
-        assert one(
-            f"select count(*) from crm_activity_party where activity_id = '{rid('phonecall', 1)}'"
-        ) == [(0,)]
+        assert rows("select id, full_name from system_user") == {
+            (SELLER, "Adele Vance-Lind"),
+            (rid("systemuser", "megan"), "Megan Bowen"),
+        }
+        assert rows("select id, name from account") == {
+            (FABRIKAM, "Fabrikam"),
+            (ALPINE, "Alpine AG"),
+            (rid("account", "new"), "Contoso Pharma"),
+        }
+        assert rows("select id, email from contact") == {
+            (ALEX, "alex.w@fabrikam.com"),
+            (BEA, "bea@fabrikam.com"),
+            (rid("contact", "dora"), "dora@fabrikam.com"),
+        }
+        assert rows("select id, status from lead") == {
+            (rid("lead", 1), "qualified"),
+            (rid("lead", 2), "open"),
+        }
+        assert rows("select id, status, account_id from opportunity") == {
+            (DEAL, "won", FABRIKAM),
+            (rid("opportunity", "alpine-pilot"), "open", ALPINE),
+        }
+        assert rows("select opportunity_id, contact_id, role from opportunity_stakeholder") == {
+            (DEAL, ALEX, "Influencer"),
+            (DEAL, BEA, "Decision Maker"),
+        }
+        assert rows("select id, kind, status, direction from crm_activity") == {
+            (EMAIL, "email", "completed", "incoming"),
+            (rid("emails", 2), "email", "completed", "incoming"),
+            (MEETING, "appointment", "completed", None),
+            (rid("appointments", 2), "appointment", "open", None),
+            (CALL, "phone_call", "cancelled", "incoming"),
+            (rid("phonecalls", 2), "phone_call", "open", "outgoing"),
+            (TASK, "task", "completed", None),
+            (rid("tasks", 2), "task", "open", None),
+        }
+        assert rows("select activity_id, role, record_id from crm_activity_party") == {
+            (EMAIL, "from", SELLER),
+            (EMAIL, "to", BEA),
+            (EMAIL, "cc", BEA),
+            (rid("emails", 2), "from", ALEX),
+            (MEETING, "organizer", SELLER),
+            (CALL, "from", ALEX),
+            (CALL, "to", SELLER),
+        }
 
 
 async def test_an_expired_delta_link_rebaselines_that_table_only(
