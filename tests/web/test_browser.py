@@ -9,12 +9,15 @@ A test that fails leaves a screenshot of every page it had open in $RAPPORT_ARTI
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
 from sqlalchemy.engine import Engine
 
+from insights.notice import EMPLOYMENT_NOTICE
 from tests.insights.seeded import NOW
 from tests.web.book import seed
 from tests.web.browser_fixtures import browser, launched, open_page
@@ -55,6 +58,10 @@ def test_portfolio_sorts_by_revenue_from_its_form(
     page.get_by_label("Sort").select_option("revenue")
     page.get_by_role("button", name="Show").click()
     page.wait_for_url("**/portfolio?*sort=revenue*")
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name="Download CSV").click()
+    download = downloading.value
+    notice, *rows = Path(download.path()).read_text(encoding="utf-8").splitlines()
 
     assert landed == f"{trial_url}/portfolio"
     assert banner.startswith("Trial mode: no sign-in")
@@ -70,6 +77,12 @@ def test_portfolio_sorts_by_revenue_from_its_form(
         "opportunity/o6",
     ]
     assert page.get_by_label("Sort").input_value() == "revenue"  # the form keeps the choice
+    # The download is the rows shown, in the order shown, under the notice.
+    assert download.suggested_filename == "portfolio.csv"
+    assert notice == f"# {EMPLOYMENT_NOTICE}"
+    assert [f"{row['record_type']}/{row['record_id']}" for row in csv.DictReader(rows)] == (
+        _row_records(page)
+    )
     assert "must not be used to make or support decisions" in page.locator("footer").inner_text()
     assert watch.elsewhere == [] and watch.errors == []
 
