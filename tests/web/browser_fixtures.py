@@ -6,6 +6,8 @@ tests fail, naming it, when /usr/bin/chromium is missing: CI installs it (.ci/ru
 a browser test that did not run must not look like one that passed. `browser`: that
 Chromium for one test; if the test failed, a full-page screenshot of every page it left
 open goes to $RAPPORT_ARTIFACTS (else tests/web/artifacts/), listed in the report.
+A test names its server fixture before `browser`, so that the browser's contexts (and
+their keep-alive connections) are closed before the server stops.
 """
 
 from __future__ import annotations
