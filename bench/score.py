@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import random
 import resource
 import subprocess
@@ -43,10 +44,19 @@ from sqlalchemy.engine import Engine  # noqa: E402
 import scoring.tally  # noqa: E402
 from bench.crm_population import NOW, Population, activity_batches, seed_records  # noqa: E402
 from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
-from storage.engine import create_store_engine  # noqa: E402
+from scoring import ScoringRun  # noqa: E402
+from scoring.columnar import score_columns  # noqa: E402
+from scoring.columnar.read import read_columns  # noqa: E402
+from scoring.model import RecordHealth  # noqa: E402
+from storage.crm_records import load_crm_snapshot  # noqa: E402
+from storage.engine import create_store_engine, session_scope  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
+from worker.admin_settings import current_settings, scoring_settings  # noqa: E402
+from worker.run.interactions import decode_interactions, fetch_interaction_rows  # noqa: E402
+from worker.run.scopes import build_scopes, display_names  # noqa: E402
 from worker.run.tick import run_once  # noqa: E402
 
+CORES = ("reference", "columnar")
 BENCH_DATABASE = f"rapport_bench_{os.getpid()}"  # two runs at once never collide
 RESULT_PREFIX = "BENCH-RESULT "
 TARGET_SECONDS_PER_MILLION, TARGET_RATIO = 15.0, 4.0
@@ -124,15 +134,64 @@ def machine_calibration() -> tuple[float, float]:
     return arithmetic, time.perf_counter() - started
 
 
+def measure_core(core: str, url: str, out: Path) -> dict[str, float]:
+    """(e) One scoring core, alone in this process: load the book and score every
+    record (no write-back), in one process; the results are pickled to `out`."""
+    engine = create_store_engine(url)
+    with session_scope(engine) as session:
+        crm = load_crm_snapshot(session=session, now=NOW)
+    values = current_settings(engine)
+    scopes, names = list(build_scopes(crm)), display_names(crm)
+    settings = scoring_settings(values)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    results: list[RecordHealth]
+    if core == "reference":
+        interactions = decode_interactions(engine, fetch_interaction_rows(engine))
+        loaded = time.perf_counter()
+        results = list(ScoringRun(interactions, settings, NOW, names).score(scopes))
+    else:
+        columns = read_columns(engine)
+        loaded = time.perf_counter()
+        results = list(score_columns(columns, scopes, settings, NOW, names))
+    scored = time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    engine.dispose()
+    out.write_bytes(pickle.dumps(results))
+    return {
+        "load": loaded - started,
+        "score": scored - loaded,
+        "peak_rss_mib": peak,
+        "rss_before_mib": before,
+    }
+
+
+def run_core(core: str, url: str, out: Path) -> dict[str, float]:
+    command = [sys.executable, __file__, "--measure-core", core, "--url", url, "--out", str(out)]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark of the {core} core failed (exit {done.returncode})")
+    line = next(x for x in done.stdout.splitlines() if x.startswith(RESULT_PREFIX))
+    figures: dict[str, float] = json.loads(line.removeprefix(RESULT_PREFIX))
+    return figures
+
+
+def differing_records(paths: list[Path]) -> int:
+    """How many records the two cores scored differently (0: every one the same)."""
+    reference, columnar = (pickle.loads(path.read_bytes()) for path in paths)
+    if len(reference) != len(columnar):
+        return max(len(reference), len(columnar))
+    return sum(1 for a, b in zip(reference, columnar, strict=True) if a != b)
+
+
 def _note(db: str, message: str) -> None:
     print(f"[{db}] {message}", file=sys.stderr, flush=True)
 
 
 def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rapport-bench-") as workdir:
-        engine = create_store_engine(
-            fresh_store(db, args.postgres_url, Path(workdir) / "bench.db", BENCH_DATABASE)
-        )
+        url = fresh_store(db, args.postgres_url, Path(workdir) / "bench.db", BENCH_DATABASE)
+        engine = create_store_engine(url)
         upgrade(engine)
         started = time.perf_counter()
         population = seed_records(engine, args.records, seed=args.seed)
@@ -153,6 +212,16 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
             engine, f"SELECT {PARTY_COLUMNS} FROM interaction_party"
         )
         engine.dispose()
+        cores = CORES if args.core == "both" else (args.core,)
+        measured = {}
+        for core in cores:
+            _note(db, f"{core} core: load + score")
+            measured[core] = run_core(core, url, Path(workdir) / f"{core}.pickle")
+        differing = (
+            differing_records([Path(workdir) / f"{core}.pickle" for core in CORES])
+            if len(cores) == 2
+            else None
+        )
         if db == "postgres":
             drop_store(args.postgres_url, BENCH_DATABASE)
     return {
@@ -179,6 +248,8 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
         "peak_rss_children_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "calibration": machine_calibration(),
         "build": scoring_build(),
+        "cores": measured,
+        "differing": differing,
     }
 
 
@@ -227,11 +298,39 @@ def figure_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
         ("ratio (b) / (c) + interaction_party", f"{scored / with_parties:8.1f} x"),
         ("(b) projected to 1M interactions", f"{per_million:8.2f} s"),
         ("peak RSS", f"{result['peak_rss_mib']:8.0f} MiB"),
+        *core_lines(result),
         ("peak RSS of a scoring child", f"{result['peak_rss_children_mib']:8.0f} MiB"),
         ("scoring modules run as", f"{result['build']:>8}"),
         ("machine: 10M integer additions in Python", f"{result['calibration'][0]:8.2f} s"),
         ("machine: 2M tuples visited in random order", f"{result['calibration'][1]:8.2f} s"),
     ]
+
+
+def core_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """(e) Each scoring core alone, one process: load + score, no write-back."""
+    n, bare = result["interactions"], result["read_interactions"]
+    lines = []
+    for core, figures in result["cores"].items():
+        both = figures["load"] + figures["score"]
+        lines += [
+            (f"(e) {core}: load", _rate(n, figures["load"])),
+            (f"(e) {core}: score", _rate(n, figures["score"])),
+            (f"(e) {core}: load + score", _rate(n, both)),
+            (f"(e) {core}: / bare read (c)", f"{both / bare:8.1f} x"),
+            (
+                f"(e) {core}: peak RSS (before the book)",
+                f"{figures['peak_rss_mib']:5.0f} ({figures['rss_before_mib']:.0f}) MiB",
+            ),
+        ]
+    if len(result["cores"]) == 2:
+        times = {
+            core: figures["load"] + figures["score"] for core, figures in result["cores"].items()
+        }
+        lines += [
+            ("(e) columnar / reference", f"{times['columnar'] / times['reference']:8.2f} x"),
+            ("(e) records the cores score differently", f"{result['differing']:,}"),
+        ]
+    return lines
 
 
 def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
@@ -287,6 +386,8 @@ def run_in_subprocess(db: str, args: argparse.Namespace) -> dict[str, Any]:
         args.postgres_url,
         "--processes",
         str(args.processes),
+        "--core",
+        args.core,
     ]
     # stderr is left attached: progress notes and any traceback reach the terminal live.
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
@@ -314,7 +415,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         help="scoring processes on PostgreSQL (RAPPORT_SCORING_PROCESSES; 0 = one per CPU)",
     )
+    parser.add_argument(
+        "--core",
+        choices=(*CORES, "both"),
+        default="both",
+        help="(e): measure the reference scoring core, the columnar one, or both side by side",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--measure-core", choices=CORES, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.interactions < 1 or args.records < 100:
         parser.error("--interactions must be >= 1 and --records >= 100")
@@ -323,6 +433,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.measure_core:
+        print(RESULT_PREFIX + json.dumps(measure_core(args.measure_core, args.url, args.out)))
+        return
     if args.worker:
         print(RESULT_PREFIX + json.dumps(run_database(args.db, args)))
         return
