@@ -26,6 +26,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 DATABASES = ["sqlite", "postgres"]
 CHECKOUT = Path(__file__).resolve().parents[1]
+# Above this many rows TRUNCATE empties a table faster than DELETE (see postgres_emptier).
+MANY_ROWS = 1000
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -83,11 +85,12 @@ def postgres_engine() -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def postgres_emptier(postgres_engine: Engine) -> Callable[[], None]:
-    """Empties every table of the migrated store and restarts its sequences, in one round trip.
+    """Empties every table of the migrated store and restarts its sequences.
 
-    What `TRUNCATE <every table> RESTART IDENTITY CASCADE` does, but DELETE (children before
-    parents) takes milliseconds on a test's few rows, where TRUNCATE replaces every table's
-    and index's files and took half a second or more per call, twice per PostgreSQL test.
+    What `TRUNCATE <every table> RESTART IDENTITY CASCADE` does, in two round trips: TRUNCATE
+    replaces every table's and index's files, half a second or more per call (twice per
+    PostgreSQL test), so only tables of many rows are truncated; the few rows of the others
+    are deleted, children before parents, in milliseconds.
     """
     reflected = sa.MetaData()
     reflected.reflect(postgres_engine)
@@ -96,15 +99,22 @@ def postgres_emptier(postgres_engine: Engine) -> Callable[[], None]:
         sequences = connection.execute(
             sa.text("SELECT schemaname, sequencename, start_value FROM pg_sequences")
         ).all()
-    statements = [f'DELETE FROM "{table}"' for table in tables] + [
+    sizes = "SELECT " + ", ".join(
+        f'(SELECT count(*) FROM (SELECT FROM "{table}" LIMIT {MANY_ROWS}) AS capped)'
+        for table in tables
+    )
+    restart = [
         f"""SELECT setval('"{schema}"."{name}"', {start}, false)"""
         for schema, name, start in sequences
     ]
-    script = "; ".join(statements)
 
     def empty() -> None:
         with postgres_engine.begin() as connection:
-            connection.exec_driver_sql(script)
+            counts = dict(zip(tables, connection.exec_driver_sql(sizes).one(), strict=True))
+            many = [f'"{table}"' for table in tables if counts[table] >= MANY_ROWS]
+            few = [f'DELETE FROM "{table}"' for table in tables if 0 < counts[table] < MANY_ROWS]
+            truncate = [f"TRUNCATE {', '.join(many)} CASCADE"] if many else []
+            connection.exec_driver_sql("; ".join([*truncate, *few, *restart]))
 
     return empty
 
