@@ -209,3 +209,11 @@ def test_demo_surfaces_the_deal_whose_primary_contact_went_quiet(
     quiet = {row["contact_id"] for row in report["deals_at_risk"]}
     assert scenario["secondary_contact_id"] not in quiet
     assert any(scenario["primary_contact_name"] in reason for reason in top["reasons"])
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    outcome = run_cli(capsys, "--version")
+
+    assert (outcome.code, outcome.out, outcome.err) == (0, f"rapport {version('rapport')}\n", "")

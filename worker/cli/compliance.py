@@ -19,14 +19,13 @@ from rich.table import Table
 from compliance.hashing import TOKEN_PREFIX
 from worker.cli import commands
 from worker.cli import compliance_commands as run
-from worker.cli.output import console
+from worker.cli.output import JsonFlag, console, emit
 from worker.failures import UserError
 
 TOKEN = re.compile(rf"({re.escape(TOKEN_PREFIX)}[0-9a-f]{{12}})[0-9a-f]{{52}}")
 retention_app = typer.Typer(help="Retention of interactions and history.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 SubjectOption = Annotated[
     str,
     typer.Option(
@@ -52,13 +51,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
 
 
-def _emit(payload: dict[str, Any], as_json: bool, render: Any) -> None:
-    if as_json:
-        typer.echo(json.dumps(payload, indent=2, default=str))
-    else:
-        render(payload)
-
-
 def export(
     subject: SubjectOption,
     out: Annotated[Path, typer.Option("--out", help="Directory for the files (created 0700).")],
@@ -68,7 +60,7 @@ def export(
     as_json: JsonFlag = False,
 ) -> None:
     """Export everything Rapport holds about a data subject (files are mode 0600)."""
-    _emit(run.export(subject, fmt.value, out, datetime.now(UTC)), as_json, _exported)
+    emit(run.export(subject, fmt.value, out, datetime.now(UTC)), as_json, _exported)
 
 
 def erase(
@@ -97,11 +89,11 @@ def erase(
     if release is not None:
         if subject is not None or dry_run:
             raise UserError("--release: give it alone, without --subject or --dry-run")
-        _emit(run.release(release, datetime.now(UTC)), as_json, _released)
+        emit(run.release(release, datetime.now(UTC)), as_json, _released)
         return
     if subject is None:
         raise UserError("--subject: required; expected an email address or TYPE:ID")
-    _emit(run.erase(subject, dry_run, datetime.now(UTC)), as_json, _erased)
+    emit(run.erase(subject, dry_run, datetime.now(UTC)), as_json, _erased)
 
 
 @retention_app.command("purge")
@@ -127,7 +119,7 @@ def retention_purge(
     """Delete interactions past the retention window and thin old daily history."""
     # A far-future --now would purge every interaction: refused unless meant.
     moment = commands.given_now(now or None, allow_far=allow_far_now)
-    _emit(run.retention_purge(moment, interaction_days, snapshot_days), as_json, _purged)
+    emit(run.retention_purge(moment, interaction_days, snapshot_days), as_json, _purged)
 
 
 @audit_app.command("list")
@@ -139,7 +131,7 @@ def audit_list(
 ) -> None:
     """Show the audit log, oldest first."""
     moment = commands.parse_time("--since", since) if since else None
-    _emit(run.audit_list(moment), as_json, _audit_table)
+    emit(run.audit_list(moment), as_json, _audit_table)
 
 
 def _counts_table(title: str, counts: dict[str, int]) -> Table:

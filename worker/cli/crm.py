@@ -10,7 +10,6 @@ file cannot be read at all (one line, nothing written).
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ from crm.file_import import import_file
 from crm.file_reading import ImportFileError
 from crm.file_report import ImportProblem, ImportReport
 from worker.cli import commands
-from worker.cli.output import console
+from worker.cli.output import JsonFlag, console, emit
 from worker.failures import EXIT_BAD_INPUT, UserError
 
 crm_app = typer.Typer(help="CRM data from outside: import a file.", no_args_is_help=True)
@@ -47,7 +46,7 @@ def import_command(
         bool,
         typer.Option("--dry-run", help="Validate and count what would change; write nothing."),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Import users, accounts, contacts, leads, opportunities, stakeholders and activities.
 
@@ -61,10 +60,11 @@ def import_command(
     except ImportFileError as unreadable:
         raise UserError(f"{unreadable}; nothing was imported") from None
     payload = report_payload(report)
-    if as_json:
-        typer.echo(json.dumps(payload, indent=2, default=str))
-    else:
+
+    def show(_: object) -> None:
         _render(payload, report.problems)
+
+    emit(payload, as_json, show)
     if report.rejected:
         raise typer.Exit(EXIT_BAD_INPUT)
 

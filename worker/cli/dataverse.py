@@ -8,7 +8,6 @@ Settings and the admin's steps: docs/dataverse.md.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -21,7 +20,7 @@ from crm.dataverse.exceptions import DataverseError
 from crm.dataverse.provision import apply, plan
 from crm.dataverse.retry import RetryPolicy
 from worker.cli import commands
-from worker.cli.output import console
+from worker.cli.output import JsonFlag, console, emit
 from worker.failures import EXIT_NO_CONSENT, UserError
 from worker.run.exchange import graph_app
 
@@ -29,7 +28,6 @@ dataverse_app = typer.Typer(
     help="The Dataverse (Dynamics 365) connector: check, provision, pull, push.",
     no_args_is_help=True,
 )
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 T = TypeVar("T")
 
 
@@ -76,10 +74,6 @@ def with_client(
         raise UserError(str(error)) from None
 
 
-def _emit(payload: Any) -> None:
-    typer.echo(json.dumps(payload, indent=2, default=str))
-
-
 @dataverse_app.command("check")
 def check_command(as_json: JsonFlag = False) -> None:
     """Token, WhoAmI, read access to every table, Rapport's columns and write access to them.
@@ -92,9 +86,8 @@ def check_command(as_json: JsonFlag = False) -> None:
     except DataverseError as error:  # unreachable after the retries: the URL or the network
         raise UserError(f"RAPPORT_DATAVERSE_URL: {error}; is the environment URL right?") from None
     payload = report.as_dict()
-    if as_json:
-        _emit(payload)
-    else:
+
+    def show(_: object) -> None:
         console.print(f"Dataverse environment {payload['environment']}")
         for probe in report.probes:
             mark = "ok" if probe.ok else "MISSING"
@@ -103,6 +96,8 @@ def check_command(as_json: JsonFlag = False) -> None:
             if probe.fix:
                 console.print(f"           fix: {probe.fix}", markup=False)
         console.print("ready" if report.ready else "not ready (exit 3)")
+
+    emit(payload, as_json, show)
     if not report.ready:
         raise typer.Exit(EXIT_NO_CONSENT)
 
@@ -140,10 +135,7 @@ def provision_command(
         payload = with_client(provision, CONSOLE_POLICY)
     except DataverseError as error:
         raise UserError(f"provision stopped: {error}; run `rapport dataverse check`") from None
-    if as_json:
-        _emit(payload)
-    else:
-        _render_plan(payload)
+    emit(payload, as_json, _render_plan)
     if payload["conflicts"]:
         raise typer.Exit(2)
 
@@ -189,23 +181,25 @@ def pull_command(as_json: JsonFlag = False) -> None:
         return (await puller.pull()).as_dict()
 
     payload = _connector_run(pull)
-    if as_json:
-        _emit(payload)
-        return
-    for name, table in payload["tables"].items():
+
+    def show(_: object) -> None:
+        for name, table in payload["tables"].items():
+            console.print(
+                f"{name:16} {table['mode']:9} written {table['written']}, unchanged "
+                f"{table['unchanged']}, deleted {table['deleted'] + table['swept']}, skipped "
+                f"{table['skipped']}"
+                f"{' (delta link expired: re-read)' if table['rebaselined'] else ''}",
+                markup=False,
+            )
+        for line in payload["row_problems"]["examples"][:20]:
+            console.print(f"skipped: {line}", markup=False)
+        requests = payload["requests"]
         console.print(
-            f"{name:16} {table['mode']:9} written {table['written']}, unchanged "
-            f"{table['unchanged']}, deleted {table['deleted'] + table['swept']}, skipped "
-            f"{table['skipped']}{' (delta link expired: re-read)' if table['rebaselined'] else ''}",
-            markup=False,
+            f"requests {requests['requests']}, retries {requests['retries']}, "
+            f"throttled {requests['throttles']}"
         )
-    for line in payload["row_problems"]["examples"][:20]:
-        console.print(f"skipped: {line}", markup=False)
-    requests = payload["requests"]
-    console.print(
-        f"requests {requests['requests']}, retries {requests['retries']}, "
-        f"throttled {requests['throttles']}"
-    )
+
+    emit(payload, as_json, show)
 
 
 @dataverse_app.command("push")
@@ -234,14 +228,15 @@ def push_command(
         return (await pusher.push(clear_all=clear)).as_dict()
 
     payload = _connector_run(push)
-    if as_json:
-        _emit(payload)
-        return
-    console.print(
-        f"records pushed {payload['pushed']} (cleared {payload['cleared']}), unchanged "
-        f"{payload['unchanged']}, failed {payload['failed']} (retried next run), in "
-        f"{payload['batches']} batches; {payload['requests']['requests']} requests",
-        markup=False,
-    )
-    for record in payload["missing"]:
-        console.print(f"skipped (deleted in Dataverse): {record}", markup=False)
+
+    def show(_: object) -> None:
+        console.print(
+            f"records pushed {payload['pushed']} (cleared {payload['cleared']}), unchanged "
+            f"{payload['unchanged']}, failed {payload['failed']} (retried next run), in "
+            f"{payload['batches']} batches; {payload['requests']['requests']} requests",
+            markup=False,
+        )
+        for record in payload["missing"]:
+            console.print(f"skipped (deleted in Dataverse): {record}", markup=False)
+
+    emit(payload, as_json, show)

@@ -8,7 +8,6 @@ similar_deals), and renders text or `--json` (schema in docs/insights.md,
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -20,7 +19,7 @@ from insights.notice import EMPLOYMENT_NOTICE
 from storage import similar_deals_read
 from storage.engine import session_scope
 from worker.cli import commands
-from worker.cli.output import console
+from worker.cli.output import JsonFlag, console, emit
 from worker.failures import UserError
 
 deals_app = typer.Typer(help="Opportunities compared with the deals we won.", no_args_is_help=True)
@@ -106,15 +105,12 @@ def deals_similar(
     now: Annotated[
         str | None, typer.Option("--now", help="Compare as of this ISO-8601 UTC time.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """The won deals most like an open one, and the KPIs where it lags them."""
     moment = datetime.now(UTC) if now is None else commands.parse_now("--now", now)
     payload = similar_payload(opportunity, moment.date())
-    if as_json:
-        typer.echo(json.dumps(payload, indent=2, default=str))
-    else:
-        _report(payload)
+    emit(payload, as_json, _report)
 
 
 def _report(payload: dict[str, Any]) -> None:

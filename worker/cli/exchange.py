@@ -9,10 +9,9 @@ way worker.cli.commands does, calls one function and prints a table or JSON.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -25,14 +24,13 @@ from storage import migrate
 from storage.engine import session_scope
 from storage.mailbox_store import list_mailboxes, load_tenants
 from worker.cli import commands
-from worker.cli.output import console
+from worker.cli.output import JsonFlag, console, emit
 from worker.failures import EXIT_BAD_INPUT, EXIT_NO_CONSENT, EXIT_OK, UserError
 from worker.run.exchange import location_policy
 from worker.settings import Settings
 
 consent_app = typer.Typer(help="Admin consent for Microsoft Graph.", no_args_is_help=True)
 mailboxes_app = typer.Typer(help="Exchange mailboxes and their sync status.", no_args_is_help=True)
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -41,13 +39,6 @@ def register(app: typer.Typer) -> None:
         return
     app.add_typer(consent_app, name="consent")
     app.add_typer(mailboxes_app, name="mailboxes")
-
-
-def _emit(payload: dict[str, Any], as_json: bool, render: Any) -> None:
-    if as_json:
-        typer.echo(json.dumps(payload, indent=2, default=_jsonable))
-    else:
-        render(payload)
 
 
 def _jsonable(value: Any) -> str:
@@ -89,7 +80,7 @@ def consent_url_payload(settings: Settings) -> dict[str, Any]:
 @consent_app.command("url")
 def consent_url(as_json: JsonFlag = False) -> None:
     """Print the admin-consent URL for a global admin of the tenant to open."""
-    _emit(consent_url_payload(commands.settings()), as_json, _print_url)
+    emit(consent_url_payload(commands.settings()), as_json, _print_url)
 
 
 def _print_url(payload: dict[str, Any]) -> None:
@@ -141,7 +132,7 @@ def consent_check(as_json: JsonFlag = False) -> None:
     now = datetime.now(UTC)
     outcome = asyncio.run(check_tenant_consent(store, settings, now, command="consent check"))
     payload = check_payload(outcome, settings, now)
-    _emit(payload, as_json, _print_check)
+    emit(payload, as_json, _print_check, default=_jsonable)
     code = exit_code(outcome.state)
     if code != EXIT_OK:
         raise typer.Exit(code)
@@ -218,7 +209,7 @@ def _mailbox(row: dict[str, Any], now: datetime) -> dict[str, Any]:
 @mailboxes_app.command("list")
 def mailboxes_list(as_json: JsonFlag = False) -> None:
     """Every mailbox considered: status, why, residency, last error and success, progress."""
-    _emit(mailboxes_payload(datetime.now(UTC)), as_json, _print_mailboxes)
+    emit(mailboxes_payload(datetime.now(UTC)), as_json, _print_mailboxes)
 
 
 def _print_mailboxes(payload: dict[str, Any]) -> None:

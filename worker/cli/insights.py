@@ -8,7 +8,6 @@ chart's caption (docs/insights.md).
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -23,13 +22,12 @@ from insights.notice import EMPLOYMENT_NOTICE
 from insights.views import SortKey
 from worker.cli import commands
 from worker.cli import insights_commands as run
-from worker.cli.output import console
+from worker.cli.output import JsonFlag, console, emit
 from worker.failures import UserError
 
 pipeline_app = typer.Typer(
     help="The relationship pipeline of open opportunities.", no_args_is_help=True
 )
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 OwnerOption = Annotated[
     str | None, typer.Option("--owner", help="Only this system user's records (id or address).")
 ]
@@ -56,10 +54,6 @@ def register(app: typer.Typer) -> None:
 def _iso(value: Any) -> str:
     """Times and dates in JSON as ISO 8601 ("2026-11-30T12:00:00+00:00")."""
     return value.isoformat() if isinstance(value, datetime | date) else str(value)
-
-
-def _json(payload: dict[str, Any]) -> None:
-    typer.echo(json.dumps(payload, indent=2, default=_iso))
 
 
 def health_list(
@@ -114,12 +108,10 @@ def health_list(
         sort=sort,
         limit=limit,
     )
-    if as_json:
-        _json(payload)
-    elif as_csv:
+    if as_csv:  # never with --json (refused above)
         sys.stdout.write(views.rows_csv(payload["rows"]))
     else:
-        _list_table(payload)
+        emit(payload, as_json, _list_table, default=_iso)
 
 
 def _when(value: datetime | None, kind: str | None) -> str:
@@ -187,16 +179,17 @@ def pipeline_chart(
         who = payload["owner"]["name"] if payload["owner"] else "all owners"
         render.render(data, out, f"Relationship pipeline: {who}, as of {data.as_of.isoformat()}")
         payload["out"] = str(out)
-    if as_json:
-        _json(payload)
-        return
-    hidden = payload["not_shown"]
-    console.print(EMPLOYMENT_NOTICE, style="dim")
-    console.print(
-        f"{len(payload['bubbles'])} open opportunities drawn to {out}; not shown: "
-        f"{hidden['no_close_date']} without a close date, "
-        f"{hidden['close_date_past']} with a close date in the past"
-    )
+
+    def show(_: object) -> None:
+        hidden = payload["not_shown"]
+        console.print(EMPLOYMENT_NOTICE, style="dim")
+        console.print(
+            f"{len(payload['bubbles'])} open opportunities drawn to {out}; not shown: "
+            f"{hidden['no_close_date']} without a close date, "
+            f"{hidden['close_date_past']} with a close date in the past"
+        )
+
+    emit(payload, as_json, show, default=_iso)
 
 
 def _check_out(out: Path, fmt: str, formats: tuple[str, ...]) -> None:
@@ -221,10 +214,7 @@ def health_timeline(
 ) -> None:
     """Weekly KPIs and the record's interactions (metadata only), newest first."""
     payload = run.health_timeline(record, weeks, limit)
-    if as_json:
-        _json(payload)
-    else:
-        _timeline_report(payload)
+    emit(payload, as_json, _timeline_report, default=_iso)
 
 
 def _names(people: list[dict[str, Any]]) -> str:

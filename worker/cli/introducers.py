@@ -7,7 +7,6 @@ does not hold); everyone asking sees the same list.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -20,7 +19,7 @@ from storage.engine import session_scope
 from storage.introducer_store import load_introducers
 from worker.admin_settings import current_settings
 from worker.cli import commands, introduction_draft
-from worker.cli.output import console
+from worker.cli.output import JsonFlag, console, emit
 from worker.run.introducer_optout import OptOutChange, change_opt_out, excluded_colleagues
 from worker.run.introducers import SWITCH
 
@@ -28,7 +27,6 @@ introducers_app = typer.Typer(
     help="Who knows whom: colleagues who can introduce you to a contact or lead.",
     no_args_is_help=True,
 )
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 UserArgument = Annotated[str, typer.Argument(help="The colleague's email address.")]
 
 
@@ -39,13 +37,6 @@ def register(app: typer.Typer) -> None:
     introducers_app.command("draft")(introduction_draft.draft)
     introducers_app.command("account")(introduction_draft.account)
     app.add_typer(introducers_app, name="introducers")
-
-
-def _emit(payload: dict[str, Any], as_json: bool, render: Any) -> None:
-    if as_json:
-        typer.echo(json.dumps(payload, indent=2, default=str))
-    else:
-        render(payload)
 
 
 def _store() -> Engine:
@@ -62,21 +53,21 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """Colleagues who know the person, strongest first."""
-    _emit(introducers_of(record), as_json, _introducers_table)
+    emit(introducers_of(record), as_json, _introducers_table)
 
 
 @introducers_app.command("opt-out")
 def opt_out(user: UserArgument, as_json: JsonFlag = False) -> None:
     """Never list this colleague as an introducer (their entries go at once; audited)."""
     change = change_opt_out(_store(), user, opted_out=True, now=datetime.now(UTC))
-    _emit(_change_payload(change), as_json, _changed)
+    emit(_change_payload(change), as_json, _changed)
 
 
 @introducers_app.command("opt-in")
 def opt_in(user: UserArgument, as_json: JsonFlag = False) -> None:
     """List this colleague again from the next run on (audited)."""
     change = change_opt_out(_store(), user, opted_out=False, now=datetime.now(UTC))
-    _emit(_change_payload(change), as_json, _changed)
+    emit(_change_payload(change), as_json, _changed)
 
 
 def introducers_of(record: str) -> dict[str, Any]:

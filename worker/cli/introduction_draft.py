@@ -10,7 +10,6 @@ the employment notice (docs/insights.md, "Introductions").
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -28,12 +27,10 @@ from storage.engine import session_scope
 from storage.introducer_store import load_introducers
 from worker.admin_settings import TEMPLATE_KEY, current_settings
 from worker.cli import commands
-from worker.cli.output import console
+from worker.cli.output import JsonFlag, console, emit
 from worker.failures import UserError
 from worker.run.introducer_optout import excluded_colleagues
 from worker.run.introducers import SWITCH
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 class DraftFormat(StrEnum):
@@ -132,14 +129,16 @@ def draft(
     if out is not None:
         out.write_bytes(content)
     payload = _draft_payload(record_type, record_id, name, chosen, made, fmt, out)
-    if as_json:
-        typer.echo(json.dumps(payload, indent=2, default=str))
-    elif out is not None:
-        console.print(EMPLOYMENT_NOTICE, style="dim")
-        console.print(f"Introduction request to {made.recipient.name} written to {out}")
-    else:
-        typer.echo(EMPLOYMENT_NOTICE)
-        typer.echo(content.decode())
+
+    def show(_: object) -> None:
+        if out is not None:
+            console.print(EMPLOYMENT_NOTICE, style="dim")
+            console.print(f"Introduction request to {made.recipient.name} written to {out}")
+        else:
+            typer.echo(EMPLOYMENT_NOTICE)
+            typer.echo(content.decode())
+
+    emit(payload, as_json, show)
 
 
 def _nobody(name: str, rows: list[dict[str, Any]], named: str | None) -> UserError:
@@ -204,10 +203,7 @@ def account(
         "introducers": introductions.account_introducers(shown),
         "most_contacted_by_them": introductions.customer_most_contacted(kpis),
     }
-    if as_json:
-        typer.echo(json.dumps(payload, indent=2, default=str))
-    else:
-        _account_report(payload)
+    emit(payload, as_json, _account_report)
 
 
 def _account_report(payload: dict[str, Any]) -> None:

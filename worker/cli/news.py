@@ -6,10 +6,9 @@ employment notice (docs/insights.md, "What's New").
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -19,14 +18,13 @@ from storage import news_store
 from storage.engine import session_scope
 from storage.introductions_read import account_name
 from worker.cli import commands
-from worker.cli.output import console
+from worker.cli.output import JsonFlag, console, emit
 from worker.failures import UserError
 from worker.run.news import FEEDS_SETTING, configured_feeds, refresh_news
 
 news_app = typer.Typer(
     help="What's New: recent news about customers' companies.", no_args_is_help=True
 )
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -34,10 +32,6 @@ def register(app: typer.Typer) -> None:
     if any(group.name == "news" for group in app.registered_groups):
         return
     app.add_typer(news_app, name="news")
-
-
-def _echo(payload: dict[str, Any]) -> None:
-    typer.echo(json.dumps(payload, indent=2, default=str))
 
 
 @news_app.command("fetch")
@@ -52,16 +46,17 @@ def news_fetch(as_json: JsonFlag = False) -> None:
     store = commands._migrated_engine()
     summary = refresh_news(store, sources, now=datetime.now(UTC))
     payload = {"notice": EMPLOYMENT_NOTICE, **asdict(summary)}
-    if as_json:
-        _echo(payload)
-        return
-    console.print(EMPLOYMENT_NOTICE, style="dim")
-    console.print(
-        f"{summary.feeds} feeds fetched, {summary.items_added} new items, "
-        f"{summary.items_purged} purged"
-    )
-    for url, why in summary.failed.items():
-        console.print(f"failed: {url}: {why}")
+
+    def show(_: object) -> None:
+        console.print(EMPLOYMENT_NOTICE, style="dim")
+        console.print(
+            f"{summary.feeds} feeds fetched, {summary.items_added} new items, "
+            f"{summary.items_purged} purged"
+        )
+        for url, why in summary.failed.items():
+            console.print(f"failed: {url}: {why}")
+
+    emit(payload, as_json, show)
 
 
 @news_app.command("show")
@@ -87,13 +82,14 @@ def news_show(
         "retention_days": news_store.RETENTION_DAYS,
         "items": items,
     }
-    if as_json:
-        _echo(payload)
-        return
-    console.print(EMPLOYMENT_NOTICE, style="dim")
-    console.print(f"[bold]What's New: {name}[/bold]")
-    for item in items:
-        when = "" if item["published_at"] is None else f"{item['published_at']:%Y-%m-%d} "
-        console.print(f"  {when}{item['title']} ({item['source']}) {item['link']}")
-    if not items:
-        console.print(f"  no news in the last {news_store.RETENTION_DAYS} days")
+
+    def show(_: object) -> None:
+        console.print(EMPLOYMENT_NOTICE, style="dim")
+        console.print(f"[bold]What's New: {name}[/bold]")
+        for item in items:
+            when = "" if item["published_at"] is None else f"{item['published_at']:%Y-%m-%d} "
+            console.print(f"  {when}{item['title']} ({item['source']}) {item['link']}")
+        if not items:
+            console.print(f"  no news in the last {news_store.RETENTION_DAYS} days")
+
+    emit(payload, as_json, show)

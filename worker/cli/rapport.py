@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib.metadata import version
 from typing import Annotated
 
 import typer
@@ -36,6 +37,25 @@ health_app = typer.Typer(help="Relationship health of CRM records.", no_args_is_
 app.add_typer(db_app, name="db")
 app.add_typer(settings_app, name="settings")
 app.add_typer(health_app, name="health")
+
+
+def _show_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"rapport {version('rapport')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def rapport(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    # The app's help is Typer(help=...) above; this only adds the options of `rapport` itself.
+    pass
 
 
 @db_app.command("upgrade")

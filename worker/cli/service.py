@@ -6,17 +6,14 @@ when a command runs, so other commands stay fast.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from worker.cli import commands
-from worker.cli.output import console
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+from worker.cli.output import JsonFlag, console, emit
 
 
 def register(app: typer.Typer) -> None:
@@ -45,10 +42,7 @@ def status(as_json: JsonFlag = False) -> None:
     store = commands.engine()
     migrate.require_current(store)
     payload = status_payload(load_store_state(store, datetime.now(UTC)))
-    if as_json:
-        typer.echo(json.dumps(payload, indent=2, default=str))
-    else:
-        render_status(payload)
+    emit(payload, as_json, render_status)
 
 
 def _age(seconds: float | None) -> str:
