@@ -28,6 +28,18 @@ from playwright.sync_api import (
 from tests.web.browser_chromium import VIEWPORT, ChromiumMissing, chromium, screenshot_pages
 
 TIMEOUT_MS = 15_000
+# Each browser flow runs twice: on SQLite with JavaScript on, on PostgreSQL with it off
+# (every page must work without it). Both stores and both ways, in half the runs of
+# their product: the app's pages carry no script (CSP script-src 'none'), so JavaScript
+# changes only the emulator's form_post page, and the store is not what a browser tests.
+BOTH_WAYS = pytest.mark.parametrize(
+    ("database_url", "javascript"),
+    [
+        pytest.param("sqlite", True, id="sqlite-js"),
+        pytest.param("postgres", False, id="postgres-no-js"),
+    ],
+    indirect=["database_url"],
+)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from insights.notice import EMPLOYMENT_NOTICE
 from tests.insights.seeded import NOW
 from tests.web.book import seed
-from tests.web.browser_fixtures import browser, launched, open_page
+from tests.web.browser_fixtures import BOTH_WAYS, browser, launched, open_page
 from tests.web.server import serving
 from web.app import trial_app
 
@@ -45,7 +45,7 @@ def _row_records(page: Page) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+@BOTH_WAYS
 def test_portfolio_sorts_by_revenue_from_its_form(
     trial_url: str, browser: Browser, javascript: bool
 ) -> None:
@@ -87,7 +87,7 @@ def test_portfolio_sorts_by_revenue_from_its_form(
     assert watch.elsewhere == [] and watch.errors == []
 
 
-@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+@BOTH_WAYS
 def test_a_pipeline_bubble_names_its_deal_on_hover_and_opens_its_record_page(
     trial_url: str, browser: Browser, javascript: bool
 ) -> None:

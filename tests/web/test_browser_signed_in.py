@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 from sqlalchemy.engine import Engine
 
-from tests.web.browser_fixtures import Watch, browser, launched, open_page
+from tests.web.browser_fixtures import BOTH_WAYS, Watch, browser, launched, open_page
 from tests.web.entra import LOGINS, SignedInSite, seed_people, signed_in_site
 
 __all__ = ["browser", "launched"]  # fixtures (tests/web/browser_fixtures.py)
@@ -53,7 +53,7 @@ def _sign_in(page: Page, site: SignedInSite, login: str, *, javascript: bool) ->
     page.wait_for_url(f"{site.base_url}/portfolio")
 
 
-@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+@BOTH_WAYS
 def test_a_seller_signs_in_and_sees_their_team_portfolio_but_not_the_admin_page(
     site: SignedInSite, browser: Browser, javascript: bool
 ) -> None:
@@ -75,7 +75,7 @@ def test_a_seller_signs_in_and_sees_their_team_portfolio_but_not_the_admin_page(
     assert watch.elsewhere == [] and [e for e in watch.errors if "/admin" not in e] == []
 
 
-@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+@BOTH_WAYS
 def test_an_admin_changes_a_setting_and_sees_the_audit_row(
     site: SignedInSite, browser: Browser, javascript: bool
 ) -> None:
