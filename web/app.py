@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -61,6 +62,7 @@ def create_app(
     """The app over `engine`, serving each request to `resolve_viewer(request)`; with
     `sign_in`, its routes (/signin, /auth/callback, /signout) too."""
     app = FastAPI(
+        lifespan=_lifespan,
         title="Rapport insights",
         version="1",
         openapi_url="/api/openapi.json",
@@ -94,6 +96,13 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    if app.state.sign_in is not None:  # MSAL's HTTP connections to the identity platform
+        app.state.sign_in.close()
 
 
 def trial_app(engine: Engine, clock: Clock = utc_now) -> FastAPI:

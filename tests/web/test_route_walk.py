@@ -239,3 +239,12 @@ def test_the_session_cookie_cannot_be_forged(site: SignedInSite) -> None:
 
     assert answer.status_code == 401
     assert isinstance(answer, httpx.Response)
+
+
+def test_after_sign_in_only_a_page_of_this_site_is_opened(site: SignedInSite) -> None:
+    landed = []
+    for elsewhere in ("https://evil.example/", "//evil.example", "/\\evil.example"):
+        with site.browser() as browser:
+            landed.append(sign_in(browser, LOGINS["seller_a"], start=f"/signin?next={elsewhere}"))
+
+    assert [(page.url.host, page.url.path) for page in landed] == [("127.0.0.1", "/portfolio")] * 3
