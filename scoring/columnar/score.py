@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from scoring.columnar.columns import (
     KINDS,
@@ -201,9 +202,11 @@ class _Scorer:
         visits = book.visits
         self.position = visits.position
         self.ts = book.ts.tolist()
-        self.ts_us = self.columns.ts_us
+        # The interactions the KPIs quote (last and next activity), read once.
+        self.last_at, self.last_kind, self.last_inbound = self._quoted(book.now.last)
+        self.next_at, self.next_kind, _ = self._quoted(book.upcoming)
         self.counts = book.counts.tolist()
-        self.timelines = book.timeline
+        self.timelines = book.timeline.tolist()
         self.team_minutes = book.team_minutes.tolist()
         self.customer_minutes = book.customer_minutes.tolist()
         self.opens, self.clicks = book.opens.tolist(), book.clicks.tolist()
@@ -224,6 +227,10 @@ class _Scorer:
         self.open_from = np.searchsorted(book.open_record, arange).tolist()
         self.invitation_from = np.searchsorted(book.invitation_record, arange).tolist()
         self.contacted_from = np.searchsorted(book.contacted_record, arange).tolist()
+        self.contacted_user = book.contacted_user.tolist()
+        self.contacted_count = book.contacted_count.tolist()
+        self.invitation_person = book.invitation_person.tolist()
+        self.invitation_response = book.invitation_response.tolist()
         self.users = run.tables.users
         self.refs = self.columns.refs.refs
         self.readings: dict[int, PersonReading] = {}
@@ -270,26 +277,30 @@ class _Scorer:
         )
         last_engaged = figures.last_engaged[index]
         last = figures.last[index]
-        return Signals(
-            as_of_ts,
-            2.0 ** ((time.now_ts - as_of_ts) / (DECAY_HALF_LIFE_DAYS * DAY_SECONDS)),
+        # tuple.__new__ skips the NamedTuple's Python-level __new__ (twice per record).
+        return tuple.__new__(
+            Signals,
             (
-                volume[0] + volume[1] + figures.loop_volume[index],
-                volume[2] + volume[3],
-                volume[4] + volume[5],
-                volume[6],
+                as_of_ts,
+                2.0 ** ((time.now_ts - as_of_ts) / (DECAY_HALF_LIFE_DAYS * DAY_SECONDS)),
+                (
+                    volume[0] + volume[1] + figures.loop_volume[index],
+                    volume[2] + volume[3],
+                    volume[4] + volume[5],
+                    volume[6],
+                ),
+                figures.engaged_volume[index],
+                volume[0],
+                volume[1],
+                self.prepared(last_engaged) if last_engaged >= 0 else None,
+                asked,
+                answered,
+                figures.acceptance_sum[index],
+                figures.acceptance_weight[index],
+                figures.completed[index],
+                figures.recent_completed[index],
+                self.ts[last] if last >= 0 else None,
             ),
-            figures.engaged_volume[index],
-            volume[0],
-            volume[1],
-            self.prepared(last_engaged) if last_engaged >= 0 else None,
-            asked,
-            answered,
-            figures.acceptance_sum[index],
-            figures.acceptance_weight[index],
-            figures.completed[index],
-            figures.recent_completed[index],
-            self.ts[last] if last >= 0 else None,
         )
 
     def readings_of(
@@ -317,28 +328,40 @@ class _Scorer:
         )
         return now, before, signals
 
+    def _quoted(self, visits: npt.NDArray[np.int64]) -> tuple[list[int], list[int], list[bool]]:
+        """(time in microseconds, kind code, inbound) of each record's visit (-1: none)."""
+        positions = self.book.visits.position[np.maximum(visits, 0)]
+        columns = self.columns
+        return (
+            columns.ts_us[positions].tolist(),
+            columns.kind[positions].tolist(),
+            columns.inbound[positions].tolist(),
+        )
+
     def prepared(self, visit: int) -> PreparedInteraction:
-        """One visit's interaction as scoring.prepared's row (the few reasons quote)."""
-        row = self._prepared.get(visit)
+        """One visit's interaction as scoring.prepared's row (the few that reasons quote).
+
+        Kept by interaction: a contact, its account and its deal often quote the
+        same one. Only its time, kind, planned flag, author and parties are read."""
+        position = int(self.position[visit])
+        row = self._prepared.get(position)
         if row is None:
-            position = int(self.position[visit])
             interaction = self.columns.interaction(position)
-            book = self.book
-            row = self._prepared[visit] = PreparedInteraction(
+            row = self._prepared[position] = PreparedInteraction(
                 interaction,
                 self.ts[visit],
                 0.0,  # not read: the figures come from tally.py
-                int(book.slot[visit]),
+                int(self.book.slot[visit]),
                 0,
                 interaction.direction == _INBOUND,
                 0.0,
                 0.0,
-                bool(book.engaged[visit]),
+                None,  # engagement depends on the record (tally.py has it per visit)
                 interaction.conversation_id,
                 tuple(sorted({party.ref.id for party in interaction.internal})),
                 interaction.opens,
                 interaction.clicks,
-                bool(book.planned[visit]),
+                bool(self.book.planned[visit]),
                 _author(interaction.external) if interaction.direction == _INBOUND else None,
             )
         return row
@@ -355,14 +378,12 @@ class _Scorer:
         threaded = sent_threaded + received_threaded + self.in_the_loop[index]
         last_at = last_kind = last_direction = next_at = next_kind = None
         if last >= 0:
-            position = int(self.position[last])
-            last_at = moment(int(self.ts_us[position]))
-            last_kind = KINDS[int(self.columns.kind[position])]
-            last_direction = _INBOUND if self.columns.inbound[position] else _OUTBOUND
+            last_at = moment(self.last_at[index])
+            last_kind = KINDS[self.last_kind[index]]
+            last_direction = _INBOUND if self.last_inbound[index] else _OUTBOUND
         if upcoming >= 0:
-            position = int(self.position[upcoming])
-            next_at = moment(int(self.ts_us[position]))
-            next_kind = KINDS[int(self.columns.kind[position])]
+            next_at = moment(self.next_at[index])
+            next_kind = KINDS[self.next_kind[index]]
         return Kpis(
             emails_sent=counts[0],
             emails_received=counts[1],
@@ -385,17 +406,16 @@ class _Scorer:
             next_activity_kind=next_kind,
             email_opens=self.opens[index],
             email_clicks=self.clicks[index],
-            weekly=self.timeline.weeks(self.timelines[index].tolist()),
+            weekly=self.timeline.weeks(self.timelines[index]),
             most_contacted=self.most_contacted(index),
             computation_accuracy="partial" if threaded < emails else "complete",
         )
 
     def most_contacted(self, index: int) -> tuple[tuple[str, int], ...]:
         start, end = self.contacted_from[index], self.contacted_from[index + 1]
-        book, users = self.book, self.users
+        users, user, count = self.users, self.contacted_user, self.contacted_count
         return tuple(
-            (users[int(book.contacted_user[k])], int(book.contacted_count[k]))
-            for k in range(start, min(end, start + MOST_CONTACTED_LIMIT))
+            (users[user[k]], count[k]) for k in range(start, min(end, start + MOST_CONTACTED_LIMIT))
         )
 
     # -- reasons (scoring.explain, over the figures) ---------------------------------
@@ -567,7 +587,12 @@ class _Scorer:
         waiting: dict[RecordRef, list[float]] = {}
         start = self.visit_from[index]
         visit = self.visit_from[index + 1] - 1
-        ts, planned, slot = self.ts, self.book.planned, self.book.slot
+        ts = self.ts
+        planned = self.book.planned[start : visit + 1].tolist()
+        slot = self.book.slot[start : visit + 1].tolist()
+        tables = self.run.tables
+        sets = self.columns.party_set[self.position[start : visit + 1]]
+        authors = tables.author[tables.of(sets)].tolist()
         while visit >= start and ts[visit] > now_ts:
             visit -= 1
         while visit >= start:
@@ -576,11 +601,12 @@ class _Scorer:
             visit -= 1
             if at < stale:
                 break
-            if planned[current]:
+            if planned[current - start]:
                 continue
-            kind = int(slot[current])
+            kind = slot[current - start]
             if kind == EMAILS_RECEIVED:
-                author = self.prepared(current).author
+                code = authors[current - start]
+                author = self.refs[code] if code >= 0 else None
                 if author is None or author not in people or author in heard_from_us:
                     continue
                 if at <= due:
@@ -603,10 +629,10 @@ class _Scorer:
         return reasons
 
     def invitations(self, index: int) -> list[tuple[RecordRef, Response]]:
-        book, refs = self.book, self.refs
+        refs = self.refs
         start, end = self.invitation_from[index], self.invitation_from[index + 1]
-        people = book.invitation_person[start:end].tolist()
-        responses = book.invitation_response[start:end].tolist()
+        people = self.invitation_person[start:end]
+        responses = self.invitation_response[start:end]
         return [
             (refs[person], _response(code)) for person, code in zip(people, responses, strict=True)
         ]
