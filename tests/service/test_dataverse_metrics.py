@@ -77,7 +77,7 @@ async def test_the_dataverse_counters_match_what_the_loopback_dataverse_served(
     samples = _samples(reply.text)
     assert reply.status_code == 200, reply.text
     assert samples["rapport_dataverse_requests_total"] == served["requests"] > 0
-    assert samples["rapport_dataverse_throttled_total"] == served["throttled"] == 3
+    assert samples["rapport_dataverse_throttled_total"] == served["throttled"] >= 3
     assert samples["rapport_dataverse_retries_total"] == sum(c["retries"] for c in costs) >= 3
     assert samples["rapport_dataverse_throttled_seconds_total"] >= 1.0
     written = sum(table["written"] for table in pulled)
