@@ -41,14 +41,22 @@ def artifacts_dir() -> Path:
     return Path(os.environ.get("RAPPORT_ARTIFACTS") or DEFAULT_ARTIFACTS)
 
 
+def missing() -> str | None:
+    """Why the system Chromium cannot be launched (None: it is installed)."""
+    if CHROMIUM.is_file():
+        return None
+    return (
+        f"no Chromium at {CHROMIUM}: install Debian's package "
+        "(apt-get install chromium; .ci/run does)"
+    )
+
+
 @contextmanager
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium, headless, closed when the block ends."""
-    if not CHROMIUM.is_file():
-        raise ChromiumMissing(
-            f"no Chromium at {CHROMIUM}: install Debian's package "
-            "(apt-get install chromium; .ci/run does)"
-        )
+    why = missing()
+    if why:
+        raise ChromiumMissing(why)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=list(ARGS), headless=True, timeout=30_000

@@ -25,7 +25,7 @@ from playwright.sync_api import (
     Response,
 )
 
-from tests.web.browser_chromium import VIEWPORT, ChromiumMissing, chromium, screenshot_pages
+from tests.web.browser_chromium import VIEWPORT, chromium, missing, screenshot_pages
 
 TIMEOUT_MS = 15_000
 # Each browser flow runs twice: on SQLite with JavaScript on, on PostgreSQL with it off
@@ -45,11 +45,11 @@ BOTH_WAYS = pytest.mark.parametrize(
 @pytest.fixture(scope="module")
 def launched() -> Iterator[Browser]:
     """One Chromium for the module (a launch takes a second or two)."""
-    try:
-        with chromium() as browser:
-            yield browser
-    except ChromiumMissing as missing:
-        pytest.fail(str(missing), pytrace=False)
+    why = missing()
+    if why:
+        pytest.fail(why, pytrace=False)
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
