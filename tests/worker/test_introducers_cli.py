@@ -15,6 +15,7 @@ from storage.engine import session_scope
 from storage.sync_tables import Mailbox
 from tests import factories as f
 from tests.worker.cli_runner import Outcome, run_cli
+from worker.admin_settings import current_settings
 from worker.run.interactions import load_interactions
 from worker.run.introducer_optout import change_opt_out
 from worker.run.introducers import introducer_ranking, store_introducers
@@ -240,7 +241,9 @@ def test_a_colleague_who_opts_out_while_a_run_scores_is_not_written(store: Engin
     assert DI[0] in _stored_colleagues(store)
     with session_scope(store) as session:
         crm = load_crm_snapshot(session=session)
-    ranking = introducer_ranking(store, now=f.NOW, excluded_users=(CY[1],), crm=crm)
+    ranking = introducer_ranking(
+        store, now=f.NOW, excluded_users=(CY[1],), crm=crm, admin=current_settings(store)
+    )
     assert ranking is not None
     rows = ranking.rows(load_interactions(store))
     assert DI[0] in {row.system_user_id for row in rows}

@@ -16,9 +16,10 @@ every stored row goes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -77,11 +78,15 @@ class IntroducerRanking:
 
 
 def introducer_ranking(
-    engine: Engine, *, now: datetime, excluded_users: Iterable[str] = (), crm: CrmSnapshot
+    engine: Engine,
+    *,
+    now: datetime,
+    excluded_users: Iterable[str] = (),
+    crm: CrmSnapshot,
+    admin: Mapping[str, Any],
 ) -> IntroducerRanking | None:
-    """What this run ranks with; None when the admin switch is off."""
-    values = current_settings(engine)
-    if not values[SWITCH]:
+    """What this run ranks with under the run's admin settings; None when the switch is off."""
+    if not admin[SWITCH]:
         return None
     configured = tuple(excluded_users)
     with session_scope(engine) as session:
@@ -89,7 +94,7 @@ def introducer_ranking(
     records = {RecordRef(RecordType.CONTACT, c.id) for c in crm.contacts}
     records |= {RecordRef(RecordType.LEAD, lead.id) for lead in crm.open_leads}
     return IntroducerRanking(
-        scoring_settings(values),
+        scoring_settings(admin),
         now,
         frozenset(records),
         frozenset(user.id for user in crm.users),
@@ -142,7 +147,9 @@ def refresh_introducers(
     if crm is None:
         with session_scope(engine) as session:
             crm = load_crm_snapshot(session=session)
-    ranking = introducer_ranking(engine, now=now, excluded_users=excluded_users, crm=crm)
+    ranking = introducer_ranking(
+        engine, now=now, excluded_users=excluded_users, crm=crm, admin=current_settings(engine)
+    )
     rows: list[IntroducerRow] = []
     if ranking is not None:
         rows = ranking.rows(load_interactions(engine) if interactions is None else interactions)

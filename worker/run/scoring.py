@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -23,7 +24,7 @@ from scoring import ScoringRun
 from scoring.model import RecordHealth, RecordRef, RecordScope, ScoringSettings
 from storage.crm_records import CrmSnapshot
 from storage.writeback import write_back
-from worker.admin_settings import current_settings, scoring_settings
+from worker.admin_settings import scoring_settings
 from worker.run.interactions import InteractionRows, decode_interactions
 from worker.run.introducers import IntroducerRanking
 from worker.run.results import to_result
@@ -89,18 +90,19 @@ def score_and_write(
     batch_size: int,
     processes: int,
     progress: Progress | None,
+    admin: Mapping[str, Any],
     introducers: IntroducerRanking | None = None,
 ) -> PartSummary:
-    """Score and write back every record from the run's raw interaction rows; the
-    summary carries the introducers ranked under `introducers`, if given."""
-    values = current_settings(engine)
+    """Score and write back every record from the run's raw interaction rows under the
+    run's admin settings; the summary carries the introducers ranked under
+    `introducers`, if given."""
     scopes = list(build_scopes(crm))
     job = ScoreShare(
         scopes,
         rows,
-        scoring_settings(values),
+        scoring_settings(admin),
         display_names(crm),
-        bool(values["switch.show_health"]),
+        bool(admin["switch.show_health"]),
         now,
         batch_size,
         progress=progress,

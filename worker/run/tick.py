@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,9 +76,12 @@ def run_once(
     retention_days: int = INTERACTION_DAYS,
     processes: int = 1,
     excluded_users: tuple[str, ...] = (),
+    admin: Mapping[str, Any] | None = None,
 ) -> RunSummary:
-    """CRM path, score, write back. CRM activities older than `retention_days` are not
-    taken in, so a retention purge stays done while the CRM keeps old activities.
+    """CRM path, score, write back, under the admin settings `admin` (read from the
+    store once, here, when the caller has not read them for the whole tick). CRM
+    activities older than `retention_days` are not taken in, so a retention purge
+    stays done while the CRM keeps old activities.
     `processes` > 1 (or 0: one per CPU) scores in forked processes on PostgreSQL.
     `excluded_users` (RAPPORT_EXCLUDED_USERS) never appear as introducers."""
     # A subject erased while the run is in flight is erased again when it ends.
@@ -90,6 +94,7 @@ def run_once(
             retention_days=retention_days,
             processes=processes,
             excluded_users=excluded_users,
+            admin=current_settings(engine) if admin is None else admin,
         )
 
 
@@ -102,6 +107,7 @@ def _run_once(
     retention_days: int,
     processes: int,
     excluded_users: tuple[str, ...],
+    admin: Mapping[str, Any],
 ) -> RunSummary:
     clock = time.perf_counter
     started = clock()
@@ -123,7 +129,9 @@ def _run_once(
     summary.seconds["load"] = clock() - started
 
     started = clock()
-    ranking = introducer_ranking(engine, now=now, excluded_users=excluded_users, crm=crm)
+    ranking = introducer_ranking(
+        engine, now=now, excluded_users=excluded_users, crm=crm, admin=admin
+    )
     scored = score_and_write(
         engine,
         crm,
@@ -132,6 +140,7 @@ def _run_once(
         batch_size=batch_size,
         processes=usable_processes(engine, processes),
         progress=progress,
+        admin=admin,
         introducers=ranking,
     )
     del rows  # the raw rows are the run's largest object; storing introducers needs none
@@ -165,8 +174,10 @@ async def sync_exchange(
     progress: Progress | None = None,
     claim: Claim | None = None,
     stopping: asyncio.Event | None = None,
+    admin: Mapping[str, Any] | None = None,
 ) -> ExchangeSummary:
-    """The Exchange half of a tick, honouring the admin's Exchange switch.
+    """The Exchange half of a tick, honouring the admin's Exchange switch (in `admin`,
+    or read from the store when the caller has not read the settings for the tick).
 
     `claim` filters mailboxes to this replica's leases; `stopping` ends the
     round between pages on shutdown. The service calls this directly so that
@@ -174,7 +185,7 @@ async def sync_exchange(
     """
     # Like run_once: a subject erased during the round is erased again when it ends.
     async with erasures_outlast_round(engine, now=now):
-        values = await asyncio.to_thread(current_settings, engine)
+        values = admin if admin is not None else await asyncio.to_thread(current_settings, engine)
         return await exchange_round(
             engine,
             settings,
@@ -198,9 +209,10 @@ async def run_tick(
     """The whole tick: `sync_exchange`, then `run_once` (CRM path, score, write back)."""
     # RAPPORT_CRM=dataverse: pull first, push after write-back (docs/dataverse.md).
     dataverse = await before_scoring(engine, settings, now=now)
+    admin = await asyncio.to_thread(current_settings, engine)  # once for the whole tick
     started = time.perf_counter()
     exchange = await sync_exchange(
-        engine, settings, now=now, progress=progress, claim=claim, stopping=stopping
+        engine, settings, now=now, progress=progress, claim=claim, stopping=stopping, admin=admin
     )
     exchange_seconds = time.perf_counter() - started
     summary = await asyncio.to_thread(
@@ -212,6 +224,7 @@ async def run_tick(
         retention_days=settings.retention_interaction_days,
         processes=settings.scoring_processes,
         excluded_users=settings.excluded_users,
+        admin=admin,
     )
     summary.exchange = exchange
     summary.seconds = {"exchange": exchange_seconds, **summary.seconds}
