@@ -3,7 +3,8 @@
 No page runs script, so the policy forbids it outright. Styles come from the app's
 own stylesheet; 'unsafe-inline' for styles is there only because the pipeline
 chart is matplotlib's inline SVG, which styles each shape with a style attribute
-(no script can ride on that). Framing is refused everywhere (clickjacking).
+(no script can ride on that). Framing is refused everywhere (clickjacking). Served
+over HTTPS, Strict-Transport-Security too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"cache-control", b"no-store"),
 )
+# Over HTTPS (directly, or behind a proxy that says so in X-Forwarded-Proto): browsers
+# keep to HTTPS for a year, so the Secure session cookie is never offered over HTTP.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
 class SecurityHeaders:
@@ -35,11 +39,13 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        added = HEADERS + (HSTS,) if scope.get("scheme") == "https" else HEADERS
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {name for name, _ in HEADERS}
+                names = {name for name, _ in added}
                 kept = [(n, v) for n, v in message.get("headers", []) if n.lower() not in names]
-                message["headers"] = [*kept, *HEADERS]
+                message["headers"] = [*kept, *added]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -209,6 +209,8 @@ def test_an_expired_session_signs_in_again_and_returns_to_the_page(
         api = browser.get("/api/portfolio")
         again = sign_in(browser, LOGINS["seller_a"], start="/pipeline")
 
+    assert first.headers["strict-transport-security"] == "max-age=31536000"
+    assert "frame-ancestors 'none'" in first.headers["content-security-policy"]
     lowered = cookie.lower()
     assert "httponly" in lowered and "secure" in lowered and "samesite=lax" in lowered
     assert f"max-age={int(site.settings.session_hours * 3600)}" in lowered
