@@ -178,6 +178,8 @@ def time_pages(db: str, url: str, repeat: int) -> dict[str, Any]:
         figures["bubbles_all"] = len(
             get("/api/pipeline", {"x-bench-manager": "1"}).json()["bubbles"]
         )
+    # On a shared machine the figures are only as good as the machine was idle.
+    figures["load"] = os.getloadavg()[0]
     engine.dispose()
     return figures
 
@@ -256,6 +258,7 @@ ROWS = (
     ("    p95 round trip (ms)", "pipeline_all_trip"),
     ("    bubbles", "bubbles_all"),
     ("    page size (KiB)", "pipeline_all_kb"),
+    (f"machine load average after timing ({os.cpu_count()} CPUs)", "load"),
 )
 
 
