@@ -330,8 +330,10 @@ class _Scorer:
 
     def _quoted(self, visits: npt.NDArray[np.int64]) -> tuple[list[int], list[int], list[bool]]:
         """(time in microseconds, kind code, inbound) of each record's visit (-1: none)."""
-        positions = self.book.visits.position[np.maximum(visits, 0)]
         columns = self.columns
+        if len(self.book.visits.position) == 0:
+            return [0] * len(visits), [0] * len(visits), [False] * len(visits)
+        positions = self.book.visits.position[np.maximum(visits, 0)]
         return (
             columns.ts_us[positions].tolist(),
             columns.kind[positions].tolist(),

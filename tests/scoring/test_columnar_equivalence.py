@@ -287,3 +287,11 @@ def test_an_old_contact_without_any_interaction_is_dormant_not_failed() -> None:
 
     assert expected[0].state == HealthState.RECORD_OLDER_THAN_2_YEARS
     assert all_differences(expected, columnar([], [old], ScoringSettings(), f.NOW, f.NAMES)) == {}
+
+
+def test_an_empty_book_scores_the_same() -> None:
+    records = [f.contact_scope(f.DANA), *ROLLED]
+
+    expected = reference([], records, ScoringSettings(), f.NOW, f.NAMES)
+
+    assert all_differences(expected, columnar([], records, ScoringSettings(), f.NOW, f.NAMES)) == {}
