@@ -100,7 +100,7 @@ class DataverseAdmin:
             if not hasattr(current, name):
                 raise AdminError(
                     f"unknown limit {name!r}; allowed requests_per_window, window_seconds, "
-                    "concurrent_requests"
+                    "concurrent_requests, execution_seconds, early_retry_penalty"
                 )
             setattr(current, name, type(getattr(current, name))(value))
         self.service.protection.reset()
@@ -119,6 +119,7 @@ class DataverseAdmin:
         service.request_count = 0
         service.status_counts.clear()
         service.protection.throttled = 0
+        service.protection.throttled_by_code.clear()
         service.protection.peak_concurrency = 0
         service.protection.early_retries = 0
 
@@ -126,6 +127,7 @@ class DataverseAdmin:
         snapshot: dict[str, Any] = {
             "requests": self.service.request_count,
             "throttled": self.service.protection.throttled,
+            "throttledByCode": dict(self.service.protection.throttled_by_code),
             "peakConcurrency": self.service.protection.peak_concurrency,
             "earlyRetries": self.service.protection.early_retries,
             "statusCounts": {str(k): v for k, v in self.service.status_counts.items()},
@@ -139,6 +141,8 @@ _LIMIT_NAMES = {
     "requestsPerWindow": "requests_per_window",
     "windowSeconds": "window_seconds",
     "concurrentRequests": "concurrent_requests",
+    "executionSeconds": "execution_seconds",
+    "earlyRetryPenalty": "early_retry_penalty",
 }
 
 

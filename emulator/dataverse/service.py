@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import re
 import time
 import uuid
@@ -135,9 +136,10 @@ class DataverseService(MetadataEndpoints):
         response.headers["x-ms-service-request-id"] = str(uuid.uuid4())
         response.headers.setdefault("OData-Version", "4.0")
         if response.status == 429:
-            self.protection.throttled += 1
             if user is not None:
-                self.protection.told_to_wait(user.systemuserid, response.headers.get("Retry-After"))
+                self.protection.told_to_wait(
+                    user.systemuserid, response.headers.get("Retry-After"), _code(response)
+                )
         self.request_count += 1
         self.status_counts[response.status] += 1
         self.requests.append(
@@ -173,6 +175,7 @@ class DataverseService(MetadataEndpoints):
     async def _guarded(self, call: Call, kind: str, latency: float) -> ApiResponse:
         user = call.user.systemuserid
         self.protection.enter(user)
+        started = time.perf_counter()
         try:
             if latency > 0:  # spent in flight, so concurrent callers overlap as on a server
                 await self.sleep(latency)
@@ -182,6 +185,8 @@ class DataverseService(MetadataEndpoints):
                 return await self._route_call(call, kind)
         finally:
             self.protection.leave(user)
+            # execution time: the handler's, and the latency injected as spent in flight
+            self.protection.spent(user, time.perf_counter() - started)
 
     async def _route_call(self, call: Call, kind: str) -> ApiResponse:
         handler = getattr(self, f"_{kind}")
@@ -370,6 +375,15 @@ class _Unauthenticated(Exception):
     def __init__(self, challenge: str) -> None:
         super().__init__("unauthenticated")
         self.challenge = challenge
+
+
+def _code(response: ApiResponse) -> str | None:
+    """The Dataverse error code of an error response's body."""
+    try:
+        code = json.loads(response.body)["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return str(code)
 
 
 def _route(method: str, path: str) -> tuple[str, dict[str, str]]:

@@ -1,7 +1,13 @@
-"""A loopback Dataverse over HTTPS and the connector's client pointed at it."""
+"""A loopback Dataverse over HTTPS and the connector's client pointed at it.
+
+They share a virtual clock: the client's waits (a Retry-After, a backoff) move it on at
+once, and the loopback Dataverse judges by it whether the client waited as told (a
+request sent while throttled is refused and the wait grows, as in Dataverse)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +28,20 @@ from emulator.dataverse.testing import (
 PREFIX = "rapport"
 
 
+class VirtualClock:
+    """Seconds since 1970 that pass only when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
 async def no_sleep(seconds: float) -> None:
     """Tests never wait; the client's gate and policy are exercised all the same."""
 
@@ -34,6 +54,10 @@ def connector(dv: LoopbackDataverse, **options: Any) -> DataverseClient:
             token.append(await fetch_dataverse_token(dv))
         return token[0]
 
+    clock = dv.dataverse.service.protection.clock
+    if isinstance(clock, VirtualClock):  # tests never wait, yet wait as the emulator tells
+        options.setdefault("sleep", clock.sleep)
+        options.setdefault("clock", clock)
     options.setdefault("sleep", no_sleep)
     options.setdefault("policy", RetryPolicy(attempts=12, initial_wait_seconds=0.01))
     return DataverseClient(Environment(dv.url), source, verify=ssl_context(dv), **options)
@@ -46,7 +70,8 @@ def environment() -> dict[str, Any]:
 
 @pytest.fixture
 async def dv(tmp_path: Path, environment: dict[str, Any]) -> AsyncIterator[LoopbackDataverse]:
-    async with running_dataverse(environment, workdir=tmp_path, seed_value=3) as loop:
+    clock = VirtualClock()
+    async with running_dataverse(environment, workdir=tmp_path, seed_value=3, clock=clock) as loop:
         yield loop
 
 

@@ -9,6 +9,7 @@ import pytest
 from crm.dataverse.client import DataverseClient
 from crm.dataverse.exceptions import HostRefused, RecordMissing
 from emulator.dataverse.testing import LoopbackDataverse
+from tests.crm.dataverse.conftest import VirtualClock
 
 
 async def test_who_am_i_names_the_application_user(client: DataverseClient) -> None:
@@ -38,12 +39,15 @@ async def test_a_throttling_storm_is_ridden_out_with_the_whole_client_backing_of
     dv: LoopbackDataverse, make_client: Callable[..., DataverseClient]
 ) -> None:
     dv.dataverse.add_fault(kind="throttle", fraction=0.3, retryAfter=2)
+    clock = dv.dataverse.service.protection.clock
+    assert isinstance(clock, VirtualClock)
     slept: list[float] = []
 
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
+        await clock.sleep(seconds)
 
-    async with make_client(sleep=sleep, clock=lambda: 0.0) as client:
+    async with make_client(sleep=sleep) as client:
         for _ in range(30):
             assert (await client.get("contacts", params={"$select": "fullname"})).body["value"]
     assert client.counters.throttles > 0
@@ -52,6 +56,7 @@ async def test_a_throttling_storm_is_ridden_out_with_the_whole_client_backing_of
     gated = [wait for wait in slept if wait]  # tenacity's own wait after a 429 is 0
     assert gated and all(wait == pytest.approx(2.0) for wait in gated)
     assert dv.dataverse.stats()["throttled"] == client.counters.throttles
+    assert dv.dataverse.stats()["earlyRetries"] == 0  # nothing sent while throttled
 
 
 async def test_server_errors_are_retried_and_counted(

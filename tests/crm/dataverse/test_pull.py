@@ -401,3 +401,24 @@ async def test_a_throttling_storm_loses_nothing_and_stays_under_the_limits(
     assert contents(engine) == clean
     stats = dv.dataverse.stats()
     assert stats["peakConcurrency"] <= 4
+
+
+async def test_the_execution_time_limit_and_injected_429s_lose_nothing(
+    dv: LoopbackDataverse, make_client: Callable[..., DataverseClient], engine: Engine
+) -> None:
+    async with make_client() as steady:
+        await pull(steady, engine, page_size=3)
+        clean = contents(engine)
+    wipe(engine)
+    dv.dataverse.reset_stats()
+    # Every request costs 40 ms of execution time; 0.2 s of it fits in 30 s (virtual time).
+    dv.dataverse.set_limits(execution_seconds=0.2, window_seconds=30)
+    dv.dataverse.add_fault(kind="latency", latencyMs=40, fraction=1.0)
+    dv.dataverse.add_fault(kind="throttle", fraction=0.2, retryAfter=3)
+    async with make_client(concurrency=4) as limited:
+        await pull(limited, engine, page_size=3)
+    assert contents(engine) == clean
+    stats = dv.dataverse.stats()
+    assert stats["throttledByCode"]["0x80072321"] > 0  # combined execution time
+    assert stats["throttledByCode"]["0x80072322"] > 0  # injected
+    assert stats["earlyRetries"] == 0  # never sent while throttled: the wait never grew

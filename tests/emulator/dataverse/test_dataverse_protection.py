@@ -32,6 +32,7 @@ async def test_request_limit_per_user_answers_429_with_retry_after(
 async def test_injected_fraction_of_429s_is_seeded_and_scoped(
     client: httpx.AsyncClient, dv: LoopbackDataverse
 ) -> None:
+    dv.dataverse.set_limits(early_retry_penalty=False)  # this test never waits
     dv.dataverse.add_fault(kind="throttle", fraction=0.3, retryAfter=2, table="contacts")
     statuses = Counter([(await client.get("contacts")).status_code for _ in range(60)])
     assert set(statuses) == {200, 429} and 8 <= statuses[429] <= 30
@@ -90,7 +91,7 @@ async def test_missing_privileges_are_403_naming_the_privilege(
 async def test_concurrent_requests_over_the_limit_are_429_and_counted(
     client: httpx.AsyncClient, dv: LoopbackDataverse
 ) -> None:
-    dv.dataverse.set_limits(concurrent_requests=2)
+    dv.dataverse.set_limits(concurrent_requests=2, early_retry_penalty=False)
     dv.dataverse.add_fault(kind="latency", latencyMs=300, fraction=1.0)
     replies = await asyncio.gather(*(client.get("WhoAmI") for _ in range(5)))
     statuses = Counter(r.status_code for r in replies)
@@ -103,7 +104,7 @@ async def test_concurrent_requests_over_the_limit_are_429_and_counted(
     assert (await client.get("WhoAmI")).status_code == 200  # the refused ones left no trace
 
 
-async def test_requests_sent_before_retry_after_passed_are_counted(
+async def test_requests_sent_while_throttled_are_refused_and_the_wait_grows(
     client: httpx.AsyncClient, dv: LoopbackDataverse
 ) -> None:
     now = [1000.0]
@@ -111,10 +112,46 @@ async def test_requests_sent_before_retry_after_passed_are_counted(
     dv.dataverse.add_fault(kind="throttle", every=1, limit=1, retryAfter=5)
     assert (await client.get("leads")).status_code == 429
     now[0] += 2  # too early: the client did not wait the 5 s it was told
+    early = await client.get("leads")
+    assert early.status_code == 429 and early.json()["error"]["code"] == "0x80072322"
+    assert early.headers["Retry-After"] == "8"  # 3 s left, and 5 s more for sending early
+    now[0] += 4  # the first wait has passed, the grown one has not
+    assert (await client.get("leads")).status_code == 429
+    now[0] += 20
     assert (await client.get("leads")).status_code == 200
-    now[0] += 10
-    assert (await client.get("leads")).status_code == 200
-    assert dv.dataverse.stats()["earlyRetries"] == 1
+    assert dv.dataverse.stats()["earlyRetries"] == 2
+
+
+async def test_combined_execution_time_over_the_window_is_429_until_it_drains(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    now = [1000.0]
+    dv.dataverse.service.protection.clock = lambda: now[0]
+    dv.dataverse.set_limits(execution_seconds=0.25, window_seconds=60)
+    dv.dataverse.add_fault(kind="latency", latencyMs=100, fraction=1.0)
+    replies = []
+    for _ in range(4):
+        replies.append(await client.get("WhoAmI"))
+        now[0] += 1
+    assert [r.status_code for r in replies] == [200, 200, 200, 429]  # 0.3 s spent by three
+    refused = replies[-1]
+    assert refused.json()["error"]["code"] == "0x80072321"
+    assert "Combined execution time" in refused.json()["error"]["message"]
+    # the first request's time leaves the window 60 s after it finished (3 s before)
+    assert int(refused.headers["Retry-After"]) == 57
+    now[0] += 57
+    assert (await client.get("WhoAmI")).status_code == 200
+
+
+async def test_limits_are_set_and_read_through_the_admin_api(dv: LoopbackDataverse) -> None:
+    async with httpx.AsyncClient(verify=False) as http:  # noqa: S501 - loopback admin API
+        reply = await http.put(
+            f"{dv.dataverse.admin_url}/limits",
+            json={"executionSeconds": 30, "earlyRetryPenalty": False},
+        )
+    assert reply.status_code == 200
+    assert reply.json()["executionSeconds"] == 30.0
+    assert reply.json()["earlyRetryPenalty"] is False
 
 
 async def test_retrieve_user_privileges_lists_what_the_application_user_holds(
