@@ -17,7 +17,7 @@ from sqlalchemy import exc as sa_exc
 from storage import migrate
 from storage.engine import create_store_engine, database_error_line, session_scope
 from worker.cli import commands, insights_commands, output
-from worker.cli.output import JsonFlag, NowOption, emit
+from worker.cli.output import JsonFlag, NowOption, console, emit
 from worker.demo.crm import seed_demo_crm
 from worker.failures import StoreError, UserError
 from worker.log import configure_logging
@@ -44,13 +44,13 @@ def demo(
 ) -> None:
     """Build a demo CRM in a fresh SQLite store, score it, show the relationships at risk."""
     if dataverse:  # docs/dataverse.md: provision, pull, score, push, read the records back
-        from worker.demo.dataverse import demo_dataverse, render
+        from worker.demo.dataverse import demo_dataverse
 
         fresh_demo_file(database)  # the same refusal as the demo
         # None: when the generated history ends.
         moment = None if now is None else commands.given_now(now)
         payload = demo_dataverse(database, moment, keep_serving=keep_serving)
-        return emit(payload, as_json, render)
+        return emit(payload, as_json, dataverse_report)
     emit(build_demo(database, commands.given_now(now)), as_json, output.demo_report)
 
 
@@ -95,3 +95,30 @@ def build_demo(database: Path, now: datetime) -> dict[str, Any]:
         "deals_at_risk": deals,
         "scenario": asdict(facts),
     }
+
+
+def dataverse_report(payload: dict[str, Any]) -> None:
+    """What `rapport demo --dataverse` did, and the health the Dataverse records now hold."""
+    pushed = payload["pushed"]
+    console.print(
+        f"Loopback Dataverse {payload['dataverse_url']}: {payload['columns_created']} columns "
+        f"provisioned; pulled {sum(payload['pulled'].values())} rows; "
+        f"{payload['records_scored']} records scored; {pushed['pushed']} records pushed in "
+        f"{pushed['batches']} UpdateMultiple requests ({payload['requests']['requests']} "
+        "requests in all)",
+        markup=False,
+    )
+    console.print("\nHealth as the Dataverse records now hold it:")
+    for row in payload["records"]:
+        reason = f" - {row['health_reason']}" if row["health_reason"] else ""
+        console.print(
+            f"  {row['table']:13} {row['name']}: score {row['health_score']}, state "
+            f"{row['health_state']}, trend {row['health_trend']}{reason}",
+            markup=False,
+        )
+    console.print(
+        "\nLook at them (rapport demo --dataverse --keep-serving keeps the loopback up and "
+        "prints a token):",
+        markup=False,
+    )
+    console.print(f"  {payload['look']}", markup=False)

@@ -150,31 +150,3 @@ async def _serve_until_interrupted(payload: dict[str, Any], token: str) -> None:
         await asyncio.Event().wait()
     except asyncio.CancelledError:
         pass
-
-
-def render(payload: dict[str, Any]) -> None:
-    from worker.cli.output import console
-
-    pushed = payload["pushed"]
-    console.print(
-        f"Loopback Dataverse {payload['dataverse_url']}: {payload['columns_created']} columns "
-        f"provisioned; pulled {sum(payload['pulled'].values())} rows; "
-        f"{payload['records_scored']} records scored; {pushed['pushed']} records pushed in "
-        f"{pushed['batches']} UpdateMultiple requests ({payload['requests']['requests']} "
-        "requests in all)",
-        markup=False,
-    )
-    console.print("\nHealth as the Dataverse records now hold it:")
-    for row in payload["records"]:
-        reason = f" - {row['health_reason']}" if row["health_reason"] else ""
-        console.print(
-            f"  {row['table']:13} {row['name']}: score {row['health_score']}, state "
-            f"{row['health_state']}, trend {row['health_trend']}{reason}",
-            markup=False,
-        )
-    console.print(
-        "\nLook at them (rapport demo --dataverse --keep-serving keeps the loopback up and "
-        "prints a token):",
-        markup=False,
-    )
-    console.print(f"  {payload['look']}", markup=False)
