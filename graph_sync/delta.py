@@ -75,8 +75,6 @@ def _items(ctx: SyncContext, job: FolderJob, page: Page, counters: SyncCounters)
             # Position and error only: the item's content is never logged.
             log.warning(
                 "skipped a malformed Graph item",
-                mailbox=job.mailbox_id,
-                folder=job.folder_id,
                 position=position,
                 error=str(problem).split("\n")[0][:120],
             )
@@ -139,8 +137,6 @@ async def _stored_link(
     counters.foreign_links += 1
     log.warning(
         "stored link is not under the configured Graph base URL; re-baselining the folder",
-        mailbox=job.mailbox_id,
-        folder=job.folder_id,
         stored_for=origin_of(link),
     )
     return None, await _rebaseline(ctx, job)
@@ -163,6 +159,15 @@ def _forget(task: asyncio.Future[Any] | None) -> None:
 async def sync_folder(
     ctx: SyncContext, job: FolderJob, cursor: Cursor | None, counters: SyncCounters
 ) -> None:
+    """One folder's pages; every event logged meanwhile (retries, pages, skipped items)
+    names the mailbox and the folder, bound as log context for this task."""
+    with structlog.contextvars.bound_contextvars(mailbox=job.mailbox_id, folder=job.folder_id):
+        await _sync_folder(ctx, job, cursor, counters)
+
+
+async def _sync_folder(
+    ctx: SyncContext, job: FolderJob, cursor: Cursor | None, counters: SyncCounters
+) -> None:
     link, round_ = await _stored_link(ctx, job, cursor, counters)
     rebaselines = 0
     ahead: asyncio.Future[Page] | None = None
@@ -176,11 +181,7 @@ async def sync_folder(
                 if rebaselines > MAX_REBASELINES_PER_ROUND:
                     raise
                 counters.rebaselines += 1
-                log.info(
-                    "sync state expired; re-baselining the folder",
-                    mailbox=job.mailbox_id,
-                    folder=job.folder_id,
-                )
+                log.info("sync state expired; re-baselining the folder")
                 round_ = await _rebaseline(ctx, job)
                 link = None
                 continue
@@ -207,8 +208,6 @@ async def sync_folder(
             # Ids and counts only: never addresses, subjects or links (they hold tokens).
             log.info(
                 "page committed",
-                mailbox=job.mailbox_id,
-                folder=job.folder_id,
                 items=len(page.value),
                 added=committed.added,
                 updated=committed.updated,

@@ -54,6 +54,12 @@ OWN_LOGGERS = frozenset(
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+def _context_first(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """The bound context (replica, round, mailbox...) before the event's own fields,
+    which win; merged when the event is logged, so a log capture sees it too."""
+    return {**structlog.contextvars.get_contextvars(), **event_dict}
+
+
 def _to_record(
     logger: WrappedLogger, method: str, event_dict: EventDict
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -66,7 +72,7 @@ def _to_record(
 
 
 structlog.configure(
-    processors=[structlog.stdlib.filter_by_level, _to_record],
+    processors=[structlog.stdlib.filter_by_level, _context_first, _to_record],
     logger_factory=structlog.stdlib.LoggerFactory(),
     wrapper_class=structlog.stdlib.BoundLogger,
     cache_logger_on_first_use=True,
@@ -80,7 +86,8 @@ def get_logger(name: str) -> structlog.stdlib.BoundLogger:
 
 
 def _context_and_fields(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-    """The bound context, then the event's own fields (they win), after the event."""
+    """The bound context, then the record's fields (they win), after the event: a
+    library's record gets the context here, Rapport's brought it in its fields."""
     record: logging.LogRecord = event_dict["_record"]
     fields: dict[str, Any] = getattr(record, "fields", {})
     return {**event_dict, **structlog.contextvars.get_contextvars(), **fields}
