@@ -1,11 +1,14 @@
-"""The one retry policy for Graph calls (the SDK's RetryHandler is switched off).
+"""The one retry policy (tenacity), for Graph calls and for Dataverse calls.
 
-Retried: throttling (429), 503, 504, transport errors and undecodable bodies.
-`Retry-After` is honoured, capped and jittered so that a throttled fleet does
-not come back in lockstep; without it, exponential backoff with jitter. The
-number of attempts is bounded: when they run out the last error propagates
-and the mailbox is marked throttled or failed; the next run resumes from the
-last committed cursor.
+Retried: the caller's transient errors (Graph: throttling (429), 503, 504, transport
+errors and undecodable bodies, graph_sync.exceptions.TransientError; Dataverse: 429, 5xx
+and transport errors, crm.dataverse.exceptions.TransientError). Without a `Retry-After`,
+exponential backoff with jitter. With one: Graph honours it here, capped and jittered so
+that a throttled fleet does not come back in lockstep; Dataverse's client honours it in
+a gate that holds back every request of the client (`gated`: tenacity then waits no more).
+The number of attempts is bounded: when they run out the last error propagates (a mailbox
+is marked throttled or failed; a pull stops at its last committed page) and the next run
+resumes from the last committed cursor.
 """
 
 from __future__ import annotations
@@ -32,16 +35,21 @@ class RetryPolicy:
 
 
 class wait_retry_after(wait_base):  # noqa: N801 - tenacity's naming for wait strategies
-    def __init__(self, cap: float, fallback: wait_base, rng: random.Random) -> None:
+    def __init__(
+        self, cap: float, fallback: wait_base, rng: random.Random, *, gated: bool = False
+    ) -> None:
         self.cap = cap
         self.fallback = fallback
         self.rng = rng
+        self.gated = gated
 
     def __call__(self, retry_state: RetryCallState) -> float:
         error = retry_state.outcome.exception() if retry_state.outcome else None
         retry_after = getattr(error, "retry_after", None)
         if retry_after is None:
             return float(self.fallback(retry_state))
+        if self.gated:
+            return 0.0  # the caller's gate holds every request back until then
         # Up to 20 % extra so that many mailboxes throttled together spread out.
         return min(self.cap, float(retry_after) * (1.0 + 0.2 * self.rng.random()))
 
@@ -52,6 +60,8 @@ def retrying(
     sleep: Sleep,
     on_retry: Callable[[BaseException], None] | None = None,
     rng: random.Random | None = None,
+    retry_on: type[BaseException] = TransientError,
+    gated: bool = False,
 ) -> AsyncRetrying:
     def before_sleep(state: RetryCallState) -> None:
         if on_retry and state.outcome is not None:
@@ -60,7 +70,7 @@ def retrying(
                 on_retry(error)
 
     return AsyncRetrying(
-        retry=retry_if_exception_type(TransientError),
+        retry=retry_if_exception_type(retry_on),
         stop=stop_after_attempt(policy.attempts),
         wait=wait_retry_after(
             policy.max_wait_seconds,
@@ -70,6 +80,7 @@ def retrying(
                 jitter=policy.initial_wait_seconds,
             ),
             rng or random.Random(),
+            gated=gated,
         ),
         sleep=sleep,
         before_sleep=before_sleep,

@@ -7,6 +7,7 @@ request sent while throttled is refused and the wait grows, as in Dataverse)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -84,3 +85,24 @@ async def client(dv: LoopbackDataverse) -> AsyncIterator[DataverseClient]:
 @pytest.fixture
 def make_client(dv: LoopbackDataverse) -> Callable[..., DataverseClient]:
     return lambda **options: connector(dv, **options)
+
+
+def worker_environment(dv: LoopbackDataverse, database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a `rapport worker` process using this loopback Dataverse (and its
+    token service): no RAPPORT_* of this process, JSON logs, the store migrated at start."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAPPORT_")}
+    rapport = {
+        "database_url": database_url,
+        "tenant_id": dv.tenant_id,
+        "client_id": dv.client_id,
+        "client_secret": dv.client_secret,
+        "authority_host": dv.authority,
+        "graph_base_url": dv.graph.graph_url,
+        "dataverse_url": dv.url,
+        "auto_migrate": "true",
+        "log_format": "json",
+        **settings,
+    }
+    env.update({f"RAPPORT_{name.upper()}": value for name, value in rapport.items()})
+    env["SSL_CERT_FILE"] = env["REQUESTS_CA_BUNDLE"] = str(dv.ca_pem_path)
+    return env

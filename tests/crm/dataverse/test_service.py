@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from crm.dataverse.provision import apply, plan
 from emulator.dataverse.testing import LoopbackDataverse, rid
-from tests.crm.dataverse.conftest import connector
-from tests.service.harness import WORKER, Process, Processes, clean_environment
+from tests.crm.dataverse.conftest import connector, worker_environment
+from tests.service.harness import WORKER, Process, Processes
 
 DORA = rid("contact", "dora")
 
@@ -44,21 +44,13 @@ def _health_state(database_url: str, contact_id: str) -> Any:
 async def test_the_scheduled_scoring_job_pulls_scores_and_pushes_run_after_run(
     tmp_path: Path, dv: LoopbackDataverse, database_url: str
 ) -> None:
-    env = clean_environment(
-        database_url=database_url,
-        tenant_id=dv.tenant_id,
-        client_id=dv.client_id,
-        client_secret=dv.client_secret,
-        authority_host=dv.authority,
-        graph_base_url=dv.graph.graph_url,
-        dataverse_url=dv.url,
+    env = worker_environment(
+        dv,
+        database_url,
         crm="dataverse",
-        auto_migrate="true",
         sync_interval_seconds="3600",  # the sync round runs once, at start
         scoring_interval_seconds="2",  # then the scheduled scoring job, every 2 s
-        log_format="json",
     )
-    env["SSL_CERT_FILE"] = env["REQUESTS_CA_BUNDLE"] = str(dv.ca_pem_path)
     async with connector(dv) as client:  # Rapport's columns, as `dataverse provision`
         await apply(client, await plan(client, "rapport"), None)
     dv.dataverse.clear_writes()
