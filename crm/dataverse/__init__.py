@@ -8,5 +8,6 @@
 - `mapping` and `pull`: Dataverse rows into the contract tables, incrementally.
 - `push`: the health that changed, written back with UpdateMultiple.
 
-It imports `storage` (and `consent` for credentials) only, like the rest of `crm/`.
+It imports `storage`, `consent` (credentials) and `graph_sync.retry` (the one retry
+policy) only.
 """

@@ -1,7 +1,7 @@
 """What can go wrong talking to Dataverse, as a tree the connector can act on.
 
     DataverseError
-    ├── TransientError          retried by the one policy (crm.dataverse.retry)
+    ├── TransientError          retried by the one policy (graph_sync.retry)
     │   ├── Throttled           429: service protection; `retry_after` seconds
     │   ├── ServerUnavailable   5xx
     │   └── TransportFailed     connection, TLS, timeout, an unreadable body
