@@ -118,9 +118,20 @@ class EntraSignIn:
         self._issuer = str(metadata["issuer"])
         self._keys = {key.key_id: key for key in found.keys if key.key_id}
 
+    def _unreachable(self, problem: Exception) -> SignInFailed:
+        log.warning("web sign-in: %s unreachable: %s", self.authority, type(problem).__name__)
+        return SignInFailed(
+            f"Entra ID could not be reached at {self.authority} ({type(problem).__name__}); "
+            "try again in a moment",
+            502,
+        )
+
     def _get_json(self, url: str) -> dict[str, Any]:
         """GET through MSAL's HTTP client (its TLS trust and proxies)."""
-        answer = self.client().http_client.get(url)
+        try:
+            answer = self.client().http_client.get(url)
+        except OSError as problem:
+            raise self._unreachable(problem) from None
         if answer.status_code != 200:
             raise SignInFailed(f"the tenant's keys could not be read ({answer.status_code})", 502)
         found: dict[str, Any] = json.loads(answer.text)
@@ -152,9 +163,12 @@ class EntraSignIn:
     def start(self, next_path: str) -> tuple[str, str]:
         """Begin a sign-in: the authorize endpoint's URL to send the browser to, and the
         signed flow cookie's value (the flow waits there, bound to this browser)."""
-        flow = self.client().initiate_auth_code_flow(
-            scopes=[], redirect_uri=self.redirect_uri, response_mode="form_post"
-        )
+        try:
+            flow = self.client().initiate_auth_code_flow(
+                scopes=[], redirect_uri=self.redirect_uri, response_mode="form_post"
+            )
+        except (OSError, ValueError) as problem:  # requests' errors are OSErrors
+            raise self._unreachable(problem) from None
         auth_uri = str(flow.pop("auth_uri"))  # not needed again; keeps the cookie small
         return auth_uri, self._flows.dumps({"flow": flow, "next": next_path})
 
@@ -172,6 +186,8 @@ class EntraSignIn:
             raise SignInFailed(f"Entra ID refused the sign-in: {reason}", 401)
         try:
             result = self.client().acquire_token_by_auth_code_flow(flow, answer)
+        except OSError as problem:
+            raise self._unreachable(problem) from None
         except (ValueError, RuntimeError) as problem:  # state or nonce mismatch
             raise SignInFailed(f"the sign-in answer was refused ({problem})") from None
         if "error" in result or "id_token" not in result:

@@ -4,6 +4,7 @@ refusal posted back (the user cancelled); an answer whose state is not this brow
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from html import unescape
@@ -16,6 +17,9 @@ from sqlalchemy.engine import Engine
 
 from emulator.testing import CLIENT_ID
 from tests.web.entra import LOGINS, SignedInSite, seed_people, sign_in, signed_in_site
+from tests.web.server import serving
+from web.app import signed_in_app
+from web.settings import WebSettings
 from web.signin import EntraSignIn, SignInFailed
 
 
@@ -93,3 +97,25 @@ def test_an_answer_for_another_browser_is_refused(site: SignedInSite) -> None:
     assert forged.status_code == 400 and "refused" in forged.text
     assert after.status_code == 401
     assert signed.status_code == 200
+
+
+def test_an_unreachable_identity_platform_is_one_line_not_a_traceback(engine: Engine) -> None:
+    seed_people(engine)
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings = WebSettings(
+        tenant_id="contoso.onmicrosoft.com",
+        client_id=CLIENT_ID,
+        client_secret="web-app-secret-value",
+        authority_host=f"https://127.0.0.1:{port}",
+        redirect_uri="https://rapport.contoso.com/auth/callback",
+        session_secret="a-session-secret-of-more-than-32-characters",
+    )
+    app = signed_in_app(engine, settings)
+    with serving(app) as web:
+        answer = web.get("/signin")
+
+    assert answer.status_code == 502
+    assert f"Entra ID could not be reached at https://127.0.0.1:{port}/contoso" in answer.text
+    assert "Traceback" not in answer.text and "web-app-secret-value" not in answer.text
