@@ -5,22 +5,18 @@ its record page in this app.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 
-from insights import pipeline_chart
+from insights import pipeline_chart, pipeline_chart_image
 from insights.notice import EMPLOYMENT_NOTICE
 from storage import insights_read
 from web.portfolio import owner_id_of
 from web.visibility import Visibility
 
 RECORD_PAGE = "/records/opportunity/{id}"
-# What precedes the <svg> element in matplotlib's document (XML declaration, doctype):
-# not allowed inside an HTML page.
-_PROLOGUE = re.compile(r"\A.*?(?=<svg\b)", re.DOTALL)
 
 
 def pipeline(
@@ -45,7 +41,5 @@ def pipeline(
 
 
 def inline_svg(data: pipeline_chart.ChartData, title: str) -> str:
-    """The chart as an <svg> element to place in a page (matplotlib, imported on use)."""
-    from insights.pipeline_chart_image import svg_text
-
-    return _PROLOGUE.sub("", svg_text(data, title), count=1)
+    """The chart as an <svg> element to place in a page (it has no XML prologue)."""
+    return pipeline_chart_image.svg_text(data, title)

@@ -22,7 +22,6 @@ from tests.insights.seeded import NOW, seed_book
 from tests.worker.cli_runner import run_cli
 
 SVG = "{http://www.w3.org/2000/svg}"
-XLINK = "{http://www.w3.org/1999/xlink}"
 GOOD, FAIR, POOR, NOT_ENOUGH, NO_CLOSED, COMPUTING, WRONG, OLD = range(8)
 
 
@@ -131,21 +130,20 @@ def _bubbles(svg: Path) -> list[dict[str, Any]]:
     for group in root.iter(f"{SVG}g"):
         if not group.get("id", "").startswith("bubble-"):
             continue
-        link = group.find(f".//{SVG}a")
+        link = group.find(f"{SVG}a")
         assert link is not None
-        dot = link.find(f"{SVG}use")
+        dot = link.find(f"{SVG}circle")
         assert dot is not None
         title = group.find(f"{SVG}title")
         assert title is not None
-        style = dict(part.split(": ") for part in dot.get("style", "").split("; "))
         found.append(
             {
                 "id": group.get("id"),
                 "title": title.text,
-                "href": link.get(f"{XLINK}href"),
-                "x": float(dot.get("x", "nan")),
-                "y": float(dot.get("y", "nan")),
-                "fill": style["fill"],
+                "href": link.get("href"),
+                "x": float(dot.get("cx", "nan")),
+                "y": float(dot.get("cy", "nan")),
+                "fill": dot.get("fill"),
             }
         )
     return found
