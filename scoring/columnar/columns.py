@@ -149,7 +149,8 @@ class ColumnsBuilder:
     def __init__(self) -> None:
         self.sets = PartySets()
         self.refs = Refs()
-        self._conversation_codes: dict[str, int] = {}
+        self.conversation_codes: dict[str | None, int] = {None: -1}
+        self.regarding_codes: dict[tuple[str | None, str | None], int] = {}
         self.conversations: list[str] = []
         self._chunks: list[dict[str, npt.NDArray[Any]]] = []
         self.broken: list[tuple[Interaction, Exception]] = []
@@ -157,18 +158,23 @@ class ColumnsBuilder:
         self._broken_set: list[int] = []
 
     def conversation(self, conversation_id: str | None) -> int:
-        if conversation_id is None:
-            return -1
-        code = self._conversation_codes.get(conversation_id)
+        code = self.conversation_codes.get(conversation_id)
         if code is None:
-            code = self._conversation_codes[conversation_id] = len(self.conversations)
+            assert conversation_id is not None  # None is coded -1 from the start
+            code = self.conversation_codes[conversation_id] = len(self.conversations)
             self.conversations.append(conversation_id)
         return code
 
     def regarding(self, record_type: str | None, record_id: str | None) -> int:
-        if not record_type or not record_id:
-            return -1
-        return self.refs.code(RecordRef(RecordType(record_type), record_id))
+        """The code of a stored regarding link (-1: none), kept by its two columns."""
+        key = (record_type, record_id)
+        code = self.regarding_codes.get(key)
+        if code is None:
+            code = -1
+            if record_type and record_id:
+                code = self.refs.code(RecordRef(RecordType(record_type), record_id))
+            self.regarding_codes[key] = code
+        return code
 
     def add_chunk(
         self,

@@ -109,19 +109,33 @@ def _add(
             f"got {error.args[0]!r}"
         ) from None
     ts_us = list(times) if postgres else [micros(_sqlite_time(value)) for value in times]
+    # Per row: a dictionary lookup in the common case, a method call only for what is new.
+    known, code = decoder.known, decoder.code
     party_set = [
-        decoder.code(key, text, count)
+        found[0]
+        if (found := known.get(text)) is not None and found[1] == count
+        # Only new texts, no parties, or an id holding the separators get here.
+        else code(key, text, count)
         for key, text, count in zip(keys, packed, counts, strict=True)
     ]
+    conversations, conversation = builder.conversation_codes, builder.conversation
+    regarded, regarding = builder.regarding_codes, builder.regarding
     builder.add_chunk(
         keys,
         kind,
         inbound,
         ts_us,
         [float(value or 0.0) for value in minutes],
-        [builder.conversation(value) for value in threads],
         [
-            builder.regarding(kind_, id_)
+            known_code
+            if (known_code := conversations.get(value)) is not None
+            else conversation(value)
+            for value in threads
+        ],
+        [
+            known_code
+            if (known_code := regarded.get((kind_, id_))) is not None
+            else regarding(kind_, id_)
             for kind_, id_ in zip(regarding_types, regarding_ids, strict=True)
         ],
         [bool(value) for value in planned],
@@ -143,15 +157,15 @@ class _Parties:
         self.builder = builder
         self.engine = engine
         self.marker = "%s" if postgres else "?"
-        self.codes: dict[str, tuple[int, int]] = {}  # text -> (code, parties spelt out)
+        self.known: dict[str | None, tuple[int, int]] = {}  # text -> (code, parties spelt out)
         self.refs: dict[tuple[str, str], RecordRef] = {}
 
     def code(self, key: str, text: str | None, count: int) -> int:
         if text is None:
             return -1  # no parties (worker.interactions reads it so too)
-        found = self.codes.get(text)
+        found = self.known.get(text)
         if found is None:
-            found = self.codes[text] = self._decode(text)
+            found = self.known[text] = self._decode(text)
         if found[1] == count:
             return found[0]
         # Only an id holding the separator characters gets here.

@@ -201,7 +201,7 @@ class _Scorer:
         self.before = _lists(book.before)
         visits = book.visits
         self.position = visits.position
-        self.ts = book.ts.tolist()
+        self.visit_ts = book.ts  # per visit: read a few times per record, never listed
         # The interactions the KPIs quote (last and next activity), read once.
         self.last_at, self.last_kind, self.last_inbound = self._quoted(book.now.last)
         self.next_at, self.next_kind, _ = self._quoted(book.upcoming)
@@ -299,7 +299,7 @@ class _Scorer:
                 figures.acceptance_weight[index],
                 figures.completed[index],
                 figures.recent_completed[index],
-                self.ts[last] if last >= 0 else None,
+                self._ts(last) if last >= 0 else None,
             ),
         )
 
@@ -313,7 +313,7 @@ class _Scorer:
             signals,
             settings,
             created_at_ts=created_at_ts,
-            latest_activity_ts=self.ts[latest] if latest >= 0 else None,
+            latest_activity_ts=self._ts(latest) if latest >= 0 else None,
             has_interactions=latest >= 0,
             points=points,
         )
@@ -340,6 +340,9 @@ class _Scorer:
             columns.inbound[positions].tolist(),
         )
 
+    def _ts(self, visit: int) -> float:
+        return float(self.visit_ts[visit])
+
     def prepared(self, visit: int) -> PreparedInteraction:
         """One visit's interaction as scoring.prepared's row (the few that reasons quote).
 
@@ -351,7 +354,7 @@ class _Scorer:
             interaction = self.columns.interaction(position)
             row = self._prepared[position] = PreparedInteraction(
                 interaction,
-                self.ts[visit],
+                self._ts(visit),
                 0.0,  # not read: the figures come from tally.py
                 int(self.book.slot[visit]),
                 0,
@@ -427,7 +430,7 @@ class _Scorer:
             return "no interaction in the last 2 years; the record is older than 2 years"
         if state == HealthState.NO_CLOSED_ACTIVITIES:
             upcoming = self.upcoming[index]
-            when = f"; next on {as_date(self.ts[upcoming])}" if upcoming >= 0 else ""
+            when = f"; next on {as_date(self._ts(upcoming))}" if upcoming >= 0 else ""
             return f"only planned activities so far{when}"
         completed = plural(self.now.completed[index], "completed interaction")
         return f"{completed} so far; grading starts with 2 in 90 days or 5 in total"
@@ -532,7 +535,7 @@ class _Scorer:
         (explain.unanswered_turns)."""
         due = self.time.now_ts - UNANSWERED_AFTER_HOURS * HOUR_SECONDS
         last_engaged = self.now.last_engaged[index]
-        silent_after = self.ts[last_engaged] if last_engaged >= 0 else float("-inf")
+        silent_after = self._ts(last_engaged) if last_engaged >= 0 else float("-inf")
         book = self.book
         turns = []
         for k in range(self.open_from[index], self.open_from[index + 1]):
@@ -589,16 +592,16 @@ class _Scorer:
         waiting: dict[RecordRef, list[float]] = {}
         start = self.visit_from[index]
         visit = self.visit_from[index + 1] - 1
-        ts = self.ts
+        ts = self.visit_ts[start : visit + 1].tolist()
         planned = self.book.planned[start : visit + 1].tolist()
         slot = self.book.slot[start : visit + 1].tolist()
         tables = self.run.tables
         sets = self.columns.party_set[self.position[start : visit + 1]]
         authors = tables.author[tables.of(sets)].tolist()
-        while visit >= start and ts[visit] > now_ts:
+        while visit >= start and ts[visit - start] > now_ts:
             visit -= 1
         while visit >= start:
-            at = ts[visit]
+            at = ts[visit - start]
             current = visit
             visit -= 1
             if at < stale:
@@ -685,7 +688,7 @@ class _Scorer:
             if self.last_call[index] < 0:
                 return detail, [candidate(lost, 0, "no meeting or call yet, only written contact")]
             return detail, []
-        meeting_ts = self.ts[last_meeting]
+        meeting_ts = self._ts(last_meeting)
         days = int((self.time.now_ts - meeting_ts) // DAY_SECONDS)
         if days >= NO_MEETING_AFTER_DAYS:
             return detail, [candidate(lost, days, f"no meeting in {days} days")]
