@@ -12,6 +12,11 @@ timed but not counted. Prints figures; asserts nothing.
 Targets: 1M interactions scored and written back on PostgreSQL in <= 15 s,
 and in <= 4x the time of a bare read of the same rows.
 
+(e) sets the scoring cores side by side (`--core reference|columnar|both`,
+default both): each loads the book and scores every record (no write-back)
+alone in a fresh process, timed against the bare read (c) of the same run,
+with its own peak RSS; with both, how many records they score differently.
+
 The image runs the scoring modules compiled with mypyc (setup.py); a checkout
 runs them as Python. To measure the compiled build from a checkout, build the
 modules beside their sources first, and delete them afterwards (the tests
