@@ -126,6 +126,11 @@ register_insights(app)  # after `health show`: adds `health list`/`timeline`, `p
 
 
 def _mount_emulator() -> None:
+    """`rapport emulator`: the emulator's commands, or one line on how to install them.
+    Once per process: `main()` may run many times in one (the CLI tests)."""
+    mounted = [group.name for group in app.registered_groups]
+    if "emulator" in mounted + [command.name for command in app.registered_commands]:
+        return
     try:
         from emulator.cli import app as emulator_app
     except ModuleNotFoundError as missing:  # installed without the `emulator` extra
