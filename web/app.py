@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
@@ -79,6 +79,7 @@ def create_app(
     app.include_router(api.router)
     if sign_in is not None:
         app.include_router(signin.router(sign_in))
+    app.add_api_route("/favicon.ico", _favicon, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(BadFilter, _bad_filter)
     app.add_exception_handler(RecordNotFound, _not_found)
@@ -96,6 +97,11 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _favicon() -> FileResponse:
+    """The browser's tab icon (asked for by every browser, with or without the <link>)."""
+    return FileResponse(HERE / "static" / "favicon.ico", media_type="image/x-icon")
 
 
 @asynccontextmanager

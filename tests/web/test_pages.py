@@ -8,6 +8,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Engine
 from insights.notice import EMPLOYMENT_NOTICE
 from insights.views import ROW_FIELDS
 from storage.crm_tables import Opportunity
+from storage.rapport_tables import RelationshipKpi
 from storage.types import core_table
 from tests.web.book import MANAGER, SELLER_A, app_for, seed
 from tests.web.server import serving
@@ -181,6 +183,32 @@ def test_record_page_shows_health_factors_reasons_stakeholders_and_timeline(
     assert page.count('<rect class="ours"') == 13 and page.count('<rect class="theirs"') == 13
     assert 'y="51.0" width="11" height="45.0"><title>Week of 2026-11-16: emails sent: 1' in page
     assert NOTICE_HTML in page
+
+
+def test_a_record_without_emails_says_so_instead_of_an_empty_chart(
+    book: Engine, manager: httpx.Client
+) -> None:
+    quiet = [  # 13 weeks of meetings, not one email
+        {"week_start": (date(2026, 8, 24) + timedelta(weeks=n)).isoformat(), "meetings": 1}
+        for n in range(13)
+    ]
+    kpi = core_table(RelationshipKpi)
+    with book.begin() as connection:
+        connection.execute(sa.update(kpi).where(kpi.c.record_id == "o8").values(weekly=quiet))
+    page = manager.get("/records/opportunity/o8").text
+
+    assert "No emails in these 13 weeks." in page
+    assert '<figure class="weekly">' not in page
+    assert page.count('<tr><td class="date">') >= 13  # the weeks' table is still there
+
+
+def test_the_app_serves_its_favicon(seller_a: httpx.Client) -> None:
+    icon = seller_a.get("/favicon.ico")
+
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert '<link rel="icon" href="/favicon.ico">' in seller_a.get("/portfolio").text
 
 
 def test_contact_page_lists_who_knows_them(seller_a: httpx.Client) -> None:
