@@ -8,7 +8,7 @@ from markupsafe import Markup
 
 from insights.pipeline_chart import COLOUR_LABEL, Colour
 from insights.views import SortKey
-from web import pipeline, portfolio, record
+from web import introduction, pipeline, portfolio, record
 from web.deps import SessionDep, ViewerDep, VisibilityDep
 from web.templating import render
 
@@ -69,7 +69,7 @@ def pipeline_page(
         "pipeline.html",
         {
             "payload": payload,
-            "chart": Markup(svg),  # matplotlib wrote it; titles escaped
+            "chart": Markup(svg),  # insights.pipeline_chart_image wrote it, every text escaped
             "labels": {colour.value: COLOUR_LABEL[colour] for colour in Colour},
         },
     )
@@ -86,3 +86,33 @@ def record_view(
 ) -> HTMLResponse:
     payload = record.record_page(session, seen, record_type, record_id, request.app.state.clock())
     return render(request, viewer, "record.html", {"record": payload})
+
+
+@router.get("/records/{record_type}/{record_id}/introduction.eml")
+def introduction_draft(
+    request: Request,
+    record_type: str,
+    record_id: str,
+    viewer: ViewerDep,
+    session: SessionDep,
+    seen: VisibilityDep,
+    introducer: str | None = None,
+) -> Response:
+    """The "Draft introduction" button: the .eml `rapport introducers draft` writes."""
+    from worker.admin_settings import current_settings
+
+    name, message = introduction.introduction_eml(
+        session,
+        current_settings(request.app.state.engine),
+        seen,
+        viewer,
+        record_type,
+        record_id,
+        introducer,
+        request.app.state.clock(),
+    )
+    return Response(
+        message,
+        media_type="message/rfc822",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )

@@ -11,12 +11,16 @@ answer page. Screenshots of a failed test: see test_browser.py.
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
 from sqlalchemy.engine import Engine
 
+from insights.notice import EMPLOYMENT_NOTICE
 from tests.web.browser_fixtures import BOTH_WAYS, Watch, browser, launched, open_page
 from tests.web.entra import LOGINS, SignedInSite, seed_people, signed_in_site
 
@@ -96,4 +100,28 @@ def test_an_admin_changes_a_setting_and_sees_the_audit_row(
     assert page.locator("#current-influence-email").inner_text() == "8"
     # When, who, where, setting, old, new.
     assert audit[1:] == ["ada@ours.example", "web admin", "influence.email", "6", "8"], audit
+    assert watch.elsewhere == [] and watch.errors == []
+
+
+def test_a_seller_drafts_an_introduction_and_receives_the_eml(
+    site: SignedInSite, browser: Browser
+) -> None:
+    page, watch = _browse(browser, site, javascript=True)
+    _sign_in(page, site, LOGINS["seller_a"], javascript=True)
+
+    page.goto("/records/contact/c1")
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name="Draft introduction via Ben Seller").click()
+    download = downloading.value
+    message = email.message_from_bytes(
+        Path(download.path()).read_bytes(), policy=email.policy.default
+    )
+
+    assert download.suggested_filename == "introduction-dana-ruiz-via-ben-seller.eml"
+    assert message["From"] == "Ana Seller <ana@ours.example>"
+    assert message["To"] == "Ben Seller <ben@ours.example>"
+    assert "Dana Ruiz" in message["Subject"]
+    assert message["X-Rapport-Notice"] == EMPLOYMENT_NOTICE
+    assert "Dana Ruiz" in message.get_content()
+    assert page.url == f"{site.base_url}/records/contact/c1"  # the page stays
     assert watch.elsewhere == [] and watch.errors == []

@@ -5,10 +5,13 @@ pages, the table below), record page, the notice, the trial banner, security hea
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import io
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
+from html import unescape
 
 import httpx
 import pytest
@@ -216,6 +219,32 @@ def test_contact_page_lists_who_knows_them(seller_a: httpx.Client) -> None:
 
     assert "Who knows them" in page
     assert "<td>Ben Seller</td><td>ben@ours.example</td><td>strong</td>" in page
+
+
+def test_draft_introduction_downloads_the_cli_s_eml(seller_a: httpx.Client) -> None:
+    page = seller_a.get("/records/contact/c1").text
+    link = re.search(r'id="draft-u2" href="([^"]+)"', page)
+    assert link is not None
+    eml = seller_a.get(unescape(link.group(1)))
+
+    assert eml.status_code == 200
+    assert eml.headers["content-type"] == "message/rfc822"
+    assert eml.headers["content-disposition"] == (
+        'attachment; filename="introduction-dana-ruiz-via-ben-seller.eml"'
+    )
+    message = email.message_from_bytes(eml.content, policy=email.policy.default)
+    assert message["From"] == "Ana Seller <ana@ours.example>"
+    assert message["To"] == "Ben Seller <ben@ours.example>"
+    assert "Dana Ruiz" in message["Subject"]
+    assert message["X-Rapport-Notice"] == EMPLOYMENT_NOTICE
+    assert message["X-Unsent"] == "1"
+    # Not a person, not one of their introducers, the seller themself: as a missing record.
+    for path in (
+        "/records/opportunity/o1/introduction.eml",
+        "/records/contact/c1/introduction.eml?introducer=u3",
+        "/records/contact/c1/introduction.eml?introducer=u1",
+    ):
+        assert seller_a.get(path).status_code == 404, path
 
 
 def test_record_api_matches_the_page(seller_a: httpx.Client) -> None:

@@ -60,6 +60,10 @@ ADMIN_PAGES = {"/admin"}
 SIGN_IN = {"/signin"}
 HOME = {"/"}  # a redirect to the portfolio
 POSTS = {"/admin/settings", "/signout", "/auth/callback"}
+# The "draft introduction" download: a contact of seller A's team, asking its introducer
+# Ben (u2); seller A and the manager see the contact, seller B and the admin do not.
+INTRODUCTION = "/records/contact/c1/introduction.eml?introducer=u2"
+DRAFTERS = {"seller_a", "manager"}
 PARAMETER = re.compile(r"{(\w+)}")
 
 Record = tuple[str, str]
@@ -86,6 +90,9 @@ def walk(app: FastAPI) -> tuple[list[tuple[str, Record | None]], set[str]]:
             urls.append((path, None))
             continue
         assert set(names) == {"record_type", "record_id"}, f"walk: teach it {path}"
+        if path.endswith("/introduction.eml"):
+            urls.append((INTRODUCTION, None))
+            continue
         for record in RECORDS:
             url = path.replace("{record_type}", record[0]).replace("{record_id}", record[1])
             urls.append((url, record))
@@ -142,6 +149,8 @@ def test_every_route_as_each_role_signed_in_through_entra(
             continue
         if record is not None:
             expected = 200 if record in SEES[role] else 404
+        elif url == INTRODUCTION:
+            expected = 200 if role in DRAFTERS else 404
         elif url in ADMIN_PAGES:
             expected = 200 if role in ADMINS else 403
         else:

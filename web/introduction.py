@@ -1,0 +1,104 @@
+"""Draft introduction: the `.eml` asking a colleague who knows a contact or lead for an
+introduction, made by the same functions as `rapport introducers draft --format eml`
+(insights.introductions: choose the introducer, fill the admin's template, write the
+RFC 5322 message with the notice in its own header). A GET that only reads: the
+message is downloaded and sent, or not, from the seller's own mail client.
+
+The seller asking is the viewer (their system user); in the trial, which has none,
+the record's owner. A record the viewer may not see, a record type other than
+contact or lead, or a colleague who is not one of its introducers is a 404, as a
+record that does not exist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from insights import introductions
+from insights.notice import EMPLOYMENT_NOTICE
+from storage import health_read, insights_read, introductions_read
+from storage.introducer_store import load_introducers
+from web.identity import Viewer
+from web.record import RecordNotFound
+from web.visibility import Visibility
+
+PERSON_TYPES = ("contact", "lead")
+SWITCH = "switch.who_knows_whom"
+
+
+def _company(session: Session, record_type: str, row: Mapping[str, Any]) -> str | None:
+    """The person's company, as `rapport introducers draft` fills {company}."""
+    if record_type == "lead":
+        return row.get("company_name")
+    account_id = row.get("account_id")
+    return (
+        None
+        if account_id is None
+        else introductions_read.account_name(session=session, account_id=account_id)
+    )
+
+
+def file_name(person_name: str, introducer_name: str) -> str:
+    """`introduction-<person>-via-<colleague>.eml`, letters, digits and dashes only."""
+
+    def slug(text: str) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "someone"
+
+    return f"introduction-{slug(person_name)}-via-{slug(introducer_name)}.eml"
+
+
+def introduction_eml(
+    session: Session,
+    settings: Mapping[str, Any],
+    seen: Visibility,
+    viewer: Viewer,
+    record_type: str,
+    record_id: str,
+    introducer: str | None,
+    now: datetime,
+) -> tuple[str, bytes]:
+    """(file name, message) of the introduction request to `introducer` (a system user
+    id or address; None: the strongest) about one visible contact or lead."""
+    if record_type not in PERSON_TYPES or not settings[SWITCH]:
+        raise RecordNotFound(record_type)
+    row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)
+    owner_id = (
+        None
+        if row is None
+        else insights_read.record_owner(session=session, record_type=record_type, row=row)
+    )
+    if row is None or not seen.allows(owner_id):
+        raise RecordNotFound(record_id)
+    requester_id = viewer.system_user_id or owner_id
+    found = (
+        None
+        if requester_id is None
+        else insights_read.find_user(session=session, user=requester_id)
+    )
+    if found is None:
+        raise RecordNotFound(record_id)
+    requester = introductions.Colleague(
+        found[1], introductions_read.user_email(session=session, system_user_id=found[0])
+    )
+    rows = load_introducers(session=session, record_type=record_type, record_id=record_id)
+    chosen = introductions.choose_introducer(rows, requester_id=found[0], named=introducer)
+    if chosen is None:
+        raise RecordNotFound(record_id)
+    person = str(row["display_name"])
+    from worker.admin_settings import TEMPLATE_KEY  # as web/admin.py: loaded on use
+
+    made = introductions.draft_introduction(
+        str(settings[TEMPLATE_KEY]),
+        requester=requester,
+        introducer=chosen,
+        person_name=person,
+        company=_company(session, record_type, row),
+        today=now.date(),
+    )
+    message = introductions.to_eml(made, at=now, notice=EMPLOYMENT_NOTICE)
+    return file_name(person, str(chosen["full_name"])), message
