@@ -112,8 +112,6 @@ class InteractionColumns:
     refs: Refs
     conversations: list[str]
     broken: list[tuple[Interaction, Exception]] = field(default_factory=list)
-    broken_regarding: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
-    broken_set: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -154,8 +152,6 @@ class ColumnsBuilder:
         self.conversations: list[str] = []
         self._chunks: list[dict[str, npt.NDArray[Any]]] = []
         self.broken: list[tuple[Interaction, Exception]] = []
-        self._broken_regarding: list[int] = []
-        self._broken_set: list[int] = []
 
     def conversation(self, conversation_id: str | None) -> int:
         code = self.conversation_codes.get(conversation_id)
@@ -229,9 +225,6 @@ class ColumnsBuilder:
 
     def _broken(self, interaction: Interaction, error: Exception) -> None:
         self.broken.append((interaction, error))
-        regarding = interaction.regarding
-        self._broken_regarding.append(-1 if regarding is None else self.refs.code(regarding))
-        self._broken_set.append(self._set_of(interaction))
 
     def _set_of(self, interaction: Interaction) -> int:
         if not interaction.internal and not interaction.external:
@@ -298,8 +291,6 @@ class ColumnsBuilder:
             refs=self.refs,
             conversations=self.conversations,
             broken=self.broken,
-            broken_regarding=np.array(self._broken_regarding, dtype=np.int64),
-            broken_set=np.array(self._broken_set, dtype=np.int64),
         )
 
 
