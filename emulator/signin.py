@@ -280,13 +280,14 @@ class SignInService:
             )
         _check_verifier(issued.request, form.get("code_verifier"))
         issued.redeemed = True
+        own = own_api_scopes(app, issued.request.scopes)
         issuer_base = token_url.split("/oauth2/")[0].rsplit("/", 1)[0]
         body: dict[str, Any] = {
             "token_type": "Bearer",
-            "scope": DELEGATED_SCOPES,
+            "scope": " ".join(own) if own else DELEGATED_SCOPES,
             "expires_in": self.tokens.lifetime,
             "ext_expires_in": self.tokens.lifetime,
-            "access_token": self._access_token(app, auth_method, issued.user),
+            "access_token": self._access_token(app, auth_method, issued.user, own),
             "client_info": _b64(
                 {"uid": issued.user.id, "utid": self.fixture.tenant.id},
             ),
@@ -347,30 +348,51 @@ class SignInService:
                     grew = True
         return found
 
-    def _access_token(self, app: AppRegistration, auth_method: str, user: UserSpec) -> str:
+    def _access_token(
+        self, app: AppRegistration, auth_method: str, user: UserSpec, own: tuple[str, ...] = ()
+    ) -> str:
+        """A v1.0 delegated access token: for Graph (User.Read and the OpenID scopes), or,
+        when the app asked for scopes of its own API (`api://{client id}/name`), for that
+        API: `aud` its Application ID URI, `scp` the scope names, and the user's groups
+        as the ID token has them (Entra puts the groups claim in access tokens too)."""
         now = int(self.clock())
         tenant_id = self.fixture.tenant.id
-        return self.tokens.sign(
-            {
-                "aud": GRAPH_APP_ID,
-                "iss": f"https://sts.windows.net/{tenant_id}/",
-                "iat": now,
-                "nbf": now,
-                "exp": now + self.tokens.lifetime,
-                "app_displayname": app.display_name,
-                "appid": app.client_id,
-                "appidacr": auth_method,
-                "idtyp": "user",
-                "name": user.properties.get("displayName"),
-                "oid": user.id,
-                "scp": DELEGATED_SCOPES,
-                "sub": _pairwise_subject(user.id, GRAPH_APP_ID),
-                "tid": tenant_id,
-                "upn": user.properties.get("userPrincipalName"),
-                "uti": secrets.token_urlsafe(16),
-                "ver": "1.0",
-            }
-        )
+        api = f"api://{app.client_id}"
+        claims: dict[str, Any] = {
+            "aud": api if own else GRAPH_APP_ID,
+            "iss": f"https://sts.windows.net/{tenant_id}/",
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.tokens.lifetime,
+            "app_displayname": app.display_name,
+            "appid": app.client_id,
+            "appidacr": auth_method,
+            "idtyp": "user",
+            "name": user.properties.get("displayName"),
+            "oid": user.id,
+            "scp": " ".join(scope.rsplit("/", 1)[1] for scope in own) if own else DELEGATED_SCOPES,
+            "sub": _pairwise_subject(user.id, api if own else GRAPH_APP_ID),
+            "tid": tenant_id,
+            "upn": user.properties.get("userPrincipalName"),
+            "uti": secrets.token_urlsafe(16),
+            "ver": "1.0",
+        }
+        if own and app.group_membership_claims != "None":
+            groups = self.groups_of(user)
+            if len(groups) <= GROUPS_OVERAGE:
+                claims["groups"] = groups
+        return self.tokens.sign(claims)
+
+
+def own_api_scopes(app: AppRegistration, scopes: tuple[str, ...]) -> tuple[str, ...]:
+    """The requested scopes of the app's own API (`api://{client id}/name`, or the client
+    id itself as the prefix, as Entra accepts both), as `api://{client id}/name`."""
+    found = []
+    for scope in scopes:
+        for prefix in (f"api://{app.client_id}/", f"{app.client_id}/"):
+            if scope.lower().startswith(prefix.lower()) and len(scope) > len(prefix):
+                found.append(f"api://{app.client_id}/{scope[len(prefix) :]}")
+    return tuple(found)
 
 
 def _with_mode(request: AuthorizeRequest, mode: str) -> AuthorizeRequest:

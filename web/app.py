@@ -28,7 +28,13 @@ from web.portfolio import BadFilter
 from web.record import RecordNotFound
 from web.security import SecurityHeaders
 from web.settings import WebSettings
-from web.signin import EntraSignIn, SignInFailed, SignInRequired, sign_in_location
+from web.signin import (
+    BearerRefused,
+    EntraSignIn,
+    SignInFailed,
+    SignInRequired,
+    sign_in_location,
+)
 from web.templating import HERE, frame, templates
 
 Clock = Callable[[], datetime]
@@ -86,6 +92,7 @@ def create_app(
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(SignInRequired, _sign_in_required)
     app.add_exception_handler(SignInFailed, _sign_in_failed)
+    app.add_exception_handler(BearerRefused, _bearer_refused)
     cookies = cookies or SessionCookies()
     app.add_middleware(
         SessionMiddleware,
@@ -168,9 +175,22 @@ async def _sign_in_required(request: Request, error: Exception) -> Response:
         return JSONResponse(
             {"detail": "sign in first: open /signin in a browser"},
             status_code=401,
-            headers={"www-authenticate": 'Cookie realm="rapport"'},
+            headers={"www-authenticate": 'Bearer realm="rapport"'},
         )
     return RedirectResponse(sign_in_location(request), status_code=303)
+
+
+async def _bearer_refused(request: Request, error: Exception) -> Response:
+    """RFC 6750: the token is refused; the reason, one line, in the body and header."""
+    reason = str(error).splitlines()[0].replace('"', "'")
+    return JSONResponse(
+        {"detail": f"access token refused: {reason}"},
+        status_code=401,
+        headers={
+            "www-authenticate": f'Bearer realm="rapport", error="invalid_token", '
+            f'error_description="{reason}"'
+        },
+    )
 
 
 async def _sign_in_failed(request: Request, error: Exception) -> Response:

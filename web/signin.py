@@ -55,6 +55,11 @@ class SignInRequired(Exception):
     """No session, or an expired one: pages go to /signin, the API answers 401."""
 
 
+class BearerRefused(Exception):
+    """An API request's `Authorization: Bearer` token that is not a valid access token
+    for this app (401 with `WWW-Authenticate: Bearer error="invalid_token"`)."""
+
+
 class SignInFailed(Exception):
     """The sign-in could not finish; the message is safe to show (no token, no secret)."""
 
@@ -159,6 +164,54 @@ class EntraSignIn:
             raise SignInFailed(f"the ID token was refused ({problem})") from None
         return claims
 
+    # -- the JSON API's bearer tokens -----------------------------------------------------
+    def api_audiences(self) -> list[str]:
+        """What an access token for this app's API names as its audience: the client id
+        (v2.0 tokens) or the Application ID URI, `api://{client id}` (v1.0 tokens)."""
+        return [self.client_id, f"api://{self.client_id}"]
+
+    def _issuers(self) -> list[str]:
+        """The tenant's v2.0 issuer (its OpenID configuration) and the v1.0 one."""
+        assert self._issuer is not None
+        tenant = self._issuer.rstrip("/").split("/")[-2]
+        return [self._issuer, f"https://sts.windows.net/{tenant}/"]
+
+    def bearer_claims(self, token: str) -> dict[str, Any]:
+        """An access token's claims once its signature (the tenant's published keys, as
+        for ID tokens), issuer (this tenant), audience (this app's API) and times check
+        out, and it was issued to a user (a delegated token: `scp`)."""
+        try:
+            kid = str(jwt.get_unverified_header(token).get("kid") or "")
+            if kid not in self._keys or self._issuer is None:
+                self._refresh_keys()
+            key = self._keys.get(kid)
+            if key is None:
+                raise BearerRefused("signed with a key the tenant does not publish")
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=["RS256"],
+                audience=self.api_audiences(),
+                issuer=self._issuers(),
+                leeway=CLOCK_SKEW,
+                options={"require": ["exp", "iat", "iss", "aud"]},
+            )
+        except jwt.InvalidTokenError as problem:
+            raise BearerRefused(str(problem)) from None
+        except SignInFailed as problem:  # the tenant's keys out of reach
+            raise BearerRefused(str(problem)) from None
+        if not claims.get("scp"):
+            raise BearerRefused("not a user's token (no delegated scope)")
+        return claims
+
+    def bearer_viewer(self, request: Request, authorization: str) -> Viewer:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise BearerRefused("expected Authorization: Bearer <access token>")
+        claims = self.bearer_claims(token.strip())
+        with Session(request.app.state.engine) as store:
+            return self.viewer_for(store, claims)
+
     # -- the flow ----------------------------------------------------------------------
     def start(self, next_path: str) -> tuple[str, str]:
         """Begin a sign-in: the authorize endpoint's URL to send the browser to, and the
@@ -208,7 +261,10 @@ class EntraSignIn:
         return next_path
 
     def viewer_for(self, store: Session, claims: dict[str, Any]) -> Viewer:
-        address = str(claims.get("preferred_username") or claims.get("email") or "")
+        # preferred_username in v2.0 tokens, upn in v1.0 access tokens
+        address = str(
+            claims.get("preferred_username") or claims.get("upn") or claims.get("email") or ""
+        )
         groups = claims.get("groups")
         if groups is None and "groups" in claims.get("_claim_names", {}):
             log.warning(
@@ -235,7 +291,11 @@ class EntraSignIn:
         )
 
     def viewer(self, request: Request) -> Viewer:
-        """The resolver (web.identity): the session's viewer, or SignInRequired."""
+        """The resolver (web.identity): the JSON API's bearer token's user, else the
+        session's viewer, or SignInRequired."""
+        authorization = request.headers.get("authorization")
+        if authorization is not None and request.url.path.startswith("/api/"):
+            return self.bearer_viewer(request, authorization)
         held = request.session.get(SESSION_USER)
         if not isinstance(held, dict) or float(held.get("ends", 0)) <= self.clock():
             request.session.pop(SESSION_USER, None)

@@ -185,3 +185,35 @@ def csrf_token(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "no csrf_token on the page"
     return unescape(found.group(1))
+
+
+API_SCOPE = f"api://{CLIENT_ID}/access_as_user"
+
+
+def access_token(site: SignedInSite, login: str, scopes: tuple[str, ...] = (API_SCOPE,)) -> str:
+    """An access token the emulator's Entra ID issues to `login` through MSAL's
+    authorization-code flow, as a CRM or BI tool signed in as them gets one: for
+    Rapport's API with its scope (the default), or for Graph with `scopes=()`."""
+    import msal  # type: ignore[import-untyped]
+
+    client = msal.ConfidentialClientApplication(
+        CLIENT_ID,
+        client_credential=CLIENT_SECRET,
+        authority=site.settings.authority,
+        instance_discovery=False,
+        token_cache=msal.TokenCache(),
+    )
+    try:
+        flow = client.initiate_auth_code_flow(
+            scopes=list(scopes), redirect_uri=site.settings.redirect_uri, response_mode="form_post"
+        )
+        with httpx.Client(verify=site.trust, timeout=30) as browser:
+            page = browser.get(flow["auth_uri"])
+            assert is_sign_in_page(page), page.text[:300]
+            authorize = str(page.url.copy_with(query=None))
+            answer = browser.post(authorize, data={**hidden_fields(page.text), "login": login})
+        result = client.acquire_token_by_auth_code_flow(flow, hidden_fields(answer.text))
+    finally:
+        client.http_client.close()
+    assert "access_token" in result, result
+    return str(result["access_token"])

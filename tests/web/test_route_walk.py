@@ -12,11 +12,13 @@ new route this walk does not know fails it, so no route escapes."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -24,12 +26,14 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy.engine import Engine
 from starlette.routing import Mount
 
+from emulator.testing import CLIENT_ID
 from storage.rapport_tables import AuditEvent, RiSetting
 from storage.types import core_table
 from tests.web.entra import (
     LOGINS,
     STRANGER,
     SignedInSite,
+    access_token,
     csrf_token,
     is_sign_in_page,
     seed_people,
@@ -178,6 +182,79 @@ def test_every_route_as_each_role_signed_in_through_entra(
     # Signing out forgets the session: the next page asks to sign in again.
     assert signed_out.status_code == 200 and "Signed out" in signed_out.text
     assert is_sign_in_page(after)
+
+
+@pytest.mark.parametrize("role", sorted(SEES))
+def test_every_api_route_as_each_role_by_bearer_token(site: SignedInSite, role: str) -> None:
+    """A CRM or BI tool calls the JSON API with an Entra access token for Rapport's API,
+    issued to the person it signed in as: the same people, roles and visibility."""
+    urls, _ = walk(site.app)
+    token = access_token(site, LOGINS[role])
+    claims = jwt.decode(token, options={"verify_signature": False})
+    with site.browser() as tool:  # no cookie: the token alone
+        tool.headers["authorization"] = f"Bearer {token}"
+        answers = {url: tool.get(url) for url, _ in urls if url.startswith("/api/")}
+
+    assert claims["aud"] == f"api://{CLIENT_ID}" and claims["scp"] == "access_as_user"
+    assert len(answers) >= 5
+    for url, record in urls:
+        if url not in answers:
+            continue
+        answer, hidden = answers[url], set(RECORDS) - SEES[role]
+        expected = 200 if record is None or record in SEES[role] else 404
+        assert answer.status_code == expected, (role, url, answer.status_code)
+        for other in hidden:
+            assert RECORDS[other] not in answer.text, (role, url, other)
+        if url in LISTINGS | PIPELINES:
+            for seen in SEES[role]:
+                if url in LISTINGS or seen[0] == "opportunity":
+                    assert RECORDS[seen] in answer.text, (role, url, seen)
+    me = answers["/api/me"].json()
+    assert (me["is_manager"], me["is_admin"]) == (role == "manager", role in ADMINS), me
+
+
+def _forged(site: SignedInSite, token: str, **changed: object) -> str:
+    """`token` with some claims changed, signed by the tenant's own key (so only the
+    changed claim can be why it is refused)."""
+    claims = {**jwt.decode(token, options={"verify_signature": False}), **changed}
+    return site.emulator.tokens.sign(claims)
+
+
+def test_the_api_refuses_a_bearer_token_not_for_it_with_401_bearer(site: SignedInSite) -> None:
+    good = access_token(site, LOGINS["seller_a"])
+    refused = {
+        "for Graph": access_token(site, LOGINS["seller_a"], scopes=()),
+        "another app": _forged(site, good, aud="api://11111111-2222-3333-4444-555555555555"),
+        "expired": _forged(site, good, exp=int(time.time()) - 3600, iat=int(time.time()) - 7200),
+        "another tenant": _forged(
+            site, good, iss="https://sts.windows.net/99999999-8888-7777-6666-555555555555/"
+        ),
+        "not a token": "not-a-token",
+    }
+    with site.browser() as tool:
+        answers = {
+            why: tool.get("/api/portfolio", headers={"authorization": f"Bearer {token}"})
+            for why, token in refused.items()
+        }
+        basic = tool.get("/api/portfolio", headers={"authorization": "Basic YTpi"})
+        none = tool.get("/api/portfolio")
+        accepted = tool.get("/api/portfolio", headers={"authorization": f"Bearer {good}"})
+        page = tool.get("/portfolio", headers={"authorization": f"Bearer {good}"})
+
+    for why, answer in answers.items():
+        assert answer.status_code == 401, why
+        assert answer.headers["www-authenticate"].startswith(
+            'Bearer realm="rapport", error="invalid_token"'
+        ), why
+        assert "Deal o1" not in answer.text, why
+    assert "audience" in answers["for Graph"].json()["detail"].lower()
+    assert "expired" in answers["expired"].json()["detail"].lower()
+    assert "issuer" in answers["another tenant"].json()["detail"].lower()
+    assert basic.status_code == 401 and none.status_code == 401
+    assert none.headers["www-authenticate"] == 'Bearer realm="rapport"'
+    assert accepted.status_code == 200 and "Deal o1" in accepted.text
+    # The pages are for browsers: a token does not sign a page in.
+    assert page.status_code == 303 and page.headers["location"].startswith("/signin")
 
 
 def test_signed_out_every_page_asks_to_sign_in_and_the_api_answers_401(
