@@ -171,19 +171,24 @@ def view_details(
 
 
 def rows_details(
-    *, session: Session, rows: Iterable[Mapping[str, Any]]
+    *, session: Session, rows: Iterable[Mapping[str, Any]], weakest: bool = True
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    """`view_details` of rows of any record types, keyed by (record_type, record_id)."""
-    ids_by_type: dict[str, list[str]] = {}
-    for row in rows:
-        ids_by_type.setdefault(row["record_type"], []).append(row["record_id"])
-    return {
-        (record_type, record_id): detail
-        for record_type, ids in ids_by_type.items()
-        for record_id, detail in view_details(
-            session=session, record_type=record_type, record_ids=ids
-        ).items()
-    }
+    """`view_details` of rows of any record types, keyed by (record_type, record_id):
+    one query per CHUNK rows whatever their types; `weakest=False` leaves out the
+    weakest contact's name (and its join) for a view that does not show it."""
+    contacts = RECORD_TABLES["contact"]
+    keys = [(row["record_type"], row["record_id"]) for row in rows]
+    columns = [KPI.c.record_type, KPI.c.record_id, KPI.c.weekly, KPI.c.reasons]
+    details: dict[tuple[str, str], dict[str, Any]] = {}
+    for start in range(0, len(keys), CHUNK):
+        query = sa.select(
+            *columns, *([contacts.c.full_name.label("weakest_contact_name")] if weakest else [])
+        ).where(sa.tuple_(KPI.c.record_type, KPI.c.record_id).in_(keys[start : start + CHUNK]))
+        if weakest:
+            query = query.outerjoin(contacts, contacts.c.id == KPI.c.weakest_contact_id)
+        for found in session.execute(query):
+            details[(found.record_type, found.record_id)] = found._asdict()
+    return details
 
 
 def record_people(*, session: Session, record_type: str, record_id: str) -> list[tuple[str, str]]:

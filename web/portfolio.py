@@ -166,7 +166,7 @@ def portfolio(session: Session, query: PortfolioQuery, seen: Visibility) -> dict
 
 
 def _shaped(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    details = insights_read.rows_details(session=session, rows=rows)
+    details = insights_read.rows_details(session=session, rows=rows, weakest=False)
     return [
         views.shape_row(row, details.get((row["record_type"], row["record_id"]))) for row in rows
     ]

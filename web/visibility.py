@@ -38,8 +38,7 @@ def visibility_of(session: Session, viewer: Viewer) -> Visibility:
         return Visibility(None)
     if viewer.system_user_id is None:
         return Visibility(frozenset())
-    team = session.scalar(sa.select(USER.c.team).where(USER.c.id == viewer.system_user_id))
-    if not team:
-        return Visibility(frozenset({viewer.system_user_id}))
-    members = session.scalars(sa.select(USER.c.id).where(USER.c.team == team))
+    # One query: the members of the viewer's team (none when they have no team).
+    team = sa.select(USER.c.team).where(USER.c.id == viewer.system_user_id).scalar_subquery()
+    members = session.scalars(sa.select(USER.c.id).where(USER.c.team == team, team != ""))
     return Visibility(frozenset({viewer.system_user_id, *members}))
