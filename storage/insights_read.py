@@ -170,6 +170,22 @@ def view_details(
     return details
 
 
+def first_reasons(
+    *, session: Session, record_type: str, record_ids: Sequence[str]
+) -> dict[str, str | None]:
+    """Each record's first stored reason (the pipeline's hover text), read out of the
+    JSON by the database: no weekly timeline, no whole list to decode."""
+    first = KPI.c.reasons[0].as_string()
+    found: dict[str, str | None] = {}
+    for ids in _chunks(list(record_ids)):
+        query = sa.select(KPI.c.record_id, first).where(
+            KPI.c.record_type == record_type, KPI.c.record_id.in_(ids)
+        )
+        for record_id, reason in session.execute(query):
+            found[record_id] = reason
+    return found
+
+
 def rows_details(
     *, session: Session, rows: Iterable[Mapping[str, Any]], weakest: bool = True
 ) -> dict[tuple[str, str], dict[str, Any]]:

@@ -33,9 +33,10 @@ def pipeline(
         open_only=True,
     )
     shown = [d["record_id"] for d in deals if pipeline_chart.is_shown(d, now)]
-    details = insights_read.view_details(
+    reasons = insights_read.first_reasons(
         session=session, record_type="opportunity", record_ids=shown
     )
+    details = {record_id: {"reasons": [reason]} for record_id, reason in reasons.items() if reason}
     data = pipeline_chart.chart_of(deals, details, now=now, record_url=RECORD_PAGE)
     return data, {"notice": EMPLOYMENT_NOTICE, **data.as_json()}
 
