@@ -85,7 +85,12 @@ def record_view(
     seen: VisibilityDep,
 ) -> HTMLResponse:
     payload = record.record_page(session, seen, record_type, record_id, request.app.state.clock())
-    return render(request, viewer, "record.html", {"record": payload})
+    drafts = False
+    if payload["introducers"]:  # the Draft introduction buttons, while who-knows-whom is on
+        from worker.admin_settings import current_settings
+
+        drafts = bool(current_settings(request.app.state.engine)[introduction.SWITCH])
+    return render(request, viewer, "record.html", {"record": payload, "drafts": drafts})
 
 
 @router.get("/records/{record_type}/{record_id}/introduction.eml")

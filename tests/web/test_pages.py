@@ -22,8 +22,9 @@ from sqlalchemy.engine import Engine
 from insights.notice import EMPLOYMENT_NOTICE
 from insights.views import ROW_FIELDS
 from storage.crm_tables import Opportunity
-from storage.rapport_tables import RelationshipKpi
+from storage.rapport_tables import RelationshipKpi, RiSetting
 from storage.types import core_table
+from tests.insights.seeded import NOW
 from tests.web.book import MANAGER, SELLER_A, app_for, seed
 from tests.web.server import serving
 from web.app import trial_app
@@ -221,7 +222,7 @@ def test_contact_page_lists_who_knows_them(seller_a: httpx.Client) -> None:
     assert "<td>Ben Seller</td><td>ben@ours.example</td><td>strong</td>" in page
 
 
-def test_draft_introduction_downloads_the_cli_s_eml(seller_a: httpx.Client) -> None:
+def test_draft_introduction_downloads_the_cli_s_eml(book: Engine, seller_a: httpx.Client) -> None:
     page = seller_a.get("/records/contact/c1").text
     link = re.search(r'id="draft-u2" href="([^"]+)"', page)
     assert link is not None
@@ -245,6 +246,14 @@ def test_draft_introduction_downloads_the_cli_s_eml(seller_a: httpx.Client) -> N
         "/records/contact/c1/introduction.eml?introducer=u1",
     ):
         assert seller_a.get(path).status_code == 404, path
+    # Who-knows-whom switched off: no button, and the download is a missing record.
+    with book.begin() as connection:
+        connection.execute(
+            sa.insert(core_table(RiSetting)),
+            {"key": "switch.who_knows_whom", "value": False, "updated_at": NOW},
+        )
+    assert 'id="draft-u2"' not in seller_a.get("/records/contact/c1").text
+    assert seller_a.get(unescape(link.group(1))).status_code == 404
 
 
 def test_record_api_matches_the_page(seller_a: httpx.Client) -> None:
