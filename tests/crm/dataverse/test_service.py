@@ -50,6 +50,7 @@ async def test_the_scheduled_scoring_job_pulls_scores_and_pushes_run_after_run(
         crm="dataverse",
         sync_interval_seconds="3600",  # the sync round runs once, at start
         scoring_interval_seconds="2",  # then the scheduled scoring job, every 2 s
+        metrics_port="0",  # no metrics endpoint: 9464 may be taken by another process
     )
     async with connector(dv) as client:  # Rapport's columns, as `dataverse provision`
         await apply(client, await plan(client, "rapport"), None)
