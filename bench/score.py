@@ -51,12 +51,12 @@ from bench.crm_population import NOW, Population, activity_batches, seed_records
 from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
 from scoring import ScoringRun  # noqa: E402
 from scoring.columnar import score_columns  # noqa: E402
-from scoring.columnar.read import read_columns  # noqa: E402
 from scoring.model import RecordHealth  # noqa: E402
 from storage.crm_records import load_crm_snapshot  # noqa: E402
 from storage.engine import create_store_engine, session_scope  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from worker.admin_settings import current_settings, scoring_settings  # noqa: E402
+from worker.run.interaction_columns import read_columns  # noqa: E402
 from worker.run.interactions import decode_interactions, fetch_interaction_rows  # noqa: E402
 from worker.run.scopes import build_scopes, display_names  # noqa: E402
 from worker.run.tick import run_once  # noqa: E402

@@ -91,3 +91,17 @@ def test_web_imports_no_worker_internals() -> None:
         for details in imports_graph.get_import_details(importer=importer, imported=imported)
     )
     assert reaching_in == []
+
+
+def test_scoring_imports_no_other_package_of_ours() -> None:
+    """scoring/ is pure (docs/architecture.md): plain data in, plain data out."""
+    imports_graph = graph()
+    ours = tuple(package for package in PACKAGES if package != "scoring")
+    reaching_out = sorted(
+        (details["importer"], details["imported"], details["line_number"])
+        for importer in imports_graph.find_descendants("scoring") | {"scoring"}
+        for imported in imports_graph.find_modules_directly_imported_by(importer)
+        if imported in ours or imported.startswith(tuple(f"{package}." for package in ours))
+        for details in imports_graph.get_import_details(importer=importer, imported=imported)
+    )
+    assert reaching_out == []

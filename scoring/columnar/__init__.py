@@ -1,6 +1,7 @@
 """The columnar scoring core: the same results as scoring.ScoringRun, over columns.
 
-A book of interactions is read as numpy columns (columns.py, read.py), each
+A book of interactions is read as numpy columns (columns.py; the read from the store is
+worker.run.interaction_columns, since scoring/ imports nothing of ours), each
 record's interactions are found by joins over codes (visits.py), every
 per-record figure is one vectorised operation over the whole book (tally.py),
 and only what is truly per record (readings, reasons, roll-ups) runs in Python

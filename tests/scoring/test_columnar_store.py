@@ -17,7 +17,6 @@ from sqlalchemy.engine import Engine
 
 from scoring import score_records
 from scoring.columnar import score_columns
-from scoring.columnar.read import read_columns
 from scoring.model import Interaction, RecordRef, RecordScope, RecordType, ScoringSettings
 from storage.engine import session_scope
 from storage.interaction_store import InteractionRecord, PartyRow, insert_interactions
@@ -31,6 +30,7 @@ from tests.scoring.test_columnar_equivalence import (
     scopes,
     settings,
 )
+from worker.run.interaction_columns import read_columns
 from worker.run.interactions import load_interactions
 
 ODD = RecordRef(RecordType.CONTACT, "c\x1eodd\x1fid")  # the packed column's separators

@@ -1,12 +1,17 @@
-"""Read the stored interactions as columns, in bounded chunks.
+"""Read the stored interactions as scoring.columnar's columns, in bounded chunks.
+
+The database side of the columnar scorer lives here (worker/run/, beside
+worker.run.interactions), so scoring/ stays pure and storage/ imports nothing
+of ours.
 
 One plain scan of `interaction` (its rows carry a packed copy of their
 parties, storage.packed_parties), fetched `chunk` rows at a time (a
 server-side cursor on PostgreSQL): each chunk's tuples become numpy columns
 and are dropped, so no Python object per interaction outlives its chunk.
-Party sets are decoded once per distinct packed text, as worker.interactions
-does; an interaction whose packed text does not spell out its `party_count`
-parties (an id holding a separator) has its party rows read on their own.
+Party sets are decoded once per distinct packed text, as
+worker.run.interactions does; an interaction whose packed text does not
+spell out its `party_count` parties (an id holding a separator) has its
+party rows read on their own.
 """
 
 from __future__ import annotations
@@ -162,7 +167,7 @@ class _Parties:
 
     def code(self, key: str, text: str | None, count: int) -> int:
         if text is None:
-            return -1  # no parties (worker.interactions reads it so too)
+            return -1  # no parties (worker.run.interactions reads it so too)
         found = self.known.get(text)
         if found is None:
             found = self.known[text] = self._decode(text)
