@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     metrics_host: str = "0.0.0.0"  # noqa: S104 - a container must be scraped from outside
     metrics_port: int = Field(default=9464, ge=0, le=65_535)  # 0: no HTTP endpoint
     replica_id: str | None = None  # default: host name and process id
+    # The web app (web/) served by `rapport worker` itself, beside its jobs (docs/web.md).
+    worker_web: Literal["on", "off"] = "off"
+    worker_web_host: str = "127.0.0.1"
+    worker_web_port: int = Field(default=8000, ge=1, le=65_535)
 
     @model_validator(mode="after")
     def _jitter_inside_interval(self) -> Settings:

@@ -1,16 +1,18 @@
 """`rapport worker`: the long-running service.
 
-Start: refuse a second worker on SQLite, open the HTTP endpoint (alive at
-once, ready later), wait for the database, check (or migrate) the schema,
-announce the replica, reset what a previous crash left in "syncing", start
-the schedule.
+Start: refuse a web job whose sign-in is not configured (RAPPORT_WORKER_WEB=on),
+refuse a second worker on SQLite, open the HTTP endpoint (alive at once,
+ready later), wait for the database, check (or migrate) the schema, serve
+the web app (when on), announce the replica, reset what a previous crash
+left in "syncing", start the schedule.
 
 Stop (SIGTERM, SIGINT): take no new work (the scheduler pauses), ask the
 sync round to stop between pages (the page in hand and its cursor are
 committed; unreached mailboxes end "interrupted"), wait for running jobs up
 to the shutdown budget, release every lease, exit 0. A scoring run still
 going after the budget is abandoned: its batches are idempotent and the next
-run redoes them.
+run redoes them. The web app stops with the rest (uvicorn finishes the
+requests in hand).
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 from datetime import timedelta
 from typing import Any
 
 import structlog
+import uvicorn
 from sqlalchemy import exc as sa_exc
 
 from storage.engine import redacted
@@ -93,6 +97,8 @@ class Service:
         )
         self.jobs = Jobs(self.engine, settings, self.clock, self.leases, self.metrics)
         self.stop_requested = asyncio.Event()
+        self.web: uvicorn.Server | None = None
+        self.web_task: asyncio.Task[None] | None = None
 
     def request_stop(self, reason: str) -> None:
         if self.stop_requested.is_set():
@@ -106,6 +112,8 @@ class Service:
         # Every event of this task names the replica: the tasks, threads and signal
         # handlers started from here copy the context (graph_sync's events included).
         structlog.contextvars.bind_contextvars(replica=self.replica)
+        if self.settings.worker_web == "on":
+            self.web = self._web_server()  # refused (exit 2) before anything starts
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, self.request_stop, signal.Signals(number).name)
@@ -132,6 +140,8 @@ class Service:
             if isinstance(error, UNREACHABLE) and self.stop_requested.is_set():
                 return  # asked to stop while waiting for the database: a clean exit
             raise
+        if self.web is not None:
+            await self._start_web(self.web, health)
         await self.leases.announce()
         await self.jobs.watchdog()
         scheduler = build_scheduler(
@@ -142,6 +152,7 @@ class Service:
             "worker started",
             database=redacted(settings.database_url),
             metrics_port=port,
+            web_port=settings.worker_web_port if self.web is not None else None,
             sync_interval_seconds=settings.sync_interval_seconds,
             lease_ttl_seconds=settings.lease_ttl_seconds,
         )
@@ -157,6 +168,40 @@ class Service:
                 f"{self.settings.metrics_host} ({error.strerror}); choose another port, "
                 "or 0 for no HTTP endpoint"
             ) from None
+
+    def _web_server(self) -> uvicorn.Server:
+        from web.serve import StartRefused, check_start, web_server
+
+        host, port = self.settings.worker_web_host, self.settings.worker_web_port
+        try:
+            web_settings = check_start(host, port, trial=False)
+        except StartRefused as refusal:
+            raise UserError(f"RAPPORT_WORKER_WEB=on: {refusal}") from None
+        return web_server(self.engine, web_settings, host=host, port=port)
+
+    async def _start_web(self, server: uvicorn.Server, health: HealthServer) -> None:
+        host, port = self.settings.worker_web_host, self.settings.worker_web_port
+        try:  # bound here, so a taken port is one line (uvicorn would exit the process)
+            listening = socket.create_server((host, port), reuse_port=False)
+        except OSError as error:
+            await health.stop()
+            raise UserError(
+                f"RAPPORT_WORKER_WEB_PORT={port}: the web app cannot listen on {host} "
+                f"({error.strerror}); choose another port or host"
+            ) from None
+        self.web_task = asyncio.create_task(server.serve(sockets=[listening]))
+        while not server.started and not self.web_task.done():
+            await asyncio.sleep(0.05)
+
+    async def _stop_web(self) -> None:
+        if self.web is None or self.web_task is None:
+            return
+        self.web.should_exit = True
+        _, late = await asyncio.wait(
+            [self.web_task], timeout=self.settings.shutdown_timeout_seconds
+        )
+        for task in late:
+            task.cancel()
 
     async def _stop(self, scheduler: Schedule, health: HealthServer) -> None:
         scheduler.pause()
@@ -177,6 +222,7 @@ class Service:
             log.warning(
                 "leases not released; they lapse after their TTL", error=type(error.orig).__name__
             )
+        await self._stop_web()
         await health.stop()
         scheduler.shutdown(wait=False)
         log.info("worker stopped", abandoned_jobs=len(late))
