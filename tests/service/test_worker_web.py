@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 from pathlib import Path
 
 import httpx
@@ -79,3 +80,43 @@ def test_the_web_app_answers_beside_the_jobs_and_stops_on_sigterm(
         raise AssertionError("the web app still answers after the worker stopped")
     except httpx.ConnectError:
         pass
+
+
+def _refusal(tmp_path: Path, sqlite_template: Path, env: dict[str, str]) -> str:
+    shutil.copy(sqlite_template, tmp_path / "rapport.db")
+    processes = Processes(tmp_path)
+    try:
+        worker = processes.start("worker", WORKER, env)
+        assert worker.wait(60) == 2
+    finally:
+        processes.close()
+    lines = [line for line in worker.log.read_text().splitlines() if line.startswith("rapport:")]
+    assert len(lines) == 1 and "Traceback" not in worker.log.read_text(), lines
+    return lines[0]
+
+
+def test_a_web_switch_other_than_on_or_off_is_one_line(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    env = _environment(f"sqlite:///{tmp_path / 'rapport.db'}", free_port())
+    env["RAPPORT_WORKER_WEB"] = "yes"
+
+    line = _refusal(tmp_path, sqlite_template, env)
+
+    assert (
+        line
+        == "rapport: invalid configuration: RAPPORT_WORKER_WEB='yes': Input should be 'on' or 'off'"
+    )
+
+
+def test_a_taken_web_port_is_one_line(tmp_path: Path, sqlite_template: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        env = _environment(f"sqlite:///{tmp_path / 'rapport.db'}", port)
+        env.update(SIGN_IN, RAPPORT_WEB_REDIRECT_URI=f"http://127.0.0.1:{port}/auth/callback")
+
+        line = _refusal(tmp_path, sqlite_template, env)
+
+    assert line.startswith(f"rapport: RAPPORT_WORKER_WEB_PORT={port}: the web app cannot listen")
