@@ -21,10 +21,10 @@ from sqlmodel import Session
 
 from insights import introductions
 from insights.notice import EMPLOYMENT_NOTICE
-from storage import health_read, insights_read, introductions_read
+from storage import insights_read, introductions_read
 from storage.introducer_store import load_introducers
 from web.identity import Viewer
-from web.record import RecordNotFound
+from web.record import RecordNotFound, visible_record
 from web.visibility import Visibility
 
 PERSON_TYPES = ("contact", "lead")
@@ -66,14 +66,7 @@ def introduction_eml(
     id or address; None: the strongest) about one visible contact or lead."""
     if record_type not in PERSON_TYPES or not settings[SWITCH]:
         raise RecordNotFound(record_type)
-    row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)
-    owner_id = (
-        None
-        if row is None
-        else insights_read.record_owner(session=session, record_type=record_type, row=row)
-    )
-    if row is None or not seen.allows(owner_id):
-        raise RecordNotFound(record_id)
+    row, owner_id = visible_record(session, seen, record_type, record_id)
     requester_id = viewer.system_user_id or owner_id
     found = (
         None

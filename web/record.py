@@ -54,13 +54,11 @@ class RecordNotFound(LookupError):
     """No such record, or one the viewer may not see."""
 
 
-def record_page(
-    session: Session, seen: Visibility, record_type: str, record_id: str, now: datetime
-) -> dict[str, Any]:
-    """Everything the record page and GET /api/records/{type}/{id} show, as of `now`
-    (the app's clock: where a never-scored record's timeline starts)."""
-    if record_type not in views.RECORD_TYPES:
-        raise RecordNotFound(record_type)
+def visible_record(
+    session: Session, seen: Visibility, record_type: str, record_id: str
+) -> tuple[dict[str, Any], str | None]:
+    """The record and its owner, if it exists and the viewer may see it; else RecordNotFound,
+    the same for both, so a page never tells which records exist beyond the viewer's."""
     row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)
     owner_id = (
         None
@@ -69,6 +67,17 @@ def record_page(
     )
     if row is None or not seen.allows(owner_id):
         raise RecordNotFound(record_id)
+    return row, owner_id
+
+
+def record_page(
+    session: Session, seen: Visibility, record_type: str, record_id: str, now: datetime
+) -> dict[str, Any]:
+    """Everything the record page and GET /api/records/{type}/{id} show, as of `now`
+    (the app's clock: where a never-scored record's timeline starts)."""
+    if record_type not in views.RECORD_TYPES:
+        raise RecordNotFound(record_type)
+    row, owner_id = visible_record(session, seen, record_type, record_id)
     kpi = health_read.load_kpi(session=session, record_type=record_type, record_id=record_id)
     return {
         "notice": EMPLOYMENT_NOTICE,
