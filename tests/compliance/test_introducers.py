@@ -7,9 +7,10 @@ from sqlalchemy.engine import Engine
 
 from compliance import erase_subject, export_subject
 from storage.engine import session_scope
+from storage.introducer_optout_read import opted_out_colleagues
 from tests.compliance.scan import occurrences, tables_mentioning
 from tests.compliance.scenario import ANA, BO, DANA, LEE, NOW
-from worker.run.introducer_optout import change_opt_out, opted_out_colleagues
+from worker.run.introducer_optout import change_opt_out
 from worker.run.tick import run_once
 
 

@@ -16,11 +16,12 @@ from sqlalchemy.engine import Engine
 
 from storage import migrate
 from storage.engine import session_scope
+from storage.introducer_optout_read import excluded_colleagues
 from storage.introducer_store import load_introducers
 from worker.admin_settings import current_settings
 from worker.cli import commands, introduction_draft
 from worker.cli.output import JsonFlag, console, emit
-from worker.run.introducer_optout import OptOutChange, change_opt_out, excluded_colleagues
+from worker.run.introducer_optout import OptOutChange, change_opt_out
 from worker.run.introducers import SWITCH
 
 introducers_app = typer.Typer(

@@ -24,12 +24,12 @@ from insights import introductions
 from insights.notice import EMPLOYMENT_NOTICE
 from storage import health_read, insights_read, introductions_read
 from storage.engine import session_scope
+from storage.introducer_optout_read import excluded_colleagues
 from storage.introducer_store import load_introducers
 from worker.admin_settings import TEMPLATE_KEY, current_settings
 from worker.cli import commands
 from worker.cli.output import JsonFlag, console, emit
 from worker.failures import UserError
-from worker.run.introducer_optout import excluded_colleagues
 from worker.run.introducers import SWITCH
 
 

@@ -27,6 +27,7 @@ from scoring import Interaction, RecordRef, RecordType, ScoringSettings, rank_in
 from scoring.introducers import Introducer
 from storage.crm_records import CrmSnapshot, load_crm_snapshot
 from storage.engine import session_scope
+from storage.introducer_optout_read import excluded_colleagues
 from storage.introducer_store import (
     IntroducerCounts,
     IntroducerRow,
@@ -36,7 +37,6 @@ from storage.introducer_store import (
 from worker.admin_settings import current_settings, scoring_settings
 from worker.log import get_logger
 from worker.run.interactions import load_interactions
-from worker.run.introducer_optout import excluded_colleagues
 
 log = get_logger(__name__)
 
