@@ -44,5 +44,6 @@ def pipeline_bubbles(
 def record_insights(
     request: Request, record_type: str, record_id: str, session: SessionDep, seen: VisibilityDep
 ) -> dict[str, Any]:
-    """One record: health, factors, reasons, timeline, stakeholders, introducers."""
+    """One record: health, factors, reasons, timeline, stakeholders, introducers, similar
+    won deals (open opportunities) and What's New (the record's account)."""
     return record.record_page(session, seen, record_type, record_id, request.app.state.clock())

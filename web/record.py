@@ -8,15 +8,18 @@ that its existence does not leak.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlmodel import Session
 
-from insights import timeline, views
+from insights import similar_deals, timeline, views
 from insights.notice import EMPLOYMENT_NOTICE
-from storage import health_read, insights_read
+from storage import health_read, insights_read, news_store, similar_deals_read
 from storage.crm_tables import OpportunityStakeholder
+from storage.introducer_optout_read import excluded_colleagues
 from storage.introducer_store import load_introducers
 from storage.rapport_tables import RelationshipKpi
 from storage.types import core_table
@@ -24,6 +27,7 @@ from storage.writeback import RECORD_TABLES
 from web.visibility import Visibility
 
 INTERACTIONS_SHOWN = 50
+NEWS_SHOWN = 20  # as `rapport news show` without --limit
 STAKEHOLDER = core_table(OpportunityStakeholder)
 KPI = core_table(RelationshipKpi)
 KPI_FIELDS = (
@@ -48,6 +52,34 @@ KPI_FIELDS = (
     "next_activity_kind",
     "computed_at",
 )
+
+
+class _Exclusions(BaseSettings):
+    """RAPPORT_EXCLUDED_USERS (and .env), as the worker reads it: ids or addresses."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAPPORT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+    excluded_users: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("excluded_users", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+
+def current_introducers(
+    session: Session, record_type: str, record_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """A person's stored introducers without the colleagues excluded or opted out since
+    the last introducers run wrote them, as `rapport introducers draft` leaves them out."""
+    rows = load_introducers(session=session, record_type=record_type, record_id=record_id)
+    if not rows:
+        return rows
+    hidden = excluded_colleagues(session=session, configured=_Exclusions().excluded_users, now=now)
+    return [row for row in rows if row["system_user_id"] not in hidden]
 
 
 class RecordNotFound(LookupError):
@@ -92,7 +124,11 @@ def record_page(
         "timeline": _timeline(session, record_type, record_id, kpi, now),
         "stakeholders": _stakeholders(session, record_id) if record_type == "opportunity" else [],
         "weakest_contact": _weakest(session, kpi),
-        "introducers": _introducers(session, record_type, record_id),
+        "introducers": _introducers(session, record_type, record_id, now),
+        "similar_won_deals": (
+            _similar(session, record_id, now) if record_type == "opportunity" else None
+        ),
+        "news": _news(session, record_type, record_id, row),
     }
 
 
@@ -175,7 +211,71 @@ def _weakest(session: Session, kpi: dict[str, Any] | None) -> dict[str, Any] | N
     }
 
 
-def _introducers(session: Session, record_type: str, record_id: str) -> list[dict[str, Any]]:
+def _introducers(
+    session: Session, record_type: str, record_id: str, now: datetime
+) -> list[dict[str, Any]]:
     if record_type not in ("contact", "lead"):
         return []
-    return load_introducers(session=session, record_type=record_type, record_id=record_id)
+    return current_introducers(session, record_type, record_id, now)
+
+
+def _deal(found: dict[str, Any]) -> similar_deals.Deal:
+    """A row of storage.similar_deals_read as the matching reads it (as `rapport deals
+    similar` builds it in worker/cli/deals.py, which the web app may not import)."""
+    return similar_deals.Deal(
+        id=found["id"],
+        name=found["name"],
+        created_on=found["created_on"],
+        revenue=found["estimated_revenue"],
+        account_contacts=int(found["account_contacts"]),
+        stakeholders=int(found["stakeholders"]),
+        roles=int(found["roles"]),
+        team=found["team"],
+        closed_on=found["closed_on"] if found["status"] == "won" else None,
+        health_score=found["health_score"],
+        weekly=found["weekly"],
+    )
+
+
+def _similar(session: Session, opportunity_id: str, now: datetime) -> dict[str, Any] | None:
+    """Similar won deals and the KPI comparison, as `rapport deals similar` computes them
+    (insights.similar_deals over storage.similar_deals_read); None unless the deal is open.
+    Won deals of every owner are the benchmark, whoever looks: names, not links."""
+    found = similar_deals_read.deal_features(session=session, opportunity_id=opportunity_id)
+    if found is None or found["status"] != "open":
+        return None
+    today = now.date()
+    deal = _deal(found)
+    won = [_deal(row) for row in similar_deals_read.won_deal_features(session=session)]
+    result = similar_deals.find_similar(deal, won, today)
+    return {
+        "minimum_similar": similar_deals.MIN_SIMILAR,
+        "similar_found": result.similar_found,
+        "fallback": result.fallback,
+        "compared_with": len(result.matches),
+        "deals": [
+            {
+                "id": m.deal.id,
+                "name": m.deal.name,
+                "distance": m.distance,
+                "cycle_days": m.deal.age_on(today),
+                "closed_on": m.deal.closed_on,
+                "health_at_close": m.deal.health_score,
+                "revenue": m.deal.revenue,
+            }
+            for m in result.matches[: similar_deals.MAX_SHOWN]
+        ],
+        "comparison": similar_deals.compare(deal, result.matches, today),
+    }
+
+
+def _news(
+    session: Session, record_type: str, record_id: str, row: dict[str, Any]
+) -> dict[str, Any] | None:
+    """What's New for the record's account, newest first, as `rapport news show` lists it;
+    None when the record has no account."""
+    account_id = record_id if record_type == "account" else row.get("account_id")
+    if not account_id:
+        return None
+    items = news_store.account_items(session=session, account_id=account_id, limit=NEWS_SHOWN)
+    return {"account_id": account_id, "retention_days": news_store.RETENTION_DAYS, "items": items}

@@ -68,6 +68,8 @@ POSTS = {"/admin/settings", "/signout", "/auth/callback"}
 # Ben (u2); seller A and the manager see the contact, seller B and the admin do not.
 INTRODUCTION = "/records/contact/c1/introduction.eml?introducer=u2"
 DRAFTERS = {"seller_a", "manager"}
+# An open deal's similar won deals: seller A's won deal o3, a benchmark whoever looks.
+SIMILAR_WON = "Deal o3"
 PARAMETER = re.compile(r"{(\w+)}")
 
 Record = tuple[str, str]
@@ -167,6 +169,8 @@ def test_every_route_as_each_role_signed_in_through_entra(
             shown = {seen for seen in SEES[role] if seen[0] == "opportunity"}
         for seen in shown:
             assert RECORDS[seen] in answer.text, (role, url, seen)
+        if record is not None and record[0] == "opportunity" and expected == 200:
+            assert SIMILAR_WON in answer.text, (role, url)
 
     # CSRF: no POST route takes a form without the session's token (the callback takes
     # none at all without the flow cookie of a sign-in this browser started).
@@ -209,6 +213,8 @@ def test_every_api_route_as_each_role_by_bearer_token(site: SignedInSite, role: 
             for seen in SEES[role]:
                 if url in LISTINGS or seen[0] == "opportunity":
                     assert RECORDS[seen] in answer.text, (role, url, seen)
+        if record is not None and record[0] == "opportunity" and expected == 200:
+            assert answer.json()["similar_won_deals"]["deals"][0]["name"] == SIMILAR_WON, url
     me = answers["/api/me"].json()
     assert (me["is_manager"], me["is_admin"]) == (role == "manager", role in ADMINS), me
 
