@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from storage.crm_tables import SystemUser
+from storage.crm_tables import Opportunity, SystemUser
 from storage.engine import session_scope
 from storage.introducer_store import OPTED_OUT_KEY
 from storage.news_tables import NewsItem
@@ -141,3 +141,16 @@ def test_a_colleague_disabled_or_excluded_since_the_run_is_left_out(
     with book.begin() as connection:
         connection.execute(sa.update(users).where(users.c.id == "u2").values(disabled=True))
     _no_button_and_404(seller_a)
+
+
+def test_with_no_scored_won_deal_the_page_says_so(book: Engine, seller_a: httpx.Client) -> None:
+    deals = core_table(Opportunity)
+    with book.begin() as connection:
+        connection.execute(sa.update(deals).where(deals.c.id == "o3").values(status="lost"))
+
+    page = seller_a.get("/records/opportunity/o1").text
+    similar = seller_a.get("/api/records/opportunity/o1").json()["similar_won_deals"]
+
+    assert similar["compared_with"] == 0 and similar["deals"] == []
+    assert '<p id="no-won-deals">No scored won deal to compare with.</p>' in page
+    assert "kpi-comparison" not in page
