@@ -70,6 +70,23 @@ class Deal:
     health_score: int | None = None  # won deals: as at close
     weekly: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
 
+    @classmethod
+    def from_row(cls, found: Mapping[str, Any]) -> Deal:
+        """A row of storage.similar_deals_read (an open deal, or a won one with its close)."""
+        return cls(
+            id=found["id"],
+            name=found["name"],
+            created_on=found["created_on"],
+            revenue=found["estimated_revenue"],
+            account_contacts=int(found["account_contacts"]),
+            stakeholders=int(found["stakeholders"]),
+            roles=int(found["roles"]),
+            team=found["team"],
+            closed_on=found["closed_on"] if found["status"] == "won" else None,
+            health_score=found["health_score"],
+            weekly=found["weekly"],
+        )
+
     def age_on(self, today: date) -> int | None:
         """Days since creation: to `today` for an open deal, to the close for a won one."""
         if self.created_on is None:

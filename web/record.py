@@ -219,24 +219,6 @@ def _introducers(
     return current_introducers(session, record_type, record_id, now)
 
 
-def _deal(found: dict[str, Any]) -> similar_deals.Deal:
-    """A row of storage.similar_deals_read as the matching reads it (as `rapport deals
-    similar` builds it in worker/cli/deals.py, which the web app may not import)."""
-    return similar_deals.Deal(
-        id=found["id"],
-        name=found["name"],
-        created_on=found["created_on"],
-        revenue=found["estimated_revenue"],
-        account_contacts=int(found["account_contacts"]),
-        stakeholders=int(found["stakeholders"]),
-        roles=int(found["roles"]),
-        team=found["team"],
-        closed_on=found["closed_on"] if found["status"] == "won" else None,
-        health_score=found["health_score"],
-        weekly=found["weekly"],
-    )
-
-
 def _similar(session: Session, opportunity_id: str, now: datetime) -> dict[str, Any] | None:
     """Similar won deals and the KPI comparison, as `rapport deals similar` computes them
     (insights.similar_deals over storage.similar_deals_read); None unless the deal is open.
@@ -245,8 +227,11 @@ def _similar(session: Session, opportunity_id: str, now: datetime) -> dict[str, 
     if found is None or found["status"] != "open":
         return None
     today = now.date()
-    deal = _deal(found)
-    won = [_deal(row) for row in similar_deals_read.won_deal_features(session=session)]
+    deal = similar_deals.Deal.from_row(found)
+    won = [
+        similar_deals.Deal.from_row(row)
+        for row in similar_deals_read.won_deal_features(session=session)
+    ]
     result = similar_deals.find_similar(deal, won, today)
     return {
         "minimum_similar": similar_deals.MIN_SIMILAR,

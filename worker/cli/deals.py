@@ -34,22 +34,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(deals_app, name="deals")
 
 
-def _deal(found: dict[str, Any]) -> similar.Deal:
-    return similar.Deal(
-        id=found["id"],
-        name=found["name"],
-        created_on=found["created_on"],
-        revenue=found["estimated_revenue"],
-        account_contacts=int(found["account_contacts"]),
-        stakeholders=int(found["stakeholders"]),
-        roles=int(found["roles"]),
-        team=found["team"],
-        closed_on=found["closed_on"] if found["status"] == "won" else None,
-        health_score=found["health_score"],
-        weekly=found["weekly"],
-    )
-
-
 def _features(deal: similar.Deal, today: date) -> dict[str, Any]:
     return {
         "revenue": deal.revenue,
@@ -70,8 +54,11 @@ def similar_payload(opportunity: str, today: date) -> dict[str, Any]:
             raise UserError(f"OPP: no opportunity with id {opportunity_id!r}")
         if found["status"] != "open":
             raise UserError(f"OPP: {opportunity_id!r} is {found['status']}; expected an open one")
-        won = [_deal(row) for row in similar_deals_read.won_deal_features(session=session)]
-    deal = _deal(found)
+        won = [
+            similar.Deal.from_row(row)
+            for row in similar_deals_read.won_deal_features(session=session)
+        ]
+    deal = similar.Deal.from_row(found)
     result = similar.find_similar(deal, won, today)
     shown = result.matches[: similar.MAX_SHOWN]
     return {
