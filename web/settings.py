@@ -42,6 +42,8 @@ class WebSettings(BaseSettings):
     # Signs the session cookies; at least 32 characters (e.g. `openssl rand -base64 48`).
     session_secret: SecretStr | None = None
     session_hours: float = Field(default=8.0, gt=0, le=168)
+    # The delegated scope of Rapport's API (Expose an API) an access token must carry.
+    api_scope: str = Field(default="access_as_user", pattern=r"^[A-Za-z0-9._-]{1,120}$")
     # Entra group object ids: members see every record / the admin page.
     managers_group: str | None = None
     admins_group: str | None = None

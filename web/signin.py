@@ -85,6 +85,7 @@ class EntraSignIn:
         self.authority = settings.authority
         self.redirect_uri = settings.redirect_uri
         self.groups = Groups(settings.managers_group, settings.admins_group)
+        self.api_scope = settings.api_scope
         self.lifetime = settings.session_hours * 3600
         self.clock = clock
         self._discovery = settings.authority_host in MICROSOFT_HOSTS
@@ -202,6 +203,8 @@ class EntraSignIn:
             raise BearerRefused(str(problem)) from None
         if not claims.get("scp"):
             raise BearerRefused("not a user's token (no delegated scope)")
+        if self.api_scope not in str(claims["scp"]).split():
+            raise BearerRefused(f"the token's scopes do not include {self.api_scope!r}")
         return claims
 
     def bearer_viewer(self, request: Request, authorization: str) -> Viewer:

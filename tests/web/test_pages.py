@@ -203,6 +203,11 @@ def test_a_record_without_emails_says_so_instead_of_an_empty_chart(
 
     assert "No emails in these 13 weeks." in page
     assert '<figure class="weekly">' not in page
+    # The meetings have their own chart: a full-height bar each week, no calls.
+    assert page.count('<rect class="meetings"') == 13
+    assert 'height="90.0"><title>Week of 2026-11-16: meetings: 1</title>' in page
+    assert page.count('<rect class="calls"') == 13 and "phone calls: 1<" not in page
+    assert "No meetings or phone calls" not in page
     assert page.count('<tr><td class="date">') >= 13  # the weeks' table is still there
 
 

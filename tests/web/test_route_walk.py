@@ -235,6 +235,7 @@ def test_the_api_refuses_a_bearer_token_not_for_it_with_401_bearer(site: SignedI
         "another tenant": _forged(
             site, good, iss="https://sts.windows.net/99999999-8888-7777-6666-555555555555/"
         ),
+        "without the API's scope": _forged(site, good, scp="User.Read"),
         "not a token": "not-a-token",
     }
     with site.browser() as tool:
