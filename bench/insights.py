@@ -69,7 +69,7 @@ def _median_ms(action: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
-def _subjects(engine: Engine) -> tuple[str, str, str, int]:
+def subjects(engine: Engine) -> tuple[str, str, str, int]:
     """The owner with the most open deals, their largest deal, the busiest account."""
     with engine.connect() as connection:
         owner, deals = connection.execute(
@@ -148,7 +148,7 @@ def time_commands(db: str, url: str, repeat: int, workdir: Path) -> dict[str, An
     commands.settings.cache_clear()
     commands.engine.cache_clear()
     engine = commands.engine()
-    owner, deal, account, deals = _subjects(engine)
+    owner, deal, account, deals = subjects(engine)
     _note(db, f"owner {owner} has {deals} open opportunities")
 
     def listing() -> Any:

@@ -46,7 +46,7 @@ from starlette.requests import Request  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from bench.crm_population import NOW, seed_records  # noqa: E402
-from bench.insights import close_won_deals, date_deals, open_won_deals  # noqa: E402
+from bench.insights import close_won_deals, date_deals, open_won_deals, subjects  # noqa: E402
 from bench.score import load_activities  # noqa: E402
 from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
 from storage.engine import create_store_engine  # noqa: E402
@@ -112,26 +112,6 @@ def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[94]
 
 
-def _subjects(engine: Engine) -> tuple[str, str, int]:
-    """The seller with the most open deals, their largest open deal, how many they have."""
-    with engine.connect() as connection:
-        owner, deals = connection.execute(
-            sa.text(
-                "SELECT owner_id, count(*) FROM opportunity WHERE status = 'open' "
-                "AND owner_id IS NOT NULL GROUP BY owner_id "
-                "ORDER BY count(*) DESC, owner_id LIMIT 1"
-            )
-        ).one()
-        deal = connection.execute(
-            sa.text(
-                "SELECT id FROM opportunity WHERE status = 'open' AND owner_id = :owner "
-                "ORDER BY estimated_revenue DESC, id LIMIT 1"
-            ),
-            {"owner": owner},
-        ).scalar_one()
-    return str(owner), str(deal), int(deals)
-
-
 def _viewer_from_header(request: Request) -> Viewer:
     """The bench's identity seam: a manager when asked for, else the seller it names."""
     if request.headers.get("x-bench-manager"):
@@ -155,7 +135,7 @@ def refresh_statistics(db: str, engine: Engine) -> None:
 def time_pages(db: str, url: str, repeat: int) -> dict[str, Any]:
     engine = create_store_engine(url)
     refresh_statistics(db, engine)
-    owner, deal, deals = _subjects(engine)
+    owner, deal, _account, deals = subjects(engine)
     _note(db, f"seller {owner} owns {deals} open opportunities; their largest is {deal}")
     timer = ServerTimer(create_app(engine, _viewer_from_header, clock=lambda: NOW))
     seller = {"x-bench-seller": owner}
