@@ -288,7 +288,9 @@ def test_sigterm_mid_round_commits_the_page_in_hand_and_exits_0(cluster: Cluster
         and "/delta" in entry["path"]
         and entry["started"] >= since.timestamp() - 0.5
     ]
-    assert ended["pages"] == len(served)  # every page served was committed, none lost
+    # Every page served was committed, except at most the one fetched ahead while the
+    # last page committed: that one is dropped, and the stored next link asks for it again.
+    assert ended["pages"] <= len(served) <= ended["pages"] + 1
     assert resume_points == 1  # the inbox's next page: where the next round resumes
     assert cluster.leases()[mailbox]["holder"] is None  # released on the way out
     wait_until(lambda: cluster.statuses()[mailbox] == "ok", 30, "the next round to finish it")
