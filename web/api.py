@@ -46,4 +46,7 @@ def record_insights(
 ) -> dict[str, Any]:
     """One record: health, factors, reasons, timeline, stakeholders, introducers, similar
     won deals (open opportunities) and What's New (the record's account)."""
-    return record.record_page(session, seen, record_type, record_id, request.app.state.clock())
+    state = request.app.state
+    return record.record_page(
+        session, seen, record_type, record_id, state.clock(), excluded=state.excluded_users
+    )

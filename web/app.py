@@ -27,7 +27,7 @@ from web.identity import ViewerResolver, trial_viewer
 from web.portfolio import BadFilter
 from web.record import RecordNotFound
 from web.security import SecurityHeaders
-from web.settings import WebSettings
+from web.settings import WebSettings, excluded_users
 from web.signin import (
     BearerRefused,
     EntraSignIn,
@@ -64,9 +64,11 @@ def create_app(
     clock: Clock = utc_now,
     cookies: SessionCookies | None = None,
     sign_in: EntraSignIn | None = None,
+    excluded: tuple[str, ...] | None = None,
 ) -> FastAPI:
     """The app over `engine`, serving each request to `resolve_viewer(request)`; with
-    `sign_in`, its routes (/signin, /auth/callback, /signout) too."""
+    `sign_in`, its routes (/signin, /auth/callback, /signout) too. `excluded`: the
+    colleagues never offered as introducers (default: RAPPORT_EXCLUDED_USERS, read now)."""
     app = FastAPI(
         lifespan=_lifespan,
         title="Rapport insights",
@@ -80,6 +82,7 @@ def create_app(
     app.state.trial = trial
     app.state.clock = clock
     app.state.sign_in = sign_in
+    app.state.excluded_users = excluded_users() if excluded is None else excluded
     app.include_router(pages.router)
     app.include_router(admin.router)
     app.include_router(api.router)

@@ -61,6 +61,8 @@ def introduction_eml(
     record_id: str,
     introducer: str | None,
     now: datetime,
+    *,
+    excluded: tuple[str, ...],
 ) -> tuple[str, bytes]:
     """(file name, message) of the introduction request to `introducer` (a system user
     id or address; None: the strongest) about one visible contact or lead."""
@@ -78,7 +80,7 @@ def introduction_eml(
     requester = introductions.Colleague(
         found[1], introductions_read.user_email(session=session, system_user_id=found[0])
     )
-    rows = current_introducers(session, record_type, record_id, now)
+    rows = current_introducers(session, record_type, record_id, now, excluded)
     chosen = introductions.choose_introducer(rows, requester_id=found[0], named=introducer)
     if chosen is None:
         raise RecordNotFound(record_id)

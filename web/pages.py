@@ -84,7 +84,10 @@ def record_view(
     session: SessionDep,
     seen: VisibilityDep,
 ) -> HTMLResponse:
-    payload = record.record_page(session, seen, record_type, record_id, request.app.state.clock())
+    state = request.app.state
+    payload = record.record_page(
+        session, seen, record_type, record_id, state.clock(), excluded=state.excluded_users
+    )
     drafts = False
     if payload["introducers"]:  # the Draft introduction buttons, while who-knows-whom is on
         from worker.admin_settings import current_settings
@@ -115,6 +118,7 @@ def introduction_draft(
         record_id,
         introducer,
         request.app.state.clock(),
+        excluded=request.app.state.excluded_users,
     )
     return Response(
         message,

@@ -8,11 +8,9 @@ that its existence does not leak.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlmodel import Session
 
 from insights import similar_deals, timeline, views
@@ -54,31 +52,16 @@ KPI_FIELDS = (
 )
 
 
-class _Exclusions(BaseSettings):
-    """RAPPORT_EXCLUDED_USERS (and .env), as the worker reads it: ids or addresses."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="RAPPORT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
-    excluded_users: Annotated[tuple[str, ...], NoDecode] = ()
-
-    @field_validator("excluded_users", mode="before")
-    @classmethod
-    def _comma_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-
 def current_introducers(
-    session: Session, record_type: str, record_id: str, now: datetime
+    session: Session, record_type: str, record_id: str, now: datetime, excluded: tuple[str, ...]
 ) -> list[dict[str, Any]]:
-    """A person's stored introducers without the colleagues excluded or opted out since
-    the last introducers run wrote them, as `rapport introducers draft` leaves them out."""
+    """A person's stored introducers without the colleagues excluded (`excluded`:
+    RAPPORT_EXCLUDED_USERS, read when the app was built) or opted out since the last
+    introducers run wrote them, as `rapport introducers draft` leaves them out."""
     rows = load_introducers(session=session, record_type=record_type, record_id=record_id)
     if not rows:
         return rows
-    hidden = excluded_colleagues(session=session, configured=_Exclusions().excluded_users, now=now)
+    hidden = excluded_colleagues(session=session, configured=excluded, now=now)
     return [row for row in rows if row["system_user_id"] not in hidden]
 
 
@@ -103,10 +86,17 @@ def visible_record(
 
 
 def record_page(
-    session: Session, seen: Visibility, record_type: str, record_id: str, now: datetime
+    session: Session,
+    seen: Visibility,
+    record_type: str,
+    record_id: str,
+    now: datetime,
+    *,
+    excluded: tuple[str, ...],
 ) -> dict[str, Any]:
     """Everything the record page and GET /api/records/{type}/{id} show, as of `now`
-    (the app's clock: where a never-scored record's timeline starts)."""
+    (the app's clock: where a never-scored record's timeline starts); `excluded`:
+    the colleagues never offered as introducers (RAPPORT_EXCLUDED_USERS)."""
     if record_type not in views.RECORD_TYPES:
         raise RecordNotFound(record_type)
     row, owner_id = visible_record(session, seen, record_type, record_id)
@@ -124,7 +114,7 @@ def record_page(
         "timeline": _timeline(session, record_type, record_id, kpi, now),
         "stakeholders": _stakeholders(session, record_id) if record_type == "opportunity" else [],
         "weakest_contact": _weakest(session, kpi),
-        "introducers": _introducers(session, record_type, record_id, now),
+        "introducers": _introducers(session, record_type, record_id, now, excluded),
         "similar_won_deals": (
             _similar(session, record_id, now) if record_type == "opportunity" else None
         ),
@@ -212,11 +202,11 @@ def _weakest(session: Session, kpi: dict[str, Any] | None) -> dict[str, Any] | N
 
 
 def _introducers(
-    session: Session, record_type: str, record_id: str, now: datetime
+    session: Session, record_type: str, record_id: str, now: datetime, excluded: tuple[str, ...]
 ) -> list[dict[str, Any]]:
     if record_type not in ("contact", "lead"):
         return []
-    return current_introducers(session, record_type, record_id, now)
+    return current_introducers(session, record_type, record_id, now, excluded)
 
 
 def _similar(session: Session, opportunity_id: str, now: datetime) -> dict[str, Any] | None:
