@@ -20,6 +20,7 @@ from storage.crm_activity_rules import EARLIEST, TimeWindow
 from storage.crm_problems import RowProblem, RowProblems
 from storage.crm_tables import LEAD_STATUS_VALUES, OPPORTUNITY_STATUS_VALUES, Contact
 from storage.engine import is_sqlite
+from storage.interaction_store import PARTY_COLUMNS, ROW_COLUMNS
 from storage.packed_parties import FIELD_SEPARATOR as FIELD_SEPARATOR
 from storage.packed_parties import PACKED_COLUMNS
 from storage.packed_parties import PARTY_SEPARATOR as PARTY_SEPARATOR
@@ -229,20 +230,8 @@ def _without_erased_problems(session: Session, problems: list[RowProblem]) -> li
     return [problem for problem in problems if (problem.table, problem.row_id) not in erased]
 
 
-INTERACTION_COLUMNS = (
-    "key",
-    "kind",
-    "direction",
-    "occurred_at",
-    "duration_minutes",
-    "conversation_id",
-    "regarding_type",
-    "regarding_id",
-    "planned",
-    "opens",
-    "clicks",
-)
-PARTY_COLUMNS = ("interaction_key", "record_type", "record_id", "role", "side", "response")
+# What scoring reads of an interaction: the stored row less its provenance.
+INTERACTION_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in ("source", "crm_activity_id"))
 # Parties travel packed into one text column of the interaction row
 # (storage.packed_parties); FIELD_SEPARATOR and PARTY_SEPARATOR are imported
 # here for the readers of iter_interactions_with_parties.
