@@ -30,7 +30,7 @@ from worker.run.introducers import IntroducerRanking
 from worker.run.results import to_result
 from worker.run.scopes import build_scopes, display_names
 from worker.run.scoring_processes import PartSummary, merged, run_parts
-from worker.run.scoring_shares import Share, plan_shares
+from worker.run.scoring_shares import Share, needs, plan_shares
 
 Progress = Callable[[str, int, int | None], None]  # stage, done, total
 
@@ -92,11 +92,28 @@ def score_and_write(
     progress: Progress | None,
     admin: Mapping[str, Any],
     introducers: IntroducerRanking | None = None,
+    records: frozenset[RecordRef] | None = None,
 ) -> PartSummary:
     """Score and write back every record from the run's raw interaction rows under the
     run's admin settings; the summary carries the introducers ranked under
-    `introducers`, if given."""
+    `introducers`, if given.
+
+    `records`: score and write back only these records (None: the whole book).
+    This is the interface of incremental ticks: the caller passes the closure it
+    wants re-scored, roll-ups included (the accounts and deals whose people
+    changed); a record is scored exactly as a whole-book run would score it,
+    from its own people's interactions, picked out of `rows`. Refs that are not
+    a scored record of `crm` (a closed deal, a system user) are ignored.
+    Introducers are then ranked for the contacts and open leads among `records`
+    only.
+    """
     scopes = list(build_scopes(crm))
+    subset: Share | None = None
+    if records is not None:
+        scopes = [scope for scope in scopes if scope.record in records]
+        subset = Share(scopes, frozenset().union(*(needs(scope) for scope in scopes)))
+        if introducers is not None:
+            introducers = replace(introducers, records=introducers.records & records)
     job = ScoreShare(
         scopes,
         rows,
@@ -107,6 +124,7 @@ def score_and_write(
         batch_size,
         progress=progress,
         introducers=introducers,
+        share=subset,
     )
     if processes <= 1:
         return job(engine)

@@ -99,7 +99,7 @@ class _Groups:
         return root
 
 
-def _needs(scope: RecordScope) -> frozenset[RecordRef]:
+def needs(scope: RecordScope) -> frozenset[RecordRef]:
     return scope.people | {scope.record}
 
 
@@ -107,7 +107,7 @@ def plan_shares(scopes: Sequence[RecordScope], parts: int) -> list[Share]:
     """At most `parts` shares of about equal size; linked records stay together."""
     groups = _Groups()
     for scope in scopes:
-        groups.join(_needs(scope))
+        groups.join(needs(scope))
     members: dict[RecordRef, list[RecordScope]] = {}
     for scope in scopes:
         members.setdefault(groups.find(scope.record), []).append(scope)
@@ -125,6 +125,6 @@ def plan_shares(scopes: Sequence[RecordScope], parts: int) -> list[Share]:
         scopes_of, refs = shares[index]
         scopes_of.extend(group)
         for scope in group:
-            refs |= _needs(scope)
+            refs |= needs(scope)
         heapq.heappush(lightest, (weight + sum(len(s.people) + 1 for s in group), index))
     return [Share(scopes_of, frozenset(refs)) for scopes_of, refs in shares]
