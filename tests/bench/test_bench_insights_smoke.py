@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-from pathlib import Path
+from tests.bench.runner import assert_printed, figure_lines, run_bench, value
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "insights.py"
 FIGURES = (
     "health list: one owner's open opportunities (ms)",
     "pipeline chart: data + SVG (ms)",
@@ -24,38 +20,15 @@ FIGURES = (
 )
 
 
-def _has_value(line: str) -> bool:
-    """A figure line ends in its number, a target line in its verdict."""
-    if line.startswith("target "):
-        return re.search(r": sqlite (met|missed by \d+ ms)$", line) is not None
-    return re.fullmatch(r"[\d,]+(\.\d+)?", line.split()[-1]) is not None
-
-
 def test_benchmark_prints_its_figures_on_sqlite() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--interactions",
-            "2000",
-            "--records",
-            "1500",
-            "--db",
-            "sqlite",
-            "--repeat",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
+    lines = run_bench(
+        "insights.py",
+        *("--interactions", "2000", "--records", "1500", "--db", "sqlite", "--repeat", "1"),
         timeout=90,
-        check=False,
     )
 
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    for figure in FIGURES:
-        assert any(line.startswith(figure) and _has_value(line) for line in lines), figure
+    assert_printed(lines, FIGURES, db="sqlite")
     assert "sqlite" in lines[0]
     # the generator's won deals are scored and closed, so `deals similar` has some to compare
-    compared = next(line for line in lines if line.startswith("    won deals compared with"))
-    assert float(compared.split()[-1]) > 0, done.stdout
+    compared = figure_lines(lines, "    won deals compared with")[0]
+    assert (value(compared) or 0) > 0, lines

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+from tests.bench.runner import figure_lines, run_bench
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "sync.py"
 FIGURES = (
     "(a) decode+normalise, ours",
     "(a) SDK model deserializers",
@@ -19,31 +16,13 @@ FIGURES = (
 
 
 def test_benchmark_prints_its_figures_on_sqlite() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--users",
-            "2",
-            "--messages",
-            "300",
-            "--events",
-            "5",
-            "--sdk-messages",
-            "50",
-            "--rss-messages",
-            "2000",
-            "--db",
-            "sqlite",
-        ],
-        capture_output=True,
-        text=True,
+    lines = run_bench(
+        "sync.py",
+        *("--users", "2", "--messages", "300", "--events", "5", "--sdk-messages", "50"),
+        *("--rss-messages", "2000", "--db", "sqlite"),
         timeout=60,
-        check=False,
     )
 
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
     for figure in FIGURES:
-        assert any(line.startswith(figure) for line in lines), figure
-    assert "{'ok': 2}" in done.stdout  # both mailboxes synced
+        figure_lines(lines, figure)
+    assert "{'ok': 2}" in "\n".join(lines)  # both mailboxes synced

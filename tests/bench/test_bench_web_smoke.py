@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-from pathlib import Path
+from tests.bench.runner import assert_printed, figure_lines, run_bench, value
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "web.py"
 FIGURES = (
     "portfolio page, one owner: p95 server time (ms)",
     "record page, the owner's largest deal: p95 server (ms)",
@@ -23,47 +19,16 @@ FIGURES = (
 )
 
 
-def _value(line: str) -> float | None:
-    """A figure line's number (None if it has none)."""
-    last = line.split()[-1]
-    return float(last.replace(",", "")) if re.fullmatch(r"[\d,]+(\.\d+)?", last) else None
-
-
 def test_benchmark_prints_its_figures_on_sqlite() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH),
-            "--interactions",
-            "2000",
-            "--records",
-            "1500",
-            "--db",
-            "sqlite",
-            "--repeat",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
+    lines = run_bench(
+        "web.py",
+        *("--interactions", "2000", "--records", "1500", "--db", "sqlite", "--repeat", "2"),
         timeout=120,
-        check=False,
     )
 
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
     assert "sqlite" in lines[0]
-    for figure in FIGURES:
-        matching = [line for line in lines if line.startswith(figure)]
-        assert matching, figure
-        for line in matching:
-            if figure.startswith("target "):
-                assert re.search(r": sqlite (met|missed by \d+ ms)$", line), line
-            else:
-                assert _value(line) is not None, line
+    assert_printed(lines, FIGURES, db="sqlite")
     # Every page was answered and timed: a server time, rows and bubbles to show.
-    for figure in FIGURES[:4]:
-        line = next(line for line in lines if line.startswith(figure))
-        assert (_value(line) or 0) > 0, line
-    assert all((_value(line) or 0) > 0 for line in lines if line.startswith("    bubbles"))
-    rows = next(line for line in lines if line.startswith("    rows shown"))
-    assert (_value(rows) or 0) > 0, done.stdout
+    for figure in (*FIGURES[:4], "    bubbles", "    rows shown"):
+        for line in figure_lines(lines, figure):
+            assert (value(line) or 0) > 0, line
