@@ -191,32 +191,39 @@ def time_commands(db: str, url: str, repeat: int, workdir: Path) -> dict[str, An
     return figures
 
 
+def build_store(db: str, url: str, args: argparse.Namespace) -> int:
+    """Fill the empty store at `url` with the generated book, score it and close its won
+    deals (so `deals similar` has some to compare); the number of interactions."""
+    engine = create_store_engine(url)
+    upgrade(engine)
+    started = time.perf_counter()
+    population = seed_records(engine, args.records, seed=args.seed)
+    load_activities(engine, population, args.interactions)
+    date_deals(engine)
+    won = open_won_deals(engine)
+    summary = run_once(engine, now=NOW)
+    closes = close_won_deals(engine, won)
+    engine.dispose()
+    _note(
+        db,
+        f"store built and scored in {time.perf_counter() - started:.1f} s "
+        f"({summary.interactions} interactions, {summary.records_scored} records, "
+        f"{closes} won deals)",
+    )
+    return int(summary.interactions)
+
+
 def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rapport-bench-insights-") as workdir:
         url = fresh_store(db, args.postgres_url, Path(workdir) / "bench.db", BENCH_DATABASE)
-        engine = create_store_engine(url)
-        upgrade(engine)
-        started = time.perf_counter()
-        population = seed_records(engine, args.records, seed=args.seed)
-        load_activities(engine, population, args.interactions)
-        date_deals(engine)
-        won = open_won_deals(engine)
-        summary = run_once(engine, now=NOW)
-        closes = close_won_deals(engine, won)
-        engine.dispose()
-        built = time.perf_counter() - started
-        _note(
-            db,
-            f"store built and scored in {built:.1f} s ({summary.interactions} interactions, "
-            f"{summary.records_scored} records, {closes} won deals)",
-        )
+        interactions = build_store(db, url, args)
         try:
-            upgrade(engine)  # a migration added to the checkout while the store was built
+            upgrade(create_store_engine(url))  # a migration added while the store was built
             figures = time_commands(db, url, args.repeat, Path(workdir))
         finally:
             if db == "postgres":
                 drop_store(args.postgres_url, BENCH_DATABASE)
-    return {"db": db, "interactions": summary.interactions, **figures}
+    return {"db": db, "interactions": interactions, **figures}
 
 
 def _verdict(value: float, target: float) -> str:

@@ -45,15 +45,13 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
-from bench.crm_population import NOW, seed_records  # noqa: E402
-from bench.insights import close_won_deals, date_deals, open_won_deals, subjects  # noqa: E402
-from bench.score import load_activities  # noqa: E402
+from bench.crm_population import NOW  # noqa: E402
+from bench.insights import build_store, subjects  # noqa: E402
 from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
 from storage.engine import create_store_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from web.app import create_app  # noqa: E402
 from web.identity import Viewer  # noqa: E402
-from worker.run.tick import run_once  # noqa: E402
 
 BENCH_DATABASE = f"rapport_bench_web_{os.getpid()}"
 TARGETS_MS = {"portfolio": 300.0, "record": 300.0, "pipeline": 500.0, "pipeline_all": 500.0}
@@ -178,27 +176,6 @@ def time_pages(db: str, url: str, repeat: int) -> dict[str, Any]:
     return figures
 
 
-def build(db: str, url: str, args: argparse.Namespace) -> int:
-    """Fill and score the empty store at `url` as bench/insights.py does; interactions."""
-    engine = create_store_engine(url)
-    upgrade(engine)
-    started = time.perf_counter()
-    population = seed_records(engine, args.records, seed=args.seed)
-    load_activities(engine, population, args.interactions)
-    date_deals(engine)
-    won = open_won_deals(engine)
-    summary = run_once(engine, now=NOW)
-    closes = close_won_deals(engine, won)
-    engine.dispose()
-    _note(
-        db,
-        f"store built and scored in {time.perf_counter() - started:.1f} s "
-        f"({summary.interactions} interactions, {summary.records_scored} records, "
-        f"{closes} won deals)",
-    )
-    return int(summary.interactions)
-
-
 def _interactions(url: str) -> int:
     engine = create_store_engine(url)
     with engine.connect() as connection:
@@ -219,7 +196,7 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
         sqlite_path = Path(args.keep_dir or workdir) / f"bench-web-{os.getpid()}.db"
         url = fresh_store(db, args.postgres_url, sqlite_path, BENCH_DATABASE)
         try:
-            interactions = build(db, url, args)
+            interactions = build_store(db, url, args)
             figures = time_pages(db, url, args.repeat)
         except BaseException:
             if db == "postgres":
