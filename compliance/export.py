@@ -46,6 +46,7 @@ from compliance.tables import (
     weakest_contact_filter,
 )
 from storage.engine import session_scope
+from storage.health_read import UNREADABLE_KEY, read_row
 
 Rows = list[dict[str, Any]]
 STREAM = 2000  # rows per fetch when a whole table is read
@@ -59,6 +60,9 @@ class SubjectExport:
     format_version: int = FORMAT_VERSION
     notice: str = EMPLOYMENT_NOTICE
     records: list[RecordKey] = field(default_factory=list)
+    # CRM values no Python type reads (a created_at of 'not a date'): exported as
+    # unknown (null), each named here as the run reports it (storage.crm_problems).
+    unreadable: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {name: len(self.sections[name]) for name in SECTIONS}
@@ -82,8 +86,9 @@ def export_subject(engine: Engine, subject: str, *, now: datetime) -> SubjectExp
 def collect(session: Session, subject: Subject, *, now: datetime) -> SubjectExport:
     refs = subject.refs
     mentions = Mentions(subject.terms)
+    unreadable: list[str] = []
     sections: dict[str, Rows] = {
-        "records": [_record_row(session, record) for record in subject.records],
+        "records": [_record_row(session, record, unreadable) for record in subject.records],
         **_kpi_sections(session, refs),
         "history": _history(session, refs),
         **_interaction_sections(session, refs),
@@ -98,10 +103,11 @@ def collect(session: Session, subject: Subject, *, now: datetime) -> SubjectExpo
         generated_at=now,
         sections={name: sections[name] for name in SECTIONS},
         records=sorted(refs),
+        unreadable=unreadable,
     )
 
 
-def _record_row(session: Session, record: SubjectRecord) -> dict[str, Any]:
+def _record_row(session: Session, record: SubjectRecord, unreadable: list[str]) -> dict[str, Any]:
     row: dict[str, Any] = {
         "record_type": record.record_type,
         "record_id": record.record_id,
@@ -113,10 +119,16 @@ def _record_row(session: Session, record: SubjectRecord) -> dict[str, Any]:
     }
     table = HEALTH_TABLES.get(record.record_type)
     if table is not None and record.in_crm:
-        query = sa.select(table.c.created_at, *(table.c[c] for c in HEALTH_COLUMNS))
-        found = session.execute(query.where(table.c.id == record.record_id)).first()
+        found = read_row(
+            session=session,
+            table=table,
+            row_id=record.record_id,
+            columns=("created_at", *HEALTH_COLUMNS),
+            handling="exported as unknown (null)",
+        )
         if found is not None:
-            row.update(found._asdict())
+            unreadable += [str(problem) for problem in found.pop(UNREADABLE_KEY)]
+            row.update(found)
     return row
 
 

@@ -10,6 +10,7 @@ can be followed by a Rapport-side erasure.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
@@ -106,7 +107,7 @@ def _by_address(session: Session, address: str) -> Subject:
     for record_type, columns in ADDRESS_COLUMNS.items():
         table = SUBJECT_TABLES[record_type]
         matches = sa.or_(*(sa.func.lower(sa.func.trim(table.c[c])) == address for c in columns))
-        query = sa.select(table).where(matches).order_by(table.c.id)
+        query = _identity(record_type).where(matches).order_by(table.c.id)
         records += [_record(session, record_type, row._mapping) for row in session.execute(query)]
     if not records:
         raise UnknownSubjectError(
@@ -117,7 +118,7 @@ def _by_address(session: Session, address: str) -> Subject:
 
 def _by_record(session: Session, record_type: str, record_id: str) -> Subject:
     table = SUBJECT_TABLES[record_type]
-    row = session.execute(sa.select(table).where(table.c.id == record_id)).first()
+    row = session.execute(_identity(record_type).where(table.c.id == record_id)).first()
     query = f"{record_type}:{record_id}"
     if row is not None:
         return Subject(query, (_record(session, record_type, row._mapping),))
@@ -128,6 +129,15 @@ def _by_record(session: Session, record_type: str, record_id: str) -> Subject:
     raise UnknownSubjectError(
         f"subject: no {record_type} with id {record_id!r} in the CRM or in Rapport's tables"
     )
+
+
+def _identity(record_type: str) -> sa.Select[Any]:
+    """Only the columns that say who a record is: the CRM may hold a value no Python
+    type reads in its other columns (a `created_at` of 'not a date'), which must not
+    stop an export or an erasure (docs/crm-contract.md, "Values Rapport refuses")."""
+    table = SUBJECT_TABLES[record_type]
+    names = ("id", NAME_COLUMN[record_type], *ADDRESS_COLUMNS.get(record_type, ()))
+    return sa.select(*(table.c[name] for name in dict.fromkeys(names)))
 
 
 def _record(session: Session, record_type: str, values: RowMapping) -> SubjectRecord:

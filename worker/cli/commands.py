@@ -306,4 +306,6 @@ def health_show(record: str) -> dict[str, Any]:
         "health_updated_at": row["health_updated_at"],
         "kpi": kpi,
         "history": history,
+        # CRM values no type reads, shown as unknown (storage.health_read)
+        "unreadable": [str(problem) for problem in row[health_read.UNREADABLE_KEY]],
     }

@@ -19,7 +19,7 @@ from rich.table import Table
 from compliance.hashing import TOKEN_PREFIX
 from worker.cli import commands
 from worker.cli import compliance_commands as run
-from worker.cli.output import JsonFlag, console, emit
+from worker.cli.output import JsonFlag, console, emit, unreadable_lines
 from worker.failures import UserError
 
 TOKEN = re.compile(rf"({re.escape(TOKEN_PREFIX)}[0-9a-f]{{12}})[0-9a-f]{{52}}")
@@ -142,6 +142,8 @@ def _counts_table(title: str, counts: dict[str, int]) -> Table:
 
 
 def _exported(payload: dict[str, Any]) -> None:
+    for line in unreadable_lines(payload["unreadable"]):
+        console.print(line)
     console.print(_counts_table(f"Export of {payload['subject']}", payload["counts"]))
     for path in payload["files"]:
         console.print(f"wrote {path}")

@@ -46,6 +46,7 @@ def export(subject: str, fmt: str, out: Path, now: datetime) -> dict[str, Any]:
         "counts": delivery.export.counts(),
         "holds_data": delivery.export.holds_data,
         "notice": delivery.export.notice,
+        "unreadable": delivery.export.unreadable,  # CRM values exported as unknown
     }
 
 

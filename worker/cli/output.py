@@ -232,7 +232,16 @@ def demo_report(payload: dict[str, Any]) -> None:
     )
 
 
+def unreadable_lines(problems: list[str]) -> list[str]:
+    """CRM values no type reads (docs/crm-contract.md, "Values Rapport refuses"), first."""
+    if not problems:
+        return []
+    return ["CRM values outside the contract:", *(f"  {problem}" for problem in problems)]
+
+
 def health_report(payload: dict[str, Any]) -> None:
+    for line in unreadable_lines(payload["unreadable"]):
+        console.print(line)
     console.print(
         f"[bold]{payload['record_type']} {payload['name']}[/bold] ({payload['record_id']})"
     )
