@@ -143,24 +143,21 @@ class EntraSignIn:
         found: dict[str, Any] = json.loads(answer.text)
         return found
 
+    def _published_key(self, token: str) -> jwt.PyJWK | None:
+        """The tenant's key that signed `token` (by its `kid`), None if it publishes none;
+        the keys and the issuer are read again on first use or after a key roll-over."""
+        kid = str(jwt.get_unverified_header(token).get("kid") or "")
+        if kid not in self._keys or self._issuer is None:
+            self._refresh_keys()
+        return self._keys.get(kid)
+
     def verified_claims(self, id_token: str) -> dict[str, Any]:
         """The ID token's claims once its signature, issuer, audience and times check out."""
         try:
-            kid = str(jwt.get_unverified_header(id_token).get("kid") or "")
-            if kid not in self._keys:  # first use, or the tenant rolled its keys
-                self._refresh_keys()
-            key = self._keys.get(kid)
+            key = self._published_key(id_token)
             if key is None:
                 raise SignInFailed("the ID token is signed with a key the tenant does not publish")
-            claims: dict[str, Any] = jwt.decode(
-                id_token,
-                key.key,
-                algorithms=["RS256"],
-                audience=self.client_id,
-                issuer=self._issuer,
-                leeway=CLOCK_SKEW,
-                options={"require": ["exp", "iat", "iss", "aud"]},
-            )
+            claims = _decoded(id_token, key, self.client_id, self._issuer)
         except jwt.InvalidTokenError as problem:
             raise SignInFailed(f"the ID token was refused ({problem})") from None
         return claims
@@ -182,21 +179,10 @@ class EntraSignIn:
         for ID tokens), issuer (this tenant), audience (this app's API) and times check
         out, and it was issued to a user (a delegated token: `scp`)."""
         try:
-            kid = str(jwt.get_unverified_header(token).get("kid") or "")
-            if kid not in self._keys or self._issuer is None:
-                self._refresh_keys()
-            key = self._keys.get(kid)
+            key = self._published_key(token)
             if key is None:
                 raise BearerRefused("signed with a key the tenant does not publish")
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key.key,
-                algorithms=["RS256"],
-                audience=self.api_audiences(),
-                issuer=self._issuers(),
-                leeway=CLOCK_SKEW,
-                options={"require": ["exp", "iat", "iss", "aud"]},
-            )
+            claims = _decoded(token, key, self.api_audiences(), self._issuers())
         except jwt.InvalidTokenError as problem:
             raise BearerRefused(str(problem)) from None
         except SignInFailed as problem:  # the tenant's keys out of reach
@@ -374,3 +360,19 @@ def signed_out_page(request: Request) -> HTMLResponse:
     from web.templating import frame, templates
 
     return templates.TemplateResponse(request, "signed_out.html", frame(request, None))
+
+
+def _decoded(
+    token: str, key: jwt.PyJWK, audience: str | list[str], issuer: str | list[str] | None
+) -> dict[str, Any]:
+    """The claims once the RS256 signature, audience, issuer and times check out."""
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        key.key,
+        algorithms=["RS256"],
+        audience=audience,
+        issuer=issuer,
+        leeway=CLOCK_SKEW,
+        options={"require": ["exp", "iat", "iss", "aud"]},
+    )
+    return claims
