@@ -104,10 +104,52 @@ class Digester:
         return 2 if latest is not None and occurred_at > latest else 1
 
 
-def load_digests(*, session: Session) -> dict[str, ActivityDigest]:
+def context_fingerprint(
+    covered: Mapping[str, datetime], not_before: datetime | None, window: TimeWindow
+) -> str:
+    """What every digest of a pass shares: the rules, Exchange's coverage, which bounds apply.
+
+    Equal between two passes, an activity's digest can move only with its own
+    rows, its parties' matches, or its time crossing a bound
+    (storage.crm_ingest reads exactly those).
+    """
+    coverage = sorted((user, since.isoformat()) for user, since in covered.items())
+    bounds = (not_before is None, window.completed_until is None, window.latest is None)
+    return hashlib.blake2b(_encode((RULES_VERSION, coverage, bounds)), digest_size=16).hexdigest()
+
+
+def load_digests(
+    *, session: Session, ids: Iterable[str] | None = None
+) -> dict[str, ActivityDigest]:
+    """Every digest, or those of the activity ids `ids`."""
+    if ids is not None:
+        found: dict[str, ActivityDigest] = {}
+        for batch in chunks(ids):
+            keyed = sa.select(*DIGEST.c).where(DIGEST.c.activity_id.in_(batch))
+            found.update((row[0], ActivityDigest(*row)) for row in session.execute(keyed))
+        return found
     query = f"SELECT {', '.join(COLUMNS)} FROM {DIGEST.name}"
     new = tuple.__new__  # skips the NamedTuple's Python-level __new__: a million rows
     return {row[0]: new(ActivityDigest, row) for row in raw_rows(session, query)}
+
+
+def digests_of_keys(*, session: Session, keys: Iterable[str]) -> dict[str, ActivityDigest]:
+    """The digests of the activities that became one of the interaction keys `keys`."""
+    found: dict[str, ActivityDigest] = {}
+    for batch in chunks(keys):
+        query = sa.select(*DIGEST.c).where(DIGEST.c.interaction_key.in_(batch))
+        found.update((row[0], ActivityDigest(*row)) for row in session.execute(query))
+    return found
+
+
+def digest_count(*, session: Session) -> int:
+    return int(session.scalar(sa.select(sa.func.count()).select_from(DIGEST)) or 0)
+
+
+def outcome_counts(*, session: Session) -> dict[str, int]:
+    """How many activities had each outcome when last derived."""
+    query = sa.select(DIGEST.c.outcome, sa.func.count()).group_by(DIGEST.c.outcome)
+    return {outcome: int(count) for outcome, count in session.execute(query)}
 
 
 def replace_digests(

@@ -5,6 +5,14 @@ and writes only the difference, so re-running changes nothing and an
 activity that was deleted or cancelled disappears on the next run. A broken
 activity row is reported and skipped; whatever was stored for it stays.
 
+A tick reads only what changed since the last one (storage.tick_changes): the
+activities the change log names, those whose time crossed one of the rules'
+moving bounds (the retention cutoff, now, the planning horizon), those that
+carried a problem, and those whose interaction someone else wrote (Exchange,
+retention, erasure). A change to the directory (users, contacts, leads,
+erased subjects), to Exchange's coverage or to the rules, or a digest table
+that is not what the last pass left, makes it a full pass, as before.
+
 Two things the CRM still holds are not taken in again: activities older than
 the retention window (`not_before`, so a purge is not undone by the next
 run), and erased subjects (storage.suppression: the directory leaves them
@@ -13,20 +21,37 @@ out, and a "regarding" link to an erased record is dropped).
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from storage.crm_activity_rows import ActivityRow, iter_activities, parties_by_activity
+from storage.crm_activity_rows import (
+    ActivityPartyRow,
+    ActivityRow,
+    activities_by_id,
+    iter_activities,
+    parties_by_activity,
+)
 from storage.crm_activity_rules import TimeWindow, interaction_key, to_interaction
-from storage.crm_digests import ActivityDigest, Digester, load_digests, replace_digests
+from storage.crm_digests import (
+    ActivityDigest,
+    Digester,
+    context_fingerprint,
+    digest_count,
+    digests_of_keys,
+    load_digests,
+    outcome_counts,
+    replace_digests,
+)
 from storage.crm_problems import RowProblem, RowProblems, RowRejected
 from storage.directory import Directory, load_directory
-from storage.engine import session_scope
+from storage.engine import is_postgres, session_scope
 from storage.interaction_locks import lock_all_interactions
 from storage.interaction_store import (
     INTERACTION,
@@ -38,9 +63,28 @@ from storage.interaction_store import (
 )
 from storage.mailbox_store import exchange_covered_users
 from storage.raw_rows import Unreadable, raw_rows
+from storage.tick_changes import (
+    InteractionChanges,
+    TickMemory,
+    add_pending,
+    read_state,
+    rechecks,
+    replace_rechecks,
+    take_activity_changes,
+    take_interaction_changes,
+    take_record_changes,
+    write_state,
+)
 
 # Beyond this many changed interactions one full read beats reading them by key.
 KEYED_READ_LIMIT = 20_000
+# Beyond this many activities to derive, one full pass beats reading them by id.
+INCREMENTAL_LIMIT = 100_000
+# A change in one of these makes the next pass a full one: the directory every party is
+# matched against, and a CRM table emptied at once (TRUNCATE logs no rows).
+FULL_PASS_TABLES = frozenset(
+    {"system_user", "contact", "lead", "erased_subject", "crm_activity", "crm_activity_party"}
+)
 
 
 @dataclass
@@ -52,6 +96,10 @@ class CrmIngestReport:
     counts: WriteCounts = field(default_factory=WriteCounts)
     # CRM values outside the contract: counted by column, the first ones kept in full.
     problems: RowProblems = field(default_factory=RowProblems)
+    incremental: bool = False  # only what the change logs named was derived
+    derived: int = 0  # activities derived (again) this pass
+    # Record tables that changed in a column Rapport reads since the last pass.
+    tables_changed: frozenset[str] = frozenset()
 
 
 def _seen_by_exchange(session: Session, keys: list[str]) -> set[str]:
@@ -105,11 +153,15 @@ class _Scan:
         self.unchanged_keys: set[str] = set()
         self.unchanged_interactions = 0
         self.skipped = 0  # activities not derived again
+        self.partial = False  # only some activities were read
+        self.read: set[str] = set()
+        self.recheck: set[str] = set()  # activities with a problem: no digest kept
+        self.undigested: Counter[str] = Counter()  # their outcomes
 
     @property
     def incremental(self) -> bool:
-        """Whether the pass skipped anything; if not, it is a full pass."""
-        return self.skipped > 0
+        """Whether the pass skipped or left out anything; if not, it is a full pass."""
+        return self.skipped > 0 or self.partial
 
 
 @dataclass(frozen=True)
@@ -147,14 +199,51 @@ def _count(report: CrmIngestReport, outcome: str) -> None:
         report.beyond_retention += 1
 
 
+@dataclass
+class _Read:
+    """Activities read for a pass, their parties, and those with unreadable times."""
+
+    activities: Iterable[ActivityRow]  # streamed for a full pass
+    parties: dict[str, list[ActivityPartyRow]]
+    unreadable: list[Unreadable]
+
+    @property
+    def ids(self) -> set[str]:
+        """Only of an incremental read (a list)."""
+        return {row.id for row in self.activities} | {row.id for row, _ in self.unreadable}
+
+
+def _read_all(session: Session) -> _Read:
+    unreadable: list[Unreadable] = []
+    rows = iter_activities(session=session, unreadable=unreadable)
+    return _Read(rows, parties_by_activity(session=session), unreadable)
+
+
+def _read_some(session: Session, ids: set[str], where: str) -> _Read:
+    """The activities of `ids` and those `where` (SQL), each once, by id."""
+    unreadable: list[Unreadable] = []
+    found = {
+        row.id: row for row in activities_by_id(session=session, ids=ids, unreadable=unreadable)
+    }
+    if where:
+        more = iter_activities(session=session, unreadable=unreadable, where=where)
+        found.update((row.id, row) for row in more if row.id not in found)
+    unique = {item[0].id: item for item in unreadable if item[0].id not in found}
+    read = _Read([found[key] for key in sorted(found)], {}, list(unique.values()))
+    read.parties = parties_by_activity(session=session, ids=read.ids)
+    return read
+
+
 def _scan(
     session: Session,
     report: CrmIngestReport,
     not_before: datetime | None,
     window: TimeWindow,
     previous: dict[str, ActivityDigest],
+    read: _Read | None = None,
 ) -> _Scan:
-    """Derive every activity whose digest differs from `previous` (all, if it is empty).
+    """Derive every activity whose digest differs from `previous` (all, if it is empty),
+    among every activity, or those `read`.
 
     `previous` is consumed: what is left afterwards are deleted activities.
     """
@@ -162,11 +251,13 @@ def _scan(
     covered = exchange_covered_users(session=session)
     context = _Context(directory, covered, not_before, window)
     digester = Digester(directory, covered, not_before, window)
-    parties = parties_by_activity(session=session)
     scan = _Scan()
-    unreadable: list[Unreadable] = []
-    for activity in iter_activities(session=session, unreadable=unreadable):
+    scan.partial = read is not None
+    read = _read_all(session) if read is None else read
+    parties, unreadable = read.parties, read.unreadable
+    for activity in read.activities:
         report.activities += 1
+        scan.read.add(activity.id)
         own_parties = parties.get(activity.id, [])
         digest = digester.digest(activity, own_parties)
         before = previous.pop(activity.id, None)
@@ -195,8 +286,12 @@ def _scan(
             # An activity with a problem keeps no digest: it is checked, and reported,
             # again on every run until the CRM corrects it.
             scan.digests.append(ActivityDigest(activity.id, digest, outcome, key))
+        else:
+            scan.recheck.add(activity.id)
+            scan.undigested[outcome] += 1
     for row, columns in unreadable:
         report.activities += 1
+        scan.read.add(row.id)
         _forget(scan, row, previous.pop(row.id, None))
         problems = [
             RowProblem("crm_activity", row.id, column, getattr(row, column), "a timestamp")
@@ -226,6 +321,7 @@ def _reject(
     for problem in problems:
         report.problems.add(problem)
     scan.rejected.add(interaction_key(activity))
+    scan.recheck.add(activity.id)
 
 
 def _still_holds(session: Session, scan: _Scan) -> bool:
@@ -257,7 +353,11 @@ def _stored_records(session: Session, scan: _Scan) -> dict[str, InteractionRecor
 
 
 def ingest_crm_activities(
-    engine: Engine, *, not_before: datetime | None = None, now: datetime | None = None
+    engine: Engine,
+    *,
+    not_before: datetime | None = None,
+    now: datetime | None = None,
+    full: bool = False,
 ) -> CrmIngestReport:
     """`not_before`: the retention cutoff (now minus the interaction window); the caller
     reads it from the settings, storage does not. `now`: the run's now, which the
@@ -265,31 +365,173 @@ def ingest_crm_activities(
     without it only the bounds that do not move with the clock are checked.
 
     Only activities whose inputs changed since the last run are derived again
-    (storage.crm_digests); the result is the one a full pass would give.
+    (storage.crm_digests), and, between full passes, only those the change logs
+    name are read (storage.tick_changes); the result is the one a full pass
+    would give. `full`: read every activity (the digests still skip the unchanged).
+    The records the written interactions name are left in tick_pending_record.
     """
     with session_scope(engine) as session:
         window = TimeWindow.around(now)
-        report = CrmIngestReport()
-        scan = _scan(session, report, not_before, window, load_digests(session=session))
-        # An Exchange sync (on another replica) may be committing the same `msg:` keys:
-        # hold every key (one lock) from before the checks until this transaction ends.
-        lock_all_interactions(session)
-        if scan.incremental and not _still_holds(session, scan):
+        tables = frozenset(take_record_changes(session))
+        logged = take_activity_changes(session)
+        state = read_state(session)
+        context = context_fingerprint(exchange_covered_users(session=session), not_before, window)
+        scan: _Scan | None = None
+        foreign = InteractionChanges()
+        if _may_go_incremental(session, state, context, tables, logged, full):
+            # Exchange pages wait from here: what they wrote before is in the log.
+            lock_all_interactions(session)
+            foreign = take_interaction_changes(session)
+            found = _incremental_scan(session, not_before, window, state, logged, foreign)
+            if found is not None:
+                report, scan = found
+        if scan is None:
             report = CrmIngestReport()
-            scan = _scan(session, report, not_before, window, {})
-        stored = _stored_records(session, scan)
-        desired = scan.desired
-        shared = [key for key in desired.keys() | stored.keys() if key.startswith("msg:")]
-        for key in _seen_by_exchange(session, shared):
-            desired.pop(key, None)
-            stored.pop(key, None)  # Exchange replaced the CRM copy after it was read
-        report.counts = sync_records(
-            session=session, desired=desired, stored=stored, keep=frozenset(scan.rejected)
-        )
-        report.counts.unchanged += scan.unchanged_interactions
-        replace_digests(
-            session=session,
-            rows=scan.digests,
-            forget=scan.derived if scan.incremental else None,
+            scan = _scan(session, report, not_before, window, load_digests(session=session))
+            # An Exchange sync (on another replica) may be committing the same `msg:` keys:
+            # hold every key (one lock) from before the checks until this transaction ends.
+            lock_all_interactions(session)
+            taken = take_interaction_changes(session)
+            foreign.keys |= taken.keys
+            foreign.refs |= taken.refs
+            if scan.incremental and not _still_holds(session, scan):
+                report = CrmIngestReport()
+                scan = _scan(session, report, not_before, window, {})
+        report.tables_changed = tables
+        written = _write(session, scan, report)
+        # The records the rows named, before and after: scored by this tick (worker.run.tick).
+        add_pending(session, foreign.refs | take_interaction_changes(session, keys=written).refs)
+        forget = scan.derived if scan.incremental else None
+        replace_digests(session=session, rows=scan.digests, forget=forget)
+        replace_rechecks(session, forget=forget, add=scan.recheck)
+        if report.incremental:
+            _count_everything(session, report, scan)
+        write_state(
+            session,
+            crm_context=context,
+            crm_not_before=not_before,
+            crm_completed_until=window.completed_until,
+            crm_latest=window.latest,
+            crm_digests=digest_count(session=session),
+            regrade_due=state.regrade_due or bool(tables),
         )
     return report
+
+
+def _write(session: Session, scan: _Scan, report: CrmIngestReport) -> set[str]:
+    """Make the stored CRM interactions what the pass derived; the keys written."""
+    stored = _stored_records(session, scan)
+    desired = scan.desired
+    shared = [key for key in desired.keys() | stored.keys() if key.startswith("msg:")]
+    for key in _seen_by_exchange(session, shared):
+        desired.pop(key, None)
+        stored.pop(key, None)  # Exchange replaced the CRM copy after it was read
+    keep = frozenset(scan.rejected)
+    written = {key for key, record in desired.items() if stored.get(key) != record}
+    written.update(key for key in stored if key not in desired and key not in keep)
+    report.counts = sync_records(session=session, desired=desired, stored=stored, keep=keep)
+    report.counts.unchanged += scan.unchanged_interactions
+    report.derived = len(scan.derived)
+    return written
+
+
+def _may_go_incremental(
+    session: Session,
+    state: TickMemory,
+    context: str,
+    tables: frozenset[str],
+    logged: Collection[str],
+    full: bool,
+) -> bool:
+    """Whether the last pass left a base that the change logs bring up to date."""
+    return (
+        not full
+        and state.crm_context == context
+        and not tables & FULL_PASS_TABLES
+        and len(logged) <= INCREMENTAL_LIMIT
+        and state.crm_digests == digest_count(session=session)
+    )
+
+
+def _incremental_scan(
+    session: Session,
+    not_before: datetime | None,
+    window: TimeWindow,
+    state: TickMemory,
+    logged: set[str],
+    foreign: InteractionChanges,
+) -> tuple[CrmIngestReport, _Scan] | None:
+    """Derive what changed; None when that is too much for reading by id."""
+    where = _crossed_bounds(
+        is_postgres(session),
+        ((state.crm_not_before, not_before),),
+        ((state.crm_completed_until, window.completed_until), (state.crm_latest, window.latest)),
+    )
+    # Activities whose interaction someone else wrote are derived whatever their digest.
+    forced = set(digests_of_keys(session=session, keys=foreign.keys))
+    rechecked = rechecks(session)
+    ids = logged | rechecked | forced
+    for _round in range(3):
+        if len(ids) > INCREMENTAL_LIMIT:
+            return None
+        report = CrmIngestReport(incremental=True)
+        read = _read_some(session, ids, where)
+        previous = load_digests(session=session, ids=ids | read.ids)
+        for activity_id in forced & previous.keys():
+            previous[activity_id] = previous[activity_id]._replace(digest="")
+        scan = _scan(session, report, not_before, window, previous, read)
+        # Another activity that shares an interaction key with one derived here (one
+        # email tracked twice) is derived with it, as a full pass would.
+        keys = scan.affected | scan.desired.keys()
+        sharing = set(digests_of_keys(session=session, keys=keys)) - set(scan.derived)
+        if rechecked - scan.read:
+            return None  # a row with a problem is gone: what was kept for it goes in a full pass
+        if not sharing:
+            return report, scan
+        forced |= sharing
+        ids |= sharing
+    return None
+
+
+def _crossed_bounds(
+    postgres: bool,
+    cutoffs: tuple[tuple[datetime | None, datetime | None], ...],
+    bounds: tuple[tuple[datetime | None, datetime | None], ...],
+) -> str:
+    """SQL for the activities whose time lies between a bound's last value and this one's
+    (the digest holds which side of each bound an activity's time falls on).
+
+    PostgreSQL compares timestamps; SQLite keeps what the CRM wrote as text,
+    so whole days are compared there, a day wider on each side for offsets.
+    """
+    time = "COALESCE(start_at, end_at)"
+    ranges = []
+    for before, after in (*cutoffs, *bounds):
+        if before is None or after is None or before == after:
+            continue
+        low, high = sorted((before, after))
+        if postgres:
+            margin = timedelta(minutes=1)
+            ranges.append(
+                f"({time} >= '{(low - margin).isoformat()}'"
+                f" AND {time} <= '{(high + margin).isoformat()}')"
+            )
+        else:
+            first = (low - timedelta(days=1)).date().isoformat()
+            last = (high + timedelta(days=1)).date().isoformat()
+            ranges.append(f"(substr({time}, 1, 10) BETWEEN '{first}' AND '{last}')")
+    return " OR ".join(ranges)
+
+
+def _count_everything(session: Session, report: CrmIngestReport, scan: _Scan) -> None:
+    """An incremental pass read few activities: the report counts them all, as a full
+    pass does (the outcomes kept in the digests, and those of rows with problems)."""
+    outcomes = Counter(outcome_counts(session=session))
+    outcomes.update(scan.undigested)
+    report.covered_by_exchange = outcomes["covered"]
+    report.beyond_retention = outcomes["beyond_retention"]
+    total = session.scalar(sa.select(sa.func.count()).select_from(sa.table("crm_activity")))
+    report.activities = int(total or 0)
+    report.unchanged = report.activities - len(scan.read.intersection(scan.derived))
+    counts = report.counts
+    counts.unchanged = outcomes["interaction"] - counts.added - counts.updated

@@ -92,6 +92,7 @@ class TickState(SQLModel, table=True):
     crm_not_before: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
     crm_completed_until: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
     crm_latest: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
+    crm_digests: int | None = None  # digest rows it left: fewer or more means a full pass
     # The last full regrade: its now, and the admin settings it ran under.
     regraded_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
     settings_fingerprint: str | None = None

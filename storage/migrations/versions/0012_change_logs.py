@@ -99,6 +99,7 @@ def upgrade() -> None:
         sa.Column("crm_not_before", storage.types.UTCDateTime(), nullable=True),
         sa.Column("crm_completed_until", storage.types.UTCDateTime(), nullable=True),
         sa.Column("crm_latest", storage.types.UTCDateTime(), nullable=True),
+        sa.Column("crm_digests", sa.Integer(), nullable=True),
         sa.Column("regraded_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("settings_fingerprint", sa.String(), nullable=True),
         sa.Column("regrade_due", sa.Boolean(), nullable=False),

@@ -1,0 +1,183 @@
+"""Reading what changed since the last tick out of the change logs (storage.tick_tables).
+
+Each `take_*` deletes exactly the log rows it returns, inside the caller's
+transaction: if that transaction rolls back, the rows are there for the next
+tick; a row committed by another writer meanwhile is not taken and waits
+too. PostgreSQL does it in one statement (DELETE ... RETURNING); SQLite has
+one writer at a time, so what it reads up to the highest sequence number is
+what it deletes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from storage.engine import is_postgres
+from storage.interaction_store import chunks
+from storage.packed_parties import FIELD_SEPARATOR, PARTY_SEPARATOR
+from storage.tick_tables import (
+    TICK_STATE_ID,
+    CrmActivityChange,
+    CrmActivityRecheck,
+    CrmRecordChange,
+    InteractionChange,
+    TickPendingRecord,
+    TickState,
+)
+from storage.types import core_table
+
+ACTIVITY_CHANGE = core_table(CrmActivityChange)
+RECORD_CHANGE = core_table(CrmRecordChange)
+INTERACTION_CHANGE = core_table(InteractionChange)
+PENDING = core_table(TickPendingRecord)
+RECHECK = core_table(CrmActivityRecheck)
+STATE = core_table(TickState)
+
+Ref = tuple[str, str]  # (record type, record id)
+
+
+def _take(session: Session, table: sa.Table, columns: str, where: str = "") -> list[Any]:
+    """The distinct `columns` of the log rows (those `where`), deleted as they are read."""
+    condition = f" WHERE {where}" if where else ""
+    if is_postgres(session):
+        query = (
+            f"WITH taken AS (DELETE FROM {table.name}{condition} RETURNING {columns})"
+            f" SELECT DISTINCT {columns} FROM taken"
+        )
+        return list(session.execute(sa.text(query)).all())
+    last = session.scalar(sa.text(f"SELECT max(seq) FROM {table.name}"))
+    if last is None:
+        return []
+    bound = f"seq <= {int(last)}" + (f" AND ({where})" if where else "")
+    rows = list(
+        session.execute(sa.text(f"SELECT DISTINCT {columns} FROM {table.name} WHERE {bound}"))
+    )
+    session.execute(sa.text(f"DELETE FROM {table.name} WHERE {bound}"))
+    return rows
+
+
+def take_activity_changes(session: Session) -> set[str]:
+    """Ids of the CRM activities inserted, updated or deleted (or whose parties were)."""
+    return {activity_id for (activity_id,) in _take(session, ACTIVITY_CHANGE, "activity_id")}
+
+
+def take_record_changes(session: Session) -> set[str]:
+    """Which record tables changed in a column Rapport reads (or were truncated)."""
+    return {table for (table,) in _take(session, RECORD_CHANGE, "table_name")}
+
+
+@dataclass
+class InteractionChanges:
+    """Interaction keys written by anyone, and the records those rows named."""
+
+    keys: set[str] = field(default_factory=set)
+    refs: set[Ref] = field(default_factory=set)
+
+
+def take_interaction_changes(
+    session: Session, *, keys: Collection[str] | None = None
+) -> InteractionChanges:
+    """Every logged interaction change, or those of `keys`."""
+    columns = "key, parties, regarding_type, regarding_id"
+    changes = InteractionChanges()
+    if keys is None:
+        rows = _take(session, INTERACTION_CHANGE, columns)
+    else:
+        rows = []
+        for batch in chunks(sorted(keys)):
+            listed = ", ".join("'" + key.replace("'", "''") + "'" for key in batch)
+            rows.extend(_take(session, INTERACTION_CHANGE, columns, f"key IN ({listed})"))
+    for key, parties, regarding_type, regarding_id in rows:
+        changes.keys.add(key)
+        changes.refs.update(party_refs(parties))
+        if regarding_type and regarding_id:
+            changes.refs.add((regarding_type, regarding_id))
+    return changes
+
+
+def party_refs(packed: str | None) -> Iterable[Ref]:
+    """The records named in packed parties (storage.packed_parties): record id last."""
+    if not packed:
+        return ()
+    refs = []
+    for piece in packed.split(PARTY_SEPARATOR):
+        fields = piece.split(FIELD_SEPARATOR, 4)
+        if len(fields) == 5:
+            refs.append((fields[1], fields[4]))
+    return refs
+
+
+def add_pending(session: Session, refs: Iterable[Ref]) -> None:
+    """Records to score at the next chance (kept if this tick fails before scoring)."""
+    wanted = set(refs)
+    if not wanted:
+        return
+    present = pending_records(session)
+    rows = [{"record_type": t, "record_id": i} for t, i in wanted - present]
+    for batch in chunks(rows):
+        session.execute(sa.insert(PENDING), batch)
+
+
+def pending_records(session: Session) -> set[Ref]:
+    return {
+        (t, i) for t, i in session.execute(sa.select(PENDING.c.record_type, PENDING.c.record_id))
+    }
+
+
+def forget_pending(session: Session, refs: Iterable[Ref]) -> None:
+    """The records scored: only those read before scoring (more may have come since)."""
+    for batch in chunks(sorted(refs)):
+        pairs = sa.tuple_(PENDING.c.record_type, PENDING.c.record_id).in_(batch)
+        session.execute(sa.delete(PENDING).where(pairs))
+
+
+def rechecks(session: Session) -> set[str]:
+    return set(session.scalars(sa.select(RECHECK.c.activity_id)))
+
+
+def replace_rechecks(session: Session, *, forget: Iterable[str] | None, add: Iterable[str]) -> None:
+    """Drop the activity ids `forget` (None: all), then add `add`."""
+    if forget is None:
+        session.execute(sa.delete(RECHECK))
+    else:
+        for batch in chunks(sorted(set(forget))):
+            session.execute(sa.delete(RECHECK).where(RECHECK.c.activity_id.in_(batch)))
+    rows = [{"activity_id": activity_id} for activity_id in sorted(set(add))]
+    for batch in chunks(rows):
+        session.execute(sa.insert(RECHECK), batch)
+
+
+@dataclass(frozen=True)
+class TickMemory:
+    """The row of tick_state (all None/False before the first tick)."""
+
+    crm_context: str | None = None
+    crm_not_before: datetime | None = None
+    crm_completed_until: datetime | None = None
+    crm_latest: datetime | None = None
+    crm_digests: int | None = None
+    regraded_at: datetime | None = None
+    settings_fingerprint: str | None = None
+    regrade_due: bool = False
+
+
+def read_state(session: Session) -> TickMemory:
+    row = session.execute(sa.select(STATE).where(STATE.c.id == TICK_STATE_ID)).mappings().first()
+    if row is None:
+        return TickMemory()
+    return TickMemory(**{name: row[name] for name in TickMemory.__dataclass_fields__})
+
+
+def write_state(session: Session, **values: Any) -> None:
+    """Set these columns of tick_state (the row is made on the first write)."""
+    updated = session.execute(sa.update(STATE).where(STATE.c.id == TICK_STATE_ID).values(values))
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        session.execute(
+            sa.insert(STATE).values({"id": TICK_STATE_ID, "regrade_due": False, **values})
+        )
