@@ -7,6 +7,7 @@ thing: they live in the database (see worker/admin_settings.py).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from uuid import UUID
@@ -32,6 +33,24 @@ def _group_id(group: str) -> str:
         raise ValueError(
             f"{group!r} is not a group object id; expected Entra group ids (GUIDs), comma-separated"
         ) from None
+
+
+REGRADE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+REGRADE_LONGEST = timedelta(days=7)
+
+
+def regrade_duration(raw: str) -> timedelta:
+    """RAPPORT_REGRADE_EVERY: seconds, or a number with s, m, h or d; 0: every tick."""
+    text = raw.strip().lower()
+    unit = REGRADE_UNITS.get(text[-1:], None) if text else None
+    number = text[:-1] if unit is not None else text
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= REGRADE_LONGEST.total_seconds():
+        raise ValueError("a duration from 0 (every tick) to 7d, as seconds or with s, m, h or d")
+    return timedelta(seconds=seconds)
 
 
 class Settings(BaseSettings):
@@ -108,6 +127,9 @@ class Settings(BaseSettings):
     sync_interval_seconds: int = Field(default=300, ge=1, le=86_400)
     sync_jitter_seconds: float = Field(default=30.0, ge=0)
     scoring_interval_seconds: int = Field(default=3600, ge=1, le=86_400)
+    # Every record is scored again at most this long after the last full regrade; between
+    # regrades a tick scores only the records whose interactions changed (docs/deploy.md).
+    regrade_every: timedelta = timedelta(days=1)
     retention_hour_utc: int = Field(default=3, ge=0, le=23)
     retention_interaction_days: int = Field(default=730, ge=1, le=36_500)
     retention_snapshot_days: int = Field(default=90, ge=1, le=36_500)
@@ -133,6 +155,11 @@ class Settings(BaseSettings):
                 f"of RAPPORT_SYNC_INTERVAL_SECONDS={self.sync_interval_seconds}"
             )
         return self
+
+    @field_validator("regrade_every", mode="before")
+    @classmethod
+    def _regrade_duration(cls, value: object) -> object:
+        return regrade_duration(value) if isinstance(value, str) else value
 
     @field_validator(
         "allowed_data_locations",
