@@ -4,8 +4,9 @@ Exit codes: 0 ok; 1 unexpected failure; 2 bad input (argument, setting value,
 unknown record, invalid configuration); 3 consent not granted; 4 the database
 is unreachable, unusable (not a database, read-only) or its schema is not
 current; 5 (`run --once`) the Exchange sync failed for every mailbox it tried,
-or before any (the CRM path still ran); 6 (`run --once`) another run held the
-store longer than RAPPORT_RUN_WAIT_SECONDS (worker/run/lock.py).
+or before any, a token Entra refused included (the CRM path still ran); 6
+(`run --once`) another run held the store longer than RAPPORT_RUN_WAIT_SECONDS
+(worker/run/lock.py).
 
 No message built here carries a secret: a configuration error names the
 setting and what is wrong with it, and shows the value only for settings that

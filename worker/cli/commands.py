@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from consent.check import TOKEN_FAILED
 from storage import health_read, migrate
 from storage.engine import (
     create_store_engine,
@@ -25,7 +26,7 @@ from worker.admin_settings import (
     current_settings,
     grade_ranges,
 )
-from worker.failures import StoreError, UserError
+from worker.failures import EXIT_EXCHANGE_FAILED, StoreError, UserError
 from worker.log import configure_logging
 from worker.run.exchange import ExchangeSummary, residency_hint, round_figures
 from worker.run.lock import holding_run_lock, this_process
@@ -198,11 +199,26 @@ def summary_payload(summary: RunSummary) -> dict[str, Any]:
         "written": asdict(summary.writeback),
         "seconds": {stage: round(value, 3) for stage, value in summary.seconds.items()},
         "exchange": exchange_payload(summary.exchange),
-        "failure": summary.failure,
-        "exit_code": summary.exit_code,
+        "failure": run_failure(summary),
+        "exit_code": summary.exit_code or (EXIT_EXCHANGE_FAILED if run_failure(summary) else 0),
         "introducers": asdict(summary.introducers) if summary.introducers else None,
         "dataverse": summary.dataverse,  # RAPPORT_CRM=dataverse: pull, push, requests
     }
+
+
+def run_failure(summary: RunSummary) -> str | None:
+    """What failed as a whole (`run --once` exits 5): the summary's own failure, or a
+    token Exchange could not get (a wrong secret, an unknown app: `token_failed`, which
+    pauses the sync; docs/exchange-sync.md). The reason is Entra's AADSTS line, which
+    never carries the secret. Not configured, or consent missing, is no failure: the
+    tenant is meant to be scored from CRM data then."""
+    return summary.failure or _token_failure(summary.exchange)
+
+
+def _token_failure(exchange: ExchangeSummary | None) -> str | None:
+    if exchange is None or exchange.state != TOKEN_FAILED:
+        return None
+    return f"the Exchange sync failed before any mailbox was read: {exchange.reason}"
 
 
 def exchange_payload(exchange: ExchangeSummary | None) -> dict[str, Any] | None:
@@ -211,7 +227,7 @@ def exchange_payload(exchange: ExchangeSummary | None) -> dict[str, Any] | None:
     payload: dict[str, Any] = {
         "state": exchange.state,
         "reason": exchange.reason,
-        "failure": exchange.failure,
+        "failure": exchange.failure or _token_failure(exchange),
     }
     if exchange.consent is not None:
         payload["missing_permissions"] = exchange.consent.needed_for

@@ -163,7 +163,7 @@ def _exchange_lines(exchange: dict[str, Any] | None) -> list[str]:
     if exchange is None:
         return []
     if "mailboxes" not in exchange:  # no round: not configured, no consent, switched off
-        if exchange["state"] == "sync_failed":
+        if exchange["failure"]:
             return []  # said by the failure line already
         return [f"Exchange not read ({exchange['state']}: {exchange['reason']}); CRM data only"]
     lines = (
