@@ -16,11 +16,12 @@ hold no secret (a URL's password is masked).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import exc as sa_exc
 
-from storage.engine import DatabaseUrlError, missing_tables, store_unusable_reason
+from storage.engine import DatabaseUrlError, missing_tables, redacted, store_unusable_reason
 from storage.migrate import SchemaNotCurrentError
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_CONSENT, EXIT_DATABASE = 0, 1, 2, 3, 4
@@ -42,6 +43,21 @@ class StoreError(UserError):
     """The store named by the user cannot be used as it is; the message names it."""
 
     exit_code = EXIT_DATABASE
+
+
+def no_store_error(path: Path, url: str, *, url_set: bool, also: str = "") -> StoreError:
+    """No store at the SQLite path the settings name: only `rapport db upgrade` creates
+    one (README, exit codes), so a typo or the wrong working directory never leaves an
+    empty `rapport.db` behind. `also`: another way to create it, where there is one."""
+    origin = (
+        f"RAPPORT_DATABASE_URL={redacted(url)}"
+        if url_set
+        else "RAPPORT_DATABASE_URL is not set: the default, in the working directory"
+    )
+    return StoreError(
+        f"no Rapport store at {path} ({origin}); to create one, run: rapport db upgrade "
+        f"({also or 'or point RAPPORT_DATABASE_URL at your store'})"
+    )
 
 
 def _secret_settings() -> frozenset[str]:

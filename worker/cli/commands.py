@@ -26,7 +26,7 @@ from worker.admin_settings import (
     current_settings,
     grade_ranges,
 )
-from worker.failures import EXIT_EXCHANGE_FAILED, StoreError, UserError
+from worker.failures import EXIT_EXCHANGE_FAILED, UserError, no_store_error
 from worker.log import configure_logging
 from worker.run.exchange import ExchangeSummary, residency_hint, round_figures
 from worker.run.lock import holding_run_lock, this_process
@@ -107,15 +107,7 @@ def engine() -> Engine:
     url = settings().database_url
     path = sqlite_file(url)
     if path is not None and not path.exists():
-        origin = (
-            f"RAPPORT_DATABASE_URL={redacted(url)}"
-            if "database_url" in settings().model_fields_set
-            else "RAPPORT_DATABASE_URL is not set: the default, in the working directory"
-        )
-        raise StoreError(
-            f"no Rapport store at {path} ({origin}); to create one, run: rapport db upgrade "
-            "(or point RAPPORT_DATABASE_URL at your store)"
-        )
+        raise no_store_error(path, url, url_set="database_url" in settings().model_fields_set)
     return create_store_engine(url)
 
 

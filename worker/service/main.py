@@ -1,7 +1,8 @@
 """`rapport worker`: the long-running service.
 
 Start: refuse a web job whose sign-in is not configured (RAPPORT_WORKER_WEB=on),
-refuse a second worker on SQLite, open the HTTP endpoint (alive at once,
+refuse a SQLite path holding no store (unless RAPPORT_AUTO_MIGRATE=true), refuse a
+second worker on SQLite, open the HTTP endpoint (alive at once,
 ready later), wait for the database, check (or migrate) the schema, serve
 the web app (when on), announce the replica, reset what a previous crash
 left in "syncing", start the schedule.
@@ -51,6 +52,7 @@ from worker.service.start import (
     UNREACHABLE,
     prepare_schema,
     replica_name,
+    require_store,
     service_engine,
     wait_for_database,
 )
@@ -114,6 +116,7 @@ class Service:
         structlog.contextvars.bind_contextvars(replica=self.replica)
         if self.settings.worker_web == "on":
             self.web = self._web_server()  # refused (exit 2) before anything starts
+        require_store(self.settings)  # no store at a SQLite path: exit 4, no file left
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, self.request_stop, signal.Signals(number).name)

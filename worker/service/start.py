@@ -17,7 +17,8 @@ from tenacity import (
 )
 
 from storage import lease_store, migrate
-from storage.engine import create_store_engine, normalise_url
+from storage.engine import create_store_engine, normalise_url, sqlite_file
+from worker.failures import no_store_error
 from worker.log import get_logger
 from worker.settings import Settings
 
@@ -39,6 +40,20 @@ def service_engine(settings: Settings, replica: str) -> Engine:
     if url.get_backend_name() == "postgresql":
         url = url.update_query_dict({"application_name": f"{APPLICATION_NAME} {replica}"[:63]})
     return create_store_engine(url.render_as_string(hide_password=False))
+
+
+def require_store(settings: Settings) -> None:
+    """Refuse a SQLite path that holds no store, before anything opens it (SQLite would
+    create an empty file there); RAPPORT_AUTO_MIGRATE=true creates and migrates it."""
+    path = sqlite_file(settings.database_url)
+    if path is None or settings.auto_migrate or path.exists():
+        return
+    raise no_store_error(
+        path,
+        settings.database_url,
+        url_set="database_url" in settings.model_fields_set,
+        also="or start the worker with RAPPORT_AUTO_MIGRATE=true",
+    )
 
 
 def _probe(engine: Engine) -> None:
