@@ -140,6 +140,50 @@ class InteractionColumns:
             clicks=int(self.clicks[position]),
         )
 
+    def interactions(self, positions: npt.ArrayLike) -> list[Interaction]:
+        """The interactions at `positions` as scoring's values, built a chunk at a time
+        (tuple.__new__ skips the NamedTuple's Python-level __new__)."""
+        at = np.asarray(positions, dtype=np.int64)
+        codes = self.party_set[at].tolist()
+        conversations = self.conversation[at].tolist()
+        regarding = self.regarding[at].tolist()
+        internal, external = self.sets.internal, self.sets.external
+        threads, refs = self.conversations, self.refs.refs
+        new = tuple.__new__
+        return [
+            new(
+                Interaction,
+                (
+                    key.decode(),
+                    KINDS[kind],
+                    Direction.INBOUND if inbound else Direction.OUTBOUND,
+                    moment(ts),
+                    internal[code] if code >= 0 else (),
+                    external[code] if code >= 0 else (),
+                    minutes,
+                    threads[thread] if thread >= 0 else None,
+                    refs[about] if about >= 0 else None,
+                    planned,
+                    opens,
+                    clicks,
+                ),
+            )
+            for key, kind, inbound, ts, code, minutes, thread, about, planned, opens, clicks in zip(
+                self.keys[at].tolist(),
+                self.kind[at].tolist(),
+                self.inbound[at].tolist(),
+                self.ts_us[at].tolist(),
+                codes,
+                self.duration[at].tolist(),
+                conversations,
+                regarding,
+                self.planned[at].tolist(),
+                self.opens[at].tolist(),
+                self.clicks[at].tolist(),
+                strict=True,
+            )
+        ]
+
 
 class ColumnsBuilder:
     """Collects interactions chunk by chunk into columns; `finish()` sorts them."""

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from scoring.model import RecordRef, RecordScope, RecordType
-from storage.crm_records import FIELD_SEPARATOR, PARTY_SEPARATOR
 from storage.crm_tables import Account, Contact
 from storage.rapport_tables import HealthSnapshot, Introducer, RelationshipKpi
 from storage.types import core_table
@@ -23,7 +22,7 @@ from worker.run.scoring_processes import (
     run_parts,
     usable_processes,
 )
-from worker.run.scoring_shares import Share, plan_shares
+from worker.run.scoring_shares import plan_shares
 from worker.run.tick import run_once
 
 KPI, SNAPSHOT = core_table(RelationshipKpi), core_table(HealthSnapshot)
@@ -147,59 +146,6 @@ def test_shares_keep_linked_records_together_and_balance_the_rest() -> None:
             if other is not share:
                 assert not share.refs & {s.record for s in other.scopes}
         assert records <= share.refs
-
-
-def _row(key: str, *external: RecordRef, regarding: RecordRef | None = None) -> tuple[Any, ...]:
-    """A raw interaction row as worker.run.interactions.fetch_interaction_rows reads it."""
-    parties = [("internal", RecordType.SYSTEM_USER, "from", "", "u1")]
-    parties += [("external", ref.type, "to", "", ref.id) for ref in external]
-    packed = PARTY_SEPARATOR.join(FIELD_SEPARATOR.join(fields) for fields in parties)
-    r_type, r_id = (regarding.type.value, regarding.id) if regarding else (None, None)
-    return (
-        key,
-        "email",
-        "outbound",
-        f.NOW,
-        0.0,
-        None,
-        r_type,
-        r_id,
-        False,
-        0,
-        0,
-        packed,
-        len(parties),
-    )
-
-
-def test_each_share_gets_the_interactions_of_its_people_and_records() -> None:
-    c1, c2 = RecordRef(RecordType.CONTACT, "c1"), RecordRef(RecordType.CONTACT, "c2")
-    o1 = RecordRef(RecordType.OPPORTUNITY, "o1")
-    shares = [
-        Share([_scope(c1, c1)], frozenset({c1})),
-        Share([_scope(o1, c2)], frozenset({o1, c2})),
-    ]
-    both = _row("both", c1, c2)
-    about = _row("about-o1", regarding=o1)
-    mine = _row("c1-only", c1)
-    again = _row("c1-again", c1)  # the same party set: its shares are known already
-    nobody = _row("nobody", RecordRef(RecordType.CONTACT, "c9"))
-
-    book = [both, about, mine, nobody, again]
-
-    assert [row[0] for row in shares[0].rows(book)] == ["both", "c1-only", "c1-again"]
-    assert [row[0] for row in shares[1].rows(book)] == ["both", "about-o1"]
-
-
-def test_a_row_whose_packed_parties_cannot_be_read_goes_to_every_share() -> None:
-    # An id holding the separator: the packed text spells out more parties than
-    # the row has, so only the decoding process (reading the party rows) can tell.
-    c1 = RecordRef(RecordType.CONTACT, "c1")
-    odd = RecordRef(RecordType.CONTACT, f"c2{PARTY_SEPARATOR}x")
-    shares = [Share([_scope(c1, c1)], frozenset({c1})), Share([_scope(odd, odd)], frozenset({odd}))]
-    book = [_row("odd", odd)]
-
-    assert [[row[0] for row in share.rows(book)] for share in shares] == [["odd"], ["odd"]]
 
 
 def test_fewer_groups_than_processes_make_fewer_shares() -> None:

@@ -16,8 +16,9 @@ party rows read on their own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -63,11 +64,24 @@ def read_columns(engine: Engine, chunk: int = CHUNK_ROWS) -> InteractionColumns:
             cursor.itersize = chunk
         cursor.execute(POSTGRES_QUERY if postgres else SQLITE_QUERY)
         for rows in _chunks(cursor, chunk):
-            _add(builder, decoder, rows, postgres)
+            _add(builder, decoder, rows, _postgres_times if postgres else _sqlite_times)
         cursor.close()
         raw.commit()
     finally:
         raw.close()
+    return builder.finish()
+
+
+def columns_of_rows(
+    engine: Engine, rows: Iterable[tuple[Any, ...]], chunk: int = CHUNK_ROWS
+) -> InteractionColumns:
+    """Raw rows as worker.run.interactions.fetch_interaction_rows reads them (aware
+    datetimes) -> the same columns read_columns gives."""
+    builder = ColumnsBuilder()
+    decoder = _Parties(builder, engine, engine.dialect.name == "postgresql")
+    iterator = iter(rows)
+    while batch := list(islice(iterator, chunk)):
+        _add(builder, decoder, batch, _aware_times)
     return builder.finish()
 
 
@@ -83,7 +97,7 @@ def _add(
     builder: ColumnsBuilder,
     decoder: _Parties,
     rows: Sequence[tuple[Any, ...]],
-    postgres: bool,
+    times_us: Callable[[Sequence[Any]], list[int]],
 ) -> None:
     (
         keys,
@@ -113,7 +127,7 @@ def _add(
             f"interaction direction must be one of {', '.join(DIRECTION_NAMES)}, "
             f"got {error.args[0]!r}"
         ) from None
-    ts_us = list(times) if postgres else [micros(_sqlite_time(value)) for value in times]
+    ts_us = times_us(times)
     # Per row: a dictionary lookup in the common case, a method call only for what is new.
     known, code = decoder.known, decoder.code
     party_set = [
@@ -148,6 +162,18 @@ def _add(
         [int(value or 0) for value in clicks],
         party_set,
     )
+
+
+def _postgres_times(values: Sequence[int]) -> list[int]:
+    return list(values)
+
+
+def _sqlite_times(values: Sequence[str]) -> list[int]:
+    return [micros(_sqlite_time(value)) for value in values]
+
+
+def _aware_times(values: Sequence[datetime]) -> list[int]:
+    return [micros(value) for value in values]
 
 
 def _sqlite_time(value: str) -> datetime:

@@ -3,9 +3,10 @@
 A pipeline run reads what ranking needs besides the interactions (settings,
 the CRM's people, the exclusions) once, as an `IntroducerRanking`, before it
 scores. Each scoring process then ranks the introducers of its own share's
-contacts and leads from the interactions it has decoded anyway: a person's
-interactions all reach the person's share (worker.run.scoring_shares), and a
-ranking is per person, so the shares' rankings together are the whole book's.
+contacts and leads from the book's columns it scored from (only the
+interactions the ranking can count are built as values, a chunk at a time):
+a ranking is per person, so the shares' rankings together are the whole
+book's.
 The run stores them at the end with `store_introducers`, in one transaction
 that reads the exclusions again: a colleague who opted out while the run was
 scoring is never written. `refresh_introducers` is the same on its own.
@@ -24,6 +25,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from scoring import Interaction, RecordRef, RecordType, ScoringSettings, rank_introducers
+from scoring.columnar.columns import InteractionColumns
+from scoring.columnar.introducers import introducer_interactions
 from scoring.introducers import Introducer
 from storage.crm_records import CrmSnapshot, load_crm_snapshot
 from storage.engine import session_scope
@@ -36,7 +39,7 @@ from storage.introducer_store import (
 )
 from worker.admin_settings import current_settings, scoring_settings
 from worker.log import get_logger
-from worker.run.interactions import load_interactions
+from worker.run.interaction_columns import read_columns
 
 log = get_logger(__name__)
 
@@ -66,6 +69,26 @@ class IntroducerRanking:
     ) -> list[IntroducerRow]:
         """The introducer rows of the records (of those `within`, when given)."""
         records = self.records if within is None else self.records.intersection(within)
+        return self._ranked(interactions, records)
+
+    def columnar_rows(
+        self, columns: InteractionColumns, within: Collection[RecordRef] | None = None
+    ) -> list[IntroducerRow]:
+        """`rows` over a book read as columns: only the interactions the ranking can
+        count are built, a chunk at a time (scoring.columnar.introducers)."""
+        records = self.records if within is None else self.records.intersection(within)
+        interactions = introducer_interactions(
+            columns,
+            self.now,
+            records=records,
+            colleagues=self.colleagues,
+            excluded=self.excluded,
+        )
+        return self._ranked(interactions, records)
+
+    def _ranked(
+        self, interactions: Iterable[Interaction], records: frozenset[RecordRef]
+    ) -> list[IntroducerRow]:
         ranked = rank_introducers(
             interactions,
             self.settings,
@@ -123,7 +146,7 @@ def store_introducers(
         )
         if excluded != ranking.excluded:
             ranking = replace(ranking, excluded=excluded)
-            rows = ranking.rows(load_interactions(engine))
+            rows = ranking.columnar_rows(read_columns(engine))
         counts = replace_introducers(session=session, rows=rows, now=ranking.now)
     records = len({(row.record_type, row.record_id) for row in rows})
     log.debug("introducers refreshed", records=records, **vars(counts))
@@ -152,7 +175,10 @@ def refresh_introducers(
     )
     rows: list[IntroducerRow] = []
     if ranking is not None:
-        rows = ranking.rows(load_interactions(engine) if interactions is None else interactions)
+        if interactions is None:
+            rows = ranking.columnar_rows(read_columns(engine))
+        else:
+            rows = ranking.rows(interactions)
     return store_introducers(engine, ranking, rows)
 
 

@@ -1,13 +1,15 @@
 """Score every record and write the results back: in this process, or in shares.
 
-One process: the run's raw interaction rows are decoded and prepared once
-and every record is scored from them. Several (PostgreSQL): the records are
-split into shares of linked records (worker.run.scoring_shares); each forked
-process picks the raw rows its share needs out of the book, decodes,
-prepares and indexes only those, then scores and writes back its records
-(worker.run.scoring_processes), so everything after the database read runs in
-parallel. Each process also ranks its share's introducers from the
-interactions it decoded (worker.run.introducers).
+The book is read once as columns (worker.run.interaction_columns, in bounded
+chunks: no Python object per interaction outlives its chunk) and scored by the
+columnar core (scoring.columnar.ColumnarRun), whose results are those of the
+reference, scoring.ScoringRun (tests/scoring/test_columnar_*.py). One process
+scores every record. Several (PostgreSQL): the records are split into shares of
+linked records (worker.run.scoring_shares) and each forked process scores and
+writes back its share's records from the same columns, inherited from the
+parent by the fork and never copied (numpy arrays are only read), so
+everything after the read runs in parallel. Each process also ranks its
+share's introducers from the columns (worker.run.introducers).
 """
 
 from __future__ import annotations
@@ -20,17 +22,18 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from scoring import ScoringRun
+from scoring.columnar import ColumnarRun, InteractionColumns
 from scoring.model import RecordHealth, RecordRef, RecordScope, ScoringSettings
 from storage.crm_records import CrmSnapshot
 from storage.writeback import write_back
 from worker.admin_settings import scoring_settings
-from worker.run.interactions import InteractionRows, decode_interactions
+from worker.run.interaction_columns import columns_of_rows, read_columns
+from worker.run.interactions import InteractionRows
 from worker.run.introducers import IntroducerRanking
 from worker.run.results import to_result
 from worker.run.scopes import build_scopes, display_names
 from worker.run.scoring_processes import PartSummary, merged, run_parts
-from worker.run.scoring_shares import Share, needs, plan_shares
+from worker.run.scoring_shares import Share, plan_shares
 
 Progress = Callable[[str, int, int | None], None]  # stage, done, total
 
@@ -49,12 +52,12 @@ def _counted(
 
 @dataclass(frozen=True)
 class ScoreShare:
-    """Score some records and write them back; then rank the introducers of their
-    people when `introducers` is set. `share`: the records are one share of the
-    book, which picks its rows out of `rows`; None: `rows` are all needed."""
+    """Score some records from the book's columns and write them back; then rank the
+    introducers of their people when `introducers` is set. `share`: the records
+    are one share of the book (its refs bound the introducers ranked)."""
 
     scopes: list[RecordScope]
-    rows: InteractionRows  # worker.run.interactions.fetch_interaction_rows
+    columns: InteractionColumns
     settings: ScoringSettings
     names: Mapping[RecordRef, str]
     show_health: bool
@@ -65,26 +68,22 @@ class ScoreShare:
     share: Share | None = None
 
     def __call__(self, engine: Engine) -> PartSummary:
-        share = self.share
-        interactions = decode_interactions(
-            engine, self.rows if share is None else share.rows(self.rows)
-        )
-        run = ScoringRun(interactions, self.settings, self.now, self.names)
-        part = PartSummary()
+        run = ColumnarRun(self.columns, self.settings, self.now, self.names)
+        part = PartSummary(interactions=len(self.columns))
         scored = _counted(run.score(self.scopes), part, self.progress, len(self.scopes))
         results = (to_result(health, show_health=self.show_health) for health in scored)
         part.writeback = write_back(engine, results, now=self.now, batch_size=self.batch_size)
         part.written_at = time.perf_counter()
         if self.introducers is not None:
-            within = None if share is None else share.refs
-            part.introducers = self.introducers.rows(interactions, within=within)
+            within = None if self.share is None else self.share.refs
+            part.introducers = self.introducers.columnar_rows(self.columns, within=within)
         return part
 
 
 def score_and_write(
     engine: Engine,
     crm: CrmSnapshot,
-    rows: InteractionRows,
+    rows: InteractionRows | None = None,
     *,
     now: datetime,
     batch_size: int,
@@ -94,29 +93,32 @@ def score_and_write(
     introducers: IntroducerRanking | None = None,
     records: frozenset[RecordRef] | None = None,
 ) -> PartSummary:
-    """Score and write back every record from the run's raw interaction rows under the
-    run's admin settings; the summary carries the introducers ranked under
-    `introducers`, if given.
+    """Score and write back every record under the run's admin settings; the summary
+    carries the introducers ranked under `introducers`, if given.
+
+    `rows`: None reads the book from the store as columns, in bounded chunks
+    (what a run should do); raw rows already fetched
+    (worker.run.interactions.fetch_interaction_rows) are turned into the same
+    columns instead.
 
     `records`: score and write back only these records (None: the whole book).
     This is the interface of incremental ticks: the caller passes the closure it
     wants re-scored, roll-ups included (the accounts and deals whose people
     changed); a record is scored exactly as a whole-book run would score it,
-    from its own people's interactions, picked out of `rows`. Refs that are not
+    from its own people's interactions. Refs that are not
     a scored record of `crm` (a closed deal, a system user) are ignored.
     Introducers are then ranked for the contacts and open leads among `records`
     only.
     """
     scopes = list(build_scopes(crm))
-    subset: Share | None = None
     if records is not None:
         scopes = [scope for scope in scopes if scope.record in records]
-        subset = Share(scopes, frozenset().union(*(needs(scope) for scope in scopes)))
         if introducers is not None:
             introducers = replace(introducers, records=introducers.records & records)
+    columns = read_columns(engine) if rows is None else columns_of_rows(engine, rows)
     job = ScoreShare(
         scopes,
-        rows,
+        columns,
         scoring_settings(admin),
         display_names(crm),
         bool(admin["switch.show_health"]),
@@ -124,7 +126,6 @@ def score_and_write(
         batch_size,
         progress=progress,
         introducers=introducers,
-        share=subset,
     )
     if processes <= 1:
         return job(engine)

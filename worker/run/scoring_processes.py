@@ -52,6 +52,7 @@ class PartSummary:
     """What one process scored and wrote, and the introducers it ranked."""
 
     records_scored: int = 0
+    interactions: int = 0  # in the book scored from
     by_state: dict[str, int] = field(default_factory=dict)
     writeback: WritebackCounts = field(default_factory=WritebackCounts)
     # time.perf_counter() when its health was all written: CLOCK_MONOTONIC,
@@ -187,6 +188,7 @@ def merged(summaries: Sequence[PartSummary]) -> PartSummary:
     total = PartSummary()
     for summary in summaries:
         total.records_scored += summary.records_scored
+        total.interactions = max(total.interactions, summary.interactions)
         for state, count in summary.by_state.items():
             total.by_state[state] = total.by_state.get(state, 0) + count
         _add_counts(total.writeback, summary.writeback)
