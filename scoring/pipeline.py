@@ -9,11 +9,11 @@ went wrong" with the error's type; the run goes on.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
-from scoring.explain import MAX_REASONS, Context, explain, ungraded_reason
+from scoring.explain import Context, explain, ungraded_reason
 from scoring.factors import channel_points
-from scoring.health import Reading, check_grading, grade, read_health, trend
+from scoring.health import Reading, check_grading, read_health, trend
 from scoring.kpis import WeeklyTimeline, build_kpis
 from scoring.model import (
     Factor,
@@ -23,11 +23,9 @@ from scoring.model import (
     RecordHealth,
     RecordRef,
     RecordScope,
-    RecordType,
     ScoringSettings,
     StakeholderRole,
     Trend,
-    WeakestContact,
 )
 from scoring.prepared import (
     PreparedInteraction,
@@ -38,12 +36,10 @@ from scoring.prepared import (
 )
 from scoring.rollup import (
     PersonReading,
-    RollUp,
-    account_rollup,
-    deal_rollup,
     describe_silence,
     is_rolled_up,
     person_scope,
+    rolled_up_health,
     silence_of,
 )
 from scoring.scope import InteractionIndex
@@ -231,8 +227,6 @@ class RecordScorer:
         person_rows: PersonRows,
     ) -> RecordHealth:
         """A deal's or account's health from its people's (scoring.rollup)."""
-        assert pooled.score is not None
-        settings = self.settings
         readings = {person: self._reading(person, person_rows) for person in sorted(scope.people)}
 
         def describe(person: RecordRef, role: StakeholderRole, reading: PersonReading) -> str:
@@ -240,64 +234,17 @@ class RecordScorer:
             silence = silence_of(tally_record(person_scope(person), rows, self.time), self.time)
             return describe_silence(f"{self._name(person)} ({role})", silence, reading)
 
-        if scope.record.type == RecordType.OPPORTUNITY:
-            rollup = deal_rollup(
-                scope,
-                pooled.score,
-                pooled_before.score,
-                readings,
-                settings.good_min,
-                describe,
-                self._name,
-            )
-            name = "key_contacts"
-        else:
-            rollup = account_rollup(
-                scope,
-                pooled.score,
-                pooled_before.score,
-                readings,
-                settings.good_min,
-                settings.fair_min,
-                self.time.now_ts,
-                self._name,
-            )
-            name = "contacts"
-        now = Reading(rollup.score, grade(rollup.score, settings), pooled.values)
-        before = (
-            pooled_before
-            if rollup.before is None or pooled_before.score is None
-            else Reading(rollup.before, grade(rollup.before, settings), pooled_before.values)
-        )
-        pooled_points = 0.0  # a float start: mypyc types sum()'s int start as int
-        for factor in factors:
-            pooled_points += factor.points
-        adjustment = rollup.score - pooled_points
-        factors = (*factors, Factor(name, rollup.score / 100, 0.0, adjustment, rollup.detail))
-        merged = tuple(dict.fromkeys([*rollup.reasons, *reasons]))[:MAX_REASONS]
-        return RecordHealth(
-            scope.record,
-            rollup.score,
-            now.state,
-            trend(now, before),
+        return rolled_up_health(
+            scope,
+            pooled,
+            pooled_before,
             kpis,
-            factors,
-            merged,
-            self._weakest(rollup),
-        )
-
-    def _weakest(self, rollup: RollUp) -> WeakestContact | None:
-        if rollup.weakest is None:
-            return None
-        person, role, reading = rollup.weakest
-        assert reading.score is not None
-        since = reading.last_engaged_ts
-        return WeakestContact(
-            person,
-            self._name(person),
-            role,
-            reading.score,
-            None if since is None else datetime.fromtimestamp(since, UTC),
+            (factors, reasons),
+            readings,
+            describe,
+            self._name,
+            self.settings,
+            self.time.now_ts,
         )
 
     def _name(self, person: RecordRef) -> str:

@@ -22,11 +22,23 @@ docs/scoring.md ("Deals and accounts") gives every constant and why.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import NamedTuple
 
-from scoring.explain import LAST_INVITATIONS, as_date, plural, unanswered_turns
-from scoring.health import TREND_DEAD_BAND_POINTS
-from scoring.model import RecordRef, RecordScope, RecordType, Response, StakeholderRole
+from scoring.explain import LAST_INVITATIONS, MAX_REASONS, as_date, plural, unanswered_turns
+from scoring.health import TREND_DEAD_BAND_POINTS, Reading, grade, trend
+from scoring.model import (
+    Factor,
+    Kpis,
+    RecordHealth,
+    RecordRef,
+    RecordScope,
+    RecordType,
+    Response,
+    ScoringSettings,
+    StakeholderRole,
+    WeakestContact,
+)
 from scoring.prepared import DAY_SECONDS, ScoringTime
 from scoring.tally import RecordTally
 
@@ -341,3 +353,83 @@ def person_scope(person: RecordRef) -> RecordScope:
 def is_rolled_up(scope: RecordScope) -> bool:
     kind = scope.record.type
     return kind == RecordType.OPPORTUNITY or kind == RecordType.ACCOUNT
+
+
+Describe = Callable[[RecordRef, StakeholderRole, PersonReading], str]
+
+
+def rolled_up_health(
+    scope: RecordScope,
+    pooled: Reading,
+    pooled_before: Reading,
+    kpis: Kpis,
+    pooled_explained: tuple[tuple[Factor, ...], tuple[str, ...]],
+    readings: Readings,
+    describe: Describe,
+    name: Callable[[RecordRef], str],
+    settings: ScoringSettings,
+    now_ts: float,
+) -> RecordHealth:
+    """A deal's or account's health from its pooled reading and its people's readings.
+
+    The roll-up's score is graded and trended like any score; its factors are
+    the pool's (`pooled_explained`: factors, reasons) plus one for the people,
+    whose points are what the roll-up moved the pool by; the roll-up's reasons
+    come first. Both scoring cores (scoring.pipeline, scoring.columnar) end here.
+    """
+    assert pooled.score is not None
+    if scope.record.type == RecordType.OPPORTUNITY:
+        rollup = deal_rollup(
+            scope, pooled.score, pooled_before.score, readings, settings.good_min, describe, name
+        )
+        factor_name = "key_contacts"
+    else:
+        rollup = account_rollup(
+            scope,
+            pooled.score,
+            pooled_before.score,
+            readings,
+            settings.good_min,
+            settings.fair_min,
+            now_ts,
+            name,
+        )
+        factor_name = "contacts"
+    now = Reading(rollup.score, grade(rollup.score, settings), pooled.values)
+    before = (
+        pooled_before
+        if rollup.before is None or pooled_before.score is None
+        else Reading(rollup.before, grade(rollup.before, settings), pooled_before.values)
+    )
+    factors, reasons = pooled_explained
+    pooled_points = 0.0  # a float start: mypyc types sum()'s int start as int
+    for factor in factors:
+        pooled_points += factor.points
+    adjustment = rollup.score - pooled_points
+    people = Factor(factor_name, rollup.score / 100, 0.0, adjustment, rollup.detail)
+    merged = tuple(dict.fromkeys([*rollup.reasons, *reasons]))[:MAX_REASONS]
+    return RecordHealth(
+        scope.record,
+        rollup.score,
+        now.state,
+        trend(now, before),
+        kpis,
+        (*factors, people),
+        merged,
+        _weakest(rollup, name),
+    )
+
+
+def _weakest(rollup: RollUp, name: Callable[[RecordRef], str]) -> WeakestContact | None:
+    if rollup.weakest is None:
+        return None
+    person, role, reading = rollup.weakest
+    assert reading.score is not None
+    since = reading.last_engaged_ts
+    return WeakestContact(
+        person,
+        name(person),
+        role,
+        reading.score,
+        None if since is None else datetime.fromtimestamp(since, UTC),
+    )

@@ -12,7 +12,7 @@ accounts (scoring.rollup, the same functions).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NamedTuple
 
 import numpy as np
@@ -51,7 +51,7 @@ from scoring.factors import (
     channel_points,
     days_since_engaged,
 )
-from scoring.health import Reading, check_grading, grade, read_health, trend
+from scoring.health import Reading, check_grading, read_health, trend
 from scoring.kpis import MOST_CONTACTED_LIMIT, WeeklyTimeline
 from scoring.model import (
     Direction,
@@ -61,13 +61,11 @@ from scoring.model import (
     RecordHealth,
     RecordRef,
     RecordScope,
-    RecordType,
     Response,
     Role,
     ScoringSettings,
     StakeholderRole,
     Trend,
-    WeakestContact,
 )
 from scoring.pipeline import failed
 from scoring.prepared import (
@@ -82,13 +80,11 @@ from scoring.prepared import (
 )
 from scoring.rollup import (
     PersonReading,
-    RollUp,
     Silence,
-    account_rollup,
-    deal_rollup,
     describe_silence,
     is_rolled_up,
     person_scope,
+    rolled_up_health,
 )
 from scoring.tally import Signals
 from scoring.threads import FOLLOWED_BY_CONTACT_CREDIT, HOUR_SECONDS
@@ -756,71 +752,22 @@ class _Scorer:
         factors: tuple[Factor, ...],
         reasons: tuple[str, ...],
     ) -> RecordHealth:
-        assert pooled.score is not None
-        settings = self.settings
         readings = {person: self.reading(person) for person in sorted(scope.people)}
 
         def describe(person: RecordRef, role: StakeholderRole, reading: PersonReading) -> str:
             return describe_silence(f"{self._name(person)} ({role})", self.silence(person), reading)
 
-        if scope.record.type == RecordType.OPPORTUNITY:
-            rollup = deal_rollup(
-                scope,
-                pooled.score,
-                pooled_before.score,
-                readings,
-                settings.good_min,
-                describe,
-                self._name,
-            )
-            name = "key_contacts"
-        else:
-            rollup = account_rollup(
-                scope,
-                pooled.score,
-                pooled_before.score,
-                readings,
-                settings.good_min,
-                settings.fair_min,
-                self.time.now_ts,
-                self._name,
-            )
-            name = "contacts"
-        now = Reading(rollup.score, grade(rollup.score, settings), pooled.values)
-        before = (
-            pooled_before
-            if rollup.before is None or pooled_before.score is None
-            else Reading(rollup.before, grade(rollup.before, settings), pooled_before.values)
-        )
-        pooled_points = 0.0
-        for factor in factors:
-            pooled_points += factor.points
-        adjustment = rollup.score - pooled_points
-        factors = (*factors, Factor(name, rollup.score / 100, 0.0, adjustment, rollup.detail))
-        merged = tuple(dict.fromkeys([*rollup.reasons, *reasons]))[:MAX_REASONS]
-        return RecordHealth(
-            scope.record,
-            rollup.score,
-            now.state,
-            trend(now, before),
+        return rolled_up_health(
+            scope,
+            pooled,
+            pooled_before,
             kpis,
-            factors,
-            merged,
-            self._weakest(rollup),
-        )
-
-    def _weakest(self, rollup: RollUp) -> WeakestContact | None:
-        if rollup.weakest is None:
-            return None
-        person, role, reading = rollup.weakest
-        assert reading.score is not None
-        since = reading.last_engaged_ts
-        return WeakestContact(
-            person,
-            self._name(person),
-            role,
-            reading.score,
-            None if since is None else datetime.fromtimestamp(since, UTC),
+            (factors, reasons),
+            readings,
+            describe,
+            self._name,
+            self.settings,
+            self.time.now_ts,
         )
 
 
