@@ -64,6 +64,7 @@ from storage.interaction_store import (
 from storage.mailbox_store import exchange_covered_users
 from storage.raw_rows import Unreadable, raw_rows
 from storage.tick_changes import (
+    Deletes,
     InteractionChanges,
     TickMemory,
     add_pending,
@@ -372,8 +373,9 @@ def ingest_crm_activities(
     """
     with session_scope(engine) as session:
         window = TimeWindow.around(now)
-        tables = frozenset(take_record_changes(session))
-        logged = take_activity_changes(session)
+        deletes = Deletes()  # SQLite: run once the transaction writes (lock_all_interactions)
+        tables = frozenset(take_record_changes(session, deletes))
+        logged = take_activity_changes(session, deletes)
         state = read_state(session)
         context = context_fingerprint(exchange_covered_users(session=session), not_before, window)
         scan: _Scan | None = None
@@ -381,6 +383,7 @@ def ingest_crm_activities(
         if _may_go_incremental(session, state, context, tables, logged, full):
             # Exchange pages wait from here: what they wrote before is in the log.
             lock_all_interactions(session)
+            deletes.done(session)
             foreign = take_interaction_changes(session)
             found = _incremental_scan(session, not_before, window, state, logged, foreign)
             if found is not None:
@@ -391,6 +394,7 @@ def ingest_crm_activities(
             # An Exchange sync (on another replica) may be committing the same `msg:` keys:
             # hold every key (one lock) from before the checks until this transaction ends.
             lock_all_interactions(session)
+            deletes.done(session)
             taken = take_interaction_changes(session)
             foreign.keys |= taken.keys
             foreign.refs |= taken.refs

@@ -42,7 +42,20 @@ STATE = core_table(TickState)
 Ref = tuple[str, str]  # (record type, record id)
 
 
-def _take(session: Session, table: sa.Table, columns: str, where: str = "") -> list[Any]:
+class Deletes(list[str]):
+    """SQLite: the DELETEs of the log rows read, run by `done` once the transaction is the
+    writer. A DELETE would make it the writer at once (pysqlite begins the transaction at
+    the first write), holding back every other writer while the pass reads."""
+
+    def done(self, session: Session) -> None:
+        for statement in self:
+            session.execute(sa.text(statement))
+        self.clear()
+
+
+def _take(
+    session: Session, table: sa.Table, columns: str, deletes: Deletes, where: str = ""
+) -> list[Any]:
     """The distinct `columns` of the log rows (those `where`), deleted as they are read."""
     condition = f" WHERE {where}" if where else ""
     if is_postgres(session):
@@ -55,21 +68,21 @@ def _take(session: Session, table: sa.Table, columns: str, where: str = "") -> l
     if last is None:
         return []
     bound = f"seq <= {int(last)}" + (f" AND ({where})" if where else "")
-    rows = list(
-        session.execute(sa.text(f"SELECT DISTINCT {columns} FROM {table.name} WHERE {bound}"))
-    )
-    session.execute(sa.text(f"DELETE FROM {table.name} WHERE {bound}"))
+    query = f"SELECT DISTINCT {columns} FROM {table.name} WHERE {bound}"
+    rows = list(session.execute(sa.text(query)))
+    deletes.append(f"DELETE FROM {table.name} WHERE {bound}")
     return rows
 
 
-def take_activity_changes(session: Session) -> set[str]:
+def take_activity_changes(session: Session, deletes: Deletes) -> set[str]:
     """Ids of the CRM activities inserted, updated or deleted (or whose parties were)."""
-    return {activity_id for (activity_id,) in _take(session, ACTIVITY_CHANGE, "activity_id")}
+    rows = _take(session, ACTIVITY_CHANGE, "activity_id", deletes)
+    return {activity_id for (activity_id,) in rows}
 
 
-def take_record_changes(session: Session) -> set[str]:
+def take_record_changes(session: Session, deletes: Deletes) -> set[str]:
     """Which record tables changed in a column Rapport reads (or were truncated)."""
-    return {table for (table,) in _take(session, RECORD_CHANGE, "table_name")}
+    return {table for (table,) in _take(session, RECORD_CHANGE, "table_name", deletes)}
 
 
 @dataclass
@@ -83,16 +96,18 @@ class InteractionChanges:
 def take_interaction_changes(
     session: Session, *, keys: Collection[str] | None = None
 ) -> InteractionChanges:
-    """Every logged interaction change, or those of `keys`."""
+    """Every logged interaction change, or those of `keys` (in a writing transaction)."""
     columns = "key, parties, regarding_type, regarding_id"
     changes = InteractionChanges()
+    deletes = Deletes()
     if keys is None:
-        rows = _take(session, INTERACTION_CHANGE, columns)
+        rows = _take(session, INTERACTION_CHANGE, columns, deletes)
     else:
         rows = []
         for batch in chunks(sorted(keys)):
             listed = ", ".join("'" + key.replace("'", "''") + "'" for key in batch)
-            rows.extend(_take(session, INTERACTION_CHANGE, columns, f"key IN ({listed})"))
+            rows.extend(_take(session, INTERACTION_CHANGE, columns, deletes, f"key IN ({listed})"))
+    deletes.done(session)
     for key, parties, regarding_type, regarding_id in rows:
         changes.keys.add(key)
         changes.refs.update(party_refs(parties))
@@ -181,3 +196,11 @@ def write_state(session: Session, **values: Any) -> None:
         session.execute(
             sa.insert(STATE).values({"id": TICK_STATE_ID, "regrade_due": False, **values})
         )
+
+
+def forget_interaction_changes(session: Session) -> None:
+    """After an erasure: the logged rows may name the subject. What they would have
+    told the next tick, a full pass and a regrade give it (the marker asks for both)."""
+    session.execute(sa.delete(INTERACTION_CHANGE))
+    session.execute(sa.delete(PENDING))
+    session.execute(sa.insert(RECORD_CHANGE).values(table_name="erased_subject"))

@@ -37,6 +37,7 @@ def _group_id(group: str) -> str:
 
 REGRADE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 REGRADE_LONGEST = timedelta(days=7)
+REGRADE_EVERY = timedelta(days=1)  # the default of RAPPORT_REGRADE_EVERY
 
 
 def regrade_duration(raw: str) -> timedelta:
@@ -129,7 +130,7 @@ class Settings(BaseSettings):
     scoring_interval_seconds: int = Field(default=3600, ge=1, le=86_400)
     # Every record is scored again at most this long after the last full regrade; between
     # regrades a tick scores only the records whose interactions changed (docs/deploy.md).
-    regrade_every: timedelta = timedelta(days=1)
+    regrade_every: timedelta = REGRADE_EVERY
     retention_hour_utc: int = Field(default=3, ge=0, le=23)
     retention_interaction_days: int = Field(default=730, ge=1, le=36_500)
     retention_snapshot_days: int = Field(default=90, ge=1, le=36_500)

@@ -4,11 +4,27 @@
 delta sync) and then `run_once`, the CRM-data path plus scoring and
 write-back. `rapport run --once`, `rapport demo` and the scheduler call
 them; both take the clock as an argument so runs are reproducible.
+
+A tick does work in proportion to what changed (docs/deploy.md, "Ticks"):
+the CRM path reads what the change logs name (storage.crm_ingest), and
+scoring takes only the records whose interactions changed, with the
+accounts and deals they roll up into (`touched_records`). Every record is
+regraded when `regrade_every` has passed since the last full regrade, when
+the admin settings or the excluded users changed, when a CRM record table
+changed (a contact's account, a deal's status or stakeholders: the scopes
+move), or on request (`full`). A tick with nothing of this skips scoring
+and write-back: the stored health stays, and the summary says so. Scoring
+is a pure function of a record's interactions, its scope, the settings and
+`now`, so a record scored between regrades holds what a regrade at that
+same `now` would give it; what ages is only the time decay and the trend
+window, and no stored score is older than `regrade_every`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -21,12 +37,26 @@ from sqlalchemy.engine import Engine
 from compliance.late_writes import erasures_outlast_round, erasures_outlast_run
 from compliance.retention import INTERACTION_DAYS
 from graph_sync.tenant import Claim
+from scoring.model import RecordRef, RecordType
 from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
 from storage.crm_problems import RowProblems
-from storage.crm_records import load_crm_snapshot
+from storage.crm_records import CrmSnapshot, load_crm_snapshot
 from storage.engine import session_scope
 from storage.planner_statistics import refresh_interaction_statistics
-from storage.suppression import forget_late_health
+from storage.suppression import (
+    SuppressionMark,
+    forget_late_health,
+    listed_since,
+    suppression_mark,
+)
+from storage.tick_changes import (
+    Ref,
+    forget_interaction_changes,
+    forget_pending,
+    pending_records,
+    read_state,
+    write_state,
+)
 from storage.writeback import DEFAULT_BATCH_SIZE, WritebackCounts
 from worker.admin_settings import current_settings
 from worker.failures import EXIT_EXCHANGE_FAILED, EXIT_OK
@@ -35,9 +65,10 @@ from worker.run.exchange import ExchangeSummary, exchange_round
 from worker.run.gc_pause import collection_paused
 from worker.run.interactions import fetch_interaction_rows
 from worker.run.introducers import IntroducerSummary, introducer_ranking, store_introducers
+from worker.run.scopes import build_scopes
 from worker.run.scoring import Progress, score_and_write
 from worker.run.scoring_processes import usable_processes
-from worker.settings import Settings
+from worker.settings import REGRADE_EVERY, Settings
 
 log = logging.getLogger(__name__)
 PROBLEMS_SHOWN = 5  # CRM row problems logged in full; all are counted
@@ -55,6 +86,10 @@ class RunSummary:
     exchange: ExchangeSummary | None = None
     introducers: IntroducerSummary | None = None
     dataverse: dict[str, Any] | None = None  # RAPPORT_CRM=dataverse: pull and push
+    # "regrade": every record; "changed": the records whose interactions changed;
+    # "skipped": nothing changed, no regrade due (the stored health stays).
+    scoring: str = "regrade"
+    regrade_reason: str | None = None  # why every record was scored
 
     @property
     def failure(self) -> str | None:
@@ -77,25 +112,51 @@ def run_once(
     processes: int = 1,
     excluded_users: tuple[str, ...] = (),
     admin: Mapping[str, Any] | None = None,
+    regrade_every: timedelta | None = REGRADE_EVERY,
+    full: bool = False,
 ) -> RunSummary:
     """CRM path, score, write back, under the admin settings `admin` (read from the
     store once, here, when the caller has not read them for the whole tick). CRM
     activities older than `retention_days` are not taken in, so a retention purge
     stays done while the CRM keeps old activities.
     `processes` > 1 (or 0: one per CPU) scores in forked processes on PostgreSQL.
-    `excluded_users` (RAPPORT_EXCLUDED_USERS) never appear as introducers."""
-    # A subject erased while the run is in flight is erased again when it ends.
-    with collection_paused(), erasures_outlast_run(engine, now=now):
-        return _run_once(
-            engine,
-            now=now,
-            batch_size=batch_size,
-            progress=progress,
-            retention_days=retention_days,
-            processes=processes,
-            excluded_users=excluded_users,
-            admin=current_settings(engine) if admin is None else admin,
-        )
+    `excluded_users` (RAPPORT_EXCLUDED_USERS) never appear as introducers.
+    `regrade_every` (RAPPORT_REGRADE_EVERY): between full regrades only the records
+    whose interactions changed are scored; None (or 0) regrades on every call. `full`: read
+    every CRM activity and regrade every record now."""
+    mark = _erasure_mark(engine)
+    try:
+        # A subject erased while the run is in flight is erased again when it ends.
+        with collection_paused(), erasures_outlast_run(engine, now=now):
+            return _run_once(
+                engine,
+                now=now,
+                batch_size=batch_size,
+                progress=progress,
+                retention_days=retention_days,
+                processes=processes,
+                excluded_users=excluded_users,
+                admin=current_settings(engine) if admin is None else admin,
+                regrade_every=regrade_every,
+                full=full,
+            )
+    finally:
+        _forget_changes_after_erasure(engine, mark)
+
+
+def _erasure_mark(engine: Engine) -> SuppressionMark:
+    with session_scope(engine) as session:
+        return suppression_mark(session=session)
+
+
+def _forget_changes_after_erasure(engine: Engine, mark: SuppressionMark) -> None:
+    """The change logs keep the parties of interactions written or deleted; after an
+    erasure that the run's end applied again, some of those name the subject. An
+    erasure empties them when it commits (migration 0012); this empties what the run
+    and its final sweep logged since, and the next tick is a full pass and regrade."""
+    with session_scope(engine) as session:
+        if listed_since(session=session, mark=mark):
+            forget_interaction_changes(session)
 
 
 def _run_once(
@@ -108,29 +169,58 @@ def _run_once(
     processes: int,
     excluded_users: tuple[str, ...],
     admin: Mapping[str, Any],
+    regrade_every: timedelta | None,
+    full: bool,
 ) -> RunSummary:
     clock = time.perf_counter
     started = clock()
     not_before = now - timedelta(days=retention_days)
-    ingest = ingest_crm_activities(engine, not_before=not_before, now=now)
+    ingest = ingest_crm_activities(engine, not_before=not_before, now=now, full=full)
     summary = RunSummary(now=now, ingest=ingest)
     counts = summary.ingest.counts
     # An updated interaction is deleted and inserted again (storage.interaction_store).
     changed = counts.added + counts.updated + counts.removed
     refresh_interaction_statistics(engine, changed_rows=changed)
+    fingerprint = settings_fingerprint(admin, excluded_users)
+    with session_scope(engine) as session:
+        state = read_state(session)
+        pending = pending_records(session)
+    summary.regrade_reason = (
+        "requested"
+        if full
+        else regrade_due(
+            state.regraded_at,
+            state.settings_fingerprint,
+            state.regrade_due,
+            fingerprint,
+            now=now,
+            every=regrade_every,
+        )
+    )
     summary.seconds["ingest"] = clock() - started
+    if summary.regrade_reason is None and not pending:
+        summary.scoring = "skipped"
+        _log_problems(ingest.problems)
+        return summary
 
     started = clock()
     with session_scope(engine) as session:
         crm = load_crm_snapshot(session=session, now=now, problems=ingest.problems)
     _log_problems(ingest.problems)
+    records = None if summary.regrade_reason else touched_records(crm, pending)
+    summary.scoring = "regrade" if records is None else "changed"
     rows = fetch_interaction_rows(engine)
     summary.interactions = len(rows)
     summary.seconds["load"] = clock() - started
 
     started = clock()
-    ranking = introducer_ranking(
-        engine, now=now, excluded_users=excluded_users, crm=crm, admin=admin
+    # Introducers are ranked for the whole book at a regrade (storing them replaces them all).
+    ranking = (
+        None
+        if records is not None
+        else introducer_ranking(
+            engine, now=now, excluded_users=excluded_users, crm=crm, admin=admin
+        )
     )
     scored = score_and_write(
         engine,
@@ -142,6 +232,7 @@ def _run_once(
         progress=progress,
         admin=admin,
         introducers=ranking,
+        records=records,
     )
     del rows  # the raw rows are the run's largest object; storing introducers needs none
     summary.records_scored, summary.by_state = scored.records_scored, scored.by_state
@@ -149,13 +240,65 @@ def _run_once(
     # Each process ranks introducers after its write-back: the health is all
     # written when the last process has written it.
     summary.seconds["score_and_write"] = scored.written_at - started
-    summary.introducers = store_introducers(engine, ranking, scored.introducers)
-    summary.seconds["introducers"] = clock() - scored.written_at
+    if records is None:
+        summary.introducers = store_introducers(engine, ranking, scored.introducers)
+        summary.seconds["introducers"] = clock() - scored.written_at
     with session_scope(engine) as session:
         # What an earlier run wrote for a subject erased while it ran, when it died
         # before its sweep (this run's own late writes go in erasures_outlast_run's).
         forget_late_health(session=session)
+        forget_pending(session, pending)  # scored; any that came since wait for the next tick
+        if records is None:
+            write_state(
+                session, regraded_at=now, settings_fingerprint=fingerprint, regrade_due=False
+            )
     return summary
+
+
+def settings_fingerprint(admin: Mapping[str, Any], excluded_users: tuple[str, ...]) -> str:
+    """What every score rests on besides interactions, CRM records and now."""
+    text = json.dumps([sorted(admin.items()), sorted(excluded_users)], default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def regrade_due(
+    regraded_at: datetime | None,
+    fingerprint: str | None,
+    records_changed: bool,
+    current: str,
+    *,
+    now: datetime,
+    every: timedelta | None,
+) -> str | None:
+    """Why every record must be scored this tick (None: only what changed)."""
+    if not every or regraded_at is None:
+        return "every run" if not every else "first run"
+    if fingerprint != current:
+        return "settings changed"
+    if records_changed:
+        return "CRM records changed"
+    if not regraded_at <= now < regraded_at + every:
+        return "scheduled"
+    return None
+
+
+def touched_records(crm: CrmSnapshot, touched: set[Ref]) -> frozenset[RecordRef]:
+    """The records whose scores the interactions naming `touched` feed: those records
+    themselves, every record whose people include one of them, and so the
+    accounts and deals their health rolls up into (worker.run.scopes)."""
+    refs = {RecordRef(RecordType(kind), key) for kind, key in touched if kind in RECORD_TYPES}
+    records = set()
+    for scope in build_scopes(crm):
+        if (
+            scope.record in refs
+            or not refs.isdisjoint(scope.people)
+            or any(person in refs for person, _role in scope.roles)
+        ):
+            records.add(scope.record)
+    return frozenset(records)
+
+
+RECORD_TYPES = frozenset(kind.value for kind in RecordType)
 
 
 def _log_problems(problems: RowProblems) -> None:
@@ -183,18 +326,24 @@ async def sync_exchange(
     round between pages on shutdown. The service calls this directly so that
     scoring can run on one replica only.
     """
-    # Like run_once: a subject erased during the round is erased again when it ends.
-    async with erasures_outlast_round(engine, now=now):
-        values = admin if admin is not None else await asyncio.to_thread(current_settings, engine)
-        return await exchange_round(
-            engine,
-            settings,
-            now,
-            enabled=bool(values["switch.exchange_data_source"]),
-            claim=claim,
-            stopping=stopping,
-            progress=progress,
-        )
+    mark = await asyncio.to_thread(_erasure_mark, engine)
+    try:
+        # Like run_once: a subject erased during the round is erased again when it ends.
+        async with erasures_outlast_round(engine, now=now):
+            values = (
+                admin if admin is not None else await asyncio.to_thread(current_settings, engine)
+            )
+            return await exchange_round(
+                engine,
+                settings,
+                now,
+                enabled=bool(values["switch.exchange_data_source"]),
+                claim=claim,
+                stopping=stopping,
+                progress=progress,
+            )
+    finally:
+        await asyncio.to_thread(_forget_changes_after_erasure, engine, mark)
 
 
 async def run_tick(
@@ -205,8 +354,10 @@ async def run_tick(
     progress: Progress | None = None,
     claim: Claim | None = None,
     stopping: asyncio.Event | None = None,
+    full: bool = False,
 ) -> RunSummary:
-    """The whole tick: `sync_exchange`, then `run_once` (CRM path, score, write back)."""
+    """The whole tick: `sync_exchange`, then `run_once` (CRM path, score, write back);
+    `full`: regrade every record whatever RAPPORT_REGRADE_EVERY says."""
     # RAPPORT_CRM=dataverse: pull first, push after write-back (docs/dataverse.md).
     dataverse = await before_scoring(engine, settings, now=now)
     admin = await asyncio.to_thread(current_settings, engine)  # once for the whole tick
@@ -225,6 +376,8 @@ async def run_tick(
         processes=settings.scoring_processes,
         excluded_users=settings.excluded_users,
         admin=admin,
+        regrade_every=settings.regrade_every,
+        full=full,
     )
     summary.exchange = exchange
     summary.seconds = {"exchange": exchange_seconds, **summary.seconds}

@@ -11,6 +11,11 @@ load (COPY included) costs one INSERT ... SELECT, not a call per row; SQLite
 has row triggers only. A record table's update counts only when a column
 Rapport reads changed: writing health back is not a change. TRUNCATE of a
 CRM table is noticed as a change of the whole table.
+
+An erasure (a new erased_subject row) empties interaction_change and
+tick_pending_record in its own transaction: they would otherwise still name
+the subject, and the erasure makes the next tick a full pass and a regrade
+anyway.
 """
 
 from collections.abc import Sequence
@@ -121,7 +126,15 @@ def downgrade() -> None:
         for table in (*ACTIVITY_TABLES, *RECORD_COLUMNS, "interaction"):
             for event in (*EVENTS, "truncate"):
                 op.execute(f'DROP TRIGGER IF EXISTS rapport_{event}_logged ON "{table}"')
-        for function in ("activity", "party", "record", "record_truncated", "interaction"):
+        op.execute("DROP TRIGGER IF EXISTS rapport_erasure_forgets ON erased_subject")
+        for function in (
+            "activity",
+            "party",
+            "record",
+            "record_truncated",
+            "interaction",
+            "erasure",
+        ):
             op.execute(f"DROP FUNCTION IF EXISTS rapport_{function}_changed()")
     else:
         for table in (*ACTIVITY_TABLES, *RECORD_COLUMNS, "interaction"):
@@ -198,6 +211,10 @@ def _postgres_triggers() -> None:
         declare="DECLARE moved boolean;\n",
     )
     _postgres_function(
+        "erasure",
+        "DELETE FROM interaction_change;\nDELETE FROM tick_pending_record;",
+    )
+    _postgres_function(
         "record_truncated",
         "INSERT INTO crm_record_change (table_name) VALUES (TG_TABLE_NAME);",
     )
@@ -217,6 +234,10 @@ def _postgres_triggers() -> None:
     for table, columns in RECORD_COLUMNS.items():
         _postgres_statement_triggers(table, "record", f"'{', '.join(columns)}'")
     _postgres_statement_triggers("interaction", "interaction")
+    op.execute(
+        "CREATE TRIGGER rapport_erasure_forgets AFTER INSERT ON erased_subject"
+        " FOR EACH STATEMENT EXECUTE FUNCTION rapport_erasure_changed()"
+    )
 
 
 def _sqlite_trigger(table: str, event: str, when: str, statements: list[str]) -> None:
@@ -242,7 +263,12 @@ def _sqlite_triggers() -> None:
             f" (SELECT 1 FROM crm_record_change WHERE table_name = '{table}')"
         )
         moved = " OR ".join(f'OLD."{column}" IS NOT NEW."{column}"' for column in columns)
-        _sqlite_trigger(table, "insert", "", [mark])
+        forget = (
+            ["DELETE FROM interaction_change", "DELETE FROM tick_pending_record"]
+            if table == "erased_subject"
+            else []
+        )
+        _sqlite_trigger(table, "insert", "", [mark, *forget])
         _sqlite_trigger(table, "update", f" WHEN {moved}", [mark])
         _sqlite_trigger(table, "delete", "", [mark])
     values = ", ".join(f"{{0}}.{column}" for column in INTERACTION_COLUMNS.split(", "))
