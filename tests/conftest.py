@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,30 @@ def engine(database_url: str) -> Iterator[Engine]:
     store = create_store_engine(database_url)
     yield store
     store.dispose()
+
+
+@contextmanager
+def private_store(kind: str, directory: Path, sqlite_template: Path) -> Iterator[Engine]:
+    """A migrated, empty store of its own (`kind`: sqlite or postgres), dropped at the end.
+
+    For fixtures wider than one test (module scope): a store that several read-only tests
+    share, built once, beside the per-test `engine` that is emptied around every test.
+    """
+    if kind == "sqlite":
+        path = directory / "rapport.db"
+        shutil.copy(sqlite_template, path)
+        engine = create_store_engine(f"sqlite:///{path}")
+        yield engine
+        engine.dispose()
+        return
+    name = f"rapport_{directory.name}_{_worker_suffix()}".lower()
+    engine = create_store_engine(_fresh_postgres_database(name))
+    try:
+        migrate.upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        _drop_postgres_database(name)
 
 
 @pytest.fixture(params=DATABASES)

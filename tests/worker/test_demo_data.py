@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from scoring.model import HealthState, Trend
 from storage.directory import normalise_address
 from storage.rapport_tables import RelationshipKpi
 from storage.types import core_table
+from tests.conftest import DATABASES, private_store
 from worker.demo.crm import DemoCrm, DemoFacts, StoreNotEmptyError, build_demo_crm, seed_demo_crm
 from worker.run.tick import run_once
 
@@ -30,11 +33,18 @@ SNAPSHOT_TABLES = {
 }
 
 
-@pytest.fixture
-def demo(engine: Engine) -> DemoFacts:
-    facts = seed_demo_crm(engine, now=NOW)
-    run_once(engine, now=NOW)
-    return facts
+@pytest.fixture(scope="module", params=DATABASES)
+def scored_demo(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+) -> Iterator[tuple[Engine, DemoFacts]]:
+    """The demo CRM seeded and scored once per database, for the tests that only read it."""
+    directory = tmp_path_factory.mktemp("demo")
+    with private_store(request.param, directory, sqlite_template) as engine:
+        facts = seed_demo_crm(engine, now=NOW)
+        run_once(engine, now=NOW)
+        yield engine, facts
 
 
 def _one(engine: Engine, query: str, **params: Any) -> Any:
@@ -62,8 +72,9 @@ def _empty_store(engine: Engine) -> None:
 
 
 def test_silent_primary_contact_graded_worse_than_engaged_secondary_and_named(
-    engine: Engine, demo: DemoFacts
+    scored_demo: tuple[Engine, DemoFacts],
 ) -> None:
+    engine, demo = scored_demo
     query = "SELECT health_score, health_state FROM contact WHERE id = :id"
     primary = _one(engine, query, id=demo.primary_contact_id)
     secondary = _one(engine, query, id=demo.secondary_contact_id)
@@ -82,9 +93,10 @@ def test_silent_primary_contact_graded_worse_than_engaged_secondary_and_named(
 
 
 def test_the_flagship_deal_is_at_risk_because_of_its_silent_decision_maker(
-    engine: Engine, demo: DemoFacts
+    scored_demo: tuple[Engine, DemoFacts],
 ) -> None:
     """v1 graded the $2.4M deal 93 Good (pooled with the engaged secondary contact)."""
+    engine, demo = scored_demo
     kpi = core_table(RelationshipKpi)
     with engine.connect() as connection:
         deal = connection.execute(
@@ -108,7 +120,10 @@ def test_the_flagship_deal_is_at_risk_because_of_its_silent_decision_maker(
     assert deal.reasons[0].endswith("and skipped 2 of the last 3 meetings")
 
 
-def test_people_in_no_crm_record_are_never_ingested(engine: Engine, demo: DemoFacts) -> None:
+def test_people_in_no_crm_record_are_never_ingested(
+    scored_demo: tuple[Engine, DemoFacts],
+) -> None:
+    engine, demo = scored_demo
     with engine.connect() as connection:
         typed = connection.execute(sa.text("SELECT address FROM crm_activity_party")).scalars()
         known = {
@@ -144,8 +159,10 @@ def test_same_seed_and_now_give_identical_rows(engine: Engine) -> None:
     assert len(first["crm_activity"]) > 1000
 
 
-def test_seeding_refuses_a_store_that_holds_crm_data(engine: Engine) -> None:
-    seed_demo_crm(engine, now=NOW)
+def test_seeding_refuses_a_store_that_holds_crm_data(
+    scored_demo: tuple[Engine, DemoFacts],
+) -> None:
+    engine, _ = scored_demo  # seeded once already
 
     with pytest.raises(StoreNotEmptyError, match="system_user"):
         seed_demo_crm(engine, now=NOW)
