@@ -44,6 +44,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Test files holding a test marked `slow` run first, each file's tests still together
+    and in order. pytest-xdist hands out files (`--dist loadfile`) or tests in collection
+    order; a slow file dealt last keeps one worker busy while the others sit idle."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 def _fresh_postgres_database(name: str) -> str:
     admin = create_store_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:

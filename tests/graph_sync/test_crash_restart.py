@@ -13,6 +13,8 @@ from emulator.stats import LogEntry
 from emulator.testing import FixtureBuilder, make_message
 from tests.graph_sync.conftest import ADELE, ALEX, EXCHANGE_TABLES, NOW, Exchange
 
+pytestmark = pytest.mark.slow  # a sync process killed and restarted
+
 START = dt.datetime(2024, 4, 1, 8, tzinfo=dt.UTC)
 BULK = 80  # added to the standard inbox's 12: ten pages of ten
 INBOX_PAGES = 10

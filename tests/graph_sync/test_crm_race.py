@@ -37,6 +37,8 @@ from storage.sync_store import PageWrite, commit_page
 from storage.types import core_table
 from tests import factories as f
 
+pytestmark = pytest.mark.slow  # a large CRM ingest
+
 T = TypeVar("T")
 AT = datetime(2024, 5, 20, 9, tzinfo=UTC)
 MESSAGE_ID = "<quote-42@fabrikam.com>"

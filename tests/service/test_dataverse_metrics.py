@@ -8,10 +8,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from crm.dataverse.provision import apply, plan
 from emulator.dataverse.testing import running_dataverse, standard_environment
 from tests.crm.dataverse.conftest import connector
 from tests.service.harness import WORKER, Processes, clean_environment, free_port, http_get
+
+pytestmark = pytest.mark.slow  # a worker process
 
 SAMPLE = re.compile(r'^(\w+)(?:\{outcome="(\w+)"\})? (\S+)$')
 

@@ -39,6 +39,8 @@ from tests.service.harness import (
 )
 from worker.demo.crm_seed import load_crm_seed
 
+pytestmark = pytest.mark.slow  # a cluster of worker processes, waiting for its rounds
+
 INTERVAL = 4
 REPLICAS = ("w1", "w2", "w3")
 

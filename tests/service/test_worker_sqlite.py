@@ -24,6 +24,8 @@ from tests.service.harness import (
 )
 from tests.worker.cli_runner import run_cli
 
+pytestmark = pytest.mark.slow  # worker processes
+
 SERVICE = {"sync_interval_seconds": "2", "sync_jitter_seconds": "0.2", "log_format": "json"}
 
 

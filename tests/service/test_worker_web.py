@@ -10,8 +10,11 @@ import socket
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.service.harness import WORKER, Processes, clean_environment, free_port, wait_until
+
+pytestmark = pytest.mark.slow  # worker processes
 
 SIGN_IN = {
     "RAPPORT_WEB_TENANT_ID": "contoso.onmicrosoft.com",

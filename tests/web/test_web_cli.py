@@ -20,6 +20,8 @@ from tests.service.harness import clean_environment
 from tests.web.book import seed
 from tests.worker.cli_runner import run_cli
 
+pytestmark = pytest.mark.slow  # `rapport web` processes
+
 
 def _free_port() -> int:
     with socket.socket() as probe:

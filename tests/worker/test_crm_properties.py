@@ -50,6 +50,8 @@ from tests import factories as f
 from tests.worker.cli_runner import run_cli
 from worker.run.tick import run_once
 
+pytestmark = pytest.mark.slow  # many whole runs
+
 _COMMON = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

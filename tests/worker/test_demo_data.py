@@ -19,6 +19,8 @@ from tests.conftest import DATABASES, private_store
 from worker.demo.crm import DemoCrm, DemoFacts, StoreNotEmptyError, build_demo_crm, seed_demo_crm
 from worker.run.tick import run_once
 
+pytestmark = pytest.mark.slow  # the demo CRM, seeded and scored
+
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
 # Parties get their id from the database; every other column is the demo's own.
 SNAPSHOT_TABLES = {

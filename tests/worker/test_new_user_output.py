@@ -26,6 +26,8 @@ from tests.service.harness import (
 )
 from tests.worker.cli_runner import run_cli
 
+pytestmark = pytest.mark.slow  # whole runs
+
 FREQUENCIES = "one of daily, every_few_days, weekly, every_couple_of_weeks, monthly"
 
 

@@ -24,6 +24,8 @@ from tests.worker.cli_runner import run_cli
 from tests.worker.run_processes import counts, seed_book, start_run
 from worker.run.lock import hold_process_lock
 
+pytestmark = pytest.mark.slow  # scoring processes
+
 POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 WRITTEN = ("relationship_kpi", "health_snapshot", "scored contacts")
 

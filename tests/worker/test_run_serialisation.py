@@ -28,6 +28,8 @@ from worker.run.lock import holding_run_lock, store_run_lock, this_process
 from worker.service.leases import singleton
 from worker.service.scheduler import SystemClock
 
+pytestmark = pytest.mark.slow  # `rapport run` processes
+
 
 @contextmanager
 def writes_stalled(engine: Engine) -> Iterator[None]:
