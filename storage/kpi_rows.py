@@ -49,7 +49,13 @@ EMPTY_LIST = JsonColumn((), "[]")
 
 
 class KpiValues(NamedTuple):
-    """Every value column of relationship_kpi, in the table's column order."""
+    """Every value column of relationship_kpi, in the table's column order.
+
+    The KPIs come first: scoring.model.Kpis's fields, in its order, which is where
+    the list is defined; the record's health, reasons and weakest key contact
+    follow. storage imports nothing of ours, so the two are held together by
+    tests/storage/test_kpi_rows.py, and this tuple with the table by the same file.
+    """
 
     emails_sent: int = 0
     emails_received: int = 0

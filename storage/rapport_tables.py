@@ -70,7 +70,11 @@ class InteractionParty(SQLModel, table=True):
 
 
 class RelationshipKpi(SQLModel, table=True):
-    """Lifetime KPIs and the latest health of one CRM record."""
+    """Lifetime KPIs and the latest health of one CRM record.
+
+    The KPI columns are scoring.model.Kpis's fields, in its order (the one list;
+    tests/storage/test_kpi_rows.py fails when they part), then the health.
+    """
 
     __tablename__ = "relationship_kpi"
 

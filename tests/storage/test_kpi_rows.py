@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import typing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +13,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from scoring.model import Kpis
 from storage.kpi_rows import KPI_VALUES, JsonColumn, KpiValues, kpi_digest
 from storage.rapport_tables import HealthSnapshot, RelationshipKpi
 from storage.types import core_table
@@ -223,3 +226,21 @@ def test_kpi_values_follow_the_table_columns() -> None:
     """The digest encodes values in this order, so it must not drift from the table's."""
     written = ("record_type", "record_id", "computed_at", "kpi_digest")
     assert KPI_VALUES == tuple(c.name for c in KPI.columns if c.name not in written)
+
+
+def test_the_kpi_columns_are_scorings_kpis_then_the_health() -> None:
+    """The KPI field list is defined once, by scoring.model.Kpis: relationship_kpi (and
+    KpiValues, in the table's order) holds those fields first, in that order, a value
+    Kpis may lack in a nullable column; the health columns follow. storage imports
+    nothing of ours (docs/architecture.md), so this is where the two are held together:
+    a KPI added to Kpis fails here until the table has it, and
+    tests/storage/test_migrations.py until a migration adds it."""
+    kpis = dataclasses.fields(Kpis)
+    hints = typing.get_type_hints(Kpis)
+    assert KPI_VALUES[: len(kpis)] == tuple(field.name for field in kpis)
+    assert KPI_VALUES[len(kpis)] == "health_score"
+    for field in kpis:
+        column = KPI.c[field.name]
+        optional = type(None) in typing.get_args(hints[field.name])
+        # The JSON lists (the weekly timeline, the top colleagues) are nullable in SQL only.
+        assert column.nullable == optional or isinstance(column.type, sa.JSON), field.name
