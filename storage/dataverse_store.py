@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
-from storage.bulk import COPY_NULL, copy_text, copy_written_lines, insert_rows
+from storage.bulk import insert_rows
 from storage.crm_tables import (
     Account,
     Contact,
@@ -36,7 +37,7 @@ from storage.dataverse_tables import (
 from storage.engine import is_postgres
 from storage.interaction_store import chunks
 from storage.sync_store import text_array
-from storage.types import core_table
+from storage.types import UTCDateTime, core_table
 
 CURSORS = core_table(DataverseCursor)
 PARTY_MAP = core_table(DataverseParty)
@@ -48,7 +49,9 @@ CONTRACT = {
 }
 STAKEHOLDERS = core_table(OpportunityStakeholder)
 PARTIES = core_table(CrmActivityParty)
+TIME_TYPES = (UTCDateTime, sa.DateTime)
 PARTY_COLUMNS = ("role", "address", "record_type", "record_id")
+MAPPED_PARTY = ("party_id", "activity_id", *PARTY_COLUMNS)
 
 
 # --- set-based statements -------------------------------------------------------------
@@ -68,54 +71,70 @@ def id_set(session: Session, ids: Collection[str]) -> sa.Select[tuple[str]]:
     return sa.select(values.c.value)
 
 
-def _text_line(row: Sequence[str | None]) -> str:
-    return "\t".join([COPY_NULL if v is None else copy_text(v) for v in row]) + "\n"
+def _sqlite_time(value: datetime) -> str:
+    """An aware datetime as SQLite holds it (SQLAlchemy's format, UTC, no zone)."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()} given; use an aware UTC value")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
 
 
-def insert_texts(
-    session: Session, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> int:
-    """Insert rows whose values are all text or None: no value needs converting, so
-    SQLite's executemany takes the tuples as they are (no per-row parameter processing)
-    and PostgreSQL's COPY lines are written here in one pass."""
-    if not rows:
-        return 0
-    if is_postgres(session):
-        return copy_written_lines(session, table, columns, map(_text_line, rows))
-    marks = ", ".join("?" for _ in columns)
-    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
-    session.connection().exec_driver_sql(statement, [tuple(row) for row in rows])
-    return len(rows)
-
-
-def insert_values(
-    session: Session, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> int:
-    """Insert rows of Python values in `columns` order. PostgreSQL: COPY (storage.bulk).
-    SQLite: each column's bind processor is looked up once and the converted tuples go to
-    the driver's executemany, without SQLAlchemy's per-row parameter handling (the pull
-    writes a page of 5,000 rows at a time). Every column without a value of its own must
-    have no Python-side default (those are SQLAlchemy's to fill in): else storage.bulk."""
-    if not rows:
-        return 0
-    omitted = [c for c in table.c if c.name not in columns and c.default is not None]
-    if is_postgres(session) or omitted:
-        return insert_rows(session, table, columns, rows)
-    dialect = session.get_bind().dialect
-    processors = [
-        (i, processor)
-        for i, column in enumerate(columns)
-        if (processor := table.c[column].type.dialect_impl(dialect).bind_processor(dialect))
-    ]
+def _sqlite_rows(
+    table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> Sequence[Sequence[Any]]:
+    """Rows with their datetimes in SQLite's text form (JSON would write them as ISO 8601
+    with a "T" and a zone, which sorts and compares differently in SQLite)."""
+    times = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, TIME_TYPES)]
+    if not times:
+        return rows
     converted = []
     for row in rows:
         values = list(row)
-        for i, processor in processors:
-            values[i] = processor(values[i])
-        converted.append(tuple(values))
-    marks = ", ".join("?" for _ in columns)
-    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
-    session.connection().exec_driver_sql(statement, converted)
+        for i in times:
+            if values[i] is not None:
+                values[i] = _sqlite_time(values[i])
+        converted.append(values)
+    return converted
+
+
+def page_rows(
+    session: Session, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> sa.Select[Any]:
+    """`rows` (values in `columns` order: text, numbers, booleans, aware datetimes, dates
+    or None) as a subquery with those columns, typed as in `table`, bound as ONE JSON
+    parameter: a page of 5,000 rows is one statement that the database runs on its own
+    (SQLite without holding the GIL, PostgreSQL in the server), with no per-row parameter
+    handling in Python (msgspec writes the JSON in C)."""
+    if is_postgres(session):
+        payload = msgspec.json.encode(rows).decode()
+        array = sa.cast(sa.literal(payload, sa.Text()), postgresql.JSONB())
+        values = sa.func.jsonb_array_elements(array).table_valued("value").render_derived("page")
+        element = values.c.value
+        return sa.select(
+            *(
+                sa.cast(element.op("->>")(i), table.c[column].type).label(column)
+                for i, column in enumerate(columns)
+            )
+        )
+    payload = msgspec.json.encode(_sqlite_rows(table, columns, rows)).decode()
+    each = sa.func.json_each(sa.literal(payload, sa.Text())).table_valued("value")
+    return sa.select(
+        *(
+            sa.func.json_extract(each.c.value, f"$[{i}]").label(column)
+            for i, column in enumerate(columns)
+        )
+    )
+
+
+def insert_page(
+    session: Session, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> int:
+    """Insert rows (values in `columns` order: text, numbers, booleans, datetimes, dates
+    or None) in one statement (page_rows). Columns left out take their server default."""
+    if not rows:
+        return 0
+    session.execute(sa.insert(table).from_select(columns, page_rows(session, table, columns, rows)))
     return len(rows)
 
 
@@ -248,20 +267,19 @@ def write_party_page(
     )
     if before:
         session.execute(sa.delete(PARTY_MAP).where(PARTY_MAP.c.party_id.in_(ids)))
-    insert_texts(session, PARTY_MAP, ("party_id", "activity_id", *PARTY_COLUMNS), kept)
+    insert_page(session, PARTY_MAP, MAPPED_PARTY, kept)
     if before:
         rebuild_parties(session=session, activity_ids=before | {str(row[1]) for row in kept})
         return
+    if not kept:
+        return
+    # The kept parties of activities the contract holds, joined in the database.
+    page = page_rows(session, PARTY_MAP, MAPPED_PARTY, kept).subquery("page")
     activities = CONTRACT["crm_activity"]
-    present = set(
-        session.scalars(
-            sa.select(activities.c.id).where(
-                activities.c.id.in_(id_set(session, {str(row[1]) for row in kept}))
-            )
-        )
+    appended = sa.select(page.c.activity_id, *(page.c[c] for c in PARTY_COLUMNS)).join(
+        activities, activities.c.id == page.c.activity_id
     )
-    appended = [row[1:] for row in kept if row[1] in present]
-    insert_texts(session, PARTIES, ("activity_id", *PARTY_COLUMNS), appended)
+    session.execute(sa.insert(PARTIES).from_select(("activity_id", *PARTY_COLUMNS), appended))
 
 
 def party_map_empty(*, session: Session) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from crm.file_rows import (
     AccountRow,
@@ -146,24 +146,32 @@ def _opportunity(row: Row) -> Row:
 
 
 def _activity(kind: str, directed: bool) -> Callable[[Row], Row]:
+    owner_key = _lookup_keys("ownerid")[0]
+    regarding_key, regarding_type_key = _lookup_keys("regardingobjectid")
+    emailed = kind == "email"
+
     def to_contract(row: Row) -> Row:
-        start = row.get("actualstart") or row.get("scheduledstart")
-        end = row.get("actualend") or row.get("scheduledend")
-        regarding, regarding_type = lookup(row, "regardingobjectid")
-        known = regarding is not None and regarding_type in REGARDING_TYPE_VALUES
-        direction = row.get("directioncode") if directed else None
+        # Called for every activity of every pull: lookups inlined.
+        get = row.get
+        end = get("actualend") or get("scheduledend")
+        regarding = get(regarding_key)
+        regarding_type = get(regarding_type_key) if regarding else None
+        known = regarding_type in REGARDING_TYPE_VALUES
+        owner = get(owner_key)
+        direction = get("directioncode") if directed else None
         return {
             "id": row["activityid"],
             "kind": kind,
-            "owner_id": lookup(row, "ownerid")[0],
+            "owner_id": str(owner) if owner else None,
             "direction": None if direction is None else "outgoing" if direction else "incoming",
-            "status": _coded(ACTIVITY_STATUS, row.get("statecode", 0)),
-            "start_at": start or end,  # a sent email has only its end (the time it went)
+            "status": _coded(ACTIVITY_STATUS, get("statecode", 0)),
+            # a sent email has only its end (the time it went)
+            "start_at": get("actualstart") or get("scheduledstart") or end,
             "end_at": end,
             "regarding_type": regarding_type if known else None,
-            "regarding_id": regarding if known else None,
-            "internet_message_id": row.get("messageid") if kind == "email" else None,
-            "modified_at": row.get("modifiedon"),
+            "regarding_id": str(regarding) if known else None,
+            "internet_message_id": get("messageid") if emailed else None,
+            "modified_at": get("modifiedon"),
         }
 
     return to_contract
@@ -386,8 +394,7 @@ def stakeholder(row: Row, roles: dict[str, tuple[str, int | None]]) -> Stakehold
     return Stakeholder(str(row["connectionid"]), one, two, name)
 
 
-@dataclass(frozen=True)
-class Party:
+class Party(NamedTuple):
     party_id: str
     activity_id: str
     role: str
@@ -396,19 +403,30 @@ class Party:
     party_record: str | None
 
 
+_PARTY_ACTIVITY, _PARTY_RECORD, _PARTY_TABLE = "_activityid_value", *_lookup_keys("partyid")
+
+
 def party(row: Row) -> Party | None:
-    """An activity party that takes part in the conversation, before matching; or None."""
+    """An activity party that takes part in the conversation, before matching; or None.
+
+    Called for every party of every pull (two or more per activity): lookups inlined."""
     role = PARTY_ROLES.get(row.get("participationtypemask"))  # type: ignore[arg-type]
-    activity = lookup(row, "activityid")[0]
-    if role is None or activity is None:
+    activity = row.get(_PARTY_ACTIVITY)
+    if role is None or not activity:
         return None
-    record, record_table = lookup(row, "partyid")
+    record_table = row.get(_PARTY_TABLE)
+    party_type = PARTY_TYPES.get(record_table) if record_table else None
+    record = row.get(_PARTY_RECORD) if party_type else None
     address = row.get("addressused")
+    if isinstance(address, str):
+        address = address.strip() or None
+    else:
+        address = None
     return Party(
         str(row["activitypartyid"]),
-        activity,
+        str(activity),
         role,
-        address.strip() if isinstance(address, str) and address.strip() else None,
-        PARTY_TYPES.get(record_table or ""),
-        record if record_table in PARTY_TYPES else None,
+        address,
+        party_type,
+        str(record) if record else None,
     )
