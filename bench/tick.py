@@ -76,13 +76,14 @@ def _timed(engine: Engine, **options: object) -> tuple[float, RunSummary]:
 
 
 def _line(label: str, seconds: float, summary: RunSummary | None = None) -> None:
-    detail = ""
+    """A figure line ends in its number; what the tick did goes on the line after."""
+    print(f"{label + ', s':<48}{seconds:>9.2f}", flush=True)
     if summary is not None:
-        detail = (
-            f"  [{summary.scoring}; {summary.ingest.derived:,} activities derived,"
-            f" {summary.records_scored:,} records scored]"
+        print(
+            f"    scoring {summary.scoring}: {summary.ingest.derived:,} activities derived,"
+            f" {summary.records_scored:,} records scored",
+            flush=True,
         )
-    print(f"{label:<44}{seconds:>9.2f} s{detail}", flush=True)
 
 
 def run(args: argparse.Namespace) -> None:
