@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from storage.bulk import insert_rows
@@ -323,16 +323,31 @@ def record_pushes(
     outcome: str,
     at: datetime,
 ) -> None:
-    """Remember what was written (or tried) per record: (type, id, digest, values)."""
-    for record_type, record_id, digest, values in pushed:
-        row = session.get(DataversePush, (record_type, record_id)) or DataversePush(
-            record_type=record_type, record_id=record_id, digest=digest
-        )
-        row.digest, row.outcome, row.pushed_at = digest, outcome, at
-        if outcome == "pushed":
-            row.pushed_values = values
-        session.add(row)
-    session.flush()
+    """Remember what was written (or tried) per record: (type, id, digest, values); the
+    values are kept only when written (a failed or missing record keeps the last ones).
+    One upsert for the whole batch (not a read and a write per record)."""
+    if not pushed:
+        return
+    rows = [
+        {
+            "record_type": record_type,
+            "record_id": record_id,
+            "digest": digest,
+            "outcome": outcome,
+            "pushed_at": at,
+            "pushed_values": values if outcome == "pushed" else {},
+        }
+        for record_type, record_id, digest, values in pushed
+    ]
+    insert = (postgresql.insert if is_postgres(session) else sqlite.insert)(PUSHES)
+    kept = ["digest", "outcome", "pushed_at"] + (["pushed_values"] if outcome == "pushed" else [])
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[PUSHES.c.record_type, PUSHES.c.record_id],
+            set_={column: insert.excluded[column] for column in kept},
+        ),
+        rows,
+    )
 
 
 def has_pushed_values(*, session: Session) -> bool:
