@@ -25,6 +25,7 @@ from emulator.dataverse.testing import (
     ssl_context,
     standard_environment,
 )
+from tests.service.harness import free_port
 
 PREFIX = "rapport"
 
@@ -89,7 +90,8 @@ def make_client(dv: LoopbackDataverse) -> Callable[..., DataverseClient]:
 
 def worker_environment(dv: LoopbackDataverse, database_url: str, **settings: str) -> dict[str, str]:
     """The environment of a `rapport worker` process using this loopback Dataverse (and its
-    token service): no RAPPORT_* of this process, JSON logs, the store migrated at start."""
+    token service): no RAPPORT_* of this process, JSON logs, the store migrated at start,
+    metrics on a free port (the default 9464 may be taken, by a test running beside it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAPPORT_")}
     rapport = {
         "database_url": database_url,
@@ -101,6 +103,7 @@ def worker_environment(dv: LoopbackDataverse, database_url: str, **settings: str
         "dataverse_url": dv.url,
         "auto_migrate": "true",
         "log_format": "json",
+        "metrics_port": str(free_port()),
         **settings,
     }
     env.update({f"RAPPORT_{name.upper()}": value for name, value in rapport.items()})

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from crm.dataverse.provision import apply, plan
 from emulator.dataverse.testing import LoopbackDataverse, rid
 from tests.crm.dataverse.conftest import connector, worker_environment
-from tests.service.harness import WORKER, Process, Processes
+from tests.service.harness import WORKER, Process, Processes, http_get
 
 DORA = rid("contact", "dora")
 
@@ -50,7 +50,6 @@ async def test_the_scheduled_scoring_job_pulls_scores_and_pushes_run_after_run(
         crm="dataverse",
         sync_interval_seconds="3600",  # the sync round runs once, at start
         scoring_interval_seconds="2",  # then the scheduled scoring job, every 2 s
-        metrics_port="0",  # no metrics endpoint: 9464 may be taken by another process
     )
     async with connector(dv) as client:  # Rapport's columns, as `dataverse provision`
         await apply(client, await plan(client, "rapport"), None)
@@ -74,9 +73,13 @@ async def test_the_scheduled_scoring_job_pulls_scores_and_pushes_run_after_run(
                 break
             await asyncio.sleep(0.25)
         runs = await _scoring_runs(worker, 2, 30)
+        # Its metrics on the free port the environment gave it (never the shared 9464).
+        port = int(env["RAPPORT_METRICS_PORT"])
+        metrics = await asyncio.to_thread(http_get, port, "/metrics")
     finally:
         processes.close()
 
+    assert port != 9464 and "rapport_dataverse_requests_total" in metrics.text
     summary = first["dataverse"]
     assert "failure" not in summary, summary
     assert summary["pull"]["tables"]["contacts"]["mode"] == "baseline"
