@@ -19,7 +19,7 @@ import pytest
 import typer
 import typer.main
 
-from worker.cli import commands, rapport
+from worker.cli import rapport
 
 _build_command = typer.main.get_command
 _built: dict[tuple[int, int, int], object] = {}
@@ -51,8 +51,7 @@ def _as_a_fresh_process() -> Iterator[None]:
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Outcome:
-    commands.settings.cache_clear()
-    commands.engine.cache_clear()
+    """One invocation: `main()` reads the settings afresh and disposes of the store it opened."""
     argv = sys.argv
     sys.argv = ["rapport", *args]
     try:
@@ -63,8 +62,5 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Outcome:
         code = int(done.code or 0)
     finally:
         sys.argv = argv
-        if commands.engine.cache_info().currsize:
-            commands.engine().dispose()
-        commands.engine.cache_clear()
     captured = capsys.readouterr()
     return Outcome(code, captured.out, captured.err)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -16,7 +15,6 @@ from storage.engine import (
     create_store_engine,
     redacted,
     session_scope,
-    sqlite_file,
 )
 from worker.admin_settings import (
     DEFAULTS,
@@ -26,8 +24,7 @@ from worker.admin_settings import (
     current_settings,
     grade_ranges,
 )
-from worker.failures import EXIT_EXCHANGE_FAILED, UserError, no_store_error
-from worker.log import configure_logging
+from worker.failures import EXIT_EXCHANGE_FAILED, UserError
 from worker.run.exchange import ExchangeSummary, residency_hint, round_figures
 from worker.run.lock import holding_run_lock, this_process
 from worker.run.tick import RunSummary, run_tick
@@ -89,61 +86,26 @@ def near_clock(option: str, moment: datetime, *, clock: datetime, allow_far: boo
     )
 
 
-@cache
-def settings() -> Settings:
-    loaded = Settings()
-    configure_logging(loaded.log_level, loaded.log_format)
-    return loaded
-
-
-@cache
-def engine() -> Engine:
-    """The store of an existing installation: a missing SQLite file is refused, not created.
-
-    Only `rapport db upgrade` creates a store; any other command opening a
-    path that holds none (a typo, the wrong working directory) would leave an
-    empty `rapport.db` behind and then complain that its schema is not current.
-    """
-    url = settings().database_url
-    path = sqlite_file(url)
-    if path is not None and not path.exists():
-        raise no_store_error(path, url, url_set="database_url" in settings().model_fields_set)
-    return create_store_engine(url)
-
-
-def database_label() -> str:
-    try:
-        return redacted(settings().database_url)
-    except Exception:  # noqa: BLE001 - only used to word another error
-        return "<unconfigured database>"
-
-
-def _migrated_engine() -> Engine:
-    store = engine()
-    migrate.require_current(store)
-    return store
-
-
-def db_upgrade() -> dict[str, Any]:
+def db_upgrade(settings: Settings) -> dict[str, Any]:
     """Create or update the store: the one command that may create a SQLite file."""
-    store = create_store_engine(settings().database_url)
+    store = create_store_engine(settings.database_url)
     try:
         migrate.upgrade(store)
+        return db_current(store, redacted(settings.database_url))
     finally:
         store.dispose()
-    return db_current()
 
 
-def db_current() -> dict[str, Any]:
+def db_current(store: Engine, label: str) -> dict[str, Any]:
     return {
-        "database": database_label(),
-        "current": migrate.current_revision(engine()),
+        "database": label,
+        "current": migrate.current_revision(store),
         "head": migrate.head_revision(),
     }
 
 
-def settings_show() -> dict[str, Any]:
-    values = current_settings(_migrated_engine())
+def settings_show(store: Engine) -> dict[str, Any]:
+    values = current_settings(store)
     return {
         "settings": [
             {
@@ -158,13 +120,12 @@ def settings_show() -> dict[str, Any]:
     }
 
 
-def settings_set(key: str, raw: str) -> dict[str, Any]:
-
+def settings_set(store: Engine, key: str, raw: str) -> dict[str, Any]:
     try:
-        old, new = change_setting(_migrated_engine(), key, raw, now=datetime.now(UTC))
+        old, new = change_setting(store, key, raw, now=datetime.now(UTC))
     except SettingError as refusal:
         raise UserError(str(refusal)) from None
-    values = current_settings(engine())
+    values = current_settings(store)
     return {
         "key": key,
         "old": old,
@@ -241,17 +202,18 @@ def exchange_payload(exchange: ExchangeSummary | None) -> dict[str, Any] | None:
     return payload
 
 
-def run_once(now: datetime, *, interactive: bool) -> dict[str, Any]:
-    store = _migrated_engine()
+def run_once(
+    store: Engine, settings: Settings, now: datetime, *, interactive: bool
+) -> dict[str, Any]:
     label = this_process("rapport run --once")  # one run at a time per store
-    with holding_run_lock(store, wait_seconds=settings().run_wait_seconds, label=label):
+    with holding_run_lock(store, wait_seconds=settings.run_wait_seconds, label=label):
         if not interactive:
-            return summary_payload(asyncio.run(run_tick(store, settings(), now=now)))
+            return summary_payload(asyncio.run(run_tick(store, settings, now=now)))
         from worker.cli.progress import progress_bar
 
         with progress_bar() as progress:
             return summary_payload(
-                asyncio.run(run_tick(store, settings(), now=now, progress=progress))
+                asyncio.run(run_tick(store, settings, now=now, progress=progress))
             )
 
 
@@ -294,8 +256,7 @@ def resolve_person(record: str, store: Engine) -> tuple[str, str, str]:
         return record_type, record_id, row["display_name"]
 
 
-def health_show(record: str) -> dict[str, Any]:
-    store = _migrated_engine()
+def health_show(store: Engine, record: str) -> dict[str, Any]:
     record_type, record_id = _resolve(record, store)
     with session_scope(store) as session:
         row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)

@@ -19,6 +19,7 @@ from rich.table import Table
 from compliance.hashing import TOKEN_PREFIX
 from worker.cli import commands
 from worker.cli import compliance_commands as run
+from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit, unreadable_lines
 from worker.failures import UserError
 
@@ -52,6 +53,7 @@ def register(app: typer.Typer) -> None:
 
 
 def export(
+    ctx: typer.Context,
     subject: SubjectOption,
     out: Annotated[Path, typer.Option("--out", help="Directory for the files (created 0700).")],
     fmt: Annotated[
@@ -60,10 +62,12 @@ def export(
     as_json: JsonFlag = False,
 ) -> None:
     """Export everything Rapport holds about a data subject (files are mode 0600)."""
-    emit(run.export(subject, fmt.value, out, datetime.now(UTC)), as_json, _exported)
+    store = cli_of(ctx).current_store()
+    emit(run.export(store, subject, fmt.value, out, datetime.now(UTC)), as_json, _exported)
 
 
 def erase(
+    ctx: typer.Context,
     subject: Annotated[
         str | None,
         typer.Option(
@@ -89,15 +93,20 @@ def erase(
     if release is not None:
         if subject is not None or dry_run:
             raise UserError("--release: give it alone, without --subject or --dry-run")
-        emit(run.release(release, datetime.now(UTC)), as_json, _released)
+        emit(
+            run.release(cli_of(ctx).current_store(), release, datetime.now(UTC)), as_json, _released
+        )
         return
     if subject is None:
         raise UserError("--subject: required; expected an email address or TYPE:ID")
-    emit(run.erase(subject, dry_run, datetime.now(UTC)), as_json, _erased)
+    cli = cli_of(ctx)
+    erased = run.erase(cli.current_store(), cli.settings, subject, dry_run, datetime.now(UTC))
+    emit(erased, as_json, _erased)
 
 
 @retention_app.command("purge")
 def retention_purge(
+    ctx: typer.Context,
     interaction_days: Annotated[
         int, typer.Option("--interaction-days", help="Delete interactions older than this.")
     ] = 730,
@@ -119,11 +128,13 @@ def retention_purge(
     """Delete interactions past the retention window and thin old daily history."""
     # A far-future --now would purge every interaction: refused unless meant.
     moment = commands.given_now(now or None, allow_far=allow_far_now)
-    emit(run.retention_purge(moment, interaction_days, snapshot_days), as_json, _purged)
+    store = cli_of(ctx).current_store()
+    emit(run.retention_purge(store, moment, interaction_days, snapshot_days), as_json, _purged)
 
 
 @audit_app.command("list")
 def audit_list(
+    ctx: typer.Context,
     since: Annotated[
         str | None, typer.Option("--since", help="Only events at or after this ISO-8601 time.")
     ] = None,
@@ -131,7 +142,7 @@ def audit_list(
 ) -> None:
     """Show the audit log, oldest first."""
     moment = commands.parse_time("--since", since) if since else None
-    emit(run.audit_list(moment), as_json, _audit_table)
+    emit(run.audit_list(cli_of(ctx).current_store(), moment), as_json, _audit_table)
 
 
 def _counts_table(title: str, counts: dict[str, int]) -> Table:

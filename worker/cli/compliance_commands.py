@@ -1,8 +1,8 @@
 """What the compliance commands do, returning plain data the CLI prints or dumps as JSON.
 
-Each function loads the store the way worker.cli.commands does (settings, engine,
-schema check), calls one compliance function and turns its refusals into
-UserError, so the CLI prints one line and exits 2.
+Each function takes the store (its schema checked) from the command, calls one
+compliance function and turns its refusals into UserError, so the CLI prints
+one line and exits 2.
 """
 
 from __future__ import annotations
@@ -17,12 +17,8 @@ from sqlalchemy.engine import Engine
 
 import compliance
 from compliance.exceptions import ExportNotAuditedError
-from worker.cli import commands
 from worker.failures import StoreError, UserError
-
-
-def _store() -> Engine:
-    return commands._migrated_engine()  # the store, its schema checked, as every command
+from worker.settings import Settings
 
 
 @contextmanager
@@ -35,9 +31,9 @@ def _refusals_as_user_errors() -> Iterator[None]:
         raise StoreError(str(unrecorded)) from None
 
 
-def export(subject: str, fmt: str, out: Path, now: datetime) -> dict[str, Any]:
+def export(store: Engine, subject: str, fmt: str, out: Path, now: datetime) -> dict[str, Any]:
     with _refusals_as_user_errors():
-        delivery = compliance.deliver_export(_store(), subject, out=out, fmt=fmt, now=now)
+        delivery = compliance.deliver_export(store, subject, out=out, fmt=fmt, now=now)
     return {
         "subject": delivery.export.subject,
         "format": delivery.fmt,
@@ -50,34 +46,40 @@ def export(subject: str, fmt: str, out: Path, now: datetime) -> dict[str, Any]:
     }
 
 
-def erase(subject: str, dry_run: bool, now: datetime) -> dict[str, Any]:
+def erase(
+    store: Engine, settings: Settings, subject: str, dry_run: bool, now: datetime
+) -> dict[str, Any]:
     with _refusals_as_user_errors():
-        report = compliance.erase_subject(_store(), subject, now=now, dry_run=dry_run)
+        report = compliance.erase_subject(store, subject, now=now, dry_run=dry_run)
     return {
         "subject": report.subject,
         "dry_run": report.dry_run,
         "records": [{"record_type": t, "record_id": i} for t, i in report.records],
         "counts": report.counts,
         "subject_token": report.subject_token,
-        "dataverse": None if dry_run else _clear_in_dataverse(set(report.records), now),
+        "dataverse": (
+            None if dry_run else _clear_in_dataverse(store, settings, set(report.records), now)
+        ),
     }
 
 
-def _clear_in_dataverse(records: set[tuple[str, str]], now: datetime) -> dict[str, Any] | None:
+def _clear_in_dataverse(
+    store: Engine, settings: Settings, records: set[tuple[str, str]], now: datetime
+) -> dict[str, Any] | None:
     """RAPPORT_CRM=dataverse: empty Rapport's columns on the subject's Dataverse records now
     (if Dataverse cannot be reached, the next tick's push does it: the erase stands)."""
-    if commands.settings().crm != "dataverse" or not records:
+    if settings.crm != "dataverse" or not records:
         return None
     import asyncio
 
     from worker.run.dataverse import push_dataverse
 
-    return asyncio.run(push_dataverse(_store(), commands.settings(), now=now, only=records))
+    return asyncio.run(push_dataverse(store, settings, now=now, only=records))
 
 
-def release(subject: str, now: datetime) -> dict[str, Any]:
+def release(store: Engine, subject: str, now: datetime) -> dict[str, Any]:
     with _refusals_as_user_errors():
-        report = compliance.release_subject(_store(), subject, now=now)
+        report = compliance.release_subject(store, subject, now=now)
     return {
         "subject": subject.strip(),
         "released": report.released,
@@ -85,10 +87,12 @@ def release(subject: str, now: datetime) -> dict[str, Any]:
     }
 
 
-def retention_purge(now: datetime, interaction_days: int, snapshot_days: int) -> dict[str, Any]:
+def retention_purge(
+    store: Engine, now: datetime, interaction_days: int, snapshot_days: int
+) -> dict[str, Any]:
     with _refusals_as_user_errors():
         report = compliance.purge_retention(
-            _store(),
+            store,
             now=now,
             interaction_days=interaction_days,
             snapshot_daily_days=snapshot_days,
@@ -102,6 +106,6 @@ def retention_purge(now: datetime, interaction_days: int, snapshot_days: int) ->
     }
 
 
-def audit_list(since: datetime | None) -> dict[str, Any]:
-    events = compliance.list_audit(_store(), since=since)
+def audit_list(store: Engine, since: datetime | None) -> dict[str, Any]:
+    events = compliance.list_audit(store, since=since)
     return {"events": [{**event, "at": event["at"].isoformat()} for event in events]}

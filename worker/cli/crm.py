@@ -21,7 +21,7 @@ from rich.table import Table
 from crm.file_import import import_file
 from crm.file_reading import ImportFileError
 from crm.file_report import ImportProblem, ImportReport
-from worker.cli import commands
+from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
 from worker.failures import EXIT_BAD_INPUT, UserError
 
@@ -38,6 +38,7 @@ def register(app: typer.Typer) -> None:
 
 @crm_app.command("import")
 def import_command(
+    ctx: typer.Context,
     file: Annotated[
         Path,
         typer.Argument(help="A JSON file, or a directory or .zip of TABLE.csv files."),
@@ -54,7 +55,7 @@ def import_command(
     rest left alone. Bad rows are reported by file, line and column and
     skipped (exit 2); the others are imported.
     """
-    store = commands._migrated_engine()
+    store = cli_of(ctx).current_store()
     try:
         report = import_file(file, store, now=datetime.now(UTC), dry_run=dry_run)
     except ImportFileError as unreadable:

@@ -19,10 +19,11 @@ from crm.dataverse.connect import connected
 from crm.dataverse.exceptions import DataverseError
 from crm.dataverse.provision import apply, plan
 from crm.dataverse.retry import RetryPolicy
-from worker.cli import commands
+from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
 from worker.failures import EXIT_NO_CONSENT, UserError
 from worker.run.exchange import graph_app
+from worker.settings import Settings
 
 dataverse_app = typer.Typer(
     help="The Dataverse (Dynamics 365) connector: check, provision, pull, push.",
@@ -43,10 +44,11 @@ CONSOLE_POLICY = RetryPolicy(attempts=3, max_wait_seconds=5.0)
 
 
 def with_client(
-    call: Callable[[DataverseClient], Awaitable[T]], policy: RetryPolicy | None = None
+    settings: Settings,
+    call: Callable[[DataverseClient], Awaitable[T]],
+    policy: RetryPolicy | None = None,
 ) -> T:
     """Run `call` with a client for the configured environment (configuration errors: exit 2)."""
-    settings = commands.settings()
     if settings.dataverse_url is None:
         raise UserError(
             "RAPPORT_DATAVERSE_URL is not set; expected the environment URL, "
@@ -75,14 +77,15 @@ def with_client(
 
 
 @dataverse_app.command("check")
-def check_command(as_json: JsonFlag = False) -> None:
+def check_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Token, WhoAmI, read access to every table, Rapport's columns and write access to them.
 
     Exit 0 ready, 3 not ready (each missing piece named with its fix), 2 configuration error.
     """
-    prefix = commands.settings().dataverse_prefix
+    settings = cli_of(ctx).settings
+    prefix = settings.dataverse_prefix
     try:
-        report = with_client(lambda client: run_check(client, prefix), CONSOLE_POLICY)
+        report = with_client(settings, lambda client: run_check(client, prefix), CONSOLE_POLICY)
     except DataverseError as error:  # unreachable after the retries: the URL or the network
         raise UserError(f"RAPPORT_DATAVERSE_URL: {error}; is the environment URL right?") from None
     payload = report.as_dict()
@@ -104,6 +107,7 @@ def check_command(as_json: JsonFlag = False) -> None:
 
 @dataverse_app.command("provision")
 def provision_command(
+    ctx: typer.Context,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan; create nothing.")
     ] = False,
@@ -118,7 +122,8 @@ def provision_command(
     Never alters or deletes a column; a column of another type under Rapport's name is
     reported as a conflict and left alone (exit 2).
     """
-    prefix = commands.settings().dataverse_prefix
+    settings = cli_of(ctx).settings
+    prefix = settings.dataverse_prefix
 
     async def provision(client: DataverseClient) -> dict[str, Any]:
         planned = await plan(client, prefix)
@@ -132,7 +137,7 @@ def provision_command(
         }
 
     try:
-        payload = with_client(provision, CONSOLE_POLICY)
+        payload = with_client(settings, provision, CONSOLE_POLICY)
     except DataverseError as error:
         raise UserError(f"provision stopped: {error}; run `rapport dataverse check`") from None
     emit(payload, as_json, _render_plan)
@@ -153,26 +158,29 @@ def _render_plan(payload: dict[str, Any]) -> None:
         console.print("dry run: nothing created")
 
 
-def _connector_run(call: Callable[[DataverseClient], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+def _connector_run(
+    settings: Settings, call: Callable[[DataverseClient], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
     """`call`'s report and what its requests cost; a connector failure is one line (exit 2)."""
 
     async def run(client: DataverseClient) -> dict[str, Any]:
         return {**(await call(client)), "requests": client.counters.as_dict()}
 
     try:
-        return with_client(run)
+        return with_client(settings, run)
     except DataverseError as error:
         raise UserError(f"Dataverse: {error}; run `rapport dataverse check`") from None
 
 
 @dataverse_app.command("pull")
-def pull_command(as_json: JsonFlag = False) -> None:
+def pull_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Pull Dataverse into the CRM tables: everything the first time, then only changes."""
     from datetime import UTC, datetime
 
     from crm.dataverse.pull import Puller
 
-    store, settings = commands._migrated_engine(), commands.settings()
+    cli = cli_of(ctx)
+    store, settings = cli.current_store(), cli.settings
 
     async def pull(client: DataverseClient) -> dict[str, Any]:
         puller = Puller(
@@ -180,7 +188,7 @@ def pull_command(as_json: JsonFlag = False) -> None:
         )
         return (await puller.pull()).as_dict()
 
-    payload = _connector_run(pull)
+    payload = _connector_run(settings, pull)
 
     def show(_: object) -> None:
         for name, table in payload["tables"].items():
@@ -204,6 +212,7 @@ def pull_command(as_json: JsonFlag = False) -> None:
 
 @dataverse_app.command("push")
 def push_command(
+    ctx: typer.Context,
     clear: Annotated[
         bool,
         typer.Option("--clear", help="Empty Rapport's columns on every record it wrote to."),
@@ -215,7 +224,8 @@ def push_command(
 
     from crm.dataverse.push import Pusher
 
-    store, settings = commands._migrated_engine(), commands.settings()
+    cli = cli_of(ctx)
+    store, settings = cli.current_store(), cli.settings
 
     async def push(client: DataverseClient) -> dict[str, Any]:
         pusher = Pusher(
@@ -227,7 +237,7 @@ def push_command(
         )
         return (await pusher.push(clear_all=clear)).as_dict()
 
-    payload = _connector_run(push)
+    payload = _connector_run(settings, push)
 
     def show(_: object) -> None:
         console.print(

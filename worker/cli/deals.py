@@ -13,12 +13,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
 from insights import similar_deals as similar
 from insights.notice import EMPLOYMENT_NOTICE
 from storage import similar_deals_read
 from storage.engine import session_scope
 from worker.cli import commands
+from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
 from worker.failures import UserError
 
@@ -45,9 +47,8 @@ def _features(deal: similar.Deal, today: date) -> dict[str, Any]:
     }
 
 
-def similar_payload(opportunity: str, today: date) -> dict[str, Any]:
+def similar_payload(store: Engine, opportunity: str, today: date) -> dict[str, Any]:
     opportunity_id = opportunity.strip().removeprefix("opportunity:")
-    store = commands._migrated_engine()
     with session_scope(store) as session:
         found = similar_deals_read.deal_features(session=session, opportunity_id=opportunity_id)
         if found is None:
@@ -88,6 +89,7 @@ def similar_payload(opportunity: str, today: date) -> dict[str, Any]:
 
 @deals_app.command("similar")
 def deals_similar(
+    ctx: typer.Context,
     opportunity: Annotated[str, typer.Argument(metavar="OPP", help="opportunity:ID or the id.")],
     now: Annotated[
         str | None, typer.Option("--now", help="Compare as of this ISO-8601 UTC time.")
@@ -96,7 +98,7 @@ def deals_similar(
 ) -> None:
     """The won deals most like an open one, and the KPIs where it lags them."""
     moment = datetime.now(UTC) if now is None else commands.parse_now("--now", now)
-    payload = similar_payload(opportunity, moment.date())
+    payload = similar_payload(cli_of(ctx).current_store(), opportunity, moment.date())
     emit(payload, as_json, _report)
 
 

@@ -15,15 +15,15 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
 from consent.admin_url import admin_consent_url
 from consent.check import GRANTED, NOT_CONFIGURED, ConsentOutcome
 from consent.data_location import residency_hint, unknown_residency
 from consent.permissions import REQUIRED_ROLES
-from storage import migrate
 from storage.engine import session_scope
 from storage.mailbox_store import list_mailboxes, load_tenants
-from worker.cli import commands
+from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
 from worker.failures import EXIT_BAD_INPUT, EXIT_NO_CONSENT, EXIT_OK, UserError
 from worker.run.exchange import location_policy
@@ -78,9 +78,9 @@ def consent_url_payload(settings: Settings) -> dict[str, Any]:
 
 
 @consent_app.command("url")
-def consent_url(as_json: JsonFlag = False) -> None:
+def consent_url(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Print the admin-consent URL for a global admin of the tenant to open."""
-    emit(consent_url_payload(commands.settings()), as_json, _print_url)
+    emit(consent_url_payload(cli_of(ctx).settings), as_json, _print_url)
 
 
 def _print_url(payload: dict[str, Any]) -> None:
@@ -122,13 +122,12 @@ def exit_code(state: str) -> int:
 
 
 @consent_app.command("check")
-def consent_check(as_json: JsonFlag = False) -> None:
+def consent_check(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Ask for a token, name each missing permission, confirm with one probe call."""
     from worker.run.exchange import check_tenant_consent
 
-    settings = commands.settings()
-    store = commands.engine()
-    migrate.require_current(store)
+    cli = cli_of(ctx)
+    settings, store = cli.settings, cli.current_store()
     now = datetime.now(UTC)
     outcome = asyncio.run(check_tenant_consent(store, settings, now, command="consent check"))
     payload = check_payload(outcome, settings, now)
@@ -157,10 +156,7 @@ def _print_check(payload: dict[str, Any]) -> None:
 # --- mailboxes list -------------------------------------------------------------------
 
 
-def mailboxes_payload(now: datetime) -> dict[str, Any]:
-    settings = commands.settings()
-    store = commands.engine()
-    migrate.require_current(store)
+def mailboxes_payload(store: Engine, settings: Settings, now: datetime) -> dict[str, Any]:
     with session_scope(store) as session:
         tenants = load_tenants(session=session)
         rows = list_mailboxes(session=session)
@@ -207,9 +203,11 @@ def _mailbox(row: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 @mailboxes_app.command("list")
-def mailboxes_list(as_json: JsonFlag = False) -> None:
+def mailboxes_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Every mailbox considered: status, why, residency, last error and success, progress."""
-    emit(mailboxes_payload(datetime.now(UTC)), as_json, _print_mailboxes)
+    cli = cli_of(ctx)
+    payload = mailboxes_payload(cli.current_store(), cli.settings, datetime.now(UTC))
+    emit(payload, as_json, _print_mailboxes)
 
 
 def _print_mailboxes(payload: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from insights.notice import EMPLOYMENT_NOTICE
 from insights.views import SortKey
 from worker.cli import commands
 from worker.cli import insights_commands as run
+from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
 from worker.failures import UserError
 
@@ -57,6 +58,7 @@ def _iso(value: Any) -> str:
 
 
 def health_list(
+    ctx: typer.Context,
     record_type: Annotated[
         RecordKind | None, typer.Option("--type", help="Only this record type (default: all).")
     ] = None,
@@ -99,6 +101,7 @@ def health_list(
     if as_json and as_csv:
         raise UserError("--csv: give either --json or --csv, not both")
     payload = run.health_list(
+        cli_of(ctx),
         record_type=None if record_type is None else record_type.value,
         owner=owner,
         states=state,
@@ -157,6 +160,7 @@ def _list_table(payload: dict[str, Any]) -> None:
 
 @pipeline_app.command("chart")
 def pipeline_chart(
+    ctx: typer.Context,
     owner: OwnerOption = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the chart here: a .svg or .png file.")
@@ -174,7 +178,7 @@ def pipeline_chart(
     if out is not None:
         _check_out(out, render.chart_format(out), render.FORMATS)
     moment = datetime.now(UTC) if now is None else commands.parse_now("--now", now)
-    data, payload = run.chart(owner, moment)
+    data, payload = run.chart(cli_of(ctx), owner, moment)
     if out is not None:
         who = payload["owner"]["name"] if payload["owner"] else "all owners"
         render.render(data, out, f"Relationship pipeline: {who}, as of {data.as_of.isoformat()}")
@@ -202,6 +206,7 @@ def _check_out(out: Path, fmt: str, formats: tuple[str, ...]) -> None:
 
 
 def health_timeline(
+    ctx: typer.Context,
     record: Annotated[
         str,
         typer.Argument(help="TYPE:ID (contact, lead, opportunity, account) or an email address."),
@@ -213,7 +218,7 @@ def health_timeline(
     as_json: JsonFlag = False,
 ) -> None:
     """Weekly KPIs and the record's interactions (metadata only), newest first."""
-    payload = run.health_timeline(record, weeks, limit)
+    payload = run.health_timeline(cli_of(ctx), record, weeks, limit)
     emit(payload, as_json, _timeline_report, default=_iso)
 
 

@@ -23,6 +23,7 @@ from scoring.model import HealthState
 from storage import health_read, insights_read, migrate
 from storage.engine import session_scope
 from worker.cli import commands
+from worker.cli.context import CliContext
 from worker.failures import UserError
 
 RECORD_URL_SETTING = "RAPPORT_RECORD_URL_TEMPLATE"
@@ -57,8 +58,8 @@ def check_limit(option: str, limit: int, largest: int) -> int:
     return limit
 
 
-def _store() -> Engine:
-    store = commands.engine()
+def _store(cli: CliContext) -> Engine:
+    store = cli.store()
     _require_current(store)
     return store
 
@@ -115,6 +116,7 @@ def list_records(session: Session, scope: Scope, view: views.ViewFilter) -> List
 
 
 def health_list(
+    cli: CliContext,
     *,
     record_type: str | None,
     owner: str | None,
@@ -134,7 +136,7 @@ def health_list(
         limit=check_limit("--limit", limit, MAX_LIMIT) or None,
     )
     types = views.RECORD_TYPES if record_type is None else (record_type,)
-    with session_scope(_store()) as session:
+    with session_scope(_store(cli)) as session:
         user = _owner(session, owner)
         scope = Scope(types, None if user is None else user[0], open_only is not False)
         listed = list_records(session, scope, view)
@@ -207,10 +209,12 @@ def record_url_template() -> str:
     return template
 
 
-def chart(owner: str | None, now: datetime) -> tuple[pipeline_chart.ChartData, dict[str, Any]]:
+def chart(
+    cli: CliContext, owner: str | None, now: datetime
+) -> tuple[pipeline_chart.ChartData, dict[str, Any]]:
     """The pipeline chart of one owner's (or everyone's) open opportunities."""
     template = record_url_template()
-    with session_scope(_store()) as session:
+    with session_scope(_store(cli)) as session:
         user = _owner(session, owner)
         deals = insights_read.view_rows(
             session=session,
@@ -230,7 +234,7 @@ def chart(owner: str | None, now: datetime) -> tuple[pipeline_chart.ChartData, d
     }
 
 
-def health_timeline(record: str, weeks: int, limit: int) -> dict[str, Any]:
+def health_timeline(cli: CliContext, record: str, weeks: int, limit: int) -> dict[str, Any]:
     """`rapport health timeline`: weekly KPIs and the record's interactions, newest first."""
     if not 1 <= weeks <= timeline.TIMELINE_WEEKS:
         raise UserError(
@@ -239,7 +243,7 @@ def health_timeline(record: str, weeks: int, limit: int) -> dict[str, Any]:
         )
     if not 1 <= limit <= MAX_INTERACTIONS:
         raise UserError(f"--limit: {limit} is not allowed; expected 1 to {MAX_INTERACTIONS}")
-    store = _store()
+    store = _store(cli)
     record_type, record_id = commands._resolve(record, store)  # as `health show` resolves it
     with session_scope(store) as session:
         row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)

@@ -14,12 +14,12 @@ import typer
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from storage import migrate
 from storage.engine import session_scope
 from storage.introducer_optout_read import excluded_colleagues
 from storage.introducer_store import load_introducers
 from worker.admin_settings import current_settings
 from worker.cli import commands, introduction_draft
+from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
 from worker.run.introducer_optout import OptOutChange, change_opt_out
 from worker.run.introducers import SWITCH
@@ -40,39 +40,40 @@ def register(app: typer.Typer) -> None:
     app.add_typer(introducers_app, name="introducers")
 
 
-def _store() -> Engine:
-    store = commands.engine()
-    migrate.require_current(store)
-    return store
-
-
 @introducers_app.command("show")
 def show(
+    ctx: typer.Context,
     record: Annotated[
         str, typer.Argument(help="contact:ID, lead:ID or the person's email address.")
     ],
     as_json: JsonFlag = False,
 ) -> None:
     """Colleagues who know the person, strongest first."""
-    emit(introducers_of(record), as_json, _introducers_table)
+    cli = cli_of(ctx)
+    payload = introducers_of(cli.current_store(), cli.settings.excluded_users, record)
+    emit(payload, as_json, _introducers_table)
 
 
 @introducers_app.command("opt-out")
-def opt_out(user: UserArgument, as_json: JsonFlag = False) -> None:
+def opt_out(ctx: typer.Context, user: UserArgument, as_json: JsonFlag = False) -> None:
     """Never list this colleague as an introducer (their entries go at once; audited)."""
-    change = change_opt_out(_store(), user, opted_out=True, now=datetime.now(UTC))
+    change = change_opt_out(
+        cli_of(ctx).current_store(), user, opted_out=True, now=datetime.now(UTC)
+    )
     emit(_change_payload(change), as_json, _changed)
 
 
 @introducers_app.command("opt-in")
-def opt_in(user: UserArgument, as_json: JsonFlag = False) -> None:
+def opt_in(ctx: typer.Context, user: UserArgument, as_json: JsonFlag = False) -> None:
     """List this colleague again from the next run on (audited)."""
-    change = change_opt_out(_store(), user, opted_out=False, now=datetime.now(UTC))
+    change = change_opt_out(
+        cli_of(ctx).current_store(), user, opted_out=False, now=datetime.now(UTC)
+    )
     emit(_change_payload(change), as_json, _changed)
 
 
-def introducers_of(record: str) -> dict[str, Any]:
-    store = _store()
+def introducers_of(store: Engine, excluded: tuple[str, ...], record: str) -> dict[str, Any]:
+    """`excluded`: RAPPORT_EXCLUDED_USERS, never shown whatever the last run wrote."""
     record_type, record_id, name = commands.resolve_person(record, store)
     payload: dict[str, Any] = {
         "record_type": record_type,
@@ -87,9 +88,7 @@ def introducers_of(record: str) -> dict[str, Any]:
     with session_scope(store) as session:
         rows = load_introducers(session=session, record_type=record_type, record_id=record_id)
         # Rows are written by the last run; an exclusion added since then counts already.
-        hidden = excluded_colleagues(
-            session=session, configured=commands.settings().excluded_users, now=now
-        )
+        hidden = excluded_colleagues(session=session, configured=excluded, now=now)
     shown = [row for row in rows if row["system_user_id"] not in hidden]
     payload["introducers"] = [
         {

@@ -28,6 +28,7 @@ from storage.introducer_optout_read import excluded_colleagues
 from storage.introducer_store import load_introducers
 from worker.admin_settings import TEMPLATE_KEY, current_settings
 from worker.cli import commands
+from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
 from worker.failures import UserError
 from worker.run.introducers import SWITCH
@@ -46,9 +47,9 @@ def _require_switch(settings: Mapping[str, Any]) -> None:
         )
 
 
-def _hidden(session: Session, now: datetime) -> frozenset[str]:
-    """Colleagues excluded or opted out since the last run wrote the rows."""
-    configured = commands.settings().excluded_users
+def _hidden(session: Session, now: datetime, configured: tuple[str, ...]) -> frozenset[str]:
+    """Colleagues excluded (`configured`: RAPPORT_EXCLUDED_USERS) or opted out since the
+    last run wrote the rows."""
     return frozenset(excluded_colleagues(session=session, configured=configured, now=now))
 
 
@@ -76,6 +77,7 @@ def _company(session: Session, record_type: str, record_id: str) -> str | None:
 
 
 def draft(
+    ctx: typer.Context,
     record: Annotated[
         str, typer.Argument(help="contact:ID, lead:ID or the person's email address.")
     ],
@@ -93,7 +95,8 @@ def draft(
     """Draft an introduction request to the colleague who knows the person best."""
     if out is not None and (out.is_dir() or not out.parent.is_dir()):
         raise UserError(f"--out: {out} is not allowed; expected a file in an existing directory")
-    store = commands._migrated_engine()
+    cli = cli_of(ctx)
+    store, excluded = cli.current_store(), cli.settings.excluded_users
     record_type, record_id, name = commands.resolve_person(record, store)
     settings = current_settings(store)
     _require_switch(settings)
@@ -101,7 +104,7 @@ def draft(
     template = str(settings[TEMPLATE_KEY])
     with session_scope(store) as session:
         requester_id, requester = _requester(session, by)
-        hidden = _hidden(session, now)
+        hidden = _hidden(session, now, excluded)
         rows = [
             row
             for row in load_introducers(
@@ -180,18 +183,20 @@ def _draft_payload(
 
 
 def account(
+    ctx: typer.Context,
     account_ref: Annotated[str, typer.Argument(metavar="ACCOUNT", help="account:ID or the id.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Who knows this company best, and which of its people talk to us most."""
     account_id = account_ref.strip().removeprefix("account:")
-    store = commands._migrated_engine()
+    cli = cli_of(ctx)
+    store, excluded = cli.current_store(), cli.settings.excluded_users
     with session_scope(store) as session:
         name = introductions_read.account_name(session=session, account_id=account_id)
         if name is None:
             raise UserError(f"account: no account with id {account_id!r}")
         enabled = bool(current_settings(store)[SWITCH])
-        hidden = _hidden(session, datetime.now(UTC))
+        hidden = _hidden(session, datetime.now(UTC), excluded)
         rows = introductions_read.account_introducer_rows(session=session, account_id=account_id)
         kpis = introductions_read.account_contact_kpis(session=session, account_id=account_id)
     shown = [row for row in rows if row["system_user_id"] not in hidden] if enabled else []

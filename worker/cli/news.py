@@ -17,7 +17,7 @@ from news.fetcher import FeedConfigError
 from storage import news_store
 from storage.engine import session_scope
 from storage.introductions_read import account_name
-from worker.cli import commands
+from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
 from worker.failures import UserError
 from worker.run.news import FEEDS_SETTING, configured_feeds, refresh_news
@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
 
 
 @news_app.command("fetch")
-def news_fetch(as_json: JsonFlag = False) -> None:
+def news_fetch(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Fetch every feed in RAPPORT_NEWS_FEEDS now and store the items about accounts."""
     try:
         sources = configured_feeds()
@@ -43,7 +43,7 @@ def news_fetch(as_json: JsonFlag = False) -> None:
         raise UserError(str(refusal)) from None
     if not sources:
         raise UserError(f"{FEEDS_SETTING}: no feed configured; expected URLs or ACCOUNT_ID=URL")
-    store = commands._migrated_engine()
+    store = cli_of(ctx).current_store()
     summary = refresh_news(store, sources, now=datetime.now(UTC))
     payload = {"notice": EMPLOYMENT_NOTICE, **asdict(summary)}
 
@@ -61,6 +61,7 @@ def news_fetch(as_json: JsonFlag = False) -> None:
 
 @news_app.command("show")
 def news_show(
+    ctx: typer.Context,
     account: Annotated[str, typer.Argument(metavar="ACCOUNT", help="account:ID or the id.")],
     limit: Annotated[int, typer.Option("--limit", help="At most this many items (1-500).")] = 20,
     as_json: JsonFlag = False,
@@ -69,7 +70,7 @@ def news_show(
     if not 1 <= limit <= 500:
         raise UserError(f"--limit: {limit} is not allowed; expected 1-500")
     account_id = account.strip().removeprefix("account:")
-    store = commands._migrated_engine()
+    store = cli_of(ctx).current_store()
     with session_scope(store) as session:
         name = account_name(session=session, account_id=account_id)
         if name is None:

@@ -1,4 +1,7 @@
-"""The `rapport` command: parse, load settings, configure logging, call one function."""
+"""The `rapport` command: parse, load settings, configure logging, call one function.
+
+The settings and the store travel down through the typer context
+(worker/cli/context.py): each command takes them from `ctx.obj`."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 
 from worker.cli import commands, output
 from worker.cli.compliance import register as register_compliance
+from worker.cli.context import CliContext, cli_of
 from worker.cli.crm import register as register_crm
 from worker.cli.dataverse import register as register_dataverse
 from worker.cli.deals import register as register_deals
@@ -47,6 +51,7 @@ def _show_version(asked: bool) -> None:
 
 @app.callback()
 def rapport(
+    ctx: typer.Context,
     _version: Annotated[
         bool,
         typer.Option(
@@ -55,36 +60,40 @@ def rapport(
     ] = False,
 ) -> None:
     # The app's help is Typer(help=...) above; this only adds the options of `rapport` itself.
-    pass
+    # The settings and the store, for every command (main() made them, or a caller did not).
+    ctx.ensure_object(CliContext)
 
 
 @db_app.command("upgrade")
-def db_upgrade(as_json: JsonFlag = False) -> None:
+def db_upgrade(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Apply schema migrations up to the latest version."""
-    emit(commands.db_upgrade(), as_json, output.db_status)
+    emit(commands.db_upgrade(cli_of(ctx).settings), as_json, output.db_status)
 
 
 @db_app.command("current")
-def db_current(as_json: JsonFlag = False) -> None:
+def db_current(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Show the schema version of the store and the version this Rapport needs."""
-    emit(commands.db_current(), as_json, output.db_status)
+    cli = cli_of(ctx)
+    emit(commands.db_current(cli.store(), cli.database_label()), as_json, output.db_status)
 
 
 @settings_app.command("show")
-def settings_show(as_json: JsonFlag = False) -> None:
+def settings_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Show every admin setting with its allowed values."""
-    emit(commands.settings_show(), as_json, output.settings_table)
+    emit(commands.settings_show(cli_of(ctx).current_store()), as_json, output.settings_table)
 
 
 # A negative number is a value to validate, not an unknown option ("-5").
 @settings_app.command("set", context_settings={"ignore_unknown_options": True})
-def settings_set(key: str, value: str, as_json: JsonFlag = False) -> None:
+def settings_set(ctx: typer.Context, key: str, value: str, as_json: JsonFlag = False) -> None:
     """Change one admin setting (validated, audited)."""
-    emit(commands.settings_set(key, value), as_json, output.setting_changed)
+    changed = commands.settings_set(cli_of(ctx).current_store(), key, value)
+    emit(changed, as_json, output.setting_changed)
 
 
 @app.command("run")
 def run(
+    ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Run one pipeline tick and exit.")] = False,
     now: NowOption = None,
     allow_far_now: AllowFarNow = False,
@@ -94,7 +103,11 @@ def run(
     if not once:
         raise UserError("run: add --once (the scheduled worker is `rapport worker`)")
     moment = commands.given_now(now, allow_far=allow_far_now)
-    summary = commands.run_once(moment, interactive=not as_json and sys.stdout.isatty())
+    cli = cli_of(ctx)
+    store, settings = cli.current_store(), cli.settings
+    summary = commands.run_once(
+        store, settings, moment, interactive=not as_json and sys.stdout.isatty()
+    )
     emit(summary, as_json, output.run_summary)
     if summary["exit_code"]:  # the Exchange sync failed as a whole; the summary says why
         raise typer.Exit(summary["exit_code"])
@@ -102,6 +115,7 @@ def run(
 
 @health_app.command("show")
 def health_show(
+    ctx: typer.Context,
     record: Annotated[
         str,
         typer.Argument(help="TYPE:ID (contact, lead, opportunity, account) or an email address."),
@@ -109,7 +123,7 @@ def health_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Score, grade, trend, KPIs and reasons of one record."""
-    emit(commands.health_show(record), as_json, output.health_report)
+    emit(commands.health_show(cli_of(ctx).current_store(), record), as_json, output.health_report)
 
 
 register_demo(app)  # after `run`, as `rapport --help` lists them
@@ -154,9 +168,10 @@ def _usage_line(error: ClickException) -> str:
 
 def main() -> None:
     _mount_emulator()
+    cli = CliContext()  # the settings and the store of this invocation, handed to every command
     try:
         # Not standalone: click's own error box would span five lines; ours is one.
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, obj=cli)
     except NoArgsIsHelpError as help_asked:
         help_asked.show()  # `rapport db` alone: its help, as before
         sys.exit(help_asked.exit_code)
@@ -170,7 +185,9 @@ def main() -> None:
         typer.echo("rapport: aborted", err=True)
         sys.exit(EXIT_FAILURE)
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
-        message, code = describe(error, commands.database_label())
+        message, code = describe(error, cli.database_label())
         typer.echo(f"rapport: {message}", err=True)
         sys.exit(code)
+    finally:
+        cli.close()
     sys.exit(code if isinstance(code, int) else 0)

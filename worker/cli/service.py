@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from worker.cli import commands
+from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
 
 
@@ -24,23 +24,21 @@ def register(app: typer.Typer) -> None:
     app.command("status")(status)
 
 
-def worker() -> None:
+def worker(ctx: typer.Context) -> None:
     """Run the service: sync every RAPPORT_SYNC_INTERVAL_SECONDS, score after each round and
     every RAPPORT_SCORING_INTERVAL_SECONDS, purge retention daily; serve /metrics, /healthz
     and /readyz on RAPPORT_METRICS_PORT. Stops cleanly on SIGTERM or SIGINT (exit 0).
     Several replicas may share one PostgreSQL store; SQLite allows one worker."""
     from worker.service.main import run_worker
 
-    run_worker(commands.settings())
+    run_worker(cli_of(ctx).settings)
 
 
-def status(as_json: JsonFlag = False) -> None:
+def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Tenants and consent, mailboxes by status, the last sync round and the lag."""
-    from storage import migrate
     from storage.service_status import load_store_state, status_payload
 
-    store = commands.engine()
-    migrate.require_current(store)
+    store = cli_of(ctx).current_store()
     payload = status_payload(load_store_state(store, datetime.now(UTC)))
     emit(payload, as_json, render_status)
 

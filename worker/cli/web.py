@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from worker.cli import commands
+from worker.cli.context import cli_of
 from worker.failures import UserError
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ def check_start(host: str, port: int, trial: bool) -> WebSettings | None:
 
 
 def web(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = DEFAULT_HOST,
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = DEFAULT_PORT,
     trial: Annotated[
@@ -52,6 +53,6 @@ def web(
     settings = check_start(host, port, trial)
     from web.serve import address_line, serve
 
-    store = commands._migrated_engine()
+    store = cli_of(ctx).current_store()
     typer.echo(address_line(settings, host, port), err=True)
     serve(store, settings, host=host, port=port)
