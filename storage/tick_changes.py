@@ -204,3 +204,8 @@ def forget_interaction_changes(session: Session) -> None:
     session.execute(sa.delete(INTERACTION_CHANGE))
     session.execute(sa.delete(PENDING))
     session.execute(sa.insert(RECORD_CHANGE).values(table_name="erased_subject"))
+
+
+def stored_interactions(*, session: Session) -> int:
+    """How many interactions the store holds (a skipped tick still reports it)."""
+    return int(session.scalar(sa.text("SELECT count(*) FROM interaction")) or 0)

@@ -55,6 +55,7 @@ from storage.tick_changes import (
     forget_pending,
     pending_records,
     read_state,
+    stored_interactions,
     write_state,
 )
 from storage.writeback import DEFAULT_BATCH_SIZE, WritebackCounts
@@ -63,7 +64,6 @@ from worker.failures import EXIT_EXCHANGE_FAILED, EXIT_OK
 from worker.run.dataverse import after_scoring, before_scoring
 from worker.run.exchange import ExchangeSummary, exchange_round
 from worker.run.gc_pause import collection_paused
-from worker.run.interactions import fetch_interaction_rows
 from worker.run.introducers import IntroducerSummary, introducer_ranking, store_introducers
 from worker.run.scopes import build_scopes
 from worker.run.scoring import Progress, score_and_write
@@ -201,6 +201,8 @@ def _run_once(
     if summary.regrade_reason is None and not pending:
         summary.scoring = "skipped"
         _log_problems(ingest.problems)
+        with session_scope(engine) as session:
+            summary.interactions = stored_interactions(session=session)
         return summary
 
     started = clock()
@@ -209,8 +211,6 @@ def _run_once(
     _log_problems(ingest.problems)
     records = None if summary.regrade_reason else touched_records(crm, pending)
     summary.scoring = "regrade" if records is None else "changed"
-    rows = fetch_interaction_rows(engine)
-    summary.interactions = len(rows)
     summary.seconds["load"] = clock() - started
 
     started = clock()
@@ -225,7 +225,7 @@ def _run_once(
     scored = score_and_write(
         engine,
         crm,
-        rows,
+        None,  # read from the store as columns, in bounded chunks
         now=now,
         batch_size=batch_size,
         processes=usable_processes(engine, processes),
@@ -234,7 +234,7 @@ def _run_once(
         introducers=ranking,
         records=records,
     )
-    del rows  # the raw rows are the run's largest object; storing introducers needs none
+    summary.interactions = scored.interactions
     summary.records_scored, summary.by_state = scored.records_scored, scored.by_state
     summary.writeback = scored.writeback
     # Each process ranks introducers after its write-back: the health is all
