@@ -212,7 +212,9 @@ def _postgres_triggers() -> None:
     )
     _postgres_function(
         "erasure",
-        "DELETE FROM interaction_change;\nDELETE FROM tick_pending_record;",
+        # A statement trigger runs even when the insert added no row: mark it anyway.
+        "DELETE FROM interaction_change;\nDELETE FROM tick_pending_record;\n"
+        "INSERT INTO crm_record_change (table_name) VALUES ('erased_subject');",
     )
     _postgres_function(
         "record_truncated",

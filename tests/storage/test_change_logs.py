@@ -1,0 +1,99 @@
+"""The change logs a tick reads (migration 0012): filled by the database, whoever writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from compliance.erase import erase_subject
+from storage.crm_ingest import ingest_crm_activities
+from storage.crm_tables import Contact
+from storage.engine import session_scope
+from storage.tick_changes import Deletes, take_activity_changes, take_record_changes
+from storage.types import core_table
+from tests import factories as f
+
+CONTACT = core_table(Contact)
+ANA, DANA = "ana@ours.example", "dana@contoso.example"
+
+
+def _book(engine: Engine) -> None:
+    f.user(engine, "u1", ANA, "Ana Seller")
+    f.account(engine, "a1", "Contoso", primary="c1")
+    f.contact(engine, "c1", DANA, "Dana Ruiz", "a1")
+    f.email(engine, sender=ANA, to=[DANA], at=f.days_ago(1), activity_id="e1")
+    f.email(engine, sender=DANA, to=[ANA], at=f.days_ago(2), activity_id="e2")
+
+
+def _execute(engine: Engine, statement: Any) -> None:
+    with engine.begin() as connection:
+        connection.execute(sa.text(statement) if isinstance(statement, str) else statement)
+
+
+def _taken(engine: Engine) -> tuple[set[str], set[str]]:
+    with session_scope(engine) as session:
+        deletes = Deletes()
+        tables = take_record_changes(session, deletes)
+        activities = take_activity_changes(session, deletes)
+        deletes.done(session)
+    return tables, activities
+
+
+def _count(engine: Engine, table: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(sa.text(f"SELECT count(*) FROM {table}")) or 0)
+
+
+def test_health_written_back_is_no_change_and_a_name_is(engine: Engine) -> None:
+    _book(engine)
+    _taken(engine)  # what the book's own inserts logged
+
+    _execute(engine, sa.update(CONTACT).values(health_score=70, health_state=1))
+    assert _taken(engine) == (set(), set())
+
+    _execute(engine, sa.update(CONTACT).values(full_name="Dana Ruiz-Park"))
+    assert _taken(engine) == ({"contact"}, set())
+
+
+def test_every_write_to_an_activity_or_its_parties_is_logged(engine: Engine) -> None:
+    _book(engine)
+    _taken(engine)
+
+    _execute(engine, "UPDATE crm_activity SET opens = 3 WHERE id = 'e1'")
+    _execute(engine, "DELETE FROM crm_activity_party WHERE activity_id = 'e2'")
+    _execute(engine, "DELETE FROM crm_activity WHERE id = 'e2'")
+
+    assert _taken(engine) == (set(), {"e1", "e2"})
+    assert _taken(engine) == (set(), set())  # taken once
+
+
+def test_a_table_emptied_at_once_is_noticed(engine: Engine) -> None:
+    _book(engine)
+    ingest_crm_activities(engine, now=f.NOW)
+    empty = "TRUNCATE crm_activity_party, crm_activity"
+    if engine.dialect.name == "sqlite":  # no TRUNCATE: a DELETE of every row
+        empty = "DELETE FROM crm_activity_party; DELETE FROM crm_activity"
+    for statement in empty.split("; "):
+        _execute(engine, statement)
+
+    report = ingest_crm_activities(engine, now=f.NOW)
+
+    assert report.counts.removed == 2
+    assert _count(engine, "interaction") == 0
+
+
+def test_an_erasure_leaves_no_change_naming_the_subject(engine: Engine) -> None:
+    _book(engine)
+    ingest_crm_activities(engine, now=f.NOW)
+    _execute(engine, "UPDATE crm_activity SET opens = 2 WHERE id = 'e1'")
+    ingest_crm_activities(engine, now=f.NOW)  # the rewritten row leaves Dana pending
+    assert _count(engine, "tick_pending_record") > 0
+
+    erase_subject(engine, DANA, now=f.NOW, dry_run=False)
+
+    assert _count(engine, "interaction_change") == 0
+    assert _count(engine, "tick_pending_record") == 0
+    tables, _activities = _taken(engine)
+    assert "erased_subject" in tables  # the next tick reads everything and regrades
