@@ -407,7 +407,8 @@ def ingest_crm_activities(
         add_pending(session, foreign.refs | take_interaction_changes(session, keys=written).refs)
         forget = scan.derived if scan.incremental else None
         replace_digests(session=session, rows=scan.digests, forget=forget)
-        replace_rechecks(session, forget=forget, add=scan.recheck)
+        # A pass that read every activity knows every row with a problem (a deleted one too).
+        replace_rechecks(session, forget=scan.derived if scan.partial else None, add=scan.recheck)
         if report.incremental:
             _count_everything(session, report, scan)
         write_state(

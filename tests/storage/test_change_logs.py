@@ -97,3 +97,18 @@ def test_an_erasure_leaves_no_change_naming_the_subject(engine: Engine) -> None:
     assert _count(engine, "tick_pending_record") == 0
     tables, _activities = _taken(engine)
     assert "erased_subject" in tables  # the next tick reads everything and regrades
+
+
+def test_a_row_with_a_problem_is_reported_on_every_tick_until_it_is_gone(engine: Engine) -> None:
+    _book(engine)
+    _execute(engine, "UPDATE crm_activity SET status = 'bogus' WHERE id = 'e2'")
+    assert ingest_crm_activities(engine, now=f.NOW).problems.count == 1
+
+    again = ingest_crm_activities(engine, now=f.NOW)
+    assert again.incremental and again.problems.count == 1  # read again, reported again
+
+    _execute(engine, "DELETE FROM crm_activity_party WHERE activity_id = 'e2'")
+    _execute(engine, "DELETE FROM crm_activity WHERE id = 'e2'")
+    gone = ingest_crm_activities(engine, now=f.NOW)
+    assert gone.problems.count == 0
+    assert ingest_crm_activities(engine, now=f.NOW).incremental  # not a full pass every time
