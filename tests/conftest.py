@@ -44,6 +44,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-xdist's `--dist loadfile` deals files in collection order (below), not by
+    how many tests each holds: its default order put files of one long test (a benchmark,
+    a cluster of processes) last, one worker busy with them while the other sat idle."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Test files holding a test marked `slow` run first, each file's tests still together
     and in order. pytest-xdist hands out files (`--dist loadfile`) or tests in collection
