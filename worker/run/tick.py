@@ -23,6 +23,7 @@ window, and no stored score is older than `regrade_every`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -30,10 +31,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+import scoring
 from compliance.late_writes import erasures_outlast_round, erasures_outlast_run
 from compliance.retention import INTERACTION_DAYS
 from graph_sync.tenant import Claim
@@ -61,6 +64,7 @@ from storage.tick_changes import (
 from storage.writeback import DEFAULT_BATCH_SIZE, WritebackCounts
 from worker.admin_settings import current_settings
 from worker.failures import EXIT_EXCHANGE_FAILED, EXIT_OK
+from worker.run import results, scopes
 from worker.run.dataverse import after_scoring, before_scoring
 from worker.run.exchange import ExchangeSummary, exchange_round
 from worker.run.gc_pause import collection_paused
@@ -256,9 +260,29 @@ def _run_once(
 
 
 def settings_fingerprint(admin: Mapping[str, Any], excluded_users: tuple[str, ...]) -> str:
-    """What every score rests on besides interactions, CRM records and now."""
+    """What every score rests on besides interactions, CRM records and now: the
+    settings, and the code that scores (a release that changes it regrades)."""
     text = json.dumps([sorted(admin.items()), sorted(excluded_users)], default=str)
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    hasher = hashlib.blake2b(text.encode(), digest_size=16)
+    hasher.update(scoring_code_fingerprint().encode())
+    return hasher.hexdigest()
+
+
+@functools.cache
+def scoring_code_fingerprint() -> str:
+    """A digest of the modules that turn interactions into stored values (sources, or
+    the compiled modules an image runs instead)."""
+    files = sorted(
+        path
+        for path in Path(scoring.__file__).parent.rglob("*")
+        if path.suffix in (".py", ".so") and "__pycache__" not in path.parts
+    )
+    files += [Path(module.__file__ or "") for module in (scopes, results)]
+    hasher = hashlib.blake2b(digest_size=16)
+    for path in files:
+        hasher.update(path.name.encode())
+        hasher.update(path.read_bytes())
+    return hasher.hexdigest()
 
 
 def regrade_due(
