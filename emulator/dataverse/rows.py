@@ -77,8 +77,7 @@ def render(
         if _wants(annotations, FORMATTED_VALUE):
             rendered[f"{name}@{FORMATTED_VALUE}"] = _display_name(store, target, value)
         if _wants(annotations, NAVIGATION_PROPERTY):
-            navigation = column.name if len(column.targets) < 2 else f"{column.name}_{target}"
-            rendered[f"{name}@{NAVIGATION_PROPERTY}"] = navigation
+            rendered[f"{name}@{NAVIGATION_PROPERTY}"] = column.navigation(target)
         if _wants(annotations, LOOKUP_LOGICAL_NAME):
             rendered[f"{name}@{LOOKUP_LOGICAL_NAME}"] = target
     return rendered

@@ -23,6 +23,17 @@ class Column:
     custom: bool = False
     schema_name: str = ""
     metadata: dict[str, object] | None = None  # the attribute metadata it was created with
+    # A multi-table lookup has one single-valued navigation property per target table,
+    # `{name}_{target}` (parentcustomerid_account, partyid_contact), except an activity's
+    # regarding: its relationships are per activity table too, `{name}_{target}_{activity}`
+    # (regardingobjectid_opportunity_email). This is that trailing `_{activity}`.
+    navigation_suffix: str = ""
+
+    def navigation(self, target: str) -> str:
+        """The single-valued navigation property a client binds to point at `target`."""
+        if len(self.targets) < 2:
+            return self.name
+        return f"{self.name}_{target}{self.navigation_suffix}"
 
     @property
     def value_name(self) -> str:
@@ -47,6 +58,16 @@ class Table:
         column = self.columns.get(prop)
         # a lookup is read as `_x_value`; its bare name is a navigation property, not a column
         return None if column is None or column.kind == "lookup" else column
+
+    def navigation_target(self, navigation: str) -> tuple[Column, str] | None:
+        """(lookup column, target table) of a single-valued navigation property, or None:
+        the table declares no such property."""
+        for column in self.columns.values():
+            if column.kind == "lookup":
+                for target in column.targets:
+                    if column.navigation(target) == navigation:
+                        return column, target
+        return None
 
     def wire_names(self) -> dict[str, str]:
         """Property name on the wire -> column name, where they differ (lookups)."""
@@ -82,7 +103,8 @@ def _table(
         specs.append(("ownerid", "lookup", (_SYSTEMUSER,)))
     for spec in specs:
         targets = spec[2] if len(spec) == 3 else ()
-        table.columns[spec[0]] = Column(spec[0], spec[1], tuple(targets))
+        suffix = f"_{logical}" if spec[0] == "regardingobjectid" else ""
+        table.columns[spec[0]] = Column(spec[0], spec[1], tuple(targets), navigation_suffix=suffix)
     return table
 
 

@@ -20,6 +20,7 @@ from emulator.dataverse.errors import (
     DataverseError,
     bad_request,
     record_not_found,
+    undeclared_property,
     unknown_property,
 )
 from emulator.dataverse.odata import normalise_datetime
@@ -144,16 +145,10 @@ def _checked_value(table: Table, column: Column, value: Any) -> Any:
 
 def _bind(store: Store, table: Table, key: str, value: Any) -> tuple[str, tuple[str, str] | None]:
     navigation = key[: -len("@odata.bind")]
-    column = table.columns.get(navigation)
-    target_name = column.targets[0] if column is not None and column.targets else None
-    if column is None and "_" in navigation:
-        base, _, target_name = navigation.rpartition("_")
-        column = table.columns.get(base)
-    if column is None or column.kind != "lookup" or target_name not in column.targets:
-        raise bad_request(
-            f"An undeclared property '{navigation}' which only has property annotations in "
-            "the payload but no property value was found in the payload."
-        )
+    declared = table.navigation_target(navigation)
+    if declared is None:
+        raise undeclared_property(table.entity_set, navigation)
+    column, target_name = declared
     if value is None:
         return column.name, None
     found = _BIND.search(str(value))

@@ -123,7 +123,12 @@ def connection(n: object, contact: str, role: str, deal: str = DEAL) -> dict[str
 def activity(entity_set: str, n: object, **values: Any) -> dict[str, Any]:
     return {
         "activityid": rid(entity_set, n),
-        **bind("regardingobjectid_opportunity", "opportunities", DEAL),
+        # an activity's regarding is bound per activity table (regardingobjectid_opportunity_email)
+        **bind(
+            f"regardingobjectid_opportunity_{ACTIVITY_SETS.get(entity_set, 'task')}",
+            "opportunities",
+            DEAL,
+        ),
         **bind("ownerid", "systemusers", SELLER),
         **values,
     }

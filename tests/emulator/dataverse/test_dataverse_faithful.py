@@ -115,6 +115,18 @@ async def test_errors_match_the_documented_shape(
     reply = await client.get(missing["request"]["path"])
     assert reply.status_code == missing["response"]["status"]
     assert reply.json() == missing["response"]["body"]
+    # An undeclared navigation property: the documented code, the entity set and the
+    # OData reader's sentence (the page breaks the message into lines and cuts it short;
+    # Dataverse puts the help link between the two).
+    undeclared = examples["undeclared_navigation"]
+    reply = await client.post(undeclared["request"]["path"], json=undeclared["request"]["body"])
+    documented = undeclared["response"]
+    assert reply.status_code == documented["status"]
+    assert reply.json()["error"]["code"] == documented["body"]["error"]["code"]
+    head, inner = documented["body"]["error"]["message"].split("  ---->  ")
+    message = reply.json()["error"]["message"]
+    assert message.startswith(head + ", For more information on this error")
+    assert inner.removesuffix(" <truncated for brevity>") in message
     dv.dataverse.set_limits(requests_per_window=1)
     await client.get("WhoAmI")
     throttled = await client.get("WhoAmI")

@@ -10,6 +10,8 @@ import httpx
 
 from emulator.dataverse.testing import LoopbackDataverse, rid
 
+NAVIGATION = "Microsoft.Dynamics.CRM.associatednavigationproperty"
+LOOKUP = "Microsoft.Dynamics.CRM.lookuplogicalname"
 HEALTH_SCORE = {
     "@odata.type": "Microsoft.Dynamics.CRM.IntegerAttributeMetadata",
     "SchemaName": "rapport_HealthScore",
@@ -246,3 +248,47 @@ async def test_change_set_content_id_references_reach_the_created_row(
     created = dv.dataverse.writes()[0]["id"]
     row = dv.dataverse.row("contacts", created)
     assert (row["fullname"], row["jobtitle"]) == ("Gia Rossi", "Head of IT")
+
+
+async def test_an_activity_binds_its_regarding_by_the_navigation_property_of_its_own_table(
+    client: httpx.AsyncClient, dv: LoopbackDataverse
+) -> None:
+    """Dataverse names the regarding relationships per activity table
+    (regardingobjectid_opportunity_email, ..._phonecall, ...): the bare per-target name of
+    other multi-table lookups, or another activity's name, is an undeclared property."""
+    deal = rid("opportunity", "fabrikam-renewal")
+    for entity_set, logical in (
+        ("emails", "email"),
+        ("appointments", "appointment"),
+        ("phonecalls", "phonecall"),
+        ("tasks", "task"),
+    ):
+        bound = f"regardingobjectid_opportunity_{logical}"
+        created = await client.post(
+            entity_set,
+            json={"subject": "Renewal", f"{bound}@odata.bind": f"/opportunities({deal})"},
+            headers={"Prefer": "return=representation"},
+        )
+        assert created.status_code == 201, created.text
+        activity = created.json()["activityid"]
+        prefer = {"Prefer": 'odata.include-annotations="*"'}
+        row = (await client.get(f"{entity_set}({activity})", headers=prefer)).json()
+        assert row["_regardingobjectid_value"] == deal
+        assert row[f"_regardingobjectid_value@{NAVIGATION}"] == bound
+        assert row[f"_regardingobjectid_value@{LOOKUP}"] == "opportunity"
+        other = "phonecall" if logical != "phonecall" else "email"
+        for wrong in ("regardingobjectid_opportunity", f"regardingobjectid_opportunity_{other}"):
+            refused = await client.post(
+                entity_set, json={"subject": "x", f"{wrong}@odata.bind": f"/opportunities({deal})"}
+            )
+            assert refused.status_code == 400
+            error = refused.json()["error"]
+            assert error["code"] == "0x80048d19"
+            assert error["message"].startswith(
+                f"Error identified in Payload provided by the user for Entity :'{entity_set}'"
+            )
+            assert (
+                f"An undeclared property '{wrong}' which only has property annotations"
+                in (error["message"])
+            )
+    assert len([w for w in dv.dataverse.writes() if w["operation"] == "create"]) == 4
