@@ -73,6 +73,9 @@ class Reply:
     status: int
     body: Any
     headers: Mapping[str, str]
+    # The body holds a NUL character (JSON writes it `\u0000`), which no database text
+    # column takes: the pull then looks for the rows that carry one (a rare, slow path).
+    nul: bool = False
 
 
 class DataverseClient:
@@ -171,7 +174,8 @@ class DataverseClient:
         self.counters.by_status[status] = self.counters.by_status.get(status, 0) + 1
         if status >= 400:
             raise self._error(method, url, response)
-        return Reply(status, _json(response, method, url), response.headers)
+        body = _json(response, method, url)
+        return Reply(status, body, response.headers, nul=b"\\u0000" in response.content)
 
     async def _wait_for_gate(self) -> None:
         """While throttled, nothing of this client goes out (the limits are per user)."""

@@ -67,6 +67,7 @@ def _values_getter(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple
 
 ANNOTATIONS = 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"'
 DELETED = "$deletedEntity"
+NUL_REFUSED = "a text without NUL characters"
 
 
 @dataclass
@@ -109,6 +110,9 @@ class Page:
     deleted: list[str]
     next_link: str | None
     delta_link: str | None
+    # Rows refused before mapping: (id, Dataverse column, value) of a text with a NUL
+    # character, which neither SQLite's JSON nor PostgreSQL's text can hold.
+    refused: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def read_page(reply: Reply, primary_id: str) -> Page:
@@ -121,7 +125,16 @@ def read_page(reply: Reply, primary_id: str) -> Page:
             deleted.append(str(entry.get("id")))
         elif entry.get(primary_id):
             rows.append(entry)
-    return Page(rows, deleted, body.get("@odata.nextLink"), body.get("@odata.deltaLink"))
+    page = Page(rows, deleted, body.get("@odata.nextLink"), body.get("@odata.deltaLink"))
+    if reply.nul:
+        page.rows = []
+        for row in rows:
+            nul = next((k for k, v in row.items() if isinstance(v, str) and "\x00" in v), None)
+            if nul is None:
+                page.rows.append(row)
+            else:
+                page.refused.append((str(row[primary_id]), nul, row[nul]))
+    return page
 
 
 class Puller:
@@ -192,8 +205,14 @@ class Puller:
         reply = await self.client.get(link or spec.entity_set, params=params, prefer=self.prefer)
         while True:
             page = read_page(reply, spec.primary_id)
+            for row_id, column, value in page.refused:
+                self.report.problems.add(
+                    RowProblem(spec.entity_set, row_id, column, value, NUL_REFUSED)
+                )
+            result.skipped += len(page.refused)
             if seen is not None:
                 seen.update(str(row[spec.primary_id]) for row in page.rows)
+                seen.update(row_id for row_id, _column, _value in page.refused)
             following = (
                 asyncio.ensure_future(self.client.get(page.next_link, prefer=self.prefer))
                 if page.next_link

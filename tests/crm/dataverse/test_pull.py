@@ -342,6 +342,33 @@ async def test_a_malformed_row_is_reported_and_skipped_keeping_what_was_stored(
     assert kept == [("alex@fabrikam.com",)]
 
 
+async def test_a_text_with_a_nul_character_is_reported_not_a_traceback(
+    client: DataverseClient, dv: LoopbackDataverse, engine: Engine
+) -> None:
+    """No database text column takes a NUL character (PostgreSQL refuses the whole page):
+    the row holding one is reported by table, id and column and skipped, the rest of the
+    page is written and what was stored for the row stays."""
+    await pull(client, engine)
+    alex, bea = rid("contact", "alex"), rid("contact", "bea")
+    dv.dataverse.update_row("contacts", alex, {"fullname": "Alex\x00Wilber"})
+    dv.dataverse.update_row("contacts", bea, {"lastname": "Renamed", "fullname": "Bea Renamed"})
+    party = dv.dataverse.service.store.data("activityparties")
+    party_id = next(iter(party.rows))
+    dv.dataverse.update_row("activityparties", party_id, {"addressused": "x\x00@fabrikam.com"})
+    report = await pull(client, engine)
+    problems = [(p.table, p.row_id, p.column, p.allowed) for p in report.problems]
+    assert problems == [
+        ("contacts", alex, "fullname", "a text without NUL characters"),
+        ("activityparties", party_id, "addressused", "a text without NUL characters"),
+    ]
+    assert report.tables["contacts"].skipped == 1 and report.tables["contacts"].written == 1
+    with engine.connect() as connection:
+        names = dict(connection.execute(sa.text("select id, full_name from contact")).all())
+        parties = connection.execute(sa.text("select count(*) from dataverse_party")).scalar()
+    assert names[alex] == "Alex Wilber" and names[bea] == "Bea Renamed"
+    assert parties == 6  # the party's earlier row stays
+
+
 async def test_unmatched_addresses_are_never_stored(
     client: DataverseClient, dv: LoopbackDataverse, engine: Engine
 ) -> None:
