@@ -16,7 +16,9 @@ for each database (both by default, side by side against the same emulator):
 - a push of every record's health (`--records` changed records, scored by hand).
 
 Prints time, requests, pull time / bare loop time (target <= 1.5) and requests per pushed
-record (target <= 1/50). Asserts nothing.
+record (target <= 1/50), and the CPU seconds this process spent in the loops and the pull
+(on a shared machine the wall times drift with the load; the CPU seconds much less).
+Asserts nothing.
 """
 
 from __future__ import annotations
@@ -197,7 +199,9 @@ def score_everything(url: str) -> int:
 class Figures:
     db: str
     bare_seconds: list[float] = field(default_factory=list)
+    bare_cpu: list[float] = field(default_factory=list)  # this process's CPU seconds
     pull_seconds: float = 0.0
+    pull_cpu: float = 0.0
     pull_requests: int = 0
     changed: int = 0
     pushed: int = 0
@@ -208,6 +212,10 @@ class Figures:
     def ratio(self) -> float:
         return self.pull_seconds / statistics.fmean(self.bare_seconds)
 
+    @property
+    def cpu_ratio(self) -> float:
+        return self.pull_cpu / statistics.fmean(self.bare_cpu)
+
     def lines(self) -> list[str]:
         bare = ", ".join(f"{seconds:.2f}" for seconds in self.bare_seconds)
         per_record = self.push_requests / max(1, self.pushed)
@@ -215,6 +223,10 @@ class Figures:
             f"{self.db}: bare paging loop: seconds {bare} (before, after the pull)",
             f"{self.db}: pull: requests {self.pull_requests}, seconds {self.pull_seconds:.2f}",
             f"{self.db}: pull / bare loop: {self.ratio:.2f} (target <= 1.5)",
+            f"{self.db}: CPU of this process: bare loop "
+            + ", ".join(f"{seconds:.2f}" for seconds in self.bare_cpu)
+            + f", pull {self.pull_cpu:.2f}, pull / bare loop {self.cpu_ratio:.2f} "
+            "(the database server's own CPU not included)",
             f"{self.db}: push: records {self.pushed} of {self.changed} changed, requests "
             f"{self.push_requests}, seconds {self.push_seconds:.2f}",
             f"{self.db}: push requests per record: {per_record:.4f} (target <= {1 / 50:.4f})",
@@ -235,9 +247,10 @@ async def measure(dv: LoopbackDataverse, token: str, db: str, url: str) -> tuple
 
     async def bare() -> int:
         async with client() as http:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             rows = await bare_loop(http)
             figures.bare_seconds.append(time.perf_counter() - started)
+            figures.bare_cpu.append(time.process_time() - cpu)
         return rows
 
     rows = await bare()
@@ -246,9 +259,10 @@ async def measure(dv: LoopbackDataverse, token: str, db: str, url: str) -> tuple
     async with client() as puller:
         await apply(puller, await plan(puller, "rapport"), None)
         before = puller.counters.requests
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await Puller(puller, engine, now=NOW, page_size=PAGE).pull()
         figures.pull_seconds = time.perf_counter() - started
+        figures.pull_cpu = time.process_time() - cpu
         figures.pull_requests = puller.counters.requests - before
     await bare()
     figures.changed = score_everything(url)
