@@ -6,6 +6,10 @@ record's people and (when the record has a team) one of ours on it is in that
 team. Scoring a whole book of records asks that question millions of times, so
 the interactions are indexed once by external party and by regarding record,
 and each record gathers the positions of its people instead of scanning.
+
+Who a record's people and team are is decided where the CRM is read, in one
+place: worker/run/scopes.py (scoring imports nothing of ours). This module only
+applies a `RecordScope` to interactions.
 """
 
 from __future__ import annotations

@@ -12,6 +12,11 @@ their open deals' key contacts): scoring rolls their health up
 (scoring.rollup).
 Closed opportunities and qualified or disqualified leads keep the health they
 had when they closed: they are not rescored.
+
+This is the one home of these rules. An interaction then counts for a record
+when it regards the record, or has one of its people on the customer's side and
+(for a deal or a lead) one of its team on ours: scoring.scope applies the
+`RecordScope` built here (the pure half: scoring imports nothing of ours).
 """
 
 from __future__ import annotations
