@@ -161,9 +161,23 @@ def pending_records(session: Session) -> set[Ref]:
 
 def forget_pending(session: Session, refs: Iterable[Ref]) -> None:
     """The records scored: only those read before scoring (more may have come since)."""
-    for batch in chunks(sorted(refs)):
-        pairs = sa.tuple_(PENDING.c.record_type, PENDING.c.record_id).in_(batch)
-        session.execute(sa.delete(PENDING).where(pairs))
+    ordered = sorted(refs)
+    if not ordered:
+        return
+    if is_postgres(session):  # one hash join (a list of pairs is no index lookup there)
+        query = sa.text(
+            f"DELETE FROM {PENDING.name} AS p USING unnest(CAST(:types AS text[]),"
+            " CAST(:ids AS text[])) AS k(record_type, record_id)"
+            " WHERE p.record_type = k.record_type AND p.record_id = k.record_id"
+        )
+        for batch in chunks(ordered, 200_000):
+            types, ids = zip(*batch, strict=True)
+            session.execute(query, {"types": list(types), "ids": list(ids)})
+        return
+    delete = sa.delete(PENDING).where(
+        PENDING.c.record_type == sa.bindparam("t"), PENDING.c.record_id == sa.bindparam("i")
+    )
+    session.execute(delete, [{"t": kind, "i": key} for kind, key in ordered])
 
 
 def rechecks(session: Session) -> set[str]:
