@@ -47,7 +47,8 @@ from insights.views import SortKey  # noqa: E402
 from storage.engine import create_store_engine, session_scope  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.writeback import record_closes  # noqa: E402
-from worker.cli import commands, insights_commands  # noqa: E402
+from worker.cli import insights_commands  # noqa: E402
+from worker.cli.context import CliContext  # noqa: E402
 from worker.cli.deals import similar_payload  # noqa: E402
 from worker.run.tick import run_once  # noqa: E402
 
@@ -145,14 +146,14 @@ def close_won_deals(engine: Engine, won: list[str]) -> int:
 
 def time_commands(db: str, url: str, repeat: int, workdir: Path) -> dict[str, Any]:
     os.environ["RAPPORT_DATABASE_URL"] = url
-    commands.settings.cache_clear()
-    commands.engine.cache_clear()
-    engine = commands.engine()
+    cli = CliContext()  # the settings and store a command gets from the typer context
+    engine = cli.current_store()
     owner, deal, account, deals = subjects(engine)
     _note(db, f"owner {owner} has {deals} open opportunities")
 
     def listing() -> Any:
         return insights_commands.health_list(
+            cli,
             record_type="opportunity",
             owner=owner,
             states=None,
@@ -165,7 +166,7 @@ def time_commands(db: str, url: str, repeat: int, workdir: Path) -> dict[str, An
 
     def chart(suffix: str) -> Callable[[], None]:
         def draw() -> None:
-            data, _ = insights_commands.chart(owner, NOW)
+            data, _ = insights_commands.chart(cli, owner, NOW)
             render(data, workdir / f"chart.{suffix}", "Relationship pipeline")
 
         return draw
@@ -175,19 +176,18 @@ def time_commands(db: str, url: str, repeat: int, workdir: Path) -> dict[str, An
         "list_rows": len(listing()["rows"]),
         "chart": _median_ms(chart("svg"), repeat),
         "chart_png": _median_ms(chart("png"), repeat),
-        "chart_data": _median_ms(lambda: insights_commands.chart(owner, NOW), repeat),
-        "bubbles": len(insights_commands.chart(owner, NOW)[0].bubbles),
+        "chart_data": _median_ms(lambda: insights_commands.chart(cli, owner, NOW), repeat),
+        "bubbles": len(insights_commands.chart(cli, owner, NOW)[0].bubbles),
         "timeline": _median_ms(
-            lambda: insights_commands.health_timeline(f"opportunity:{deal}", 13, 100), repeat
+            lambda: insights_commands.health_timeline(cli, f"opportunity:{deal}", 13, 100), repeat
         ),
         "timeline_account": _median_ms(
-            lambda: insights_commands.health_timeline(f"account:{account}", 13, 100), repeat
+            lambda: insights_commands.health_timeline(cli, f"account:{account}", 13, 100), repeat
         ),
-        "similar": _median_ms(lambda: similar_payload(deal, NOW.date()), repeat),
-        "similar_compared": similar_payload(deal, NOW.date())["compared_with"],
+        "similar": _median_ms(lambda: similar_payload(engine, deal, NOW.date()), repeat),
+        "similar_compared": similar_payload(engine, deal, NOW.date())["compared_with"],
     }
-    engine.dispose()
-    commands.engine.cache_clear()
+    cli.close()
     return figures
 
 
