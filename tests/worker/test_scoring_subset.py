@@ -83,7 +83,11 @@ def _forget(engine: Engine) -> None:
             )
 
 
-def _score(engine: Engine, records: frozenset[RecordRef] | None, processes: int = 1) -> Any:
+def _score(
+    engine: Engine, records: frozenset[RecordRef] | None, processes: int = 1, rows: bool = False
+) -> Any:
+    """score_and_write as a tick calls it: the book read from the store as columns
+    (`rows`: from raw rows fetched first, the other way in)."""
     with session_scope(engine) as session:
         crm = load_crm_snapshot(session=session, now=f.NOW)
     admin = current_settings(engine)
@@ -91,7 +95,7 @@ def _score(engine: Engine, records: frozenset[RecordRef] | None, processes: int 
     return score_and_write(
         engine,
         crm,
-        fetch_interaction_rows(engine),
+        fetch_interaction_rows(engine) if rows else None,
         now=f.NOW,
         batch_size=3,
         processes=processes,
@@ -123,9 +127,9 @@ TABLE_OF = {
 }
 
 
-@pytest.mark.parametrize("processes", [1, 2])
+@pytest.mark.parametrize(("processes", "rows"), [(1, False), (2, False), (1, True)])
 def test_scoring_a_subset_writes_only_it_with_the_whole_books_values(
-    engine: Engine, processes: int
+    engine: Engine, processes: int, rows: bool
 ) -> None:
     _book(engine)
     run_once(engine, now=f.NOW, processes=1)  # ingests the CRM's activities
@@ -135,7 +139,7 @@ def test_scoring_a_subset_writes_only_it_with_the_whole_books_values(
     assert whole.records_scored == 11  # 6 contacts, 2 accounts, 2 deals, 1 lead
     _forget(engine)
 
-    part = _score(engine, SUBSET, processes)
+    part = _score(engine, SUBSET, processes, rows)
 
     written = _written(engine)
     wanted = {(TABLE_OF[ref.type], ref.id) for ref in SUBSET if ref.type in TABLE_OF}
