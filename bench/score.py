@@ -1,6 +1,7 @@
 """Benchmark: CRM activities -> interactions -> health written back, against a bare read.
 
     python bench/score.py --interactions 1000000 --records 50000 --db postgres
+    python bench/score.py --size 10m --db postgres   # 10M interactions, 500k records
 
 Each database runs in its own subprocess (so peak RSS is that database's) on a
 fresh store: SQLite in a temporary directory, PostgreSQL in a database
@@ -75,6 +76,7 @@ CORES = ("reference", "columnar")
 BENCH_DATABASE = f"rapport_bench_{os.getpid()}"  # two runs at once never collide
 RESULT_PREFIX = "BENCH-RESULT "
 TARGET_SECONDS_PER_MILLION, TARGET_RATIO = 6.0, 2.0
+SIZES = {"1m": (1_000_000, 50_000), "10m": (10_000_000, 500_000)}  # interactions, records
 # The bare read of (c): the very rows the scoring read fetches (storage.crm_records),
 # each interaction with the packed copy of its parties.
 INTERACTION_COLUMNS = (
@@ -501,6 +503,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interactions", type=int, default=20_000, help="CRM activities")
     parser.add_argument("--records", type=int, default=2_000, help="contacts+accounts+deals")
+    parser.add_argument(
+        "--size",
+        choices=sorted(SIZES),
+        help="the issue's book sizes: 1m (1M interactions, 50k records) or 10m (10M, 500k); "
+        "sets --interactions and --records",
+    )
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
     parser.add_argument(
         "--postgres-url",
@@ -532,6 +540,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.size:
+        args.interactions, args.records = SIZES[args.size]
     if args.interactions < 1 or args.records < 100:
         parser.error("--interactions must be >= 1 and --records >= 100")
     return args

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.score import target_verdict
+from bench.score import parse_args, target_verdict
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "score.py"
 FIGURES = (
@@ -60,3 +60,11 @@ def test_verdict_says_met_when_both_targets_are_met() -> None:
     fast = {"load": 0.5, "score_and_write": 2.0, "interactions": 500_000, "read_interactions": 2.0}
 
     assert target_verdict(fast) == ("postgres: 6 s per 1M met (5.0 s); 2x the bare read met (1.2x)")
+
+
+def test_the_issue_sizes_set_interactions_and_records() -> None:
+    ten = parse_args(["--size", "10m", "--db", "postgres"])
+    one = parse_args(["--size", "1m", "--interactions", "5"])
+
+    assert (ten.interactions, ten.records) == (10_000_000, 500_000)
+    assert (one.interactions, one.records) == (1_000_000, 50_000)  # the size wins
