@@ -78,7 +78,29 @@ def _both(
 ) -> dict[RecordRef, list[str]]:
     expected = list(score_records(records, load_interactions(engine), chosen, now, names))
     actual = list(score_columns(read_columns(engine, chunk=7), records, chosen, now, names))
-    return all_differences(expected, actual)
+    # As an incremental tick reads: only what reaches the records and their people.
+    needed = {ref for scope in records for ref in (scope.record, *scope.people)}
+    within = read_columns(engine, chunk=7, refs=needed)
+    narrowed = list(score_columns(within, records, chosen, now, names))
+    return all_differences(expected, actual) | all_differences(expected, narrowed)
+
+
+def test_a_read_within_some_records_reads_only_what_reaches_them(engine: Engine) -> None:
+    _store(engine, [*f.one_good_two_poor(), *f.calls_only(ODD), *f.their_meetings_only(f.KIM)])
+    everything = read_columns(engine)
+
+    within = read_columns(engine, refs={ODD, f.CONTOSO})
+
+    kept = [within.interaction(position) for position in range(len(within))]
+    assert 0 < len(kept) < len(everything)
+    assert all(ODD in {party.ref for party in i.external} or i.regarding == f.CONTOSO for i in kept)
+    reaching = [
+        everything.interaction(position)
+        for position in range(len(everything))
+        if ODD in {p.ref for p in everything.interaction(position).external}
+        or everything.interaction(position).regarding == f.CONTOSO
+    ]
+    assert kept == reaching
 
 
 def test_stored_scenarios_score_the_same(engine: Engine) -> None:

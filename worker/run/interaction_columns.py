@@ -16,7 +16,7 @@ party rows read on their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, TypeVar
@@ -53,17 +53,35 @@ PARTY_QUERY = (
 )
 
 
-def read_columns(engine: Engine, chunk: int = CHUNK_ROWS) -> InteractionColumns:
-    """Every stored interaction, as columns in scoring's chronological order."""
+# Only the interactions that reach some of the given records and people: one of
+# them an external party, or the "regarding" record (scoring.scope).
+WITHIN = (
+    " WHERE key IN (SELECT p.interaction_key FROM interaction_party p JOIN {refs} r"
+    " ON p.record_type = r.record_type AND p.record_id = r.record_id"
+    " WHERE p.side = 'external')"
+    " OR EXISTS (SELECT 1 FROM {refs} r WHERE r.record_type = interaction.regarding_type"
+    " AND r.record_id = interaction.regarding_id)"
+)
+
+
+def read_columns(
+    engine: Engine, chunk: int = CHUNK_ROWS, refs: Collection[RecordRef] | None = None
+) -> InteractionColumns:
+    """Every stored interaction, as columns in scoring's chronological order; with
+    `refs`, only those that reach one of them (an incremental tick's records and
+    their people: everything scoring reads for them)."""
     postgres = engine.dialect.name == "postgresql"
     builder = ColumnsBuilder()
     decoder = _Parties(builder, engine, postgres)
+    query = POSTGRES_QUERY if postgres else SQLITE_QUERY
     raw = engine.raw_connection()
     try:
+        if refs is not None:
+            query += WITHIN.format(refs=_refs_table(raw, refs, postgres))
         cursor: Any = raw.cursor(name="rapport_columnar") if postgres else raw.cursor()
         if postgres:
             cursor.itersize = chunk
-        cursor.execute(POSTGRES_QUERY if postgres else SQLITE_QUERY)
+        cursor.execute(query)
         for rows in _chunks(cursor, chunk):
             _add(builder, decoder, rows, _postgres_times if postgres else _sqlite_times)
         cursor.close()
@@ -71,6 +89,28 @@ def read_columns(engine: Engine, chunk: int = CHUNK_ROWS) -> InteractionColumns:
     finally:
         raw.close()
     return builder.finish()
+
+
+def _refs_table(raw: Any, refs: Collection[RecordRef], postgres: bool) -> str:
+    """`refs` in a temporary table of this connection's transaction; its name."""
+    cursor = raw.cursor()
+    if postgres:
+        name = "pg_temp.scoring_refs"
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        cursor.execute(
+            "CREATE TEMPORARY TABLE scoring_refs (record_type text, record_id text) ON COMMIT DROP"
+        )
+    else:
+        name = "temp.scoring_refs"
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        cursor.execute("CREATE TEMPORARY TABLE scoring_refs (record_type text, record_id text)")
+    marker = "%s" if postgres else "?"
+    cursor.executemany(
+        f"INSERT INTO {name} VALUES ({marker}, {marker})",
+        [(ref.type.value, ref.id) for ref in refs],
+    )
+    cursor.close()
+    return name
 
 
 def columns_of_rows(

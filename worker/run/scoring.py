@@ -105,17 +105,24 @@ def score_and_write(
     This is the interface of incremental ticks: the caller passes the closure it
     wants re-scored, roll-ups included (the accounts and deals whose people
     changed); a record is scored exactly as a whole-book run would score it,
-    from its own people's interactions. Refs that are not
+    from its own people's interactions, and only the interactions reaching these
+    records and their people are read from the store. Refs that are not
     a scored record of `crm` (a closed deal, a system user) are ignored.
     Introducers are then ranked for the contacts and open leads among `records`
     only.
     """
     scopes = list(build_scopes(crm))
+    needed: set[RecordRef] | None = None
     if records is not None:
         scopes = [scope for scope in scopes if scope.record in records]
         if introducers is not None:
             introducers = replace(introducers, records=introducers.records & records)
-    columns = read_columns(engine) if rows is None else columns_of_rows(engine, rows)
+        # Only what reaches these records and their people is read.
+        needed = {ref for scope in scopes for ref in (scope.record, *scope.people)}
+    if rows is None:
+        columns = read_columns(engine, refs=needed)
+    else:
+        columns = columns_of_rows(engine, rows)
     job = ScoreShare(
         scopes,
         columns,
