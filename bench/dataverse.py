@@ -9,9 +9,7 @@ Builds an environment of `--records` records (a tenth accounts, 60 % contacts, 1
 for each database (both by default, side by side against the same emulator):
 
 - a bare paging loop: the same tracked reads (same $select, page size and Prefer) with
-  nothing done to the pages, under the pull's garbage-collector regime (what lived before
-  is frozen: here that includes the loopback Dataverse's rows, served from this process);
-  its time is the floor the pull is compared with;
+  nothing done to the pages; its time is the floor the pull is compared with;
 - the pull into a fresh store (first pull: every table read in full);
 - the bare loop again (the pull is compared with the mean of the two: the load of a
   shared machine drifts);
@@ -59,7 +57,6 @@ from emulator.dataverse.testing import (  # noqa: E402
     ssl_context,
     standard_environment,
 )
-from graph_sync.tenant import long_lived_state_frozen  # noqa: E402
 from storage.engine import create_store_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 
@@ -251,8 +248,7 @@ async def measure(dv: LoopbackDataverse, token: str, db: str, url: str) -> tuple
     async def bare() -> int:
         async with client() as http:
             started, cpu = time.perf_counter(), time.process_time()
-            with long_lived_state_frozen():  # the collector's regime of the pull
-                rows = await bare_loop(http)
+            rows = await bare_loop(http)
             figures.bare_seconds.append(time.perf_counter() - started)
             figures.bare_cpu.append(time.process_time() - cpu)
         return rows

@@ -47,7 +47,6 @@ from crm.dataverse.mapping import (
     stakeholder,
 )
 from crm.file_rows import FileRow, RowContext, refused, write_columns
-from graph_sync.tenant import long_lived_state_frozen
 from storage import dataverse_store as store
 from storage.crm_activity_rules import TimeWindow
 from storage.crm_problems import RowProblem, RowProblems
@@ -155,17 +154,13 @@ class Puller:
         self.fresh: set[str] | None = None
 
     async def pull(self, tables: Sequence[TableSpec] = PULLED) -> PullReport:
-        # Pages of small objects make the cyclic collector run often; its full walks leave
-        # out what lived before the pull (as an Exchange round does; it still collects
-        # the pull's own cyclic garbage: futures, exceptions).
-        with long_lived_state_frozen():
-            for spec in tables:
-                if spec is CONNECTIONS:
-                    self.roles = await self._connection_roles()
-                if spec is PARTIES:
-                    with Session(self.engine) as session:
-                        self.directory = load_directory(session=session)
-                await self._pull_table(spec)
+        for spec in tables:
+            if spec is CONNECTIONS:
+                self.roles = await self._connection_roles()
+            if spec is PARTIES:
+                with Session(self.engine) as session:
+                    self.directory = load_directory(session=session)
+            await self._pull_table(spec)
         return self.report
 
     async def _connection_roles(self) -> dict[str, tuple[str, int | None]]:
