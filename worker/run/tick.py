@@ -28,7 +28,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -45,6 +45,7 @@ from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
 from storage.crm_problems import RowProblems
 from storage.crm_records import CrmSnapshot, load_crm_snapshot
 from storage.engine import session_scope
+from storage.introducer_optout_read import excluded_colleagues
 from storage.planner_statistics import refresh_interaction_statistics
 from storage.suppression import (
     SuppressionMark,
@@ -185,10 +186,12 @@ def _run_once(
     # An updated interaction is deleted and inserted again (storage.interaction_store).
     changed = counts.added + counts.updated + counts.removed
     refresh_interaction_statistics(engine, changed_rows=changed)
-    fingerprint = settings_fingerprint(admin, excluded_users)
     with session_scope(engine) as session:
         state = read_state(session)
         pending = pending_records(session)
+        # Who may appear as an introducer (opt-outs, disabled users, excluded mailboxes).
+        excluded = excluded_colleagues(session=session, configured=excluded_users, now=now)
+    fingerprint = settings_fingerprint(admin, excluded)
     summary.regrade_reason = (
         "requested"
         if full
@@ -259,10 +262,11 @@ def _run_once(
     return summary
 
 
-def settings_fingerprint(admin: Mapping[str, Any], excluded_users: tuple[str, ...]) -> str:
+def settings_fingerprint(admin: Mapping[str, Any], excluded: Iterable[str]) -> str:
     """What every score rests on besides interactions, CRM records and now: the
-    settings, and the code that scores (a release that changes it regrades)."""
-    text = json.dumps([sorted(admin.items()), sorted(excluded_users)], default=str)
+    settings, the colleagues kept out of introductions, and the code that scores
+    (a release that changes it regrades)."""
+    text = json.dumps([sorted(admin.items()), sorted(excluded)], default=str)
     hasher = hashlib.blake2b(text.encode(), digest_size=16)
     hasher.update(scoring_code_fingerprint().encode())
     return hasher.hexdigest()
