@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a benchmark run in a fresh interpreter: dealt first
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "dataverse.py"
 FIGURES = (
     "bare paging loop:",

@@ -6,7 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.score import parse_args, target_verdict
+
+pytestmark = pytest.mark.slow  # a benchmark run in a fresh interpreter: dealt first
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "score.py"
 FIGURES = (

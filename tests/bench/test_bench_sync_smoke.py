@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.bench.runner import figure_lines, run_bench
+
+pytestmark = pytest.mark.slow  # a benchmark run in a fresh interpreter: dealt first
 
 FIGURES = (
     "(a) decode+normalise, ours",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.bench.runner import assert_printed, figure_lines, run_bench, value
+
+pytestmark = pytest.mark.slow  # a benchmark run in a fresh interpreter: dealt first
 
 FIGURES = (
     "portfolio page, one owner: p95 server time (ms)",
