@@ -10,20 +10,16 @@ import json
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from compliance.hashing import TOKEN_PREFIX
-from worker.cli import commands
-from worker.cli import compliance_commands as run
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit, unreadable_lines
-from worker.failures import UserError
 
-TOKEN = re.compile(rf"({re.escape(TOKEN_PREFIX)}[0-9a-f]{{12}})[0-9a-f]{{52}}")
 retention_app = typer.Typer(help="Retention of interactions and history.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 
@@ -62,6 +58,8 @@ def export(
     as_json: JsonFlag = False,
 ) -> None:
     """Export everything Rapport holds about a data subject (files are mode 0600)."""
+    from worker.cli import compliance_commands as run
+
     store = cli_of(ctx).current_store()
     emit(run.export(store, subject, fmt.value, out, datetime.now(UTC)), as_json, _exported)
 
@@ -90,6 +88,9 @@ def erase(
     as_json: JsonFlag = False,
 ) -> None:
     """Erase a data subject from Rapport's tables and keep them out (audited; idempotent)."""
+    from worker.cli import compliance_commands as run
+    from worker.failures import UserError
+
     if release is not None:
         if subject is not None or dry_run:
             raise UserError("--release: give it alone, without --subject or --dry-run")
@@ -126,6 +127,9 @@ def retention_purge(
     as_json: JsonFlag = False,
 ) -> None:
     """Delete interactions past the retention window and thin old daily history."""
+    from worker.cli import commands
+    from worker.cli import compliance_commands as run
+
     # A far-future --now would purge every interaction: refused unless meant.
     moment = commands.given_now(now or None, allow_far=allow_far_now)
     store = cli_of(ctx).current_store()
@@ -141,6 +145,9 @@ def audit_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Show the audit log, oldest first."""
+    from worker.cli import commands
+    from worker.cli import compliance_commands as run
+
     moment = commands.parse_time("--since", since) if since else None
     emit(run.audit_list(cli_of(ctx).current_store(), moment), as_json, _audit_table)
 
@@ -221,4 +228,12 @@ def _flat(value: Any, prefix: str = "") -> list[str]:
 
 def _short_tokens(text: str) -> str:
     # A full token is 76 characters; 12 hex digits identify it on a terminal (--json has it all).
-    return TOKEN.sub(lambda match: match.group(1) + "…", text)
+    return _token().sub(lambda match: match.group(1) + "…", text)
+
+
+@cache
+def _token() -> re.Pattern[str]:
+    """A subject token as stored (compliance/hashing.py), compiled at its first use."""
+    from compliance.hashing import TOKEN_PREFIX
+
+    return re.compile(rf"({re.escape(TOKEN_PREFIX)}[0-9a-f]{{12}})[0-9a-f]{{52}}")

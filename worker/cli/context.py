@@ -12,14 +12,16 @@ worker/failures.py).
 
 from __future__ import annotations
 
-import typer
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
-from storage import migrate
-from storage.engine import create_store_engine, redacted, sqlite_file
-from worker.failures import no_store_error
-from worker.log import configure_logging
-from worker.settings import Settings
+import typer
+
+if TYPE_CHECKING:
+    # At run time each is imported where it is first needed: `rapport --help` and
+    # `--version` load none of the store, the settings or logging (tests/test_cli_startup.py).
+    from sqlalchemy.engine import Engine
+
+    from worker.settings import Settings
 
 
 class CliContext:
@@ -31,6 +33,9 @@ class CliContext:
     def settings(self) -> Settings:
         """The deployment settings, read from the environment once; logging follows them."""
         if self._settings is None:
+            from worker.log import configure_logging
+            from worker.settings import Settings
+
             loaded = Settings()
             configure_logging(loaded.log_level, loaded.log_format)
             self._settings = loaded
@@ -44,6 +49,9 @@ class CliContext:
         empty `rapport.db` behind and then complain that its schema is not current.
         """
         if self._store is None:
+            from storage.engine import create_store_engine, sqlite_file
+            from worker.failures import no_store_error
+
             url = self.settings.database_url
             path = sqlite_file(url)
             if path is not None and not path.exists():
@@ -55,12 +63,16 @@ class CliContext:
 
     def current_store(self) -> Engine:
         """`store()` with its schema checked: what every command that reads or writes uses."""
+        from storage import migrate
+
         store = self.store()
         migrate.require_current(store)
         return store
 
     def database_label(self) -> str:
         """The store as an error message may name it (no password)."""
+        from storage.engine import redacted
+
         try:
             return redacted(self.settings.database_url)
         except Exception:  # noqa: BLE001 - only used to word another error

@@ -13,17 +13,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from crm.file_import import import_file
-from crm.file_reading import ImportFileError
-from crm.file_report import ImportProblem, ImportReport
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
-from worker.failures import EXIT_BAD_INPUT, UserError
+
+if TYPE_CHECKING:
+    from crm.file_report import ImportProblem, ImportReport
 
 crm_app = typer.Typer(help="CRM data from outside: import a file.", no_args_is_help=True)
 PROBLEMS_SHOWN = 50  # in the text report; --json lists up to crm.file_import.PROBLEMS_KEPT
@@ -55,6 +54,10 @@ def import_command(
     rest left alone. Bad rows are reported by file, line and column and
     skipped (exit 2); the others are imported.
     """
+    from crm.file_import import import_file
+    from crm.file_reading import ImportFileError
+    from worker.failures import EXIT_BAD_INPUT, UserError
+
     store = cli_of(ctx).current_store()
     try:
         report = import_file(file, store, now=datetime.now(UTC), dry_run=dry_run)

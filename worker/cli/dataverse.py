@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from crm.dataverse.check import run_check
-from crm.dataverse.client import DataverseClient
-from crm.dataverse.connect import connected
-from crm.dataverse.exceptions import DataverseError
-from crm.dataverse.provision import apply, plan
 from crm.dataverse.retry import RetryPolicy
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
-from worker.failures import EXIT_NO_CONSENT, UserError
-from worker.run.exchange import graph_app
-from worker.settings import Settings
+
+if TYPE_CHECKING:
+    from crm.dataverse.client import DataverseClient
+    from worker.settings import Settings
 
 dataverse_app = typer.Typer(
     help="The Dataverse (Dynamics 365) connector: check, provision, pull, push.",
@@ -49,6 +45,10 @@ def with_client(
     policy: RetryPolicy | None = None,
 ) -> T:
     """Run `call` with a client for the configured environment (configuration errors: exit 2)."""
+    from crm.dataverse.connect import connected
+    from worker.failures import UserError
+    from worker.run.exchange import graph_app
+
     if settings.dataverse_url is None:
         raise UserError(
             "RAPPORT_DATAVERSE_URL is not set; expected the environment URL, "
@@ -82,6 +82,10 @@ def check_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
     Exit 0 ready, 3 not ready (each missing piece named with its fix), 2 configuration error.
     """
+    from crm.dataverse.check import run_check
+    from crm.dataverse.exceptions import DataverseError
+    from worker.failures import EXIT_NO_CONSENT, UserError
+
     settings = cli_of(ctx).settings
     prefix = settings.dataverse_prefix
     try:
@@ -122,6 +126,10 @@ def provision_command(
     Never alters or deletes a column; a column of another type under Rapport's name is
     reported as a conflict and left alone (exit 2).
     """
+    from crm.dataverse.exceptions import DataverseError
+    from crm.dataverse.provision import apply, plan
+    from worker.failures import UserError
+
     settings = cli_of(ctx).settings
     prefix = settings.dataverse_prefix
 
@@ -162,6 +170,9 @@ def _connector_run(
     settings: Settings, call: Callable[[DataverseClient], Awaitable[dict[str, Any]]]
 ) -> dict[str, Any]:
     """`call`'s report and what its requests cost; a connector failure is one line (exit 2)."""
+
+    from crm.dataverse.exceptions import DataverseError
+    from worker.failures import UserError
 
     async def run(client: DataverseClient) -> dict[str, Any]:
         return {**(await call(client)), "requests": client.counters.as_dict()}

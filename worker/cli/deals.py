@@ -9,20 +9,19 @@ similar_deals), and renders text or `--json` (schema in docs/insights.md,
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy.engine import Engine
 
-from insights import similar_deals as similar
 from insights.notice import EMPLOYMENT_NOTICE
-from storage import similar_deals_read
-from storage.engine import session_scope
-from worker.cli import commands
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
-from worker.failures import UserError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from insights import similar_deals as similar
 
 deals_app = typer.Typer(help="Opportunities compared with the deals we won.", no_args_is_help=True)
 PART_COLUMNS = ("revenue", "account_size", "stakeholders", "roles", "cycle", "team")
@@ -48,6 +47,11 @@ def _features(deal: similar.Deal, today: date) -> dict[str, Any]:
 
 
 def similar_payload(store: Engine, opportunity: str, today: date) -> dict[str, Any]:
+    from insights import similar_deals as similar
+    from storage import similar_deals_read
+    from storage.engine import session_scope
+    from worker.failures import UserError
+
     opportunity_id = opportunity.strip().removeprefix("opportunity:")
     with session_scope(store) as session:
         found = similar_deals_read.deal_features(session=session, opportunity_id=opportunity_id)
@@ -97,12 +101,16 @@ def deals_similar(
     as_json: JsonFlag = False,
 ) -> None:
     """The won deals most like an open one, and the KPIs where it lags them."""
+    from worker.cli import commands
+
     moment = datetime.now(UTC) if now is None else commands.parse_now("--now", now)
     payload = similar_payload(cli_of(ctx).current_store(), opportunity, moment.date())
     emit(payload, as_json, _report)
 
 
 def _report(payload: dict[str, Any]) -> None:
+    from insights import similar_deals as similar
+
     console.print(EMPLOYMENT_NOTICE, style="dim")
     deal = payload["opportunity"]
     console.print(f"[bold]{deal['name']}[/bold] ({deal['id']}), open {deal['age_days']} days")

@@ -12,16 +12,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import exc as sa_exc
 
-from storage import migrate
-from storage.engine import create_store_engine, database_error_line, session_scope
-from worker.cli import commands, insights_commands, output
+from worker.cli import output
 from worker.cli.output import JsonFlag, NowOption, console, emit
-from worker.demo.crm import seed_demo_crm
-from worker.failures import StoreError, UserError
-from worker.log import configure_logging
-from worker.run.tick import run_once as run_pipeline
 
 
 def register(app: typer.Typer) -> None:
@@ -43,6 +36,8 @@ def demo(
     ] = False,
 ) -> None:
     """Build a demo CRM in a fresh SQLite store, score it, show the relationships at risk."""
+    from worker.cli import commands
+
     if dataverse:  # docs/dataverse.md: provision, pull, score, push, read the records back
         from worker.demo.dataverse import demo_dataverse
 
@@ -56,6 +51,8 @@ def demo(
 
 def fresh_demo_file(database: Path) -> None:
     """Remove a previous demo store at `database`, refusing a path that cannot hold one."""
+    from worker.failures import UserError
+
     if database.is_dir():
         raise UserError(f"--database: {database} is a directory; expected a SQLite file to create")
     if not database.parent.is_dir():
@@ -71,6 +68,16 @@ def fresh_demo_file(database: Path) -> None:
 
 def build_demo(database: Path, now: datetime) -> dict[str, Any]:
     """Seed the demo CRM into a fresh SQLite store at `database`, score it, report the risks."""
+    from sqlalchemy import exc as sa_exc
+
+    from storage import migrate
+    from storage.engine import create_store_engine, database_error_line, session_scope
+    from worker.cli import commands, insights_commands
+    from worker.demo.crm import seed_demo_crm
+    from worker.failures import StoreError
+    from worker.log import configure_logging
+    from worker.run.tick import run_once as run_pipeline
+
     configure_logging("WARNING", "text")
     fresh_demo_file(database)
     store = create_store_engine(f"sqlite:///{database}")

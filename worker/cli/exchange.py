@@ -11,23 +11,22 @@ from __future__ import annotations
 import asyncio
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy.engine import Engine
 
 from consent.admin_url import admin_consent_url
 from consent.check import GRANTED, NOT_CONFIGURED, ConsentOutcome
 from consent.data_location import residency_hint, unknown_residency
 from consent.permissions import REQUIRED_ROLES
-from storage.engine import session_scope
-from storage.mailbox_store import list_mailboxes, load_tenants
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
-from worker.failures import EXIT_BAD_INPUT, EXIT_NO_CONSENT, EXIT_OK, UserError
-from worker.run.exchange import location_policy
-from worker.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from worker.settings import Settings
 
 consent_app = typer.Typer(help="Admin consent for Microsoft Graph.", no_args_is_help=True)
 mailboxes_app = typer.Typer(help="Exchange mailboxes and their sync status.", no_args_is_help=True)
@@ -54,6 +53,8 @@ def _print_hint(hint: str | None) -> None:
 
 
 def consent_url_payload(settings: Settings) -> dict[str, Any]:
+    from worker.failures import UserError
+
     if not settings.graph_configured:
         raise UserError(
             "consent url: set RAPPORT_TENANT_ID and RAPPORT_CLIENT_ID (the app registration's "
@@ -96,6 +97,8 @@ def _print_url(payload: dict[str, Any]) -> None:
 
 
 def check_payload(outcome: ConsentOutcome, settings: Settings, at: datetime) -> dict[str, Any]:
+    from worker.run.exchange import location_policy
+
     payload: dict[str, Any] = {
         "tenant_id": settings.tenant_id,
         "state": outcome.state,
@@ -116,6 +119,8 @@ def check_payload(outcome: ConsentOutcome, settings: Settings, at: datetime) -> 
 
 
 def exit_code(state: str) -> int:
+    from worker.failures import EXIT_BAD_INPUT, EXIT_NO_CONSENT, EXIT_OK
+
     if state == GRANTED:
         return EXIT_OK
     return EXIT_BAD_INPUT if state == NOT_CONFIGURED else EXIT_NO_CONSENT
@@ -124,6 +129,7 @@ def exit_code(state: str) -> int:
 @consent_app.command("check")
 def consent_check(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Ask for a token, name each missing permission, confirm with one probe call."""
+    from worker.failures import EXIT_OK
     from worker.run.exchange import check_tenant_consent
 
     cli = cli_of(ctx)
@@ -157,6 +163,10 @@ def _print_check(payload: dict[str, Any]) -> None:
 
 
 def mailboxes_payload(store: Engine, settings: Settings, now: datetime) -> dict[str, Any]:
+    from storage.engine import session_scope
+    from storage.mailbox_store import list_mailboxes, load_tenants
+    from worker.run.exchange import location_policy
+
     with session_scope(store) as session:
         tenants = load_tenants(session=session)
         rows = list_mailboxes(session=session)

@@ -17,14 +17,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from insights import views
 from insights.notice import EMPLOYMENT_NOTICE
 from insights.views import SortKey
-from worker.cli import commands
-from worker.cli import insights_commands as run
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
-from worker.failures import UserError
 
 pipeline_app = typer.Typer(
     help="The relationship pipeline of open opportunities.", no_args_is_help=True
@@ -98,6 +94,10 @@ def health_list(
     ),
 ) -> None:
     """Records by relationship: score, grade, trend, key KPIs and the first reason."""
+    from insights import views
+    from worker.cli import insights_commands as run
+    from worker.failures import UserError
+
     if as_json and as_csv:
         raise UserError("--csv: give either --json or --csv, not both")
     payload = run.health_list(
@@ -172,6 +172,9 @@ def pipeline_chart(
 ) -> None:
     """Open opportunities as bubbles: close date, health score, revenue, colour by grade."""
     from insights import pipeline_chart_render as render
+    from worker.cli import commands
+    from worker.cli import insights_commands as run
+    from worker.failures import UserError
 
     if out is None and not as_json:
         raise UserError("--out: required unless --json; expected a .svg or .png file")
@@ -197,6 +200,8 @@ def pipeline_chart(
 
 
 def _check_out(out: Path, fmt: str, formats: tuple[str, ...]) -> None:
+    from worker.failures import UserError
+
     if fmt not in formats:
         raise UserError(f"--out: {out} is not allowed; expected a file name ending in .svg or .png")
     if not out.parent.is_dir():
@@ -218,6 +223,8 @@ def health_timeline(
     as_json: JsonFlag = False,
 ) -> None:
     """Weekly KPIs and the record's interactions (metadata only), newest first."""
+    from worker.cli import insights_commands as run
+
     payload = run.health_timeline(cli_of(ctx), record, weeks, limit)
     emit(payload, as_json, _timeline_report, default=_iso)
 

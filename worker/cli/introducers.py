@@ -8,21 +8,18 @@ does not hold); everyone asking sees the same list.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy.engine import Engine
 
-from storage.engine import session_scope
-from storage.introducer_optout_read import excluded_colleagues
-from storage.introducer_store import load_introducers
-from worker.admin_settings import current_settings
-from worker.cli import commands, introduction_draft
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
-from worker.run.introducer_optout import OptOutChange, change_opt_out
-from worker.run.introducers import SWITCH
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from worker.run.introducer_optout import OptOutChange
 
 introducers_app = typer.Typer(
     help="Who knows whom: colleagues who can introduce you to a contact or lead.",
@@ -33,6 +30,8 @@ UserArgument = Annotated[str, typer.Argument(help="The colleague's email address
 
 def register(app: typer.Typer) -> None:
     """Add `introducers` to `app`; a second call changes nothing."""
+    from worker.cli import introduction_draft
+
     if any(group.name == "introducers" for group in app.registered_groups):
         return
     introducers_app.command("draft")(introduction_draft.draft)
@@ -57,6 +56,8 @@ def show(
 @introducers_app.command("opt-out")
 def opt_out(ctx: typer.Context, user: UserArgument, as_json: JsonFlag = False) -> None:
     """Never list this colleague as an introducer (their entries go at once; audited)."""
+    from worker.run.introducer_optout import change_opt_out
+
     change = change_opt_out(
         cli_of(ctx).current_store(), user, opted_out=True, now=datetime.now(UTC)
     )
@@ -66,6 +67,8 @@ def opt_out(ctx: typer.Context, user: UserArgument, as_json: JsonFlag = False) -
 @introducers_app.command("opt-in")
 def opt_in(ctx: typer.Context, user: UserArgument, as_json: JsonFlag = False) -> None:
     """List this colleague again from the next run on (audited)."""
+    from worker.run.introducer_optout import change_opt_out
+
     change = change_opt_out(
         cli_of(ctx).current_store(), user, opted_out=False, now=datetime.now(UTC)
     )
@@ -74,6 +77,13 @@ def opt_in(ctx: typer.Context, user: UserArgument, as_json: JsonFlag = False) ->
 
 def introducers_of(store: Engine, excluded: tuple[str, ...], record: str) -> dict[str, Any]:
     """`excluded`: RAPPORT_EXCLUDED_USERS, never shown whatever the last run wrote."""
+    from storage.engine import session_scope
+    from storage.introducer_optout_read import excluded_colleagues
+    from storage.introducer_store import load_introducers
+    from worker.admin_settings import current_settings
+    from worker.cli import commands
+    from worker.run.introducers import SWITCH
+
     record_type, record_id, name = commands.resolve_person(record, store)
     payload: dict[str, Any] = {
         "record_type": record_type,
@@ -115,6 +125,8 @@ def _change_payload(change: OptOutChange) -> dict[str, Any]:
 
 
 def _introducers_table(payload: dict[str, Any]) -> None:
+    from worker.run.introducers import SWITCH
+
     who = f"{payload['name']} ({payload['record_type']}:{payload['record_id']})"
     if not payload["enabled"]:
         console.print(

@@ -14,24 +14,20 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlmodel import Session
 
-from insights import introductions
 from insights.notice import EMPLOYMENT_NOTICE
-from storage import health_read, insights_read, introductions_read
-from storage.engine import session_scope
-from storage.introducer_optout_read import excluded_colleagues
-from storage.introducer_store import load_introducers
-from worker.admin_settings import TEMPLATE_KEY, current_settings
-from worker.cli import commands
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
-from worker.failures import UserError
-from worker.run.introducers import SWITCH
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from insights import introductions
+    from worker.failures import UserError
 
 
 class DraftFormat(StrEnum):
@@ -40,6 +36,9 @@ class DraftFormat(StrEnum):
 
 
 def _require_switch(settings: Mapping[str, Any]) -> None:
+    from worker.failures import UserError
+    from worker.run.introducers import SWITCH
+
     if not settings[SWITCH]:
         raise UserError(
             f"who knows whom is switched off ({SWITCH}); an admin can turn it on with: "
@@ -50,11 +49,17 @@ def _require_switch(settings: Mapping[str, Any]) -> None:
 def _hidden(session: Session, now: datetime, configured: tuple[str, ...]) -> frozenset[str]:
     """Colleagues excluded (`configured`: RAPPORT_EXCLUDED_USERS) or opted out since the
     last run wrote the rows."""
+    from storage.introducer_optout_read import excluded_colleagues
+
     return frozenset(excluded_colleagues(session=session, configured=configured, now=now))
 
 
 def _requester(session: Session, by: str) -> tuple[str, introductions.Colleague]:
     """(system user id, name and address) of the seller asking."""
+    from insights import introductions
+    from storage import insights_read, introductions_read
+    from worker.failures import UserError
+
     found = insights_read.find_user(session=session, user=by.strip())
     if found is None:
         raise UserError(f"--by: no system user has the id or address {by!r}")
@@ -63,6 +68,8 @@ def _requester(session: Session, by: str) -> tuple[str, introductions.Colleague]
 
 
 def _company(session: Session, record_type: str, record_id: str) -> str | None:
+    from storage import health_read, introductions_read
+
     row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)
     if row is None:
         return None
@@ -93,6 +100,13 @@ def draft(
     as_json: JsonFlag = False,
 ) -> None:
     """Draft an introduction request to the colleague who knows the person best."""
+    from insights import introductions
+    from storage.engine import session_scope
+    from storage.introducer_store import load_introducers
+    from worker.admin_settings import TEMPLATE_KEY, current_settings
+    from worker.cli import commands
+    from worker.failures import UserError
+
     if out is not None and (out.is_dir() or not out.parent.is_dir()):
         raise UserError(f"--out: {out} is not allowed; expected a file in an existing directory")
     cli = cli_of(ctx)
@@ -145,6 +159,8 @@ def draft(
 
 
 def _nobody(name: str, rows: list[dict[str, Any]], named: str | None) -> UserError:
+    from worker.failures import UserError
+
     if named is None:
         return UserError(f"record: no colleague other than you is known to know {name} yet")
     known = ", ".join(str(row["email"]) for row in rows) or "none"
@@ -188,6 +204,13 @@ def account(
     as_json: JsonFlag = False,
 ) -> None:
     """Who knows this company best, and which of its people talk to us most."""
+    from insights import introductions
+    from storage import introductions_read
+    from storage.engine import session_scope
+    from worker.admin_settings import current_settings
+    from worker.failures import UserError
+    from worker.run.introducers import SWITCH
+
     account_id = account_ref.strip().removeprefix("account:")
     cli = cli_of(ctx)
     store, excluded = cli.current_store(), cli.settings.excluded_users
@@ -212,6 +235,8 @@ def account(
 
 
 def _account_report(payload: dict[str, Any]) -> None:
+    from worker.run.introducers import SWITCH
+
     console.print(EMPLOYMENT_NOTICE, style="dim")
     table = Table(
         "#",

@@ -13,14 +13,8 @@ from typing import Annotated
 import typer
 
 from insights.notice import EMPLOYMENT_NOTICE
-from news.fetcher import FeedConfigError
-from storage import news_store
-from storage.engine import session_scope
-from storage.introductions_read import account_name
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
-from worker.failures import UserError
-from worker.run.news import FEEDS_SETTING, configured_feeds, refresh_news
 
 news_app = typer.Typer(
     help="What's New: recent news about customers' companies.", no_args_is_help=True
@@ -37,6 +31,10 @@ def register(app: typer.Typer) -> None:
 @news_app.command("fetch")
 def news_fetch(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Fetch every feed in RAPPORT_NEWS_FEEDS now and store the items about accounts."""
+    from news.fetcher import FeedConfigError
+    from worker.failures import UserError
+    from worker.run.news import FEEDS_SETTING, configured_feeds, refresh_news
+
     try:
         sources = configured_feeds()
     except FeedConfigError as refusal:
@@ -67,6 +65,11 @@ def news_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Recent news about an account's company, newest first (title, link, source, date)."""
+    from storage import news_store
+    from storage.engine import session_scope
+    from storage.introductions_read import account_name
+    from worker.failures import UserError
+
     if not 1 <= limit <= 500:
         raise UserError(f"--limit: {limit} is not allowed; expected 1-500")
     account_id = account.strip().removeprefix("account:")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.progress import (
     BarColumn,
@@ -14,7 +15,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from worker.run.scoring import Progress as ProgressCallback
+if TYPE_CHECKING:
+    from worker.run.scoring import Progress as ProgressCallback
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
-from worker.cli import commands, output
+from worker.cli import output
 from worker.cli.compliance import register as register_compliance
 from worker.cli.context import CliContext, cli_of
 from worker.cli.crm import register as register_crm
@@ -26,7 +26,6 @@ from worker.cli.news import register as register_news
 from worker.cli.output import AllowFarNow, JsonFlag, NowOption, emit
 from worker.cli.service import register as register_service
 from worker.cli.web import register as register_web
-from worker.failures import EXIT_BAD_INPUT, EXIT_FAILURE, UserError, describe
 
 app = typer.Typer(
     name="rapport",
@@ -67,12 +66,16 @@ def rapport(
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Apply schema migrations up to the latest version."""
+    from worker.cli import commands
+
     emit(commands.db_upgrade(cli_of(ctx).settings), as_json, output.db_status)
 
 
 @db_app.command("current")
 def db_current(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Show the schema version of the store and the version this Rapport needs."""
+    from worker.cli import commands
+
     cli = cli_of(ctx)
     emit(commands.db_current(cli.store(), cli.database_label()), as_json, output.db_status)
 
@@ -80,6 +83,8 @@ def db_current(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @settings_app.command("show")
 def settings_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Show every admin setting with its allowed values."""
+    from worker.cli import commands
+
     emit(commands.settings_show(cli_of(ctx).current_store()), as_json, output.settings_table)
 
 
@@ -87,6 +92,8 @@ def settings_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @settings_app.command("set", context_settings={"ignore_unknown_options": True})
 def settings_set(ctx: typer.Context, key: str, value: str, as_json: JsonFlag = False) -> None:
     """Change one admin setting (validated, audited)."""
+    from worker.cli import commands
+
     changed = commands.settings_set(cli_of(ctx).current_store(), key, value)
     emit(changed, as_json, output.setting_changed)
 
@@ -100,6 +107,9 @@ def run(
     as_json: JsonFlag = False,
 ) -> None:
     """Ingest CRM activities, score every relationship, write health back."""
+    from worker.cli import commands
+    from worker.failures import UserError
+
     if not once:
         raise UserError("run: add --once (the scheduled worker is `rapport worker`)")
     moment = commands.given_now(now, allow_far=allow_far_now)
@@ -123,6 +133,8 @@ def health_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Score, grade, trend, KPIs and reasons of one record."""
+    from worker.cli import commands
+
     emit(commands.health_show(cli_of(ctx).current_store(), record), as_json, output.health_report)
 
 
@@ -176,15 +188,23 @@ def main() -> None:
         help_asked.show()  # `rapport db` alone: its help, as before
         sys.exit(help_asked.exit_code)
     except UsageError as error:
+        # worker.failures, in each branch that needs it: it loads the store's modules
+        # (SQLAlchemy, alembic), which `--help` and `--version` do not (tests/test_cli_startup.py).
+        from worker.failures import EXIT_BAD_INPUT
+
         typer.echo(_usage_line(error), err=True)
         sys.exit(EXIT_BAD_INPUT)
     except ClickException as error:
         typer.echo(_usage_line(error), err=True)
         sys.exit(error.exit_code)
     except typer.Abort:
+        from worker.failures import EXIT_FAILURE
+
         typer.echo("rapport: aborted", err=True)
         sys.exit(EXIT_FAILURE)
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        from worker.failures import describe
+
         message, code = describe(error, cli.database_label())
         typer.echo(f"rapport: {message}", err=True)
         sys.exit(code)
