@@ -81,7 +81,8 @@ def _line(label: str, seconds: float, summary: RunSummary | None = None) -> None
     if summary is not None:
         print(
             f"    scoring {summary.scoring}: {summary.ingest.derived:,} activities derived,"
-            f" {summary.records_scored:,} records scored",
+            f" {summary.records_scored:,} records scored; "
+            + ", ".join(f"{stage} {value:.2f} s" for stage, value in summary.seconds.items()),
             flush=True,
         )
 
