@@ -1,5 +1,6 @@
 """`rapport --help`, `--version` and a group's `--help` load none of the product's work:
-no store (SQLAlchemy, alembic, psycopg), no settings, no scoring (numpy), no Graph SDK.
+no store (SQLAlchemy, alembic, psycopg), no settings, no scoring (numpy), no Graph SDK,
+no emulator server (aiohttp).
 
 Every `rapport` invocation, and every test that starts one, paid about two seconds of
 CPU for them before the CLI imported its work inside the commands (worker/cli/).
@@ -28,6 +29,8 @@ HEAVY = (
     "worker.failures",
     "worker.settings",
     "worker.run.tick",
+    "emulator.cli",
+    "aiohttp",
 )
 
 # Runs `rapport ARGS` as the console script does, then prints which of HEAVY were loaded.
@@ -78,3 +81,8 @@ def test_importing_the_cli_loads_none_of_the_work() -> None:
 )
 def test_help_and_version_load_none_of_the_work(args: tuple[str, ...]) -> None:
     assert loaded_by(*args) == {"code": 0, "loaded": []}
+
+
+def test_the_emulator_commands_are_read_when_asked_for() -> None:
+    # `rapport emulator --help` lists them: the emulator's CLI is loaded then, and only then.
+    assert loaded_by("emulator", "--help") == {"code": 0, "loaded": ["aiohttp", "emulator.cli"]}

@@ -19,6 +19,7 @@ from worker.cli.crm import register as register_crm
 from worker.cli.dataverse import register as register_dataverse
 from worker.cli.deals import register as register_deals
 from worker.cli.demo import register as register_demo
+from worker.cli.emulator import mount_emulator, mount_missing_emulator
 from worker.cli.exchange import register as register_exchange
 from worker.cli.insights import register as register_insights
 from worker.cli.introducers import register as register_introducers
@@ -158,15 +159,11 @@ def _mount_emulator() -> None:
     if "emulator" in mounted + [command.name for command in app.registered_commands]:
         return
     try:
-        from emulator.cli import app as emulator_app
+        import emulator  # noqa: F401 - refuses to import without the `emulator` extra
     except ModuleNotFoundError as missing:  # installed without the `emulator` extra
-        from worker.cli.emulator import mount_missing_emulator
-
         mount_missing_emulator(app, missing)
         return
-    app.add_typer(
-        emulator_app, name="emulator", help="Loopback Microsoft Graph for tests and demos."
-    )
+    mount_emulator(app, "Loopback Microsoft Graph for tests and demos.")
 
 
 def _usage_line(error: ClickException) -> str:
