@@ -274,7 +274,7 @@ def _sqlite_triggers() -> None:
         _sqlite_trigger(table, "update", f" WHEN {moved}", [mark])
         _sqlite_trigger(table, "delete", "", [mark])
     values = ", ".join(f"{{0}}.{column}" for column in INTERACTION_COLUMNS.split(", "))
-    log = f"INSERT INTO interaction_change ({INTERACTION_COLUMNS}) VALUES ({values})"
-    _sqlite_trigger("interaction", "insert", "", [log.format("NEW")])
-    _sqlite_trigger("interaction", "update", "", [log.format("OLD"), log.format("NEW")])
-    _sqlite_trigger("interaction", "delete", "", [log.format("OLD")])
+    logged = f"INSERT INTO interaction_change ({INTERACTION_COLUMNS}) VALUES ({values})"
+    _sqlite_trigger("interaction", "insert", "", [logged.format("NEW")])
+    _sqlite_trigger("interaction", "update", "", [logged.format("OLD"), logged.format("NEW")])
+    _sqlite_trigger("interaction", "delete", "", [logged.format("OLD")])

@@ -353,6 +353,7 @@ async def test_a_text_with_a_nul_character_is_reported_not_a_traceback(
     dv.dataverse.update_row("contacts", alex, {"fullname": "Alex\x00Wilber"})
     dv.dataverse.update_row("contacts", bea, {"lastname": "Renamed", "fullname": "Bea Renamed"})
     party = dv.dataverse.service.store.data("activityparties")
+    assert party is not None
     party_id = next(iter(party.rows))
     dv.dataverse.update_row("activityparties", party_id, {"addressused": "x\x00@fabrikam.com"})
     report = await pull(client, engine)
@@ -363,7 +364,8 @@ async def test_a_text_with_a_nul_character_is_reported_not_a_traceback(
     ]
     assert report.tables["contacts"].skipped == 1 and report.tables["contacts"].written == 1
     with engine.connect() as connection:
-        names = dict(connection.execute(sa.text("select id, full_name from contact")).all())
+        rows = connection.execute(sa.text("select id, full_name from contact")).all()
+        names = {str(row[0]): str(row[1]) for row in rows}
         parties = connection.execute(sa.text("select count(*) from dataverse_party")).scalar()
     assert names[alex] == "Alex Wilber" and names[bea] == "Bea Renamed"
     assert parties == 6  # the party's earlier row stays
