@@ -98,3 +98,30 @@ async def test_retention_runs_once_a_day(jobs: Jobs, engine: Engine) -> None:
             sa.text("SELECT count(*) FROM audit_event WHERE action = 'retention_purged'")
         ).scalar()
     assert purges == 1
+
+
+@pytest.mark.parametrize(("regrade_every", "rescored"), [("0", True), ("1d", False)])
+async def test_scheduled_scoring_regrades_as_often_as_the_setting_says(
+    jobs: Jobs, engine: Engine, database_url: str, regrade_every: str, rescored: bool
+) -> None:
+    """RAPPORT_REGRADE_EVERY reaches the worker's scoring: with 0 every run regrades the
+    book; with a day, a run an hour later with nothing changed scores nothing."""
+    settings = Settings(
+        database_url=database_url,
+        tenant_id=None,
+        client_id=None,
+        sync_interval_seconds=300,
+        regrade_every=regrade_every,
+    )
+    clock = FixedClock(NOW)
+    leases = ReplicaLeases(engine, "replica-a", timedelta(seconds=60), clock)
+    worker = Jobs(engine, settings, clock, leases, ServiceMetrics())
+    await worker.score(after=NOW)
+    first = worker.metrics.value("rapport_records_scored_total")
+    clock.moment = NOW + timedelta(hours=1)  # nothing changed meanwhile
+    await worker.score(after=clock.now())
+
+    assert first > 0
+    assert worker.metrics.value("rapport_scoring_runs_total", outcome="done") == 2
+    scored = worker.metrics.value("rapport_records_scored_total")
+    assert scored == (2 * first if rescored else first)

@@ -191,6 +191,7 @@ class Jobs:
                 retention_days=self.settings.retention_interaction_days,
                 processes=self.settings.scoring_processes,
                 excluded_users=self.settings.excluded_users,
+                regrade_every=self.settings.regrade_every,
             )
         except Exception:
             self.metrics.scoring_runs.labels(outcome="failed").inc()
@@ -205,6 +206,8 @@ class Jobs:
         written = summary.writeback
         log.info(
             "scoring run",
+            scoring=summary.scoring,  # skipped, changed (records touched) or regrade
+            regrade_reason=summary.regrade_reason,
             records=summary.records_scored,
             interactions=summary.interactions,
             crm_activities=summary.ingest.activities,
