@@ -77,6 +77,20 @@ def test_run_once_again_writes_nothing(store: Engine, capsys: pytest.CaptureFixt
     assert f"CRM activities read: {read} (all unchanged since the last run)" in plain
 
 
+def test_a_run_with_nothing_new_scores_nothing_and_full_regrades_every_record(
+    store: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = json.loads(run_cli(capsys, "run", "--once", "--now", NOW, "--json").out)
+    quiet = run_cli(capsys, "run", "--once", "--now", NOW)
+    full = json.loads(run_cli(capsys, "run", "--once", "--full", "--now", NOW, "--json").out)
+
+    assert first["scoring"] == "regrade" and first["records_scored"] > 0
+    assert "records scored: 0 (); nothing changed: the stored health stands" in quiet.out
+    assert (full["scoring"], full["regrade_reason"]) == ("regrade", "requested")
+    assert full["records_scored"] == first["records_scored"]
+    assert full["written"]["records_updated"] == 0  # the same now: the same health
+
+
 def test_health_show_by_id_and_by_address(
     store: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:

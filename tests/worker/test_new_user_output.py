@@ -78,7 +78,10 @@ def test_text_log_lines_carry_the_event_fields_and_counters_start_at_zero(
     [line] = wait_until(scoring_line, 60, "the first scoring run")[:1]
     metrics = http_get(port, "/metrics").text.splitlines()
 
-    fields = r"replica=\S+ records=2 interactions=0 crm_activities=0 .*seconds=[\d.]+$"
+    fields = (
+        r'replica=\S+ scoring=regrade regrade_reason="first run" records=2 interactions=0 '
+        r"crm_activities=0 .*seconds=[\d.]+$"
+    )
     assert re.search(rf"INFO rapport.worker: scoring run {fields}", line)
     assert 'by_state={"not_enough_info":2}' in line
     # Nothing was synced, throttled or reset, and no scoring failed: each says 0.

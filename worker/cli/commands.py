@@ -147,6 +147,8 @@ def summary_payload(summary: RunSummary) -> dict[str, Any]:
             "count": summary.ingest.problems.count,
             "by_column": dict(sorted(summary.ingest.problems.by_column.items())),
         },
+        "scoring": summary.scoring,  # skipped, changed or regrade (docs/deploy.md, "Ticks")
+        "regrade_reason": summary.regrade_reason,
         "records_scored": summary.records_scored,
         "by_state": summary.by_state,
         "written": asdict(summary.writeback),
@@ -203,17 +205,18 @@ def exchange_payload(exchange: ExchangeSummary | None) -> dict[str, Any] | None:
 
 
 def run_once(
-    store: Engine, settings: Settings, now: datetime, *, interactive: bool
+    store: Engine, settings: Settings, now: datetime, *, interactive: bool, full: bool = False
 ) -> dict[str, Any]:
+    """One tick; `full`: regrade every record whatever RAPPORT_REGRADE_EVERY says."""
     label = this_process("rapport run --once")  # one run at a time per store
     with holding_run_lock(store, wait_seconds=settings.run_wait_seconds, label=label):
         if not interactive:
-            return summary_payload(asyncio.run(run_tick(store, settings, now=now)))
+            return summary_payload(asyncio.run(run_tick(store, settings, now=now, full=full)))
         from worker.cli.progress import progress_bar
 
         with progress_bar() as progress:
             return summary_payload(
-                asyncio.run(run_tick(store, settings, now=now, progress=progress))
+                asyncio.run(run_tick(store, settings, now=now, progress=progress, full=full))
             )
 
 

@@ -131,7 +131,7 @@ def run_summary(payload: dict[str, Any]) -> None:
     console.print(f"interactions stored: {interactions['total']}")
     written = payload["written"]
     states = ", ".join(f"{state} {count}" for state, count in sorted(payload["by_state"].items()))
-    console.print(f"records scored: {payload['records_scored']} ({states})")
+    console.print(f"records scored: {payload['records_scored']} ({states}); {_scoring(payload)}")
     console.print(
         f"written: {written['records_updated']} records, {written['kpis_written']} KPI rows, "
         f"{written['snapshots_written']} snapshots; {written['unchanged']} unchanged"
@@ -141,6 +141,17 @@ def run_summary(payload: dict[str, Any]) -> None:
 
 
 CRM_PROBLEMS_SHOWN = 5  # lines; the JSON output has the first 20, and every count
+
+
+def _scoring(payload: dict[str, Any]) -> str:
+    """What the tick scored (docs/deploy.md, "Ticks"): every record, and why; only the
+    records whose interactions changed; or nothing, the stored health standing."""
+    scoring = payload.get("scoring")
+    if scoring == "regrade":
+        return f"a full regrade ({payload.get('regrade_reason')})"
+    if scoring == "changed":
+        return "only the records whose interactions changed"
+    return "nothing changed: the stored health stands"
 
 
 def _failure_lines(payload: dict[str, Any]) -> list[str]:

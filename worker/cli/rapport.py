@@ -103,6 +103,14 @@ def settings_set(ctx: typer.Context, key: str, value: str, as_json: JsonFlag = F
 def run(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Run one pipeline tick and exit.")] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Regrade every record (default: only those whose interactions changed, "
+            "and every record once per RAPPORT_REGRADE_EVERY).",
+        ),
+    ] = False,
     now: NowOption = None,
     allow_far_now: AllowFarNow = False,
     as_json: JsonFlag = False,
@@ -117,7 +125,7 @@ def run(
     cli = cli_of(ctx)
     store, settings = cli.current_store(), cli.settings
     summary = commands.run_once(
-        store, settings, moment, interactive=not as_json and sys.stdout.isatty()
+        store, settings, moment, interactive=not as_json and sys.stdout.isatty(), full=full
     )
     emit(summary, as_json, output.run_summary)
     if summary["exit_code"]:  # the Exchange sync failed as a whole; the summary says why
