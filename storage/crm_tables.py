@@ -137,8 +137,3 @@ class CrmActivityParty(SQLModel, table=True):
     record_type: str | None = None
     record_id: str | None = None
     response: str | None = None
-
-
-# The change logs on these tables and the tick's state are registered with them
-# (storage.schema imports this module): storage.tick_tables.
-import storage.tick_tables  # noqa: E402, F401

@@ -9,6 +9,7 @@ import storage.dataverse_tables
 import storage.lease_tables
 import storage.news_tables
 import storage.rapport_tables
-import storage.sync_tables  # noqa: F401  (each import registers its tables)
+import storage.sync_tables
+import storage.tick_tables  # noqa: F401  (each import registers its tables)
 
 metadata = SQLModel.metadata
