@@ -92,6 +92,7 @@ def score_and_write(
     admin: Mapping[str, Any],
     introducers: IntroducerRanking | None = None,
     records: frozenset[RecordRef] | None = None,
+    scopes: list[RecordScope] | None = None,
 ) -> PartSummary:
     """Score and write back every record under the run's admin settings; the summary
     carries the introducers ranked under `introducers`, if given.
@@ -110,8 +111,11 @@ def score_and_write(
     a scored record of `crm` (a closed deal, a system user) are ignored.
     Introducers are then ranked for the contacts and open leads among `records`
     only.
+
+    `scopes`: every record's scope, when the caller has built them from `crm`
+    already (a tick does, to find the records its changes touch).
     """
-    scopes = list(build_scopes(crm))
+    scopes = list(build_scopes(crm)) if scopes is None else scopes
     needed: set[RecordRef] | None = None
     if records is not None:
         scopes = [scope for scope in scopes if scope.record in records]

@@ -40,10 +40,10 @@ import scoring
 from compliance.late_writes import erasures_outlast_round, erasures_outlast_run
 from compliance.retention import INTERACTION_DAYS
 from graph_sync.tenant import Claim
-from scoring.model import RecordRef, RecordType
+from scoring.model import RecordRef, RecordScope, RecordType
 from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
 from storage.crm_problems import RowProblems
-from storage.crm_records import CrmSnapshot, load_crm_snapshot
+from storage.crm_records import load_crm_snapshot
 from storage.engine import session_scope
 from storage.introducer_optout_read import excluded_colleagues
 from storage.planner_statistics import refresh_interaction_statistics
@@ -216,7 +216,8 @@ def _run_once(
     with session_scope(engine) as session:
         crm = load_crm_snapshot(session=session, now=now, problems=ingest.problems)
     _log_problems(ingest.problems)
-    records = None if summary.regrade_reason else touched_records(crm, pending)
+    scopes = list(build_scopes(crm))  # once: for what the changes touch and for scoring
+    records = None if summary.regrade_reason else touched_records(scopes, pending)
     summary.scoring = "regrade" if records is None else "changed"
     summary.seconds["load"] = clock() - started
 
@@ -240,6 +241,7 @@ def _run_once(
         admin=admin,
         introducers=ranking,
         records=records,
+        scopes=scopes,
     )
     summary.interactions = scored.interactions
     summary.records_scored, summary.by_state = scored.records_scored, scored.by_state
@@ -310,13 +312,13 @@ def regrade_due(
     return None
 
 
-def touched_records(crm: CrmSnapshot, touched: set[Ref]) -> frozenset[RecordRef]:
+def touched_records(scopes: Iterable[RecordScope], touched: set[Ref]) -> frozenset[RecordRef]:
     """The records whose scores the interactions naming `touched` feed: those records
     themselves, every record whose people include one of them, and so the
     accounts and deals their health rolls up into (worker.run.scopes)."""
     refs = {RecordRef(RecordType(kind), key) for kind, key in touched if kind in RECORD_TYPES}
     records = set()
-    for scope in build_scopes(crm):
+    for scope in scopes:
         if (
             scope.record in refs
             or not refs.isdisjoint(scope.people)
