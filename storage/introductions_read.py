@@ -7,6 +7,7 @@ name), and its contacts' stored KPIs for the customer's "most contacted".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,15 @@ KPI = core_table(RelationshipKpi)
 def account_name(*, session: Session, account_id: str) -> str | None:
     found = session.execute(sa.select(ACCOUNT.c.name).where(ACCOUNT.c.id == account_id)).first()
     return None if found is None else str(found.name)
+
+
+def person_company(*, session: Session, record_type: str, row: Mapping[str, Any]) -> str | None:
+    """What an introduction's {company} says of a person: a lead's company name, a
+    contact's account's name (None when it has none)."""
+    if record_type == "lead":
+        return row.get("company_name")
+    account_id = row.get("account_id")
+    return None if account_id is None else account_name(session=session, account_id=account_id)
 
 
 def account_introducer_rows(*, session: Session, account_id: str) -> list[dict[str, Any]]:

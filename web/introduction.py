@@ -31,18 +31,6 @@ PERSON_TYPES = ("contact", "lead")
 SWITCH = "switch.who_knows_whom"
 
 
-def _company(session: Session, record_type: str, row: Mapping[str, Any]) -> str | None:
-    """The person's company, as `rapport introducers draft` fills {company}."""
-    if record_type == "lead":
-        return row.get("company_name")
-    account_id = row.get("account_id")
-    return (
-        None
-        if account_id is None
-        else introductions_read.account_name(session=session, account_id=account_id)
-    )
-
-
 def file_name(person_name: str, introducer_name: str) -> str:
     """`introduction-<person>-via-<colleague>.eml`, letters, digits and dashes only."""
 
@@ -92,7 +80,9 @@ def introduction_eml(
         requester=requester,
         introducer=chosen,
         person_name=person,
-        company=_company(session, record_type, row),
+        company=introductions_read.person_company(
+            session=session, record_type=record_type, row=row
+        ),
         today=now.date(),
     )
     message = introductions.to_eml(made, at=now, notice=EMPLOYMENT_NOTICE)

@@ -73,14 +73,7 @@ def _company(session: Session, record_type: str, record_id: str) -> str | None:
     row = health_read.load_record(session=session, record_type=record_type, record_id=record_id)
     if row is None:
         return None
-    if record_type == "lead":
-        return row.get("company_name")
-    account_id = row.get("account_id")
-    return (
-        None
-        if account_id is None
-        else introductions_read.account_name(session=session, account_id=account_id)
-    )
+    return introductions_read.person_company(session=session, record_type=record_type, row=row)
 
 
 def draft(
