@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.web.book import SELLER_A, app_for, seed
+from tests.web.book import SELLER_A, app_for
 from tests.web.entra import csrf_token
 from tests.web.server import serving
 from web.app import trial_app
@@ -22,12 +22,6 @@ from web.identity import Viewer
 from worker.admin_settings import current_settings
 
 ADMIN = Viewer(system_user_id=None, name="Ada Admin", is_admin=True, address="ada@ours.example")
-
-
-@pytest.fixture
-def book(engine: Engine) -> Engine:
-    seed(engine)
-    return engine
 
 
 @pytest.fixture

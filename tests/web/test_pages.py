@@ -25,25 +25,12 @@ from storage.crm_tables import Opportunity
 from storage.rapport_tables import RelationshipKpi, RiSetting
 from storage.types import core_table
 from tests.insights.seeded import NOW
-from tests.web.book import MANAGER, SELLER_A, app_for, seed
+from tests.web.book import MANAGER, app_for
 from tests.web.server import serving
 from web.app import trial_app
 from web.identity import Viewer
 
 NOTICE_HTML = str(escape(EMPLOYMENT_NOTICE))  # as Jinja2 escapes it
-
-
-@pytest.fixture
-def book(engine: Engine) -> Engine:
-    seed(engine)
-    return engine
-
-
-@pytest.fixture
-def seller_a(book: Engine) -> Iterator[httpx.Client]:
-    """Seller A's browser, against a real server on a loopback socket."""
-    with serving(app_for(book, SELLER_A)) as web:
-        yield web
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ introducers draft`), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -21,22 +20,10 @@ from storage.settings_repo import save_settings
 from storage.types import core_table
 from tests import factories as f
 from tests.insights.seeded import NOW
-from tests.web.book import SELLER_A, SELLER_B, app_for, seed
+from tests.web.book import SELLER_A, SELLER_B, app_for
 from tests.web.server import serving
 
 DRAFT = "/records/contact/c1/introduction.eml?introducer=u2"
-
-
-@pytest.fixture
-def book(engine: Engine) -> Engine:
-    seed(engine)
-    return engine
-
-
-@pytest.fixture
-def seller_a(book: Engine) -> Iterator[httpx.Client]:
-    with serving(app_for(book, SELLER_A)) as web:
-        yield web
 
 
 def test_an_open_deal_shows_similar_won_deals_and_the_kpi_comparison(
