@@ -244,3 +244,27 @@ def sentence(kpi: Mapping[str, Any], to_day: int) -> str:
     word = KPI_WORDS[kpi["kpi"]]
     band = kpi["p25"] if kpi["p25"] == kpi["p75"] else f"{kpi['p25']}-{kpi['p75']}"
     return f"you have had {kpi['yours']} {word} by day {to_day}; similar won deals had {band}"
+
+
+def shown(open_deal: Deal, result: Similar, today: date) -> dict[str, Any]:
+    """What the record page and `rapport deals similar` both show of a search: the
+    verdict, the first MAX_SHOWN won deals (each caller may add fields to a deal's
+    entry) and the KPI comparison with all the matches."""
+    return {
+        "minimum_similar": MIN_SIMILAR,
+        "similar_found": result.similar_found,
+        "fallback": result.fallback,
+        "compared_with": len(result.matches),
+        "deals": [
+            {
+                "id": m.deal.id,
+                "name": m.deal.name,
+                "distance": m.distance,
+                "cycle_days": m.deal.age_on(today),
+                "closed_on": m.deal.closed_on,
+                "health_at_close": m.deal.health_score,
+            }
+            for m in result.matches[:MAX_SHOWN]
+        ],
+        "comparison": compare(open_deal, result.matches, today),
+    }

@@ -223,25 +223,10 @@ def _similar(session: Session, opportunity_id: str, now: datetime) -> dict[str, 
         for row in similar_deals_read.won_deal_features(session=session)
     ]
     result = similar_deals.find_similar(deal, won, today)
-    return {
-        "minimum_similar": similar_deals.MIN_SIMILAR,
-        "similar_found": result.similar_found,
-        "fallback": result.fallback,
-        "compared_with": len(result.matches),
-        "deals": [
-            {
-                "id": m.deal.id,
-                "name": m.deal.name,
-                "distance": m.distance,
-                "cycle_days": m.deal.age_on(today),
-                "closed_on": m.deal.closed_on,
-                "health_at_close": m.deal.health_score,
-                "revenue": m.deal.revenue,
-            }
-            for m in result.matches[: similar_deals.MAX_SHOWN]
-        ],
-        "comparison": similar_deals.compare(deal, result.matches, today),
-    }
+    payload = similar_deals.shown(deal, result, today)
+    for entry, match in zip(payload["deals"], result.matches, strict=False):
+        entry["revenue"] = match.deal.revenue
+    return payload
 
 
 def _news(

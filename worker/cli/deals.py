@@ -65,29 +65,16 @@ def similar_payload(store: Engine, opportunity: str, today: date) -> dict[str, A
         ]
     deal = similar.Deal.from_row(found)
     result = similar.find_similar(deal, won, today)
-    shown = result.matches[: similar.MAX_SHOWN]
+    payload = similar.shown(deal, result, today)
+    for entry, match in zip(payload["deals"], result.matches, strict=False):
+        entry["parts"] = {k: round(v, 3) for k, v in match.parts.items()}
+        features = _features(match.deal, today)
+        entry.update({k: v for k, v in features.items() if k in SHOWN_FIELDS})
     return {
         "notice": EMPLOYMENT_NOTICE,
         "opportunity": {"id": deal.id, "name": deal.name, **_features(deal, today)},
-        "minimum_similar": similar.MIN_SIMILAR,
         "max_distance": similar.MAX_DISTANCE,
-        "similar_found": result.similar_found,
-        "fallback": result.fallback,
-        "compared_with": len(result.matches),
-        "deals": [
-            {
-                "id": m.deal.id,
-                "name": m.deal.name,
-                "distance": m.distance,
-                "parts": {k: round(v, 3) for k, v in m.parts.items()},
-                "cycle_days": m.deal.age_on(today),
-                "closed_on": m.deal.closed_on,
-                "health_at_close": m.deal.health_score,
-                **{k: v for k, v in _features(m.deal, today).items() if k in SHOWN_FIELDS},
-            }
-            for m in shown
-        ],
-        "comparison": similar.compare(deal, result.matches, today),
+        **payload,
     }
 
 
