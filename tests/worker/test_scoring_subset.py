@@ -18,7 +18,6 @@ from storage.rapport_tables import HealthSnapshot, RelationshipKpi
 from storage.types import core_table
 from tests import factories as f
 from worker.admin_settings import current_settings
-from worker.run.interactions import fetch_interaction_rows
 from worker.run.introducers import introducer_ranking
 from worker.run.scoring import score_and_write
 from worker.run.tick import run_once
@@ -83,11 +82,8 @@ def _forget(engine: Engine) -> None:
             )
 
 
-def _score(
-    engine: Engine, records: frozenset[RecordRef] | None, processes: int = 1, rows: bool = False
-) -> Any:
-    """score_and_write as a tick calls it: the book read from the store as columns
-    (`rows`: from raw rows fetched first, the other way in)."""
+def _score(engine: Engine, records: frozenset[RecordRef] | None, processes: int = 1) -> Any:
+    """score_and_write as a tick calls it: the book read from the store as columns."""
     with session_scope(engine) as session:
         crm = load_crm_snapshot(session=session, now=f.NOW)
     admin = current_settings(engine)
@@ -95,7 +91,6 @@ def _score(
     return score_and_write(
         engine,
         crm,
-        fetch_interaction_rows(engine) if rows else None,
         now=f.NOW,
         batch_size=3,
         processes=processes,
@@ -127,9 +122,9 @@ TABLE_OF = {
 }
 
 
-@pytest.mark.parametrize(("processes", "rows"), [(1, False), (2, False), (1, True)])
+@pytest.mark.parametrize("processes", [1, 2])
 def test_scoring_a_subset_writes_only_it_with_the_whole_books_values(
-    engine: Engine, processes: int, rows: bool
+    engine: Engine, processes: int
 ) -> None:
     _book(engine)
     run_once(engine, now=f.NOW, processes=1)  # ingests the CRM's activities
@@ -139,7 +134,7 @@ def test_scoring_a_subset_writes_only_it_with_the_whole_books_values(
     assert whole.records_scored == 11  # 6 contacts, 2 accounts, 2 deals, 1 lead
     _forget(engine)
 
-    part = _score(engine, SUBSET, processes, rows)
+    part = _score(engine, SUBSET, processes)
 
     written = _written(engine)
     wanted = {(TABLE_OF[ref.type], ref.id) for ref in SUBSET if ref.type in TABLE_OF}

@@ -16,9 +16,8 @@ party rows read on their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from itertools import islice
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
@@ -113,19 +112,6 @@ def _refs_table(raw: Any, refs: Collection[RecordRef], postgres: bool) -> str:
     return name
 
 
-def columns_of_rows(
-    engine: Engine, rows: Iterable[tuple[Any, ...]], chunk: int = CHUNK_ROWS
-) -> InteractionColumns:
-    """Raw rows as worker.run.interactions.fetch_interaction_rows reads them (aware
-    datetimes) -> the same columns read_columns gives."""
-    builder = ColumnsBuilder()
-    decoder = _Parties(builder, engine, engine.dialect.name == "postgresql")
-    iterator = iter(rows)
-    while batch := list(islice(iterator, chunk)):
-        _add(builder, decoder, batch, _aware_times)
-    return builder.finish()
-
-
 def _chunks(cursor: Any, size: int) -> Iterator[Sequence[tuple[Any, ...]]]:
     while True:
         rows = cursor.fetchmany(size)
@@ -211,10 +197,6 @@ def _postgres_times(values: Sequence[int]) -> list[int]:
 
 def _sqlite_times(values: Sequence[str]) -> list[int]:
     return [micros(_sqlite_time(value)) for value in values]
-
-
-def _aware_times(values: Sequence[datetime]) -> list[int]:
-    return [micros(value) for value in values]
 
 
 def _sqlite_time(value: str) -> datetime:

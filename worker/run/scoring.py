@@ -27,8 +27,7 @@ from scoring.model import RecordHealth, RecordRef, RecordScope, ScoringSettings
 from storage.crm_records import CrmSnapshot
 from storage.writeback import write_back
 from worker.admin_settings import scoring_settings
-from worker.run.interaction_columns import columns_of_rows, read_columns
-from worker.run.interactions import InteractionRows
+from worker.run.interaction_columns import read_columns
 from worker.run.introducers import IntroducerRanking
 from worker.run.results import to_result
 from worker.run.scopes import build_scopes, display_names
@@ -83,7 +82,6 @@ class ScoreShare:
 def score_and_write(
     engine: Engine,
     crm: CrmSnapshot,
-    rows: InteractionRows | None = None,
     *,
     now: datetime,
     batch_size: int,
@@ -97,10 +95,7 @@ def score_and_write(
     """Score and write back every record under the run's admin settings; the summary
     carries the introducers ranked under `introducers`, if given.
 
-    `rows`: None reads the book from the store as columns, in bounded chunks
-    (what a run should do); raw rows already fetched
-    (worker.run.interactions.fetch_interaction_rows) are turned into the same
-    columns instead.
+    The book is read from the store as columns, in bounded chunks.
 
     `records`: score and write back only these records (None: the whole book).
     This is the interface of incremental ticks: the caller passes the closure it
@@ -123,10 +118,7 @@ def score_and_write(
             introducers = replace(introducers, records=introducers.records & records)
         # Only what reaches these records and their people is read.
         needed = {ref for scope in scopes for ref in (scope.record, *scope.people)}
-    if rows is None:
-        columns = read_columns(engine, refs=needed)
-    else:
-        columns = columns_of_rows(engine, rows)
+    columns = read_columns(engine, refs=needed)
     job = ScoreShare(
         scopes,
         columns,

@@ -233,7 +233,6 @@ def _run_once(
     scored = score_and_write(
         engine,
         crm,
-        None,  # read from the store as columns, in bounded chunks
         now=now,
         batch_size=batch_size,
         processes=usable_processes(engine, processes),
