@@ -26,7 +26,6 @@ HEAVY = (
     "scoring.columnar",
     "storage.engine",
     "storage.migrate",
-    "worker.failures",
     "worker.settings",
     "worker.run.tick",
     "emulator.cli",
@@ -59,19 +58,30 @@ def loaded_by(*args: str) -> dict[str, object]:
     return result
 
 
-def test_importing_the_cli_loads_none_of_the_work() -> None:
+def loaded_by_import(module: str) -> list[str]:
     done = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import json, sys, worker.cli.rapport;"
+            f"import json, sys, {module};"
             f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))",
         ],
         capture_output=True,
         text=True,
         check=True,
     )
-    assert json.loads(done.stdout) == []
+    loaded: list[str] = json.loads(done.stdout)
+    return loaded
+
+
+def test_importing_the_cli_loads_none_of_the_work() -> None:
+    assert loaded_by_import("worker.cli.rapport") == []
+
+
+def test_the_exit_codes_and_user_errors_load_none_of_the_work() -> None:
+    # Every command, and the CLI's last line of defence, imports worker.failures; only
+    # describing a failure reads the store's errors (SQLAlchemy, alembic, pydantic).
+    assert loaded_by_import("worker.failures") == []
 
 
 @pytest.mark.parametrize(

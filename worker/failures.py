@@ -11,18 +11,21 @@ or before any, a token Entra refused included (the CRM path still ran); 6
 No message built here carries a secret: a configuration error names the
 setting and what is wrong with it, and shows the value only for settings that
 hold no secret (a URL's password is masked).
+
+Every command imports this module for its exit codes and `UserError`; the
+store's modules (SQLAlchemy, alembic) and pydantic are imported only by the
+functions that describe a failure, so importing it costs nothing
+(tests/test_cli_startup.py).
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import SecretStr, ValidationError
-from sqlalchemy import exc as sa_exc
-
-from storage.engine import DatabaseUrlError, missing_tables, redacted, store_unusable_reason
-from storage.migrate import SchemaNotCurrentError
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_CONSENT, EXIT_DATABASE = 0, 1, 2, 3, 4
 EXIT_EXCHANGE_FAILED = 5  # run --once: Exchange failed for every mailbox (README)
@@ -49,6 +52,8 @@ def no_store_error(path: Path, url: str, *, url_set: bool, also: str = "") -> St
     """No store at the SQLite path the settings name: only `rapport db upgrade` creates
     one (README, exit codes), so a typo or the wrong working directory never leaves an
     empty `rapport.db` behind. `also`: another way to create it, where there is one."""
+    from storage.engine import redacted
+
     origin = (
         f"RAPPORT_DATABASE_URL={redacted(url)}"
         if url_set
@@ -62,6 +67,8 @@ def no_store_error(path: Path, url: str, *, url_set: bool, also: str = "") -> St
 
 def _secret_settings() -> frozenset[str]:
     # Derived from the model, so a secret setting added later is hidden without a list to update.
+    from pydantic import SecretStr
+
     from worker.settings import Settings
 
     return frozenset(
@@ -100,6 +107,12 @@ def settings_error_message(error: ValidationError) -> str:
 
 def describe(error: BaseException, database: str) -> tuple[str, int]:
     """The message and exit code for a failure that reached the CLI."""
+    from pydantic import ValidationError
+    from sqlalchemy import exc as sa_exc
+
+    from storage.engine import DatabaseUrlError, missing_tables, store_unusable_reason
+    from storage.migrate import SchemaNotCurrentError
+
     if isinstance(error, UserError):
         return str(error), error.exit_code
     if isinstance(error, ValidationError):

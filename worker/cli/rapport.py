@@ -27,6 +27,7 @@ from worker.cli.news import register as register_news
 from worker.cli.output import AllowFarNow, JsonFlag, NowOption, emit
 from worker.cli.service import register as register_service
 from worker.cli.web import register as register_web
+from worker.failures import EXIT_BAD_INPUT, EXIT_FAILURE, UserError, describe
 
 app = typer.Typer(
     name="rapport",
@@ -117,7 +118,6 @@ def run(
 ) -> None:
     """Ingest CRM activities, score every relationship, write health back."""
     from worker.cli import commands
-    from worker.failures import UserError
 
     if not once:
         raise UserError("run: add --once (the scheduled worker is `rapport worker`)")
@@ -193,23 +193,15 @@ def main() -> None:
         help_asked.show()  # `rapport db` alone: its help, as before
         sys.exit(help_asked.exit_code)
     except UsageError as error:
-        # worker.failures, in each branch that needs it: it loads the store's modules
-        # (SQLAlchemy, alembic), which `--help` and `--version` do not (tests/test_cli_startup.py).
-        from worker.failures import EXIT_BAD_INPUT
-
         typer.echo(_usage_line(error), err=True)
         sys.exit(EXIT_BAD_INPUT)
     except ClickException as error:
         typer.echo(_usage_line(error), err=True)
         sys.exit(error.exit_code)
     except typer.Abort:
-        from worker.failures import EXIT_FAILURE
-
         typer.echo("rapport: aborted", err=True)
         sys.exit(EXIT_FAILURE)
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, never a traceback
-        from worker.failures import describe
-
         message, code = describe(error, cli.database_label())
         typer.echo(f"rapport: {message}", err=True)
         sys.exit(code)
