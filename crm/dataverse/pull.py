@@ -14,8 +14,9 @@ Dataverse no longer honours re-baselines that table only; rows the fresh full re
 longer finds are then removed (their deletes were in the lost changes).
 
 A row that breaks the contract is reported by table, id and column and skipped; what
-was stored for it stays. A party address that matches no user, contact or lead is
-never stored.
+was stored for it stays. A row sent without its id is reported by table and column as
+having none; a re-baseline that met one removes nothing (any stored row may be it). A
+party address that matches no user, contact or lead is never stored.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ def _values_getter(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple
 ANNOTATIONS = 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"'
 DELETED = "$deletedEntity"
 NUL_REFUSED = "a text without NUL characters"
+# A row Dataverse sent without its primary id: nothing names it, the report says so.
+NO_ID = "(no id)"
+NO_ID_REFUSED = "the row's id (a GUID); the row came without it"
 
 
 @dataclass
@@ -81,6 +85,9 @@ class TablePull:
     skipped: int = 0  # rows refused (see the report's problems)
     rebaselined: bool = False  # the delta link had expired
     swept: int = 0  # rows a re-baseline no longer found
+    # Rows of a re-baseline that came without their id: any stored row may be one of
+    # them, so none is swept (nothing stored is lost because of a bad row).
+    unnamed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -110,14 +117,17 @@ class Page:
     deleted: list[str]
     next_link: str | None
     delta_link: str | None
-    # Rows refused before mapping: (id, Dataverse column, value) of a text with a NUL
-    # character, which neither SQLite's JSON nor PostgreSQL's text can hold.
-    refused: list[tuple[str, str, str]] = field(default_factory=list)
+    # Rows refused before mapping: (id, Dataverse column, value, what was expected) of a
+    # row without its id, or of a text with a NUL character, which neither SQLite's JSON
+    # nor PostgreSQL's text can hold.
+    refused: list[tuple[str, str, Any, str]] = field(default_factory=list)
+    unnamed: int = 0  # rows without their id (among `refused`)
 
 
 def read_page(reply: Reply, primary_id: str) -> Page:
     body = reply.body or {}
     rows, deleted = [], []
+    refused: list[tuple[str, str, Any, str]] = []
     for entry in body.get("value", []):
         if str(entry.get("@odata.context", "")).endswith(DELETED) or entry.get("reason") == (
             "deleted"
@@ -125,7 +135,10 @@ def read_page(reply: Reply, primary_id: str) -> Page:
             deleted.append(str(entry.get("id")))
         elif entry.get(primary_id):
             rows.append(entry)
+        else:
+            refused.append((NO_ID, primary_id, entry.get(primary_id), NO_ID_REFUSED))
     page = Page(rows, deleted, body.get("@odata.nextLink"), body.get("@odata.deltaLink"))
+    page.refused, page.unnamed = refused, len(refused)
     if reply.nul:
         page.rows = []
         for row in rows:
@@ -133,7 +146,7 @@ def read_page(reply: Reply, primary_id: str) -> Page:
             if nul is None:
                 page.rows.append(row)
             else:
-                page.refused.append((str(row[primary_id]), nul, row[nul]))
+                page.refused.append((str(row[primary_id]), nul, row[nul], NUL_REFUSED))
     return page
 
 
@@ -192,7 +205,8 @@ class Puller:
             result.rebaselined, result.mode = True, "baseline"
             seen: set[str] = set()
             await self._rounds(spec, None, result, seen=seen)
-            result.swept = self._sweep(spec, seen)
+            if not result.unnamed:
+                result.swept = self._sweep(spec, seen)
 
     async def _rounds(
         self, spec: TableSpec, link: str | None, result: TablePull, seen: set[str] | None
@@ -205,14 +219,15 @@ class Puller:
         reply = await self.client.get(link or spec.entity_set, params=params, prefer=self.prefer)
         while True:
             page = read_page(reply, spec.primary_id)
-            for row_id, column, value in page.refused:
+            for row_id, column, value, allowed in page.refused:
                 self.report.problems.add(
-                    RowProblem(spec.entity_set, row_id, column, value, NUL_REFUSED)
+                    RowProblem(spec.entity_set, row_id, column, value, allowed)
                 )
             result.skipped += len(page.refused)
             if seen is not None:
                 seen.update(str(row[spec.primary_id]) for row in page.rows)
-                seen.update(row_id for row_id, _column, _value in page.refused)
+                seen.update(row_id for row_id, *_ in page.refused[page.unnamed :])
+                result.unnamed += page.unnamed
             following = (
                 asyncio.ensure_future(self.client.get(page.next_link, prefer=self.prefer))
                 if page.next_link

@@ -371,6 +371,38 @@ async def test_a_text_with_a_nul_character_is_reported_not_a_traceback(
     assert parties == 6  # the party's earlier row stays
 
 
+async def test_a_row_without_its_id_is_reported_and_skipped_keeping_what_was_stored(
+    client: DataverseClient, dv: LoopbackDataverse, engine: Engine
+) -> None:
+    """A row Dataverse sends without its primary id (written so by another integration)
+    names no record: it is reported by table and column, saying it has no id, and skipped;
+    every stored row stays, even through a re-baseline (any stored row may be that one)."""
+    await pull(client, engine)
+    stored = contents(engine)
+    party = dv.dataverse.service.store.data("activityparties")
+    assert party is not None
+    party_id = next(iter(party.rows))
+    dv.dataverse.corrupt_row("contacts", rid("contact", "alex"), {"contactid": None})
+    dv.dataverse.corrupt_row("emails", rid("email", 1), {"activityid": None})
+    dv.dataverse.corrupt_row("activityparties", party_id, {"activitypartyid": None})
+    report = await pull(client, engine)
+    problems = [(p.table, p.row_id, p.column, p.value) for p in report.problems]
+    assert problems == [
+        ("contacts", "(no id)", "contactid", None),
+        ("emails", "(no id)", "activityid", None),
+        ("activityparties", "(no id)", "activitypartyid", None),
+    ]
+    assert "contacts '(no id)': contactid None is not allowed" in str(report.problems.examples[0])
+    assert report.tables["contacts"].skipped == report.tables["emails"].skipped == 1
+    assert contents(engine) == stored
+    dv.dataverse.expire_delta("contacts")
+    rebaselined = await pull(client, engine)
+    assert rebaselined.tables["contacts"].rebaselined
+    assert [(p.table, p.column) for p in rebaselined.problems] == [("contacts", "contactid")]
+    assert rebaselined.tables["contacts"].swept == 0
+    assert contents(engine) == stored
+
+
 async def test_unmatched_addresses_are_never_stored(
     client: DataverseClient, dv: LoopbackDataverse, engine: Engine
 ) -> None:
