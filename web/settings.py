@@ -10,14 +10,14 @@ group object ids; without them nobody is a manager or an admin.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 from urllib.parse import urlsplit
 from uuid import UUID
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from web.identity import is_loopback
+from worker.settings import ExcludedUsers
 
 ENV_PREFIX = "RAPPORT_WEB_"
 SIGN_IN_REQUIRED = ("tenant_id", "client_id", "client_secret", "redirect_uri", "session_secret")
@@ -124,23 +124,8 @@ def load_web_settings() -> WebSettings:
         raise WebSettingsError(f"{name}: {message}") from None
 
 
-class _Exclusions(BaseSettings):
-    """RAPPORT_EXCLUDED_USERS (and .env), as the worker reads it: ids or addresses."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="RAPPORT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
-    excluded_users: Annotated[tuple[str, ...], NoDecode] = ()
-
-    @field_validator("excluded_users", mode="before")
-    @classmethod
-    def _comma_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-
 def excluded_users() -> tuple[str, ...]:
-    """The colleagues never offered as introducers, read once when the app is built (as
-    the worker reads its settings once when it starts), not again on every request."""
-    return _Exclusions().excluded_users
+    """The colleagues never offered as introducers (RAPPORT_EXCLUDED_USERS, ids or
+    addresses, parsed by the worker's own definition), read once when the app is built
+    (as the worker reads its settings once when it starts), not again on every request."""
+    return ExcludedUsers().excluded_users

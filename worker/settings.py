@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from storage.engine import DEFAULT_DATABASE_URL, DatabaseUrlError, normalise_url
@@ -35,6 +35,29 @@ def _group_id(group: str) -> str:
         ) from None
 
 
+def comma_list(value: object) -> object:
+    """A list setting as the environment gives it: comma-separated, items stripped, empty
+    ones dropped (`a, b,` is ("a", "b"))."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+# A list setting: comma-separated text, not JSON (NoDecode).
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(comma_list)]
+RAPPORT_ENV = SettingsConfigDict(
+    env_prefix="RAPPORT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+)
+
+
+class ExcludedUsers(BaseSettings):
+    """RAPPORT_EXCLUDED_USERS alone, read as `Settings` reads it: for the web app, which
+    must start whatever the worker's other settings say (web/settings.py)."""
+
+    model_config = RAPPORT_ENV
+    excluded_users: CommaList = ()
+
+
 REGRADE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 REGRADE_LONGEST = timedelta(days=7)
 REGRADE_EVERY = timedelta(days=1)  # the default of RAPPORT_REGRADE_EVERY
@@ -55,9 +78,7 @@ def regrade_duration(raw: str) -> timedelta:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="RAPPORT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = RAPPORT_ENV
 
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
@@ -86,17 +107,17 @@ class Settings(BaseSettings):
     consent_redirect_uri: str = "https://localhost/rapport/consent"
 
     # --- Which mailboxes may be read ---
-    allowed_data_locations: Annotated[tuple[str, ...], NoDecode] = ("EUR", "NAM", "APC")
+    allowed_data_locations: CommaList = ("EUR", "NAM", "APC")
     tenant_data_location: str | None = None
     exclude_unknown_location: bool = True
     mailbox_group_id: str | None = None
-    excluded_users: Annotated[tuple[str, ...], NoDecode] = ()
+    excluded_users: CommaList = ()
     # Entra group object ids: their (transitive) members are opted out like excluded users.
-    excluded_groups: Annotated[tuple[str, ...], NoDecode] = ()
-    internal_domains: Annotated[tuple[str, ...], NoDecode] = ()
+    excluded_groups: CommaList = ()
+    internal_domains: CommaList = ()
 
     # --- How they are read ---
-    excluded_mail_folders: Annotated[tuple[str, ...], NoDecode] = (
+    excluded_mail_folders: CommaList = (
         "deleteditems",
         "junkemail",
         "drafts",
@@ -161,20 +182,6 @@ class Settings(BaseSettings):
     @classmethod
     def _regrade_duration(cls, value: object) -> object:
         return regrade_duration(value) if isinstance(value, str) else value
-
-    @field_validator(
-        "allowed_data_locations",
-        "excluded_users",
-        "excluded_groups",
-        "internal_domains",
-        "excluded_mail_folders",
-        mode="before",
-    )
-    @classmethod
-    def _comma_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
 
     @field_validator("allowed_data_locations")
     @classmethod
