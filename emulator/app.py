@@ -8,29 +8,25 @@ Both listeners serve the same routes, so either base URL works for Graph.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 from aiohttp import web
 
 from emulator import batch, calendar, mail, users
 from emulator.admin import TenantAdmin
 from emulator.admin_routes import add_admin_routes
-from emulator.certs import TlsMaterial, create_tls_material
 from emulator.faults import FaultPlan
 from emulator.fixture import Fixture
 from emulator.front import graph_handler, sign_in_routes, token_routes
+from emulator.loopback import LOOPBACK, LoopbackServer, LoopbackService
 from emulator.pipeline import GraphService
 from emulator.routing import Router
 from emulator.signin import SignInService
 from emulator.state import TenantState
 from emulator.stats import Stats
 from emulator.tokens import TokenService
-
-LOOPBACK = "127.0.0.1"
 
 
 def build_router() -> Router:
@@ -40,7 +36,7 @@ def build_router() -> Router:
     return router
 
 
-class Emulator(TenantAdmin):
+class Emulator(LoopbackService, TenantAdmin):
     """A running (after `start()`) Graph + Entra ID emulator for one tenant fixture."""
 
     def __init__(
@@ -93,11 +89,6 @@ class Emulator(TenantAdmin):
         return f"http://{LOOPBACK}:{self.http_port}/_emulator"
 
     @property
-    def ca_pem_path(self) -> Path:
-        """The test CA to trust (SSL_CERT_FILE / REQUESTS_CA_BUNDLE)."""
-        return self._server.ca_pem_path
-
-    @property
     def tenant_id(self) -> str:
         return self.fixture.tenant.id
 
@@ -117,63 +108,3 @@ class Emulator(TenantAdmin):
 
     async def stop(self) -> None:
         await self._server.stop()
-
-    async def __aenter__(self) -> Emulator:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-
-class LoopbackServer:
-    """One aiohttp application on 127.0.0.1 listeners; HTTPS ones present a certificate of a
-    throw-away test CA, written to `workdir` (default: a temporary directory removed on stop).
-    Shared by the Graph and the Dataverse emulators."""
-
-    def __init__(self, workdir: Path | None, tempdir_prefix: str) -> None:
-        self._workdir = workdir
-        self._tempdir_prefix = tempdir_prefix
-        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
-        self._runner: web.AppRunner | None = None
-        self._tls: TlsMaterial | None = None
-
-    @property
-    def ca_pem_path(self) -> Path:
-        if self._tls is None:
-            raise RuntimeError("the emulator is not started")
-        return self._tls.ca_pem_path
-
-    async def start(self, app: web.Application) -> None:
-        """Make the TLS material and set `app` up; `listen` then opens its ports."""
-        directory = self._workdir
-        if directory is None:
-            self._tempdir = tempfile.TemporaryDirectory(prefix=self._tempdir_prefix)
-            directory = Path(self._tempdir.name)
-        self._tls = create_tls_material(directory)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-
-    async def listen(self, port: int, *, tls: bool = True) -> int:
-        """Serve the app on `port` (0 = a free one); the port bound."""
-        assert self._runner is not None and self._tls is not None, "start() first"
-        context = self._tls.server_context if tls else None
-        site = web.TCPSite(self._runner, LOOPBACK, port, ssl_context=context)
-        await site.start()
-        server = site._server  # aiohttp keeps the asyncio server private; port 0 needs it
-        sockets = getattr(server, "sockets", None)
-        assert sockets
-        return int(sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self._tempdir is not None:
-            self._tempdir.cleanup()
-            self._tempdir = None

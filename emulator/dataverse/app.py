@@ -10,21 +10,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 from aiohttp import web
 
-from emulator.app import LOOPBACK, LoopbackServer
 from emulator.dataverse.admin import DataverseAdmin, add_admin_routes
 from emulator.dataverse.environment import Environment, seed
 from emulator.dataverse.http import API_PREFIX, ApiRequest
 from emulator.dataverse.limits import Limits, Protection
 from emulator.dataverse.service import DataverseService
 from emulator.dataverse.store import Store
+from emulator.loopback import LOOPBACK, LoopbackServer, LoopbackService
 from emulator.tokens import TokenService
 
 
-class DataverseEmulator(DataverseAdmin):
+class DataverseEmulator(LoopbackService, DataverseAdmin):
     def __init__(
         self,
         environment: Environment,
@@ -68,10 +67,6 @@ class DataverseEmulator(DataverseAdmin):
         """The cloud URL this environment stands for; its scope is accepted too."""
         return f"https://{self.environment.url_name}.crm.dynamics.com"
 
-    @property
-    def ca_pem_path(self) -> Path:
-        return self._server.ca_pem_path
-
     def web_app(self) -> web.Application:
         app = web.Application(client_max_size=32 * 1024 * 1024)
         add_admin_routes(app, self)
@@ -99,15 +94,3 @@ class DataverseEmulator(DataverseAdmin):
     async def stop(self) -> None:
         self.tokens.extra_audiences.difference_update(self.service.audiences)
         await self._server.stop()
-
-    async def __aenter__(self) -> DataverseEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
