@@ -82,89 +82,75 @@ def named_rows(
     one of them that is no readable timestamp is appended to `unreadable`
     instead of being yielded. `where` is SQL over the table's columns.
     """
-    columns: tuple[str, ...] = row_type._fields  # type: ignore[attr-defined]
+    read = _Read(row_type, table, row_type._fields, times, where)  # type: ignore[attr-defined]
     if is_sqlite(session):
-        return _sqlite_rows(session, row_type, table, columns, times, unreadable, where)
-    return _postgres_rows(session, row_type, table, columns, times, unreadable, where)
+        return _sqlite_rows(session, read, unreadable)
+    return _postgres_rows(session, read, unreadable)
 
 
-def _select(table: str, columns: tuple[str, ...], *conditions: str) -> str:
-    where = " AND ".join(f"({condition})" for condition in conditions if condition)
-    return f"SELECT {', '.join(columns)} FROM {table}{f' WHERE {where}' if where else ''}"
+class _Read(NamedTuple):
+    """One `named_rows` read: which rows, as what."""
+
+    row_type: type[Any]
+    table: str
+    columns: tuple[str, ...]
+    times: tuple[str, ...]
+    where: str
+
+    def select(self, columns: tuple[str, ...], *conditions: str) -> str:
+        """The read's rows by id: `columns` of those matching `where` and `conditions`."""
+        where = " AND ".join(f"({c})" for c in (self.where, *conditions) if c)
+        query = f"SELECT {', '.join(columns)} FROM {self.table}"
+        return f"{query}{f' WHERE {where}' if where else ''} ORDER BY id"
+
+    def sort_out(self, row: tuple[Any, ...]) -> Unreadable:
+        """The row with what can be read converted, and the columns that cannot."""
+        values = list(row)
+        failed: list[str] = []
+        for name in self.times:
+            index = self.columns.index(name)
+            try:
+                values[index] = sqlite_time(values[index])
+            except UNREADABLE_TIME:
+                failed.append(name)
+        return Unreadable(tuple.__new__(self.row_type, values), tuple(failed))
 
 
-def _sqlite_rows(
-    session: Session,
-    row_type: type[Row],
-    table: str,
-    columns: tuple[str, ...],
-    times: tuple[str, ...],
-    unreadable: list[Unreadable],
-    where: str,
-) -> Iterator[Row]:
-    indexes = [columns.index(name) for name in times]
-    new = tuple.__new__  # skips the NamedTuple's Python-level __new__
-    for row in raw_rows(session, f"{_select(table, columns, where)} ORDER BY id"):
+def _sqlite_rows(session: Session, read: _Read, unreadable: list[Unreadable]) -> Iterator[Row]:
+    indexes = [read.columns.index(name) for name in read.times]
+    new, row_type = tuple.__new__, read.row_type  # skips the NamedTuple's Python-level __new__
+    for row in raw_rows(session, read.select(read.columns)):
         values = list(row)
         try:
             for index in indexes:
                 values[index] = sqlite_time(values[index])
         except UNREADABLE_TIME:
-            unreadable.append(_sort_out(row_type, row, columns, times, sqlite_time))
+            unreadable.append(read.sort_out(row))
             continue
         yield new(row_type, values)
 
 
-def _postgres_rows(
-    session: Session,
-    row_type: type[Row],
-    table: str,
-    columns: tuple[str, ...],
-    times: tuple[str, ...],
-    unreadable: list[Unreadable],
-    where: str,
-) -> Iterator[Row]:
+def _postgres_rows(session: Session, read: _Read, unreadable: list[Unreadable]) -> Iterator[Row]:
     """One plain read; only if a value cannot be loaded (psycopg raises DataError for
     the whole batch) are the remaining rows read again, the unreadable ones as text.
 
     Guarding every read in SQL instead would cost a second pass over the
     table on every run; this costs nothing until a CRM writes such a value.
     """
-    new = tuple.__new__
+    new, row_type = tuple.__new__, read.row_type
     row: tuple[Any, ...] | None = None
     try:
-        for row in raw_rows(session, f"{_select(table, columns, where)} ORDER BY id"):
+        for row in raw_rows(session, read.select(read.columns)):
             yield new(row_type, row)
         return
     except psycopg.DataError:
         pass
     # Rows come by id, so every row after the last one yielded is still to come.
-    held = " AND ".join(f"({name} IS NULL OR {name} {_HELD})" for name in times)
-    as_text = tuple(f"{name}::text" if name in times else name for name in columns)
-    query = f"{_select(table, as_text, where, f'NOT ({held})')} ORDER BY id"
-    for raw in raw_rows(session, query):
-        unreadable.append(_sort_out(row_type, raw, columns, times, sqlite_time))
+    held = " AND ".join(f"({name} IS NULL OR {name} {_HELD})" for name in read.times)
+    as_text = tuple(f"{name}::text" if name in read.times else name for name in read.columns)
+    for raw in raw_rows(session, read.select(as_text, f"NOT ({held})")):
+        unreadable.append(read.sort_out(raw))
     after = "" if row is None else "id > %s"
     params = () if row is None else (row[0],)
-    query = f"{_select(table, columns, where, held, after)} ORDER BY id"
-    for row in raw_rows(session, query, params):
+    for row in raw_rows(session, read.select(read.columns, held, after), params):
         yield new(row_type, row)
-
-
-def _sort_out(
-    row_type: type[Row],
-    row: tuple[Any, ...],
-    columns: tuple[str, ...],
-    times: tuple[str, ...],
-    read: Any,
-) -> Unreadable:
-    """The row with what can be read converted, and the columns that cannot."""
-    values = list(row)
-    failed: list[str] = []
-    for name in times:
-        index = columns.index(name)
-        try:
-            values[index] = read(values[index])
-        except UNREADABLE_TIME:
-            failed.append(name)
-    return Unreadable(tuple.__new__(row_type, values), tuple(failed))
