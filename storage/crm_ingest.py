@@ -22,7 +22,7 @@ out, and a "regarding" link to an erased record is dropped).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,6 +53,7 @@ from storage.crm_problems import RowProblem, RowProblems, RowRejected
 from storage.directory import Directory, load_directory
 from storage.engine import is_postgres, session_scope
 from storage.interaction_locks import lock_all_interactions
+from storage.interaction_log_pause import paused_interaction_log, pend_every_stored_record
 from storage.interaction_store import (
     INTERACTION,
     InteractionRecord,
@@ -68,6 +69,7 @@ from storage.tick_changes import (
     InteractionChanges,
     TickMemory,
     add_pending,
+    forget_activity_changes,
     read_state,
     rechecks,
     replace_rechecks,
@@ -120,7 +122,7 @@ def _covered_by_exchange(record: InteractionRecord, covered: dict[str, datetime]
     Such a mailbox's own copy is the better source; counting both would
     count one conversation twice. Calls and tasks exist only in the CRM.
     """
-    if record.kind not in ("email", "meeting"):
+    if not covered or record.kind not in ("email", "meeting"):
         return False
     internal = [party.record_id for party in record.parties if party.side == "internal"]
     return bool(internal) and all(
@@ -375,12 +377,16 @@ def ingest_crm_activities(
         window = TimeWindow.around(now)
         deletes = Deletes()  # SQLite: run once the transaction writes (lock_all_interactions)
         tables = frozenset(take_record_changes(session, deletes))
-        logged = take_activity_changes(session, deletes)
         state = read_state(session)
         context = context_fingerprint(exchange_covered_users(session=session), not_before, window)
         scan: _Scan | None = None
         foreign = InteractionChanges()
-        if _may_go_incremental(session, state, context, tables, logged, full):
+        logged: set[str] | None = None
+        if _may_go_incremental(session, state, context, tables, full):
+            logged = take_activity_changes(session, deletes)
+        else:  # every activity is read: which ones the log names does not matter
+            forget_activity_changes(session, deletes)
+        if logged is not None and len(logged) <= INCREMENTAL_LIMIT:
             # Exchange pages wait from here: what they wrote before is in the log.
             lock_all_interactions(session)
             deletes.done(session)
@@ -402,9 +408,18 @@ def ingest_crm_activities(
                 report = CrmIngestReport()
                 scan = _scan(session, report, not_before, window, {})
         report.tables_changed = tables
-        written = _write(session, scan, report)
         # The records the rows named, before and after: scored by this tick (worker.run.tick).
-        add_pending(session, foreign.refs | take_interaction_changes(session, keys=written).refs)
+        if _nothing_stored(session):
+            # A first ingest: a log row per interaction written, read back at once, cost
+            # more than the writing; one statement names every record stored instead.
+            with paused_interaction_log(session):
+                _write(session, scan, report)
+            add_pending(session, foreign.refs)
+            pend_every_stored_record(session)
+        else:
+            written = _write(session, scan, report)
+            changes = take_interaction_changes(session, keys=written)
+            add_pending(session, foreign.refs | changes.refs)
         forget = scan.derived if scan.incremental else None
         replace_digests(session=session, rows=scan.digests, forget=forget)
         # A pass that read every activity knows every row with a problem (a deleted one too).
@@ -445,17 +460,21 @@ def _may_go_incremental(
     state: TickMemory,
     context: str,
     tables: frozenset[str],
-    logged: Collection[str],
     full: bool,
 ) -> bool:
-    """Whether the last pass left a base that the change logs bring up to date."""
+    """Whether the last pass left a base that the change logs may bring up to date
+    (if they name few enough activities)."""
     return (
         not full
         and state.crm_context == context
         and not tables & FULL_PASS_TABLES
-        and len(logged) <= INCREMENTAL_LIMIT
         and state.crm_digests == digest_count(session=session)
     )
+
+
+def _nothing_stored(session: Session) -> bool:
+    """No interaction at all (from any source), in a transaction holding every key."""
+    return session.scalar(sa.text("SELECT 1 FROM interaction LIMIT 1")) is None
 
 
 def _incremental_scan(

@@ -80,6 +80,17 @@ def take_activity_changes(session: Session, deletes: Deletes) -> set[str]:
     return {activity_id for (activity_id,) in rows}
 
 
+def forget_activity_changes(session: Session, deletes: Deletes) -> None:
+    """For a pass that reads every activity anyway: the activity log emptied unread (a
+    first load logs a million ids). Rows committed after this statement began stay."""
+    if is_postgres(session):
+        session.execute(sa.delete(ACTIVITY_CHANGE))
+        return
+    last = session.scalar(sa.text(f"SELECT max(seq) FROM {ACTIVITY_CHANGE.name}"))
+    if last is not None:
+        deletes.append(f"DELETE FROM {ACTIVITY_CHANGE.name} WHERE seq <= {int(last)}")
+
+
 def take_record_changes(session: Session, deletes: Deletes) -> set[str]:
     """Which record tables changed in a column Rapport reads (or were truncated)."""
     return {table for (table,) in _take(session, RECORD_CHANGE, "table_name", deletes)}

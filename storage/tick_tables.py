@@ -83,6 +83,12 @@ class CrmActivityRecheck(SQLModel, table=True):
     activity_id: str = Field(primary_key=True)
 
 
+class InteractionLogPause(SQLModel, table=True):
+    __tablename__ = "interaction_log_pause"
+
+    id: int = Field(default=1, primary_key=True)
+
+
 class TickState(SQLModel, table=True):
     __tablename__ = "tick_state"
 

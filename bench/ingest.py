@@ -1,0 +1,173 @@
+"""Benchmark: the first CRM ingest (every activity derived into interactions) against a bare read.
+
+    python bench/ingest.py --interactions 1000000 --records 50000 --db postgres
+
+Builds the store of bench/score.py (same population, COPY on PostgreSQL) on a
+fresh database (not counted), then, in a fresh process so that its peak RSS
+is the ingest's own:
+
+(a) the first ingest: `storage.crm_ingest.ingest_crm_activities` on an empty
+    interaction table, every activity read, derived, its parties matched, and
+    the interactions written;
+(b) the same ingest again at once (nothing changed: it must write nothing);
+
+and, in this process, (c) a bare read of the CRM activity rows and their
+party rows through the raw driver, for scale. `--profile FILE` writes a
+cProfile of (a) to FILE.
+
+Target (issue 21): (a) <= 15 s per 1M activities on PostgreSQL.
+Prints figures and a verdict; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.crm_population import NOW, seed_records  # noqa: E402
+from bench.score import _memory_mib, bare_read, load_activities  # noqa: E402
+from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
+from storage.crm_ingest import ingest_crm_activities  # noqa: E402
+from storage.engine import create_store_engine  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+
+TARGET_SECONDS_PER_MILLION = 15.0
+RESULT_PREFIX = "BENCH-RESULT "
+BENCH_DATABASE = "rapport_bench_ingest"
+RETENTION_DAYS = 730  # the tick's default interaction window (compliance.retention)
+
+
+def measure(url: str, profile: str | None) -> dict[str, Any]:
+    """(a) and (b) in this (fresh) process, with its peak RSS after (a)."""
+    engine = create_store_engine(url)
+    not_before = NOW - timedelta(days=RETENTION_DAYS)
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    if profile:
+        profiler.enable()
+    first = ingest_crm_activities(engine, not_before=not_before, now=NOW)
+    if profile:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    seconds = time.perf_counter() - started
+    peak = _memory_mib("VmHWM")
+    started = time.perf_counter()
+    again = ingest_crm_activities(engine, not_before=not_before, now=NOW)
+    again_seconds = time.perf_counter() - started
+    engine.dispose()
+    return {
+        "first": seconds,
+        "peak_rss_mib": peak,
+        "activities": first.activities,
+        "added": first.counts.added,
+        "problems": first.problems.count,
+        "again": again_seconds,
+        "again_written": again.counts.added + again.counts.updated + again.counts.removed,
+        "again_incremental": again.incremental,
+    }
+
+
+def run(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        url = fresh_store(args.db, args.postgres_url, Path(folder) / "ingest.db", BENCH_DATABASE)
+        engine = create_store_engine(url)
+        try:
+            upgrade(engine)
+            population = seed_records(engine, args.records, seed=args.seed)
+            started = time.perf_counter()
+            parties = load_activities(engine, population, args.interactions)
+            print(f"(store built in {time.perf_counter() - started:.1f} s, not counted)")
+            engine.dispose()
+            read, rows = bare_read(engine, "SELECT * FROM crm_activity")
+            read_parties, _ = bare_read(engine, "SELECT * FROM crm_activity_party")
+            figures = _measure_in_subprocess(url, args.profile)
+            _print(args, figures, read, read_parties, rows, parties)
+        finally:
+            engine.dispose()
+            if args.db == "postgres":
+                drop_store(args.postgres_url, BENCH_DATABASE)
+
+
+def _measure_in_subprocess(url: str, profile: str | None) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--measure", "--url", url]
+    if profile:
+        command += ["--profile", profile]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the measured ingest failed (exit {done.returncode})")
+    line = next(x for x in done.stdout.splitlines() if x.startswith(RESULT_PREFIX))
+    figures: dict[str, Any] = json.loads(line.removeprefix(RESULT_PREFIX))
+    return figures
+
+
+def _line(label: str, value: float, unit: str = "s") -> None:
+    print(f"{label + ', ' + unit:<56}{value:>10.2f}", flush=True)
+
+
+def _print(
+    args: argparse.Namespace,
+    figures: dict[str, Any],
+    read: float,
+    read_parties: float,
+    rows: int,
+    parties: int,
+) -> None:
+    bare = read + read_parties
+    first = figures["first"]
+    _line("(a) first ingest", first)
+    print(
+        f"    {figures['activities']:,} activities, {figures['added']:,} interactions added,"
+        f" {figures['problems']:,} problems; {first / bare:.1f}x the bare read (c)",
+        flush=True,
+    )
+    _line("(a) peak RSS of the ingest's process", figures["peak_rss_mib"], "MiB")
+    _line("(b) the same ingest again", figures["again"])
+    print(
+        f"    {figures['again_written']:,} interactions written"
+        f" (incremental: {figures['again_incremental']})",
+        flush=True,
+    )
+    _line(f"(c) bare read of {rows:,} activities and {parties:,} parties", bare)
+    _line("(c) of which the activity rows", read)
+    target = TARGET_SECONDS_PER_MILLION * args.interactions / 1_000_000
+    verdict = "met" if first <= target else f"missed by {(first - target) * 1000:.0f} ms"
+    print(f"target (a) first ingest <= {target:g} s: {args.db} {verdict}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--interactions", type=int, default=100_000)
+    parser.add_argument("--records", type=int, default=5_000)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="postgres")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", help="write a cProfile of the first ingest here")
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.measure:
+        print(RESULT_PREFIX + json.dumps(measure(args.url, args.profile)), flush=True)
+        return
+    print(
+        f"Rapport first-ingest benchmark: {args.interactions:,} CRM activities over "
+        f"{args.records:,} records on {args.db}"
+    )
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
