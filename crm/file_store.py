@@ -22,32 +22,12 @@ from sqlmodel import Session
 
 from crm.file_rows import FileRow, PartyRow, write_columns
 from storage.bulk import insert_rows, update_rows
-from storage.crm_tables import (
-    Account,
-    Contact,
-    CrmActivity,
-    CrmActivityParty,
-    Lead,
-    Opportunity,
-    OpportunityStakeholder,
-    SystemUser,
-)
+from storage.crm_contract import CRM_TABLES
 from storage.interaction_store import chunks
-from storage.types import UTCDateTime, core_table
+from storage.types import UTCDateTime
 
-TABLES: dict[str, sa.Table] = {
-    core_table(model).name: core_table(model)
-    for model in (
-        SystemUser,
-        Account,
-        Contact,
-        Lead,
-        Opportunity,
-        OpportunityStakeholder,
-        CrmActivity,
-    )
-}
-PARTIES = core_table(CrmActivityParty)
+PARTIES = CRM_TABLES["crm_activity_party"]
+TABLES = {name: table for name, table in CRM_TABLES.items() if name != PARTIES.name}
 PARTY_COLUMNS = ("role", "address", "record_type", "record_id", "response")
 UNREADABLE = object()  # a stored value that cannot be read: never equal to a file's
 

@@ -18,16 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from storage.bulk import insert_rows
-from storage.crm_tables import (
-    Account,
-    Contact,
-    CrmActivity,
-    CrmActivityParty,
-    Lead,
-    Opportunity,
-    OpportunityStakeholder,
-    SystemUser,
-)
+from storage.crm_contract import CRM_TABLES
 from storage.dataverse_tables import (
     DataverseCursor,
     DataverseParty,
@@ -44,11 +35,11 @@ PARTY_MAP = core_table(DataverseParty)
 STAKEHOLDER_MAP = core_table(DataverseStakeholder)
 PUSHES = core_table(DataversePush)
 CONTRACT = {
-    core_table(model).name: core_table(model)
-    for model in (SystemUser, Account, Contact, Lead, Opportunity, CrmActivity)
+    name: CRM_TABLES[name]
+    for name in ("system_user", "account", "contact", "lead", "opportunity", "crm_activity")
 }
-STAKEHOLDERS = core_table(OpportunityStakeholder)
-PARTIES = core_table(CrmActivityParty)
+STAKEHOLDERS = CRM_TABLES["opportunity_stakeholder"]
+PARTIES = CRM_TABLES["crm_activity_party"]
 TIME_TYPES = (UTCDateTime, sa.DateTime)
 PARTY_COLUMNS = ("role", "address", "record_type", "record_id")
 MAPPED_PARTY = ("party_id", "activity_id", *PARTY_COLUMNS)

@@ -17,18 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from storage.crm_tables import (
-    Account,
-    Contact,
-    CrmActivity,
-    CrmActivityParty,
-    Lead,
-    Opportunity,
-    OpportunityStakeholder,
-    SystemUser,
-)
+from storage.crm_contract import CRM_TABLES
 from storage.engine import session_scope
-from storage.types import core_table
 from worker.demo.activity import ActivityLog
 from worker.demo.people import SELLERS, NameBook, Person, seller_rows, sellers
 from worker.demo.records import (
@@ -49,18 +39,6 @@ from worker.demo.relationships import (
     play_pattern,
 )
 from worker.demo.scenario import strategic_deal
-
-# Insert order: parents before the rows that name them.
-TABLES = {
-    "system_user": SystemUser,
-    "account": Account,
-    "contact": Contact,
-    "lead": Lead,
-    "opportunity": Opportunity,
-    "opportunity_stakeholder": OpportunityStakeholder,
-    "crm_activity": CrmActivity,
-    "crm_activity_party": CrmActivityParty,
-}
 
 
 class StoreNotEmptyError(RuntimeError):
@@ -92,7 +70,7 @@ class DemoFacts:
 
 @dataclass(frozen=True)
 class DemoCrm:
-    rows: dict[str, list[dict[str, Any]]]  # table name -> rows, in TABLES order
+    rows: dict[str, list[dict[str, Any]]]  # table name -> rows, in CRM_TABLES order
     facts: DemoFacts
 
 
@@ -201,13 +179,13 @@ def build_demo_crm(*, now: datetime, seed: int = 7) -> DemoCrm:
         opportunity_id=records.opportunities[0].record_id,
     )
     rows = {**records.rows, "crm_activity": log.activities, "crm_activity_party": log.parties}
-    return DemoCrm({name: rows[name] for name in TABLES}, _facts(records, log))
+    return DemoCrm({name: rows[name] for name in CRM_TABLES}, _facts(records, log))
 
 
 def _require_empty(engine: Engine) -> None:
     with engine.connect() as connection:
         for name in ("system_user", "contact", "crm_activity"):
-            table = core_table(TABLES[name])
+            table = CRM_TABLES[name]
             held = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
             if held:
                 raise StoreNotEmptyError(
@@ -223,5 +201,5 @@ def seed_demo_crm(engine: Engine, *, now: datetime, seed: int = 7) -> DemoFacts:
     with session_scope(engine) as session:
         for name, rows in crm.rows.items():
             if rows:
-                session.execute(sa.insert(core_table(TABLES[name])), rows)
+                session.execute(sa.insert(CRM_TABLES[name]), rows)
     return crm.facts
