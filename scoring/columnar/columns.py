@@ -248,6 +248,11 @@ class ColumnsBuilder:
             }
         )
 
+    def add_arrays(self, **columns: npt.NDArray[Any]) -> None:
+        """A chunk already as arrays, one per field of add_chunk (keys as bytes)."""
+        if len(columns["kind"]):
+            self._chunks.append(columns)
+
     def add_interactions(self, interactions: Iterable[Interaction], chunk: int = 50_000) -> None:
         """Scoring's own values (tests, and callers that hold interactions already)."""
         batch: list[Interaction] = []

@@ -24,6 +24,7 @@ from scoring.columnar.columns import (
     InteractionColumns,
     moment,
 )
+from scoring.columnar.readings import NO_CLOSED, NOT_ENOUGH_INFO, Readings, read_all
 from scoring.columnar.tally import BookTally, tally_book
 from scoring.columnar.visits import build_visits, set_tables
 from scoring.explain import (
@@ -51,7 +52,7 @@ from scoring.factors import (
     channel_points,
     days_since_engaged,
 )
-from scoring.health import Reading, check_grading, read_health, trend
+from scoring.health import RECORD_AGE_LIMIT_DAYS, Reading, check_grading, grade, trend
 from scoring.kpis import MOST_CONTACTED_LIMIT, WeeklyTimeline
 from scoring.model import (
     Direction,
@@ -175,6 +176,28 @@ class _Columns(NamedTuple):
     last: list[int]
 
 
+class _ReadLists(NamedTuple):
+    """readings.Readings as Python lists."""
+
+    recency: list[float]
+    frequency: list[float]
+    engagement: list[float]
+    activity_mix: list[float]
+    score: list[int]
+    ungraded: list[int]
+
+
+def _read_lists(readings: Readings) -> _ReadLists:
+    return _ReadLists(*(getattr(readings, name).tolist() for name in _ReadLists._fields))
+
+
+_UNGRADED_DORMANT = Reading(None, HealthState.RECORD_OLDER_THAN_2_YEARS, None)
+_UNGRADED = {
+    NO_CLOSED: Reading(None, HealthState.NO_CLOSED_ACTIVITIES, None),
+    NOT_ENOUGH_INFO: Reading(None, HealthState.NOT_ENOUGH_INFO, None),
+}
+
+
 def _lists(reading: object) -> _Columns:
     return _Columns(*(getattr(reading, name).tolist() for name in _Columns._fields))
 
@@ -229,6 +252,29 @@ class _Scorer:
         self.invitation_response = book.invitation_response.tolist()
         self.users = run.tables.users
         self.refs = self.columns.refs.refs
+        read = {
+            "frequency": run.settings.frequency,
+            "points": run.points,
+            "now_ts": run.time.now_ts,
+        }
+        self.read_now = _read_lists(
+            read_all(
+                book.now,
+                book.ts,
+                as_of_ts=run.time.now_ts,
+                has_interactions=book.latest >= 0,
+                **read,  # type: ignore[arg-type]
+            )
+        )
+        self.read_before = _read_lists(
+            read_all(
+                book.before,
+                book.ts,
+                as_of_ts=run.time.trend_ts,
+                has_interactions=np.zeros(len(records), dtype=np.bool_),
+                **read,  # type: ignore[arg-type]
+            )
+        )
         self.readings: dict[int, PersonReading] = {}
         self._prepared: dict[int, PreparedInteraction] = {}
         self._awaiting = self._awaiting_candidates()
@@ -244,13 +290,13 @@ class _Scorer:
         if not settings.analytics_enabled:
             return RecordHealth(scope.record, None, None, _NOT_APPLICABLE, kpis)
         created_at_ts = scope.created_at.timestamp() if scope.created_at is not None else None
-        now, before, signals = self.readings_of(index, created_at_ts)
+        now, before = self.readings_of(index, created_at_ts)
         if now.values is None:
             reason = self.ungraded_reason(index, now.state, scope)
             return RecordHealth(
                 scope.record, None, now.state, trend(now, before), kpis, (), (reason,)
             )
-        factors, reasons = self.explain(index, scope, now.values, signals)
+        factors, reasons = self.explain(index, scope, now.values, self.signals(index, False))
         if now.score is not None and is_rolled_up(scope):
             return self.rolled_up(scope, now, before, kpis, factors, reasons)
         return RecordHealth(
@@ -299,30 +345,57 @@ class _Scorer:
             ),
         )
 
-    def readings_of(
-        self, index: int, created_at_ts: float | None
-    ) -> tuple[Reading, Reading, Signals]:
-        settings, points = self.settings, self.run.points
-        signals = self.signals(index, False)
+    def readings_of(self, index: int, created_at_ts: float | None) -> tuple[Reading, Reading]:
+        """The record's health now and at the trend's moment (scoring.health.read_health,
+        computed for every record at once by readings.py; only the dormant check,
+        which needs the scope's creation date, runs here)."""
         latest = self.latest[index]
-        now = read_health(
-            signals,
-            settings,
-            created_at_ts=created_at_ts,
-            latest_activity_ts=self._ts(latest) if latest >= 0 else None,
-            has_interactions=latest >= 0,
-            points=points,
+        last = self.before.last[index]
+        return (
+            self._reading(
+                self.read_now,
+                index,
+                created_at_ts,
+                self.time.now_ts,
+                self._ts(latest) if latest >= 0 else None,
+            ),
+            self._reading(
+                self.read_before,
+                index,
+                created_at_ts,
+                self.time.trend_ts,
+                self._ts(last) if last >= 0 else None,
+            ),
         )
-        before_signals = self.signals(index, True)
-        before = read_health(
-            before_signals,
-            settings,
-            created_at_ts=created_at_ts,
-            latest_activity_ts=before_signals.last_completed_ts,
-            has_interactions=False,
-            points=points,
+
+    def _reading(
+        self,
+        read: _ReadLists,
+        index: int,
+        created_at_ts: float | None,
+        as_of_ts: float,
+        latest_activity_ts: float | None,
+    ) -> Reading:
+        if created_at_ts is not None:
+            dormant_before = as_of_ts - RECORD_AGE_LIMIT_DAYS * DAY_SECONDS
+            if created_at_ts < dormant_before and (
+                latest_activity_ts is None or latest_activity_ts < dormant_before
+            ):
+                return _UNGRADED_DORMANT
+        ungraded = read.ungraded[index]
+        if ungraded:
+            return _UNGRADED[ungraded]
+        score = read.score[index]
+        values = tuple.__new__(
+            FactorValues,
+            (
+                read.recency[index],
+                read.frequency[index],
+                read.engagement[index],
+                read.activity_mix[index],
+            ),
         )
-        return now, before, signals
+        return tuple.__new__(Reading, (score, grade(score, self.settings), values))
 
     def _quoted(self, visits: npt.NDArray[np.int64]) -> tuple[list[int], list[int], list[bool]]:
         """(time in microseconds, kind code, inbound) of each record's visit (-1: none)."""
@@ -722,13 +795,13 @@ class _Scorer:
             broken = self.book.visits.broken.get(index)
             if broken is not None:
                 raise self.columns.broken[broken][1]
-            now, before, signals = self.readings_of(index, None)
-            last_engaged = signals.last_engaged
+            now, before = self.readings_of(index, None)
+            last_engaged, last = self.now.last_engaged[index], self.now.last[index]
             reading = self.readings[index] = PersonReading(
                 now.score,
                 before.score,
-                last_engaged.ts if last_engaged is not None else None,
-                signals.last_completed_ts,
+                self._ts(last_engaged) if last_engaged >= 0 else None,
+                self._ts(last) if last >= 0 else None,
             )
         return reading
 

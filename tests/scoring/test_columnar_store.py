@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import hypothesis
+import pytest
 import sqlalchemy as sa
 from hypothesis import given
 from sqlalchemy.engine import Engine
@@ -141,3 +142,32 @@ def test_stored_random_books_score_the_same(
     _store(engine, book)
 
     assert _both(engine, records, chosen, now, NAMES) == {}
+
+
+def test_a_stored_kind_or_direction_the_model_does_not_know_is_named(engine: Engine) -> None:
+    _store(engine, f.one_good_two_poor())
+    key = read_columns(engine).interaction(0).key
+    with session_scope(engine) as session:
+        session.execute(
+            sa.text("UPDATE interaction SET kind = 'fax' WHERE key = :key"), {"key": key}
+        )
+
+    with pytest.raises(ValueError, match="interaction kind must be one of .*'fax'"):
+        read_columns(engine, chunk=7)
+
+    with session_scope(engine) as session:
+        session.execute(sa.text("UPDATE interaction SET kind = 'email', direction = 'sideways'"))
+    with pytest.raises(ValueError, match="interaction direction must be one of .*'sideways'"):
+        read_columns(engine, chunk=7)
+
+
+def test_a_book_bigger_than_a_block_reads_as_one(engine: Engine) -> None:
+    book = [*f.one_good_two_poor(), *f.calls_only(ODD), *f.their_meetings_only(f.KIM)]
+    _store(engine, book)
+
+    whole, blocks = read_columns(engine), read_columns(engine, chunk=3)
+
+    assert len(whole) > 3
+    assert [whole.interaction(k) for k in range(len(whole))] == [
+        blocks.interaction(k) for k in range(len(blocks))
+    ]

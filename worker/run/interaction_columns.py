@@ -20,17 +20,22 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy.engine import Engine
 
 from scoring.columnar.columns import (
     DIRECTION_NAMES,
     KIND_NAMES,
+    Bools,
     ColumnsBuilder,
     InteractionColumns,
+    Ints,
     micros,
 )
 from scoring.model import Party, RecordRef, RecordType, Response, Role
 from storage.packed_parties import FIELD_SEPARATOR, PARTY_SEPARATOR
+from worker.run.interaction_copy import COPY_QUERY, Block, copy_blocks, distinct
 
 T = TypeVar("T")
 CHUNK_ROWS = 50_000
@@ -39,12 +44,9 @@ _REST = (
     "duration_minutes, conversation_id, regarding_type, regarding_id, planned, opens, clicks, "
     "parties, party_count"
 )
-# PostgreSQL hands the time over as microseconds since the epoch (exact: extract
-# gives a numeric); SQLite keeps naive UTC text (storage.types.UTCDateTime).
-POSTGRES_QUERY = (
-    "SELECT key, kind, direction, "
-    "(extract(epoch FROM occurred_at) * 1000000)::bigint, " + _REST + " FROM interaction"
-)
+# SQLite keeps naive UTC text (storage.types.UTCDateTime); PostgreSQL's read is a
+# binary COPY (worker.run.interaction_copy), which hands the time over as
+# microseconds since the epoch (exact: extract gives a numeric).
 SQLITE_QUERY = "SELECT key, kind, direction, occurred_at, " + _REST + " FROM interaction"
 PARTY_QUERY = (
     "SELECT record_type, record_id, role, side, response FROM interaction_party "
@@ -72,22 +74,72 @@ def read_columns(
     postgres = engine.dialect.name == "postgresql"
     builder = ColumnsBuilder()
     decoder = _Parties(builder, engine, postgres)
-    query = POSTGRES_QUERY if postgres else SQLITE_QUERY
     raw = engine.raw_connection()
     try:
-        if refs is not None:
-            query += WITHIN.format(refs=_refs_table(raw, refs, postgres))
-        cursor: Any = raw.cursor(name="rapport_columnar") if postgres else raw.cursor()
+        where = "" if refs is None else WITHIN.format(refs=_refs_table(raw, refs, postgres))
         if postgres:
-            cursor.itersize = chunk
-        cursor.execute(query)
-        for rows in _chunks(cursor, chunk):
-            _add(builder, decoder, rows, _postgres_times if postgres else _sqlite_times)
-        cursor.close()
+            _copy_into(builder, decoder, raw, where, chunk)
+        else:
+            cursor: Any = raw.cursor()
+            cursor.execute(SQLITE_QUERY + where)
+            for rows in _chunks(cursor, chunk):
+                _add(builder, decoder, rows, _sqlite_times)
+            cursor.close()
         raw.commit()
     finally:
         raw.close()
     return builder.finish()
+
+
+def _copy_into(
+    builder: ColumnsBuilder, decoder: _Parties, raw: Any, where: str, chunk: int
+) -> None:
+    """The rows as a binary COPY stream, parsed a block at a time (interaction_copy)."""
+    cursor = raw.cursor()
+    with cursor.copy(COPY_QUERY.format(where=where)) as copy:
+        for block in copy_blocks(lambda: copy.read() or None, chunk):
+            _add_block(builder, decoder, block)
+    cursor.close()
+
+
+def _add_block(builder: ColumnsBuilder, decoder: _Parties, block: Block) -> None:
+    fixed = block.fixed
+    kind, inbound = fixed["kind"].astype(np.int64), fixed["inbound"]
+    if (kind < 0).any():
+        bad = decoder.stored_value("kind", KIND_NAMES)
+        raise ValueError(f"interaction kind must be one of {', '.join(KIND_NAMES)}, got {bad!r}")
+    if (inbound < 0).any():
+        bad = decoder.stored_value("direction", DIRECTION_NAMES)
+        raise ValueError(
+            f"interaction direction must be one of {', '.join(DIRECTION_NAMES)}, got {bad!r}"
+        )
+    (keys, _), conversation, regarding, parties = block.texts
+    codes, values = distinct(*conversation)
+    threads = _recoded(codes, [builder.conversation(value.decode()) for value in values])
+    codes, values = distinct(*regarding)
+    # NULL rows share a value with empty texts, which no row links (read_columns's query).
+    links = [value.decode().split(chr(31), 1) for value in values]
+    about = _recoded(codes, [builder.regarding(*link) if len(link) == 2 else -1 for link in links])
+    builder.add_arrays(
+        keys=keys,
+        kind=kind,
+        inbound=inbound == 1,
+        ts_us=fixed["ts_us"].astype(np.int64),
+        duration=fixed["duration"].astype(np.float64),
+        conversation=threads,
+        regarding=about,
+        planned=fixed["planned"].astype(np.bool_),
+        opens=fixed["opens"].astype(np.int64),
+        clicks=fixed["clicks"].astype(np.int64),
+        party_set=decoder.codes(keys, parties, fixed["party_count"].astype(np.int64)),
+    )
+
+
+def _recoded(codes: Ints, by_value: list[int]) -> Ints:
+    """Block codes (-1: NULL) -> the book's codes."""
+    book = np.array([*by_value, -1], dtype=np.int64)
+    recoded: Ints = book[codes]  # -1 reads the last entry: -1
+    return recoded
 
 
 def _refs_table(raw: Any, refs: Collection[RecordRef], postgres: bool) -> str:
@@ -191,10 +243,6 @@ def _add(
     )
 
 
-def _postgres_times(values: Sequence[int]) -> list[int]:
-    return list(values)
-
-
 def _sqlite_times(values: Sequence[str]) -> list[int]:
     return [micros(_sqlite_time(value)) for value in values]
 
@@ -211,8 +259,47 @@ class _Parties:
         self.builder = builder
         self.engine = engine
         self.marker = "%s" if postgres else "?"
-        self.known: dict[str | None, tuple[int, int]] = {}  # text -> (code, parties spelt out)
+        # text (str from SQLite, bytes from PostgreSQL's COPY) -> (code, parties spelt out)
+        self.known: dict[str | bytes | None, tuple[int, int]] = {}
         self.refs: dict[tuple[str, str], RecordRef] = {}
+        self.pieces: dict[str, tuple[bool, Party] | None] = {}  # packed party -> (internal, party)
+
+    def codes(
+        self,
+        keys: npt.NDArray[np.bytes_],
+        parties: tuple[npt.NDArray[np.bytes_], Bools],
+        counts: Ints,
+    ) -> Ints:
+        """Each row's party set code, from a block's packed texts: decoded once per
+        distinct text; a row whose count differs reads its party rows."""
+        codes, texts = distinct(*parties)
+        found = [self.known.get(text) for text in texts]
+        for number, text in enumerate(texts):
+            if found[number] is None:
+                found[number] = self.known[text] = self._decode(text.decode())
+        by_text = np.array([*(f[0] for f in found), -1], dtype=np.int64)  # type: ignore[index]
+        spelt = np.array([*(f[1] for f in found), -1], dtype=np.int64)  # type: ignore[index]
+        result: Ints = by_text[codes]
+        for row in np.flatnonzero((codes >= 0) & (spelt[codes] != counts)).tolist():
+            # Only an id holding the separator characters gets here.
+            key = bytes(keys[row]).decode()
+            result[row] = self._from_rows(self._party_rows(key))
+        return result
+
+    def stored_value(self, column: str, allowed: Mapping[str, Any]) -> str | None:
+        """A value of `column` that is none of `allowed` (for the error that names it)."""
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            listed = ", ".join(f"'{name}'" for name in allowed)
+            cursor.execute(
+                f"SELECT {column} FROM interaction WHERE {column} NOT IN ({listed}) "
+                f"OR {column} IS NULL LIMIT 1"
+            )
+            row = cursor.fetchone()
+            return None if row is None else str(row[0])
+        finally:
+            raw.close()
 
     def code(self, key: str, text: str | None, count: int) -> int:
         if text is None:
@@ -226,17 +313,36 @@ class _Parties:
         return self._from_rows(self._party_rows(key))
 
     def _decode(self, text: str) -> tuple[int, int]:
-        rows = []
+        internal: list[Party] = []
+        external: list[Party] = []
+        pieces = self.pieces
+        count = 0
         for piece in text.split(PARTY_SEPARATOR):
-            fields = piece.split(FIELD_SEPARATOR, 4)
-            if len(fields) != 5:
+            if piece in pieces:
+                found = pieces[piece]
+            else:
+                found = pieces[piece] = self._piece(piece)
+            if found is None:
                 return -1, -1
-            side, record_type, role, response, record_id = fields
-            rows.append((record_type, record_id, role, side, response))
+            (internal if found[0] else external).append(found[1])
+            count += 1
+        # Keyed by its text, which is canonical (storage.packed_parties): hashing the
+        # parties would call the enums' Python-level __hash__.
+        return self.builder.sets.code(text, tuple(sorted(internal)), tuple(sorted(external))), count
+
+    def _piece(self, piece: str) -> tuple[bool, Party] | None:
+        """One packed party: (internal, the party), or False when it does not read as one
+        (the party rows are then read, and say what is wrong)."""
+        fields = piece.split(FIELD_SEPARATOR, 4)
+        if len(fields) != 5:
+            return None
+        side, record_type, role, response, record_id = fields
         try:
-            return self._from_rows(rows), len(rows)
+            party = self._party(record_type, record_id, role, side, response)
         except (KeyError, ValueError):
-            return -1, -1
+            return None
+        self.builder.refs.code(party.ref)
+        return side == "internal", party
 
     def _party_rows(self, key: str) -> list[tuple[Any, ...]]:
         raw = self.engine.raw_connection()
@@ -251,17 +357,22 @@ class _Parties:
         internal: list[Party] = []
         external: list[Party] = []
         for record_type, record_id, role, side, response in rows:
-            if side not in _SIDES:
-                raise ValueError(
-                    f"interaction party side must be one of {', '.join(_SIDES)}, got {side!r}"
-                )
-            ref = self._ref(record_type, record_id)
-            party = Party(ref, _value(ROLES, "role", role), _value(RESPONSES, "response", response))
+            party = self._party(record_type, record_id, role, side, response)
             (internal if side == "internal" else external).append(party)
         sides = tuple(sorted(internal)), tuple(sorted(external))
         for party in (*sides[0], *sides[1]):
             self.builder.refs.code(party.ref)
         return self.builder.sets.code(sides, sides[0], sides[1])
+
+    def _party(
+        self, record_type: str, record_id: str, role: str, side: str, response: Any
+    ) -> Party:
+        if side not in _SIDES:
+            raise ValueError(
+                f"interaction party side must be one of {', '.join(_SIDES)}, got {side!r}"
+            )
+        ref = self._ref(record_type, record_id)
+        return Party(ref, _value(ROLES, "role", role), _value(RESPONSES, "response", response))
 
     def _ref(self, record_type: str, record_id: str) -> RecordRef:
         key = (record_type, record_id)
