@@ -30,13 +30,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from compliance.export import other_kpi_lists
+from compliance.export import audit_rows_naming, other_kpi_lists
 from compliance.export_layout import KPI_LIST_COLUMNS
 from compliance.introducers import count_introducers, opted_out_ids
 from compliance.mentions import Mentions
 from compliance.subjects import Subject
 from compliance.tables import (
-    AUDIT,
     CURSOR,
     HEALTH_COLUMNS,
     HEALTH_TABLES,
@@ -61,7 +60,6 @@ WEAKEST_COLUMNS = (
     "weakest_contact_since",
 )
 ERASED = "[erased]"
-STREAM = 2000
 
 
 @dataclass
@@ -119,7 +117,7 @@ def plan_erasure(session: Session, subject: Subject) -> ErasurePlan:
     plan.cursors = _count(session, CURSOR, CURSOR.c.mailbox_id.in_(subject.mailboxes))
     plan.kpi_rewrites = _kpi_rewrites(session, refs, mentions)
     plan.weakest_contact = _weakest_contact_of_others(session, refs)
-    plan.audit_rows = _audit_rows(session, mentions)
+    plan.audit_rows = list(audit_rows_naming(session, mentions, ("id", "subject", "details")))
     plan.introducers = count_introducers(session, refs)
     plan.opt_outs = len(opted_out_ids(session, subject))
     return plan
@@ -198,12 +196,3 @@ def _without_subject(name: str, items: list[Any], mentions: Mentions) -> list[An
     if name in REDACTED_IN_PLACE:
         return list(mentions.replaced(items, lambda _match: ERASED))
     return mentions.kept(items)
-
-
-def _audit_rows(session: Session, mentions: Mentions) -> list[Any]:
-    query = sa.select(AUDIT.c.id, AUDIT.c.subject, AUDIT.c.details).order_by(AUDIT.c.id)
-    return [
-        row
-        for row in session.execute(query.execution_options(yield_per=STREAM))
-        if mentions.found_in(row.subject) or mentions.found_in(row.details)
-    ]

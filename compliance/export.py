@@ -95,7 +95,7 @@ def collect(session: Session, subject: Subject, *, now: datetime) -> SubjectExpo
         **_mailbox_sections(session, subject.mailboxes),
         "introducers": introducer_rows(session, refs),
         "mentions": _mentions(session, refs, mentions),
-        "audit_events": _audit_events(session, mentions),
+        "audit_events": [row._asdict() for row in audit_rows_naming(session, mentions)],
         "dataverse_pushes": pushed_rows(session, refs),
     }
     return SubjectExport(
@@ -244,10 +244,15 @@ def other_kpi_lists(session: Session, refs: frozenset[RecordKey]) -> Iterator[An
     yield from session.execute(query.execution_options(yield_per=STREAM))
 
 
-def _audit_events(session: Session, mentions: Mentions) -> Rows:
-    query = sa.select(AUDIT).order_by(AUDIT.c.id).execution_options(yield_per=STREAM)
-    return [
-        row._asdict()
+def audit_rows_naming(
+    session: Session, mentions: Mentions, columns: tuple[str, ...] | None = None
+) -> Iterator[Any]:
+    """Audit rows (all their columns, or `columns`) whose subject or details name the
+    subject, oldest first, streamed: what export shows and erasure rewrites."""
+    selected = AUDIT.c if columns is None else [AUDIT.c[name] for name in columns]
+    query = sa.select(*selected).order_by(AUDIT.c.id).execution_options(yield_per=STREAM)
+    return (
+        row
         for row in session.execute(query)
         if mentions.found_in(row.subject) or mentions.found_in(row.details)
-    ]
+    )
