@@ -29,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,8 @@ BENCH_DATABASE = f"rapport_bench_insights_{os.getpid()}"
 TARGETS_MS = {"list": 200.0, "chart": 1000.0, "timeline": 200.0, "similar": 500.0}
 
 
-def _note(db: str, message: str) -> None:
+def note(db: str, message: str) -> None:
+    """A progress line on stderr, apart from the figures."""
     print(f"[{db}] {message}", file=sys.stderr, flush=True)
 
 
@@ -149,7 +150,7 @@ def time_commands(db: str, url: str, repeat: int, workdir: Path) -> dict[str, An
     cli = CliContext()  # the settings and store a command gets from the typer context
     engine = cli.current_store()
     owner, deal, account, deals = subjects(engine)
-    _note(db, f"owner {owner} has {deals} open opportunities")
+    note(db, f"owner {owner} has {deals} open opportunities")
 
     def listing() -> Any:
         return insights_commands.health_list(
@@ -204,7 +205,7 @@ def build_store(db: str, url: str, args: argparse.Namespace) -> int:
     summary = run_once(engine, now=NOW)
     closes = close_won_deals(engine, won)
     engine.dispose()
-    _note(
+    note(
         db,
         f"store built and scored in {time.perf_counter() - started:.1f} s "
         f"({summary.interactions} interactions, {summary.records_scored} records, "
@@ -230,9 +231,29 @@ def _verdict(value: float, target: float) -> str:
     return "met" if value <= target else f"missed by {value - target:.0f} ms"
 
 
+def print_figures(
+    results: list[dict[str, Any]],
+    rows: Sequence[tuple[str, str]],
+    targets: dict[str, float],
+    *,
+    width: int,
+    counts: Sequence[tuple[str, int]] = (),
+    measure: str = "",
+) -> None:
+    """One column of figures per database: `rows` (label, key), then each target's verdict
+    (`measure`: what a target is of, e.g. " p95"); `counts` are the same for every column."""
+    print(f"{'figure':<{width}}" + "".join(f"{r['db']:>14}" for r in results))
+    print(f"{'interactions':<{width}}" + "".join(f"{r['interactions']:>14,}" for r in results))
+    for label, count in counts:
+        print(f"{label:<{width}}" + "".join(f"{count:>14}" for _ in results))
+    for label, key in rows:
+        print(f"{label:<{width}}" + "".join(f"{r[key]:>14.1f}" for r in results))
+    for key, target in targets.items():
+        verdicts = ", ".join(f"{r['db']} {_verdict(r[key], target)}" for r in results)
+        print(f"target {key} <= {target:.0f} ms{measure} (at 1M interactions): {verdicts}")
+
+
 def print_table(results: list[dict[str, Any]]) -> None:
-    print(f"{'figure':<52}" + "".join(f"{r['db']:>14}" for r in results))
-    print(f"{'interactions':<52}" + "".join(f"{r['interactions']:>14,}" for r in results))
     rows = (
         ("health list: one owner's open opportunities (ms)", "list"),
         ("    rows shown", "list_rows"),
@@ -245,26 +266,35 @@ def print_table(results: list[dict[str, Any]]) -> None:
         ("deals similar: the owner's largest deal (ms)", "similar"),
         ("    won deals compared with", "similar_compared"),
     )
-    for label, key in rows:
-        print(f"{label:<52}" + "".join(f"{r[key]:>14.1f}" for r in results))
-    for key, target in TARGETS_MS.items():
-        verdicts = ", ".join(f"{r['db']} {_verdict(r[key], target)}" for r in results)
-        print(f"target {key} <= {target:.0f} ms (at 1M interactions): {verdicts}")
+    print_figures(results, rows, TARGETS_MS, width=52)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def store_parser(
+    doc: str | None, database: str, *, repeat: int, repeat_help: str
+) -> argparse.ArgumentParser:
+    """The options of a benchmark over a built, scored store (this one's and bench/web.py's):
+    `doc`, its module docstring; `database`, the PostgreSQL database it creates."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument("--interactions", type=int, default=20_000, help="CRM activities")
     parser.add_argument("--records", type=int, default=2_000, help="contacts+accounts+deals")
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
     parser.add_argument(
-        "--postgres-url", default=DEFAULT_POSTGRES_URL, help=f"server to create {BENCH_DATABASE} on"
+        "--postgres-url", default=DEFAULT_POSTGRES_URL, help=f"server to create {database} on"
     )
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure")
-    args = parser.parse_args(argv)
+    parser.add_argument("--repeat", type=int, default=repeat, help=repeat_help)
+    return parser
+
+
+def check_store_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.interactions < 1 or args.records < 100 or args.repeat < 1:
         parser.error("--interactions and --repeat must be >= 1, --records >= 100")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = store_parser(__doc__, BENCH_DATABASE, repeat=5, repeat_help="timed runs per figure")
+    args = parser.parse_args(argv)
+    check_store_args(parser, args)
     return args
 
 

@@ -46,8 +46,15 @@ from starlette.requests import Request  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from bench.crm_population import NOW  # noqa: E402
-from bench.insights import build_store, subjects  # noqa: E402
-from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
+from bench.insights import (  # noqa: E402
+    build_store,
+    check_store_args,
+    note,
+    print_figures,
+    store_parser,
+    subjects,
+)
+from bench.stores import drop_store, fresh_store  # noqa: E402
 from storage.engine import create_store_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from web.app import create_app  # noqa: E402
@@ -56,10 +63,6 @@ from web.identity import Viewer  # noqa: E402
 BENCH_DATABASE = f"rapport_bench_web_{os.getpid()}"
 TARGETS_MS = {"portfolio": 300.0, "record": 300.0, "pipeline": 500.0, "pipeline_all": 500.0}
 PAGES = ("portfolio", "record", "pipeline", "pipeline_all")
-
-
-def _note(db: str, message: str) -> None:
-    print(f"[{db}] {message}", file=sys.stderr, flush=True)
 
 
 class ServerTimer:
@@ -127,14 +130,14 @@ def refresh_statistics(db: str, engine: Engine) -> None:
     else:
         with engine.begin() as connection:
             connection.execute(sa.text("ANALYZE"))
-    _note(db, "planner statistics refreshed (ANALYZE)")
+    note(db, "planner statistics refreshed (ANALYZE)")
 
 
 def time_pages(db: str, url: str, repeat: int) -> dict[str, Any]:
     engine = create_store_engine(url)
     refresh_statistics(db, engine)
     owner, deal, _account, deals = subjects(engine)
-    _note(db, f"seller {owner} owns {deals} open opportunities; their largest is {deal}")
+    note(db, f"seller {owner} owns {deals} open opportunities; their largest is {deal}")
     timer = ServerTimer(create_app(engine, _viewer_from_header, clock=lambda: NOW))
     seller = {"x-bench-seller": owner}
     requests: dict[str, tuple[str, dict[str, str]]] = {
@@ -203,14 +206,10 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
                 drop_store(args.postgres_url, BENCH_DATABASE)
             raise
         if args.keep:
-            _note(db, f"store kept: --store {url}")
+            note(db, f"store kept: --store {url}")
         elif db == "postgres":
             drop_store(args.postgres_url, BENCH_DATABASE)
     return {"db": db, "interactions": interactions, **figures}
-
-
-def _verdict(value: float, target: float) -> str:
-    return "met" if value <= target else f"missed by {value - target:.0f} ms"
 
 
 ROWS = (
@@ -234,34 +233,19 @@ ROWS = (
 
 
 def print_table(results: list[dict[str, Any]], repeat: int) -> None:
-    print(f"{'figure':<56}" + "".join(f"{r['db']:>14}" for r in results))
-    print(f"{'interactions':<56}" + "".join(f"{r['interactions']:>14,}" for r in results))
-    print(f"{'requests timed per page':<56}" + "".join(f"{repeat:>14}" for _ in results))
-    for label, key in ROWS:
-        print(f"{label:<56}" + "".join(f"{r[key]:>14.1f}" for r in results))
-    for key, target in TARGETS_MS.items():
-        verdicts = ", ".join(f"{r['db']} {_verdict(r[key], target)}" for r in results)
-        print(f"target {key} <= {target:.0f} ms p95 (at 1M interactions): {verdicts}")
+    counts = (("requests timed per page", repeat),)
+    print_figures(results, ROWS, TARGETS_MS, width=56, counts=counts, measure=" p95")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--interactions", type=int, default=20_000, help="CRM activities")
-    parser.add_argument("--records", type=int, default=2_000, help="contacts+accounts+deals")
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
-    parser.add_argument(
-        "--postgres-url", default=DEFAULT_POSTGRES_URL, help=f"server to create {BENCH_DATABASE} on"
-    )
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--repeat", type=int, default=20, help="timed requests per page")
+    parser = store_parser(__doc__, BENCH_DATABASE, repeat=20, repeat_help="timed requests per page")
     parser.add_argument("--keep", action="store_true", help="leave the built store, print its URL")
     parser.add_argument(
         "--keep-dir", type=Path, default=None, help="with --keep: where the SQLite file goes"
     )
     parser.add_argument("--store", default=None, help="time this built store (no build)")
     args = parser.parse_args(argv)
-    if args.interactions < 1 or args.records < 100 or args.repeat < 1:
-        parser.error("--interactions and --repeat must be >= 1, --records >= 100")
+    check_store_args(parser, args)
     if args.store and args.db == "both":
         parser.error("--store: one store, so --db sqlite or --db postgres")
     if args.keep and args.db == "sqlite" and args.keep_dir is None:
