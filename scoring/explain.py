@@ -32,7 +32,7 @@ from scoring.prepared import (
     PreparedInteraction,
     ScoringTime,
 )
-from scoring.tally import RecordTally
+from scoring.tally import RecordTally, Signals
 from scoring.threads import HOUR_SECONDS, TURN_INBOUND, TURN_STARTED_TS, OpenTurn
 
 MAX_REASONS = 5
@@ -85,30 +85,60 @@ class Context(NamedTuple):
 def explain(values: FactorValues, context: Context) -> tuple[tuple[Factor, ...], tuple[str, ...]]:
     """(the four factors with a detail line each, the reasons most important first)."""
     recency, frequency, engagement, activity_mix = values
+    points = factor_points(values)
+    return explained(
+        values,
+        points,
+        _recency(context, recency, *points.recency),
+        _frequency(context, frequency, *points.frequency),
+        _engagement(context, *points.engagement),
+        _activity_mix(context, activity_mix, *points.activity_mix),
+    )
+
+
+class Points(NamedTuple):
+    """Per factor: (points lost, points earned). A problem weighs what its factor lost,
+    a strength what it earned."""
+
+    recency: tuple[float, float]
+    frequency: tuple[float, float]
+    engagement: tuple[float, float]
+    activity_mix: tuple[float, float]
+
+
+def factor_points(values: FactorValues) -> Points:
+    recency, frequency, engagement, activity_mix = values
     w_recency, w_frequency, w_engagement, w_activity_mix = FACTOR_WEIGHTS
-    # Points earned; a problem weighs what its factor lost, a strength what it earned.
     p_recency, p_frequency = 100 * w_recency * recency, 100 * w_frequency * frequency
     p_engagement, p_activity_mix = (
         100 * w_engagement * engagement,
         100 * w_activity_mix * activity_mix,
     )
-    recency_detail, candidates = _recency(context, recency, 100 * w_recency - p_recency, p_recency)
-    frequency_detail, more = _frequency(
-        context, frequency, 100 * w_frequency - p_frequency, p_frequency
+    return Points(
+        (100 * w_recency - p_recency, p_recency),
+        (100 * w_frequency - p_frequency, p_frequency),
+        (100 * w_engagement - p_engagement, p_engagement),
+        (100 * w_activity_mix - p_activity_mix, p_activity_mix),
     )
-    candidates += more
-    engagement_detail, more = _engagement(context, 100 * w_engagement - p_engagement, p_engagement)
-    candidates += more
-    mix_detail, more = _activity_mix(
-        context, activity_mix, 100 * w_activity_mix - p_activity_mix, p_activity_mix
-    )
-    candidates += more
+
+
+def explained(
+    values: FactorValues,
+    points: Points,
+    recency: Explained,
+    frequency: Explained,
+    engagement: Explained,
+    activity_mix: Explained,
+) -> tuple[tuple[Factor, ...], tuple[str, ...]]:
+    """The four factors with their detail lines, and the reasons most important first."""
+    weights = FACTOR_WEIGHTS
+    candidates = [*recency[1], *frequency[1], *engagement[1], *activity_mix[1]]
     candidates.sort()
     factors = (
-        Factor("recency", recency, w_recency, p_recency, recency_detail),
-        Factor("frequency", frequency, w_frequency, p_frequency, frequency_detail),
-        Factor("engagement", engagement, w_engagement, p_engagement, engagement_detail),
-        Factor("activity_mix", activity_mix, w_activity_mix, p_activity_mix, mix_detail),
+        Factor("recency", values[0], weights[0], points.recency[1], recency[0]),
+        Factor("frequency", values[1], weights[1], points.frequency[1], frequency[0]),
+        Factor("engagement", values[2], weights[2], points.engagement[1], engagement[0]),
+        Factor("activity_mix", values[3], weights[3], points.activity_mix[1], activity_mix[0]),
     )
     return factors, tuple(text for _, _, text in candidates[:MAX_REASONS])
 
@@ -128,16 +158,34 @@ Explained = tuple[str, list[Candidate]]  # a factor's detail line and reasons
 
 
 def _recency(context: Context, value: float, lost: float, earned: float) -> Explained:
-    gap = EXPECTED_GAP_DAYS[context.frequency]
-    rhythm = f"a {RHYTHM_WORDS[context.frequency]} rhythm allows {gap:g} days"
     last = context.record.now.last_engaged
     if last is None:
-        text = f"no reply, call or meeting from {context.scope.name} yet"
+        return recency_explained(context.frequency, context.scope.name, None, value, lost, earned)
+    days = round(days_since_engaged(context.record.now) or 0)
+    who = _engaged_person(last, context)
+    return recency_explained(
+        context.frequency, context.scope.name, (last.ts, days, who), value, lost, earned
+    )
+
+
+def recency_explained(
+    frequency: Frequency,
+    record_name: str,
+    last: tuple[float, int, str] | None,
+    value: float,
+    lost: float,
+    earned: float,
+) -> Explained:
+    """`last`: when the customer last took part, how many days ago, and who."""
+    gap = EXPECTED_GAP_DAYS[frequency]
+    rhythm = f"a {RHYTHM_WORDS[frequency]} rhythm allows {gap:g} days"
+    if last is None:
+        text = f"no reply, call or meeting from {record_name} yet"
         return f"no reply, call or meeting from the customer yet; {rhythm}", [
             candidate(lost, 0, text)
         ]
-    days = round(days_since_engaged(context.record.now) or 0)
-    date, who = as_date(last.ts), _engaged_person(last, context)
+    ts, days, who = last
+    date = as_date(ts)
     detail = f"last two-way contact {date} ({_days_ago(days)}); {rhythm}"
     if value < 1:
         text = f"no reply, call or meeting from {who} since {date} ({days} days)"
@@ -148,18 +196,32 @@ def _recency(context: Context, value: float, lost: float, earned: float) -> Expl
 def _frequency(context: Context, value: float, lost: float, earned: float) -> Explained:
     engaged = context.record.tally.engaged_ts
     recent = len(engaged) - bisect_right(engaged, context.time.now_ts - RECENT_DAYS * DAY_SECONDS)
+    return frequency_explained(context.frequency, recent, value, lost, earned)
+
+
+def frequency_explained(
+    frequency: Frequency, recent: int, value: float, lost: float, earned: float
+) -> Explained:
+    """`recent`: two-way contacts in the last RECENT_DAYS days."""
     contacts = f"{plural(recent, 'two-way contact')} in the last {RECENT_DAYS} days"
-    expected = max(1, round(RECENT_DAYS / EXPECTED_GAP_DAYS[context.frequency]))
+    expected = max(1, round(RECENT_DAYS / EXPECTED_GAP_DAYS[frequency]))
     detail = f"{contacts}, about {expected} expected"
     if value < 1:
-        rhythm = RHYTHM_WORDS[context.frequency]
+        rhythm = RHYTHM_WORDS[frequency]
         text = f"{contacts}; a {rhythm} rhythm expects about {expected}"
         return detail, [candidate(lost, -value, text)]
     return detail, [candidate(earned, value, contacts)]
 
 
 def _engagement(context: Context, lost: float, earned: float) -> Explained:
-    signals = context.record.now
+    return engagement_detail(context.record.now), [
+        *_waiting(context, lost),
+        *_skipped_meetings(context, lost),
+        *_reply_speed(context, lost, earned),
+    ]
+
+
+def engagement_detail(signals: Signals) -> str:
     parts = []
     if signals.asked_weight > 0:
         share = _percent(signals.answered_weight / signals.asked_weight)
@@ -170,12 +232,7 @@ def _engagement(context: Context, lost: float, earned: float) -> Explained:
     if signals.outbound_volume > 0 and signals.inbound_volume > 0:
         ratio = signals.inbound_volume / signals.outbound_volume
         parts.append(f"{ratio:.1f} of their emails for each of ours")
-    detail = "; ".join(parts) or "nothing from the customer to measure yet"
-    return detail, [
-        *_waiting(context, lost),
-        *_skipped_meetings(context, lost),
-        *_reply_speed(context, lost, earned),
-    ]
+    return "; ".join(parts) or "nothing from the customer to measure yet"
 
 
 def _waiting(context: Context, lost: float) -> list[Candidate]:
@@ -208,6 +265,11 @@ def _unanswered(context: Context, lost: float) -> list[Candidate]:
             entry = waiting.setdefault(_name(ref, context), [0, started_ts])
             entry[0] += messages
             entry[1] = min(entry[1], started_ts)
+    return unanswered_reasons(waiting, lost)
+
+
+def unanswered_reasons(waiting: dict[str, list[float]], lost: float) -> list[Candidate]:
+    """name -> [our emails unanswered, since when] as reasons."""
     reasons = []
     for name, (messages, since) in waiting.items():
         text = f"{plural(int(messages), 'email')} to {name} unanswered since {as_date(since)}"
@@ -244,9 +306,13 @@ def _awaiting_our_reply(context: Context) -> list[Candidate]:
                 entry[1] = row.ts  # going back in time: the oldest so far
         elif row.slot != TASKS:
             heard_from_us.update(party.ref for party in row.interaction.external)
+    return awaiting_reasons([(_name(person, context), entry) for person, entry in waiting.items()])
+
+
+def awaiting_reasons(waiting: list[tuple[str, list[float]]]) -> list[Candidate]:
+    """(person's name, [their emails awaiting our reply, since when]) as reasons."""
     reasons = []
-    for person, (emails, since) in waiting.items():
-        name = _name(person, context)
+    for name, (emails, since) in waiting:
         text = (
             f"{plural(int(emails), 'email')} from {name} awaiting our reply since {as_date(since)}"
         )
@@ -270,13 +336,18 @@ def _skipped_meetings(context: Context, lost: float) -> list[Candidate]:
     answers: dict[RecordRef, list[Response]] = {}
     for invitation in context.record.tally.invitations:
         answers.setdefault(invitation.person, []).append(invitation.response)
+    return skipped_meetings([(_name(p, context), r) for p, r in answers.items()], lost)
+
+
+def skipped_meetings(answers: list[tuple[str, list[Response]]], lost: float) -> list[Candidate]:
+    """(person's name, their answers to our invitations in order) as reasons."""
     reasons = []
-    for person, responses in answers.items():
+    for name, responses in answers:
         last = responses[-LAST_INVITATIONS:]
         declined, unanswered = last.count(_DECLINED), last.count(_NO_ANSWER)
         if declined + unanswered == 0:
             continue
-        name, of = _name(person, context), f"of the last {plural(len(last), 'meeting')}"
+        of = f"of the last {plural(len(last), 'meeting')}"
         if not unanswered:
             text = f"{name} declined {declined} {of}"
         elif not declined:
@@ -289,10 +360,17 @@ def _skipped_meetings(context: Context, lost: float) -> list[Candidate]:
 
 def _reply_speed(context: Context, lost: float, earned: float) -> list[Candidate]:
     threads = context.record.tally.threads
-    if not threads.replies_by_them:
+    return reply_speed(
+        threads.replies_by_them, threads.response_hours_by_them, context.scope.name, lost, earned
+    )
+
+
+def reply_speed(
+    replies: int, total_hours: float, who: str, lost: float, earned: float
+) -> list[Candidate]:
+    if not replies:
         return []
-    hours = threads.response_hours_by_them / threads.replies_by_them
-    who = context.scope.name
+    hours = total_hours / replies
     if hours > SLOW_REPLY_HOURS:
         return [candidate(lost, hours, f"{who} takes {_duration(hours)} to reply on average")]
     # Speed is a part of engagement, not all of it: half its points.
@@ -301,17 +379,33 @@ def _reply_speed(context: Context, lost: float, earned: float) -> list[Candidate
 
 
 def _activity_mix(context: Context, value: float, lost: float, earned: float) -> Explained:
-    labels = ("emails", "meetings", "calls", "tasks")
-    volumes = context.record.now.kind_volume
-    used = [label for label, volume in zip(labels, volumes, strict=True) if volume > 0]
-    detail = "channels in use: " + ", ".join(used) if used else "no channel in use"
     tally = context.record.tally
-    last_meeting = tally.last_of(_MEETING)
+    return activity_mix_explained(
+        context.record.now.kind_volume,
+        tally.last_of(_MEETING),
+        tally.last_of(_CALL) is not None,
+        context.time.now_ts,
+        (value, lost, earned),
+    )
+
+
+def activity_mix_explained(
+    kind_volume: tuple[float, ...],
+    last_meeting: float | None,
+    any_call: bool,
+    now_ts: float,
+    scored: tuple[float, float, float],
+) -> Explained:
+    """`last_meeting`: when the latest held meeting was; `scored`: (value, lost, earned)."""
+    value, lost, earned = scored
+    labels = ("emails", "meetings", "calls", "tasks")
+    used = [label for label, volume in zip(labels, kind_volume, strict=True) if volume > 0]
+    detail = "channels in use: " + ", ".join(used) if used else "no channel in use"
     if last_meeting is None:
-        if tally.last_of(_CALL) is None:
+        if not any_call:
             return detail, [candidate(lost, 0, "no meeting or call yet, only written contact")]
         return detail, []
-    days = int((context.time.now_ts - last_meeting) // DAY_SECONDS)
+    days = int((now_ts - last_meeting) // DAY_SECONDS)
     if days >= NO_MEETING_AFTER_DAYS:
         return detail, [candidate(lost, days, f"no meeting in {days} days")]
     if value >= 0.8:

@@ -24,7 +24,6 @@ from scoring.model import (
     RecordRef,
     RecordScope,
     ScoringSettings,
-    StakeholderRole,
     Trend,
 )
 from scoring.prepared import (
@@ -36,7 +35,8 @@ from scoring.prepared import (
 )
 from scoring.rollup import (
     PersonReading,
-    describe_silence,
+    PersonViews,
+    Silence,
     is_rolled_up,
     person_scope,
     rolled_up_health,
@@ -227,12 +227,14 @@ class RecordScorer:
         person_rows: PersonRows,
     ) -> RecordHealth:
         """A deal's or account's health from its people's (scoring.rollup)."""
-        readings = {person: self._reading(person, person_rows) for person in sorted(scope.people)}
 
-        def describe(person: RecordRef, role: StakeholderRole, reading: PersonReading) -> str:
-            rows = person_rows(person)
-            silence = silence_of(tally_record(person_scope(person), rows, self.time), self.time)
-            return describe_silence(f"{self._name(person)} ({role})", silence, reading)
+        def reading(person: RecordRef) -> PersonReading:
+            return self._reading(person, person_rows)
+
+        def silence(person: RecordRef) -> Silence:
+            return silence_of(
+                tally_record(person_scope(person), person_rows(person), self.time), self.time
+            )
 
         return rolled_up_health(
             scope,
@@ -240,9 +242,7 @@ class RecordScorer:
             pooled_before,
             kpis,
             (factors, reasons),
-            readings,
-            describe,
-            self._name,
+            PersonViews(reading, silence, self._name),
             self.settings,
             self.time.now_ts,
         )

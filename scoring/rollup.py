@@ -358,15 +358,22 @@ def is_rolled_up(scope: RecordScope) -> bool:
 Describe = Callable[[RecordRef, StakeholderRole, PersonReading], str]
 
 
+class PersonViews(NamedTuple):
+    """How a core reads a person of a roll-up: their reading, their silence (for the
+    reason that names them), their display name."""
+
+    reading: Callable[[RecordRef], PersonReading]
+    silence: Callable[[RecordRef], Silence]
+    name: Callable[[RecordRef], str]
+
+
 def rolled_up_health(
     scope: RecordScope,
     pooled: Reading,
     pooled_before: Reading,
     kpis: Kpis,
     pooled_explained: tuple[tuple[Factor, ...], tuple[str, ...]],
-    readings: Readings,
-    describe: Describe,
-    name: Callable[[RecordRef], str],
+    views: PersonViews,
     settings: ScoringSettings,
     now_ts: float,
 ) -> RecordHealth:
@@ -378,6 +385,12 @@ def rolled_up_health(
     come first. Both scoring cores (scoring.pipeline, scoring.columnar) end here.
     """
     assert pooled.score is not None
+    reading, silence, name = views
+    readings = {person: reading(person) for person in sorted(scope.people)}
+
+    def describe(person: RecordRef, role: StakeholderRole, reading: PersonReading) -> str:
+        return describe_silence(f"{name(person)} ({role})", silence(person), reading)
+
     if scope.record.type == RecordType.OPPORTUNITY:
         rollup = deal_rollup(
             scope, pooled.score, pooled_before.score, readings, settings.good_min, describe, name

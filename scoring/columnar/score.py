@@ -30,24 +30,22 @@ from scoring.columnar.visits import build_visits, set_tables
 from scoring.explain import (
     AWAITING_REPLY_DAYS,
     LAST_INVITATIONS,
-    MAX_REASONS,
-    NO_MEETING_AFTER_DAYS,
-    RECENT_DAYS,
-    RHYTHM_WORDS,
-    SLOW_REPLY_HOURS,
     UNANSWERED_AFTER_HOURS,
-    WAITING_ON_US_IMPACT,
     Candidate,
-    _days_ago,
-    _duration,
-    _percent,
+    activity_mix_explained,
     as_date,
-    candidate,
+    awaiting_reasons,
+    engagement_detail,
+    explained,
+    factor_points,
+    frequency_explained,
     plural,
+    recency_explained,
+    reply_speed,
+    skipped_meetings,
+    unanswered_reasons,
 )
 from scoring.factors import (
-    EXPECTED_GAP_DAYS,
-    FACTOR_WEIGHTS,
     FactorValues,
     channel_points,
     days_since_engaged,
@@ -65,7 +63,6 @@ from scoring.model import (
     Response,
     Role,
     ScoringSettings,
-    StakeholderRole,
     Trend,
 )
 from scoring.pipeline import failed
@@ -81,8 +78,8 @@ from scoring.prepared import (
 )
 from scoring.rollup import (
     PersonReading,
+    PersonViews,
     Silence,
-    describe_silence,
     is_rolled_up,
     person_scope,
     rolled_up_health,
@@ -507,97 +504,47 @@ class _Scorer:
     def explain(
         self, index: int, scope: RecordScope, values: FactorValues, signals: Signals
     ) -> tuple[tuple[Factor, ...], tuple[str, ...]]:
-        recency, frequency, engagement, activity_mix = values
-        w_recency, w_frequency, w_engagement, w_activity_mix = FACTOR_WEIGHTS
-        p_recency, p_frequency = 100 * w_recency * recency, 100 * w_frequency * frequency
-        p_engagement, p_activity_mix = (
-            100 * w_engagement * engagement,
-            100 * w_activity_mix * activity_mix,
-        )
-        recency_detail, candidates = self._recency(
-            index, scope, signals, recency, 100 * w_recency - p_recency, p_recency
-        )
-        frequency_detail, more = self._frequency(
-            index, frequency, 100 * w_frequency - p_frequency, p_frequency
-        )
-        candidates += more
-        engagement_detail, more = self._engagement(
-            index, scope, signals, 100 * w_engagement - p_engagement, p_engagement
-        )
-        candidates += more
-        mix_detail, more = self._activity_mix(
-            index, signals, activity_mix, 100 * w_activity_mix - p_activity_mix, p_activity_mix
-        )
-        candidates += more
-        candidates.sort()
-        factors = (
-            Factor("recency", recency, w_recency, p_recency, recency_detail),
-            Factor("frequency", frequency, w_frequency, p_frequency, frequency_detail),
-            Factor("engagement", engagement, w_engagement, p_engagement, engagement_detail),
-            Factor("activity_mix", activity_mix, w_activity_mix, p_activity_mix, mix_detail),
-        )
-        return factors, tuple(text for _, _, text in candidates[:MAX_REASONS])
-
-    def _recency(
-        self,
-        index: int,
-        scope: RecordScope,
-        signals: Signals,
-        value: float,
-        lost: float,
-        earned: float,
-    ) -> tuple[str, list[Candidate]]:
+        """scoring.explain.explain over the figures (the same sentences, built by the
+        same functions)."""
+        points = factor_points(values)
         frequency = self.settings.frequency
-        gap = EXPECTED_GAP_DAYS[frequency]
-        rhythm = f"a {RHYTHM_WORDS[frequency]} rhythm allows {gap:g} days"
         last = signals.last_engaged
-        if last is None:
-            text = f"no reply, call or meeting from {scope.name} yet"
-            return f"no reply, call or meeting from the customer yet; {rhythm}", [
-                candidate(lost, 0, text)
-            ]
-        days = round(days_since_engaged(signals) or 0)
-        date, who = as_date(last.ts), self._engaged_person(last, scope)
-        detail = f"last two-way contact {date} ({_days_ago(days)}); {rhythm}"
-        if value < 1:
-            text = f"no reply, call or meeting from {who} since {date} ({days} days)"
-            return detail, [candidate(lost, days, text)]
-        return detail, [candidate(earned, 0, f"last two-way contact with {who} on {date}")]
-
-    def _frequency(
-        self, index: int, value: float, lost: float, earned: float
-    ) -> tuple[str, list[Candidate]]:
-        frequency = self.settings.frequency
-        recent = self.recent_engaged[index]
-        contacts = f"{plural(recent, 'two-way contact')} in the last {RECENT_DAYS} days"
-        expected = max(1, round(RECENT_DAYS / EXPECTED_GAP_DAYS[frequency]))
-        detail = f"{contacts}, about {expected} expected"
-        if value < 1:
-            rhythm = RHYTHM_WORDS[frequency]
-            text = f"{contacts}; a {rhythm} rhythm expects about {expected}"
-            return detail, [candidate(lost, -value, text)]
-        return detail, [candidate(earned, value, contacts)]
-
-    def _engagement(
-        self, index: int, scope: RecordScope, signals: Signals, lost: float, earned: float
-    ) -> tuple[str, list[Candidate]]:
-        parts = []
-        if signals.asked_weight > 0:
-            share = _percent(signals.answered_weight / signals.asked_weight)
-            parts.append(f"replies to our emails earn {share} of full credit")
-        if signals.acceptance_weight > 0:
-            share = _percent(signals.acceptance_sum / signals.acceptance_weight)
-            parts.append(f"accepted {share} of our meeting invitations")
-        if signals.outbound_volume > 0 and signals.inbound_volume > 0:
-            ratio = signals.inbound_volume / signals.outbound_volume
-            parts.append(f"{ratio:.1f} of their emails for each of ours")
-        detail = "; ".join(parts) or "nothing from the customer to measure yet"
-        return detail, [
-            *self._unanswered(index, scope, lost),
-            *self._awaiting_our_reply(index, scope),
-            *self._skipped_meetings(index, scope, lost),
-            *self._reply_speed(index, scope, lost, earned),
-        ]
+        engaged = None
+        if last is not None:
+            days = round(days_since_engaged(signals) or 0)
+            engaged = (last.ts, days, self._engaged_person(last, scope))
+        lost, earned = points.engagement
+        last_meeting = self.last_meeting[index]
+        return explained(
+            values,
+            points,
+            recency_explained(frequency, scope.name, engaged, values[0], *points.recency),
+            frequency_explained(
+                frequency, self.recent_engaged[index], values[1], *points.frequency
+            ),
+            (
+                engagement_detail(signals),
+                [
+                    *self._unanswered(index, scope, lost),
+                    *self._awaiting_our_reply(index, scope),
+                    *self._skipped_meetings(index, scope, lost),
+                    *reply_speed(
+                        self.replies_by_them[index],
+                        self.hours_by_them[index],
+                        scope.name,
+                        lost,
+                        earned,
+                    ),
+                ],
+            ),
+            activity_mix_explained(
+                signals.kind_volume,
+                self._ts(last_meeting) if last_meeting >= 0 else None,
+                self.last_call[index] >= 0,
+                self.time.now_ts,
+                (values[3], *points.activity_mix),
+            ),
+        )
 
     def unanswered_turns(self, index: int) -> list[tuple[float, int, int]]:
         """(started ts, messages, opener visit) of our turns left unanswered
@@ -624,11 +571,7 @@ class _Scorer:
                 entry = waiting.setdefault(self._name_in(ref, scope), [0, started_ts])
                 entry[0] += messages
                 entry[1] = min(entry[1], started_ts)
-        reasons = []
-        for name, (emails, since) in waiting.items():
-            text = f"{plural(int(emails), 'email')} to {name} unanswered since {as_date(since)}"
-            reasons.append(candidate(lost, emails, text))
-        return reasons
+        return unanswered_reasons(waiting, lost)
 
     def _awaiting_candidates(self) -> set[int]:
         """Records with an email of one of their people that may await our reply."""
@@ -692,15 +635,9 @@ class _Scorer:
                 code = int(self.columns.party_set[position])
                 if code >= 0:
                     heard_from_us.update(p.ref for p in self.columns.sets.external[code])
-        reasons = []
-        for person, (emails, since) in waiting.items():
-            name = self._name_in(person, scope)
-            text = (
-                f"{plural(int(emails), 'email')} from {name} awaiting our reply since "
-                f"{as_date(since)}"
-            )
-            reasons.append(candidate(WAITING_ON_US_IMPACT, emails, text))
-        return reasons
+        return awaiting_reasons(
+            [(self._name_in(person, scope), entry) for person, entry in waiting.items()]
+        )
 
     def invitations(self, index: int) -> list[tuple[RecordRef, Response]]:
         refs = self.refs
@@ -715,55 +652,10 @@ class _Scorer:
         answers: dict[RecordRef, list[Response]] = {}
         for person, response in self.invitations(index):
             answers.setdefault(person, []).append(response)
-        reasons = []
-        for person, responses in answers.items():
-            last = responses[-LAST_INVITATIONS:]
-            declined, unanswered = last.count(_DECLINED), last.count(_NO_ANSWER)
-            if declined + unanswered == 0:
-                continue
-            name, of = self._name_in(person, scope), f"of the last {plural(len(last), 'meeting')}"
-            if not unanswered:
-                text = f"{name} declined {declined} {of}"
-            elif not declined:
-                text = f"{name} left {unanswered} {of} unanswered"
-            else:
-                text = f"{name} skipped {declined + unanswered} {of} ({declined} declined)"
-            reasons.append(candidate(lost, declined + unanswered, text))
-        return reasons
-
-    def _reply_speed(
-        self, index: int, scope: RecordScope, lost: float, earned: float
-    ) -> list[Candidate]:
-        replies = self.replies_by_them[index]
-        if not replies:
-            return []
-        hours = self.hours_by_them[index] / replies
-        who = scope.name
-        if hours > SLOW_REPLY_HOURS:
-            return [candidate(lost, hours, f"{who} takes {_duration(hours)} to reply on average")]
-        text = f"{who} replies within {_duration(hours)} on average"
-        return [candidate(earned / 2, -hours, text)]
-
-    def _activity_mix(
-        self, index: int, signals: Signals, value: float, lost: float, earned: float
-    ) -> tuple[str, list[Candidate]]:
-        labels = ("emails", "meetings", "calls", "tasks")
-        used = [
-            label for label, volume in zip(labels, signals.kind_volume, strict=True) if volume > 0
-        ]
-        detail = "channels in use: " + ", ".join(used) if used else "no channel in use"
-        last_meeting = self.last_meeting[index]
-        if last_meeting < 0:
-            if self.last_call[index] < 0:
-                return detail, [candidate(lost, 0, "no meeting or call yet, only written contact")]
-            return detail, []
-        meeting_ts = self._ts(last_meeting)
-        days = int((self.time.now_ts - meeting_ts) // DAY_SECONDS)
-        if days >= NO_MEETING_AFTER_DAYS:
-            return detail, [candidate(lost, days, f"no meeting in {days} days")]
-        if value >= 0.8:
-            return detail, [candidate(earned, 0, f"last meeting on {as_date(meeting_ts)}")]
-        return detail, []
+        return skipped_meetings(
+            [(self._name_in(person, scope), responses) for person, responses in answers.items()],
+            lost,
+        )
 
     def _engaged_person(self, row: PreparedInteraction, scope: RecordScope) -> str:
         people = scope.people
@@ -825,20 +717,13 @@ class _Scorer:
         factors: tuple[Factor, ...],
         reasons: tuple[str, ...],
     ) -> RecordHealth:
-        readings = {person: self.reading(person) for person in sorted(scope.people)}
-
-        def describe(person: RecordRef, role: StakeholderRole, reading: PersonReading) -> str:
-            return describe_silence(f"{self._name(person)} ({role})", self.silence(person), reading)
-
         return rolled_up_health(
             scope,
             pooled,
             pooled_before,
             kpis,
             (factors, reasons),
-            readings,
-            describe,
-            self._name,
+            PersonViews(self.reading, self.silence, self._name),
             self.settings,
             self.time.now_ts,
         )
