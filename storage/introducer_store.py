@@ -63,10 +63,19 @@ def _stored(session: Session) -> dict[tuple[str, str, str], tuple[Any, ...]]:
 
 
 def replace_introducers(
-    *, session: Session, rows: Iterable[IntroducerRow], now: datetime
+    *,
+    session: Session,
+    rows: Iterable[IntroducerRow],
+    now: datetime,
+    records: Collection[tuple[str, str]] | None = None,
 ) -> IntroducerCounts:
-    """Make the table hold exactly `rows`, writing only what differs."""
+    """Make the table hold exactly `rows`, writing only what differs; with `records`
+    ((record type, record id) pairs), only those records' rows are replaced and every
+    other row stays."""
     stored = _stored(session)
+    if records is not None:
+        wanted = frozenset(records)
+        stored = {key: values for key, values in stored.items() if key[:2] in wanted}
     desired = {row.key: row for row in rows}
     new = [row for key, row in desired.items() if key not in stored]
     changed = [row for key, row in desired.items() if key in stored and stored[key] != row.values]

@@ -178,13 +178,15 @@ def _update(engine: Engine, activity_id: str, change: str, customer: str, days: 
 
 def _stored(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Everything a tick writes that a reader sees: health, KPIs and reasons, history,
-    interactions."""
+    who knows whom (without when it was computed), interactions."""
     tables = {
         **{
             name: f"SELECT id, health_score, health_state, health_trend FROM {name}"
             for name in HEALTH_TABLES
         },
         "relationship_kpi": "SELECT * FROM relationship_kpi",
+        "introducer": "SELECT record_type, record_id, system_user_id, rank, strength,"
+        " strength_label, last_interaction_at FROM introducer",
         "health_snapshot": "SELECT * FROM health_snapshot",
         "interaction": "SELECT key, kind, direction, occurred_at, parties, regarding_type,"
         " regarding_id, opens FROM interaction",
@@ -291,3 +293,18 @@ def test_writing_health_back_is_not_a_crm_change(book: Engine) -> None:
     assert run_once(book, now=NOW, regrade_every=EVERY).scoring == "changed"
 
     assert run_once(book, now=NOW, regrade_every=EVERY).scoring == "skipped"
+
+
+def test_a_new_activity_ranks_the_introducers_of_the_people_it_names(book: Engine) -> None:
+    f.email(book, sender=USERS[1], to=[CUSTOMERS[3]], at=f.days_ago(1))  # Bo writes to Sam
+
+    summary = run_once(book, now=NOW, regrade_every=EVERY)
+
+    assert summary.scoring == "changed"
+    with book.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT record_id, system_user_id, rank FROM introducer ORDER BY 1, 2")
+        ).all()
+    # Sam's introducer is Bo now; Dana's (c1) and Kim's (c3), ranked at the first tick, stay.
+    assert ("c4", "u2", 1) in [tuple(row) for row in rows]
+    assert {row[0] for row in rows} >= {"c1", "c3", "c4"}

@@ -11,6 +11,13 @@ The run stores them at the end with `store_introducers`, in one transaction
 that reads the exclusions again: a colleague who opted out while the run was
 scoring is never written. `refresh_introducers` is the same on its own.
 
+An incremental tick ranks only the contacts and leads its changes touched
+(`IntroducerRanking.within`) and replaces only their rows: a person's
+introducers rest on nothing but the interactions they are a party to, the
+colleagues, the exclusions, the settings and `now`, and a change to any of
+the others regrades every record (worker.run.tick), so the rows match what a
+regrade at that `now` ranks.
+
 With the admin switch `switch.who_knows_whom` off nothing is computed and
 every stored row goes.
 """
@@ -63,6 +70,11 @@ class IntroducerRanking:
     colleagues: frozenset[str]
     excluded: frozenset[str]
     configured_exclusions: tuple[str, ...]  # RAPPORT_EXCLUDED_USERS
+    partial: bool = False  # `records` are some of the book's: only theirs are stored
+
+    def within(self, records: Collection[RecordRef]) -> IntroducerRanking:
+        """The ranking of these records only (those that are contacts or open leads)."""
+        return replace(self, records=self.records.intersection(records), partial=True)
 
     def rows(
         self, interactions: Iterable[Interaction], within: Collection[RecordRef] | None = None
@@ -129,7 +141,8 @@ def introducer_ranking(
 def store_introducers(
     engine: Engine, ranking: IntroducerRanking | None, rows: list[IntroducerRow]
 ) -> IntroducerSummary:
-    """Make the stored introducers exactly `rows`, ranked under `ranking`.
+    """Make the stored introducers exactly `rows`, ranked under `ranking` (of its
+    records only, when it is `partial`).
 
     The switch and the exclusions are read again in the writing transaction:
     switched off meanwhile, every row goes; a colleague excluded meanwhile
@@ -144,10 +157,12 @@ def store_introducers(
         excluded = excluded_colleagues(
             session=session, configured=ranking.configured_exclusions, now=ranking.now
         )
+        some = ranking.records if ranking.partial else None
         if excluded != ranking.excluded:
             ranking = replace(ranking, excluded=excluded)
-            rows = ranking.columnar_rows(read_columns(engine))
-        counts = replace_introducers(session=session, rows=rows, now=ranking.now)
+            rows = ranking.columnar_rows(read_columns(engine, refs=some))
+        replaced = None if some is None else [(ref.type.value, ref.id) for ref in some]
+        counts = replace_introducers(session=session, rows=rows, now=ranking.now, records=replaced)
     records = len({(row.record_type, row.record_id) for row in rows})
     log.debug("introducers refreshed", records=records, **vars(counts))
     return IntroducerSummary(enabled=True, records=records, written=counts)

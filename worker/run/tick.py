@@ -222,14 +222,12 @@ def _run_once(
     summary.seconds["load"] = clock() - started
 
     started = clock()
-    # Introducers are ranked for the whole book at a regrade (storing them replaces them all).
-    ranking = (
-        None
-        if records is not None
-        else introducer_ranking(
-            engine, now=now, excluded_users=excluded_users, crm=crm, admin=admin
-        )
+    # Introducers: the whole book's at a regrade, else those of the contacts and leads scored.
+    ranking = introducer_ranking(
+        engine, now=now, excluded_users=excluded_users, crm=crm, admin=admin
     )
+    if ranking is not None and records is not None:
+        ranking = ranking.within(records)
     scored = score_and_write(
         engine,
         crm,
@@ -248,9 +246,8 @@ def _run_once(
     # Each process ranks introducers after its write-back: the health is all
     # written when the last process has written it.
     summary.seconds["score_and_write"] = scored.written_at - started
-    if records is None:
-        summary.introducers = store_introducers(engine, ranking, scored.introducers)
-        summary.seconds["introducers"] = clock() - scored.written_at
+    summary.introducers = store_introducers(engine, ranking, scored.introducers)
+    summary.seconds["introducers"] = clock() - scored.written_at
     with session_scope(engine) as session:
         # What an earlier run wrote for a subject erased while it ran, when it died
         # before its sweep (this run's own late writes go in erasures_outlast_run's).
