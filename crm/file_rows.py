@@ -203,6 +203,10 @@ def _not_in_future(value: datetime | None, info: ValidationInfo) -> datetime | N
     return value
 
 
+# When a CRM record was created: never after the run's now.
+CreatedAt = Annotated[Timestamp, AfterValidator(_not_in_future)]
+
+
 class SystemUserRow(FileRow):
     table: ClassVar[str] = "system_user"
 
@@ -228,7 +232,7 @@ class AccountRow(FileRow):
     name: Text
     primary_contact_id: Reference = None
     owner_id: Reference = None
-    created_at: Annotated[Timestamp, AfterValidator(_not_in_future)] = None
+    created_at: CreatedAt = None
 
 
 class ContactRow(FileRow):
@@ -241,7 +245,7 @@ class ContactRow(FileRow):
     email2: OptionalEmail = None
     email3: OptionalEmail = None
     account_id: Reference = None
-    created_at: Annotated[Timestamp, AfterValidator(_not_in_future)] = None
+    created_at: CreatedAt = None
 
 
 class LeadRow(FileRow):
@@ -256,7 +260,7 @@ class LeadRow(FileRow):
         "open"
     )
     owner_id: Reference = None
-    created_at: Annotated[Timestamp, AfterValidator(_not_in_future)] = None
+    created_at: CreatedAt = None
 
 
 class OpportunityRow(FileRow):
@@ -283,7 +287,7 @@ class OpportunityRow(FileRow):
     ] = None
     estimated_close_date: Day = None
     actual_close_date: Day = None
-    created_at: Annotated[Timestamp, AfterValidator(_not_in_future)] = None
+    created_at: CreatedAt = None
 
 
 class StakeholderRow(FileRow):
