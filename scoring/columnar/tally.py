@@ -167,25 +167,31 @@ def tally_book(
     settings_weights: dict[Kind, float],
     time: ScoringTime,
 ) -> BookTally:
+    # Arrays the length of the visits (millions) are the run's memory: each is
+    # dropped (del) as soon as what needs it is summed, and codes are kept small.
     record, position = visits.record, visits.position
-    kind_of = columns.kind[position]
+    kind_of = columns.kind[position].astype(np.int8)
     inbound = columns.inbound[position]
     ts_i = columns.ts  # per interaction, as scoring.prepared computes it
     ts = ts_i[position]
     now_ts, trend_ts = time.now_ts, time.trend_ts
     # Per interaction: influence weight x decay as of now (0 after now).
     age = ts_i - now_ts
+    del ts_i
     kind_weight = np.array(
         [settings_weights[kind] for kind in (Kind.EMAIL, Kind.MEETING, Kind.CALL, Kind.TASK)]
     )
     decay = np.exp(_DECAY_RATE * np.minimum(age, 0.0))
     weight_i = np.where(age <= 0, kind_weight[columns.kind] * decay, 0.0)
+    del age, decay
     weight = weight_i[position]
-    slot = np.where(kind_of == TASK, 6, kind_of * 2 + inbound)
+    del weight_i
+    slot = np.where(kind_of == TASK, 6, kind_of * 2 + inbound).astype(np.int8)
     planned = columns.planned[position] & (ts <= now_ts)
     seen = ts <= now_ts
     history = seen & ~planned
     set_of = columns.party_set[position]
+    contacted = _most_contacted(record, set_of, history, tables, records)
 
     # Per visit: held and engaged (scoring.tally.Tally.add).
     engaged = (kind_of == CALL) & history
@@ -200,6 +206,7 @@ def tally_book(
     engaged |= theirs & wrote
     loop = theirs & ~wrote
     held &= ~loop
+    del author, wrote, theirs
     # Meetings: from the answers of the record's people among the invitees.
     meeting = np.flatnonzero(history & (kind_of == MEETING))
     m_set_safe = tables.of(set_of[meeting])
@@ -210,6 +217,7 @@ def tally_book(
     a_role = tables.party_role[party]
     a_response = tables.party_response[party]
     a_record = record[meeting[owner]]
+    del set_of
     in_people = contains(visits.members, a_record * visits.people_count + a_person)
     any_in_people = np.bincount(owner[in_people], minlength=len(meeting)) > 0
     attendee = in_people | ~any_in_people[owner]
@@ -236,6 +244,7 @@ def tally_book(
     # acceptance_sum: weight * acceptance / attendees, per meeting with attendees
     acc_visit = meeting[with_attendees]
     acc_value = weight[acc_visit] * m_acceptance[with_attendees] / attendees[with_attendees]
+    del owner, offset, party, a_person, a_role, a_response, a_record, in_people, attendee
 
     def reading(as_of_ts: float) -> Reading:
         upto = ts <= as_of_ts
@@ -245,7 +254,7 @@ def tally_book(
             records, SLOTS
         )
         last_engaged = _last_per_record(record, eng, records)
-        threaded_ours = hd & (kind_of == EMAIL) & ~inbound & (conversation >= 0)
+        threaded_ours = hd & (kind_of == EMAIL) & ~inbound & has_thread
         engaged_at = np.where(last_engaged >= 0, last_engaged, -1)[record]
         silent_mask = threaded_ours & (np.arange(len(record)) > engaged_at)
         acc_upto = ts[acc_visit] <= as_of_ts
@@ -275,7 +284,8 @@ def tally_book(
 
     # Turns: runs of emails from one side within one (record, conversation).
     conversation = columns.conversation[position]
-    threaded = np.flatnonzero(held & (kind_of == EMAIL) & (conversation >= 0))
+    has_thread = conversation >= 0
+    threaded = np.flatnonzero(held & (kind_of == EMAIL) & has_thread)
     order = np.argsort(
         record[threaded] * (len(columns.conversations) + 1) + conversation[threaded],
         kind="stable",
@@ -314,13 +324,16 @@ def tally_book(
     open_ours = np.flatnonzero(last_turn & ~turn_inbound)
     # Open turns by record, in the order their conversation first appeared.
     open_ours = open_ours[np.argsort(turn_record[open_ours], kind="stable")]
+    del order, t_group, new_group, new_turn, turn_of, threaded, conversation
 
     now_reading = reading(now_ts)
     before_reading = reading(trend_ts)
+    in_the_loop = _count(record, loop & has_thread, records)
 
     # KPIs.
     key = record[history] * SLOTS + slot[history]
     counts = np.bincount(key, minlength=records * SLOTS).reshape(records, SLOTS)
+    del key
     week = (ts - time.timeline_start_ts) // WEEK_SECONDS
     column = np.array([0, 1, 2, 2, 3, 3, -1])[slot]
     off = (column < 0) | (week < 0) | (week >= TIMELINE_WEEKS)
@@ -330,6 +343,7 @@ def tally_book(
     timeline = np.bincount(
         record[history] * BINS + week_slot[history].astype(np.int64), minlength=records * BINS
     ).reshape(records, BINS)
+    del week, column, off, week_slot
     team_i, customer_i = _minutes(columns, tables)
     opens_v, clicks_v = columns.opens[position], columns.clicks[position]
     future = ~seen
@@ -340,7 +354,6 @@ def tally_book(
     threaded_side[:, 0] = np.bincount(record[t_visit[~t_inbound]], minlength=records)
     threaded_side[:, 1] = np.bincount(record[t_visit[t_inbound]], minlength=records)
     us = ~them
-    contacted = _most_contacted(record, set_of, history, tables, records)
     return BookTally(
         records=records,
         visits=visits,
@@ -364,7 +377,7 @@ def tally_book(
         last_call=_last_per_record(record, held & (kind_of == CALL), records),
         recent_engaged=recent_engaged,
         threaded=threaded_side,
-        in_the_loop=_count(record, loop & (conversation >= 0), records),
+        in_the_loop=in_the_loop,
         replies_by_us=np.bincount(reply_record[us], minlength=records),
         replies_by_them=np.bincount(reply_record[them], minlength=records),
         answered_by_us=_weighted(

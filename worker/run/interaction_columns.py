@@ -36,6 +36,7 @@ from scoring.columnar.columns import (
 from scoring.model import Party, RecordRef, RecordType, Response, Role
 from storage.packed_parties import FIELD_SEPARATOR, PARTY_SEPARATOR
 from worker.run.interaction_copy import COPY_QUERY, Block, copy_blocks, distinct
+from worker.run.malloc_arenas import large_blocks_returned
 
 T = TypeVar("T")
 CHUNK_ROWS = 50_000
@@ -71,6 +72,7 @@ def read_columns(
     """Every stored interaction, as columns in scoring's chronological order; with
     `refs`, only those that reach one of them (an incremental tick's records and
     their people: everything scoring reads for them)."""
+    large_blocks_returned()  # the book's arrays are given back when freed
     postgres = engine.dialect.name == "postgresql"
     builder = ColumnsBuilder()
     decoder = _Parties(builder, engine, postgres)

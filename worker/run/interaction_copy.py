@@ -104,20 +104,27 @@ def _gather(raw: Bytes, at: Ints, width: int) -> Bytes:
 
 
 def _strings(raw: Bytes, at: Ints, length: Ints) -> npt.NDArray[np.bytes_]:
-    """The bytes at `at` of `length` each, as one fixed-width bytes array."""
+    """The bytes at `at` of `length` each, as one fixed-width bytes array (gathered
+    _STRING_ROWS rows at a time: the index arrays hold one integer per byte)."""
     rows = len(at)
     width = int(length.max()) if rows else 0
     if width == 0:
         return np.zeros(rows, dtype="S1")
-    total = int(length.sum())
-    starts = np.cumsum(length) - length
-    step = np.arange(total, dtype=np.int64) - np.repeat(starts, length)
     padded = np.zeros(rows * width, dtype=np.uint8)
-    padded[np.repeat(np.arange(rows, dtype=np.int64) * width, length) + step] = raw[
-        np.repeat(at, length) + step
-    ]
+    for first in range(0, rows, _STRING_ROWS):
+        lengths = length[first : first + _STRING_ROWS]
+        total = int(lengths.sum())
+        starts = np.cumsum(lengths) - lengths
+        step = np.arange(total, dtype=np.int64) - np.repeat(starts, lengths)
+        row = np.arange(first, first + len(lengths), dtype=np.int64) * width
+        padded[np.repeat(row, lengths) + step] = raw[
+            np.repeat(at[first : first + _STRING_ROWS], lengths) + step
+        ]
     strings: npt.NDArray[np.bytes_] = padded.view(f"S{width}")
     return strings
+
+
+_STRING_ROWS = 8_192
 
 
 def copy_blocks(read: Callable[[], bytes | None], chunk: int) -> Iterator[Block]:
