@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from storage.crm_tables import SystemUser
 from storage.directory import normalise_address
-from storage.introducer_store import OPTED_OUT_KEY
+from storage.introducer_store import OPTED_OUT_KEY, load_introducers
 from storage.settings_repo import load_settings
 from storage.suppression import TOKEN_PREFIX, record_reference, store_hasher
 from storage.sync_tables import Mailbox
@@ -88,3 +89,23 @@ def excluded_colleagues(
         if mailbox_excludes(status) or mailbox_id.lower() in names:
             excluded.add(user_id)
     return frozenset(excluded | opted_out_colleagues(session=session, user_ids=user_ids, now=now))
+
+
+def without_excluded(
+    *, session: Session, rows: list[dict[str, Any]], configured: Iterable[str], now: datetime
+) -> list[dict[str, Any]]:
+    """Stored introducer rows (with `system_user_id`) without the colleagues who must
+    never appear: read now, so an exclusion or opt-out since the run that wrote the rows
+    counts already. What the record page, the drafts and `rapport introducers` show."""
+    if not rows:
+        return rows
+    hidden = excluded_colleagues(session=session, configured=configured, now=now)
+    return [row for row in rows if row["system_user_id"] not in hidden]
+
+
+def current_introducers(
+    *, session: Session, record_type: str, record_id: str, configured: Iterable[str], now: datetime
+) -> list[dict[str, Any]]:
+    """A contact's or lead's stored introducers, strongest first, `without_excluded`."""
+    rows = load_introducers(session=session, record_type=record_type, record_id=record_id)
+    return without_excluded(session=session, rows=rows, configured=configured, now=now)

@@ -8,7 +8,8 @@ The seller asking is the viewer (their system user); in the trial, which has non
 the record's owner. A record the viewer may not see, a record type other than
 contact or lead, or a colleague who is not one of its introducers is a 404, as a
 record that does not exist; so is a colleague excluded or opted out since the last
-introducers run (web.record.current_introducers, as `rapport introducers draft`).
+introducers run (storage.introducer_optout_read.current_introducers, as `rapport
+introducers draft`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from sqlmodel import Session
 from insights import introductions
 from insights.notice import EMPLOYMENT_NOTICE
 from storage import insights_read, introductions_read
+from storage.introducer_optout_read import current_introducers
 from web.identity import Viewer
-from web.record import RecordNotFound, current_introducers, visible_record
+from web.record import RecordNotFound, visible_record
 from web.visibility import Visibility
 
 PERSON_TYPES = ("contact", "lead")
@@ -68,7 +70,9 @@ def introduction_eml(
     requester = introductions.Colleague(
         found[1], introductions_read.user_email(session=session, system_user_id=found[0])
     )
-    rows = current_introducers(session, record_type, record_id, now, excluded)
+    rows = current_introducers(
+        session=session, record_type=record_type, record_id=record_id, configured=excluded, now=now
+    )
     chosen = introductions.choose_introducer(rows, requester_id=found[0], named=introducer)
     if chosen is None:
         raise RecordNotFound(record_id)

@@ -17,8 +17,7 @@ from insights import similar_deals, timeline, views
 from insights.notice import EMPLOYMENT_NOTICE
 from storage import health_read, insights_read, news_store, similar_deals_read
 from storage.crm_tables import OpportunityStakeholder
-from storage.introducer_optout_read import excluded_colleagues
-from storage.introducer_store import load_introducers
+from storage.introducer_optout_read import current_introducers
 from storage.rapport_tables import RelationshipKpi
 from storage.types import core_table
 from storage.writeback import RECORD_TABLES
@@ -50,19 +49,6 @@ KPI_FIELDS = (
     "next_activity_kind",
     "computed_at",
 )
-
-
-def current_introducers(
-    session: Session, record_type: str, record_id: str, now: datetime, excluded: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    """A person's stored introducers without the colleagues excluded (`excluded`:
-    RAPPORT_EXCLUDED_USERS, read when the app was built) or opted out since the last
-    introducers run wrote them, as `rapport introducers draft` leaves them out."""
-    rows = load_introducers(session=session, record_type=record_type, record_id=record_id)
-    if not rows:
-        return rows
-    hidden = excluded_colleagues(session=session, configured=excluded, now=now)
-    return [row for row in rows if row["system_user_id"] not in hidden]
 
 
 class RecordNotFound(LookupError):
@@ -206,7 +192,9 @@ def _introducers(
 ) -> list[dict[str, Any]]:
     if record_type not in ("contact", "lead"):
         return []
-    return current_introducers(session, record_type, record_id, now, excluded)
+    return current_introducers(
+        session=session, record_type=record_type, record_id=record_id, configured=excluded, now=now
+    )
 
 
 def _similar(session: Session, opportunity_id: str, now: datetime) -> dict[str, Any] | None:

@@ -78,8 +78,7 @@ def opt_in(ctx: typer.Context, user: UserArgument, as_json: JsonFlag = False) ->
 def introducers_of(store: Engine, excluded: tuple[str, ...], record: str) -> dict[str, Any]:
     """`excluded`: RAPPORT_EXCLUDED_USERS, never shown whatever the last run wrote."""
     from storage.engine import session_scope
-    from storage.introducer_optout_read import excluded_colleagues
-    from storage.introducer_store import load_introducers
+    from storage.introducer_optout_read import current_introducers
     from worker.admin_settings import current_settings
     from worker.cli import commands
     from worker.run.introducers import SWITCH
@@ -96,10 +95,13 @@ def introducers_of(store: Engine, excluded: tuple[str, ...], record: str) -> dic
         return payload
     now = datetime.now(UTC)
     with session_scope(store) as session:
-        rows = load_introducers(session=session, record_type=record_type, record_id=record_id)
-        # Rows are written by the last run; an exclusion added since then counts already.
-        hidden = excluded_colleagues(session=session, configured=excluded, now=now)
-    shown = [row for row in rows if row["system_user_id"] not in hidden]
+        shown = current_introducers(
+            session=session,
+            record_type=record_type,
+            record_id=record_id,
+            configured=excluded,
+            now=now,
+        )
     payload["introducers"] = [
         {
             "rank": rank,

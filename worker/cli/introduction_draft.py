@@ -46,14 +46,6 @@ def _require_switch(settings: Mapping[str, Any]) -> None:
         )
 
 
-def _hidden(session: Session, now: datetime, configured: tuple[str, ...]) -> frozenset[str]:
-    """Colleagues excluded (`configured`: RAPPORT_EXCLUDED_USERS) or opted out since the
-    last run wrote the rows."""
-    from storage.introducer_optout_read import excluded_colleagues
-
-    return frozenset(excluded_colleagues(session=session, configured=configured, now=now))
-
-
 def _requester(session: Session, by: str) -> tuple[str, introductions.Colleague]:
     """(system user id, name and address) of the seller asking."""
     from insights import introductions
@@ -95,7 +87,7 @@ def draft(
     """Draft an introduction request to the colleague who knows the person best."""
     from insights import introductions
     from storage.engine import session_scope
-    from storage.introducer_store import load_introducers
+    from storage.introducer_optout_read import current_introducers
     from worker.admin_settings import TEMPLATE_KEY, current_settings
     from worker.cli import commands
     from worker.failures import UserError
@@ -111,14 +103,13 @@ def draft(
     template = str(settings[TEMPLATE_KEY])
     with session_scope(store) as session:
         requester_id, requester = _requester(session, by)
-        hidden = _hidden(session, now, excluded)
-        rows = [
-            row
-            for row in load_introducers(
-                session=session, record_type=record_type, record_id=record_id
-            )
-            if row["system_user_id"] not in hidden
-        ]
+        rows = current_introducers(
+            session=session,
+            record_type=record_type,
+            record_id=record_id,
+            configured=excluded,
+            now=now,
+        )
         company = _company(session, record_type, record_id)
     chosen = introductions.choose_introducer(rows, requester_id=requester_id, named=to_colleague)
     if chosen is None:
@@ -200,6 +191,7 @@ def account(
     from insights import introductions
     from storage import introductions_read
     from storage.engine import session_scope
+    from storage.introducer_optout_read import without_excluded
     from worker.admin_settings import current_settings
     from worker.failures import UserError
     from worker.run.introducers import SWITCH
@@ -212,10 +204,13 @@ def account(
         if name is None:
             raise UserError(f"account: no account with id {account_id!r}")
         enabled = bool(current_settings(store)[SWITCH])
-        hidden = _hidden(session, datetime.now(UTC), excluded)
         rows = introductions_read.account_introducer_rows(session=session, account_id=account_id)
+        shown = (
+            without_excluded(session=session, rows=rows, configured=excluded, now=datetime.now(UTC))
+            if enabled
+            else []
+        )
         kpis = introductions_read.account_contact_kpis(session=session, account_id=account_id)
-    shown = [row for row in rows if row["system_user_id"] not in hidden] if enabled else []
     payload = {
         "notice": EMPLOYMENT_NOTICE,
         "account_id": account_id,
