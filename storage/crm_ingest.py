@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from storage.bulk import indexes_built_after
 from storage.crm_activity_rows import (
     ActivityPartyRow,
     ActivityRow,
@@ -39,6 +40,7 @@ from storage.crm_activity_rows import (
     parties_by_activity,
 )
 from storage.crm_activity_rules import TimeWindow, interaction_key, to_interaction
+from storage.crm_bulk_ingest import bulk_first_ingest
 from storage.crm_digests import (
     ActivityDigest,
     Digester,
@@ -101,6 +103,7 @@ class CrmIngestReport:
     problems: RowProblems = field(default_factory=RowProblems)
     incremental: bool = False  # only what the change logs named was derived
     derived: int = 0  # activities derived (again) this pass
+    bulk: int = 0  # of which derived in SQL (a first ingest on PostgreSQL)
     # Record tables that changed in a column Rapport reads since the last pass.
     tables_changed: frozenset[str] = frozenset()
 
@@ -160,6 +163,9 @@ class _Scan:
         self.read: set[str] = set()
         self.recheck: set[str] = set()  # activities with a problem: no digest kept
         self.undigested: Counter[str] = Counter()  # their outcomes
+        # A first ingest on PostgreSQL: activities derived, and interactions written, in SQL.
+        self.bulk_derived = 0
+        self.bulk_added = 0
 
     @property
     def incremental(self) -> bool:
@@ -361,6 +367,7 @@ def ingest_crm_activities(
     not_before: datetime | None = None,
     now: datetime | None = None,
     full: bool = False,
+    bulk: bool = True,
 ) -> CrmIngestReport:
     """`not_before`: the retention cutoff (now minus the interaction window); the caller
     reads it from the settings, storage does not. `now`: the run's now, which the
@@ -371,6 +378,9 @@ def ingest_crm_activities(
     (storage.crm_digests), and, between full passes, only those the change logs
     name are read (storage.tick_changes); the result is the one a full pass
     would give. `full`: read every activity (the digests still skip the unchanged).
+    A first ingest on PostgreSQL derives the clean activities in SQL
+    (storage.crm_bulk_ingest); `bulk=False` derives every one in Python (the
+    reference the tests hold it to).
     The records the written interactions name are left in tick_pending_record.
     """
     with session_scope(engine) as session:
@@ -394,22 +404,33 @@ def ingest_crm_activities(
             found = _incremental_scan(session, not_before, window, state, logged, foreign)
             if found is not None:
                 report, scan = found
+        first = False
         if scan is None:
             report = CrmIngestReport()
-            scan = _scan(session, report, not_before, window, load_digests(session=session))
+            previous = load_digests(session=session)
+            if not previous and is_postgres(session) and bulk:
+                # Nothing derived yet: every key held from before the check that nothing
+                # is stored, so no Exchange page writes while the SQL pass runs.
+                lock_all_interactions(session)
+                deletes.done(session)
+                first = _nothing_stored(session)
+                if first:
+                    _take_foreign(session, foreign)
+                    scan = _bulk_scan(session, report, not_before, window)
+        if scan is None:
+            scan = _scan(session, report, not_before, window, previous)
             # An Exchange sync (on another replica) may be committing the same `msg:` keys:
             # hold every key (one lock) from before the checks until this transaction ends.
             lock_all_interactions(session)
             deletes.done(session)
-            taken = take_interaction_changes(session)
-            foreign.keys |= taken.keys
-            foreign.refs |= taken.refs
+            _take_foreign(session, foreign)
             if scan.incremental and not _still_holds(session, scan):
                 report = CrmIngestReport()
                 scan = _scan(session, report, not_before, window, {})
+            first = _nothing_stored(session)
         report.tables_changed = tables
         # The records the rows named, before and after: scored by this tick (worker.run.tick).
-        if _nothing_stored(session):
+        if first:
             # A first ingest: a log row per interaction written, read back at once, cost
             # more than the writing; one statement names every record stored instead.
             with paused_interaction_log(session):
@@ -438,6 +459,36 @@ def ingest_crm_activities(
     return report
 
 
+def _take_foreign(session: Session, foreign: InteractionChanges) -> None:
+    """What other writers (Exchange, retention, erasure) logged, added to `foreign`."""
+    taken = take_interaction_changes(session)
+    foreign.keys |= taken.keys
+    foreign.refs |= taken.refs
+
+
+def _bulk_scan(
+    session: Session, report: CrmIngestReport, not_before: datetime | None, window: TimeWindow
+) -> _Scan:
+    """A first ingest on PostgreSQL: the clean activities derived and written in SQL, the
+    rest (rows with a problem, unusual text) read and derived here."""
+    written = ("interaction", "interaction_party", "crm_activity_digest")
+    with paused_interaction_log(session), indexes_built_after(session, written):
+        bulk = bulk_first_ingest(
+            session,
+            directory=load_directory(session=session),
+            covered=exchange_covered_users(session=session),
+            not_before=not_before,
+            window=window,
+        )
+    report.activities += bulk.derived
+    report.bulk = bulk.derived
+    report.covered_by_exchange += bulk.outcomes.get("covered", 0)
+    report.beyond_retention += bulk.outcomes.get("beyond_retention", 0)
+    scan = _scan(session, report, not_before, window, {}, _read_some(session, bulk.rest, ""))
+    scan.bulk_added, scan.bulk_derived = bulk.outcomes.get("interaction", 0), bulk.derived
+    return scan
+
+
 def _write(session: Session, scan: _Scan, report: CrmIngestReport) -> set[str]:
     """Make the stored CRM interactions what the pass derived; the keys written."""
     stored = _stored_records(session, scan)
@@ -451,7 +502,8 @@ def _write(session: Session, scan: _Scan, report: CrmIngestReport) -> set[str]:
     written.update(key for key in stored if key not in desired and key not in keep)
     report.counts = sync_records(session=session, desired=desired, stored=stored, keep=keep)
     report.counts.unchanged += scan.unchanged_interactions
-    report.derived = len(scan.derived)
+    report.counts.added += scan.bulk_added
+    report.derived = len(scan.derived) + scan.bulk_derived
     return written
 
 

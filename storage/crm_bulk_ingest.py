@@ -1,0 +1,397 @@
+"""The first CRM ingest on PostgreSQL, derived in SQL: activities never become Python objects.
+
+A first ingest (no interaction stored, no digest kept) derives every
+activity. Done activity by activity in Python (storage.crm_activity_rules)
+that cost ~100 us each: minutes for a million. Here the same rules run as a
+few set-based statements over the CRM tables, joined to the directory (the
+matches storage.directory makes, uploaded as temporary tables, so who
+matches whom is decided in one place), and write the interactions, their
+parties and the digests with INSERT ... SELECT.
+
+Only clean activities go this way: every value inside the contract, every
+address plain ASCII (so SQL's trim and lower are Python's), a duration in
+whole seconds, an interaction key no other activity shares. The rest (rows
+with problems to report, unusual text) are returned and derived by the
+Python rules, which name each problem (storage.crm_ingest); routing a clean
+row there as well is never wrong, only slower. tests/storage/test_crm_bulk_ingest.py
+holds the two ways to the same interactions, digests and report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from storage.bulk import COPY_NULL, copy_text
+from storage.crm_activity_rules import (
+    EARLIEST,
+    MAX_DURATION_MINUTES,
+    MAX_ENGAGEMENT,
+    SENDER_ROLES,
+    TimeWindow,
+)
+from storage.crm_digests import digest_context
+from storage.crm_tables import (
+    ACTIVITY_DIRECTION_VALUES,
+    ACTIVITY_KIND_VALUES,
+    ACTIVITY_STATUS_VALUES,
+    PARTY_RECORD_TYPE_VALUES,
+    PARTY_RESPONSE_VALUES,
+    PARTY_ROLE_VALUES,
+    REGARDING_TYPE_VALUES,
+)
+from storage.directory import Directory
+from storage.packed_parties import FIELD_SEPARATOR, PARTY_SEPARATOR
+from storage.raw_rows import raw_rows
+
+ASCII = "'^[ -~]*$'"  # printable ASCII: Python's strip() and lower() are SQL's here
+HELD = "BETWEEN '0001-01-01T00:00:00Z' AND '9999-12-31T23:59:59.999999Z'"
+
+
+def _in(values: Iterable[str]) -> str:
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
+def _text(column: str) -> str:
+    """SQL for storage.crm_digests.digest_field of a text column."""
+    return f"coalesce('s' || length({column}) || ':' || {column}, '~')"
+
+
+def _number(column: str) -> str:
+    return f"coalesce('i' || {column}, '~')"
+
+
+def _time(column: str) -> str:
+    return f"coalesce('t' || (extract(epoch FROM {column}) * 1000000)::bigint, '~')"
+
+
+def _pair(record_type: str, record_id: str) -> str:
+    both = f"{_text(record_type)} || {_text(record_id)}"
+    return f"CASE WHEN {record_id} IS NULL THEN '~~' ELSE {both} END"
+
+
+ACTIVITY_FIELDS = " || ".join(
+    (
+        _text("a.id"),
+        _text("a.kind"),
+        _text("a.owner_id"),
+        _text("a.direction"),
+        _text("a.status"),
+        _time("a.start_at"),
+        _time("a.end_at"),
+        _text("a.regarding_type"),
+        _text("a.regarding_id"),
+        _text("a.conversation_id"),
+        _text("a.internet_message_id"),
+        _number("a.opens"),
+        _number("a.clicks"),
+        _time("a.modified_at"),
+    )
+)
+PARTY_FIELDS = " || ".join(
+    (
+        "'p'",
+        _number("p.id"),
+        _text("p.activity_id"),
+        _text("p.role"),
+        _text("p.address"),
+        _text("p.record_type"),
+        _text("p.record_id"),
+        _text("p.response"),
+        _pair("k.record_type", "k.record_id"),
+        _pair("d.record_type", "d.record_id"),
+    )
+)
+
+# Each party with whom it matches by reference and by address, and whether SQL may
+# derive it (a value outside the contract is the Python rules' to report).
+PARTIES = f"""
+CREATE TEMP TABLE rapport_bulk_party ON COMMIT DROP AS
+SELECT p.id, p.activity_id, p.role, p.address, p.record_type, p.record_id, p.response,
+    k.record_type AS ref_type, k.record_id AS ref_id,
+    d.record_type AS addr_type, d.record_id AS addr_id,
+    (p.address IS NULL OR p.address ~ {ASCII}) AS plain,
+    (p.role IN {_in(PARTY_ROLE_VALUES)}
+        AND (p.response IS NULL OR p.response IN {_in(PARTY_RESPONSE_VALUES)})
+        AND (p.record_type IS NULL OR p.record_id IS NULL
+            OR (p.record_type IN {_in(PARTY_RECORD_TYPE_VALUES)} AND k.record_id IS NOT NULL)))
+        AS valid,
+    {PARTY_FIELDS} AS digest_text
+FROM crm_activity_party p
+LEFT JOIN rapport_bulk_known k
+    ON p.record_type <> '' AND p.record_id <> ''
+    AND k.record_type = p.record_type AND k.record_id = p.record_id
+LEFT JOIN rapport_bulk_address d
+    ON p.address <> '' AND p.address ~ {ASCII}
+    AND d.address = lower(btrim(p.address, ' ') COLLATE "C")
+"""
+
+PARTY_SUMMARY = """
+CREATE TEMP TABLE rapport_bulk_party_summary ON COMMIT DROP AS
+SELECT activity_id, bool_and(plain) AS plain, bool_and(valid) AS valid,
+    string_agg(digest_text, '' ORDER BY id) AS digest_text
+FROM rapport_bulk_party GROUP BY activity_id
+"""
+
+_OCCURRED = "coalesce(a.start_at, a.end_at)"
+_KEY = (
+    "CASE WHEN a.kind = 'email' AND a.internet_message_id <> ''"
+    " THEN 'msg:' || btrim(a.internet_message_id, CAST(:spaces AS text)) ELSE 'crm:' || a.id END"
+)
+# What storage.crm_activity_rules checks before it derives (cancelled: the enums only).
+_READABLE = " AND ".join(
+    f"(a.{column} IS NULL OR a.{column} {HELD})" for column in ("start_at", "end_at", "modified_at")
+)
+_ENUMS = (
+    f"a.kind IN {_in(ACTIVITY_KIND_VALUES)} AND a.status IN {_in(ACTIVITY_STATUS_VALUES)}"
+    f" AND (a.direction IS NULL OR a.direction IN {_in(ACTIVITY_DIRECTION_VALUES)})"
+    f" AND (a.regarding_type IS NULL OR a.regarding_type IN {_in(REGARDING_TYPE_VALUES)})"
+    f" AND (a.regarding_id IS NULL OR a.regarding_id <> '')"
+    " AND coalesce(s.plain, true)"
+)
+_WHOLE_SECONDS = "date_trunc('second', a.{0}) = a.{0}"
+_DERIVABLE = f"""(
+    {_OCCURRED} IS NOT NULL AND {_OCCURRED} >= '{EARLIEST.isoformat()}'
+    AND NOT coalesce(a.status = 'completed' AND {_OCCURRED} > CAST(:soon AS timestamptz), false)
+    AND NOT coalesce({_OCCURRED} > CAST(:latest AS timestamptz), false)
+    AND (a.opens IS NULL OR a.opens BETWEEN 0 AND {MAX_ENGAGEMENT})
+    AND (a.clicks IS NULL OR a.clicks BETWEEN 0 AND {MAX_ENGAGEMENT})
+    AND (a.owner_id IS NULL OR o.record_id IS NOT NULL)
+    AND coalesce(s.valid, true)
+    AND (a.kind = 'email' OR a.start_at IS NULL OR a.end_at IS NULL OR a.end_at = a.start_at
+        OR (a.end_at > a.start_at
+            AND a.end_at - a.start_at <= interval '{int(MAX_DURATION_MINUTES)} minutes'
+            AND {_WHOLE_SECONDS.format("start_at")} AND {_WHOLE_SECONDS.format("end_at")}))
+)"""
+
+ACTIVITIES = f"""
+CREATE TEMP TABLE rapport_bulk_activity ON COMMIT DROP AS
+SELECT a.id, a.kind, a.owner_id, a.direction, a.status, a.start_at, a.end_at,
+    a.regarding_type, a.regarding_id, a.conversation_id, a.opens, a.clicks,
+    {_OCCURRED} AS occurred_at, {_KEY} AS key,
+    o.record_id IS NOT NULL AS owner_known,
+    e.regarding_id IS NOT NULL AS regarding_erased,
+    CASE WHEN {_ENUMS} AND {_READABLE} AND (a.status = 'cancelled' OR {_DERIVABLE})
+        THEN md5(CAST(:context AS text) || {ACTIVITY_FIELDS} || coalesce(s.digest_text, '')
+            || 'o' || {_pair("o.record_type", "o.record_id")}
+            || 'e' || (e.regarding_id IS NOT NULL)::int
+            || 'r' || coalesce(({_OCCURRED} < CAST(:not_before AS timestamptz))::int, 0)
+            || 'a' || CASE
+                WHEN {_OCCURRED} IS NULL OR CAST(:soon AS timestamptz) IS NULL
+                    OR {_OCCURRED} <= CAST(:soon AS timestamptz) THEN 0
+                WHEN {_OCCURRED} > CAST(:latest AS timestamptz) THEN 2
+                ELSE 1 END)
+    END AS digest
+FROM crm_activity a
+LEFT JOIN rapport_bulk_party_summary s ON s.activity_id = a.id
+LEFT JOIN rapport_bulk_known o
+    ON a.owner_id <> '' AND o.record_type = 'system_user' AND o.record_id = a.owner_id
+LEFT JOIN rapport_bulk_erased e
+    ON e.regarding_type = a.regarding_type AND e.regarding_id = a.regarding_id
+"""
+
+# An interaction key two activities share: the Python rules settle which one wins.
+SHARED_KEYS = """
+UPDATE rapport_bulk_activity SET digest = NULL WHERE key IN (
+    SELECT key FROM rapport_bulk_activity GROUP BY key HAVING count(*) > 1)
+"""
+
+MATCHED = """
+CREATE TEMP TABLE rapport_bulk_matched ON COMMIT DROP AS
+SELECT DISTINCT p.activity_id, m.record_type, m.record_id, p.role,
+    CASE WHEN m.record_type = 'system_user' THEN 'internal' ELSE 'external' END AS side,
+    CASE WHEN a.kind = 'appointment' THEN p.response END AS response
+FROM rapport_bulk_party p
+JOIN rapport_bulk_activity a
+    ON a.id = p.activity_id AND a.digest IS NOT NULL AND a.status <> 'cancelled'
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN p.record_type IS NOT NULL AND p.record_id IS NOT NULL
+            THEN p.ref_type ELSE p.addr_type END AS record_type,
+        CASE WHEN p.record_type IS NOT NULL AND p.record_id IS NOT NULL
+            THEN p.ref_id ELSE p.addr_id END AS record_id
+) AS m
+WHERE m.record_id IS NOT NULL
+"""
+
+# A logged call often lists only the customer: the owner was the one talking.
+OWNERS = """
+INSERT INTO rapport_bulk_matched (activity_id, record_type, record_id, role, side, response)
+SELECT a.id, 'system_user', a.owner_id,
+    CASE WHEN a.kind = 'appointment' THEN 'organizer'
+        WHEN a.direction = 'incoming' THEN 'to' ELSE 'from' END,
+    'internal', NULL
+FROM rapport_bulk_activity a
+WHERE a.digest IS NOT NULL AND a.status <> 'cancelled' AND a.owner_known
+    AND NOT EXISTS (SELECT 1 FROM rapport_bulk_matched m
+        WHERE m.activity_id = a.id AND m.side = 'internal')
+"""
+
+_PIECE = f" || '{FIELD_SEPARATOR}' || ".join(
+    ("m.side", "m.record_type", "m.role", "coalesce(m.response, '')", "m.record_id")
+)
+MATCHED_SUMMARY = f"""
+CREATE TEMP TABLE rapport_bulk_matched_summary ON COMMIT DROP AS
+SELECT m.activity_id,
+    bool_or(m.side = 'external') AS has_customer,
+    bool_or(m.side = 'internal') AS has_internal,
+    bool_and(m.side <> 'internal' OR coalesce(a.occurred_at >= c.since, false))
+        AS internal_covered,
+    bool_or(m.role IN {_in(SENDER_ROLES)}) AS has_sender,
+    bool_and(m.role NOT IN {_in(SENDER_ROLES)} OR m.side = 'external') AS senders_external,
+    string_agg({_PIECE}, '{PARTY_SEPARATOR}' ORDER BY ({_PIECE}) COLLATE "C") AS parties,
+    count(*) AS party_count
+FROM rapport_bulk_matched m
+JOIN rapport_bulk_activity a ON a.id = m.activity_id
+LEFT JOIN rapport_bulk_covered c ON m.side = 'internal' AND c.user_id = m.record_id
+GROUP BY m.activity_id
+"""
+
+OUTCOMES = """
+CREATE TEMP TABLE rapport_bulk_outcome ON COMMIT DROP AS
+SELECT a.*, ms.parties, coalesce(ms.party_count, 0) AS party_count,
+    coalesce(ms.has_customer, false) AS has_customer, ms.has_sender, ms.senders_external,
+    CASE
+        WHEN a.status = 'cancelled' THEN 'none'
+        WHEN NOT coalesce(ms.has_customer, false) AND a.regarding_id IS NULL THEN 'none'
+        WHEN a.occurred_at < CAST(:not_before AS timestamptz) THEN 'beyond_retention'
+        WHEN a.regarding_erased AND NOT coalesce(ms.has_customer, false) THEN 'none'
+        WHEN a.kind IN ('email', 'appointment') AND ms.has_internal
+            AND coalesce(ms.internal_covered, false) THEN 'covered'
+        ELSE 'interaction'
+    END AS outcome
+FROM rapport_bulk_activity a
+LEFT JOIN rapport_bulk_matched_summary ms ON ms.activity_id = a.id
+WHERE a.digest IS NOT NULL
+"""
+
+INTERACTIONS = """
+INSERT INTO interaction (key, source, kind, direction, occurred_at, duration_minutes,
+    conversation_id, regarding_type, regarding_id, planned, opens, clicks, crm_activity_id,
+    parties, party_count)
+SELECT key, 'crm',
+    CASE kind WHEN 'email' THEN 'email' WHEN 'appointment' THEN 'meeting'
+        WHEN 'phone_call' THEN 'call' ELSE 'task' END,
+    CASE WHEN direction = 'outgoing' THEN 'outbound' WHEN direction = 'incoming' THEN 'inbound'
+        WHEN has_sender AND senders_external THEN 'inbound' ELSE 'outbound' END,
+    occurred_at,
+    CASE WHEN kind = 'email' OR start_at IS NULL OR end_at IS NULL OR end_at = start_at THEN 0
+        ELSE round(extract(epoch FROM end_at - start_at) / 60, 2)::float8 END,
+    conversation_id,
+    CASE WHEN regarding_erased OR regarding_id IS NULL THEN NULL ELSE regarding_type END,
+    CASE WHEN regarding_erased THEN NULL ELSE regarding_id END,
+    status = 'open', coalesce(opens, 0), coalesce(clicks, 0), id, parties, party_count
+FROM rapport_bulk_outcome WHERE outcome = 'interaction'
+"""
+
+INTERACTION_PARTIES = """
+INSERT INTO interaction_party (interaction_key, record_type, record_id, role, side, response)
+SELECT o.key, m.record_type, m.record_id, m.role, m.side, m.response
+FROM rapport_bulk_matched m JOIN rapport_bulk_outcome o ON o.id = m.activity_id
+WHERE o.outcome = 'interaction'
+"""
+
+DIGESTS = """
+INSERT INTO crm_activity_digest (activity_id, digest, outcome, interaction_key)
+SELECT id, digest, outcome, CASE WHEN outcome = 'interaction' THEN key END
+FROM rapport_bulk_outcome
+"""
+
+
+@dataclass
+class BulkOutcome:
+    """What the SQL pass did, and the activities it left to the Python rules."""
+
+    derived: int  # activities derived in SQL
+    outcomes: dict[str, int]  # how many of them had each outcome
+    rest: set[str]  # activity ids for the Python rules
+
+
+def bulk_first_ingest(
+    session: Session,
+    *,
+    directory: Directory,
+    covered: Mapping[str, datetime],
+    not_before: datetime | None,
+    window: TimeWindow,
+) -> BulkOutcome:
+    """Derive and write every clean activity (PostgreSQL, nothing stored yet)."""
+    _upload(session, directory, covered)
+    params = {
+        "context": digest_context(covered),
+        "not_before": not_before,
+        "soon": window.completed_until,
+        "latest": window.latest,
+        "spaces": _spaces(),
+    }
+    for statement in (PARTIES, PARTY_SUMMARY, ACTIVITIES, SHARED_KEYS):
+        session.execute(sa.text(statement), params)
+    for statement in (MATCHED, OWNERS, MATCHED_SUMMARY, OUTCOMES):
+        session.execute(sa.text(statement), params)
+    for statement in (INTERACTIONS, INTERACTION_PARTIES, DIGESTS):
+        session.execute(sa.text(statement))
+    counts = "SELECT outcome, count(*) FROM rapport_bulk_outcome GROUP BY outcome"
+    outcomes = {outcome: int(count) for outcome, count in raw_rows(session, counts)}
+    rest_query = "SELECT id FROM rapport_bulk_activity WHERE digest IS NULL"
+    rest = {activity_id for (activity_id,) in raw_rows(session, rest_query)}
+    for table in ("outcome", "matched_summary", "matched", "activity", "party_summary", "party"):
+        session.execute(sa.text(f"DROP TABLE rapport_bulk_{table}"))
+    return BulkOutcome(sum(outcomes.values()), outcomes, rest)
+
+
+@cache
+def _spaces() -> str:
+    """What Python's str.strip() strips: a message id is stripped so for its key."""
+    return "".join(character for character in map(chr, range(0x110000)) if character.isspace())
+
+
+def _upload(session: Session, directory: Directory, covered: Mapping[str, datetime]) -> None:
+    """The directory's matches, Exchange's coverage and the erased "regarding" records."""
+    erased = _erased_regarding(session, directory)
+    tables: Sequence[tuple[str, str, Iterable[Sequence[str | None]]]] = (
+        (
+            "known",
+            "record_type text, record_id text, PRIMARY KEY (record_type, record_id)",
+            directory.known,
+        ),
+        (
+            "address",
+            "address text PRIMARY KEY, record_type text, record_id text",
+            ((address, *record) for address, record in directory.by_address.items()),
+        ),
+        (
+            "covered",
+            "user_id text PRIMARY KEY, since timestamptz",
+            ((user, since.isoformat()) for user, since in covered.items()),
+        ),
+        ("erased", "regarding_type text, regarding_id text", erased),
+    )
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    for name, columns, rows in tables:
+        table = f"rapport_bulk_{name}"
+        session.execute(sa.text(f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP"))
+        lines = "".join(
+            "\t".join(COPY_NULL if value is None else copy_text(value) for value in row) + "\n"
+            for row in rows
+        )
+        with driver.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN") as copy:
+            copy.write(lines)
+        session.execute(sa.text(f"ANALYZE {table}"))
+
+
+def _erased_regarding(session: Session, directory: Directory) -> list[tuple[str, str]]:
+    """The "regarding" records of activities that were erased (storage.suppression)."""
+    if not directory.erased and not directory.erased_records:
+        return []
+    query = (
+        "SELECT DISTINCT regarding_type, regarding_id FROM crm_activity"
+        " WHERE regarding_type IS NOT NULL AND regarding_id IS NOT NULL"
+    )
+    return [
+        (kind, key) for kind, key in raw_rows(session, query) if directory.record_erased(kind, key)
+    ]
