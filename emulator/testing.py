@@ -13,10 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import ssl
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -297,12 +297,27 @@ class FixtureBuilder:
         return builder
 
 
-def as_fixture(source: Fixture | dict[str, Any] | Path) -> Fixture:
-    if isinstance(source, Fixture):
+Loaded = TypeVar("Loaded")
+
+
+def as_loaded(
+    source: Loaded | dict[str, Any] | Path,
+    kind: type[Loaded],
+    from_file: Callable[[Path], Loaded],
+    from_dict: Callable[[dict[str, Any]], Loaded],
+) -> Loaded:
+    """What a test helper takes for a tenant or an environment: the loaded value, a
+    file, or the document as a dict."""
+    if isinstance(source, kind):
         return source
     if isinstance(source, Path):
-        return load_fixture(source)
-    return load_fixture_dict(source)
+        return from_file(source)
+    assert isinstance(source, dict)
+    return from_dict(source)
+
+
+def as_fixture(source: Fixture | dict[str, Any] | Path) -> Fixture:
+    return as_loaded(source, Fixture, load_fixture, load_fixture_dict)
 
 
 @asynccontextmanager

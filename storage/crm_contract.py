@@ -10,28 +10,19 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from storage.crm_tables import (
-    Account,
-    Contact,
-    CrmActivity,
-    CrmActivityParty,
-    Lead,
-    Opportunity,
-    OpportunityStakeholder,
-    SystemUser,
-)
+from storage import crm_tables as crm
 from storage.types import core_table
 
 CRM_TABLES: dict[str, sa.Table] = {
     core_table(model).name: core_table(model)
     for model in (
-        SystemUser,
-        Account,
-        Contact,
-        Lead,
-        Opportunity,
-        OpportunityStakeholder,
-        CrmActivity,
-        CrmActivityParty,
+        crm.SystemUser,
+        crm.Account,
+        crm.Contact,
+        crm.Lead,
+        crm.Opportunity,
+        crm.OpportunityStakeholder,
+        crm.CrmActivity,
+        crm.CrmActivityParty,
     )
 }

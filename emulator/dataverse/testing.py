@@ -24,7 +24,14 @@ from emulator.dataverse.app import DataverseEmulator
 from emulator.dataverse.environment import Environment, load_environment, load_environment_dict
 from emulator.dataverse.rows import LOOKUP_LOGICAL_NAME
 from emulator.fixture import Fixture
-from emulator.testing import CLIENT_ID, CLIENT_SECRET, FixtureBuilder, as_fixture, fetch_token
+from emulator.testing import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FixtureBuilder,
+    as_fixture,
+    as_loaded,
+    fetch_token,
+)
 
 APP_USER_ID = "7a1d0000-0000-4000-8000-00000000a5e2"
 LOOKUP = f"@{LOOKUP_LOGICAL_NAME}"
@@ -64,11 +71,7 @@ class LoopbackDataverse:
 
 
 def as_environment(source: Environment | dict[str, Any] | Path) -> Environment:
-    if isinstance(source, Environment):
-        return source
-    if isinstance(source, Path):
-        return load_environment(source)
-    return load_environment_dict(source)
+    return as_loaded(source, Environment, load_environment, load_environment_dict)
 
 
 @asynccontextmanager
