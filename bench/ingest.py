@@ -70,6 +70,7 @@ def measure(url: str, profile: str | None) -> dict[str, Any]:
         "peak_rss_mib": peak,
         "activities": first.activities,
         "added": first.counts.added,
+        "in_sql": first.bulk,
         "problems": first.problems.count,
         "again": again_seconds,
         "again_written": again.counts.added + again.counts.updated + again.counts.removed,
@@ -126,8 +127,9 @@ def _print(
     first = figures["first"]
     _line("(a) first ingest", first)
     print(
-        f"    {figures['activities']:,} activities, {figures['added']:,} interactions added,"
-        f" {figures['problems']:,} problems; {first / bare:.1f}x the bare read (c)",
+        f"    {figures['activities']:,} activities ({figures['in_sql']:,} derived in SQL),"
+        f" {figures['added']:,} interactions added, {figures['problems']:,} problems;"
+        f" {first / bare:.1f}x the bare read (c)",
         flush=True,
     )
     _line("(a) peak RSS of the ingest's process", figures["peak_rss_mib"], "MiB")

@@ -63,7 +63,8 @@ STATUSES = ["completed"] * 6 + ["open", "cancelled", "done"]
 DIRECTIONS = [None] * 6 + ["incoming", "outgoing", "sideways"]
 ROLES = ["from", "to"] * 8 + ["cc", "organizer", "required", "optional", "boss"]
 RESPONSES = [None] * 6 + ["accepted", "declined", "maybe"]
-REGARDING = [(None, None)] * 8 + [("account", "a1"), ("opportunity", "o1"), ("contact", "c4")]
+REGARDING: list[tuple[str | None, str | None]] = [(None, None)] * 8
+REGARDING += [("account", "a1"), ("opportunity", "o1"), ("contact", "c4")]
 REGARDING += [("contact", None), (None, "a1"), ("planet", "p1")]
 
 
