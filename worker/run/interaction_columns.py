@@ -157,11 +157,19 @@ def _refs_table(raw: Any, refs: Collection[RecordRef], postgres: bool) -> str:
         name = "temp.scoring_refs"
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
         cursor.execute("CREATE TEMPORARY TABLE scoring_refs (record_type text, record_id text)")
-    marker = "%s" if postgres else "?"
-    cursor.executemany(
-        f"INSERT INTO {name} VALUES ({marker}, {marker})",
-        [(ref.type.value, ref.id) for ref in refs],
-    )
+    rows = [(ref.type.value, ref.id) for ref in refs]
+    if postgres:
+        # An incremental tick names tens of thousands: COPY, not an INSERT per ref. The
+        # planner needs the table's size (else it picks a nested loop), and its
+        # cost estimate for the read would switch JIT on, whose compiling
+        # cost more than the query (about 0.6 s of 1.1 s at 200k interactions).
+        with cursor.copy(f"COPY {name} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(f"ANALYZE {name}")
+        cursor.execute("SET LOCAL jit = off")
+    else:
+        cursor.executemany(f"INSERT INTO {name} VALUES (?, ?)", rows)
     cursor.close()
     return name
 
