@@ -12,12 +12,45 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 TIMELINE_WEEKS = 13  # what the KPI timeline keeps (scoring.prepared.TIMELINE_WEEKS)
 WEEK_FIELDS = ("emails_sent", "emails_received", "meetings", "phone_calls")
 # Roles in the order a reader expects them: who wrote or organised, then who received.
 ROLE_ORDER = {"from": 0, "organizer": 1, "to": 2, "required": 3, "cc": 4, "optional": 5}
+
+
+class InteractionReader(Protocol):
+    """A record's interactions since `since`, newest first, at most `limit`, and who took
+    part in them (storage.insights_read.timeline_interactions, bound to the record)."""
+
+    def __call__(
+        self, *, since: datetime, limit: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
+
+
+def drill_down(
+    stored: Mapping[str, Any] | None,
+    *,
+    weeks: int,
+    limit: int,
+    now: datetime,
+    read: InteractionReader,
+) -> dict[str, Any]:
+    """What the record page and `rapport health timeline` show of a record: the last
+    `weeks` of its stored KPI timeline (`stored`: its `weekly` and `computed_at`; None:
+    never scored) and at most `limit` interactions since the first of them, read by
+    `read` (the store's, passed in)."""
+    series = week_series((stored or {}).get("weekly") or [], weeks)
+    computed_at = None if stored is None else stored["computed_at"]
+    since = interactions_since(series, computed_at, now)
+    found, parties = read(since=since, limit=limit)
+    return {
+        "since": since,
+        "weeks": series,
+        "interactions": interaction_entries(found, parties),
+        "interactions_limit": limit,
+    }
 
 
 def week_series(weekly: Sequence[Mapping[str, Any]], weeks: int) -> list[dict[str, Any]]:

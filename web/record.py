@@ -8,6 +8,7 @@ that its existence does not leak.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -127,22 +128,15 @@ def _health(kpi: dict[str, Any] | None) -> dict[str, Any]:
 def _timeline(
     session: Session, record_type: str, record_id: str, kpi: dict[str, Any] | None, now: datetime
 ) -> dict[str, Any]:
-    weeks = timeline.week_series((kpi or {}).get("weekly") or [], timeline.TIMELINE_WEEKS)
-    computed_at = None if kpi is None else kpi["computed_at"]
-    since = timeline.interactions_since(weeks, computed_at, now)
-    found, parties = insights_read.timeline_interactions(
+    read = partial(
+        insights_read.timeline_interactions,
         session=session,
         record_type=record_type,
         record_id=record_id,
-        since=since,
-        limit=INTERACTIONS_SHOWN,
     )
-    return {
-        "since": since,
-        "weeks": weeks,
-        "interactions": timeline.interaction_entries(found, parties),
-        "interactions_limit": INTERACTIONS_SHOWN,
-    }
+    return timeline.drill_down(
+        kpi, weeks=timeline.TIMELINE_WEEKS, limit=INTERACTIONS_SHOWN, now=now, read=read
+    )
 
 
 def _stakeholders(session: Session, opportunity_id: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -250,15 +250,14 @@ def health_timeline(cli: CliContext, record: str, weeks: int, limit: int) -> dic
         stored = insights_read.weekly_timeline(
             session=session, record_type=record_type, record_id=record_id
         )
-        series = timeline.week_series((stored or {}).get("weekly") or [], weeks)
-        computed_at = None if stored is None else stored["computed_at"]
-        since = timeline.interactions_since(series, computed_at, datetime.now(UTC))
-        found, parties = insights_read.timeline_interactions(
+        read = partial(
+            insights_read.timeline_interactions,
             session=session,
             record_type=record_type,
             record_id=record_id,
-            since=since,
-            limit=limit,
+        )
+        shown = timeline.drill_down(
+            stored, weeks=weeks, limit=limit, now=datetime.now(UTC), read=read
         )
     assert row is not None
     return {
@@ -268,8 +267,5 @@ def health_timeline(cli: CliContext, record: str, weeks: int, limit: int) -> dic
         "name": row["display_name"],
         "computed_at": None if stored is None else stored["computed_at"],
         "last_activity_at": None if stored is None else stored["last_activity_at"],
-        "since": since,
-        "weeks": series,
-        "interactions": timeline.interaction_entries(found, parties),
-        "interactions_limit": limit,
+        **shown,
     }
