@@ -13,6 +13,10 @@ with the default RAPPORT_REGRADE_EVERY:
 (c) a full regrade (`full=True`: every activity read, every record scored);
 (d) a bare read of the interaction rows scoring reads, for scale.
 
+Each tick's detail line says how many records it scored from how many
+interactions (an incremental tick reads only those its records need) and
+its stages; `--profile N` prints tick (b)'s N costliest calls (cProfile).
+
 Targets: (a) <= 2 s and (b) <= 5 s at 1M interactions on PostgreSQL.
 Prints figures and a verdict per target; asserts nothing.
 """
@@ -20,6 +24,9 @@ Prints figures and a verdict per target; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import os
+import pstats
 import random
 import sys
 import tempfile
@@ -69,10 +76,18 @@ def change_activities(engine: Engine, share: float, *, seed: int) -> int:
     return len(chosen)
 
 
-def _timed(engine: Engine, **options: object) -> tuple[float, RunSummary]:
+def _timed(engine: Engine, profile: int = 0, **options: object) -> tuple[float, RunSummary]:
+    """Run a tick; `profile` > 0 prints that many of its costliest calls (cProfile)."""
+    profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
     summary = run_once(engine, **options)  # type: ignore[arg-type]
-    return time.perf_counter() - started, summary
+    seconds = time.perf_counter() - started
+    if profiler is not None:
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(profile)
+    return seconds, summary
 
 
 def _line(label: str, seconds: float, summary: RunSummary | None = None) -> None:
@@ -81,7 +96,8 @@ def _line(label: str, seconds: float, summary: RunSummary | None = None) -> None
     if summary is not None:
         print(
             f"    scoring {summary.scoring}: {summary.ingest.derived:,} activities derived,"
-            f" {summary.records_scored:,} records scored; "
+            f" {summary.records_scored:,} records scored from {summary.interactions:,}"
+            " interactions; "
             + ", ".join(f"{stage} {value:.2f} s" for stage, value in summary.seconds.items()),
             flush=True,
         )
@@ -113,13 +129,14 @@ def _measure(engine: Engine, args: argparse.Namespace) -> None:
     figures = {"(a) tick, nothing new": seconds}
     edited = change_activities(engine, 0.01, seed=args.seed)
     print(f"({edited:,} activities edited)")
-    seconds, changed = _timed(engine, now=NOW + timedelta(minutes=10), **options)
+    seconds, changed = _timed(engine, args.profile, now=NOW + timedelta(minutes=10), **options)
     _line("(b) tick, 1 % of activities changed", seconds, changed)
     figures["(b) tick, 1 % of activities changed"] = seconds
     seconds, full = _timed(engine, now=NOW + timedelta(minutes=10), full=True, **options)
     _line("(c) full regrade (full=True)", seconds, full)
     read, rows = bare_read(engine, f"SELECT {INTERACTION_COLUMNS} FROM interaction")
     _line(f"(d) bare read of {rows:,} interactions", read)
+    print("load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
     for label, target in TARGETS.items():
         value = figures[label]
         verdict = "met" if value <= target else f"missed by {(value - target) * 1000:.0f} ms"
@@ -134,6 +151,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--profile", type=int, default=0, help="print this many costliest calls of tick (b)"
+    )
     return parser.parse_args(argv)
 
 
