@@ -230,6 +230,22 @@ class FixtureBuilder:
         target["messages"].append(message)
         return self
 
+    def inbox_burst(self, upn: str, sender: str, count: int, start: dt.datetime) -> FixtureBuilder:
+        """`count` messages from `sender` in `upn`'s inbox, an hour apart from `start`
+        (ids `<bulk-N@sender's domain>`): inbox pages enough to stop a sync between two."""
+        domain = sender.split("@", 1)[1]
+        for n in range(count):
+            self.message(
+                upn,
+                make_message(
+                    sender,
+                    [upn],
+                    received=start + dt.timedelta(hours=n),
+                    internet_message_id=f"<bulk-{n}@{domain}>",
+                ),
+            )
+        return self
+
     def event(self, upn: str, event: dict[str, Any]) -> FixtureBuilder:
         self._users[upn]["events"].append(event)
         return self

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from emulator.stats import LogEntry
-from emulator.testing import FixtureBuilder, make_message
+from emulator.testing import FixtureBuilder
 from tests.graph_sync.conftest import ADELE, ALEX, EXCHANGE_TABLES, NOW, Exchange
 
 pytestmark = pytest.mark.slow  # a sync process killed and restarted
@@ -23,18 +23,7 @@ KILL_AT_PAGE = 4
 
 @pytest.fixture
 def fixture_builder() -> FixtureBuilder:
-    builder = FixtureBuilder.standard()
-    for n in range(BULK):
-        builder.message(
-            ADELE,
-            make_message(
-                ALEX,
-                [ADELE],
-                received=START + dt.timedelta(hours=n),
-                internet_message_id=f"<bulk-{n}@fabrikam.com>",
-            ),
-        )
-    return builder
+    return FixtureBuilder.standard().inbox_burst(ADELE, ALEX, BULK, START)
 
 
 async def run_until_killed(exchange: Exchange, inbox_id: str) -> int:

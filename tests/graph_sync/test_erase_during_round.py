@@ -15,7 +15,7 @@ import pytest
 
 from compliance import erase_subject, export_subject, list_audit
 from emulator.stats import LogEntry
-from emulator.testing import FixtureBuilder, make_message
+from emulator.testing import FixtureBuilder
 from tests.compliance.scan import occurrences
 from tests.graph_sync.conftest import ADELE, ALEX, NOW, Exchange
 
@@ -30,18 +30,7 @@ SUBJECTS = {
 
 @pytest.fixture
 def fixture_builder() -> FixtureBuilder:
-    builder = FixtureBuilder.standard()
-    for n in range(BULK):
-        builder.message(
-            ADELE,
-            make_message(
-                ALEX,
-                [ADELE],
-                received=START + dt.timedelta(hours=n),
-                internet_message_id=f"<bulk-{n}@fabrikam.com>",
-            ),
-        )
-    return builder
+    return FixtureBuilder.standard().inbox_burst(ADELE, ALEX, BULK, START)
 
 
 @pytest.mark.parametrize("who", SUBJECTS, ids=SUBJECTS.keys())
