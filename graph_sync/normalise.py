@@ -93,16 +93,40 @@ class Normaliser:
         self._recipients(message.toRecipients, "to", parties)
         self._recipients(message.ccRecipients, "cc", parties)
         self._recipients(message.bccRecipients, "bcc", parties)
+        return self._interaction(
+            f"msg:{message.internetMessageId.strip()}",
+            "email",
+            sender_address,
+            occurred_at.astimezone(UTC),
+            parties,
+            conversation_id=message.conversationId,
+        )
+
+    def _interaction(
+        self,
+        key: str,
+        kind: str,
+        by: str | None,
+        occurred_at: datetime,
+        parties: set[PartyRow],
+        *,
+        conversation_id: str | None = None,
+        duration_minutes: float = 0.0,
+    ) -> InteractionRecord | None:
+        """An item as an interaction, if someone on it is external (one among ourselves
+        describes no customer relationship); outbound when `by`, who sent or organised
+        it, is one of us."""
         if not any(party.side == "external" for party in parties):
             return None
         return InteractionRecord(
-            key=f"msg:{message.internetMessageId.strip()}",
+            key=key,
             source="exchange",
-            kind="email",
-            direction="outbound" if self.is_internal(sender_address) else "inbound",
-            occurred_at=occurred_at.astimezone(UTC),
+            kind=kind,
+            direction="outbound" if self.is_internal(by) else "inbound",
+            occurred_at=occurred_at,
             parties=frozenset(parties),
-            conversation_id=message.conversationId,
+            conversation_id=conversation_id,
+            duration_minutes=duration_minutes,
         )
 
     def _attendee(self, attendee: Attendee) -> PartyRow | None:
@@ -135,15 +159,12 @@ class Normaliser:
             if kept is None or RESPONSE_CLARITY[party.response] > RESPONSE_CLARITY[kept.response]:
                 people[party[:3]] = party
         parties = set(people.values()) | ({first} if first is not None else set())
-        if not any(party.side == "external" for party in parties):
-            return None
-        return InteractionRecord(
-            key=f"evt:{event.iCalUId}",
-            source="exchange",
-            kind="meeting",
-            direction="outbound" if self.is_internal(organizer_address) else "inbound",
-            occurred_at=start,
-            parties=frozenset(parties),
+        return self._interaction(
+            f"evt:{event.iCalUId}",
+            "meeting",
+            organizer_address,
+            start,
+            parties,
             duration_minutes=max(0.0, round((end - start).total_seconds() / 60.0, 2)),
         )
 
