@@ -2,9 +2,9 @@
 
 The same arithmetic as scoring.factors.read_factors, health_score and
 health.ungraded_state, written over arrays in the same order of operations,
-so each value is the float the per-record functions compute (numpy's `**`,
-`minimum` and `round` are Python's on these floats: IEEE operations, the C
-library's pow, round half to even). What is left per record is the part that
+so each value is the float the per-record functions compute (+, -, *, /,
+`minimum` and `round` are the same IEEE operations, rounding half to even; the
+one power, recency's, is Python's own per record). What is left per record is the part that
 depends on the scope (a dormant record, which needs its creation date) and
 the grade by the settings' minimums (health.grade).
 """
@@ -80,7 +80,10 @@ def read_all(
     last_ts = visit_ts[np.maximum(engaged_at, 0)] if len(visit_ts) else np.zeros(len(ever))
     days = np.maximum(0.0, (as_of_ts - last_ts) / DAY_SECONDS)
     overdue = np.maximum(0.0, days - RECENCY_GRACE_GAPS * gap)
-    recency = np.where(ever, 0.5 ** (overdue / (RECENCY_HALF_LIFE_GAPS * gap)), 0.0)
+    # Python's ** (the C library's pow) per record: numpy's vectorised power may differ
+    # from it in the last bit, which a score's rounding could then show.
+    halvings = (overdue / (RECENCY_HALF_LIFE_GAPS * gap)).tolist()
+    recency = np.where(ever, np.array([0.5**halving for halving in halvings]), 0.0)
 
     frequency_ = np.minimum(1.0, figures.engaged_volume * scale / _EXPECTED_VOLUME[gap])
 

@@ -26,7 +26,7 @@ from scoring.columnar.columns import (
 )
 from scoring.columnar.readings import NO_CLOSED, NOT_ENOUGH_INFO, Readings, read_all
 from scoring.columnar.tally import BookTally, tally_book
-from scoring.columnar.visits import build_visits, set_tables
+from scoring.columnar.visits import build_visits, index_book, set_tables
 from scoring.explain import (
     AWAITING_REPLY_DAYS,
     LAST_INVITATIONS,
@@ -88,6 +88,9 @@ from scoring.tally import Signals
 from scoring.threads import FOLLOWED_BY_CONTACT_CREDIT, HOUR_SECONDS
 
 _NOT_APPLICABLE = Trend.NOT_APPLICABLE
+# Visits (record x interaction) per group of records scored together: about
+# 35 MB of per-visit arrays at the tally's peak (tally.py), whatever the book.
+GROUP_VISITS = 200_000
 _FROM, _ORGANIZER = Role.FROM, Role.ORGANIZER
 _SKIPPED = frozenset({Response.DECLINED, Response.NONE})
 _DECLINED, _NO_ANSWER = Response.DECLINED, Response.NONE
@@ -123,19 +126,56 @@ class ColumnarRun:
         self.columns = columns
         self.names = names
         self.tables = set_tables(columns)
+        self.index = index_book(columns, self.tables)
 
-    def score(self, scopes: Iterable[RecordScope]) -> Iterator[RecordHealth]:
-        scopes = list(scopes)
-        records, people = _with_people(scopes)
-        visits = build_visits(self.columns, self.tables, records)
-        book = tally_book(self.columns, self.tables, visits, len(records), self.weights, self.time)
-        scorer = _Scorer(self, records, people, book)
-        for index, scope in enumerate(scopes):
-            try:
-                health = scorer.score(index, scope)
-            except Exception as error:  # one record's failure must not stop the book
-                health = failed(scope.record, error)
-            yield health
+    def score(
+        self, scopes: Iterable[RecordScope], group_visits: int = GROUP_VISITS
+    ) -> Iterator[RecordHealth]:
+        """Each record's health, in the order of `scopes`. Records are scored a group
+        at a time, each group about `group_visits` (record, interaction) visits, so
+        that the per-visit arrays stay the size of a group, not of the book."""
+        for group in self.groups(list(scopes), group_visits):
+            records, people = _with_people(group)
+            visits = build_visits(self.columns, self.tables, records, self.index)
+            book = tally_book(
+                self.columns, self.tables, visits, len(records), self.weights, self.time
+            )
+            scorer = _Scorer(self, records, people, book)
+            del visits, book
+            for index, scope in enumerate(group):
+                try:
+                    health = scorer.score(index, scope)
+                except Exception as error:  # one record's failure must not stop the book
+                    health = failed(scope.record, error)
+                yield health
+            del scorer
+
+    def groups(self, scopes: list[RecordScope], group_visits: int) -> Iterator[list[RecordScope]]:
+        """Consecutive scopes, cut where the visits they will read pass `group_visits`
+        (counted from the book's index: a deal's or account's people count once
+        more, as the group reads them as persons when their contacts are elsewhere)."""
+        index, code = self.index, self.columns.refs.codes.get
+        size = len(self.columns.refs.refs)
+        by_person = np.bincount(index.person, minlength=size).tolist()
+        by_regarding = np.bincount(index.regarding, minlength=size).tolist()
+        group: list[RecordScope] = []
+        visits = 0
+
+        def count(counts: list[int], ref: RecordRef) -> int:
+            found = code(ref)  # a ref first coded after the count reaches nothing
+            return counts[found] if found is not None and found < size else 0
+
+        for scope in scopes:
+            reach = sum(count(by_person, person) for person in scope.people)
+            reach = reach * (2 if is_rolled_up(scope) else 1)
+            reach += count(by_regarding, scope.record)
+            if group and visits + reach > group_visits:
+                yield group
+                group, visits = [], 0
+            group.append(scope)
+            visits += reach
+        if group or not scopes:
+            yield group
 
 
 def _with_people(scopes: list[RecordScope]) -> tuple[list[RecordScope], dict[RecordRef, int]]:

@@ -85,7 +85,7 @@ class BookTally:
     visits: Visits
     # Per visit.
     ts: Floats
-    slot: Ints
+    slot: npt.NDArray[np.int8]  # scoring.prepared slot codes
     planned: Bools  # planned at or before now: neither history nor next
     history: Bools  # at or before now and not planned
     held: Bools  # history that happened with the record's people (not "in the loop")
@@ -172,20 +172,18 @@ def tally_book(
     record, position = visits.record, visits.position
     kind_of = columns.kind[position].astype(np.int8)
     inbound = columns.inbound[position]
-    ts_i = columns.ts  # per interaction, as scoring.prepared computes it
-    ts = ts_i[position]
+    # Per visit, as scoring.prepared computes it per interaction (each value is
+    # the interaction's own: the same elementwise arithmetic on the same inputs).
+    ts = columns.ts_us[position] / 1_000_000
     now_ts, trend_ts = time.now_ts, time.trend_ts
-    # Per interaction: influence weight x decay as of now (0 after now).
-    age = ts_i - now_ts
-    del ts_i
+    # Influence weight x decay as of now (0 after now).
+    age = ts - now_ts
     kind_weight = np.array(
         [settings_weights[kind] for kind in (Kind.EMAIL, Kind.MEETING, Kind.CALL, Kind.TASK)]
     )
     decay = np.exp(_DECAY_RATE * np.minimum(age, 0.0))
-    weight_i = np.where(age <= 0, kind_weight[columns.kind] * decay, 0.0)
+    weight = np.where(age <= 0, kind_weight[kind_of] * decay, 0.0)
     del age, decay
-    weight = weight_i[position]
-    del weight_i
     slot = np.where(kind_of == TASK, 6, kind_of * 2 + inbound).astype(np.int8)
     planned = columns.planned[position] & (ts <= now_ts)
     seen = ts <= now_ts
@@ -344,7 +342,7 @@ def tally_book(
         record[history] * BINS + week_slot[history].astype(np.int64), minlength=records * BINS
     ).reshape(records, BINS)
     del week, column, off, week_slot
-    team_i, customer_i = _minutes(columns, tables)
+    team_v, customer_v = _minutes(columns, tables, position)
     opens_v, clicks_v = columns.opens[position], columns.clicks[position]
     future = ~seen
     upcoming = _first_per_record(record, future, records)
@@ -367,8 +365,8 @@ def tally_book(
         before=before_reading,
         counts=counts,
         timeline=timeline,
-        team_minutes=_sum(record, history, team_i[position], records),
-        customer_minutes=_sum(record, history, customer_i[position], records),
+        team_minutes=_sum(record, history, team_v, records),
+        customer_minutes=_sum(record, history, customer_v, records),
         opens=_weighted(record[history], opens_v[history], records).astype(np.int64),
         clicks=_weighted(record[history], clicks_v[history], records).astype(np.int64),
         upcoming=upcoming,
@@ -402,10 +400,14 @@ def tally_book(
     )
 
 
-def _minutes(columns: InteractionColumns, tables: SetTables) -> tuple[Floats, Floats]:
-    """(team minutes, customer minutes) per interaction (scoring.prepared)."""
-    kind, inbound, duration = columns.kind, columns.inbound, columns.duration
-    safe = tables.of(columns.party_set)
+def _minutes(
+    columns: InteractionColumns, tables: SetTables, position: Ints
+) -> tuple[Floats, Floats]:
+    """(team minutes, customer minutes) of the interaction at each position
+    (scoring.prepared)."""
+    kind, inbound = columns.kind[position], columns.inbound[position]
+    duration = columns.duration[position]
+    safe = tables.of(columns.party_set[position])
     present = tables.present[safe]
     declined = tables.all_declined[safe]
     team = np.where(

@@ -147,22 +147,54 @@ class Visits:
     broken: dict[int, int]
 
 
-def _csr_join(left_key: Ints, right_key: Ints, right_value: Ints) -> tuple[Ints, Ints]:
-    """(left index, right value) for every left_key == right_key pair."""
-    order = np.argsort(right_key, kind="stable")
-    keys, values = right_key[order], right_value[order]
+def _sorted_join(left_key: Ints, keys: Ints, values: Ints) -> tuple[Ints, Ints]:
+    """(left index, value) for every left_key == key pair; `keys` sorted."""
     lo = np.searchsorted(keys, left_key, side="left")
     hi = np.searchsorted(keys, left_key, side="right")
     owner, offset = expand(hi - lo)
     return owner, values[lo[owner] + offset]
 
 
+@dataclass
+class BookIndex:
+    """The book's interactions by external person and by regarding record (each sorted
+    by that code), built once per run: any set of records then finds its visits
+    by looking up only its own people and records."""
+
+    person: Ints
+    person_position: Ints
+    regarding: Ints
+    regarding_position: Ints
+
+
+def index_book(columns: InteractionColumns, tables: SetTables) -> BookIndex:
+    party_set = columns.party_set
+    with_parties = np.flatnonzero(party_set >= 0)
+    sets = party_set[with_parties]
+    owner, offset = expand(tables.ext_ptr[sets + 1] - tables.ext_ptr[sets])
+    pair_position = with_parties[owner]
+    pair_person = tables.ext_person[tables.ext_ptr[sets[owner]] + offset]
+    del owner, offset, sets, with_parties
+    order = np.argsort(pair_person, kind="stable")
+    regarded = np.flatnonzero(columns.regarding >= 0)
+    by_ref = np.argsort(columns.regarding[regarded], kind="stable")
+    return BookIndex(
+        pair_person[order],
+        pair_position[order],
+        columns.regarding[regarded[by_ref]].astype(np.int64),
+        regarded[by_ref],
+    )
+
+
 def build_visits(
-    columns: InteractionColumns, tables: SetTables, scopes: Sequence[RecordScope]
+    columns: InteractionColumns,
+    tables: SetTables,
+    scopes: Sequence[RecordScope],
+    index: BookIndex | None = None,
 ) -> Visits:
     n = len(columns)
+    book = index_book(columns, tables) if index is None else index
     refs = columns.refs
-    people_count = 0
     mem_record: list[int] = []
     mem_person: list[int] = []
     record_ref: list[int] = []
@@ -170,38 +202,32 @@ def build_visits(
     team_user: list[int] = []
     has_team = np.zeros(len(scopes), dtype=np.bool_)
     user_codes = {user: code for code, user in enumerate(tables.users)}
-    for index, scope in enumerate(scopes):
+    for number, scope in enumerate(scopes):
         for person in scope.people:
-            mem_record.append(index)
+            mem_record.append(number)
             mem_person.append(refs.code(person))
         record_ref.append(refs.code(scope.record))
         if scope.team is not None:
-            has_team[index] = True
+            has_team[number] = True
             for user in scope.team:
                 found = user_codes.get(user)
                 if found is not None:
-                    team_record.append(index)
+                    team_record.append(number)
                     team_user.append(found)
     people_count = len(refs.refs) + 1
     members_record = np.array(mem_record, dtype=np.int64)
     members_person = np.array(mem_person, dtype=np.int64)
     members = unique_sorted(members_record * people_count + members_person)
 
-    # (position, person) for every external person of every interaction.
-    party_set = columns.party_set
-    with_parties = np.flatnonzero(party_set >= 0)
-    sets = party_set[with_parties]
-    owner, offset = expand(tables.ext_ptr[sets + 1] - tables.ext_ptr[sets])
-    pair_position = with_parties[owner]
-    pair_person = tables.ext_person[tables.ext_ptr[sets[owner]] + offset]
-    # ... joined with (record, person).
-    left, record = _csr_join(pair_person, members_person, members_record)
-    position = pair_position[left]
-    del owner, offset, pair_person, left
+    # (record, position) for every interaction with one of the record's people.
+    left, position = _sorted_join(members_person, book.person, book.person_position)
+    record = members_record[left]
+    del left
     via_person = unique_sorted(record * n + position)
     # The team: one of ours on it is in the record's team.
     teamed = has_team[record]
     if teamed.any():
+        party_set = columns.party_set
         check = np.flatnonzero(teamed)
         sets_of = party_set[position[check]]
         owner, offset = expand(tables.user_ptr[sets_of + 1] - tables.user_ptr[sets_of])
@@ -216,13 +242,10 @@ def build_visits(
         keep[check[~in_team]] = False
         record, position = record[keep], position[keep]
     # What regards the record.
-    regarded = np.flatnonzero(columns.regarding >= 0)
-    left, by_regarding = _csr_join(
-        columns.regarding[regarded],
-        np.array(record_ref, dtype=np.int64),
-        np.arange(len(scopes), dtype=np.int64),
+    by_regarding, regarded = _sorted_join(
+        np.array(record_ref, dtype=np.int64), book.regarding, book.regarding_position
     )
-    keys = unique_sorted(np.concatenate([record * n + position, by_regarding * n + regarded[left]]))
+    keys = unique_sorted(np.concatenate([record * n + position, by_regarding * n + regarded]))
     visit_record, visit_position = np.divmod(keys, max(n, 1))
     return Visits(
         visit_record,

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scoring import score_records
-from scoring.columnar import columns_of, score_columns
+from scoring.columnar import ColumnarRun, columns_of, score_columns
 from scoring.model import (
     Direction,
     Frequency,
@@ -212,8 +212,12 @@ def columnar(
     chosen: ScoringSettings,
     now: datetime,
     names: dict[RecordRef, str] = NAMES,
+    group_visits: int | None = None,
 ) -> list[RecordHealth]:
-    return list(score_columns(columns_of(book), records, chosen, now, names))
+    if group_visits is None:
+        return list(score_columns(columns_of(book), records, chosen, now, names))
+    run = ColumnarRun(columns_of(book), chosen, now, names)
+    return list(run.score(records, group_visits=group_visits))
 
 
 @property_settings
@@ -224,6 +228,24 @@ def test_random_books_score_the_same(
     expected = reference(book, records, chosen, now)
 
     assert all_differences(expected, columnar(book, records, chosen, now)) == {}
+
+
+@property_settings
+@given(interactions(), scopes(), settings(), moments, st.sampled_from([1, 6, 30]))
+def test_records_scored_in_small_groups_score_the_same(
+    book: list[Interaction],
+    records: list[RecordScope],
+    chosen: ScoringSettings,
+    now: datetime,
+    group_visits: int,
+) -> None:
+    """A big book is scored a group of records at a time (memory); a deal's or
+    account's people may then be in another group than the deal or account."""
+    expected = reference(book, records, chosen, now)
+
+    actual = columnar(book, records, chosen, now, group_visits=group_visits)
+
+    assert all_differences(expected, actual) == {}
 
 
 ROLLED = [
