@@ -44,9 +44,18 @@ def demo(
         fresh_demo_file(database)  # the same refusal as the demo
         # None: when the generated history ends.
         moment = None if now is None else commands.given_now(now)
-        payload = demo_dataverse(database, moment, keep_serving=keep_serving)
+        payload = demo_dataverse(
+            database, moment, keep_serving=_serving_note if keep_serving else None
+        )
         return emit(payload, as_json, dataverse_report)
     emit(build_demo(database, commands.given_now(now)), as_json, output.demo_report)
+
+
+def _serving_note(payload: dict[str, Any], token: str) -> None:
+    """What `rapport demo --dataverse --keep-serving` shows while the Dataverse stays up."""
+    console.print(f"\nLoopback Dataverse at {payload['dataverse_url']} (Ctrl-C to stop). Look:")
+    console.print(f"  TOKEN={token}", markup=False)
+    console.print(f"  {payload['look']}", markup=False)
 
 
 def fresh_demo_file(database: Path) -> None:

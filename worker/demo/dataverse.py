@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,15 @@ PREFIX = "rapport"
 SHOWN = 8  # records read back from Dataverse
 
 
+# What to show while the loopback Dataverse stays up: (the demo's payload, a token).
+Serving = Callable[[dict[str, Any], str], None]
+
+
 def demo_dataverse(
-    database: Path, now: datetime | None, *, keep_serving: bool = False, users: int = 8
+    database: Path, now: datetime | None, *, keep_serving: Serving | None = None, users: int = 8
 ) -> dict[str, Any]:
-    """`now` None: the day after the generated history ends (its activities are dated)."""
+    """`now` None: the day after the generated history ends (its activities are dated).
+    `keep_serving`: keep the loopback Dataverse up until Ctrl-C, having shown this."""
     try:
         import emulator.dataverse  # noqa: F401
     except ModuleNotFoundError:
@@ -53,7 +59,7 @@ def demo_dataverse(
 
 
 async def _demo(
-    store: Engine, now: datetime | None, *, keep_serving: bool, users: int
+    store: Engine, now: datetime | None, *, keep_serving: Serving | None, users: int
 ) -> dict[str, Any]:
     from emulator.dataverse.generator import dataverse_environment
     from emulator.dataverse.testing import fetch_dataverse_token, running_dataverse, ssl_context
@@ -93,8 +99,9 @@ async def _demo(
                 "records": records,
                 "look": _look_command(dv.url, dv.ca_pem_path),
             }
-            if keep_serving:
-                await _serve_until_interrupted(payload, token)
+            if keep_serving is not None:
+                keep_serving(payload, token)
+                await _until_interrupted()
     return payload
 
 
@@ -140,12 +147,7 @@ def _look_command(url: str, ca: Path) -> str:
     )
 
 
-async def _serve_until_interrupted(payload: dict[str, Any], token: str) -> None:
-    from worker.cli.output import console
-
-    console.print(f"\nLoopback Dataverse at {payload['dataverse_url']} (Ctrl-C to stop). Look:")
-    console.print(f"  TOKEN={token}", markup=False)
-    console.print(f"  {payload['look']}", markup=False)
+async def _until_interrupted() -> None:
     try:
         await asyncio.Event().wait()
     except asyncio.CancelledError:
