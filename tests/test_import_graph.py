@@ -1,5 +1,6 @@
 """The arrows between our packages (docs/architecture.md): no import circles anywhere,
-and the web app reaches the worker only through what its top level shares.
+each package imports only the packages its arrows allow, inside worker/ the calls go
+downward only, and the web app reaches the worker only through what its top level shares.
 
 The graph is grimp's (the library behind import-linter): every import statement,
 at module level or inside a function, and those under TYPE_CHECKING too, since a
@@ -105,3 +106,56 @@ def test_scoring_imports_no_other_package_of_ours() -> None:
         for details in imports_graph.get_import_details(importer=importer, imported=imported)
     )
     assert reaching_out == []
+
+
+# Which of our packages each may import (docs/architecture.md, "The arrows"); `web` and
+# `worker` are entry points and may import the rest (web: not worker's subpackages, above).
+ALLOWED = {
+    "storage": set(),
+    "scoring": set(),
+    "insights": {"scoring"},
+    "consent": {"storage"},
+    "graph_sync": {"storage", "consent"},
+    "crm": {"storage", "consent", "graph_sync"},
+    "compliance": {"storage"},
+    "news": set(),
+    "emulator": set(),
+}
+# Inside worker/: the CLI calls the service, the run and the demo; the service and the
+# demo call the run; the run calls only worker's top level (`worker`), which calls none
+# of them.
+WORKER_ALLOWED = {
+    "worker.cli": {"worker", "worker.service", "worker.run", "worker.demo"},
+    "worker.service": {"worker", "worker.run"},
+    "worker.demo": {"worker", "worker.run"},
+    "worker.run": {"worker"},
+    "worker": set(),
+}
+
+
+def _home(module: str, homes: tuple[str, ...]) -> str | None:
+    """The longest of `homes` that `module` is or lies in."""
+    found = [home for home in homes if module == home or module.startswith(f"{home}.")]
+    return max(found, key=len) if found else None
+
+
+def _arrows_against(allowed: dict[str, set[str]], homes: tuple[str, ...]) -> list[str]:
+    imports_graph = graph()
+    wrong = []
+    for importer in sorted(imports_graph.modules):
+        source = _home(importer, homes)
+        if source not in allowed:
+            continue
+        for imported in sorted(imports_graph.find_modules_directly_imported_by(importer)):
+            target = _home(imported, homes)
+            if target is not None and target != source and target not in allowed[source]:
+                wrong.append(f"{importer} -> {imported}")
+    return wrong
+
+
+def test_packages_import_only_what_the_arrows_allow() -> None:
+    assert _arrows_against(ALLOWED, PACKAGES) == []
+
+
+def test_worker_subpackages_call_downward_only() -> None:
+    assert _arrows_against(WORKER_ALLOWED, (*WORKER_SUBPACKAGES, "worker")) == []
