@@ -1,77 +1,193 @@
-"""The interactions who-knows-whom can count, decoded from a book's columns a chunk at a time.
+"""Who knows whom over a book's columns: scoring.introducers' ranking with no Interaction built.
 
-scoring.introducers ranks over `Interaction` values. A book read as columns
-has none, and building one per interaction for the whole book is what the
-columnar core is there to avoid: this picks, with one vectorised mask, the
-interactions the ranking can count (held, not after `now`, with a colleague
-among our side and a ranked person among theirs; each distinct party set is
-read once) and builds only those, chunk by chunk, as the ranking consumes
-them. The ranking itself stays scoring.introducers.rank_introducers, so its
-results are the reference's by construction.
+scoring.introducers ranks over `Interaction` values, summing per (person,
+colleague) pair the weight of every interaction they shared. Here those
+contributions are rows of arrays: the interactions the ranking can count
+(held, not after `now`, a colleague who counts on our side and a ranked
+person on theirs; each distinct party set is read once, by the reference's
+own rules) times their ranked people times their colleagues. Each pair's sums
+are math.fsum, as the reference's, and the pairs are ranked by the
+reference's `ranking`, so the results are the reference's
+(tests/scoring/test_columnar_introducers.py).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterator
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 
-from scoring.columnar.columns import InteractionColumns, micros
-from scoring.introducers import INTRODUCED_TYPES
-from scoring.model import Interaction, Party, RecordRef, RecordType, Response
+from scoring.columnar.columns import (
+    CALL,
+    EMAIL,
+    KINDS,
+    MEETING,
+    Bools,
+    Floats,
+    InteractionColumns,
+    Ints,
+    micros,
+    moment,
+)
+from scoring.columnar.visits import expand
+from scoring.introducers import (
+    _ATTENDING,
+    _DECAY_RATE,
+    MAX_INTRODUCERS,
+    Acquaintance,
+    Introducer,
+    _colleague_weights,
+    _Parties,
+    ranking,
+    relationship_strength,
+)
+from scoring.model import RecordRef, Role, ScoringSettings
+from scoring.prepared import influence_weights
 
-CHUNK = 20_000
 
-
-def introducer_interactions(
+def rank_columns(
     columns: InteractionColumns,
+    settings: ScoringSettings,
     now: datetime,
     *,
-    records: Collection[RecordRef] | None,
-    colleagues: Collection[str] | None,
-    excluded: Collection[str],
-    chunk: int = CHUNK,
-) -> Iterator[Interaction]:
-    """The interactions of `columns` that rank_introducers(..., records=, colleagues=,
-    excluded=) can count, in chronological order; the others it would skip anyway."""
-    counted = _counted_sets(columns, records, colleagues, frozenset(excluded))
+    records: Collection[RecordRef] | None = None,
+    colleagues: Collection[str] | None = None,
+    excluded: Collection[str] = frozenset(),
+    limit: int = MAX_INTRODUCERS,
+) -> dict[RecordRef, tuple[Introducer, ...]]:
+    """scoring.introducers.rank_introducers over a book of columns, with no Interaction
+    built: every (interaction, person, colleague) contribution is one row of
+    arrays, each (person, colleague) pair's contributions are summed with
+    math.fsum as the reference sums them (exact: the order never matters), and
+    the pairs are ranked by the reference's own `ranking`. Each weight is the
+    reference's float: its decay is math.exp per interaction, not numpy's."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (UTC)")
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit!r}")
+    sets = _SetParties.read(columns, _Parties(records, colleagues, excluded))
     codes = columns.party_set
-    mask = (codes >= 0) & ~columns.planned & (columns.ts_us <= micros(now))
-    mask &= counted[np.maximum(codes, 0)] if len(counted) else False
-    positions = np.flatnonzero(mask)
-    for start in range(0, len(positions), chunk):
-        yield from columns.interactions(positions[start : start + chunk])
+    now_us = micros(now)
+    mask = (codes >= 0) & ~columns.planned & (columns.ts_us <= now_us)
+    if len(sets.counted):
+        mask &= sets.counted[np.maximum(codes, 0)]
+    else:
+        mask &= False
+    position = np.flatnonzero(mask)
+    code = codes[position]
+    # (interaction, person) pairs ...
+    owner, offset = expand(sets.person_ptr[code + 1] - sets.person_ptr[code])
+    party = sets.person_ptr[code[owner]] + offset
+    at = position[owner]
+    kind = columns.kind[at]
+    two_way = (kind == CALL) | ((kind == MEETING) & sets.attending[party])
+    two_way |= (kind == EMAIL) & columns.inbound[at].astype(np.bool_) & sets.wrote[party]
+    # ... times each colleague on the interaction.
+    set_of = code[owner]
+    mine, offset = expand(sets.colleague_ptr[set_of + 1] - sets.colleague_ptr[set_of])
+    colleague = sets.colleague_ptr[set_of[mine]] + offset
+    now_ts = now.timestamp()
+    kind_weights = influence_weights(settings)
+    kind_weight = np.array([kind_weights[kind] for kind in KINDS])
+    seconds = columns.ts_us[position] / 1_000_000
+    exp = math.exp
+    decay = np.array([exp(_DECAY_RATE * (ts - now_ts)) for ts in seconds.tolist()])
+    base = kind_weight[columns.kind[position]] * decay
+    weight = base[owner[mine]] * sets.role_weight[colleague]
+    person = sets.person[party[mine]]
+    user = sets.user[colleague]
+    users = max(len(sets.users), 1)
+    key = person * users + user
+    order = np.argsort(key, kind="stable")
+    key, weight = key[order], weight[order]
+    two_way_weight = np.where(two_way[mine][order], weight, 0.0)
+    ts_us = columns.ts_us[position][owner[mine]][order]
+    if len(key) == 0:
+        return ranking((), limit)
+    first = np.ones(len(key), dtype=np.bool_)
+    first[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(first)
+    last_us = np.maximum.reduceat(ts_us, starts).tolist()
+    bounds = [*starts.tolist(), len(key)]
+    weights, two_ways = weight.tolist(), two_way_weight.tolist()
+    refs = columns.refs.refs
+    pair_person, pair_user = np.divmod(key[starts], users)
+
+    def acquaintances() -> Iterator[Acquaintance]:
+        fsum = math.fsum
+        for k, (who, colleague_code) in enumerate(
+            zip(pair_person.tolist(), pair_user.tolist(), strict=True)
+        ):
+            lo, hi = bounds[k], bounds[k + 1]
+            strength = relationship_strength(fsum(weights[lo:hi]), fsum(two_ways[lo:hi]))
+            last = moment(last_us[k])
+            yield refs[who], sets.users[colleague_code], strength, last.timestamp(), last
+
+    return ranking(acquaintances(), limit)
 
 
-def _counted_sets(
-    columns: InteractionColumns,
-    records: Collection[RecordRef] | None,
-    colleagues: Collection[str] | None,
-    excluded: frozenset[str],
-) -> np.ndarray:
-    """Per party set: whether it holds a colleague who counts and a person ranked."""
-    ranked = None if records is None else frozenset(records)
-    allowed = None if colleagues is None else frozenset(colleagues)
+class _SetParties:
+    """Per distinct party set, who counts for the ranking (scoring.introducers._Parties),
+    as arrays by set code: the ranked people (CSR), the colleagues with their role
+    weight (CSR), and whether the set holds both."""
 
-    def colleague(party: Party) -> bool:
-        ref = party.ref
-        return (
-            ref.type is RecordType.SYSTEM_USER
-            and party.response is not Response.DECLINED
-            and ref.id not in excluded
-            and (allowed is None or ref.id in allowed)
+    def __init__(self) -> None:
+        self.person_ptr: list[int] = [0]
+        self.person: list[int] = []
+        self.wrote: list[bool] = []  # the person is the email's sender
+        self.attending: list[bool] = []  # organised or attends the meeting
+        self.colleague_ptr: list[int] = [0]
+        self.user: list[int] = []
+        self.role_weight: list[float] = []
+        self.users: list[str] = []
+        self.counted: list[bool] = []
+
+    @classmethod
+    def read(cls, columns: InteractionColumns, parties: _Parties) -> _SetArrays:
+        found = cls()
+        user_codes: dict[str, int] = {}
+        code = columns.refs.code
+        for internal, external in zip(columns.sets.internal, columns.sets.external, strict=True):
+            people = [party for party in external if parties.person(party) is not None]
+            ours = _colleague_weights(internal, parties)
+            counted = bool(people) and bool(ours)
+            found.counted.append(counted)
+            if counted:
+                for party in people:
+                    found.person.append(code(party.ref))
+                    found.wrote.append(party.role is Role.FROM)
+                    found.attending.append(
+                        party.role is Role.ORGANIZER or party.response in _ATTENDING
+                    )
+                for user, role_weight in ours:
+                    found.user.append(user_codes.setdefault(user, len(user_codes)))
+                    found.role_weight.append(role_weight)
+            found.person_ptr.append(len(found.person))
+            found.colleague_ptr.append(len(found.user))
+        found.users = list(user_codes)
+        return _SetArrays(
+            np.array(found.person_ptr, dtype=np.int64),
+            np.array(found.person, dtype=np.int64),
+            np.array(found.wrote, dtype=np.bool_),
+            np.array(found.attending, dtype=np.bool_),
+            np.array(found.colleague_ptr, dtype=np.int64),
+            np.array(found.user, dtype=np.int64),
+            np.array(found.role_weight, dtype=np.float64),
+            found.users,
+            np.array(found.counted, dtype=np.bool_),
         )
 
-    def person(party: Party) -> bool:
-        ref = party.ref
-        return ref.type in INTRODUCED_TYPES and (ranked is None or ref in ranked)
 
-    sets = columns.sets
-    return np.array(
-        [
-            any(map(colleague, internal)) and any(map(person, external))
-            for internal, external in zip(sets.internal, sets.external, strict=True)
-        ],
-        dtype=np.bool_,
-    )
+class _SetArrays(NamedTuple):
+    person_ptr: Ints
+    person: Ints
+    wrote: Bools
+    attending: Bools
+    colleague_ptr: Ints
+    user: Ints
+    role_weight: Floats
+    users: list[str]
+    counted: Bools

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 
 from scoring import Interaction, RecordRef, RecordType, ScoringSettings, rank_introducers
 from scoring.columnar.columns import InteractionColumns
-from scoring.columnar.introducers import introducer_interactions
+from scoring.columnar.introducers import rank_columns
 from scoring.introducers import Introducer
 from storage.crm_records import CrmSnapshot, load_crm_snapshot
 from storage.engine import session_scope
@@ -86,17 +86,18 @@ class IntroducerRanking:
     def columnar_rows(
         self, columns: InteractionColumns, within: Collection[RecordRef] | None = None
     ) -> list[IntroducerRow]:
-        """`rows` over a book read as columns: only the interactions the ranking can
-        count are built, a chunk at a time (scoring.columnar.introducers)."""
+        """`rows` over a book read as columns, ranked over the columns themselves
+        (scoring.columnar.introducers.rank_columns: no interaction is built)."""
         records = self.records if within is None else self.records.intersection(within)
-        interactions = introducer_interactions(
+        ranked = rank_columns(
             columns,
+            self.settings,
             self.now,
             records=records,
             colleagues=self.colleagues,
             excluded=self.excluded,
         )
-        return self._ranked(interactions, records)
+        return _rows(ranked.values())
 
     def _ranked(
         self, interactions: Iterable[Interaction], records: frozenset[RecordRef]
