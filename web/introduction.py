@@ -30,7 +30,6 @@ from web.record import RecordNotFound, visible_record
 from web.visibility import Visibility
 
 PERSON_TYPES = ("contact", "lead")
-SWITCH = "switch.who_knows_whom"
 
 
 def file_name(person_name: str, introducer_name: str) -> str:
@@ -40,6 +39,13 @@ def file_name(person_name: str, introducer_name: str) -> str:
         return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "someone"
 
     return f"introduction-{slug(person_name)}-via-{slug(introducer_name)}.eml"
+
+
+def switched_on(settings: Mapping[str, Any]) -> bool:
+    """Whether who-knows-whom, and so drafting an introduction, is on (admin settings)."""
+    from worker.admin_settings import INTRODUCERS_SWITCH  # as TEMPLATE_KEY: loaded on use
+
+    return bool(settings[INTRODUCERS_SWITCH])
 
 
 def introduction_eml(
@@ -56,7 +62,7 @@ def introduction_eml(
 ) -> tuple[str, bytes]:
     """(file name, message) of the introduction request to `introducer` (a system user
     id or address; None: the strongest) about one visible contact or lead."""
-    if record_type not in PERSON_TYPES or not settings[SWITCH]:
+    if record_type not in PERSON_TYPES or not switched_on(settings):
         raise RecordNotFound(record_type)
     row, owner_id = visible_record(session, seen, record_type, record_id)
     requester_id = viewer.system_user_id or owner_id

@@ -92,7 +92,7 @@ def record_view(
     if payload["introducers"]:  # the Draft introduction buttons, while who-knows-whom is on
         from worker.admin_settings import current_settings
 
-        drafts = bool(current_settings(request.app.state.engine)[introduction.SWITCH])
+        drafts = introduction.switched_on(current_settings(request.app.state.engine))
     return render(request, viewer, "record.html", {"record": payload, "drafts": drafts})
 
 

@@ -29,11 +29,12 @@ INFLUENCE_KEYS = {
     "influence.phone_call": Kind.CALL,
     "influence.task": Kind.TASK,
 }
+INTRODUCERS_SWITCH = "switch.who_knows_whom"  # who-knows-whom, and drafting introductions
 SWITCH_KEYS = (
     "switch.relationship_analytics",
     "switch.show_health",
     "switch.exchange_data_source",
-    "switch.who_knows_whom",
+    INTRODUCERS_SWITCH,
 )
 # The introduction request's template: set from a file, stored as its text.
 TEMPLATE_KEY = "introduction.template"

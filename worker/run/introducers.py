@@ -44,13 +44,13 @@ from storage.introducer_store import (
     delete_introducers,
     replace_introducers,
 )
-from worker.admin_settings import current_settings, scoring_settings
+from worker.admin_settings import INTRODUCERS_SWITCH, current_settings, scoring_settings
 from worker.log import get_logger
 from worker.run.interaction_columns import read_columns
 
 log = get_logger(__name__)
 
-SWITCH = "switch.who_knows_whom"
+SWITCH = INTRODUCERS_SWITCH
 
 
 @dataclass
