@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from sqlalchemy.engine import Engine
@@ -19,6 +20,16 @@ from storage.sync_store import PageCounts, PageWrite, commit_page
 
 log = structlog.stdlib.get_logger("rapport.graph_sync")
 T = TypeVar("T")
+
+
+class Paged(Protocol):
+    """A page of a Graph listing: `@odata.nextLink` while more pages follow."""
+
+    @property
+    def next_link(self) -> str | None: ...
+
+
+P = TypeVar("P", bound=Paged)
 
 
 @dataclass
@@ -97,6 +108,24 @@ class SyncContext:
             log.info("retrying a Graph request", mailbox=mailbox_id, error=str(error))
 
         return await call_with_retry(self.policy, attempt, sleep=self.sleep, on_retry=on_retry)
+
+    async def pages(
+        self,
+        mailbox_id: str,
+        counters: SyncCounters,
+        first: Callable[[], Any],
+        following: Callable[[str], Any],
+        decode: Callable[[bytes], P],
+    ) -> AsyncIterator[P]:
+        """Every page of a listing, each one `fetch`: `first` builds the first request,
+        `following(link)` the request for a next link, until a page has none."""
+        build = first
+        while True:
+            page = await self.fetch(mailbox_id, counters, build, decode)
+            yield page
+            if page.next_link is None:
+                return
+            build = functools.partial(following, page.next_link)
 
     async def commit(self, page: PageWrite) -> PageCounts:
         return await asyncio.to_thread(self._commit_locked, page)

@@ -27,18 +27,11 @@ async def _list_level(
     ctx: SyncContext, mailbox_id: str, parent_id: str | None, counters: SyncCounters
 ) -> list[Folder]:
     folders: list[Folder] = []
-    link: str | None = None
-    while True:
-        build = (
-            functools.partial(ctx.client.folders_request, mailbox_id, parent_id)
-            if link is None
-            else functools.partial(ctx.client.folders_page, mailbox_id, link)
-        )
-        page = await ctx.fetch(mailbox_id, counters, build, _decode_folders)
+    first = functools.partial(ctx.client.folders_request, mailbox_id, parent_id)
+    following = functools.partial(ctx.client.folders_page, mailbox_id)
+    async for page in ctx.pages(mailbox_id, counters, first, following, _decode_folders):
         folders += page.value
-        if page.next_link is None:
-            return folders
-        link = page.next_link
+    return folders
 
 
 async def _well_known_ids(ctx: SyncContext, mailbox_id: str, counters: SyncCounters) -> set[str]:

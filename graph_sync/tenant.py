@@ -17,16 +17,17 @@ import asyncio
 import functools
 import gc
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import msgspec
 
 from consent.data_location import LocationPolicy, decide_location
 from graph_sync.context import SyncContext, SyncCounters
 from graph_sync.mailbox import MailboxOutcome, sync_mailbox
-from graph_sync.wire import USER, USER_PAGE, User, UserPage
+from graph_sync.wire import USER, USER_PAGE, User
 from storage.directory import Directory, normalise_address
 from storage.engine import session_scope
 from storage.mailbox_store import MailboxDecision, save_decisions
@@ -59,50 +60,43 @@ class TenantOutcome:
 
 
 async def list_users(ctx: SyncContext, tenant_id: str, outcome: TenantOutcome) -> list[User]:
-    users: list[User] = []
-    link: str | None = None
-    while True:
-        build = (
-            functools.partial(ctx.client.users_request, USERS_PER_PAGE)
-            if link is None
-            else functools.partial(ctx.client.users_page, link)
-        )
-        page: UserPage = await ctx.fetch(
-            f"directory:{tenant_id}", outcome.counters, build, USER_PAGE.decode
-        )
-        for raw in page.value:
-            try:
-                users.append(USER.decode(raw))
-            except msgspec.ValidationError:
-                outcome.malformed_users += 1
-        if page.next_link is None:
-            return users
-        link = page.next_link
+    first = functools.partial(ctx.client.users_request, USERS_PER_PAGE)
+    return [
+        user async for user in _directory(ctx, tenant_id, outcome, first, ctx.client.users_page)
+    ]
 
 
 async def list_group_members(
     ctx: SyncContext, tenant_id: str, group_id: str, outcome: TenantOutcome
 ) -> frozenset[str]:
     """Ids of the users in the mailbox group, nested groups included; fully paged."""
-    members: set[str] = set()
-    link: str | None = None
-    while True:
-        build = (
-            functools.partial(ctx.client.group_users_request, group_id, USERS_PER_PAGE)
-            if link is None
-            else functools.partial(ctx.client.group_users_page, group_id, link)
-        )
-        page: UserPage = await ctx.fetch(
-            f"directory:{tenant_id}", outcome.counters, build, USER_PAGE.decode
-        )
+    first = functools.partial(ctx.client.group_users_request, group_id, USERS_PER_PAGE)
+    following = functools.partial(ctx.client.group_users_page, group_id)
+    return frozenset(
+        [user.id async for user in _directory(ctx, tenant_id, outcome, first, following)]
+    )
+
+
+async def _directory(
+    ctx: SyncContext,
+    tenant_id: str,
+    outcome: TenantOutcome,
+    first: Callable[[], Any],
+    following: Callable[[str], Any],
+) -> AsyncIterator[User]:
+    """The users of a directory listing, all pages; a user Graph sends malformed is
+    counted (`outcome.malformed_users`) and skipped."""
+    pages = ctx.pages(
+        f"directory:{tenant_id}", outcome.counters, first, following, USER_PAGE.decode
+    )
+    async for page in pages:
         for raw in page.value:
             try:
-                members.add(USER.decode(raw).id)
+                user = USER.decode(raw)
             except msgspec.ValidationError:
                 outcome.malformed_users += 1
-        if page.next_link is None:
-            return frozenset(members)
-        link = page.next_link
+                continue
+            yield user
 
 
 async def resolve_groups(
