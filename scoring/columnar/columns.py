@@ -65,6 +65,10 @@ class PartySets:
     external: list[tuple[Party, ...]] = field(default_factory=list)
     _codes: dict[Any, int] = field(default_factory=dict)
 
+    def forget_keys(self) -> None:
+        """Drop what finds a set's code by its key: a finished book only reads by code."""
+        self._codes = {}
+
     def code(self, key: Any, internal: tuple[Party, ...], external: tuple[Party, ...]) -> int:
         found = self._codes.get(key)
         if found is None:
@@ -314,12 +318,17 @@ class ColumnsBuilder:
             "clicks",
             "party_set",
         )
-        if self._chunks:
-            merged = {name: np.concatenate([c[name] for c in self._chunks]) for name in names}
-        else:
-            merged = {name: np.zeros(0, np.int64) for name in names}
+        merged: dict[str, npt.NDArray[Any]] = {}
+        for name in names:
+            # One field at a time, each chunk's array dropped as soon as it is copied:
+            # the book is never held twice.
+            parts = [chunk.pop(name) for chunk in self._chunks]
+            merged[name] = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            del parts
+        if not self._chunks:
             merged["keys"] = np.zeros(0, np.bytes_)
         self._chunks = []
+        self.sets.forget_keys()  # no set is added after this
         order = np.lexsort((merged["keys"], merged["ts_us"]))
         # One array at a time: each sorted copy replaces its unsorted one.
         for name in names:
