@@ -19,6 +19,7 @@ from rich.table import Table
 
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit, unreadable_lines
+from worker.failures import UserError
 
 retention_app = typer.Typer(help="Retention of interactions and history.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
@@ -89,7 +90,6 @@ def erase(
 ) -> None:
     """Erase a data subject from Rapport's tables and keep them out (audited; idempotent)."""
     from worker.cli import compliance_commands as run
-    from worker.failures import UserError
 
     if release is not None:
         if subject is not None or dry_run:

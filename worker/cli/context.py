@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from worker.failures import no_store_error
+
 if TYPE_CHECKING:
     # At run time each is imported where it is first needed: `rapport --help` and
     # `--version` load none of the store, the settings or logging (tests/test_cli_startup.py).
@@ -50,7 +52,6 @@ class CliContext:
         """
         if self._store is None:
             from storage.engine import create_store_engine, sqlite_file
-            from worker.failures import no_store_error
 
             url = self.settings.database_url
             path = sqlite_file(url)

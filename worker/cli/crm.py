@@ -20,6 +20,7 @@ from rich.table import Table
 
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
+from worker.failures import EXIT_BAD_INPUT, UserError
 
 if TYPE_CHECKING:
     from crm.file_report import ImportProblem, ImportReport
@@ -56,7 +57,6 @@ def import_command(
     """
     from crm.file_import import import_file
     from crm.file_reading import ImportFileError
-    from worker.failures import EXIT_BAD_INPUT, UserError
 
     store = cli_of(ctx).current_store()
     try:

@@ -17,6 +17,7 @@ from rich.table import Table
 from insights.notice import EMPLOYMENT_NOTICE
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
+from worker.failures import UserError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -50,7 +51,6 @@ def similar_payload(store: Engine, opportunity: str, today: date) -> dict[str, A
     from insights import similar_deals as similar
     from storage import similar_deals_read
     from storage.engine import session_scope
-    from worker.failures import UserError
 
     opportunity_id = opportunity.strip().removeprefix("opportunity:")
     with session_scope(store) as session:

@@ -15,6 +15,7 @@ import typer
 
 from worker.cli import output
 from worker.cli.output import JsonFlag, NowOption, console, emit
+from worker.failures import StoreError, UserError
 
 
 def register(app: typer.Typer) -> None:
@@ -60,8 +61,6 @@ def _serving_note(payload: dict[str, Any], token: str) -> None:
 
 def fresh_demo_file(database: Path) -> None:
     """Remove a previous demo store at `database`, refusing a path that cannot hold one."""
-    from worker.failures import UserError
-
     if database.is_dir():
         raise UserError(f"--database: {database} is a directory; expected a SQLite file to create")
     if not database.parent.is_dir():
@@ -83,7 +82,6 @@ def build_demo(database: Path, now: datetime) -> dict[str, Any]:
     from storage.engine import create_store_engine, database_error_line, session_scope
     from worker.cli import commands, insights_commands
     from worker.demo.crm import seed_demo_crm
-    from worker.failures import StoreError
     from worker.log import configure_logging
     from worker.run.tick import run_once as run_pipeline
 

@@ -20,13 +20,13 @@ import typer.main
 from typer._click import Command
 from typer.core import TyperGroup
 
+from worker.failures import EXIT_BAD_INPUT
+
 INSTALL = "pip install 'rapport[emulator]'"
 
 
 def mount_missing_emulator(app: typer.Typer, missing: ModuleNotFoundError) -> None:
     """Register `rapport emulator` (any arguments, --help too) as that one line, exit 2."""
-    from worker.failures import EXIT_BAD_INPUT
-
     reason = f"no module named {missing.name!r}" if missing.name else str(missing)
 
     @app.command(

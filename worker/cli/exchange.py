@@ -22,6 +22,7 @@ from consent.data_location import residency_hint, unknown_residency
 from consent.permissions import REQUIRED_ROLES
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
+from worker.failures import EXIT_BAD_INPUT, EXIT_NO_CONSENT, EXIT_OK, UserError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -53,8 +54,6 @@ def _print_hint(hint: str | None) -> None:
 
 
 def consent_url_payload(settings: Settings) -> dict[str, Any]:
-    from worker.failures import UserError
-
     if not settings.graph_configured:
         raise UserError(
             "consent url: set RAPPORT_TENANT_ID and RAPPORT_CLIENT_ID (the app registration's "
@@ -119,8 +118,6 @@ def check_payload(outcome: ConsentOutcome, settings: Settings, at: datetime) -> 
 
 
 def exit_code(state: str) -> int:
-    from worker.failures import EXIT_BAD_INPUT, EXIT_NO_CONSENT, EXIT_OK
-
     if state == GRANTED:
         return EXIT_OK
     return EXIT_BAD_INPUT if state == NOT_CONFIGURED else EXIT_NO_CONSENT
@@ -129,7 +126,6 @@ def exit_code(state: str) -> int:
 @consent_app.command("check")
 def consent_check(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Ask for a token, name each missing permission, confirm with one probe call."""
-    from worker.failures import EXIT_OK
     from worker.run.exchange import check_tenant_consent
 
     cli = cli_of(ctx)

@@ -21,6 +21,7 @@ from insights.notice import EMPLOYMENT_NOTICE
 from insights.views import SortKey
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
+from worker.failures import UserError
 
 pipeline_app = typer.Typer(
     help="The relationship pipeline of open opportunities.", no_args_is_help=True
@@ -96,7 +97,6 @@ def health_list(
     """Records by relationship: score, grade, trend, key KPIs and the first reason."""
     from insights import views
     from worker.cli import insights_commands as run
-    from worker.failures import UserError
 
     if as_json and as_csv:
         raise UserError("--csv: give either --json or --csv, not both")
@@ -174,7 +174,6 @@ def pipeline_chart(
     from insights import pipeline_chart_render as render
     from worker.cli import commands
     from worker.cli import insights_commands as run
-    from worker.failures import UserError
 
     if out is None and not as_json:
         raise UserError("--out: required unless --json; expected a .svg or .png file")
@@ -200,8 +199,6 @@ def pipeline_chart(
 
 
 def _check_out(out: Path, fmt: str, formats: tuple[str, ...]) -> None:
-    from worker.failures import UserError
-
     if fmt not in formats:
         raise UserError(f"--out: {out} is not allowed; expected a file name ending in .svg or .png")
     if not out.parent.is_dir():

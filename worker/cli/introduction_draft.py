@@ -22,12 +22,12 @@ from rich.table import Table
 from insights.notice import EMPLOYMENT_NOTICE
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
+from worker.failures import UserError
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
     from insights import introductions
-    from worker.failures import UserError
 
 
 class DraftFormat(StrEnum):
@@ -36,7 +36,6 @@ class DraftFormat(StrEnum):
 
 
 def _require_switch(settings: Mapping[str, Any]) -> None:
-    from worker.failures import UserError
     from worker.run.introducers import SWITCH
 
     if not settings[SWITCH]:
@@ -50,7 +49,6 @@ def _requester(session: Session, by: str) -> tuple[str, introductions.Colleague]
     """(system user id, name and address) of the seller asking."""
     from insights import introductions
     from storage import insights_read, introductions_read
-    from worker.failures import UserError
 
     found = insights_read.find_user(session=session, user=by.strip())
     if found is None:
@@ -90,7 +88,6 @@ def draft(
     from storage.introducer_optout_read import current_introducers
     from worker.admin_settings import TEMPLATE_KEY, current_settings
     from worker.cli import commands
-    from worker.failures import UserError
 
     if out is not None and (out.is_dir() or not out.parent.is_dir()):
         raise UserError(f"--out: {out} is not allowed; expected a file in an existing directory")
@@ -143,8 +140,6 @@ def draft(
 
 
 def _nobody(name: str, rows: list[dict[str, Any]], named: str | None) -> UserError:
-    from worker.failures import UserError
-
     if named is None:
         return UserError(f"record: no colleague other than you is known to know {name} yet")
     known = ", ".join(str(row["email"]) for row in rows) or "none"
@@ -193,7 +188,6 @@ def account(
     from storage.engine import session_scope
     from storage.introducer_optout_read import without_excluded
     from worker.admin_settings import current_settings
-    from worker.failures import UserError
     from worker.run.introducers import SWITCH
 
     account_id = account_ref.strip().removeprefix("account:")

@@ -15,6 +15,7 @@ import typer
 from insights.notice import EMPLOYMENT_NOTICE
 from worker.cli.context import cli_of
 from worker.cli.output import JsonFlag, console, emit
+from worker.failures import UserError
 
 news_app = typer.Typer(
     help="What's New: recent news about customers' companies.", no_args_is_help=True
@@ -32,7 +33,6 @@ def register(app: typer.Typer) -> None:
 def news_fetch(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Fetch every feed in RAPPORT_NEWS_FEEDS now and store the items about accounts."""
     from news.fetcher import FeedConfigError
-    from worker.failures import UserError
     from worker.run.news import FEEDS_SETTING, configured_feeds, refresh_news
 
     try:
@@ -68,7 +68,6 @@ def news_show(
     from storage import news_store
     from storage.engine import session_scope
     from storage.introductions_read import account_name
-    from worker.failures import UserError
 
     if not 1 <= limit <= 500:
         raise UserError(f"--limit: {limit} is not allowed; expected 1-500")

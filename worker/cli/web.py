@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from worker.cli.context import cli_of
+from worker.failures import UserError
 
 if TYPE_CHECKING:
     from web.settings import WebSettings
@@ -32,7 +33,6 @@ def check_start(host: str, port: int, trial: bool) -> WebSettings | None:
     the sign-in settings, None for the trial."""
     from web.serve import StartRefused
     from web.serve import check_start as web_check_start
-    from worker.failures import UserError
 
     try:
         return web_check_start(host, port, trial)
