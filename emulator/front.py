@@ -12,6 +12,7 @@ from aiohttp import web
 
 from emulator.errors import TokenError
 from emulator.http import GraphRequest, GraphResponse
+from emulator.loopback import service_request
 from emulator.pipeline import GraphService
 from emulator.signin import PageError, RedirectError, SignInService
 from emulator.signin_pages import PAGE_HEADERS, fault_page, form_post_page, sign_in_page
@@ -72,14 +73,7 @@ def token_routes(tokens: TokenService, stats: Stats) -> list[web.RouteDef]:
 
 def graph_handler(service: GraphService) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
-        graph_request = GraphRequest(
-            method=request.method,
-            path=request.match_info["tail"] or "/",
-            query=dict(request.query),
-            headers={k.lower(): v for k, v in request.headers.items()},
-            body=await request.read(),
-            base_url=f"{_base_url(request)}/v1.0",
-        )
+        graph_request = await service_request(request, GraphRequest, f"{_base_url(request)}/v1.0")
         outcome = await service.handle(graph_request)
         if outcome.transport_fault == "reset":
             return _reset(request)

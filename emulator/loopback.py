@@ -9,15 +9,33 @@ CA a client must trust.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from aiohttp import web
 
 from emulator.certs import TlsMaterial, create_tls_material
 
 LOOPBACK = "127.0.0.1"
+Request = TypeVar("Request")
+
+
+async def service_request(
+    request: web.Request, kind: Callable[..., Request], base_url: str
+) -> Request:
+    """An emulator's own request value (`kind`: GraphRequest, ApiRequest) for an aiohttp
+    request routed as `{prefix}{tail}`: the path below the prefix, the query, the headers
+    with lower-cased names, the body, and `base_url` for building links."""
+    return kind(
+        method=request.method,
+        path=request.match_info["tail"] or "/",
+        query=dict(request.query),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=await request.read(),
+        base_url=base_url,
+    )
 
 
 class LoopbackServer:

@@ -19,7 +19,7 @@ from emulator.dataverse.http import API_PREFIX, ApiRequest
 from emulator.dataverse.limits import Limits, Protection
 from emulator.dataverse.service import DataverseService
 from emulator.dataverse.store import Store
-from emulator.loopback import LOOPBACK, LoopbackServer, LoopbackService
+from emulator.loopback import LOOPBACK, LoopbackServer, LoopbackService, service_request
 from emulator.tokens import TokenService
 
 
@@ -74,14 +74,8 @@ class DataverseEmulator(LoopbackService, DataverseAdmin):
         return app
 
     async def _handler(self, request: web.Request) -> web.Response:
-        api_request = ApiRequest(
-            method=request.method,
-            path=request.match_info["tail"] or "/",
-            query=dict(request.query),
-            headers={k.lower(): v for k, v in request.headers.items()},
-            body=await request.read(),
-            base_url=f"{request.scheme}://{request.host}{API_PREFIX}",
-        )
+        base_url = f"{request.scheme}://{request.host}{API_PREFIX}"
+        api_request = await service_request(request, ApiRequest, base_url)
         response = await self.service.handle(api_request)
         return web.Response(status=response.status, body=response.body, headers=response.headers)
 
