@@ -128,6 +128,35 @@ class ActivityLog:
         )
 
 
+def one_email(
+    log: ActivityLog,
+    seller: Person,
+    customer: Person,
+    when: datetime,
+    *,
+    outbound: bool,
+    conversation_id: str,
+    regarding: Regarding,
+    engagement: tuple[int, int] | None,
+) -> str | None:
+    """An email between the seller and the customer, from and to; None when it would lie
+    in the future. Draws nothing from the log's random source."""
+    activity_id = log.add(
+        "email",
+        seller,
+        when,
+        direction="outgoing" if outbound else "incoming",
+        regarding=regarding,
+        conversation_id=conversation_id,
+        engagement=engagement,
+    )
+    if activity_id is not None:
+        sender, recipient = (seller, customer) if outbound else (customer, seller)
+        log.party(activity_id, "from", sender)
+        log.party(activity_id, "to", recipient)
+    return activity_id
+
+
 def email(
     log: ActivityLog,
     seller: Person,
@@ -141,20 +170,18 @@ def email(
 ) -> str | None:
     tracked = outbound and log.rng.random() < 0.3
     engagement = (log.rng.randint(0, 4), log.rng.randint(0, 2)) if tracked else None
-    activity_id = log.add(
-        "email",
+    activity_id = one_email(
+        log,
         seller,
+        customer,
         when,
-        direction="outgoing" if outbound else "incoming",
-        regarding=regarding,
+        outbound=outbound,
         conversation_id=conversation_id,
+        regarding=regarding,
         engagement=engagement,
     )
     if activity_id is None:
         return None
-    sender, recipient = (seller, customer) if outbound else (customer, seller)
-    log.party(activity_id, "from", sender)
-    log.party(activity_id, "to", recipient)
     if cc is not None:
         log.party(activity_id, "cc", cc)
     if log.rng.random() < 0.04:

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from worker.demo.activity import ActivityLog, Regarding, at_working_hours, meeting, phone_call
+from worker.demo.activity import (
+    ActivityLog,
+    Regarding,
+    at_working_hours,
+    meeting,
+    one_email,
+    phone_call,
+)
 from worker.demo.people import Person, record_id
 from worker.demo.relationships import HEALTHY, YEAR, Circle, relationship
 
@@ -34,19 +41,17 @@ def _email(
     regarding: Regarding,
 ) -> None:
     # Tracked, so the silence also shows as zero opens on our follow-ups.
-    activity_id = log.add(
-        "email",
+    activity_id = one_email(
+        log,
         seller,
+        customer,
         when,
-        direction="outgoing" if outbound else "incoming",
+        outbound=outbound,
         conversation_id=conversation_id,
         regarding=regarding,
         engagement=(0, 0) if outbound else None,
     )
     assert activity_id is not None, "scenario emails lie before now by construction"
-    sender, recipient = (seller, customer) if outbound else (customer, seller)
-    log.party(activity_id, "from", sender)
-    log.party(activity_id, "to", recipient)
 
 
 def _primary_goes_silent(
