@@ -23,13 +23,12 @@ from sqlmodel import Session
 
 from insights import introductions
 from insights.notice import EMPLOYMENT_NOTICE
+from scoring.introducers import INTRODUCED_TYPES
 from storage import insights_read, introductions_read
 from storage.introducer_optout_read import current_introducers
 from web.identity import Viewer
 from web.record import RecordNotFound, visible_record
 from web.visibility import Visibility
-
-PERSON_TYPES = ("contact", "lead")
 
 
 def file_name(person_name: str, introducer_name: str) -> str:
@@ -62,7 +61,7 @@ def introduction_eml(
 ) -> tuple[str, bytes]:
     """(file name, message) of the introduction request to `introducer` (a system user
     id or address; None: the strongest) about one visible contact or lead."""
-    if record_type not in PERSON_TYPES or not switched_on(settings):
+    if record_type not in INTRODUCED_TYPES or not switched_on(settings):
         raise RecordNotFound(record_type)
     row, owner_id = visible_record(session, seen, record_type, record_id)
     requester_id = viewer.system_user_id or owner_id

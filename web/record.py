@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from insights import similar_deals, timeline, views
 from insights.notice import EMPLOYMENT_NOTICE
+from scoring.introducers import INTRODUCED_TYPES
 from storage import health_read, insights_read, news_store, similar_deals_read
 from storage.crm_tables import OpportunityStakeholder
 from storage.introducer_optout_read import current_introducers
@@ -184,7 +185,7 @@ def _weakest(session: Session, kpi: dict[str, Any] | None) -> dict[str, Any] | N
 def _introducers(
     session: Session, record_type: str, record_id: str, now: datetime, excluded: tuple[str, ...]
 ) -> list[dict[str, Any]]:
-    if record_type not in ("contact", "lead"):
+    if record_type not in INTRODUCED_TYPES:
         return []
     return current_introducers(
         session=session, record_type=record_type, record_id=record_id, configured=excluded, now=now

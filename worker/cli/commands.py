@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from consent.check import TOKEN_FAILED
+from scoring.introducers import INTRODUCED_TYPES
 from storage import health_read, migrate
 from storage.engine import (
     create_store_engine,
@@ -31,7 +32,6 @@ from worker.run.tick import RunSummary, run_tick
 from worker.settings import Settings
 
 RECORD_TYPES = ("contact", "lead", "opportunity", "account")
-PERSON_TYPES = ("contact", "lead")  # who can be introduced
 # `--now` of a run that writes back: within this distance of the real clock unless
 # --allow-far-now says the distance is meant (a typo such as 9999 would stamp
 # every CRM record with a health "as of" a date nobody lives in).
@@ -248,7 +248,7 @@ def resolve_person(record: str, store: Engine) -> tuple[str, str, str]:
             record_type, record_id = found[0]
         else:
             record_type, _, record_id = record.strip().partition(":")
-            if record_type not in PERSON_TYPES or not record_id:
+            if record_type not in INTRODUCED_TYPES or not record_id:
                 raise UserError(
                     f"record: {record!r} is not allowed; expected contact:ID, lead:ID "
                     "or an email address"
