@@ -184,7 +184,12 @@ class FileRow(BaseModel):
     references: ClassVar[dict[str, str]] = {}
 
     def key(self) -> tuple[str, ...]:
-        return tuple(getattr(self, column) for column in self.key_columns)
+        # Called for every row a pull or an import validates: read from __dict__, and a
+        # one-column key (most tables) without building a generator.
+        values, columns = self.__dict__, self.key_columns
+        if len(columns) == 1:
+            return (values[columns[0]],)
+        return tuple([values[column] for column in columns])
 
     def referenced(self) -> list[tuple[str, str, str]]:
         """(column, table, id) of every record this row names."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -62,31 +62,18 @@ def id_set(session: Session, ids: Collection[str]) -> sa.Select[tuple[str]]:
     return sa.select(values.c.value)
 
 
-def _sqlite_time(value: datetime) -> str:
-    """An aware datetime as SQLite holds it (SQLAlchemy's format, UTC, no zone)."""
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value.isoformat()} given; use an aware UTC value")
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
-
-
-def _sqlite_rows(
-    table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> Sequence[Sequence[Any]]:
-    """Rows with their datetimes in SQLite's text form (JSON would write them as ISO 8601
-    with a "T" and a zone, which sorts and compares differently in SQLite)."""
-    times = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, TIME_TYPES)]
-    if not times:
-        return rows
-    converted = []
-    for row in rows:
-        values = list(row)
-        for i in times:
-            if values[i] is not None:
-                values[i] = _sqlite_time(values[i])
-        converted.append(values)
-    return converted
+def _sqlite_time(value: Any) -> Any:
+    """An aware datetime, as msgspec writes it in JSON (ISO 8601, six fraction digits when
+    any, a zone), turned by SQLite into the text SQLAlchemy stores (UTC, no zone, always
+    six fraction digits: `2025-01-31 09:30:00.000000`), so that it sorts and compares as
+    the values written through SQLAlchemy do. SQLite's date functions move a +hh:mm zone to
+    UTC; the fraction is kept from the text (they would round it to milliseconds)."""
+    return sa.func.strftime("%Y-%m-%d %H:%M:%S", value).concat(
+        sa.case(
+            (sa.func.substr(value, 20, 1) == ".", sa.func.substr(value, 20, 7)),
+            else_=".000000",
+        )
+    )
 
 
 def page_rows(
@@ -108,14 +95,14 @@ def page_rows(
                 for i, column in enumerate(columns)
             )
         )
-    payload = msgspec.json.encode(_sqlite_rows(table, columns, rows)).decode()
+    payload = msgspec.json.encode(rows).decode()
     each = sa.func.json_each(sa.literal(payload, sa.Text())).table_valued("value")
-    return sa.select(
-        *(
-            sa.func.json_extract(each.c.value, f"$[{i}]").label(column)
-            for i, column in enumerate(columns)
-        )
-    )
+    selected = []
+    for i, column in enumerate(columns):
+        value = sa.func.json_extract(each.c.value, f"$[{i}]")
+        timed = isinstance(table.c[column].type, TIME_TYPES)
+        selected.append((_sqlite_time(value) if timed else value).label(column))
+    return sa.select(*selected)
 
 
 def insert_page(

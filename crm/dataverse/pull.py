@@ -41,7 +41,6 @@ from crm.dataverse.mapping import (
     CONNECTIONS,
     PARTIES,
     PULLED,
-    Party,
     Row,
     TableSpec,
     party,
@@ -124,13 +123,49 @@ class Page:
     unnamed: int = 0  # rows without their id (among `refused`)
 
 
+@dataclass
+class Ahead:
+    """A request sent ahead of its page's turn; its failure is raised where it is read."""
+
+    future: asyncio.Future[Reply]
+
+    async def reply(self) -> Reply:
+        return await self.future
+
+    async def cancel(self) -> None:
+        self.future.cancel()
+        await asyncio.gather(self.future, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """One table's round: where it starts (the stored link; None: a full read), its first
+    request if already sent, and the table after it (whose first request is sent while
+    this table's last page is written)."""
+
+    spec: TableSpec
+    link: str | None
+    ahead: Ahead | None
+    following: TableSpec | None
+    following_link: str | None
+
+
+def _stored_link(session: Session, spec: TableSpec) -> tuple[str, bool] | None:
+    """(link, mid-round) where the table's next round starts; None: a full read."""
+    cursor = store.load_cursor(session=session, entity_set=spec.entity_set)
+    if cursor is None or not (cursor.next_link or cursor.delta_link):
+        return None
+    return (cursor.next_link or cursor.delta_link or "", bool(cursor.next_link))
+
+
 def read_page(reply: Reply, primary_id: str) -> Page:
     body = reply.body or {}
     rows, deleted = [], []
     refused: list[tuple[str, str, Any, str]] = []
     for entry in body.get("value", []):
-        if str(entry.get("@odata.context", "")).endswith(DELETED) or entry.get("reason") == (
-            "deleted"
+        if ("@odata.context" in entry or "reason" in entry) and (
+            str(entry.get("@odata.context", "")).endswith(DELETED)
+            or entry.get("reason") == "deleted"
         ):
             deleted.append(str(entry.get("id")))
         elif entry.get(primary_id):
@@ -167,13 +202,19 @@ class Puller:
         self.fresh: set[str] | None = None
 
     async def pull(self, tables: Sequence[TableSpec] = PULLED) -> PullReport:
-        for spec in tables:
-            if spec is CONNECTIONS:
-                self.roles = await self._connection_roles()
-            if spec is PARTIES:
-                with Session(self.engine) as session:
-                    self.directory = load_directory(session=session)
-            await self._pull_table(spec)
+        ahead: Ahead | None = None
+        try:
+            for n, spec in enumerate(tables):
+                if spec is CONNECTIONS:
+                    self.roles = await self._connection_roles()
+                if spec is PARTIES:
+                    with Session(self.engine) as session:
+                        self.directory = load_directory(session=session)
+                following = tables[n + 1] if n + 1 < len(tables) else None
+                ahead = await self._pull_table(spec, ahead, following)
+        finally:
+            if ahead is not None:
+                await ahead.cancel()
         return self.report
 
     async def _connection_roles(self) -> dict[str, tuple[str, int | None]]:
@@ -188,14 +229,21 @@ class Puller:
             link, params = (reply.body or {}).get("@odata.nextLink"), None
         return roles
 
-    async def _pull_table(self, spec: TableSpec) -> None:
+    async def _pull_table(
+        self, spec: TableSpec, ahead: Ahead | None, following: TableSpec | None
+    ) -> Ahead | None:
+        """Pull one table; returns the first request of `following`, sent while this
+        table's last page was written (None if there is none)."""
         result = self.report.tables.setdefault(spec.entity_set, TablePull(spec.entity_set))
         with Session(self.engine) as session:
-            cursor = store.load_cursor(session=session, entity_set=spec.entity_set)
-        link = cursor.next_link or cursor.delta_link if cursor else None
-        result.mode = "baseline" if link is None else "resumed" if cursor.next_link else "delta"  # type: ignore[union-attr]
+            link = _stored_link(session, spec)
+            # Read now: nothing of this table's pull moves the following table's cursor.
+            stored = _stored_link(session, following) if following is not None else None
+        next_link = stored[0] if stored else None
+        result.mode = "baseline" if link is None else "resumed" if link[1] else "delta"
+        rounds = Rounds(spec, link[0] if link else None, ahead, following, next_link)
         try:
-            await self._rounds(spec, link, result, seen=None)
+            return await self._rounds(rounds, result, seen=None)
         except (DeltaExpired, RequestRefused) as error:
             if link is None or (not isinstance(error, DeltaExpired) and error.status != 400):
                 raise
@@ -204,20 +252,34 @@ class Puller:
                 store.forget_cursor(session=session, entity_set=spec.entity_set)
             result.rebaselined, result.mode = True, "baseline"
             seen: set[str] = set()
-            await self._rounds(spec, None, result, seen=seen)
+            rounds = Rounds(spec, None, None, following, next_link)
+            ahead = await self._rounds(rounds, result, seen=seen)
             if not result.unnamed:
                 result.swept = self._sweep(spec, seen)
+            return ahead
+
+    def _first(self, spec: TableSpec, link: str | None) -> Ahead:
+        """The first request of a table's round: its stored link, or a full read."""
+        params = {"$select": ",".join(spec.select)} if link is None else None
+        return Ahead(
+            asyncio.ensure_future(
+                self.client.get(link or spec.entity_set, params=params, prefer=self.prefer)
+            )
+        )
 
     async def _rounds(
-        self, spec: TableSpec, link: str | None, result: TablePull, seen: set[str] | None
-    ) -> None:
-        """Page by page; the next page is fetched while this one is written (the cursor
-        still moves only with the rows it covers: a fetch never commits anything)."""
+        self, rounds: Rounds, result: TablePull, seen: set[str] | None
+    ) -> Ahead | None:
+        """Page by page; the next page is fetched while this one is written, and while a
+        table's last page is written, the following table's first (the cursor still moves
+        only with the rows it covers: a fetch never commits anything). Returns that
+        following table's first request, still to be awaited."""
+        spec, link = rounds.spec, rounds.link
         baseline_at = self.now if link is None else None
         self.fresh = set() if link is None and self._holds_none(spec) else None
-        params = {"$select": ",".join(spec.select)} if link is None else None
-        reply = await self.client.get(link or spec.entity_set, params=params, prefer=self.prefer)
+        current = rounds.ahead or self._first(spec, link)
         while True:
+            reply = await current.reply()
             page = read_page(reply, spec.primary_id)
             for row_id, column, value, allowed in page.refused:
                 self.report.problems.add(
@@ -228,22 +290,25 @@ class Puller:
                 seen.update(str(row[spec.primary_id]) for row in page.rows)
                 seen.update(row_id for row_id, *_ in page.refused[page.unnamed :])
                 result.unnamed += page.unnamed
-            following = (
-                asyncio.ensure_future(self.client.get(page.next_link, prefer=self.prefer))
-                if page.next_link
-                else None
-            )
+            if page.next_link:
+                following: Ahead | None = Ahead(
+                    asyncio.ensure_future(self.client.get(page.next_link, prefer=self.prefer))
+                )
+            elif rounds.following is not None:
+                following = self._first(rounds.following, rounds.following_link)
+            else:
+                following = None
             try:
                 await asyncio.to_thread(self._commit_page, spec, page, result, baseline_at)
             except BaseException:
                 if following is not None:
-                    following.cancel()
-                    await asyncio.gather(following, return_exceptions=True)
+                    await following.cancel()
                 raise
             result.pages += 1
-            if following is None:
-                return
-            reply, baseline_at = await following, None
+            if not page.next_link:
+                return following
+            assert following is not None
+            current, baseline_at = following, None
 
     def _commit_page(
         self, spec: TableSpec, page: Page, result: TablePull, baseline_at: datetime | None
@@ -352,37 +417,42 @@ class Puller:
         result.deleted += len(page.deleted)
 
     def _write_parties(self, session: Session, page: Page, result: TablePull) -> None:
+        """Each party the page names leaves the map; those that take part in the
+        conversation and name a user, contact or lead Rapport knows (by record, else by
+        address) go in. Called for every party of every pull: the matching is inlined."""
+        assert self.directory is not None
+        by_address, known = self.directory.by_address, self.directory.known
         kept: list[tuple[str | None, ...]] = []
         named = list(page.deleted)
-        matched = self._matched
         for row in page.rows:
             named.append(str(row["activitypartyid"]))
             found = party(row)
-            match = matched(found) if found is not None else None
-            if match is not None:
-                kept.append(match)
+            if found is None:
+                continue
+            address = found.address  # stripped
+            addressed = by_address.get(address.lower()) if address else None
+            record: tuple[str, str] | None = None
+            if found.party_type and found.party_record:
+                record = (found.party_type, found.party_record)
+                if record not in known:
+                    record = None
+            matched = record or addressed
+            if matched is None:
+                if address and "@" in address:
+                    self.report.addresses_not_kept += 1
+                continue
+            kept.append(
+                (
+                    found.party_id,
+                    found.activity_id,
+                    found.role,
+                    address.lower() if address and addressed else None,
+                    *matched,
+                )
+            )
         store.write_party_page(session=session, named=named, kept=kept)
         result.written += len(kept)
         result.deleted += len(page.deleted)
-
-    def _matched(self, found: Party) -> tuple[str | None, ...] | None:
-        """The party as the map keeps it (party_id, activity_id, role, address kept,
-        record_type, record_id), or None: it names nobody we know."""
-        assert self.directory is not None
-        address = found.address
-        by_address = self.directory.match_address(address)
-        matched = self.directory.match_record(found.party_type, found.party_record) or by_address
-        if matched is None:
-            if address and "@" in address:
-                self.report.addresses_not_kept += 1
-            return None
-        return (
-            found.party_id,
-            found.activity_id,
-            found.role,
-            address.lower() if address and by_address else None,
-            *matched,
-        )
 
     def _holds_none(self, spec: TableSpec) -> bool:
         if spec.model is None:

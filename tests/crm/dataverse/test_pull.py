@@ -16,6 +16,7 @@ from crm.dataverse.exceptions import ServerUnavailable
 from crm.dataverse.pull import Puller, PullReport
 from crm.dataverse.retry import RetryPolicy
 from emulator.dataverse.testing import LoopbackDataverse, rid
+from storage.types import UTCDateTime
 
 NOW = datetime.now(UTC)  # the emulator stamps createdon with the clock
 CONTRACT = (
@@ -401,6 +402,41 @@ async def test_a_row_without_its_id_is_reported_and_skipped_keeping_what_was_sto
     assert [(p.table, p.column) for p in rebaselined.problems] == [("contacts", "contactid")]
     assert rebaselined.tables["contacts"].swept == 0
     assert contents(engine) == stored
+
+
+async def test_pulled_times_compare_with_times_written_by_the_store(
+    client: DataverseClient, dv: LoopbackDataverse, engine: Engine
+) -> None:
+    """A page goes in as one JSON parameter: its times must land in the form the store
+    writes (UTC, a +hh:mm zone moved, fractions kept), or a query by time misses them."""
+    dv.dataverse.corrupt_row(
+        "emails", rid("email", 1), {"actualend": "2024-05-06T11:00:00.25+02:00"}
+    )
+    dv.dataverse.corrupt_row("tasks", rid("task", 1), {"actualend": "2024-05-08T10:00:00Z"})
+    await pull(client, engine)
+    ended = sa.table("crm_activity", sa.column("id"), sa.column("end_at", UTCDateTime()))
+    with engine.connect() as connection:
+        found = {
+            moment: connection.execute(sa.select(ended.c.id).where(ended.c.end_at == moment))
+            .scalars()
+            .all()
+            for moment in (
+                datetime(2024, 5, 6, 9, 0, 0, 250000, tzinfo=UTC),
+                datetime(2024, 5, 8, 10, tzinfo=UTC),
+            )
+        }
+        later = (
+            connection.execute(
+                sa.select(ended.c.id).where(ended.c.end_at > datetime(2024, 5, 7, 12, tzinfo=UTC))
+            )
+            .scalars()
+            .all()
+        )
+    assert [list(map(str, ids)) for ids in found.values()] == [
+        [rid("email", 1)],
+        [rid("task", 1)],
+    ]
+    assert [str(i) for i in later] == [rid("task", 1)]
 
 
 async def test_unmatched_addresses_are_never_stored(
