@@ -1,6 +1,7 @@
 """Benchmark: the Dataverse connector against the loopback Dataverse.
 
     python bench/dataverse.py --activities 100000 --records 20000 [--db both|sqlite|postgres]
+        [--server apart|inline] [--change-log-cost]
 
 Builds an environment of `--records` records (a tenth accounts, 60 % contacts, 15 % leads,
 15 % deals, one stakeholder connection per deal) and `--activities` logged activities
@@ -11,26 +12,41 @@ for each database (both by default, side by side against the same emulator):
 - a bare paging loop: the same tracked reads (same $select, page size and Prefer) with
   nothing done to the pages; its time is the floor the pull is compared with;
 - the pull into a fresh store (first pull: every table read in full);
+- with `--change-log-cost`, the pull again into a fresh store whose CRM change-log
+  triggers (migration 0012, storage/tick_tables.py) were dropped: what they cost the pull;
 - the bare loop again (the pull is compared with the mean of the two: the load of a
   shared machine drifts);
 - a push of every record's health (`--records` changed records, scored by hand).
 
+Where the emulator runs (`--server`): by default **apart**, in its own process
+(`python -m emulator.cli serve`, the command `rapport emulator serve` runs), because a real
+Dataverse is remote: served from the bench's own process (`inline`, the old way) it holds
+the GIL while it renders a page, so the pull's writes and its next page's fetch, which
+overlap against a remote server, were serialised behind it, and the bare loop's time was
+mostly the emulator's own CPU. Apart, both loops see the same server and the pull's
+overlap (the next page fetched while this one is written) works as it would against
+Dataverse; the emulator's CPU is shown on its own line.
+
 Prints time, requests, pull time / bare loop time (target <= 1.5) and requests per pushed
 record (target <= 1/50), and the CPU seconds this process spent in the loops and the pull
-(on a shared machine the wall times drift with the load; the CPU seconds much less).
-Asserts nothing.
+(on a shared machine the wall times drift with the load; the CPU seconds much less) and,
+apart, the emulator process's. Asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import ssl
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +54,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import httpx  # noqa: E402
+import msgspec  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
@@ -51,12 +69,11 @@ from crm.dataverse.push import Pusher  # noqa: E402
 from emulator.dataverse.limits import Limits  # noqa: E402
 from emulator.dataverse.testing import (  # noqa: E402
     LOOKUP,
-    LoopbackDataverse,
     fetch_dataverse_token,
     running_dataverse,
-    ssl_context,
     standard_environment,
 )
+from emulator.testing import CLIENT_ID, CLIENT_SECRET, FixtureBuilder  # noqa: E402
 from storage.engine import create_store_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 
@@ -196,17 +213,91 @@ def score_everything(url: str) -> int:
 
 
 @dataclass
+class Server:
+    """A loopback Dataverse being served: where, the CA that signed it, a token, and the
+    pid of the process serving it (None: this process)."""
+
+    url: str
+    ca: Path
+    token: str
+    pid: int | None = None
+
+    def cpu(self) -> float:
+        """CPU seconds the serving process has spent so far (0 when it is this one)."""
+        if self.pid is None:
+            return 0.0
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@asynccontextmanager
+async def served_inline(env: dict[str, Any], workdir: Path) -> AsyncIterator[Server]:
+    """The emulator in this process: it takes the GIL from the pull it serves."""
+    limits = Limits(requests_per_window=1_000_000)
+    async with running_dataverse(env, workdir=workdir, limits=limits) as dv:
+        yield Server(dv.url, dv.ca_pem_path, await fetch_dataverse_token(dv))
+
+
+@asynccontextmanager
+async def served_apart(env: dict[str, Any], workdir: Path) -> AsyncIterator[Server]:
+    """The emulator in its own process (`rapport emulator serve`), as a real Dataverse is
+    remote: the pull and the loop share no GIL with it."""
+    tenant, dataverse = workdir / "tenant.json", workdir / "dataverse.json"
+    tenant.write_text(json.dumps(FixtureBuilder.standard().build(), default=str))
+    dataverse.write_bytes(msgspec.json.encode(env))
+    command = ("-m", "emulator.cli", "serve", "--fixture", str(tenant), "--workdir", str(workdir))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *command,
+        "--dataverse",
+        str(dataverse),
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        addresses = json.loads(await process.stdout.readline())
+        verify = ssl.create_default_context(cafile=addresses["caPem"])
+        async with httpx.AsyncClient(verify=verify) as http:
+            limits = {"requestsPerWindow": 1_000_000}
+            (
+                await http.put(addresses["dataverseAdminUrl"] + "/limits", json=limits)
+            ).raise_for_status()
+            reply = await http.post(
+                f"{addresses['authority']}/{addresses['tenantId']}/oauth2/v2.0/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": CLIENT_ID,
+                    "client_secret": CLIENT_SECRET,
+                    "scope": addresses["dataverseScope"],
+                },
+            )
+            reply.raise_for_status()
+        token = str(reply.json()["access_token"])
+        yield Server(addresses["dataverseUrl"], Path(addresses["caPem"]), token, process.pid)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await process.wait()
+
+
+@dataclass
 class Figures:
     db: str
     bare_seconds: list[float] = field(default_factory=list)
     bare_cpu: list[float] = field(default_factory=list)  # this process's CPU seconds
+    bare_server_cpu: list[float] = field(default_factory=list)  # the emulator's, apart
     pull_seconds: float = 0.0
     pull_cpu: float = 0.0
+    pull_server_cpu: float = 0.0
     pull_requests: int = 0
+    bare_pull_seconds: float | None = None  # the pull into a store without change logs
+    bare_pull_cpu: float = 0.0
     changed: int = 0
     pushed: int = 0
     push_requests: int = 0
     push_seconds: float = 0.0
+    rows: int = 0  # read by each bare loop
 
     @property
     def ratio(self) -> float:
@@ -219,7 +310,7 @@ class Figures:
     def lines(self) -> list[str]:
         bare = ", ".join(f"{seconds:.2f}" for seconds in self.bare_seconds)
         per_record = self.push_requests / max(1, self.pushed)
-        return [
+        lines = [
             f"{self.db}: bare paging loop: seconds {bare} (before, after the pull)",
             f"{self.db}: pull: requests {self.pull_requests}, seconds {self.pull_seconds:.2f}",
             f"{self.db}: pull / bare loop: {self.ratio:.2f} (target <= 1.5)",
@@ -227,43 +318,109 @@ class Figures:
             + ", ".join(f"{seconds:.2f}" for seconds in self.bare_cpu)
             + f", pull {self.pull_cpu:.2f}, pull / bare loop {self.cpu_ratio:.2f} "
             "(the database server's own CPU not included)",
+        ]
+        if self.bare_server_cpu:
+            lines.append(
+                f"{self.db}: CPU of the emulator's process: bare loop "
+                + ", ".join(f"{seconds:.2f}" for seconds in self.bare_server_cpu)
+                + f", pull {self.pull_server_cpu:.2f}"
+            )
+        if self.bare_pull_seconds is not None:
+            cost = self.pull_seconds - self.bare_pull_seconds
+            lines.append(
+                f"{self.db}: pull without the change-log triggers: seconds "
+                f"{self.bare_pull_seconds:.2f} (CPU {self.bare_pull_cpu:.2f}), "
+                f"/ bare loop {self.bare_pull_seconds / statistics.fmean(self.bare_seconds):.2f}; "
+                f"the triggers cost {cost:.2f} s ({cost / self.pull_seconds:.0%} of the pull)"
+            )
+        return [
+            *lines,
             f"{self.db}: push: records {self.pushed} of {self.changed} changed, requests "
             f"{self.push_requests}, seconds {self.push_seconds:.2f}",
             f"{self.db}: push requests per record: {per_record:.4f} (target <= {1 / 50:.4f})",
         ]
 
 
-async def measure(dv: LoopbackDataverse, token: str, db: str, url: str) -> tuple[Figures, int]:
-    """Bare loop, pull into a fresh store, bare loop again (the machine's load drifts:
-    the pull is compared with the mean of the loops around it), then the push."""
+def drop_change_log(url: str) -> int:
+    """Drop the CRM change-log triggers (migration 0012) of a bench store: the pull into
+    it shows what they cost. Returns the triggers dropped."""
+    engine = create_store_engine(url)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            found = connection.execute(
+                sa.text(
+                    "select tgname, tgrelid::regclass::text from pg_trigger "
+                    "where not tgisinternal and tgname like 'rapport\\_%\\_logged'"
+                )
+            ).all()
+            for name, table in found:
+                connection.execute(sa.text(f"drop trigger {name} on {table}"))
+        else:
+            found = connection.execute(
+                sa.text(
+                    "select name, tbl_name from sqlite_master where type = 'trigger' "
+                    "and name like 'rapport\\_%\\_logged' escape '\\'"
+                )
+            ).all()
+            for name, _table in found:
+                connection.execute(sa.text(f"drop trigger {name}"))
+    engine.dispose()
+    return len(found)
+
+
+async def measure(server: Server, db: str, url: str, unlogged_url: str | None) -> Figures:
+    """Bare loop, pull into a fresh store (and, with `unlogged_url`, into a fresh store
+    without the change-log triggers), bare loop again (the machine's load drifts: the
+    pull is compared with the mean of the loops around it), then the push."""
 
     async def source() -> str:
-        return token
+        return server.token
 
     def client() -> DataverseClient:
-        return DataverseClient(Environment(dv.url), source, verify=ssl_context(dv))
+        verify = ssl.create_default_context(cafile=str(server.ca))
+        return DataverseClient(Environment(server.url), source, verify=verify)
 
     figures = Figures(db)
 
-    async def bare() -> int:
+    async def bare() -> None:
         async with client() as http:
-            started, cpu = time.perf_counter(), time.process_time()
-            rows = await bare_loop(http)
+            started, cpu, served = time.perf_counter(), time.process_time(), server.cpu()
+            figures.rows = await bare_loop(http)
             figures.bare_seconds.append(time.perf_counter() - started)
             figures.bare_cpu.append(time.process_time() - cpu)
-        return rows
+            if server.pid is not None:
+                figures.bare_server_cpu.append(server.cpu() - served)
 
-    rows = await bare()
+    async def pull(store: str) -> tuple[float, float, float, int]:
+        engine = create_store_engine(store)
+        async with client() as puller:
+            started, cpu, served = time.perf_counter(), time.process_time(), server.cpu()
+            await Puller(puller, engine, now=NOW, page_size=PAGE).pull()
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            served = server.cpu() - served
+        engine.dispose()
+        return seconds, cpu, served, puller.counters.requests
+
     engine = create_store_engine(url)
     upgrade(engine)
-    async with client() as puller:
-        await apply(puller, await plan(puller, "rapport"), None)
-        before = puller.counters.requests
-        started, cpu = time.perf_counter(), time.process_time()
-        await Puller(puller, engine, now=NOW, page_size=PAGE).pull()
-        figures.pull_seconds = time.perf_counter() - started
-        figures.pull_cpu = time.process_time() - cpu
-        figures.pull_requests = puller.counters.requests - before
+    async with client() as provisioner:
+        await apply(provisioner, await plan(provisioner, "rapport"), None)
+    if unlogged_url is not None:
+        unlogged = create_store_engine(unlogged_url)
+        upgrade(unlogged)
+        unlogged.dispose()
+        drop_change_log(unlogged_url)
+    await bare()
+    (
+        figures.pull_seconds,
+        figures.pull_cpu,
+        figures.pull_server_cpu,
+        figures.pull_requests,
+    ) = await pull(url)
+    if unlogged_url is not None:
+        figures.bare_pull_seconds, figures.bare_pull_cpu, _served, _requests = await pull(
+            unlogged_url
+        )
     await bare()
     figures.changed = score_everything(url)
     async with client() as pusher:
@@ -272,22 +429,21 @@ async def measure(dv: LoopbackDataverse, token: str, db: str, url: str) -> tuple
         figures.push_seconds = time.perf_counter() - started
         figures.pushed, figures.push_requests = report.pushed, pusher.counters.requests
     engine.dispose()
-    return figures, rows
+    return figures
 
 
-async def run(args: argparse.Namespace, stores: dict[str, str]) -> None:
+async def run(args: argparse.Namespace, stores: dict[str, tuple[str, str | None]]) -> None:
     env = environment(args.records, args.activities)
-    limits = Limits(requests_per_window=1_000_000)
     found: list[Figures] = []
+    served = served_apart if args.server == "apart" else served_inline
     with tempfile.TemporaryDirectory() as workdir:
-        async with running_dataverse(env, workdir=Path(workdir), limits=limits) as dv:
-            token = await fetch_dataverse_token(dv)
-            for db, url in stores.items():
-                figures, rows = await measure(dv, token, db, url)
-                found.append(figures)
+        async with served(env, Path(workdir)) as server:
+            for db, (url, unlogged_url) in stores.items():
+                found.append(await measure(server, db, url, unlogged_url))
     print(
         f"dataverse bench: {args.records} records, {args.activities} activities, "
-        f"{rows} rows read by each pull"
+        f"{found[0].rows} rows read by each pull, emulator served {args.server}, "
+        f"load average {', '.join(f'{n:.2f}' for n in os.getloadavg())} at the end"
     )
     for figures in found:
         print("\n".join(figures.lines()))
@@ -299,12 +455,28 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument(
+        "--server",
+        choices=("apart", "inline"),
+        default="apart",
+        help="serve the emulator from its own process (default) or from this one",
+    )
+    parser.add_argument(
+        "--change-log-cost",
+        action="store_true",
+        help="also pull into a store without the change-log triggers (what they cost)",
+    )
     args = parser.parse_args()
     database = f"rapport_bench_dataverse_{os.getpid()}"
     databases = ("sqlite", "postgres") if args.db == "both" else (args.db,)
     with tempfile.TemporaryDirectory() as workdir:
+
+        def store(db: str, suffix: str) -> str:
+            path = Path(workdir) / f"bench{suffix}.db"
+            return fresh_store(db, args.postgres_url, path, database + suffix)
+
         stores = {
-            db: fresh_store(db, args.postgres_url, Path(workdir) / "bench.db", database)
+            db: (store(db, ""), store(db, "_unlogged") if args.change_log_cost else None)
             for db in databases
         }
         try:
@@ -312,6 +484,7 @@ def main() -> None:
         finally:
             if "postgres" in stores:
                 drop_store(args.postgres_url, database)
+                drop_store(args.postgres_url, database + "_unlogged")
 
 
 if __name__ == "__main__":
