@@ -49,7 +49,7 @@ from storage.directory import Directory
 from storage.packed_parties import FIELD_SEPARATOR, PARTY_SEPARATOR
 from storage.raw_rows import raw_rows
 
-ASCII = "'^[ -~]*$'"  # printable ASCII: Python's strip() and lower() are SQL's here
+WORK_MEM = "256MB"
 HELD = "BETWEEN '0001-01-01T00:00:00Z' AND '9999-12-31T23:59:59.999999Z'"
 
 
@@ -115,7 +115,7 @@ CREATE TEMP TABLE rapport_bulk_party ON COMMIT DROP AS
 SELECT p.id, p.activity_id, p.role, p.address, p.record_type, p.record_id, p.response,
     k.record_type AS ref_type, k.record_id AS ref_id,
     d.record_type AS addr_type, d.record_id AS addr_id,
-    (p.address IS NULL OR p.address ~ {ASCII}) AS plain,
+    (p.address IS NULL OR octet_length(p.address) = length(p.address)) AS plain,
     (p.role IN {_in(PARTY_ROLE_VALUES)}
         AND (p.response IS NULL OR p.response IN {_in(PARTY_RESPONSE_VALUES)})
         AND (p.record_type IS NULL OR p.record_id IS NULL
@@ -127,8 +127,8 @@ LEFT JOIN rapport_bulk_known k
     ON p.record_type <> '' AND p.record_id <> ''
     AND k.record_type = p.record_type AND k.record_id = p.record_id
 LEFT JOIN rapport_bulk_address d
-    ON p.address <> '' AND p.address ~ {ASCII}
-    AND d.address = lower(btrim(p.address, ' ') COLLATE "C")
+    ON p.address <> '' AND octet_length(p.address) = length(p.address)
+    AND d.address = lower(btrim(p.address, CAST(:spaces AS text)) COLLATE "C")
 """
 
 PARTY_SUMMARY = """
@@ -197,15 +197,15 @@ LEFT JOIN rapport_bulk_erased e
 
 # An interaction key two activities share: the Python rules settle which one wins.
 SHARED_KEYS = """
-UPDATE rapport_bulk_activity SET digest = NULL WHERE key IN (
-    SELECT key FROM rapport_bulk_activity GROUP BY key HAVING count(*) > 1)
+UPDATE rapport_bulk_activity SET digest = NULL WHERE key LIKE 'msg:%' AND key IN (
+    SELECT key FROM rapport_bulk_activity WHERE key LIKE 'msg:%' GROUP BY key HAVING count(*) > 1)
 """
 
 MATCHED = """
 CREATE TEMP TABLE rapport_bulk_matched ON COMMIT DROP AS
 SELECT DISTINCT p.activity_id, m.record_type, m.record_id, p.role,
     CASE WHEN m.record_type = 'system_user' THEN 'internal' ELSE 'external' END AS side,
-    CASE WHEN a.kind = 'appointment' THEN p.response END AS response
+    CASE WHEN a.kind = 'appointment' THEN p.response END AS response, a.occurred_at
 FROM rapport_bulk_party p
 JOIN rapport_bulk_activity a
     ON a.id = p.activity_id AND a.digest IS NOT NULL AND a.status <> 'cancelled'
@@ -220,11 +220,12 @@ WHERE m.record_id IS NOT NULL
 
 # A logged call often lists only the customer: the owner was the one talking.
 OWNERS = """
-INSERT INTO rapport_bulk_matched (activity_id, record_type, record_id, role, side, response)
+INSERT INTO rapport_bulk_matched
+    (activity_id, record_type, record_id, role, side, response, occurred_at)
 SELECT a.id, 'system_user', a.owner_id,
     CASE WHEN a.kind = 'appointment' THEN 'organizer'
         WHEN a.direction = 'incoming' THEN 'to' ELSE 'from' END,
-    'internal', NULL
+    'internal', NULL, a.occurred_at
 FROM rapport_bulk_activity a
 WHERE a.digest IS NOT NULL AND a.status <> 'cancelled' AND a.owner_known
     AND NOT EXISTS (SELECT 1 FROM rapport_bulk_matched m
@@ -239,14 +240,13 @@ CREATE TEMP TABLE rapport_bulk_matched_summary ON COMMIT DROP AS
 SELECT m.activity_id,
     bool_or(m.side = 'external') AS has_customer,
     bool_or(m.side = 'internal') AS has_internal,
-    bool_and(m.side <> 'internal' OR coalesce(a.occurred_at >= c.since, false))
+    bool_and(m.side <> 'internal' OR coalesce(m.occurred_at >= c.since, false))
         AS internal_covered,
     bool_or(m.role IN {_in(SENDER_ROLES)}) AS has_sender,
     bool_and(m.role NOT IN {_in(SENDER_ROLES)} OR m.side = 'external') AS senders_external,
     string_agg({_PIECE}, '{PARTY_SEPARATOR}' ORDER BY ({_PIECE}) COLLATE "C") AS parties,
     count(*) AS party_count
 FROM rapport_bulk_matched m
-JOIN rapport_bulk_activity a ON a.id = m.activity_id
 LEFT JOIN rapport_bulk_covered c ON m.side = 'internal' AND c.user_id = m.record_id
 GROUP BY m.activity_id
 """
@@ -321,6 +321,8 @@ def bulk_first_ingest(
 ) -> BulkOutcome:
     """Derive and write every clean activity (PostgreSQL, nothing stored yet)."""
     _upload(session, directory, covered)
+    # Each sort and hash of a million rows in memory, not in batches on disk.
+    session.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     params = {
         "context": digest_context(covered),
         "not_before": not_before,

@@ -39,6 +39,7 @@ LEADS = {"l1": "lead@prospect.example"}
 ADDRESSES = [
     *["ana@ours.example", "dana@contoso.example"] * 4,
     "  BEN@ours.example ",
+    "lee@contoso.example\t",
     "dana@contoso.example",
     "lee@contoso.example",
     "ZOË@fabrikam.example",
