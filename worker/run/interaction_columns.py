@@ -160,13 +160,13 @@ def _refs_table(raw: Any, refs: Collection[RecordRef], postgres: bool) -> str:
     rows = [(ref.type.value, ref.id) for ref in refs]
     if postgres:
         # An incremental tick names tens of thousands: COPY, not an INSERT per ref. The
-        # planner needs the table's size (else it picks a nested loop), and its
-        # cost estimate for the read would switch JIT on, whose compiling
-        # cost more than the query (about 0.6 s of 1.1 s at 200k interactions).
+        # read's cost estimate would switch JIT on, whose compiling cost more than
+        # the query (about 0.6 s of 1.1 s at 200k interactions). The table is not
+        # analysed: with its true size the planner judges WITHIN's subquery too big
+        # to hash and probes it once per interaction row (minutes at 1M).
         with cursor.copy(f"COPY {name} FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        cursor.execute(f"ANALYZE {name}")
         cursor.execute("SET LOCAL jit = off")
     else:
         cursor.executemany(f"INSERT INTO {name} VALUES (?, ?)", rows)
