@@ -11,7 +11,9 @@ moving bounds (the retention cutoff, now, the planning horizon), those that
 carried a problem, and those whose interaction someone else wrote (Exchange,
 retention, erasure). A change to the directory (users, contacts, leads,
 erased subjects), to Exchange's coverage or to the rules, or a digest table
-that is not what the last pass left, makes it a full pass, as before.
+that is not what the last pass left, makes it a full pass, as before. The
+first pass into an empty store on PostgreSQL is set-based
+(storage.crm_bulk_ingest): only rows with problems come through here.
 
 Two things the CRM still holds are not taken in again: activities older than
 the retention window (`not_before`, so a purge is not undone by the next
@@ -163,7 +165,9 @@ class _Scan:
         self.read: set[str] = set()
         self.recheck: set[str] = set()  # activities with a problem: no digest kept
         self.undigested: Counter[str] = Counter()  # their outcomes
-        # A first ingest on PostgreSQL: activities derived, and interactions written, in SQL.
+        # A first ingest on PostgreSQL: activities derived, and interactions written, in SQL
+        # (with the rest read here, every activity was read).
+        self.in_bulk = False
         self.bulk_derived = 0
         self.bulk_added = 0
 
@@ -444,7 +448,8 @@ def ingest_crm_activities(
         forget = scan.derived if scan.incremental else None
         replace_digests(session=session, rows=scan.digests, forget=forget)
         # A pass that read every activity knows every row with a problem (a deleted one too).
-        replace_rechecks(session, forget=scan.derived if scan.partial else None, add=scan.recheck)
+        partial = scan.partial and not scan.in_bulk
+        replace_rechecks(session, forget=scan.derived if partial else None, add=scan.recheck)
         if report.incremental:
             _count_everything(session, report, scan)
         write_state(
@@ -485,6 +490,7 @@ def _bulk_scan(
     report.covered_by_exchange += bulk.outcomes.get("covered", 0)
     report.beyond_retention += bulk.outcomes.get("beyond_retention", 0)
     scan = _scan(session, report, not_before, window, {}, _read_some(session, bulk.rest, ""))
+    scan.in_bulk = True
     scan.bulk_added, scan.bulk_derived = bulk.outcomes.get("interaction", 0), bulk.derived
     return scan
 

@@ -8,6 +8,8 @@ writer must be logged as before.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -93,3 +95,17 @@ def test_a_later_ingest_logs_and_pends_only_what_it_changed(engine: Engine) -> N
 
     assert report.incremental and report.counts.updated == 1
     assert _pending(engine) == {("system_user", "u1"), ("contact", "c1")}
+
+
+def test_a_first_ingest_keeps_only_the_rows_with_a_problem_for_rechecking(engine: Engine) -> None:
+    _book(engine)
+    f.email(engine, sender=ANA, to=[DANA], at=f.NOW + timedelta(days=3), activity_id="e-ahead")
+    with engine.begin() as connection:  # left by an earlier store, e1 since corrected
+        connection.execute(sa.text("INSERT INTO crm_activity_recheck VALUES ('e1')"))
+
+    report = ingest_crm_activities(engine, now=f.NOW)
+
+    assert report.problems.count == 1
+    with engine.connect() as connection:
+        rechecks = connection.execute(sa.text("SELECT activity_id FROM crm_activity_recheck"))
+        assert set(rechecks.scalars()) == {"e-ahead"}
