@@ -57,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx  # noqa: E402
 import msgspec  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
 
 from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
 from crm.dataverse.client import DataverseClient  # noqa: E402
@@ -224,10 +225,7 @@ class Server:
 
     def cpu(self) -> float:
         """CPU seconds the serving process has spent so far (0 when it is this one)."""
-        if self.pid is None:
-            return 0.0
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return 0.0 if self.pid is None else _process_cpu(self.pid)
 
 
 @asynccontextmanager
@@ -281,18 +279,44 @@ async def served_apart(env: dict[str, Any], workdir: Path) -> AsyncIterator[Serv
         await process.wait()
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds a process has spent so far (Linux /proc; 0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu(engine: Engine) -> float:
+    """CPU seconds spent so far by the PostgreSQL backends serving the store's database
+    (0 on SQLite, whose work is this process's); read before the engine closes them."""
+    if engine.dialect.name != "postgresql":
+        return 0.0
+    with engine.connect() as connection:
+        pids = connection.execute(
+            sa.text("select pid from pg_stat_activity where datname = current_database()")
+        ).scalars()
+        return sum(_process_cpu(int(pid)) for pid in pids)
+
+
+@dataclass
+class PullRun:
+    seconds: float
+    cpu: float  # this process's
+    server_cpu: float  # the emulator's process (apart)
+    database_cpu: float  # PostgreSQL's backends
+    requests: int
+
+
 @dataclass
 class Figures:
     db: str
     bare_seconds: list[float] = field(default_factory=list)
     bare_cpu: list[float] = field(default_factory=list)  # this process's CPU seconds
     bare_server_cpu: list[float] = field(default_factory=list)  # the emulator's, apart
-    pull_seconds: float = 0.0
-    pull_cpu: float = 0.0
-    pull_server_cpu: float = 0.0
-    pull_requests: int = 0
-    bare_pull_seconds: float | None = None  # the pull into a store without change logs
-    bare_pull_cpu: float = 0.0
+    pull: PullRun = field(default_factory=lambda: PullRun(0.0, 0.0, 0.0, 0.0, 0))
+    unlogged: PullRun | None = None  # the pull into a store without change-log triggers
     changed: int = 0
     pushed: int = 0
     push_requests: int = 0
@@ -301,37 +325,42 @@ class Figures:
 
     @property
     def ratio(self) -> float:
-        return self.pull_seconds / statistics.fmean(self.bare_seconds)
+        return self.pull.seconds / statistics.fmean(self.bare_seconds)
 
     @property
     def cpu_ratio(self) -> float:
-        return self.pull_cpu / statistics.fmean(self.bare_cpu)
+        return self.pull.cpu / statistics.fmean(self.bare_cpu)
 
     def lines(self) -> list[str]:
         bare = ", ".join(f"{seconds:.2f}" for seconds in self.bare_seconds)
         per_record = self.push_requests / max(1, self.pushed)
+        pull = self.pull
         lines = [
             f"{self.db}: bare paging loop: seconds {bare} (before, after the pull)",
-            f"{self.db}: pull: requests {self.pull_requests}, seconds {self.pull_seconds:.2f}",
+            f"{self.db}: pull: requests {pull.requests}, seconds {pull.seconds:.2f}",
             f"{self.db}: pull / bare loop: {self.ratio:.2f} (target <= 1.5)",
             f"{self.db}: CPU of this process: bare loop "
             + ", ".join(f"{seconds:.2f}" for seconds in self.bare_cpu)
-            + f", pull {self.pull_cpu:.2f}, pull / bare loop {self.cpu_ratio:.2f} "
-            "(the database server's own CPU not included)",
+            + f", pull {pull.cpu:.2f}, pull / bare loop {self.cpu_ratio:.2f}",
         ]
         if self.bare_server_cpu:
             lines.append(
                 f"{self.db}: CPU of the emulator's process: bare loop "
                 + ", ".join(f"{seconds:.2f}" for seconds in self.bare_server_cpu)
-                + f", pull {self.pull_server_cpu:.2f}"
+                + f", pull {pull.server_cpu:.2f}"
             )
-        if self.bare_pull_seconds is not None:
-            cost = self.pull_seconds - self.bare_pull_seconds
+        if self.db == "postgres":
+            lines.append(f"{self.db}: CPU of the PostgreSQL backends: pull {pull.database_cpu:.2f}")
+        if self.unlogged is not None:
+            other = self.unlogged
+            cost = pull.seconds - other.seconds
             lines.append(
-                f"{self.db}: pull without the change-log triggers: seconds "
-                f"{self.bare_pull_seconds:.2f} (CPU {self.bare_pull_cpu:.2f}), "
-                f"/ bare loop {self.bare_pull_seconds / statistics.fmean(self.bare_seconds):.2f}; "
-                f"the triggers cost {cost:.2f} s ({cost / self.pull_seconds:.0%} of the pull)"
+                f"{self.db}: pull without the change-log triggers: seconds {other.seconds:.2f}, "
+                f"/ bare loop {other.seconds / statistics.fmean(self.bare_seconds):.2f}, "
+                f"CPU of this process {other.cpu:.2f}, of the PostgreSQL backends "
+                f"{other.database_cpu:.2f}; the triggers cost {cost:.2f} s of wall time "
+                f"({cost / pull.seconds:.0%} of the pull) and "
+                f"{pull.cpu + pull.database_cpu - other.cpu - other.database_cpu:.2f} s of CPU"
             )
         return [
             *lines,
@@ -391,15 +420,22 @@ async def measure(server: Server, db: str, url: str, unlogged_url: str | None) -
             if server.pid is not None:
                 figures.bare_server_cpu.append(server.cpu() - served)
 
-    async def pull(store: str) -> tuple[float, float, float, int]:
+    async def pull(store: str) -> PullRun:
         engine = create_store_engine(store)
         async with client() as puller:
             started, cpu, served = time.perf_counter(), time.process_time(), server.cpu()
+            db_cpu = database_cpu(engine)
             await Puller(puller, engine, now=NOW, page_size=PAGE).pull()
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-            served = server.cpu() - served
+            run = PullRun(
+                seconds,
+                cpu,
+                server.cpu() - served,
+                database_cpu(engine) - db_cpu,
+                puller.counters.requests,
+            )
         engine.dispose()
-        return seconds, cpu, served, puller.counters.requests
+        return run
 
     engine = create_store_engine(url)
     upgrade(engine)
@@ -411,16 +447,9 @@ async def measure(server: Server, db: str, url: str, unlogged_url: str | None) -
         unlogged.dispose()
         drop_change_log(unlogged_url)
     await bare()
-    (
-        figures.pull_seconds,
-        figures.pull_cpu,
-        figures.pull_server_cpu,
-        figures.pull_requests,
-    ) = await pull(url)
+    figures.pull = await pull(url)
     if unlogged_url is not None:
-        figures.bare_pull_seconds, figures.bare_pull_cpu, _served, _requests = await pull(
-            unlogged_url
-        )
+        figures.unlogged = await pull(unlogged_url)
     await bare()
     figures.changed = score_everything(url)
     async with client() as pusher:
