@@ -208,18 +208,22 @@ class _Timed:
     streamed regrade: the write-back consumes the results as they come)."""
 
     def __init__(self, items: Iterator[Any]) -> None:
-        self.items, self.seconds = items, 0.0
+        self.items, self.seconds, self.cpu = items, 0.0, 0.0
 
     def __iter__(self) -> Iterator[Any]:
         while True:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             try:
                 item = next(self.items)
             except StopIteration:
-                self.seconds += time.perf_counter() - started
+                self._add(started, cpu)
                 return
-            self.seconds += time.perf_counter() - started
+            self._add(started, cpu)
             yield item
+
+    def _add(self, started: float, cpu: float) -> None:
+        self.seconds += time.perf_counter() - started
+        self.cpu += time.process_time() - cpu
 
 
 def measure_core(core: str, url: str, out: Path) -> dict[str, Any]:
@@ -235,15 +239,15 @@ def measure_core(core: str, url: str, out: Path) -> dict[str, Any]:
     scopes, names = list(build_scopes(crm)), display_names(crm)
     settings = scoring_settings(values)
     before = _memory_mib("VmHWM")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     results: Iterator[RecordHealth]
     if core == "reference":
         interactions = decode_interactions(engine, fetch_interaction_rows(engine))
-        loaded = time.perf_counter()
+        loaded, cpu_loaded = time.perf_counter(), time.process_time()
         results = ScoringRun(interactions, settings, NOW, names).score(scopes)
     else:
         columns = read_columns(engine)
-        loaded = time.perf_counter()
+        loaded, cpu_loaded = time.perf_counter(), time.process_time()
         results = ColumnarRun(columns, settings, NOW, names).score(scopes)
     show = bool(values["switch.show_health"])
     scored = _Timed(results)
@@ -254,13 +258,20 @@ def measure_core(core: str, url: str, out: Path) -> dict[str, Any]:
             return to_result(health, show_health=show)
 
         write_back(engine, (written(health) for health in scored), now=NOW)
-    written_at = time.perf_counter()
+    written_at, cpu_written = time.perf_counter(), time.process_time()
     peak = _memory_mib("VmHWM")
     engine.dispose()
     return {
         "load": loaded - started,
         "score": scored.seconds,
         "write": written_at - loaded - scored.seconds,
+        # This process's CPU seconds (not the database server's): steadier than the
+        # wall clock on a shared machine.
+        "cpu": [
+            cpu_loaded - cpu_started,
+            scored.cpu,
+            cpu_written - cpu_loaded - scored.cpu,
+        ],
         "peak_rss_mib": peak,
         "rss_before_mib": before,
         "build": scoring_build(),
@@ -459,6 +470,10 @@ def core_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
             (f"(e) {core}: load + score", _rate(n, both)),
             (f"(e) {core}: load + score + write back", _rate(n, regrade)),
             (f"(e) {core}: regrade / bare read (c)", f"{regrade / bare:8.1f} x"),
+            (
+                f"(e) {core}: CPU of load / score / write",
+                "/".join(f"{seconds:.1f}" for seconds in figures["cpu"]) + " s",
+            ),
             (
                 f"(e) {core}: peak RSS (before the book)",
                 f"{figures['peak_rss_mib']:5.0f} ({figures['rss_before_mib']:.0f}) MiB",
