@@ -425,6 +425,20 @@ class Puller:
         kept: list[tuple[str | None, ...]] = []
         named = list(page.deleted)
         for row in page.rows:
+            if not row.get("_activityid_value"):
+                # A party of no activity: malformed. Reported, and what the map holds
+                # for it stays (it is not named).
+                self.report.problems.add(
+                    RowProblem(
+                        "activityparties",
+                        str(row["activitypartyid"]),
+                        "activityid",
+                        row.get("_activityid_value"),
+                        "the activity the party belongs to",
+                    )
+                )
+                result.skipped += 1
+                continue
             named.append(str(row["activitypartyid"]))
             found = party(row)
             if found is None:

@@ -377,7 +377,8 @@ async def test_a_row_without_its_id_is_reported_and_skipped_keeping_what_was_sto
 ) -> None:
     """A row Dataverse sends without its primary id (written so by another integration)
     names no record: it is reported by table and column, saying it has no id, and skipped;
-    every stored row stays, even through a re-baseline (any stored row may be that one)."""
+    every stored row stays, even through a re-baseline (any stored row may be that one).
+    A party without its activity is reported and skipped the same way."""
     await pull(client, engine)
     stored = contents(engine)
     party = dv.dataverse.service.store.data("activityparties")
@@ -386,12 +387,15 @@ async def test_a_row_without_its_id_is_reported_and_skipped_keeping_what_was_sto
     dv.dataverse.corrupt_row("contacts", rid("contact", "alex"), {"contactid": None})
     dv.dataverse.corrupt_row("emails", rid("email", 1), {"activityid": None})
     dv.dataverse.corrupt_row("activityparties", party_id, {"activitypartyid": None})
+    other_party = list(party.rows)[1]
+    dv.dataverse.corrupt_row("activityparties", other_party, {"_activityid_value": None})
     report = await pull(client, engine)
     problems = [(p.table, p.row_id, p.column, p.value) for p in report.problems]
     assert problems == [
         ("contacts", "(no id)", "contactid", None),
         ("emails", "(no id)", "activityid", None),
         ("activityparties", "(no id)", "activitypartyid", None),
+        ("activityparties", other_party, "activityid", None),  # a party of no activity
     ]
     assert "contacts '(no id)': contactid None is not allowed" in str(report.problems.examples[0])
     assert report.tables["contacts"].skipped == report.tables["emails"].skipped == 1
