@@ -103,8 +103,8 @@ PARTY_FIELDS = " || ".join(
         _text("p.record_type"),
         _text("p.record_id"),
         _text("p.response"),
-        _pair("k.record_type", "k.record_id"),
-        _pair("d.record_type", "d.record_id"),
+        _pair("p.ref_type", "p.ref_id"),
+        _pair("p.addr_type", "p.addr_id"),
     )
 )
 
@@ -120,8 +120,7 @@ SELECT p.id, p.activity_id, p.role, p.address, p.record_type, p.record_id, p.res
         AND (p.response IS NULL OR p.response IN {_in(PARTY_RESPONSE_VALUES)})
         AND (p.record_type IS NULL OR p.record_id IS NULL
             OR (p.record_type IN {_in(PARTY_RECORD_TYPE_VALUES)} AND k.record_id IS NOT NULL)))
-        AS valid,
-    {PARTY_FIELDS} AS digest_text
+        AS valid
 FROM crm_activity_party p
 LEFT JOIN rapport_bulk_known k
     ON p.record_type <> '' AND p.record_id <> ''
@@ -131,11 +130,10 @@ LEFT JOIN rapport_bulk_address d
     AND d.address = lower(btrim(p.address, CAST(:spaces AS text)) COLLATE "C")
 """
 
-PARTY_SUMMARY = """
-CREATE TEMP TABLE rapport_bulk_party_summary ON COMMIT DROP AS
-SELECT activity_id, bool_and(plain) AS plain, bool_and(valid) AS valid,
-    string_agg(digest_text, '' ORDER BY id) AS digest_text
-FROM rapport_bulk_party GROUP BY activity_id
+PARTY_SUMMARY = f"""
+SELECT p.activity_id, bool_and(p.plain) AS plain, bool_and(p.valid) AS valid,
+    string_agg({PARTY_FIELDS}, '' ORDER BY p.id) AS digest_text
+FROM rapport_bulk_party p GROUP BY p.activity_id
 """
 
 _OCCURRED = "coalesce(a.start_at, a.end_at)"
@@ -188,7 +186,7 @@ SELECT a.id, a.kind, a.owner_id, a.direction, a.status, a.start_at, a.end_at,
                 ELSE 1 END)
     END AS digest
 FROM crm_activity a
-LEFT JOIN rapport_bulk_party_summary s ON s.activity_id = a.id
+LEFT JOIN ({PARTY_SUMMARY}) AS s ON s.activity_id = a.id
 LEFT JOIN rapport_bulk_known o
     ON a.owner_id <> '' AND o.record_type = 'system_user' AND o.record_id = a.owner_id
 LEFT JOIN rapport_bulk_erased e
@@ -330,7 +328,7 @@ def bulk_first_ingest(
         "latest": window.latest,
         "spaces": _spaces(),
     }
-    for statement in (PARTIES, PARTY_SUMMARY, ACTIVITIES, SHARED_KEYS):
+    for statement in (PARTIES, ACTIVITIES, SHARED_KEYS):
         session.execute(sa.text(statement), params)
     for statement in (MATCHED, OWNERS, MATCHED_SUMMARY, OUTCOMES):
         session.execute(sa.text(statement), params)
@@ -340,7 +338,7 @@ def bulk_first_ingest(
     outcomes = {outcome: int(count) for outcome, count in raw_rows(session, counts)}
     rest_query = "SELECT id FROM rapport_bulk_activity WHERE digest IS NULL"
     rest = {activity_id for (activity_id,) in raw_rows(session, rest_query)}
-    for table in ("outcome", "matched_summary", "matched", "activity", "party_summary", "party"):
+    for table in ("outcome", "matched_summary", "matched", "activity", "party"):
         session.execute(sa.text(f"DROP TABLE rapport_bulk_{table}"))
     return BulkOutcome(sum(outcomes.values()), outcomes, rest)
 
