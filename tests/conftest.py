@@ -81,6 +81,53 @@ def _drop_postgres_database(name: str) -> None:
     admin.dispose()
 
 
+# Databases of this process that a test or module had to itself, free again. DROP DATABASE
+# makes the server write a checkpoint (one to several seconds while other databases are
+# busy): a database is reused, its schema dropped and recreated, instead of dropped and
+# created for every use; all are dropped once, at the end of the session.
+_SPARE_DATABASES: list[str] = []
+_CREATED_DATABASES: list[str] = []
+
+
+@contextmanager
+def _own_postgres_database() -> Iterator[str]:
+    """The URL of a PostgreSQL database with an empty `public` schema, this block's alone."""
+    if _SPARE_DATABASES:
+        name = _SPARE_DATABASES.pop()
+    else:
+        name = f"rapport_own{len(_CREATED_DATABASES)}_{_worker_suffix()}"
+        _CREATED_DATABASES.append(name)
+        _fresh_postgres_database(name)
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        _empty_schema(url)
+        yield url
+    finally:
+        _SPARE_DATABASES.append(name)
+
+
+def _empty_schema(url: str) -> None:
+    """What dropping and creating the database leaves, without the checkpoint: its other
+    sessions ended (as WITH (FORCE) does) and an empty `public` schema."""
+    engine = create_store_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_databases_dropped() -> Iterator[None]:
+    yield
+    for name in _CREATED_DATABASES:
+        _drop_postgres_database(name)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "rapport.db"
@@ -162,7 +209,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @contextmanager
 def private_store(kind: str, directory: Path, sqlite_template: Path) -> Iterator[Engine]:
-    """A migrated, empty store of its own (`kind`: sqlite or postgres), dropped at the end.
+    """A migrated, empty store of its own (`kind`: sqlite or postgres), gone at the end.
 
     For fixtures wider than one test (module scope): a store that several read-only tests
     share, built once, beside the per-test `engine` that is emptied around every test.
@@ -174,14 +221,13 @@ def private_store(kind: str, directory: Path, sqlite_template: Path) -> Iterator
         yield engine
         engine.dispose()
         return
-    name = f"rapport_{directory.name}_{_worker_suffix()}".lower()
-    engine = create_store_engine(_fresh_postgres_database(name))
-    try:
-        migrate.upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        _drop_postgres_database(name)
+    with _own_postgres_database() as url:
+        engine = create_store_engine(url)
+        try:
+            migrate.upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(params=DATABASES)
@@ -190,6 +236,5 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    name = f"rapport_empty_{_worker_suffix()}"
-    yield _fresh_postgres_database(name)
-    _drop_postgres_database(name)
+    with _own_postgres_database() as url:
+        yield url

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -19,7 +20,10 @@ from sqlalchemy.engine import Engine
 from insights import introductions as intro
 from insights.notice import EMPLOYMENT_NOTICE
 from tests import factories as f
+from tests.conftest import DATABASES, private_store
 from tests.worker.cli_runner import run_cli
+from worker.cli import commands
+from worker.settings import Settings
 
 AT = datetime(2026, 11, 10, 9, tzinfo=UTC)
 
@@ -207,14 +211,7 @@ def _thread(engine: Engine, colleague: str, customer: str, weeks: int) -> None:
         )
 
 
-@pytest.fixture
-def store(
-    engine: Engine,
-    database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Engine:
-    monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
+def _seed(engine: Engine) -> None:
     f.user(engine, "u-me", "me@ours.example", "Mia Seller")
     f.user(engine, "u-ana", "ana@ours.example", "Ana Field")
     f.user(engine, "u-bo", "bo@ours.example", "Bo Colleague")
@@ -224,8 +221,47 @@ def store(
     _thread(engine, "ana@ours.example", DANA, 10)  # Ana knows Dana well
     _thread(engine, "bo@ours.example", DANA, 2)
     _thread(engine, "bo@ours.example", ELI, 4)
+
+
+@pytest.fixture
+def store(
+    engine: Engine,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Engine:
+    """The book seeded and scored for one test (`rapport run --once`), which may change it."""
+    monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
+    _seed(engine)
     ran = run_cli(capsys, "run", "--once", "--now", f.NOW.isoformat(), "--json")
     assert ran.code == 0, ran.err
+    return engine
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def scored_once(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+) -> Iterator[tuple[Engine, str]]:
+    """The same book seeded and scored once per database (what `rapport run --once` calls),
+    for the tests that only read it: (store, its URL)."""
+    directory = tmp_path_factory.mktemp("introductions")
+    with private_store(request.param, directory, sqlite_template) as engine:
+        url = engine.url.render_as_string(hide_password=False)
+        with pytest.MonkeyPatch.context() as environment:
+            environment.setenv("RAPPORT_DATABASE_URL", url)
+            _seed(engine)
+            summary = commands.run_once(engine, Settings(), f.NOW, interactive=False)
+        assert summary["exit_code"] == 0, summary
+        yield engine, url
+
+
+@pytest.fixture
+def shared_store(scored_once: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """The module's scored book, read by `rapport` through RAPPORT_DATABASE_URL."""
+    engine, url = scored_once
+    monkeypatch.setenv("RAPPORT_DATABASE_URL", url)
     return engine
 
 
@@ -237,7 +273,7 @@ def _draft(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
 
 
 def test_draft_asks_the_strongest_introducer(
-    store: Engine, capsys: pytest.CaptureFixture[str]
+    shared_store: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
     payload = _draft(capsys, DANA, "--by", "me@ours.example")
 
@@ -251,7 +287,7 @@ def test_draft_asks_the_strongest_introducer(
 
 
 def test_draft_to_a_named_colleague_and_never_to_yourself(
-    store: Engine, capsys: pytest.CaptureFixture[str]
+    shared_store: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
     named = _draft(capsys, "contact:c1", "--by", "u-me", "--to-colleague", "bo@ours.example")
     as_ana = _draft(capsys, "contact:c1", "--by", "ana@ours.example")
@@ -261,7 +297,7 @@ def test_draft_to_a_named_colleague_and_never_to_yourself(
 
 
 def test_draft_as_eml_parses_back(
-    store: Engine, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    shared_store: Engine, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     out = tmp_path / "ask.eml"
     ran = run_cli(
@@ -292,7 +328,7 @@ def test_draft_as_eml_parses_back(
     assert body is not None and body.get_content().startswith("Hi Ana,")
 
 
-def test_draft_text_output(store: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+def test_draft_text_output(shared_store: Engine, capsys: pytest.CaptureFixture[str]) -> None:
     ran = run_cli(capsys, "introducers", "draft", DANA, "--by", "me@ours.example")
 
     assert ran.code == 0, ran.err
@@ -318,7 +354,7 @@ def test_draft_text_output(store: Engine, capsys: pytest.CaptureFixture[str]) ->
     ],
 )
 def test_draft_bad_input_is_one_line(
-    store: Engine, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+    shared_store: Engine, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
 ) -> None:
     ran = run_cli(capsys, "introducers", "draft", *args)
 
@@ -363,7 +399,7 @@ def test_admin_template_is_validated_stored_audited_and_used(
 
 
 def test_account_introducers_and_their_people_who_talk_to_us(
-    store: Engine, capsys: pytest.CaptureFixture[str]
+    shared_store: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ran = run_cli(capsys, "introducers", "account", "account:a1", "--json")
 
@@ -384,7 +420,7 @@ def test_account_introducers_and_their_people_who_talk_to_us(
 
 
 def test_settings_show_abridges_the_template(
-    store: Engine, capsys: pytest.CaptureFixture[str]
+    shared_store: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = run_cli(capsys, "settings", "show")
     shown = _setting(run_cli(capsys, "settings", "show", "--json").out)

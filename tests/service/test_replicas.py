@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,9 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from emulator.testing import make_message
-from storage import migrate
-from storage.engine import create_store_engine
-from tests.conftest import _drop_postgres_database, _fresh_postgres_database, _worker_suffix
+from tests.conftest import private_store
 from tests.service.harness import (
     WORKER,
     Emulator,
@@ -96,37 +95,36 @@ def now_round() -> int:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Cluster]:
     directory = tmp_path_factory.mktemp("replicas")
     processes = Processes(directory)
-    name = f"rapport_service_{_worker_suffix()}"
-    url = _fresh_postgres_database(name)
-    engine = create_store_engine(url)
     try:
-        migrate.upgrade(engine)
-        fixture_path, crm = generated_tenant(directory, users=9, messages_per_user=60)
-        load_crm_seed(engine, crm)
-        emulator = start_emulator(processes, fixture_path)
-        workers, ports = {}, {}
-        for replica in REPLICAS:
-            ports[replica] = free_port()
-            env = emulator.worker_environment(
-                url,
-                replica_id=replica,
-                metrics_port=str(ports[replica]),
-                sync_interval_seconds=str(INTERVAL),
-                sync_jitter_seconds="0.3",
-                lease_ttl_seconds="2",
-                page_size="10",
-                stuck_sync_seconds="60",
-            )
-            workers[replica] = processes.start(replica, WORKER, env)
-        mailboxes = {u["id"] for u in emulator.fixture["users"]}
-        yield Cluster(emulator, engine, workers, ports, mailboxes)
+        with private_store("postgres", directory, sqlite_template) as engine:
+            url = engine.url.render_as_string(hide_password=False)
+            fixture_path, crm = generated_tenant(directory, users=9, messages_per_user=60)
+            load_crm_seed(engine, crm)
+            emulator = start_emulator(processes, fixture_path)
+            workers, ports = {}, {}
+            for replica in REPLICAS:
+                ports[replica] = free_port()
+                env = emulator.worker_environment(
+                    url,
+                    replica_id=replica,
+                    metrics_port=str(ports[replica]),
+                    sync_interval_seconds=str(INTERVAL),
+                    sync_jitter_seconds="0.3",
+                    lease_ttl_seconds="2",
+                    page_size="10",
+                    stuck_sync_seconds="60",
+                )
+                workers[replica] = processes.start(replica, WORKER, env)
+            mailboxes = {u["id"] for u in emulator.fixture["users"]}
+            try:
+                yield Cluster(emulator, engine, workers, ports, mailboxes)
+            finally:
+                processes.close()
     finally:
         processes.close()
-        engine.dispose()
-        _drop_postgres_database(name)
 
 
 def quiet_snapshot(cluster: Cluster) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
