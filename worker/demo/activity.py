@@ -13,7 +13,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from worker.demo.people import Person, record_id
 
@@ -128,35 +128,6 @@ class ActivityLog:
         )
 
 
-def one_email(
-    log: ActivityLog,
-    seller: Person,
-    customer: Person,
-    when: datetime,
-    *,
-    outbound: bool,
-    conversation_id: str,
-    regarding: Regarding,
-    engagement: tuple[int, int] | None,
-) -> str | None:
-    """An email between the seller and the customer, from and to; None when it would lie
-    in the future. Draws nothing from the log's random source."""
-    activity_id = log.add(
-        "email",
-        seller,
-        when,
-        direction="outgoing" if outbound else "incoming",
-        regarding=regarding,
-        conversation_id=conversation_id,
-        engagement=engagement,
-    )
-    if activity_id is not None:
-        sender, recipient = (seller, customer) if outbound else (customer, seller)
-        log.party(activity_id, "from", sender)
-        log.party(activity_id, "to", recipient)
-    return activity_id
-
-
 def email(
     log: ActivityLog,
     seller: Person,
@@ -167,24 +138,32 @@ def email(
     conversation_id: str,
     regarding: Regarding = None,
     cc: Person | None = None,
+    engagement: tuple[int, int] | None | Literal["drawn"] = "drawn",
 ) -> str | None:
-    tracked = outbound and log.rng.random() < 0.3
-    engagement = (log.rng.randint(0, 4), log.rng.randint(0, 2)) if tracked else None
-    activity_id = one_email(
-        log,
+    """An email between the seller and the customer. Its opens and clicks, and whether
+    an assistant is copied, are drawn from the log's random source, unless `engagement`
+    gives them (opens, clicks; None: not tracked): then nothing is drawn."""
+    drawn = False
+    if isinstance(engagement, str):
+        drawn, tracked = True, outbound and log.rng.random() < 0.3
+        engagement = (log.rng.randint(0, 4), log.rng.randint(0, 2)) if tracked else None
+    activity_id = log.add(
+        "email",
         seller,
-        customer,
         when,
-        outbound=outbound,
-        conversation_id=conversation_id,
+        direction="outgoing" if outbound else "incoming",
         regarding=regarding,
+        conversation_id=conversation_id,
         engagement=engagement,
     )
     if activity_id is None:
         return None
+    sender, recipient = (seller, customer) if outbound else (customer, seller)
+    log.party(activity_id, "from", sender)
+    log.party(activity_id, "to", recipient)
     if cc is not None:
         log.party(activity_id, "cc", cc)
-    if log.rng.random() < 0.04:
+    if drawn and log.rng.random() < 0.04:
         domain = customer.email.split("@")[1]
         log.stranger(activity_id, "cc", f"{log.rng.choice(('assistant', 'office'))}@{domain}")
     return activity_id

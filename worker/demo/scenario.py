@@ -10,14 +10,15 @@ seller skimming the CRM sees an active deal; Rapport has to show the risk.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from worker.demo.activity import (
     ActivityLog,
     Regarding,
     at_working_hours,
+    email,
     meeting,
-    one_email,
     phone_call,
 )
 from worker.demo.people import Person, record_id
@@ -30,28 +31,28 @@ def _day(log: ActivityLog, days_ago: float) -> datetime:
     return at_working_hours(log.now - timedelta(days=days_ago), log.rng)
 
 
-def _email(
+def _thread(
     log: ActivityLog,
     seller: Person,
     customer: Person,
-    when: datetime,
-    *,
-    outbound: bool,
-    conversation_id: str,
-    regarding: Regarding,
+    thread: str,
+    deal: Regarding,
+    sent: Iterable[tuple[datetime, bool]],
 ) -> None:
-    # Tracked, so the silence also shows as zero opens on our follow-ups.
-    activity_id = one_email(
-        log,
-        seller,
-        customer,
-        when,
-        outbound=outbound,
-        conversation_id=conversation_id,
-        regarding=regarding,
-        engagement=(0, 0) if outbound else None,
-    )
-    assert activity_id is not None, "scenario emails lie before now by construction"
+    """The story's emails in one thread, each (when, outbound), drawing nothing random;
+    ours tracked, so the silence also shows as zero opens on our follow-ups."""
+    for when, outbound in sent:
+        activity_id = email(
+            log,
+            seller,
+            customer,
+            when,
+            outbound=outbound,
+            conversation_id=thread,
+            regarding=deal,
+            engagement=(0, 0) if outbound else None,
+        )
+        assert activity_id is not None, "scenario emails lie before now by construction"
 
 
 def _primary_goes_silent(
@@ -83,7 +84,7 @@ def _primary_goes_silent(
     phone_call(log, seller, primary, _day(log, 41), outbound=True, minutes=25, regarding=deal)
     pricing = record_id("conversation", "strategic-pricing")
     last_reply = log.now - SILENT_FOR
-    for when, outbound in (
+    sent = [
         (last_reply - timedelta(days=2), True),
         (last_reply - timedelta(days=2) + timedelta(hours=3), False),
         (last_reply - timedelta(hours=20), True),
@@ -92,10 +93,8 @@ def _primary_goes_silent(
         (_day(log, 30), True),
         (_day(log, 19), True),
         (_day(log, 8), True),
-    ):
-        _email(
-            log, seller, primary, when, outbound=outbound, conversation_id=pricing, regarding=deal
-        )
+    ]
+    _thread(log, seller, primary, pricing, deal, sent)
     meeting(
         log,
         seller,
@@ -139,16 +138,10 @@ def _secondary_stays_engaged(
         )
     thread = record_id("conversation", "strategic-legal")
     sent = _day(log, 4)
-    for offset_hours, outbound in ((0, True), (1.5, False), (3, True), (4, False)):
-        _email(
-            log,
-            seller,
-            secondary,
-            sent + timedelta(hours=offset_hours),
-            outbound=outbound,
-            conversation_id=thread,
-            regarding=deal,
-        )
+    replies = ((0, True), (1.5, False), (3, True), (4, False))
+    _thread(
+        log, seller, secondary, thread, deal, ((sent + timedelta(hours=h), o) for h, o in replies)
+    )
     upcoming = at_working_hours(log.now + timedelta(days=6), log.rng)
     meeting(
         log,
