@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
 from storage.bulk import copy_text, copy_written_lines, insert_rows
@@ -163,11 +164,7 @@ def load_digests(
 ) -> dict[str, ActivityDigest]:
     """Every digest, or those of the activity ids `ids`."""
     if ids is not None:
-        found: dict[str, ActivityDigest] = {}
-        for batch in chunks(ids):
-            keyed = sa.select(*DIGEST.c).where(DIGEST.c.activity_id.in_(batch))
-            found.update((row[0], ActivityDigest(*row)) for row in session.execute(keyed))
-        return found
+        return _keyed(session, DIGEST.c.activity_id, ids)
     query = f"SELECT {', '.join(COLUMNS)} FROM {DIGEST.name}"
     new = tuple.__new__  # skips the NamedTuple's Python-level __new__: a million rows
     return {row[0]: new(ActivityDigest, row) for row in raw_rows(session, query)}
@@ -175,9 +172,26 @@ def load_digests(
 
 def digests_of_keys(*, session: Session, keys: Iterable[str]) -> dict[str, ActivityDigest]:
     """The digests of the activities that became one of the interaction keys `keys`."""
+    return _keyed(session, DIGEST.c.interaction_key, keys)
+
+
+def _keyed(
+    session: Session, column: sa.Column[str], values: Iterable[str]
+) -> dict[str, ActivityDigest]:
+    """The digests whose `column` is one of `values`. PostgreSQL: one array parameter
+    per 100,000 (an IN list of a thousand parameters per statement cost an incremental
+    tick 2.5 s for 20,000 keys at 1M, most of it building the statements)."""
     found: dict[str, ActivityDigest] = {}
-    for batch in chunks(keys):
-        query = sa.select(*DIGEST.c).where(DIGEST.c.interaction_key.in_(batch))
+    if is_postgres(session):
+        wanted = sa.bindparam("values", type_=postgresql.ARRAY(sa.Text()))
+        query = sa.select(*DIGEST.c).where(column == sa.func.any(wanted))
+        for batch in chunks(values, 100_000):
+            found.update(
+                (row[0], ActivityDigest(*row)) for row in session.execute(query, {"values": batch})
+            )
+        return found
+    for batch in chunks(values):
+        query = sa.select(*DIGEST.c).where(column.in_(batch))
         found.update((row[0], ActivityDigest(*row)) for row in session.execute(query))
     return found
 
