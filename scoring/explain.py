@@ -10,7 +10,7 @@ so the order never depends on dict order or input order.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -336,18 +336,20 @@ def _skipped_meetings(context: Context, lost: float) -> list[Candidate]:
     answers: dict[RecordRef, list[Response]] = {}
     for invitation in context.record.tally.invitations:
         answers.setdefault(invitation.person, []).append(invitation.response)
-    return skipped_meetings([(_name(p, context), r) for p, r in answers.items()], lost)
+    return skipped_meetings(answers, lambda person: _name(person, context), lost)
 
 
-def skipped_meetings(answers: list[tuple[str, list[Response]]], lost: float) -> list[Candidate]:
-    """(person's name, their answers to our invitations in order) as reasons."""
+def skipped_meetings(
+    answers: dict[RecordRef, list[Response]], name_of: Callable[[RecordRef], str], lost: float
+) -> list[Candidate]:
+    """Each person's answers to our invitations, in order, as reasons."""
     reasons = []
-    for name, responses in answers:
+    for person, responses in answers.items():
         last = responses[-LAST_INVITATIONS:]
         declined, unanswered = last.count(_DECLINED), last.count(_NO_ANSWER)
         if declined + unanswered == 0:
             continue
-        of = f"of the last {plural(len(last), 'meeting')}"
+        name, of = name_of(person), f"of the last {plural(len(last), 'meeting')}"
         if not unanswered:
             text = f"{name} declined {declined} {of}"
         elif not declined:

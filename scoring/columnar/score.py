@@ -89,8 +89,9 @@ from scoring.threads import FOLLOWED_BY_CONTACT_CREDIT, HOUR_SECONDS
 
 _NOT_APPLICABLE = Trend.NOT_APPLICABLE
 # Visits (record x interaction) per group of records scored together: about
-# 35 MB of per-visit arrays at the tally's peak (tally.py), whatever the book.
-GROUP_VISITS = 200_000
+# 70 MB of per-visit arrays at the tally's peak (tally.py), whatever the book;
+# smaller groups read more people twice (a deal's people in another group).
+GROUP_VISITS = 400_000
 _FROM, _ORGANIZER = Role.FROM, Role.ORGANIZER
 _SKIPPED = frozenset({Response.DECLINED, Response.NONE})
 _DECLINED, _NO_ANSWER = Response.DECLINED, Response.NONE
@@ -692,10 +693,7 @@ class _Scorer:
         answers: dict[RecordRef, list[Response]] = {}
         for person, response in self.invitations(index):
             answers.setdefault(person, []).append(response)
-        return skipped_meetings(
-            [(self._name_in(person, scope), responses) for person, responses in answers.items()],
-            lost,
-        )
+        return skipped_meetings(answers, lambda person: self._name_in(person, scope), lost)
 
     def _engaged_person(self, row: PreparedInteraction, scope: RecordScope) -> str:
         people = scope.people
