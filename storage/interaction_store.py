@@ -14,6 +14,7 @@ from itertools import islice
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
 from storage.bulk import COPY_NULL, copy_text, copy_written_lines, insert_rows
@@ -111,8 +112,10 @@ def load_records(
     """Stored interactions of one source, with their parties: all, or those with `keys`."""
     if keys is not None:
         records: dict[str, InteractionRecord] = {}
-        for batch in chunks(keys):
-            records.update(_load_records(session, source, INTERACTION.c.key.in_(batch)))
+        postgres = is_postgres(session)
+        for batch in chunks(keys, ARRAY_CHUNK if postgres else CHUNK):
+            which = _one_of(postgres, INTERACTION.c.key, batch)
+            records.update(_load_records(session, source, which))
         return records
     return _load_records(session, source, sa.true())
 
@@ -144,13 +147,29 @@ def _load_records(
 
 def delete_interactions(*, session: Session, keys: Iterable[str]) -> int:
     removed = 0
-    for batch in chunks(keys):
+    postgres = is_postgres(session)
+    for batch in chunks(keys, ARRAY_CHUNK if postgres else CHUNK):
         # Parties go explicitly: SQLite only cascades with foreign_keys=ON,
         # and a CRM's own connection may not set it.
-        session.execute(sa.delete(PARTY).where(PARTY.c.interaction_key.in_(batch)))
-        result = session.execute(sa.delete(INTERACTION).where(INTERACTION.c.key.in_(batch)))
+        party_key = _one_of(postgres, PARTY.c.interaction_key, batch)
+        session.execute(sa.delete(PARTY).where(party_key))
+        which = _one_of(postgres, INTERACTION.c.key, batch)
+        result = session.execute(sa.delete(INTERACTION).where(which))
         removed += result.rowcount  # type: ignore[attr-defined]
     return removed
+
+
+ARRAY_CHUNK = 100_000  # PostgreSQL: keys per array parameter
+
+
+def _one_of(postgres: bool, column: sa.Column[str], batch: list[str]) -> sa.ColumnElement[bool]:
+    """`column IN batch`; on PostgreSQL one array parameter (= ANY): an IN list of 500
+    parameters per statement made an incremental tick spend seconds building statements
+    for 20,000 keys at 1M."""
+    if postgres:
+        values = sa.bindparam(None, batch, type_=postgresql.ARRAY(sa.Text()))
+        return column == sa.func.any(values)
+    return column.in_(batch)
 
 
 def refresh_packed_parties(*, session: Session, keys: Iterable[str]) -> None:
