@@ -65,6 +65,11 @@ def _fresh_postgres_database(name: str) -> str:
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        # A commit that waits for its WAL flush costs ~7 ms on this disk (more while other
+        # databases are busy), ~0.1 ms without: tests commit thousands of times. What a
+        # commit means to every other session is the same; only a server crash could lose
+        # the last commits of a throw-away database.
+        connection.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     admin.dispose()
     return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
