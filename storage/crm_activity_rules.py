@@ -44,6 +44,10 @@ CLOCK_SKEW = timedelta(hours=1)
 PLANNED_YEARS_AHEAD = 10  # a planned activity further ahead than this is a date error
 MAX_DURATION_MINUTES = 24 * 60.0  # a call or meeting counts at most one day of time spent
 MAX_ENGAGEMENT = 10_000  # tracked-email opens or clicks on one email
+# A person listed twice in one role keeps the clearest answer, as an Exchange meeting's
+# attendee listed twice does (graph_sync.normalise); of two as clear, the lower party id.
+# storage.crm_bulk_ingest ranks them the same in SQL.
+RESPONSE_CLARITY = {None: 0, "none": 0, "tentative": 1, "declined": 2, "accepted": 2}
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,10 @@ def _check_party(activity_id: str, party: Any) -> None:
                     f"one of {', '.join(allowed)}",
                 )
             )
+
+
+def _party_row_id(party: Any) -> Any:
+    return party.id
 
 
 def _party_id(activity_id: str, party: Any) -> str:
@@ -218,8 +226,10 @@ def _reference(
 def _matched_parties(
     activity: Any, parties: list[Any], directory: Directory, noted: list[RowProblem]
 ) -> set[PartyRow]:
-    matched: set[PartyRow] = set()
-    for party in parties:
+    # One person in one role is one participant (interaction_party's key), however many
+    # party rows name them: two of their addresses, a reference and an address.
+    people: dict[tuple[str, str, str], PartyRow] = {}
+    for party in sorted(parties, key=_party_row_id):
         _check_party(activity.id, party)
         record = _reference(activity.id, party, directory, noted)
         record = record or directory.match_address(party.address)
@@ -227,7 +237,11 @@ def _matched_parties(
             continue  # nobody we know: the address is not kept
         side = "internal" if record[0] == "system_user" else "external"
         response = party.response if activity.kind == "appointment" else None
-        matched.add(PartyRow(record[0], record[1], party.role, side, response))
+        found = PartyRow(record[0], record[1], party.role, side, response)
+        kept = people.get(found[:3])
+        if kept is None or RESPONSE_CLARITY[response] > RESPONSE_CLARITY[kept.response]:
+            people[found[:3]] = found
+    matched = set(people.values())
     owner = _owner(activity, directory, noted)
     if owner and not any(party.side == "internal" for party in matched):
         # A logged call often lists only the customer: the owner was the one talking.

@@ -32,6 +32,7 @@ from storage.crm_activity_rules import (
     EARLIEST,
     MAX_DURATION_MINUTES,
     MAX_ENGAGEMENT,
+    RESPONSE_CLARITY,
     SENDER_ROLES,
     TimeWindow,
 )
@@ -199,11 +200,19 @@ UPDATE rapport_bulk_activity SET digest = NULL WHERE key LIKE 'msg:%' AND key IN
     SELECT key FROM rapport_bulk_activity WHERE key LIKE 'msg:%' GROUP BY key HAVING count(*) > 1)
 """
 
-MATCHED = """
+_CLARITY = " ".join(
+    f"WHEN '{response}' THEN {clarity}"
+    for response, clarity in RESPONSE_CLARITY.items()
+    if response is not None
+)
+# One person in one role is one participant: of the party rows naming them, the one
+# with the clearest answer, then the lowest party id (storage.crm_activity_rules).
+MATCHED = f"""
 CREATE TEMP TABLE rapport_bulk_matched ON COMMIT DROP AS
-SELECT DISTINCT p.activity_id, m.record_type, m.record_id, p.role,
+SELECT DISTINCT ON (p.activity_id, m.record_type, m.record_id, p.role)
+    p.activity_id, m.record_type, m.record_id, p.role,
     CASE WHEN m.record_type = 'system_user' THEN 'internal' ELSE 'external' END AS side,
-    CASE WHEN a.kind = 'appointment' THEN p.response END AS response, a.occurred_at
+    m.response, a.occurred_at
 FROM rapport_bulk_party p
 JOIN rapport_bulk_activity a
     ON a.id = p.activity_id AND a.digest IS NOT NULL AND a.status <> 'cancelled'
@@ -211,9 +220,12 @@ CROSS JOIN LATERAL (
     SELECT CASE WHEN p.record_type IS NOT NULL AND p.record_id IS NOT NULL
             THEN p.ref_type ELSE p.addr_type END AS record_type,
         CASE WHEN p.record_type IS NOT NULL AND p.record_id IS NOT NULL
-            THEN p.ref_id ELSE p.addr_id END AS record_id
+            THEN p.ref_id ELSE p.addr_id END AS record_id,
+        CASE WHEN a.kind = 'appointment' THEN p.response END AS response
 ) AS m
 WHERE m.record_id IS NOT NULL
+ORDER BY p.activity_id, m.record_type, m.record_id, p.role,
+    CASE m.response {_CLARITY} ELSE 0 END DESC, p.id
 """
 
 # A logged call often lists only the customer: the owner was the one talking.

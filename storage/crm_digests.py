@@ -36,6 +36,8 @@ from storage.raw_rows import raw_rows
 from storage.types import core_table
 
 RULES_VERSION = 3  # 2: bounds on times, durations and engagement counts; 3: MD5 of a text
+# (A person twice in one role made one party row without a bump: before, such an activity
+# failed the whole run, so no stored digest or interaction can hold the old result.)
 DIGEST = core_table(CrmActivityDigest)
 COLUMNS = ("activity_id", "digest", "outcome", "interaction_key")
 _encode = msgspec.msgpack.Encoder().encode

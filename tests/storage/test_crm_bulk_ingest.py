@@ -64,6 +64,14 @@ STATUSES = ["completed"] * 6 + ["open", "cancelled", "done"]
 DIRECTIONS = [None] * 6 + ["incoming", "outgoing", "sideways"]
 ROLES = ["from", "to"] * 8 + ["cc", "organizer", "required", "optional", "boss"]
 RESPONSES = [None] * 6 + ["accepted", "declined", "maybe"]
+# Dana (c1) by address and by reference, with these answers in party order.
+DUPLICATE_NAMES = [(None, None), ("contact", "c1"), (None, None)]
+DUPLICATE_ANSWERS = [
+    ("none", "accepted"),
+    ("declined", "accepted"),
+    (None, "tentative", "declined"),
+    ("accepted", "accepted"),
+]
 REGARDING: list[tuple[str | None, str | None]] = [(None, None)] * 8
 REGARDING += [("account", "a1"), ("opportunity", "o1"), ("contact", "c4")]
 REGARDING += [("contact", None), (None, "a1"), ("planet", "p1")]
@@ -91,11 +99,27 @@ def _book(engine: Engine, rng: random.Random) -> None:
     for number in range(400):
         activity = _activity(rng, f"act-{number:04d}")
         activities.append(activity)
-        # One response per activity: the same person twice in one role with two
-        # responses is a key violation either way (the rules keep both rows).
-        response = rng.choice(RESPONSES)
         for _party in range(rng.choice([0, 1, 2, 2, 3, 4])):
-            parties.append(_party_row(rng, activity["id"], response))
+            parties.append(_party_row(rng, activity["id"], rng.choice(RESPONSES)))
+    # The same person twice in one role with other answers, whatever the draws gave.
+    for number, answers in enumerate(DUPLICATE_ANSWERS):
+        activity = {
+            **_activity(rng, f"dup-{number}"),
+            **{"kind": "appointment", "status": "completed", "direction": None},
+            **{"start_at": f.days_ago(3), "end_at": f.days_ago(3) + timedelta(minutes=30)},
+            **{"owner_id": "u1", "regarding_type": None, "regarding_id": None, "opens": 0},
+        }
+        activities.append(activity)
+        for answer, (record_type, record_id) in zip(answers, DUPLICATE_NAMES, strict=False):
+            parties.append(
+                {
+                    **_party_row(rng, activity["id"], answer),
+                    "role": "required",
+                    "address": CONTACTS["c1"] if record_id is None else None,
+                    "record_type": record_type,
+                    "record_id": record_id,
+                }
+            )
     f.insert(engine, CrmActivity, *activities)
     f.insert(engine, CrmActivityParty, *parties)
     erase_subject(engine, CONTACTS["c4"], now=f.NOW, dry_run=False)
@@ -195,6 +219,17 @@ def test_sql_and_python_derive_the_same_first_ingest(engine: Engine, seed: int) 
 
     assert _stored(engine) == by_python
     assert _summary(sql) == _summary(python)
+    dana = [
+        (party["interaction_key"], party["response"])
+        for party in by_python["parties"]
+        if party["interaction_key"].startswith("crm:dup-") and party["record_id"] == "c1"
+    ]
+    assert dana == [
+        ("crm:dup-0", "accepted"),
+        ("crm:dup-1", "declined"),
+        ("crm:dup-2", "declined"),
+        ("crm:dup-3", "accepted"),
+    ]
     assert python.counts.added > 80 and python.problems.count > 20  # the book is varied
     assert python.bulk == 0 and sql.bulk > 50
 
