@@ -18,6 +18,7 @@ from storage.rapport_tables import HealthSnapshot, RelationshipKpi
 from storage.types import core_table
 from tests import factories as f
 from worker.admin_settings import current_settings
+from worker.run import scoring as scoring_run
 from worker.run.introducers import introducer_ranking
 from worker.run.scoring import score_and_write
 from worker.run.tick import run_once
@@ -123,9 +124,12 @@ TABLE_OF = {
 
 
 @pytest.mark.parametrize("processes", [1, 2])
+@pytest.mark.parametrize("read", ["by refs", "every row"])
 def test_scoring_a_subset_writes_only_it_with_the_whole_books_values(
-    engine: Engine, processes: int
+    engine: Engine, processes: int, read: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The subset names 4 of the book's 7 people: read by refs below the share, else every row.
+    monkeypatch.setattr(scoring_run, "KEYED_READ_SHARE", 0.9 if read == "by refs" else 0.5)
     _book(engine)
     run_once(engine, now=f.NOW, processes=1)  # ingests the CRM's activities
     _forget(engine)
@@ -135,6 +139,9 @@ def test_scoring_a_subset_writes_only_it_with_the_whole_books_values(
     _forget(engine)
 
     part = _score(engine, SUBSET, processes)
+
+    # Only the interactions of a1's three contacts and the lead, or every one.
+    assert (part.interactions < whole.interactions) == (read == "by refs")
 
     written = _written(engine)
     wanted = {(TABLE_OF[ref.type], ref.id) for ref in SUBSET if ref.type in TABLE_OF}

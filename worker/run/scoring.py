@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from scoring.columnar import ColumnarRun, InteractionColumns
-from scoring.model import RecordHealth, RecordRef, RecordScope, ScoringSettings
+from scoring.model import RecordHealth, RecordRef, RecordScope, RecordType, ScoringSettings
 from storage.crm_records import CrmSnapshot
 from storage.writeback import write_back
 from worker.admin_settings import scoring_settings
@@ -79,6 +79,21 @@ class ScoreShare:
         return part
 
 
+# Reading by refs joins them with interaction_party in the database. When they name
+# this share of the book's people or more, reading every row costs less: at 1M, the
+# 1 % tick's refs (70 % of the people, 85 % of the interactions) took 19-23 s to read,
+# every row 15-17 s (load 10). Scores do not depend on which extra rows are read.
+KEYED_READ_SHARE = 0.5
+PEOPLE = frozenset({RecordType.CONTACT, RecordType.LEAD})
+
+
+def _keyed_read(needed: set[RecordRef], crm: CrmSnapshot) -> set[RecordRef] | None:
+    """The refs to read the interactions of, or None: read them all."""
+    people = len(crm.contacts) + len(crm.open_leads)
+    named = sum(1 for ref in needed if ref.type in PEOPLE)
+    return None if people and named >= KEYED_READ_SHARE * people else needed
+
+
 def score_and_write(
     engine: Engine,
     crm: CrmSnapshot,
@@ -102,7 +117,8 @@ def score_and_write(
     wants re-scored, roll-ups included (the accounts and deals whose people
     changed); a record is scored exactly as a whole-book run would score it,
     from its own people's interactions, and only the interactions reaching these
-    records and their people are read from the store. Refs that are not
+    records and their people are read from the store (every row, when they
+    are most of the book's people: `KEYED_READ_SHARE`). Refs that are not
     a scored record of `crm` (a closed deal, a system user) are ignored.
     Introducers are then ranked for the contacts and open leads among `records`
     only.
@@ -116,8 +132,11 @@ def score_and_write(
         scopes = [scope for scope in scopes if scope.record in records]
         if introducers is not None:
             introducers = replace(introducers, records=introducers.records & records)
-        # Only what reaches these records and their people is read.
-        needed = {ref for scope in scopes for ref in (scope.record, *scope.people)}
+        # Only what reaches these records and their people is read, unless that is
+        # most of the book (then every row is read: same scores, less work).
+        needed = _keyed_read(
+            {ref for scope in scopes for ref in (scope.record, *scope.people)}, crm
+        )
     columns = read_columns(engine, refs=needed)
     job = ScoreShare(
         scopes,
