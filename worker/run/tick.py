@@ -8,7 +8,8 @@ them; both take the clock as an argument so runs are reproducible.
 A tick does work in proportion to what changed (docs/deploy.md, "Ticks"):
 the CRM path reads what the change logs name (storage.crm_ingest), and
 scoring takes only the records whose interactions changed, with the
-accounts and deals they roll up into (`touched_records`). Every record is
+accounts and deals they roll up into (`touched_records`), and ranks the
+introducers of the contacts and leads among them. Every record is
 regraded when `regrade_every` has passed since the last full regrade, when
 the admin settings or the excluded users changed, when a CRM record table
 changed (a contact's account, a deal's status or stakeholders: the scopes
