@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests.compliance.scan import occurrences
-from tests.compliance.scenario import DANA, LEE
+from tests.compliance.scenario import DANA, LEE, seed_scored
+from tests.conftest import DATABASES, private_store
 from tests.worker.cli_runner import Outcome, run_cli
 from worker.cli import rapport
 from worker.cli.compliance import register
@@ -23,6 +25,28 @@ def store(scored: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) ->
     register(rapport.app)
     monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
     return scored
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def scored_once(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+) -> Iterator[tuple[Engine, str]]:
+    """The scenario seeded and scored once per database, for the tests of requests refused
+    before anything changes: (store, its URL)."""
+    directory = tmp_path_factory.mktemp("compliance_cli")
+    with private_store(request.param, directory, sqlite_template) as engine:
+        seed_scored(engine)
+        yield engine, engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def shared_store(scored_once: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch) -> Engine:
+    register(rapport.app)
+    engine, url = scored_once
+    monkeypatch.setenv("RAPPORT_DATABASE_URL", url)
+    return engine
 
 
 def _json(outcome: Outcome) -> dict[str, Any]:
@@ -70,7 +94,7 @@ def test_export_as_csv_prints_counts_and_the_notice(
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
-    store: Engine, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+    shared_store: Engine, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
 ) -> None:
     ran = run_cli(capsys, *args)
 
@@ -149,7 +173,7 @@ def test_erase_then_release_from_the_command_line(
     ],
 )
 def test_erase_refuses_a_bad_request_in_one_line(
-    store: Engine, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+    shared_store: Engine, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
 ) -> None:
     outcome = run_cli(capsys, *args)
 
