@@ -5,7 +5,9 @@ who took part on each side, the deal team's scope, bounds, metadata only)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +17,10 @@ from insights import timeline
 from insights.notice import EMPLOYMENT_NOTICE
 from storage.crm_tables import Opportunity
 from tests import factories as f
+from tests.conftest import DATABASES, private_store
 from tests.worker.cli_runner import run_cli
+from worker.cli import commands
+from worker.settings import Settings
 
 WEEKLY = [
     {
@@ -90,14 +95,34 @@ def test_interactions_come_newest_first_with_each_side_by_role() -> None:
 # --- `rapport health timeline` on a scored store ---------------------------------------
 
 
+@pytest.fixture(scope="module", params=DATABASES)
+def scored_once(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+) -> Iterator[tuple[Engine, str]]:
+    """The book seeded and scored once per database (what `rapport run --once` calls); every
+    test here only reads it: (store, its URL)."""
+    directory = tmp_path_factory.mktemp("timeline")
+    with private_store(request.param, directory, sqlite_template) as engine:
+        url = engine.url.render_as_string(hide_password=False)
+        with pytest.MonkeyPatch.context() as environment:
+            environment.setenv("RAPPORT_DATABASE_URL", url)
+            _seed(engine)
+            summary = commands.run_once(engine, Settings(), f.NOW, interactive=False)
+        assert summary["exit_code"] == 0, summary
+        yield engine, url
+
+
 @pytest.fixture
-def scored(
-    engine: Engine,
-    database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Engine:
-    monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
+def scored(scored_once: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """The module's scored book, read by `rapport` through RAPPORT_DATABASE_URL."""
+    engine, url = scored_once
+    monkeypatch.setenv("RAPPORT_DATABASE_URL", url)
+    return engine
+
+
+def _seed(engine: Engine) -> None:
     f.user(engine, "u1", "ana@ours.example", "Ana Seller")
     f.user(engine, "u2", "ben@ours.example", "Ben Seller")
     f.user(engine, "u3", "cleo@ours.example", "Cleo West", team="west")
@@ -148,9 +173,6 @@ def scored(
         minutes=45,
     )
     f.email(engine, sender="ana@ours.example", to=["dana@contoso.example"], at=f.days_ago(200))
-    ran = run_cli(capsys, "run", "--once", "--now", f.NOW.isoformat())
-    assert ran.code == 0, ran.err
-    return engine
 
 
 def _timeline(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
