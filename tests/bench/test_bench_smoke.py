@@ -39,7 +39,7 @@ def test_benchmark_prints_its_figures_on_sqlite() -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,  # ~10 s alone; a loaded CI host has taken over 60
         check=False,
     )
 
