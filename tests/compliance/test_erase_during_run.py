@@ -31,7 +31,7 @@ from tests import factories as f
 from tests.compliance.scan import occurrences
 from tests.compliance.scenario import ANA, DANA, LEE, NOW, Person, seed_crm, seed_exchange
 from tests.compliance.test_erase import RAPPORT_SECTIONS_AFTER_ERASE
-from tests.service.test_jobs import FixedClock
+from tests.worker.service.test_jobs import FixedClock
 from worker.run.tick import run_once
 from worker.service.jobs import Jobs
 from worker.service.leases import ReplicaLeases

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from tests import factories as f
 from tests.news.test_news_cli import base  # noqa: F401 - the local feed server fixture
-from tests.service.test_jobs import FixedClock
+from tests.worker.service.test_jobs import FixedClock
 from worker.service.jobs import Jobs
 from worker.service.leases import ReplicaLeases
 from worker.service.metrics import ServiceMetrics

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.service.harness import clean_environment
 from tests.web.book import seed
 from tests.worker.cli_runner import run_cli
+from tests.worker.service.harness import clean_environment
 
 pytestmark = pytest.mark.slow  # `rapport web` processes
 

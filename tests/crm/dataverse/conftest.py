@@ -25,7 +25,7 @@ from emulator.dataverse.testing import (
     ssl_context,
     standard_environment,
 )
-from tests.service.harness import free_port
+from tests.worker.service.harness import free_port
 
 PREFIX = "rapport"
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from crm.dataverse.provision import apply, plan
 from emulator.dataverse.testing import LoopbackDataverse, rid
 from tests.crm.dataverse.conftest import connector, worker_environment
-from tests.service.harness import WORKER, Process, Processes, http_get
+from tests.worker.service.harness import WORKER, Process, Processes, http_get
 
 DORA = rid("contact", "dora")
 

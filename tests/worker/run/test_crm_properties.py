@@ -12,7 +12,7 @@ CI runs few, derandomized examples (the `crm-ci` profile, under a minute) and
 reports a failing one as drawn, without shrinking it (shrinking reruns whole runs
 for minutes, past the per-test timeout, which does not stop it); for a longer hunt,
 which shrinks a failure to its smallest rows:
-`RAPPORT_HYPOTHESIS_PROFILE=crm-long .venv/bin/pytest tests/worker/test_crm_properties.py`
+`RAPPORT_HYPOTHESIS_PROFILE=crm-long .venv/bin/pytest tests/worker/run/test_crm_properties.py`
 (docs/crm-contract.md).
 """
 

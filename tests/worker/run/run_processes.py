@@ -19,7 +19,7 @@ from storage.crm_tables import Account, Contact, CrmActivity, CrmActivityParty
 from storage.rapport_tables import HealthSnapshot, Interaction, RelationshipKpi
 from storage.types import core_table
 from tests import factories as f
-from tests.service.harness import clean_environment
+from tests.worker.service.harness import clean_environment
 
 RUN = [
     sys.executable,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.service.clock import VirtualClock, settle
+from tests.worker.service.clock import VirtualClock, settle
 from worker.service.scheduler import (
     JobSpec,
     SlotTrigger,

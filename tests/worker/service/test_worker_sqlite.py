@@ -13,7 +13,8 @@ import pytest
 
 from storage import migrate
 from storage.engine import create_store_engine
-from tests.service.harness import (
+from tests.worker.cli_runner import run_cli
+from tests.worker.service.harness import (
     WORKER,
     Process,
     Processes,
@@ -22,7 +23,6 @@ from tests.service.harness import (
     http_get,
     wait_until,
 )
-from tests.worker.cli_runner import run_cli
 
 pytestmark = pytest.mark.slow  # worker processes
 

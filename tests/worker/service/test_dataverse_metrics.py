@@ -13,7 +13,7 @@ import pytest
 from crm.dataverse.provision import apply, plan
 from emulator.dataverse.testing import running_dataverse, standard_environment
 from tests.crm.dataverse.conftest import connector
-from tests.service.harness import WORKER, Processes, clean_environment, free_port, http_get
+from tests.worker.service.harness import WORKER, Processes, clean_environment, free_port, http_get
 
 pytestmark = pytest.mark.slow  # a worker process
 

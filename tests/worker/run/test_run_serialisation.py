@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tests import factories as f
-from tests.service.harness import wait_until
 from tests.worker.cli_runner import run_cli
-from tests.worker.run_processes import counts, seed_book, start_run
+from tests.worker.run.run_processes import counts, seed_book, start_run
+from tests.worker.service.harness import wait_until
 from worker.run.lock import holding_run_lock, store_run_lock, this_process
 from worker.service.leases import singleton
 from worker.service.scheduler import SystemClock

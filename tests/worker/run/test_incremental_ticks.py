@@ -6,7 +6,7 @@ a contact moved to another account) with incremental ticks in between, all
 at the same `now`; then a full regrade at that `now` must change nothing in
 the stored health, KPIs, reasons, history or interactions. Few examples on a
 small book, on both databases (the `ticks-ci` profile); for a longer hunt:
-`RAPPORT_HYPOTHESIS_PROFILE=ticks-long .venv/bin/pytest tests/worker/test_incremental_ticks.py`.
+`RAPPORT_HYPOTHESIS_PROFILE=ticks-long .venv/bin/pytest tests/worker/run/test_incremental_ticks.py`.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from emulator.testing import make_message
 from tests.conftest import private_store
-from tests.service.harness import (
+from tests.worker.service.harness import (
     WORKER,
     Emulator,
     Process,

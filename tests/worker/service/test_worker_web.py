@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.harness import WORKER, Processes, clean_environment, free_port, wait_until
+from tests.worker.service.harness import WORKER, Processes, clean_environment, free_port, wait_until
 
 pytestmark = pytest.mark.slow  # worker processes
 

@@ -5,7 +5,7 @@ and only then refuse its schema. Like every other command it now refuses first:
 one line naming the path and the command that creates a store, exit 4 (README,
 exit codes), and no file left behind, the worker's lock file included. With
 RAPPORT_AUTO_MIGRATE=true the worker creates and migrates the store itself (that
-start is tested against the real process in tests/service/test_worker_sqlite.py).
+start is tested against the real process in tests/worker/service/test_worker_sqlite.py).
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests import factories as f
-from tests.service.harness import (
+from tests.worker.cli_runner import run_cli
+from tests.worker.service.harness import (
     WORKER,
     Process,
     Processes,
@@ -24,7 +25,6 @@ from tests.service.harness import (
     http_get,
     wait_until,
 )
-from tests.worker.cli_runner import run_cli
 
 pytestmark = pytest.mark.slow  # whole runs
 

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tests import factories as f
-from tests.service.harness import wait_until
 from tests.worker.cli_runner import run_cli
-from tests.worker.run_processes import counts, seed_book, start_run
+from tests.worker.run.run_processes import counts, seed_book, start_run
+from tests.worker.service.harness import wait_until
 from worker.run.lock import hold_process_lock
 
 pytestmark = pytest.mark.slow  # scoring processes
