@@ -235,6 +235,27 @@ def private_store(kind: str, directory: Path, sqlite_template: Path) -> Iterator
             engine.dispose()
 
 
+@contextmanager
+def scored_private_store(
+    kind: str, directory: Path, sqlite_template: Path, seed: Callable[[Engine], None]
+) -> Iterator[tuple[Engine, str]]:
+    """A private store (above) seeded by `seed` and scored once, as `rapport run --once`
+    scores it (settings from a clean environment, `now` = factories.NOW): (store, its URL),
+    for module fixtures whose tests only read the scored book."""
+    from tests import factories as f
+    from worker.cli import commands  # the CLI's run, imported only by the tests that score
+    from worker.settings import Settings
+
+    with private_store(kind, directory, sqlite_template) as engine:
+        url = engine.url.render_as_string(hide_password=False)
+        with pytest.MonkeyPatch.context() as environment:
+            environment.setenv("RAPPORT_DATABASE_URL", url)
+            seed(engine)
+            summary = commands.run_once(engine, Settings(), f.NOW, interactive=False)
+        assert summary["exit_code"] == 0, summary
+        yield engine, url
+
+
 @pytest.fixture(params=DATABASES)
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database with no tables at all, for migration tests."""

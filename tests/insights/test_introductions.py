@@ -20,10 +20,8 @@ from sqlalchemy.engine import Engine
 from insights import introductions as intro
 from insights.notice import EMPLOYMENT_NOTICE
 from tests import factories as f
-from tests.conftest import DATABASES, private_store
+from tests.conftest import DATABASES, scored_private_store
 from tests.worker.cli_runner import run_cli
-from worker.cli import commands
-from worker.settings import Settings
 
 AT = datetime(2026, 11, 10, 9, tzinfo=UTC)
 
@@ -247,14 +245,8 @@ def scored_once(
     """The same book seeded and scored once per database (what `rapport run --once` calls),
     for the tests that only read it: (store, its URL)."""
     directory = tmp_path_factory.mktemp("introductions")
-    with private_store(request.param, directory, sqlite_template) as engine:
-        url = engine.url.render_as_string(hide_password=False)
-        with pytest.MonkeyPatch.context() as environment:
-            environment.setenv("RAPPORT_DATABASE_URL", url)
-            _seed(engine)
-            summary = commands.run_once(engine, Settings(), f.NOW, interactive=False)
-        assert summary["exit_code"] == 0, summary
-        yield engine, url
+    with scored_private_store(request.param, directory, sqlite_template, _seed) as scored:
+        yield scored
 
 
 @pytest.fixture
