@@ -166,9 +166,21 @@ def test_which_answer_is_kept_does_not_depend_on_the_order_rows_are_read() -> No
     directory = Directory(by_address={DANA: ("contact", "c1")}, known={("contact", "c1")})
     start = f.days_ago(1)
     activity = ActivityRow(
-        "m1", "appointment", None, None, "completed", start, start, None, None, None, None,
-        0, 0, None,
-    )  # fmt: skip
+        "m1",
+        "appointment",
+        None,
+        None,
+        "completed",
+        start,
+        start,
+        None,
+        None,
+        None,
+        None,
+        0,
+        0,
+        None,
+    )
     parties = [
         ActivityPartyRow(7, "m1", "required", DANA, None, None, "declined"),
         ActivityPartyRow(3, "m1", "required", None, "contact", "c1", "accepted"),
