@@ -74,7 +74,7 @@ from emulator.dataverse.testing import (  # noqa: E402
     running_dataverse,
     standard_environment,
 )
-from emulator.testing import CLIENT_ID, CLIENT_SECRET, FixtureBuilder  # noqa: E402
+from emulator.testing import FixtureBuilder, fetch_token  # noqa: E402
 from storage.engine import create_store_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 
@@ -228,6 +228,15 @@ class Server:
         return 0.0 if self.pid is None else _process_cpu(self.pid)
 
 
+@dataclass(frozen=True)
+class ServedIssuer:
+    """The token endpoint of an emulator served apart, from the addresses it printed."""
+
+    authority: str
+    tenant_id: str
+    ca_pem_path: Path
+
+
 @asynccontextmanager
 async def served_inline(env: dict[str, Any], workdir: Path) -> AsyncIterator[Server]:
     """The emulator in this process: it takes the GIL from the pull it serves."""
@@ -261,18 +270,11 @@ async def served_apart(env: dict[str, Any], workdir: Path) -> AsyncIterator[Serv
             (
                 await http.put(addresses["dataverseAdminUrl"] + "/limits", json=limits)
             ).raise_for_status()
-            reply = await http.post(
-                f"{addresses['authority']}/{addresses['tenantId']}/oauth2/v2.0/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": CLIENT_ID,
-                    "client_secret": CLIENT_SECRET,
-                    "scope": addresses["dataverseScope"],
-                },
-            )
-            reply.raise_for_status()
-        token = str(reply.json()["access_token"])
-        yield Server(addresses["dataverseUrl"], Path(addresses["caPem"]), token, process.pid)
+        issuer = ServedIssuer(
+            addresses["authority"], addresses["tenantId"], Path(addresses["caPem"])
+        )
+        token = await fetch_token(issuer, scope=addresses["dataverseScope"])
+        yield Server(addresses["dataverseUrl"], issuer.ca_pem_path, token, process.pid)
     finally:
         if process.returncode is None:
             process.terminate()

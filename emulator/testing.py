@@ -40,6 +40,20 @@ class EnvPatcher(Protocol):
     def setattr(self, target: object, name: str, value: object, raising: bool = True) -> None: ...
 
 
+class TokenIssuer(Protocol):
+    """Where an emulator issues tokens: an in-process `Emulator`, or the addresses one
+    served apart (`emulator.cli serve`) printed."""
+
+    @property
+    def authority(self) -> str: ...
+
+    @property
+    def tenant_id(self) -> str: ...
+
+    @property
+    def ca_pem_path(self) -> Path: ...
+
+
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -350,7 +364,7 @@ async def running_emulator(
 
 
 async def fetch_token(
-    emulator: Emulator,
+    emulator: TokenIssuer,
     client_id: str = CLIENT_ID,
     secret: str = CLIENT_SECRET,
     *,
