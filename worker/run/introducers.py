@@ -3,13 +3,12 @@
 A pipeline run reads what ranking needs besides the interactions (settings,
 the CRM's people, the exclusions) once, as an `IntroducerRanking`, before it
 scores. Each scoring process then ranks the introducers of its own share's
-contacts and leads from the book's columns it scored from (only the
-interactions the ranking can count are built as values, a chunk at a time):
-a ranking is per person, so the shares' rankings together are the whole
-book's.
+contacts and leads from the book's columns it scored from, over the columns
+themselves (scoring.columnar.introducers.rank_columns): a ranking is per
+person, so the shares' rankings together are the whole book's.
 The run stores them at the end with `store_introducers`, in one transaction
 that reads the exclusions again: a colleague who opted out while the run was
-scoring is never written. `refresh_introducers` is the same on its own.
+scoring is never written.
 
 An incremental tick ranks only the contacts and leads its changes touched
 (`IntroducerRanking.within`) and replaces only their rows: a person's
@@ -35,7 +34,7 @@ from scoring import Interaction, RecordRef, RecordType, ScoringSettings, rank_in
 from scoring.columnar.columns import InteractionColumns
 from scoring.columnar.introducers import rank_columns
 from scoring.introducers import Introducer
-from storage.crm_records import CrmSnapshot, load_crm_snapshot
+from storage.crm_records import CrmSnapshot
 from storage.engine import session_scope
 from storage.introducer_optout_read import excluded_colleagues
 from storage.introducer_store import (
@@ -76,12 +75,18 @@ class IntroducerRanking:
         """The ranking of these records only (those that are contacts or open leads)."""
         return replace(self, records=self.records.intersection(records), partial=True)
 
-    def rows(
-        self, interactions: Iterable[Interaction], within: Collection[RecordRef] | None = None
-    ) -> list[IntroducerRow]:
-        """The introducer rows of the records (of those `within`, when given)."""
-        records = self.records if within is None else self.records.intersection(within)
-        return self._ranked(interactions, records)
+    def rows(self, interactions: Iterable[Interaction]) -> list[IntroducerRow]:
+        """The introducer rows of the records, ranked over interaction objects (the
+        reference path; a run ranks with `columnar_rows`)."""
+        ranked = rank_introducers(
+            interactions,
+            self.settings,
+            self.now,
+            records=self.records,
+            colleagues=self.colleagues,
+            excluded=self.excluded,
+        )
+        return _rows(ranked.values())
 
     def columnar_rows(
         self, columns: InteractionColumns, within: Collection[RecordRef] | None = None
@@ -91,19 +96,6 @@ class IntroducerRanking:
         records = self.records if within is None else self.records.intersection(within)
         ranked = rank_columns(
             columns,
-            self.settings,
-            self.now,
-            records=records,
-            colleagues=self.colleagues,
-            excluded=self.excluded,
-        )
-        return _rows(ranked.values())
-
-    def _ranked(
-        self, interactions: Iterable[Interaction], records: frozenset[RecordRef]
-    ) -> list[IntroducerRow]:
-        ranked = rank_introducers(
-            interactions,
             self.settings,
             self.now,
             records=records,
@@ -167,35 +159,6 @@ def store_introducers(
     records = len({(row.record_type, row.record_id) for row in rows})
     log.debug("introducers refreshed", records=records, **vars(counts))
     return IntroducerSummary(enabled=True, records=records, written=counts)
-
-
-def refresh_introducers(
-    engine: Engine,
-    *,
-    now: datetime,
-    excluded_users: Iterable[str] = (),
-    interactions: Iterable[Interaction] | None = None,
-    crm: CrmSnapshot | None = None,
-) -> IntroducerSummary:
-    """Recompute every contact's and open lead's introducers as of `now`.
-
-    `excluded_users`: RAPPORT_EXCLUDED_USERS (ids or addresses), from the caller's
-    settings. `interactions` and `crm` are what the caller has loaded already;
-    otherwise they are read here.
-    """
-    if crm is None:
-        with session_scope(engine) as session:
-            crm = load_crm_snapshot(session=session)
-    ranking = introducer_ranking(
-        engine, now=now, excluded_users=excluded_users, crm=crm, admin=current_settings(engine)
-    )
-    rows: list[IntroducerRow] = []
-    if ranking is not None:
-        if interactions is None:
-            rows = ranking.columnar_rows(read_columns(engine))
-        else:
-            rows = ranking.rows(interactions)
-    return store_introducers(engine, ranking, rows)
 
 
 def _rows(ranked: Iterable[tuple[Introducer, ...]]) -> list[IntroducerRow]:
