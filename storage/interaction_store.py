@@ -113,8 +113,8 @@ def load_records(
     if keys is not None:
         records: dict[str, InteractionRecord] = {}
         postgres = is_postgres(session)
-        for batch in chunks(keys, ARRAY_CHUNK if postgres else CHUNK):
-            which = _one_of(postgres, INTERACTION.c.key, batch)
+        for batch in key_chunks(postgres, keys):
+            which = one_of(postgres, INTERACTION.c.key, batch)
             records.update(_load_records(session, source, which))
         return records
     return _load_records(session, source, sa.true())
@@ -148,12 +148,12 @@ def _load_records(
 def delete_interactions(*, session: Session, keys: Iterable[str]) -> int:
     removed = 0
     postgres = is_postgres(session)
-    for batch in chunks(keys, ARRAY_CHUNK if postgres else CHUNK):
+    for batch in key_chunks(postgres, keys):
         # Parties go explicitly: SQLite only cascades with foreign_keys=ON,
         # and a CRM's own connection may not set it.
-        party_key = _one_of(postgres, PARTY.c.interaction_key, batch)
+        party_key = one_of(postgres, PARTY.c.interaction_key, batch)
         session.execute(sa.delete(PARTY).where(party_key))
-        which = _one_of(postgres, INTERACTION.c.key, batch)
+        which = one_of(postgres, INTERACTION.c.key, batch)
         result = session.execute(sa.delete(INTERACTION).where(which))
         removed += result.rowcount  # type: ignore[attr-defined]
     return removed
@@ -162,7 +162,12 @@ def delete_interactions(*, session: Session, keys: Iterable[str]) -> int:
 ARRAY_CHUNK = 100_000  # PostgreSQL: keys per array parameter
 
 
-def _one_of(postgres: bool, column: sa.Column[str], batch: list[str]) -> sa.ColumnElement[bool]:
+def key_chunks(postgres: bool, keys: Iterable[str]) -> Iterator[list[str]]:
+    """`keys` in batches of the size `one_of` takes on this database."""
+    return chunks(keys, ARRAY_CHUNK if postgres else CHUNK)
+
+
+def one_of(postgres: bool, column: sa.Column[str], batch: list[str]) -> sa.ColumnElement[bool]:
     """`column IN batch`; on PostgreSQL one array parameter (= ANY): an IN list of 500
     parameters per statement made an incremental tick spend seconds building statements
     for 20,000 keys at 1M."""
