@@ -88,17 +88,14 @@ class IntroducerRanking:
         )
         return _rows(ranked.values())
 
-    def columnar_rows(
-        self, columns: InteractionColumns, within: Collection[RecordRef] | None = None
-    ) -> list[IntroducerRow]:
+    def columnar_rows(self, columns: InteractionColumns) -> list[IntroducerRow]:
         """`rows` over a book read as columns, ranked over the columns themselves
         (scoring.columnar.introducers.rank_columns: no interaction is built)."""
-        records = self.records if within is None else self.records.intersection(within)
         ranked = rank_columns(
             columns,
             self.settings,
             self.now,
-            records=records,
+            records=self.records,
             colleagues=self.colleagues,
             excluded=self.excluded,
         )

@@ -74,8 +74,10 @@ class ScoreShare:
         part.writeback = write_back(engine, results, now=self.now, batch_size=self.batch_size)
         part.written_at = time.perf_counter()
         if self.introducers is not None:
-            within = None if self.share is None else self.share.refs
-            part.introducers = self.introducers.columnar_rows(self.columns, within=within)
+            ranking = self.introducers
+            if self.share is not None:
+                ranking = ranking.within(self.share.refs)
+            part.introducers = ranking.columnar_rows(self.columns)
         return part
 
 
@@ -131,7 +133,7 @@ def score_and_write(
     if records is not None:
         scopes = [scope for scope in scopes if scope.record in records]
         if introducers is not None:
-            introducers = replace(introducers, records=introducers.records & records)
+            introducers = introducers.within(records)
         # Only what reaches these records and their people is read, unless that is
         # most of the book (then every row is read: same scores, less work).
         needed = _keyed_read(
