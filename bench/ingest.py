@@ -35,14 +35,19 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.crm_population import NOW, seed_records  # noqa: E402
-from bench.score import _memory_mib, bare_read, load_activities  # noqa: E402
+from bench.score import (  # noqa: E402
+    RESULT_PREFIX,
+    _memory_mib,
+    _result_of,
+    bare_read,
+    load_activities,
+)
 from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
 from storage.crm_ingest import ingest_crm_activities  # noqa: E402
 from storage.engine import create_store_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 
 TARGET_SECONDS_PER_MILLION = 15.0
-RESULT_PREFIX = "BENCH-RESULT "
 BENCH_DATABASE = "rapport_bench_ingest"
 RETENTION_DAYS = 730  # the tick's default interaction window (compliance.retention)
 
@@ -103,12 +108,7 @@ def _measure_in_subprocess(url: str, profile: str | None) -> dict[str, Any]:
     command = [sys.executable, __file__, "--measure", "--url", url]
     if profile:
         command += ["--profile", profile]
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"the measured ingest failed (exit {done.returncode})")
-    line = next(x for x in done.stdout.splitlines() if x.startswith(RESULT_PREFIX))
-    figures: dict[str, Any] = json.loads(line.removeprefix(RESULT_PREFIX))
-    return figures
+    return _result_of(subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False))
 
 
 def _line(label: str, value: float, unit: str = "s") -> None:
