@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -188,6 +189,27 @@ def postgres_emptier(postgres_engine: Engine) -> Callable[[], None]:
     return empty
 
 
+def _earlier_lock_holders_ended(engine: Engine, seconds: float = 30) -> None:
+    """Wait until no session of this database holds an advisory lock (run, scoring
+    process, lease). A run process an earlier test started may have exited while its
+    server session, and the locks it held, end a moment later: a test that then asks
+    for the run lock without waiting would find it taken by nobody it started."""
+    query = sa.text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    deadline = time.monotonic() + seconds
+    while True:
+        with engine.connect() as connection:
+            if not connection.execute(query).scalar():
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"advisory locks still held on {engine.url.database} after {seconds:g} s"
+            )
+        time.sleep(0.05)
+
+
 @pytest.fixture(params=DATABASES)
 def database_url(
     request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
@@ -201,6 +223,7 @@ def database_url(
     engine: Engine = request.getfixturevalue("postgres_engine")
     empty: Callable[[], None] = request.getfixturevalue("postgres_emptier")
     empty()
+    _earlier_lock_holders_ended(engine)
     yield engine.url.render_as_string(hide_password=False)
     empty()
 

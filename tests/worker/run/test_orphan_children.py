@@ -28,7 +28,6 @@ pytestmark = pytest.mark.slow  # scoring processes
 
 POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 WRITTEN = ("relationship_kpi", "health_snapshot", "scored contacts")
-ADVISORY_HOLDERS = "SELECT pid FROM pg_locks WHERE locktype = 'advisory'"
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -123,13 +122,6 @@ def test_a_new_run_waits_for_a_scoring_process_left_by_an_earlier_run(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # An earlier test's run process has exited, but its server session (and the run lock
-    # it held) ends a moment later: with no wait allowed, that would be the holder named.
-    wait_until(
-        lambda: _sessions(engine, f"pid IN ({ADVISORY_HOLDERS})") == 0,
-        30,
-        "the sessions of earlier tests' runs to end",
-    )
     seed_book(engine, accounts=1, contacts=2, emails=2)
     monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
     monkeypatch.setenv("RAPPORT_RUN_WAIT_SECONDS", "0")
