@@ -340,9 +340,7 @@ def bulk_first_ingest(
         "latest": window.latest,
         "spaces": _spaces(),
     }
-    for statement in (PARTIES, ACTIVITIES, SHARED_KEYS):
-        session.execute(sa.text(statement), params)
-    for statement in (MATCHED, OWNERS, MATCHED_SUMMARY, OUTCOMES):
+    for statement in (PARTIES, ACTIVITIES, SHARED_KEYS, MATCHED, OWNERS, MATCHED_SUMMARY, OUTCOMES):
         session.execute(sa.text(statement), params)
     for statement in (INTERACTIONS, INTERACTION_PARTIES, DIGESTS):
         session.execute(sa.text(statement))
