@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import sys
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
@@ -23,15 +24,11 @@ MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's own starting value
 TRIM_THRESHOLD_BYTES = 1 << 20
 
 
-class _Tuned:
-    done = False
-
-
+@functools.cache
 def large_blocks_returned() -> None:
     """Once per process: large blocks mapped on their own and unmapped when freed."""
-    if _Tuned.done or not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux"):
         return
-    _Tuned.done = True
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c"))
         mallopt = libc.mallopt
