@@ -35,7 +35,7 @@ from scoring.columnar.columns import (
 )
 from scoring.model import Party, RecordRef, RecordType, Response, Role
 from storage.packed_parties import FIELD_SEPARATOR, PARTY_SEPARATOR
-from worker.run.interaction_copy import COPY_QUERY, Block, copy_blocks, distinct
+from worker.run.interaction_copy import COPY_QUERY, LINK_SEPARATOR, Block, copy_blocks, distinct
 from worker.run.malloc_arenas import large_blocks_returned
 
 T = TypeVar("T")
@@ -120,7 +120,7 @@ def _add_block(builder: ColumnsBuilder, decoder: _Parties, block: Block) -> None
     threads = _recoded(codes, [builder.conversation(value.decode()) for value in values])
     codes, values = distinct(*regarding)
     # NULL rows share a value with empty texts, which no row links (read_columns's query).
-    links = [value.decode().split(chr(31), 1) for value in values]
+    links = [value.decode().split(LINK_SEPARATOR, 1) for value in values]
     about = _recoded(codes, [builder.regarding(*link) if len(link) == 2 else -1 for link in links])
     builder.add_arrays(
         keys=keys,

@@ -40,12 +40,13 @@ _KIND_SQL = " ".join(f"WHEN '{name}' THEN {code}" for name, code in KIND_NAMES.i
 _DIRECTION_SQL = " ".join(
     f"WHEN '{name}' THEN {int(inbound)}" for name, inbound in DIRECTION_NAMES.items()
 )
+LINK_SEPARATOR = chr(31)  # between the regarding link's type and id
 _TEXTS = (
     "key",
     "conversation_id",
     # One link, or NULL when either half is missing or empty (as the reader reads it).
     "CASE WHEN regarding_type <> '' AND regarding_id <> '' "
-    "THEN regarding_type || chr(31) || regarding_id END",
+    f"THEN regarding_type || chr({ord(LINK_SEPARATOR)}) || regarding_id END",
     "parties",
 )
 _FIXED: tuple[tuple[str, str, int, str], ...] = (
