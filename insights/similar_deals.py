@@ -35,7 +35,7 @@ Pure: plain values in and out; `today` is an argument.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Final
@@ -246,10 +246,15 @@ def sentence(kpi: Mapping[str, Any], to_day: int) -> str:
     return f"you have had {kpi['yours']} {word} by day {to_day}; similar won deals had {band}"
 
 
-def shown(open_deal: Deal, result: Similar, today: date) -> dict[str, Any]:
+def shown(
+    open_deal: Deal,
+    result: Similar,
+    today: date,
+    extra: Callable[[Match], Mapping[str, Any]] = lambda _match: {},
+) -> dict[str, Any]:
     """What the record page and `rapport deals similar` both show of a search: the
-    verdict, the first MAX_SHOWN won deals (each caller may add fields to a deal's
-    entry) and the KPI comparison with all the matches."""
+    verdict, the first MAX_SHOWN won deals (each with the caller's `extra` fields of its
+    match) and the KPI comparison with all the matches."""
     return {
         "minimum_similar": MIN_SIMILAR,
         "similar_found": result.similar_found,
@@ -263,6 +268,7 @@ def shown(open_deal: Deal, result: Similar, today: date) -> dict[str, Any]:
                 "cycle_days": m.deal.age_on(today),
                 "closed_on": m.deal.closed_on,
                 "health_at_close": m.deal.health_score,
+                **extra(m),
             }
             for m in result.matches[:MAX_SHOWN]
         ],

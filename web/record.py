@@ -206,10 +206,9 @@ def _similar(session: Session, opportunity_id: str, now: datetime) -> dict[str, 
         for row in similar_deals_read.won_deal_features(session=session)
     ]
     result = similar_deals.find_similar(deal, won, today)
-    payload = similar_deals.shown(deal, result, today)
-    for entry, match in zip(payload["deals"], result.matches, strict=False):
-        entry["revenue"] = match.deal.revenue
-    return payload
+    return similar_deals.shown(
+        deal, result, today, extra=lambda match: {"revenue": match.deal.revenue}
+    )
 
 
 def _news(

@@ -65,11 +65,15 @@ def similar_payload(store: Engine, opportunity: str, today: date) -> dict[str, A
         ]
     deal = similar.Deal.from_row(found)
     result = similar.find_similar(deal, won, today)
-    payload = similar.shown(deal, result, today)
-    for entry, match in zip(payload["deals"], result.matches, strict=False):
-        entry["parts"] = {k: round(v, 3) for k, v in match.parts.items()}
+
+    def extra(match: similar.Match) -> dict[str, Any]:
         features = _features(match.deal, today)
-        entry.update({k: v for k, v in features.items() if k in SHOWN_FIELDS})
+        return {
+            "parts": {k: round(v, 3) for k, v in match.parts.items()},
+            **{k: v for k, v in features.items() if k in SHOWN_FIELDS},
+        }
+
+    payload = similar.shown(deal, result, today, extra)
     return {
         "notice": EMPLOYMENT_NOTICE,
         "opportunity": {"id": deal.id, "name": deal.name, **_features(deal, today)},
