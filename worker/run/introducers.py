@@ -109,13 +109,19 @@ def introducer_ranking(
     excluded_users: Iterable[str] = (),
     crm: CrmSnapshot,
     admin: Mapping[str, Any],
+    excluded: frozenset[str] | None = None,
 ) -> IntroducerRanking | None:
-    """What this run ranks with under the run's admin settings; None when the switch is off."""
+    """What this run ranks with under the run's admin settings; None when the switch is off.
+
+    `excluded`: the colleagues kept out (storage.introducer_optout_read.excluded_colleagues
+    of `excluded_users` at `now`), when the caller has read them already.
+    """
     if not admin[SWITCH]:
         return None
     configured = tuple(excluded_users)
-    with session_scope(engine) as session:
-        excluded = excluded_colleagues(session=session, configured=configured, now=now)
+    if excluded is None:
+        with session_scope(engine) as session:
+            excluded = excluded_colleagues(session=session, configured=configured, now=now)
     records = {RecordRef(RecordType.CONTACT, c.id) for c in crm.contacts}
     records |= {RecordRef(RecordType.LEAD, lead.id) for lead in crm.open_leads}
     return IntroducerRanking(

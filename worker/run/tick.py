@@ -190,7 +190,8 @@ def _run_once(
     with session_scope(engine) as session:
         state = read_state(session)
         pending = pending_records(session)
-        # Who may appear as an introducer (opt-outs, disabled users, excluded mailboxes).
+        # Who may not appear as an introducer (opt-outs, disabled users, excluded mailboxes):
+        # read once, for the fingerprint and for the ranking.
         excluded = excluded_colleagues(session=session, configured=excluded_users, now=now)
     fingerprint = settings_fingerprint(admin, excluded)
     summary.regrade_reason = (
@@ -225,7 +226,7 @@ def _run_once(
     started = clock()
     # Introducers: the whole book's at a regrade, else those of the contacts and leads scored.
     ranking = introducer_ranking(
-        engine, now=now, excluded_users=excluded_users, crm=crm, admin=admin
+        engine, now=now, excluded_users=excluded_users, crm=crm, admin=admin, excluded=excluded
     )
     if ranking is not None and records is not None:
         ranking = ranking.within(records)
