@@ -79,9 +79,9 @@ def introducers_of(store: Engine, excluded: tuple[str, ...], record: str) -> dic
     """`excluded`: RAPPORT_EXCLUDED_USERS, never shown whatever the last run wrote."""
     from storage.engine import session_scope
     from storage.introducer_optout_read import current_introducers
+    from worker.admin_settings import INTRODUCERS_SWITCH as SWITCH
     from worker.admin_settings import current_settings
     from worker.cli import commands
-    from worker.run.introducers import SWITCH
 
     record_type, record_id, name = commands.resolve_person(record, store)
     payload: dict[str, Any] = {
@@ -127,7 +127,7 @@ def _change_payload(change: OptOutChange) -> dict[str, Any]:
 
 
 def _introducers_table(payload: dict[str, Any]) -> None:
-    from worker.run.introducers import SWITCH
+    from worker.admin_settings import INTRODUCERS_SWITCH as SWITCH
 
     who = f"{payload['name']} ({payload['record_type']}:{payload['record_id']})"
     if not payload["enabled"]:

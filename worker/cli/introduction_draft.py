@@ -36,7 +36,7 @@ class DraftFormat(StrEnum):
 
 
 def _require_switch(settings: Mapping[str, Any]) -> None:
-    from worker.run.introducers import SWITCH
+    from worker.admin_settings import INTRODUCERS_SWITCH as SWITCH
 
     if not settings[SWITCH]:
         raise UserError(
@@ -187,8 +187,8 @@ def account(
     from storage import introductions_read
     from storage.engine import session_scope
     from storage.introducer_optout_read import without_excluded
+    from worker.admin_settings import INTRODUCERS_SWITCH as SWITCH
     from worker.admin_settings import current_settings
-    from worker.run.introducers import SWITCH
 
     account_id = account_ref.strip().removeprefix("account:")
     cli = cli_of(ctx)
@@ -217,7 +217,7 @@ def account(
 
 
 def _account_report(payload: dict[str, Any]) -> None:
-    from worker.run.introducers import SWITCH
+    from worker.admin_settings import INTRODUCERS_SWITCH as SWITCH
 
     console.print(EMPLOYMENT_NOTICE, style="dim")
     table = Table(
