@@ -144,14 +144,21 @@ def explained(
 
 
 def ungraded_reason(state: HealthState, context: Context) -> str:
+    upcoming = context.record.upcoming
+    return ungraded_text(
+        state, upcoming.ts if upcoming is not None else None, context.record.now.completed
+    )
+
+
+def ungraded_text(state: HealthState, upcoming_ts: float | None, completed: int) -> str:
+    """Why a record is not graded; `upcoming_ts`: its next planned activity, if any."""
     if state == HealthState.RECORD_OLDER_THAN_2_YEARS:
         return "no interaction in the last 2 years; the record is older than 2 years"
     if state == HealthState.NO_CLOSED_ACTIVITIES:
-        upcoming = context.record.upcoming
-        when = f"; next on {as_date(upcoming.ts)}" if upcoming is not None else ""
+        when = f"; next on {as_date(upcoming_ts)}" if upcoming_ts is not None else ""
         return f"only planned activities so far{when}"
-    completed = plural(context.record.now.completed, "completed interaction")
-    return f"{completed} so far; grading starts with 2 in 90 days or 5 in total"
+    completed_text = plural(completed, "completed interaction")
+    return f"{completed_text} so far; grading starts with 2 in 90 days or 5 in total"
 
 
 Explained = tuple[str, list[Candidate]]  # a factor's detail line and reasons
@@ -222,16 +229,33 @@ def _engagement(context: Context, lost: float, earned: float) -> Explained:
 
 
 def engagement_detail(signals: Signals) -> str:
+    return engagement_text(
+        signals.asked_weight,
+        signals.answered_weight,
+        signals.acceptance_sum,
+        signals.acceptance_weight,
+        signals.outbound_volume,
+        signals.inbound_volume,
+    )
+
+
+def engagement_text(
+    asked: float,
+    answered: float,
+    acceptance_sum: float,
+    acceptance_weight: float,
+    outbound: float,
+    inbound: float,
+) -> str:
+    """The engagement factor's line from its signals (weights and volumes)."""
     parts = []
-    if signals.asked_weight > 0:
-        share = _percent(signals.answered_weight / signals.asked_weight)
-        parts.append(f"replies to our emails earn {share} of full credit")
-    if signals.acceptance_weight > 0:
-        share = _percent(signals.acceptance_sum / signals.acceptance_weight)
+    if asked > 0:
+        parts.append(f"replies to our emails earn {_percent(answered / asked)} of full credit")
+    if acceptance_weight > 0:
+        share = _percent(acceptance_sum / acceptance_weight)
         parts.append(f"accepted {share} of our meeting invitations")
-    if signals.outbound_volume > 0 and signals.inbound_volume > 0:
-        ratio = signals.inbound_volume / signals.outbound_volume
-        parts.append(f"{ratio:.1f} of their emails for each of ours")
+    if outbound > 0 and inbound > 0:
+        parts.append(f"{inbound / outbound:.1f} of their emails for each of ours")
     return "; ".join(parts) or "nothing from the customer to measure yet"
 
 
@@ -436,7 +460,20 @@ def _name(ref: RecordRef, context: Context) -> str:
 
 
 def as_date(ts: float) -> str:
+    """The ISO date of a time, kept by day: a run quotes the same few hundred days.
+
+    A time well inside its day is that day's date; one within a millisecond of
+    midnight is converted on its own (fromtimestamp rounds to the microsecond)."""
+    day = ts // DAY_SECONDS
+    if 0.0 <= ts - day * DAY_SECONDS < DAY_SECONDS - 0.001:
+        date = _DATES.get(day)
+        if date is None:
+            date = _DATES[day] = datetime.fromtimestamp(ts, UTC).date().isoformat()
+        return date
     return datetime.fromtimestamp(ts, UTC).date().isoformat()
+
+
+_DATES: dict[float, str] = {}
 
 
 def _days_ago(days: int) -> str:

@@ -1,0 +1,160 @@
+"""One group of records scored: the group's figures worked out for all its records at
+once, then each record's health put together from them.
+
+What every record needs is built for the whole group before the first
+record: the KPIs (kpis.py), the states and trends (states.py), the figures
+the reasons read (figures.py) and who waits on whom (waiting.py). Per record
+there is left the reasons' sentences of a graded record (reasons.py) and, for
+a deal or an account, the roll-up of its people (rollups.py,
+scoring.rollup.rolled_up_health, which both cores call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from scoring.columnar.columns import InteractionColumns
+from scoring.columnar.figures import GroupFigures, readings_lists
+from scoring.columnar.kpis import group_kpis
+from scoring.columnar.reasons import Names, Reasons
+from scoring.columnar.rollups import People
+from scoring.columnar.states import (
+    STATES,
+    TRENDS,
+    UNGRADED,
+    created_times,
+    state_codes,
+    times,
+    trend_codes,
+    with_dormant,
+)
+from scoring.columnar.tally import BookTally
+from scoring.columnar.visits import SetTables
+from scoring.columnar.waiting import Awaiting, Skipped, Unanswered
+from scoring.explain import ungraded_text
+from scoring.factors import FactorValues
+from scoring.health import Reading
+from scoring.kpis import WeeklyTimeline
+from scoring.model import (
+    HealthState,
+    RecordHealth,
+    RecordRef,
+    RecordScope,
+    ScoringSettings,
+    Trend,
+)
+from scoring.prepared import ScoringTime
+from scoring.rollup import PersonViews, is_rolled_up, rolled_up_health
+
+_NOT_APPLICABLE = Trend.NOT_APPLICABLE
+
+
+class GroupScorer:
+    """Each record of one group: `score(index, scope)` for the group's scopes in order."""
+
+    def __init__(
+        self,
+        scopes: Sequence[RecordScope],
+        people: dict[RecordRef, int],
+        book: BookTally,
+        run: RunInputs,
+    ) -> None:
+        columns, settings, time = run.columns, run.settings, run.time
+        self.settings, self.now_ts, self.columns = settings, time.now_ts, columns
+        self.broken = book.visits.broken
+        self.kpis = group_kpis(book, columns, run.tables.users, run.timeline, len(scopes))
+        figures = GroupFigures(book, columns, settings, run.points, time)
+        self.figures = figures
+        self.values_now = list(zip(*readings_lists(figures.read_now), strict=True))
+        self.values_before = list(zip(*readings_lists(figures.read_before), strict=True))
+        self.score_now = figures.read_now.score.tolist()
+        self.score_before = figures.read_before.score.tolist()
+        # States: a person (no creation date) by the rules alone; a scope with the
+        # dormant rule from its creation date.
+        now = state_codes(figures.read_now, settings)
+        before = state_codes(figures.read_before, settings)
+        created = created_times(scopes, book.records)
+        scoped_now = with_dormant(now, created, times(figures.latest), time.now_ts)
+        scoped_before = with_dormant(before, created, times(figures.last_before), time.trend_ts)
+        self.state_now = scoped_now.tolist()
+        self.state_before = scoped_before.tolist()
+        self.trend = trend_codes(
+            scoped_now, scoped_before, figures.read_now.score, figures.read_before.score
+        ).tolist()
+        unanswered = Unanswered(book, columns, figures.last_engaged, time.now_ts)
+        skipped = Skipped(book, book.visits.people_count)
+        awaiting = Awaiting(book, columns, run.tables, time.now_ts)
+        self.names = Names(run.names)
+        self.reasons = Reasons(
+            figures,
+            (unanswered, skipped, awaiting),
+            columns,
+            settings.frequency,
+            time.now_ts,
+            self.names,
+        )
+        self.people = People(
+            people,
+            figures,
+            (now.tolist(), before.tolist()),
+            (unanswered, skipped),
+            book.visits,
+            columns,
+        )
+        self.views: PersonViews = self.people.views(self.names)
+
+    def score(self, index: int, scope: RecordScope) -> RecordHealth:
+        broken = self.broken.get(index)
+        if broken is not None:
+            raise self.columns.broken[broken][1]
+        kpis = self.kpis[index]
+        if not self.settings.analytics_enabled:
+            return RecordHealth(scope.record, None, None, _NOT_APPLICABLE, kpis)
+        state = self.state_now[index]
+        trend = TRENDS[self.trend[index]]
+        if state >= UNGRADED:
+            reason = self.ungraded_reason(index, STATES[state])
+            return RecordHealth(scope.record, None, STATES[state], trend, kpis, (), (reason,))
+        values = tuple.__new__(FactorValues, self.values_now[index])
+        factors, reasons = self.reasons.explain(index, scope, values)
+        score = self.score_now[index]
+        if is_rolled_up(scope):
+            return rolled_up_health(
+                scope,
+                Reading(score, STATES[state], values),
+                self.reading_before(index),
+                kpis,
+                (factors, reasons),
+                self.views,
+                self.settings,
+                self.now_ts,
+            )
+        return RecordHealth(scope.record, score, STATES[state], trend, kpis, factors, reasons)
+
+    def reading_before(self, index: int) -> Reading:
+        state = self.state_before[index]
+        if state >= UNGRADED:
+            return Reading(None, STATES[state], None)
+        values = tuple.__new__(FactorValues, self.values_before[index])
+        return Reading(self.score_before[index], STATES[state], values)
+
+    def ungraded_reason(self, index: int, state: HealthState) -> str:
+        figures = self.figures
+        return ungraded_text(state, figures.upcoming[index], figures.completed[index])
+
+
+class RunInputs:
+    """What a run hands every group (ColumnarRun's fields, read by the group)."""
+
+    def __init__(
+        self,
+        columns: InteractionColumns,
+        tables: SetTables,
+        settings: ScoringSettings,
+        points: tuple[float, ...],
+        time: ScoringTime,
+        names: Mapping[RecordRef, str],
+    ) -> None:
+        self.columns, self.tables, self.settings = columns, tables, settings
+        self.points, self.time, self.names = points, time, names
+        self.timeline = WeeklyTimeline(time)

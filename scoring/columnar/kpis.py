@@ -1,0 +1,151 @@
+"""Every record's KPIs of one group at once (scoring.kpis.build_kpis over tally.py).
+
+Each KPI is a column listed from the group's arrays; the records' `Kpis`
+are then built in one pass over the zipped columns. The interactions the
+KPIs quote (last and next activity) are read from the columns for all
+records at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scoring.columnar.columns import KINDS, InteractionColumns, Ints, moment
+from scoring.columnar.tally import BookTally
+from scoring.kpis import WeeklyTimeline
+from scoring.model import Direction, Kind, Kpis
+
+_INBOUND, _OUTBOUND = Direction.INBOUND, Direction.OUTBOUND
+
+
+class _Quoted:
+    """The time, kind and direction of one visit per record (-1: none)."""
+
+    def __init__(self, book: BookTally, columns: InteractionColumns, visits: Ints) -> None:
+        has = (visits >= 0).tolist()
+        if len(book.visits.position):
+            at = book.visits.position[np.maximum(visits, 0)]
+            us, kind = columns.ts_us[at].tolist(), columns.kind[at].tolist()
+            inbound = columns.inbound[at].tolist()
+        else:
+            us, kind, inbound = [0] * len(has), [0] * len(has), [False] * len(has)
+        self.at = [moment(u) if h else None for u, h in zip(us, has, strict=True)]
+        self.kind: list[Kind | None] = [
+            KINDS[k] if h else None for k, h in zip(kind, has, strict=True)
+        ]
+        self.direction = [
+            (_INBOUND if i else _OUTBOUND) if h else None for i, h in zip(inbound, has, strict=True)
+        ]
+
+
+def group_kpis(
+    book: BookTally,
+    columns: InteractionColumns,
+    users: list[str],
+    timeline: WeeklyTimeline,
+    count: int,
+) -> list[Kpis]:
+    """The KPIs of the group's first `count` records (its scopes; the persons read
+    for roll-ups after them need none)."""
+    last = _Quoted(book, columns, book.now.last[:count])
+    upcoming = _Quoted(book, columns, book.upcoming[:count])
+    counts = book.counts[:count]
+    threaded = book.threaded[:count]
+    emails = (counts[:, 0] + counts[:, 1]).tolist()
+    all_threaded = (threaded[:, 0] + threaded[:, 1] + book.in_the_loop[:count]).tolist()
+    replies_by_us = book.replies_by_us[:count].tolist()
+    replies_by_them = book.replies_by_them[:count].tolist()
+    weeks = timeline.weeks
+    columns_ = zip(
+        counts.tolist(),
+        replies_by_us,
+        replies_by_them,
+        book.team_minutes[:count].tolist(),
+        book.customer_minutes[:count].tolist(),
+        _means(book.hours_by_us[:count].tolist(), replies_by_us),
+        _means(book.hours_by_them[:count].tolist(), replies_by_them),
+        _means(book.answered_by_us[:count].tolist(), threaded[:, 1].tolist()),
+        _means(book.answered_by_them[:count].tolist(), threaded[:, 0].tolist()),
+        last.at,
+        last.kind,
+        last.direction,
+        upcoming.at,
+        upcoming.kind,
+        book.opens[:count].tolist(),
+        book.clicks[:count].tolist(),
+        book.timeline[:count].tolist(),
+        _most_contacted(book, users, count),
+        emails,
+        all_threaded,
+        strict=True,
+    )
+    return [
+        Kpis(
+            emails_sent=c[0],
+            emails_received=c[1],
+            meetings_sent=c[2],
+            meetings_received=c[3],
+            phone_calls_made=c[4],
+            phone_calls_received=c[5],
+            replies_by_us=by_us,
+            replies_by_them=by_them,
+            time_spent_by_team_minutes=team,
+            time_spent_by_customer_minutes=customer,
+            avg_first_response_by_us_hours=hours_us,
+            avg_first_response_by_them_hours=hours_them,
+            response_rate_by_us=rate_us,
+            response_rate_by_them=rate_them,
+            last_activity_at=last_at,
+            last_activity_kind=last_kind,
+            last_activity_direction=last_direction,
+            next_activity_at=next_at,
+            next_activity_kind=next_kind,
+            email_opens=opens,
+            email_clicks=clicks,
+            weekly=weeks(weekly),
+            most_contacted=contacted,
+            # Emails outside any conversation cannot be told apart as replies.
+            computation_accuracy="partial" if in_threads < all_emails else "complete",
+        )
+        for (
+            c,
+            by_us,
+            by_them,
+            team,
+            customer,
+            hours_us,
+            hours_them,
+            rate_us,
+            rate_them,
+            last_at,
+            last_kind,
+            last_direction,
+            next_at,
+            next_kind,
+            opens,
+            clicks,
+            weekly,
+            contacted,
+            all_emails,
+            in_threads,
+        ) in columns_
+    ]
+
+
+def _means(totals: list[float], counts: list[int]) -> list[float | None]:
+    return [total / n if n else None for total, n in zip(totals, counts, strict=True)]
+
+
+def _most_contacted(
+    book: BookTally, users: list[str], count: int
+) -> list[tuple[tuple[str, int], ...]]:
+    """Each record's top colleagues (tally.py kept each record's top three, in order)."""
+    pairs = list(
+        zip(
+            [users[user] for user in book.contacted_user.tolist()],
+            book.contacted_count.tolist(),
+            strict=True,
+        )
+    )
+    starts = np.searchsorted(book.contacted_record, np.arange(count + 1)).tolist()
+    return [tuple(pairs[starts[k] : starts[k + 1]]) for k in range(count)]

@@ -1,0 +1,70 @@
+"""How a group's deals and accounts read their people (scoring.rollup.PersonViews).
+
+A person is read as their own contact record reads them, with no creation
+date (scoring.pipeline reads a person's scope, which has none): their score
+now and at the trend's moment from the group's state codes, when they last
+took part, and, for the reason that names a weakest key contact, their
+silence from waiting.py's kept entries.
+"""
+
+from __future__ import annotations
+
+from scoring.columnar.columns import InteractionColumns
+from scoring.columnar.figures import GroupFigures
+from scoring.columnar.reasons import Names
+from scoring.columnar.states import UNGRADED
+from scoring.columnar.visits import Visits
+from scoring.columnar.waiting import Skipped, Unanswered
+from scoring.model import RecordRef
+from scoring.rollup import PersonReading, PersonViews, Silence
+
+
+class People:
+    """The persons of a group, by their index in it (see the module docstring)."""
+
+    def __init__(
+        self,
+        people: dict[RecordRef, int],
+        figures: GroupFigures,
+        states: tuple[list[int], list[int]],
+        waiting: tuple[Unanswered, Skipped],
+        visits: Visits,
+        columns: InteractionColumns,
+    ) -> None:
+        self.people, self.figures = people, figures
+        self.now, self.before = states
+        self.unanswered, self.skipped = waiting
+        self.visits, self.columns = visits, columns
+        self.score_now = figures.read_now.score.tolist()
+        self.score_before = figures.read_before.score.tolist()
+        self._readings: dict[int, PersonReading] = {}
+
+    def views(self, names: Names) -> PersonViews:
+        return PersonViews(self.reading, self.silence, names.person)
+
+    def reading(self, person: RecordRef) -> PersonReading:
+        index = self.people[person]
+        reading = self._readings.get(index)
+        if reading is None:
+            broken = self.visits.broken.get(index)
+            if broken is not None:
+                raise self.columns.broken[broken][1]
+            figures = self.figures
+            reading = self._readings[index] = PersonReading(
+                self.score_now[index] if self.now[index] < UNGRADED else None,
+                self.score_before[index] if self.before[index] < UNGRADED else None,
+                figures.last_engaged[index],
+                figures.last[index],
+            )
+        return reading
+
+    def silence(self, person: RecordRef) -> Silence:
+        index = self.people[person]
+        unanswered = self.unanswered
+        turns = unanswered.of(index)
+        messages = sum(unanswered.messages[turn] for turn in turns)
+        since = min((unanswered.started[turn] for turn in turns), default=None)
+        skipped = self.skipped
+        return Silence(
+            messages, since, skipped.skipped_of_last[index], skipped.invited_of_last[index]
+        )
