@@ -9,9 +9,12 @@ A tick reads only what changed since the last one (storage.tick_changes): the
 activities the change log names, those whose time crossed one of the rules'
 moving bounds (the retention cutoff, now, the planning horizon), those that
 carried a problem, and those whose interaction someone else wrote (Exchange,
-retention, erasure). A change to the directory (users, contacts, leads,
-erased subjects), to Exchange's coverage or to the rules, or a digest table
-that is not what the last pass left, makes it a full pass, as before. The
+retention, erasure), and those with a party naming a contact or lead that
+was inserted or updated, by reference or by an address it carried or
+carries (storage.person_activities). A change to the rest of the directory
+(users, erased subjects, a contact or lead deleted), to Exchange's coverage
+or to the rules, or a digest table that is not what the last pass left,
+makes it a full pass, as before. The
 first pass into an empty store on PostgreSQL is set-based
 (storage.crm_bulk_ingest): only rows with problems come through here.
 
@@ -67,10 +70,13 @@ from storage.interaction_store import (
     sync_records,
 )
 from storage.mailbox_store import exchange_covered_users
+from storage.person_activities import activities_naming
 from storage.raw_rows import Unreadable, raw_rows
+from storage.suppression import load_suppression
 from storage.tick_changes import (
     Deletes,
     InteractionChanges,
+    PersonChanges,
     TickMemory,
     add_pending,
     forget_activity_changes,
@@ -79,6 +85,7 @@ from storage.tick_changes import (
     replace_rechecks,
     take_activity_changes,
     take_interaction_changes,
+    take_person_changes,
     take_record_changes,
     write_state,
 )
@@ -391,6 +398,8 @@ def ingest_crm_activities(
         window = TimeWindow.around(now)
         deletes = Deletes()  # SQLite: run once the transaction writes (lock_all_interactions)
         tables = frozenset(take_record_changes(session, deletes))
+        people = take_person_changes(session, deletes)
+        tables |= _erased_people(session, people)
         state = read_state(session)
         context = context_fingerprint(exchange_covered_users(session=session), not_before, window)
         scan: _Scan | None = None
@@ -405,6 +414,7 @@ def ingest_crm_activities(
             lock_all_interactions(session)
             deletes.done(session)
             foreign = take_interaction_changes(session)
+            logged |= activities_naming(session, people)
             found = _incremental_scan(session, not_before, window, state, logged, foreign)
             if found is not None:
                 report, scan = found
@@ -433,18 +443,19 @@ def ingest_crm_activities(
                 scan = _scan(session, report, not_before, window, {})
             first = _nothing_stored(session)
         report.tables_changed = tables
-        # The records the rows named, before and after: scored by this tick (worker.run.tick).
+        # The records the rows named, before and after, and the people written with the
+        # accounts they left or joined: scored by this tick (worker.run.tick).
         if first:
             # A first ingest: a log row per interaction written, read back at once, cost
             # more than the writing; one statement names every record stored instead.
             with paused_interaction_log(session):
                 _write(session, scan, report)
-            add_pending(session, foreign.refs)
+            add_pending(session, foreign.refs | people.refs)
             pend_every_stored_record(session)
         else:
             written = _write(session, scan, report)
             changes = take_interaction_changes(session, keys=written)
-            add_pending(session, foreign.refs | changes.refs)
+            add_pending(session, foreign.refs | changes.refs | people.refs)
         forget = scan.derived if scan.incremental else None
         replace_digests(session=session, rows=scan.digests, forget=forget)
         # A pass that read every activity knows every row with a problem (a deleted one too).
@@ -462,6 +473,20 @@ def ingest_crm_activities(
             regrade_due=state.regrade_due or bool(tables),
         )
     return report
+
+
+def _erased_people(session: Session, people: PersonChanges) -> frozenset[str]:
+    """The tables of people written who carry an erased id or address, as they were or
+    are: they left the directory or came into it as erased, which moves every activity
+    regarding them too; their tables count as changed (a full pass and a regrade)."""
+    if not people.images:
+        return frozenset()
+    erased = load_suppression(session=session)
+    return frozenset(
+        image.record_type
+        for image in people.images
+        if erased.holds(image.record_type, image.record_id, image.addresses)
+    )
 
 
 def _take_foreign(session: Session, foreign: InteractionChanges) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from storage.directory import normalise_address
 from storage.engine import is_postgres
 from storage.interaction_store import chunks
 from storage.packed_parties import FIELD_SEPARATOR, PARTY_SEPARATOR
@@ -25,6 +26,7 @@ from storage.tick_tables import (
     TICK_STATE_ID,
     CrmActivityChange,
     CrmActivityRecheck,
+    CrmPersonChange,
     CrmRecordChange,
     InteractionChange,
     TickPendingRecord,
@@ -34,6 +36,7 @@ from storage.types import core_table
 
 ACTIVITY_CHANGE = core_table(CrmActivityChange)
 RECORD_CHANGE = core_table(CrmRecordChange)
+PERSON_CHANGE = core_table(CrmPersonChange)
 INTERACTION_CHANGE = core_table(InteractionChange)
 PENDING = core_table(TickPendingRecord)
 RECHECK = core_table(CrmActivityRecheck)
@@ -94,6 +97,50 @@ def forget_activity_changes(session: Session, deletes: Deletes) -> None:
 def take_record_changes(session: Session, deletes: Deletes) -> set[str]:
     """Which record tables changed in a column Rapport reads (or were truncated)."""
     return {table for (table,) in _take(session, RECORD_CHANGE, "table_name", deletes)}
+
+
+@dataclass(frozen=True)
+class PersonImage:
+    """A contact or lead row as it was or as it is (crm_person_change, migration 0014)."""
+
+    record_type: str
+    record_id: str
+    account_id: str | None
+    addresses: tuple[str, ...]
+
+
+@dataclass
+class PersonChanges:
+    """The contacts and leads inserted or updated since the last tick, before and after."""
+
+    images: set[PersonImage] = field(default_factory=set)
+
+    @property
+    def people(self) -> set[Ref]:
+        return {(image.record_type, image.record_id) for image in self.images}
+
+    @property
+    def addresses(self) -> set[str]:
+        """Every address they carried or carry, normalised as the directory matches them."""
+        return {normalise_address(a) for image in self.images for a in image.addresses}
+
+    @property
+    def refs(self) -> set[Ref]:
+        """The records to score again: the people, and the accounts a contact left or joined
+        (what else names them finds them through its scope: worker.run.tick)."""
+        accounts = {("account", i.account_id) for i in self.images if i.account_id}
+        return self.people | accounts
+
+
+def take_person_changes(session: Session, deletes: Deletes) -> PersonChanges:
+    """The logged contact and lead rows, deleted as they are read."""
+    columns = "record_type, record_id, account_id, email, email2, email3"
+    rows = _take(session, PERSON_CHANGE, columns, deletes)
+    images = {
+        PersonImage(kind, key, account, tuple(a for a in addresses if a))
+        for kind, key, account, *addresses in rows
+    }
+    return PersonChanges(images)
 
 
 @dataclass
@@ -241,6 +288,7 @@ def forget_interaction_changes(session: Session) -> None:
     """After an erasure: the logged rows may name the subject. What they would have
     told the next tick, a full pass and a regrade give it (the marker asks for both)."""
     session.execute(sa.delete(INTERACTION_CHANGE))
+    session.execute(sa.delete(PERSON_CHANGE))
     session.execute(sa.delete(PENDING))
     session.execute(sa.insert(RECORD_CHANGE).values(table_name="erased_subject"))
 

@@ -9,7 +9,13 @@ changes are noticed by triggers (migration 0012), not by each writer:
   deleted, or whose party rows were (deletions included, so nothing is missed).
 - `crm_record_change`: which record tables (users, accounts, contacts, leads,
   deals, stakeholders, erased subjects) changed in a column Rapport reads;
-  Rapport's own `health_*` columns do not count.
+  Rapport's own `health_*` columns do not count. A contact or lead inserted
+  or updated is logged by row instead (`crm_person_change`, migration 0014);
+  only a deleted one, or one whose id changed, marks its table.
+- `crm_person_change`: each contact or lead row inserted, or updated in a
+  column Rapport reads, as it was and as it is: its id, a contact's account,
+  its addresses. The activities those addresses and ids match are derived
+  again, and the records the row feeds scored again.
 - `interaction_change`: every interaction row written or deleted, by anyone
   (the CRM path, Exchange, retention, erasure), with its parties and
   "regarding" record before and after, so the records it touched are known.
@@ -57,6 +63,19 @@ class CrmRecordChange(SQLModel, table=True):
 
     seq: int | None = Field(default=None, sa_column=_seq())
     table_name: str
+
+
+class CrmPersonChange(SQLModel, table=True):
+    __tablename__ = "crm_person_change"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    seq: int | None = Field(default=None, sa_column=_seq())
+    record_type: str  # "contact" or "lead"
+    record_id: str
+    account_id: str | None = None  # a contact's
+    email: str | None = None
+    email2: str | None = None
+    email3: str | None = None
 
 
 class InteractionChange(SQLModel, table=True):

@@ -12,11 +12,12 @@ from sqlalchemy.engine import Engine
 from compliance.erase import erase_subject
 from storage.crm_activity_rows import ActivityPartyRow, ActivityRow
 from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
-from storage.crm_tables import CrmActivity, CrmActivityParty
+from storage.crm_tables import Contact, CrmActivity, CrmActivityParty
 from storage.types import core_table
 from tests import factories as f
 
 ACTIVITY, PARTY = core_table(CrmActivity), core_table(CrmActivityParty)
+CONTACT = core_table(Contact)
 ANA, DANA, LEE = "ana@ours.example", "dana@contoso.example", "lee@contoso.example"
 
 
@@ -112,9 +113,64 @@ def test_a_new_contact_is_matched_on_the_activities_that_named_them(engine: Engi
     f.contact(engine, "c2", LEE, "Lee Park", "a1")  # the CRM learns who lee@ is
     report = ingest_crm_activities(engine)
 
-    assert report.unchanged == 5  # only the activity that named Lee is derived again
+    assert report.incremental  # read by Lee's address (migration 0014), not a full pass
+    assert report.unchanged == 5 and report.derived == 1  # only the activity naming Lee
     assert _changes(report) == (0, 1, 0)
     assert ("contact", "c2", "cc", "external", None) in _stored(engine)["crm:from-dana"]["parties"]
+    _assert_a_full_pass_agrees(engine)
+
+
+def test_a_contact_whose_address_changes_moves_the_activities_of_both_addresses(
+    engine: Engine,
+) -> None:
+    _book(engine)
+    ingest_crm_activities(engine)
+
+    _execute(engine, sa.update(CONTACT).values(email=LEE))  # Dana's address was wrong
+    report = ingest_crm_activities(engine)
+
+    assert report.incremental and report.derived == 6  # every activity names one of the two
+    assert _changes(report) == (0, 1, 5)  # to dana@ (nobody now) goes; Lee's cc is c1's
+    assert ("contact", "c1", "cc", "external", None) in _stored(engine)["crm:from-dana"]["parties"]
+    _assert_a_full_pass_agrees(engine)
+
+
+def test_a_contact_renamed_derives_nothing_again(engine: Engine) -> None:
+    _book(engine)
+    ingest_crm_activities(engine)
+
+    _execute(engine, sa.update(CONTACT).values(full_name="Dana Ruiz-Park", account_id=None))
+    report = ingest_crm_activities(engine)
+
+    # Read by Dana's address, and unchanged: the directory matches them as before.
+    assert report.incremental and report.derived == 0 and report.tables_changed == set()
+    _assert_a_full_pass_agrees(engine)
+
+
+def test_an_address_outside_ascii_is_matched_as_the_directory_matches_it(engine: Engine) -> None:
+    _book(engine)
+    f.email(engine, sender=ANA, to=[" ZOË@Contoso.example"], at=f.days_ago(2), activity_id="z")
+    ingest_crm_activities(engine)
+    assert "crm:z" not in _stored(engine)  # nobody known on the customer's side
+
+    f.contact(engine, "c3", "zoë@contoso.example", "Zoë", "a1")
+    report = ingest_crm_activities(engine)
+
+    assert report.incremental and _changes(report) == (1, 0, 0)
+    assert ("contact", "c3", "to", "external", None) in _stored(engine)["crm:z"]["parties"]
+    _assert_a_full_pass_agrees(engine)
+
+
+def test_a_contact_deleted_makes_a_full_pass(engine: Engine) -> None:
+    _book(engine)
+    f.contact(engine, "c2", LEE, "Lee Park", "a1")
+    ingest_crm_activities(engine)
+
+    _execute(engine, sa.delete(CONTACT).where(CONTACT.c.id == "c2"))
+    report = ingest_crm_activities(engine)
+
+    assert not report.incremental and report.tables_changed == {"contact"}
+    assert _changes(report) == (0, 1, 0)
     _assert_a_full_pass_agrees(engine)
 
 

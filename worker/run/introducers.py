@@ -15,7 +15,8 @@ An incremental tick ranks only the contacts and leads its changes touched
 introducers rest on nothing but the interactions they are a party to, the
 colleagues, the exclusions, the settings and `now`, and a change to any of
 the others regrades every record (worker.run.tick), so the rows match what a
-regrade at that `now` ranks.
+regrade at that `now` ranks. A person who left the book since the last tick
+(a lead no longer open) loses their rows (`forgetting`), as at a regrade.
 
 With the admin switch `switch.who_knows_whom` off nothing is computed and
 every stored row goes.
@@ -70,10 +71,16 @@ class IntroducerRanking:
     excluded: frozenset[str]
     configured_exclusions: tuple[str, ...]  # RAPPORT_EXCLUDED_USERS
     partial: bool = False  # `records` are some of the book's: only theirs are stored
+    # People no longer ranked (a lead that closed): their rows go in a partial store.
+    forgotten: frozenset[RecordRef] = frozenset()
 
     def within(self, records: Collection[RecordRef]) -> IntroducerRanking:
         """The ranking of these records only (those that are contacts or open leads)."""
         return replace(self, records=self.records.intersection(records), partial=True)
+
+    def forgetting(self, people: Collection[RecordRef]) -> IntroducerRanking:
+        """This ranking, storing no row for those of `people` it does not rank."""
+        return replace(self, forgotten=frozenset(people) - self.records)
 
     def rows(self, interactions: Iterable[Interaction]) -> list[IntroducerRow]:
         """The introducer rows of the records, ranked over interaction objects (the
@@ -157,7 +164,9 @@ def store_introducers(
         if excluded != ranking.excluded:
             ranking = replace(ranking, excluded=excluded)
             rows = ranking.columnar_rows(read_columns(engine, refs=some))
-        replaced = None if some is None else [(ref.type.value, ref.id) for ref in some]
+        replaced = (
+            None if some is None else [(ref.type.value, ref.id) for ref in some | ranking.forgotten]
+        )
         counts = replace_introducers(session=session, rows=rows, now=ranking.now, records=replaced)
     records = len({(row.record_type, row.record_id) for row in rows})
     log.debug("introducers refreshed", records=records, **vars(counts))

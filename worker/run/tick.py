@@ -7,18 +7,20 @@ them; both take the clock as an argument so runs are reproducible.
 
 A tick does work in proportion to what changed (docs/deploy.md, "Ticks"):
 the CRM path reads what the change logs name (storage.crm_ingest), and
-scoring takes only the records whose interactions changed, with the
+scoring takes only the records whose interactions changed, and the contacts
+and leads written (with the accounts a contact left or joined), with the
 accounts and deals they roll up into (`touched_records`), and ranks the
 introducers of the contacts and leads among them. Every record is
 regraded when `regrade_every` has passed since the last full regrade, when
-the admin settings or the excluded users changed, when a CRM record table
-changed (a contact's account, a deal's status or stakeholders: the scopes
-move), or on request (`full`). A tick with nothing of this skips scoring
-and write-back: the stored health stays, and the summary says so. Scoring
-is a pure function of a record's interactions, its scope, the settings and
-`now`, so a record scored between regrades holds what a regrade at that
-same `now` would give it; what ages is only the time decay and the trend
-window, and no stored score is older than `regrade_every`.
+the admin settings or the excluded users changed, when any other CRM record
+table changed or a contact or lead was deleted (a deal's status or
+stakeholders, a user's team: the scopes move), or on request (`full`). A
+tick with nothing of this skips scoring and write-back: the stored health
+stays, and the summary says so. Scoring is a pure function of a record's
+interactions, its scope, the settings and `now`, so a record scored between
+regrades holds what a regrade at that same `now` would give it; what ages is
+only the time decay and the trend window, and no stored score is older than
+`regrade_every`.
 """
 
 from __future__ import annotations
@@ -229,7 +231,8 @@ def _run_once(
         engine, now=now, excluded_users=excluded_users, crm=crm, admin=admin, excluded=excluded
     )
     if ranking is not None and records is not None:
-        ranking = ranking.within(records)
+        # A lead no longer open keeps its health but, as at a regrade, no introducers.
+        ranking = ranking.forgetting(people_among(pending)).within(records)
     scored = score_and_write(
         engine,
         crm,
@@ -311,8 +314,9 @@ def regrade_due(
 
 
 def touched_records(scopes: Iterable[RecordScope], touched: set[Ref]) -> frozenset[RecordRef]:
-    """The records whose scores the interactions naming `touched` feed: those records
-    themselves, every record whose people include one of them, and so the
+    """The records whose scores `touched` feed (the records changed interactions named,
+    the contacts and leads written and the accounts a contact left or joined): those
+    records themselves, every record whose people include one of them, and so the
     accounts and deals their health rolls up into (worker.run.scopes)."""
     refs = {RecordRef(RecordType(kind), key) for kind, key in touched if kind in RECORD_TYPES}
     records = set()
@@ -327,6 +331,12 @@ def touched_records(scopes: Iterable[RecordScope], touched: set[Ref]) -> frozens
 
 
 RECORD_TYPES = frozenset(kind.value for kind in RecordType)
+PEOPLE_TYPES = frozenset({RecordType.CONTACT.value, RecordType.LEAD.value})
+
+
+def people_among(refs: Iterable[Ref]) -> set[RecordRef]:
+    """The contacts and leads among pending refs (whoever writes them, whatever they hold)."""
+    return {RecordRef(RecordType(kind), key) for kind, key in refs if kind in PEOPLE_TYPES}
 
 
 def _log_problems(problems: RowProblems) -> None:

@@ -2,9 +2,11 @@
 
 Hypothesis draws a sequence of CRM changes (activities added, updated,
 deleted; parties moved; an interaction removed behind the CRM path's back;
-a contact moved to another account) with incremental ticks in between, all
-at the same `now`; then a full regrade at that `now` must change nothing in
-the stored health, KPIs, reasons, history or interactions. Few examples on a
+a contact moved to another account, renamed, readdressed, added or
+deleted; a lead closed or reopened, readdressed or handed to another owner)
+with incremental ticks in between, all at the same `now`; then a full
+regrade at that `now` must change nothing in the stored health, KPIs,
+reasons, history, introducers or interactions. Few examples on a
 small book, on both databases (the `ticks-ci` profile); for a longer hunt:
 `RAPPORT_HYPOTHESIS_PROFILE=ticks-long .venv/bin/pytest tests/worker/run/test_incremental_ticks.py`.
 """
@@ -21,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from storage.crm_tables import Contact, CrmActivity, CrmActivityParty
+from storage.crm_tables import Contact, CrmActivity, CrmActivityParty, Lead
 from storage.types import core_table
 from tests import factories as f
 from worker.admin_settings import change_setting
@@ -37,10 +39,11 @@ ticks_settings = settings.get_profile(os.environ.get("RAPPORT_HYPOTHESIS_PROFILE
 
 NOW = f.NOW
 EVERY = timedelta(days=1)
-ACTIVITY, PARTY, CONTACT = (
+ACTIVITY, PARTY, CONTACT, LEAD = (
     core_table(CrmActivity),
     core_table(CrmActivityParty),
     core_table(Contact),
+    core_table(Lead),
 )
 USERS = ("ana@ours.example", "bo@ours.example")
 CUSTOMERS = (
@@ -50,6 +53,7 @@ CUSTOMERS = (
     "sam@northwind.example",
     "pat@lead.example",
     "jo@contoso.example",
+    "ray@contoso.example",  # nobody's, until a contact or the lead takes it
 )
 CONTACT_OF = {CUSTOMERS[0]: "c1", CUSTOMERS[1]: "c2", CUSTOMERS[2]: "c3", CUSTOMERS[3]: "c4"}
 CONTACT_OF[CUSTOMERS[5]] = "c5"
@@ -94,9 +98,18 @@ update = st.tuples(
 delete = st.tuples(st.just("delete"), st.integers(min_value=0, max_value=50))
 behind = st.tuples(st.just("behind"), st.integers(min_value=0, max_value=50))
 move_contact = st.tuples(st.just("contact"), st.sampled_from(("c2", "c4")))
+# A contact or lead row written: logged by row (migration 0014), scored without a regrade
+# (but "drop", a contact deleted, which regrades).
+person = st.tuples(
+    st.just("person"),
+    st.sampled_from(("rename", "readdress", "created", "new", "drop", "lead")),
+    st.sampled_from(("c1", "c2", "c3", "c4", "c5", "c6")),
+    st.sampled_from((*CUSTOMERS, "nobody@elsewhere.example", USERS[1])),
+    st.sampled_from(("open", "qualified", "owner", "readdress")),
+)
 tick = st.just(("tick",))
 steps = st.lists(
-    st.one_of(add, update, delete, tick, behind, move_contact),
+    st.one_of(add, update, delete, tick, behind, move_contact, person),
     min_size=1,
     max_size=12,
 )
@@ -133,6 +146,9 @@ def _apply(engine: Engine, step: tuple[Any, ...]) -> RunSummary | None:
                 engine, owner=owner, contact_id=contact, at=f.days_ago(days), direction=direction
             )
         return None
+    if kind == "person":
+        _write_person(engine, *step[1:])
+        return None
     if kind == "contact":
         account = {"c2": ("a1", "a2"), "c4": ("a2", "a1")}[step[1]]
         with engine.connect() as connection:
@@ -160,6 +176,39 @@ def _apply(engine: Engine, step: tuple[Any, ...]) -> RunSummary | None:
     else:
         _update(engine, activity_id, step[2], step[3], step[4])
     return None
+
+
+def _write_person(engine: Engine, change: str, contact: str, address: str, lead: str) -> None:
+    """One contact or lead row written. An address is never given to a second contact:
+    which of two claims it rests on their order on disk (storage.directory)."""
+    with engine.connect() as connection:
+        holders = {
+            key: (email, account)
+            for key, email, account in connection.execute(
+                sa.select(CONTACT.c.id, CONTACT.c.email, CONTACT.c.account_id)
+            )
+        }
+    if change == "lead":
+        values: dict[str, Any] = {"open": {"status": "open"}, "qualified": {"status": "qualified"}}
+        values["owner"] = {"owner_id": "u2"}
+        values["readdress"] = {"email": address}
+        _execute(engine, sa.update(LEAD).where(LEAD.c.id == "l1").values(values[lead]))
+        return
+    taken = any(email == address for key, (email, _) in holders.items() if key != contact)
+    if change == "new" and contact not in holders and not taken:
+        f.contact(engine, contact, address, f"New {contact}", "a2")
+    elif contact not in holders:
+        return
+    elif change == "rename":
+        where = CONTACT.c.id == contact
+        _execute(engine, sa.update(CONTACT).where(where).values(full_name=f"{contact} renamed"))
+    elif change == "readdress" and not taken:
+        _execute(engine, sa.update(CONTACT).where(CONTACT.c.id == contact).values(email=address))
+    elif change == "created":
+        values = {"created_at": f.days_ago(len(address))}
+        _execute(engine, sa.update(CONTACT).where(CONTACT.c.id == contact).values(values))
+    elif change == "drop" and contact in ("c5", "c6"):  # in no deal, nobody's primary
+        _execute(engine, sa.delete(CONTACT).where(CONTACT.c.id == contact))
 
 
 def _update(engine: Engine, activity_id: str, change: str, customer: str, days: float) -> None:
@@ -262,10 +311,7 @@ def test_one_new_activity_scores_only_the_records_it_feeds(book: Engine) -> None
         ),
         (
             "CRM records changed",
-            lambda engine: _execute(
-                engine,
-                sa.update(CONTACT).where(CONTACT.c.id == "c2").values(full_name="Lee Park-Ruiz"),
-            ),
+            lambda engine: _execute(engine, sa.text("UPDATE account SET name = 'Contoso Ltd'")),
         ),
     ],
 )
@@ -277,6 +323,36 @@ def test_every_record_is_regraded_when_due(book: Engine, why: str, change: Any) 
 
     assert (summary.scoring, summary.regrade_reason) == ("regrade", why)
     assert summary.records_scored == 10  # 5 contacts, 1 lead, 2 deals, 2 accounts
+
+
+def test_a_contact_written_scores_the_records_it_feeds_without_a_regrade(book: Engine) -> None:
+    where = CONTACT.c.id == "c2"  # Lee, of Contoso, a stakeholder of o1
+    _execute(book, sa.update(CONTACT).where(where).values(full_name="Lee Park-Ruiz"))
+
+    renamed = run_once(book, now=NOW, regrade_every=EVERY)
+
+    assert (renamed.scoring, renamed.records_scored) == ("changed", 3)  # Lee, Contoso, o1
+    assert renamed.ingest.incremental and renamed.ingest.derived == 0
+
+    _execute(book, sa.update(CONTACT).where(where).values(account_id="a2"))
+    moved = run_once(book, now=NOW, regrade_every=EVERY)
+
+    assert (moved.scoring, moved.records_scored) == ("changed", 4)  # and Northwind, joined
+
+
+def test_a_lead_closed_keeps_its_health_and_loses_its_introducers(book: Engine) -> None:
+    f.email(book, sender=USERS[0], to=[CUSTOMERS[4]], at=f.days_ago(2))  # Ana writes to Pat
+    run_once(book, now=NOW, regrade_every=EVERY)
+    before = _stored(book)
+    assert any(row[:2] == ("lead", "l1") for row in before["introducer"])
+
+    _execute(book, sa.update(LEAD).values(status="qualified"))
+    closed = run_once(book, now=NOW, regrade_every=EVERY)
+
+    assert (closed.scoring, closed.records_scored) == ("changed", 0)
+    after = _stored(book)
+    assert after["lead"] == before["lead"]
+    assert not any(row[:2] == ("lead", "l1") for row in after["introducer"])
 
 
 def test_a_contact_in_no_deal_rolls_up_into_its_account(book: Engine) -> None:
