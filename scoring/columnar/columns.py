@@ -12,7 +12,7 @@ position is an interaction's place in every record's history.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,10 +72,14 @@ class PartySets:
     def code(self, key: Any, internal: tuple[Party, ...], external: tuple[Party, ...]) -> int:
         found = self._codes.get(key)
         if found is None:
-            found = self._codes[key] = len(self.internal)
-            self.internal.append(internal)
-            self.external.append(external)
+            found = self._codes[key] = self.add(internal, external)
         return found
+
+    def add(self, internal: tuple[Party, ...], external: tuple[Party, ...]) -> int:
+        """A set known to be new (the read decodes each distinct packed text once)."""
+        self.internal.append(internal)
+        self.external.append(external)
+        return len(self.internal) - 1
 
 
 @dataclass
@@ -91,6 +95,28 @@ class Refs:
             found = self.codes[ref] = len(self.refs)
             self.refs.append(ref)
         return found
+
+
+class Texts(Sequence[str]):
+    """Distinct texts by code, held as one bytes array (UTF-8) and decoded when read:
+    a few hundred thousand conversation ids cost a few MB instead of a Python
+    string each."""
+
+    def __init__(self, encoded: npt.NDArray[np.bytes_]) -> None:
+        self.encoded = encoded
+
+    @classmethod
+    def of(cls, texts: Sequence[str]) -> Texts:
+        return cls(np.array([text.encode() for text in texts], dtype=np.bytes_))
+
+    def __len__(self) -> int:
+        return len(self.encoded)
+
+    def __getitem__(self, code: int) -> str:  # type: ignore[override]
+        return bytes(self.encoded[code]).decode()
+
+    def __iter__(self) -> Iterator[str]:
+        return (text.decode() for text in self.encoded.tolist())
 
 
 @dataclass
@@ -114,7 +140,7 @@ class InteractionColumns:
     party_set: Ints  # a code into sets, -1: no parties
     sets: PartySets
     refs: Refs
-    conversations: list[str]
+    conversations: Sequence[str]  # by code (Texts)
     broken: list[tuple[Interaction, Exception]] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -198,6 +224,8 @@ class ColumnsBuilder:
         self.conversation_codes: dict[str | None, int] = {None: -1}
         self.regarding_codes: dict[tuple[str | None, str | None], int] = {}
         self.conversations: list[str] = []
+        # The conversations as the COPY read finds them (all at once, encoded), if so.
+        self.conversation_texts: npt.NDArray[np.bytes_] | None = None
         self._chunks: list[dict[str, npt.NDArray[Any]]] = []
         self.broken: list[tuple[Interaction, Exception]] = []
 
@@ -347,7 +375,11 @@ class ColumnsBuilder:
             party_set=merged["party_set"],
             sets=self.sets,
             refs=self.refs,
-            conversations=self.conversations,
+            conversations=Texts(
+                Texts.of(self.conversations).encoded
+                if self.conversation_texts is None
+                else self.conversation_texts
+            ),
             broken=self.broken,
         )
 

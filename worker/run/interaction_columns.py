@@ -5,20 +5,24 @@ worker.run.interactions), so scoring/ stays pure and storage/ imports nothing
 of ours.
 
 One plain scan of `interaction` (its rows carry a packed copy of their
-parties, storage.packed_parties), fetched `chunk` rows at a time (a
-server-side cursor on PostgreSQL): each chunk's tuples become numpy columns
-and are dropped, so no Python object per interaction outlives its chunk.
-Party sets are decoded once per distinct packed text, as
-worker.run.interactions does; an interaction whose packed text does not
-spell out its `party_count` parties (an id holding a separator) has its
-party rows read on their own.
+parties, storage.packed_parties). On PostgreSQL a binary COPY parsed a block at
+a time (worker.run.interaction_copy), whose texts are coded by numpy
+(worker.run.text_codes) and decoded once per distinct value of the book when
+the read ends: conversations stay encoded (columns.Texts), links become
+references and packed texts party sets (worker.run.party_texts, all at once).
+On SQLite `chunk` rows at a time through the driver, each chunk's tuples made
+into numpy columns and dropped, party sets decoded once per distinct packed
+text. Either way no Python object per interaction outlives its chunk, and an
+interaction whose packed text does not spell out its `party_count` parties
+(an id holding a separator) has its party rows read on their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,20 +31,19 @@ from sqlalchemy.engine import Engine
 from scoring.columnar.columns import (
     DIRECTION_NAMES,
     KIND_NAMES,
-    Bools,
     ColumnsBuilder,
     InteractionColumns,
     Ints,
     micros,
 )
-from scoring.model import Party, RecordRef, RecordType, Response, Role
-from storage.packed_parties import FIELD_SEPARATOR, PARTY_SEPARATOR
-from worker.run.interaction_copy import COPY_QUERY, LINK_SEPARATOR, Block, copy_blocks, distinct
+from scoring.model import RecordRef
+from worker.run.gc_pause import collection_paused
+from worker.run.interaction_copy import COPY_QUERY, LINK_SEPARATOR, Block, copy_blocks
 from worker.run.malloc_arenas import large_blocks_returned
+from worker.run.party_texts import PartyTexts
+from worker.run.text_codes import BookTexts
 
-T = TypeVar("T")
 CHUNK_ROWS = 50_000
-_SIDES = ("internal", "external")
 _REST = (
     "duration_minutes, conversation_id, regarding_type, regarding_id, planned, opens, clicks, "
     "parties, party_count"
@@ -73,6 +76,13 @@ def read_columns(
     `refs`, only those that reach one of them (an incremental tick's records and
     their people: everything scoring reads for them)."""
     large_blocks_returned()  # the book's arrays are given back when freed
+    # The read builds a Party, a tuple of them or a string per distinct value, none
+    # in a cycle: the cyclic collector walking them cost more than building them.
+    with collection_paused():
+        return _read(engine, chunk, refs)
+
+
+def _read(engine: Engine, chunk: int, refs: Collection[RecordRef] | None) -> InteractionColumns:
     postgres = engine.dialect.name == "postgresql"
     builder = ColumnsBuilder()
     decoder = _Parties(builder, engine, postgres)
@@ -96,15 +106,59 @@ def read_columns(
 def _copy_into(
     builder: ColumnsBuilder, decoder: _Parties, raw: Any, where: str, chunk: int
 ) -> None:
-    """The rows as a binary COPY stream, parsed a block at a time (interaction_copy)."""
+    """The rows as a binary COPY stream, parsed a block at a time (interaction_copy);
+    the texts are coded by block, then numbered for the book once it is read
+    (text_codes): only the book's distinct values are decoded, each once."""
+    texts = _BookTexts()
+    blocks: list[_CopiedBlock] = []
     cursor = raw.cursor()
     with cursor.copy(COPY_QUERY.format(where=where)) as copy:
         for block in copy_blocks(lambda: copy.read() or None, chunk):
-            _add_block(builder, decoder, block)
+            blocks.append(_copied(decoder, block, texts))
     cursor.close()
+    threads, conversations = texts.conversation.finish()
+    builder.conversation_texts = np.array(conversations, dtype=np.bytes_)
+    about, links = texts.regarding.finish()
+    # NULL rows are coded -1 already; every other link has its two halves (COPY_QUERY).
+    regarding = np.array(
+        [builder.regarding(*link.decode().split(LINK_SEPARATOR, 1)) for link in links] + [-1],
+        dtype=np.int64,
+    )
+    sets, packed = texts.parties.finish()
+    decoded = decoder.all_codes([text.decode() for text in packed])
+    set_code = np.array([*(code for code, _ in decoded), -1], dtype=np.int64)
+    spelt = np.array([*(count for _, count in decoded), -1], dtype=np.int64)
+    del decoded, packed, conversations, links
+    while blocks:
+        copied = blocks.pop(0)  # each block's provisional codes dropped once recoded
+        columns = copied.columns
+        columns["conversation"] = threads(columns["conversation"])
+        columns["regarding"] = regarding[about(columns["regarding"])]
+        party_text = sets(columns["party_set"])
+        party_set = set_code[party_text]  # -1 (NULL) reads the last entry: -1
+        # A packed text that does not spell out the row's party count: only an id
+        # holding the separator characters gets here; its party rows say who took part.
+        for row in np.flatnonzero((party_text >= 0) & (spelt[party_text] != copied.counts)):
+            party_set[row] = decoder.from_key(bytes(columns["keys"][row]).decode())
+        columns["party_set"] = party_set
+        builder.add_arrays(**columns)
 
 
-def _add_block(builder: ColumnsBuilder, decoder: _Parties, block: Block) -> None:
+class _BookTexts:
+    """The three texts of the copy that repeat, each coded over the whole book."""
+
+    def __init__(self) -> None:
+        self.conversation, self.regarding, self.parties = BookTexts(), BookTexts(), BookTexts()
+
+
+@dataclass
+class _CopiedBlock:
+    columns: dict[str, npt.NDArray[Any]]  # add_arrays's, texts as provisional codes
+    counts: Ints  # each row's party count, for the packed texts' check
+
+
+def _copied(decoder: _Parties, block: Block, texts: _BookTexts) -> _CopiedBlock:
+    """A block's columns, its texts as provisional codes (BookTexts)."""
     fixed = block.fixed
     kind, inbound = fixed["kind"].astype(np.int64), fixed["inbound"]
     if (kind < 0).any():
@@ -115,33 +169,20 @@ def _add_block(builder: ColumnsBuilder, decoder: _Parties, block: Block) -> None
         raise ValueError(
             f"interaction direction must be one of {', '.join(DIRECTION_NAMES)}, got {bad!r}"
         )
-    (keys, _), conversation, regarding, parties = block.texts
-    codes, values = distinct(*conversation)
-    threads = _recoded(codes, [builder.conversation(value.decode()) for value in values])
-    codes, values = distinct(*regarding)
-    # NULL rows share a value with empty texts, which no row links (read_columns's query).
-    links = [value.decode().split(LINK_SEPARATOR, 1) for value in values]
-    about = _recoded(codes, [builder.regarding(*link) if len(link) == 2 else -1 for link in links])
-    builder.add_arrays(
-        keys=keys,
-        kind=kind,
-        inbound=inbound == 1,
-        ts_us=fixed["ts_us"].astype(np.int64),
-        duration=fixed["duration"].astype(np.float64),
-        conversation=threads,
-        regarding=about,
-        planned=fixed["planned"].astype(np.bool_),
-        opens=fixed["opens"].astype(np.int64),
-        clicks=fixed["clicks"].astype(np.int64),
-        party_set=decoder.codes(keys, parties, fixed["party_count"].astype(np.int64)),
-    )
-
-
-def _recoded(codes: Ints, by_value: list[int]) -> Ints:
-    """Block codes (-1: NULL) -> the book's codes."""
-    book = np.array([*by_value, -1], dtype=np.int64)
-    recoded: Ints = book[codes]  # -1 reads the last entry: -1
-    return recoded
+    columns = {
+        "keys": block.keys,
+        "kind": kind,
+        "inbound": inbound == 1,
+        "ts_us": fixed["ts_us"].astype(np.int64),
+        "duration": fixed["duration"].astype(np.float64),
+        "conversation": texts.conversation.codes(block.conversation),
+        "regarding": texts.regarding.codes(block.regarding),
+        "planned": fixed["planned"].astype(np.bool_),
+        "opens": fixed["opens"].astype(np.int64),
+        "clicks": fixed["clicks"].astype(np.int64),
+        "party_set": texts.parties.codes(block.parties),
+    }
+    return _CopiedBlock(columns, fixed["party_count"].astype(np.int64))
 
 
 def _refs_table(raw: Any, refs: Collection[RecordRef], postgres: bool) -> str:
@@ -263,38 +304,58 @@ def _sqlite_time(value: str) -> datetime:
 
 
 class _Parties:
-    """Packed party text -> a party set code, decoded once per distinct text."""
+    """Packed party text -> a party set code (worker.run.party_texts decodes)."""
 
     def __init__(self, builder: ColumnsBuilder, engine: Engine, postgres: bool) -> None:
         self.builder = builder
         self.engine = engine
         self.marker = "%s" if postgres else "?"
-        # text (str from SQLite, bytes from PostgreSQL's COPY) -> (code, parties spelt out)
-        self.known: dict[str | bytes | None, tuple[int, int]] = {}
-        self.refs: dict[tuple[str, str], RecordRef] = {}
-        self.pieces: dict[str, tuple[bool, Party] | None] = {}  # packed party -> (internal, party)
+        self.texts = PartyTexts()
+        self._registered = 0  # parties of self.texts whose refs have a code already
+        # text -> (code, parties spelt out), for the rows read one by one (SQLite)
+        self.known: dict[str, tuple[int, int]] = {}
 
-    def codes(
-        self,
-        keys: npt.NDArray[np.bytes_],
-        parties: tuple[npt.NDArray[np.bytes_], Bools],
-        counts: Ints,
-    ) -> Ints:
-        """Each row's party set code, from a block's packed texts: decoded once per
-        distinct text; a row whose count differs reads its party rows."""
-        codes, texts = distinct(*parties)
-        found = [self.known.get(text) for text in texts]
-        for number, text in enumerate(texts):
-            if found[number] is None:
-                found[number] = self.known[text] = self._decode(text.decode())
-        by_text = np.array([*(f[0] for f in found), -1], dtype=np.int64)  # type: ignore[index]
-        spelt = np.array([*(f[1] for f in found), -1], dtype=np.int64)  # type: ignore[index]
-        result: Ints = by_text[codes]
-        for row in np.flatnonzero((codes >= 0) & (spelt[codes] != counts)).tolist():
-            # Only an id holding the separator characters gets here.
-            key = bytes(keys[row]).decode()
-            result[row] = self._from_rows(self._party_rows(key))
-        return result
+    def all_codes(self, texts: Sequence[str]) -> list[tuple[int, int]]:
+        """(set code, parties spelt out; -1, -1 when the text does not read as parties)
+        of every text, all distinct, decoded together."""
+        decoded = self.texts.all_sides(texts)
+        self._register()
+        sets = self.builder.sets
+        return [(-1, -1) if found is None else (sets.add(*found[0]), found[1]) for found in decoded]
+
+    def code(self, key: str, text: str | None, count: int) -> int:
+        if text is None:
+            return -1  # no parties (worker.run.interactions reads it so too)
+        found = self.known.get(text)
+        if found is None:
+            found = self.known[text] = self._decode(text)
+        if found[1] == count:
+            return found[0]
+        # Only an id holding the separator characters gets here.
+        return self.from_key(key)
+
+    def _decode(self, text: str) -> tuple[int, int]:
+        found = self.texts.sides(text)
+        self._register()
+        if found is None:
+            return -1, -1
+        # Keyed by its text, which is canonical (storage.packed_parties): hashing the
+        # parties would call the enums' Python-level __hash__.
+        return self.builder.sets.code(text, *found[0]), found[1]
+
+    def from_key(self, key: str) -> int:
+        """The set code of an interaction's own party rows."""
+        sides = self.texts.from_rows(self._party_rows(key))
+        self._register()
+        return self.builder.sets.code(sides, *sides)
+
+    def _register(self) -> None:
+        """Codes for the refs of the parties decoded since the last call."""
+        parties, code = self.texts.parties, self.builder.refs.code
+        for party in parties[self._registered :]:
+            if party is not None:
+                code(party.ref)
+        self._registered = len(parties)
 
     def stored_value(self, column: str, allowed: Mapping[str, Any]) -> str | None:
         """A value of `column` that is none of `allowed` (for the error that names it)."""
@@ -311,49 +372,6 @@ class _Parties:
         finally:
             raw.close()
 
-    def code(self, key: str, text: str | None, count: int) -> int:
-        if text is None:
-            return -1  # no parties (worker.run.interactions reads it so too)
-        found = self.known.get(text)
-        if found is None:
-            found = self.known[text] = self._decode(text)
-        if found[1] == count:
-            return found[0]
-        # Only an id holding the separator characters gets here.
-        return self._from_rows(self._party_rows(key))
-
-    def _decode(self, text: str) -> tuple[int, int]:
-        internal: list[Party] = []
-        external: list[Party] = []
-        pieces = self.pieces
-        count = 0
-        for piece in text.split(PARTY_SEPARATOR):
-            if piece in pieces:
-                found = pieces[piece]
-            else:
-                found = pieces[piece] = self._piece(piece)
-            if found is None:
-                return -1, -1
-            (internal if found[0] else external).append(found[1])
-            count += 1
-        # Keyed by its text, which is canonical (storage.packed_parties): hashing the
-        # parties would call the enums' Python-level __hash__.
-        return self.builder.sets.code(text, tuple(sorted(internal)), tuple(sorted(external))), count
-
-    def _piece(self, piece: str) -> tuple[bool, Party] | None:
-        """One packed party: (internal, the party), or False when it does not read as one
-        (the party rows are then read, and say what is wrong)."""
-        fields = piece.split(FIELD_SEPARATOR, 4)
-        if len(fields) != 5:
-            return None
-        side, record_type, role, response, record_id = fields
-        try:
-            party = self._party(record_type, record_id, role, side, response)
-        except (KeyError, ValueError):
-            return None
-        self.builder.refs.code(party.ref)
-        return side == "internal", party
-
     def _party_rows(self, key: str) -> list[tuple[Any, ...]]:
         raw = self.engine.raw_connection()
         try:
@@ -362,49 +380,3 @@ class _Parties:
             return list(cursor.fetchall())
         finally:
             raw.close()
-
-    def _from_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
-        internal: list[Party] = []
-        external: list[Party] = []
-        for record_type, record_id, role, side, response in rows:
-            party = self._party(record_type, record_id, role, side, response)
-            (internal if side == "internal" else external).append(party)
-        sides = tuple(sorted(internal)), tuple(sorted(external))
-        for party in (*sides[0], *sides[1]):
-            self.builder.refs.code(party.ref)
-        return self.builder.sets.code(sides, sides[0], sides[1])
-
-    def _party(
-        self, record_type: str, record_id: str, role: str, side: str, response: Any
-    ) -> Party:
-        if side not in _SIDES:
-            raise ValueError(
-                f"interaction party side must be one of {', '.join(_SIDES)}, got {side!r}"
-            )
-        ref = self._ref(record_type, record_id)
-        return Party(ref, _value(ROLES, "role", role), _value(RESPONSES, "response", response))
-
-    def _ref(self, record_type: str, record_id: str) -> RecordRef:
-        key = (record_type, record_id)
-        ref = self.refs.get(key)
-        if ref is None:
-            ref = self.refs[key] = RecordRef(_value(RECORD_TYPES, "type", record_type), record_id)
-        return ref
-
-
-# A member by its value through a dictionary: calling the Enum class costs ~10 µs,
-# paid per party of every distinct party set.
-ROLES = {role.value: role for role in Role}
-RESPONSES: dict[str | None, Response | None] = {r.value: r for r in Response}
-RESPONSES[None] = RESPONSES[""] = None
-RECORD_TYPES = {record_type.value: record_type for record_type in RecordType}
-
-
-def _value(members: Mapping[Any, T], field: str, value: Any) -> T:
-    try:
-        return members[value]
-    except (KeyError, TypeError):
-        allowed = ", ".join(str(key) for key in members if key)
-        raise ValueError(
-            f"interaction party {field} must be one of {allowed}, got {value!r}"
-        ) from None

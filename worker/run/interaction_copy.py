@@ -2,15 +2,17 @@
 
 A plain `SELECT` hands every field of every row over as a Python object, which
 costs more than everything else the read does. Here the server sends the
-rows in COPY's binary format and numpy takes the fields out of the bytes:
-the fixed-width fields (kind and direction as small codes, the time in
-microseconds, duration, planned, opens, clicks, the party count) are gathered
-from every row of a block at once, and the four texts (key, conversation,
-the regarding link, the packed parties) become fixed-width byte arrays whose
-distinct values are found by one sort per block (`np.unique`): only a
-distinct value is ever a Python object. Each row's first field is the byte
-length of its texts (computed by the server), so finding where each row
-starts is one integer read per row; nothing else runs per row in Python.
+rows in COPY's binary format and numpy takes the fields out of the bytes.
+Each row's first field is the byte length of its texts (computed by the
+server), so finding where each row starts is one integer read per row; every
+row then has its fixed fields (kind and direction as small codes, the time in
+microseconds, duration, planned, opens, clicks, the party count) at the same
+offsets, gathered for a whole block as one byte matrix (a row of bytes per
+interaction, copied out of a strided view of the block) and split into arrays.
+The texts (key, conversation, the regarding link, the packed parties) come
+out the same way, each a NUL-padded byte matrix (`text_codes.Text`), whose
+distinct values text_codes finds. Nothing runs per row in Python but the
+row-start scan.
 
 The stream is parsed in blocks of at most `chunk` rows (and a few MB), so the
 copy is never held whole.
@@ -26,9 +28,11 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.columnar.columns import DIRECTION_NAMES, KIND_NAMES
+from worker.run.text_codes import LONG_BYTES, Text
 
 Bytes = npt.NDArray[np.uint8]
 Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
 
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _HEADER = len(_SIGNATURE) + 8  # flags and header extension length, both int32 (0 here)
@@ -60,9 +64,11 @@ _FIXED: tuple[tuple[str, str, int, str], ...] = (
     ("party_count", "coalesce(party_count, 0)::int4", 4, ">i4"),
 )
 _TEXT_BYTES = " + ".join(f"coalesce(octet_length({text}), 0)" for text in _TEXTS)
-# Every row: its field count (int16), then each field as int32 length + bytes.
+# Every row: its field count (int16), then each field as int32 length + bytes: the
+# text length and the fixed fields first, at the same place in every row.
 _FIELDS = 1 + len(_FIXED) + len(_TEXTS)
-_FIXED_BYTES = 2 + (4 + 4) + sum(4 + width for _, _, width, _ in _FIXED) + 4 * len(_TEXTS)
+_ROW_HEAD = 2 + (4 + 4) + sum(4 + width for _, _, width, _ in _FIXED)
+_FIXED_BYTES = _ROW_HEAD + 4 * len(_TEXTS)
 COPY_QUERY = (
     "COPY (SELECT ("
     + _TEXT_BYTES
@@ -76,56 +82,69 @@ _TEXT_LENGTH = struct.Struct(">i")
 
 
 class Block:
-    """One block of rows: fixed fields as arrays, texts as fixed-width byte arrays
-    (NUL-padded; PostgreSQL text holds no NUL) with a mask of the NULLs."""
+    """One block of rows: the fixed fields as arrays, the key as a fixed-width bytes
+    array and the other texts as `Text` matrices (text_codes)."""
 
-    def __init__(self, data: bytes, starts: Ints) -> None:
+    def __init__(self, raw: Bytes, starts: Ints) -> None:
         self.rows = len(starts)
-        raw = np.frombuffer(data, dtype=np.uint8)
-        if len(starts) and not (_gather(raw, starts, 2).view(">i2") == _FIELDS).all():
+        head = _windows(raw, _ROW_HEAD)[starts]  # each row's fixed part, one row each
+        if self.rows and not (_field(head, 0, ">i2", 2) == _FIELDS).all():
             raise ValueError("the interaction copy's rows do not have the fields asked for")
-        at = starts + 2 + 8  # past the field count and the text length
         self.fixed: dict[str, npt.NDArray[Any]] = {}
+        at = 2 + 8  # past the field count and the text length
         for name, _sql, width, dtype in _FIXED:
-            self.fixed[name] = _gather(raw, at + 4, width).view(dtype).ravel()
-            at = at + 4 + width
-        self.texts: list[tuple[npt.NDArray[np.bytes_], npt.NDArray[np.bool_]]] = []
-        for _ in _TEXTS:
-            length = _gather(raw, at, 4).view(">i4").ravel().astype(np.int64)
+            self.fixed[name] = _field(head, at + 4, dtype, width)
+            at += 4 + width
+        del head
+        at_row = starts + _ROW_HEAD
+        texts: list[Text] = []
+        for number in range(len(_TEXTS)):
+            length = _windows(raw, 4)[at_row].view(">i4").ravel().astype(np.int64)
             null = length < 0
             length[null] = 0
-            self.texts.append((_strings(raw, at + 4, length), null))
-            at = at + 4 + length
+            if number == 0:
+                # The key, kept whole for the book and never NULL: no long values apart.
+                key_bytes = max(int(length.max(initial=0)), 1)
+            texts.append(_text(raw, at_row + 4, length, null, None if number == 0 else LONG_BYTES))
+            at_row = at_row + 4 + length
+        key, self.conversation, self.regarding, self.parties = texts
+        self.keys: npt.NDArray[np.bytes_] = (
+            np.ascontiguousarray(key.matrix[:, :key_bytes]).view(f"S{key_bytes}").ravel()
+        )
 
 
-def _gather(raw: Bytes, at: Ints, width: int) -> Bytes:
-    """`width` bytes at each offset, one row per offset."""
-    gathered: Bytes = raw[at[:, None] + np.arange(width)]
-    return gathered
+def _windows(raw: Bytes, width: int) -> npt.NDArray[np.uint8]:
+    """Every `width` bytes of `raw` as a row, one row per starting offset (a view: indexing
+    it with offsets copies those rows, a block of bytes each)."""
+    windows: npt.NDArray[np.uint8] = np.lib.stride_tricks.as_strided(
+        raw, shape=(len(raw) - width + 1, width), strides=(1, 1), writeable=False
+    )
+    return windows
 
 
-def _strings(raw: Bytes, at: Ints, length: Ints) -> npt.NDArray[np.bytes_]:
-    """The bytes at `at` of `length` each, as one fixed-width bytes array (gathered
-    _STRING_ROWS rows at a time: the index arrays hold one integer per byte)."""
-    rows = len(at)
-    width = int(length.max()) if rows else 0
-    if width == 0:
-        return np.zeros(rows, dtype="S1")
-    padded = np.zeros(rows * width, dtype=np.uint8)
-    for first in range(0, rows, _STRING_ROWS):
-        lengths = length[first : first + _STRING_ROWS]
-        total = int(lengths.sum())
-        starts = np.cumsum(lengths) - lengths
-        step = np.arange(total, dtype=np.int64) - np.repeat(starts, lengths)
-        row = np.arange(first, first + len(lengths), dtype=np.int64) * width
-        padded[np.repeat(row, lengths) + step] = raw[
-            np.repeat(at[first : first + _STRING_ROWS], lengths) + step
-        ]
-    strings: npt.NDArray[np.bytes_] = padded.view(f"S{width}")
-    return strings
+def _field(head: Bytes, at: int, dtype: str, width: int) -> npt.NDArray[Any]:
+    """The big-endian field at `at` of every row of `head`, as one array."""
+    field: npt.NDArray[Any] = np.ascontiguousarray(head[:, at : at + width]).view(dtype).ravel()
+    return field
 
 
-_STRING_ROWS = 8_192
+def _text(raw: Bytes, at: Ints, length: Ints, null: Bools, long_bytes: int | None) -> Text:
+    long = ~null & (length > long_bytes) if long_bytes is not None else np.zeros_like(null)
+    short = np.flatnonzero(~null & ~long)
+    long_rows = np.flatnonzero(long)
+    long_values = [
+        raw[start : start + size].tobytes()
+        for start, size in zip(at[long_rows].tolist(), length[long_rows].tolist(), strict=True)
+    ]
+    return Text(len(at), short, _padded(raw, at[short], length[short]), long_rows, long_values)
+
+
+def _padded(raw: Bytes, at: Ints, length: Ints) -> Bytes:
+    """The bytes at `at` of `length` each, one row each, NUL-padded to a multiple of 8."""
+    width = max(8, -(-int(length.max(initial=0)) // 8) * 8)
+    rows: Bytes = _windows(raw, width)[at]
+    rows[np.arange(width) >= length[:, None]] = 0
+    return rows
 
 
 def copy_blocks(read: Callable[[], bytes | None], chunk: int) -> Iterator[Block]:
@@ -150,18 +169,31 @@ def copy_blocks(read: Callable[[], bytes | None], chunk: int) -> Iterator[Block]
             extension = _TEXT_LENGTH.unpack_from(pending, len(_SIGNATURE) + 4)[0]
             del pending[: _HEADER + extension]
             header = True
-        data = bytes(pending)
-        end, blocks = _row_starts(data, chunk)
-        for starts in blocks:
-            yield Block(data, starts)
-        del pending[:end]
+        end, starts = _row_starts(pending)
+        if len(starts):
+            raw = _rows_bytes(pending, end, starts)
+            del pending[:end]
+            for first in range(0, len(starts), max(chunk, 1)):
+                yield Block(raw, starts[first : first + chunk])
+            del raw
         if piece is None:
             return
 
 
-def _row_starts(data: bytes, chunk: int) -> tuple[int, list[Ints]]:
-    """Where each complete row of `data` starts, in blocks of at most `chunk`; and
-    where the first incomplete row (or the trailer) starts."""
+def _rows_bytes(pending: bytearray, end: int, starts: Ints) -> Bytes:
+    """The complete rows' bytes as an array, with zeros after them: enough for a window
+    as wide as the longest row to start anywhere in them (_padded)."""
+    longest = int(np.diff(starts, append=end).max())
+    raw = np.zeros(end + longest + 8, dtype=np.uint8)
+    received = np.frombuffer(pending, dtype=np.uint8, count=end)
+    raw[:end] = received
+    del received  # lets `pending` be resized again
+    return raw
+
+
+def _row_starts(data: bytearray) -> tuple[int, Ints]:
+    """Where each complete row of `data` starts; and where the first incomplete row
+    (or the trailer) starts."""
     unpack, fixed, size = _TEXT_LENGTH.unpack_from, _FIXED_BYTES, len(data)
     starts: list[int] = []
     at = 0
@@ -172,51 +204,4 @@ def _row_starts(data: bytes, chunk: int) -> tuple[int, list[Ints]]:
             break
         starts.append(at)
         at = end
-    found = np.array(starts, dtype=np.int64)
-    return at, [found[i : i + chunk] for i in range(0, len(found), max(chunk, 1))]
-
-
-_MIXERS = np.array(
-    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93],
-    dtype=np.uint64,
-)
-
-
-def distinct(
-    strings: npt.NDArray[np.bytes_], null: npt.NDArray[np.bool_]
-) -> tuple[Ints, list[bytes]]:
-    """(code of each row's value, -1 for NULL; the distinct values by code).
-
-    Rows are grouped by a 64-bit hash of their bytes (a sort of integers, much
-    cheaper than sorting the strings), and each group is checked to hold one
-    value only; on a collision the strings themselves are sorted instead."""
-    width = strings.dtype.itemsize
-    padded = (width + 7) // 8 * 8
-    words = np.zeros((len(strings), padded), dtype=np.uint8)
-    words[:, :width] = strings.view(np.uint8).reshape(len(strings), width)
-    lanes = words.view(np.uint64)
-    digest = np.zeros(len(strings), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for lane in range(lanes.shape[1]):
-            digest = (digest ^ lanes[:, lane]) * _MIXERS[lane % len(_MIXERS)]
-            digest ^= digest >> np.uint64(29)
-    first, inverse = _groups(digest)
-    representative = strings[first]
-    if not (strings == representative[inverse]).all():
-        values, inverse = np.unique(strings, return_inverse=True)
-        representative = values
-    codes = inverse.astype(np.int64).ravel()
-    codes[null] = -1
-    return codes, representative.tolist()
-
-
-def _groups(values: npt.NDArray[np.uint64]) -> tuple[Ints, Ints]:
-    """(a row of each distinct value, each row's group) by one sort (np.unique hashes
-    in numpy 2.3+, several times slower here)."""
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    new = np.ones(len(values), dtype=np.bool_)
-    new[1:] = ordered[1:] != ordered[:-1]
-    inverse = np.empty(len(values), dtype=np.int64)
-    inverse[order] = np.cumsum(new) - 1
-    return order[new], inverse
+    return at, np.array(starts, dtype=np.int64)

@@ -1,0 +1,164 @@
+"""Packed party texts (storage.packed_parties) -> scoring's parties: the one decoder.
+
+Both reads of the book use it: the reference's rows (worker.run.interactions)
+decode one text at a time as they meet it, the columnar read
+(worker.run.interaction_columns) all of the book's distinct texts at once.
+A million interactions name a few ten thousand party sets of a few thousand
+people, so each distinct packed party (one piece of a text) is decoded once per
+read and its `Party` is shared; the bulk decode then sorts each set's parties
+with numpy instead of a Python sort per set.
+
+Parties come out sorted by (record type, record id, role, response), so an
+interaction's parties have one order whatever order they were stored in. An
+answer left out (None) sorts before any other, where comparing the parties
+themselves would fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+from scoring.model import Party, RecordRef, RecordType, Response, Role
+from storage.packed_parties import FIELD_SEPARATOR, PARTY_SEPARATOR
+
+T = TypeVar("T")
+Sides = tuple[tuple[Party, ...], tuple[Party, ...]]  # internal, external
+SIDES = ("internal", "external")
+
+# A member by its value through a dictionary: calling the Enum class costs ~10 µs,
+# paid per distinct party.
+ROLES = {role.value: role for role in Role}
+RESPONSES: dict[str | None, Response | None] = {r.value: r for r in Response}
+RESPONSES[None] = RESPONSES[""] = None
+RECORD_TYPES = {record_type.value: record_type for record_type in RecordType}
+
+
+def party_order(party: Party) -> tuple[RecordRef, Role, str]:
+    """The parties' order within a side: the order of the Party values themselves
+    (their enums are strings), with no answer first."""
+    return party.ref, party.role, party.response or ""
+
+
+class PartyTexts:
+    """Packed texts -> each side's parties, sorted; each distinct piece decoded once."""
+
+    def __init__(self) -> None:
+        self.refs: dict[tuple[str, str], RecordRef] = {}
+        self._numbers: dict[str, int] = {}  # packed party -> its number
+        self.parties: list[Party | None] = []  # by number; None: does not read as a party
+        self._internal: list[bool] = []  # by number
+
+    def sides(self, text: str) -> tuple[Sides, int] | None:
+        """One text's (sides, parties it spells out); None when a piece of it does not
+        read as a party (the caller then reads the party rows, which say what is wrong)."""
+        internal: list[Party] = []
+        external: list[Party] = []
+        for piece in text.split(PARTY_SEPARATOR):
+            number = self._number(piece)
+            party = self.parties[number]
+            if party is None:
+                return None
+            (internal if self._internal[number] else external).append(party)
+        return (
+            tuple(sorted(internal, key=party_order)),
+            tuple(sorted(external, key=party_order)),
+        ), len(internal) + len(external)
+
+    def all_sides(self, texts: Sequence[str]) -> list[tuple[Sides, int] | None]:
+        """`sides` of every text, decoded together: Python runs per piece, not per party
+        sort, and each set's two tuples are slices of one list in the parties' order."""
+        split = [text.split(PARTY_SEPARATOR) for text in texts]
+        counts = np.array([len(pieces) for pieces in split], dtype=np.int64)
+        number = self._number
+        numbers = np.array([number(piece) for pieces in split for piece in pieces], np.int64)
+        del split
+        parties, internal = self.parties, np.array(self._internal, dtype=np.bool_)
+        rank = self._ranks()
+        owner = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
+        broken = np.bincount(owner[rank[numbers] < 0], minlength=len(texts)) > 0
+        # Each text's internal parties, then its external ones, each side in order.
+        group = owner * 2 + ~internal[numbers]
+        order = np.lexsort((rank[numbers], group))
+        ordered = [parties[k] for k in numbers[order].tolist()]
+        bounds = np.searchsorted(group[order], np.arange(2 * len(texts) + 1)).tolist()
+        return [
+            None if bad else ((tuple(ordered[start:middle]), tuple(ordered[middle:end])), count)
+            for bad, start, middle, end, count in zip(
+                broken.tolist(),
+                bounds[0:-1:2],
+                bounds[1::2],
+                bounds[2::2],
+                counts.tolist(),
+                strict=True,
+            )
+        ]
+
+    def _ranks(self) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """Each known party's place in party_order (-1: does not read as a party)."""
+        known = [k for k, party in enumerate(self.parties) if party is not None]
+        known.sort(key=lambda k: party_order(self.parties[k]))  # type: ignore[arg-type]
+        rank = np.full(len(self.parties), -1, dtype=np.int64)
+        rank[np.array(known, dtype=np.int64)] = np.arange(len(known), dtype=np.int64)
+        return rank
+
+    def _number(self, piece: str) -> int:
+        found = self._numbers.get(piece)
+        if found is None:
+            found = self._numbers[piece] = len(self.parties)
+            decoded = self._piece(piece)
+            self.parties.append(None if decoded is None else decoded[1])
+            self._internal.append(decoded is not None and decoded[0])
+        return found
+
+    def _piece(self, piece: str) -> tuple[bool, Party] | None:
+        """One packed party: (internal, the party), or None when it does not read as one."""
+        fields = piece.split(FIELD_SEPARATOR, 4)
+        if len(fields) != 5:
+            return None
+        side, record_type, role, response, record_id = fields
+        try:
+            return side == "internal", self.party(record_type, record_id, role, side, response)
+        except ValueError:
+            return None
+
+    def from_rows(self, rows: Iterable[tuple[Any, ...]]) -> Sides:
+        """An interaction's own party rows (record_type, record_id, role, side, response)."""
+        internal: list[Party] = []
+        external: list[Party] = []
+        for record_type, record_id, role, side, response in rows:
+            party = self.party(record_type, record_id, role, side, response)
+            (internal if side == "internal" else external).append(party)
+        return tuple(sorted(internal, key=party_order)), tuple(sorted(external, key=party_order))
+
+    def party(self, record_type: str, record_id: str, role: str, side: str, response: Any) -> Party:
+        """One party, its values checked (ValueError naming the field)."""
+        if side not in SIDES:
+            raise ValueError(
+                f"interaction party side must be one of {', '.join(SIDES)}, got {side!r}"
+            )
+        ref = self.ref(record_type, record_id)
+        return Party(
+            ref,
+            _value(ROLES, "interaction party role", role),
+            _value(RESPONSES, "interaction party response", response),
+        )
+
+    def ref(self, record_type: str, record_id: str, what: str = "interaction party") -> RecordRef:
+        """A record's reference, one object per record (ValueError naming the type)."""
+        key = (record_type, record_id)
+        ref = self.refs.get(key)
+        if ref is None:
+            record = _value(RECORD_TYPES, f"{what} type", record_type)
+            ref = self.refs[key] = RecordRef(record, record_id)
+        return ref
+
+
+def _value(members: Mapping[Any, T], field: str, value: Any) -> T:
+    try:
+        return members[value]
+    except (KeyError, TypeError):
+        allowed = ", ".join(str(key) for key in members if key)
+        raise ValueError(f"{field} must be one of {allowed}, got {value!r}") from None
