@@ -3,10 +3,18 @@
 A first ingest (no interaction stored, no digest kept) derives every
 activity. Done activity by activity in Python (storage.crm_activity_rules)
 that cost ~100 us each: minutes for a million. Here the same rules run as a
-few set-based statements over the CRM tables, joined to the directory (the
-matches storage.directory makes, uploaded as temporary tables, so who
-matches whom is decided in one place), and write the interactions, their
-parties and the digests with INSERT ... SELECT.
+few set-based statements over the CRM tables (storage.crm_bulk_sql), joined
+to the directory (the matches storage.directory makes, uploaded as temporary
+tables, so who matches whom is decided in one place), and write the
+interactions, their parties and the digests.
+
+PostgreSQL runs a statement in one backend, on one core. So the activities
+are split in SHARES by their id, and each share is derived at the same time
+on a connection of its own: the caller's transaction derives and inserts
+share 0, a helper connection (a read-only transaction of its own, whose
+temporary tables vanish with it) derives the others, whose rows are then
+streamed into the caller's transaction with binary COPY. Everything written
+belongs to the caller's transaction: a failure anywhere writes nothing.
 
 Only clean activities go this way: every value inside the contract, every
 address plain ASCII (so SQL's trim and lower are Python's), a duration in
@@ -19,297 +27,40 @@ holds the two ways to the same interactions, digests and report.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
+import psycopg
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from storage.bulk import COPY_NULL, copy_text
-from storage.crm_activity_rules import (
-    EARLIEST,
-    MAX_DURATION_MINUTES,
-    MAX_ENGAGEMENT,
-    RESPONSE_CLARITY,
-    SENDER_ROLES,
-    TimeWindow,
+from storage.crm_activity_rules import TimeWindow
+from storage.crm_bulk_sql import (
+    DERIVATION,
+    LEFT_TO_PYTHON,
+    OUTCOME_COUNTS,
+    OUTPUTS,
+    SHARES,
+    TEMPORARY,
 )
 from storage.crm_digests import digest_context
-from storage.crm_tables import (
-    ACTIVITY_DIRECTION_VALUES,
-    ACTIVITY_KIND_VALUES,
-    ACTIVITY_STATUS_VALUES,
-    PARTY_RECORD_TYPE_VALUES,
-    PARTY_RESPONSE_VALUES,
-    PARTY_ROLE_VALUES,
-    REGARDING_TYPE_VALUES,
-)
 from storage.directory import Directory
-from storage.packed_parties import FIELD_SEPARATOR, PARTY_SEPARATOR
 from storage.raw_rows import raw_rows
 
-WORK_MEM = "256MB"
-HELD = "BETWEEN '0001-01-01T00:00:00Z' AND '9999-12-31T23:59:59.999999Z'"
-
-
-def _in(values: Iterable[str]) -> str:
-    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
-
-
-def _text(column: str) -> str:
-    """SQL for storage.crm_digests.digest_field of a text column."""
-    return f"coalesce('s' || length({column}) || ':' || {column}, '~')"
-
-
-def _number(column: str) -> str:
-    return f"coalesce('i' || {column}, '~')"
-
-
-def _time(column: str) -> str:
-    return f"coalesce('t' || (extract(epoch FROM {column}) * 1000000)::bigint, '~')"
-
-
-def _pair(record_type: str, record_id: str) -> str:
-    both = f"{_text(record_type)} || {_text(record_id)}"
-    return f"CASE WHEN {record_id} IS NULL THEN '~~' ELSE {both} END"
-
-
-ACTIVITY_FIELDS = " || ".join(
-    (
-        _text("a.id"),
-        _text("a.kind"),
-        _text("a.owner_id"),
-        _text("a.direction"),
-        _text("a.status"),
-        _time("a.start_at"),
-        _time("a.end_at"),
-        _text("a.regarding_type"),
-        _text("a.regarding_id"),
-        _text("a.conversation_id"),
-        _text("a.internet_message_id"),
-        _number("a.opens"),
-        _number("a.clicks"),
-        _time("a.modified_at"),
-    )
-)
-PARTY_FIELDS = " || ".join(
-    (
-        "'p'",
-        _number("p.id"),
-        _text("p.activity_id"),
-        _text("p.role"),
-        _text("p.address"),
-        _text("p.record_type"),
-        _text("p.record_id"),
-        _text("p.response"),
-        _pair("p.ref_type", "p.ref_id"),
-        _pair("p.addr_type", "p.addr_id"),
-    )
-)
-
-# Each party with whom it matches by reference and by address, and whether SQL may
-# derive it (a value outside the contract is the Python rules' to report).
-PARTIES = f"""
-CREATE TEMP TABLE rapport_bulk_party ON COMMIT DROP AS
-SELECT p.id, p.activity_id, p.role, p.address, p.record_type, p.record_id, p.response,
-    k.record_type AS ref_type, k.record_id AS ref_id,
-    d.record_type AS addr_type, d.record_id AS addr_id,
-    (p.address IS NULL OR octet_length(p.address) = length(p.address)) AS plain,
-    (p.role IN {_in(PARTY_ROLE_VALUES)}
-        AND (p.response IS NULL OR p.response IN {_in(PARTY_RESPONSE_VALUES)})
-        AND (p.record_type IS NULL OR p.record_id IS NULL
-            OR (p.record_type IN {_in(PARTY_RECORD_TYPE_VALUES)} AND k.record_id IS NOT NULL)))
-        AS valid
-FROM crm_activity_party p
-LEFT JOIN rapport_bulk_known k
-    ON p.record_type <> '' AND p.record_id <> ''
-    AND k.record_type = p.record_type AND k.record_id = p.record_id
-LEFT JOIN rapport_bulk_address d
-    ON p.address <> '' AND octet_length(p.address) = length(p.address)
-    AND d.address = lower(btrim(p.address, CAST(:spaces AS text)) COLLATE "C")
-"""
-
-PARTY_SUMMARY = f"""
-SELECT p.activity_id, bool_and(p.plain) AS plain, bool_and(p.valid) AS valid,
-    string_agg({PARTY_FIELDS}, '' ORDER BY p.id) AS digest_text
-FROM rapport_bulk_party p GROUP BY p.activity_id
-"""
-
-_OCCURRED = "coalesce(a.start_at, a.end_at)"
-_KEY = (
-    "CASE WHEN a.kind = 'email' AND a.internet_message_id <> ''"
-    " THEN 'msg:' || btrim(a.internet_message_id, CAST(:spaces AS text)) ELSE 'crm:' || a.id END"
-)
-# What storage.crm_activity_rules checks before it derives (cancelled: the enums only).
-_READABLE = " AND ".join(
-    f"(a.{column} IS NULL OR a.{column} {HELD})" for column in ("start_at", "end_at", "modified_at")
-)
-_ENUMS = (
-    f"a.kind IN {_in(ACTIVITY_KIND_VALUES)} AND a.status IN {_in(ACTIVITY_STATUS_VALUES)}"
-    f" AND (a.direction IS NULL OR a.direction IN {_in(ACTIVITY_DIRECTION_VALUES)})"
-    f" AND (a.regarding_type IS NULL OR a.regarding_type IN {_in(REGARDING_TYPE_VALUES)})"
-    f" AND (a.regarding_id IS NULL OR a.regarding_id <> '')"
-    " AND coalesce(s.plain, true)"
-)
-_WHOLE_SECONDS = "date_trunc('second', a.{0}) = a.{0}"
-_DERIVABLE = f"""(
-    {_OCCURRED} IS NOT NULL AND {_OCCURRED} >= '{EARLIEST.isoformat()}'
-    AND NOT coalesce(a.status = 'completed' AND {_OCCURRED} > CAST(:soon AS timestamptz), false)
-    AND NOT coalesce({_OCCURRED} > CAST(:latest AS timestamptz), false)
-    AND (a.opens IS NULL OR a.opens BETWEEN 0 AND {MAX_ENGAGEMENT})
-    AND (a.clicks IS NULL OR a.clicks BETWEEN 0 AND {MAX_ENGAGEMENT})
-    AND (a.owner_id IS NULL OR o.record_id IS NOT NULL)
-    AND coalesce(s.valid, true)
-    AND (a.kind = 'email' OR a.start_at IS NULL OR a.end_at IS NULL OR a.end_at = a.start_at
-        OR (a.end_at > a.start_at
-            AND a.end_at - a.start_at <= interval '{int(MAX_DURATION_MINUTES)} minutes'
-            AND {_WHOLE_SECONDS.format("start_at")} AND {_WHOLE_SECONDS.format("end_at")}))
-)"""
-
-ACTIVITIES = f"""
-CREATE TEMP TABLE rapport_bulk_activity ON COMMIT DROP AS
-SELECT a.id, a.kind, a.owner_id, a.direction, a.status, a.start_at, a.end_at,
-    a.regarding_type, a.regarding_id, a.conversation_id, a.opens, a.clicks,
-    {_OCCURRED} AS occurred_at, {_KEY} AS key,
-    o.record_id IS NOT NULL AS owner_known,
-    e.regarding_id IS NOT NULL AS regarding_erased,
-    CASE WHEN {_ENUMS} AND {_READABLE} AND (a.status = 'cancelled' OR {_DERIVABLE})
-        THEN md5(CAST(:context AS text) || {ACTIVITY_FIELDS} || coalesce(s.digest_text, '')
-            || 'o' || {_pair("o.record_type", "o.record_id")}
-            || 'e' || (e.regarding_id IS NOT NULL)::int
-            || 'r' || coalesce(({_OCCURRED} < CAST(:not_before AS timestamptz))::int, 0)
-            || 'a' || CASE
-                WHEN {_OCCURRED} IS NULL OR CAST(:soon AS timestamptz) IS NULL
-                    OR {_OCCURRED} <= CAST(:soon AS timestamptz) THEN 0
-                WHEN {_OCCURRED} > CAST(:latest AS timestamptz) THEN 2
-                ELSE 1 END)
-    END AS digest
-FROM crm_activity a
-LEFT JOIN ({PARTY_SUMMARY}) AS s ON s.activity_id = a.id
-LEFT JOIN rapport_bulk_known o
-    ON a.owner_id <> '' AND o.record_type = 'system_user' AND o.record_id = a.owner_id
-LEFT JOIN rapport_bulk_erased e
-    ON e.regarding_type = a.regarding_type AND e.regarding_id = a.regarding_id
-"""
-
-# An interaction key two activities share: the Python rules settle which one wins.
-SHARED_KEYS = """
-UPDATE rapport_bulk_activity SET digest = NULL WHERE key LIKE 'msg:%' AND key IN (
-    SELECT key FROM rapport_bulk_activity WHERE key LIKE 'msg:%' GROUP BY key HAVING count(*) > 1)
-"""
-
-_CLARITY = " ".join(
-    f"WHEN '{response}' THEN {clarity}"
-    for response, clarity in RESPONSE_CLARITY.items()
-    if response is not None
-)
-# One person in one role is one participant: of the party rows naming them, the one
-# with the clearest answer, then the lowest party id (storage.crm_activity_rules).
-MATCHED = f"""
-CREATE TEMP TABLE rapport_bulk_matched ON COMMIT DROP AS
-SELECT DISTINCT ON (p.activity_id, m.record_type, m.record_id, p.role)
-    p.activity_id, m.record_type, m.record_id, p.role,
-    CASE WHEN m.record_type = 'system_user' THEN 'internal' ELSE 'external' END AS side,
-    m.response, a.occurred_at
-FROM rapport_bulk_party p
-JOIN rapport_bulk_activity a
-    ON a.id = p.activity_id AND a.digest IS NOT NULL AND a.status <> 'cancelled'
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN p.record_type IS NOT NULL AND p.record_id IS NOT NULL
-            THEN p.ref_type ELSE p.addr_type END AS record_type,
-        CASE WHEN p.record_type IS NOT NULL AND p.record_id IS NOT NULL
-            THEN p.ref_id ELSE p.addr_id END AS record_id,
-        CASE WHEN a.kind = 'appointment' THEN p.response END AS response
-) AS m
-WHERE m.record_id IS NOT NULL
-ORDER BY p.activity_id, m.record_type, m.record_id, p.role,
-    CASE m.response {_CLARITY} ELSE 0 END DESC, p.id
-"""
-
-# A logged call often lists only the customer: the owner was the one talking.
-OWNERS = """
-INSERT INTO rapport_bulk_matched
-    (activity_id, record_type, record_id, role, side, response, occurred_at)
-SELECT a.id, 'system_user', a.owner_id,
-    CASE WHEN a.kind = 'appointment' THEN 'organizer'
-        WHEN a.direction = 'incoming' THEN 'to' ELSE 'from' END,
-    'internal', NULL, a.occurred_at
-FROM rapport_bulk_activity a
-WHERE a.digest IS NOT NULL AND a.status <> 'cancelled' AND a.owner_known
-    AND NOT EXISTS (SELECT 1 FROM rapport_bulk_matched m
-        WHERE m.activity_id = a.id AND m.side = 'internal')
-"""
-
-_PIECE = f" || '{FIELD_SEPARATOR}' || ".join(
-    ("m.side", "m.record_type", "m.role", "coalesce(m.response, '')", "m.record_id")
-)
-MATCHED_SUMMARY = f"""
-CREATE TEMP TABLE rapport_bulk_matched_summary ON COMMIT DROP AS
-SELECT m.activity_id,
-    bool_or(m.side = 'external') AS has_customer,
-    bool_or(m.side = 'internal') AS has_internal,
-    bool_and(m.side <> 'internal' OR coalesce(m.occurred_at >= c.since, false))
-        AS internal_covered,
-    bool_or(m.role IN {_in(SENDER_ROLES)}) AS has_sender,
-    bool_and(m.role NOT IN {_in(SENDER_ROLES)} OR m.side = 'external') AS senders_external,
-    string_agg({_PIECE}, '{PARTY_SEPARATOR}' ORDER BY ({_PIECE}) COLLATE "C") AS parties,
-    count(*) AS party_count
-FROM rapport_bulk_matched m
-LEFT JOIN rapport_bulk_covered c ON m.side = 'internal' AND c.user_id = m.record_id
-GROUP BY m.activity_id
-"""
-
-OUTCOMES = """
-CREATE TEMP TABLE rapport_bulk_outcome ON COMMIT DROP AS
-SELECT a.*, ms.parties, coalesce(ms.party_count, 0) AS party_count,
-    coalesce(ms.has_customer, false) AS has_customer, ms.has_sender, ms.senders_external,
-    CASE
-        WHEN a.status = 'cancelled' THEN 'none'
-        WHEN NOT coalesce(ms.has_customer, false) AND a.regarding_id IS NULL THEN 'none'
-        WHEN a.occurred_at < CAST(:not_before AS timestamptz) THEN 'beyond_retention'
-        WHEN a.regarding_erased AND NOT coalesce(ms.has_customer, false) THEN 'none'
-        WHEN a.kind IN ('email', 'appointment') AND ms.has_internal
-            AND coalesce(ms.internal_covered, false) THEN 'covered'
-        ELSE 'interaction'
-    END AS outcome
-FROM rapport_bulk_activity a
-LEFT JOIN rapport_bulk_matched_summary ms ON ms.activity_id = a.id
-WHERE a.digest IS NOT NULL
-"""
-
-INTERACTIONS = """
-INSERT INTO interaction (key, source, kind, direction, occurred_at, duration_minutes,
-    conversation_id, regarding_type, regarding_id, planned, opens, clicks, crm_activity_id,
-    parties, party_count)
-SELECT key, 'crm',
-    CASE kind WHEN 'email' THEN 'email' WHEN 'appointment' THEN 'meeting'
-        WHEN 'phone_call' THEN 'call' ELSE 'task' END,
-    CASE WHEN direction = 'outgoing' THEN 'outbound' WHEN direction = 'incoming' THEN 'inbound'
-        WHEN has_sender AND senders_external THEN 'inbound' ELSE 'outbound' END,
-    occurred_at,
-    CASE WHEN kind = 'email' OR start_at IS NULL OR end_at IS NULL OR end_at = start_at THEN 0
-        ELSE round(extract(epoch FROM end_at - start_at) / 60, 2)::float8 END,
-    conversation_id,
-    CASE WHEN regarding_erased OR regarding_id IS NULL THEN NULL ELSE regarding_type END,
-    CASE WHEN regarding_erased THEN NULL ELSE regarding_id END,
-    status = 'open', coalesce(opens, 0), coalesce(clicks, 0), id, parties, party_count
-FROM rapport_bulk_outcome WHERE outcome = 'interaction'
-"""
-
-INTERACTION_PARTIES = """
-INSERT INTO interaction_party (interaction_key, record_type, record_id, role, side, response)
-SELECT o.key, m.record_type, m.record_id, m.role, m.side, m.response
-FROM rapport_bulk_matched m JOIN rapport_bulk_outcome o ON o.id = m.activity_id
-WHERE o.outcome = 'interaction'
-"""
-
-DIGESTS = """
-INSERT INTO crm_activity_digest (activity_id, digest, outcome, interaction_key)
-SELECT id, digest, outcome, CASE WHEN outcome = 'interaction' THEN key END
-FROM rapport_bulk_outcome
-"""
+# For the rest of the transaction: each sort and hash of a share in memory (per
+# connection), and no JIT: compiling a statement cost ~0.2 s of CPU, more than it saved.
+PLANNER = ("work_mem = '256MB'", "jit = off")
+# For the derivation only: the temporary tables have no statistics, and without them
+# the planner sorts both sides of a join where hashing the smaller one costs less.
+DERIVATION_PLANNER = ("enable_mergejoin = off",)
 
 
 @dataclass
@@ -321,6 +72,15 @@ class BulkOutcome:
     rest: set[str]  # activity ids for the Python rules
 
 
+@dataclass(frozen=True)
+class _Upload:
+    """A temporary table of the directory: its name, its columns, its COPY text."""
+
+    name: str
+    columns: str
+    lines: str
+
+
 def bulk_first_ingest(
     session: Session,
     *,
@@ -330,9 +90,7 @@ def bulk_first_ingest(
     window: TimeWindow,
 ) -> BulkOutcome:
     """Derive and write every clean activity (PostgreSQL, nothing stored yet)."""
-    _upload(session, directory, covered)
-    # Each sort and hash of a million rows in memory, not in batches on disk.
-    session.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    uploads = _uploads(session, directory, covered)
     params = {
         "context": digest_context(covered),
         "not_before": not_before,
@@ -340,17 +98,76 @@ def bulk_first_ingest(
         "latest": window.latest,
         "spaces": _spaces(),
     }
-    for statement in (PARTIES, ACTIVITIES, SHARED_KEYS, MATCHED, OWNERS, MATCHED_SUMMARY, OUTCOMES):
-        session.execute(sa.text(statement), params)
-    for statement in (INTERACTIONS, INTERACTION_PARTIES, DIGESTS):
-        session.execute(sa.text(statement))
-    counts = "SELECT outcome, count(*) FROM rapport_bulk_outcome GROUP BY outcome"
-    outcomes = {outcome: int(count) for outcome, count in raw_rows(session, counts)}
-    rest_query = "SELECT id FROM rapport_bulk_activity WHERE digest IS NULL"
-    rest = {activity_id for (activity_id,) in raw_rows(session, rest_query)}
-    for table in ("outcome", "matched_summary", "matched", "activity", "party"):
-        session.execute(sa.text(f"DROP TABLE rapport_bulk_{table}"))
-    return BulkOutcome(sum(outcomes.values()), outcomes, rest)
+    main = session.connection()
+    # The helpers close after their threads end: the pool is left (and waited for) first.
+    with ExitStack() as stack, ThreadPoolExecutor(max_workers=SHARES - 1) as pool:
+        helpers = [stack.enter_context(main.engine.connect()) for _ in range(1, SHARES)]
+        derived = [
+            pool.submit(_derive, helper, share, uploads, params)
+            for share, helper in enumerate(helpers, start=1)
+        ]
+        _derive(main, 0, uploads, params)
+        for _table, columns, rows in OUTPUTS:
+            main.exec_driver_sql(f"INSERT INTO {_table} ({columns}) {rows}")
+        for helper, done in zip(helpers, derived, strict=True):
+            done.result()
+            _copy_share(helper, main)
+        outcomes: Counter[str] = Counter()
+        rest: set[str] = set()
+        for connection in (main, *helpers):
+            outcomes.update(
+                {outcome: int(count) for outcome, count in _rows(connection, OUTCOME_COUNTS)}
+            )
+            rest.update(activity_id for (activity_id,) in _rows(connection, LEFT_TO_PYTHON))
+    for setting in DERIVATION_PLANNER:
+        main.exec_driver_sql(f"SET LOCAL {setting.split()[0]} TO DEFAULT")
+    for table in TEMPORARY:
+        main.exec_driver_sql(f"DROP TABLE rapport_bulk_{table}")
+    for upload in uploads:
+        main.exec_driver_sql(f"DROP TABLE {upload.name}")
+    return BulkOutcome(sum(outcomes.values()), dict(outcomes), rest)
+
+
+def _derive(
+    connection: Connection, share: int, uploads: Sequence[_Upload], params: dict[str, Any]
+) -> None:
+    """Derive the activities of `share` into this connection's temporary tables."""
+    for setting in (*PLANNER, *DERIVATION_PLANNER):
+        connection.exec_driver_sql(f"SET LOCAL {setting}")
+    driver = _driver(connection)
+    for upload in uploads:
+        connection.exec_driver_sql(
+            f"CREATE TEMP TABLE {upload.name} ({upload.columns}) ON COMMIT DROP"
+        )
+        with driver.cursor() as cursor, cursor.copy(f"COPY {upload.name} FROM STDIN") as copy:
+            copy.write(upload.lines)
+        connection.exec_driver_sql(f"ANALYZE {upload.name}")
+    for statement in DERIVATION:
+        connection.execute(sa.text(statement), {**params, "share": share})
+
+
+def _copy_share(helper: Connection, main: Connection) -> None:
+    """The rows a helper derived, streamed into the main transaction's tables."""
+    source, target = _driver(helper), _driver(main)
+    for table, columns, rows in OUTPUTS:
+        with (
+            source.cursor() as reading,
+            reading.copy(f"COPY ({rows}) TO STDOUT (FORMAT binary)") as copied,
+            target.cursor() as writing,
+            writing.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT binary)") as written,
+        ):
+            for block in copied:
+                written.write(block)
+
+
+def _driver(connection: Connection) -> psycopg.Connection[Any]:
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    return driver
+
+
+def _rows(connection: Connection, query: str) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in connection.exec_driver_sql(query)]
 
 
 @cache
@@ -359,9 +176,10 @@ def _spaces() -> str:
     return "".join(character for character in map(chr, range(0x110000)) if character.isspace())
 
 
-def _upload(session: Session, directory: Directory, covered: Mapping[str, datetime]) -> None:
+def _uploads(
+    session: Session, directory: Directory, covered: Mapping[str, datetime]
+) -> list[_Upload]:
     """The directory's matches, Exchange's coverage and the erased "regarding" records."""
-    erased = _erased_regarding(session, directory)
     tables: Sequence[tuple[str, str, Iterable[Sequence[str | None]]]] = (
         (
             "known",
@@ -378,20 +196,23 @@ def _upload(session: Session, directory: Directory, covered: Mapping[str, dateti
             "user_id text PRIMARY KEY, since timestamptz",
             ((user, since.isoformat()) for user, since in covered.items()),
         ),
-        ("erased", "regarding_type text, regarding_id text", erased),
+        (
+            "erased",
+            "regarding_type text, regarding_id text",
+            _erased_regarding(session, directory),
+        ),
     )
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    for name, columns, rows in tables:
-        table = f"rapport_bulk_{name}"
-        session.execute(sa.text(f"CREATE TEMP TABLE {table} ({columns}) ON COMMIT DROP"))
-        lines = "".join(
-            "\t".join(COPY_NULL if value is None else copy_text(value) for value in row) + "\n"
-            for row in rows
+    return [
+        _Upload(
+            f"rapport_bulk_{name}",
+            columns,
+            "".join(
+                "\t".join(COPY_NULL if value is None else copy_text(value) for value in row) + "\n"
+                for row in rows
+            ),
         )
-        with driver.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN") as copy:
-            copy.write(lines)
-        session.execute(sa.text(f"ANALYZE {table}"))
+        for name, columns, rows in tables
+    ]
 
 
 def _erased_regarding(session: Session, directory: Directory) -> list[tuple[str, str]]:
