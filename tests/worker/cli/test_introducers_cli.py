@@ -1,4 +1,7 @@
-"""`rapport introducers` end to end: run a tick, then ask who knows whom."""
+"""`rapport introducers` end to end: run a tick, then ask who knows whom.
+
+The book is seeded and run once per module and database; each test reads and changes a
+copy of its own (tests/store_copies.py)."""
 
 from __future__ import annotations
 
@@ -14,12 +17,14 @@ from storage.crm_records import load_crm_snapshot
 from storage.engine import session_scope
 from storage.sync_tables import Mailbox
 from tests import factories as f
+from tests.store_copies import SeededStore
 from tests.worker.cli_runner import Outcome, run_cli
 from worker.admin_settings import current_settings
+from worker.cli import commands
 from worker.run.interactions import load_interactions
 from worker.run.introducer_optout import change_opt_out
 from worker.run.introducers import introducer_ranking, store_introducers
-from worker.run.tick import run_once
+from worker.settings import Settings
 
 NOW = f.NOW.isoformat()
 ANA = ("u-ana", "ana@ours.example", "Ana Seller")  # weekly two-way thread with Dana
@@ -44,10 +49,7 @@ def _thread(engine: Engine, colleague: str, customer: str, weeks: int) -> None:
         )
 
 
-@pytest.fixture
-def store(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
-    monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
-    monkeypatch.setenv("RAPPORT_EXCLUDED_USERS", CY[1])
+def _seed(engine: Engine) -> None:
     for user_id, email, name in (ANA, BO, CY, DI, ED):
         f.user(engine, user_id, email, name)
     f.contact(engine, "c-dana", DANA, "Dana Ruiz")
@@ -69,7 +71,35 @@ def store(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) ->
             "decision_reason": "member of an excluded group",
         },
     )
-    return engine
+
+
+def _seed_and_run(engine: Engine) -> None:
+    """The book, and one tick over it as `rapport run --once` runs it, with Cy excluded."""
+    _seed(engine)
+    with pytest.MonkeyPatch.context() as environment:
+        _environment(environment, engine.url.render_as_string(hide_password=False))
+        summary = commands.run_once(engine, Settings(), f.NOW, interactive=False)
+    assert summary["exit_code"] == 0, summary
+
+
+def _environment(environment: pytest.MonkeyPatch, database_url: str) -> None:
+    environment.setenv("RAPPORT_DATABASE_URL", database_url)
+    environment.setenv("RAPPORT_EXCLUDED_USERS", CY[1])
+
+
+@pytest.fixture(scope="module")
+def ran_once(tmp_path_factory: pytest.TempPathFactory) -> SeededStore:
+    """The book seeded and run once per module and database (tests/store_copies.py)."""
+    return SeededStore(_seed_and_run, tmp_path_factory.mktemp("introducers_cli"))
+
+
+@pytest.fixture
+def store(
+    engine: Engine, database_url: str, ran_once: SeededStore, monkeypatch: pytest.MonkeyPatch
+) -> Engine:
+    """The book after one run, in this test's own store (a copy of the module's)."""
+    _environment(monkeypatch, database_url)
+    return ran_once.copy_into(engine)
 
 
 def _run(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
@@ -95,6 +125,11 @@ def _stored_colleagues(engine: Engine) -> set[str]:
         return set(connection.execute(sa.text("SELECT system_user_id FROM introducer")).scalars())
 
 
+def _introducer_rows(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(sa.text("SELECT count(*) FROM introducer")).scalar_one())
+
+
 def _one_line_error(outcome: Outcome, fragment: str) -> None:
     assert outcome.code == 2
     assert outcome.err.count("\n") == 1 and fragment in outcome.err, outcome.err
@@ -103,10 +138,9 @@ def _one_line_error(outcome: Outcome, fragment: str) -> None:
 def test_show_ranks_colleagues_with_name_email_and_strength_only(
     store: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    summary = _run(capsys)
-
-    assert summary["introducers"]["enabled"] is True
     payload = _show(capsys, "contact:c-dana")
+
+    assert payload["enabled"] is True
     assert payload["name"] == "Dana Ruiz"
     assert _emails(payload) == [DI[1], ANA[1], BO[1]]
     _di, ana, bo = payload["introducers"]
@@ -126,8 +160,6 @@ def test_show_ranks_colleagues_with_name_email_and_strength_only(
 
 
 def test_leads_have_introducers_too(store: Engine, capsys: pytest.CaptureFixture[str]) -> None:
-    _run(capsys)
-
     assert _emails(_show(capsys, "lead:l-robin")) == [BO[1]]
     assert _emails(_show(capsys, ROBIN)) == [BO[1]]
 
@@ -135,8 +167,6 @@ def test_leads_have_introducers_too(store: Engine, capsys: pytest.CaptureFixture
 def test_excluded_and_group_excluded_colleagues_never_appear(
     store: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _run(capsys)
-
     assert not {CY[0], ED[0]} & _stored_colleagues(store)
     shown = run_cli(capsys, "introducers", "show", "contact:c-dana")
     assert CY[2] not in shown.out and ED[2] not in shown.out
@@ -147,7 +177,6 @@ def test_excluded_and_group_excluded_colleagues_never_appear(
 def test_an_exclusion_added_after_a_run_hides_the_colleague_at_once(
     store: Engine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _run(capsys)
     assert ANA[0] in _stored_colleagues(store)
 
     monkeypatch.setenv("RAPPORT_EXCLUDED_USERS", f"{CY[1]},{ANA[0]}")
@@ -160,7 +189,6 @@ def test_an_exclusion_added_after_a_run_hides_the_colleague_at_once(
 def test_opting_out_removes_a_colleague_now_and_in_every_later_run(
     store: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _run(capsys)
     assert DI[0] in _stored_colleagues(store)
 
     out = run_cli(capsys, "introducers", "opt-out", f"  {DI[1].upper()} ", "--json")
@@ -189,7 +217,6 @@ def test_opting_out_removes_a_colleague_now_and_in_every_later_run(
 def test_switching_who_knows_whom_off_clears_every_entry(
     store: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _run(capsys)
     assert _stored_colleagues(store)
 
     assert run_cli(capsys, "settings", "set", "switch.who_knows_whom", "off").code == 0
@@ -211,12 +238,13 @@ def test_switching_who_knows_whom_off_clears_every_entry(
 def test_a_second_run_over_the_same_data_writes_nothing(
     store: Engine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    stored = _introducer_rows(store)
     monkeypatch.setenv("RAPPORT_REGRADE_EVERY", "0")  # introducers are ranked at regrades
-    first = _run(capsys)["introducers"]["written"]
+
     second = _run(capsys)["introducers"]["written"]
 
-    assert first["added"] > 0
-    assert second == {"added": 0, "updated": 0, "removed": 0, "unchanged": first["added"]}
+    assert stored > 0
+    assert second == {"added": 0, "updated": 0, "removed": 0, "unchanged": stored}
 
 
 @pytest.mark.parametrize(
@@ -238,7 +266,6 @@ def test_bad_input_is_one_line_and_exit_2(
 def test_a_colleague_who_opts_out_while_a_run_scores_is_not_written(store: Engine) -> None:
     # The run reads the exclusions before it scores and ranks; Di opts out
     # before the run stores what it ranked.
-    run_once(store, now=f.NOW, excluded_users=(CY[1],))
     assert DI[0] in _stored_colleagues(store)
     with session_scope(store) as session:
         crm = load_crm_snapshot(session=session)
