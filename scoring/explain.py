@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import NamedTuple
 
 from scoring.factors import EXPECTED_GAP_DAYS, FACTOR_WEIGHTS, FactorValues, days_since_engaged
@@ -140,7 +141,7 @@ def explained(
         Factor("engagement", values[2], weights[2], points.engagement[1], engagement[0]),
         Factor("activity_mix", values[3], weights[3], points.activity_mix[1], activity_mix[0]),
     )
-    return factors, tuple(text for _, _, text in candidates[:MAX_REASONS])
+    return factors, tuple([text for _, _, text in candidates[:MAX_REASONS]])
 
 
 def ungraded_reason(state: HealthState, context: Context) -> str:
@@ -184,8 +185,7 @@ def recency_explained(
     earned: float,
 ) -> Explained:
     """`last`: when the customer last took part, how many days ago, and who."""
-    gap = EXPECTED_GAP_DAYS[frequency]
-    rhythm = f"a {RHYTHM_WORDS[frequency]} rhythm allows {gap:g} days"
+    rhythm = _rhythm_allows(frequency)
     if last is None:
         text = f"no reply, call or meeting from {record_name} yet"
         return f"no reply, call or meeting from the customer yet; {rhythm}", [
@@ -210,14 +210,30 @@ def frequency_explained(
     frequency: Frequency, recent: int, value: float, lost: float, earned: float
 ) -> Explained:
     """`recent`: two-way contacts in the last RECENT_DAYS days."""
+    contacts, detail, short = _frequency_texts(frequency, recent)
+    if value < 1:
+        return detail, [candidate(lost, -value, short)]
+    return detail, [candidate(earned, value, contacts)]
+
+
+# The factors' lines repeat from record to record (a run has one rhythm and a few
+# dozen contact counts): each is formatted once per process.
+@cache
+def _rhythm_allows(frequency: Frequency) -> str:
+    return f"a {RHYTHM_WORDS[frequency]} rhythm allows {EXPECTED_GAP_DAYS[frequency]:g} days"
+
+
+@cache
+def _frequency_texts(frequency: Frequency, recent: int) -> tuple[str, str, str]:
+    """(the contacts, the factor's line, the reason when below the rhythm)."""
     contacts = f"{plural(recent, 'two-way contact')} in the last {RECENT_DAYS} days"
     expected = max(1, round(RECENT_DAYS / EXPECTED_GAP_DAYS[frequency]))
-    detail = f"{contacts}, about {expected} expected"
-    if value < 1:
-        rhythm = RHYTHM_WORDS[frequency]
-        text = f"{contacts}; a {rhythm} rhythm expects about {expected}"
-        return detail, [candidate(lost, -value, text)]
-    return detail, [candidate(earned, value, contacts)]
+    rhythm = RHYTHM_WORDS[frequency]
+    return (
+        contacts,
+        f"{contacts}, about {expected} expected",
+        f"{contacts}; a {rhythm} rhythm expects about {expected}",
+    )
 
 
 def _engagement(context: Context, lost: float, earned: float) -> Explained:
@@ -424,9 +440,7 @@ def activity_mix_explained(
 ) -> Explained:
     """`last_meeting`: when the latest held meeting was; `scored`: (value, lost, earned)."""
     value, lost, earned = scored
-    labels = ("emails", "meetings", "calls", "tasks")
-    used = [label for label, volume in zip(labels, kind_volume, strict=True) if volume > 0]
-    detail = "channels in use: " + ", ".join(used) if used else "no channel in use"
+    detail = _channels_in_use(*[volume > 0 for volume in kind_volume])
     if last_meeting is None:
         if not any_call:
             return detail, [candidate(lost, 0, "no meeting or call yet, only written contact")]
@@ -437,6 +451,13 @@ def activity_mix_explained(
     if value >= 0.8:
         return detail, [candidate(earned, 0, f"last meeting on {as_date(last_meeting)}")]
     return detail, []
+
+
+@cache
+def _channels_in_use(*used: bool) -> str:
+    labels = ("emails", "meetings", "calls", "tasks")
+    names = [label for label, on in zip(labels, used, strict=True) if on]
+    return "channels in use: " + ", ".join(names) if names else "no channel in use"
 
 
 def _engaged_person(row: PreparedInteraction, context: Context) -> str:

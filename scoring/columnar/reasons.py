@@ -90,18 +90,7 @@ class Reasons:
             ),
             (
                 engagement_text(*figures.engagement[index]),
-                [
-                    *self._unanswered(index, scope, lost),
-                    *self._awaiting(index, scope),
-                    *self._skipped(index, scope, lost),
-                    *reply_speed(
-                        figures.replies_by_them[index],
-                        figures.hours_by_them[index],
-                        scope.name,
-                        lost,
-                        earned,
-                    ),
-                ],
+                self._engagement_reasons(index, scope, lost, earned),
             ),
             activity_mix_explained(
                 figures.kind_volume[index],
@@ -112,10 +101,26 @@ class Reasons:
             ),
         )
 
+    def _engagement_reasons(
+        self, index: int, scope: RecordScope, lost: float, earned: float
+    ) -> list[Candidate]:
+        """Our emails unanswered, theirs awaiting our reply, meetings skipped, reply
+        speed: each looked at only for the records waiting.py found it can apply to."""
+        reasons: list[Candidate] = []
+        if index in self.unanswered.records:
+            reasons += self._unanswered(index, scope, lost)
+        if index in self.awaiting.records:
+            reasons += self._awaiting(index, scope)
+        if index in self.skipped.records:
+            reasons += self._skipped(index, scope, lost)
+        replies = self.figures.replies_by_them[index]
+        if replies:
+            hours = self.figures.hours_by_them[index]
+            reasons += reply_speed(replies, hours, scope.name, lost, earned)
+        return reasons
+
     def _unanswered(self, index: int, scope: RecordScope, lost: float) -> list[Candidate]:
         turns = self.unanswered.of(index)
-        if not turns:
-            return []
         started, messages, parties = (
             self.unanswered.started,
             self.unanswered.messages,
@@ -133,16 +138,12 @@ class Reasons:
         return unanswered_reasons(waiting, lost)
 
     def _awaiting(self, index: int, scope: RecordScope) -> list[Candidate]:
-        waiting = self.awaiting.of(index, scope.people, self.refs)
-        if not waiting:
-            return []
+        waiting = self.awaiting.of(index, self.refs)
         name = self.names.of
         return awaiting_reasons([(name(person, scope), entry) for person, entry in waiting.items()])
 
     def _skipped(self, index: int, scope: RecordScope, lost: float) -> list[Candidate]:
         answers = self.skipped.answers(index, self.refs)
-        if not answers:
-            return []
         return skipped_meetings(answers, lambda person: self.names.of(person, scope), lost)
 
     def _engaged_person(self, index: int, scope: RecordScope) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 
 from scoring.columnar.columns import RESPONSE_CODES, RESPONSES, Bools, InteractionColumns, Ints
 from scoring.columnar.tally import BookTally
-from scoring.columnar.visits import SetTables, contains
+from scoring.columnar.visits import SetTables, contains, expand
 from scoring.explain import AWAITING_REPLY_DAYS, LAST_INVITATIONS, UNANSWERED_AFTER_HOURS
 from scoring.model import Party, RecordRef, Response
 from scoring.prepared import DAY_SECONDS, EMAILS_RECEIVED, TASKS
@@ -57,6 +57,7 @@ class Unanswered:
         started = book.open_started
         kept = (silent_after[book.open_record] < started) & (started <= due_ts(now_ts))
         self._from = _starts(book.open_record[kept], book.records)
+        self.records = set(book.open_record[kept].tolist())
         self.started: list[float] = started[kept].tolist()
         self.messages: list[int] = book.open_messages[kept].tolist()
         self.parties = _parties(columns, book.visits.position[book.open_opener[kept]])
@@ -84,6 +85,7 @@ class Skipped:
         flagged = np.bincount(group[last & skipped[order]], minlength=len(key)) > 0
         kept = order[last & flagged[group]]
         self._from = _starts(record[kept], book.records)
+        self.records = set(record[kept].tolist())
         self.person: list[int] = person[kept].tolist()
         self.response: list[Response | None] = [RESPONSES[c] for c in response[kept].tolist()]
         # The record's own last few, whoever answered (a person's silence).
@@ -120,65 +122,62 @@ def _last_few(key: Ints) -> Bools:
 
 
 class Awaiting:
-    """Records with an email one of their people wrote in the awaiting window
-    (explain._awaiting_our_reply's candidates); `of` walks one record's history."""
+    """Emails each record's people wrote that still await our reply
+    (explain._awaiting_our_reply), for every record at once.
+
+    explain.py walks back through a record's history from now to
+    AWAITING_REPLY_DAYS ago, gathering the people we wrote to, called or met
+    (`heard_from_us`); an email of one of the record's people counts when none
+    of those came after it. Here that is, per (record, person), the last visit
+    in the window that reached them, compared with each of their emails."""
 
     def __init__(
         self, book: BookTally, columns: InteractionColumns, tables: SetTables, now_ts: float
     ) -> None:
-        self.book, self.columns, self.tables = book, columns, tables
-        self.now_ts = now_ts
-        self.due = due_ts(now_ts)
-        self.stale = now_ts - AWAITING_REPLY_DAYS * DAY_SECONDS
-        visits, ts = book.visits, book.ts
-        maybe = np.flatnonzero(
-            book.history & (book.slot == EMAILS_RECEIVED) & (ts >= self.stale) & (ts <= self.due)
+        visits, ts, slot = book.visits, book.ts, book.slot
+        people_count = visits.people_count
+        stale = now_ts - AWAITING_REPLY_DAYS * DAY_SECONDS
+        window = (ts >= stale) & (ts <= now_ts) & ~book.planned
+        # Their emails in the window, by one of the record's people.
+        emails = np.flatnonzero(window & (slot == EMAILS_RECEIVED))
+        author = tables.author[tables.of(columns.party_set[visits.position[emails]])]
+        email_key = visits.record[emails] * people_count + author
+        theirs = (author >= 0) & contains(visits.members, email_key)
+        emails, email_key = emails[theirs], email_key[theirs]
+        # Everyone we wrote to, called or met in the window, with the last visit that did.
+        heard = np.flatnonzero(window & (slot != EMAILS_RECEIVED) & (slot != TASKS))
+        sets = columns.party_set[visits.position[heard]]
+        heard, sets = heard[sets >= 0], sets[sets >= 0]
+        owner, offset = expand(tables.ext_ptr[sets + 1] - tables.ext_ptr[sets])
+        heard_visit = heard[owner]
+        heard_key = (
+            visits.record[heard_visit] * people_count
+            + tables.ext_person[tables.ext_ptr[sets[owner]] + offset]
         )
-        self.candidates: set[int] = set()
-        if len(maybe):
-            author = tables.author[tables.of(columns.party_set[visits.position[maybe]])]
-            record = visits.record[maybe]
-            mine = (author >= 0) & contains(visits.members, record * visits.people_count + author)
-            self.candidates = set(np.unique(record[mine]).tolist())
-        self._from = _starts(visits.record, book.records)
+        order = np.lexsort((heard_visit, heard_key))
+        heard_key, heard_visit = heard_key[order], heard_visit[order]
+        latest = np.searchsorted(heard_key, email_key, side="right") - 1
+        answered = latest >= 0
+        latest = latest[answered]
+        answered[answered] = (heard_key[latest] == email_key[answered]) & (
+            heard_visit[latest] > emails[answered]
+        )
+        waiting = ~answered & (ts[emails] <= due_ts(now_ts))
+        # One entry per (record, person): their emails and the oldest one's time.
+        by_person = np.argsort(email_key[waiting], kind="stable")  # then by time
+        emails, email_key = emails[waiting][by_person], email_key[waiting][by_person]
+        first = _firsts(email_key)
+        group = np.cumsum(first) - 1
+        record, person = np.divmod(email_key[first], people_count)
+        self._from = _starts(record, book.records)
+        self.person: list[int] = person.tolist()
+        self.emails: list[int] = np.bincount(group).tolist() if len(group) else []
+        self.since: list[float] = ts[emails[first]].tolist()
+        self.records = set(record.tolist())
 
-    def of(
-        self, index: int, people: frozenset[RecordRef], refs: list[RecordRef]
-    ) -> dict[RecordRef, list[float]]:
-        """person -> [their emails awaiting our reply, since when] (explain's walk back
-        through the record's history, from now)."""
-        if index not in self.candidates:
-            return {}
-        book, columns = self.book, self.columns
-        start, end = self._from[index], self._from[index + 1]
-        ts = book.ts[start:end].tolist()
-        planned = book.planned[start:end].tolist()
-        slot = book.slot[start:end].tolist()
-        sets = columns.party_set[book.visits.position[start:end]]
-        codes = sets.tolist()
-        author_of = self.tables.author[self.tables.of(sets)].tolist()
-        external = columns.sets.external
-        heard_from_us: set[RecordRef] = set()
-        waiting: dict[RecordRef, list[float]] = {}
-        visit = end - start - 1
-        while visit >= 0 and ts[visit] > self.now_ts:
-            visit -= 1
-        for current in range(visit, -1, -1):
-            at = ts[current]
-            if at < self.stale:
-                break
-            if planned[current]:
-                continue
-            kind = slot[current]
-            if kind == EMAILS_RECEIVED:
-                code = author_of[current]
-                author = refs[code] if code >= 0 else None
-                if author is None or author not in people or author in heard_from_us:
-                    continue
-                if at <= self.due:
-                    entry = waiting.setdefault(author, [0, at])
-                    entry[0] += 1
-                    entry[1] = at
-            elif kind != TASKS and codes[current] >= 0:
-                heard_from_us.update(party.ref for party in external[codes[current]])
-        return waiting
+    def of(self, index: int, refs: list[RecordRef]) -> dict[RecordRef, list[float]]:
+        """person -> [their emails awaiting our reply, since when]."""
+        return {
+            refs[self.person[k]]: [self.emails[k], self.since[k]]
+            for k in range(self._from[index], self._from[index + 1])
+        }
