@@ -59,8 +59,9 @@ from storage.raw_rows import raw_rows
 # connection), and no JIT: compiling a statement cost ~0.2 s of CPU, more than it saved.
 PLANNER = ("work_mem = '256MB'", "jit = off")
 # For the derivation only: the temporary tables have no statistics, and without them
-# the planner sorts both sides of a join where hashing the smaller one costs less.
-DERIVATION_PLANNER = ("enable_mergejoin = off",)
+# the planner sorts both sides of a join where hashing the smaller one costs less; the
+# shares are the parallelism (a parallel worker per share would only compete with them).
+DERIVATION_PLANNER = ("enable_mergejoin = off", "max_parallel_workers_per_gather = 0")
 
 
 @dataclass
