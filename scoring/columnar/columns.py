@@ -32,6 +32,9 @@ from scoring.model import (
 )
 
 Ints = npt.NDArray[np.int64]
+# Codes and counts per interaction, as narrow as their values allow (int8 or int32; a
+# book's memory is mostly its columns): any signed integer width to the type checker.
+Codes = npt.NDArray[np.signedinteger[Any]]
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
@@ -55,6 +58,22 @@ def micros(moment: datetime) -> int:
 
 def moment(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
+
+
+# Each column's type: codes and counts as narrow as their values allow.
+DTYPES: dict[str, Any] = {
+    "keys": np.bytes_,
+    "kind": np.int8,
+    "inbound": np.bool_,
+    "ts_us": np.int64,
+    "duration": np.float64,
+    "conversation": np.int32,
+    "regarding": np.int32,
+    "planned": np.bool_,
+    "opens": np.int32,
+    "clicks": np.int32,
+    "party_set": np.int32,
+}
 
 
 @dataclass
@@ -128,16 +147,16 @@ class InteractionColumns:
     """
 
     keys: npt.NDArray[np.bytes_]
-    kind: Ints
+    kind: Codes  # a code into KINDS (int8)
     inbound: Bools
     ts_us: Ints
     duration: Floats
-    conversation: Ints  # -1: none
-    regarding: Ints  # a code into refs, -1: none
+    conversation: Codes  # -1: none (int32, as every code below)
+    regarding: Codes  # a code into refs, -1: none
     planned: Bools
-    opens: Ints
-    clicks: Ints
-    party_set: Ints  # a code into sets, -1: no parties
+    opens: Codes
+    clicks: Codes
+    party_set: Codes  # a code into sets, -1: no parties
     sets: PartySets
     refs: Refs
     conversations: Sequence[str]  # by code (Texts)
@@ -264,26 +283,26 @@ class ColumnsBuilder:
     ) -> None:
         if not keys:
             return
-        self._chunks.append(
-            {
-                "keys": np.array([key.encode() for key in keys], dtype=np.bytes_),
-                "kind": np.array(kind, dtype=np.int64),
-                "inbound": np.array(inbound, dtype=np.bool_),
-                "ts_us": np.array(ts_us, dtype=np.int64),
-                "duration": np.array(duration, dtype=np.float64),
-                "conversation": np.array(conversation, dtype=np.int64),
-                "regarding": np.array(regarding, dtype=np.int64),
-                "planned": np.array(planned, dtype=np.bool_),
-                "opens": np.array(opens, dtype=np.int64),
-                "clicks": np.array(clicks, dtype=np.int64),
-                "party_set": np.array(party_set, dtype=np.int64),
-            }
+        self.add_arrays(
+            keys=np.array([key.encode() for key in keys], dtype=np.bytes_),
+            kind=np.array(kind, dtype=np.int8),
+            inbound=np.array(inbound, dtype=np.bool_),
+            ts_us=np.array(ts_us, dtype=np.int64),
+            duration=np.array(duration, dtype=np.float64),
+            conversation=np.array(conversation, dtype=np.int32),
+            regarding=np.array(regarding, dtype=np.int32),
+            planned=np.array(planned, dtype=np.bool_),
+            opens=np.array(opens, dtype=np.int32),
+            clicks=np.array(clicks, dtype=np.int32),
+            party_set=np.array(party_set, dtype=np.int32),
         )
 
     def add_arrays(self, **columns: npt.NDArray[Any]) -> None:
         """A chunk already as arrays, one per field of add_chunk (keys as bytes)."""
         if len(columns["kind"]):
-            self._chunks.append(columns)
+            self._chunks.append(
+                {name: array.astype(DTYPES[name], copy=False) for name, array in columns.items()}
+            )
 
     def add_interactions(self, interactions: Iterable[Interaction], chunk: int = 50_000) -> None:
         """Scoring's own values (tests, and callers that hold interactions already)."""
@@ -333,33 +352,18 @@ class ColumnsBuilder:
 
     def finish(self) -> InteractionColumns:
         """The columns, oldest first, ties by key."""
-        names = (
-            "keys",
-            "kind",
-            "inbound",
-            "ts_us",
-            "duration",
-            "conversation",
-            "regarding",
-            "planned",
-            "opens",
-            "clicks",
-            "party_set",
-        )
         merged: dict[str, npt.NDArray[Any]] = {}
-        for name in names:
+        for name, dtype in DTYPES.items():
             # One field at a time, each chunk's array dropped as soon as it is copied:
             # the book is never held twice.
             parts = [chunk.pop(name) for chunk in self._chunks]
-            merged[name] = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            merged[name] = np.concatenate(parts) if parts else np.zeros(0, dtype)
             del parts
-        if not self._chunks:
-            merged["keys"] = np.zeros(0, np.bytes_)
         self._chunks = []
         self.sets.forget_keys()  # no set is added after this
-        order = np.lexsort((merged["keys"], merged["ts_us"]))
+        order = chronological(merged["ts_us"], merged["keys"])
         # One array at a time: each sorted copy replaces its unsorted one.
-        for name in names:
+        for name in DTYPES:
             merged[name] = merged[name][order]
         return InteractionColumns(
             keys=merged["keys"],
@@ -382,6 +386,22 @@ class ColumnsBuilder:
             ),
             broken=self.broken,
         )
+
+
+def chronological(ts_us: Ints, keys: npt.NDArray[np.bytes_]) -> Ints:
+    """The order oldest first, ties by key: one integer sort, and keys compared only
+    where times are equal."""
+    order: Ints = np.argsort(ts_us, kind="stable")
+    ordered = ts_us[order]
+    tie = ordered[1:] == ordered[:-1]
+    if tie.any():
+        tied = np.zeros(len(order), dtype=np.bool_)
+        tied[1:] |= tie
+        tied[:-1] |= tie
+        at = np.flatnonzero(tied)  # runs of equal times, in time order
+        rows = order[at]
+        order[at] = rows[np.lexsort((keys[rows], ts_us[rows]))]
+    return order
 
 
 def columns_of(interactions: Iterable[Interaction]) -> InteractionColumns:

@@ -38,7 +38,13 @@ from scoring.columnar.columns import (
 )
 from scoring.model import RecordRef
 from worker.run.gc_pause import collection_paused
-from worker.run.interaction_copy import COPY_QUERY, LINK_SEPARATOR, Block, copy_blocks
+from worker.run.interaction_copy import (
+    COPY_QUERY,
+    LINK_SEPARATOR,
+    POSTGRES_EPOCH_US,
+    Block,
+    copy_blocks,
+)
 from worker.run.malloc_arenas import large_blocks_returned
 from worker.run.party_texts import PartyTexts
 from worker.run.text_codes import BookTexts
@@ -49,8 +55,8 @@ _REST = (
     "parties, party_count"
 )
 # SQLite keeps naive UTC text (storage.types.UTCDateTime); PostgreSQL's read is a
-# binary COPY (worker.run.interaction_copy), which hands the time over as
-# microseconds since the epoch (exact: extract gives a numeric).
+# binary COPY (worker.run.interaction_copy), which hands the time over as stored:
+# microseconds since 2000-01-01.
 SQLITE_QUERY = "SELECT key, kind, direction, occurred_at, " + _REST + " FROM interaction"
 PARTY_QUERY = (
     "SELECT record_type, record_id, role, side, response FROM interaction_party "
@@ -160,7 +166,7 @@ class _CopiedBlock:
 def _copied(decoder: _Parties, block: Block, texts: _BookTexts) -> _CopiedBlock:
     """A block's columns, its texts as provisional codes (BookTexts)."""
     fixed = block.fixed
-    kind, inbound = fixed["kind"].astype(np.int64), fixed["inbound"]
+    kind, inbound = fixed["kind"].astype(np.int8), fixed["inbound"]
     if (kind < 0).any():
         bad = decoder.stored_value("kind", KIND_NAMES)
         raise ValueError(f"interaction kind must be one of {', '.join(KIND_NAMES)}, got {bad!r}")
@@ -173,13 +179,13 @@ def _copied(decoder: _Parties, block: Block, texts: _BookTexts) -> _CopiedBlock:
         "keys": block.keys,
         "kind": kind,
         "inbound": inbound == 1,
-        "ts_us": fixed["ts_us"].astype(np.int64),
+        "ts_us": fixed["ts_us"].astype(np.int64) + POSTGRES_EPOCH_US,
         "duration": fixed["duration"].astype(np.float64),
         "conversation": texts.conversation.codes(block.conversation),
         "regarding": texts.regarding.codes(block.regarding),
         "planned": fixed["planned"].astype(np.bool_),
-        "opens": fixed["opens"].astype(np.int64),
-        "clicks": fixed["clicks"].astype(np.int64),
+        "opens": fixed["opens"].astype(np.int32),
+        "clicks": fixed["clicks"].astype(np.int32),
         "party_set": texts.parties.codes(block.parties),
     }
     return _CopiedBlock(columns, fixed["party_count"].astype(np.int64))

@@ -56,7 +56,10 @@ _TEXTS = (
 _FIXED: tuple[tuple[str, str, int, str], ...] = (
     ("kind", f"(CASE kind {_KIND_SQL} ELSE -1 END)::int2", 2, ">i2"),
     ("inbound", f"(CASE direction {_DIRECTION_SQL} ELSE -1 END)::int2", 2, ">i2"),
-    ("ts_us", "(extract(epoch FROM occurred_at) * 1000000)::int8", 8, ">i8"),
+    # As stored: a binary timestamp is microseconds since 2000-01-01 (the reader adds
+    # POSTGRES_EPOCH_US); epoch microseconds computed by the server (numeric arithmetic)
+    # cost a fifth of the copy.
+    ("ts_us", "occurred_at", 8, ">i8"),
     ("duration", "coalesce(duration_minutes, 0)::float8", 8, ">f8"),
     ("planned", "coalesce(planned, false)", 1, "?"),
     ("opens", "coalesce(opens, 0)::int4", 4, ">i4"),
@@ -79,6 +82,7 @@ COPY_QUERY = (
     + " FROM interaction{where}) TO STDOUT (FORMAT binary)"
 )
 _TEXT_LENGTH = struct.Struct(">i")
+POSTGRES_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in microseconds since 1970-01-01
 
 
 class Block:
