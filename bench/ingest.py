@@ -13,7 +13,10 @@ is the ingest's own:
 
 and, in this process, (c) a bare read of the CRM activity rows and their
 party rows through the raw driver, for scale. `--profile FILE` writes a
-cProfile of (a) to FILE.
+cProfile of (a) to FILE. With PostgreSQL on this machine it also prints the
+CPU seconds of (a)'s server backends (the connections it opened; the parallel
+workers of an index build are not counted) and the load average around (a):
+on a shared machine, the CPU and the load say how far the seconds can be trusted.
 
 Target (issue 21): (a) <= 15 s per 1M activities on PostgreSQL.
 Prints figures and a verdict; asserts nothing.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,6 +35,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -55,8 +62,10 @@ RETENTION_DAYS = 730  # the tick's default interaction window (compliance.retent
 def measure(url: str, profile: str | None) -> dict[str, Any]:
     """(a) and (b) in this (fresh) process, with its peak RSS after (a)."""
     engine = create_store_engine(url)
+    backends = _backends(engine)
     not_before = NOW - timedelta(days=RETENTION_DAYS)
     profiler = cProfile.Profile()
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     if profile:
         profiler.enable()
@@ -65,6 +74,8 @@ def measure(url: str, profile: str | None) -> dict[str, Any]:
         profiler.disable()
         profiler.dump_stats(profile)
     seconds = time.perf_counter() - started
+    load_after = os.getloadavg()[0]
+    backend_cpu = _cpu_seconds(backends)
     peak = _memory_mib("VmHWM")
     started = time.perf_counter()
     again = ingest_crm_activities(engine, not_before=not_before, now=NOW)
@@ -80,7 +91,35 @@ def measure(url: str, profile: str | None) -> dict[str, Any]:
         "again": again_seconds,
         "again_written": again.counts.added + again.counts.updated + again.counts.removed,
         "again_incremental": again.incremental,
+        "backend_cpu": backend_cpu,
+        "backends": len(backends),
+        "load": (load_before, load_after),
     }
+
+
+def _backends(engine: Engine) -> list[int]:
+    """The server process ids of the connections `engine` opens (PostgreSQL)."""
+    pids: list[int] = []
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _remember(connection: Any, _record: Any) -> None:
+            pids.append(connection.info.backend_pid)
+
+    return pids
+
+
+def _cpu_seconds(pids: list[int]) -> float | None:
+    """User + system CPU of these processes so far; None when the server is not local."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total if pids else None
 
 
 def run(args: argparse.Namespace) -> None:
@@ -131,6 +170,11 @@ def _print(
         f" {figures['added']:,} interactions added, {figures['problems']:,} problems;"
         f" {first / bare:.1f}x the bare read (c)",
         flush=True,
+    )
+    if figures["backend_cpu"] is not None:
+        _line(f"(a) CPU of its {figures['backends']} PostgreSQL backends", figures["backend_cpu"])
+    print(
+        f"    load average before and after (a): {figures['load'][0]:.2f}, {figures['load'][1]:.2f}"
     )
     _line("(a) peak RSS of the ingest's process", figures["peak_rss_mib"], "MiB")
     _line("(b) the same ingest again", figures["again"])
