@@ -51,8 +51,9 @@ RAPPORT_ENV = SettingsConfigDict(
 
 
 class ExcludedUsers(BaseSettings):
-    """RAPPORT_EXCLUDED_USERS alone, read as `Settings` reads it: for the web app, which
-    must start whatever the worker's other settings say (web/settings.py)."""
+    """RAPPORT_EXCLUDED_USERS alone: for the web app, which must start whatever the
+    worker's other settings say (web/settings.py). `Settings` extends it, so the
+    setting is declared here only and both read it the same way."""
 
     model_config = RAPPORT_ENV
     excluded_users: CommaList = ()
@@ -77,7 +78,7 @@ def regrade_duration(raw: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-class Settings(BaseSettings):
+class Settings(ExcludedUsers):
     model_config = RAPPORT_ENV
 
     database_url: str = Field(
@@ -111,7 +112,7 @@ class Settings(BaseSettings):
     tenant_data_location: str | None = None
     exclude_unknown_location: bool = True
     mailbox_group_id: str | None = None
-    excluded_users: CommaList = ()
+    # excluded_users (RAPPORT_EXCLUDED_USERS): from ExcludedUsers, above.
     # Entra group object ids: their (transitive) members are opted out like excluded users.
     excluded_groups: CommaList = ()
     internal_domains: CommaList = ()
