@@ -196,14 +196,16 @@ def tally_book(
     held = history.copy()
     # Their emails: engaged when one of the record's people wrote them, or when
     # they reached the record only through its regarding and a CRM person wrote them.
-    theirs = history & (kind_of == EMAIL) & inbound
-    author = tables.author[tables.of(set_of)]
+    theirs = np.flatnonzero(history & (kind_of == EMAIL) & inbound)
+    author = tables.author[tables.of(set_of[theirs])]
     wrote = (author >= 0) & (
-        contains(visits.members, record * visits.people_count + author) | ~visits.has_person
+        contains(visits.members, record[theirs] * visits.people_count + author)
+        | ~visits.has_person[theirs]
     )
-    engaged |= theirs & wrote
-    loop = theirs & ~wrote
-    held &= ~loop
+    engaged[theirs[wrote]] = True
+    loop = np.zeros(len(record), dtype=np.bool_)
+    loop[theirs[~wrote]] = True
+    held[theirs[~wrote]] = False
     del author, wrote, theirs
     # Meetings: from the answers of the record's people among the invitees.
     meeting = np.flatnonzero(history & (kind_of == MEETING))
@@ -215,7 +217,6 @@ def tally_book(
     a_role = tables.party_role[party]
     a_response = tables.party_response[party]
     a_record = record[meeting[owner]]
-    del set_of
     in_people = contains(visits.members, a_record * visits.people_count + a_person)
     any_in_people = np.bincount(owner[in_people], minlength=len(meeting)) > 0
     attendee = in_people | ~any_in_people[owner]
@@ -244,37 +245,35 @@ def tally_book(
     acc_value = weight[acc_visit] * m_acceptance[with_attendees] / attendees[with_attendees]
     del owner, offset, party, a_person, a_role, a_response, a_record, in_people, attendee
 
-    def reading(as_of_ts: float) -> Reading:
-        upto = ts <= as_of_ts
-        h, hd = history & upto, held & upto
-        eng = engaged & upto
+    def reading(as_of_ts: float, upto: Bools | None) -> Reading:
+        """The sums as of `as_of_ts`; `upto`: the visits dated at or before it, None
+        as of now (history, and all that is made of it, is dated at or before now)."""
+        h, hd, eng, lp = (
+            (history, held, engaged, loop)
+            if upto is None
+            else (history & upto, held & upto, engaged & upto, loop & upto)
+        )
         volume = _weighted(record[hd] * SLOTS + slot[hd], weight[hd], records * SLOTS).reshape(
             records, SLOTS
         )
         last_engaged = _last_per_record(record, eng, records)
-        threaded_ours = hd & (kind_of == EMAIL) & ~inbound & has_thread
-        engaged_at = np.where(last_engaged >= 0, last_engaged, -1)[record]
-        silent_mask = threaded_ours & (np.arange(len(record)) > engaged_at)
-        acc_upto = ts[acc_visit] <= as_of_ts
-        replied_upto = reply_ts <= as_of_ts
+        asked = np.flatnonzero(hd & ours_threaded)
+        silent = asked[asked > last_engaged[record[asked]]]
+        acc = acc_visit if upto is None else acc_visit[upto[acc_visit]]
+        acc_values = acc_value if upto is None else acc_value[upto[acc_visit]]
+        replied = them if upto is None else them & (reply_ts <= as_of_ts)
         recent_from = as_of_ts - RECENT_WINDOW_DAYS * DAY_SECONDS
         return Reading(
             volume=volume,
-            loop_volume=_sum(record, loop & upto, weight, records),
+            loop_volume=_sum(record, lp, weight, records),
             engaged_volume=_sum(record, eng, weight, records),
             last_engaged=last_engaged,
-            asked=_sum(record, threaded_ours, weight, records),
-            replied=_weighted(
-                reply_record[replied_upto & them], reply_turn_weight[replied_upto & them], records
-            ),
-            reply_credit=_weighted(
-                reply_record[replied_upto & them], reply_credit[replied_upto & them], records
-            ),
-            silent=_sum(record, silent_mask, weight, records),
-            acceptance_sum=_weighted(record[acc_visit[acc_upto]], acc_value[acc_upto], records),
-            acceptance_weight=_weighted(
-                record[acc_visit[acc_upto]], weight[acc_visit[acc_upto]], records
-            ),
+            asked=_weighted(record[asked], weight[asked], records),
+            replied=_weighted(reply_record[replied], reply_turn_weight[replied], records),
+            reply_credit=_weighted(reply_record[replied], reply_credit[replied], records),
+            silent=_weighted(record[silent], weight[silent], records),
+            acceptance_sum=_weighted(record[acc], acc_values, records),
+            acceptance_weight=_weighted(record[acc], weight[acc], records),
             completed=_count(record, h, records),
             recent_completed=_count(record, h & (ts > recent_from), records),
             last=_last_per_record(record, h, records),
@@ -324,26 +323,36 @@ def tally_book(
     open_ours = open_ours[np.argsort(turn_record[open_ours], kind="stable")]
     del order, t_group, new_group, new_turn, turn_of, threaded, conversation
 
-    now_reading = reading(now_ts)
-    before_reading = reading(trend_ts)
+    ours_threaded = (kind_of == EMAIL) & ~inbound & has_thread
+    now_reading = reading(now_ts, None)
+    before_reading = reading(trend_ts, ts <= trend_ts)
     in_the_loop = _count(record, loop & has_thread, records)
 
-    # KPIs.
-    key = record[history] * SLOTS + slot[history]
-    counts = np.bincount(key, minlength=records * SLOTS).reshape(records, SLOTS)
-    del key
-    week = (ts - time.timeline_start_ts) // WEEK_SECONDS
-    column = np.array([0, 1, 2, 2, 3, 3, -1])[slot]
+    # KPIs, over the history visits only.
+    past = np.flatnonzero(history)
+    past_record, past_slot = record[past], slot[past]
+    counts = np.bincount(past_record * SLOTS + past_slot, minlength=records * SLOTS).reshape(
+        records, SLOTS
+    )
+    week = (ts[past] - time.timeline_start_ts) // WEEK_SECONDS
+    column = np.array([0, 1, 2, 2, 3, 3, -1])[past_slot]
     off = (column < 0) | (week < 0) | (week >= TIMELINE_WEEKS)
     week_slot = np.where(
         off, TIMELINE_OFF, week.clip(0, TIMELINE_WEEKS - 1) * TIMELINE_COLUMNS + column
     )
     timeline = np.bincount(
-        record[history] * BINS + week_slot[history].astype(np.int64), minlength=records * BINS
+        past_record * BINS + week_slot.astype(np.int64), minlength=records * BINS
     ).reshape(records, BINS)
     del week, column, off, week_slot
-    team_v, customer_v = _minutes(columns, tables, position)
-    opens_v, clicks_v = columns.opens[position], columns.clicks[position]
+    past_position = position[past]
+    team_minutes, customer_minutes = _minutes(
+        kind_of[past],
+        inbound[past],
+        columns.duration[past_position],
+        tables.of(set_of[past]),
+        tables,
+    )
+    del set_of
     future = ~seen
     upcoming = _first_per_record(record, future, records)
     any_visit = np.ones(len(record), dtype=np.bool_)
@@ -365,10 +374,10 @@ def tally_book(
         before=before_reading,
         counts=counts,
         timeline=timeline,
-        team_minutes=_sum(record, history, team_v, records),
-        customer_minutes=_sum(record, history, customer_v, records),
-        opens=_weighted(record[history], opens_v[history], records).astype(np.int64),
-        clicks=_weighted(record[history], clicks_v[history], records).astype(np.int64),
+        team_minutes=_weighted(past_record, team_minutes, records),
+        customer_minutes=_weighted(past_record, customer_minutes, records),
+        opens=_weighted(past_record, columns.opens[past_position], records).astype(np.int64),
+        clicks=_weighted(past_record, columns.clicks[past_position], records).astype(np.int64),
         upcoming=upcoming,
         latest=_last_per_record(record, any_visit, records),
         last_meeting=_last_per_record(record, held & (kind_of == MEETING), records),
@@ -401,13 +410,10 @@ def tally_book(
 
 
 def _minutes(
-    columns: InteractionColumns, tables: SetTables, position: Ints
+    kind: npt.NDArray[np.int8], inbound: Bools, duration: Floats, safe: Ints, tables: SetTables
 ) -> tuple[Floats, Floats]:
-    """(team minutes, customer minutes) of the interaction at each position
-    (scoring.prepared)."""
-    kind, inbound = columns.kind[position], columns.inbound[position]
-    duration = columns.duration[position]
-    safe = tables.of(columns.party_set[position])
+    """(team minutes, customer minutes) of interactions (scoring.prepared); `safe`:
+    their party sets (SetTables.of)."""
     present = tables.present[safe]
     declined = tables.all_declined[safe]
     team = np.where(
