@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from storage.directory import normalise_address
 from storage.engine import is_postgres
-from storage.interaction_store import chunks
+from storage.interaction_store import chunks, key_chunks, one_of
 from storage.packed_parties import FIELD_SEPARATOR, PARTY_SEPARATOR
 from storage.tick_tables import (
     TICK_STATE_ID,
@@ -247,8 +247,11 @@ def replace_rechecks(session: Session, *, forget: Iterable[str] | None, add: Ite
     if forget is None:
         session.execute(sa.delete(RECHECK))
     else:
-        for batch in chunks(sorted(set(forget))):
-            session.execute(sa.delete(RECHECK).where(RECHECK.c.activity_id.in_(batch)))
+        postgres = is_postgres(session)
+        for batch in key_chunks(postgres, sorted(set(forget))):
+            session.execute(
+                sa.delete(RECHECK).where(one_of(postgres, RECHECK.c.activity_id, batch))
+            )
     rows = [{"activity_id": activity_id} for activity_id in sorted(set(add))]
     for batch in chunks(rows):
         session.execute(sa.insert(RECHECK), batch)
