@@ -248,10 +248,8 @@ def replace_rechecks(session: Session, *, forget: Iterable[str] | None, add: Ite
         session.execute(sa.delete(RECHECK))
     else:
         postgres = is_postgres(session)
-        for batch in key_chunks(postgres, sorted(set(forget))):
-            session.execute(
-                sa.delete(RECHECK).where(one_of(postgres, RECHECK.c.activity_id, batch))
-            )
+        for ids in key_chunks(postgres, sorted(set(forget))):
+            session.execute(sa.delete(RECHECK).where(one_of(postgres, RECHECK.c.activity_id, ids)))
     rows = [{"activity_id": activity_id} for activity_id in sorted(set(add))]
     for batch in chunks(rows):
         session.execute(sa.insert(RECHECK), batch)
