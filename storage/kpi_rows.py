@@ -6,12 +6,14 @@ the row changed, and to write the row. The JSON columns are therefore encoded
 once, by whoever builds the values (`JsonColumn`), and reused by both; the
 caller can share one encoding between records whose values are the same
 object (most records share their weekly timeline). On PostgreSQL the row is
-one hand-written line of COPY text format.
+one line of COPY text format: its scalars from one msgspec encoding of them
+all, its JSON columns as escaped once (`JsonColumn.copy`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import operator
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -19,21 +21,40 @@ import msgspec
 
 from storage.bulk import COPY_NULL, RowFormat, copy_text
 
+_NOT_DECODED: Any = object()  # JsonColumn.encoded: the value is decoded from the text
+
 
 class JsonColumn:
-    """A JSON column's value and its JSON text (msgspec's compact encoding).
+    """A JSON column's JSON text (msgspec's compact encoding) and its value.
 
     PostgreSQL stores the text as it is (the columns are `json`, not `jsonb`)
     and the digest reads it; SQLite binds the value, which its JSON type
     encodes as it always has. `text`, when given, must be the encoding of
-    `value`.
+    `value`; `encoded(text)` leaves the value to be decoded from the text if
+    it is ever asked for (SQLite only), so the hot path encodes once and
+    builds no value. The text's `msgspec.Raw` (for the digest) and its COPY
+    text (PostgreSQL) are made once too: a column shared between records (a
+    timeline, a list of reasons) is escaped once for all of them.
     """
 
-    __slots__ = ("value", "text")
+    __slots__ = ("_value", "text", "raw", "copy")
 
     def __init__(self, value: Any, text: str | None = None) -> None:
-        self.value = value
+        self._value = value
         self.text: str = msgspec.json.encode(value).decode() if text is None else text
+        self.raw = msgspec.Raw(self.text)
+        self.copy = copy_text(self.text)
+
+    @classmethod
+    def encoded(cls, text: str) -> JsonColumn:
+        """The column whose JSON text is `text`; its value is decoded when asked for."""
+        return cls(_NOT_DECODED, text)
+
+    @property
+    def value(self) -> Any:
+        if self._value is _NOT_DECODED:
+            self._value = msgspec.json.decode(self.text)
+        return self._value
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, JsonColumn) and other.text == self.text
@@ -94,12 +115,24 @@ class KpiValues(NamedTuple):
 
 KPI_VALUES = KpiValues._fields
 KPI_KEY = ("record_type", "record_id")
-KPI_COLUMNS = (*KPI_KEY, *KPI_VALUES, "kpi_digest", "computed_at")
+JSON_COLUMNS = ("weekly", "most_contacted", "factors", "reasons")
+# Where KpiValues holds the values that are not JSON lists: numbers, text, times.
+_SCALAR_AT = tuple(at for at, name in enumerate(KPI_VALUES) if name not in JSON_COLUMNS)
+_JSON_AT = tuple(KPI_VALUES.index(name) for name in JSON_COLUMNS)
+# The order rows are written in: the key, every scalar, the JSON lists, the digest
+# (COPY names its columns, so the scalars can be one run of fields: `_scalar_fields`).
+KPI_COLUMNS = (
+    *KPI_KEY,
+    *(KPI_VALUES[at] for at in _SCALAR_AT),
+    *JSON_COLUMNS,
+    "kpi_digest",
+    "computed_at",
+)
 
 
 def _raw_json(value: Any) -> msgspec.Raw:
     if isinstance(value, JsonColumn):
-        return msgspec.Raw(value.text)
+        return value.raw
     raise NotImplementedError(f"{type(value).__name__} is not a KPI value")
 
 
@@ -130,70 +163,66 @@ def kpi_row_format(computed_at: datetime) -> RowFormat[KpiRow]:
     at = computed_at.isoformat()
 
     def bound(row: KpiRow) -> tuple[Any, ...]:
-        values = (v.value if isinstance(v, JsonColumn) else v for v in row.values)
-        return (row.record_type, row.record_id, *values, row.digest, computed_at)
+        values = row.values
+        scalars = _scalars(values)
+        lists = [column.value for column in _json_columns(values)]
+        return (row.record_type, row.record_id, *scalars, *lists, row.digest, computed_at)
 
     def line(row: KpiRow) -> str:
-        return f"{_values_line(row)}{at}\n"
+        values = row.values
+        weekly, most_contacted, factors, reasons = _json_columns(values)
+        scalars = _scalar_fields(values)
+        return (
+            f"{copy_text(row.record_type)}\t{copy_text(row.record_id)}\t{scalars}\t"
+            f"{weekly.copy}\t{most_contacted.copy}\t{factors.copy}\t{reasons.copy}\t"
+            f"{row.digest}\t{at}\n"  # a digest is hexadecimal: nothing to escape
+        )
 
-    return RowFormat(bound, line)
+    return RowFormat(bound, line, _key)
 
 
-def _values_line(row: KpiRow) -> str:
-    """The row up to computed_at in COPY text format: one f-string, types known per column."""
-    (
-        emails_sent,
-        emails_received,
-        meetings_sent,
-        meetings_received,
-        calls_made,
-        calls_received,
-        replies_by_us,
-        replies_by_them,
-        team_minutes,
-        customer_minutes,
-        us_hours,
-        them_hours,
-        us_rate,
-        them_rate,
-        last_at,
-        last_kind,
-        last_direction,
-        next_at,
-        next_kind,
-        opens,
-        clicks,
-        weekly,
-        most_contacted,
-        accuracy,
-        score,
-        state,
-        trend,
-        factors,
-        reasons,
-        weakest_id,
-        weakest_role,
-        weakest_score,
-        weakest_since,
-    ) = row.values
-    text, n = copy_text, COPY_NULL
-    return (
-        f"{text(row.record_type)}\t{text(row.record_id)}\t{emails_sent}\t{emails_received}\t"
-        f"{meetings_sent}\t{meetings_received}\t{calls_made}\t{calls_received}\t"
-        f"{replies_by_us}\t{replies_by_them}\t{team_minutes}\t{customer_minutes}\t"
-        f"{n if us_hours is None else us_hours}\t{n if them_hours is None else them_hours}\t"
-        f"{n if us_rate is None else us_rate}\t{n if them_rate is None else them_rate}\t"
-        f"{n if last_at is None else last_at.isoformat()}\t"
-        f"{n if last_kind is None else text(last_kind)}\t"
-        f"{n if last_direction is None else text(last_direction)}\t"
-        f"{n if next_at is None else next_at.isoformat()}\t"
-        f"{n if next_kind is None else text(next_kind)}\t{opens}\t{clicks}\t"
-        f"{text(weekly.text)}\t{text(most_contacted.text)}\t{text(accuracy)}\t"
-        f"{n if score is None else score}\t{n if state is None else state}\t"
-        f"{n if trend is None else trend}\t{text(factors.text)}\t{text(reasons.text)}\t"
-        f"{n if weakest_id is None else text(weakest_id)}\t"
-        f"{n if weakest_role is None else text(weakest_role)}\t"
-        f"{n if weakest_score is None else weakest_score}\t"
-        f"{n if weakest_since is None else weakest_since.isoformat()}\t"
-        f"{text(row.digest)}\t"
-    )
+def _key(row: KpiRow) -> tuple[str, str]:
+    return (row.record_type, row.record_id)
+
+
+_scalars = operator.itemgetter(*_SCALAR_AT)
+_json_columns = operator.itemgetter(*_JSON_AT)
+_encode_scalars = msgspec.json.Encoder().encode
+_SEPARATORS = len(_SCALAR_AT) - 1
+
+
+def _scalar_fields(values: KpiValues) -> str:
+    """The scalars as COPY text fields, from one msgspec encoding of them all.
+
+    Numbers, times and plain text read the same in a JSON array as in COPY text once
+    the brackets and quotes go, nulls become \\N and commas tabs; msgspec writes them
+    at C speed where formatting each value costs a few microseconds a row. Only a
+    text that JSON escapes (a backslash appears), that holds a comma (more commas
+    than separators) or the word null (more nulls than None values), or a float
+    JSON has no number for (NaN, infinity: msgspec writes null), could read
+    otherwise: such a row is formatted value by value instead.
+    """
+    scalars = _scalars(values)
+    encoded = _encode_scalars(scalars)
+    if (
+        b"\\" in encoded
+        or encoded.count(b",") != _SEPARATORS
+        or encoded.count(b"null") != scalars.count(None)
+    ):
+        return _fields_one_by_one(scalars)
+    fields = (b"," + encoded[1:-1]).replace(b",null", b",\\N").replace(b'"', b"")
+    return fields[1:].replace(b",", b"\t").decode()
+
+
+def _fields_one_by_one(scalars: tuple[Any, ...]) -> str:
+    return "\t".join([_field(value) for value in scalars])
+
+
+def _field(value: Any) -> str:
+    if value is None:
+        return COPY_NULL
+    if isinstance(value, str):
+        return copy_text(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)  # int; float: repr (NaN and infinity included)

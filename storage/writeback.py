@@ -2,7 +2,10 @@
 
 Only rows whose values changed are written, in batched transactions, so a CRM
 that replicates or audits these tables sees no churn from a run that changed
-nothing.
+nothing. On PostgreSQL a batch is a few statements (an UPDATE per record type
+from one JSON parameter; per table a DELETE of the rows replaced and one COPY:
+storage.bulk), written in a background thread while the caller scores the next
+batch (storage.write_behind).
 """
 
 from __future__ import annotations
@@ -10,19 +13,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from storage.bulk import COPY_NULL, RowFormat, copy_text, insert_items, update_items
+from storage.bulk import COPY_NULL, RowFormat, copy_text, replace_items, update_by_keys
 from storage.crm_tables import Account, Contact, Lead, Opportunity
-from storage.engine import session_scope
+from storage.engine import is_postgres, session_scope
 from storage.interaction_store import chunks
 from storage.kpi_rows import KPI_COLUMNS, KPI_KEY, KpiRow, KpiValues, kpi_digest, kpi_row_format
 from storage.rapport_tables import HealthSnapshot, RelationshipKpi
 from storage.types import core_table
+from storage.write_behind import write_all_behind
 
 RECORD_TABLES = {
     "contact": core_table(Contact),
@@ -35,9 +39,9 @@ SNAPSHOT = core_table(HealthSnapshot)
 Health = tuple[int | None, int | None, int | None]  # score, state, trend
 
 
-@dataclass(frozen=True, slots=True)
-class RecordResult:
-    """What scoring concluded about one record, as column values."""
+class RecordResult(NamedTuple):
+    """What scoring concluded about one record, as column values (a tuple: one is
+    made per record scored)."""
 
     record_type: str
     record_id: str
@@ -99,24 +103,6 @@ SNAPSHOT_COLUMNS = (
 )
 
 
-def _health_text(health: Health) -> str:
-    """Score, state and trend as three fields of COPY text format."""
-    return "\t".join(COPY_NULL if value is None else str(value) for value in health)
-
-
-def _health_format(updated_at: datetime) -> RowFormat[RecordResult]:
-    """A record's health fields: id, then HEALTH_COLUMNS."""
-    at = updated_at.isoformat()
-
-    def bound(result: RecordResult) -> tuple[Any, ...]:
-        return (result.record_id, *result.health, updated_at)
-
-    def line(result: RecordResult) -> str:
-        return f"{copy_text(result.record_id)}\t{_health_text(result.health)}\t{at}\n"
-
-    return RowFormat(bound, line)
-
-
 def _snapshot_format(day: date) -> RowFormat[RecordResult]:
     """A record's health on `day`, in SNAPSHOT_COLUMNS order."""
     on = day.isoformat()
@@ -124,13 +110,19 @@ def _snapshot_format(day: date) -> RowFormat[RecordResult]:
     def bound(result: RecordResult) -> tuple[Any, ...]:
         return (result.record_type, result.record_id, day, *result.health)
 
+    def key(result: RecordResult) -> tuple[Any, ...]:
+        return (result.record_type, result.record_id, day)
+
     def line(result: RecordResult) -> str:
+        score, state, trend = result.health
+        n = COPY_NULL
         return (
             f"{copy_text(result.record_type)}\t{copy_text(result.record_id)}\t{on}\t"
-            f"{_health_text(result.health)}\n"
+            f"{n if score is None else score}\t{n if state is None else state}\t"
+            f"{n if trend is None else trend}\n"
         )
 
-    return RowFormat(bound, line)
+    return RowFormat(bound, line, key)
 
 
 def clear_health(
@@ -148,26 +140,27 @@ def clear_health(
 
 @dataclass
 class _Changes:
-    """What one batch writes; on PostgreSQL each list is one COPY."""
+    """What one batch writes: on PostgreSQL one UPDATE per record type, and per table
+    one DELETE of the rows replaced and one COPY (storage.bulk.replace_items)."""
 
-    health: dict[str, list[RecordResult]] = field(default_factory=dict)  # by record type
+    health: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)  # id, *health
     new_kpis: list[KpiRow] = field(default_factory=list)
     changed_kpis: list[KpiRow] = field(default_factory=list)
     new_snapshots: list[RecordResult] = field(default_factory=list)
     changed_snapshots: list[RecordResult] = field(default_factory=list)
 
     def write(self, session: Session, now: datetime) -> None:
-        health = _health_format(now)
-        for record_type, results in self.health.items():
+        at = {"health_updated_at": now}
+        for record_type, rows in self.health.items():
             table = RECORD_TABLES[record_type]
-            update_items(session, table, ("id",), HEALTH_COLUMNS, results, health)
+            update_by_keys(session, table, ("id",), HEALTH_COLUMNS[:3], rows, constants=at)
         kpis = kpi_row_format(now)
-        insert_items(session, KPI, KPI_COLUMNS, self.new_kpis, kpis)
-        update_items(session, KPI, KPI_KEY, KPI_COLUMNS[2:], self.changed_kpis, kpis)
+        replace_items(session, KPI, KPI_KEY, KPI_COLUMNS, self.new_kpis, self.changed_kpis, kpis)
         snapshots = _snapshot_format(now.date())
-        insert_items(session, SNAPSHOT, SNAPSHOT_COLUMNS, self.new_snapshots, snapshots)
-        keys, values = SNAPSHOT_COLUMNS[:3], SNAPSHOT_COLUMNS[3:]
-        update_items(session, SNAPSHOT, keys, values, self.changed_snapshots, snapshots)
+        new, changed = self.new_snapshots, self.changed_snapshots
+        replace_items(
+            session, SNAPSHOT, SNAPSHOT_COLUMNS[:3], SNAPSHOT_COLUMNS, new, changed, snapshots
+        )
 
 
 def _write_batch(
@@ -177,33 +170,43 @@ def _write_batch(
     now: datetime,
     counts: WritebackCounts,
 ) -> None:
+    """Sort a batch's results into what changed, against `stored` (kept up to date),
+    and write that. The loop runs once per record scored: kept to lookups."""
     changes = _Changes()
+    healths, digests, snapshots = stored.health, stored.kpis, stored.snapshots
+    by_type = counts.by_type
+    unchanged = 0
     for result in batch:
-        key = (result.record_type, result.record_id)
+        record_type, record_id, health, values = result
+        key = (record_type, record_id)
         touched = False
-        if key in stored.health and stored.health[key] != result.health:
-            changes.health.setdefault(result.record_type, []).append(result)
-            stored.health[key] = result.health
-            counts.by_type[result.record_type] = counts.by_type.get(result.record_type, 0) + 1
-            counts.records_updated += 1
+        if key in healths and healths[key] != health:
+            changes.health.setdefault(record_type, []).append((record_id, *health))
+            healths[key] = health
+            by_type[record_type] = by_type.get(record_type, 0) + 1
             touched = True
-        digest = kpi_digest(result.kpi)
-        if stored.kpis.get(key) != digest:
-            row = KpiRow(result.record_type, result.record_id, result.kpi, digest)
-            (changes.changed_kpis if key in stored.kpis else changes.new_kpis).append(row)
-            stored.kpis[key] = digest
-            counts.kpis_written += 1
+        digest = kpi_digest(values)
+        stored_digest = digests.get(key, _NO_ROW)
+        if stored_digest != digest:
+            row = KpiRow(record_type, record_id, values, digest)
+            (changes.new_kpis if stored_digest is _NO_ROW else changes.changed_kpis).append(row)
+            digests[key] = digest
             touched = True
-        if stored.snapshots.get(key) != result.health:
-            snapshots = (
-                changes.changed_snapshots if key in stored.snapshots else changes.new_snapshots
-            )
-            snapshots.append(result)
-            stored.snapshots[key] = result.health
-            counts.snapshots_written += 1
+        stored_health = snapshots.get(key, _NO_ROW)
+        if stored_health != health:
+            is_new = stored_health is _NO_ROW
+            (changes.new_snapshots if is_new else changes.changed_snapshots).append(result)
+            snapshots[key] = health
             touched = True
-        counts.unchanged += not touched
+        unchanged += not touched
+    counts.records_updated += sum(len(rows) for rows in changes.health.values())
+    counts.kpis_written += len(changes.new_kpis) + len(changes.changed_kpis)
+    counts.snapshots_written += len(changes.new_snapshots) + len(changes.changed_snapshots)
+    counts.unchanged += unchanged
     changes.write(session, now)
+
+
+_NO_ROW: Any = object()  # a key the stored state has no row for
 
 
 def write_back(
@@ -218,9 +221,19 @@ def write_back(
     counts = WritebackCounts()
     with session_scope(engine) as session:
         stored = load_stored_state(session=session, day=now.date())
-    for batch in chunks(results, batch_size):
+        postgres = is_postgres(session)
+
+    def write(batch: list[RecordResult]) -> None:
         with session_scope(engine) as session:
             _write_batch(session, batch, stored, now, counts)
+
+    batches = chunks(results, batch_size)
+    if postgres:
+        # The server writes one batch while this process scores the next.
+        write_all_behind(write, batches)
+    else:
+        for batch in batches:  # SQLite writes in this process: nothing to overlap
+            write(batch)
     with session_scope(engine) as session:
         counts.snapshots_written += record_closes(session=session, day=now.date())
     return counts

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import typing
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -256,3 +257,43 @@ def test_a_kpi_that_may_be_missing_has_a_nullable_column() -> None:
         optional = type(None) in typing.get_args(hints[field.name])
         # The JSON lists (the weekly timeline, the top colleagues) are nullable in SQL only.
         assert column.nullable == optional or isinstance(column.type, sa.JSON), field.name
+
+
+# The scalars of a row are written from one JSON encoding of them all
+# (storage.kpi_rows._scalar_fields) unless a value would not read the same that way.
+AWKWARD_SCALARS: list[dict[str, Any]] = [
+    {"weakest_contact_id": "plain-id"},  # every value set, nothing awkward
+    {"weakest_contact_id": "a,b"},
+    {"weakest_contact_id": "null"},
+    {"weakest_contact_id": 'say "hi"'},
+    {"weakest_contact_id": "ünï € \u2028", "computation_accuracy": ""},
+    {"last_activity_kind": "null,null", "weakest_contact_id": None},
+    {"time_spent_by_team_minutes": float("inf"), "response_rate_by_us": float("-inf")},
+    {"avg_first_response_by_us_hours": 5e-324, "time_spent_by_customer_minutes": -0.0},
+]
+
+
+@pytest.mark.parametrize("overrides", AWKWARD_SCALARS, ids=lambda o: repr(o)[:40])
+def test_scalars_come_back_as_written_however_they_are_encoded(
+    engine: Engine, overrides: dict[str, Any]
+) -> None:
+    values = _full(**overrides)
+    f.contact(engine, PLAIN_ID, "b@x.example", "B")
+
+    write_back(engine, [RecordResult("contact", PLAIN_ID, (71, 0, 1), values)], now=f.NOW)
+
+    row = _stored(engine)[PLAIN_ID]
+    assert {name: row[name] for name in KPI_VALUES} == _plain(values)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_nan_is_written_as_nan_not_as_null(engine: Engine) -> None:
+    """JSON has no NaN (msgspec writes null): such a row is formatted value by value.
+    PostgreSQL only: SQLite stores a NaN as NULL whatever is sent."""
+    values = _full(avg_first_response_by_us_hours=float("nan"))
+    f.contact(engine, PLAIN_ID, "b@x.example", "B")
+
+    write_back(engine, [RecordResult("contact", PLAIN_ID, (71, 0, 1), values)], now=f.NOW)
+
+    stored = _stored(engine)[PLAIN_ID]["avg_first_response_by_us_hours"]
+    assert stored is not None and math.isnan(stored)

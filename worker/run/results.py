@@ -5,12 +5,15 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import msgspec
+
 from scoring.model import (
     Factor,
     Kpis,
     RecordHealth,
     RecordType,
     Trend,
+    WeakestContact,
     WeekCounts,
 )
 from storage.kpi_rows import EMPTY_LIST, JsonColumn, KpiValues
@@ -87,72 +90,90 @@ def _most_contacted(most_contacted: tuple[tuple[str, int], ...]) -> JsonColumn:
     )
 
 
+class _FactorJson(msgspec.Struct):
+    """One factor as its JSON object: msgspec encodes a Struct's fields in order, so
+    the text is the one a dict of the same keys gave, built without the dict."""
+
+    name: str
+    value: float
+    weight: float
+    points: float
+    detail: str
+
+
+_encode = msgspec.json.Encoder().encode
+
+
 def _factors(factors: tuple[Factor, ...]) -> JsonColumn:
+    """Factors are a record's own (their values are hardly ever shared): encoded
+    straight to JSON text, the value decoded only if SQLite asks for it."""
     if not factors:
         return EMPTY_LIST
-    return JsonColumn(
-        [
-            {
-                "name": f.name,
-                "value": round(f.value, 4),
-                "weight": f.weight,
-                "points": round(f.points, 2),
-                "detail": f.detail,
-            }
-            for f in factors
-        ]
-    )
+    rounded = [
+        _FactorJson(f.name, round(f.value, 4), f.weight, round(f.points, 2), f.detail)
+        for f in factors
+    ]
+    return JsonColumn.encoded(_encode(rounded).decode())
+
+
+def _weakest(weakest: WeakestContact | None) -> tuple[Any, ...]:
+    """A deal's or account's weakest key contact: id, role, score, since."""
+    if weakest is None:
+        return _NO_WEAKEST
+    return (weakest.person.id, weakest.role.value, weakest.score, weakest.since)
+
+
+_NO_WEAKEST = (None, None, None, None)
 
 
 def kpi_values(health: RecordHealth) -> KpiValues:
+    """Every relationship_kpi value of one record, in column order (positional: built
+    tens of thousands of times a run)."""
     kpis: Kpis = health.kpis
-    weakest = health.weakest  # a deal's or account's weakest key contact; None elsewhere
+    state = health.state
     return KpiValues(
-        emails_sent=kpis.emails_sent,
-        emails_received=kpis.emails_received,
-        meetings_sent=kpis.meetings_sent,
-        meetings_received=kpis.meetings_received,
-        phone_calls_made=kpis.phone_calls_made,
-        phone_calls_received=kpis.phone_calls_received,
-        replies_by_us=kpis.replies_by_us,
-        replies_by_them=kpis.replies_by_them,
-        time_spent_by_team_minutes=kpis.time_spent_by_team_minutes,
-        time_spent_by_customer_minutes=kpis.time_spent_by_customer_minutes,
-        avg_first_response_by_us_hours=kpis.avg_first_response_by_us_hours,
-        avg_first_response_by_them_hours=kpis.avg_first_response_by_them_hours,
-        response_rate_by_us=kpis.response_rate_by_us,
-        response_rate_by_them=kpis.response_rate_by_them,
-        last_activity_at=kpis.last_activity_at,
-        last_activity_kind=kpis.last_activity_kind,
-        last_activity_direction=kpis.last_activity_direction,
-        next_activity_at=kpis.next_activity_at,
-        next_activity_kind=kpis.next_activity_kind,
-        email_opens=kpis.email_opens,
-        email_clicks=kpis.email_clicks,
-        weekly=_TIMELINES.column(kpis.weekly),
-        most_contacted=_most_contacted(kpis.most_contacted),
-        computation_accuracy=kpis.computation_accuracy,
-        health_score=health.score,
-        health_state=None if health.state is None else int(health.state),
-        health_trend=int(health.trend),
-        factors=_factors(health.factors),
-        reasons=_reasons(health.reasons),
-        weakest_contact_id=None if weakest is None else weakest.person.id,
-        weakest_contact_role=None if weakest is None else weakest.role.value,
-        weakest_contact_score=None if weakest is None else weakest.score,
-        weakest_contact_since=None if weakest is None else weakest.since,
+        kpis.emails_sent,
+        kpis.emails_received,
+        kpis.meetings_sent,
+        kpis.meetings_received,
+        kpis.phone_calls_made,
+        kpis.phone_calls_received,
+        kpis.replies_by_us,
+        kpis.replies_by_them,
+        kpis.time_spent_by_team_minutes,
+        kpis.time_spent_by_customer_minutes,
+        kpis.avg_first_response_by_us_hours,
+        kpis.avg_first_response_by_them_hours,
+        kpis.response_rate_by_us,
+        kpis.response_rate_by_them,
+        kpis.last_activity_at,
+        kpis.last_activity_kind,
+        kpis.last_activity_direction,
+        kpis.next_activity_at,
+        kpis.next_activity_kind,
+        kpis.email_opens,
+        kpis.email_clicks,
+        _TIMELINES.column(kpis.weekly),
+        _most_contacted(kpis.most_contacted),
+        kpis.computation_accuracy,
+        health.score,
+        None if state is None else int(state),
+        int(health.trend),
+        _factors(health.factors),
+        _reasons(health.reasons),
+        *_weakest(health.weakest),
     )
+
+
+_HIDDEN: Health = (None, None, int(Trend.NOT_APPLICABLE))
 
 
 def to_result(health: RecordHealth, *, show_health: bool) -> RecordResult:
+    state = health.state
     shown: Health = (
-        (health.score, None if health.state is None else int(health.state), int(health.trend))
+        (health.score, None if state is None else int(state), int(health.trend))
         if show_health
-        else (None, None, int(Trend.NOT_APPLICABLE))
+        else _HIDDEN
     )
-    return RecordResult(
-        record_type=_TYPE_NAMES[health.record.type],
-        record_id=health.record.id,
-        health=shown,
-        kpi=kpi_values(health),
-    )
+    record = health.record
+    return RecordResult(_TYPE_NAMES[record.type], record.id, shown, kpi_values(health))
