@@ -287,6 +287,47 @@ def test_scenario_histories_score_the_same(
     assert any(health.reasons for health in expected)
 
 
+def _several_people_waiting() -> list[Interaction]:
+    """Three people of one account and deal write to us in turn over the last weeks;
+    we answer only Lee, once, in the middle. Before that, Dana and Kim declined or
+    ignored our invitations, each in turn."""
+    book = [
+        interaction
+        for person in (f.DANA, f.LEE, f.KIM)
+        for interaction in f.two_way_history(person, weeks=8, end=f.days_ago(60), prefix="old")
+    ]
+    for day, answers in enumerate(
+        [
+            {f.DANA: Response.DECLINED, f.KIM: None},
+            {f.DANA: Response.ACCEPTED, f.KIM: Response.DECLINED},
+            {f.KIM: Response.NONE, f.DANA: Response.NONE},
+            {f.DANA: Response.DECLINED, f.KIM: Response.ACCEPTED},
+        ],
+    ):
+        book.append(f.meeting(f.days_ago(32 + 3 * day), attendees=answers))
+    for day, person in enumerate([f.KIM, f.DANA, f.LEE, f.KIM, f.DANA, f.LEE, f.KIM], start=1):
+        book.append(f.email(f.days_ago(3 * day), inbound=True, contacts=(person,)))
+    book.append(f.email(f.days_ago(10), contacts=(f.LEE,)))
+    return book
+
+
+@pytest.mark.parametrize("now", [f.NOW, f.days_ago(12)], ids=["now", "before"])
+def test_several_people_awaiting_our_reply_or_skipping_meetings_score_the_same(
+    now: datetime,
+) -> None:
+    """Their emails awaiting our reply and their answers to our invitations are
+    found per (record, person) for every record at once: one account's people
+    interleave in time, which a record of one person never shows."""
+    records = [f.contact_scope(person) for person in (f.DANA, f.LEE, f.KIM)] + ROLLED
+
+    expected = reference(_several_people_waiting(), records, ScoringSettings(), now, f.NAMES)
+    actual = columnar(_several_people_waiting(), records, ScoringSettings(), now, f.NAMES)
+
+    assert all_differences(expected, actual) == {}
+    deal = expected[3]
+    assert sum("awaiting our reply" in reason for reason in deal.reasons) == 2
+
+
 def test_a_record_reaching_a_broken_interaction_fails_alone_as_in_the_reference() -> None:
     naive = f.email(datetime(2026, 11, 1), contacts=(f.LEE,))  # noqa: DTZ001
     book = [*f.two_way_history(f.DANA), naive]
