@@ -296,14 +296,13 @@ def _several_people_waiting() -> list[Interaction]:
         for person in (f.DANA, f.LEE, f.KIM)
         for interaction in f.two_way_history(person, weeks=8, end=f.days_ago(60), prefix="old")
     ]
-    for day, answers in enumerate(
-        [
-            {f.DANA: Response.DECLINED, f.KIM: None},
-            {f.DANA: Response.ACCEPTED, f.KIM: Response.DECLINED},
-            {f.KIM: Response.NONE, f.DANA: Response.NONE},
-            {f.DANA: Response.DECLINED, f.KIM: Response.ACCEPTED},
-        ],
-    ):
+    invitations: list[dict[RecordRef, Response | None]] = [
+        {f.DANA: Response.DECLINED, f.KIM: None},
+        {f.DANA: Response.ACCEPTED, f.KIM: Response.DECLINED},
+        {f.KIM: Response.NONE, f.DANA: Response.NONE},
+        {f.DANA: Response.DECLINED, f.KIM: Response.ACCEPTED},
+    ]
+    for day, answers in enumerate(invitations):
         book.append(f.meeting(f.days_ago(32 + 3 * day), attendees=answers))
     for day, person in enumerate([f.KIM, f.DANA, f.LEE, f.KIM, f.DANA, f.LEE, f.KIM], start=1):
         book.append(f.email(f.days_ago(3 * day), inbound=True, contacts=(person,)))
