@@ -11,8 +11,8 @@ interactions, their parties and the digests.
 PostgreSQL runs a statement in one backend, on one core. So the activities
 are split in SHARES by their id, and each share is derived at the same time
 on a connection of its own: the caller's transaction derives and inserts
-share 0, a helper connection (a read-only transaction of its own, whose
-temporary tables vanish with it) derives the others, whose rows are then
+share 0, a helper connection (a transaction of its own that writes only
+temporary tables, gone with it) derives the others, whose rows are then
 streamed into the caller's transaction with binary COPY. Everything written
 belongs to the caller's transaction: a failure anywhere writes nothing.
 

@@ -34,7 +34,8 @@ from storage.rapport_tables import CrmActivityDigest
 from storage.raw_rows import raw_rows
 from storage.types import core_table
 
-RULES_VERSION = 3  # 2: bounds on times, durations and engagement counts; 3: MD5 of a text
+RULES_VERSION = 4  # 2: bounds on times, durations and engagement counts; 3: MD5 of a text;
+# 4: Exchange's coverage enters every digest as its own MD5, not as its text (below)
 # (A person twice in one role made one party row without a bump: before, such an activity
 # failed the whole run, so no stored digest or interaction can hold the old result.)
 DIGEST = core_table(CrmActivityDigest)
@@ -139,11 +140,16 @@ def _party_id(party: Any) -> Any:
 
 
 def digest_context(covered: Mapping[str, datetime]) -> str:
-    """What every digest of a pass starts with: the rules' version, Exchange's coverage."""
-    coverage = sorted(covered.items())
-    return f"v{RULES_VERSION}" + "".join(
-        digest_field(user) + digest_field(since) for user, since in coverage
+    """What every digest of a pass starts with: the rules' version, Exchange's coverage.
+
+    The coverage goes in as the MD5 of its text (~60 bytes a mailbox): copied as
+    text into every activity's, 500 covered mailboxes made each digest cost
+    ~120 us in Python and ~30 us in SQL instead of ~1.
+    """
+    coverage = "".join(
+        digest_field(user) + digest_field(since) for user, since in sorted(covered.items())
     )
+    return f"v{RULES_VERSION}c" + hashlib.md5(coverage.encode(), usedforsecurity=False).hexdigest()
 
 
 def context_fingerprint(
