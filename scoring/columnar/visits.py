@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scoring.columnar.columns import Bools, InteractionColumns, Ints
-from scoring.model import RecordScope, Response, Role
+from scoring.model import Party, RecordScope, Response, Role
 
 _FROM, _ORGANIZER, _DECLINED = Role.FROM, Role.ORGANIZER, Response.DECLINED
 
@@ -81,36 +81,52 @@ class SetTables:
 def set_tables(columns: InteractionColumns) -> SetTables:
     from scoring.columnar.columns import RESPONSE_CODES, ROLE_CODES
 
-    sets, code = columns.sets, columns.refs.code
+    sets, refs = columns.sets, columns.refs
     ids = sorted({party.ref.id for internal in sets.internal for party in internal})
     user_codes = {user: index for index, user in enumerate(ids)}
+    # What each distinct party reads as, worked out once: the book's party sets
+    # repeat the same people in different company.
+    party_codes: dict[Party, tuple[int, int, int, bool]] = {}
     ext_ptr, ext_person = [0], []
     party_ptr, party_person, party_role, party_response = [0], [], [], []
     author, user_ptr, user, present, all_declined = [], [0], [], [], []
     # The empty set, last: what an interaction without parties reads (SetTables.of).
     for internal, external in zip([*sets.internal, ()], [*sets.external, ()], strict=True):
-        people = list(dict.fromkeys(code(party.ref) for party in external))
-        ext_person += people
-        ext_ptr.append(len(ext_person))
         writer = -1
+        declined = bool(external)
+        people = []
         for party in external:
-            party_person.append(code(party.ref))
-            party_role.append(ROLE_CODES[party.role])
-            party_response.append(RESPONSE_CODES[party.response])
-            if writer < 0 and (party.role == _FROM or party.role == _ORGANIZER):
-                writer = code(party.ref)
+            found = party_codes.get(party)
+            if found is None:
+                found = party_codes[party] = (
+                    refs.code(party.ref),
+                    ROLE_CODES[party.role],
+                    RESPONSE_CODES[party.response],
+                    party.role == _FROM or party.role == _ORGANIZER,
+                )
+            person, role, response, writes = found
+            people.append(person)
+            party_person.append(person)
+            party_role.append(role)
+            party_response.append(response)
+            if writer < 0 and writes:
+                writer = person
+            declined = declined and party.response == _DECLINED
+        ext_person += people if len(people) == 1 else dict.fromkeys(people)
+        ext_ptr.append(len(ext_person))
         party_ptr.append(len(party_person))
         author.append(writer)
-        colleagues = sorted({party.ref.id for party in internal})
-        user += [user_codes[c] for c in colleagues]
-        user_ptr.append(len(user))
         if len(internal) == 1:
+            user.append(user_codes[internal[0].ref.id])
             present.append(0 if internal[0].response == _DECLINED else 1)
-        elif internal:
-            present.append(len({p.ref.id for p in internal if p.response != _DECLINED}))
         else:
-            present.append(1)  # someone of ours logged it
-        all_declined.append(bool(external) and all(p.response == _DECLINED for p in external))
+            user += [user_codes[c] for c in sorted({party.ref.id for party in internal})]
+            if internal:
+                present.append(len({p.ref.id for p in internal if p.response != _DECLINED}))
+            else:
+                present.append(1)  # someone of ours logged it
+        user_ptr.append(len(user))
+        all_declined.append(declined)
 
     def ints(values: list[int]) -> Ints:
         return np.array(values, dtype=np.int64)
