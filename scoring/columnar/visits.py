@@ -87,7 +87,7 @@ def set_tables(columns: InteractionColumns) -> SetTables:
     # What each distinct party reads as, worked out once: the book's party sets
     # repeat the same people in different company.
     party_codes: dict[Party, tuple[int, int, int, bool]] = {}
-    ext_ptr, ext_person = [0], []
+    ext_ptr, ext_person = [0], list[int]()
     party_ptr, party_person, party_role, party_response = [0], [], [], []
     author, user_ptr, user, present, all_declined = [], [0], [], [], []
     # The empty set, last: what an interaction without parties reads (SetTables.of).
