@@ -419,9 +419,9 @@ class Puller:
     def _write_parties(self, session: Session, page: Page, result: TablePull) -> None:
         """Each party the page names leaves the map; those that take part in the
         conversation and name a user, contact or lead Rapport knows (by record, else by
-        address) go in. Called for every party of every pull: the matching is inlined."""
+        address, as the CRM ingest matches a party: storage.directory) go in."""
         assert self.directory is not None
-        by_address, known = self.directory.by_address, self.directory.known
+        match_record, match_address = self.directory.match_record, self.directory.match_address
         kept: list[tuple[str | None, ...]] = []
         named = list(page.deleted)
         for row in page.rows:
@@ -444,13 +444,8 @@ class Puller:
             if found is None:
                 continue
             address = found.address  # stripped
-            addressed = by_address.get(address.lower()) if address else None
-            record: tuple[str, str] | None = None
-            if found.party_type and found.party_record:
-                record = (found.party_type, found.party_record)
-                if record not in known:
-                    record = None
-            matched = record or addressed
+            addressed = match_address(address)
+            matched = match_record(found.party_type, found.party_record) or addressed
             if matched is None:
                 if address and "@" in address:
                     self.report.addresses_not_kept += 1
