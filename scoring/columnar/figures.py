@@ -13,6 +13,8 @@ import numpy as np
 from scoring.columnar.columns import Floats, InteractionColumns, Ints
 from scoring.columnar.readings import Readings, read_all
 from scoring.columnar.tally import BookTally
+from scoring.explain import Points
+from scoring.factors import FACTOR_WEIGHTS
 from scoring.model import Party, ScoringSettings
 from scoring.prepared import ScoringTime
 
@@ -82,6 +84,7 @@ class GroupFigures:
             )
         )
         self.engagement = _engagement_inputs(book, self.read_now.answered)
+        self.points = factor_points(self.read_now)
 
     def last_engaged_parties(self, index: int) -> tuple[Party, ...]:
         """The external parties of the interaction the record's people last took part in."""
@@ -104,6 +107,21 @@ def _engagement_inputs(book: BookTally, answered: Floats) -> list[tuple[float, .
             strict=True,
         )
     )
+
+
+def factor_points(read: Readings) -> list[Points]:
+    """explain.factor_points of every record's factors now: (lost, earned) per factor,
+    the same float operations in the same order, over arrays."""
+    parts = []
+    for weight, value in zip(
+        FACTOR_WEIGHTS,
+        (read.recency, read.frequency, read.engagement, read.activity_mix),
+        strict=True,
+    ):
+        earned = 100 * weight * value
+        lost = 100 * weight - earned
+        parts.append(zip(lost.tolist(), earned.tolist(), strict=True))
+    return [tuple.__new__(Points, factors) for factors in zip(*parts, strict=True)]
 
 
 def readings_lists(read: Readings) -> tuple[list[float], ...]:

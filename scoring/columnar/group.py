@@ -102,6 +102,7 @@ class GroupScorer:
             columns,
         )
         self.views: PersonViews = self.people.views(self.names)
+        self.rolled_up = [is_rolled_up(scope) for scope in scopes]
 
     def score(self, index: int, scope: RecordScope) -> RecordHealth:
         broken = self.broken.get(index)
@@ -118,7 +119,7 @@ class GroupScorer:
         values = tuple.__new__(FactorValues, self.values_now[index])
         factors, reasons = self.reasons.explain(index, scope, values)
         score = self.score_now[index]
-        if is_rolled_up(scope):
+        if self.rolled_up[index]:
             return rolled_up_health(
                 scope,
                 Reading(score, STATES[state], values),

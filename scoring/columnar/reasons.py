@@ -20,7 +20,6 @@ from scoring.explain import (
     awaiting_reasons,
     engagement_text,
     explained,
-    factor_points,
     frequency_explained,
     recency_explained,
     reply_speed,
@@ -74,7 +73,7 @@ class Reasons:
         self, index: int, scope: RecordScope, values: FactorValues
     ) -> tuple[tuple[Factor, ...], tuple[str, ...]]:
         figures, frequency = self.figures, self.frequency
-        points = factor_points(values)
+        points = figures.points[index]
         last_ts = figures.last_engaged[index]
         engaged = None
         if last_ts is not None:
