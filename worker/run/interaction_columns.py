@@ -20,20 +20,18 @@ interaction whose packed text does not spell out its `party_count` parties
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from sqlalchemy.engine import Engine
 
 from scoring.columnar.columns import (
     DIRECTION_NAMES,
     KIND_NAMES,
+    Codes,
     ColumnsBuilder,
     InteractionColumns,
-    Ints,
     micros,
 )
 from scoring.model import RecordRef
@@ -113,58 +111,64 @@ def _copy_into(
     builder: ColumnsBuilder, decoder: _Parties, raw: Any, where: str, chunk: int
 ) -> None:
     """The rows as a binary COPY stream, parsed a block at a time (interaction_copy);
-    the texts are coded by block, then numbered for the book once it is read
-    (text_codes): only the book's distinct values are decoded, each once."""
-    texts = _BookTexts()
-    blocks: list[_CopiedBlock] = []
+    each text coded for the book as its block is read (text_codes), and only the
+    values new to the book decoded, once each."""
+    texts = _CopiedTexts(builder, decoder)
     cursor = raw.cursor()
     with cursor.copy(COPY_QUERY.format(where=where)) as copy:
         for block in copy_blocks(lambda: copy.read() or None, chunk):
-            blocks.append(_copied(decoder, block, texts))
+            _add_block(builder, decoder, block, texts)
     cursor.close()
-    threads, conversations = texts.conversation.finish()
-    builder.conversation_texts = np.array(conversations, dtype=np.bytes_)
-    about, links = texts.regarding.finish()
-    # NULL rows are coded -1 already; every other link has its two halves (COPY_QUERY).
-    regarding = np.array(
-        [builder.regarding(*link.decode().split(LINK_SEPARATOR, 1)) for link in links] + [-1],
-        dtype=np.int64,
-    )
-    sets, packed = texts.parties.finish()
-    decoded = decoder.all_codes([text.decode() for text in packed])
-    set_code = np.array([*(code for code, _ in decoded), -1], dtype=np.int64)
-    spelt = np.array([*(count for _, count in decoded), -1], dtype=np.int64)
-    del decoded, packed, conversations, links
-    while blocks:
-        copied = blocks.pop(0)  # each block's provisional codes dropped once recoded
-        columns = copied.columns
-        columns["conversation"] = threads(columns["conversation"])
-        columns["regarding"] = regarding[about(columns["regarding"])]
-        party_text = sets(columns["party_set"])
-        party_set = set_code[party_text]  # -1 (NULL) reads the last entry: -1
+    builder.conversation_texts = np.array(texts.conversations, dtype=np.bytes_)
+
+
+class _CopiedTexts:
+    """The copy's texts that repeat, coded over the whole book, and what each code is:
+    a conversation's text, a regarding link's record, a packed text's party set."""
+
+    def __init__(self, builder: ColumnsBuilder, decoder: _Parties) -> None:
+        self.builder, self.decoder = builder, decoder
+        self.conversation, self.regarding, self.parties = BookTexts(), BookTexts(), BookTexts()
+        self.conversations: list[bytes] = []
+        self.refs = np.zeros(0, dtype=np.int32)  # regarding code -> ref code
+        self.sets = np.zeros(0, dtype=np.int32)  # packed text code -> set code (-1: unread)
+        self.spelt = np.zeros(0, dtype=np.int32)  # packed text code -> parties it spells
+
+    def conversation_codes(self, block: Block) -> Codes:
+        codes, new = self.conversation.codes(block.conversation)
+        self.conversations += new
+        return codes
+
+    def regarding_codes(self, block: Block) -> Codes:
+        codes, new = self.regarding.codes(block.regarding)
+        regarding = self.builder.regarding
+        # Every link has its two halves (COPY_QUERY sends NULL otherwise).
+        refs = [regarding(*link.decode().split(LINK_SEPARATOR, 1)) for link in new]
+        self.refs = np.concatenate([self.refs, np.array(refs, dtype=np.int32)])
+        return _looked_up(self.refs, codes)
+
+    def party_sets(self, block: Block, counts: Codes) -> Codes:
+        codes, new = self.parties.codes(block.parties)
+        decoded = self.decoder.all_codes([text.decode() for text in new])
+        self.sets = np.concatenate([self.sets, np.array([c for c, _ in decoded], np.int32)])
+        self.spelt = np.concatenate([self.spelt, np.array([n for _, n in decoded], np.int32)])
+        party_set = _looked_up(self.sets, codes)
         # A packed text that does not spell out the row's party count: only an id
         # holding the separator characters gets here; its party rows say who took part.
-        for row in np.flatnonzero((party_text >= 0) & (spelt[party_text] != copied.counts)):
-            party_set[row] = decoder.from_key(bytes(columns["keys"][row]).decode())
-        columns["party_set"] = party_set
-        builder.add_arrays(**columns)
+        for row in np.flatnonzero((codes >= 0) & (_looked_up(self.spelt, codes) != counts)):
+            party_set[row] = self.decoder.from_key(bytes(block.keys[row]).decode())
+        return party_set
 
 
-class _BookTexts:
-    """The three texts of the copy that repeat, each coded over the whole book."""
-
-    def __init__(self) -> None:
-        self.conversation, self.regarding, self.parties = BookTexts(), BookTexts(), BookTexts()
-
-
-@dataclass
-class _CopiedBlock:
-    columns: dict[str, npt.NDArray[Any]]  # add_arrays's, texts as provisional codes
-    counts: Ints  # each row's party count, for the packed texts' check
+def _looked_up(table: Codes, codes: Codes) -> Codes:
+    """table[code] for each code, -1 where the code is -1 (NULL)."""
+    found: Codes = np.where(codes >= 0, table[np.maximum(codes, 0)] if len(table) else -1, -1)
+    return found.astype(np.int32)
 
 
-def _copied(decoder: _Parties, block: Block, texts: _BookTexts) -> _CopiedBlock:
-    """A block's columns, its texts as provisional codes (BookTexts)."""
+def _add_block(
+    builder: ColumnsBuilder, decoder: _Parties, block: Block, texts: _CopiedTexts
+) -> None:
     fixed = block.fixed
     kind, inbound = fixed["kind"].astype(np.int8), fixed["inbound"]
     if (kind < 0).any():
@@ -175,20 +179,19 @@ def _copied(decoder: _Parties, block: Block, texts: _BookTexts) -> _CopiedBlock:
         raise ValueError(
             f"interaction direction must be one of {', '.join(DIRECTION_NAMES)}, got {bad!r}"
         )
-    columns = {
-        "keys": block.keys,
-        "kind": kind,
-        "inbound": inbound == 1,
-        "ts_us": fixed["ts_us"].astype(np.int64) + POSTGRES_EPOCH_US,
-        "duration": fixed["duration"].astype(np.float64),
-        "conversation": texts.conversation.codes(block.conversation),
-        "regarding": texts.regarding.codes(block.regarding),
-        "planned": fixed["planned"].astype(np.bool_),
-        "opens": fixed["opens"].astype(np.int32),
-        "clicks": fixed["clicks"].astype(np.int32),
-        "party_set": texts.parties.codes(block.parties),
-    }
-    return _CopiedBlock(columns, fixed["party_count"].astype(np.int64))
+    builder.add_arrays(
+        keys=block.keys,
+        kind=kind,
+        inbound=inbound == 1,
+        ts_us=fixed["ts_us"].astype(np.int64) + POSTGRES_EPOCH_US,
+        duration=fixed["duration"].astype(np.float64),
+        conversation=texts.conversation_codes(block),
+        regarding=texts.regarding_codes(block),
+        planned=fixed["planned"].astype(np.bool_),
+        opens=fixed["opens"].astype(np.int32),
+        clicks=fixed["clicks"].astype(np.int32),
+        party_set=texts.party_sets(block, fixed["party_count"].astype(np.int32)),
+    )
 
 
 def _refs_table(raw: Any, refs: Collection[RecordRef], postgres: bool) -> str:

@@ -50,6 +50,7 @@ class PartyTexts:
         self._numbers: dict[str, int] = {}  # packed party -> its number
         self.parties: list[Party | None] = []  # by number; None: does not read as a party
         self._internal: list[bool] = []  # by number
+        self._order: list[tuple[RecordRef, Role, str] | None] = []  # party_order, by number
 
     def sides(self, text: str) -> tuple[Sides, int] | None:
         """One text's (sides, parties it spells out); None when a piece of it does not
@@ -76,7 +77,7 @@ class PartyTexts:
         numbers = np.array([number(piece) for pieces in split for piece in pieces], np.int64)
         del split
         parties, internal = self.parties, np.array(self._internal, dtype=np.bool_)
-        rank = self._ranks()
+        rank = self._ranks(numbers)
         owner = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
         broken = np.bincount(owner[rank[numbers] < 0], minlength=len(texts)) > 0
         # Each text's internal parties, then its external ones, each side in order.
@@ -96,12 +97,16 @@ class PartyTexts:
             )
         ]
 
-    def _ranks(self) -> np.ndarray[Any, np.dtype[np.int64]]:
-        """Each known party's place in party_order (-1: does not read as a party)."""
-        known = [k for k, party in enumerate(self.parties) if party is not None]
-        known.sort(key=lambda k: party_order(self.parties[k]))  # type: ignore[arg-type]
+    def _ranks(
+        self, numbers: np.ndarray[Any, np.dtype[np.int64]]
+    ) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """The place in party_order of each party among `numbers` (-1: does not read as a
+        party), by number."""
+        keys = self._order
+        among = [k for k in np.unique(numbers).tolist() if keys[k] is not None]
+        among.sort(key=keys.__getitem__)
         rank = np.full(len(self.parties), -1, dtype=np.int64)
-        rank[np.array(known, dtype=np.int64)] = np.arange(len(known), dtype=np.int64)
+        rank[np.array(among, dtype=np.int64)] = np.arange(len(among), dtype=np.int64)
         return rank
 
     def _number(self, piece: str) -> int:
@@ -110,6 +115,7 @@ class PartyTexts:
             found = self._numbers[piece] = len(self.parties)
             decoded = self._piece(piece)
             self.parties.append(None if decoded is None else decoded[1])
+            self._order.append(None if decoded is None else party_order(decoded[1]))
             self._internal.append(decoded is not None and decoded[0])
         return found
 

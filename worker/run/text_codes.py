@@ -3,17 +3,20 @@
 A million interactions name a few hundred thousand conversations and a few
 ten thousand party sets. Interning them value by value in Python (a dictionary
 lookup per distinct value per block) was most of the read's own time, so here
-no value becomes a Python object while the book is read: each block's texts
-arrive as a byte matrix (one row per value, NUL-padded to a multiple of 8 bytes;
-PostgreSQL text holds no NUL), their distinct rows are found by a 64-bit hash and
-one integer sort (checked row by row; a collision falls back to sorting the rows
-themselves), and each row gets a provisional code. When the read ends,
-`BookTexts.finish` finds the distinct values of all the blocks' distinct values
-the same way: only the book's distinct values become Python objects, once.
+no value becomes a Python object but the first time the book meets it: each
+block's texts arrive as a byte matrix (one row per value, NUL-padded to a
+multiple of 8 bytes; PostgreSQL text holds no NUL); the block's distinct rows
+are found by a 64-bit hash of each value's own bytes and one integer sort, and
+looked up among the values the book has met so far by the same hash (a sorted
+array, searchsorted). Every match is checked byte for byte: two values sharing
+a hash in one block are told apart by sorting the rows themselves, and across
+blocks the book's values are then looked up by value from that block on.
+Only the values new to the book come out as bytes, in the order of their codes.
 
 A text longer than LONG_BYTES (a meeting with dozens of attendees) is rare and
 is interned by a dictionary instead, so that one long value never widens a
-whole block's matrix.
+whole block's matrix. Memory: the book's distinct values once (not each
+block's), a few MB at 1M interactions.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 Ints = npt.NDArray[np.int64]
+Codes = npt.NDArray[np.int32]
+Digests = npt.NDArray[np.uint64]
 Matrix = npt.NDArray[np.uint8]  # rows x width, width a multiple of 8
 
 LONG_BYTES = 256
@@ -42,30 +47,39 @@ class Text:
     rows: int
     short: Ints  # the rows whose value is a row of `matrix`, in order
     matrix: Matrix
+    lengths: Ints  # of the values in `matrix`
     long: Ints  # the rows whose value is longer than LONG_BYTES
     long_values: list[bytes]
 
 
-def distinct_rows(matrix: Matrix) -> tuple[Ints, Ints]:
-    """(a row of each distinct value, each row's value number), values numbered in
-    the order of their hashes."""
+def distinct_rows(matrix: Matrix, lengths: Ints) -> tuple[Ints, Ints, Digests]:
+    """(a row of each distinct value, each row's value number, each value's hash)."""
     if len(matrix) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    lanes = matrix.view(np.uint64)
-    digest = np.zeros(len(matrix), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for lane in range(lanes.shape[1]):
-            digest ^= lanes[:, lane]
-            digest *= _MIXERS[lane % len(_MIXERS)]
-            digest ^= digest >> np.uint64(29)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    digest = _digests(matrix, lengths)
     first, inverse = _groups(digest)
+    lanes = matrix.view(np.uint64)
     if not (lanes == lanes[first][inverse]).all():
         strings = matrix.view(f"S{matrix.shape[1]}").ravel()
         _values, first, inverse = np.unique(strings, return_index=True, return_inverse=True)
-    return first.astype(np.int64), inverse.astype(np.int64).ravel()
+    return first.astype(np.int64), inverse.astype(np.int64).ravel(), digest[first]
 
 
-def _groups(values: npt.NDArray[np.uint64]) -> tuple[Ints, Ints]:
+def _digests(matrix: Matrix, lengths: Ints) -> Digests:
+    """A 64-bit hash of each row's value: of its own 8-byte lanes only, so that a value
+    has one hash whatever the width of the matrix it came in."""
+    lanes = matrix.view(np.uint64)
+    used = (lengths + 7) // 8
+    digest = np.zeros(len(matrix), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for lane in range(lanes.shape[1]):
+            mixed = (digest ^ lanes[:, lane]) * _MIXERS[lane % len(_MIXERS)]
+            mixed ^= mixed >> np.uint64(29)
+            digest = np.where(lane < used, mixed, digest)
+    return digest
+
+
+def _groups(values: Digests) -> tuple[Ints, Ints]:
     """(a row of each distinct value, each row's group) by one sort (np.unique hashes
     in numpy 2.3+, several times slower here)."""
     order = np.argsort(values, kind="stable")
@@ -78,60 +92,81 @@ def _groups(values: npt.NDArray[np.uint64]) -> tuple[Ints, Ints]:
 
 
 class BookTexts:
-    """One text field over a whole read: each block's rows get provisional codes,
-    `finish` numbers the book's distinct values."""
+    """One text field over a whole read: each row gets the book's code of its value as
+    soon as its block is read (codes in the order values first appear)."""
 
     def __init__(self) -> None:
-        self._parts: list[Matrix] = []  # each block's distinct short values
-        self._short = 0  # provisional codes given to short values so far
-        self._long: dict[bytes, int] = {}  # long value -> its number among the long ones
+        self.count = 0  # codes given so far
+        # The short values known, by code (NUL-padded rows; a long value's row is empty),
+        # and their hashes sorted, with the code of each.
+        self._values = np.zeros((0, 8), dtype=np.uint8)
+        self._digests = np.zeros(0, dtype=np.uint64)
+        self._digest_codes = np.zeros(0, dtype=np.int64)
+        self._long: dict[bytes, int] = {}
+        self._by_value: dict[bytes, int] | None = None  # after a hash collision
 
-    def codes(self, text: Text) -> Ints:
-        """Each row's provisional code (-1: NULL): short values count up from 0 block
-        after block, long ones count down from -2."""
-        codes = np.full(text.rows, -1, dtype=np.int64)
-        first, inverse = distinct_rows(text.matrix)
-        codes[text.short] = inverse + self._short
-        self._parts.append(text.matrix[first])
-        self._short += len(first)
-        long = self._long
+    def codes(self, text: Text) -> tuple[Codes, list[bytes]]:
+        """Each row's code (-1: NULL), and the values new to the book, in code order."""
+        codes = np.full(text.rows, -1, dtype=np.int32)
+        first, inverse, digests = distinct_rows(text.matrix, text.lengths)
+        values = text.matrix[first]
+        known = self._known(values, digests)
+        new = np.flatnonzero(known < 0)
+        known[new] = np.arange(self.count, self.count + len(new))
+        self.count += len(new)
+        self._add(values[new], digests[new], known[new])
+        codes[text.short] = known[inverse]
+        added: list[bytes] = values[new].view(f"S{values.shape[1]}").ravel().tolist()
         for row, value in zip(text.long.tolist(), text.long_values, strict=True):
-            codes[row] = -2 - long.setdefault(value, len(long))
-        return codes
+            code = self._long.get(value)
+            if code is None:
+                code = self._long[value] = self.count
+                self.count += 1
+                added.append(value)
+            codes[row] = code
+        return codes, added
 
-    def finish(self) -> tuple[Recoding, list[bytes]]:
-        """(how provisional codes become the book's; the book's distinct values by code)."""
-        width = max((part.shape[1] for part in self._parts), default=8)
-        values = np.zeros((self._short, width), dtype=np.uint8)
-        at = 0
-        for part in self._parts:
-            values[at : at + len(part), : part.shape[1]] = part
-            at += len(part)
-        self._parts = []
-        first, inverse = distinct_rows(values)
-        distinct: list[bytes] = values[first].view(f"S{width}").ravel().tolist()
-        del values
-        long, self._long = list(self._long), {}
-        # Indexed by provisional code + len(long) + 1: the long values (numbered after
-        # the short ones) last first, NULL, then the short values.
-        short = len(first)
-        table = np.concatenate(
-            [
-                np.arange(short + len(long) - 1, short - 1, -1, dtype=np.int64),
-                np.array([-1], dtype=np.int64),
-                inverse,
-            ]
-        )
-        return Recoding(table, len(long) + 1), distinct + long
+    def _known(self, values: Matrix, digests: Digests) -> Ints:
+        """The code of each value, -1 for a value new to the book."""
+        if self._by_value is not None:
+            found = self._by_value.get
+            texts = values.view(f"S{values.shape[1]}").ravel().tolist()
+            return np.array([found(text, -1) for text in texts], dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._digests, digests), max(len(self._digests) - 1, 0))
+        hit = self._digests[at] == digests if len(self._digests) else np.zeros(len(digests), bool)
+        codes = np.where(hit, self._digest_codes[at] if len(self._digests) else 0, -1)
+        width = max(values.shape[1], self._values.shape[1])
+        matched = np.flatnonzero(hit)
+        if not (
+            _widened(values[matched], width) == _widened(self._values[codes[matched]], width)
+        ).all():
+            self._by_value = self._every_value()  # two values share a hash: look up by value
+            return self._known(values, digests)
+        return codes.astype(np.int64)
+
+    def _add(self, values: Matrix, digests: Digests, codes: Ints) -> None:
+        if self._by_value is not None:
+            texts = values.view(f"S{values.shape[1]}").ravel().tolist()
+            self._by_value.update(zip(texts, codes.tolist(), strict=True))
+        width = max(values.shape[1], self._values.shape[1])
+        # Long values' codes come between short ones: their rows stay empty.
+        grown = np.zeros((self.count, width), dtype=np.uint8)
+        grown[: len(self._values), : self._values.shape[1]] = self._values
+        grown[codes, : values.shape[1]] = values
+        self._values = grown
+        order = np.argsort(digests)
+        at = np.searchsorted(self._digests, digests[order])
+        self._digests = np.insert(self._digests, at, digests[order])
+        self._digest_codes = np.insert(self._digest_codes, at, codes[order])
+
+    def _every_value(self) -> dict[bytes, int]:
+        texts = self._values.view(f"S{self._values.shape[1]}").ravel().tolist()
+        return {text: code for code, text in enumerate(texts) if text}
 
 
-@dataclass
-class Recoding:
-    """Provisional codes (BookTexts.codes) -> the book's codes (-1: NULL)."""
-
-    table: Ints
-    shift: int
-
-    def __call__(self, codes: Ints) -> Ints:
-        recoded: Ints = self.table[codes + self.shift]
-        return recoded
+def _widened(rows: Matrix, width: int) -> Matrix:
+    if rows.shape[1] == width:
+        return rows
+    wide = np.zeros((len(rows), width), dtype=np.uint8)
+    wide[:, : rows.shape[1]] = rows
+    return wide

@@ -1,0 +1,66 @@
+"""The COPY read's texts get one code per distinct value of the whole book, whatever
+block, matrix width or hash they come with (worker.run.text_codes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from worker.run import text_codes
+from worker.run.text_codes import LONG_BYTES, BookTexts, Text
+
+
+def _text(values: list[bytes | None], width: int) -> Text:
+    """A block's text as interaction_copy makes it, its matrix `width` bytes wide."""
+    short = [row for row, value in enumerate(values) if value is not None]
+    short = [row for row in short if len(values[row] or b"") <= LONG_BYTES]
+    long = [row for row, value in enumerate(values) if value and len(value) > LONG_BYTES]
+    matrix = np.zeros((len(short), width), dtype=np.uint8)
+    for at, row in enumerate(short):
+        value = values[row] or b""
+        matrix[at, : len(value)] = np.frombuffer(value, dtype=np.uint8)
+    return Text(
+        len(values),
+        np.array(short, dtype=np.int64),
+        matrix,
+        np.array([len(values[row] or b"") for row in short], dtype=np.int64),
+        np.array(long, dtype=np.int64),
+        [values[row] or b"" for row in long],
+    )
+
+
+def _read(blocks: list[tuple[list[bytes | None], int]]) -> tuple[list[list[int]], list[bytes]]:
+    book = BookTexts()
+    codes, values = [], []
+    for block, width in blocks:
+        block_codes, new = book.codes(_text(block, width))
+        codes.append(block_codes.tolist())
+        values += new
+    return codes, values
+
+
+LONG = b"x" * (LONG_BYTES + 1)
+BLOCKS: list[tuple[list[bytes | None], int]] = [
+    ([b"cv-1", None, b"cv-2", b"cv-1", LONG], 8),
+    ([b"cv-2", b"a much longer conversation id", None, LONG, b"cv-1"], 32),
+    ([b"cv-1", b"cv-3"], 16),
+]
+
+
+def _check(codes: list[list[int]], values: list[bytes]) -> None:
+    for (block, _width), block_codes in zip(BLOCKS, codes, strict=True):
+        assert [None if code < 0 else values[code] for code in block_codes] == block
+    assert len(values) == len(set(values)) == 5
+
+
+def test_a_value_has_one_code_across_blocks_of_any_width() -> None:
+    _check(*_read(BLOCKS))
+
+
+def test_values_sharing_a_hash_still_get_one_code_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    def one_hash(matrix: text_codes.Matrix, lengths: text_codes.Ints) -> text_codes.Digests:
+        return np.zeros(len(matrix), dtype=np.uint64)
+
+    monkeypatch.setattr(text_codes, "_digests", one_hash)
+
+    _check(*_read(BLOCKS))
