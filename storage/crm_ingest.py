@@ -65,7 +65,6 @@ from storage.interaction_store import (
     INTERACTION,
     InteractionRecord,
     WriteCounts,
-    chunks,
     key_chunks,
     load_records,
     one_of,
@@ -125,9 +124,10 @@ class CrmIngestReport:
 def _seen_by_exchange(session: Session, keys: list[str]) -> set[str]:
     """Keys already present from Exchange: that source wins, the CRM copy is skipped."""
     seen: set[str] = set()
-    for batch in chunks(keys):
+    postgres = is_postgres(session)
+    for batch in key_chunks(postgres, keys):
         query = sa.select(INTERACTION.c.key).where(
-            INTERACTION.c.key.in_(batch), INTERACTION.c.source != "crm"
+            one_of(postgres, INTERACTION.c.key, batch), INTERACTION.c.source != "crm"
         )
         seen.update(session.scalars(query))
     return seen
