@@ -11,7 +11,11 @@ with the default RAPPORT_REGRADE_EVERY:
 (b) a tick after 1 % of the activities changed (half with one more email
     open, half moved an hour earlier), as a CRM's edits arrive;
 (c) a full regrade (`full=True`: every activity read, every record scored);
-(d) a bare read of the interaction rows scoring reads, for scale.
+(d) a bare read of the interaction rows scoring reads, for scale;
+(e) a tick after 1 % of the contacts changed (half renamed, half moved to
+    another account): logged by row (migration 0014), so the tick derives
+    again only the activities naming them and scores the records they feed
+    (it was a full CRM pass and a regrade).
 
 Each tick's detail line says how many records it scored from how many
 interactions (an incremental tick reads only those its records need) and
@@ -69,6 +73,31 @@ def change_activities(engine: Engine, share: float, *, seed: int) -> int:
         )
         cursor.executemany(
             f"UPDATE crm_activity SET {earlier} WHERE id = {mark}", [(i,) for i in moved]
+        )
+        raw.commit()
+    finally:
+        raw.close()
+    return len(chosen)
+
+
+def change_contacts(engine: Engine, share: float, *, seed: int) -> int:
+    """Rename half of `share` of the contacts, move the other half to another account."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SELECT id, account_id FROM contact ORDER BY id")
+        contacts = cursor.fetchall()
+        accounts = sorted({account for _, account in contacts if account})
+        draw = random.Random(seed)
+        chosen = draw.sample(contacts, max(1, int(len(contacts) * share)))
+        mark = "%s" if engine.dialect.name == "postgresql" else "?"
+        cursor.executemany(
+            f"UPDATE contact SET full_name = full_name || ' Jr' WHERE id = {mark}",
+            [(contact_id,) for contact_id, _ in chosen[::2]],
+        )
+        cursor.executemany(
+            f"UPDATE contact SET account_id = {mark} WHERE id = {mark}",
+            [(draw.choice(accounts), contact_id) for contact_id, _ in chosen[1::2]],
         )
         raw.commit()
     finally:
@@ -136,6 +165,10 @@ def _measure(engine: Engine, args: argparse.Namespace) -> None:
     _line("(c) full regrade (full=True)", seconds, full)
     read, rows = bare_read(engine, f"SELECT {INTERACTION_COLUMNS} FROM interaction")
     _line(f"(d) bare read of {rows:,} interactions", read)
+    edited = change_contacts(engine, 0.01, seed=args.seed)
+    print(f"({edited:,} contacts edited)")
+    seconds, contacts = _timed(engine, now=NOW + timedelta(minutes=15), **options)
+    _line("(e) tick, 1 % of contacts changed", seconds, contacts)
     print("load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
     for label, target in TARGETS.items():
         value = figures[label]
