@@ -140,8 +140,7 @@ def _text(raw: Bytes, at: Ints, length: Ints, null: Bools, long_bytes: int | Non
         raw[start : start + size].tobytes()
         for start, size in zip(at[long_rows].tolist(), length[long_rows].tolist(), strict=True)
     ]
-    matrix = _padded(raw, at[short], length[short])
-    return Text(len(at), short, matrix, length[short], long_rows, long_values)
+    return Text(len(at), short, _padded(raw, at[short], length[short]), long_rows, long_values)
 
 
 def _padded(raw: Bytes, at: Ints, length: Ints) -> Bytes:

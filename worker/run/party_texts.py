@@ -73,8 +73,15 @@ class PartyTexts:
         sort, and each set's two tuples are slices of one list in the parties' order."""
         split = [text.split(PARTY_SEPARATOR) for text in texts]
         counts = np.array([len(pieces) for pieces in split], dtype=np.int64)
-        number = self._number
-        numbers = np.array([number(piece) for pieces in split for piece in pieces], np.int64)
+        number, known = self._number, self._numbers.get
+        numbers = np.array(
+            [
+                found if (found := known(piece)) is not None else number(piece)
+                for pieces in split
+                for piece in pieces
+            ],
+            dtype=np.int64,
+        )
         del split
         parties, internal = self.parties, np.array(self._internal, dtype=np.bool_)
         rank = self._ranks(numbers)
@@ -145,12 +152,12 @@ class PartyTexts:
             raise ValueError(
                 f"interaction party side must be one of {', '.join(SIDES)}, got {side!r}"
             )
-        ref = self.ref(record_type, record_id)
-        return Party(
-            ref,
-            _value(ROLES, "interaction party role", role),
-            _value(RESPONSES, "interaction party response", response),
-        )
+        ref = self.refs.get((record_type, record_id)) or self.ref(record_type, record_id)
+        member = ROLES.get(role) or _value(ROLES, "interaction party role", role)
+        if response not in RESPONSES:
+            _value(RESPONSES, "interaction party response", response)
+        # tuple.__new__: a NamedTuple's own __new__ is Python, paid per distinct party.
+        return _new(Party, (ref, member, RESPONSES[response]))
 
     def ref(self, record_type: str, record_id: str, what: str = "interaction party") -> RecordRef:
         """A record's reference, one object per record (ValueError naming the type)."""
@@ -158,8 +165,11 @@ class PartyTexts:
         ref = self.refs.get(key)
         if ref is None:
             record = _value(RECORD_TYPES, f"{what} type", record_type)
-            ref = self.refs[key] = RecordRef(record, record_id)
+            ref = self.refs[key] = _new(RecordRef, (record, record_id))
         return ref
+
+
+_new = tuple.__new__
 
 
 def _value(members: Mapping[Any, T], field: str, value: Any) -> T:

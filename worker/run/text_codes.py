@@ -47,16 +47,15 @@ class Text:
     rows: int
     short: Ints  # the rows whose value is a row of `matrix`, in order
     matrix: Matrix
-    lengths: Ints  # of the values in `matrix`
     long: Ints  # the rows whose value is longer than LONG_BYTES
     long_values: list[bytes]
 
 
-def distinct_rows(matrix: Matrix, lengths: Ints) -> tuple[Ints, Ints, Digests]:
+def distinct_rows(matrix: Matrix) -> tuple[Ints, Ints, Digests]:
     """(a row of each distinct value, each row's value number, each value's hash)."""
     if len(matrix) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64)
-    digest = _digests(matrix, lengths)
+    digest = _digests(matrix)
     first, inverse = _groups(digest)
     lanes = matrix.view(np.uint64)
     if not (lanes == lanes[first][inverse]).all():
@@ -65,17 +64,18 @@ def distinct_rows(matrix: Matrix, lengths: Ints) -> tuple[Ints, Ints, Digests]:
     return first.astype(np.int64), inverse.astype(np.int64).ravel(), digest[first]
 
 
-def _digests(matrix: Matrix, lengths: Ints) -> Digests:
-    """A 64-bit hash of each row's value: of its own 8-byte lanes only, so that a value
-    has one hash whatever the width of the matrix it came in."""
+def _digests(matrix: Matrix) -> Digests:
+    """A 64-bit hash of each row's value, the same whatever the width of the matrix it
+    came in: lanes of 8 bytes mixed from the last to the first, so the padding's zero
+    lanes leave the hash at zero until the value's own last lane (never zero: text
+    holds no NUL)."""
     lanes = matrix.view(np.uint64)
-    used = (lengths + 7) // 8
     digest = np.zeros(len(matrix), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        for lane in range(lanes.shape[1]):
-            mixed = (digest ^ lanes[:, lane]) * _MIXERS[lane % len(_MIXERS)]
-            mixed ^= mixed >> np.uint64(29)
-            digest = np.where(lane < used, mixed, digest)
+        for lane in range(lanes.shape[1] - 1, -1, -1):
+            digest ^= lanes[:, lane]
+            digest *= _MIXERS[lane % len(_MIXERS)]
+            digest ^= digest >> np.uint64(29)
     return digest
 
 
@@ -108,7 +108,7 @@ class BookTexts:
     def codes(self, text: Text) -> tuple[Codes, list[bytes]]:
         """Each row's code (-1: NULL), and the values new to the book, in code order."""
         codes = np.full(text.rows, -1, dtype=np.int32)
-        first, inverse, digests = distinct_rows(text.matrix, text.lengths)
+        first, inverse, digests = distinct_rows(text.matrix)
         values = text.matrix[first]
         known = self._known(values, digests)
         new = np.flatnonzero(known < 0)
@@ -148,19 +148,26 @@ class BookTexts:
         if self._by_value is not None:
             texts = values.view(f"S{values.shape[1]}").ravel().tolist()
             self._by_value.update(zip(texts, codes.tolist(), strict=True))
-        width = max(values.shape[1], self._values.shape[1])
+        self._room(self.count, values.shape[1])
         # Long values' codes come between short ones: their rows stay empty.
-        grown = np.zeros((self.count, width), dtype=np.uint8)
-        grown[: len(self._values), : self._values.shape[1]] = self._values
-        grown[codes, : values.shape[1]] = values
-        self._values = grown
+        self._values[codes, : values.shape[1]] = values
         order = np.argsort(digests)
         at = np.searchsorted(self._digests, digests[order])
         self._digests = np.insert(self._digests, at, digests[order])
         self._digest_codes = np.insert(self._digest_codes, at, codes[order])
 
+    def _room(self, rows: int, width: int) -> None:
+        """`_values` at least `rows` x `width` (rows doubled as needed: each value is
+        copied a few times in all, not once per block)."""
+        held = self._values
+        if rows <= len(held) and width <= held.shape[1]:
+            return
+        grown = np.zeros((max(rows, 2 * len(held)), max(width, held.shape[1])), dtype=np.uint8)
+        grown[: len(held), : held.shape[1]] = held
+        self._values = grown
+
     def _every_value(self) -> dict[bytes, int]:
-        texts = self._values.view(f"S{self._values.shape[1]}").ravel().tolist()
+        texts = self._values[: self.count].view(f"S{self._values.shape[1]}").ravel().tolist()
         return {text: code for code, text in enumerate(texts) if text}
 
 

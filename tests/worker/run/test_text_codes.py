@@ -23,7 +23,6 @@ def _text(values: list[bytes | None], width: int) -> Text:
         len(values),
         np.array(short, dtype=np.int64),
         matrix,
-        np.array([len(values[row] or b"") for row in short], dtype=np.int64),
         np.array(long, dtype=np.int64),
         [values[row] or b"" for row in long],
     )
@@ -58,7 +57,7 @@ def test_a_value_has_one_code_across_blocks_of_any_width() -> None:
 
 
 def test_values_sharing_a_hash_still_get_one_code_each(monkeypatch: pytest.MonkeyPatch) -> None:
-    def one_hash(matrix: text_codes.Matrix, lengths: text_codes.Ints) -> text_codes.Digests:
+    def one_hash(matrix: text_codes.Matrix) -> text_codes.Digests:
         return np.zeros(len(matrix), dtype=np.uint64)
 
     monkeypatch.setattr(text_codes, "_digests", one_hash)
