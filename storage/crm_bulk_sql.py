@@ -8,6 +8,11 @@ the rows each share hands to `interaction`, `interaction_party` and
 `crm_activity_digest`, typed as those columns so that a share can COPY them
 across in PostgreSQL's binary format.
 
+A share takes three passes: its parties with whom they match (PARTIES),
+its participants, one per person and role (MATCHED), and one statement over
+its activities that digests each, sums up its participants (the owner added
+where no colleague took part) and decides its outcome (OUTCOMES).
+
 Every sort and grouping key is compared in the "C" collation: the keys are
 compared for equality only, and byte order lets PostgreSQL sort with
 abbreviated keys instead of the database's locale (several times slower).
@@ -104,10 +109,13 @@ PARTY_FIELDS = " || ".join(
 PARTIES = f"""
 CREATE TEMP TABLE rapport_bulk_party ON COMMIT DROP AS
 SELECT p.id, p.activity_id COLLATE "C" AS activity_id, p.role COLLATE "C" AS role, p.address,
-    p.record_type,
-    p.record_id, p.response,
+    p.record_type, p.record_id, p.response,
     k.record_type AS ref_type, k.record_id AS ref_id,
     d.record_type AS addr_type, d.record_id AS addr_id,
+    CASE WHEN p.record_type IS NOT NULL AND p.record_id IS NOT NULL
+        THEN k.record_type ELSE d.record_type END COLLATE "C" AS matched_type,
+    CASE WHEN p.record_type IS NOT NULL AND p.record_id IS NOT NULL
+        THEN k.record_id ELSE d.record_id END COLLATE "C" AS matched_id,
     (p.address IS NULL OR octet_length(p.address) = length(p.address)) AS plain,
     (p.role IN {_in(PARTY_ROLE_VALUES)}
         AND (p.response IS NULL OR p.response IN {_in(PARTY_RESPONSE_VALUES)})
@@ -167,35 +175,6 @@ _DERIVABLE = f"""(
             AND {_WHOLE_SECONDS.format("start_at")} AND {_WHOLE_SECONDS.format("end_at")}))
 )"""
 
-ACTIVITIES = f"""
-CREATE TEMP TABLE rapport_bulk_activity ON COMMIT DROP AS
-SELECT a.id COLLATE "C" AS id, a.kind, a.owner_id, a.direction, a.status, a.start_at, a.end_at,
-    a.regarding_type, a.regarding_id, a.conversation_id, a.opens, a.clicks,
-    {_OCCURRED} AS occurred_at, ({_KEY}) COLLATE "C" AS key,
-    o.record_id IS NOT NULL AS owner_known,
-    e.regarding_id IS NOT NULL AS regarding_erased,
-    CASE WHEN {_ENUMS} AND {_READABLE} AND sk.key IS NULL
-        AND (a.status = 'cancelled' OR {_DERIVABLE})
-        THEN md5(CAST(:context AS text) || {ACTIVITY_FIELDS} || coalesce(s.digest_text, '')
-            || 'o' || {_pair("o.record_type", "o.record_id")}
-            || 'e' || (e.regarding_id IS NOT NULL)::int
-            || 'r' || coalesce(({_OCCURRED} < CAST(:not_before AS timestamptz))::int, 0)
-            || 'a' || CASE
-                WHEN {_OCCURRED} IS NULL OR CAST(:soon AS timestamptz) IS NULL
-                    OR {_OCCURRED} <= CAST(:soon AS timestamptz) THEN 0
-                WHEN {_OCCURRED} > CAST(:latest AS timestamptz) THEN 2
-                ELSE 1 END)
-    END AS digest
-FROM crm_activity a
-LEFT JOIN ({PARTY_SUMMARY}) AS s ON s.activity_id = a.id COLLATE "C"
-LEFT JOIN rapport_bulk_known o
-    ON a.owner_id <> '' AND o.record_type = 'system_user' AND o.record_id = a.owner_id
-LEFT JOIN rapport_bulk_erased e
-    ON e.regarding_type = a.regarding_type AND e.regarding_id = a.regarding_id
-LEFT JOIN rapport_bulk_shared sk ON {_HAS_MESSAGE_KEY} AND sk.key = ({_KEY}) COLLATE "C"
-WHERE {_share("a.id")}
-"""
-
 _CLARITY = " ".join(
     f"WHEN '{response}' THEN {clarity}"
     for response, clarity in RESPONSE_CLARITY.items()
@@ -203,39 +182,19 @@ _CLARITY = " ".join(
 )
 # One person in one role is one participant: of the party rows naming them, the one
 # with the clearest answer, then the lowest party id (storage.crm_activity_rules).
+# Parties of an activity with a problem are matched too: the outcome leaves them out.
 MATCHED = f"""
 CREATE TEMP TABLE rapport_bulk_matched ON COMMIT DROP AS
-SELECT DISTINCT ON (p.activity_id, m.record_type, m.record_id, p.role)
-    p.activity_id, m.record_type, m.record_id, p.role,
-    CASE WHEN m.record_type = 'system_user' THEN 'internal' ELSE 'external' END AS side,
-    m.response, a.occurred_at
+SELECT DISTINCT ON (p.activity_id, p.matched_type, p.matched_id, p.role)
+    p.activity_id, p.matched_type AS record_type, p.matched_id AS record_id, p.role,
+    CASE WHEN p.matched_type = 'system_user' THEN 'internal' ELSE 'external' END AS side,
+    r.response, {_OCCURRED} AS occurred_at
 FROM rapport_bulk_party p
-JOIN rapport_bulk_activity a
-    ON a.id = p.activity_id AND a.digest IS NOT NULL AND a.status <> 'cancelled'
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN p.record_type IS NOT NULL AND p.record_id IS NOT NULL
-            THEN p.ref_type ELSE p.addr_type END COLLATE "C" AS record_type,
-        CASE WHEN p.record_type IS NOT NULL AND p.record_id IS NOT NULL
-            THEN p.ref_id ELSE p.addr_id END COLLATE "C" AS record_id,
-        CASE WHEN a.kind = 'appointment' THEN p.response END AS response
-) AS m
-WHERE m.record_id IS NOT NULL
-ORDER BY p.activity_id, m.record_type, m.record_id, p.role,
-    CASE m.response {_CLARITY} ELSE 0 END DESC, p.id
-"""
-
-# A logged call often lists only the customer: the owner was the one talking.
-OWNERS = """
-INSERT INTO rapport_bulk_matched
-    (activity_id, record_type, record_id, role, side, response, occurred_at)
-SELECT a.id, 'system_user', a.owner_id,
-    CASE WHEN a.kind = 'appointment' THEN 'organizer'
-        WHEN a.direction = 'incoming' THEN 'to' ELSE 'from' END,
-    'internal', NULL, a.occurred_at
-FROM rapport_bulk_activity a
-WHERE a.digest IS NOT NULL AND a.status <> 'cancelled' AND a.owner_known
-    AND NOT EXISTS (SELECT 1 FROM rapport_bulk_matched m
-        WHERE m.activity_id = a.id AND m.side = 'internal')
+JOIN crm_activity a ON a.id COLLATE "C" = p.activity_id AND a.status <> 'cancelled'
+CROSS JOIN LATERAL (SELECT CASE WHEN a.kind = 'appointment' THEN p.response END AS response) r
+WHERE p.matched_id IS NOT NULL AND {_share("a.id")}
+ORDER BY p.activity_id, p.matched_type, p.matched_id, p.role,
+    CASE r.response {_CLARITY} ELSE 0 END DESC, p.id
 """
 
 _PIECE = f" || '{FIELD_SEPARATOR}' || ".join(
@@ -257,29 +216,85 @@ LEFT JOIN rapport_bulk_covered c ON m.side = 'internal' AND c.user_id = m.record
 GROUP BY m.activity_id
 """
 
+_DIGEST = f"""CASE WHEN {_ENUMS} AND {_READABLE} AND sk.key IS NULL
+        AND (a.status = 'cancelled' OR {_DERIVABLE})
+        THEN md5(CAST(:context AS text) || {ACTIVITY_FIELDS} || coalesce(s.digest_text, '')
+            || 'o' || {_pair("o.record_type", "o.record_id")}
+            || 'e' || (e.regarding_id IS NOT NULL)::int
+            || 'r' || coalesce(({_OCCURRED} < CAST(:not_before AS timestamptz))::int, 0)
+            || 'a' || CASE
+                WHEN {_OCCURRED} IS NULL OR CAST(:soon AS timestamptz) IS NULL
+                    OR {_OCCURRED} <= CAST(:soon AS timestamptz) THEN 0
+                WHEN {_OCCURRED} > CAST(:latest AS timestamptz) THEN 2
+                ELSE 1 END)
+    END"""
+# A logged call often lists only the customer: the owner was the one talking. Then the
+# owner is the one internal participant, and the last in the packed copy ('internal'
+# sorts after 'external').
+_OWNER_ROLE = (
+    "CASE WHEN a.kind = 'appointment' THEN 'organizer'"
+    " WHEN a.direction = 'incoming' THEN 'to' ELSE 'from' END"
+)
+_OWNER_PIECE = f" || '{FIELD_SEPARATOR}' || ".join(
+    ("'internal'", "'system_user'", "a.owner_role", "''", "a.owner_id")
+)
+# Each activity of the share with its digest (NULL: left to the Python rules), its
+# participants and its outcome.
 OUTCOMES = f"""
 CREATE TEMP TABLE rapport_bulk_outcome ON COMMIT DROP AS
-SELECT a.*, ms.parties, coalesce(ms.party_count, 0) AS party_count,
-    coalesce(ms.has_customer, false) AS has_customer, ms.has_sender, ms.senders_external,
+SELECT a.id, a.key, a.kind, a.direction, a.status, a.start_at, a.end_at, a.occurred_at,
+    a.regarding_type, a.regarding_id, a.regarding_erased, a.conversation_id, a.opens,
+    a.clicks, a.digest, a.owner_id, a.owner_role, a.owner_added,
+    CASE WHEN NOT a.owner_added THEN a.parties
+        WHEN a.parties IS NULL THEN {_OWNER_PIECE}
+        ELSE a.parties || '{PARTY_SEPARATOR}' || {_OWNER_PIECE} END AS parties,
+    a.party_count + a.owner_added::int AS party_count,
+    a.has_sender OR (a.owner_added AND a.owner_role IN {_in(SENDER_ROLES)}) AS has_sender,
+    a.senders_external AND NOT (a.owner_added AND a.owner_role IN {_in(SENDER_ROLES)})
+        AS senders_external,
     CASE
         WHEN a.status = 'cancelled' THEN 'none'
-        WHEN NOT coalesce(ms.has_customer, false) AND a.regarding_id IS NULL THEN 'none'
+        WHEN NOT a.has_customer AND a.regarding_id IS NULL THEN 'none'
         WHEN a.occurred_at < CAST(:not_before AS timestamptz) THEN 'beyond_retention'
-        WHEN a.regarding_erased AND NOT coalesce(ms.has_customer, false) THEN 'none'
-        WHEN a.kind IN ('email', 'appointment') AND ms.has_internal
-            AND coalesce(ms.internal_covered, false) THEN 'covered'
+        WHEN a.regarding_erased AND NOT a.has_customer THEN 'none'
+        WHEN a.kind IN ('email', 'appointment') AND (CASE WHEN a.owner_added
+                THEN coalesce(a.occurred_at >= a.owner_since, false)
+                ELSE a.has_internal AND a.internal_covered END) THEN 'covered'
         ELSE 'interaction'
     END AS outcome
-FROM rapport_bulk_activity a
-LEFT JOIN ({MATCHED_SUMMARY}) AS ms ON ms.activity_id = a.id
-WHERE a.digest IS NOT NULL
+FROM (
+    SELECT a.id COLLATE "C" AS id, ({_KEY}) COLLATE "C" AS key, a.kind, a.direction,
+        a.status, a.start_at, a.end_at, {_OCCURRED} AS occurred_at,
+        a.regarding_type, a.regarding_id, e.regarding_id IS NOT NULL AS regarding_erased,
+        a.conversation_id, a.opens, a.clicks, {_DIGEST} AS digest,
+        a.owner_id, {_OWNER_ROLE} AS owner_role, oc.since AS owner_since,
+        (a.status <> 'cancelled' AND o.record_id IS NOT NULL
+            AND NOT coalesce(ms.has_internal, false)) AS owner_added,
+        ms.parties, coalesce(ms.party_count, 0) AS party_count,
+        coalesce(ms.has_customer, false) AS has_customer,
+        coalesce(ms.has_internal, false) AS has_internal,
+        coalesce(ms.internal_covered, false) AS internal_covered,
+        coalesce(ms.has_sender, false) AS has_sender,
+        coalesce(ms.senders_external, true) AS senders_external
+    FROM crm_activity a
+    LEFT JOIN ({PARTY_SUMMARY}) AS s ON s.activity_id = a.id COLLATE "C"
+    LEFT JOIN ({MATCHED_SUMMARY}) AS ms ON ms.activity_id = a.id COLLATE "C"
+    LEFT JOIN rapport_bulk_known o
+        ON a.owner_id <> '' AND o.record_type = 'system_user' AND o.record_id = a.owner_id
+    LEFT JOIN rapport_bulk_covered oc ON oc.user_id = a.owner_id
+    LEFT JOIN rapport_bulk_erased e
+        ON e.regarding_type = a.regarding_type AND e.regarding_id = a.regarding_id
+    LEFT JOIN rapport_bulk_shared sk ON {_HAS_MESSAGE_KEY} AND sk.key = ({_KEY}) COLLATE "C"
+    WHERE {_share("a.id")}
+) AS a
 """
 
 # The derivation of one share, in order; each takes the pass's parameters.
-DERIVATION = (PARTIES, SHARED_KEYS, ACTIVITIES, MATCHED, OWNERS, OUTCOMES)
-TEMPORARY = ("outcome", "matched", "activity", "shared", "party")
+DERIVATION = (PARTIES, SHARED_KEYS, MATCHED, OUTCOMES)
+TEMPORARY = ("outcome", "matched", "shared", "party")
+_DERIVED = "digest IS NOT NULL"
 
-INTERACTION_ROWS = """
+INTERACTION_ROWS = f"""
 SELECT key, 'crm',
     CASE kind WHEN 'email' THEN 'email' WHEN 'appointment' THEN 'meeting'
         WHEN 'phone_call' THEN 'call' ELSE 'task' END,
@@ -292,18 +307,21 @@ SELECT key, 'crm',
     CASE WHEN regarding_erased OR regarding_id IS NULL THEN NULL ELSE regarding_type END,
     CASE WHEN regarding_erased THEN NULL ELSE regarding_id END,
     status = 'open', coalesce(opens, 0), coalesce(clicks, 0), id, parties, party_count
-FROM rapport_bulk_outcome WHERE outcome = 'interaction'
+FROM rapport_bulk_outcome WHERE {_DERIVED} AND outcome = 'interaction'
 """
 
-INTERACTION_PARTY_ROWS = """
+INTERACTION_PARTY_ROWS = f"""
 SELECT o.key, m.record_type, m.record_id, m.role, m.side, m.response
 FROM rapport_bulk_matched m JOIN rapport_bulk_outcome o ON o.id = m.activity_id
-WHERE o.outcome = 'interaction'
+WHERE o.{_DERIVED} AND o.outcome = 'interaction'
+UNION ALL
+SELECT key, 'system_user', owner_id, owner_role, 'internal', NULL
+FROM rapport_bulk_outcome WHERE {_DERIVED} AND outcome = 'interaction' AND owner_added
 """
 
-DIGEST_ROWS = """
+DIGEST_ROWS = f"""
 SELECT id, digest, outcome, CASE WHEN outcome = 'interaction' THEN key END
-FROM rapport_bulk_outcome
+FROM rapport_bulk_outcome WHERE {_DERIVED}
 """
 
 # What a share writes: (table, its columns, the rows in that order and those types).
@@ -323,5 +341,7 @@ OUTPUTS = (
     ("crm_activity_digest", "activity_id, digest, outcome, interaction_key", DIGEST_ROWS),
 )
 
-OUTCOME_COUNTS = "SELECT outcome, count(*) FROM rapport_bulk_outcome GROUP BY outcome"
-LEFT_TO_PYTHON = "SELECT id FROM rapport_bulk_activity WHERE digest IS NULL"
+OUTCOME_COUNTS = (
+    f"SELECT outcome, count(*) FROM rapport_bulk_outcome WHERE {_DERIVED} GROUP BY outcome"
+)
+LEFT_TO_PYTHON = "SELECT id FROM rapport_bulk_outcome WHERE digest IS NULL"
