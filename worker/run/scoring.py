@@ -6,9 +6,10 @@ columnar core (scoring.columnar.ColumnarRun), whose results are those of the
 reference, scoring.ScoringRun (tests/scoring/test_columnar_*.py). One process
 scores every record. Several (PostgreSQL): the records are split into shares of
 linked records (worker.run.scoring_shares) and each forked process scores and
-writes back its share's records from the same columns, inherited from the
-parent by the fork and never copied (numpy arrays are only read), so
-everything after the read runs in parallel. Each process also ranks its
+writes back its share's records with the same run over the same columns
+(their index built once, before the fork), inherited from the parent by the
+fork and never copied (numpy arrays are only read), so everything after the
+read and the index runs in parallel. Each process also ranks its
 share's introducers from the columns (worker.run.introducers).
 """
 
@@ -22,8 +23,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from scoring.columnar import ColumnarRun, InteractionColumns
-from scoring.model import RecordHealth, RecordRef, RecordScope, RecordType, ScoringSettings
+from scoring.columnar import ColumnarRun
+from scoring.model import RecordHealth, RecordRef, RecordScope, RecordType
 from storage.crm_records import CrmSnapshot
 from storage.writeback import write_back
 from worker.admin_settings import scoring_settings
@@ -51,14 +52,16 @@ def _counted(
 
 @dataclass(frozen=True)
 class ScoreShare:
-    """Score some records from the book's columns and write them back; then rank the
+    """Score some records with the book's run and write them back; then rank the
     introducers of their people when `introducers` is set. `share`: the records
-    are one share of the book (its refs bound the introducers ranked)."""
+    are one share of the book (its refs bound the introducers ranked).
+
+    The run (its index of the book) is built once, before any fork: every share
+    scores with it, a forked one from the parent's copy, so that no process
+    indexes the whole book again for its share."""
 
     scopes: list[RecordScope]
-    columns: InteractionColumns
-    settings: ScoringSettings
-    names: Mapping[RecordRef, str]
+    run: ColumnarRun
     show_health: bool
     now: datetime
     batch_size: int
@@ -67,9 +70,9 @@ class ScoreShare:
     share: Share | None = None
 
     def __call__(self, engine: Engine) -> PartSummary:
-        run = ColumnarRun(self.columns, self.settings, self.now, self.names)
-        part = PartSummary(interactions=len(self.columns))
-        scored = _counted(run.score(self.scopes), part, self.progress, len(self.scopes))
+        columns = self.run.columns
+        part = PartSummary(interactions=len(columns))
+        scored = _counted(self.run.score(self.scopes), part, self.progress, len(self.scopes))
         results = (to_result(health, show_health=self.show_health) for health in scored)
         part.writeback = write_back(engine, results, now=self.now, batch_size=self.batch_size)
         part.written_at = time.perf_counter()
@@ -77,7 +80,7 @@ class ScoreShare:
             ranking = self.introducers
             if self.share is not None:
                 ranking = ranking.within(self.share.refs)
-            part.introducers = ranking.columnar_rows(self.columns)
+            part.introducers = ranking.columnar_rows(columns)
         return part
 
 
@@ -140,11 +143,10 @@ def score_and_write(
             {ref for scope in scopes for ref in (scope.record, *scope.people)}, crm
         )
     columns = read_columns(engine, refs=needed)
+    run = ColumnarRun(columns, scoring_settings(admin), now, display_names(crm))
     job = ScoreShare(
         scopes,
-        columns,
-        scoring_settings(admin),
-        display_names(crm),
+        run,
         bool(admin["switch.show_health"]),
         now,
         batch_size,
