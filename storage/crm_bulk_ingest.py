@@ -48,6 +48,7 @@ from storage.crm_bulk_sql import (
     LEFT_TO_PYTHON,
     OUTCOME_COUNTS,
     OUTPUTS,
+    SHARE_BUCKETS,
     SHARES,
     TEMPORARY,
 )
@@ -143,8 +144,9 @@ def _derive(
         with driver.cursor() as cursor, cursor.copy(f"COPY {upload.name} FROM STDIN") as copy:
             copy.write(upload.lines)
         connection.exec_driver_sql(f"ANALYZE {upload.name}")
+    first, end = SHARE_BUCKETS[share]
     for statement in DERIVATION:
-        connection.execute(sa.text(statement), {**params, "share": share})
+        connection.execute(sa.text(statement), {**params, "first": first, "end": end})
 
 
 def _copy_share(helper: Connection, main: Connection) -> None:

@@ -1,12 +1,12 @@
 """The statements of the first CRM ingest in SQL (storage.crm_bulk_ingest runs them).
 
-They derive one share of the activities (those whose id hashes to `:share`
-of SHARES): each share runs on its own connection, so PostgreSQL, one
-backend per statement, works on every share at once. Derived rows land in
-temporary tables (`rapport_bulk_*`, gone with the transaction); OUTPUTS are
-the rows each share hands to `interaction`, `interaction_party` and
-`crm_activity_digest`, typed as those columns so that a share can COPY them
-across in PostgreSQL's binary format.
+They derive one share of the activities (those whose id hashes into the
+share's SHARE_BUCKETS, `:first` to `:end`): each share runs on its own
+connection, so PostgreSQL, one backend per statement, works on every share
+at once. Derived rows land in temporary tables (`rapport_bulk_*`, gone with
+the transaction); OUTPUTS are the rows each share hands to `interaction`,
+`interaction_party` and `crm_activity_digest`, typed as those columns so
+that a share can COPY them across in PostgreSQL's binary format.
 
 A share takes three passes: its parties with whom they match (PARTIES),
 its participants, one per person and role (MATCHED), and one statement over
@@ -40,7 +40,11 @@ from storage.crm_tables import (
 )
 from storage.packed_parties import FIELD_SEPARATOR, PARTY_SEPARATOR
 
-SHARES = 2  # the machine's cores PostgreSQL is sized for (docs/deploy.md, "Sizing")
+# Each share's activities: those whose id hashes into its range of 100 buckets. The
+# caller's share (0) is the smaller: after deriving it, that connection also writes it and
+# then copies the others in, while a helper only derives (measured at 1M on 2 cores).
+SHARE_BUCKETS = ((0, 47), (47, 100))
+SHARES = len(SHARE_BUCKETS)
 HELD = "BETWEEN '0001-01-01T00:00:00Z' AND '9999-12-31T23:59:59.999999Z'"
 
 
@@ -49,8 +53,9 @@ def _in(values: Iterable[str]) -> str:
 
 
 def _share(column: str) -> str:
-    """Whether the activity id `column` belongs to this pass's share."""
-    return f"(hashtext({column}) & 2147483647) % {SHARES} = CAST(:share AS int)"
+    """Whether the activity id `column` belongs to this pass's share (:first, :end)."""
+    buckets = "int4range(CAST(:first AS int), CAST(:end AS int))"
+    return f"{buckets} @> (hashtext({column}) & 2147483647) % 100"
 
 
 def _text(column: str) -> str:
