@@ -59,6 +59,8 @@ from storage.raw_rows import raw_rows
 # For the rest of the transaction: each sort and hash of a share in memory (per
 # connection), and no JIT: compiling a statement cost ~0.2 s of CPU, more than it saved.
 PLANNER = ("work_mem = '256MB'", "jit = off")
+COPY_BATCH = 1 << 20  # bytes of the helper's rows per write into the caller's COPY
+
 # For the derivation only: the temporary tables have no statistics, and without them
 # the planner sorts both sides of a join where hashing the smaller one costs less; the
 # shares are the parallelism (a parallel worker per share would only compete with them).
@@ -159,8 +161,16 @@ def _copy_share(helper: Connection, main: Connection) -> None:
             target.cursor() as writing,
             writing.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT binary)") as written,
         ):
-            for block in copied:
-                written.write(block)
+            # The server sends a row per message: handed on a megabyte at a time, the
+            # rows cost the copy's Python a third less (~0.6 us a row, 2M rows at 1M).
+            batch = bytearray()
+            for row in copied:
+                batch += row
+                if len(batch) >= COPY_BATCH:
+                    written.write(batch)
+                    batch = bytearray()
+            if batch:
+                written.write(batch)
 
 
 def _driver(connection: Connection) -> psycopg.Connection[Any]:
