@@ -36,7 +36,7 @@ Bools = npt.NDArray[np.bool_]
 
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _HEADER = len(_SIGNATURE) + 8  # flags and header extension length, both int32 (0 here)
-_READ_BYTES = 8 << 20  # parse once this much has arrived (or a block's worth of rows)
+_READ_BYTES = 4 << 20  # parse once this much has arrived (or a block's worth of rows)
 _ROW_BYTES = 256  # about one row, to size a block's worth
 
 # Fixed fields in row order: (SQL, binary width, numpy big-endian type).
@@ -175,24 +175,17 @@ def copy_blocks(read: Callable[[], bytes | None], chunk: int) -> Iterator[Block]
             header = True
         end, starts = _row_starts(pending)
         if len(starts):
-            raw = _rows_bytes(pending, end, starts)
-            del pending[:end]
+            received = len(pending)
+            # Zeros after the rows: a window as wide as the longest row can start
+            # anywhere in them (_padded). The blocks read the bytes in place.
+            pending += bytes(int(np.diff(starts, append=end).max()) + 8)
+            raw = np.frombuffer(pending, dtype=np.uint8)
             for first in range(0, len(starts), max(chunk, 1)):
                 yield Block(raw, starts[first : first + chunk])
-            del raw
+            del raw  # every block copied what it keeps
+            pending = pending[end:received]
         if piece is None:
             return
-
-
-def _rows_bytes(pending: bytearray, end: int, starts: Ints) -> Bytes:
-    """The complete rows' bytes as an array, with zeros after them: enough for a window
-    as wide as the longest row to start anywhere in them (_padded)."""
-    longest = int(np.diff(starts, append=end).max())
-    raw = np.zeros(end + longest + 8, dtype=np.uint8)
-    received = np.frombuffer(pending, dtype=np.uint8, count=end)
-    raw[:end] = received
-    del received  # lets `pending` be resized again
-    return raw
 
 
 def _row_starts(data: bytearray) -> tuple[int, Ints]:
