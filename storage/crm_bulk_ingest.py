@@ -111,24 +111,29 @@ def bulk_first_ingest(
             for share, helper in enumerate(helpers, start=1)
         ]
         _derive(main, 0, uploads, params)
-        for _table, columns, rows in OUTPUTS:
-            main.exec_driver_sql(f"INSERT INTO {_table} ({columns}) {rows}")
+        for table, columns, rows in OUTPUTS:
+            main.exec_driver_sql(f"INSERT INTO {table} ({columns}) {rows}")
         for helper, done in zip(helpers, derived, strict=True):
             done.result()
             _copy_share(helper, main)
-        outcomes: Counter[str] = Counter()
-        rest: set[str] = set()
-        for connection in (main, *helpers):
-            outcomes.update(
-                {outcome: int(count) for outcome, count in _rows(connection, OUTCOME_COUNTS)}
-            )
-            rest.update(activity_id for (activity_id,) in _rows(connection, LEFT_TO_PYTHON))
+        outcome = _outcome(main, *helpers)
     for setting in DERIVATION_PLANNER:
         main.exec_driver_sql(f"SET LOCAL {setting.split()[0]} TO DEFAULT")
     for table in TEMPORARY:
         main.exec_driver_sql(f"DROP TABLE rapport_bulk_{table}")
     for upload in uploads:
         main.exec_driver_sql(f"DROP TABLE {upload.name}")
+    return outcome
+
+
+def _outcome(*shares: Connection) -> BulkOutcome:
+    """What the shares derived, and what they left to the Python rules."""
+    outcomes: Counter[str] = Counter()
+    rest: set[str] = set()
+    for connection in shares:
+        counts = connection.exec_driver_sql(OUTCOME_COUNTS)
+        outcomes.update({outcome: int(count) for outcome, count in counts})
+        rest.update(activity_id for (activity_id,) in connection.exec_driver_sql(LEFT_TO_PYTHON))
     return BulkOutcome(sum(outcomes.values()), dict(outcomes), rest)
 
 
@@ -177,10 +182,6 @@ def _driver(connection: Connection) -> psycopg.Connection[Any]:
     driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
     return driver
-
-
-def _rows(connection: Connection, query: str) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in connection.exec_driver_sql(query)]
 
 
 @cache
