@@ -50,7 +50,6 @@ class PartyTexts:
         self._numbers: dict[str, int] = {}  # packed party -> its number
         self.parties: list[Party | None] = []  # by number; None: does not read as a party
         self._internal: list[bool] = []  # by number
-        self._order: list[tuple[RecordRef, Role, str] | None] = []  # party_order, by number
 
     def sides(self, text: str) -> tuple[Sides, int] | None:
         """One text's (sides, parties it spells out); None when a piece of it does not
@@ -109,9 +108,9 @@ class PartyTexts:
     ) -> np.ndarray[Any, np.dtype[np.int64]]:
         """The place in party_order of each party among `numbers` (-1: does not read as a
         party), by number."""
-        keys = self._order
-        among = [k for k in np.unique(numbers).tolist() if keys[k] is not None]
-        among.sort(key=keys.__getitem__)
+        parties = self.parties
+        among = [k for k in np.unique(numbers).tolist() if parties[k] is not None]
+        among.sort(key=lambda k: party_order(parties[k]))  # type: ignore[arg-type]
         rank = np.full(len(self.parties), -1, dtype=np.int64)
         rank[np.array(among, dtype=np.int64)] = np.arange(len(among), dtype=np.int64)
         return rank
@@ -122,7 +121,6 @@ class PartyTexts:
             found = self._numbers[piece] = len(self.parties)
             decoded = self._piece(piece)
             self.parties.append(None if decoded is None else decoded[1])
-            self._order.append(None if decoded is None else party_order(decoded[1]))
             self._internal.append(decoded is not None and decoded[0])
         return found
 
