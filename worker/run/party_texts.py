@@ -50,6 +50,7 @@ class PartyTexts:
         self._numbers: dict[str, int] = {}  # packed party -> its number
         self.parties: list[Party | None] = []  # by number; None: does not read as a party
         self._internal: list[bool] = []  # by number
+        self._unread: list[bool] = []  # by number: the piece does not read as a party
 
     def sides(self, text: str) -> tuple[Sides, int] | None:
         """One text's (sides, parties it spells out); None when a piece of it does not
@@ -83,12 +84,14 @@ class PartyTexts:
         )
         del split
         parties, internal = self.parties, np.array(self._internal, dtype=np.bool_)
-        rank = self._ranks(numbers)
         owner = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
-        broken = np.bincount(owner[rank[numbers] < 0], minlength=len(texts)) > 0
-        # Each text's internal parties, then its external ones, each side in order.
+        unread = np.array(self._unread, dtype=np.bool_)[numbers]
+        broken = np.bincount(owner[unread], minlength=len(texts)) > 0
+        # Each text's internal parties, then its external ones, each side in order: only
+        # a side of several parties needs their order.
         group = owner * 2 + ~internal[numbers]
-        order = np.lexsort((rank[numbers], group))
+        several = np.bincount(group, minlength=2 * len(texts))[group] > 1
+        order = np.lexsort((self._ranks(numbers, several & ~unread), group))
         ordered = [parties[k] for k in numbers[order].tolist()]
         bounds = np.searchsorted(group[order], np.arange(2 * len(texts) + 1)).tolist()
         return [
@@ -104,36 +107,35 @@ class PartyTexts:
         ]
 
     def _ranks(
-        self, numbers: np.ndarray[Any, np.dtype[np.int64]]
+        self, numbers: np.ndarray[Any, np.dtype[np.int64]], ranked: np.ndarray[Any, Any]
     ) -> np.ndarray[Any, np.dtype[np.int64]]:
-        """The place in party_order of each party among `numbers` (-1: does not read as a
-        party), by number."""
+        """For each of `numbers`, its party's place in party_order among the `ranked`
+        ones (0 for the others)."""
         parties = self.parties
-        among = [k for k in np.unique(numbers).tolist() if parties[k] is not None]
+        among = np.unique(numbers[ranked]).tolist()
         among.sort(key=lambda k: party_order(parties[k]))  # type: ignore[arg-type]
-        rank = np.full(len(self.parties), -1, dtype=np.int64)
+        rank = np.zeros(len(parties), dtype=np.int64)
         rank[np.array(among, dtype=np.int64)] = np.arange(len(among), dtype=np.int64)
-        return rank
+        ranks: np.ndarray[Any, np.dtype[np.int64]] = rank[numbers]
+        return ranks
 
     def _number(self, piece: str) -> int:
+        """The number of a packed party, decoded the first time it is met."""
         found = self._numbers.get(piece)
         if found is None:
             found = self._numbers[piece] = len(self.parties)
-            decoded = self._piece(piece)
-            self.parties.append(None if decoded is None else decoded[1])
-            self._internal.append(decoded is not None and decoded[0])
+            fields = piece.split(FIELD_SEPARATOR, 4)
+            party = None
+            if len(fields) == 5:
+                side, record_type, role, response, record_id = fields
+                try:
+                    party = self.party(record_type, record_id, role, side, response)
+                except ValueError:  # the party rows are read instead, and say what is wrong
+                    party = None
+            self.parties.append(party)
+            self._internal.append(party is not None and fields[0] == "internal")
+            self._unread.append(party is None)
         return found
-
-    def _piece(self, piece: str) -> tuple[bool, Party] | None:
-        """One packed party: (internal, the party), or None when it does not read as one."""
-        fields = piece.split(FIELD_SEPARATOR, 4)
-        if len(fields) != 5:
-            return None
-        side, record_type, role, response, record_id = fields
-        try:
-            return side == "internal", self.party(record_type, record_id, role, side, response)
-        except ValueError:
-            return None
 
     def from_rows(self, rows: Iterable[tuple[Any, ...]]) -> Sides:
         """An interaction's own party rows (record_type, record_id, role, side, response)."""

@@ -10,6 +10,7 @@ from scoring.model import Direction, Kind, Party, RecordRef, RecordType, Respons
 from storage.engine import session_scope
 from storage.interaction_store import InteractionRecord, PartyRow, insert_interactions
 from tests import factories as f
+from worker.run.interaction_columns import read_columns
 from worker.run.interactions import load_interactions
 
 ODD_ID = "c\x1eodd\x1fid"  # the separators of the packed party column, inside an id
@@ -76,3 +77,26 @@ def test_an_id_forging_a_second_party_does_not_fool_the_loader(engine: Engine) -
 
     assert loaded.internal == ()
     assert loaded.external == (Party(RecordRef(RecordType.CONTACT, forged), Role.REQUIRED),)
+
+
+def test_the_columnar_read_gives_every_interaction_the_same_parties(engine: Engine) -> None:
+    people = [
+        PartyRow("contact", f"c{n}", role, "external", response)
+        for n, (role, response) in enumerate(
+            [("required", "declined"), ("optional", None), ("required", "accepted")] * 3
+        )
+    ]
+    colleagues = [PartyRow("system_user", f"u{n}", "required", "internal") for n in (3, 1, 2)]
+    _store(
+        engine,
+        _meeting("crm:1", *people[::-1], *colleagues),
+        _meeting("crm:2", *people[3:7], colleagues[0]),
+        _meeting("crm:3", PartyRow("contact", ODD_ID, "required", "external"), *colleagues),
+        _meeting("crm:4", people[0], PartyRow("contact", "c0", "optional", "external")),
+    )
+
+    columns = read_columns(engine, chunk=2)
+
+    read = {i.key: i for i in columns.interactions(range(len(columns)))}
+    assert read == {i.key: i for i in load_interactions(engine)}
+    assert [p.ref.id for p in read["crm:1"].external] == sorted(f"c{n}" for n in range(9))
