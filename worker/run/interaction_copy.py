@@ -147,7 +147,7 @@ def _padded(raw: Bytes, at: Ints, length: Ints) -> Bytes:
     """The bytes at `at` of `length` each, one row each, NUL-padded to a multiple of 8."""
     width = max(8, -(-int(length.max(initial=0)) // 8) * 8)
     rows: Bytes = _windows(raw, width)[at]
-    rows[np.arange(width) >= length[:, None]] = 0
+    np.multiply(rows, np.arange(width) < length[:, None], out=rows)  # the padding zeroed
     return rows
 
 
