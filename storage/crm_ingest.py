@@ -27,7 +27,7 @@ out, and a "regarding" link to an erased record is dropped).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,6 +79,7 @@ from storage.tick_changes import (
     Deletes,
     InteractionChanges,
     PersonChanges,
+    Ref,
     TickMemory,
     add_pending,
     forget_activity_changes,
@@ -453,17 +454,13 @@ def ingest_crm_activities(
         report.tables_changed = tables
         # The records the rows named, before and after, and the people written with the
         # accounts they left or joined: scored by this tick (worker.run.tick).
-        if first:
-            # A first ingest: a log row per interaction written, read back at once, cost
-            # more than the writing; one statement names every record stored instead.
-            with paused_interaction_log(session):
-                _write(session, scan, report)
-            add_pending(session, foreign.refs | people.refs)
-            pend_every_stored_record(session)
-        else:
+        # A log row per interaction written, read back at once, costs more than naming
+        # the records from the rows in hand (a first ingest: one statement names them all).
+        with paused_interaction_log(session):
             written = _write(session, scan, report)
-            changes = take_interaction_changes(session, keys=written)
-            add_pending(session, foreign.refs | changes.refs | people.refs)
+        add_pending(session, foreign.refs | people.refs | (set() if first else written))
+        if first:
+            pend_every_stored_record(session)
         if scan.incremental:
             _forget_digests(session, scan.derived)
         replace_digests(session=session, rows=scan.digests, forget=() if scan.incremental else None)
@@ -546,8 +543,9 @@ def _bulk_scan(
     return scan
 
 
-def _write(session: Session, scan: _Scan, report: CrmIngestReport) -> set[str]:
-    """Make the stored CRM interactions what the pass derived; the keys written."""
+def _write(session: Session, scan: _Scan, report: CrmIngestReport) -> set[Ref]:
+    """Make the stored CRM interactions what the pass derived; the records the rows
+    written named, as they were and as they are (what the change log would have said)."""
     stored = _stored_records(session, scan)
     desired = scan.desired
     shared = [key for key in desired.keys() | stored.keys() if key.startswith("msg:")]
@@ -561,7 +559,17 @@ def _write(session: Session, scan: _Scan, report: CrmIngestReport) -> set[str]:
     report.counts.unchanged += scan.unchanged_interactions
     report.counts.added += scan.bulk_added
     report.derived = len(scan.derived) + scan.bulk_derived
-    return written
+    return {ref for key in written for ref in _named(stored.get(key), desired.get(key))}
+
+
+def _named(*records: InteractionRecord | None) -> Iterator[Ref]:
+    """The records these interactions name: their parties and their "regarding" record."""
+    for record in records:
+        if record is None:
+            continue
+        yield from ((party.record_type, party.record_id) for party in record.parties)
+        if record.regarding_type and record.regarding_id:
+            yield record.regarding_type, record.regarding_id
 
 
 def _may_go_incremental(
