@@ -222,9 +222,12 @@ def write_back(
     with session_scope(engine) as session:
         stored = load_stored_state(session=session, day=now.date())
         postgres = is_postgres(session)
+        lz4 = postgres and _lz4_available(session)
 
     def write(batch: list[RecordResult]) -> None:
         with session_scope(engine) as session:
+            if lz4:
+                session.execute(sa.text("SET LOCAL default_toast_compression = lz4"))
             _write_batch(session, batch, stored, now, counts)
 
     batches = chunks(results, batch_size)
@@ -237,6 +240,20 @@ def write_back(
     with session_scope(engine) as session:
         counts.snapshots_written += record_closes(session=session, day=now.date())
     return counts
+
+
+def _lz4_available(session: Session) -> bool:
+    """Whether this PostgreSQL server compresses large values with lz4 when asked.
+
+    A KPI row's JSON lists (the weekly timeline most of all) pass the size at which
+    PostgreSQL compresses a row's values; its default compression (pglz) cost the
+    server about a fifth of the time of writing them. lz4 (PostgreSQL 14 and later,
+    when built with it) does the same faster; reading is transparent either way.
+    """
+    query = sa.text(
+        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+    )
+    return bool(session.execute(query).scalar())
 
 
 CLOSED_STATUSES = ("won", "lost")

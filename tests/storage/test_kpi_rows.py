@@ -297,3 +297,23 @@ def test_a_nan_is_written_as_nan_not_as_null(engine: Engine) -> None:
 
     stored = _stored(engine)[PLAIN_ID]["avg_first_response_by_us_hours"]
     assert stored is not None and math.isnan(stored)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_large_json_values_are_compressed_with_lz4(engine: Engine) -> None:
+    """A row past PostgreSQL's compression threshold has its JSON compressed with lz4
+    (faster to write than the default pglz), and reads back the same."""
+    weeks = [
+        _week(f"2026-{month:02d}-{day:02d}", day) for month in (1, 2, 3) for day in range(1, 29)
+    ]
+    values = _full(weekly=JsonColumn(weeks))
+    f.contact(engine, PLAIN_ID, "b@x.example", "B")
+
+    write_back(engine, [RecordResult("contact", PLAIN_ID, (71, 0, 1), values)], now=f.NOW)
+
+    with engine.connect() as connection:
+        method = connection.execute(
+            sa.text("SELECT pg_column_compression(weekly) FROM relationship_kpi")
+        ).scalar()
+    assert method == "lz4"
+    assert {name: _stored(engine)[PLAIN_ID][name] for name in KPI_VALUES} == _plain(values)
