@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from compliance.erase import erase_subject
+from storage import person_activities
 from storage.crm_activity_rows import ActivityPartyRow, ActivityRow
 from storage.crm_digests import digest_count
 from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
@@ -139,6 +140,25 @@ def test_a_contact_whose_address_changes_moves_the_activities_of_both_addresses(
     assert report.incremental and report.derived == 6  # every activity names one of the two
     assert _changes(report) == (0, 1, 5)  # to dana@ (nobody now) goes; Lee's cc is c1's
     assert ("contact", "c1", "cc", "external", None) in _stored(engine)["crm:from-dana"]["parties"]
+    _assert_a_full_pass_agrees(engine)
+
+
+def test_many_people_written_at_once_are_all_looked_for(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every batch of people and addresses is asked (a few per statement on SQLite)."""
+    monkeypatch.setattr(person_activities, "SQLITE_LIST", 2)
+    _book(engine)
+    strangers = [f"p{number}@contoso.example" for number in range(5)]
+    for number, address in enumerate(strangers):
+        f.email(engine, sender=ANA, to=[address], at=f.days_ago(2), activity_id=f"s{number}")
+    ingest_crm_activities(engine)
+
+    for number, address in enumerate(strangers):
+        f.contact(engine, f"p{number}", address, f"Person {number}", "a1")
+    report = ingest_crm_activities(engine)
+
+    assert report.incremental and _changes(report) == (5, 0, 0)
     _assert_a_full_pass_agrees(engine)
 
 
