@@ -108,7 +108,7 @@ class GroupScorer:
         broken = self.broken.get(index)
         if broken is not None:
             raise self.columns.broken[broken][1]
-        kpis = self.kpis[index]
+        kpis = self.kpis.of(index)
         if not self.settings.analytics_enabled:
             return RecordHealth(scope.record, None, None, _NOT_APPLICABLE, kpis)
         state = self.state_now[index]

@@ -8,6 +8,7 @@ records at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import fields
 
 import numpy as np
@@ -15,7 +16,8 @@ import numpy as np
 from scoring.columnar.columns import KINDS, InteractionColumns, Ints, moment
 from scoring.columnar.tally import BookTally
 from scoring.kpis import WeeklyTimeline
-from scoring.model import Direction, Kind, Kpis
+from scoring.model import Direction, Kind, Kpis, WeekCounts
+from scoring.prepared import SLOTS, TIMELINE_OFF
 
 _INBOUND, _OUTBOUND = Direction.INBOUND, Direction.OUTBOUND
 
@@ -40,15 +42,41 @@ class _Quoted:
         ]
 
 
+class GroupKpis:
+    """The KPIs of a group's records, built as the records are scored (`of`, in order):
+    built all at once they would live through the group, and the cyclic garbage
+    collector walks every live object again and again."""
+
+    def __init__(self, kpis: Iterator[Kpis]) -> None:
+        self._kpis, self._next = kpis, 0
+
+    def of(self, index: int) -> Kpis:
+        while self._next < index:  # a record that failed before asking
+            next(self._kpis)
+            self._next += 1
+        self._next += 1
+        return next(self._kpis)
+
+
 def group_kpis(
     book: BookTally,
     columns: InteractionColumns,
     users: list[str],
     timeline: WeeklyTimeline,
     count: int,
-) -> list[Kpis]:
+) -> GroupKpis:
     """The KPIs of the group's first `count` records (its scopes; the persons read
     for roll-ups after them need none)."""
+    return GroupKpis(_kpis(book, columns, users, timeline, count))
+
+
+def _kpis(
+    book: BookTally,
+    columns: InteractionColumns,
+    users: list[str],
+    timeline: WeeklyTimeline,
+    count: int,
+) -> Iterator[Kpis]:
     last = _Quoted(book, columns, book.now.last[:count])
     upcoming = _Quoted(book, columns, book.upcoming[:count])
     counts = book.counts[:count]
@@ -57,9 +85,8 @@ def group_kpis(
     all_threaded = (threaded[:, 0] + threaded[:, 1] + book.in_the_loop[:count]).tolist()
     replies_by_us = book.replies_by_us[:count].tolist()
     replies_by_them = book.replies_by_them[:count].tolist()
-    weeks = timeline.weeks
     columns_ = zip(
-        counts.tolist(),
+        *(counts[:, slot].tolist() for slot in range(SLOTS)),
         replies_by_us,
         replies_by_them,
         book.team_minutes[:count].tolist(),
@@ -75,7 +102,7 @@ def group_kpis(
         upcoming.kind,
         book.opens[:count].tolist(),
         book.clicks[:count].tolist(),
-        book.timeline[:count].tolist(),
+        _timelines(book, timeline, count),
         _most_contacted(book, users, count),
         emails,
         all_threaded,
@@ -83,14 +110,14 @@ def group_kpis(
     )
     # Positional, in the order of Kpis' fields (_FIELDS, checked below): a frozen
     # dataclass takes its 24 fields by position a third faster than by name.
-    return [
+    return (
         Kpis(
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            c[4],
-            c[5],
+            emails_sent,
+            emails_received,
+            meetings_sent,
+            meetings_received,
+            calls_made,
+            calls_received,
             by_us,
             by_them,
             team,
@@ -106,13 +133,19 @@ def group_kpis(
             next_kind,
             opens,
             clicks,
-            weeks(weekly),
+            weekly,
             contacted,
             # Emails outside any conversation cannot be told apart as replies.
             "partial" if in_threads < all_emails else "complete",
         )
         for (
-            c,
+            emails_sent,
+            emails_received,
+            meetings_sent,
+            meetings_received,
+            calls_made,
+            calls_received,
+            _tasks,
             by_us,
             by_them,
             team,
@@ -133,7 +166,7 @@ def group_kpis(
             all_emails,
             in_threads,
         ) in columns_
-    ]
+    )
 
 
 _FIELDS = (
@@ -164,6 +197,20 @@ _FIELDS = (
 )
 if tuple(field.name for field in fields(Kpis)) != _FIELDS:  # a KPI added or moved
     raise ImportError("scoring.columnar.kpis builds Kpis by position: update _FIELDS and it")
+
+
+def _timelines(
+    book: BookTally, timeline: WeeklyTimeline, count: int
+) -> list[tuple[WeekCounts, ...]]:
+    """Each record's 13 weeks; equal timelines (most are) made once, found by
+    sorting the rows as bytes."""
+    rows = np.ascontiguousarray(book.timeline[:count, :TIMELINE_OFF])
+    if count == 0:
+        return []
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * TIMELINE_OFF))).ravel()
+    distinct, row_of = np.unique(keys, return_index=True, return_inverse=True)[1:]
+    weeks = [timeline.weeks(rows[row].tolist()) for row in distinct.tolist()]
+    return [weeks[k] for k in row_of.ravel().tolist()]
 
 
 def _means(totals: list[float], counts: list[int]) -> list[float | None]:
