@@ -43,7 +43,7 @@ from worker.run.interaction_copy import (
     Block,
     copy_blocks,
 )
-from worker.run.malloc_arenas import large_blocks_returned
+from worker.run.malloc_tuning import free_pages_returned, large_blocks_returned
 from worker.run.party_texts import PartyTexts
 from worker.run.text_codes import BookTexts
 
@@ -83,7 +83,9 @@ def read_columns(
     # The read builds a Party, a tuple of them or a string per distinct value, none
     # in a cycle: the cyclic collector walking them cost more than building them.
     with collection_paused():
-        return _read(engine, chunk, refs)
+        columns = _read(engine, chunk, refs)
+    free_pages_returned()  # what the read made and dropped between what it keeps
+    return columns
 
 
 def _read(engine: Engine, chunk: int, refs: Collection[RecordRef] | None) -> InteractionColumns:
