@@ -42,6 +42,7 @@ from worker.run.interaction_copy import (
     POSTGRES_EPOCH_US,
     Block,
     copy_blocks,
+    copy_rows,
 )
 from worker.run.malloc_tuning import free_pages_returned, large_blocks_returned
 from worker.run.party_texts import PartyTexts
@@ -118,10 +119,10 @@ def _copy_into(
     texts = _CopiedTexts(builder, decoder)
     cursor = raw.cursor()
     with cursor.copy(COPY_QUERY.format(where=where)) as copy:
-        for block in copy_blocks(lambda: copy.read() or None, chunk):
+        for block in copy_blocks(copy_rows(copy), chunk):
             _add_block(builder, decoder, block, texts)
     cursor.close()
-    builder.conversation_texts = np.array(texts.conversations, dtype=np.bytes_)
+    builder.conversation_texts = texts.conversation.encoded()
 
 
 class _CopiedTexts:
@@ -131,14 +132,12 @@ class _CopiedTexts:
     def __init__(self, builder: ColumnsBuilder, decoder: _Parties) -> None:
         self.builder, self.decoder = builder, decoder
         self.conversation, self.regarding, self.parties = BookTexts(), BookTexts(), BookTexts()
-        self.conversations: list[bytes] = []
         self.refs = np.zeros(0, dtype=np.int32)  # regarding code -> ref code
         self.sets = np.zeros(0, dtype=np.int32)  # packed text code -> set code (-1: unread)
         self.spelt = np.zeros(0, dtype=np.int32)  # packed text code -> parties it spells
 
     def conversation_codes(self, block: Block) -> Codes:
-        codes, new = self.conversation.codes(block.conversation)
-        self.conversations += new
+        codes, _ = self.conversation.codes(block.conversation, new_values=False)
         return codes
 
     def regarding_codes(self, block: Block) -> Codes:

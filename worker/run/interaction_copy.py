@@ -20,17 +20,21 @@ copy is never held whole.
 
 from __future__ import annotations
 
+import select
 import struct
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import psycopg
+from psycopg import pq
 
 from scoring.columnar.columns import DIRECTION_NAMES, KIND_NAMES
 from worker.run.text_codes import LONG_BYTES, Text
 
 Bytes = npt.NDArray[np.uint8]
+Buffer = bytes | bytearray | memoryview
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
@@ -151,7 +155,42 @@ def _padded(raw: Bytes, at: Ints, length: Ints) -> Bytes:
     return rows
 
 
-def copy_blocks(read: Callable[[], bytes | None], chunk: int) -> Iterator[Block]:
+def copy_rows(copy: psycopg.Copy) -> Callable[[], Buffer | None]:
+    """A `read` for copy_blocks over a psycopg COPY TO: the rows libpq holds already
+    are taken straight from it (psycopg's Copy.read waits on the socket around each
+    row, about half a microsecond a row); only when libpq has none does
+    Copy.read wait for more. Taking the end of the copy from libpq leaves its
+    result to be read here, so the connection is ready for the next statement."""
+    pgconn = copy.connection.pgconn
+    take = pgconn.get_copy_data
+
+    def read() -> Buffer | None:
+        size, row = take(1)  # 1: do not wait
+        if size > 0:
+            return row
+        if size == 0:
+            return copy.read() or None
+        _copy_result(pgconn)
+        return None
+
+    return read
+
+
+def _copy_result(pgconn: pq.abc.PGconn) -> None:
+    """The results that follow a COPY's end, read off the connection."""
+    while True:
+        while pgconn.is_busy():
+            select.select([pgconn.socket], [], [])
+            pgconn.consume_input()
+        result = pgconn.get_result()
+        if result is None:
+            return
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            message = (result.error_message or b"").decode(errors="replace").strip()
+            raise psycopg.DatabaseError(f"the interaction copy failed: {message}")
+
+
+def copy_blocks(read: Callable[[], Buffer | None], chunk: int) -> Iterator[Block]:
     """Blocks of at most `chunk` rows from a binary COPY stream (`read` gives its
     pieces as they arrive, None at its end)."""
     pending = bytearray()

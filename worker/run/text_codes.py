@@ -105,8 +105,9 @@ class BookTexts:
         self._long: dict[bytes, int] = {}
         self._by_value: dict[bytes, int] | None = None  # after a hash collision
 
-    def codes(self, text: Text) -> tuple[Codes, list[bytes]]:
-        """Each row's code (-1: NULL), and the values new to the book, in code order."""
+    def codes(self, text: Text, new_values: bool = True) -> tuple[Codes, list[bytes]]:
+        """Each row's code (-1: NULL), and (if `new_values`) the values new to the book,
+        in code order."""
         codes = np.full(text.rows, -1, dtype=np.int32)
         first, inverse, digests = distinct_rows(text.matrix)
         values = text.matrix[first]
@@ -116,15 +117,28 @@ class BookTexts:
         self.count += len(new)
         self._add(values[new], digests[new], known[new])
         codes[text.short] = known[inverse]
-        added: list[bytes] = values[new].view(f"S{values.shape[1]}").ravel().tolist()
+        added: list[bytes] = (
+            values[new].view(f"S{values.shape[1]}").ravel().tolist() if new_values else []
+        )
         for row, value in zip(text.long.tolist(), text.long_values, strict=True):
             code = self._long.get(value)
             if code is None:
                 code = self._long[value] = self.count
                 self.count += 1
-                added.append(value)
+                if new_values:
+                    added.append(value)
             codes[row] = code
         return codes, added
+
+    def encoded(self) -> npt.NDArray[np.bytes_]:
+        """Every value of the book by code, as one bytes array (no object per value)."""
+        width = self._values.shape[1]
+        encoded = self._values[: self.count].view(f"S{width}").ravel()
+        if self._long:
+            encoded = encoded.astype(f"S{max(width, *map(len, self._long))}")
+            for value, code in self._long.items():
+                encoded[code] = value
+        return encoded.copy()
 
     def _known(self, values: Matrix, digests: Digests) -> Ints:
         """The code of each value, -1 for a value new to the book."""

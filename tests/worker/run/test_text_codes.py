@@ -35,6 +35,7 @@ def _read(blocks: list[tuple[list[bytes | None], int]]) -> tuple[list[list[int]]
         block_codes, new = book.codes(_text(block, width))
         codes.append(block_codes.tolist())
         values += new
+    assert book.encoded().tolist() == values  # the same values by code, in one array
     return codes, values
 
 
