@@ -55,7 +55,8 @@ from storage.engine import create_store_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 
 TARGET_SECONDS_PER_MILLION = 15.0
-BENCH_DATABASE = "rapport_bench_ingest"
+# One database per run: two runs at once on a shared server must not drop each other's.
+BENCH_DATABASE = f"rapport_bench_ingest_{os.getpid()}"
 RETENTION_DAYS = 730  # the tick's default interaction window (compliance.retention)
 
 
