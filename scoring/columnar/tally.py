@@ -38,6 +38,7 @@ from scoring.prepared import (
     EMAIL_READ_MINUTES,
     EMAIL_WRITE_MINUTES,
     SLOTS,
+    TASKS,
     TIMELINE_COLUMNS,
     TIMELINE_OFF,
     TIMELINE_WEEKS,
@@ -346,11 +347,7 @@ def tally_book(
     del week, column, off, week_slot
     past_position = position[past]
     team_minutes, customer_minutes = _minutes(
-        kind_of[past],
-        inbound[past],
-        columns.duration[past_position],
-        tables.of(set_of[past]),
-        tables,
+        past_slot, columns.duration[past_position], tables.of(set_of[past]), tables
     )
     del set_of
     future = ~seen
@@ -409,22 +406,22 @@ def tally_book(
     )
 
 
+# An email's minutes by slot (sent, received): the team writes one and reads the other.
+_TEAM_EMAIL = np.array([EMAIL_WRITE_MINUTES, EMAIL_READ_MINUTES, *[0.0] * (SLOTS - 2)])
+_CUSTOMER_EMAIL = np.array([EMAIL_READ_MINUTES, EMAIL_WRITE_MINUTES, *[0.0] * (SLOTS - 2)])
+
+
 def _minutes(
-    kind: npt.NDArray[np.int8], inbound: Bools, duration: Floats, safe: Ints, tables: SetTables
+    slot: npt.NDArray[np.int8], duration: Floats, safe: Ints, tables: SetTables
 ) -> tuple[Floats, Floats]:
-    """(team minutes, customer minutes) of interactions (scoring.prepared); `safe`:
-    their party sets (SetTables.of)."""
-    present = tables.present[safe]
-    declined = tables.all_declined[safe]
+    """(team minutes, customer minutes) of interactions (scoring.prepared), by their
+    slot; `safe`: their party sets (SetTables.of)."""
+    email, task = slot < 2, slot == TASKS
     team = np.where(
-        kind == EMAIL,
-        np.where(inbound, EMAIL_READ_MINUTES, EMAIL_WRITE_MINUTES),
-        np.where(kind == TASK, duration, duration * present),
+        email, _TEAM_EMAIL[slot], np.where(task, duration, duration * tables.present[safe])
     )
     customer = np.where(
-        kind == EMAIL,
-        np.where(inbound, EMAIL_WRITE_MINUTES, EMAIL_READ_MINUTES),
-        np.where((kind == TASK) | declined, 0.0, duration),
+        email, _CUSTOMER_EMAIL[slot], np.where(task | tables.all_declined[safe], 0.0, duration)
     )
     return team, customer
 

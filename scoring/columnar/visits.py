@@ -24,6 +24,8 @@ _FROM, _ORGANIZER, _DECLINED = Role.FROM, Role.ORGANIZER, Response.DECLINED
 
 def expand(counts: Ints) -> tuple[Ints, Ints]:
     """(owner, offset) of each element when owner k has counts[k] elements."""
+    if (counts == 1).all():  # one each (most party sets have one colleague, one person)
+        return np.arange(len(counts), dtype=np.int64), np.zeros(len(counts), dtype=np.int64)
     total = int(counts.sum())
     owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
     starts = np.cumsum(counts) - counts
