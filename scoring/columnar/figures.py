@@ -40,7 +40,6 @@ class GroupFigures:
     ) -> None:
         records = book.records
         now, before = book.now, book.before
-        self.count = records
         self.columns, self.position = columns, book.visits.position
         self.read_now = read_all(
             now,
@@ -61,7 +60,6 @@ class GroupFigures:
             has_interactions=np.zeros(records, dtype=np.bool_),
         )
         self.last_engaged = moments(book, now.last_engaged)
-        self.last_engaged_before = moments(book, before.last_engaged)
         self.last = moments(book, now.last)
         self.last_before = moments(book, before.last)
         self.latest = moments(book, book.latest)
