@@ -6,10 +6,12 @@ of ours.
 
 One plain scan of `interaction` (its rows carry a packed copy of their
 parties, storage.packed_parties). On PostgreSQL a binary COPY parsed a block at
-a time (worker.run.interaction_copy), whose texts are coded by numpy
-(worker.run.text_codes) and decoded once per distinct value of the book when
-the read ends: conversations stay encoded (columns.Texts), links become
-references and packed texts party sets (worker.run.party_texts, all at once).
+a time (worker.run.interaction_copy), whose texts are coded for the whole book
+by numpy (worker.run.text_codes) and decoded once per distinct value of the
+book, with the block that first holds it: links become references, packed
+texts party sets (worker.run.party_texts, a block's new texts at once), and
+conversations stay encoded (columns.Texts). The cyclic collector is paused
+meanwhile and the heap's free pages are given back after (malloc_tuning).
 On SQLite `chunk` rows at a time through the driver, each chunk's tuples made
 into numpy columns and dropped, party sets decoded once per distinct packed
 text. Either way no Python object per interaction outlives its chunk, and an
