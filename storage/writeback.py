@@ -13,13 +13,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import chain
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from storage.bulk import COPY_NULL, RowFormat, copy_text, replace_items, update_by_keys
+from storage.bulk import (
+    COPY_NULL,
+    RowFormat,
+    copy_text,
+    copy_written_lines,
+    delete_by_keys,
+    replace_items,
+    update_by_keys,
+)
 from storage.crm_tables import Account, Contact, Lead, Opportunity
 from storage.engine import is_postgres, session_scope
 from storage.interaction_store import chunks
@@ -141,37 +150,84 @@ def clear_health(
 @dataclass
 class _Changes:
     """What one batch writes: on PostgreSQL one UPDATE per record type, and per table
-    one DELETE of the rows replaced and one COPY (storage.bulk.replace_items)."""
+    one DELETE of the rows replaced and one COPY.
+
+    On PostgreSQL the rows are encoded (`encode`) by the thread that scores, before
+    the batch is handed to the writing thread, which then only sends statements: the
+    two threads do not take turns at the interpreter for the encoding.
+    """
 
     health: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)  # id, *health
     new_kpis: list[KpiRow] = field(default_factory=list)
     changed_kpis: list[KpiRow] = field(default_factory=list)
     new_snapshots: list[RecordResult] = field(default_factory=list)
     changed_snapshots: list[RecordResult] = field(default_factory=list)
+    encoded: _Encoded | None = None
 
-    def write(self, session: Session, now: datetime) -> None:
+    def encode(self, kpis: RowFormat[KpiRow], snapshots: RowFormat[RecordResult]) -> None:
+        """PostgreSQL: the COPY lines and the keys of the rows they replace, made now;
+        the rows' values are let go."""
+        self.encoded = _Encoded(
+            [kpis.line(row) for row in chain(self.new_kpis, self.changed_kpis)],
+            [(row.record_type, row.record_id) for row in self.changed_kpis],
+            [
+                snapshots.line(result)
+                for result in chain(self.new_snapshots, self.changed_snapshots)
+            ],
+            [_snapshot_key(result, snapshots) for result in self.changed_snapshots],
+        )
+        self.new_kpis, self.changed_kpis, self.new_snapshots, self.changed_snapshots = (
+            [],
+            [],
+            [],
+            [],
+        )
+
+    def write(
+        self,
+        session: Session,
+        now: datetime,
+        kpis: RowFormat[KpiRow],
+        snapshots: RowFormat[RecordResult],
+    ) -> None:
         at = {"health_updated_at": now}
         for record_type, rows in self.health.items():
             table = RECORD_TABLES[record_type]
             update_by_keys(session, table, ("id",), HEALTH_COLUMNS[:3], rows, constants=at)
-        kpis = kpi_row_format(now)
-        replace_items(session, KPI, KPI_KEY, KPI_COLUMNS, self.new_kpis, self.changed_kpis, kpis)
-        snapshots = _snapshot_format(now.date())
-        new, changed = self.new_snapshots, self.changed_snapshots
-        replace_items(
-            session, SNAPSHOT, SNAPSHOT_COLUMNS[:3], SNAPSHOT_COLUMNS, new, changed, snapshots
-        )
+        keys = SNAPSHOT_COLUMNS[:3]
+        if self.encoded is None:  # SQLite
+            replace_items(
+                session, KPI, KPI_KEY, KPI_COLUMNS, self.new_kpis, self.changed_kpis, kpis
+            )
+            new, changed = self.new_snapshots, self.changed_snapshots
+            replace_items(session, SNAPSHOT, keys, SNAPSHOT_COLUMNS, new, changed, snapshots)
+            return
+        encoded = self.encoded
+        delete_by_keys(session, KPI, KPI_KEY, encoded.replaced_kpis)
+        copy_written_lines(session, KPI, KPI_COLUMNS, encoded.kpi_lines)
+        delete_by_keys(session, SNAPSHOT, keys, encoded.replaced_snapshots)
+        copy_written_lines(session, SNAPSHOT, SNAPSHOT_COLUMNS, encoded.snapshot_lines)
 
 
-def _write_batch(
-    session: Session,
-    batch: Sequence[RecordResult],
-    stored: StoredState,
-    now: datetime,
-    counts: WritebackCounts,
-) -> None:
-    """Sort a batch's results into what changed, against `stored` (kept up to date),
-    and write that. The loop runs once per record scored: kept to lookups."""
+class _Encoded(NamedTuple):
+    """A batch's rows as COPY lines (PostgreSQL), and the keys of the rows they replace."""
+
+    kpi_lines: list[str]
+    replaced_kpis: list[tuple[Any, ...]]
+    snapshot_lines: list[str]
+    replaced_snapshots: list[tuple[Any, ...]]
+
+
+def _snapshot_key(result: RecordResult, snapshots: RowFormat[RecordResult]) -> tuple[Any, ...]:
+    assert snapshots.key is not None
+    return tuple(snapshots.key(result))
+
+
+def _changes(
+    batch: Sequence[RecordResult], stored: StoredState, counts: WritebackCounts
+) -> _Changes:
+    """Sort a batch's results into what changed, against `stored` (kept up to date).
+    The loop runs once per record scored: kept to lookups."""
     changes = _Changes()
     healths, digests, snapshots = stored.health, stored.kpis, stored.snapshots
     by_type = counts.by_type
@@ -203,7 +259,7 @@ def _write_batch(
     counts.kpis_written += len(changes.new_kpis) + len(changes.changed_kpis)
     counts.snapshots_written += len(changes.new_snapshots) + len(changes.changed_snapshots)
     counts.unchanged += unchanged
-    changes.write(session, now)
+    return changes
 
 
 _NO_ROW: Any = object()  # a key the stored state has no row for
@@ -223,20 +279,27 @@ def write_back(
         stored = load_stored_state(session=session, day=now.date())
         postgres = is_postgres(session)
         lz4 = postgres and _lz4_available(session)
+    kpis, snapshots = kpi_row_format(now), _snapshot_format(now.date())
 
-    def write(batch: list[RecordResult]) -> None:
+    def sorted_out(batch: list[RecordResult]) -> _Changes:
+        changes = _changes(batch, stored, counts)
+        if postgres:
+            changes.encode(kpis, snapshots)
+        return changes
+
+    def write(changes: _Changes) -> None:
         with session_scope(engine) as session:
             if lz4:
                 session.execute(sa.text("SET LOCAL default_toast_compression = lz4"))
-            _write_batch(session, batch, stored, now, counts)
+            changes.write(session, now, kpis, snapshots)
 
-    batches = chunks(results, batch_size)
+    batches = (sorted_out(batch) for batch in chunks(results, batch_size))
     if postgres:
         # The server writes one batch while this process scores the next.
         write_all_behind(write, batches)
     else:
-        for batch in batches:  # SQLite writes in this process: nothing to overlap
-            write(batch)
+        for changes in batches:  # SQLite writes in this process: nothing to overlap
+            write(changes)
     with session_scope(engine) as session:
         counts.snapshots_written += record_closes(session=session, day=now.date())
     return counts
