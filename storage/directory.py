@@ -63,7 +63,8 @@ class Directory:
         self.known.add((record_type, record_id))
         for address in addresses:
             # First claim wins: system users are loaded first, so a colleague's
-            # address is never mistaken for a customer's, and contacts beat leads.
+            # address is never mistaken for a customer's, contacts beat leads, and
+            # within a table the smaller id wins (load_directory reads by id).
             if address:
                 self.by_address.setdefault(normalise_address(address), (record_type, record_id))
 
@@ -71,11 +72,18 @@ class Directory:
 def load_directory(*, session: Session) -> Directory:
     directory = Directory(erased=load_suppression(session=session))
     users, contacts, leads = core_table(SystemUser), core_table(Contact), core_table(Lead)
-    for user_id, email in session.execute(sa.select(users.c.id, users.c.email)):
+    # By id within each table: when two records carry one address the first claim wins
+    # (Directory._add), and that must not follow the order rows happen to lie on disk,
+    # which an UPDATE changes on PostgreSQL.
+    user_query = sa.select(users.c.id, users.c.email).order_by(users.c.id)
+    for user_id, email in session.execute(user_query):
         directory._add("system_user", user_id, email)
-    contact_query = sa.select(contacts.c.id, contacts.c.email, contacts.c.email2, contacts.c.email3)
+    contact_query = sa.select(
+        contacts.c.id, contacts.c.email, contacts.c.email2, contacts.c.email3
+    ).order_by(contacts.c.id)
     for contact_id, *emails in session.execute(contact_query):
         directory._add("contact", contact_id, *emails)
-    for lead_id, email in session.execute(sa.select(leads.c.id, leads.c.email)):
+    lead_query = sa.select(leads.c.id, leads.c.email).order_by(leads.c.id)
+    for lead_id, email in session.execute(lead_query):
         directory._add("lead", lead_id, email)
     return directory
