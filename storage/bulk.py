@@ -251,18 +251,16 @@ def _from_json(
         name: f"(s.row ->> {position})::{table.c[name].type.compile(dialect=dialect)}"
         for position, name in enumerate(names)
     }
-    return "jsonb_array_elements(%(rows)s::jsonb) AS s(row)", values
+    return "jsonb_array_elements(CAST(:rows AS jsonb)) AS s(row)", values
 
 
 def _json_rows(rows: Sequence[Sequence[Any]]) -> str:
     return msgspec.json.encode(rows).decode()
 
 
-def _driver_execute(session: Session, statement: str, parameters: dict[str, Any]) -> None:
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor:
-        cursor.execute(statement, parameters)
+def _execute(session: Session, statement: str, parameters: dict[str, Any]) -> None:
+    # Through SQLAlchemy (not the driver's cursor): its statement events see it.
+    session.execute(sa.text(statement), parameters)
 
 
 def delete_by_keys(
@@ -275,7 +273,7 @@ def delete_by_keys(
     source, value = _from_json(session, table, keys)
     matches = " AND ".join(f"t.{k} = {value[k]}" for k in keys)
     statement = f"DELETE FROM {table.name} AS t USING {source} WHERE {matches}"
-    _driver_execute(session, statement, {"rows": _json_rows(rows)})
+    _execute(session, statement, {"rows": _json_rows(rows)})
 
 
 def update_by_keys(
@@ -301,13 +299,13 @@ def update_by_keys(
         return len(rows)
     source, value = _from_json(session, table, (*keys, *columns))
     assignments = [f"{c} = {value[c]}" for c in columns]
-    assignments += [f"{c} = %(c_{c})s" for c in constants]
+    assignments += [f"{c} = :c_{c}" for c in constants]
     matches = " AND ".join(f"t.{k} = {value[k]}" for k in keys)
     statement = (
         f"UPDATE {table.name} AS t SET {', '.join(assignments)} FROM {source} WHERE {matches}"
     )
     same = {f"c_{c}": constant for c, constant in constants.items()}
-    _driver_execute(session, statement, {"rows": _json_rows(rows), **same})
+    _execute(session, statement, {"rows": _json_rows(rows), **same})
     return len(rows)
 
 
