@@ -273,7 +273,8 @@ def write_back(
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> WritebackCounts:
     """Persist results; one transaction per batch so a failure loses at most one batch.
-    Then record the deals that closed since the last run (`record_closes`)."""
+    The caller records the deals that closed (`record_closes`) once every process
+    has written its share."""
     counts = WritebackCounts()
     with session_scope(engine) as session:
         stored = load_stored_state(session=session, day=now.date())
@@ -300,8 +301,6 @@ def write_back(
     else:
         for changes in batches:  # SQLite writes in this process: nothing to overlap
             write(changes)
-    with session_scope(engine) as session:
-        counts.snapshots_written += record_closes(session=session, day=now.date())
     return counts
 
 

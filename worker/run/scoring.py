@@ -26,7 +26,8 @@ from sqlalchemy.engine import Engine
 from scoring.columnar import ColumnarRun
 from scoring.model import RecordHealth, RecordRef, RecordScope, RecordType
 from storage.crm_records import CrmSnapshot
-from storage.writeback import write_back
+from storage.engine import session_scope
+from storage.writeback import record_closes, write_back
 from worker.admin_settings import scoring_settings
 from worker.run.interaction_columns import read_columns
 from worker.run.introducers import IntroducerRanking
@@ -154,10 +155,18 @@ def score_and_write(
         introducers=introducers,
     )
     if processes <= 1:
-        return job(engine)
-    # Progress is drawn by this process, which scores the first share.
-    parts = [
-        replace(job, scopes=share.scopes, share=share, progress=progress if index == 0 else None)
-        for index, share in enumerate(plan_shares(scopes, processes))
-    ]
-    return merged(run_parts(engine, parts))
+        summary = job(engine)
+    else:
+        # Progress is drawn by this process, which scores the first share.
+        parts = [
+            replace(
+                job, scopes=share.scopes, share=share, progress=progress if index == 0 else None
+            )
+            for index, share in enumerate(plan_shares(scopes, processes))
+        ]
+        summary = merged(run_parts(engine, parts))
+    # Once, after every share has written its health: shares ending together would
+    # each find the same closed deal unrecorded and both insert its close.
+    with session_scope(engine) as session:
+        summary.writeback.snapshots_written += record_closes(session=session, day=now.date())
+    return summary
