@@ -1,21 +1,15 @@
 # Rapport worker image. CI (.ci/run) mirrors these install steps, since no
 # Docker engine runs where this project is built.
 #
-# Two stages: `build` has a C compiler and mypy, and compiles the scoring hot
-# path with mypyc (setup.py, RAPPORT_USE_MYPYC=1); the runtime image gets only
-# the finished virtual environment.
+# Two stages: `build` installs the dependencies and the application into a virtual
+# environment; the runtime image gets only that environment (no sources, no pip
+# cache). Everything is pure Python: no C compiler is needed.
 FROM python:3.11-slim-bookworm AS build
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/rapport \
     PATH=/opt/rapport/bin:$PATH
-
-# Pinned to Debian 12 (the base image's release): a rebuild gets the same compiler;
-# the C library's glob takes its security updates (deb12uN).
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc=4:12.2.0-3 'libc6-dev=2.36-9+deb12u*' \
-    && rm -rf /var/lib/apt/lists/*
 
 RUN python -m venv /opt/rapport
 
@@ -26,15 +20,10 @@ WORKDIR /src
 COPY requirements.lock ./
 RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 
-# The build tools (mypy for mypyc, setuptools, wheel) in a layer of their own
-# too: a change to the application reuses them instead of downloading them.
-COPY tools/compiled-wheel ./tools/
-RUN tools/compiled-wheel --tools /opt/rapport/bin/python /opt/build-tools
-
-# The application itself, compiled. Not emulator/: it is test code (the `emulator`
+# The application itself, as a wheel (not editable). Not emulator/: it is test code (the `emulator`
 # extra), and a wheel built without its directory has none of it; `rapport emulator`
 # in the image says how to install it.
-COPY pyproject.toml setup.py README.md ./
+COPY pyproject.toml README.md ./
 COPY worker ./worker
 COPY graph_sync ./graph_sync
 COPY consent ./consent
@@ -45,7 +34,7 @@ COPY crm ./crm
 COPY insights ./insights
 COPY web ./web
 COPY news ./news
-RUN RAPPORT_BUILD_TOOLS=/opt/build-tools tools/compiled-wheel /opt/rapport/bin/python /wheels
+RUN pip install --no-cache-dir --no-deps .
 
 
 FROM python:3.11-slim-bookworm AS runtime

@@ -23,14 +23,16 @@ into a store whose health was cleared), timed against the bare read (c) of
 the same run, with its own peak RSS; with both, how many records they score
 differently. The run itself scores with the columnar core.
 
-To set the reference compiled with mypyc (setup.py) beside the pure columnar
-core, compile it in a second checkout (a git worktree; the tests refuse to run
-in a checkout with modules compiled in place) and point (e) at it:
+To set another checkout's reference core beside this one's columnar core (an
+earlier commit in a git worktree, say), point (e) at it:
 
-    git worktree add --detach /tmp/compiled HEAD && cd /tmp/compiled
-    RAPPORT_USE_MYPYC=1 python setup.py build_ext --inplace && cd -
+    git worktree add --detach /tmp/earlier <commit>
     python bench/score.py --interactions 1000000 --records 50000 --db postgres \
-        --reference-checkout /tmp/compiled
+        --reference-checkout /tmp/earlier
+
+(Issue 21 compared the pure columnar core with the reference compiled by mypyc
+this way, in a checkout of 44ee5b1 built with `RAPPORT_USE_MYPYC=1 python
+setup.py build_ext --inplace`; the compilation was retired after it.)
 """
 
 from __future__ import annotations
@@ -131,8 +133,8 @@ def bare_read(engine: Engine, query: str) -> tuple[float, int]:
 
 
 def scoring_build() -> str:
-    """Whether the scoring modules run compiled (setup.py, RAPPORT_USE_MYPYC=1) or as
-    Python: the image ships them compiled, a source checkout runs them as Python."""
+    """Whether the scoring modules run as Python (every build since issue 21) or
+    compiled (a checkout of an earlier commit built with mypyc, for comparison)."""
     return "mypyc" if Path(scoring.tally.__file__ or "").suffix == ".so" else "python"
 
 
@@ -295,7 +297,7 @@ def _memory_mib(field: str) -> float:
 
 def run_core(core: str, url: str, out: Path, checkout: Path | None) -> dict[str, Any]:
     """(e) in a fresh process; `checkout`: run it from that checkout instead of this
-    one (a checkout with the modules compiled in place measures the compiled build)."""
+    one (an earlier commit's, say)."""
     script = Path(__file__) if checkout is None else checkout / "bench" / "score.py"
     command = [sys.executable, str(script), "--measure-core", core, "--url", url, "--out", str(out)]
     env = dict(os.environ)
@@ -605,8 +607,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--reference-checkout",
         type=Path,
-        help="(e): run the reference core from this checkout (one with its modules compiled "
-        "in place measures the compiled build beside this checkout's pure Python)",
+        help="(e): run the reference core from this checkout (an earlier commit's, say) "
+        "beside this checkout's columnar core",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--measure-core", choices=CORES, help=argparse.SUPPRESS)

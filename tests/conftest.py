@@ -27,22 +27,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "RAPPORT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 DATABASES = ["sqlite", "postgres"]
-CHECKOUT = Path(__file__).resolve().parents[1]
 # Above this many rows TRUNCATE empties a table faster than DELETE (see postgres_emptier).
 MANY_ROWS = 1000
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Refuse modules compiled in place in this checkout (bench/score.py explains how):
-    Python imports them instead of the sources, stale or not, and their shared runtime
-    sits at the checkout's root, where worker processes started elsewhere cannot
-    import it. The compiled build is tested from its wheel (.ci/run)."""
-    built = sorted(str(path.relative_to(CHECKOUT)) for path in CHECKOUT.glob("*/*.so"))
-    if built:
-        raise pytest.UsageError(
-            f"modules compiled in place: {', '.join(built[:3])}...; delete them before "
-            "testing: rm -f *.so scoring/*.so storage/*.so worker/*.so"
-        )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -162,10 +162,8 @@ def test_an_unknown_activity_kind_fails_its_record_with_the_error_type() -> None
     [lee] = score_all([contact_scope(LEE)], [odd])
 
     assert lee.state == HealthState.SOMETHING_WENT_WRONG
-    # Pure Python finds no profile for the kind (KeyError); the compiled build
-    # (setup.py) refuses the str where a Kind belongs (TypeError). Either way
-    # the reason names the error's type.
-    assert lee.reasons[0].startswith(("scoring failed: KeyError", "scoring failed: TypeError"))
+    # No profile for the kind (KeyError): the reason names the error's type.
+    assert lee.reasons[0].startswith("scoring failed: KeyError")
 
 
 PEOPLE = [DANA, LEE, KIM, LEAD_ROBIN]

@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-import scoring.model
 from scoring.model import Kpis
 from storage.kpi_rows import KPI_VALUES, JsonColumn, KpiValues, kpi_digest
 from storage.rapport_tables import HealthSnapshot, RelationshipKpi
@@ -243,11 +242,6 @@ def test_the_kpi_columns_are_scorings_kpis_then_the_health() -> None:
     assert KPI_VALUES[len(kpis)] == "health_score"
 
 
-@pytest.mark.skipif(
-    not str(scoring.model.__file__).endswith(".py"),
-    reason="the compiled build (mypyc) keeps no Optional in Kpis' annotations; the source's "
-    "declarations are checked by the main suite",
-)
 def test_a_kpi_that_may_be_missing_has_a_nullable_column() -> None:
     """A value Kpis may lack is held in a nullable column (see the test above)."""
     kpis = dataclasses.fields(Kpis)

@@ -277,12 +277,11 @@ def settings_fingerprint(admin: Mapping[str, Any], excluded: Iterable[str]) -> s
 
 @functools.cache
 def scoring_code_fingerprint() -> str:
-    """A digest of the modules that turn interactions into stored values (sources, or
-    the compiled modules an image runs instead)."""
+    """A digest of the modules that turn interactions into stored values (their sources)."""
     files = sorted(
         path
         for path in Path(scoring.__file__).parent.rglob("*")
-        if path.suffix in (".py", ".so") and "__pycache__" not in path.parts
+        if path.suffix == ".py" and "__pycache__" not in path.parts
     )
     files += [Path(module.__file__ or "") for module in (scopes, results)]
     hasher = hashlib.blake2b(digest_size=16)
