@@ -184,13 +184,7 @@ def update_items(
     if not items:
         return 0
     if not is_postgres(session):
-        where = sa.and_(*(table.c[k] == sa.bindparam(f"k_{k}") for k in keys))
-        statement = (
-            sa.update(table).where(where).values({c: sa.bindparam(f"v_{c}") for c in columns})
-        )
-        names = [f"k_{k}" for k in keys] + [f"v_{c}" for c in columns]
-        values = form.values
-        session.execute(statement, [dict(zip(names, values(i), strict=True)) for i in items])
+        _update_each(session, table, keys, columns, [form.values(i) for i in items], {})
         return len(items)
     staging = f"rapport_staging_{table.name}"
     selected = ", ".join((*keys, *columns))
@@ -317,7 +311,8 @@ def _update_each(
     rows: Sequence[Sequence[Any]],
     constants: dict[str, Any],
 ) -> None:
-    """SQLite: update_by_keys as one executemany."""
+    """SQLite: each row (keys then columns) updated, with `constants` on every row, as
+    one executemany (update_items and update_by_keys)."""
     where = sa.and_(*(table.c[k] == sa.bindparam(f"k_{k}") for k in keys))
     assigned: dict[str, Any] = {c: sa.bindparam(f"v_{c}") for c in columns}
     statement = sa.update(table).where(where).values({**assigned, **constants})
