@@ -415,7 +415,7 @@ def rolled_up_health(
         else Reading(rollup.before, grade(rollup.before, settings), pooled_before.values)
     )
     factors, reasons = pooled_explained
-    pooled_points = 0.0  # a float start: mypyc types sum()'s int start as int
+    pooled_points = 0.0  # a float start: with no factors the points stay a float
     for factor in factors:
         pooled_points += factor.points
     adjustment = rollup.score - pooled_points
