@@ -434,7 +434,11 @@ def _most_contacted(
     sets = set_of[visit]
     owner, offset = expand(tables.user_ptr[sets + 1] - tables.user_ptr[sets])
     users = max(len(tables.users), 1)
-    key = np.sort(record[visit[owner]] * users + tables.user[tables.user_ptr[sets[owner]] + offset])
+    # Visits come by record: the stable sort (timsort) merges their runs (unique_sorted).
+    key = np.sort(
+        record[visit[owner]] * users + tables.user[tables.user_ptr[sets[owner]] + offset],
+        kind="stable",
+    )
     if len(key) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
