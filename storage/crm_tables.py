@@ -14,7 +14,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from storage.types import KEY_TEXT, UTCDateTime
 
 LEAD_STATUS_VALUES = ("open", "qualified", "disqualified")
 OPPORTUNITY_STATUS_VALUES = ("open", "won", "lost")
@@ -43,7 +43,7 @@ class HealthColumns(SQLModel):
 class SystemUser(SQLModel, table=True):
     __tablename__ = "system_user"
 
-    id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True, sa_type=KEY_TEXT)
     email: str = Field(index=True)
     full_name: str
     team: str | None = None
@@ -53,45 +53,45 @@ class SystemUser(SQLModel, table=True):
 class Account(HealthColumns, table=True):
     __tablename__ = "account"
 
-    id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True, sa_type=KEY_TEXT)
     name: str
-    primary_contact_id: str | None = None
-    owner_id: str | None = None
+    primary_contact_id: str | None = Field(default=None, sa_type=KEY_TEXT)
+    owner_id: str | None = Field(default=None, sa_type=KEY_TEXT)
     created_at: datetime | None = Field(default=None, sa_column=_utc())
 
 
 class Contact(HealthColumns, table=True):
     __tablename__ = "contact"
 
-    id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True, sa_type=KEY_TEXT)
     full_name: str
     email: str | None = Field(default=None, index=True)
     email2: str | None = None
     email3: str | None = None
-    account_id: str | None = Field(default=None, index=True)
+    account_id: str | None = Field(default=None, index=True, sa_type=KEY_TEXT)
     created_at: datetime | None = Field(default=None, sa_column=_utc())
 
 
 class Lead(HealthColumns, table=True):
     __tablename__ = "lead"
 
-    id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True, sa_type=KEY_TEXT)
     full_name: str
     email: str | None = Field(default=None, index=True)
     company_name: str | None = None
     status: str = "open"
-    owner_id: str | None = None
+    owner_id: str | None = Field(default=None, sa_type=KEY_TEXT)
     created_at: datetime | None = Field(default=None, sa_column=_utc())
 
 
 class Opportunity(HealthColumns, table=True):
     __tablename__ = "opportunity"
 
-    id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True, sa_type=KEY_TEXT)
     name: str
-    account_id: str | None = Field(default=None, index=True)
-    owner_id: str | None = None
-    customer_contact_id: str | None = None
+    account_id: str | None = Field(default=None, index=True, sa_type=KEY_TEXT)
+    owner_id: str | None = Field(default=None, sa_type=KEY_TEXT)
+    customer_contact_id: str | None = Field(default=None, sa_type=KEY_TEXT)
     status: str = "open"
     estimated_revenue: float | None = None
     estimated_close_date: date | None = None
@@ -102,23 +102,23 @@ class Opportunity(HealthColumns, table=True):
 class OpportunityStakeholder(SQLModel, table=True):
     __tablename__ = "opportunity_stakeholder"
 
-    opportunity_id: str = Field(primary_key=True)
-    contact_id: str = Field(primary_key=True, index=True)
+    opportunity_id: str = Field(primary_key=True, sa_type=KEY_TEXT)
+    contact_id: str = Field(primary_key=True, index=True, sa_type=KEY_TEXT)
     role: str | None = None
 
 
 class CrmActivity(SQLModel, table=True):
     __tablename__ = "crm_activity"
 
-    id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True, sa_type=KEY_TEXT)
     kind: str
-    owner_id: str | None = None
+    owner_id: str | None = Field(default=None, sa_type=KEY_TEXT)
     direction: str | None = None
     status: str = "completed"
     start_at: datetime | None = Field(default=None, sa_column=_utc())
     end_at: datetime | None = Field(default=None, sa_column=_utc())
-    regarding_type: str | None = None
-    regarding_id: str | None = None
+    regarding_type: str | None = Field(default=None, sa_type=KEY_TEXT)
+    regarding_id: str | None = Field(default=None, sa_type=KEY_TEXT)
     conversation_id: str | None = None
     # Lets an email logged in the CRM and also seen in Exchange count once.
     internet_message_id: str | None = Field(default=None, index=True)
@@ -131,9 +131,9 @@ class CrmActivityParty(SQLModel, table=True):
     __tablename__ = "crm_activity_party"
 
     id: int | None = Field(default=None, primary_key=True)
-    activity_id: str = Field(index=True)
+    activity_id: str = Field(index=True, sa_type=KEY_TEXT)
     role: str
     address: str | None = None
-    record_type: str | None = None
-    record_id: str | None = None
+    record_type: str | None = Field(default=None, sa_type=KEY_TEXT)
+    record_id: str | None = Field(default=None, sa_type=KEY_TEXT)
     response: str | None = None

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from storage.types import KEY_TEXT, UTCDateTime
 
 
 def _utc() -> Any:
@@ -42,27 +42,27 @@ class DataverseParty(SQLModel, table=True):
     __tablename__ = "dataverse_party"
 
     party_id: str = Field(primary_key=True)  # activitypartyid
-    activity_id: str = Field(index=True)
+    activity_id: str = Field(index=True, sa_type=KEY_TEXT)
     role: str
     address: str | None = None
-    record_type: str | None = None
-    record_id: str | None = None
+    record_type: str | None = Field(default=None, sa_type=KEY_TEXT)
+    record_id: str | None = Field(default=None, sa_type=KEY_TEXT)
 
 
 class DataverseStakeholder(SQLModel, table=True):
     __tablename__ = "dataverse_stakeholder"
 
     connection_id: str = Field(primary_key=True)
-    opportunity_id: str = Field(index=True)
-    contact_id: str
+    opportunity_id: str = Field(index=True, sa_type=KEY_TEXT)
+    contact_id: str = Field(sa_type=KEY_TEXT)
     role: str | None = None
 
 
 class DataversePush(SQLModel, table=True):
     __tablename__ = "dataverse_push"
 
-    record_type: str = Field(primary_key=True)
-    record_id: str = Field(primary_key=True)
+    record_type: str = Field(primary_key=True, sa_type=KEY_TEXT)
+    record_id: str = Field(primary_key=True, sa_type=KEY_TEXT)
     digest: str  # of the values below; a record whose health digest differs is pushed
     pushed_values: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON()))
     pushed_at: datetime | None = _utc()

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from storage.types import KEY_TEXT, UTCDateTime
 
 INTERACTION_KIND_VALUES = ("email", "meeting", "call", "task")
 INTERACTION_SOURCE_VALUES = ("crm", "exchange")
@@ -30,19 +30,19 @@ class Interaction(SQLModel, table=True):
 
     # "crm:<activity id>", "msg:<internetMessageId>" or "evt:<iCalUId>":
     # the natural key that deduplicates one event seen by several mailboxes.
-    key: str = Field(primary_key=True)
+    key: str = Field(primary_key=True, sa_type=KEY_TEXT)
     source: str
     kind: str
     direction: str
     occurred_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False, index=True))
     duration_minutes: float = 0.0
     conversation_id: str | None = None
-    regarding_type: str | None = None
-    regarding_id: str | None = None
+    regarding_type: str | None = Field(default=None, sa_type=KEY_TEXT)
+    regarding_id: str | None = Field(default=None, sa_type=KEY_TEXT)
     planned: bool = False
     opens: int = 0
     clicks: int = 0
-    crm_activity_id: str | None = Field(default=None, index=True)
+    crm_activity_id: str | None = Field(default=None, index=True, sa_type=KEY_TEXT)
     # A copy of this interaction's interaction_party rows, packed (storage.packed_parties),
     # kept equal to them by every writer: scoring reads this table alone.
     parties: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
@@ -57,14 +57,14 @@ class InteractionParty(SQLModel, table=True):
 
     interaction_key: str = Field(
         sa_column=sa.Column(
-            sa.String(),
+            KEY_TEXT,
             sa.ForeignKey("interaction.key", ondelete="CASCADE"),
             primary_key=True,
         )
     )
-    record_type: str = Field(primary_key=True)
-    record_id: str = Field(primary_key=True)
-    role: str = Field(primary_key=True)
+    record_type: str = Field(primary_key=True, sa_type=KEY_TEXT)
+    record_id: str = Field(primary_key=True, sa_type=KEY_TEXT)
+    role: str = Field(primary_key=True, sa_type=KEY_TEXT)
     side: str
     response: str | None = None
 
@@ -78,8 +78,8 @@ class RelationshipKpi(SQLModel, table=True):
 
     __tablename__ = "relationship_kpi"
 
-    record_type: str = Field(primary_key=True)
-    record_id: str = Field(primary_key=True)
+    record_type: str = Field(primary_key=True, sa_type=KEY_TEXT)
+    record_id: str = Field(primary_key=True, sa_type=KEY_TEXT)
     emails_sent: int = 0
     emails_received: int = 0
     meetings_sent: int = 0
@@ -113,7 +113,7 @@ class RelationshipKpi(SQLModel, table=True):
     reasons: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON()))
     # A deal's or account's key contact with the lowest health score (scoring.rollup):
     # the contact's id, their role on it, their score, when their silence began.
-    weakest_contact_id: str | None = None
+    weakest_contact_id: str | None = Field(default=None, sa_type=KEY_TEXT)
     weakest_contact_role: str | None = None
     weakest_contact_score: int | None = None
     weakest_contact_since: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
@@ -128,8 +128,8 @@ class HealthSnapshot(SQLModel, table=True):
 
     __tablename__ = "health_snapshot"
 
-    record_type: str = Field(primary_key=True)
-    record_id: str = Field(primary_key=True)
+    record_type: str = Field(primary_key=True, sa_type=KEY_TEXT)
+    record_id: str = Field(primary_key=True, sa_type=KEY_TEXT)
     day: date = Field(primary_key=True)
     health_score: int | None = None
     health_state: int | None = None
@@ -170,9 +170,9 @@ class Introducer(SQLModel, table=True):
     __tablename__ = "introducer"
     __table_args__ = (sa.Index("ix_introducer_system_user", "system_user_id"),)
 
-    record_type: str = Field(primary_key=True)
-    record_id: str = Field(primary_key=True)
-    system_user_id: str = Field(primary_key=True)
+    record_type: str = Field(primary_key=True, sa_type=KEY_TEXT)
+    record_id: str = Field(primary_key=True, sa_type=KEY_TEXT)
+    system_user_id: str = Field(primary_key=True, sa_type=KEY_TEXT)
     rank: int
     strength: int
     strength_label: str
@@ -207,7 +207,7 @@ class CrmActivityDigest(SQLModel, table=True):
 
     __tablename__ = "crm_activity_digest"
 
-    activity_id: str = Field(primary_key=True)
+    activity_id: str = Field(primary_key=True, sa_type=KEY_TEXT)
     digest: str
     outcome: str  # one of CRM_ACTIVITY_OUTCOMES
-    interaction_key: str | None = None
+    interaction_key: str | None = Field(default=None, sa_type=KEY_TEXT)

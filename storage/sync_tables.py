@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from storage.types import KEY_TEXT, UTCDateTime
 
 CONSENT_STATES = ("granted", "missing", "not_configured", "token_failed", "revoked")
 MAILBOX_STATUSES = (
@@ -52,7 +52,7 @@ class Mailbox(SQLModel, table=True):
 
     id: str = Field(primary_key=True)  # the Graph user id
     tenant_id: str = Field(index=True)
-    system_user_id: str | None = Field(default=None, index=True)
+    system_user_id: str | None = Field(default=None, index=True, sa_type=KEY_TEXT)
     data_location: str | None = None
     location_allowed: bool = False
     decision_reason: str | None = None
@@ -103,6 +103,6 @@ class InteractionSighting(SQLModel, table=True):
 
     mailbox_id: str = Field(primary_key=True)
     item_id: str = Field(primary_key=True)
-    interaction_key: str
+    interaction_key: str = Field(sa_type=KEY_TEXT)
     folder_id: str
     round: int = 0

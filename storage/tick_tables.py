@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from storage.rapport_tables import CrmActivityDigest
-from storage.types import UTCDateTime, core_table
+from storage.types import KEY_TEXT, UTCDateTime, core_table
 
 TICK_STATE_ID = 1  # the one row of tick_state
 
@@ -54,7 +54,7 @@ class CrmActivityChange(SQLModel, table=True):
     __table_args__ = {"sqlite_autoincrement": True}
 
     seq: int | None = Field(default=None, sa_column=_seq())
-    activity_id: str
+    activity_id: str = Field(sa_type=KEY_TEXT)
 
 
 class CrmRecordChange(SQLModel, table=True):
@@ -70,9 +70,9 @@ class CrmPersonChange(SQLModel, table=True):
     __table_args__ = {"sqlite_autoincrement": True}
 
     seq: int | None = Field(default=None, sa_column=_seq())
-    record_type: str  # "contact" or "lead"
-    record_id: str
-    account_id: str | None = None  # a contact's
+    record_type: str = Field(sa_type=KEY_TEXT)  # "contact" or "lead"
+    record_id: str = Field(sa_type=KEY_TEXT)
+    account_id: str | None = Field(default=None, sa_type=KEY_TEXT)  # a contact's
     email: str | None = None
     email2: str | None = None
     email3: str | None = None
@@ -83,23 +83,23 @@ class InteractionChange(SQLModel, table=True):
     __table_args__ = {"sqlite_autoincrement": True}
 
     seq: int | None = Field(default=None, sa_column=_seq())
-    key: str
+    key: str = Field(sa_type=KEY_TEXT)
     parties: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
-    regarding_type: str | None = None
-    regarding_id: str | None = None
+    regarding_type: str | None = Field(default=None, sa_type=KEY_TEXT)
+    regarding_id: str | None = Field(default=None, sa_type=KEY_TEXT)
 
 
 class TickPendingRecord(SQLModel, table=True):
     __tablename__ = "tick_pending_record"
 
-    record_type: str = Field(primary_key=True)
-    record_id: str = Field(primary_key=True)
+    record_type: str = Field(primary_key=True, sa_type=KEY_TEXT)
+    record_id: str = Field(primary_key=True, sa_type=KEY_TEXT)
 
 
 class CrmActivityRecheck(SQLModel, table=True):
     __tablename__ = "crm_activity_recheck"
 
-    activity_id: str = Field(primary_key=True)
+    activity_id: str = Field(primary_key=True, sa_type=KEY_TEXT)
 
 
 class InteractionLogPause(SQLModel, table=True):

@@ -40,3 +40,9 @@ def core_table(model: type[Any]) -> sa.Table:
     """The Core `Table` behind a SQLModel class (typed, for bulk statements)."""
     table: sa.Table = model.__table__
     return table
+
+
+# An id or a key (a record's type or id, an activity id, an interaction key): compared
+# and sorted byte by byte on PostgreSQL too, as SQLite and Python's str do (migration
+# 0015): indexes on it build with cheap comparisons, and "the smaller id" is Python's.
+KEY_TEXT = sa.String().with_variant(sa.String(collation="C"), "postgresql")
