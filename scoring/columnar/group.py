@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from scoring.columnar.codes import GroupCodes
 from scoring.columnar.columns import InteractionColumns
 from scoring.columnar.figures import GroupFigures, readings_lists
 from scoring.columnar.kpis import group_kpis
@@ -44,7 +45,7 @@ from scoring.model import (
     Trend,
 )
 from scoring.prepared import ScoringTime
-from scoring.rollup import PersonViews, is_rolled_up, rolled_up_health
+from scoring.rollup import PersonViews, rolled_up_health
 
 _NOT_APPLICABLE = Trend.NOT_APPLICABLE
 
@@ -55,7 +56,7 @@ class GroupScorer:
     def __init__(
         self,
         scopes: Sequence[RecordScope],
-        people: dict[RecordRef, int],
+        codes: GroupCodes,
         book: BookTally,
         run: RunInputs,
     ) -> None:
@@ -94,7 +95,7 @@ class GroupScorer:
             self.names,
         )
         self.people = People(
-            people,
+            codes.people,
             figures,
             (now.tolist(), before.tolist()),
             (unanswered, skipped),
@@ -102,7 +103,7 @@ class GroupScorer:
             columns,
         )
         self.views: PersonViews = self.people.views(self.names)
-        self.rolled_up = [is_rolled_up(scope) for scope in scopes]
+        self.rolled_up = codes.rolled_up
 
     def score(self, index: int, scope: RecordScope) -> RecordHealth:
         broken = self.broken.get(index)

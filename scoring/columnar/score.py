@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 
-import numpy as np
-
+from scoring.columnar.codes import GroupCodes, cut_groups, group_codes, scope_codes
 from scoring.columnar.columns import InteractionColumns
 from scoring.columnar.group import GroupScorer, RunInputs
 from scoring.columnar.tally import tally_book
@@ -24,7 +23,7 @@ from scoring.health import check_grading
 from scoring.model import RecordHealth, RecordRef, RecordScope, ScoringSettings
 from scoring.pipeline import failed
 from scoring.prepared import ScoringTime, influence_weights
-from scoring.rollup import is_rolled_up, person_scope
+from scoring.rollup import person_scope
 
 # Visits (record x interaction) per group of records scored together: about
 # 70 MB of per-visit arrays at the tally's peak (tally.py), whatever the book;
@@ -70,13 +69,19 @@ class ColumnarRun:
         """Each record's health, in the order of `scopes`. Records are scored a group
         at a time, each group about `group_visits` (record, interaction) visits, so
         that the per-visit arrays stay the size of a group, not of the book."""
-        for group in self.groups(list(scopes), group_visits):
-            records, people = _with_people(group)
-            visits = build_visits(self.columns, self.tables, records, self.index)
-            book = tally_book(
-                self.columns, self.tables, visits, len(records), self.weights, self.time
+        scopes = list(scopes)
+        refs = self.columns.refs
+        codes = scope_codes(scopes, refs, self.tables)
+        for start, end in cut_groups(codes, self.index, group_visits):
+            group = scopes[start:end]
+            records = group_codes(codes, start, end, refs.refs)
+            visits = build_visits(
+                self.columns, self.tables, records, self.index, self._broken_reach(group, records)
             )
-            scorer = GroupScorer(group, people, book, self.inputs)
+            book = tally_book(
+                self.columns, self.tables, visits, len(records.record), self.weights, self.time
+            )
+            scorer = GroupScorer(group, records, book, self.inputs)
             del visits, book
             for index, scope in enumerate(group):
                 try:
@@ -86,46 +91,9 @@ class ColumnarRun:
                 yield health
             del scorer
 
-    def groups(self, scopes: list[RecordScope], group_visits: int) -> Iterator[list[RecordScope]]:
-        """Consecutive scopes, cut where the visits they will read pass `group_visits`
-        (counted from the book's index: a deal's or account's people count once
-        more, as the group reads them as persons when their contacts are elsewhere)."""
-        index, code = self.index, self.columns.refs.codes.get
-        size = len(self.columns.refs.refs)
-        by_person = np.bincount(index.person, minlength=size).tolist()
-        by_regarding = np.bincount(index.regarding, minlength=size).tolist()
-        group: list[RecordScope] = []
-        visits = 0
-
-        def count(counts: list[int], ref: RecordRef) -> int:
-            found = code(ref)  # a ref first coded after the count reaches nothing
-            return counts[found] if found is not None and found < size else 0
-
-        for scope in scopes:
-            reach = sum(count(by_person, person) for person in scope.people)
-            reach = reach * (2 if is_rolled_up(scope) else 1)
-            reach += count(by_regarding, scope.record)
-            if group and visits + reach > group_visits:
-                yield group
-                group, visits = [], 0
-            group.append(scope)
-            visits += reach
-        if group or not scopes:
-            yield group
-
-
-def _with_people(scopes: list[RecordScope]) -> tuple[list[RecordScope], dict[RecordRef, int]]:
-    """The scopes plus a person scope for each person a deal or account rolls up
-    whose own contact scope is not among them; person -> index of their scope."""
-    records = list(scopes)
-    people: dict[RecordRef, int] = {}
-    for index, scope in enumerate(scopes):
-        if scope.team is None and scope.people == {scope.record}:
-            people.setdefault(scope.record, index)
-    for scope in scopes:
-        if is_rolled_up(scope):
-            for person in sorted(scope.people):
-                if person not in people:
-                    people[person] = len(records)
-                    records.append(person_scope(person))
-    return records, people
+    def _broken_reach(self, group: list[RecordScope], records: GroupCodes) -> list[RecordScope]:
+        """The group's records as scopes, to find which reach a broken interaction
+        (none to look at when the book has none)."""
+        if not self.columns.broken:
+            return []
+        return [*group, *map(person_scope, records.persons_added(self.columns.refs.refs))]

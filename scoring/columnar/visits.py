@@ -13,11 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scoring.columnar.columns import Bools, InteractionColumns, Ints
 from scoring.model import Party, RecordScope, Response, Role
+
+if TYPE_CHECKING:
+    from scoring.columnar.codes import GroupCodes
 
 _FROM, _ORGANIZER, _DECLINED = Role.FROM, Role.ORGANIZER, Response.DECLINED
 
@@ -210,35 +214,17 @@ def index_book(columns: InteractionColumns, tables: SetTables) -> BookIndex:
 def build_visits(
     columns: InteractionColumns,
     tables: SetTables,
+    group: GroupCodes,
+    book: BookIndex,
     scopes: Sequence[RecordScope],
-    index: BookIndex | None = None,
 ) -> Visits:
+    """The group's visits; `scopes`: its records' scopes, read only when the book
+    holds a broken interaction."""
     n = len(columns)
-    book = index_book(columns, tables) if index is None else index
-    refs = columns.refs
-    mem_record: list[int] = []
-    mem_person: list[int] = []
-    record_ref: list[int] = []
-    team_record: list[int] = []
-    team_user: list[int] = []
-    has_team = np.zeros(len(scopes), dtype=np.bool_)
-    user_codes = {user: code for code, user in enumerate(tables.users)}
-    for number, scope in enumerate(scopes):
-        for person in scope.people:
-            mem_record.append(number)
-            mem_person.append(refs.code(person))
-        record_ref.append(refs.code(scope.record))
-        if scope.team is not None:
-            has_team[number] = True
-            for user in scope.team:
-                found = user_codes.get(user)
-                if found is not None:
-                    team_record.append(number)
-                    team_user.append(found)
-    people_count = len(refs.refs) + 1
-    members_record = np.array(mem_record, dtype=np.int64)
-    members_person = np.array(mem_person, dtype=np.int64)
+    people_count = len(columns.refs.refs) + 1
+    members_record, members_person = group.member_record, group.member_person
     members = unique_sorted(members_record * people_count + members_person)
+    has_team, team_record, team_user = group.has_team, group.team_record, group.team_user
 
     # (record, position) for every interaction with one of the record's people.
     left, position = _sorted_join(members_person, book.person, book.person_position)
@@ -253,19 +239,14 @@ def build_visits(
         sets_of = party_set[position[check]]
         owner, offset = expand(tables.user_ptr[sets_of + 1] - tables.user_ptr[sets_of])
         users = tables.user[tables.user_ptr[sets_of[owner]] + offset]
-        team_keys = unique_sorted(
-            np.array(team_record, dtype=np.int64) * max(len(tables.users), 1)
-            + np.array(team_user, dtype=np.int64)
-        )
+        team_keys = unique_sorted(team_record * max(len(tables.users), 1) + team_user)
         hit = contains(team_keys, record[check[owner]] * max(len(tables.users), 1) + users)
         in_team = np.bincount(owner[hit], minlength=len(check)) > 0
         keep = np.ones(len(record), dtype=np.bool_)
         keep[check[~in_team]] = False
         record, position = record[keep], position[keep]
     # What regards the record.
-    by_regarding, regarded = _sorted_join(
-        np.array(record_ref, dtype=np.int64), book.regarding, book.regarding_position
-    )
+    by_regarding, regarded = _sorted_join(group.record, book.regarding, book.regarding_position)
     keys = unique_sorted(np.concatenate([record * n + position, by_regarding * n + regarded]))
     visit_record, visit_position = np.divmod(keys, max(n, 1))
     return Visits(
