@@ -10,13 +10,14 @@ batch (storage.write_behind).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import chain
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -74,25 +75,63 @@ class StoredState:
     snapshots: dict[tuple[str, str], Health]
 
 
-def load_stored_state(*, session: Session, day: date) -> StoredState:
+def load_stored_state(
+    *, session: Session, day: date, records: Mapping[str, Collection[str]]
+) -> StoredState:
+    """The stored health, KPI digest and snapshot of `day` of `records` (their ids by
+    record type), and of no other record: a batch reads its own records' state, so a
+    scoring process reads its share's, and a tick that scores a few records reads theirs,
+    not the book's."""
     health: dict[tuple[str, str], Health] = {}
-    for record_type, table in RECORD_TABLES.items():
-        query = sa.select(
-            table.c.id, table.c.health_score, table.c.health_state, table.c.health_trend
-        )
-        for record_id, score, state, trend in session.execute(query).all():
-            health[(record_type, record_id)] = (score, state, trend)
-    kpi_query = sa.select(KPI.c.record_type, KPI.c.record_id, KPI.c.kpi_digest)
-    kpis = {(row[0], row[1]): row[2] for row in session.execute(kpi_query).all()}
-    snapshot_query = sa.select(
-        SNAPSHOT.c.record_type,
-        SNAPSHOT.c.record_id,
-        SNAPSHOT.c.health_score,
-        SNAPSHOT.c.health_state,
-        SNAPSHOT.c.health_trend,
-    ).where(SNAPSHOT.c.day == day)
-    snapshots = {(r[0], r[1]): (r[2], r[3], r[4]) for r in session.execute(snapshot_query).all()}
+    kpis: dict[tuple[str, str], str | None] = {}
+    snapshots: dict[tuple[str, str], Health] = {}
+    for record_type, ids in records.items():
+        table = RECORD_TABLES.get(record_type)
+        if table is not None:
+            query = sa.select(
+                table.c.id, table.c.health_score, table.c.health_state, table.c.health_trend
+            )
+            for record_id, score, state, trend in _with_ids(session, query, table.c.id, ids):
+                health[(record_type, record_id)] = (score, state, trend)
+        kpi_query = sa.select(KPI.c.record_id, KPI.c.kpi_digest)
+        kpi_query = kpi_query.where(KPI.c.record_type == record_type)
+        for record_id, digest in _with_ids(session, kpi_query, KPI.c.record_id, ids):
+            kpis[(record_type, record_id)] = digest
+        snapshot_query = sa.select(
+            SNAPSHOT.c.record_id,
+            SNAPSHOT.c.health_score,
+            SNAPSHOT.c.health_state,
+            SNAPSHOT.c.health_trend,
+        ).where(SNAPSHOT.c.record_type == record_type, SNAPSHOT.c.day == day)
+        snapshot_rows = _with_ids(session, snapshot_query, SNAPSHOT.c.record_id, ids)
+        for record_id, score, state, trend in snapshot_rows:
+            snapshots[(record_type, record_id)] = (score, state, trend)
     return StoredState(health, kpis, snapshots)
+
+
+# SQLite binds at most 32,766 parameters a statement (999 before 3.32): ids go a few
+# hundred a query. PostgreSQL takes all of a batch's as one array parameter.
+SQLITE_IDS_PER_QUERY = 500
+
+
+def _with_ids(
+    session: Session, query: sa.Select[Any], column: sa.ColumnElement[str], ids: Collection[str]
+) -> list[Any]:
+    """The rows of `query` whose `column` is one of `ids`."""
+    if is_postgres(session):
+        array = sa.bindparam("ids", list(ids), type_=postgresql.ARRAY(sa.String()))
+        return list(session.execute(query.where(column == sa.any_(array))).all())
+    rows: list[Any] = []
+    for some in chunks(ids, SQLITE_IDS_PER_QUERY):
+        rows += session.execute(query.where(column.in_(some))).all()
+    return rows
+
+
+def _ids_by_type(batch: Sequence[RecordResult]) -> dict[str, list[str]]:
+    ids: dict[str, list[str]] = {}
+    for result in batch:
+        ids.setdefault(result.record_type, []).append(result.record_id)
+    return ids
 
 
 # Records per write-back transaction (RAPPORT_WRITEBACK_BATCH_SIZE): a failure loses
@@ -226,8 +265,9 @@ def _snapshot_key(result: RecordResult, snapshots: RowFormat[RecordResult]) -> t
 def _changes(
     batch: Sequence[RecordResult], stored: StoredState, counts: WritebackCounts
 ) -> _Changes:
-    """Sort a batch's results into what changed, against `stored` (kept up to date).
-    The loop runs once per record scored: kept to lookups."""
+    """Sort a batch's results into what changed, against `stored`, its records' stored
+    state (kept up to date, should a record come twice). The loop runs once per record
+    scored: kept to lookups."""
     changes = _Changes()
     healths, digests, snapshots = stored.health, stored.kpis, stored.snapshots
     by_type = counts.by_type
@@ -276,13 +316,15 @@ def write_back(
     The caller records the deals that closed (`record_closes`) once every process
     has written its share."""
     counts = WritebackCounts()
+    day = now.date()
     with session_scope(engine) as session:
-        stored = load_stored_state(session=session, day=now.date())
         postgres = is_postgres(session)
         lz4 = postgres and _lz4_available(session)
-    kpis, snapshots = kpi_row_format(now), _snapshot_format(now.date())
+    kpis, snapshots = kpi_row_format(now), _snapshot_format(day)
 
     def sorted_out(batch: list[RecordResult]) -> _Changes:
+        with session_scope(engine) as session:
+            stored = load_stored_state(session=session, day=day, records=_ids_by_type(batch))
         changes = _changes(batch, stored, counts)
         if postgres:
             changes.encode(kpis, snapshots)

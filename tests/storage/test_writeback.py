@@ -142,3 +142,19 @@ def test_kpi_rows_without_a_digest_are_rewritten_once(engine: Engine) -> None:
     settled = write_back(engine, [_result("c1", 70, emails_sent=2)], now=f.NOW)
 
     assert (again.kpis_written, settled.kpis_written, settled.unchanged) == (1, 0, 1)
+
+
+def test_a_batch_sees_its_own_records_stored_state_however_many(engine: Engine) -> None:
+    """Each batch reads the stored state of its records only; on SQLite their ids go in
+    several queries (SQLITE_IDS_PER_QUERY): the unchanged are still found unchanged."""
+    f.insert(engine, Contact, *(_contact_row(n)[1] for n in range(1_200)))
+    first = [_result(f"c{n}", n % 100) for n in range(1_200)]
+    write_back(engine, first, now=f.NOW, batch_size=1_000)
+
+    again = [_result(f"c{n}", n % 100) for n in range(1_200)]
+    again[1_100] = _result("c1100", 3, state=2)
+    counts = write_back(engine, again, now=f.NOW, batch_size=1_000)
+
+    assert (counts.records_updated, counts.kpis_written, counts.snapshots_written) == (1, 1, 1)
+    assert counts.unchanged == 1_199
+    assert _contacts(engine)["c1100"][:3] == (3, 2, 1)
