@@ -55,6 +55,7 @@ from storage.crm_digests import (
     load_digests,
     outcome_counts,
     replace_digests,
+    write_digests,
 )
 from storage.crm_problems import RowProblem, RowProblems, RowRejected
 from storage.directory import Directory, load_directory
@@ -72,7 +73,6 @@ from storage.interaction_store import (
 )
 from storage.mailbox_store import exchange_covered_users
 from storage.person_activities import activities_naming
-from storage.rapport_tables import CrmActivityDigest
 from storage.raw_rows import Unreadable, raw_rows
 from storage.suppression import load_suppression
 from storage.tick_changes import (
@@ -84,6 +84,7 @@ from storage.tick_changes import (
     add_pending,
     forget_activity_changes,
     read_state,
+    recheck_count,
     rechecks,
     replace_rechecks,
     take_activity_changes,
@@ -92,9 +93,7 @@ from storage.tick_changes import (
     take_record_changes,
     write_state,
 )
-from storage.types import core_table
 
-DIGEST = core_table(CrmActivityDigest)
 # Beyond this many changed interactions one full read beats reading them by key.
 KEYED_READ_LIMIT = 20_000
 # Beyond this many activities to derive, one full pass beats reading them by id.
@@ -168,7 +167,7 @@ class _Scan:
         self.rejected: set[str] = set()  # keys of broken rows: what is stored stays
         self.digests: list[ActivityDigest] = []  # for the activities derived this pass
         self.derived: list[str] = []  # their activity ids, and those of deleted activities
-        self.digests_forgotten = 0  # how many of those had a digest (it goes)
+        self.forgotten: Counter[str] = Counter()  # the outcomes of their digests (which go)
         # Interaction keys whose stored rows this pass may change, and those it
         # leaves alone because their activities did not change.
         self.affected: set[str] = set()
@@ -184,6 +183,10 @@ class _Scan:
         self.in_bulk = False
         self.bulk_derived = 0
         self.bulk_added = 0
+
+    @property
+    def digests_forgotten(self) -> int:
+        return self.forgotten.total()
 
     @property
     def incremental(self) -> bool:
@@ -327,7 +330,7 @@ def _scan(
         _reject(scan, report, row, problems)
     for gone in previous.values():
         scan.derived.append(gone.activity_id)
-        scan.digests_forgotten += 1
+        scan.forgotten[gone.outcome] += 1
         if gone.interaction_key is not None:
             scan.affected.add(gone.interaction_key)
     scan.affected |= scan.rejected
@@ -338,8 +341,10 @@ def _scan(
 def _forget(scan: _Scan, activity: ActivityRow, before: ActivityDigest | None) -> None:
     """The activity is derived again: its old digest goes, its old interaction may change."""
     scan.derived.append(activity.id)
-    scan.digests_forgotten += before is not None
-    if before is not None and before.interaction_key is not None:
+    if before is None:
+        return
+    scan.forgotten[before.outcome] += 1
+    if before.interaction_key is not None:
         scan.affected.add(before.interaction_key)
 
 
@@ -411,10 +416,13 @@ def ingest_crm_activities(
         tables |= _erased_people(session, people)
         state = read_state(session)
         context = context_fingerprint(exchange_covered_users(session=session), not_before, window)
+        # One count of the digests by outcome: the check that they are what the last pass
+        # left, and the base of an incremental pass's report (_count_everything).
+        kept = Counter(outcome_counts(session=session))
         scan: _Scan | None = None
         foreign = InteractionChanges()
         logged: set[str] | None = None
-        if _may_go_incremental(session, state, context, tables, full):
+        if _may_go_incremental(state, context, tables, full, kept):
             logged = take_activity_changes(session, deletes)
         else:  # every activity is read: which ones the log names does not matter
             forget_activity_changes(session, deletes)
@@ -462,13 +470,14 @@ def ingest_crm_activities(
         if first:
             pend_every_stored_record(session)
         if scan.incremental:
-            _forget_digests(session, scan.derived)
-        replace_digests(session=session, rows=scan.digests, forget=() if scan.incremental else None)
+            write_digests(session=session, rows=scan.digests, forget=scan.derived)
+        else:
+            replace_digests(session=session, rows=scan.digests, forget=None)
         # A pass that read every activity knows every row with a problem (a deleted one too).
         partial = scan.partial and not scan.in_bulk
         replace_rechecks(session, forget=scan.derived if partial else None, add=scan.recheck)
         if report.incremental:
-            _count_everything(session, report, scan)
+            _count_everything(session, report, scan, kept)
         write_state(
             session,
             crm_context=context,
@@ -479,14 +488,6 @@ def ingest_crm_activities(
             regrade_due=state.regrade_due or bool(tables),
         )
     return report
-
-
-def _forget_digests(session: Session, activity_ids: list[str]) -> None:
-    """The digests of these activities dropped: one array parameter per batch on PostgreSQL
-    (a list of 500 per statement cost 20 statements for 10,000 at 1M)."""
-    postgres = is_postgres(session)
-    for batch in key_chunks(postgres, activity_ids):
-        session.execute(sa.delete(DIGEST).where(one_of(postgres, DIGEST.c.activity_id, batch)))
 
 
 def _digests_left(session: Session, state: TickMemory, report: CrmIngestReport, scan: _Scan) -> int:
@@ -573,19 +574,16 @@ def _named(*records: InteractionRecord | None) -> Iterator[Ref]:
 
 
 def _may_go_incremental(
-    session: Session,
-    state: TickMemory,
-    context: str,
-    tables: frozenset[str],
-    full: bool,
+    state: TickMemory, context: str, tables: frozenset[str], full: bool, kept: Counter[str]
 ) -> bool:
     """Whether the last pass left a base that the change logs may bring up to date
-    (if they name few enough activities)."""
+    (if they name few enough activities): `kept`, the digests by outcome, are as many
+    as it left."""
     return (
         not full
         and state.crm_context == context
         and not tables & FULL_PASS_TABLES
-        and state.crm_digests == digest_count(session=session)
+        and state.crm_digests == kept.total()
     )
 
 
@@ -664,15 +662,23 @@ def _crossed_bounds(
     return " OR ".join(ranges)
 
 
-def _count_everything(session: Session, report: CrmIngestReport, scan: _Scan) -> None:
+def _count_everything(
+    session: Session, report: CrmIngestReport, scan: _Scan, kept: Counter[str]
+) -> None:
     """An incremental pass read few activities: the report counts them all, as a full
-    pass does (the outcomes kept in the digests, and those of rows with problems)."""
-    outcomes = Counter(outcome_counts(session=session))
+    pass does (the outcomes kept in the digests, and those of rows with problems).
+
+    From the digests counted at the start (`kept`) and what the pass changed, not by
+    counting the book again: every activity has either a digest or, with a problem, a
+    recheck row (never both), so the activities are the digests and the rechecks left.
+    """
+    outcomes = kept - scan.forgotten
+    outcomes.update(digest.outcome for digest in scan.digests)
+    digests = outcomes.total()
     outcomes.update(scan.undigested)
     report.covered_by_exchange = outcomes["covered"]
     report.beyond_retention = outcomes["beyond_retention"]
-    total = session.scalar(sa.select(sa.func.count()).select_from(sa.table("crm_activity")))
-    report.activities = int(total or 0)
+    report.activities = digests + recheck_count(session)
     report.unchanged = report.activities - len(scan.read.intersection(scan.derived))
     counts = report.counts
     counts.unchanged = outcomes["interaction"] - counts.added - counts.updated

@@ -13,6 +13,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any, NamedTuple
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
@@ -262,7 +263,11 @@ def sync_records(
     stored: dict[str, InteractionRecord],
     keep: frozenset[str] = frozenset(),
 ) -> WriteCounts:
-    """Make the stored rows equal `desired`; rows in `keep` are left as they are."""
+    """Make the stored rows equal `desired`; rows in `keep` are left as they are.
+
+    A changed interaction is rewritten in place (`rewrite_interactions`), not
+    deleted and inserted again with its party rows.
+    """
     counts = WriteCounts()
     changed = [key for key, record in desired.items() if key in stored and stored[key] != record]
     gone = [key for key in stored if key not in desired and key not in keep]
@@ -271,7 +276,112 @@ def sync_records(
     counts.removed = len(gone)
     counts.added = len(new)
     counts.unchanged = len(desired) - counts.updated - counts.added
-    delete_interactions(session=session, keys=[*changed, *gone])
-    for batch in chunks([*new, *(desired[key] for key in changed)], 5000):
+    delete_interactions(session=session, keys=gone)
+    pairs = [(stored[key], desired[key]) for key in changed]
+    vanished = rewrite_interactions(session=session, changes=pairs)
+    for batch in chunks([*new, *vanished], 5000):
         insert_interactions(session=session, records=batch)
     return counts
+
+
+def rewrite_interactions(
+    *, session: Session, changes: Sequence[tuple[InteractionRecord, InteractionRecord]]
+) -> list[InteractionRecord]:
+    """Rewrite each stored interaction (first of a pair) as the second, in place: only
+    the columns that differ, and the party rows (with their packed copy) only where the
+    parties differ. Returns the new records whose row was no longer there (another
+    writer deleted it meanwhile): the caller inserts them, as a delete-and-insert would.
+
+    Why in place: at 1M a 1 % tick deleted and wrote again 10,000 interactions and
+    their 20,000 party rows, every index entry and foreign-key check of them, where
+    the CRM had moved one time or one count. Why only what differs: a column written
+    with the value the pass read would undo what another writer changed since (an
+    erasure takes a person off an interaction's parties and its packed copy).
+    """
+    by_columns: dict[tuple[str, ...], list[InteractionRecord]] = {}
+    for before, after in changes:
+        by_columns.setdefault(changed_columns(before, after), []).append(after)
+    present: set[str] = set()
+    for columns, records in by_columns.items():
+        present.update(_update_columns(session, columns, records))
+    repartied = [after for before, after in changes if before.parties != after.parties]
+    _replace_parties(session, [record for record in repartied if record.key in present])
+    return [after for _before, after in changes if after.key not in present]
+
+
+def changed_columns(before: InteractionRecord, after: InteractionRecord) -> tuple[str, ...]:
+    """The written columns whose values differ between two records of one key: the
+    packed parties whenever the parties differ (so never none for two unequal records)."""
+    row_changes = tuple(
+        column
+        for column, old, new in zip(ROW_COLUMNS, before.values(), after.values(), strict=False)
+        if old != new
+    )
+    return row_changes + (PACKED_COLUMNS if before.parties != after.parties else ())
+
+
+# PostgreSQL types of the non-text columns, for values read out of a JSON parameter.
+_COLUMN_TYPES = {
+    "occurred_at": "timestamptz",
+    "duration_minutes": "double precision",
+    "planned": "boolean",
+    "opens": "integer",
+    "clicks": "integer",
+    "party_count": "integer",
+}
+
+
+def _update_columns(
+    session: Session, columns: tuple[str, ...], records: Sequence[InteractionRecord]
+) -> set[str]:
+    """Set `columns` of these interactions from the records; the keys of the rows found."""
+    positions = [WRITTEN_COLUMNS.index(column) for column in columns]
+    rows = [
+        [values[0], *(values[i] for i in positions)]
+        for values in map(InteractionRecord.values, records)
+    ]
+    if not is_postgres(session):
+        # SQLite: one executemany, which cannot say which rows it found: asked after.
+        assigned: dict[str, Any] = {column: sa.bindparam(f"v_{column}") for column in columns}
+        each = sa.update(INTERACTION).where(INTERACTION.c.key == sa.bindparam("k_key"))
+        names = ["k_key", *(f"v_{column}" for column in columns)]
+        session.execute(each.values(assigned), [dict(zip(names, row, strict=True)) for row in rows])
+        keys = [record.key for record in records]
+        return {key for batch in chunks(keys) for key in _present(session, batch)}
+    # One statement, the rows as one JSON parameter (msgspec encodes it in one call).
+    value = {
+        column: f"(s.row ->> {position})::{_COLUMN_TYPES.get(column, 'text')}"
+        for position, column in enumerate(columns, start=1)
+    }
+    assignments = ", ".join(f"{column} = {value[column]}" for column in columns)
+    statement = sa.text(
+        f"UPDATE interaction AS t SET {assignments}"
+        " FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS s(row)"
+        " WHERE t.key = s.row ->> 0 RETURNING t.key"
+    )
+    found: set[str] = set()
+    for batch in chunks(rows, ARRAY_CHUNK):
+        encoded = msgspec.json.encode(batch).decode()
+        found.update(session.execute(statement, {"rows": encoded}).scalars())
+    return found
+
+
+def _present(session: Session, keys: list[str]) -> list[str]:
+    return list(session.scalars(sa.select(INTERACTION.c.key).where(INTERACTION.c.key.in_(keys))))
+
+
+def _replace_parties(session: Session, records: Sequence[InteractionRecord]) -> None:
+    """These interactions' party rows made their records' (whose packed copy is written
+    with the rest of the row)."""
+    postgres = is_postgres(session)
+    for batch in key_chunks(postgres, [record.key for record in records]):
+        session.execute(sa.delete(PARTY).where(one_of(postgres, PARTY.c.interaction_key, batch)))
+    if postgres:
+        copy_written_lines(session, PARTY, PARTY_COLUMNS, _party_lines(records))
+        return
+    insert_rows(
+        session,
+        PARTY,
+        PARTY_COLUMNS,
+        ((record.key, *party) for record in records for party in record.parties),
+    )

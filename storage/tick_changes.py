@@ -255,6 +255,11 @@ def rechecks(session: Session) -> set[str]:
     return set(session.scalars(sa.select(RECHECK.c.activity_id)))
 
 
+def recheck_count(session: Session) -> int:
+    """How many activities are kept for a recheck (a few: rows with a problem)."""
+    return int(session.scalar(sa.select(sa.func.count()).select_from(RECHECK)) or 0)
+
+
 def replace_rechecks(session: Session, *, forget: Iterable[str] | None, add: Iterable[str]) -> None:
     """Drop the activity ids `forget` (None: all), then add `add`."""
     if forget is None:

@@ -316,3 +316,28 @@ def test_after_an_erasure_no_digest_row_points_at_the_subjects_interactions(
         ("from-dana", "none", None),
     }
     assert _stored(engine) == {}
+
+
+def test_an_incremental_pass_reports_the_whole_book_as_a_full_pass_does(engine: Engine) -> None:
+    """Its totals come from the digests counted once and what it changed, not from
+    counting the book again: they must still be a full pass's."""
+    _book(engine)
+    f.email(engine, sender=ANA, to=[DANA], at=f.days_ago(40), activity_id="old")
+    _execute(engine, sa.update(ACTIVITY).where(ACTIVITY.c.id == "e1").values(kind="fax"))
+    cutoff = f.days_ago(30)
+    ingest_crm_activities(engine, not_before=cutoff)
+    _execute(engine, sa.update(ACTIVITY).where(ACTIVITY.c.id == "e2").values(opens=3))
+    _execute(engine, sa.delete(PARTY).where(PARTY.c.activity_id == "e3"))
+    _execute(engine, sa.delete(ACTIVITY).where(ACTIVITY.c.id == "e3"))
+    f.email(engine, sender=ANA, to=[DANA], at=f.days_ago(0.5), activity_id="new")
+
+    report = ingest_crm_activities(engine, not_before=cutoff)
+    full = ingest_crm_activities(engine, not_before=cutoff, full=True)
+
+    assert report.incremental and not full.incremental
+    assert _changes(report) == (1, 1, 1) and _changes(full) == (0, 0, 0)
+    assert (report.activities, report.beyond_retention) == (full.activities, 1) == (7, 1)
+    assert report.covered_by_exchange == full.covered_by_exchange
+    # Every stored CRM interaction, whether this pass wrote it or not.
+    assert report.counts.unchanged + report.counts.added + report.counts.updated == 5
+    assert full.counts.unchanged == 5
