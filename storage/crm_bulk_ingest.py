@@ -106,17 +106,18 @@ def bulk_first_ingest(
     # The helpers close after their threads end: the pool is left (and waited for) first.
     with ExitStack() as stack, ThreadPoolExecutor(max_workers=SHARES - 1) as pool:
         helpers = [stack.enter_context(main.engine.connect()) for _ in range(1, SHARES)]
+        # A helper also counts its outcomes while this connection writes its own share.
         derived = [
-            pool.submit(_derive, helper, share, uploads, params)
+            pool.submit(_derive_and_count, helper, share, uploads, params)
             for share, helper in enumerate(helpers, start=1)
         ]
         _derive(main, 0, uploads, params)
         for table, columns, rows in OUTPUTS:
             main.exec_driver_sql(f"INSERT INTO {table} ({columns}) {rows}")
+        outcome = _outcome(main)
         for helper, done in zip(helpers, derived, strict=True):
-            done.result()
+            outcome = _sum(outcome, done.result())
             _copy_share(helper, main)
-        outcome = _outcome(main, *helpers)
     for setting in DERIVATION_PLANNER:
         main.exec_driver_sql(f"SET LOCAL {setting.split()[0]} TO DEFAULT")
     for table in TEMPORARY:
@@ -126,15 +127,23 @@ def bulk_first_ingest(
     return outcome
 
 
-def _outcome(*shares: Connection) -> BulkOutcome:
-    """What the shares derived, and what they left to the Python rules."""
-    outcomes: Counter[str] = Counter()
-    rest: set[str] = set()
-    for connection in shares:
-        counts = connection.exec_driver_sql(OUTCOME_COUNTS)
-        outcomes.update({outcome: int(count) for outcome, count in counts})
-        rest.update(activity_id for (activity_id,) in connection.exec_driver_sql(LEFT_TO_PYTHON))
-    return BulkOutcome(sum(outcomes.values()), dict(outcomes), rest)
+def _outcome(share: Connection) -> BulkOutcome:
+    """What a share derived, and what it left to the Python rules."""
+    counts = {outcome: int(count) for outcome, count in share.exec_driver_sql(OUTCOME_COUNTS)}
+    rest = {activity_id for (activity_id,) in share.exec_driver_sql(LEFT_TO_PYTHON)}
+    return BulkOutcome(sum(counts.values()), counts, rest)
+
+
+def _sum(first: BulkOutcome, second: BulkOutcome) -> BulkOutcome:
+    outcomes = Counter(first.outcomes) + Counter(second.outcomes)
+    return BulkOutcome(first.derived + second.derived, dict(outcomes), first.rest | second.rest)
+
+
+def _derive_and_count(
+    connection: Connection, share: int, uploads: Sequence[_Upload], params: dict[str, Any]
+) -> BulkOutcome:
+    _derive(connection, share, uploads, params)
+    return _outcome(connection)
 
 
 def _derive(
@@ -197,22 +206,22 @@ def _uploads(
     tables: Sequence[tuple[str, str, Iterable[Sequence[str | None]]]] = (
         (
             "known",
-            "record_type text, record_id text, PRIMARY KEY (record_type, record_id)",
+            _keyed("record_type, record_id", "PRIMARY KEY (record_type, record_id)"),
             directory.known,
         ),
         (
             "address",
-            "address text PRIMARY KEY, record_type text, record_id text",
+            _keyed("address, record_type, record_id", "PRIMARY KEY (address)"),
             ((address, *record) for address, record in directory.by_address.items()),
         ),
         (
             "covered",
-            "user_id text PRIMARY KEY, since timestamptz",
+            _keyed("user_id", "since timestamptz, PRIMARY KEY (user_id)"),
             ((user, since.isoformat()) for user, since in covered.items()),
         ),
         (
             "erased",
-            "regarding_type text, regarding_id text",
+            _keyed("regarding_type, regarding_id"),
             _erased_regarding(session, directory),
         ),
     )
@@ -227,6 +236,12 @@ def _uploads(
         )
         for name, columns, rows in tables
     ]
+
+
+def _keyed(columns: str, *rest: str) -> str:
+    """Text columns in the "C" collation, as the columns they are joined to (migration 0015)."""
+    keys = [f'{column} text COLLATE "C"' for column in columns.split(", ")]
+    return ", ".join((*keys, *rest))
 
 
 def _erased_regarding(session: Session, directory: Directory) -> list[tuple[str, str]]:
