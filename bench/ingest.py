@@ -17,6 +17,9 @@ cProfile of (a) to FILE. With PostgreSQL on this machine it also prints the
 CPU seconds of (a)'s server backends (the connections it opened; the parallel
 workers of an index build are not counted) and the load average around (a):
 on a shared machine, the CPU and the load say how far the seconds can be trusted.
+It also splits (a) into the parts of its own thread's statements (the helper
+connections' derivation runs beside them): what is left over is Python, the
+binary copy of the helpers' rows and the statements below one part's size.
 
 Target (issue 21): (a) <= 15 s per 1M activities on PostgreSQL.
 Prints figures and a verdict; asserts nothing.
@@ -31,7 +34,10 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -58,12 +64,24 @@ TARGET_SECONDS_PER_MILLION = 15.0
 # One database per run: two runs at once on a shared server must not drop each other's.
 BENCH_DATABASE = f"rapport_bench_ingest_{os.getpid()}"
 RETENTION_DAYS = 730  # the tick's default interaction window (compliance.retention)
+# The parts of (a)'s own statements, each named by how its statement begins (the first match).
+PARTS = (
+    ("derive share 0 (temporary tables)", ("CREATE TEMP", "COPY RAPPORT_BULK", "ANALYZE")),
+    ("insert share 0", ("INSERT INTO INTERACTION", "INSERT INTO CRM_ACTIVITY_DIGEST")),
+    ("index builds, keys, foreign key", ("CREATE INDEX", "CREATE UNIQUE", "ALTER TABLE")),
+    (
+        "change log cleared, records pending",
+        ("DELETE FROM CRM_ACTIVITY_CHANGE", "INSERT INTO TICK"),
+    ),
+    ("the helpers' outcomes", ("SELECT OUTCOME", "SELECT ID FROM RAPPORT_BULK_OUTCOME")),
+)
 
 
 def measure(url: str, profile: str | None) -> dict[str, Any]:
     """(a) and (b) in this (fresh) process, with its peak RSS after (a)."""
     engine = create_store_engine(url)
     backends = _backends(engine)
+    parts = _statement_parts(engine, threading.get_ident())
     not_before = NOW - timedelta(days=RETENTION_DAYS)
     profiler = cProfile.Profile()
     load_before = os.getloadavg()[0]
@@ -95,7 +113,33 @@ def measure(url: str, profile: str | None) -> dict[str, Any]:
         "backend_cpu": backend_cpu,
         "backends": len(backends),
         "load": (load_before, load_after),
+        "parts": dict(parts),
     }
+
+
+def _statement_parts(engine: Engine, thread: int) -> defaultdict[str, float]:
+    """Seconds of the statements `thread` runs on `engine`, summed by PARTS (or "other")."""
+    parts: defaultdict[str, float] = defaultdict(float)
+    started: dict[int, float] = {}
+
+    def part(statement: str) -> str:
+        opening = " ".join(statement.split())[:60].upper()
+        return next(
+            (name for name, starts in PARTS if opening.startswith(starts)), "other statements"
+        )
+
+    def before(*_args: Any) -> None:
+        if threading.get_ident() == thread:
+            started[thread] = time.perf_counter()
+
+    def after(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if threading.get_ident() == thread and thread in started:
+            parts[part(statement)] += time.perf_counter() - started.pop(thread)
+
+    listen: Callable[..., None] = event.listen
+    listen(engine, "before_cursor_execute", before)
+    listen(engine, "after_cursor_execute", after)
+    return parts
 
 
 def _backends(engine: Engine) -> list[int]:
@@ -176,6 +220,12 @@ def _print(
         _line(f"(a) CPU of its {figures['backends']} PostgreSQL backends", figures["backend_cpu"])
     print(
         f"    load average before and after (a): {figures['load'][0]:.2f}, {figures['load'][1]:.2f}"
+    )
+    for name, seconds in sorted(figures["parts"].items(), key=lambda part: -part[1]):
+        _line(f"    (a) {name}", seconds)
+    _line(
+        "    (a) the rest: Python, the helpers' rows copied in",
+        first - sum(figures["parts"].values()),
     )
     _line("(a) peak RSS of the ingest's process", figures["peak_rss_mib"], "MiB")
     _line("(b) the same ingest again", figures["again"])
