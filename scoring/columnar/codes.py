@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
 from scoring.columnar.columns import Bools, Ints, Refs
 from scoring.columnar.visits import BookIndex, SetTables
-from scoring.model import RecordRef, RecordScope
-from scoring.rollup import is_rolled_up
+from scoring.model import RecordRef, RecordScope, RecordType
 
 
 @dataclass
@@ -43,19 +43,19 @@ class ScopeCodes:
 def scope_codes(scopes: Sequence[RecordScope], refs: Refs, tables: SetTables) -> ScopeCodes:
     """The scopes' codes; a record or person the book never met is given a new code
     (it reaches no interaction)."""
-    code = refs.code
+    known = refs.codes.get
     user_codes = {user: number for number, user in enumerate(tables.users)}.get
-    record, people, people_ptr = [], [], [0]
+    record, people, people_ptr = [], list[int](), [0]
     team, team_ptr, has_team, rolled_up = list[int](), [0], [], []
     for scope in scopes:
-        record.append(code(scope.record))
-        people += [code(person) for person in scope.people]
+        record.append(known(scope.record, -1))
+        people += map(known, scope.people, repeat(-1))
         people_ptr.append(len(people))
         if scope.team is not None:
             team += [found for user in scope.team if (found := user_codes(user)) is not None]
         team_ptr.append(len(team))
         has_team.append(scope.team is not None)
-        rolled_up.append(is_rolled_up(scope))
+        rolled_up.append(scope.record.type in _ROLLED_UP)
     codes = ScopeCodes(
         _ints(record),
         _ints(people_ptr),
@@ -66,9 +66,29 @@ def scope_codes(scopes: Sequence[RecordScope], refs: Refs, tables: SetTables) ->
         np.array(rolled_up, dtype=np.bool_),
         np.zeros(len(record), dtype=np.bool_),
     )
+    _code_the_unknown(codes, scopes, refs)
     alone = (np.diff(codes.people_ptr) == 1) & ~codes.has_team
     codes.own[alone] = codes.people[codes.people_ptr[:-1][alone]] == codes.record[alone]
     return codes
+
+
+# What scoring.rollup.is_rolled_up reads as a roll-up (a deal, an account).
+_ROLLED_UP = frozenset({RecordType.OPPORTUNITY, RecordType.ACCOUNT})
+
+
+def _code_the_unknown(codes: ScopeCodes, scopes: Sequence[RecordScope], refs: Refs) -> None:
+    """Codes for the records and people the book never met (-1 so far), found again by
+    where they sit: most records the book never met are deals and accounts
+    nothing regards."""
+    for number in np.flatnonzero(codes.record < 0).tolist():
+        codes.record[number] = refs.code(scopes[number].record)
+    unknown = np.flatnonzero(codes.people < 0)
+    owners = np.searchsorted(codes.people_ptr, unknown, side="right") - 1
+    for owner in np.unique(owners).tolist():
+        start = int(codes.people_ptr[owner])
+        for at, person in enumerate(scopes[owner].people, start):  # the order mapped in
+            if codes.people[at] < 0:
+                codes.people[at] = refs.code(person)
 
 
 def _ints(values: list[int]) -> Ints:

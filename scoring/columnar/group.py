@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from scoring.columnar.codes import GroupCodes
 from scoring.columnar.columns import InteractionColumns
 from scoring.columnar.figures import GroupFigures, readings_lists
-from scoring.columnar.kpis import group_kpis
+from scoring.columnar.kpis import Weeks, group_kpis
 from scoring.columnar.reasons import Names, Reasons
 from scoring.columnar.rollups import People
 from scoring.columnar.states import (
@@ -35,7 +35,6 @@ from scoring.columnar.waiting import Awaiting, Skipped, Unanswered
 from scoring.explain import ungraded_text
 from scoring.factors import FactorValues
 from scoring.health import Reading
-from scoring.kpis import WeeklyTimeline
 from scoring.model import (
     HealthState,
     RecordHealth,
@@ -63,7 +62,7 @@ class GroupScorer:
         columns, settings, time = run.columns, run.settings, run.time
         self.settings, self.now_ts, self.columns = settings, time.now_ts, columns
         self.broken = book.visits.broken
-        self.kpis = group_kpis(book, columns, run.tables.users, run.timeline, len(scopes))
+        self.kpis = group_kpis(book, columns, run.tables.users, run.weeks, len(scopes))
         figures = GroupFigures(book, columns, settings, run.points, time)
         self.figures = figures
         self.values_now = list(zip(*readings_lists(figures.read_now), strict=True))
@@ -159,4 +158,4 @@ class RunInputs:
     ) -> None:
         self.columns, self.tables, self.settings = columns, tables, settings
         self.points, self.time, self.names = points, time, names
-        self.timeline = WeeklyTimeline(time)
+        self.weeks = Weeks(time)

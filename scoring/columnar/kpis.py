@@ -13,10 +13,10 @@ from dataclasses import fields
 from itertools import starmap
 
 import numpy as np
+import numpy.typing as npt
 
 from scoring.columnar.columns import KINDS, InteractionColumns, Ints, moment
 from scoring.columnar.tally import BookTally
-from scoring.kpis import WeeklyTimeline
 from scoring.model import Direction, Kind, Kpis, WeekCounts
 from scoring.prepared import (
     CALLS_MADE,
@@ -25,7 +25,10 @@ from scoring.prepared import (
     EMAILS_SENT,
     MEETINGS_RECEIVED,
     MEETINGS_SENT,
+    TIMELINE_COLUMNS,
     TIMELINE_OFF,
+    TIMELINE_WEEKS,
+    ScoringTime,
 )
 
 _INBOUND, _OUTBOUND = Direction.INBOUND, Direction.OUTBOUND
@@ -71,19 +74,19 @@ def group_kpis(
     book: BookTally,
     columns: InteractionColumns,
     users: list[str],
-    timeline: WeeklyTimeline,
+    weeks: Weeks,
     count: int,
 ) -> GroupKpis:
     """The KPIs of the group's first `count` records (its scopes; the persons read
     for roll-ups after them need none)."""
-    return GroupKpis(_kpis(book, columns, users, timeline, count))
+    return GroupKpis(_kpis(book, columns, users, weeks, count))
 
 
 def _kpis(
     book: BookTally,
     columns: InteractionColumns,
     users: list[str],
-    timeline: WeeklyTimeline,
+    weeks: Weeks,
     count: int,
 ) -> Iterator[Kpis]:
     last = _Quoted(book, columns, book.now.last[:count])
@@ -126,7 +129,7 @@ def _kpis(
         "next_activity_kind": upcoming.kind,
         "email_opens": book.opens[:count].tolist(),
         "email_clicks": book.clicks[:count].tolist(),
-        "weekly": _timelines(book, timeline, count),
+        "weekly": _timelines(book, weeks, count),
         "most_contacted": _most_contacted(book, users, count),
         "computation_accuracy": accuracy,
     }
@@ -140,18 +143,51 @@ def _kpis(
 _FIELDS = tuple(field.name for field in fields(Kpis))
 
 
-def _timelines(
-    book: BookTally, timeline: WeeklyTimeline, count: int
-) -> list[tuple[WeekCounts, ...]]:
-    """Each record's 13 weeks; equal timelines (most are) made once, found by
-    sorting the rows as bytes."""
-    rows = np.ascontiguousarray(book.timeline[:count, :TIMELINE_OFF])
+class Weeks:
+    """The run's distinct weeks of the KPI timeline, each one WeekCounts shared by every
+    record that has it (as scoring.kpis.WeeklyTimeline shares them)."""
+
+    def __init__(self, time: ScoringTime) -> None:
+        self.week_starts = time.week_starts
+        self._weeks: dict[tuple[int, ...], WeekCounts] = {}
+
+    def of(self, key: tuple[int, ...]) -> WeekCounts:
+        """The week of `key`: (week, emails sent, emails received, meetings, calls)."""
+        found = self._weeks.get(key)
+        if found is None:
+            week, *counts = key
+            found = self._weeks[key] = WeekCounts(self.week_starts[week], *counts)
+        return found
+
+
+def _timelines(book: BookTally, weeks: Weeks, count: int) -> list[tuple[WeekCounts, ...]]:
+    """Each record's 13 weeks. Equal timelines (most are) are made once and equal weeks
+    found once, both by sorting rows as bytes; a timeline is then its weeks picked by
+    index from an array of the week objects, all timelines in one take."""
     if count == 0:
         return []
-    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * TIMELINE_OFF))).ravel()
-    distinct, row_of = np.unique(keys, return_index=True, return_inverse=True)[1:]
-    weeks = [timeline.weeks(rows[row].tolist()) for row in distinct.tolist()]
-    return [weeks[k] for k in row_of.ravel().tolist()]
+    rows = np.ascontiguousarray(book.timeline[:count, :TIMELINE_OFF])
+    distinct, row_of = _distinct_rows(rows)
+    # (week, its four counts) of every week of every distinct timeline
+    by_week = np.empty((len(distinct), TIMELINE_WEEKS, 1 + TIMELINE_COLUMNS), dtype=np.int64)
+    by_week[:, :, 0] = np.arange(TIMELINE_WEEKS)
+    by_week[:, :, 1:] = rows[distinct].reshape(-1, TIMELINE_WEEKS, TIMELINE_COLUMNS)
+    keyed = by_week.reshape(-1, 1 + TIMELINE_COLUMNS)
+    first_week, week_of = _distinct_rows(keyed)
+    week_objects = np.empty(len(first_week), dtype=object)
+    for number, key in enumerate(keyed[first_week].tolist()):
+        week_objects[number] = weeks.of(tuple(key))
+    taken: list[list[WeekCounts]] = week_objects[week_of.reshape(-1, TIMELINE_WEEKS)].tolist()
+    timelines = list(map(tuple, taken))
+    return [timelines[k] for k in row_of.tolist()]
+
+
+def _distinct_rows(rows: npt.NDArray[np.int64]) -> tuple[Ints, Ints]:
+    """(the first of each distinct row, which distinct row each row is), rows sorted
+    as bytes (np.unique over rows as void scalars)."""
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    _, first, row_of = np.unique(keys, return_index=True, return_inverse=True)
+    return first, row_of.ravel()
 
 
 def _means(totals: list[float], counts: list[int]) -> list[float | None]:
