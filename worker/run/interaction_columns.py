@@ -93,32 +93,55 @@ def read_columns(
 
 def _read(engine: Engine, chunk: int, refs: Collection[RecordRef] | None) -> InteractionColumns:
     postgres = engine.dialect.name == "postgresql"
-    builder = ColumnsBuilder()
-    decoder = _Parties(builder, engine, postgres)
+    reader = BookReader(engine, chunk)
     raw = engine.raw_connection()
     try:
         where = "" if refs is None else WITHIN.format(refs=_refs_table(raw, refs, postgres))
-        if postgres:
-            _copy_into(builder, decoder, raw, where, chunk)
-        else:
-            cursor: Any = raw.cursor()
-            cursor.execute(SQLITE_QUERY + where)
-            for rows in _chunks(cursor, chunk):
-                _add(builder, decoder, rows, _sqlite_times)
-            cursor.close()
+        columns = reader.read(raw, where)
         raw.commit()
     finally:
         raw.close()
-    return builder.finish()
+    return columns
+
+
+class BookReader:
+    """Reads interaction rows into columns, each text coded for the reader's whole life:
+    a second read through the same reader (the rows written since, worker.run.book_cache)
+    gives a value the code it had in the first, so the two sets of columns share their
+    references, party sets and conversations and can be merged as they are."""
+
+    def __init__(self, engine: Engine, chunk: int = CHUNK_ROWS) -> None:
+        self.postgres = engine.dialect.name == "postgresql"
+        self.chunk = chunk
+        self.builder = ColumnsBuilder()
+        self.decoder = _Parties(self.builder, engine, self.postgres)
+        self.texts = _CopiedTexts(self.builder, self.decoder)
+
+    def read(self, raw: Any, where: str = "") -> InteractionColumns:
+        """The rows of `interaction` `where` (SQL, from " WHERE"), read on the DB-API
+        connection `raw` in its transaction, in chronological order."""
+        if self.postgres:
+            _copy_into(self.builder, self.decoder, raw, where, self.chunk, self.texts)
+        else:
+            cursor: Any = raw.cursor()
+            cursor.execute(SQLITE_QUERY + where)
+            for rows in _chunks(cursor, self.chunk):
+                _add(self.builder, self.decoder, rows, _sqlite_times)
+            cursor.close()
+        return self.builder.finish()
 
 
 def _copy_into(
-    builder: ColumnsBuilder, decoder: _Parties, raw: Any, where: str, chunk: int
+    builder: ColumnsBuilder,
+    decoder: _Parties,
+    raw: Any,
+    where: str,
+    chunk: int,
+    texts: _CopiedTexts,
 ) -> None:
     """The rows as a binary COPY stream, parsed a block at a time (interaction_copy);
     each text coded for the book as its block is read (text_codes), and only the
     values new to the book decoded, once each."""
-    texts = _CopiedTexts(builder, decoder)
     cursor = raw.cursor()
     with cursor.copy(COPY_QUERY.format(where=where)) as copy:
         for block in copy_blocks(copy_rows(copy), chunk):

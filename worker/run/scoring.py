@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from scoring.columnar import ColumnarRun
+from scoring.columnar.columns import InteractionColumns
 from scoring.model import RecordHealth, RecordRef, RecordScope, RecordType
 from storage.crm_records import CrmSnapshot
 from storage.engine import session_scope
@@ -37,6 +38,7 @@ from worker.run.scoring_processes import PartSummary, merged, run_parts
 from worker.run.scoring_shares import Share, plan_shares
 
 Progress = Callable[[str, int, int | None], None]  # stage, done, total
+BookRead = Callable[[Engine], InteractionColumns]  # the whole book, from wherever it is kept
 
 
 def _counted(
@@ -112,6 +114,8 @@ def score_and_write(
     introducers: IntroducerRanking | None = None,
     records: frozenset[RecordRef] | None = None,
     scopes: list[RecordScope] | None = None,
+    read_book: BookRead | None = None,
+    stages: dict[str, float] | None = None,
 ) -> PartSummary:
     """Score and write back every record under the run's admin settings; the summary
     carries the introducers ranked under `introducers`, if given.
@@ -131,6 +135,11 @@ def score_and_write(
 
     `scopes`: every record's scope, when the caller has built them from `crm`
     already (a tick does, to find the records its changes touch).
+
+    `read_book`: where the whole book comes from instead of the store (the service's
+    book kept between ticks, worker.run.book_cache): every row, patched, costs less
+    than reading those of `records`. `stages`: gets the seconds of the read and of
+    the run's index ("read", "index").
     """
     scopes = list(build_scopes(crm)) if scopes is None else scopes
     needed: set[RecordRef] | None = None
@@ -143,8 +152,12 @@ def score_and_write(
         needed = _keyed_read(
             {ref for scope in scopes for ref in (scope.record, *scope.people)}, crm
         )
-    columns = read_columns(engine, refs=needed)
+    started = time.perf_counter()
+    columns = read_columns(engine, refs=needed) if read_book is None else read_book(engine)
+    read_at = time.perf_counter()
     run = ColumnarRun(columns, scoring_settings(admin), now, display_names(crm))
+    if stages is not None:
+        stages["read"], stages["index"] = read_at - started, time.perf_counter() - read_at
     job = ScoreShare(
         scopes,
         run,

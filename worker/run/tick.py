@@ -69,6 +69,7 @@ from storage.writeback import DEFAULT_BATCH_SIZE, WritebackCounts
 from worker.admin_settings import current_settings
 from worker.failures import EXIT_EXCHANGE_FAILED, EXIT_OK
 from worker.run import results, scopes
+from worker.run.book_cache import KeptBook
 from worker.run.dataverse import after_scoring, before_scoring
 from worker.run.exchange import ExchangeSummary, exchange_round
 from worker.run.gc_pause import collection_paused
@@ -98,6 +99,8 @@ class RunSummary:
     # "skipped": nothing changed, no regrade due (the stored health stays).
     scoring: str = "regrade"
     regrade_reason: str | None = None  # why every record was scored
+    # The service's kept book (worker.run.book_cache): "whole" or "patched: N rows".
+    book: str | None = None
 
     @property
     def failure(self) -> str | None:
@@ -122,6 +125,7 @@ def run_once(
     admin: Mapping[str, Any] | None = None,
     regrade_every: timedelta | None = REGRADE_EVERY,
     full: bool = False,
+    book: KeptBook | None = None,
 ) -> RunSummary:
     """CRM path, score, write back, under the admin settings `admin` (read from the
     store once, here, when the caller has not read them for the whole tick). CRM
@@ -131,8 +135,11 @@ def run_once(
     `excluded_users` (RAPPORT_EXCLUDED_USERS) never appear as introducers.
     `regrade_every` (RAPPORT_REGRADE_EVERY): between full regrades only the records
     whose interactions changed are scored; None (or 0) regrades on every call. `full`: read
-    every CRM activity and regrade every record now."""
+    every CRM activity and regrade every record now. `book`: the book kept from the last
+    call (RAPPORT_KEEP_BOOK, worker.run.book_cache), read from it and left in it."""
     mark = _erasure_mark(engine)
+    if book is not None:
+        book.forget_after_erasure(mark)  # erased data goes before anything else runs
     try:
         # A subject erased while the run is in flight is erased again when it ends.
         with collection_paused(), erasures_outlast_run(engine, now=now):
@@ -147,9 +154,13 @@ def run_once(
                 admin=current_settings(engine) if admin is None else admin,
                 regrade_every=regrade_every,
                 full=full,
+                book=book,
+                erasures=mark,
             )
     finally:
         _forget_changes_after_erasure(engine, mark)
+        if book is not None:  # a subject erased while the tick ran
+            book.forget_after_erasure(_erasure_mark(engine))
 
 
 def _erasure_mark(engine: Engine) -> SuppressionMark:
@@ -179,6 +190,8 @@ def _run_once(
     admin: Mapping[str, Any],
     regrade_every: timedelta | None,
     full: bool,
+    book: KeptBook | None,
+    erasures: SuppressionMark,
 ) -> RunSummary:
     clock = time.perf_counter
     started = clock()
@@ -233,6 +246,12 @@ def _run_once(
     if ranking is not None and records is not None:
         # A lead no longer open keeps its health but, as at a regrade, no introducers.
         ranking = ranking.forgetting(people_among(pending)).within(records)
+    # A scheduled or requested regrade reads the book afresh (its codes start anew).
+    whole = summary.regrade_reason in FRESH_BOOK
+    read_book = (
+        None if book is None else functools.partial(book.read, erasures=erasures, whole=whole)
+    )
+    stages: dict[str, float] = {}
     scored = score_and_write(
         engine,
         crm,
@@ -244,7 +263,11 @@ def _run_once(
         introducers=ranking,
         records=records,
         scopes=scopes,
+        read_book=read_book,
+        stages=stages,
     )
+    summary.book = None if book is None else book.last_read
+    summary.seconds.update(stages)
     summary.interactions = scored.interactions
     summary.records_scored, summary.by_state = scored.records_scored, scored.by_state
     summary.writeback = scored.writeback
@@ -329,6 +352,7 @@ def touched_records(scopes: Iterable[RecordScope], touched: set[Ref]) -> frozens
     return frozenset(records)
 
 
+FRESH_BOOK = frozenset({"scheduled", "requested"})
 RECORD_TYPES = frozenset(kind.value for kind in RecordType)
 PEOPLE_TYPES = frozenset({RecordType.CONTACT.value, RecordType.LEAD.value})
 

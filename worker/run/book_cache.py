@@ -1,0 +1,212 @@
+"""The book kept in the service's memory between ticks, patched with the rows written since.
+
+A tick scores from the whole book as columns (worker.run.interaction_columns):
+at a million interactions reading it is about 2.4 s, most of a tick after a
+few changes. The service (`rapport worker`, RAPPORT_KEEP_BOOK) keeps the
+columns, and the reader that coded their texts, from one tick to the next, and
+reads only what changed since; `rapport run --once` is one tick and keeps
+nothing.
+
+What changed is proven by the store itself, whoever wrote it (the CRM pass,
+Exchange, another replica's tick, retention, a migration, a hand edit), not
+by the change logs, which a tick consumes and the CRM pass bypasses
+(storage.interaction_log_pause). PostgreSQL stamps every row version with
+the transaction that wrote it (`xmin`). The book is read in a REPEATABLE READ
+transaction and keeps the oldest transaction still running in its snapshot
+(`pg_snapshot_xmin`): every row written since, or by a transaction that
+snapshot could not see, has an xmin from that one on, so the next tick reads
+the rows whose xmin is no older (a scan that sends only those), replaces
+the kept versions of their keys and counts the table in the same snapshot.
+A row deleted since leaves the kept book a row longer than the table: then,
+as after an erasure, when most of the book changed, or on SQLite (no row
+versions), the whole book is read as before. Ages are compared with
+`age()`, modulo 2^32 like the ids themselves; a book whose snapshot is older
+than KEPT_XIDS transactions is read again whole.
+
+An erasure (a new row of erased_subject) drops the kept book at the next
+tick's start and at the end of the tick it happened in (worker.run.tick), so
+no erased value stays in memory longer than the tick interval. The codes only
+grow (a conversation no row names any more keeps its text); a scheduled or
+requested regrade reads the whole book again, which starts them afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy.engine import Engine
+
+from scoring.columnar.columns import DTYPES, InteractionColumns, chronological
+from storage.suppression import SuppressionMark
+from worker.run.gc_pause import collection_paused
+from worker.run.interaction_columns import BookReader, read_columns
+from worker.run.malloc_tuning import free_pages_returned, large_blocks_returned
+
+log = logging.getLogger(__name__)
+
+# A snapshot this many transactions old is read again whole: well inside the 2^31 that
+# age() can tell apart, whatever VACUUM has frozen meanwhile.
+KEPT_XIDS = 1 << 30
+# Past this share of the book written since, one whole read costs less than the patch.
+PATCH_SHARE = 0.5
+_SNAPSHOT = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296"
+_WRITTEN_SINCE = " WHERE age(xmin) <= age('{since}'::xid)"
+
+
+@dataclass
+class KeptBook:
+    """The last tick's book, its reader, and what proves it current (module docstring)."""
+
+    columns: InteractionColumns | None = None
+    reader: BookReader | None = None
+    since: int | None = None  # the snapshot's oldest running transaction id (mod 2^32)
+    erasures: SuppressionMark | None = None  # the erased subjects when it was read
+    # How the last read went, for the tick's summary: "whole", or "patched: N rows".
+    last_read: str = ""
+    patch_share: float = PATCH_SHARE
+    _store: str = field(default="", repr=False)
+
+    def forget(self) -> None:
+        self.columns = self.reader = self.since = self.erasures = None
+
+    def forget_after_erasure(self, erasures: SuppressionMark) -> None:
+        """Drop the book if a subject was erased since it was read (their data is in it)."""
+        if self.columns is not None and erasures != self.erasures:
+            self.forget()
+
+    def read(
+        self, engine: Engine, *, erasures: SuppressionMark, whole: bool = False
+    ) -> InteractionColumns:
+        """The store's book now: the kept one patched with the rows written since it was
+        read, or (`whole`, or when no patch can be proven right) every row read again."""
+        self.forget_after_erasure(erasures)
+        store = engine.url.render_as_string(hide_password=True)
+        if whole or store != self._store:
+            self.forget()
+        self._store = store
+        if engine.dialect.name != "postgresql":
+            self.last_read = "whole"  # no row versions to prove a patch by
+            return read_columns(engine)
+        large_blocks_returned()  # the book's arrays are given back when freed
+        try:
+            with collection_paused():  # as interaction_columns.read_columns
+                columns = self._read(engine, erasures)
+        except BaseException:
+            self.forget()  # a read cut short leaves its reader half way
+            raise
+        free_pages_returned()
+        return columns
+
+    def _read(self, engine: Engine, erasures: SuppressionMark) -> InteractionColumns:
+        raw = engine.raw_connection()
+        try:
+            cursor: Any = raw.cursor()
+            # The count, the snapshot kept and the rows read must all see one moment.
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            patched = self._patched(raw, cursor) if self.columns is not None else None
+            if patched is None:
+                patched = self._whole(engine, raw)
+            cursor.execute(_SNAPSHOT)
+            self.since = int(cursor.fetchone()[0])
+            cursor.close()
+            raw.commit()
+        finally:
+            raw.close()
+        self.columns, self.erasures = patched, erasures
+        return patched
+
+    def _whole(self, engine: Engine, raw: Any) -> InteractionColumns:
+        self.forget()  # before the read: the book is never held twice
+        self.reader = BookReader(engine)
+        self.last_read = "whole"
+        return self.reader.read(raw)
+
+    def _patched(self, raw: Any, cursor: Any) -> InteractionColumns | None:
+        """The kept book with the rows written since; None when that cannot be trusted."""
+        kept, reader, since = self.columns, self.reader, self.since
+        assert kept is not None and reader is not None and since is not None
+        cursor.execute(
+            "SELECT count(*), count(*) FILTER (WHERE age(xmin) <= age(%(since)s::text::xid)),"
+            " age(%(since)s::text::xid) FROM interaction",
+            {"since": str(since)},
+        )
+        stored, written, age = cursor.fetchone()
+        if not 0 <= age < KEPT_XIDS or written > self.patch_share * stored:
+            return None
+        fresh = reader.read(raw, _WRITTEN_SINCE.format(since=int(since)))
+        replaced = _among(kept.keys, fresh.keys)
+        # A row deleted since (a purge, an erasure, a CRM activity gone) leaves the kept
+        # book longer than the table, and it does not say which: then it is read whole.
+        if replaced is None or len(kept) - int(replaced.sum()) + len(fresh) != stored:
+            return None
+        self.columns = None  # merged field by field: each kept array goes as it is copied
+        self.last_read = f"patched: {len(fresh):,} rows"
+        return _merged(kept, ~replaced, fresh)
+
+
+def _merged(
+    kept: InteractionColumns, keep: npt.NDArray[np.bool_], fresh: InteractionColumns
+) -> InteractionColumns:
+    """The kept rows `keep` and the fresh rows, in chronological order (`kept` is emptied
+    on the way). Both were coded by one reader, so their codes (sets, references,
+    conversations) mean the same; the fresh columns hold the codes as they now stand."""
+    times = np.concatenate([kept.ts_us[keep], fresh.ts_us])
+    keys = np.concatenate([kept.keys[keep], fresh.keys])
+    order = chronological(times, keys)
+    arrays: dict[str, npt.NDArray[Any]] = {"ts_us": times[order], "keys": keys[order]}
+    del times, keys
+    for name in DTYPES.keys() - arrays.keys():
+        arrays[name] = np.concatenate([getattr(kept, name)[keep], getattr(fresh, name)])[order]
+        setattr(kept, name, None)
+    return InteractionColumns(
+        **arrays,
+        sets=fresh.sets,
+        refs=fresh.refs,
+        conversations=fresh.conversations,
+        broken=[*kept.broken, *fresh.broken],
+    )
+
+
+def _among(
+    keys: npt.NDArray[np.bytes_], wanted: npt.NDArray[np.bytes_]
+) -> npt.NDArray[np.bool_] | None:
+    """Which of `keys` are among `wanted` (None if two keys share a hash: not worth the
+    trouble, the caller reads the whole book). A 64-bit hash of each key, so that a
+    million keys are matched by integers, and every match then compared byte for byte."""
+    width = max(keys.dtype.itemsize, wanted.dtype.itemsize)
+    hashes, wanted_hashes = _hashes(keys, width), _hashes(wanted, width)
+    order = np.argsort(wanted_hashes)
+    ordered = wanted_hashes[order]
+    if len(ordered) == 0:
+        return np.zeros(len(keys), dtype=np.bool_)
+    if (ordered[1:] == ordered[:-1]).any():
+        return None
+    at = np.minimum(np.searchsorted(ordered, hashes), len(ordered) - 1)
+    found: npt.NDArray[np.bool_] = ordered[at] == hashes
+    rows = np.flatnonzero(found)
+    same = keys[rows].astype(f"S{width}") == wanted[order[at[rows]]].astype(f"S{width}")
+    if not same.all():
+        return None
+    return found
+
+
+_MIXER = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _hashes(keys: npt.NDArray[np.bytes_], width: int) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash of each key's bytes, padded with NULs to a multiple of 8 bytes."""
+    lanes = -(-width // 8)
+    padded = np.zeros((len(keys), lanes * 8), dtype=np.uint8)
+    padded[:, : keys.dtype.itemsize] = keys.view(np.uint8).reshape(len(keys), keys.dtype.itemsize)
+    words = padded.view(np.uint64)
+    digest = np.zeros(len(keys), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for lane in range(lanes):
+            digest ^= words[:, lane]
+            digest *= _MIXER
+            digest ^= digest >> np.uint64(29)
+    return digest
