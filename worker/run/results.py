@@ -24,6 +24,8 @@ TIMELINES_CACHED = 4_096  # emptied when full
 WEEKS_CACHED = 4_096  # emptied when full
 REPEATS_CACHED = 8_192  # least recently used go first
 
+_encode = msgspec.json.Encoder().encode
+
 
 class TimelineJson:
     """The weekly column of a timeline, encoded once per timeline.
@@ -32,31 +34,29 @@ class TimelineJson:
     them (scoring.kpis.WeeklyTimeline), so most records hand over a tuple
     already seen: it is looked up by identity, and kept alive by the cache so
     that its id is not reused. A timeline not seen yet is joined from the
-    encoded weeks, which repeat even more.
+    encoded weeks, which repeat even more. Only the text is kept (the value is
+    decoded from it if SQLite asks): a list of dicts per timeline cost more to
+    build than the text, and kept the cache's memory twice as large.
     """
 
     def __init__(self) -> None:
         self._timelines: dict[int, tuple[tuple[WeekCounts, ...], JsonColumn]] = {}
-        self._weeks: dict[int, tuple[WeekCounts, dict[str, Any], str]] = {}
+        self._weeks: dict[int, tuple[WeekCounts, str]] = {}
 
     def column(self, weekly: tuple[WeekCounts, ...]) -> JsonColumn:
         cached = self._timelines.get(id(weekly))
         if cached is not None and cached[0] is weekly:
             return cached[1]
-        weeks = [self._week(week) for week in weekly]
-        column = JsonColumn(
-            [value for _week, value, _text in weeks],
-            "[" + ",".join([text for _week, _value, text in weeks]) + "]",
-        )
+        column = JsonColumn.encoded("[" + ",".join([self._week(week) for week in weekly]) + "]")
         if len(self._timelines) >= TIMELINES_CACHED:
             self._timelines.clear()
         self._timelines[id(weekly)] = (weekly, column)
         return column
 
-    def _week(self, week: WeekCounts) -> tuple[WeekCounts, dict[str, Any], str]:
+    def _week(self, week: WeekCounts) -> str:
         cached = self._weeks.get(id(week))
         if cached is not None and cached[0] is week:
-            return cached
+            return cached[1]
         value = {
             "week_start": week.week_start.date().isoformat(),
             "emails_sent": week.emails_sent,
@@ -64,11 +64,11 @@ class TimelineJson:
             "meetings": week.meetings,
             "phone_calls": week.phone_calls,
         }
-        encoded = (week, value, JsonColumn(value).text)
+        text = _encode(value).decode()
         if len(self._weeks) >= WEEKS_CACHED:
             self._weeks.clear()
-        self._weeks[id(week)] = encoded
-        return encoded
+        self._weeks[id(week)] = (week, text)
+        return text
 
 
 _TIMELINES = TimelineJson()
@@ -80,14 +80,20 @@ _TYPE_NAMES = {record_type: record_type.value for record_type in RecordType}
 # colleagues); tuples of str and int hash cheaply, so they are cached by value.
 @lru_cache(maxsize=REPEATS_CACHED)
 def _reasons(reasons: tuple[str, ...]) -> JsonColumn:
-    return JsonColumn(list(reasons))
+    return JsonColumn.encoded(_encode(reasons).decode())  # a tuple encodes as a list
+
+
+class _ColleagueJson(msgspec.Struct, gc=False):
+    """One of the colleagues in touch most, as its JSON object (as `_FactorJson`)."""
+
+    system_user_id: str
+    interactions: int
 
 
 @lru_cache(maxsize=REPEATS_CACHED)
 def _most_contacted(most_contacted: tuple[tuple[str, int], ...]) -> JsonColumn:
-    return JsonColumn(
-        [{"system_user_id": user_id, "interactions": count} for user_id, count in most_contacted]
-    )
+    colleagues = [_ColleagueJson(user_id, count) for user_id, count in most_contacted]
+    return JsonColumn.encoded(_encode(colleagues).decode())
 
 
 class _FactorJson(msgspec.Struct):
@@ -99,9 +105,6 @@ class _FactorJson(msgspec.Struct):
     weight: float
     points: float
     detail: str
-
-
-_encode = msgspec.json.Encoder().encode
 
 
 def _factors(factors: tuple[Factor, ...]) -> JsonColumn:
