@@ -9,7 +9,8 @@ with the default RAPPORT_REGRADE_EVERY:
 
 (a) a tick five minutes later with nothing new;
 (b) a tick after 1 % of the activities changed (half with one more email
-    open, half moved an hour earlier), as a CRM's edits arrive;
+    open, half moved an hour earlier), as a CRM's edits arrive, and the same
+    after another 1 % changed with no book kept (`rapport run --once`);
 (c) a full regrade (`full=True`: every activity read, every record scored);
 (d) a bare read of the interaction rows scoring reads, for scale;
 (e) a tick after 1 % of the contacts changed (half renamed, half moved to
@@ -17,9 +18,12 @@ with the default RAPPORT_REGRADE_EVERY:
     again only the activities naming them and scores the records they feed
     (it was a full CRM pass and a regrade).
 
+The ticks keep the book between them as `rapport worker` does
+(RAPPORT_KEEP_BOOK, worker.run.book_cache), but the one marked otherwise.
 Each tick's detail line says how many records it scored from how many
-interactions (an incremental tick reads only those its records need) and
-its stages; `--profile N` prints tick (b)'s N costliest calls (cProfile).
+interactions (an incremental tick reads only those its records need), how
+the kept book was read, and its stages (read and index are part of
+score_and_write); `--profile N` prints tick (b)'s N costliest calls (cProfile).
 
 Targets: (a) <= 2 s and (b) <= 5 s at 1M interactions on PostgreSQL.
 Prints figures and a verdict per target; asserts nothing.
@@ -37,6 +41,7 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,6 +52,7 @@ from bench.score import INTERACTION_COLUMNS, bare_read, load_activities  # noqa:
 from bench.stores import DEFAULT_POSTGRES_URL, drop_store, fresh_store  # noqa: E402
 from storage.engine import create_store_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
+from worker.run.book_cache import KeptBook  # noqa: E402
 from worker.run.tick import RunSummary, run_once  # noqa: E402
 
 TARGETS = {"(a) tick, nothing new": 2.0, "(b) tick, 1 % of activities changed": 5.0}
@@ -126,7 +132,7 @@ def _line(label: str, seconds: float, summary: RunSummary | None = None) -> None
         print(
             f"    scoring {summary.scoring}: {summary.ingest.derived:,} activities derived,"
             f" {summary.records_scored:,} records scored from {summary.interactions:,}"
-            " interactions; "
+            f" interactions; book {summary.book or 'not read'}; "
             + ", ".join(f"{stage} {value:.2f} s" for stage, value in summary.seconds.items()),
             flush=True,
         )
@@ -150,7 +156,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _measure(engine: Engine, args: argparse.Namespace) -> None:
-    options = {"processes": args.processes}
+    options: dict[str, Any] = {"processes": args.processes, "book": KeptBook()}
     seconds, first = _timed(engine, now=NOW, **options)
     _line("first tick: everything derived and scored", seconds, first)
     seconds, steady = _timed(engine, now=NOW + timedelta(minutes=5), **options)
@@ -161,6 +167,11 @@ def _measure(engine: Engine, args: argparse.Namespace) -> None:
     seconds, changed = _timed(engine, args.profile, now=NOW + timedelta(minutes=10), **options)
     _line("(b) tick, 1 % of activities changed", seconds, changed)
     figures["(b) tick, 1 % of activities changed"] = seconds
+    edited = change_activities(engine, 0.01, seed=args.seed + 1)
+    print(f"({edited:,} more activities edited)")
+    alone = {**options, "book": None}
+    seconds, unkept = _timed(engine, now=NOW + timedelta(minutes=10), **alone)
+    _line("(b) the same, no book kept", seconds, unkept)
     seconds, full = _timed(engine, now=NOW + timedelta(minutes=10), full=True, **options)
     _line("(c) full regrade (full=True)", seconds, full)
     read, rows = bare_read(engine, f"SELECT {INTERACTION_COLUMNS} FROM interaction")

@@ -11,12 +11,13 @@ What changed is proven by the store itself, whoever wrote it (the CRM pass,
 Exchange, another replica's tick, retention, a migration, a hand edit), not
 by the change logs, which a tick consumes and the CRM pass bypasses
 (storage.interaction_log_pause). PostgreSQL stamps every row version with
-the transaction that wrote it (`xmin`). The book is read in a REPEATABLE READ
-transaction and keeps the oldest transaction still running in its snapshot
-(`pg_snapshot_xmin`): every row written since, or by a transaction that
-snapshot could not see, has an xmin from that one on, so the next tick reads
-the rows whose xmin is no older (a scan that sends only those), replaces
-the kept versions of their keys and counts the table in the same snapshot.
+the transaction that wrote it (`xmin`). Before the book is read (in a
+REPEATABLE READ transaction), the oldest transaction that may write what that
+read will not see is noted (`_SINCE`: one running on this database, or the
+next to start; a savepoint's id comes after its transaction's). The next tick
+reads the rows whose xmin is no older (a scan that sends only those),
+replaces the kept versions of their keys and counts the table in the same
+snapshot.
 A row deleted since leaves the kept book a row longer than the table: then,
 as after an erasure, when most of the book changed, or on SQLite (no row
 versions), the whole book is read as before. Ages are compared with
@@ -53,7 +54,21 @@ log = logging.getLogger(__name__)
 KEPT_XIDS = 1 << 30
 # Past this share of the book written since, one whole read costs less than the patch.
 PATCH_SHARE = 0.5
-_SNAPSHOT = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296"
+# The oldest transaction that may write rows the next read's snapshot will not see: one
+# in progress on this database now (its own transaction id lock; a prepared one has no
+# backend), or else the next to start. Asked before that snapshot is taken, so that a
+# transaction running then cannot have ended unlisted; other databases' transactions
+# (which hold the server-wide snapshot xmin back) cannot write this table.
+_SINCE = """
+SELECT since FROM (
+    SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint % 4294967296 AS since
+    UNION ALL
+    SELECT lock.transactionid::text::bigint FROM pg_locks AS lock
+    LEFT JOIN pg_stat_activity AS backend ON backend.pid = lock.pid
+    WHERE lock.locktype = 'transactionid' AND lock.mode = 'ExclusiveLock' AND lock.granted
+    AND (backend.datname IS NULL OR backend.datname = current_database())
+) AS running ORDER BY age(since::text::xid) DESC LIMIT 1
+"""
 _WRITTEN_SINCE = " WHERE age(xmin) <= age('{since}'::xid)"
 
 
@@ -105,18 +120,19 @@ class KeptBook:
         raw = engine.raw_connection()
         try:
             cursor: Any = raw.cursor()
-            # The count, the snapshot kept and the rows read must all see one moment.
+            cursor.execute(_SINCE)
+            since = int(cursor.fetchone()[0])
+            raw.commit()
+            # The count and the rows read must see one moment.
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             patched = self._patched(raw, cursor) if self.columns is not None else None
             if patched is None:
                 patched = self._whole(engine, raw)
-            cursor.execute(_SNAPSHOT)
-            self.since = int(cursor.fetchone()[0])
             cursor.close()
             raw.commit()
         finally:
             raw.close()
-        self.columns, self.erasures = patched, erasures
+        self.columns, self.erasures, self.since = patched, erasures, since
         return patched
 
     def _whole(self, engine: Engine, raw: Any) -> InteractionColumns:

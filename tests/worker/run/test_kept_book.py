@@ -183,3 +183,31 @@ def test_an_erasure_while_a_tick_runs_drops_the_book_it_read(engine: Engine) -> 
     run_once(engine, now=NOW, regrade_every=EVERY, book=kept)
 
     assert kept.columns is None and kept.reader is None
+
+
+def test_a_row_written_by_a_transaction_running_during_the_read_is_read_next(
+    engine: Engine, kept: KeptBook
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time and the book is read whole")
+    writer = engine.connect()
+    try:  # as an Exchange page would (the CRM pass leaves other sources' rows alone)
+        writer.execute(
+            sa.text(
+                "INSERT INTO interaction (key, source, kind, direction, occurred_at,"
+                " duration_minutes, planned, opens, clicks, party_count)"
+                " VALUES ('msg:late', 'exchange', 'email', 'inbound', :at, 0, false, 0, 0, 0)"
+            ),
+            {"at": f.days_ago(2)},
+        )
+        f.email(engine, sender=USERS[1], to=[CUSTOMERS[3]], at=f.days_ago(1))
+        assert _tick(engine, kept).scoring == "changed"  # read while the insert runs
+        writer.commit()
+    finally:
+        writer.close()
+    f.email(engine, sender=USERS[0], to=[CUSTOMERS[0]], at=f.days_ago(1))
+
+    summary = _tick(engine, kept)  # the kept book is what a read of the store gives
+
+    assert summary.book is not None and summary.book.startswith("patched")
+    assert b"msg:late" in (kept.columns or read_columns(engine)).keys.tolist()
