@@ -16,7 +16,7 @@ from datetime import datetime
 from scoring.columnar.codes import GroupCodes, cut_groups, group_codes, scope_codes
 from scoring.columnar.columns import InteractionColumns
 from scoring.columnar.group import GroupScorer, RunInputs
-from scoring.columnar.tally import tally_book
+from scoring.columnar.tally import tally_book, tracked_interactions
 from scoring.columnar.visits import build_visits, index_book, set_tables
 from scoring.factors import channel_points
 from scoring.health import check_grading
@@ -61,6 +61,7 @@ class ColumnarRun:
         self.names = names
         self.tables = set_tables(columns)
         self.index = index_book(columns, self.tables)
+        self.tracked = tracked_interactions(columns)
         self.inputs = RunInputs(columns, self.tables, settings, self.points, self.time, names)
 
     def score(
@@ -79,7 +80,13 @@ class ColumnarRun:
                 self.columns, self.tables, records, self.index, self._broken_reach(group, records)
             )
             book = tally_book(
-                self.columns, self.tables, visits, len(records.record), self.weights, self.time
+                self.columns,
+                self.tables,
+                visits,
+                len(records.record),
+                self.weights,
+                self.time,
+                self.tracked,
             )
             scorer = GroupScorer(group, records, book, self.inputs)
             del visits, book

@@ -77,6 +77,7 @@ class SetTables:
     user_ptr: Ints
     user: Ints
     users: list[str]  # code -> system user id
+    only_user: Ints  # the one colleague on the set, -1: none or several
     present: Ints  # colleagues present at a meeting or call (scoring.prepared._time_spent)
     all_declined: Bools  # every external party declined
 
@@ -151,9 +152,17 @@ def set_tables(columns: InteractionColumns) -> SetTables:
         ints(user_ptr),
         ints(user),
         ids,
+        _only_user(ints(user_ptr), ints(user)),
         ints(present),
         np.array(all_declined, dtype=np.bool_),
     )
+
+
+def _only_user(user_ptr: Ints, user: Ints) -> Ints:
+    alone = np.diff(user_ptr) == 1
+    only: Ints = np.full(len(user_ptr) - 1, -1, dtype=np.int64)
+    only[alone] = user[user_ptr[:-1][alone]]
+    return only
 
 
 @dataclass
