@@ -7,8 +7,11 @@ no value becomes a Python object but the first time the book meets it: each
 block's texts arrive as a byte matrix (one row per value, NUL-padded to a
 multiple of 8 bytes; PostgreSQL text holds no NUL); the block's distinct rows
 are found by a 64-bit hash of each value's own bytes and one integer sort, and
-looked up among the values the book has met so far by the same hash (a sorted
-array, searchsorted). Every match is checked byte for byte: two values sharing
+looked up among the values the book has met so far by the same hash (an
+open-addressing table in numpy arrays, probed for a whole block at once: each
+lookup and insert costs the same however many values the book holds, where
+a sorted array took a copy of every known hash per block and grew the read
+faster than the book). Every match is checked byte for byte: two values sharing
 a hash in one block are told apart by sorting the rows themselves, and across
 blocks the book's values are then looked up by value from that block on.
 Only the values new to the book come out as bytes, in the order of their codes.
@@ -32,6 +35,7 @@ Digests = npt.NDArray[np.uint64]
 Matrix = npt.NDArray[np.uint8]  # rows x width, width a multiple of 8
 
 LONG_BYTES = 256
+_FIRST_TABLE_BITS = 12  # a DigestTable's first size: 4,096 slots
 
 _MIXERS = np.array(
     [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93],
@@ -98,10 +102,9 @@ class BookTexts:
     def __init__(self) -> None:
         self.count = 0  # codes given so far
         # The short values known, by code (NUL-padded rows; a long value's row is empty),
-        # and their hashes sorted, with the code of each.
+        # and the code of each by its hash.
         self._values = np.zeros((0, 8), dtype=np.uint8)
-        self._digests = np.zeros(0, dtype=np.uint64)
-        self._digest_codes = np.zeros(0, dtype=np.int64)
+        self._by_digest = DigestTable()
         self._long: dict[bytes, int] = {}
         self._by_value: dict[bytes, int] | None = None  # after a hash collision
 
@@ -146,17 +149,15 @@ class BookTexts:
             found = self._by_value.get
             texts = values.view(f"S{values.shape[1]}").ravel().tolist()
             return np.array([found(text, -1) for text in texts], dtype=np.int64)
-        at = np.minimum(np.searchsorted(self._digests, digests), max(len(self._digests) - 1, 0))
-        hit = self._digests[at] == digests if len(self._digests) else np.zeros(len(digests), bool)
-        codes = np.where(hit, self._digest_codes[at] if len(self._digests) else 0, -1)
+        codes = self._by_digest.find(digests)
         width = max(values.shape[1], self._values.shape[1])
-        matched = np.flatnonzero(hit)
+        matched = np.flatnonzero(codes >= 0)
         if not (
             _widened(values[matched], width) == _widened(self._values[codes[matched]], width)
         ).all():
             self._by_value = self._every_value()  # two values share a hash: look up by value
             return self._known(values, digests)
-        return codes.astype(np.int64)
+        return codes
 
     def _add(self, values: Matrix, digests: Digests, codes: Ints) -> None:
         if self._by_value is not None:
@@ -165,10 +166,7 @@ class BookTexts:
         self._room(self.count, values.shape[1])
         # Long values' codes come between short ones: their rows stay empty.
         self._values[codes, : values.shape[1]] = values
-        order = np.argsort(digests)
-        at = np.searchsorted(self._digests, digests[order])
-        self._digests = np.insert(self._digests, at, digests[order])
-        self._digest_codes = np.insert(self._digest_codes, at, codes[order])
+        self._by_digest.add(digests, codes)
 
     def _room(self, rows: int, width: int) -> None:
         """`_values` at least `rows` x `width` (rows doubled as needed: each value is
@@ -183,6 +181,69 @@ class BookTexts:
     def _every_value(self) -> dict[bytes, int]:
         texts = self._values[: self.count].view(f"S{self._values.shape[1]}").ravel().tolist()
         return {text: code for code, text in enumerate(texts) if text}
+
+
+class DigestTable:
+    """Codes by 64-bit hash: open addressing with linear probing, each slot a code (-1:
+    empty) whose hash is kept by code. Never more than half full, so a block's values
+    are found or placed in a few vectorised passes; doubling rehashes what it holds
+    once (linear in the values overall). A hash may be held twice (values that share
+    it, BookTexts then looks up by value): `find` gives the first."""
+
+    def __init__(self) -> None:
+        self._bits = _FIRST_TABLE_BITS
+        self._slots = np.full(1 << self._bits, -1, dtype=np.int32)
+        self._digests = np.zeros(0, dtype=np.uint64)  # by code
+        self._held = 0
+
+    def find(self, digests: Digests) -> Ints:
+        """The code of each hash, -1 for one not held."""
+        found = np.full(len(digests), -1, dtype=np.int64)
+        pending, slot = np.arange(len(digests)), self._home(digests)
+        while len(pending):
+            codes = self._slots[slot]
+            held = codes >= 0  # an empty slot ends the search: not held
+            pending, slot, codes = pending[held], slot[held], codes[held]
+            hit = self._digests[codes] == digests[pending]
+            found[pending[hit]] = codes[hit]
+            # Another hash in this slot: the next slot.
+            pending, slot = pending[~hit], (slot[~hit] + 1) & (len(self._slots) - 1)
+        return found
+
+    def add(self, digests: Digests, codes: Ints) -> None:
+        """Hold each hash with its code (codes new to the table)."""
+        if len(codes) == 0:
+            return
+        top = int(codes.max()) + 1
+        if top > len(self._digests):
+            grown = np.zeros(max(top, 2 * len(self._digests)), dtype=np.uint64)
+            grown[: len(self._digests)] = self._digests
+            self._digests = grown
+        self._digests[codes] = digests
+        self._held += len(codes)
+        new = codes.astype(np.int32)
+        if 2 * self._held > len(self._slots):
+            new = np.concatenate([self._slots[self._slots >= 0], new])
+            while 2 * self._held > 1 << self._bits:
+                self._bits += 1
+            self._slots = np.full(1 << self._bits, -1, dtype=np.int32)
+        self._place(new)
+
+    def _home(self, digests: Digests) -> Ints:
+        # The hash's top bits: the multiplications mix into them most.
+        home: Ints = (digests >> np.uint64(64 - self._bits)).astype(np.int64)
+        return home
+
+    def _place(self, codes: npt.NDArray[np.int32]) -> None:
+        slot = self._home(self._digests[codes])
+        while len(codes):
+            free = self._slots[slot] < 0
+            # Values wanting the same free slot: one write wins (numpy keeps the last),
+            # read back; the others probe on.
+            self._slots[slot[free]] = codes[free]
+            placed = free & (self._slots[slot] == codes)
+            slot = np.where(free, slot, (slot + 1) & (len(self._slots) - 1))
+            codes, slot = codes[~placed], slot[~placed]
 
 
 def _widened(rows: Matrix, width: int) -> Matrix:

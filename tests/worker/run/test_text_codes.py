@@ -64,3 +64,17 @@ def test_values_sharing_a_hash_still_get_one_code_each(monkeypatch: pytest.Monke
     monkeypatch.setattr(text_codes, "_digests", one_hash)
 
     _check(*_read(BLOCKS))
+
+
+def test_a_book_of_many_values_keeps_one_code_each() -> None:
+    """Thousands of values over many blocks, each block half new and half seen before:
+    the codes' table grows several times meanwhile."""
+    blocks: list[tuple[list[bytes | None], int]] = []
+    for block in range(12):
+        new = [f"conversation-{block}-{row}".encode() for row in range(1500)]
+        seen = [f"conversation-{block // 2}-{row}".encode() for row in range(0, 1500, 2)]
+        blocks.append(([*new, *seen], 32))
+    codes, values = _read(blocks)
+    for (block, _width), block_codes in zip(blocks, codes, strict=True):
+        assert [values[code] for code in block_codes] == block
+    assert len(values) == len(set(values)) == 12 * 1500
