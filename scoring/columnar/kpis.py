@@ -26,7 +26,6 @@ from scoring.prepared import (
     MEETINGS_RECEIVED,
     MEETINGS_SENT,
     TIMELINE_COLUMNS,
-    TIMELINE_OFF,
     TIMELINE_WEEKS,
     ScoringTime,
 )
@@ -150,6 +149,14 @@ class Weeks:
     def __init__(self, time: ScoringTime) -> None:
         self.week_starts = time.week_starts
         self._weeks: dict[tuple[int, ...], WeekCounts] = {}
+        self._numbered: dict[tuple[int, int], WeekCounts] = {}
+
+    def numbered(self, number: int, base: int) -> WeekCounts:
+        """The week of a number _timelines made (its counts in base `base`)."""
+        found = self._numbered.get((number, base))
+        if found is None:
+            found = self._numbered[number, base] = self.of(_week_key(number, base))
+        return found
 
     def of(self, key: tuple[int, ...]) -> WeekCounts:
         """The week of `key`: (week, emails sent, emails received, meetings, calls)."""
@@ -161,33 +168,56 @@ class Weeks:
 
 
 def _timelines(book: BookTally, weeks: Weeks, count: int) -> list[tuple[WeekCounts, ...]]:
-    """Each record's 13 weeks. Equal timelines (most are) are made once and equal weeks
-    found once, both by sorting rows as bytes; a timeline is then its weeks picked by
-    index from an array of the week objects, all timelines in one take."""
+    """Each record's 13 weeks, its weeks taken by index from an array of the group's
+    distinct weeks (found once, by sorting the weeks as one number each), all
+    records' in one take."""
     if count == 0:
         return []
-    rows = np.ascontiguousarray(book.timeline[:count, :TIMELINE_OFF])
-    distinct, row_of = _distinct_rows(rows)
-    # (week, its four counts) of every week of every distinct timeline
-    by_week = np.empty((len(distinct), TIMELINE_WEEKS, 1 + TIMELINE_COLUMNS), dtype=np.int64)
-    by_week[:, :, 0] = np.arange(TIMELINE_WEEKS)
-    by_week[:, :, 1:] = rows[distinct].reshape(-1, TIMELINE_WEEKS, TIMELINE_COLUMNS)
-    keyed = by_week.reshape(-1, 1 + TIMELINE_COLUMNS)
-    first_week, week_of = _distinct_rows(keyed)
-    week_objects = np.empty(len(first_week), dtype=object)
-    for number, key in enumerate(keyed[first_week].tolist()):
-        week_objects[number] = weeks.of(tuple(key))
-    taken: list[list[WeekCounts]] = week_objects[week_of.reshape(-1, TIMELINE_WEEKS)].tolist()
-    timelines = list(map(tuple, taken))
-    return [timelines[k] for k in row_of.tolist()]
+    cells = book.timeline[:count].reshape(count, TIMELINE_WEEKS, TIMELINE_COLUMNS)
+    # A week as one number: its four counts in base `base`, then which week it is.
+    base = int(cells.max(initial=0)) + 1
+    if base**TIMELINE_COLUMNS * TIMELINE_WEEKS >= 2**62:  # counts no book reaches
+        return _timelines_by_rows(cells, weeks)
+    key = np.zeros((count, TIMELINE_WEEKS), dtype=np.int64)
+    for column in range(TIMELINE_COLUMNS):
+        key = key * base + cells[:, :, column]
+    key = key * TIMELINE_WEEKS + np.arange(TIMELINE_WEEKS)
+    distinct, week_of = _distinct(key.ravel())
+    week_objects = np.empty(len(distinct), dtype=object)
+    for number, found in enumerate(distinct.tolist()):
+        week_objects[number] = weeks.numbered(found, base)
+    taken: list[list[WeekCounts]] = week_objects[week_of.reshape(count, -1)].tolist()
+    return list(map(tuple, taken))
 
 
-def _distinct_rows(rows: npt.NDArray[np.int64]) -> tuple[Ints, Ints]:
-    """(the first of each distinct row, which distinct row each row is), rows sorted
-    as bytes (np.unique over rows as void scalars)."""
-    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
-    _, first, row_of = np.unique(keys, return_index=True, return_inverse=True)
-    return first, row_of.ravel()
+def _distinct(values: Ints) -> tuple[Ints, Ints]:
+    """(the distinct values sorted, which of them each value is), by one sort
+    (np.unique hashes in numpy 2.3+, several times slower here)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.ones(len(ordered), dtype=np.bool_)
+    first[1:] = ordered[1:] != ordered[:-1]
+    which = np.empty(len(values), dtype=np.int64)
+    which[order] = np.cumsum(first) - 1
+    return ordered[first], which
+
+
+def _week_key(number: int, base: int) -> tuple[int, ...]:
+    """(week, emails sent, emails received, meetings, calls) of a week's number."""
+    number, week = divmod(number, TIMELINE_WEEKS)
+    counts = []
+    for _ in range(TIMELINE_COLUMNS):
+        number, value = divmod(number, base)
+        counts.append(value)
+    return (week, *reversed(counts))
+
+
+def _timelines_by_rows(cells: npt.NDArray[np.int64], weeks: Weeks) -> list[tuple[WeekCounts, ...]]:
+    """Each record's weeks, one Weeks lookup per week (counts too large for one number)."""
+    return [
+        tuple(weeks.of((week, *counts)) for week, counts in enumerate(row))
+        for row in cells.tolist()
+    ]
 
 
 def _means(totals: list[float], counts: list[int]) -> list[float | None]:
