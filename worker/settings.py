@@ -153,6 +153,10 @@ class Settings(ExcludedUsers):
     # Every record is scored again at most this long after the last full regrade; between
     # regrades a tick scores only the records whose interactions changed (docs/deploy.md).
     regrade_every: timedelta = REGRADE_EVERY
+    # Keep the interactions read for scoring in memory between runs and read only the rows
+    # written since (PostgreSQL): the book's size in memory (about 120 MB at a million
+    # interactions) for most of a tick's read (docs/deploy.md, "Ticks").
+    keep_book: bool = True
     retention_hour_utc: int = Field(default=3, ge=0, le=23)
     retention_interaction_days: int = Field(default=730, ge=1, le=36_500)
     retention_snapshot_days: int = Field(default=90, ge=1, le=36_500)

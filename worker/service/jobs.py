@@ -24,6 +24,7 @@ from graph_sync.mailbox import MailboxOutcome
 from storage import lease_store
 from storage.engine import session_scope
 from worker.log import get_logger
+from worker.run.book_cache import KeptBook
 from worker.run.dataverse import after_scoring, before_scoring
 from worker.run.exchange import ExchangeSummary
 from worker.run.tick import run_once, sync_exchange
@@ -47,6 +48,12 @@ class Jobs:
     _scoring: asyncio.Lock = field(default_factory=asyncio.Lock)
     _scoring_wanted: datetime | None = None
     scoring_task: asyncio.Task[None] | None = None
+    # The book kept from one scoring run to the next (RAPPORT_KEEP_BOOK, worker.run.book_cache).
+    book: KeptBook | None = None
+
+    def __post_init__(self) -> None:
+        if self.settings.keep_book:
+            self.book = KeptBook()
 
     # --- sync ---
 
@@ -192,6 +199,7 @@ class Jobs:
                 processes=self.settings.scoring_processes,
                 excluded_users=self.settings.excluded_users,
                 regrade_every=self.settings.regrade_every,
+                book=self.book,
             )
         except Exception:
             self.metrics.scoring_runs.labels(outcome="failed").inc()
