@@ -246,10 +246,12 @@ def measure_core(core: str, url: str, out: Path) -> dict[str, Any]:
     if core == "reference":
         interactions = decode_interactions(engine, fetch_interaction_rows(engine))
         loaded, cpu_loaded = time.perf_counter(), time.process_time()
+        through_read = _memory_mib("VmHWM")
         results = ScoringRun(interactions, settings, NOW, names).score(scopes)
     else:
         columns = read_columns(engine)
         loaded, cpu_loaded = time.perf_counter(), time.process_time()
+        through_read = _memory_mib("VmHWM")
         results = ColumnarRun(columns, settings, NOW, names).score(scopes)
     show = bool(values["switch.show_health"])
     scored = _Timed(results)
@@ -281,6 +283,7 @@ def measure_core(core: str, url: str, out: Path) -> dict[str, Any]:
         ],
         "peak_rss_mib": peak,
         "rss_before_mib": before,
+        "rss_through_read_mib": through_read,
         "build": scoring_build(),
     }
 
@@ -410,6 +413,11 @@ def run_database(db: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _mib(figures: dict[str, Any], name: str) -> str:
+    """A figure in MiB, or '-' when the run measured none (an earlier checkout's)."""
+    return f"{figures[name]:8.0f} MiB" if name in figures else f"{'-':>8}"
+
+
 def _rate(count: int, seconds: float) -> str:
     return f"{seconds:8.2f} s {count / seconds if seconds else 0:>11,.0f}/s"
 
@@ -485,6 +493,9 @@ def core_lines(result: dict[str, Any]) -> list[tuple[str, str]]:
                 f"(e) {core}: peak RSS (before the book)",
                 f"{figures['peak_rss_mib']:5.0f} ({figures['rss_before_mib']:.0f}) MiB",
             ),
+            # The peak up to the end of the read: the rest of the peak is the scoring's
+            # and the write-back's.
+            (f"(e) {core}: peak RSS through the read", _mib(figures, "rss_through_read_mib")),
         ]
     if len(result["cores"]) == 2:
         times = {
