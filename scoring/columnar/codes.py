@@ -100,12 +100,9 @@ def cut_groups(codes: ScopeCodes, index: BookIndex, group_visits: int) -> Iterat
     `group_visits` (counted from the book's index: a deal's or account's people
     count once more, as the group reads them as persons when their contacts are
     elsewhere). No scopes: one empty group."""
-    size = int(max(codes.people.max(initial=-1), codes.record.max(initial=-1))) + 1
-    by_person = np.bincount(index.person, minlength=size)
-    by_regarding = np.bincount(index.regarding, minlength=size)
-    through_people = np.concatenate([[0], np.cumsum(by_person[codes.people])])
+    through_people = np.concatenate([[0], np.cumsum(_counts_of(index.person_ptr, codes.people))])
     reach = through_people[codes.people_ptr[1:]] - through_people[codes.people_ptr[:-1]]
-    reach = reach * np.where(codes.rolled_up, 2, 1) + by_regarding[codes.record]
+    reach = reach * np.where(codes.rolled_up, 2, 1) + _counts_of(index.regarding_ptr, codes.record)
     start, visits = 0, 0
     for end, visit_count in enumerate(reach.tolist()):
         if end > start and visits + visit_count > group_visits:
@@ -113,6 +110,13 @@ def cut_groups(codes: ScopeCodes, index: BookIndex, group_visits: int) -> Iterat
             start, visits = end, 0
         visits += visit_count
     yield start, len(codes)
+
+
+def _counts_of(ptr: Ints, codes: Ints) -> Ints:
+    """How many entries the index holds for each code (none for a code coded after it)."""
+    last = len(ptr) - 1
+    counts: Ints = ptr[np.minimum(codes + 1, last)] - ptr[np.minimum(codes, last)]
+    return counts
 
 
 @dataclass

@@ -181,10 +181,13 @@ class Visits:
     broken: dict[int, int]
 
 
-def _sorted_join(left_key: Ints, keys: Ints, values: Ints) -> tuple[Ints, Ints]:
-    """(left index, value) for every left_key == key pair; `keys` sorted."""
-    lo = np.searchsorted(keys, left_key, side="left")
-    hi = np.searchsorted(keys, left_key, side="right")
+def _join(left_key: Ints, ptr: Ints, values: Ints) -> tuple[Ints, Ints]:
+    """(left index, value) for every value of each left key, the values of key k
+    being values[ptr[k]:ptr[k + 1]]; a key past the index's (coded after it was
+    built) has none."""
+    last = len(ptr) - 1
+    lo = ptr[np.minimum(left_key, last)]
+    hi = ptr[np.minimum(left_key + 1, last)]
     owner, offset = expand(hi - lo)
     return owner, values[lo[owner] + offset]
 
@@ -199,6 +202,9 @@ class BookIndex:
     person_position: Ints
     regarding: Ints
     regarding_position: Ints
+    # Where each code's entries start, by code (CSR over the refs coded so far).
+    person_ptr: Ints
+    regarding_ptr: Ints
 
 
 def index_book(columns: InteractionColumns, tables: SetTables) -> BookIndex:
@@ -212,11 +218,16 @@ def index_book(columns: InteractionColumns, tables: SetTables) -> BookIndex:
     order = np.argsort(pair_person, kind="stable")
     regarded = np.flatnonzero(columns.regarding >= 0)
     by_ref = np.argsort(columns.regarding[regarded], kind="stable")
+    person = pair_person[order]
+    regarding = columns.regarding[regarded[by_ref]].astype(np.int64)
+    codes = np.arange(len(columns.refs.refs) + 1)
     return BookIndex(
-        pair_person[order],
+        person,
         pair_position[order],
-        columns.regarding[regarded[by_ref]].astype(np.int64),
+        regarding,
         regarded[by_ref],
+        np.searchsorted(person, codes),
+        np.searchsorted(regarding, codes),
     )
 
 
@@ -235,12 +246,14 @@ def build_visits(
     members = unique_sorted(members_record * people_count + members_person)
     has_team, team_record, team_user = group.has_team, group.team_record, group.team_user
 
-    # (record, position) for every interaction with one of the record's people.
-    left, position = _sorted_join(members_person, book.person, book.person_position)
-    record = members_record[left]
-    del left
-    via_person = unique_sorted(record * n + position)
+    # (record, position) for every interaction with one of the record's people,
+    # each pair once.
+    left, position = _join(members_person, book.person_ptr, book.person_position)
+    via_person = unique_sorted(members_record[left] * n + position)
+    del left, position
+    record, position = np.divmod(via_person, max(n, 1))
     # The team: one of ours on it is in the record's team.
+    kept = np.ones(len(via_person), dtype=np.bool_)
     teamed = has_team[record]
     if teamed.any():
         party_set = columns.party_set
@@ -251,21 +264,41 @@ def build_visits(
         team_keys = unique_sorted(team_record * max(len(tables.users), 1) + team_user)
         hit = contains(team_keys, record[check[owner]] * max(len(tables.users), 1) + users)
         in_team = np.bincount(owner[hit], minlength=len(check)) > 0
-        keep = np.ones(len(record), dtype=np.bool_)
-        keep[check[~in_team]] = False
-        record, position = record[keep], position[keep]
+        kept[check[~in_team]] = False
+    del record, position
     # What regards the record.
-    by_regarding, regarded = _sorted_join(group.record, book.regarding, book.regarding_position)
-    keys = unique_sorted(np.concatenate([record * n + position, by_regarding * n + regarded]))
+    by_regarding, regarded = _join(group.record, book.regarding_ptr, book.regarding_position)
+    keys, has_person = _visits_of(via_person, kept, by_regarding * n + regarded)
     visit_record, visit_position = np.divmod(keys, max(n, 1))
     return Visits(
         visit_record,
         visit_position,
-        contains(via_person, keys),
+        has_person,
         members,
         people_count,
         _broken_reached(columns, scopes),
     )
+
+
+def _visits_of(via_person: Ints, kept: Bools, via_regarding: Ints) -> tuple[Ints, Bools]:
+    """The visit keys (record * n + position), sorted, each once: those through the
+    record's people that the team kept (`via_person`, sorted, each once) and those
+    through what regards the record (sorted, each once); and whether each visit
+    has one of the record's people on it, kept by the team or not.
+
+    One stable sort merges the two runs; a key found both ways has its person
+    entry first, which stands for both."""
+    both = np.concatenate([via_person, via_regarding])
+    order = np.argsort(both, kind="stable")
+    ordered = both[order]
+    from_person = order < len(via_person)
+    shown = np.concatenate([kept, np.ones(len(via_regarding), dtype=np.bool_)])[order]
+    again = np.zeros(len(ordered), dtype=np.bool_)
+    again[1:] = ordered[1:] == ordered[:-1]
+    paired = np.zeros(len(ordered), dtype=np.bool_)
+    paired[:-1] = again[1:]
+    first = ~again & (shown | paired)
+    return ordered[first], from_person[first]
 
 
 def _broken_reached(columns: InteractionColumns, scopes: Sequence[RecordScope]) -> dict[int, int]:
