@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from scoring.model import Kpis
+from storage.crm_tables import Contact
 from storage.kpi_rows import KPI_VALUES, JsonColumn, KpiValues, kpi_digest
 from storage.rapport_tables import HealthSnapshot, RelationshipKpi
 from storage.types import core_table
@@ -311,3 +312,26 @@ def test_large_json_values_are_compressed_with_lz4(engine: Engine) -> None:
         ).scalar()
     assert method == "lz4"
     assert {name: _stored(engine)[PLAIN_ID][name] for name in KPI_VALUES} == _plain(values)
+
+
+def test_awkward_scalars_among_plain_rows_of_one_batch_come_back_as_written(
+    engine: Engine,
+) -> None:
+    """A batch's scalars are made into COPY fields all at once; a row that cannot be
+    (see AWKWARD_SCALARS) is found and formatted on its own, its neighbours unharmed."""
+    rows = [_full(emails_sent=n) for n in range(3)]
+    rows += [_full(emails_sent=n, **overrides) for n, overrides in enumerate(AWKWARD_SCALARS)]
+    rows += [_empty(), _full(emails_sent=99)]
+    ids = [f"c{n}" for n in range(len(rows))]
+    people = ({"id": i, "email": f"{i}@x.example", "full_name": i} for i in ids)
+    f.insert(engine, Contact, *people)
+
+    results = [
+        RecordResult("contact", record_id, (71, 0, 1), values)
+        for record_id, values in zip(ids, rows, strict=True)
+    ]
+    write_back(engine, results, now=f.NOW)
+
+    stored = _stored(engine)
+    for record_id, values in zip(ids, rows, strict=True):
+        assert {name: stored[record_id][name] for name in KPI_VALUES} == _plain(values)
