@@ -19,8 +19,8 @@ reads the rows whose xmin is no older (a scan that sends only those),
 replaces the kept versions of their keys and counts the table in the same
 snapshot.
 A row deleted since leaves the kept book a row longer than the table: then,
-as after an erasure, when most of the book changed, or on SQLite (no row
-versions), the whole book is read as before. Ages are compared with
+as after an erasure or on SQLite (no row versions), the whole book is read
+as before. Ages are compared with
 `age()`, modulo 2^32 like the ids themselves; a book whose snapshot is older
 than KEPT_XIDS transactions is read again whole.
 
@@ -52,8 +52,6 @@ log = logging.getLogger(__name__)
 # A snapshot this many transactions old is read again whole: well inside the 2^31 that
 # age() can tell apart, whatever VACUUM has frozen meanwhile.
 KEPT_XIDS = 1 << 30
-# Past this share of the book written since, one whole read costs less than the patch.
-PATCH_SHARE = 0.5
 # The oldest transaction that may write rows the next read's snapshot will not see: one
 # in progress on this database now (its own transaction id lock; a prepared one has no
 # backend), or else the next to start. Asked before that snapshot is taken, so that a
@@ -82,7 +80,6 @@ class KeptBook:
     erasures: SuppressionMark | None = None  # the erased subjects when it was read
     # How the last read went, for the tick's summary: "whole", or "patched: N rows".
     last_read: str = ""
-    patch_share: float = PATCH_SHARE
     _store: str = field(default="", repr=False)
 
     def forget(self) -> None:
@@ -146,37 +143,44 @@ class KeptBook:
         kept, reader, since = self.columns, self.reader, self.since
         assert kept is not None and reader is not None and since is not None
         cursor.execute(
-            "SELECT count(*), count(*) FILTER (WHERE age(xmin) <= age(%(since)s::text::xid)),"
-            " age(%(since)s::text::xid) FROM interaction",
-            {"since": str(since)},
+            "SELECT count(*), age(%(since)s::text::xid) FROM interaction", {"since": str(since)}
         )
-        stored, written, age = cursor.fetchone()
-        if not 0 <= age < KEPT_XIDS or written > self.patch_share * stored:
+        stored, age = cursor.fetchone()
+        if not 0 <= age < KEPT_XIDS:
             return None
+        # However many rows were written since, reading them and merging costs no more
+        # than reading the whole book (a restore rewrites every row: all are read here).
         fresh = reader.read(raw, _WRITTEN_SINCE.format(since=int(since)))
         replaced = _among(kept.keys, fresh.keys)
         # A row deleted since (a purge, an erasure, a CRM activity gone) leaves the kept
         # book longer than the table, and it does not say which: then it is read whole.
         if replaced is None or len(kept) - int(replaced.sum()) + len(fresh) != stored:
             return None
-        self.columns = None  # merged field by field: each kept array goes as it is copied
         self.last_read = f"patched: {len(fresh):,} rows"
-        return _merged(kept, ~replaced, fresh)
+        if not len(fresh):
+            return kept
+        self.columns = None  # merged field by field: each kept array goes as it is copied
+        return _merged(kept, None if not replaced.any() else ~replaced, fresh)
 
 
 def _merged(
-    kept: InteractionColumns, keep: npt.NDArray[np.bool_], fresh: InteractionColumns
+    kept: InteractionColumns, keep: npt.NDArray[np.bool_] | None, fresh: InteractionColumns
 ) -> InteractionColumns:
-    """The kept rows `keep` and the fresh rows, in chronological order (`kept` is emptied
-    on the way). Both were coded by one reader, so their codes (sets, references,
+    """The kept rows `keep` (None: all) and the fresh rows, in chronological order (`kept`
+    is emptied on the way). Both were coded by one reader, so their codes (sets, references,
     conversations) mean the same; the fresh columns hold the codes as they now stand."""
-    times = np.concatenate([kept.ts_us[keep], fresh.ts_us])
-    keys = np.concatenate([kept.keys[keep], fresh.keys])
+
+    def kept_rows(name: str) -> npt.NDArray[Any]:
+        column: npt.NDArray[Any] = getattr(kept, name)
+        return column if keep is None else column[keep]
+
+    times = np.concatenate([kept_rows("ts_us"), fresh.ts_us])
+    keys = np.concatenate([kept_rows("keys"), fresh.keys])
     order = chronological(times, keys)
     arrays: dict[str, npt.NDArray[Any]] = {"ts_us": times[order], "keys": keys[order]}
     del times, keys
     for name in DTYPES.keys() - arrays.keys():
-        arrays[name] = np.concatenate([getattr(kept, name)[keep], getattr(fresh, name)])[order]
+        arrays[name] = np.concatenate([kept_rows(name), getattr(fresh, name)])[order]
         setattr(kept, name, None)
     return InteractionColumns(
         **arrays,
