@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session
 
 from storage.directory import normalise_address
@@ -214,14 +215,27 @@ def party_refs(packed: str | None) -> Iterable[Ref]:
 
 
 def add_pending(session: Session, refs: Iterable[Ref]) -> None:
-    """Records to score at the next chance (kept if this tick fails before scoring)."""
-    wanted = set(refs)
+    """Records to score at the next chance (kept if this tick fails before scoring); those
+    already pending stay as they are. PostgreSQL: one statement per 200,000 (a 1 % tick at
+    1M names ~20,000 records: a statement each, pipelined, cost a few tenths of a second)."""
+    wanted = sorted(set(refs))
     if not wanted:
         return
-    present = pending_records(session)
-    rows = [{"record_type": t, "record_id": i} for t, i in wanted - present]
+    if is_postgres(session):
+        for batch in chunks(wanted, 200_000):
+            types, ids = zip(*batch, strict=True)
+            session.execute(ADD_PENDING, {"types": list(types), "ids": list(ids)})
+        return
+    rows = [{"record_type": t, "record_id": i} for t, i in wanted]
     for batch in chunks(rows):
-        session.execute(sa.insert(PENDING), batch)
+        session.execute(sqlite.insert(PENDING).on_conflict_do_nothing(), batch)
+
+
+ADD_PENDING = sa.text(
+    f"INSERT INTO {PENDING.name} (record_type, record_id)"
+    " SELECT * FROM unnest(CAST(:types AS text[]), CAST(:ids AS text[]))"
+    " ON CONFLICT DO NOTHING"
+)
 
 
 def pending_records(session: Session) -> set[Ref]:

@@ -14,6 +14,8 @@ from storage.engine import session_scope
 from storage.tick_changes import (
     Deletes,
     PersonImage,
+    add_pending,
+    pending_records,
     take_activity_changes,
     take_person_changes,
     take_record_changes,
@@ -162,3 +164,11 @@ def test_a_row_with_a_problem_is_reported_on_every_tick_until_it_is_gone(engine:
     gone = ingest_crm_activities(engine, now=f.NOW)
     assert gone.problems.count == 0
     assert ingest_crm_activities(engine, now=f.NOW).incremental  # not a full pass every time
+
+
+def test_records_named_again_stay_pending_once(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        add_pending(session, [("contact", "c1"), ("account", "a1")])
+    with session_scope(engine) as session:
+        add_pending(session, [("contact", "c1"), ("contact", "c2"), ("contact", "c2")])
+        assert pending_records(session) == {("contact", "c1"), ("contact", "c2"), ("account", "a1")}
