@@ -40,7 +40,23 @@ class People:
         self._readings: dict[int, PersonReading] = {}
 
     def views(self, names: Names) -> PersonViews:
-        return PersonViews(self.reading, self.silence, names.person)
+        """How the group's roll-ups read their people: every person's reading made
+        up front (a roll-up reads each of its people, and a person is read by each
+        deal and account they are in) and read by a dict lookup, unless one of
+        them reaches a broken interaction, whose error the read must raise."""
+        if any(index in self.visits.broken for index in self.people.values()):
+            return PersonViews(self.reading, self.silence, names.person)
+        readings = dict(zip(self.people, map(self._reading_of, self.people.values()), strict=True))
+        return PersonViews(readings.__getitem__, self.silence, names.person)
+
+    def _reading_of(self, index: int) -> PersonReading:
+        figures = self.figures
+        return PersonReading(
+            self.score_now[index] if self.now[index] < UNGRADED else None,
+            self.score_before[index] if self.before[index] < UNGRADED else None,
+            figures.last_engaged[index],
+            figures.last[index],
+        )
 
     def reading(self, person: RecordRef) -> PersonReading:
         index = self.people[person]
@@ -49,13 +65,7 @@ class People:
             broken = self.visits.broken.get(index)
             if broken is not None:
                 raise self.columns.broken[broken][1]
-            figures = self.figures
-            reading = self._readings[index] = PersonReading(
-                self.score_now[index] if self.now[index] < UNGRADED else None,
-                self.score_before[index] if self.before[index] < UNGRADED else None,
-                figures.last_engaged[index],
-                figures.last[index],
-            )
+            reading = self._readings[index] = self._reading_of(index)
         return reading
 
     def silence(self, person: RecordRef) -> Silence:
