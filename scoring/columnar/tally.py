@@ -366,7 +366,7 @@ def tally_book(
     counts = np.bincount(past_record * SLOTS + past_slot, minlength=records * SLOTS).reshape(
         records, SLOTS
     )
-    timeline = _timeline(past_record, past_slot, ts[past], time, records)
+    timeline = _timeline(record, slot, ts, history, time, records)
     past_position = position[past]
     team_minutes, customer_minutes = _minutes(
         past_slot, past_position, set_of[past], columns, tables
@@ -455,23 +455,27 @@ def _minutes(
 
 
 def _timeline(
-    record: Ints, slot: npt.NDArray[np.int8], ts: Floats, time: ScoringTime, records: int
+    record: Ints,
+    slot: npt.NDArray[np.int8],
+    ts: Floats,
+    history: Bools,
+    time: ScoringTime,
+    records: int,
 ) -> Ints:
-    """Each record's counts by (week, column) over the timeline's weeks; `record`,
-    `slot`, `ts`: the history visits'. The week is the same float floor division as
-    scoring.prepared's, made only for times that can fall in the timeline (it is
-    slow): anything earlier, or a week or more past its end, is off it anyway."""
-    since = ts - time.timeline_start_ts
-    column = _COLUMN_OF[slot]
-    near = np.flatnonzero(
-        (since >= 0) & (since < (TIMELINE_WEEKS + 1) * WEEK_SECONDS) & (column >= 0)
-    )
-    week = (since[near] // WEEK_SECONDS).astype(np.int64)
-    shown = week < TIMELINE_WEEKS
-    near, week = near[shown], week[shown]
-    cell = week * TIMELINE_COLUMNS + column[near]
+    """Each record's counts by (week, column) over the timeline's weeks, from the
+    history visits. The week is the same float floor division as scoring.prepared's,
+    made only for the visits that can fall in the timeline (it is slow): anything
+    before its start (ts - start < 0 exactly when ts < start), or past a bound a
+    second beyond its 14th week, is off it anyway."""
+    start = time.timeline_start_ts
+    bound = start + (TIMELINE_WEEKS + 1) * WEEK_SECONDS + 1.0
+    near = np.flatnonzero(history & (ts >= start) & (ts < bound))
+    week = ((ts[near] - start) // WEEK_SECONDS).astype(np.int64)
+    column = _COLUMN_OF[slot[near]]
+    shown = (week < TIMELINE_WEEKS) & (column >= 0)
+    cell = week[shown] * TIMELINE_COLUMNS + column[shown]
     timeline: Ints = np.bincount(
-        record[near] * TIMELINE_OFF + cell, minlength=records * TIMELINE_OFF
+        record[near[shown]] * TIMELINE_OFF + cell, minlength=records * TIMELINE_OFF
     ).reshape(records, TIMELINE_OFF)
     return timeline
 
