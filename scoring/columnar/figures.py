@@ -23,8 +23,18 @@ def moments(book: BookTally, visits: Ints) -> list[float | None]:
     """The time of one visit per record (`visits`: a visit index by record, -1: none)."""
     if len(book.ts) == 0:
         return [None] * len(visits)
-    times = book.ts[np.maximum(visits, 0)].tolist()
-    return [t if v >= 0 else None for t, v in zip(times, visits.tolist(), strict=True)]
+    times: list[float | None] = book.ts[np.maximum(visits, 0)].tolist()
+    for none in np.flatnonzero(visits < 0).tolist():
+        times[none] = None
+    return times
+
+
+def moment_array(book: BookTally, visits: Ints, missing: float) -> Floats:
+    """The time of one visit per record as an array, `missing` where there is none."""
+    if len(book.ts) == 0:
+        return np.full(len(visits), missing)
+    found: Floats = np.where(visits >= 0, book.ts[np.maximum(visits, 0)], missing)
+    return found
 
 
 class GroupFigures:
@@ -61,8 +71,6 @@ class GroupFigures:
         )
         self.last_engaged = moments(book, now.last_engaged)
         self.last = moments(book, now.last)
-        self.last_before = moments(book, before.last)
-        self.latest = moments(book, book.latest)
         self.upcoming = moments(book, book.upcoming)
         self.last_meeting = moments(book, book.last_meeting)
         self.has_call = (book.last_call >= 0).tolist()

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from scoring.columnar.codes import GroupCodes
 from scoring.columnar.columns import InteractionColumns
-from scoring.columnar.figures import GroupFigures, readings_lists
+from scoring.columnar.figures import GroupFigures, moment_array, readings_lists
 from scoring.columnar.kpis import Weeks, group_kpis
 from scoring.columnar.reasons import Names, Reasons
 from scoring.columnar.rollups import People
@@ -25,7 +27,6 @@ from scoring.columnar.states import (
     UNGRADED,
     created_times,
     state_codes,
-    times,
     trend_codes,
     with_dormant,
 )
@@ -74,14 +75,19 @@ class GroupScorer:
         now = state_codes(figures.read_now, settings)
         before = state_codes(figures.read_before, settings)
         created = created_times(scopes, book.records)
-        scoped_now = with_dormant(now, created, times(figures.latest), time.now_ts)
-        scoped_before = with_dormant(before, created, times(figures.last_before), time.trend_ts)
+        latest, last_before = (
+            moment_array(book, at, np.nan) for at in (book.latest, book.before.last)
+        )
+        scoped_now = with_dormant(now, created, latest, time.now_ts)
+        scoped_before = with_dormant(before, created, last_before, time.trend_ts)
         self.state_now = scoped_now.tolist()
         self.state_before = scoped_before.tolist()
         self.trend = trend_codes(
             scoped_now, scoped_before, figures.read_now.score, figures.read_before.score
         ).tolist()
-        unanswered = Unanswered(book, columns, figures.last_engaged, time.now_ts)
+        unanswered = Unanswered(
+            book, columns, moment_array(book, book.now.last_engaged, -np.inf), time.now_ts
+        )
         skipped = Skipped(book, book.visits.people_count)
         awaiting = Awaiting(book, columns, run.tables, time.now_ts)
         self.names = Names(run.names)

@@ -79,8 +79,3 @@ def trend_codes(now: Ints, before: Ints, now_score: Ints, before_score: Ints) ->
         _UNKNOWN,
     )
     return codes
-
-
-def times(values: list[float | None]) -> Floats:
-    """Times with None as NaN (what `dormant` reads)."""
-    return np.array([np.nan if value is None else value for value in values], dtype=np.float64)

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from scoring.columnar.columns import RESPONSE_CODES, RESPONSES, Bools, InteractionColumns, Ints
+from scoring.columnar.columns import (
+    RESPONSE_CODES,
+    RESPONSES,
+    Bools,
+    Floats,
+    InteractionColumns,
+    Ints,
+)
 from scoring.columnar.tally import BookTally
 from scoring.columnar.visits import SetTables, contains, expand
 from scoring.explain import AWAITING_REPLY_DAYS, LAST_INVITATIONS, UNANSWERED_AFTER_HOURS
@@ -42,18 +49,16 @@ def _parties(columns: InteractionColumns, positions: Ints) -> list[tuple[Party, 
 
 class Unanswered:
     """Our turns each record's customer left unanswered since they last took part
-    (explain.unanswered_turns): when each started, its emails, its opener's parties."""
+    (explain.unanswered_turns): when each started, its emails, its opener's parties.
+    `silent_after`: by record, when the customer last took part (-inf: never)."""
 
     def __init__(
         self,
         book: BookTally,
         columns: InteractionColumns,
-        last_engaged_ts: list[float | None],
+        silent_after: Floats,
         now_ts: float,
     ) -> None:
-        silent_after = np.array(
-            [float("-inf") if ts is None else ts for ts in last_engaged_ts], dtype=np.float64
-        )
         started = book.open_started
         kept = (silent_after[book.open_record] < started) & (started <= due_ts(now_ts))
         self._from = _starts(book.open_record[kept], book.records)
