@@ -51,6 +51,9 @@ class PartyTexts:
         self.parties: list[Party | None] = []  # by number; None: does not read as a party
         self._internal: list[bool] = []  # by number
         self._unread: list[bool] = []  # by number: the piece does not read as a party
+        # A side of one party as one tuple, whichever sets have it: a book's sets mostly
+        # differ by their external side, and the internal one (a colleague) repeats.
+        self._alone: dict[int, tuple[Party, ...]] = {}
 
     def sides(self, text: str) -> tuple[Sides, int] | None:
         """One text's (sides, parties it spells out); None when a piece of it does not
@@ -92,10 +95,17 @@ class PartyTexts:
         group = owner * 2 + ~internal[numbers]
         several = np.bincount(group, minlength=2 * len(texts))[group] > 1
         order = np.lexsort((self._ranks(numbers, several & ~unread), group))
-        ordered = [parties[k] for k in numbers[order].tolist()]
+        in_order = numbers[order].tolist()
+        ordered = [parties[k] for k in in_order]
         bounds = np.searchsorted(group[order], np.arange(2 * len(texts) + 1)).tolist()
+        side = self._side
         return [
-            None if bad else ((tuple(ordered[start:middle]), tuple(ordered[middle:end])), count)
+            None
+            if bad
+            else (
+                (side(ordered, in_order, start, middle), side(ordered, in_order, middle, end)),
+                count,
+            )
             for bad, start, middle, end, count in zip(
                 broken.tolist(),
                 bounds[0:-1:2],
@@ -105,6 +115,18 @@ class PartyTexts:
                 strict=True,
             )
         ]
+
+    def _side(
+        self, ordered: Sequence[Party], numbers: list[int], start: int, end: int
+    ) -> tuple[Party, ...]:
+        """The parties ordered[start:end] as a tuple, one tuple per lone party."""
+        if end - start != 1:
+            return tuple(ordered[start:end])
+        number = numbers[start]
+        alone = self._alone.get(number)
+        if alone is None:
+            alone = self._alone[number] = (ordered[start],)
+        return alone
 
     def _ranks(
         self, numbers: np.ndarray[Any, np.dtype[np.int64]], ranked: np.ndarray[Any, Any]
