@@ -141,6 +141,7 @@ class GroupCodes:
 
 
 def group_codes(codes: ScopeCodes, start: int, end: int, refs: list[RecordRef]) -> GroupCodes:
+    """The codes of the group of scopes [start, end) and of the persons it adds."""
     scopes = end - start
     lo, hi = int(codes.people_ptr[start]), int(codes.people_ptr[end])
     counts = np.diff(codes.people_ptr[start : end + 1])

@@ -2,10 +2,11 @@
 
 `ColumnarRun(columns, settings, now, names).score(scopes)` gives exactly what
 `scoring.ScoringRun(interactions, settings, now, names).score(scopes)` gives
-(docs/scoring.md, "How it runs fast"). The run indexes the book once; each
-group of records then finds its visits (visits.py), makes its figures
-(tally.py) and is scored by group.py, which works out what every record needs
-at once and leaves per record only what is truly per record.
+(docs/scoring.md, "How it runs fast"). The run indexes the book once and codes
+every scope once (codes.py); each group of records then finds its visits
+(visits.py), makes its figures (tally.py) and is scored by group.py, which
+works out what every record needs at once and leaves per record only what is
+truly per record.
 """
 
 from __future__ import annotations
