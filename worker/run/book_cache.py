@@ -17,12 +17,12 @@ read will not see is noted (`_SINCE`: one running on this database, or the
 next to start; a savepoint's id comes after its transaction's). The next tick
 reads the rows whose xmin is no older (a scan that sends only those),
 replaces the kept versions of their keys and counts the table in the same
-snapshot.
-A row deleted since leaves the kept book a row longer than the table: then,
-as after an erasure or on SQLite (no row versions), the whole book is read
-as before. Ages are compared with
-`age()`, modulo 2^32 like the ids themselves; a book whose snapshot is older
-than KEPT_XIDS transactions is read again whole.
+snapshot. A row deleted since leaves the kept book a row longer than the
+table: then, as after an erasure or on SQLite (no row versions), the whole
+book is read as before; so it is when the table is not the one the ids are
+of (`_IDENTITY`: truncated, rewritten, restored, another server). Ages are
+compared with `age()`, modulo 2^32 like the ids themselves; a book whose
+snapshot is older than KEPT_XIDS transactions is read again whole.
 
 An erasure (a new row of erased_subject) drops the kept book at the next
 tick's start and at the end of the tick it happened in (worker.run.tick), so
@@ -67,6 +67,13 @@ SELECT since FROM (
     AND (backend.datname IS NULL OR backend.datname = current_database())
 ) AS running ORDER BY age(since::text::xid) DESC LIMIT 1
 """
+# Which table the ids are of: the database, the interaction table's file (a TRUNCATE,
+# a rewrite or a restore makes a new one) and the server's start (a restored or
+# upgraded cluster counts its transaction ids anew).
+_IDENTITY = (
+    "SELECT concat_ws(' ', oid, pg_relation_filenode('interaction'), pg_postmaster_start_time())"
+    " FROM pg_database WHERE datname = current_database()"
+)
 _WRITTEN_SINCE = " WHERE age(xmin) <= age('{since}'::xid)"
 
 
@@ -81,6 +88,7 @@ class KeptBook:
     # How the last read went, for the tick's summary: "whole", or "patched: N rows".
     last_read: str = ""
     _store: str = field(default="", repr=False)
+    _table: str = field(default="", repr=False)  # _IDENTITY when it was read
 
     def forget(self) -> None:
         self.columns = self.reader = self.since = self.erasures = None
@@ -117,6 +125,10 @@ class KeptBook:
         raw = engine.raw_connection()
         try:
             cursor: Any = raw.cursor()
+            cursor.execute(_IDENTITY)
+            table = str(cursor.fetchone()[0])
+            if table != self._table:
+                self.forget()
             cursor.execute(_SINCE)
             since = int(cursor.fetchone()[0])
             raw.commit()
@@ -129,7 +141,7 @@ class KeptBook:
             raw.commit()
         finally:
             raw.close()
-        self.columns, self.erasures, self.since = patched, erasures, since
+        self.columns, self.erasures, self.since, self._table = patched, erasures, since, table
         return patched
 
     def _whole(self, engine: Engine, raw: Any) -> InteractionColumns:
