@@ -9,8 +9,9 @@ interaction key is declared in the "C" collation on PostgreSQL: it sorts by
 bytes, as SQLite and Python's str do. Two reasons. Speed: a first ingest
 builds the indexes of a million interactions and two million party rows, and
 PostgreSQL sorts "C" text with abbreviated keys and memcmp, while a locale
-(even C.UTF-8) goes through strcoll for every comparison (measured: the
-builds about a third cheaper). Agreement: where the database picks "the
+(even C.UTF-8) goes through strcoll for every comparison (bench/ingest.py,
+side by side: the builds, keys and foreign-key check 2.0 s against 3.4 s at
+200k, 9.8 s against 12.6 s at 1M, both under load). Agreement: where the database picks "the
 smaller id" (storage.directory: two contacts sharing an address) it now
 picks the one Python's min() would, whatever the database's locale.
 Equality is the same in every deterministic collation: no row matches
