@@ -20,6 +20,7 @@ from storage.crm_activity_rules import EARLIEST, TimeWindow
 from storage.crm_problems import RowProblem, RowProblems
 from storage.crm_tables import LEAD_STATUS_VALUES, OPPORTUNITY_STATUS_VALUES, Contact
 from storage.engine import is_sqlite
+from storage.heap import free_pages_returned
 from storage.interaction_store import PARTY_COLUMNS, ROW_COLUMNS
 from storage.packed_parties import FIELD_SEPARATOR as FIELD_SEPARATOR
 from storage.packed_parties import PACKED_COLUMNS
@@ -192,6 +193,8 @@ def load_crm_snapshot(
     if problems is not None:
         for problem in _without_erased_problems(session, reader.problems):
             problems.add(problem)
+    # libpq held each table's whole result: its pages, free now, go back (storage.heap).
+    free_pages_returned()
     return snapshot
 
 

@@ -13,17 +13,17 @@ raising) gives every large array back when it is freed.
 Reading the book also makes and drops a few hundred thousand small objects
 (the packed texts decoded, their pieces, lists of codes) between the ones it
 keeps; glibc keeps the pages they freed. `free_pages_returned` hands those
-back (malloc_trim: 8 MB of 36 on the 200k book, in a millisecond).
+back (storage.heap, malloc_trim: 8 MB of 36 on the 200k book, in a millisecond).
 
 Without glibc both do nothing.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
-import sys
+
+from storage.heap import free_pages_returned as free_pages_returned
+from storage.heap import glibc
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's own starting value
@@ -31,27 +31,9 @@ TRIM_THRESHOLD_BYTES = 1 << 20
 
 
 @functools.cache
-def _glibc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    except OSError:
-        return None
-    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
-
-
-@functools.cache
 def large_blocks_returned() -> None:
     """Once per process: large blocks mapped on their own and unmapped when freed."""
-    libc = _glibc()
+    libc = glibc()
     if libc is not None:
         libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
         libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
-
-
-def free_pages_returned() -> None:
-    """The heap's free pages given back to the kernel."""
-    libc = _glibc()
-    if libc is not None:
-        libc.malloc_trim(0)
