@@ -27,12 +27,16 @@ from collections.abc import Iterator
 from scoring.model import RecordRef, RecordScope, RecordType, StakeholderRole
 from scoring.rollup import DEAL_KEY_ROLES, stakeholder_role
 from storage.crm_records import CrmSnapshot
+from worker.run.gc_pause import collection_paused
 
 
 def display_names(crm: CrmSnapshot) -> dict[RecordRef, str]:
-    names = {RecordRef(RecordType.SYSTEM_USER, u.id): u.full_name for u in crm.users}
-    names.update({RecordRef(RecordType.CONTACT, c.id): c.full_name for c in crm.contacts})
-    names.update({RecordRef(RecordType.LEAD, lead.id): lead.full_name for lead in crm.open_leads})
+    with collection_paused():  # as build_scopes
+        names = {RecordRef(RecordType.SYSTEM_USER, u.id): u.full_name for u in crm.users}
+        names.update({RecordRef(RecordType.CONTACT, c.id): c.full_name for c in crm.contacts})
+        names.update(
+            {RecordRef(RecordType.LEAD, lead.id): lead.full_name for lead in crm.open_leads}
+        )
     return names
 
 
@@ -62,6 +66,16 @@ class _Contacts:
 
 
 def build_scopes(crm: CrmSnapshot) -> Iterator[RecordScope]:
+    """Every record's scope, in the snapshot's order."""
+    # Made all at once with the cyclic collector paused: none of these objects is in
+    # a cycle, and the collector walking the snapshot and the scopes as they grew cost
+    # more than making them (500k records: 6.2 s against 2.3 s, display names 1.1 s
+    # against 0.3 s).
+    with collection_paused():
+        return iter(list(_scopes(crm)))
+
+
+def _scopes(crm: CrmSnapshot) -> Iterator[RecordScope]:
     contact = _Contacts(crm)
     contacts_of: dict[str, set[RecordRef]] = defaultdict(set)
     for row in crm.contacts:
