@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from sqlmodel import Session
 
+from storage.engine import is_postgres
 from storage.raw_rows import Unreadable, named_rows, raw_rows
 
 
@@ -75,11 +76,13 @@ def activities_by_id(
 ) -> Iterator[ActivityRow]:
     """The activities of `ids` that exist, in batches of ids taken in sorted order."""
     ordered = sorted(set(ids))
+    # PostgreSQL: the ids as an array the planner sees the size of, so it looks each up
+    # by the key (an IN list of 5,000 made it scan a million activities, twice at 1 %).
+    listed = "SELECT unnest(ARRAY[{}]::text[])" if is_postgres(session) else "{}"
     for start in range(0, len(ordered), IDS_PER_QUERY):
         batch = ordered[start : start + IDS_PER_QUERY]
-        yield from iter_activities(
-            session=session, unreadable=unreadable, where=f"id IN ({sql_strings(batch)})"
-        )
+        where = f"id IN ({listed.format(sql_strings(batch))})"
+        yield from iter_activities(session=session, unreadable=unreadable, where=where)
 
 
 def sql_strings(values: Iterable[str]) -> str:

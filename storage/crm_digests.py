@@ -30,7 +30,7 @@ from storage.bulk import copy_text, copy_written_lines, insert_rows
 from storage.crm_activity_rules import TimeWindow
 from storage.directory import Directory
 from storage.engine import is_postgres
-from storage.interaction_store import chunks, key_chunks, one_of
+from storage.interaction_store import by_key, chunks, key_chunks, one_of
 from storage.rapport_tables import CrmActivityDigest
 from storage.raw_rows import raw_rows
 from storage.types import core_table
@@ -186,13 +186,17 @@ def digests_of_keys(*, session: Session, keys: Iterable[str]) -> dict[str, Activ
 def _keyed(
     session: Session, column: sa.Column[str], values: Iterable[str]
 ) -> dict[str, ActivityDigest]:
-    """The digests whose `column` is one of `values` (storage.interaction_store.one_of:
-    on PostgreSQL one array parameter per batch)."""
+    """The digests whose `column` is one of `values`: on PostgreSQL one array parameter per
+    batch, looked up key by key (storage.interaction_store.by_key)."""
     found: dict[str, ActivityDigest] = {}
     postgres = is_postgres(session)
+    keyed = sa.text(by_key(DIGEST.name, column.name, COLUMNS))
     for batch in key_chunks(postgres, values):
-        query = sa.select(*DIGEST.c).where(one_of(postgres, column, batch))
-        found.update((row[0], ActivityDigest(*row)) for row in session.execute(query))
+        if postgres:
+            rows = session.execute(keyed, {"keys": batch})
+        else:
+            rows = session.execute(sa.select(*DIGEST.c).where(one_of(postgres, column, batch)))
+        found.update((row[0], ActivityDigest(*row)) for row in rows)
     return found
 
 

@@ -115,10 +115,46 @@ def load_records(
         records: dict[str, InteractionRecord] = {}
         postgres = is_postgres(session)
         for batch in key_chunks(postgres, keys):
+            if postgres:
+                records.update(_load_keyed(session, source, batch))
+                continue
             which = one_of(postgres, INTERACTION.c.key, batch)
             records.update(_load_records(session, source, which))
         return records
     return _load_records(session, source, sa.true())
+
+
+def by_key(table: str, column: str, columns: Sequence[str]) -> str:
+    """PostgreSQL: SELECT `columns` of the rows of `table` whose `column` is one of the
+    array parameter `keys`, an index descent per key.
+
+    `column = ANY(keys)` would let the planner choose: for 10,000 keys of a million
+    rows it scans the whole table (and with no statistics yet, for 500): at 1M a 1 %
+    tick's keyed reads were each a parallel scan of 0.15-0.5 s. The OFFSET keeps the
+    lateral subquery a lookup per key.
+    """
+    selected = ", ".join(f"found.{name}" for name in columns)
+    return (
+        f"SELECT {selected} FROM unnest(CAST(:keys AS text[])) AS wanted(value)"
+        f" CROSS JOIN LATERAL (SELECT * FROM {table} WHERE {column} = wanted.value OFFSET 0)"
+        " AS found"
+    )
+
+
+def _load_keyed(session: Session, source: str, keys: list[str]) -> dict[str, InteractionRecord]:
+    """PostgreSQL: the interactions of `source` with these keys, then their party rows."""
+    rows = by_key("interaction", "key", ROW_COLUMNS) + " WHERE found.source = :source"
+    found = session.execute(sa.text(rows), {"keys": keys, "source": source}).all()
+    parties: dict[str, set[PartyRow]] = {}
+    party_rows = sa.text(by_key("interaction_party", "interaction_key", PARTY_COLUMNS))
+    for key, *party in session.execute(party_rows, {"keys": [row[0] for row in found]}):
+        parties.setdefault(key, set()).add(PartyRow(*party))
+    empty: frozenset[PartyRow] = frozenset()
+    records = {}
+    for key, source_, kind, direction, at, *rest in found:
+        own = frozenset(parties.get(key, empty))
+        records[key] = InteractionRecord(key, source_, kind, direction, at, own, *rest)
+    return records
 
 
 def _load_records(
