@@ -75,6 +75,6 @@ def test_a_book_of_many_values_keeps_one_code_each() -> None:
         seen = [f"conversation-{block // 2}-{row}".encode() for row in range(0, 1500, 2)]
         blocks.append(([*new, *seen], 32))
     codes, values = _read(blocks)
-    for (block, _width), block_codes in zip(blocks, codes, strict=True):
-        assert [values[code] for code in block_codes] == block
+    for (rows, _width), block_codes in zip(blocks, codes, strict=True):
+        assert [values[code] for code in block_codes] == rows
     assert len(values) == len(set(values)) == 12 * 1500
