@@ -51,8 +51,9 @@ class PartyTexts:
         self.parties: list[Party | None] = []  # by number; None: does not read as a party
         self._internal: list[bool] = []  # by number
         self._unread: list[bool] = []  # by number: the piece does not read as a party
-        # A side of one party as one tuple, whichever sets have it: a book's sets mostly
-        # differ by their external side, and the internal one (a colleague) repeats.
+        # An internal side of one party as one tuple, whichever sets have it: a book's
+        # sets mostly differ by their external side, and the internal one (a colleague)
+        # repeats (external ones hardly do: keeping them would only grow this).
         self._alone: dict[int, tuple[Party, ...]] = {}
 
     def sides(self, text: str) -> tuple[Sides, int] | None:
@@ -103,7 +104,7 @@ class PartyTexts:
             None
             if bad
             else (
-                (side(ordered, in_order, start, middle), side(ordered, in_order, middle, end)),
+                (side(ordered, in_order, start, middle), tuple(ordered[middle:end])),
                 count,
             )
             for bad, start, middle, end, count in zip(
@@ -119,7 +120,7 @@ class PartyTexts:
     def _side(
         self, ordered: Sequence[Party], numbers: list[int], start: int, end: int
     ) -> tuple[Party, ...]:
-        """The parties ordered[start:end] as a tuple, one tuple per lone party."""
+        """The internal parties ordered[start:end] as a tuple, one per lone party."""
         if end - start != 1:
             return tuple(ordered[start:end])
         number = numbers[start]
