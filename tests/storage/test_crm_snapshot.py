@@ -49,3 +49,15 @@ def test_every_list_of_the_snapshot_is_in_key_order(engine: Engine) -> None:
         ("o2", "c2"),
         ("o2", "c3"),
     ]
+
+
+def test_a_contacts_account_id_is_its_accounts_own_string(engine: Engine) -> None:
+    """The snapshot is held for a whole run: a contact's account id is not a string
+    of its own (500k records: about 25 MiB)."""
+    _book_out_of_order(engine)
+
+    with session_scope(engine) as session:
+        crm = load_crm_snapshot(session=session)
+
+    account = next(a for a in crm.accounts if a.id == "a1")
+    assert all(contact.account_id is account.id for contact in crm.contacts)
