@@ -10,15 +10,13 @@ batch (storage.write_behind).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import chain
 from typing import Any, NamedTuple
 
-import msgspec
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -44,7 +42,6 @@ from storage.kpi_rows import (
     kpi_row_format,
 )
 from storage.rapport_tables import HealthSnapshot, RelationshipKpi
-from storage.read_ahead import read_ahead
 from storage.types import core_table
 from storage.write_behind import write_all_behind
 
@@ -85,89 +82,38 @@ class StoredState:
     snapshots: dict[tuple[str, str], Health]
 
 
-def load_stored_state(
-    *, session: Session, day: date, records: Mapping[str, Collection[str]]
-) -> StoredState:
-    """The stored health, KPI digest and snapshot of `day` of `records` (their ids by
-    record type), and of no other record: a batch reads its own records' state, so a
-    scoring process reads its share's, and a tick that scores a few records reads theirs,
-    not the book's."""
-    health: dict[tuple[str, str], Health] = {}
-    kpis: dict[tuple[str, str], str | None] = {}
-    snapshots: dict[tuple[str, str], Health] = {}
-    for record_type, ids in records.items():
-        table = RECORD_TABLES.get(record_type)
-        if table is not None:
-            query = sa.select(
-                table.c.id, table.c.health_score, table.c.health_state, table.c.health_trend
-            )
-            for record_id, score, state, trend in _with_ids(session, query, table.c.id, ids):
-                health[(record_type, record_id)] = (score, state, trend)
-        kpi_query = sa.select(KPI.c.record_id, KPI.c.kpi_digest)
-        kpi_query = kpi_query.where(KPI.c.record_type == record_type)
-        for record_id, digest in _with_ids(session, kpi_query, KPI.c.record_id, ids):
-            kpis[(record_type, record_id)] = digest
-        snapshot_query = sa.select(
-            SNAPSHOT.c.record_id,
-            SNAPSHOT.c.health_score,
-            SNAPSHOT.c.health_state,
-            SNAPSHOT.c.health_trend,
-        ).where(SNAPSHOT.c.record_type == record_type, SNAPSHOT.c.day == day)
-        snapshot_rows = _with_ids(session, snapshot_query, SNAPSHOT.c.record_id, ids)
-        for record_id, score, state, trend in snapshot_rows:
-            snapshots[(record_type, record_id)] = (score, state, trend)
-    return StoredState(health, kpis, snapshots)
+def load_stored_state(*, session: Session, day: date) -> StoredState:
+    """The stored health, KPI digest and snapshot of `day` of every record.
 
-
-# SQLite binds at most 32,766 parameters a statement (999 before 3.32): ids go a few
-# hundred a query. PostgreSQL takes all of a batch's as one JSON array.
-SQLITE_IDS_PER_QUERY = 500
-
-
-def _with_ids(
-    session: Session, query: sa.Select[Any], column: sa.ColumnElement[str], ids: Collection[str]
-) -> list[Any]:
-    """The rows of `query` whose `column` is one of `ids`.
-
-    PostgreSQL: the ids are sent as one JSON text (msgspec encodes it in one
-    call, as storage.bulk sends keys). Not `= ANY(array)`: psycopg adapts a list
-    value by value in Python, and once the statement is prepared the server's generic
-    plan for it may scan the table matching every row against the whole array (the 1M
-    book's five batches once took 14 s instead of 1 s). Through the session's Core
-    connection: the ORM's handling of each row cost twice as much (2.6 us a row).
+    Read whole, with one scan of each table, through the session's Core connection
+    (the ORM's handling of each row cost about twice as much, 2.6 against 1.4 us a
+    row). Reading only each batch's records, by key, a part at a time, was tried and
+    undone: on bench/score.py's fresh 1M store the pipeline's run took 17.9 s instead
+    of 6.3 s and a regrade's write-back 27 s instead of 3, the CPU unchanged (the
+    server's plans for the keyed lookups; most likely a scan of relationship_kpi per
+    lookup while its statistics still said it was empty).
     """
     connection = session.connection()
-    if is_postgres(session):
-        listed = sa.func.jsonb_array_elements_text(
-            sa.cast(sa.bindparam("ids", msgspec.json.encode(list(ids)).decode()), JSONB)
-        ).table_valued("value")
-        in_listed = column.in_(sa.select(listed.c.value))
-        return list(connection.execute(query.where(in_listed)).all())
-    rows: list[Any] = []
-    for some in chunks(ids, SQLITE_IDS_PER_QUERY):
-        rows += connection.execute(query.where(column.in_(some))).all()
-    return rows
+    health: dict[tuple[str, str], Health] = {}
+    for record_type, table in RECORD_TABLES.items():
+        query = sa.select(
+            table.c.id, table.c.health_score, table.c.health_state, table.c.health_trend
+        )
+        for record_id, score, state, trend in connection.execute(query).all():
+            health[(record_type, record_id)] = (score, state, trend)
+    kpi_query = sa.select(KPI.c.record_type, KPI.c.record_id, KPI.c.kpi_digest)
+    kpis = {(row[0], row[1]): row[2] for row in connection.execute(kpi_query).all()}
+    snapshot_query = sa.select(
+        SNAPSHOT.c.record_type,
+        SNAPSHOT.c.record_id,
+        SNAPSHOT.c.health_score,
+        SNAPSHOT.c.health_state,
+        SNAPSHOT.c.health_trend,
+    ).where(SNAPSHOT.c.day == day)
+    snapshot_rows = connection.execute(snapshot_query).all()
+    snapshots = {(r[0], r[1]): (r[2], r[3], r[4]) for r in snapshot_rows}
+    return StoredState(health, kpis, snapshots)
 
-
-def _merged(parts: list[StoredState]) -> StoredState:
-    whole = StoredState({}, {}, {})
-    for part in parts:
-        whole.health.update(part.health)
-        whole.kpis.update(part.kpis)
-        whole.snapshots.update(part.snapshots)
-    return whole
-
-
-def _ids_by_type(batch: Sequence[RecordResult]) -> dict[str, list[str]]:
-    ids: dict[str, list[str]] = {}
-    for result in batch:
-        ids.setdefault(result.record_type, []).append(result.record_id)
-    return ids
-
-
-# Records whose stored state is read at once, while the rest of their batch is scored
-# (storage.read_ahead): only the batch's last part is waited for.
-READ_AHEAD_PART = 2_500
 
 # Records per write-back transaction (RAPPORT_WRITEBACK_BATCH_SIZE): a failure loses
 # at most one batch, which the next run writes; each transaction has a fixed cost
@@ -300,9 +246,8 @@ def _snapshot_key(result: RecordResult, snapshots: RowFormat[RecordResult]) -> t
 def _changes(
     batch: Sequence[RecordResult], stored: StoredState, counts: WritebackCounts
 ) -> _Changes:
-    """Sort a batch's results into what changed, against `stored`, its records' stored
-    state (kept up to date, should a record come twice). The loop runs once per record
-    scored: kept to lookups."""
+    """Sort a batch's results into what changed, against `stored` (kept up to date).
+    The loop runs once per record scored: kept to lookups."""
     changes = _Changes()
     healths, digests, snapshots = stored.health, stored.kpis, stored.snapshots
     by_type = counts.by_type
@@ -351,18 +296,14 @@ def write_back(
     The caller records the deals that closed (`record_closes`) once every process
     has written its share."""
     counts = WritebackCounts()
-    day = now.date()
     with session_scope(engine) as session:
+        stored = load_stored_state(session=session, day=now.date())
         postgres = is_postgres(session)
         lz4 = postgres and _lz4_available(session)
-    kpis, snapshots = kpi_row_format(now), _snapshot_format(day)
+    kpis, snapshots = kpi_row_format(now), _snapshot_format(now.date())
 
-    def stored(part: list[RecordResult]) -> StoredState:
-        with session_scope(engine) as session:
-            return load_stored_state(session=session, day=day, records=_ids_by_type(part))
-
-    def sorted_out(batch: list[RecordResult], found: list[StoredState]) -> _Changes:
-        changes = _changes(batch, _merged(found), counts)
+    def sorted_out(batch: list[RecordResult]) -> _Changes:
+        changes = _changes(batch, stored, counts)
         if postgres:
             changes.encode(now, snapshots)
         return changes
@@ -373,12 +314,7 @@ def write_back(
                 session.execute(sa.text("SET LOCAL default_toast_compression = lz4"))
             changes.write(session, now, kpis, snapshots)
 
-    # PostgreSQL: the stored state of a batch's records is read a part at a time while
-    # the rest of the batch is scored.
-    parts = read_ahead(
-        results, stored, batch_size=batch_size, part_size=READ_AHEAD_PART, threaded=postgres
-    )
-    batches = (sorted_out(batch, found) for batch, found in parts)
+    batches = (sorted_out(batch) for batch in chunks(results, batch_size))
     if postgres:
         # The server writes one batch while this process scores the next.
         write_all_behind(write, batches)

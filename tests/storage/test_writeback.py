@@ -144,9 +144,7 @@ def test_kpi_rows_without_a_digest_are_rewritten_once(engine: Engine) -> None:
     assert (again.kpis_written, settled.kpis_written, settled.unchanged) == (1, 0, 1)
 
 
-def test_a_batch_sees_its_own_records_stored_state_however_many(engine: Engine) -> None:
-    """Each batch reads the stored state of its records only; on SQLite their ids go in
-    several queries (SQLITE_IDS_PER_QUERY): the unchanged are still found unchanged."""
+def test_a_rewrite_in_several_batches_writes_only_the_changed_record(engine: Engine) -> None:
     f.insert(engine, Contact, *(_contact_row(n)[1] for n in range(1_200)))
     first = [_result(f"c{n}", n % 100) for n in range(1_200)]
     write_back(engine, first, now=f.NOW, batch_size=1_000)
