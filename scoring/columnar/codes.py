@@ -17,7 +17,7 @@ from itertools import repeat
 import numpy as np
 
 from scoring.columnar.columns import Bools, Ints, Refs
-from scoring.columnar.visits import BookIndex, SetTables
+from scoring.columnar.visits import BookIndex, GroupCodes, SetTables
 from scoring.model import RecordRef, RecordScope, RecordType
 
 
@@ -117,27 +117,6 @@ def _counts_of(ptr: Ints, codes: Ints) -> Ints:
     last = len(ptr) - 1
     counts: Ints = ptr[np.minimum(codes + 1, last)] - ptr[np.minimum(codes, last)]
     return counts
-
-
-@dataclass
-class GroupCodes:
-    """One group's records as codes: its scopes [start, end), then a person scope for
-    each person a deal or account of it rolls up whose own scope it does not hold."""
-
-    record: Ints  # by record of the group
-    member_record: Ints  # (record, person) pairs of the records' people
-    member_person: Ints
-    team_record: Ints  # (record, colleague) pairs of the records' teams
-    team_user: Ints
-    has_team: Bools
-    rolled_up: list[bool]  # by scope of the group
-    # The persons the group's deals and accounts roll up -> their record in the group.
-    people: dict[RecordRef, int]
-    scopes: int  # how many of the records are the group's scopes
-
-    def persons_added(self, refs: list[RecordRef]) -> list[RecordRef]:
-        """The persons read after the scopes, in their order."""
-        return [refs[code] for code in self.record[self.scopes :].tolist()]
 
 
 def group_codes(codes: ScopeCodes, start: int, end: int, refs: list[RecordRef]) -> GroupCodes:

@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from scoring.columnar.codes import GroupCodes
 from scoring.columnar.columns import InteractionColumns
 from scoring.columnar.figures import GroupFigures, moment_array, readings_lists
 from scoring.columnar.kpis import Weeks, group_kpis
@@ -31,7 +30,7 @@ from scoring.columnar.states import (
     with_dormant,
 )
 from scoring.columnar.tally import BookTally
-from scoring.columnar.visits import SetTables
+from scoring.columnar.visits import GroupCodes, SetTables
 from scoring.columnar.waiting import Awaiting, Skipped, Unanswered
 from scoring.explain import ungraded_text
 from scoring.factors import FactorValues

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 
-from scoring.columnar.codes import GroupCodes, cut_groups, group_codes, scope_codes
+from scoring.columnar.codes import cut_groups, group_codes, scope_codes
 from scoring.columnar.columns import InteractionColumns
 from scoring.columnar.group import GroupScorer, RunInputs
 from scoring.columnar.tally import tally_book, tracked_interactions
-from scoring.columnar.visits import build_visits, index_book, set_tables
+from scoring.columnar.visits import GroupCodes, build_visits, index_book, set_tables
 from scoring.factors import channel_points
 from scoring.health import check_grading
 from scoring.model import RecordHealth, RecordRef, RecordScope, ScoringSettings

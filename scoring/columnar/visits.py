@@ -13,15 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scoring.columnar.columns import Bools, InteractionColumns, Ints
-from scoring.model import Party, RecordScope, Response, Role
-
-if TYPE_CHECKING:
-    from scoring.columnar.codes import GroupCodes
+from scoring.model import Party, RecordRef, RecordScope, Response, Role
 
 _FROM, _ORGANIZER, _DECLINED = Role.FROM, Role.ORGANIZER, Response.DECLINED
 
@@ -229,6 +225,28 @@ def index_book(columns: InteractionColumns, tables: SetTables) -> BookIndex:
         np.searchsorted(person, codes),
         np.searchsorted(regarding, codes),
     )
+
+
+@dataclass
+class GroupCodes:
+    """One group's records as codes: its scopes [start, end), then a person scope for
+    each person a deal or account of it rolls up whose own scope it does not hold
+    (codes.group_codes makes them; build_visits reads them)."""
+
+    record: Ints  # by record of the group
+    member_record: Ints  # (record, person) pairs of the records' people
+    member_person: Ints
+    team_record: Ints  # (record, colleague) pairs of the records' teams
+    team_user: Ints
+    has_team: Bools
+    rolled_up: list[bool]  # by scope of the group
+    # The persons the group's deals and accounts roll up -> their record in the group.
+    people: dict[RecordRef, int]
+    scopes: int  # how many of the records are the group's scopes
+
+    def persons_added(self, refs: list[RecordRef]) -> list[RecordRef]:
+        """The persons read after the scopes, in their order."""
+        return [refs[code] for code in self.record[self.scopes :].tolist()]
 
 
 def build_visits(
