@@ -204,13 +204,17 @@ def _account_ids_shared(contacts: list[Any], accounts: list[Any]) -> list[Any]:
     driver makes a string per field, and the snapshot is held for the whole run
     (about 25 MiB at 440k contacts)."""
     ids = {account.id: account.id for account in accounts}
-    new = tuple.__new__
+    new, at = tuple.__new__, _CONTACT_ACCOUNT_ID
     return [
         contact
         if (shared := ids.get(contact.account_id)) is None
-        else new(ContactRow, (contact.id, contact.full_name, shared, contact.created_at))
+        else new(ContactRow, (*contact[:at], shared, *contact[at + 1 :]))
         for contact in contacts
     ]
+
+
+# Where a ContactRow holds its account id (the row is rebuilt around it, whatever its fields).
+_CONTACT_ACCOUNT_ID = ContactRow._fields.index("account_id")
 
 
 # CrmSnapshot lists of records, by the record type of their rows' `id`.
