@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from scoring.columnar.columns import KINDS, InteractionColumns, Ints, moment
 from scoring.columnar.tally import BookTally
+from scoring.columnar.visits import sorted_groups
 from scoring.model import Direction, Kind, Kpis, WeekCounts
 from scoring.prepared import (
     CALLS_MADE,
@@ -191,15 +192,9 @@ def _timelines(book: BookTally, weeks: Weeks, count: int) -> list[tuple[WeekCoun
 
 
 def _distinct(values: Ints) -> tuple[Ints, Ints]:
-    """(the distinct values sorted, which of them each value is), by one sort
-    (np.unique hashes in numpy 2.3+, several times slower here)."""
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    first = np.ones(len(ordered), dtype=np.bool_)
-    first[1:] = ordered[1:] != ordered[:-1]
-    which = np.empty(len(values), dtype=np.int64)
-    which[order] = np.cumsum(first) - 1
-    return ordered[first], which
+    """(the distinct values sorted, which of them each value is)."""
+    rows, which = sorted_groups(values)
+    return values[rows], which
 
 
 def _week_key(number: int, base: int) -> tuple[int, ...]:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from scoring.columnar.visits import sorted_groups
+
 Ints = npt.NDArray[np.int64]
 Codes = npt.NDArray[np.int32]
 Digests = npt.NDArray[np.uint64]
@@ -60,7 +62,7 @@ def distinct_rows(matrix: Matrix) -> tuple[Ints, Ints, Digests]:
     if len(matrix) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64)
     digest = _digests(matrix)
-    first, inverse = _groups(digest)
+    first, inverse = sorted_groups(digest)
     lanes = matrix.view(np.uint64)
     if not (lanes == lanes[first][inverse]).all():
         strings = matrix.view(f"S{matrix.shape[1]}").ravel()
@@ -81,18 +83,6 @@ def _digests(matrix: Matrix) -> Digests:
             digest *= _MIXERS[lane % len(_MIXERS)]
             digest ^= digest >> np.uint64(29)
     return digest
-
-
-def _groups(values: Digests) -> tuple[Ints, Ints]:
-    """(a row of each distinct value, each row's group) by one sort (np.unique hashes
-    in numpy 2.3+, several times slower here)."""
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    new = np.ones(len(values), dtype=np.bool_)
-    new[1:] = ordered[1:] != ordered[:-1]
-    inverse = np.empty(len(values), dtype=np.int64)
-    inverse[order] = np.cumsum(new) - 1
-    return order[new], inverse
 
 
 class BookTexts:
