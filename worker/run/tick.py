@@ -199,7 +199,8 @@ def _run_once(
     ingest = ingest_crm_activities(engine, not_before=not_before, now=now, full=full)
     summary = RunSummary(now=now, ingest=ingest)
     counts = summary.ingest.counts
-    # An updated interaction is deleted and inserted again (storage.interaction_store).
+    # Rows written or removed (an updated interaction is rewritten in place, a new row
+    # version all the same): the planner's statistics follow large changes.
     changed = counts.added + counts.updated + counts.removed
     refresh_interaction_statistics(engine, changed_rows=changed)
     with session_scope(engine) as session:
