@@ -47,11 +47,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path not in slow_files)
 
 
-def _fresh_postgres_database(name: str) -> str:
+def _fresh_postgres_database(name: str, create_options: str = "") -> str:
+    """A new, empty database `name` (CREATE DATABASE's `create_options` appended)."""
     admin = create_store_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"{create_options}'))
         # A commit that waits for its WAL flush costs ~7 ms on this disk (more while other
         # databases are busy), ~0.1 ms without: tests commit thousands of times. What a
         # commit means to every other session is the same; only a server crash could lose
@@ -71,6 +72,17 @@ def _drop_postgres_database(name: str) -> None:
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@contextmanager
+def scratch_postgres_database(stem: str, create_options: str) -> Iterator[str]:
+    """The URL of a database of its own made with `create_options` (a locale, say), which
+    the spare databases' reuse cannot give; dropped at the end."""
+    name = f"{stem}_{_worker_suffix()}"
+    try:
+        yield _fresh_postgres_database(name, create_options)
+    finally:
+        _drop_postgres_database(name)
 
 
 # Databases of this process that a test or module had to itself, free again. DROP DATABASE

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage import migrate
@@ -23,6 +23,7 @@ from storage.engine import create_store_engine
 from storage.rapport_tables import Interaction, InteractionParty
 from storage.schema import metadata
 from storage.types import core_table
+from tests.conftest import scratch_postgres_database
 
 BEFORE = "0014"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -120,26 +121,14 @@ def test_upgrade_and_downgrade_keep_a_populated_store(empty_database_url: str) -
 @pytest.fixture
 def linguistic_store() -> Iterator[Engine]:
     """A PostgreSQL store whose locale sorts "contact-a" before "contact-B" (en-US)."""
-    name = f"rapport_icu_{os.getpid()}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    admin = create_store_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(
-            sa.text(
-                f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu'
-                " ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
-            )
-        )
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = create_store_engine(url)
-    try:
-        migrate.upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    icu = " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+    with scratch_postgres_database("rapport_icu", icu) as url:
+        engine = create_store_engine(url)
+        try:
+            migrate.upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def test_an_address_two_contacts_share_matches_the_smaller_id_by_python_order(
