@@ -46,6 +46,7 @@ from storage.suppression import SuppressionMark
 from worker.run.gc_pause import collection_paused
 from worker.run.interaction_columns import BookReader, read_columns
 from worker.run.malloc_tuning import free_pages_returned, large_blocks_returned
+from worker.run.text_codes import row_digests
 
 log = logging.getLogger(__name__)
 
@@ -226,19 +227,9 @@ def _among(
     return found
 
 
-_MIXER = np.uint64(0x9E3779B97F4A7C15)
-
-
 def _hashes(keys: npt.NDArray[np.bytes_], width: int) -> npt.NDArray[np.uint64]:
-    """A 64-bit hash of each key's bytes, padded with NULs to a multiple of 8 bytes."""
-    lanes = -(-width // 8)
-    padded = np.zeros((len(keys), lanes * 8), dtype=np.uint8)
+    """A 64-bit hash of each key's bytes (text_codes' hash of the texts it codes), the
+    keys NUL-padded to a multiple of 8 bytes."""
+    padded = np.zeros((len(keys), -(-width // 8) * 8), dtype=np.uint8)
     padded[:, : keys.dtype.itemsize] = keys.view(np.uint8).reshape(len(keys), keys.dtype.itemsize)
-    words = padded.view(np.uint64)
-    digest = np.zeros(len(keys), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for lane in range(lanes):
-            digest ^= words[:, lane]
-            digest *= _MIXER
-            digest ^= digest >> np.uint64(29)
-    return digest
+    return row_digests(padded)

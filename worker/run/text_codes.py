@@ -61,7 +61,7 @@ def distinct_rows(matrix: Matrix) -> tuple[Ints, Ints, Digests]:
     """(a row of each distinct value, each row's value number, each value's hash)."""
     if len(matrix) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64)
-    digest = _digests(matrix)
+    digest = row_digests(matrix)
     first, inverse = sorted_groups(digest)
     lanes = matrix.view(np.uint64)
     if not (lanes == lanes[first][inverse]).all():
@@ -70,7 +70,7 @@ def distinct_rows(matrix: Matrix) -> tuple[Ints, Ints, Digests]:
     return first.astype(np.int64), inverse.astype(np.int64).ravel(), digest[first]
 
 
-def _digests(matrix: Matrix) -> Digests:
+def row_digests(matrix: Matrix) -> Digests:
     """A 64-bit hash of each row's value, the same whatever the width of the matrix it
     came in: lanes of 8 bytes mixed from the last to the first, so the padding's zero
     lanes leave the hash at zero until the value's own last lane (never zero: text

@@ -61,7 +61,7 @@ def test_values_sharing_a_hash_still_get_one_code_each(monkeypatch: pytest.Monke
     def one_hash(matrix: text_codes.Matrix) -> text_codes.Digests:
         return np.zeros(len(matrix), dtype=np.uint64)
 
-    monkeypatch.setattr(text_codes, "_digests", one_hash)
+    monkeypatch.setattr(text_codes, "row_digests", one_hash)
 
     _check(*_read(BLOCKS))
 
