@@ -30,7 +30,7 @@ from storage.bulk import copy_text, copy_written_lines, insert_rows
 from storage.crm_activity_rules import TimeWindow
 from storage.directory import Directory
 from storage.engine import is_postgres
-from storage.interaction_store import by_key, chunks, key_chunks, one_of
+from storage.interaction_store import chunks, key_chunks, keyed_rows, one_of
 from storage.rapport_tables import CrmActivityDigest
 from storage.raw_rows import raw_rows
 from storage.types import core_table
@@ -41,6 +41,7 @@ RULES_VERSION = 4  # 2: bounds on times, durations and engagement counts; 3: MD5
 # failed the whole run, so no stored digest or interaction can hold the old result.)
 DIGEST = core_table(CrmActivityDigest)
 COLUMNS = ("activity_id", "digest", "outcome", "interaction_key")
+_COLUMNS = [DIGEST.c[name] for name in COLUMNS]
 _encode = msgspec.msgpack.Encoder().encode
 
 
@@ -187,15 +188,10 @@ def _keyed(
     session: Session, column: sa.Column[str], values: Iterable[str]
 ) -> dict[str, ActivityDigest]:
     """The digests whose `column` is one of `values`: on PostgreSQL one array parameter per
-    batch, looked up key by key (storage.interaction_store.by_key)."""
+    batch, looked up key by key (storage.interaction_store.keyed_rows)."""
     found: dict[str, ActivityDigest] = {}
-    postgres = is_postgres(session)
-    keyed = sa.text(by_key(DIGEST.name, column.name, COLUMNS))
-    for batch in key_chunks(postgres, values):
-        if postgres:
-            rows = session.execute(keyed, {"keys": batch})
-        else:
-            rows = session.execute(sa.select(*DIGEST.c).where(one_of(postgres, column, batch)))
+    for batch in key_chunks(is_postgres(session), values):
+        rows = session.execute(keyed_rows(session, _COLUMNS, column, batch))
         found.update((row[0], ActivityDigest(*row)) for row in rows)
     return found
 

@@ -26,8 +26,7 @@ from storage.dataverse_tables import (
     DataverseStakeholder,
 )
 from storage.engine import is_postgres
-from storage.interaction_store import chunks
-from storage.sync_store import text_array
+from storage.interaction_store import chunks, text_array
 from storage.types import UTCDateTime, core_table
 
 CURSORS = core_table(DataverseCursor)

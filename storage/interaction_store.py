@@ -124,30 +124,53 @@ def load_records(
     return _load_records(session, source, sa.true())
 
 
-def by_key(table: str, column: str, columns: Sequence[str]) -> str:
-    """PostgreSQL: SELECT `columns` of the rows of `table` whose `column` is one of the
-    array parameter `keys`, an index descent per key.
+def keyed_rows(session: Session, columns: Sequence[Any], key: Any, values: Sequence[str]) -> Any:
+    """SELECT `columns` WHERE `key` IN values: one array parameter on PostgreSQL.
 
-    `column = ANY(keys)` would let the planner choose: for 10,000 keys of a million
-    rows it scans the whole table (and with no statistics yet, for 500): at 1M a 1 %
-    tick's keyed reads were each a parallel scan of 0.15-0.5 s. The OFFSET keeps the
-    lateral subquery a lookup per key.
+    On PostgreSQL each value is one index probe (a LATERAL subquery that OFFSET 0
+    keeps from being flattened into a join). As a join, or as `= ANY(:array)`,
+    the plan follows the table's statistics, and during a backfill (a table
+    growing faster than autovacuum analyzes it) the planner hashes the whole
+    table for every page: 15 ms a page at 50,000 rows, growing with each page.
     """
-    selected = ", ".join(f"found.{name}" for name in columns)
-    return (
-        f"SELECT {selected} FROM unnest(CAST(:keys AS text[])) AS wanted(value)"
-        f" CROSS JOIN LATERAL (SELECT * FROM {table} WHERE {column} = wanted.value OFFSET 0)"
-        " AS found"
-    )
+    if not is_postgres(session):
+        return sa.select(*columns).where(key.in_(values))
+    wanted = sa.func.unnest(_array(values)).table_valued("value").render_derived(name="wanted")
+    probe = sa.select(*columns).where(key == wanted.c.value).offset(0).lateral("probe")
+    return sa.select(probe).select_from(wanted).join(probe, sa.true())
+
+
+def _array(values: Sequence[str]) -> Any:
+    return sa.cast(sa.literal(text_array(values), sa.Text()), postgresql.ARRAY(sa.String()))
+
+
+def text_array(values: Iterable[str]) -> str:
+    """A PostgreSQL array literal of text values, for a `CAST(... AS varchar[])` parameter.
+
+    psycopg adapts a list element by element in Python (a regex test each); a
+    page's key and id arrays hold a thousand values, on every page of a backfill.
+    """
+    return "{" + ",".join(map(_array_element, values)) + "}"
+
+
+def _array_element(value: str) -> str:
+    if "\\" in value or '"' in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{value}"'
 
 
 def _load_keyed(session: Session, source: str, keys: list[str]) -> dict[str, InteractionRecord]:
-    """PostgreSQL: the interactions of `source` with these keys, then their party rows."""
-    rows = by_key("interaction", "key", ROW_COLUMNS) + " WHERE found.source = :source"
-    found = session.execute(sa.text(rows), {"keys": keys, "source": source}).all()
+    """PostgreSQL: the interactions of `source` with these keys, then their party rows,
+    each key one index probe (keyed_rows)."""
+    columns = [INTERACTION.c[name] for name in ROW_COLUMNS]
+    rows = session.execute(keyed_rows(session, columns, INTERACTION.c.key, keys))
+    found = [row for row in rows if row[1] == source]  # row[1]: ROW_COLUMNS' source
     parties: dict[str, set[PartyRow]] = {}
-    party_rows = sa.text(by_key("interaction_party", "interaction_key", PARTY_COLUMNS))
-    for key, *party in session.execute(party_rows, {"keys": [row[0] for row in found]}):
+    party_columns = [PARTY.c[name] for name in PARTY_COLUMNS]
+    wanted = [row[0] for row in found]
+    for key, *party in session.execute(
+        keyed_rows(session, party_columns, PARTY.c.interaction_key, wanted)
+    ):
         parties.setdefault(key, set()).add(PartyRow(*party))
     empty: frozenset[PartyRow] = frozenset()
     records = {}

@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -35,6 +34,8 @@ from storage.interaction_store import (
     chunks,
     delete_interactions,
     insert_interactions,
+    keyed_rows,
+    text_array,
 )
 from storage.sync_tables import InteractionSighting, SyncCursor
 from storage.types import UTCDateTime, core_table
@@ -146,41 +147,6 @@ def start_rebaseline(engine: Engine, *, mailbox_id: str, folder_id: str, kind: s
                 )
             )
     return new_round
-
-
-def keyed_rows(session: Session, columns: Sequence[Any], key: Any, values: Sequence[str]) -> Any:
-    """SELECT `columns` WHERE `key` IN values: one array parameter on PostgreSQL.
-
-    On PostgreSQL each value is one index probe (a LATERAL subquery that OFFSET 0
-    keeps from being flattened into a join). As a join, or as `= ANY(:array)`,
-    the plan follows the table's statistics, and during a backfill (a table
-    growing faster than autovacuum analyzes it) the planner hashes the whole
-    table for every page: 15 ms a page at 50,000 rows, growing with each page.
-    """
-    if not is_postgres(session):
-        return sa.select(*columns).where(key.in_(values))
-    wanted = sa.func.unnest(_array(values)).table_valued("value").render_derived(name="wanted")
-    probe = sa.select(*columns).where(key == wanted.c.value).offset(0).lateral("probe")
-    return sa.select(probe).select_from(wanted).join(probe, sa.true())
-
-
-def _array(values: Sequence[str]) -> Any:
-    return sa.cast(sa.literal(text_array(values), sa.Text()), postgresql.ARRAY(sa.String()))
-
-
-def text_array(values: Iterable[str]) -> str:
-    """A PostgreSQL array literal of text values, for a `CAST(... AS varchar[])` parameter.
-
-    psycopg adapts a list element by element in Python (a regex test each); a
-    page's key and id arrays hold a thousand values, on every page of a backfill.
-    """
-    return "{" + ",".join(map(_array_element, values)) + "}"
-
-
-def _array_element(value: str) -> str:
-    if "\\" in value or '"' in value:
-        value = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{value}"'
 
 
 # --- interactions ---------------------------------------------------------------------------
