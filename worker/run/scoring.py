@@ -147,8 +147,10 @@ def score_and_write(
         scopes = [scope for scope in scopes if scope.record in records]
         if introducers is not None:
             introducers = introducers.within(records)
+    if records is not None and read_book is None:
         # Only what reaches these records and their people is read, unless that is
-        # most of the book (then every row is read: same scores, less work).
+        # most of the book (then every row is read: same scores, less work). A kept
+        # book is patched whole instead (read_book).
         needed = _keyed_read(
             {ref for scope in scopes for ref in (scope.record, *scope.people)}, crm
         )
