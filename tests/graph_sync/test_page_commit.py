@@ -17,8 +17,9 @@ from storage.interaction_store import (
     InteractionRecord,
     PartyRow,
     insert_interactions,
+    keyed_rows,
 )
-from storage.sync_store import PageWrite, commit_page, keyed_rows, load_cursors
+from storage.sync_store import PageWrite, commit_page, load_cursors
 from tests import factories as f
 
 # What only PostgreSQL has: a planner, round trips.
