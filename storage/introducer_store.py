@@ -18,7 +18,8 @@ from sqlmodel import Session
 
 from storage.bulk import insert_rows, update_rows
 from storage.crm_tables import SystemUser
-from storage.interaction_store import chunks
+from storage.engine import is_postgres
+from storage.interaction_store import chunks, key_chunks, one_of
 from storage.rapport_tables import Introducer
 from storage.types import core_table
 
@@ -57,9 +58,25 @@ class IntroducerCounts:
     unchanged: int = 0
 
 
-def _stored(session: Session) -> dict[tuple[str, str, str], tuple[Any, ...]]:
+def _stored(
+    session: Session, records: Collection[tuple[str, str]] | None = None
+) -> dict[tuple[str, str, str], tuple[Any, ...]]:
+    """The stored rows by key: all, or those of `records` ((record type, record id)
+    pairs), read by the table's key."""
     query = sa.select(*(INTRODUCER.c[c] for c in (*KEY_COLUMNS, *VALUE_COLUMNS)))
-    return {tuple(row[:3]): tuple(row[3:]) for row in session.execute(query)}
+    if records is None:
+        return {tuple(row[:3]): tuple(row[3:]) for row in session.execute(query)}
+    by_type: dict[str, list[str]] = {}
+    for record_type, record_id in records:
+        by_type.setdefault(record_type, []).append(record_id)
+    postgres = is_postgres(session)
+    stored: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+    for record_type, ids in sorted(by_type.items()):
+        for batch in key_chunks(postgres, sorted(ids)):
+            which = one_of(postgres, INTRODUCER.c.record_id, batch)
+            rows = session.execute(query.where(INTRODUCER.c.record_type == record_type, which))
+            stored.update((tuple(row[:3]), tuple(row[3:])) for row in rows)
+    return stored
 
 
 def replace_introducers(
@@ -71,11 +88,8 @@ def replace_introducers(
 ) -> IntroducerCounts:
     """Make the table hold exactly `rows`, writing only what differs; with `records`
     ((record type, record id) pairs), only those records' rows are replaced and every
-    other row stays."""
-    stored = _stored(session)
-    if records is not None:
-        wanted = frozenset(records)
-        stored = {key: values for key, values in stored.items() if key[:2] in wanted}
+    other row stays, unread."""
+    stored = _stored(session, records)
     desired = {row.key: row for row in rows}
     new = [row for key, row in desired.items() if key not in stored]
     changed = [row for key, row in desired.items() if key in stored and stored[key] != row.values]

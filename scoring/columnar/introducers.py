@@ -14,7 +14,7 @@ reference's `ranking`, so the results are the reference's
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from typing import NamedTuple
 
@@ -32,10 +32,11 @@ from scoring.columnar.columns import (
     micros,
     moment,
 )
-from scoring.columnar.visits import expand
+from scoring.columnar.visits import BookIndex, expand, unique_sorted
 from scoring.introducers import (
     _ATTENDING,
     _DECAY_RATE,
+    INTRODUCED_TYPES,
     MAX_INTRODUCERS,
     Acquaintance,
     Introducer,
@@ -57,27 +58,27 @@ def rank_columns(
     colleagues: Collection[str] | None = None,
     excluded: Collection[str] = frozenset(),
     limit: int = MAX_INTRODUCERS,
+    index: BookIndex | None = None,
 ) -> dict[RecordRef, tuple[Introducer, ...]]:
     """scoring.introducers.rank_introducers over a book of columns, with no Interaction
     built: every (interaction, person, colleague) contribution is one row of
     arrays, each (person, colleague) pair's contributions are summed with
     math.fsum as the reference sums them (exact: the order never matters), and
     the pairs are ranked by the reference's own `ranking`. Each weight is the
-    reference's float: its decay is math.exp per interaction, not numpy's."""
+    reference's float: its decay is math.exp per interaction, not numpy's.
+
+    `index`: the book's index by person (the scoring run's), when `records` are
+    some of the book's people: only their interactions and their party sets are
+    read, so a tick that ranks a few people costs as much as those people."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit!r}")
-    sets = _SetParties.read(columns, _Parties(records, colleagues, excluded))
-    codes = columns.party_set
-    now_us = micros(now)
-    mask = (codes >= 0) & ~columns.planned & (columns.ts_us <= now_us)
-    if len(sets.counted):
-        mask &= sets.counted[np.maximum(codes, 0)]
-    else:
-        mask &= False
-    position = np.flatnonzero(mask)
-    code = codes[position]
+    parties = _Parties(records, colleagues, excluded)
+    position, code, sets = _reaching(columns, parties, records, index)
+    mask = ~columns.planned[position] & (columns.ts_us[position] <= micros(now))
+    mask &= sets.counted[code]
+    position, code = position[mask], code[mask]
     # (interaction, person) pairs ...
     owner, offset = expand(sets.person_ptr[code + 1] - sets.person_ptr[code])
     party = sets.person_ptr[code[owner]] + offset
@@ -129,6 +130,40 @@ def rank_columns(
     return ranking(acquaintances(), limit)
 
 
+def _reaching(
+    columns: InteractionColumns,
+    parties: _Parties,
+    records: Collection[RecordRef] | None,
+    index: BookIndex | None,
+) -> tuple[Ints, Ints, _SetArrays]:
+    """The positions of the interactions that may count (those with parties; with
+    `index` and `records`, only those with one of the records on them), each
+    one's party set as a code into the sets read, and those sets (each distinct
+    set the positions hold, once)."""
+    party_set = columns.party_set
+    if index is None or records is None:
+        position = np.flatnonzero(party_set >= 0)
+        return position, party_set[position].astype(np.int64), _SetParties.read(columns, parties)
+    known = columns.refs.codes
+    people = np.array(
+        sorted(known[ref] for ref in records if ref.type in INTRODUCED_TYPES and ref in known),
+        dtype=np.int64,
+    )
+    # A person coded after the index was built has no entries in it.
+    people = people[people < len(index.person_ptr) - 1]
+    lo, hi = index.person_ptr[people], index.person_ptr[people + 1]
+    owner, offset = expand(hi - lo)
+    position = unique_sorted(index.person_position[lo[owner] + offset])
+    which, code = _distinct(party_set[position].astype(np.int64))
+    return position, code, _SetParties.read(columns, parties, which.tolist())
+
+
+def _distinct(values: Ints) -> tuple[Ints, Ints]:
+    """(the distinct values, sorted; which of them each value is)."""
+    distinct = unique_sorted(values)
+    return distinct, np.searchsorted(distinct, values)
+
+
 class _SetParties:
     """Per distinct party set, who counts for the ranking (scoring.introducers._Parties),
     as arrays by set code: the ranked people (CSR), the colleagues with their role
@@ -146,11 +181,21 @@ class _SetParties:
         self.counted: list[bool] = []
 
     @classmethod
-    def read(cls, columns: InteractionColumns, parties: _Parties) -> _SetArrays:
+    def read(
+        cls, columns: InteractionColumns, parties: _Parties, which: Iterable[int] | None = None
+    ) -> _SetArrays:
+        """The sets' arrays, by set code; with `which` (set codes), of those sets only,
+        in that order (the arrays' codes are then places in `which`)."""
         found = cls()
         user_codes: dict[str, int] = {}
         code = columns.refs.code
-        for internal, external in zip(columns.sets.internal, columns.sets.external, strict=True):
+        internals, externals = columns.sets.internal, columns.sets.external
+        chosen = (
+            zip(internals, externals, strict=True)
+            if which is None
+            else ((internals[k], externals[k]) for k in which)
+        )
+        for internal, external in chosen:
             people = [party for party in external if parties.person(party) is not None]
             ours = _colleague_weights(internal, parties)
             counted = bool(people) and bool(ours)

@@ -3,7 +3,8 @@
 scoring.columnar.introducers.rank_columns sums the same (person, colleague)
 contributions as scoring.introducers.rank_introducers without building the
 interactions; over random books, any records, colleagues, exclusions and
-limits it must give the same ranking.
+limits it must give the same ranking, also when it reads only the records'
+interactions through the book's index (as a tick does).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from scoring.columnar import columns_of
 from scoring.columnar.introducers import rank_columns
+from scoring.columnar.visits import index_book, set_tables
 from scoring.introducers import rank_introducers
 from scoring.model import Interaction, RecordRef, ScoringSettings
 from tests.scoring.factories import property_settings
@@ -48,8 +50,9 @@ def test_the_columnar_ranking_is_the_ranking_of_the_whole_book(
         book, chosen, now, records=records, colleagues=colleagues, excluded=excluded, limit=limit
     )
 
+    columns = columns_of(book)
     ranked = rank_columns(
-        columns_of(book),
+        columns,
         chosen,
         now,
         records=records,
@@ -57,5 +60,17 @@ def test_the_columnar_ranking_is_the_ranking_of_the_whole_book(
         excluded=excluded,
         limit=limit,
     )
+    # As a tick ranks: only the records' own interactions, found by the run's index.
+    indexed = rank_columns(
+        columns,
+        chosen,
+        now,
+        records=records,
+        colleagues=colleagues,
+        excluded=excluded,
+        limit=limit,
+        index=index_book(columns, set_tables(columns)),
+    )
 
     assert ranked == expected
+    assert indexed == expected

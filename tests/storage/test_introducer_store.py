@@ -66,3 +66,26 @@ def test_rows_read_back_strongest_first_with_the_colleagues_name_and_address(
         ]
         assert delete_introducers(session=session, system_user_ids=["u2"]) == 1
         assert delete_introducers(session=session) == 1
+
+
+def test_a_partial_replace_rewrites_only_the_named_records_rows_that_changed(
+    engine: Engine,
+) -> None:
+    first = [_row("c1", "u1", 1, 80), _row("c1", "u2", 2, 20), _row("c2", "u1", 1, 40)]
+    with session_scope(engine) as session:
+        replace_introducers(session=session, rows=first, now=NOW)
+    # A tick ranked c1 (u2 gone, u1 unchanged) and c3 (new); c2 was not ranked.
+    second = [_row("c1", "u1", 1, 80), _row("c3", "u2", 1, 70)]
+    with session_scope(engine) as session:
+        counts = replace_introducers(
+            session=session,
+            rows=second,
+            now=LATER,
+            records=[("contact", "c1"), ("contact", "c3"), ("lead", "c2")],
+        )
+
+    assert counts == IntroducerCounts(added=1, updated=0, removed=1, unchanged=1)
+    stamped = _computed_at(engine)
+    assert set(stamped) == {("c1", "u1"), ("c2", "u1"), ("c3", "u2")}
+    # Neither the unchanged row nor the record left out was written again.
+    assert stamped[("c1", "u1")] == stamped[("c2", "u1")] != stamped[("c3", "u2")]

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 from scoring import Interaction, RecordRef, RecordType, ScoringSettings, rank_introducers
 from scoring.columnar.columns import InteractionColumns
 from scoring.columnar.introducers import rank_columns
+from scoring.columnar.visits import BookIndex
 from scoring.introducers import Introducer
 from storage.crm_records import CrmSnapshot
 from storage.engine import session_scope
@@ -95,9 +96,13 @@ class IntroducerRanking:
         )
         return _rows(ranked.values())
 
-    def columnar_rows(self, columns: InteractionColumns) -> list[IntroducerRow]:
+    def columnar_rows(
+        self, columns: InteractionColumns, index: BookIndex | None = None
+    ) -> list[IntroducerRow]:
         """`rows` over a book read as columns, ranked over the columns themselves
-        (scoring.columnar.introducers.rank_columns: no interaction is built)."""
+        (scoring.columnar.introducers.rank_columns: no interaction is built).
+        `index`: the scoring run's index of the book; with it, a ranking of some
+        records reads only their interactions."""
         ranked = rank_columns(
             columns,
             self.settings,
@@ -105,6 +110,7 @@ class IntroducerRanking:
             records=self.records,
             colleagues=self.colleagues,
             excluded=self.excluded,
+            index=index,
         )
         return _rows(ranked.values())
 
