@@ -25,6 +25,7 @@ from scoring.model import (
     RecordScope,
     Response,
     Role,
+    new_factor,
 )
 from scoring.prepared import (
     DAY_SECONDS,
@@ -136,10 +137,10 @@ def explained(
     candidates = [*recency[1], *frequency[1], *engagement[1], *activity_mix[1]]
     candidates.sort()
     factors = (
-        Factor("recency", values[0], weights[0], points.recency[1], recency[0]),
-        Factor("frequency", values[1], weights[1], points.frequency[1], frequency[0]),
-        Factor("engagement", values[2], weights[2], points.engagement[1], engagement[0]),
-        Factor("activity_mix", values[3], weights[3], points.activity_mix[1], activity_mix[0]),
+        new_factor("recency", values[0], weights[0], points.recency[1], recency[0]),
+        new_factor("frequency", values[1], weights[1], points.frequency[1], frequency[0]),
+        new_factor("engagement", values[2], weights[2], points.engagement[1], engagement[0]),
+        new_factor("activity_mix", values[3], weights[3], points.activity_mix[1], activity_mix[0]),
     )
     return factors, tuple([text for _, _, text in candidates[:MAX_REASONS]])
 

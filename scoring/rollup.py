@@ -38,6 +38,9 @@ from scoring.model import (
     ScoringSettings,
     StakeholderRole,
     WeakestContact,
+    new_factor,
+    new_health,
+    new_weakest,
 )
 from scoring.prepared import DAY_SECONDS, ScoringTime
 from scoring.tally import RecordTally
@@ -153,19 +156,24 @@ ROLE_PRECEDENCE = [
 ]
 
 
+_RANK = {role: rank for rank, role in enumerate(ROLE_PRECEDENCE)}
+_OPPORTUNITY = RecordType.OPPORTUNITY  # a module constant: an Enum member lookup is slow
+
+
 def key_roles(scope: RecordScope) -> dict[RecordRef, StakeholderRole]:
     """Each key person once, with their strongest role (the vocabulary's order)."""
-    order = ROLE_PRECEDENCE
+    rank = _RANK
     roles: dict[RecordRef, StakeholderRole] = {}
     for person, role in scope.roles:
         known = roles.get(person)
-        if known is None or order.index(role) < order.index(known):
+        if known is None or rank[role] < rank[known]:
             roles[person] = role
     return roles
 
 
 def deal_rollup(
     scope: RecordScope,
+    people: Sequence[RecordRef],
     pooled: int,
     pooled_before: int | None,
     readings: Readings,
@@ -196,7 +204,7 @@ def deal_rollup(
             held = [s for s in then if s is not None and s < good_min]
             if held:
                 before = min(before, min(held))
-    engaged = sorted(person for person in scope.people if _score(readings[person]) >= good_min)
+    engaged = [person for person in people if _score(readings[person]) >= good_min]
     if len(engaged) == 1:
         reasons.append(f"single-threaded: {name(engaged[0])} is the only engaged contact")
     elif not engaged:
@@ -214,6 +222,7 @@ def deal_rollup(
 
 def account_rollup(
     scope: RecordScope,
+    people: Sequence[RecordRef],
     pooled: int,
     pooled_before: int | None,
     readings: Readings,
@@ -224,27 +233,35 @@ def account_rollup(
 ) -> RollUp:
     roles = key_roles(scope)
     current_from = now_ts - ACCOUNT_CURRENT_DAYS * DAY_SECONDS
-    included: list[tuple[RecordRef, PersonReading, float]] = []
-    for person in sorted(scope.people):
+    included: list[tuple[RecordRef, PersonReading, int, float]] = []
+    for person in people:
         reading = readings[person]
-        if reading.score is None:
+        graded = reading.score
+        if graded is None:
             continue
         key = person in roles
         if not key and (reading.last_ts is None or reading.last_ts < current_from):
             continue
-        included.append((person, reading, ACCOUNT_KEY_WEIGHT if key else 1.0))
+        included.append((person, reading, graded, ACCOUNT_KEY_WEIGHT if key else 1.0))
     if not included:
         return RollUp(pooled, pooled_before, None, [], "no graded contact: the pooled score")
-    score = _weighted_mean([(r.score, w) for _, r, w in included])
-    assert score is not None
-    before = _weighted_mean([(r.before, w) for _, r, w in included])
-    if before is None:
-        before = pooled_before
+    # The weighted means of the scores now and before (of those graded then), each
+    # summed in the people's order; every weight is at least 1.
+    total = weights = total_before = weights_before = 0.0
+    for _, reading, graded, weight in included:
+        total += graded * weight
+        weights += weight
+        if reading.before is not None:
+            total_before += reading.before * weight
+            weights_before += weight
+    score = round(total / weights)
+    before = round(total_before / weights_before) if weights_before else pooled_before
     # Worst first; on equal scores key people first.
     at_risk = sorted(
-        (_score(reading), person not in roles, person)
-        for person, reading, _ in included
-        if _score(reading) < fair_min or _declining(reading)
+        (graded, person not in roles, person)
+        for person, reading, graded, _ in included
+        if graded < fair_min
+        or (reading.before is not None and reading.before - graded >= TREND_DEAD_BAND_POINTS)
     )
     reasons = [
         _at_risk_text(person, roles.get(person), readings[person], good_min, fair_min, name)
@@ -266,15 +283,6 @@ def account_rollup(
         weakest = (person, roles[person], readings[person])
     detail = f"weighted mean of {len(included)} contacts' scores; {share}"
     return RollUp(score, before, weakest, reasons, detail)
-
-
-def _weighted_mean(scores: Sequence[tuple[int | None, float]]) -> int | None:
-    total = weights = 0.0
-    for score, weight in scores:
-        if score is not None:
-            total += score * weight
-            weights += weight
-    return round(total / weights) if weights else None
 
 
 def _score(reading: PersonReading) -> int:
@@ -386,19 +394,28 @@ def rolled_up_health(
     """
     assert pooled.score is not None
     reading, silence, name = views
-    readings = {person: reading(person) for person in sorted(scope.people)}
+    everyone = sorted(scope.people)
+    readings = dict(zip(everyone, map(reading, everyone), strict=True))
 
     def describe(person: RecordRef, role: StakeholderRole, reading: PersonReading) -> str:
         return describe_silence(f"{name(person)} ({role})", silence(person), reading)
 
-    if scope.record.type == RecordType.OPPORTUNITY:
+    if scope.record.type == _OPPORTUNITY:
         rollup = deal_rollup(
-            scope, pooled.score, pooled_before.score, readings, settings.good_min, describe, name
+            scope,
+            everyone,
+            pooled.score,
+            pooled_before.score,
+            readings,
+            settings.good_min,
+            describe,
+            name,
         )
         factor_name = "key_contacts"
     else:
         rollup = account_rollup(
             scope,
+            everyone,
             pooled.score,
             pooled_before.score,
             readings,
@@ -419,9 +436,9 @@ def rolled_up_health(
     for factor in factors:
         pooled_points += factor.points
     adjustment = rollup.score - pooled_points
-    people = Factor(factor_name, rollup.score / 100, 0.0, adjustment, rollup.detail)
+    people = new_factor(factor_name, rollup.score / 100, 0.0, adjustment, rollup.detail)
     merged = tuple(dict.fromkeys([*rollup.reasons, *reasons]))[:MAX_REASONS]
-    return RecordHealth(
+    return new_health(
         scope.record,
         rollup.score,
         now.state,
@@ -439,7 +456,7 @@ def _weakest(rollup: RollUp, name: Callable[[RecordRef], str]) -> WeakestContact
     person, role, reading = rollup.weakest
     assert reading.score is not None
     since = reading.last_engaged_ts
-    return WeakestContact(
+    return new_weakest(
         person,
         name(person),
         role,

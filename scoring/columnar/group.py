@@ -42,6 +42,7 @@ from scoring.model import (
     RecordScope,
     ScoringSettings,
     Trend,
+    new_health,
 )
 from scoring.prepared import ScoringTime
 from scoring.rollup import PersonViews, rolled_up_health
@@ -115,12 +116,12 @@ class GroupScorer:
             raise self.columns.broken[broken][1]
         kpis = self.kpis.of(index)
         if not self.settings.analytics_enabled:
-            return RecordHealth(scope.record, None, None, _NOT_APPLICABLE, kpis)
+            return new_health(scope.record, None, None, _NOT_APPLICABLE, kpis, (), (), None)
         state = self.state_now[index]
         trend = TRENDS[self.trend[index]]
         if state >= UNGRADED:
             reason = self.ungraded_reason(index, STATES[state])
-            return RecordHealth(scope.record, None, STATES[state], trend, kpis, (), (reason,))
+            return new_health(scope.record, None, STATES[state], trend, kpis, (), (reason,), None)
         values = tuple.__new__(FactorValues, self.values_now[index])
         factors, reasons = self.reasons.explain(index, scope, values)
         score = self.score_now[index]
@@ -135,7 +136,7 @@ class GroupScorer:
                 self.settings,
                 self.now_ts,
             )
-        return RecordHealth(scope.record, score, STATES[state], trend, kpis, factors, reasons)
+        return new_health(scope.record, score, STATES[state], trend, kpis, factors, reasons, None)
 
     def reading_before(self, index: int) -> Reading:
         state = self.state_before[index]

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from scoring.columnar.columns import KINDS, InteractionColumns, Ints, moment
 from scoring.columnar.tally import BookTally
 from scoring.columnar.visits import sorted_groups
-from scoring.model import Direction, Kind, Kpis, WeekCounts
+from scoring.model import Direction, Kind, Kpis, WeekCounts, new_kpis
 from scoring.prepared import (
     CALLS_MADE,
     CALLS_RECEIVED,
@@ -137,7 +137,7 @@ def _kpis(
         raise RuntimeError(f"KPI columns {sorted(named)} are not Kpis' fields {_FIELDS}")
     # By position, in the order of Kpis' own fields: a frozen dataclass takes its 24
     # fields by position a third faster than by name.
-    return starmap(Kpis, zip(*(named[name] for name in _FIELDS), strict=True))
+    return starmap(new_kpis, zip(*(named[name] for name in _FIELDS), strict=True))
 
 
 _FIELDS = tuple(field.name for field in fields(Kpis))
