@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from compliance.erase import erase_subject
 from storage.crm_activity_rows import iter_activities, parties_by_activity
 from storage.crm_activity_rules import TimeWindow
+from storage.crm_bulk_ingest import SPACES
 from storage.crm_digests import Digester, load_digests
 from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
 from storage.crm_tables import CrmActivity, CrmActivityParty
@@ -260,3 +261,8 @@ def test_every_digest_the_sql_pass_keeps_is_the_one_python_computes(engine: Engi
     }
     assert recomputed == {key: digest.digest for key, digest in stored.items()}
     assert report.bulk > 50 and len(stored) > report.bulk  # Python kept digests too
+
+
+def test_the_spaces_sql_strips_are_those_python_strips() -> None:
+    every = "".join(map(chr, range(0x110000)))
+    assert SPACES == "".join(filter(str.isspace, every))
