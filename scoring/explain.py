@@ -133,14 +133,29 @@ def explained(
     activity_mix: Explained,
 ) -> tuple[tuple[Factor, ...], tuple[str, ...]]:
     """The four factors with their detail lines, and the reasons most important first."""
+    return ranked(
+        values,
+        (points.recency[1], points.frequency[1], points.engagement[1], points.activity_mix[1]),
+        (recency[0], frequency[0], engagement[0], activity_mix[0]),
+        [*recency[1], *frequency[1], *engagement[1], *activity_mix[1]],
+    )
+
+
+def ranked(
+    values: FactorValues,
+    earned: tuple[float, float, float, float],
+    details: tuple[str, str, str, str],
+    candidates: list[Candidate],
+) -> tuple[tuple[Factor, ...], tuple[str, ...]]:
+    """The four factors (each one's value, points earned and line), and the reasons of
+    `candidates` most important first (`candidates` is sorted in place)."""
     weights = FACTOR_WEIGHTS
-    candidates = [*recency[1], *frequency[1], *engagement[1], *activity_mix[1]]
     candidates.sort()
     factors = (
-        new_factor("recency", values[0], weights[0], points.recency[1], recency[0]),
-        new_factor("frequency", values[1], weights[1], points.frequency[1], frequency[0]),
-        new_factor("engagement", values[2], weights[2], points.engagement[1], engagement[0]),
-        new_factor("activity_mix", values[3], weights[3], points.activity_mix[1], activity_mix[0]),
+        new_factor("recency", values[0], weights[0], earned[0], details[0]),
+        new_factor("frequency", values[1], weights[1], earned[1], details[1]),
+        new_factor("engagement", values[2], weights[2], earned[2], details[2]),
+        new_factor("activity_mix", values[3], weights[3], earned[3], details[3]),
     )
     return factors, tuple([text for _, _, text in candidates[:MAX_REASONS]])
 
@@ -186,19 +201,42 @@ def recency_explained(
     earned: float,
 ) -> Explained:
     """`last`: when the customer last took part, how many days ago, and who."""
-    rhythm = _rhythm_allows(frequency)
     if last is None:
-        text = f"no reply, call or meeting from {record_name} yet"
-        return f"no reply, call or meeting from the customer yet; {rhythm}", [
-            candidate(lost, 0, text)
+        return never_engaged_detail(frequency), [
+            candidate(lost, 0, never_engaged_text(record_name))
         ]
     ts, days, who = last
     date = as_date(ts)
-    detail = f"last two-way contact {date} ({_days_ago(days)}); {rhythm}"
+    detail = recency_detail(frequency, date, days)
     if value < 1:
-        text = f"no reply, call or meeting from {who} since {date} ({days} days)"
-        return detail, [candidate(lost, days, text)]
-    return detail, [candidate(earned, 0, f"last two-way contact with {who} on {date}")]
+        return detail, [candidate(lost, days, silent_since_text(who, date, days))]
+    return detail, [candidate(earned, 0, last_contact_text(who, date))]
+
+
+# The recency line repeats from record to record (a run quotes a few hundred days):
+# each (day, days ago) is formatted once per process.
+@cache
+def recency_detail(frequency: Frequency, date: str, days: int) -> str:
+    """The recency factor's line when the customer last took part on `date`."""
+    return f"last two-way contact {date} ({_days_ago(days)}); {_rhythm_allows(frequency)}"
+
+
+@cache
+def never_engaged_detail(frequency: Frequency) -> str:
+    """The recency factor's line when the customer never took part."""
+    return f"no reply, call or meeting from the customer yet; {_rhythm_allows(frequency)}"
+
+
+def never_engaged_text(record_name: str) -> str:
+    return f"no reply, call or meeting from {record_name} yet"
+
+
+def silent_since_text(who: str, date: str, days: int) -> str:
+    return f"no reply, call or meeting from {who} since {date} ({days} days)"
+
+
+def last_contact_text(who: str, date: str) -> str:
+    return f"last two-way contact with {who} on {date}"
 
 
 def _frequency(context: Context, value: float, lost: float, earned: float) -> Explained:
@@ -211,7 +249,7 @@ def frequency_explained(
     frequency: Frequency, recent: int, value: float, lost: float, earned: float
 ) -> Explained:
     """`recent`: two-way contacts in the last RECENT_DAYS days."""
-    contacts, detail, short = _frequency_texts(frequency, recent)
+    contacts, detail, short = frequency_texts(frequency, recent)
     if value < 1:
         return detail, [candidate(lost, -value, short)]
     return detail, [candidate(earned, value, contacts)]
@@ -225,7 +263,7 @@ def _rhythm_allows(frequency: Frequency) -> str:
 
 
 @cache
-def _frequency_texts(frequency: Frequency, recent: int) -> tuple[str, str, str]:
+def frequency_texts(frequency: Frequency, recent: int) -> tuple[str, str, str]:
     """(the contacts, the factor's line, the reason when below the rhythm)."""
     contacts = f"{plural(recent, 'two-way contact')} in the last {RECENT_DAYS} days"
     expected = max(1, round(RECENT_DAYS / EXPECTED_GAP_DAYS[frequency]))
@@ -265,15 +303,32 @@ def engagement_text(
     inbound: float,
 ) -> str:
     """The engagement factor's line from its signals (weights and volumes)."""
+    return engagement_line(
+        round(answered / asked * 100) if asked > 0 else None,
+        round(acceptance_sum / acceptance_weight * 100) if acceptance_weight > 0 else None,
+        inbound / outbound if outbound > 0 and inbound > 0 else None,
+    )
+
+
+def engagement_line(replies: int | None, accepted: int | None, ratio: float | None) -> str:
+    """The engagement factor's line from its figures: the percent of full credit our
+    emails' replies earn, the percent of our invitations accepted, and their emails
+    for each of ours (None: nothing to measure)."""
+    shares = _shares_text(replies, accepted)
+    if ratio is None:
+        return shares or "nothing from the customer to measure yet"
+    each = f"{ratio:.1f} of their emails for each of ours"
+    return f"{shares}; {each}" if shares else each
+
+
+@cache
+def _shares_text(replies: int | None, accepted: int | None) -> str:
     parts = []
-    if asked > 0:
-        parts.append(f"replies to our emails earn {_percent(answered / asked)} of full credit")
-    if acceptance_weight > 0:
-        share = _percent(acceptance_sum / acceptance_weight)
-        parts.append(f"accepted {share} of our meeting invitations")
-    if outbound > 0 and inbound > 0:
-        parts.append(f"{inbound / outbound:.1f} of their emails for each of ours")
-    return "; ".join(parts) or "nothing from the customer to measure yet"
+    if replies is not None:
+        parts.append(f"replies to our emails earn {replies} % of full credit")
+    if accepted is not None:
+        parts.append(f"accepted {accepted} % of our meeting invitations")
+    return "; ".join(parts)
 
 
 def _waiting(context: Context, lost: float) -> list[Candidate]:
@@ -441,24 +496,42 @@ def activity_mix_explained(
 ) -> Explained:
     """`last_meeting`: when the latest held meeting was; `scored`: (value, lost, earned)."""
     value, lost, earned = scored
-    detail = _channels_in_use(*[volume > 0 for volume in kind_volume])
+    emails, meetings, calls, tasks = kind_volume
+    detail = CHANNELS_IN_USE[(emails > 0) + 2 * (meetings > 0) + 4 * (calls > 0) + 8 * (tasks > 0)]
+    return detail, mix_reasons(last_meeting, any_call, now_ts, value, lost, earned)
+
+
+def mix_reasons(
+    last_meeting: float | None,
+    any_call: bool,
+    now_ts: float,
+    value: float,
+    lost: float,
+    earned: float,
+) -> list[Candidate]:
+    """The activity mix's reason, if any: no meeting (or call) yet, none for a while,
+    or a recent one."""
     if last_meeting is None:
         if not any_call:
-            return detail, [candidate(lost, 0, "no meeting or call yet, only written contact")]
-        return detail, []
+            return [candidate(lost, 0, "no meeting or call yet, only written contact")]
+        return []
     days = int((now_ts - last_meeting) // DAY_SECONDS)
     if days >= NO_MEETING_AFTER_DAYS:
-        return detail, [candidate(lost, days, f"no meeting in {days} days")]
+        return [candidate(lost, days, f"no meeting in {days} days")]
     if value >= 0.8:
-        return detail, [candidate(earned, 0, f"last meeting on {as_date(last_meeting)}")]
-    return detail, []
+        return [candidate(earned, 0, f"last meeting on {as_date(last_meeting)}")]
+    return []
 
 
-@cache
-def _channels_in_use(*used: bool) -> str:
+def _channels_in_use(code: int) -> str:
     labels = ("emails", "meetings", "calls", "tasks")
-    names = [label for label, on in zip(labels, used, strict=True) if on]
+    names = [label for bit, label in enumerate(labels) if code >> bit & 1]
     return "channels in use: " + ", ".join(names) if names else "no channel in use"
+
+
+# The activity mix's line by the channels in use, one bit each: emails 1, meetings 2,
+# calls 4, tasks 8.
+CHANNELS_IN_USE = tuple(_channels_in_use(code) for code in range(16))
 
 
 def _engaged_person(row: PreparedInteraction, context: Context) -> str:
@@ -508,10 +581,6 @@ def _duration(hours: float) -> str:
     if hours < 48:
         return plural(round(hours), "hour")
     return plural(round(hours / 24), "day")
-
-
-def _percent(share: float) -> str:
-    return f"{round(share * 100)} %"
 
 
 def plural(count: int, noun: str) -> str:

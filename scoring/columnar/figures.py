@@ -13,8 +13,6 @@ import numpy as np
 from scoring.columnar.columns import Floats, InteractionColumns, Ints
 from scoring.columnar.readings import Readings, read_all
 from scoring.columnar.tally import BookTally
-from scoring.explain import Points
-from scoring.factors import FACTOR_WEIGHTS
 from scoring.model import Party, ScoringSettings
 from scoring.prepared import ScoringTime
 
@@ -69,28 +67,12 @@ class GroupFigures:
             points=points,
             has_interactions=np.zeros(records, dtype=np.bool_),
         )
+        self.book = book
         self.last_engaged = moments(book, now.last_engaged)
         self.last = moments(book, now.last)
         self.upcoming = moments(book, book.upcoming)
-        self.last_meeting = moments(book, book.last_meeting)
-        self.has_call = (book.last_call >= 0).tolist()
         self.last_engaged_visit = now.last_engaged.tolist()
         self.completed = now.completed.tolist()
-        self.recent_engaged = book.recent_engaged.tolist()
-        self.replies_by_them = book.replies_by_them.tolist()
-        self.hours_by_them = book.hours_by_them.tolist()
-        volume = now.volume
-        self.kind_volume = list(
-            zip(
-                (volume[:, 0] + volume[:, 1] + now.loop_volume).tolist(),
-                (volume[:, 2] + volume[:, 3]).tolist(),
-                (volume[:, 4] + volume[:, 5]).tolist(),
-                volume[:, 6].tolist(),
-                strict=True,
-            )
-        )
-        self.engagement = _engagement_inputs(book, self.read_now.answered)
-        self.points = factor_points(self.read_now)
 
     def last_engaged_parties(self, index: int) -> tuple[Party, ...]:
         """The external parties of the interaction the record's people last took part in."""
@@ -98,43 +80,11 @@ class GroupFigures:
         return self.columns.sets.external[code] if code >= 0 else ()
 
 
-def _engagement_inputs(book: BookTally, answered: Floats) -> list[tuple[float, ...]]:
-    """Per record, what explain.engagement_detail reads of its signals now:
-    (asked, answered, acceptance sum, acceptance weight, outbound, inbound)."""
-    now = book.now
-    return list(
-        zip(
-            now.asked.tolist(),
-            answered.tolist(),
-            now.acceptance_sum.tolist(),
-            now.acceptance_weight.tolist(),
-            now.volume[:, 0].tolist(),
-            now.volume[:, 1].tolist(),
-            strict=True,
-        )
-    )
+def readings_arrays(read: Readings) -> tuple[Floats, Floats, Floats, Floats]:
+    """(recency, frequency, engagement, activity mix) of every record."""
+    return read.recency, read.frequency, read.engagement, read.activity_mix
 
 
-def factor_points(read: Readings) -> list[Points]:
-    """explain.factor_points of every record's factors now: (lost, earned) per factor,
-    the same float operations in the same order, over arrays."""
-    parts = []
-    for weight, value in zip(
-        FACTOR_WEIGHTS,
-        (read.recency, read.frequency, read.engagement, read.activity_mix),
-        strict=True,
-    ):
-        earned = 100 * weight * value
-        lost = 100 * weight - earned
-        parts.append(zip(lost.tolist(), earned.tolist(), strict=True))
-    return [tuple.__new__(Points, factors) for factors in zip(*parts, strict=True)]
-
-
-def readings_lists(read: Readings) -> tuple[list[float], ...]:
-    """(recency, frequency, engagement, activity mix) of every record, listed."""
-    return (
-        read.recency.tolist(),
-        read.frequency.tolist(),
-        read.engagement.tolist(),
-        read.activity_mix.tolist(),
-    )
+def readings_lists(read: Readings, count: int) -> tuple[list[float], ...]:
+    """(recency, frequency, engagement, activity mix) of the first `count` records, listed."""
+    return tuple(values[:count].tolist() for values in readings_arrays(read))

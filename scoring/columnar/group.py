@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from scoring.columnar.columns import InteractionColumns
-from scoring.columnar.figures import GroupFigures, moment_array, readings_lists
+from scoring.columnar.columns import InteractionColumns, Ints
+from scoring.columnar.figures import GroupFigures, moment_array, readings_arrays, readings_lists
 from scoring.columnar.kpis import Weeks, group_kpis
 from scoring.columnar.reasons import Names, Reasons
 from scoring.columnar.rollups import People
@@ -66,10 +66,24 @@ class GroupScorer:
         self.kpis = group_kpis(book, columns, run.tables.users, run.weeks, len(scopes))
         figures = GroupFigures(book, columns, settings, run.points, time)
         self.figures = figures
-        self.values_now = list(zip(*readings_lists(figures.read_now), strict=True))
-        self.values_before = list(zip(*readings_lists(figures.read_before), strict=True))
-        self.score_now = figures.read_now.score.tolist()
-        self.score_before = figures.read_before.score.tolist()
+        count = len(scopes)
+        self.values_now = list(zip(*readings_lists(figures.read_now, count), strict=True))
+        self.score_now = figures.read_now.score[:count].tolist()
+        # Only a deal's or an account's reading 14 days ago is read (its roll-up's).
+        self.rolled_up = codes.rolled_up
+        rolled = np.flatnonzero(codes.rolled_up[:count]) if count else np.zeros(0, np.int64)
+        read_before = figures.read_before
+        self.before = dict(
+            zip(
+                rolled.tolist(),
+                zip(
+                    read_before.score[rolled].tolist(),
+                    *(values[rolled].tolist() for values in readings_arrays(read_before)),
+                    strict=True,
+                ),
+                strict=True,
+            )
+        )
         # States: a person (no creation date) by the rules alone; a scope with the
         # dormant rule from its creation date.
         now = state_codes(figures.read_now, settings)
@@ -80,8 +94,8 @@ class GroupScorer:
         )
         scoped_now = with_dormant(now, created, latest, time.now_ts)
         scoped_before = with_dormant(before, created, last_before, time.trend_ts)
-        self.state_now = scoped_now.tolist()
-        self.state_before = scoped_before.tolist()
+        self.state_now = scoped_now[:count].tolist()
+        self.state_before = scoped_before[:count].tolist()
         self.trend = trend_codes(
             scoped_now, scoped_before, figures.read_now.score, figures.read_before.score
         ).tolist()
@@ -98,17 +112,26 @@ class GroupScorer:
             settings.frequency,
             time.now_ts,
             self.names,
+            self._graded(scoped_now[:count]),
         )
         self.people = People(
             codes.people,
             figures,
-            (now.tolist(), before.tolist()),
+            (now, before),
             (unanswered, skipped),
             book.visits,
             columns,
         )
         self.views: PersonViews = self.people.views(self.names)
-        self.rolled_up = codes.rolled_up
+
+    def _graded(self, states: Ints) -> Ints:
+        """The scopes `score` explains: graded, scored, and reaching no broken interaction."""
+        if not self.settings.analytics_enabled:
+            return np.zeros(0, dtype=np.int64)
+        graded = np.flatnonzero(states < UNGRADED)
+        if self.broken:
+            graded = graded[~np.isin(graded, list(self.broken))]
+        return graded
 
     def score(self, index: int, scope: RecordScope) -> RecordHealth:
         broken = self.broken.get(index)
@@ -142,8 +165,8 @@ class GroupScorer:
         state = self.state_before[index]
         if state >= UNGRADED:
             return Reading(None, STATES[state], None)
-        values = tuple.__new__(FactorValues, self.values_before[index])
-        return Reading(self.score_before[index], STATES[state], values)
+        score, *values = self.before[index]
+        return Reading(score, STATES[state], tuple.__new__(FactorValues, values))
 
     def ungraded_reason(self, index: int, state: HealthState) -> str:
         figures = self.figures

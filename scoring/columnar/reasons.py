@@ -1,36 +1,62 @@
 """Why each record of a group has its score: scoring.explain over the group's figures.
 
-The sentences are explain.py's own functions, given plain values the group
-has already worked out for every record (figures.py) and, for the reasons
-that apply to few records (our emails unanswered, theirs awaiting our reply,
-meetings skipped), only what waiting.py's masks kept. A record none of them
-applies to costs the four factors' lines and one sort.
+What needs no name is made for all the group's graded records before the first
+one (`_prepare`): the points of each factor, the days since the customer last
+took part, the engagement line's percents and the channels in use as arrays,
+then the four factors' lines and the reasons of frequency and activity mix,
+each line that repeats (a day's recency line, a count's frequency line, the
+engagement line's shares) formatted once. Per record there is left the reason
+that names who last took part, the reasons that apply to few records (our
+emails unanswered, theirs awaiting our reply, meetings skipped, reply speed:
+looked at only for the records waiting.py's masks kept), one sort and the
+factors. The sentences are explain.py's own functions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from scoring.columnar.columns import InteractionColumns
-from scoring.columnar.figures import GroupFigures
+import numpy as np
+
+from scoring.columnar.columns import InteractionColumns, Ints
+from scoring.columnar.figures import GroupFigures, moments
 from scoring.columnar.waiting import Awaiting, Skipped, Unanswered
 from scoring.explain import (
+    CHANNELS_IN_USE,
     Candidate,
-    activity_mix_explained,
+    as_date,
     awaiting_reasons,
-    engagement_text,
-    explained,
-    frequency_explained,
-    recency_explained,
+    engagement_line,
+    frequency_texts,
+    last_contact_text,
+    mix_reasons,
+    never_engaged_detail,
+    never_engaged_text,
+    ranked,
+    recency_detail,
     reply_speed,
+    silent_since_text,
     skipped_meetings,
     unanswered_reasons,
 )
-from scoring.factors import FactorValues
+from scoring.factors import FACTOR_WEIGHTS, FactorValues
 from scoring.model import Factor, Frequency, RecordRef, RecordScope, Role
 from scoring.prepared import DAY_SECONDS
 
 _FROM, _ORGANIZER = Role.FROM, Role.ORGANIZER
+
+# A graded record's factors and reasons but those that name people: (the factors'
+# lines, the points each factor earned, the points recency lost, (the points
+# engagement lost, earned), the reasons of frequency and activity mix, (the ISO
+# date, days ago) the customer last took part, None if never).
+Prepared = tuple[
+    tuple[str, str, str, str],
+    tuple[float, float, float, float],
+    float,
+    tuple[float, float],
+    list[Candidate],
+    tuple[str, int] | None,
+]
 
 
 class Names:
@@ -53,7 +79,8 @@ class Names:
 
 
 class Reasons:
-    """The factors and reasons of a group's graded records (explain.explain)."""
+    """The factors and reasons of a group's graded records (explain.explain);
+    `graded`: the records `explain` will be asked for."""
 
     def __init__(
         self,
@@ -63,42 +90,39 @@ class Reasons:
         frequency: Frequency,
         now_ts: float,
         names: Names,
+        graded: Ints,
     ) -> None:
         self.figures, self.columns = figures, columns
         self.unanswered, self.skipped, self.awaiting = waiting
         self.frequency, self.now_ts, self.names = frequency, now_ts, names
         self.refs = columns.refs.refs
+        book = figures.book
+        self.replies_by_them = book.replies_by_them.tolist()
+        self.hours_by_them = book.hours_by_them.tolist()
+        replied = np.flatnonzero(book.replies_by_them > 0).tolist()
+        # The records one of the reasons that apply to few can apply to.
+        self.waiting = (
+            self.unanswered.records | self.awaiting.records | self.skipped.records | set(replied)
+        )
+        self.prepared = _prepare(figures, frequency, now_ts, graded)
 
     def explain(
         self, index: int, scope: RecordScope, values: FactorValues
     ) -> tuple[tuple[Factor, ...], tuple[str, ...]]:
-        figures, frequency = self.figures, self.frequency
-        points = figures.points[index]
-        last_ts = figures.last_engaged[index]
-        engaged = None
-        if last_ts is not None:
-            days = round(max(0.0, (self.now_ts - last_ts) / DAY_SECONDS))
-            engaged = (last_ts, days, self._engaged_person(index, scope))
-        lost, earned = points.engagement
-        return explained(
-            values,
-            points,
-            recency_explained(frequency, scope.name, engaged, values[0], *points.recency),
-            frequency_explained(
-                frequency, figures.recent_engaged[index], values[1], *points.frequency
-            ),
-            (
-                engagement_text(*figures.engagement[index]),
-                self._engagement_reasons(index, scope, lost, earned),
-            ),
-            activity_mix_explained(
-                figures.kind_volume[index],
-                figures.last_meeting[index],
-                figures.has_call[index],
-                self.now_ts,
-                (values[3], *points.activity_mix),
-            ),
-        )
+        details, earned, lost, engagement, fixed, last = self.prepared[index]
+        if last is None:
+            recency = (-lost, 0, never_engaged_text(scope.name))
+        else:
+            date, days = last
+            who = self._engaged_person(index, scope)
+            if values[0] < 1:
+                recency = (-lost, -days, silent_since_text(who, date, days))
+            else:
+                recency = (-earned[0], 0, last_contact_text(who, date))
+        candidates = [recency, *fixed]
+        if index in self.waiting:
+            candidates += self._engagement_reasons(index, scope, *engagement)
+        return ranked(values, earned, details, candidates)
 
     def _engagement_reasons(
         self, index: int, scope: RecordScope, lost: float, earned: float
@@ -112,9 +136,9 @@ class Reasons:
             reasons += self._awaiting(index, scope)
         if index in self.skipped.records:
             reasons += self._skipped(index, scope, lost)
-        replies = self.figures.replies_by_them[index]
+        replies = self.replies_by_them[index]
         if replies:
-            hours = self.figures.hours_by_them[index]
+            hours = self.hours_by_them[index]
             reasons += reply_speed(replies, hours, scope.name, lost, earned)
         return reasons
 
@@ -155,3 +179,105 @@ class Reasons:
         ours = [p for p in external if p.ref in people and p.role in (_FROM, _ORGANIZER)]
         ours = ours or [p for p in external if p.ref in people]
         return self.names.of(ours[0].ref, scope) if ours else scope.name
+
+
+def _prepare(
+    figures: GroupFigures, frequency: Frequency, now_ts: float, graded: Ints
+) -> dict[int, Prepared]:
+    """What explain.explain makes of each graded record that names nobody (see the
+    module docstring), by record. Every figure is the float explain.py computes: the
+    same IEEE operations in the same order (`rint` rounds half to even, as `round`)."""
+    book, read, now = figures.book, figures.read_now, figures.book.now
+    values = [
+        value[graded]
+        for value in (read.recency, read.frequency, read.engagement, read.activity_mix)
+    ]
+    earned, lost = [], []
+    for weight, value in zip(FACTOR_WEIGHTS, values, strict=True):  # explain.factor_points
+        points = 100 * weight * value
+        earned.append(points)
+        lost.append(100 * weight - points)
+    last_visit = now.last_engaged[graded]
+    engaged = last_visit >= 0
+    visit_ts = book.ts[np.maximum(last_visit, 0)] if len(book.ts) else np.zeros(len(graded))
+    last_ts = np.where(engaged, visit_ts, now_ts)
+    days = np.rint(np.maximum(0.0, (now_ts - last_ts) / DAY_SECONDS)).astype(np.int64)
+    # The engagement line: -1 where a share has nothing to measure, NaN the ratio.
+    asked, answered = now.asked[graded], read.answered[graded]
+    invited = now.acceptance_weight[graded]
+    replies = np.where(asked > 0, np.rint(answered / np.where(asked > 0, asked, 1.0) * 100), -1)
+    accepted = np.where(
+        invited > 0,
+        np.rint(now.acceptance_sum[graded] / np.where(invited > 0, invited, 1.0) * 100),
+        -1,
+    )
+    volume = now.volume[graded]
+    outbound, inbound = volume[:, 0], volume[:, 1]
+    both = (outbound > 0) & (inbound > 0)
+    ratio = np.where(both, inbound / np.where(both, outbound, 1.0), np.nan)
+    # The channels in use, one bit each (explain.CHANNELS_IN_USE).
+    channels = (
+        (volume[:, 0] + volume[:, 1] + now.loop_volume[graded] > 0).astype(np.int64)
+        + 2 * (volume[:, 2] + volume[:, 3] > 0)
+        + 4 * (volume[:, 4] + volume[:, 5] > 0)
+        + 8 * (volume[:, 6] > 0)
+    )
+    never = never_engaged_detail(frequency)
+    prepared: list[Prepared] = []
+    for (
+        value_frequency,
+        value_mix,
+        earned_all,
+        lost_recency,
+        lost_frequency,
+        lost_engagement,
+        lost_mix,
+        ever,
+        at,
+        ago,
+        recent,
+        replied,
+        accept,
+        each,
+        channel,
+        meeting,
+        call,
+    ) in zip(
+        values[1].tolist(),
+        values[3].tolist(),
+        zip(*(points.tolist() for points in earned), strict=True),
+        *(points.tolist() for points in lost),
+        engaged.tolist(),
+        last_ts.tolist(),
+        days.tolist(),
+        book.recent_engaged[graded].tolist(),
+        replies.astype(np.int64).tolist(),
+        accepted.astype(np.int64).tolist(),
+        ratio.tolist(),
+        channels.tolist(),
+        moments(book, book.last_meeting[graded]),
+        (book.last_call[graded] >= 0).tolist(),
+        strict=True,
+    ):
+        if ever:
+            date = as_date(at)
+            recency, last = recency_detail(frequency, date, ago), (date, ago)
+        else:
+            recency, last = never, None
+        contacts, frequency_line, short = frequency_texts(frequency, recent)
+        fixed = [
+            (-lost_frequency, value_frequency, short)
+            if value_frequency < 1
+            else (-earned_all[1], -value_frequency, contacts),
+            *mix_reasons(meeting, call, now_ts, value_mix, lost_mix, earned_all[3]),
+        ]
+        line = engagement_line(
+            None if replied < 0 else replied,
+            None if accept < 0 else accept,
+            None if each != each else each,  # NaN: no ratio
+        )
+        details = (recency, frequency_line, line, CHANNELS_IN_USE[channel])
+        prepared.append(
+            (details, earned_all, lost_recency, (lost_engagement, earned_all[2]), fixed, last)
+        )
+    return dict(zip(graded.tolist(), prepared, strict=True))

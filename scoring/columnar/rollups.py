@@ -9,7 +9,9 @@ silence from waiting.py's kept entries.
 
 from __future__ import annotations
 
-from scoring.columnar.columns import InteractionColumns
+import numpy as np
+
+from scoring.columnar.columns import InteractionColumns, Ints
 from scoring.columnar.figures import GroupFigures
 from scoring.columnar.reasons import Names
 from scoring.columnar.states import UNGRADED
@@ -26,7 +28,7 @@ class People:
         self,
         people: dict[RecordRef, int],
         figures: GroupFigures,
-        states: tuple[list[int], list[int]],
+        states: tuple[Ints, Ints],
         waiting: tuple[Unanswered, Skipped],
         visits: Visits,
         columns: InteractionColumns,
@@ -35,9 +37,6 @@ class People:
         self.now, self.before = states
         self.unanswered, self.skipped = waiting
         self.visits, self.columns = visits, columns
-        self.score_now = figures.read_now.score.tolist()
-        self.score_before = figures.read_before.score.tolist()
-        self._readings: dict[int, PersonReading] = {}
 
     def views(self, names: Names) -> PersonViews:
         """How the group's roll-ups read their people: every person's reading made
@@ -46,26 +45,39 @@ class People:
         them reaches a broken interaction, whose error the read must raise."""
         if any(index in self.visits.broken for index in self.people.values()):
             return PersonViews(self.reading, self.silence, names.person)
-        readings = dict(zip(self.people, map(self._reading_of, self.people.values()), strict=True))
+        readings = dict(zip(self.people, self._readings(list(self.people.values())), strict=True))
         return PersonViews(readings.__getitem__, self.silence, names.person)
 
-    def _reading_of(self, index: int) -> PersonReading:
+    def _readings(self, indexes: list[int]) -> list[PersonReading]:
+        """The readings of the persons at `indexes`, made for all of them at once."""
         figures = self.figures
-        return PersonReading(
-            self.score_now[index] if self.now[index] < UNGRADED else None,
-            self.score_before[index] if self.before[index] < UNGRADED else None,
-            figures.last_engaged[index],
-            figures.last[index],
+        at = np.array(indexes, dtype=np.int64)
+        now = zip(
+            figures.read_now.score[at].tolist(), (self.now[at] < UNGRADED).tolist(), strict=True
         )
+        before = zip(
+            figures.read_before.score[at].tolist(),
+            (self.before[at] < UNGRADED).tolist(),
+            strict=True,
+        )
+        engaged, last = figures.last_engaged, figures.last
+        return [
+            tuple.__new__(PersonReading, reading)
+            for reading in zip(
+                [score if graded else None for score, graded in now],
+                [score if graded else None for score, graded in before],
+                [engaged[index] for index in indexes],
+                [last[index] for index in indexes],
+                strict=True,
+            )
+        ]
 
     def reading(self, person: RecordRef) -> PersonReading:
         index = self.people[person]
-        reading = self._readings.get(index)
-        if reading is None:
-            broken = self.visits.broken.get(index)
-            if broken is not None:
-                raise self.columns.broken[broken][1]
-            reading = self._readings[index] = self._reading_of(index)
+        broken = self.visits.broken.get(index)
+        if broken is not None:
+            raise self.columns.broken[broken][1]
+        [reading] = self._readings([index])
         return reading
 
     def silence(self, person: RecordRef) -> Silence:
