@@ -2,8 +2,9 @@
 
 `ColumnarRun(columns, settings, now, names).score(scopes)` gives exactly what
 `scoring.ScoringRun(interactions, settings, now, names).score(scopes)` gives
-(docs/scoring.md, "How it runs fast"). The run indexes the book once and codes
-every scope once (codes.py); each group of records then finds its visits
+(docs/scoring.md, "How it runs fast"). The run indexes the book once (or is
+handed the index kept with the book: indexed_book.py) and codes every scope once
+(codes.py); each group of records then finds its visits
 (visits.py), makes its figures (tally.py) and is scored by group.py, which
 works out what every record needs at once and leaves per record only what is
 truly per record.
@@ -17,8 +18,9 @@ from datetime import datetime
 from scoring.columnar.codes import cut_groups, group_codes, scope_codes
 from scoring.columnar.columns import InteractionColumns
 from scoring.columnar.group import GroupScorer, RunInputs
-from scoring.columnar.tally import tally_book, tracked_interactions
-from scoring.columnar.visits import GroupCodes, build_visits, index_book, set_tables
+from scoring.columnar.indexed_book import BookSetup, book_setup
+from scoring.columnar.tally import tally_book
+from scoring.columnar.visits import GroupCodes, build_visits
 from scoring.factors import channel_points
 from scoring.health import check_grading
 from scoring.model import RecordHealth, RecordRef, RecordScope, ScoringSettings
@@ -44,7 +46,9 @@ def score_columns(
 
 
 class ColumnarRun:
-    """One run over a book of columns; `score` may be called for any list of records."""
+    """One run over a book of columns; `score` may be called for any list of records.
+    `setup`: the book's tables and index when they are kept with it (indexed_book.py),
+    else they are built here."""
 
     def __init__(
         self,
@@ -52,6 +56,7 @@ class ColumnarRun:
         settings: ScoringSettings,
         now: datetime,
         names: Mapping[RecordRef, str],
+        setup: BookSetup | None = None,
     ) -> None:
         check_grading(settings)
         self.settings = settings
@@ -60,9 +65,8 @@ class ColumnarRun:
         self.time = ScoringTime.at(now)
         self.columns = columns
         self.names = names
-        self.tables = set_tables(columns)
-        self.index = index_book(columns, self.tables)
-        self.tracked = tracked_interactions(columns)
+        setup = book_setup(columns) if setup is None else setup
+        self.tables, self.index, self.tracked = setup.tables, setup.index, setup.tracked
         self.inputs = RunInputs(columns, self.tables, settings, self.points, self.time, names)
 
     def score(

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring.columnar.columns import Bools, InteractionColumns, Ints
+from scoring.columnar.columns import Bools, Codes, InteractionColumns, Ints, Refs
 from scoring.model import Party, RecordRef, RecordScope, Response, Role
 
 _FROM, _ORGANIZER, _DECLINED = Role.FROM, Role.ORGANIZER, Response.DECLINED
@@ -100,73 +100,147 @@ class SetTables:
 
 
 def set_tables(columns: InteractionColumns) -> SetTables:
-    from scoring.columnar.columns import RESPONSE_CODES, ROLE_CODES
-
-    sets, refs = columns.sets, columns.refs
+    sets = columns.sets
     ids = sorted({party.ref.id for internal in sets.internal for party in internal})
-    user_codes = {user: index for index, user in enumerate(ids)}
-    # What each distinct party reads as, worked out once: the book's party sets
-    # repeat the same people in different company.
-    party_codes: dict[Party, tuple[int, int, int, bool]] = {}
-    ext_ptr, ext_person = [0], list[int]()
-    party_ptr, party_person, party_role, party_response = [0], [], [], []
-    author, user_ptr, user, present, all_declined = [], [0], [], [], []
     # The empty set, last: what an interaction without parties reads (SetTables.of).
-    for internal, external in zip([*sets.internal, ()], [*sets.external, ()], strict=True):
-        writer = -1
-        declined = bool(external)
-        people = []
-        for party in external:
-            found = party_codes.get(party)
-            if found is None:
-                found = party_codes[party] = (
-                    refs.code(party.ref),
-                    ROLE_CODES[party.role],
-                    RESPONSE_CODES[party.response],
-                    party.role == _FROM or party.role == _ORGANIZER,
-                )
-            person, role, response, writes = found
-            people.append(person)
-            party_person.append(person)
-            party_role.append(role)
-            party_response.append(response)
-            if writer < 0 and writes:
-                writer = person
-            declined = declined and party.response == _DECLINED
-        ext_person += people if len(people) == 1 else dict.fromkeys(people)
-        ext_ptr.append(len(ext_person))
-        party_ptr.append(len(party_person))
-        author.append(writer)
-        if len(internal) == 1:
-            user.append(user_codes[internal[0].ref.id])
-            present.append(0 if internal[0].response == _DECLINED else 1)
-        else:
-            user += [user_codes[c] for c in sorted({party.ref.id for party in internal})]
-            if internal:
-                present.append(len({p.ref.id for p in internal if p.response != _DECLINED}))
-            else:
-                present.append(1)  # someone of ours logged it
-        user_ptr.append(len(user))
-        all_declined.append(declined)
+    rows = _SetRows([*sets.internal, ()], [*sets.external, ()], columns.refs, ids)
+    return rows.tables(ids)
 
-    def ints(values: list[int]) -> Ints:
-        return np.array(values, dtype=np.int64)
+
+def extended_tables(tables: SetTables, columns: InteractionColumns) -> SetTables:
+    """The tables of `columns`' party sets when `tables` holds those of the sets coded
+    before (codes only grow): the new sets decoded, the empty set put last again, and
+    the colleagues' codes moved when a new colleague sorts among them. The same arrays
+    as set_tables(columns)."""
+    sets = columns.sets
+    known = len(tables.author) - 1
+    if known == len(sets.internal):
+        return tables
+    internal, external = sets.internal[known:], sets.external[known:]
+    ids = sorted({*tables.users, *(party.ref.id for parties in internal for party in parties)})
+    user = tables.user
+    if tables.users and ids != tables.users:
+        # Sorted ids stay in their order: each set's colleagues stay sorted.
+        user = np.searchsorted(np.array(ids), np.array(tables.users))[user]
+    added = _SetRows([*internal, ()], [*external, ()], columns.refs, ids)
+
+    def joined(ptr: Ints, values: Ints, more_ptr: list[int], more: list[int]) -> tuple[Ints, Ints]:
+        end = ptr[known]  # the empty set, last, holds nothing
+        return (
+            np.concatenate([ptr[: known + 1], _ints(more_ptr[1:]) + end]),
+            np.concatenate([values[:end], _ints(more)]),
+        )
+
+    ext_ptr, ext_person = joined(tables.ext_ptr, tables.ext_person, added.ext_ptr, added.ext_person)
+    party_ptr, party_person = joined(
+        tables.party_ptr, tables.party_person, added.party_ptr, added.party_person
+    )
+    user_ptr, user = joined(tables.user_ptr, user, added.user_ptr, added.user)
+    end = tables.party_ptr[known]
+
+    def per_set(values: Ints, more: list[int]) -> Ints:
+        return np.concatenate([values[:known], _ints(more)])
 
     return SetTables(
-        ints(ext_ptr),
-        ints(ext_person),
-        ints(party_ptr),
-        ints(party_person),
-        ints(party_role),
-        ints(party_response),
-        ints(author),
-        ints(user_ptr),
-        ints(user),
+        ext_ptr,
+        ext_person,
+        party_ptr,
+        party_person,
+        np.concatenate([tables.party_role[:end], _ints(added.party_role)]),
+        np.concatenate([tables.party_response[:end], _ints(added.party_response)]),
+        per_set(tables.author, added.author),
+        user_ptr,
+        user,
         ids,
-        _only_user(ints(user_ptr), ints(user)),
-        ints(present),
-        np.array(all_declined, dtype=np.bool_),
+        _only_user(user_ptr, user),
+        per_set(tables.present, added.present),
+        np.concatenate([tables.all_declined[:known], np.array(added.all_declined, np.bool_)]),
     )
+
+
+class _SetRows:
+    """What each of some party sets reads as, in lists (set_tables' arrays, not yet
+    arrays); `ids`: every colleague's id, sorted (a colleague's code is its place)."""
+
+    def __init__(
+        self,
+        internals: Sequence[tuple[Party, ...]],
+        externals: Sequence[tuple[Party, ...]],
+        refs: Refs,
+        ids: list[str],
+    ) -> None:
+        from scoring.columnar.columns import RESPONSE_CODES, ROLE_CODES
+
+        user_codes = {user: index for index, user in enumerate(ids)}
+        # What each distinct party reads as, worked out once: the book's party sets
+        # repeat the same people in different company.
+        party_codes: dict[Party, tuple[int, int, int, bool]] = {}
+        ext_ptr, ext_person = [0], list[int]()
+        party_ptr, party_person, party_role, party_response = [0], [], [], []
+        author, user_ptr, user, present, all_declined = [], [0], [], [], []
+        for internal, external in zip(internals, externals, strict=True):
+            writer = -1
+            declined = bool(external)
+            people = []
+            for party in external:
+                found = party_codes.get(party)
+                if found is None:
+                    found = party_codes[party] = (
+                        refs.code(party.ref),
+                        ROLE_CODES[party.role],
+                        RESPONSE_CODES[party.response],
+                        party.role == _FROM or party.role == _ORGANIZER,
+                    )
+                person, role, response, writes = found
+                people.append(person)
+                party_person.append(person)
+                party_role.append(role)
+                party_response.append(response)
+                if writer < 0 and writes:
+                    writer = person
+                declined = declined and party.response == _DECLINED
+            ext_person += people if len(people) == 1 else dict.fromkeys(people)
+            ext_ptr.append(len(ext_person))
+            party_ptr.append(len(party_person))
+            author.append(writer)
+            if len(internal) == 1:
+                user.append(user_codes[internal[0].ref.id])
+                present.append(0 if internal[0].response == _DECLINED else 1)
+            else:
+                user += [user_codes[c] for c in sorted({party.ref.id for party in internal})]
+                if internal:
+                    present.append(len({p.ref.id for p in internal if p.response != _DECLINED}))
+                else:
+                    present.append(1)  # someone of ours logged it
+            user_ptr.append(len(user))
+            all_declined.append(declined)
+        self.ext_ptr, self.ext_person = ext_ptr, ext_person
+        self.party_ptr, self.party_person = party_ptr, party_person
+        self.party_role, self.party_response = party_role, party_response
+        self.author, self.user_ptr, self.user = author, user_ptr, user
+        self.present, self.all_declined = present, all_declined
+
+    def tables(self, ids: list[str]) -> SetTables:
+        user_ptr, user = _ints(self.user_ptr), _ints(self.user)
+        return SetTables(
+            _ints(self.ext_ptr),
+            _ints(self.ext_person),
+            _ints(self.party_ptr),
+            _ints(self.party_person),
+            _ints(self.party_role),
+            _ints(self.party_response),
+            _ints(self.author),
+            user_ptr,
+            user,
+            ids,
+            _only_user(user_ptr, user),
+            _ints(self.present),
+            np.array(self.all_declined, dtype=np.bool_),
+        )
+
+
+def _ints(values: list[int]) -> Ints:
+    return np.array(values, dtype=np.int64)
 
 
 def _only_user(user_ptr: Ints, user: Ints) -> Ints:
@@ -219,13 +293,9 @@ class BookIndex:
 
 
 def index_book(columns: InteractionColumns, tables: SetTables) -> BookIndex:
-    party_set = columns.party_set
-    with_parties = np.flatnonzero(party_set >= 0)
-    sets = party_set[with_parties]
-    owner, offset = expand(tables.ext_ptr[sets + 1] - tables.ext_ptr[sets])
-    pair_position = with_parties[owner]
-    pair_person = tables.ext_person[tables.ext_ptr[sets[owner]] + offset]
-    del owner, offset, sets, with_parties
+    pair_position, pair_person = person_pairs(
+        columns.party_set, np.arange(len(columns), dtype=np.int64), tables
+    )
     order = np.argsort(pair_person, kind="stable")
     regarded = np.flatnonzero(columns.regarding >= 0)
     by_ref = np.argsort(columns.regarding[regarded], kind="stable")
@@ -240,6 +310,17 @@ def index_book(columns: InteractionColumns, tables: SetTables) -> BookIndex:
         np.searchsorted(person, codes),
         np.searchsorted(regarding, codes),
     )
+
+
+def person_pairs(party_set: Codes, positions: Ints, tables: SetTables) -> tuple[Ints, Ints]:
+    """(position, external person) of every external person of the interactions at
+    `positions` (ascending), by position, then the set's order of its people."""
+    sets = party_set[positions]
+    with_parties = sets >= 0
+    if not with_parties.all():
+        positions, sets = positions[with_parties], sets[with_parties]
+    owner, offset = expand(tables.ext_ptr[sets + 1] - tables.ext_ptr[sets])
+    return positions[owner], tables.ext_person[tables.ext_ptr[sets[owner]] + offset]
 
 
 @dataclass

@@ -41,7 +41,8 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy.engine import Engine
 
-from scoring.columnar.columns import DTYPES, InteractionColumns, chronological
+from scoring.columnar.columns import InteractionColumns
+from scoring.columnar.indexed_book import IndexedBook
 from storage.suppression import SuppressionMark
 from worker.run.gc_pause import collection_paused
 from worker.run.interaction_columns import BookReader, read_columns
@@ -82,7 +83,7 @@ _WRITTEN_SINCE = " WHERE age(xmin) <= age('{since}'::xid)"
 class KeptBook:
     """The last tick's book, its reader, and what proves it current (module docstring)."""
 
-    columns: InteractionColumns | None = None
+    book: IndexedBook | None = None  # the columns, and the run's index of them once built
     reader: BookReader | None = None
     since: int | None = None  # the snapshot's oldest running transaction id (mod 2^32)
     erasures: SuppressionMark | None = None  # the erased subjects when it was read
@@ -91,8 +92,12 @@ class KeptBook:
     _store: str = field(default="", repr=False)
     _table: str = field(default="", repr=False)  # _IDENTITY when it was read
 
+    @property
+    def columns(self) -> InteractionColumns | None:
+        return None if self.book is None else self.book.columns
+
     def forget(self) -> None:
-        self.columns = self.reader = self.since = self.erasures = None
+        self.book = self.reader = self.since = self.erasures = None
 
     def forget_after_erasure(self, erasures: SuppressionMark) -> None:
         """Drop the book if a subject was erased since it was read (their data is in it)."""
@@ -101,9 +106,11 @@ class KeptBook:
 
     def read(
         self, engine: Engine, *, erasures: SuppressionMark, whole: bool = False
-    ) -> InteractionColumns:
+    ) -> IndexedBook:
         """The store's book now: the kept one patched with the rows written since it was
-        read, or (`whole`, or when no patch can be proven right) every row read again."""
+        read, or (`whole`, or when no patch can be proven right) every row read again.
+        The run's index of the kept book (scoring.columnar.indexed_book) is patched with
+        it, when the run asks for it."""
         self.forget_after_erasure(erasures)
         store = engine.url.render_as_string(hide_password=True)
         if whole or store != self._store:
@@ -111,7 +118,7 @@ class KeptBook:
         self._store = store
         if engine.dialect.name != "postgresql":
             self.last_read = "whole"  # no row versions to prove a patch by
-            return read_columns(engine)
+            return IndexedBook(read_columns(engine))
         large_blocks_returned()  # the book's arrays are given back when freed
         try:
             with collection_paused():  # as interaction_columns.read_columns
@@ -122,7 +129,7 @@ class KeptBook:
         free_pages_returned()
         return columns
 
-    def _read(self, engine: Engine, erasures: SuppressionMark) -> InteractionColumns:
+    def _read(self, engine: Engine, erasures: SuppressionMark) -> IndexedBook:
         raw = engine.raw_connection()
         try:
             cursor: Any = raw.cursor()
@@ -135,14 +142,14 @@ class KeptBook:
             raw.commit()
             # The count and the rows read must see one moment.
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            patched = self._patched(raw, cursor) if self.columns is not None else None
+            patched = self._patched(raw, cursor) if self.book is not None else None
             if patched is None:
-                patched = self._whole(engine, raw)
+                patched = IndexedBook(self._whole(engine, raw))
             cursor.close()
             raw.commit()
         finally:
             raw.close()
-        self.columns, self.erasures, self.since, self._table = patched, erasures, since, table
+        self.book, self.erasures, self.since, self._table = patched, erasures, since, table
         return patched
 
     def _whole(self, engine: Engine, raw: Any) -> InteractionColumns:
@@ -151,10 +158,11 @@ class KeptBook:
         self.last_read = "whole"
         return self.reader.read(raw)
 
-    def _patched(self, raw: Any, cursor: Any) -> InteractionColumns | None:
+    def _patched(self, raw: Any, cursor: Any) -> IndexedBook | None:
         """The kept book with the rows written since; None when that cannot be trusted."""
-        kept, reader, since = self.columns, self.reader, self.since
-        assert kept is not None and reader is not None and since is not None
+        book, reader, since = self.book, self.reader, self.since
+        assert book is not None and reader is not None and since is not None
+        kept = book.columns
         cursor.execute(
             "SELECT count(*), age(%(since)s::text::xid) FROM interaction", {"since": str(since)}
         )
@@ -171,37 +179,9 @@ class KeptBook:
             return None
         self.last_read = f"patched: {len(fresh):,} rows"
         if not len(fresh):
-            return kept
-        self.columns = None  # merged field by field: each kept array goes as it is copied
-        return _merged(kept, None if not replaced.any() else ~replaced, fresh)
-
-
-def _merged(
-    kept: InteractionColumns, keep: npt.NDArray[np.bool_] | None, fresh: InteractionColumns
-) -> InteractionColumns:
-    """The kept rows `keep` (None: all) and the fresh rows, in chronological order (`kept`
-    is emptied on the way). Both were coded by one reader, so their codes (sets, references,
-    conversations) mean the same; the fresh columns hold the codes as they now stand."""
-
-    def kept_rows(name: str) -> npt.NDArray[Any]:
-        column: npt.NDArray[Any] = getattr(kept, name)
-        return column if keep is None else column[keep]
-
-    times = np.concatenate([kept_rows("ts_us"), fresh.ts_us])
-    keys = np.concatenate([kept_rows("keys"), fresh.keys])
-    order = chronological(times, keys)
-    arrays: dict[str, npt.NDArray[Any]] = {"ts_us": times[order], "keys": keys[order]}
-    del times, keys
-    for name in DTYPES.keys() - arrays.keys():
-        arrays[name] = np.concatenate([kept_rows(name), getattr(fresh, name)])[order]
-        setattr(kept, name, None)
-    return InteractionColumns(
-        **arrays,
-        sets=fresh.sets,
-        refs=fresh.refs,
-        conversations=fresh.conversations,
-        broken=[*kept.broken, *fresh.broken],
-    )
+            return book
+        self.book = None  # merged field by field: each kept array goes as it is copied
+        return book.patched(None if not replaced.any() else ~replaced, fresh)
 
 
 def _among(

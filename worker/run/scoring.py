@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from scoring.columnar import ColumnarRun
-from scoring.columnar.columns import InteractionColumns
+from scoring.columnar.indexed_book import IndexedBook
 from scoring.model import RecordHealth, RecordRef, RecordScope, RecordType
 from storage.crm_records import CrmSnapshot
 from storage.engine import session_scope
@@ -38,7 +38,7 @@ from worker.run.scoring_processes import PartSummary, merged, run_parts
 from worker.run.scoring_shares import Share, plan_shares
 
 Progress = Callable[[str, int, int | None], None]  # stage, done, total
-BookRead = Callable[[Engine], InteractionColumns]  # the whole book, from wherever it is kept
+BookRead = Callable[[Engine], IndexedBook]  # the whole book, from wherever it is kept
 
 
 def _counted(
@@ -138,8 +138,8 @@ def score_and_write(
 
     `read_book`: where the whole book comes from instead of the store (the service's
     book kept between ticks, worker.run.book_cache): every row, patched, costs less
-    than reading those of `records`. `stages`: gets the seconds of the read and of
-    the run's index ("read", "index").
+    than reading those of `records`; the run's index kept with it is patched too.
+    `stages`: gets the seconds of the read and of the run's index ("read", "index").
     """
     scopes = list(build_scopes(crm)) if scopes is None else scopes
     needed: set[RecordRef] | None = None
@@ -155,9 +155,11 @@ def score_and_write(
             {ref for scope in scopes for ref in (scope.record, *scope.people)}, crm
         )
     started = time.perf_counter()
-    columns = read_columns(engine, refs=needed) if read_book is None else read_book(engine)
+    book = (
+        IndexedBook(read_columns(engine, refs=needed)) if read_book is None else read_book(engine)
+    )
     read_at = time.perf_counter()
-    run = ColumnarRun(columns, scoring_settings(admin), now, display_names(crm))
+    run = ColumnarRun(book.columns, scoring_settings(admin), now, display_names(crm), book.built())
     if stages is not None:
         stages["read"], stages["index"] = read_at - started, time.perf_counter() - read_at
     job = ScoreShare(

@@ -3,7 +3,8 @@
 The incremental ticks' property test again, with the book kept across the
 ticks (as `rapport worker` keeps it) and ticks of another replica, which
 keeps none, in between: after every tick the kept book must hold exactly
-what a read of the whole store gives, and a full regrade at the end must
+what a read of the whole store gives, its run's index (patched with it)
+what indexing that book afresh gives, and a full regrade at the end must
 change nothing that was written. On PostgreSQL the book is patched with
 the rows written since; on SQLite (no row versions) it is read whole.
 """
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from compliance.erase import erase_subject
 from scoring.columnar.columns import InteractionColumns
+from scoring.columnar.indexed_book import IndexedBook, book_setup
 from scoring.model import Interaction
 from tests import factories as f
 from tests.worker.run.test_incremental_ticks import (
@@ -53,9 +55,29 @@ def _interactions(columns: InteractionColumns | None) -> list[Interaction]:
 def _tick(engine: Engine, kept: KeptBook, **options: Any) -> RunSummary:
     summary = run_once(engine, now=NOW, regrade_every=EVERY, book=kept, **options)
     # A tick that scores nothing reads nothing: the next read brings the book up to date.
-    if summary.book is not None and kept.columns is not None:
-        assert _interactions(kept.columns) == _interactions(read_columns(engine))
+    if summary.book is not None and kept.book is not None:
+        assert _interactions(kept.book.columns) == _interactions(read_columns(engine))
+        assert kept.book.setup is not None  # the tick's run indexed it (or patched the index)
+        _same_setup(kept.book)
     return summary
+
+
+def _same_setup(book: IndexedBook) -> None:
+    """The kept index is what indexing the kept columns afresh gives, array for array
+    (but for the records the run coded after it was built: none has an entry)."""
+    assert book.setup is not None
+    fresh = book_setup(book.columns)
+    for part in ("tables", "index"):
+        kept_part, fresh_part = getattr(book.setup, part), getattr(fresh, part)
+        for name, value in vars(fresh_part).items():
+            kept_value = getattr(kept_part, name)
+            if name.endswith("_ptr") and part == "index":
+                kept_value = np.pad(kept_value, (0, len(value) - len(kept_value)), mode="edge")
+            if isinstance(value, np.ndarray):
+                assert np.array_equal(kept_value, value), name
+            else:
+                assert kept_value == value, name
+    assert np.array_equal(book.setup.tracked, fresh.tracked)
 
 
 def _read_as(engine: Engine, summary: RunSummary, postgres: str) -> None:
@@ -169,10 +191,10 @@ def test_an_erasure_drops_the_kept_book(engine: Engine, kept: KeptBook) -> None:
 class _ErasedAfterTheRead(KeptBook):
     """A book whose read is followed at once by an erasure, while the tick goes on."""
 
-    def read(self, engine: Engine, **options: Any) -> InteractionColumns:
-        columns = super().read(engine, **options)
+    def read(self, engine: Engine, **options: Any) -> IndexedBook:
+        book = super().read(engine, **options)
         erase_subject(engine, CUSTOMERS[0], now=NOW, dry_run=False)
-        return columns
+        return book
 
 
 def test_an_erasure_while_a_tick_runs_drops_the_book_it_read(engine: Engine) -> None:
