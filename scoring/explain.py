@@ -407,13 +407,13 @@ def _awaiting_our_reply(context: Context) -> list[Candidate]:
 
 def awaiting_reasons(waiting: list[tuple[str, list[float]]]) -> list[Candidate]:
     """(person's name, [their emails awaiting our reply, since when]) as reasons."""
-    reasons = []
-    for name, (emails, since) in waiting:
-        text = (
-            f"{plural(int(emails), 'email')} from {name} awaiting our reply since {as_date(since)}"
-        )
-        reasons.append(candidate(WAITING_ON_US_IMPACT, emails, text))
-    return reasons
+    return [awaiting_reason(name, emails, since) for name, (emails, since) in waiting]
+
+
+def awaiting_reason(name: str, emails: float, since: float) -> Candidate:
+    """`emails` from `name` awaiting our reply since `since`."""
+    text = f"{plural(int(emails), 'email')} from {name} awaiting our reply since {as_date(since)}"
+    return candidate(WAITING_ON_US_IMPACT, emails, text)
 
 
 def _turn_people(
@@ -443,17 +443,24 @@ def skipped_meetings(
     for person, responses in answers.items():
         last = responses[-LAST_INVITATIONS:]
         declined, unanswered = last.count(_DECLINED), last.count(_NO_ANSWER)
-        if declined + unanswered == 0:
-            continue
-        name, of = name_of(person), f"of the last {plural(len(last), 'meeting')}"
-        if not unanswered:
-            text = f"{name} declined {declined} {of}"
-        elif not declined:
-            text = f"{name} left {unanswered} {of} unanswered"
-        else:
-            text = f"{name} skipped {declined + unanswered} {of} ({declined} declined)"
-        reasons.append(candidate(lost, declined + unanswered, text))
+        if declined + unanswered:
+            reasons.append(skipped_reason(name_of(person), declined, unanswered, len(last), lost))
     return reasons
+
+
+def skipped_reason(
+    name: str, declined: int, unanswered: int, invited: int, lost: float
+) -> Candidate:
+    """`name` declined or left unanswered some of the last `invited` meetings we
+    invited them to (one of them at least)."""
+    of = f"of the last {plural(invited, 'meeting')}"
+    if not unanswered:
+        text = f"{name} declined {declined} {of}"
+    elif not declined:
+        text = f"{name} left {unanswered} {of} unanswered"
+    else:
+        text = f"{name} skipped {declined + unanswered} {of} ({declined} declined)"
+    return candidate(lost, declined + unanswered, text)
 
 
 def _reply_speed(context: Context, lost: float, earned: float) -> list[Candidate]:

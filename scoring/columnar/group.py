@@ -62,6 +62,7 @@ class GroupScorer:
     ) -> None:
         columns, settings, time = run.columns, run.settings, run.time
         self.settings, self.now_ts, self.columns = settings, time.now_ts, columns
+        self.analytics_enabled = settings.analytics_enabled
         self.broken = book.visits.broken
         self.kpis = group_kpis(book, columns, run.tables.users, run.weeks, len(scopes))
         figures = GroupFigures(book, columns, settings, run.points, time)
@@ -134,11 +135,10 @@ class GroupScorer:
         return graded
 
     def score(self, index: int, scope: RecordScope) -> RecordHealth:
-        broken = self.broken.get(index)
-        if broken is not None:
-            raise self.columns.broken[broken][1]
+        if self.broken and index in self.broken:
+            raise self.columns.broken[self.broken[index]][1]
         kpis = self.kpis.of(index)
-        if not self.settings.analytics_enabled:
+        if not self.analytics_enabled:
             return new_health(scope.record, None, None, _NOT_APPLICABLE, kpis, (), (), None)
         state = self.state_now[index]
         trend = TRENDS[self.trend[index]]

@@ -151,6 +151,7 @@ class Weeks:
         self.week_starts = time.week_starts
         self._weeks: dict[tuple[int, ...], WeekCounts] = {}
         self._numbered: dict[tuple[int, int], WeekCounts] = {}
+        self._quiet: tuple[WeekCounts, ...] | None = None
 
     def numbered(self, number: int, base: int) -> WeekCounts:
         """The week of a number _timelines made (its counts in base `base`)."""
@@ -158,6 +159,13 @@ class Weeks:
         if found is None:
             found = self._numbered[number, base] = self.of(_week_key(number, base))
         return found
+
+    def quiet(self) -> tuple[WeekCounts, ...]:
+        """The 13 weeks of a record with nothing in them."""
+        if self._quiet is None:
+            empty = (0,) * TIMELINE_COLUMNS
+            self._quiet = tuple(self.of((week, *empty)) for week in range(TIMELINE_WEEKS))
+        return self._quiet
 
     def of(self, key: tuple[int, ...]) -> WeekCounts:
         """The week of `key`: (week, emails sent, emails received, meetings, calls)."""
@@ -172,9 +180,22 @@ def _timelines(book: BookTally, weeks: Weeks, count: int) -> list[tuple[WeekCoun
     """Each record's 13 weeks, its weeks taken by index from an array of the group's
     distinct weeks (found once, by sorting the weeks as one number each), all
     records' in one take."""
+    timeline = book.timeline[:count]
+    # A record with nothing in its 13 weeks (a quiet one, often most) shares one tuple.
+    timelines = [weeks.quiet()] * count
+    active = np.flatnonzero(timeline.any(axis=1))
+    for index, weekly in zip(
+        active.tolist(), _active_timelines(timeline[active], weeks), strict=True
+    ):
+        timelines[index] = weekly
+    return timelines
+
+
+def _active_timelines(timeline: Ints, weeks: Weeks) -> list[tuple[WeekCounts, ...]]:
+    count = len(timeline)
     if count == 0:
         return []
-    cells = book.timeline[:count].reshape(count, TIMELINE_WEEKS, TIMELINE_COLUMNS)
+    cells = timeline.reshape(count, TIMELINE_WEEKS, TIMELINE_COLUMNS)
     # A week as one number: its four counts in base `base`, then which week it is.
     base = int(cells.max(initial=0)) + 1
     if base**TIMELINE_COLUMNS * TIMELINE_WEEKS >= 2**62:  # counts no book reaches

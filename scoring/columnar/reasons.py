@@ -25,7 +25,7 @@ from scoring.explain import (
     CHANNELS_IN_USE,
     Candidate,
     as_date,
-    awaiting_reasons,
+    awaiting_reason,
     engagement_line,
     frequency_texts,
     last_contact_text,
@@ -36,7 +36,7 @@ from scoring.explain import (
     recency_detail,
     reply_speed,
     silent_since_text,
-    skipped_meetings,
+    skipped_reason,
     unanswered_reasons,
 )
 from scoring.factors import FACTOR_WEIGHTS, FactorValues
@@ -161,13 +161,26 @@ class Reasons:
         return unanswered_reasons(waiting, lost)
 
     def _awaiting(self, index: int, scope: RecordScope) -> list[Candidate]:
-        waiting = self.awaiting.of(index, self.refs)
-        name = self.names.of
-        return awaiting_reasons([(name(person, scope), entry) for person, entry in waiting.items()])
+        awaiting, refs, name = self.awaiting, self.refs, self.names.of
+        return [
+            awaiting_reason(
+                name(refs[awaiting.person[k]], scope), awaiting.emails[k], awaiting.since[k]
+            )
+            for k in awaiting.of(index)
+        ]
 
     def _skipped(self, index: int, scope: RecordScope, lost: float) -> list[Candidate]:
-        answers = self.skipped.answers(index, self.refs)
-        return skipped_meetings(answers, lambda person: self.names.of(person, scope), lost)
+        skipped, refs, name = self.skipped, self.refs, self.names.of
+        return [
+            skipped_reason(
+                name(refs[skipped.person[k]], scope),
+                skipped.declined[k],
+                skipped.unanswered[k],
+                skipped.invited[k],
+                lost,
+            )
+            for k in skipped.of(index)
+        ]
 
     def _engaged_person(self, index: int, scope: RecordScope) -> str:
         """Who of the record's people took part last (explain._engaged_person)."""

@@ -141,6 +141,14 @@ def _last_per_record(record: Ints, mask: Bools, records: int) -> Ints:
     return out
 
 
+def _last_at(visit_record: Ints, where: Ints, records: int) -> Ints:
+    """_last_per_record over the visits `where` (ascending), whose records are
+    `visit_record`."""
+    out = np.full(records, -1, dtype=np.int64)
+    out[visit_record] = where  # later writes win: the last one stays
+    return out
+
+
 def _first_per_record(record: Ints, mask: Bools, records: int) -> Ints:
     out = np.full(records, -1, dtype=np.int64)
     where = np.flatnonzero(mask)[::-1]
@@ -284,11 +292,16 @@ def tally_book(
             if upto is None
             else (history & upto, held & upto, engaged & upto, loop & upto)
         )
+        # Each mask's visits found once, and their records gathered once.
         held_at = np.flatnonzero(hd)
         volume = _weighted(
             record[held_at] * SLOTS + slot[held_at], weight[held_at], records * SLOTS
         ).reshape(records, SLOTS)
-        last_engaged = _last_per_record(record, eng, records)
+        engaged_at = np.flatnonzero(eng)
+        engaged_record = record[engaged_at]
+        last_engaged = _last_at(engaged_record, engaged_at, records)
+        history_at = np.flatnonzero(h)
+        history_record = record[history_at]
         asked = np.flatnonzero(hd & ours_threaded)
         silent = asked[asked > last_engaged[record[asked]]]
         acc = acc_visit if upto is None else acc_visit[upto[acc_visit]]
@@ -298,7 +311,7 @@ def tally_book(
         return Reading(
             volume=volume,
             loop_volume=_sum(record, lp, weight, records),
-            engaged_volume=_sum(record, eng, weight, records),
+            engaged_volume=_weighted(engaged_record, weight[engaged_at], records),
             last_engaged=last_engaged,
             asked=_weighted(record[asked], weight[asked], records),
             replied=_weighted(reply_record[replied], reply_turn_weight[replied], records),
@@ -306,9 +319,11 @@ def tally_book(
             silent=_weighted(record[silent], weight[silent], records),
             acceptance_sum=_weighted(record[acc], acc_values, records),
             acceptance_weight=_weighted(record[acc], weight[acc], records),
-            completed=_count(record, h, records),
-            recent_completed=_count(record, h & (ts > recent_from), records),
-            last=_last_per_record(record, h, records),
+            completed=np.bincount(history_record, minlength=records),
+            recent_completed=np.bincount(
+                history_record[ts[history_at] > recent_from], minlength=records
+            ),
+            last=_last_at(history_record, history_at, records),
         )
 
     # Turns: runs of emails from one side within one (record, conversation).

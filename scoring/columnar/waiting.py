@@ -13,7 +13,6 @@ import numpy as np
 
 from scoring.columnar.columns import (
     RESPONSE_CODES,
-    RESPONSES,
     Bools,
     Floats,
     InteractionColumns,
@@ -22,7 +21,7 @@ from scoring.columnar.columns import (
 from scoring.columnar.tally import BookTally
 from scoring.columnar.visits import SetTables, contains, expand
 from scoring.explain import AWAITING_REPLY_DAYS, LAST_INVITATIONS, UNANSWERED_AFTER_HOURS
-from scoring.model import Party, RecordRef, Response
+from scoring.model import Party, Response
 from scoring.prepared import DAY_SECONDS, EMAILS_RECEIVED, TASKS
 from scoring.threads import HOUR_SECONDS
 
@@ -88,11 +87,22 @@ class Skipped:
         last = _last_few(key)
         group = np.cumsum(_firsts(key)) - 1
         flagged = np.bincount(group[last & skipped[order]], minlength=len(key)) > 0
-        kept = order[last & flagged[group]]
-        self._from = _starts(record[kept], book.records)
-        self.records = set(record[kept].tolist())
-        self.person: list[int] = person[kept].tolist()
-        self.response: list[Response | None] = [RESPONSES[c] for c in response[kept].tolist()]
+        kept = last & flagged[group]
+        # One entry per (record, person) kept: their last answers' counts.
+        kept_key, kept_response = key[kept], response[order[kept]]
+        first = _firsts(kept_key)
+        entry = np.cumsum(first) - 1
+        entry_record, entry_person = np.divmod(kept_key[first], max(people_count, 1))
+        self._from = _starts(entry_record, book.records)
+        self.records = set(entry_record.tolist())
+        self.person: list[int] = entry_person.tolist()
+        self.declined: list[int] = np.bincount(
+            entry[kept_response == _DECLINED], minlength=len(entry_person)
+        ).tolist()
+        self.unanswered: list[int] = np.bincount(
+            entry[kept_response == _NO_ANSWER], minlength=len(entry_person)
+        ).tolist()
+        self.invited: list[int] = np.bincount(entry, minlength=len(entry_person)).tolist()
         # The record's own last few, whoever answered (a person's silence).
         own_last = _last_few(record)
         self.skipped_of_last: list[int] = np.bincount(
@@ -102,14 +112,10 @@ class Skipped:
             record[own_last], minlength=book.records
         ).tolist()
 
-    def answers(self, index: int, refs: list[RecordRef]) -> dict[RecordRef, list[Response]]:
-        """person -> their last answers, for the record's people who skipped one."""
-        found: dict[RecordRef, list[Response]] = {}
-        for k in range(self._from[index], self._from[index + 1]):
-            response = self.response[k]
-            assert response is not None  # an invitation carries an answer
-            found.setdefault(refs[self.person[k]], []).append(response)
-        return found
+    def of(self, index: int) -> range:
+        """The record's people who skipped one of their last meetings (indexes into
+        person, declined, unanswered, invited: of those last ones)."""
+        return range(self._from[index], self._from[index + 1])
 
 
 def _firsts(key: Ints) -> Bools:
@@ -180,9 +186,7 @@ class Awaiting:
         self.since: list[float] = ts[emails[first]].tolist()
         self.records = set(record.tolist())
 
-    def of(self, index: int, refs: list[RecordRef]) -> dict[RecordRef, list[float]]:
-        """person -> [their emails awaiting our reply, since when]."""
-        return {
-            refs[self.person[k]]: [self.emails[k], self.since[k]]
-            for k in range(self._from[index], self._from[index + 1])
-        }
+    def of(self, index: int) -> range:
+        """The record's people with emails awaiting our reply (indexes into person,
+        emails, since)."""
+        return range(self._from[index], self._from[index + 1])
