@@ -61,6 +61,9 @@ class IndexedBook:
 
     columns: InteractionColumns
     setup: BookSetup | None = None
+    # By row, a hash of its key, when whoever keeps the book matches keys by them
+    # (worker.run.book_cache); patched with the rows.
+    key_hashes: npt.NDArray[np.uint64] | None = None
     _patch: tuple[BookSetup, Ints, Ints] | None = None
 
     def built(self) -> BookSetup:
@@ -73,18 +76,27 @@ class IndexedBook:
                 self.setup, self._patch = patched_setup(setup, self.columns, moved, fresh), None
         return self.setup
 
-    def patched(self, keep: Bools | None, fresh: InteractionColumns) -> IndexedBook:
-        """This book's rows `keep` (None: all) and the `fresh` rows, in chronological order,
-        coded by the reader that coded these (so their codes mean the same; the fresh
-        columns hold the codes as they now stand). These columns are emptied on the way:
-        the book is never held twice."""
+    def patched(
+        self,
+        keep: Bools | None,
+        fresh: InteractionColumns,
+        fresh_hashes: npt.NDArray[np.uint64] | None = None,
+    ) -> IndexedBook:
+        """This book's rows `keep` (None: all) and the `fresh` rows (their keys' hashes
+        `fresh_hashes`), in chronological order, coded by the reader that coded these (so
+        their codes mean the same; the fresh columns hold the codes as they now stand).
+        These columns are emptied on the way: the book is never held twice."""
         setup = None if self.setup is None and self._patch is None else self.built()
         rows = len(self.columns)
         columns, order = _merged(self.columns, keep, fresh)
-        if setup is None:
-            return IndexedBook(columns)
-        moved, added = _moves(order, keep, rows)
-        return IndexedBook(columns, _patch=(setup, moved, added))
+        book = IndexedBook(columns)
+        if self.key_hashes is not None and fresh_hashes is not None:
+            kept = self.key_hashes if keep is None else self.key_hashes[keep]
+            book.key_hashes = np.concatenate([kept, fresh_hashes])[order]
+        if setup is not None:
+            moved, added = _moves(order, keep, rows)
+            book._patch = (setup, moved, added)
+        return book
 
 
 def _merged(

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import datetime, timedelta
+from hashlib import blake2b
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -51,6 +53,13 @@ def _same(got: BookSetup, want: BookSetup) -> None:
     assert np.array_equal(got.tracked, want.tracked)
 
 
+def _hashes(keys: npt.NDArray[np.bytes_]) -> npt.NDArray[np.uint64]:
+    return np.array(
+        [int.from_bytes(blake2b(key, digest_size=8).digest()) for key in keys.tolist()],
+        dtype=np.uint64,
+    )
+
+
 class _Book:
     """A book read by one builder, as the service's reader reads the rows written since."""
 
@@ -59,6 +68,7 @@ class _Book:
         self.builder.add_interactions(book)
         self.current = {interaction.key: interaction for interaction in book}
         self.indexed = IndexedBook(self.builder.finish())
+        self.indexed.key_hashes = _hashes(self.indexed.columns.keys)
         if built:
             self.indexed.built()
 
@@ -66,8 +76,12 @@ class _Book:
         self.builder.add_interactions(rows)
         fresh = self.builder.finish()
         replaced = np.isin(self.indexed.columns.keys, fresh.keys)
-        self.indexed = self.indexed.patched(None if not replaced.any() else ~replaced, fresh)
+        keep = None if not replaced.any() else ~replaced
+        self.indexed = self.indexed.patched(keep, fresh, _hashes(fresh.keys))
         self.current.update((row.key, row) for row in rows)
+        # The keys' hashes are carried with their rows.
+        assert self.indexed.key_hashes is not None
+        assert np.array_equal(self.indexed.key_hashes, _hashes(self.indexed.columns.keys))
 
     def scores(self, records: list[RecordScope], chosen: ScoringSettings, now: datetime) -> Any:
         columns = self.indexed.columns

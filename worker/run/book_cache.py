@@ -172,26 +172,36 @@ class KeptBook:
         # However many rows were written since, reading them and merging costs no more
         # than reading the whole book (a restore rewrites every row: all are read here).
         fresh = reader.read(raw, _WRITTEN_SINCE.format(since=int(since)))
-        replaced = _among(kept.keys, fresh.keys)
+        # The kept keys' hashes are kept with them (a second of hashing at 10M keys).
+        hashes = _hashes(kept.keys) if book.key_hashes is None else book.key_hashes
+        fresh_hashes = _hashes(fresh.keys)
+        replaced = _among(kept.keys, hashes, fresh.keys, fresh_hashes)
         # A row deleted since (a purge, an erasure, a CRM activity gone) leaves the kept
         # book longer than the table, and it does not say which: then it is read whole.
         if replaced is None or len(kept) - int(replaced.sum()) + len(fresh) != stored:
             return None
         self.last_read = f"patched: {len(fresh):,} rows"
+        book.key_hashes = hashes
         if not len(fresh):
             return book
         self.book = None  # merged field by field: each kept array goes as it is copied
-        return book.patched(None if not replaced.any() else ~replaced, fresh)
+        return book.patched(None if not replaced.any() else ~replaced, fresh, fresh_hashes)
+
+
+Hashes = npt.NDArray[np.uint64]
 
 
 def _among(
-    keys: npt.NDArray[np.bytes_], wanted: npt.NDArray[np.bytes_]
+    keys: npt.NDArray[np.bytes_],
+    hashes: Hashes,
+    wanted: npt.NDArray[np.bytes_],
+    wanted_hashes: Hashes,
 ) -> npt.NDArray[np.bool_] | None:
     """Which of `keys` are among `wanted` (None if two keys share a hash: not worth the
-    trouble, the caller reads the whole book). A 64-bit hash of each key, so that a
-    million keys are matched by integers, and every match then compared byte for byte."""
+    trouble, the caller reads the whole book), each given with its hash (`_hashes`), so
+    that a million keys are matched by integers; every match is then compared byte for
+    byte."""
     width = max(keys.dtype.itemsize, wanted.dtype.itemsize)
-    hashes, wanted_hashes = _hashes(keys, width), _hashes(wanted, width)
     order = np.argsort(wanted_hashes)
     ordered = wanted_hashes[order]
     if len(ordered) == 0:
@@ -207,9 +217,9 @@ def _among(
     return found
 
 
-def _hashes(keys: npt.NDArray[np.bytes_], width: int) -> npt.NDArray[np.uint64]:
-    """A 64-bit hash of each key's bytes (text_codes' hash of the texts it codes), the
-    keys NUL-padded to a multiple of 8 bytes."""
-    padded = np.zeros((len(keys), -(-width // 8) * 8), dtype=np.uint8)
+def _hashes(keys: npt.NDArray[np.bytes_]) -> Hashes:
+    """A 64-bit hash of each key's bytes (text_codes' hash of the texts it codes, the same
+    whatever the width the keys are padded to), the keys NUL-padded to 8 bytes' multiple."""
+    padded = np.zeros((len(keys), -(-keys.dtype.itemsize // 8) * 8), dtype=np.uint8)
     padded[:, : keys.dtype.itemsize] = keys.view(np.uint8).reshape(len(keys), keys.dtype.itemsize)
     return row_digests(padded)

@@ -42,7 +42,7 @@ from tests.worker.run.test_incremental_ticks import (
     ticks_settings,
     update,
 )
-from worker.run.book_cache import KeptBook
+from worker.run.book_cache import KeptBook, _hashes
 from worker.run.interaction_columns import read_columns
 from worker.run.tick import RunSummary, run_once
 
@@ -59,6 +59,8 @@ def _tick(engine: Engine, kept: KeptBook, **options: Any) -> RunSummary:
         assert _interactions(kept.book.columns) == _interactions(read_columns(engine))
         assert kept.book.setup is not None  # the tick's run indexed it (or patched the index)
         _same_setup(kept.book)
+        if kept.book.key_hashes is not None:  # carried with their rows
+            assert np.array_equal(kept.book.key_hashes, _hashes(kept.book.columns.keys))
     return summary
 
 
