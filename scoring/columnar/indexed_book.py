@@ -1,7 +1,7 @@
 """A book kept between runs with what a run works out from it alone, both patched.
 
 A run's setup is in part the book's, whatever `now` and the settings: the
-party sets' tables (visits.set_tables), the index of the interactions by
+party sets' tables (party_tables.py), the index of the interactions by
 person and by regarding record (visits.index_book) and which interactions
 have email opens or clicks recorded. At a million interactions building it
 takes about half a second, on every tick of the service, which keeps the book
@@ -26,15 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.columnar.columns import DTYPES, Bools, InteractionColumns, Ints, chronological
+from scoring.columnar.party_tables import SetTables, extended_tables, set_tables
 from scoring.columnar.tally import tracked_interactions
-from scoring.columnar.visits import (
-    BookIndex,
-    SetTables,
-    extended_tables,
-    index_book,
-    person_pairs,
-    set_tables,
-)
+from scoring.columnar.visits import BookIndex, index_book, person_pairs
 
 
 @dataclass
