@@ -58,7 +58,7 @@ from storage.crm_digests import (
     write_digests,
 )
 from storage.crm_problems import RowProblem, RowProblems, RowRejected
-from storage.directory import Directory, load_directory
+from storage.directory import Directory, kept_directory
 from storage.engine import is_postgres, session_scope
 from storage.interaction_locks import lock_all_interactions
 from storage.interaction_log_pause import paused_interaction_log, pend_every_stored_record
@@ -277,7 +277,7 @@ def _scan(
 
     `previous` is consumed: what is left afterwards are deleted activities.
     """
-    directory = load_directory(session=session)
+    directory = kept_directory(session=session)
     covered = exchange_covered_users(session=session)
     context = _Context(directory, covered, not_before, window)
     digester = Digester(directory, covered, not_before, window)
@@ -529,7 +529,7 @@ def _bulk_scan(
     with paused_interaction_log(session), indexes_built_after(session, written):
         bulk = bulk_first_ingest(
             session,
-            directory=load_directory(session=session),
+            directory=kept_directory(session=session),
             covered=exchange_covered_users(session=session),
             not_before=not_before,
             window=window,

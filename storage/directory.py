@@ -5,16 +5,30 @@ records. An address that matches nothing is dropped by the caller and never
 stored (data minimisation). Erased subjects (storage.suppression) are left
 out: their records and addresses match nothing, so CRM ingestion and Exchange
 normalisation drop them like strangers and they never come back.
+
+On PostgreSQL a tick's CRM pass keeps the directory with its engine
+(`kept_directory`): the next pass compares one hash per table of the
+columns the directory reads (ids and addresses), taken in SQL, and builds it
+again only when one differs or the erased subjects do. Hashing the rows is
+the proof, not the change logs, which another replica's tick may have taken
+meanwhile. At 50,000 records that is ~25 ms instead of ~0.4 s a pass. An
+erasure changes the erased subjects: the next pass drops the kept directory
+before it builds one, so an erased address stays in memory no longer than
+the tick interval, as the kept book's rows do (worker.run.book_cache).
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage.crm_tables import Contact, Lead, SystemUser
+from storage.engine import is_postgres
 from storage.suppression import Suppression, load_suppression
 from storage.types import core_table
 
@@ -70,20 +84,87 @@ class Directory:
 
 
 def load_directory(*, session: Session) -> Directory:
-    directory = Directory(erased=load_suppression(session=session))
-    users, contacts, leads = core_table(SystemUser), core_table(Contact), core_table(Lead)
-    # By id within each table: when two records carry one address the first claim wins
-    # (Directory._add), and that must not follow the order rows happen to lie on disk,
-    # which an UPDATE changes on PostgreSQL.
-    user_query = sa.select(users.c.id, users.c.email).order_by(users.c.id)
-    for user_id, email in session.execute(user_query):
-        directory._add("system_user", user_id, email)
-    contact_query = sa.select(
-        contacts.c.id, contacts.c.email, contacts.c.email2, contacts.c.email3
-    ).order_by(contacts.c.id)
-    for contact_id, *emails in session.execute(contact_query):
-        directory._add("contact", contact_id, *emails)
-    lead_query = sa.select(leads.c.id, leads.c.email).order_by(leads.c.id)
-    for lead_id, email in session.execute(lead_query):
-        directory._add("lead", lead_id, email)
+    directory, _ = _load(session, load_suppression(session=session), hashed=False)
+    return directory
+
+
+# What the directory reads of each table, in the order it claims addresses: system users
+# first, so a colleague's address is never mistaken for a customer's; contacts beat leads.
+DIRECTORY_COLUMNS = (
+    ("system_user", core_table(SystemUser), ("id", "email")),
+    ("contact", core_table(Contact), ("id", "email", "email2", "email3")),
+    ("lead", core_table(Lead), ("id", "email")),
+)
+TableHash = tuple[int, Any]  # (rows, sum of the rows' 64-bit hashes): PostgreSQL's numbers
+
+
+def _row_hash(columns: tuple[str, ...]) -> str:
+    """A row's hash in SQL: its ROW text (quoted, NULL apart from '') through PostgreSQL's
+    64-bit text hash. Summed over the table with the count, equal sums mean equal rows
+    but for a 64-bit collision."""
+    return f"hashtextextended(ROW({', '.join(columns)})::text, 0)"
+
+
+def _load(
+    session: Session, erased: Suppression, *, hashed: bool
+) -> tuple[Directory, tuple[TableHash, ...]]:
+    """The directory; with `hashed` (PostgreSQL), each table's hash taken in the statement
+    that read it, so the hash is of exactly the rows the directory was built from."""
+    directory = Directory(erased=erased)
+    hashes = []
+    for record_type, table, names in DIRECTORY_COLUMNS:
+        # By id within each table: when two records carry one address the first claim wins
+        # (Directory._add), and that must not follow the order rows happen to lie on disk,
+        # which an UPDATE changes on PostgreSQL.
+        columns: list[Any] = [table.c[name] for name in names]
+        if hashed:
+            summed = f"sum({_row_hash(names)}) OVER ()"
+            columns += [sa.literal_column("count(*) OVER ()"), sa.literal_column(summed)]
+        found: TableHash = (0, None)
+        for row in session.execute(sa.select(*columns).order_by(table.c.id)):
+            directory._add(record_type, *row[: len(names)])
+            if hashed:
+                found = (row[-2], row[-1])
+        hashes.append(found)
+    return directory, tuple(hashes)
+
+
+def _table_hashes(session: Session) -> tuple[TableHash, ...]:
+    """Every directory table's (rows, hash) now, in one statement (one snapshot)."""
+    parts = ", ".join(
+        f'(SELECT count(*) FROM "{table.name}"),'
+        f' (SELECT sum({_row_hash(names)}) FROM "{table.name}")'
+        for _, table, names in DIRECTORY_COLUMNS
+    )
+    row = session.execute(sa.text(f"SELECT {parts}")).one()
+    return tuple((row[i], row[i + 1]) for i in range(0, len(row), 2))
+
+
+@dataclass(frozen=True)
+class _Kept:
+    hashes: tuple[TableHash, ...]
+    erased: frozenset[str]  # the erased subjects' tokens it was built with
+    directory: Directory
+
+
+# One directory per engine, dropped with it: a worker keeps its engine between ticks.
+_KEPT: weakref.WeakKeyDictionary[Engine, _Kept] = weakref.WeakKeyDictionary()
+
+
+def kept_directory(*, session: Session) -> Directory:
+    """`load_directory`, kept with the session's engine while the rows it was built from
+    and the erased subjects are unchanged (PostgreSQL; SQLite builds it every time).
+
+    The directory handed back is shared between passes: callers only read it.
+    """
+    engine = session.get_bind()
+    if not isinstance(engine, Engine) or not is_postgres(session):
+        return load_directory(session=session)
+    erased = load_suppression(session=session)
+    kept = _KEPT.pop(engine, None)  # dropped before a new one is built: memory
+    if kept is not None and kept.erased == erased.tokens and kept.hashes == _table_hashes(session):
+        _KEPT[engine] = kept
+        return kept.directory
+    directory, hashes = _load(session, erased, hashed=True)
+    _KEPT[engine] = _Kept(hashes, erased.tokens, directory)
     return directory
