@@ -48,6 +48,10 @@ from scoring.introducers import (
 from scoring.model import RecordRef, Role, ScoringSettings
 from scoring.prepared import influence_weights
 
+# A ranking whose people hold more of the index than this (a regrade's) reads every
+# party set: that costs less than sorting out which sets they are on.
+INDEXED_SHARE = 0.9
+
 
 def rank_columns(
     columns: InteractionColumns,
@@ -93,9 +97,10 @@ def rank_columns(
     now_ts = now.timestamp()
     kind_weights = influence_weights(settings)
     kind_weight = np.array([kind_weights[kind] for kind in KINDS])
-    seconds = columns.ts_us[position] / 1_000_000
-    exp = math.exp
-    decay = np.array([exp(_DECAY_RATE * (ts - now_ts)) for ts in seconds.tolist()])
+    # The reference's float arithmetic, elementwise (IEEE: the same values), and its
+    # math.exp, value by value.
+    exponent = (_DECAY_RATE * (columns.ts_us[position] / 1_000_000 - now_ts)).tolist()
+    decay = np.fromiter(map(math.exp, exponent), dtype=np.float64, count=len(exponent))
     base = kind_weight[columns.kind[position]] * decay
     weight = base[owner[mine]] * sets.role_weight[colleague]
     person = sets.person[party[mine]]
@@ -141,27 +146,38 @@ def _reaching(
     one's party set as a code into the sets read, and those sets (each distinct
     set the positions hold, once)."""
     party_set = columns.party_set
-    if index is None or records is None:
-        position = np.flatnonzero(party_set >= 0)
-        return position, party_set[position].astype(np.int64), _SetParties.read(columns, parties)
-    known = columns.refs.codes
-    people = np.array(
-        sorted(known[ref] for ref in records if ref.type in INTRODUCED_TYPES and ref in known),
-        dtype=np.int64,
-    )
-    # A person coded after the index was built has no entries in it.
-    people = people[people < len(index.person_ptr) - 1]
-    lo, hi = index.person_ptr[people], index.person_ptr[people + 1]
+    if index is not None and records is not None:
+        known = columns.refs.codes
+        people = np.array(
+            sorted(known[ref] for ref in records if ref.type in INTRODUCED_TYPES and ref in known),
+            dtype=np.int64,
+        )
+        # A person coded after the index was built has no entries in it.
+        people = people[people < len(index.person_ptr) - 1]
+        lo, hi = index.person_ptr[people], index.person_ptr[people + 1]
+        if int((hi - lo).sum()) <= INDEXED_SHARE * len(index.person_position):
+            return _reached(columns, parties, index, lo, hi)
+    position = np.flatnonzero(party_set >= 0)
+    return position, party_set[position].astype(np.int64), _SetParties.read(columns, parties)
+
+
+def _reached(
+    columns: InteractionColumns, parties: _Parties, index: BookIndex, lo: Ints, hi: Ints
+) -> tuple[Ints, Ints, _SetArrays]:
+    """_reaching of the people whose entries in the index are [lo, hi)."""
     owner, offset = expand(hi - lo)
     position = unique_sorted(index.person_position[lo[owner] + offset])
-    which, code = _distinct(party_set[position].astype(np.int64))
+    which, code = _distinct(columns.party_set[position], len(columns.sets.internal))
     return position, code, _SetParties.read(columns, parties, which.tolist())
 
 
-def _distinct(values: Ints) -> tuple[Ints, Ints]:
-    """(the distinct values, sorted; which of them each value is)."""
-    distinct = unique_sorted(values)
-    return distinct, np.searchsorted(distinct, values)
+def _distinct(values: Ints, bound: int) -> tuple[Ints, Ints]:
+    """(the distinct values, sorted; which of them each value is), for values in
+    [0, bound): a mark per value, no sort."""
+    seen = np.zeros(bound, dtype=np.bool_)
+    seen[values] = True
+    place = np.cumsum(seen) - 1
+    return np.flatnonzero(seen), place[values]
 
 
 class _SetParties:

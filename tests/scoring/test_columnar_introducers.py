@@ -10,11 +10,12 @@ interactions through the book's index (as a tick does).
 from __future__ import annotations
 
 from datetime import datetime
+from unittest.mock import patch
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scoring.columnar import columns_of
+from scoring.columnar import columns_of, introducers
 from scoring.columnar.introducers import rank_columns
 from scoring.columnar.visits import index_book, set_tables
 from scoring.introducers import rank_introducers
@@ -60,17 +61,19 @@ def test_the_columnar_ranking_is_the_ranking_of_the_whole_book(
         excluded=excluded,
         limit=limit,
     )
-    # As a tick ranks: only the records' own interactions, found by the run's index.
-    indexed = rank_columns(
-        columns,
-        chosen,
-        now,
-        records=records,
-        colleagues=colleagues,
-        excluded=excluded,
-        limit=limit,
-        index=index_book(columns, set_tables(columns)),
-    )
+    # As a tick ranks: only the records' own interactions, found by the run's index
+    # (however much of the book they hold: a tiny book's few people hold most of it).
+    with patch.object(introducers, "INDEXED_SHARE", 1.0):
+        indexed = rank_columns(
+            columns,
+            chosen,
+            now,
+            records=records,
+            colleagues=colleagues,
+            excluded=excluded,
+            limit=limit,
+            index=index_book(columns, set_tables(columns)),
+        )
 
     assert ranked == expected
     assert indexed == expected
