@@ -5,7 +5,9 @@ at a million interactions reading it is about 2.4 s, most of a tick after a
 few changes. The service (`rapport worker`, RAPPORT_KEEP_BOOK) keeps the
 columns, and the reader that coded their texts, from one tick to the next, and
 reads only what changed since; `rapport run --once` is one tick and keeps
-nothing.
+nothing. The scoring run's index of the book and the keys' hashes are kept
+and patched with the columns (scoring.columnar.indexed_book), so that a tick
+after a few changes does not index or hash the whole book again either.
 
 What changed is proven by the store itself, whoever wrote it (the CRM pass,
 Exchange, another replica's tick, retention, a migration, a hand edit), not
