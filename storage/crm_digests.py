@@ -190,7 +190,8 @@ def _keyed(
     """The digests whose `column` is one of `values`: on PostgreSQL one array parameter per
     batch, looked up key by key (storage.interaction_store.keyed_rows)."""
     found: dict[str, ActivityDigest] = {}
-    for batch in key_chunks(is_postgres(session), values):
+    # In order, the probes walk the index in order: fewer pages read from disk.
+    for batch in key_chunks(is_postgres(session), sorted(values)):
         rows = session.execute(keyed_rows(session, _COLUMNS, column, batch))
         found.update((row[0], ActivityDigest(*row)) for row in rows)
     return found

@@ -621,8 +621,9 @@ def _incremental_scan(
         scan = _scan(session, report, not_before, window, previous, read)
         # Another activity that shares an interaction key with one derived here (one
         # email tracked twice) is derived with it, as a full pass would.
-        keys = scan.affected | scan.desired.keys()
-        sharing = set(digests_of_keys(session=session, keys=keys)) - set(scan.derived)
+        derived = set(scan.derived)
+        keys = _shareable(scan.affected | scan.desired.keys(), derived)
+        sharing = set(digests_of_keys(session=session, keys=keys)) - derived
         if rechecked - scan.read:
             return None  # a row with a problem is gone: what was kept for it goes in a full pass
         if not sharing:
@@ -630,6 +631,13 @@ def _incremental_scan(
         forced |= sharing
         ids |= sharing
     return None
+
+
+def _shareable(keys: Iterable[str], derived: set[str]) -> list[str]:
+    """The interaction keys another activity may hold: `crm:<id>` is only ever activity
+    <id>'s (crm_activity_rules.interaction_key), so with <id> derived, none other's.
+    At 1M a 1 % tick looked up 10,000 such keys (~0.3 s) to find nothing."""
+    return [key for key in keys if not (key.startswith("crm:") and key[4:] in derived)]
 
 
 def _crossed_bounds(
