@@ -15,6 +15,7 @@ factors. The sentences are explain.py's own functions.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -198,44 +199,12 @@ def _prepare(
     figures: GroupFigures, frequency: Frequency, now_ts: float, graded: Ints
 ) -> dict[int, Prepared]:
     """What explain.explain makes of each graded record that names nobody (see the
-    module docstring), by record. Every figure is the float explain.py computes: the
-    same IEEE operations in the same order (`rint` rounds half to even, as `round`)."""
-    book, read, now = figures.book, figures.read_now, figures.book.now
-    values = [
-        value[graded]
-        for value in (read.recency, read.frequency, read.engagement, read.activity_mix)
-    ]
-    earned, lost = [], []
-    for weight, value in zip(FACTOR_WEIGHTS, values, strict=True):  # explain.factor_points
-        points = 100 * weight * value
-        earned.append(points)
-        lost.append(100 * weight - points)
-    last_visit = now.last_engaged[graded]
-    engaged = last_visit >= 0
-    visit_ts = book.ts[np.maximum(last_visit, 0)] if len(book.ts) else np.zeros(len(graded))
-    last_ts = np.where(engaged, visit_ts, now_ts)
-    days = np.rint(np.maximum(0.0, (now_ts - last_ts) / DAY_SECONDS)).astype(np.int64)
-    # The engagement line: -1 where a share has nothing to measure, NaN the ratio.
-    asked, answered = now.asked[graded], read.answered[graded]
-    invited = now.acceptance_weight[graded]
-    replies = np.where(asked > 0, np.rint(answered / np.where(asked > 0, asked, 1.0) * 100), -1)
-    accepted = np.where(
-        invited > 0,
-        np.rint(now.acceptance_sum[graded] / np.where(invited > 0, invited, 1.0) * 100),
-        -1,
-    )
-    volume = now.volume[graded]
-    outbound, inbound = volume[:, 0], volume[:, 1]
-    both = (outbound > 0) & (inbound > 0)
-    ratio = np.where(both, inbound / np.where(both, outbound, 1.0), np.nan)
-    # The channels in use, one bit each (explain.CHANNELS_IN_USE).
-    channels = (
-        (volume[:, 0] + volume[:, 1] + now.loop_volume[graded] > 0).astype(np.int64)
-        + 2 * (volume[:, 2] + volume[:, 3] > 0)
-        + 4 * (volume[:, 4] + volume[:, 5] > 0)
-        + 8 * (volume[:, 6] > 0)
-    )
+    module docstring), by record."""
     never = never_engaged_detail(frequency)
+    # The lines that repeat, each formatted once (explain.py caches them too; a dict
+    # here is the cheaper lookup).
+    recency_lines: dict[tuple[str, int], str] = {}
+    frequency_lines: dict[int, tuple[str, str, str]] = {}
     prepared: list[Prepared] = []
     for (
         value_frequency,
@@ -255,29 +224,19 @@ def _prepare(
         channel,
         meeting,
         call,
-    ) in zip(
-        values[1].tolist(),
-        values[3].tolist(),
-        zip(*(points.tolist() for points in earned), strict=True),
-        *(points.tolist() for points in lost),
-        engaged.tolist(),
-        last_ts.tolist(),
-        days.tolist(),
-        book.recent_engaged[graded].tolist(),
-        replies.astype(np.int64).tolist(),
-        accepted.astype(np.int64).tolist(),
-        ratio.tolist(),
-        channels.tolist(),
-        moments(book, book.last_meeting[graded]),
-        (book.last_call[graded] >= 0).tolist(),
-        strict=True,
-    ):
+    ) in _figures(figures, now_ts, graded):
+        last: tuple[str, int] | None = None
+        recency = never
         if ever:
             date = as_date(at)
-            recency, last = recency_detail(frequency, date, ago), (date, ago)
-        else:
-            recency, last = never, None
-        contacts, frequency_line, short = frequency_texts(frequency, recent)
+            last = day = (date, ago)
+            recency = recency_lines.get(day) or recency_lines.setdefault(
+                day, recency_detail(frequency, date, ago)
+            )
+        texts = frequency_lines.get(recent)
+        if texts is None:
+            texts = frequency_lines[recent] = frequency_texts(frequency, recent)
+        contacts, frequency_line, short = texts
         fixed = [
             (-lost_frequency, value_frequency, short)
             if value_frequency < 1
@@ -294,3 +253,64 @@ def _prepare(
             (details, earned_all, lost_recency, (lost_engagement, earned_all[2]), fixed, last)
         )
     return dict(zip(graded.tolist(), prepared, strict=True))
+
+
+def _figures(figures: GroupFigures, now_ts: float, graded: Ints) -> zip[tuple[Any, ...]]:
+    """Per graded record, what _prepare reads: (frequency, activity mix, the points
+    earned by factor, the points lost by each factor, ever engaged, when last,
+    days ago, recent two-way contacts, replies' percent of full credit, invitations'
+    percent accepted (-1: nothing to measure), their emails for each of ours (NaN:
+    none), the channels' code, the last meeting, any call). Every figure is the
+    float explain.py computes: the same IEEE operations in the same order (`rint`
+    rounds half to even, as `round`)."""
+    book, read, now = figures.book, figures.read_now, figures.book.now
+    values = [
+        value[graded]
+        for value in (read.recency, read.frequency, read.engagement, read.activity_mix)
+    ]
+    earned, lost = [], []
+    for weight, value in zip(FACTOR_WEIGHTS, values, strict=True):  # explain.factor_points
+        points = 100 * weight * value
+        earned.append(points)
+        lost.append(100 * weight - points)
+    last_visit = now.last_engaged[graded]
+    engaged = last_visit >= 0
+    visit_ts = book.ts[np.maximum(last_visit, 0)] if len(book.ts) else np.zeros(len(graded))
+    last_ts = np.where(engaged, visit_ts, now_ts)
+    days = np.rint(np.maximum(0.0, (now_ts - last_ts) / DAY_SECONDS)).astype(np.int64)
+    asked, answered = now.asked[graded], read.answered[graded]
+    invited = now.acceptance_weight[graded]
+    replies = np.where(asked > 0, np.rint(answered / np.where(asked > 0, asked, 1.0) * 100), -1)
+    accepted = np.where(
+        invited > 0,
+        np.rint(now.acceptance_sum[graded] / np.where(invited > 0, invited, 1.0) * 100),
+        -1,
+    )
+    volume = now.volume[graded]
+    outbound, inbound = volume[:, 0], volume[:, 1]
+    both = (outbound > 0) & (inbound > 0)
+    ratio = np.where(both, inbound / np.where(both, outbound, 1.0), np.nan)
+    # The channels in use, one bit each (explain.CHANNELS_IN_USE).
+    channels = (
+        (volume[:, 0] + volume[:, 1] + now.loop_volume[graded] > 0).astype(np.int64)
+        + 2 * (volume[:, 2] + volume[:, 3] > 0)
+        + 4 * (volume[:, 4] + volume[:, 5] > 0)
+        + 8 * (volume[:, 6] > 0)
+    )
+    return zip(
+        values[1].tolist(),
+        values[3].tolist(),
+        zip(*(points.tolist() for points in earned), strict=True),
+        *(points.tolist() for points in lost),
+        engaged.tolist(),
+        last_ts.tolist(),
+        days.tolist(),
+        book.recent_engaged[graded].tolist(),
+        replies.astype(np.int64).tolist(),
+        accepted.astype(np.int64).tolist(),
+        ratio.tolist(),
+        channels.tolist(),
+        moments(book, book.last_meeting[graded]),
+        (book.last_call[graded] >= 0).tolist(),
+        strict=True,
+    )
