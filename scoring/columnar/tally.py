@@ -330,12 +330,10 @@ def tally_book(
     conversation = np.take(columns.conversation, position)
     has_thread = conversation >= 0
     threaded = np.flatnonzero(held & (kind_of == EMAIL) & has_thread)
-    order = np.argsort(
-        record[threaded] * (len(columns.conversations) + 1) + conversation[threaded],
-        kind="stable",
-    )
+    t_key = record[threaded] * (len(columns.conversations) + 1) + conversation[threaded]
+    order = np.argsort(t_key, kind="stable")
     t_visit = threaded[order]
-    t_group = record[t_visit] * (len(columns.conversations) + 1) + conversation[t_visit]
+    t_group = t_key[order]
     t_inbound = inbound[t_visit]
     new_group = np.ones(len(t_visit), dtype=np.bool_)
     new_group[1:] = t_group[1:] != t_group[:-1]
@@ -368,7 +366,7 @@ def tally_book(
     open_ours = np.flatnonzero(last_turn & ~turn_inbound)
     # Open turns by record, in the order their conversation first appeared.
     open_ours = open_ours[np.argsort(turn_record[open_ours], kind="stable")]
-    del order, t_group, new_group, new_turn, turn_of, threaded, conversation
+    del order, t_key, t_group, new_group, new_turn, turn_of, threaded, conversation
 
     ours_threaded = (kind_of == EMAIL) & ~inbound & has_thread
     now_reading = reading(now_ts, None)
