@@ -79,6 +79,11 @@ class _Book:
         keep = None if not replaced.any() else ~replaced
         self.indexed = self.indexed.patched(keep, fresh, _hashes(fresh.keys))
         self.current.update((row.key, row) for row in rows)
+        # The merged rows are those of a fresh read, in the same (chronological) order.
+        merged, read = self.indexed.columns, columns_of(self.current.values())
+        assert merged.interactions(np.arange(len(merged))) == read.interactions(
+            np.arange(len(read))
+        )
         # The keys' hashes are carried with their rows.
         assert self.indexed.key_hashes is not None
         assert np.array_equal(self.indexed.key_hashes, _hashes(self.indexed.columns.keys))
