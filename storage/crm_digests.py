@@ -121,11 +121,15 @@ def digest_field(value: Any) -> str:
     no two different rows read alike (storage.crm_bulk_ingest writes the same in SQL)."""
     # The exact types a driver hands back first (30 values an activity, a million a full
     # pass); a subclass, a bool or anything else takes the general way below.
+    if value is None:
+        return "~"
     kind = type(value)
     if kind is str:
         return f"s{len(value)}:{value}"
     if kind is datetime:
         return f"t{(value - EPOCH) // MICROSECOND}"
+    if kind is int:
+        return f"i{value}"
     return _general_field(value)
 
 
