@@ -68,12 +68,12 @@ from scoring.model import RecordHealth  # noqa: E402
 from storage.crm_records import load_crm_snapshot  # noqa: E402
 from storage.engine import create_store_engine, session_scope  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.writeback import HEALTH_COLUMNS, RECORD_TABLES, RecordResult, write_back  # noqa: E402
+from storage.writeback import HEALTH_COLUMNS, RECORD_TABLES, write_back  # noqa: E402
 from worker.admin_settings import current_settings, scoring_settings  # noqa: E402
 from worker.run.gc_pause import collection_paused  # noqa: E402
 from worker.run.interaction_columns import read_columns  # noqa: E402
 from worker.run.interactions import decode_interactions, fetch_interaction_rows  # noqa: E402
-from worker.run.results import to_result  # noqa: E402
+from worker.run.results import to_results  # noqa: E402
 from worker.run.scopes import build_scopes, display_names  # noqa: E402
 from worker.run.tick import run_once  # noqa: E402
 
@@ -263,14 +263,15 @@ def measure_core(core: str, url: str, out: Path) -> dict[str, Any]:
 
         with out.open("wb") as kept:
 
-            def written(health: RecordHealth) -> RecordResult:
+            def written(health: RecordHealth) -> RecordHealth:
                 started, cpu = time.perf_counter(), time.process_time()
                 pickle.dump(plain(health), kept)
                 kept_for_later[0] += time.perf_counter() - started
                 kept_for_later[1] += time.process_time() - cpu
-                return to_result(health, show_health=show)
+                return health
 
-            write_back(engine, (written(health) for health in scored), now=NOW)
+            healths = (written(health) for health in scored)
+            write_back(engine, to_results(healths, show_health=show), now=NOW)
         written_at, cpu_written = time.perf_counter(), time.process_time()
     peak = _memory_mib("VmHWM")
     engine.dispose()

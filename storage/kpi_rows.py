@@ -5,9 +5,10 @@ write-back reads each row's values twice: for the digest that tells whether
 the row changed, and to write the row. The JSON columns are therefore encoded
 once, by whoever builds the values (`JsonColumn`), and reused by both; the
 caller can share one encoding between records whose values are the same
-object (most records share their weekly timeline). On PostgreSQL the row is
-one line of COPY text format: its scalars from one msgspec encoding of them
-all, its JSON columns as escaped once (`JsonColumn.copy`).
+object (records with the same weekly timeline share it). On PostgreSQL a batch
+of rows is one payload of COPY text format, made as bytes (msgspec's encodings
+are bytes, and so is what psycopg sends): each row's scalars from one msgspec
+encoding of them all, its JSON columns as escaped once (`JsonColumn.copy`).
 """
 
 from __future__ import annotations
@@ -26,45 +27,59 @@ _NOT_DECODED: Any = object()  # JsonColumn.encoded: the value is decoded from th
 
 
 class JsonColumn:
-    """A JSON column's JSON text (msgspec's compact encoding) and its value.
+    """A JSON column's JSON text (msgspec's compact encoding, as bytes) and its value.
 
     PostgreSQL stores the text as it is (the columns are `json`, not `jsonb`)
     and the digest reads it; SQLite binds the value, which its JSON type
     encodes as it always has. `text`, when given, must be the encoding of
-    `value`; `encoded(text)` leaves the value to be decoded from the text if
+    `value`; `encoded(data)` leaves the value to be decoded from the bytes if
     it is ever asked for (SQLite only), so the hot path encodes once and
     builds no value. The text's `msgspec.Raw` (for the digest) and its COPY
     text (PostgreSQL) are made once too: a column shared between records (a
-    timeline, a list of reasons) is escaped once for all of them.
+    timeline) is escaped once for all of them.
     """
 
-    __slots__ = ("_value", "text", "raw", "copy")
+    __slots__ = ("_value", "data", "raw", "copy")
 
     def __init__(self, value: Any, text: str | None = None) -> None:
         self._value = value
-        self.text: str = msgspec.json.encode(value).decode() if text is None else text
-        self.raw = msgspec.Raw(self.text)
-        self.copy = copy_text(self.text)
+        self.data: bytes = msgspec.json.encode(value) if text is None else text.encode()
+        self.raw = msgspec.Raw(self.data)
+        self.copy: bytes = _json_copy(self.data)
 
     @classmethod
-    def encoded(cls, text: str) -> JsonColumn:
-        """The column whose JSON text is `text`; its value is decoded when asked for."""
-        return cls(_NOT_DECODED, text)
+    def encoded(cls, data: bytes) -> JsonColumn:
+        """The column whose JSON encoding is `data`; its value is decoded when asked for."""
+        column = cls.__new__(cls)
+        column._value, column.data, column.raw = _NOT_DECODED, data, msgspec.Raw(data)
+        column.copy = data.replace(b"\\", b"\\\\") if b"\\" in data else data  # _json_copy
+        return column
+
+    @property
+    def text(self) -> str:
+        return self.data.decode()
 
     @property
     def value(self) -> Any:
         if self._value is _NOT_DECODED:
-            self._value = msgspec.json.decode(self.text)
+            self._value = msgspec.json.decode(self.data)
         return self._value
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, JsonColumn) and other.text == self.text
+        return isinstance(other, JsonColumn) and other.data == self.data
 
     def __hash__(self) -> int:
-        return hash(self.text)
+        return hash(self.data)
 
     def __repr__(self) -> str:
         return f"JsonColumn({self.text})"
+
+
+def _json_copy(data: bytes) -> bytes:
+    """Compact JSON as a field of COPY text format: JSON writes every control character
+    in a string as an escape, and compact JSON has none between its tokens, so of what
+    COPY escapes (backslash, tab, newline, carriage return) only backslashes occur."""
+    return data.replace(b"\\", b"\\\\") if b"\\" in data else data
 
 
 EMPTY_LIST = JsonColumn((), "[]")
@@ -117,27 +132,59 @@ class KpiValues(NamedTuple):
 KPI_VALUES = KpiValues._fields
 KPI_KEY = ("record_type", "record_id")
 JSON_COLUMNS = ("weekly", "most_contacted", "factors", "reasons")
-# Where KpiValues holds the values that are not JSON lists: numbers, text, times.
-_SCALAR_AT = tuple(at for at, name in enumerate(KPI_VALUES) if name not in JSON_COLUMNS)
 _JSON_AT = tuple(KPI_VALUES.index(name) for name in JSON_COLUMNS)
-# The order rows are written in: the key, every scalar, the JSON lists, the digest
-# (COPY names its columns, so the scalars can be one run of fields: `_scalar_fields`).
-KPI_COLUMNS = (
-    *KPI_KEY,
-    *(KPI_VALUES[at] for at in _SCALAR_AT),
-    *JSON_COLUMNS,
-    "kpi_digest",
-    "computed_at",
+# KpiValues is three runs of scalars (numbers, text, times) with two JSON lists after
+# each of the first two: the KPIs' scalars, the timeline and top colleagues, the
+# accuracy and health, the factors and reasons, the weakest key contact. Each run is
+# encoded on its own (`_encoded_runs`); its text is the digest's and the row's.
+_WEEKLY, _MOST_CONTACTED, _FACTORS, _REASONS = _JSON_AT
+if (_MOST_CONTACTED, _REASONS) != (_WEEKLY + 1, _FACTORS + 1) or _FACTORS <= _MOST_CONTACTED + 1:
+    raise RuntimeError(f"KpiValues {KPI_VALUES} is not three runs of scalars around JSON lists")
+_RUNS = (
+    range(_WEEKLY),
+    range(_MOST_CONTACTED + 1, _FACTORS),
+    range(_REASONS + 1, len(KPI_VALUES)),
 )
+# Rows are written in KpiValues' order (as the digest reads them): the key, the values,
+# the digest.
+KPI_COLUMNS = (*KPI_KEY, *KPI_VALUES, "kpi_digest", "computed_at")
 
 
 def _raw_json(value: Any) -> msgspec.Raw:
-    if isinstance(value, JsonColumn):
-        return value.raw
-    raise NotImplementedError(f"{type(value).__name__} is not a KPI value")
+    try:
+        raw: msgspec.Raw = value.raw  # a JsonColumn; no other value reaches the hook
+    except AttributeError:
+        raise NotImplementedError(f"{type(value).__name__} is not a KPI value") from None
+    return raw
 
 
-_DIGEST_ENCODER = msgspec.json.Encoder(enc_hook=_raw_json)
+_encode = msgspec.json.Encoder(enc_hook=_raw_json).encode
+_head, _middle, _tail = (operator.itemgetter(*run) for run in _RUNS)
+_json_columns = operator.itemgetter(*_JSON_AT)
+Runs = tuple[bytes, bytes, bytes]  # each run of scalars, encoded as a JSON array
+
+
+def digested(values: KpiValues) -> tuple[str, Runs]:
+    """The digest of one record's KPI values (`kpi_digest`), and its runs of scalars
+    encoded on the way, for the row's COPY line (`kpi_copy_data`).
+
+    The JSON array of all the values is joined from the runs' arrays and the JSON
+    columns' texts: the bytes one encoding of the whole tuple gives.
+    """
+    head, middle, tail = _encode(_head(values)), _encode(_middle(values)), _encode(_tail(values))
+    weekly, most_contacted, factors, reasons = _json_columns(values)
+    encoded = b",".join(
+        (
+            head[:-1],
+            weekly.data,
+            most_contacted.data,
+            middle[1:-1],
+            factors.data,
+            reasons.data,
+            tail[1:],
+        )
+    )
+    return hashlib.blake2b(encoded, digest_size=16).hexdigest(), (head, middle, tail)
 
 
 def kpi_digest(values: KpiValues) -> str:
@@ -147,62 +194,77 @@ def kpi_digest(values: KpiValues) -> str:
     place: the same bytes as encoding the plain values, so digests stored by
     earlier runs still match.
     """
-    return hashlib.blake2b(_DIGEST_ENCODER.encode(values), digest_size=16).hexdigest()
+    return digested(values)[0]
 
 
 class KpiRow(NamedTuple):
-    """One relationship_kpi row to write; `computed_at` comes with its RowFormat."""
+    """One relationship_kpi row to write; `computed_at` comes with its RowFormat.
+    `runs`: its scalars as `digested` encoded them (None: encoded when written)."""
 
     record_type: str
     record_id: str
     values: KpiValues
     digest: str
+    runs: Runs | None = None
 
 
 def kpi_row_format(computed_at: datetime) -> RowFormat[KpiRow]:
     """KPI rows in KPI_COLUMNS order, all computed at `computed_at`."""
 
     def bound(row: KpiRow) -> tuple[Any, ...]:
-        values = row.values
-        scalars = _scalars(values)
-        lists = [column.value for column in _json_columns(values)]
-        return (row.record_type, row.record_id, *scalars, *lists, row.digest, computed_at)
+        values = [v.value if isinstance(v, JsonColumn) else v for v in row.values]
+        return (row.record_type, row.record_id, *values, row.digest, computed_at)
 
     def line(row: KpiRow) -> str:
-        return kpi_copy_lines([row], computed_at)[0]
+        return kpi_copy_data([row], computed_at).decode()
 
     return RowFormat(bound, line, _key)
 
 
-def kpi_copy_lines(rows: Sequence[KpiRow], computed_at: datetime) -> list[str]:
-    """The rows as lines of COPY text format, in KPI_COLUMNS order; the scalars of all
-    of them made into fields at once (`_scalar_fields`)."""
-    at = computed_at.isoformat()
-    lines = []
-    scalar_fields = _scalar_fields([_scalars(row.values) for row in rows])
-    for row, scalars in zip(rows, scalar_fields, strict=True):
+_TAB = b"\t"
+
+
+def kpi_copy_data(rows: Sequence[KpiRow], computed_at: datetime) -> bytes:
+    """The rows as COPY text format, one line each in KPI_COLUMNS order, all in one
+    bytes; the scalars of all of them made into fields at once, a run at a time
+    (`_scalar_fields`)."""
+    end = f"\t{computed_at.isoformat()}\n".encode()
+    tab = _TAB
+    runs = [row.runs or digested(row.values)[1] for row in rows]
+    heads = _scalar_fields([_head(row.values) for row in rows], [r[0] for r in runs])
+    middles = _scalar_fields([_middle(row.values) for row in rows], [r[1] for r in runs])
+    tails = _scalar_fields([_tail(row.values) for row in rows], [r[2] for r in runs])
+    parts: list[bytes] = []
+    for row, head, middle, tail in zip(rows, heads, middles, tails, strict=True):
         weekly, most_contacted, factors, reasons = _json_columns(row.values)
-        lines.append(
-            f"{copy_text(row.record_type)}\t{copy_text(row.record_id)}{scalars}\t"
-            f"{weekly.copy}\t{most_contacted.copy}\t{factors.copy}\t{reasons.copy}\t"
-            f"{row.digest}\t{at}\n"  # a digest is hexadecimal: nothing to escape
+        parts += (
+            f"{copy_text(row.record_type)}\t{copy_text(row.record_id)}".encode(),
+            head,
+            tab,
+            weekly.copy,
+            tab,
+            most_contacted.copy,
+            middle,
+            tab,
+            factors.copy,
+            tab,
+            reasons.copy,
+            tail,
+            tab,
+            row.digest.encode(),  # hexadecimal: nothing to escape
+            end,
         )
-    return lines
+    return b"".join(parts)
 
 
 def _key(row: KpiRow) -> tuple[str, str]:
     return (row.record_type, row.record_id)
 
 
-_scalars = operator.itemgetter(*_SCALAR_AT)
-_json_columns = operator.itemgetter(*_JSON_AT)
-_encode_scalars = msgspec.json.Encoder().encode
-_SEPARATORS = len(_SCALAR_AT) - 1
-
-
-def _scalar_fields(rows: list[tuple[Any, ...]]) -> list[str]:
-    """Each row's scalars as COPY text fields, each field after a tab, from msgspec's
-    encoding of each row, made into fields for all the rows at once.
+def _scalar_fields(rows: list[tuple[Any, ...]], encodings: list[bytes]) -> list[bytes]:
+    """Each row's run of scalars as COPY text fields, each field after a tab, from
+    msgspec's encoding of the run (`encodings`), made into fields for all the rows at
+    once.
 
     Numbers, times and plain text read the same in a JSON array as in COPY text once
     the brackets and quotes go, nulls become \\N and commas tabs; msgspec writes them
@@ -216,21 +278,23 @@ def _scalar_fields(rows: list[tuple[Any, ...]]) -> list[str]:
     """
     if not rows:
         return []
-    encoded = b"\n".join([_encode_scalars(scalars) for scalars in rows])
+    encoded = b"\n".join(encodings)
     if (
         b"\\" in encoded
-        or encoded.count(b",") != _SEPARATORS * len(rows)
+        or encoded.count(b",") != (len(rows[0]) - 1) * len(rows)
         or encoded.count(b"null") != sum(scalars.count(None) for scalars in rows)
     ):
         if len(rows) == 1:
-            return ["\t" + _fields_one_by_one(rows[0])]
+            return [("\t" + _fields_one_by_one(rows[0])).encode()]
         half = len(rows) // 2
-        return _scalar_fields(rows[:half]) + _scalar_fields(rows[half:])
+        return _scalar_fields(rows[:half], encodings[:half]) + _scalar_fields(
+            rows[half:], encodings[half:]
+        )
     # "[a,b]\n[c,d]" -> ",a,b\n,c,d": a comma before every field (no newline can be
     # inside an encoding: JSON escapes it), then the replacements.
     fields = b"," + encoded[1:-1].replace(b"]\n[", b"\n,")
     fields = fields.replace(b",null", b",\\N").replace(b'"', b"").replace(b",", b"\t")
-    return fields.decode().split("\n")
+    return fields.split(b"\n")
 
 
 def _fields_one_by_one(scalars: tuple[Any, ...]) -> str:

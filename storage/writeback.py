@@ -10,9 +10,10 @@ batch (storage.write_behind).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from itertools import chain
 from typing import Any, NamedTuple
 
@@ -24,7 +25,6 @@ from storage.bulk import (
     COPY_NULL,
     RowFormat,
     copy_text,
-    copy_written_lines,
     delete_by_keys,
     replace_items,
     update_by_keys,
@@ -37,8 +37,8 @@ from storage.kpi_rows import (
     KPI_KEY,
     KpiRow,
     KpiValues,
-    kpi_copy_lines,
-    kpi_digest,
+    digested,
+    kpi_copy_data,
     kpi_row_format,
 )
 from storage.rapport_tables import HealthSnapshot, RelationshipKpi
@@ -173,8 +173,9 @@ class _Changes:
     one DELETE of the rows replaced and one COPY.
 
     On PostgreSQL the rows are encoded (`encode`) by the thread that scores, before
-    the batch is handed to the writing thread, which then only sends statements: the
-    two threads do not take turns at the interpreter for the encoding.
+    the batch is handed to the writing thread, which then only sends statements (their
+    COPY data as bytes): the two threads do not take turns at the interpreter for the
+    encoding.
     """
 
     health: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)  # id, *health
@@ -187,13 +188,11 @@ class _Changes:
     def encode(self, computed_at: datetime, snapshots: RowFormat[RecordResult]) -> None:
         """PostgreSQL: the COPY lines and the keys of the rows they replace, made now;
         the rows' values are let go."""
+        snapshot_lines = map(snapshots.line, chain(self.new_snapshots, self.changed_snapshots))
         self.encoded = _Encoded(
-            kpi_copy_lines([*self.new_kpis, *self.changed_kpis], computed_at),
+            kpi_copy_data([*self.new_kpis, *self.changed_kpis], computed_at),
             [(row.record_type, row.record_id) for row in self.changed_kpis],
-            [
-                snapshots.line(result)
-                for result in chain(self.new_snapshots, self.changed_snapshots)
-            ],
+            "".join(snapshot_lines).encode(),
             [_snapshot_key(result, snapshots) for result in self.changed_snapshots],
         )
         self.new_kpis, self.changed_kpis, self.new_snapshots, self.changed_snapshots = (
@@ -224,18 +223,31 @@ class _Changes:
             return
         encoded = self.encoded
         delete_by_keys(session, KPI, KPI_KEY, encoded.replaced_kpis)
-        copy_written_lines(session, KPI, KPI_COLUMNS, encoded.kpi_lines)
+        _copy_data(session, KPI, KPI_COLUMNS, encoded.kpi_data)
         delete_by_keys(session, SNAPSHOT, keys, encoded.replaced_snapshots)
-        copy_written_lines(session, SNAPSHOT, SNAPSHOT_COLUMNS, encoded.snapshot_lines)
+        _copy_data(session, SNAPSHOT, SNAPSHOT_COLUMNS, encoded.snapshot_data)
 
 
 class _Encoded(NamedTuple):
-    """A batch's rows as COPY lines (PostgreSQL), and the keys of the rows they replace."""
+    """A batch's rows as COPY text format (PostgreSQL), and the keys of the rows they
+    replace."""
 
-    kpi_lines: list[str]
+    kpi_data: bytes
     replaced_kpis: list[tuple[Any, ...]]
-    snapshot_lines: list[str]
+    snapshot_data: bytes
     replaced_snapshots: list[tuple[Any, ...]]
+
+
+def _copy_data(session: Session, table: sa.Table, columns: Sequence[str], data: bytes) -> None:
+    """PostgreSQL: COPY the rows of `data`, a batch's lines of COPY text format, sent as
+    they are (bytes: nothing for the driver to encode)."""
+    if not data:
+        return  # a batch that changed nothing sends no COPY at all
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.write(data)
 
 
 def _snapshot_key(result: RecordResult, snapshots: RowFormat[RecordResult]) -> tuple[Any, ...]:
@@ -261,10 +273,10 @@ def _changes(
             healths[key] = health
             by_type[record_type] = by_type.get(record_type, 0) + 1
             touched = True
-        digest = kpi_digest(values)
+        digest, runs = digested(values)
         stored_digest = digests.get(key, _NO_ROW)
         if stored_digest != digest:
-            row = KpiRow(record_type, record_id, values, digest)
+            row = _new_row((record_type, record_id, values, digest, runs))
             (changes.new_kpis if stored_digest is _NO_ROW else changes.changed_kpis).append(row)
             digests[key] = digest
             touched = True
@@ -283,6 +295,8 @@ def _changes(
 
 
 _NO_ROW: Any = object()  # a key the stored state has no row for
+# One per record written: made without NamedTuple's Python-level constructor.
+_new_row: Callable[[Iterable[Any]], KpiRow] = partial(tuple.__new__, KpiRow)
 
 
 def write_back(

@@ -32,7 +32,7 @@ from storage.writeback import record_closes, write_back
 from worker.admin_settings import scoring_settings
 from worker.run.interaction_columns import read_columns
 from worker.run.introducers import IntroducerRanking
-from worker.run.results import to_result
+from worker.run.results import to_results
 from worker.run.scopes import build_scopes, display_names
 from worker.run.scoring_processes import PartSummary, merged, run_parts
 from worker.run.scoring_shares import Share, plan_shares
@@ -76,7 +76,7 @@ class ScoreShare:
         columns = self.run.columns
         part = PartSummary(interactions=len(columns))
         scored = _counted(self.run.score(self.scopes), part, self.progress, len(self.scopes))
-        results = (to_result(health, show_health=self.show_health) for health in scored)
+        results = to_results(scored, show_health=self.show_health)
         part.writeback = write_back(engine, results, now=self.now, batch_size=self.batch_size)
         part.written_at = time.perf_counter()
         if self.introducers is not None:

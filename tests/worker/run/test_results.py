@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -153,10 +154,9 @@ def test_records_with_the_same_timeline_share_one_encoding() -> None:
 def test_a_different_timeline_is_never_given_a_cached_encoding(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(results, "TIMELINES_CACHED", 2)
     monkeypatch.setattr(results, "WEEKS_CACHED", 3)
     timelines = [_weeks(n, n + 1, 0) for n in range(10)]
-    for _round in range(2):  # the second round after the caches were emptied
+    for _round in range(2):  # the second round after the cache was emptied
         for weekly in timelines:
             health = _health(weekly=weekly)
             _assert_as_before(health)
@@ -189,3 +189,39 @@ def test_a_changed_timeline_is_written_and_an_unchanged_run_writes_nothing(
     assert _weekly(engine, "c1") == _columns_as_before(healths[0])["weekly"]
     assert _weekly(engine, "c2") == _columns_as_before(healths[1])["weekly"]
     assert [week["emails_sent"] for week in _weekly(engine, "c2")] == [1, 0, 3]
+
+
+def test_results_made_many_at_once_are_each_records_own() -> None:
+    """to_results rounds the factors of many records together: each record still gets
+    its own factors, rounded as round() rounds them, whatever its neighbours hold."""
+    factors = (
+        Factor("recency", 0.03125, 0.35, 12.345, ODD),  # exactly halfway: round() keeps even
+        Factor("frequency", 2.675, 0.2, -0.004999, "f"),
+        Factor("engagement", float("nan"), 0.3, float("inf"), "e"),
+        Factor("activity_mix", 1e300, 0.15, 5e-324, "m"),
+    )
+    healths = [
+        replace(_health(f"c{n}", weekly=_weeks(n, 1)), score=n, factors=factors[: n % 5])
+        for n in range(2 * results.RESULTS_AT_ONCE + 3)
+    ]
+    together = list(results.to_results(iter(healths), show_health=True))
+    one_by_one = [to_result(health, show_health=True) for health in healths]
+    assert [r.record_id for r in together] == [h.record.id for h in healths]
+    assert [r.kpi.factors.text for r in together] == [
+        msgspec.json.encode(_columns_as_before(h)["factors"]).decode() for h in healths
+    ]
+    assert [(r.record_id, r.health, r.kpi) for r in together] == [
+        (r.record_id, r.health, r.kpi) for r in one_by_one
+    ]
+
+
+@pytest.mark.parametrize("digits", [2, 4])
+def test_factor_numbers_are_rounded_as_round_rounds_them(digits: int) -> None:
+    """The batch rounding gives round()'s float bit for bit, near halves and far out too."""
+    rng = random.Random(21)
+    values = [rng.random() for _ in range(20_000)] + [rng.uniform(-1e3, 1e3) for _ in range(5_000)]
+    values += [n / 32 for n in range(-64, 64)] + [n / 2 / 10**digits for n in range(-999, 999)]
+    values += [0.0, -0.0, -1e-5, 2.675, 1.005, 0.125, 1e9, 1e300, -1e300, 5e-324]
+    values += [float("nan"), float("inf"), float("-inf")]
+    expected = [round(value, digits) for value in values]
+    assert [repr(v) for v in results._rounded(values, digits)] == [repr(v) for v in expected]
