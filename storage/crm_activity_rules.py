@@ -9,7 +9,6 @@ would stop the run. The bounds below are the contract's (docs/crm-contract.md,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,8 +63,12 @@ class TimeWindow:
         return cls(now + CLOCK_SKEW, now + timedelta(days=365 * PLANNED_YEARS_AHEAD + 2))
 
 
-def _require(activity: Any, column: str, allowed: Iterable[str | None]) -> None:
-    allowed = tuple(allowed)
+# The values an activity's enumerated columns may hold (None: the column may be empty).
+_DIRECTIONS = (*ACTIVITY_DIRECTION_VALUES, None)
+_REGARDING_TYPES = (*REGARDING_TYPE_VALUES, None)
+
+
+def _require(activity: Any, column: str, allowed: tuple[str | None, ...]) -> None:
     if getattr(activity, column) not in allowed:
         shown = ", ".join("empty" if value is None else value for value in allowed)
         raise RowRejected(
@@ -304,8 +307,8 @@ def to_interaction(
     """
     _require(activity, "kind", ACTIVITY_KIND_VALUES)
     _require(activity, "status", ACTIVITY_STATUS_VALUES)
-    _require(activity, "direction", (*ACTIVITY_DIRECTION_VALUES, None))
-    _require(activity, "regarding_type", (*REGARDING_TYPE_VALUES, None))
+    _require(activity, "direction", _DIRECTIONS)
+    _require(activity, "regarding_type", _REGARDING_TYPES)
     if activity.status == "cancelled":
         return None
     occurred_at = _occurred_at(activity, window)
