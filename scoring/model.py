@@ -277,6 +277,8 @@ def by_position(cls: type[_Value]) -> Callable[..., _Value]:
     instance of `cls`, equal, hashed, pickled and frozen as one made by `cls(...)`.
     Its source is generated as dataclasses generates `__init__`."""
     names = tuple(item.name for item in fields(cls))  # type: ignore[arg-type]
+    if getattr(cls, "__slots__", None) != names:  # the twin must have cls's very layout
+        raise TypeError(f"{cls.__name__}: by_position needs a dataclass made with slots=True")
     stores = "".join(f"    self.{name} = {name}\n" for name in names)
     source = f"def __init__(self, {', '.join(names)}):\n{stores}    self.__class__ = cls\n"
     namespace: dict[str, Any] = {"cls": cls}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pickle
-from dataclasses import FrozenInstanceError, fields
+from dataclasses import FrozenInstanceError, dataclass, fields
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +18,7 @@ from scoring.model import (
     StakeholderRole,
     Trend,
     WeakestContact,
+    by_position,
     new_factor,
     new_health,
     new_kpis,
@@ -79,3 +80,12 @@ def test_a_value_built_by_position_is_the_class_own(
 def test_every_field_must_be_given() -> None:
     with pytest.raises(TypeError):
         new_factor("recency", 0.25)
+
+
+def test_a_dataclass_without_slots_is_refused() -> None:
+    @dataclass(frozen=True)
+    class Loose:
+        name: str
+
+    with pytest.raises(TypeError, match="Loose: by_position needs a dataclass made with slots"):
+        by_position(Loose)
