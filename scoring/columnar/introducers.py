@@ -14,7 +14,7 @@ reference's `ranking`, so the results are the reference's
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime
 from typing import NamedTuple
 
@@ -25,6 +25,8 @@ from scoring.columnar.columns import (
     EMAIL,
     KINDS,
     MEETING,
+    RESPONSE_CODES,
+    ROLE_CODES,
     Bools,
     Floats,
     InteractionColumns,
@@ -32,7 +34,7 @@ from scoring.columnar.columns import (
     micros,
     moment,
 )
-from scoring.columnar.visits import BookIndex, expand, unique_sorted
+from scoring.columnar.visits import BookIndex, SetTables, expand, unique_sorted
 from scoring.introducers import (
     _ATTENDING,
     _DECAY_RATE,
@@ -63,6 +65,7 @@ def rank_columns(
     excluded: Collection[str] = frozenset(),
     limit: int = MAX_INTRODUCERS,
     index: BookIndex | None = None,
+    tables: SetTables | None = None,
 ) -> dict[RecordRef, tuple[Introducer, ...]]:
     """scoring.introducers.rank_introducers over a book of columns, with no Interaction
     built: every (interaction, person, colleague) contribution is one row of
@@ -71,15 +74,16 @@ def rank_columns(
     the pairs are ranked by the reference's own `ranking`. Each weight is the
     reference's float: its decay is math.exp per interaction, not numpy's.
 
-    `index`: the book's index by person (the scoring run's), when `records` are
-    some of the book's people: only their interactions and their party sets are
-    read, so a tick that ranks a few people costs as much as those people."""
+    `index` and `tables`: the book's index by person and its party sets' tables
+    (the scoring run's), when `records` are some of the book's people: only
+    their interactions and their party sets are read, so a tick that ranks a
+    few people costs as much as those people."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit!r}")
     parties = _Parties(records, colleagues, excluded)
-    position, code, sets = _reaching(columns, parties, records, index)
+    position, code, sets = _reaching(columns, parties, records, index, tables)
     mask = ~columns.planned[position] & (columns.ts_us[position] <= micros(now))
     mask &= sets.counted[code]
     position, code = position[mask], code[mask]
@@ -140,13 +144,14 @@ def _reaching(
     parties: _Parties,
     records: Collection[RecordRef] | None,
     index: BookIndex | None,
+    tables: SetTables | None,
 ) -> tuple[Ints, Ints, _SetArrays]:
     """The positions of the interactions that may count (those with parties; with
-    `index` and `records`, only those with one of the records on them), each
+    `index`, `tables` and `records`, only those with one of the records on them), each
     one's party set as a code into the sets read, and those sets (each distinct
     set the positions hold, once)."""
     party_set = columns.party_set
-    if index is not None and records is not None:
+    if index is not None and tables is not None and records is not None:
         known = columns.refs.codes
         people = np.array(
             sorted(known[ref] for ref in records if ref.type in INTRODUCED_TYPES and ref in known),
@@ -156,19 +161,25 @@ def _reaching(
         people = people[people < len(index.person_ptr) - 1]
         lo, hi = index.person_ptr[people], index.person_ptr[people + 1]
         if int((hi - lo).sum()) <= INDEXED_SHARE * len(index.person_position):
-            return _reached(columns, parties, index, lo, hi)
+            return _reached(columns, parties, index, tables, people, lo, hi)
     position = np.flatnonzero(party_set >= 0)
     return position, party_set[position].astype(np.int64), _SetParties.read(columns, parties)
 
 
 def _reached(
-    columns: InteractionColumns, parties: _Parties, index: BookIndex, lo: Ints, hi: Ints
+    columns: InteractionColumns,
+    parties: _Parties,
+    index: BookIndex,
+    tables: SetTables,
+    people: Ints,
+    lo: Ints,
+    hi: Ints,
 ) -> tuple[Ints, Ints, _SetArrays]:
-    """_reaching of the people whose entries in the index are [lo, hi)."""
+    """_reaching of `people` (codes), whose entries in the index are [lo, hi)."""
     owner, offset = expand(hi - lo)
     position = unique_sorted(index.person_position[lo[owner] + offset])
     which, code = _distinct(columns.party_set[position], len(columns.sets.internal))
-    return position, code, _SetParties.read(columns, parties, which.tolist())
+    return position, code, _SetParties.tabled(columns, parties, tables, people, which)
 
 
 def _distinct(values: Ints, bound: int) -> tuple[Ints, Ints]:
@@ -197,21 +208,12 @@ class _SetParties:
         self.counted: list[bool] = []
 
     @classmethod
-    def read(
-        cls, columns: InteractionColumns, parties: _Parties, which: Iterable[int] | None = None
-    ) -> _SetArrays:
-        """The sets' arrays, by set code; with `which` (set codes), of those sets only,
-        in that order (the arrays' codes are then places in `which`)."""
+    def read(cls, columns: InteractionColumns, parties: _Parties) -> _SetArrays:
+        """Every set's arrays, by set code."""
         found = cls()
         user_codes: dict[str, int] = {}
         code = columns.refs.code
-        internals, externals = columns.sets.internal, columns.sets.external
-        chosen = (
-            zip(internals, externals, strict=True)
-            if which is None
-            else ((internals[k], externals[k]) for k in which)
-        )
-        for internal, external in chosen:
+        for internal, external in zip(columns.sets.internal, columns.sets.external, strict=True):
             people = [party for party in external if parties.person(party) is not None]
             ours = _colleague_weights(internal, parties)
             counted = bool(people) and bool(ours)
@@ -239,6 +241,53 @@ class _SetParties:
             np.array(found.role_weight, dtype=np.float64),
             found.users,
             np.array(found.counted, dtype=np.bool_),
+        )
+
+    @classmethod
+    def tabled(
+        cls,
+        columns: InteractionColumns,
+        parties: _Parties,
+        tables: SetTables,
+        people: Ints,
+        which: Ints,
+    ) -> _SetArrays:
+        """The arrays of the sets `which` (set codes, each holding one of `people`), in
+        that order (their codes are places in `which`): the people's side from the
+        book's tables (visits.SetTables: every external party, in order, as codes),
+        the colleagues' as `read` works them out."""
+        ranked = np.zeros(len(columns.refs.refs), dtype=np.bool_)
+        ranked[people] = True
+        start = tables.party_ptr[which]
+        owner, offset = expand(tables.party_ptr[which + 1] - start)
+        at = start[owner] + offset
+        kept = ranked[tables.party_person[at]]
+        at = at[kept]
+        person_ptr = np.zeros(len(which) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[kept], minlength=len(which)), out=person_ptr[1:])
+        role = tables.party_role[at]
+        attending = (role == ROLE_CODES[Role.ORGANIZER]) | np.isin(
+            tables.party_response[at], [RESPONSE_CODES[r] for r in _ATTENDING]
+        )
+        found = cls()
+        user_codes: dict[str, int] = {}
+        internals = columns.sets.internal
+        for k in which.tolist():
+            for user, role_weight in _colleague_weights(internals[k], parties):
+                found.user.append(user_codes.setdefault(user, len(user_codes)))
+                found.role_weight.append(role_weight)
+            found.colleague_ptr.append(len(found.user))
+        colleague_ptr = np.array(found.colleague_ptr, dtype=np.int64)
+        return _SetArrays(
+            person_ptr,
+            tables.party_person[at],
+            role == ROLE_CODES[Role.FROM],
+            attending,
+            colleague_ptr,
+            np.array(found.user, dtype=np.int64),
+            np.array(found.role_weight, dtype=np.float64),
+            list(user_codes),
+            (np.diff(person_ptr) > 0) & (np.diff(colleague_ptr) > 0),
         )
 
 

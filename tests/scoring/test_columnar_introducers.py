@@ -63,6 +63,7 @@ def test_the_columnar_ranking_is_the_ranking_of_the_whole_book(
     )
     # As a tick ranks: only the records' own interactions, found by the run's index
     # (however much of the book they hold: a tiny book's few people hold most of it).
+    tables = set_tables(columns)
     with patch.object(introducers, "INDEXED_SHARE", 1.0):
         indexed = rank_columns(
             columns,
@@ -72,7 +73,8 @@ def test_the_columnar_ranking_is_the_ranking_of_the_whole_book(
             colleagues=colleagues,
             excluded=excluded,
             limit=limit,
-            index=index_book(columns, set_tables(columns)),
+            index=index_book(columns, tables),
+            tables=tables,
         )
 
     assert ranked == expected

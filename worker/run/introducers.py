@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 from scoring import Interaction, RecordRef, RecordType, ScoringSettings, rank_introducers
 from scoring.columnar.columns import InteractionColumns
 from scoring.columnar.introducers import rank_columns
-from scoring.columnar.visits import BookIndex
+from scoring.columnar.visits import BookIndex, SetTables
 from scoring.introducers import Introducer
 from storage.crm_records import CrmSnapshot
 from storage.engine import session_scope
@@ -97,12 +97,15 @@ class IntroducerRanking:
         return _rows(ranked.values())
 
     def columnar_rows(
-        self, columns: InteractionColumns, index: BookIndex | None = None
+        self,
+        columns: InteractionColumns,
+        index: BookIndex | None = None,
+        tables: SetTables | None = None,
     ) -> list[IntroducerRow]:
         """`rows` over a book read as columns, ranked over the columns themselves
         (scoring.columnar.introducers.rank_columns: no interaction is built).
-        `index`: the scoring run's index of the book; with it, a ranking of some
-        records reads only their interactions."""
+        `index`, `tables`: the scoring run's index of the book and its party sets'
+        tables; with them, a ranking of some records reads only their interactions."""
         ranked = rank_columns(
             columns,
             self.settings,
@@ -111,6 +114,7 @@ class IntroducerRanking:
             colleagues=self.colleagues,
             excluded=self.excluded,
             index=index,
+            tables=tables,
         )
         return _rows(ranked.values())
 
