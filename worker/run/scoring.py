@@ -83,7 +83,7 @@ class ScoreShare:
             ranking = self.introducers
             if self.share is not None:
                 ranking = ranking.within(self.share.refs)
-            part.introducers = ranking.columnar_rows(columns, self.run.index)
+            part.introducers = ranking.columnar_rows(columns, self.run.index, self.run.tables)
         return part
 
 
