@@ -9,7 +9,6 @@ rows and holds no writer back.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -29,9 +28,10 @@ def _logged(engine: Engine) -> set[str]:
         return set(rows.scalars())
 
 
-def _write_during_forget(engine: Engine) -> tuple[bool, set[str]]:
+def _write_during_forget(engine: Engine, wait: float) -> tuple[bool, set[str]]:
     """Forget the log in a transaction while a CRM writer logs `late`: whether the
-    writer had committed before the transaction ended, and what the log holds after."""
+    writer had committed within `wait` seconds, before the transaction ended, and what
+    the log holds after."""
     committed = threading.Event()
 
     def writer() -> None:
@@ -42,9 +42,9 @@ def _write_during_forget(engine: Engine) -> tuple[bool, set[str]]:
         forget_activity_changes(session, Deletes())
         thread = threading.Thread(target=writer)
         thread.start()
-        committed.wait(timeout=2)
+        committed.wait(timeout=wait)
         before_commit = committed.is_set()
-    thread.join(timeout=10)
+    thread.join(timeout=30)
     assert committed.is_set()
     return before_commit, _logged(engine)
 
@@ -55,7 +55,7 @@ def test_a_writer_during_the_first_pass_waits_and_stays_logged(engine: Engine) -
     f.email(engine, sender=ANA, to=[DANA], at=f.days_ago(2), activity_id="early")
     assert _logged(engine) == {"early"}
 
-    before_commit, logged = _write_during_forget(engine)
+    before_commit, logged = _write_during_forget(engine, wait=2)
 
     assert not before_commit  # held back by the truncated log until the pass committed
     assert logged == {"late"}
@@ -68,8 +68,7 @@ def test_a_later_full_pass_holds_no_writer_back(engine: Engine) -> None:
     with session_scope(engine) as session:
         write_state(session, crm_context="after a first pass")
 
-    started = time.monotonic()
-    before_commit, logged = _write_during_forget(engine)
+    before_commit, logged = _write_during_forget(engine, wait=30)
 
-    assert before_commit and time.monotonic() - started < 2
+    assert before_commit
     assert logged == {"late"}
