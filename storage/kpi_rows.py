@@ -34,24 +34,22 @@ class JsonColumn:
     encodes as it always has. `text`, when given, must be the encoding of
     `value`; `encoded(data)` leaves the value to be decoded from the bytes if
     it is ever asked for (SQLite only), so the hot path encodes once and
-    builds no value. The text's `msgspec.Raw` (for the digest) and its COPY
-    text (PostgreSQL) are made once too: a column shared between records (a
-    timeline) is escaped once for all of them.
+    builds no value. Its COPY text (PostgreSQL) is made once too: a column
+    shared between records (a timeline) is escaped once for all of them.
     """
 
-    __slots__ = ("_value", "data", "raw", "copy")
+    __slots__ = ("_value", "data", "copy")
 
     def __init__(self, value: Any, text: str | None = None) -> None:
         self._value = value
         self.data: bytes = msgspec.json.encode(value) if text is None else text.encode()
-        self.raw = msgspec.Raw(self.data)
         self.copy: bytes = _json_copy(self.data)
 
     @classmethod
     def encoded(cls, data: bytes) -> JsonColumn:
         """The column whose JSON encoding is `data`; its value is decoded when asked for."""
         column = cls.__new__(cls)
-        column._value, column.data, column.raw = _NOT_DECODED, data, msgspec.Raw(data)
+        column._value, column.data = _NOT_DECODED, data
         column.copy = data.replace(b"\\", b"\\\\") if b"\\" in data else data  # _json_copy
         return column
 
@@ -150,15 +148,7 @@ _RUNS = (
 KPI_COLUMNS = (*KPI_KEY, *KPI_VALUES, "kpi_digest", "computed_at")
 
 
-def _raw_json(value: Any) -> msgspec.Raw:
-    try:
-        raw: msgspec.Raw = value.raw  # a JsonColumn; no other value reaches the hook
-    except AttributeError:
-        raise NotImplementedError(f"{type(value).__name__} is not a KPI value") from None
-    return raw
-
-
-_encode = msgspec.json.Encoder(enc_hook=_raw_json).encode
+_encode = msgspec.json.Encoder().encode
 _head, _middle, _tail = (operator.itemgetter(*run) for run in _RUNS)
 _json_columns = operator.itemgetter(*_JSON_AT)
 Runs = tuple[bytes, bytes, bytes]  # each run of scalars, encoded as a JSON array
@@ -226,19 +216,20 @@ _TAB = b"\t"
 
 def kpi_copy_data(rows: Sequence[KpiRow], computed_at: datetime) -> bytes:
     """The rows as COPY text format, one line each in KPI_COLUMNS order, all in one
-    bytes; the scalars of all of them made into fields at once, a run at a time
-    (`_scalar_fields`)."""
+    bytes; the keys and the scalars of all of them made into fields at once, a run at
+    a time (`copy_keys`, `_scalar_fields`)."""
     end = f"\t{computed_at.isoformat()}\n".encode()
     tab = _TAB
     runs = [row.runs or digested(row.values)[1] for row in rows]
     heads = _scalar_fields([_head(row.values) for row in rows], [r[0] for r in runs])
     middles = _scalar_fields([_middle(row.values) for row in rows], [r[1] for r in runs])
     tails = _scalar_fields([_tail(row.values) for row in rows], [r[2] for r in runs])
+    keys = copy_keys([row.record_type for row in rows], [row.record_id for row in rows])
     parts: list[bytes] = []
-    for row, head, middle, tail in zip(rows, heads, middles, tails, strict=True):
+    for row, key, head, middle, tail in zip(rows, keys, heads, middles, tails, strict=True):
         weekly, most_contacted, factors, reasons = _json_columns(row.values)
         parts += (
-            f"{copy_text(row.record_type)}\t{copy_text(row.record_id)}".encode(),
+            key,
             head,
             tab,
             weekly.copy,
@@ -255,6 +246,20 @@ def kpi_copy_data(rows: Sequence[KpiRow], computed_at: datetime) -> bytes:
             end,
         )
     return b"".join(parts)
+
+
+def copy_keys(record_types: list[str], record_ids: list[str]) -> list[bytes]:
+    """Each record's type and id as two fields of COPY text format (bytes), made for all
+    the records at once: ids that COPY need not escape, as most are, are encoded in one
+    call; otherwise each is escaped on its own."""
+    if not record_ids:
+        return []
+    joined = "\n".join(record_ids)
+    if any(c in joined for c in "\\\t\r") or joined.count("\n") != len(record_ids) - 1:
+        joined = "\n".join([copy_text(record_id) for record_id in record_ids])
+    prefixes = {kind: f"{copy_text(kind)}\t".encode() for kind in set(record_types)}
+    ids = joined.encode().split(b"\n")
+    return [prefixes[kind] + record_id for kind, record_id in zip(record_types, ids, strict=True)]
 
 
 def _key(row: KpiRow) -> tuple[str, str]:

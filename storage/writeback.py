@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
-from itertools import chain
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -24,7 +23,6 @@ from sqlmodel import Session
 from storage.bulk import (
     COPY_NULL,
     RowFormat,
-    copy_text,
     delete_by_keys,
     replace_items,
     update_by_keys,
@@ -37,6 +35,7 @@ from storage.kpi_rows import (
     KPI_KEY,
     KpiRow,
     KpiValues,
+    copy_keys,
     digested,
     kpi_copy_data,
     kpi_row_format,
@@ -134,7 +133,6 @@ SNAPSHOT_COLUMNS = (
 
 def _snapshot_format(day: date) -> RowFormat[RecordResult]:
     """A record's health on `day`, in SNAPSHOT_COLUMNS order."""
-    on = day.isoformat()
 
     def bound(result: RecordResult) -> tuple[Any, ...]:
         return (result.record_type, result.record_id, day, *result.health)
@@ -143,15 +141,26 @@ def _snapshot_format(day: date) -> RowFormat[RecordResult]:
         return (result.record_type, result.record_id, day)
 
     def line(result: RecordResult) -> str:
-        score, state, trend = result.health
-        n = COPY_NULL
-        return (
-            f"{copy_text(result.record_type)}\t{copy_text(result.record_id)}\t{on}\t"
-            f"{n if score is None else score}\t{n if state is None else state}\t"
-            f"{n if trend is None else trend}\n"
-        )
+        return _snapshot_data([result], day).decode()
 
     return RowFormat(bound, line, key)
+
+
+def _snapshot_data(results: Sequence[RecordResult], day: date) -> bytes:
+    """The records' health on `day` as COPY text format, in SNAPSHOT_COLUMNS order: the
+    keys made at once (copy_keys), each health's fields once (few are distinct)."""
+    keys = copy_keys([r.record_type for r in results], [r.record_id for r in results])
+    on = day.isoformat()
+    fields: dict[Health, bytes] = {}
+    parts: list[bytes] = []
+    for result, key in zip(results, keys, strict=True):
+        health = result.health
+        line = fields.get(health)
+        if line is None:
+            values = [COPY_NULL if value is None else str(value) for value in health]
+            line = fields[health] = "\t".join(["", on, *values]).encode() + b"\n"
+        parts += (key, line)
+    return b"".join(parts)
 
 
 def clear_health(
@@ -188,11 +197,10 @@ class _Changes:
     def encode(self, computed_at: datetime, snapshots: RowFormat[RecordResult]) -> None:
         """PostgreSQL: the COPY lines and the keys of the rows they replace, made now;
         the rows' values are let go."""
-        snapshot_lines = map(snapshots.line, chain(self.new_snapshots, self.changed_snapshots))
         self.encoded = _Encoded(
             kpi_copy_data([*self.new_kpis, *self.changed_kpis], computed_at),
             [(row.record_type, row.record_id) for row in self.changed_kpis],
-            "".join(snapshot_lines).encode(),
+            _snapshot_data([*self.new_snapshots, *self.changed_snapshots], computed_at.date()),
             [_snapshot_key(result, snapshots) for result in self.changed_snapshots],
         )
         self.new_kpis, self.changed_kpis, self.new_snapshots, self.changed_snapshots = (

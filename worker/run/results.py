@@ -24,6 +24,8 @@ from storage.kpi_rows import EMPTY_LIST, KPI_VALUES, JsonColumn, KpiValues
 from storage.writeback import Health, RecordResult
 
 # Sizes of the encoding caches below: about 12 MB at most, per process.
+# Most timelines are a record's own tuple: few entries, so that emptying them costs little.
+TIMELINES_CACHED = 1_024  # emptied when full
 WEEKS_CACHED = 65_536  # emptied when full
 REPEATS_CACHED = 8_192  # emptied when full
 
@@ -35,30 +37,29 @@ class TimelineJson:
 
     Scoring shares `WeekCounts` between records (scoring.kpis.WeeklyTimeline,
     scoring.columnar.kpis.Weeks): each week is encoded once, found again by its
-    identity (the cache keeps the week alive, so that no other object can take its
-    id), and a timeline is the join of its weeks' texts. Timelines themselves are
-    not cached: the columnar core makes each record its own tuple, so a cache keyed
-    by the tuple never hit, and one keyed by its weeks' identities cost more to
-    look up (and to empty) than the join it saved. A record handed the very tuple
-    of the record before it (the reference core shares them) gets that record's
-    column. Only the JSON text is kept (the value is decoded from it if SQLite
-    asks).
+    identity, and a timeline is the join of its weeks' texts. A timeline tuple that
+    records share (the reference core shares every one; the columnar core the
+    quiet records' one) is joined once too, found by the tuple's identity. Each cache
+    keeps what it was built from alive, so that no other object can take an id it
+    holds. Only the JSON text is kept (the value is decoded from it if SQLite asks).
     """
 
     def __init__(self) -> None:
+        self._timelines: dict[int, tuple[tuple[WeekCounts, ...], JsonColumn]] = {}
         self._weeks: dict[int, bytes] = {}  # by id: each week in `_kept`
         self._kept: list[WeekCounts] = []
-        self._last: tuple[tuple[WeekCounts, ...], JsonColumn] | None = None
 
     def column(self, weekly: tuple[WeekCounts, ...]) -> JsonColumn:
-        last = self._last
-        if last is not None and last[0] is weekly:
-            return last[1]
+        cached = self._timelines.get(id(weekly))
+        if cached is not None:  # the very tuple: the cache holds it alive
+            return cached[1]
         weeks = list(map(self._weeks.get, map(id, weekly)))
         if None in weeks:
             weeks = [self._week(week) for week in weekly]
         column = JsonColumn.encoded(b"[" + b",".join(weeks) + b"]")  # type: ignore[arg-type]
-        self._last = (weekly, column)
+        if len(self._timelines) >= TIMELINES_CACHED:
+            self._timelines.clear()
+        self._timelines[id(weekly)] = (weekly, column)
         return column
 
     def _week(self, week: WeekCounts) -> bytes:

@@ -154,9 +154,10 @@ def test_records_with_the_same_timeline_share_one_encoding() -> None:
 def test_a_different_timeline_is_never_given_a_cached_encoding(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(results, "TIMELINES_CACHED", 2)
     monkeypatch.setattr(results, "WEEKS_CACHED", 3)
     timelines = [_weeks(n, n + 1, 0) for n in range(10)]
-    for _round in range(2):  # the second round after the cache was emptied
+    for _round in range(2):  # the second round after the caches were emptied
         for weekly in timelines:
             health = _health(weekly=weekly)
             _assert_as_before(health)
