@@ -29,9 +29,12 @@ from scoring.prepared import ScoringTime, influence_weights
 from scoring.rollup import person_scope
 
 # Visits (record x interaction) per group of records scored together: about
-# 70 MB of per-visit arrays at the tally's peak (tally.py), whatever the book;
-# smaller groups read more people twice (a deal's people in another group).
-GROUP_VISITS = 400_000
+# 35 MB of per-visit arrays at the tally's peak (tally.py), whatever the book;
+# smaller groups read more people twice (a deal's people in another group). At 1M
+# interactions 200,000 took no more CPU than 400,000 and peaked 45-50 MB lower
+# (a regrade's peak RSS 425-429 MiB against 473-474, same lock window); 100,000
+# peaked at 408 MiB but took about a tenth more CPU.
+GROUP_VISITS = 200_000
 
 
 def score_columns(
