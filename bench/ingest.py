@@ -18,9 +18,8 @@ CPU seconds of (a)'s server backends (the connections it opened; the parallel
 workers of an index build are not counted) and the load average around (a):
 on a shared machine, the CPU and the load say how far the seconds can be trusted.
 It also splits (a) into the parts of its own thread's statements (the helper
-connections' derivation runs beside them): what is left over is Python and
-the statements below one part's size (and the binary copy of a helper's rows
-when its role may not stage them).
+connections' derivation runs beside them): what is left over is Python, the
+binary copy of the helpers' rows and the statements below one part's size.
 
 Target (issue 21): (a) <= 15 s per 1M activities on PostgreSQL.
 Prints figures and a verdict; asserts nothing.
@@ -76,9 +75,6 @@ PARTS = (
     ),
     ("the helpers' outcomes", ("SELECT OUTCOME", "SELECT ID FROM RAPPORT_BULK_OUTCOME")),
 )
-# A helper's rows, staged in tables of their own, inserted from them (its INSERT begins as
-# share 0's does): named by where they come from.
-STAGED = ("insert the helpers' staged rows", "FROM RAPPORT_BULK_SHARE")
 
 
 def measure(url: str, profile: str | None) -> dict[str, Any]:
@@ -127,10 +123,7 @@ def _statement_parts(engine: Engine, thread: int) -> defaultdict[str, float]:
     started: dict[int, float] = {}
 
     def part(statement: str) -> str:
-        text = " ".join(statement.split()).upper()
-        if STAGED[1] in text:
-            return STAGED[0]
-        opening = text[:60]
+        opening = " ".join(statement.split())[:60].upper()
         return next(
             (name for name, starts in PARTS if opening.startswith(starts)), "other statements"
         )
@@ -231,7 +224,7 @@ def _print(
     for name, seconds in sorted(figures["parts"].items(), key=lambda part: -part[1]):
         _line(f"    (a) {name}", seconds)
     _line(
-        "    (a) the rest: Python (unstaged rows copied in)",
+        "    (a) the rest: Python, the helpers' rows copied in",
         first - sum(figures["parts"].values()),
     )
     _line("(a) peak RSS of the ingest's process", figures["peak_rss_mib"], "MiB")

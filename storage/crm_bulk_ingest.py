@@ -11,14 +11,10 @@ interactions, their parties and the digests.
 PostgreSQL runs a statement in one backend, on one core. So the activities
 are split in SHARES by their id, and each share is derived at the same time
 on a connection of its own: the caller's transaction derives and inserts
-share 0, a helper connection derives the others into temporary tables and
-commits their rows into unlogged tables of their own (`rapport_bulk_share*`),
-which the caller's transaction copies in (INSERT ... SELECT, on the server)
-and drops. Everything the ingest writes belongs to the caller's transaction:
-a failure anywhere writes nothing, and the staged tables it may leave behind
-are dropped by the next first ingest. A role that may not create tables has
-the rows streamed across instead, through this process, with binary COPY (at
-1M, ~2M rows: seconds more).
+share 0, a helper connection (a transaction of its own that writes only
+temporary tables, gone with it) derives the others, whose rows are then
+streamed into the caller's transaction with binary COPY. Everything written
+belongs to the caller's transaction: a failure anywhere writes nothing.
 
 Only clean activities go this way: every value inside the contract, every
 address plain ASCII (so SQL's trim and lower are Python's), a duration in
@@ -63,8 +59,6 @@ from storage.raw_rows import raw_rows
 # connection), and no JIT: compiling a statement cost ~0.2 s of CPU, more than it saved.
 PLANNER = ("work_mem = '256MB'", "jit = off")
 COPY_BATCH = 1 << 20  # bytes of the helper's rows per write into the caller's COPY
-STAGING = "rapport_bulk_share"  # a helper's committed rows: rapport_bulk_share1_interaction
-NOT_PERMITTED = "42501"  # insufficient_privilege: a role that may not create tables
 
 # What Python's str.strip() strips (str.isspace): a message id is stripped so for its key.
 # Written out: finding them among all 1.1M characters cost 0.3 s of every first ingest
@@ -120,22 +114,18 @@ def bulk_first_ingest(
     # The helpers close after their threads end: the pool is left (and waited for) first.
     with ExitStack() as stack, ThreadPoolExecutor(max_workers=SHARES - 1) as pool:
         helpers = [stack.enter_context(main.engine.connect()) for _ in range(1, SHARES)]
-        # A helper also counts and stages its rows while this connection writes its own share.
+        # A helper also counts its outcomes while this connection writes its own share.
         derived = [
-            pool.submit(_derive_and_stage, helper, share, uploads, params)
+            pool.submit(_derive_and_count, helper, share, uploads, params)
             for share, helper in enumerate(helpers, start=1)
         ]
         _derive(main, 0, uploads, params)
         for table, columns, rows in OUTPUTS:
             main.exec_driver_sql(f"INSERT INTO {table} ({columns}) {rows}")
         outcome = _outcome(main)
-        for share, (helper, done) in enumerate(zip(helpers, derived, strict=True), start=1):
-            share_outcome, staged = done.result()
-            outcome = _sum(outcome, share_outcome)
-            if staged:
-                _insert_staged(main, share)
-            else:
-                _copy_share(helper, main)
+        for helper, done in zip(helpers, derived, strict=True):
+            outcome = _sum(outcome, done.result())
+            _copy_share(helper, main)
     for setting in DERIVATION_PLANNER:
         main.exec_driver_sql(f"SET LOCAL {setting.split()[0]} TO DEFAULT")
     for table in TEMPORARY:
@@ -157,46 +147,11 @@ def _sum(first: BulkOutcome, second: BulkOutcome) -> BulkOutcome:
     return BulkOutcome(first.derived + second.derived, dict(outcomes), first.rest | second.rest)
 
 
-def _derive_and_stage(
+def _derive_and_count(
     connection: Connection, share: int, uploads: Sequence[_Upload], params: dict[str, Any]
-) -> tuple[BulkOutcome, bool]:
-    """A helper's share derived and counted, and whether its rows were staged."""
+) -> BulkOutcome:
     _derive(connection, share, uploads, params)
-    return _outcome(connection), _staged(connection, share)
-
-
-def _staging(share: int, table: str) -> str:
-    return f"{STAGING}{share}_{table}"
-
-
-def _staged(helper: Connection, share: int) -> bool:
-    """The share's rows committed into unlogged tables of their own, for the caller's
-    transaction to INSERT ... SELECT (and drop); False, with nothing committed, when the
-    role may not create tables: then they are copied across (`_copy_share`)."""
-    try:
-        with helper.begin_nested():
-            for table, columns, rows in OUTPUTS:
-                staging = _staging(share, table)
-                # Left by an ingest that failed after its helper committed: one first
-                # ingest runs at a time (it holds every interaction key), so no other uses it.
-                helper.exec_driver_sql(f"DROP TABLE IF EXISTS {staging}")
-                helper.exec_driver_sql(f"CREATE UNLOGGED TABLE {staging} ({columns}) AS {rows}")
-    except sa.exc.DBAPIError as error:
-        if getattr(error.orig, "sqlstate", None) != NOT_PERMITTED:
-            raise
-        return False
-    helper.commit()
-    return True
-
-
-def _insert_staged(main: Connection, share: int) -> None:
-    """A helper's staged rows written in the caller's transaction, which drops them: its
-    commit removes them with nothing left behind, a rollback leaves them to the next
-    first ingest (`_staged`)."""
-    for table, columns, _rows in OUTPUTS:
-        staging = _staging(share, table)
-        main.exec_driver_sql(f"INSERT INTO {table} ({columns}) SELECT * FROM {staging}")
-        main.exec_driver_sql(f"DROP TABLE {staging}")
+    return _outcome(connection)
 
 
 def _derive(

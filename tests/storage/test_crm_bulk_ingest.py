@@ -8,9 +8,7 @@ digests also mean a later pass skips every activity the SQL pass derived.
 
 from __future__ import annotations
 
-import os
 import random
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +24,7 @@ from storage.crm_digests import Digester, load_digests
 from storage.crm_ingest import CrmIngestReport, ingest_crm_activities
 from storage.crm_tables import CrmActivity, CrmActivityParty
 from storage.directory import load_directory
-from storage.engine import create_store_engine, session_scope
+from storage.engine import session_scope
 from storage.mailbox_store import exchange_covered_users
 from storage.sync_tables import Mailbox
 from tests import factories as f
@@ -268,74 +266,3 @@ def test_every_digest_the_sql_pass_keeps_is_the_one_python_computes(engine: Engi
 def test_the_spaces_sql_strips_are_those_python_strips() -> None:
     every = "".join(map(chr, range(0x110000)))
     assert SPACES == "".join(filter(str.isspace, every))
-
-
-def _staged_tables(engine: Engine) -> list[str]:
-    with engine.connect() as connection:
-        query = "SELECT tablename FROM pg_tables WHERE tablename LIKE 'rapport_bulk_share%'"
-        return list(connection.execute(sa.text(query)).scalars())
-
-
-@POSTGRES_ONLY
-def test_a_staged_share_left_by_a_failed_ingest_is_dropped_by_the_next(engine: Engine) -> None:
-    _book(engine, random.Random(4))
-    cutoff = f.days_ago(730)
-    reference = ingest_crm_activities(engine, not_before=cutoff, now=f.NOW)
-    expected = _stored(engine)
-    _forget_the_ingest(engine)
-    with engine.begin() as connection:  # what a helper committed before its ingest failed
-        connection.execute(
-            sa.text("CREATE UNLOGGED TABLE rapport_bulk_share1_interaction AS SELECT 1 AS stale")
-        )
-
-    report = ingest_crm_activities(engine, not_before=cutoff, now=f.NOW)
-
-    assert _staged_tables(engine) == []
-    assert _stored(engine) == expected and _summary(report) == _summary(reference)
-
-
-@pytest.fixture
-def without_create(engine: Engine) -> Iterator[Engine]:
-    """The store as a role that may write every table but create none (and owns none)."""
-    role = f"rapport_no_create_{os.getpid()}"
-    grants = (
-        f"CREATE ROLE {role}",
-        f"GRANT USAGE ON SCHEMA public TO {role}",
-        f"REVOKE CREATE ON SCHEMA public FROM {role}",
-        f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}",
-        f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}",
-    )
-    with engine.begin() as connection:
-        for statement in grants:
-            connection.execute(sa.text(statement))
-        may_create = f"SELECT has_schema_privilege('{role}', 'public', 'CREATE')"
-        assert connection.execute(sa.text(may_create)).scalar() is False
-    restricted = create_store_engine(engine.url.render_as_string(hide_password=False))
-
-    @sa.event.listens_for(restricted, "connect")
-    def _as_role(connection: Any, _record: Any) -> None:
-        connection.execute(f"SET ROLE {role}")
-        connection.commit()
-
-    yield restricted
-    restricted.dispose()
-    with engine.begin() as connection:
-        connection.execute(sa.text(f"DROP OWNED BY {role}"))
-        connection.execute(sa.text(f"DROP ROLE {role}"))
-
-
-@POSTGRES_ONLY
-def test_a_role_that_may_not_create_tables_copies_the_shares_across(
-    engine: Engine, without_create: Engine
-) -> None:
-    _book(engine, random.Random(5))
-    cutoff = f.days_ago(730)
-    reference = ingest_crm_activities(engine, not_before=cutoff, now=f.NOW)
-    expected = _stored(engine)
-    _forget_the_ingest(engine)
-
-    report = ingest_crm_activities(without_create, not_before=cutoff, now=f.NOW)
-
-    assert _staged_tables(engine) == []
-    assert _stored(engine) == expected and _summary(report) == _summary(reference)
-    assert report.bulk > 50
