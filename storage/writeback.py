@@ -115,10 +115,12 @@ def load_stored_state(*, session: Session, day: date) -> StoredState:
 
 
 # Records per write-back transaction (RAPPORT_WRITEBACK_BATCH_SIZE): a failure loses
-# at most one batch, which the next run writes; each transaction has a fixed cost
-# (its staging tables), which at 2,000 made a first write of 1M interactions' records
-# about 1 s slower per scoring process.
-DEFAULT_BATCH_SIZE = 10_000
+# at most one batch, which the next run writes. Two batches are held at once (one
+# written while the next is made), about 2.5 KB a record each, most of it the KPI
+# row's weekly timeline: at 1M interactions a regrade peaked at 424-426 MiB with
+# 10,000, 389 with 5,000 and 373-374 with 2,000, at the same speed (alternating runs
+# in one window; a transaction's fixed cost is a few milliseconds).
+DEFAULT_BATCH_SIZE = 2_000
 
 HEALTH_COLUMNS = ("health_score", "health_state", "health_trend", "health_updated_at")
 SNAPSHOT_COLUMNS = (
