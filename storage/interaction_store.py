@@ -134,8 +134,15 @@ def load_records(
     return _load_records(session, source, sa.true())
 
 
-def keyed_rows(session: Session, columns: Sequence[Any], key: Any, values: Sequence[str]) -> Any:
-    """SELECT `columns` WHERE `key` IN values: one array parameter on PostgreSQL.
+def keyed_rows(
+    session: Session,
+    columns: Sequence[Any],
+    key: Any,
+    values: Sequence[str],
+    *conditions: Any,
+) -> Any:
+    """SELECT `columns` WHERE `key` IN values (and `conditions`, such as the leading
+    column of a composite key): one array parameter on PostgreSQL.
 
     On PostgreSQL each value is one index probe (a LATERAL subquery that OFFSET 0
     keeps from being flattened into a join). As a join, or as `= ANY(:array)`,
@@ -144,9 +151,9 @@ def keyed_rows(session: Session, columns: Sequence[Any], key: Any, values: Seque
     table for every page: 15 ms a page at 50,000 rows, growing with each page.
     """
     if not is_postgres(session):
-        return sa.select(*columns).where(key.in_(values))
+        return sa.select(*columns).where(key.in_(values), *conditions)
     wanted = sa.func.unnest(_array(values)).table_valued("value").render_derived(name="wanted")
-    probe = sa.select(*columns).where(key == wanted.c.value).offset(0).lateral("probe")
+    probe = sa.select(*columns).where(key == wanted.c.value, *conditions).offset(0).lateral("probe")
     return sa.select(probe).select_from(wanted).join(probe, sa.true())
 
 

@@ -7,11 +7,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from storage.crm_tables import Contact
 from storage.kpi_rows import JsonColumn, KpiValues
 from storage.types import core_table
-from storage.writeback import RecordResult, write_back
+from storage.writeback import RecordResult, StoredState, load_stored_state, write_back
 from tests import factories as f
 
 
@@ -156,3 +157,77 @@ def test_a_rewrite_in_several_batches_writes_only_the_changed_record(engine: Eng
     assert (counts.records_updated, counts.kpis_written, counts.snapshots_written) == (1, 1, 1)
     assert counts.unchanged == 1_199
     assert _contacts(engine)["c1100"][:3] == (3, 2, 1)
+
+
+def _stored(state: StoredState, records: set[tuple[str, str]]) -> tuple[dict[Any, Any], ...]:
+    return tuple(
+        {key: value for key, value in part.items() if key in records}
+        for part in (state.health, state.kpis, state.snapshots)
+    )
+
+
+def test_the_stored_state_of_some_records_is_what_the_whole_state_says_of_them(
+    engine: Engine,
+) -> None:
+    # A lead and an account share a contact's id: each is told apart by its type.
+    for n in range(6):
+        f.contact(engine, f"c{n}", f"p{n}@x.example", f"P{n}")
+    f.user(engine, "u1", "seller@ours.example", "Seller")
+    f.lead(engine, "c1", "lead@x.example", "Lead", "u1")
+    f.account(engine, "c2", "Account")
+    written = [_result(f"c{n}", 40 + n) for n in range(6)]
+    written += [
+        RecordResult("lead", "c1", (11, 2, 0), _kpi(health_score=11)),
+        RecordResult("account", "c2", (77, 0, 1), _kpi(health_score=77)),
+    ]
+    # The day before, other scores: only the day's snapshots are the state.
+    write_back(engine, [_result(f"c{n}", 30 + n) for n in range(6)], now=f.NOW - timedelta(days=1))
+    write_back(engine, written, now=f.NOW)
+    wanted = {("contact", "c1"), ("contact", "c4"), ("account", "c2"), ("contact", "gone")}
+
+    with Session(engine) as session:
+        whole = load_stored_state(session=session, day=f.NOW.date())
+        some = load_stored_state(session=session, day=f.NOW.date(), records=wanted)
+
+    assert _stored(some, wanted) == _stored(whole, wanted)
+    assert some.health[("account", "c2")] == (77, 0, 1)
+    assert some.snapshots[("contact", "c4")] == (44, 0, 1)
+    day_before = (f.NOW - timedelta(days=1)).date()
+    with Session(engine) as session:
+        whole = load_stored_state(session=session, day=day_before)
+        some = load_stored_state(session=session, day=day_before, records=wanted)
+    assert _stored(some, wanted) == _stored(whole, wanted)
+    assert some.snapshots[("contact", "c4")] == (34, 0, 1)
+
+
+def test_a_write_of_a_few_named_records_updates_them_and_leaves_the_rest(
+    engine: Engine,
+) -> None:
+    for n in range(5):
+        f.contact(engine, f"c{n}", f"p{n}@x.example", f"P{n}")
+    write_back(engine, [_result(f"c{n}", 50 + n) for n in range(5)], now=f.NOW)
+    before = _contacts(engine)
+
+    later = f.NOW + timedelta(hours=1)  # the same day: its snapshot is updated, not added
+    named = [("contact", "c1"), ("contact", "c3")]
+    counts = write_back(
+        engine, [_result("c1", 51), _result("c3", 10, state=2)], now=later, records=named
+    )
+
+    after = _contacts(engine)
+    assert (counts.records_updated, counts.kpis_written, counts.unchanged) == (1, 1, 1)
+    assert after["c3"] == (10, 2, 1, later)
+    assert {k: v for k, v in after.items() if k != "c3"} == {
+        k: v for k, v in before.items() if k != "c3"
+    }
+    with engine.connect() as connection:
+        snapshots = connection.execute(
+            sa.text("SELECT record_id, health_score FROM health_snapshot ORDER BY record_id")
+        ).all()
+    assert [tuple(row) for row in snapshots] == [
+        ("c0", 50),
+        ("c1", 51),
+        ("c2", 52),
+        ("c3", 10),
+        ("c4", 54),
+    ]
