@@ -79,3 +79,16 @@ def test_the_columnar_ranking_is_the_ranking_of_the_whole_book(
 
     assert ranked == expected
     assert indexed == expected
+
+
+@property_settings
+@given(interactions(), settings(), moments, st.integers(min_value=1, max_value=3))
+def test_sums_made_a_few_floats_at_a_time_rank_as_the_whole_book(
+    book: list[Interaction], chosen: ScoringSettings, now: datetime, at_once: int
+) -> None:
+    # A regrade's ranking makes its contributions Python floats a slice at a time (a
+    # pair's never split): slices of one to three floats cut through every pair.
+    book = [i for i in book if i.occurred_at.tzinfo is not None]
+    expected = rank_introducers(book, chosen, now)
+    with patch.object(introducers, "FLOATS_AT_ONCE", at_once):
+        assert rank_columns(columns_of(book), chosen, now) == expected
