@@ -247,13 +247,19 @@ def private_store(kind: str, directory: Path, sqlite_template: Path) -> Iterator
         yield engine
         engine.dispose()
         return
-    with _own_postgres_database() as url:
-        engine = create_store_engine(url)
-        try:
-            migrate.upgrade(engine)
-            yield engine
-        finally:
-            engine.dispose()
+    with _own_postgres_database() as url, migrated_store(url) as engine:
+        yield engine
+
+
+@contextmanager
+def migrated_store(url: str) -> Iterator[Engine]:
+    """The store at `url` upgraded to the newest revision, its engine disposed at the end."""
+    engine = create_store_engine(url)
+    try:
+        migrate.upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from storage.engine import create_store_engine
 from storage.rapport_tables import Interaction, InteractionParty
 from storage.schema import metadata
 from storage.types import core_table
-from tests.conftest import scratch_postgres_database
+from tests.conftest import migrated_store, scratch_postgres_database
 
 BEFORE = "0014"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -122,13 +122,8 @@ def test_upgrade_and_downgrade_keep_a_populated_store(empty_database_url: str) -
 def linguistic_store() -> Iterator[Engine]:
     """A PostgreSQL store whose locale sorts "contact-a" before "contact-B" (en-US)."""
     icu = " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
-    with scratch_postgres_database("rapport_icu", icu) as url:
-        engine = create_store_engine(url)
-        try:
-            migrate.upgrade(engine)
-            yield engine
-        finally:
-            engine.dispose()
+    with scratch_postgres_database("rapport_icu", icu) as url, migrated_store(url) as engine:
+        yield engine
 
 
 def test_an_address_two_contacts_share_matches_the_smaller_id_by_python_order(
