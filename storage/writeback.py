@@ -23,6 +23,7 @@ from sqlmodel import Session
 from storage.bulk import (
     COPY_NULL,
     RowFormat,
+    copy_data,
     delete_by_keys,
     replace_items,
     update_by_keys,
@@ -270,9 +271,9 @@ class _Changes:
             return
         encoded = self.encoded
         delete_by_keys(session, KPI, KPI_KEY, encoded.replaced_kpis)
-        _copy_data(session, KPI, KPI_COLUMNS, encoded.kpi_data)
+        copy_data(session, KPI, KPI_COLUMNS, [encoded.kpi_data])
         delete_by_keys(session, SNAPSHOT, keys, encoded.replaced_snapshots)
-        _copy_data(session, SNAPSHOT, SNAPSHOT_COLUMNS, encoded.snapshot_data)
+        copy_data(session, SNAPSHOT, SNAPSHOT_COLUMNS, [encoded.snapshot_data])
 
 
 class _Encoded(NamedTuple):
@@ -283,18 +284,6 @@ class _Encoded(NamedTuple):
     replaced_kpis: list[tuple[Any, ...]]
     snapshot_data: bytes
     replaced_snapshots: list[tuple[Any, ...]]
-
-
-def _copy_data(session: Session, table: sa.Table, columns: Sequence[str], data: bytes) -> None:
-    """PostgreSQL: COPY the rows of `data`, a batch's lines of COPY text format, sent as
-    they are (bytes: nothing for the driver to encode)."""
-    if not data:
-        return  # a batch that changed nothing sends no COPY at all
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        copy.write(data)
 
 
 def _snapshot_key(result: RecordResult, snapshots: RowFormat[RecordResult]) -> tuple[Any, ...]:
