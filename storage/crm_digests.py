@@ -134,8 +134,7 @@ def digest_field(value: Any) -> str:
 
 
 def _general_field(value: Any) -> str:
-    if value is None:
-        return "~"
+    """A value of no exact type digest_field takes first (None is one of those)."""
     if isinstance(value, str):
         return f"s{len(value)}:{value}"
     if isinstance(value, bool):

@@ -50,7 +50,7 @@ class JsonColumn:
         """The column whose JSON encoding is `data`; its value is decoded when asked for."""
         column = cls.__new__(cls)
         column._value, column.data = _NOT_DECODED, data
-        column.copy = data.replace(b"\\", b"\\\\") if b"\\" in data else data  # _json_copy
+        column.copy = _json_copy(data)
         return column
 
     @property

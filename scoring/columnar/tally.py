@@ -135,10 +135,8 @@ class BookTally:
 
 def _last_per_record(record: Ints, mask: Bools, records: int) -> Ints:
     """Index of the last visit of each record where mask holds (-1: none)."""
-    out = np.full(records, -1, dtype=np.int64)
     where = np.flatnonzero(mask)
-    out[record[where]] = where  # later writes win: the last one stays
-    return out
+    return _last_at(record[where], where, records)
 
 
 def _last_at(visit_record: Ints, where: Ints, records: int) -> Ints:

@@ -163,13 +163,13 @@ def score_and_write(
         keyed_state = len(scopes) <= KEYED_STATE_SHARE * book_records
         if introducers is not None:
             introducers = introducers.within(records)
-    if records is not None and read_book is None:
-        # Only what reaches these records and their people is read, unless that is
-        # most of the book (then every row is read: same scores, less work). A kept
-        # book is patched whole instead (read_book).
-        needed = _keyed_read(
-            {ref for scope in scopes for ref in (scope.record, *scope.people)}, crm
-        )
+        if read_book is None:
+            # Only what reaches these records and their people is read, unless that is
+            # most of the book (then every row is read: same scores, less work). A kept
+            # book is patched whole instead (read_book).
+            needed = _keyed_read(
+                {ref for scope in scopes for ref in (scope.record, *scope.people)}, crm
+            )
     started = time.perf_counter()
     book = (
         IndexedBook(read_columns(engine, refs=needed)) if read_book is None else read_book(engine)
