@@ -157,6 +157,15 @@ def keyed_rows(
     return sa.select(probe).select_from(wanted).join(probe, sa.true())
 
 
+def ids_by_type(records: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """(record type, id) pairs as each type's ids, sorted: keyed_rows probes them in
+    the order of the index it probes."""
+    ids: dict[str, list[str]] = {}
+    for record_type, record_id in records:
+        ids.setdefault(record_type, []).append(record_id)
+    return {record_type: sorted(found) for record_type, found in sorted(ids.items())}
+
+
 def _array(values: Sequence[str]) -> Any:
     return sa.cast(sa.literal(text_array(values), sa.Text()), postgresql.ARRAY(sa.String()))
 

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from storage.bulk import insert_rows, update_rows
 from storage.crm_tables import SystemUser
 from storage.engine import is_postgres
-from storage.interaction_store import chunks, key_chunks, one_of
+from storage.interaction_store import chunks, ids_by_type, key_chunks, keyed_rows
 from storage.rapport_tables import Introducer
 from storage.types import core_table
 
@@ -63,19 +63,16 @@ def _stored(
 ) -> dict[tuple[str, str, str], tuple[Any, ...]]:
     """The stored rows by key: all, or those of `records` ((record type, record id)
     pairs), read by the table's key."""
-    query = sa.select(*(INTRODUCER.c[c] for c in (*KEY_COLUMNS, *VALUE_COLUMNS)))
+    columns = [INTRODUCER.c[c] for c in (*KEY_COLUMNS, *VALUE_COLUMNS)]
     if records is None:
-        return {tuple(row[:3]): tuple(row[3:]) for row in session.execute(query)}
-    by_type: dict[str, list[str]] = {}
-    for record_type, record_id in records:
-        by_type.setdefault(record_type, []).append(record_id)
+        return {tuple(row[:3]): tuple(row[3:]) for row in session.execute(sa.select(*columns))}
     postgres = is_postgres(session)
     stored: dict[tuple[str, str, str], tuple[Any, ...]] = {}
-    for record_type, ids in sorted(by_type.items()):
-        for batch in key_chunks(postgres, sorted(ids)):
-            which = one_of(postgres, INTRODUCER.c.record_id, batch)
-            rows = session.execute(query.where(INTRODUCER.c.record_type == record_type, which))
-            stored.update((tuple(row[:3]), tuple(row[3:])) for row in rows)
+    for record_type, ids in ids_by_type(records).items():
+        of_type = INTRODUCER.c.record_type == record_type
+        for batch in key_chunks(postgres, ids):  # SQLite: a bounded IN list
+            query = keyed_rows(session, columns, INTRODUCER.c.record_id, batch, of_type)
+            stored.update((tuple(row[:3]), tuple(row[3:])) for row in session.execute(query))
     return stored
 
 

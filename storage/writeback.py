@@ -30,7 +30,7 @@ from storage.bulk import (
 )
 from storage.crm_tables import Account, Contact, Lead, Opportunity
 from storage.engine import is_postgres, session_scope
-from storage.interaction_store import chunks, keyed_rows
+from storage.interaction_store import chunks, ids_by_type, keyed_rows
 from storage.kpi_rows import (
     KPI_COLUMNS,
     KPI_KEY,
@@ -127,12 +127,10 @@ def _keyed_stored_state(
     session: Session, day: date, records: Collection[tuple[str, str]]
 ) -> StoredState:
     connection = session.connection()
-    ids: dict[str, list[str]] = {}
-    for record_type, record_id in records:
-        ids.setdefault(record_type, []).append(record_id)
+    ids = ids_by_type(records)
     state = StoredState({}, {}, {})
     for record_type, table in RECORD_TABLES.items():
-        wanted = sorted(ids.get(record_type, ()))  # probed in key order, as the index is
+        wanted = ids.get(record_type, [])
         if not wanted:
             continue
         columns = (table.c.id, table.c.health_score, table.c.health_state, table.c.health_trend)
