@@ -27,6 +27,7 @@ from scoring.explain import (
     Candidate,
     as_date,
     awaiting_reason,
+    candidate,
     engagement_line,
     frequency_texts,
     last_contact_text,
@@ -112,14 +113,14 @@ class Reasons:
     ) -> tuple[tuple[Factor, ...], tuple[str, ...]]:
         details, earned, lost, engagement, fixed, last = self.prepared[index]
         if last is None:
-            recency = (-lost, 0, never_engaged_text(scope.name))
+            recency = candidate(lost, 0, never_engaged_text(scope.name))
         else:
             date, days = last
             who = self._engaged_person(index, scope)
             if values[0] < 1:
-                recency = (-lost, -days, silent_since_text(who, date, days))
+                recency = candidate(lost, days, silent_since_text(who, date, days))
             else:
-                recency = (-earned[0], 0, last_contact_text(who, date))
+                recency = candidate(earned[0], 0, last_contact_text(who, date))
         candidates = [recency, *fixed]
         if index in self.waiting:
             candidates += self._engagement_reasons(index, scope, *engagement)
@@ -238,9 +239,9 @@ def _prepare(
             texts = frequency_lines[recent] = frequency_texts(frequency, recent)
         contacts, frequency_line, short = texts
         fixed = [
-            (-lost_frequency, value_frequency, short)
+            candidate(lost_frequency, -value_frequency, short)
             if value_frequency < 1
-            else (-earned_all[1], -value_frequency, contacts),
+            else candidate(earned_all[1], value_frequency, contacts),
             *mix_reasons(meeting, call, now_ts, value_mix, lost_mix, earned_all[3]),
         ]
         line = engagement_line(
