@@ -250,11 +250,14 @@ def advisory_holders(connection: Connection, name: str) -> list[tuple[str, int]]
     """PostgreSQL only: (application_name, server pid) of every session holding `name`.
 
     A one-key advisory lock shows in pg_locks as classid = the key's high 32 bits,
-    objid = its low 32 bits, objsubid = 1."""
+    objid = its low 32 bits, objsubid = 1. Advisory locks belong to a database: the
+    same key held by a store in another database of the server is not this store's
+    holder (pg_locks shows every database's)."""
     key = ADVISORY_KEYS[name]
     query = sa.text(
         "SELECT a.application_name, a.pid FROM pg_locks l JOIN pg_stat_activity a"
         " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         " AND l.classid::bigint = :high AND l.objid::bigint = :low AND l.objsubid = 1"
         " AND l.pid <> pg_backend_pid() ORDER BY a.backend_start"
     )

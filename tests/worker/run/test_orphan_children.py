@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tests import factories as f
+from tests.conftest import private_store
 from tests.worker.cli_runner import run_cli
 from tests.worker.run.run_processes import counts, seed_book, start_run
 from tests.worker.service.harness import wait_until
-from worker.run.lock import hold_process_lock
+from worker.run.lock import hold_process_lock, store_run_lock
 
 pytestmark = pytest.mark.slow  # scoring processes
 
@@ -138,3 +139,33 @@ def test_a_new_run_waits_for_a_scoring_process_left_by_an_earlier_run(
     assert counts(engine) == dict.fromkeys(counts(engine), 0)
     assert run_cli(capsys, "run", "--once", "--now", f.NOW.isoformat()).code == 0
     assert counts(engine)["relationship_kpi"] == 3
+
+
+@POSTGRES_ONLY
+def test_a_refusal_names_only_the_holders_of_this_store(
+    database_url: str,
+    engine: Engine,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    sqlite_template: Path,
+) -> None:
+    # Another store in another database of the same server, in the middle of a run: its
+    # run lock has the same key as this store's, and pg_locks lists every database's locks.
+    seed_book(engine, accounts=1, contacts=2, emails=2)
+    monkeypatch.setenv("RAPPORT_DATABASE_URL", database_url)
+    monkeypatch.setenv("RAPPORT_RUN_WAIT_SECONDS", "0")
+    with private_store("postgres", tmp_path, sqlite_template) as other_store:
+        elsewhere = store_run_lock(other_store, "rapport run of the other store")
+        assert elsewhere.try_take()
+        leftover = hold_process_lock(engine)
+        assert leftover is not None
+        try:
+            refused = run_cli(capsys, "run", "--once", "--now", f.NOW.isoformat())
+        finally:
+            leftover.invalidate()
+            elsewhere.release()
+    assert refused.code == 6
+    (line,) = refused.err.strip().splitlines()
+    assert "other store" not in line
+    assert "1 scoring process(es) of an earlier run, still connected" in line
