@@ -64,9 +64,10 @@ class Cluster:
         return -1 if None in rounds else min(r for r in rounds if r is not None)
 
     def finished_round(self, mailbox: str) -> int:
-        """The round the mailbox last finished, -1 while a round holds it."""
+        """The round the mailbox last finished, -1 while a round holds it or before the
+        replicas have found the mailbox (its row is made by the first round)."""
         lease = self.leases().get(mailbox, {})
-        if lease.get("holder") is not None or self.statuses()[mailbox] != "ok":
+        if lease.get("holder") is not None or self.statuses().get(mailbox) != "ok":
             return -1
         return int(lease.get("round") or -1)
 
