@@ -14,7 +14,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from storage.types import KEY_TEXT, UTCDateTime
+from storage.types import KEY_TEXT, UTCDateTime, core_table
 
 LEAD_STATUS_VALUES = ("open", "qualified", "disqualified")
 OPPORTUNITY_STATUS_VALUES = ("open", "won", "lost")
@@ -125,6 +125,15 @@ class CrmActivity(SQLModel, table=True):
     opens: int = 0
     clicks: int = 0
     modified_at: datetime | None = Field(default=None, sa_column=_utc())
+
+
+# An activity's time, as the rules take it: a tick reads the activities whose time
+# crossed a moving bound (storage.crm_ingest) by a range scan of this (migration 0016).
+# PostgreSQL only: SQLite keeps the CRM's text, compared by day, and its stores are small.
+_ACTIVITY = core_table(CrmActivity)
+sa.Index(
+    "ix_crm_activity_occurred_at", sa.func.coalesce(_ACTIVITY.c.start_at, _ACTIVITY.c.end_at)
+).ddl_if(dialect="postgresql")
 
 
 class CrmActivityParty(SQLModel, table=True):

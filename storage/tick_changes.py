@@ -319,6 +319,7 @@ class TickMemory:
     crm_completed_until: datetime | None = None
     crm_latest: datetime | None = None
     crm_digests: int | None = None
+    crm_outcomes: dict[str, int] | None = None  # those digests by outcome, when kept
     regraded_at: datetime | None = None
     settings_fingerprint: str | None = None
     regrade_due: bool = False

@@ -11,7 +11,10 @@ changes are noticed by triggers (migration 0012), not by each writer:
   deals, stakeholders, erased subjects) changed in a column Rapport reads;
   Rapport's own `health_*` columns do not count. A contact or lead inserted
   or updated is logged by row instead (`crm_person_change`, migration 0014);
-  only a deleted one, or one whose id changed, marks its table.
+  only a deleted one, or one whose id changed, marks its table. So does a
+  write to `crm_activity_digest` by anyone but a CRM pass (migration 0016):
+  the counts the passes keep no longer hold, and the next pass reads every
+  activity.
 - `crm_person_change`: each contact or lead row inserted, or updated in a
   column Rapport reads, as it was and as it is: its id, a contact's account,
   its addresses. The activities those addresses and ids match are derived
@@ -29,7 +32,8 @@ read, in the transaction that acts on them.
 not scored yet (kept across a failed tick); `crm_activity_recheck` the
 activities that carried a problem and are derived, and reported, on every
 tick until the CRM corrects them; `tick_state` one row: the inputs the last
-CRM pass was derived against, and the last full regrade.
+CRM pass was derived against, how many digests it left by outcome (kept up to
+date by each pass instead of counted on every tick), and the last full regrade.
 """
 
 from __future__ import annotations
@@ -118,6 +122,8 @@ class TickState(SQLModel, table=True):
     crm_completed_until: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
     crm_latest: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
     crm_digests: int | None = None  # digest rows it left: fewer or more means a full pass
+    # Those rows by outcome (migration 0016); None until a pass has counted them.
+    crm_outcomes: dict[str, int] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
     # The last full regrade: its now, and the admin settings it ran under.
     regraded_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
     settings_fingerprint: str | None = None

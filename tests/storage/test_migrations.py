@@ -1,3 +1,4 @@
+import pytest
 import sqlalchemy as sa
 
 from storage import migrate
@@ -48,6 +49,9 @@ def test_unmigrated_database_is_refused_with_the_command_to_run(empty_database_u
         engine.dispose()
 
 
+# SQLite: autogenerate cannot compare an index on an expression there (migration 0016's on
+# the activities' time, made on PostgreSQL only) and says so.
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
 def test_migrations_match_the_table_models(empty_database_url: str) -> None:
     """A model change without a migration would show up as a diff here."""
     from alembic.autogenerate import compare_metadata
