@@ -43,8 +43,9 @@ from worker.run.interaction_copy import (
     LINK_SEPARATOR,
     POSTGRES_EPOCH_US,
     Block,
+    blocks_from_the_heap,
     copy_blocks,
-    copy_rows,
+    copy_messages,
 )
 from worker.run.malloc_tuning import free_pages_returned, large_blocks_returned
 from worker.run.party_texts import PartyTexts
@@ -128,6 +129,9 @@ class BookReader:
             for rows in _chunks(cursor, self.chunk):
                 _add(self.builder, self.decoder, rows, _sqlite_times)
             cursor.close()
+        # Before the columns are put together (the read's peak): what only the read
+        # itself needed goes.
+        self.decoder.forget_pieces()
         return self.builder.finish()
 
 
@@ -143,10 +147,12 @@ def _copy_into(
     each text coded for the book as its block is read (text_codes), and only the
     values new to the book decoded, once each."""
     cursor = raw.cursor()
-    with cursor.copy(COPY_QUERY.format(where=where)) as copy:
-        for block in copy_blocks(copy_rows(copy), chunk):
+    with cursor.copy(COPY_QUERY.format(where=where)) as copy, blocks_from_the_heap():
+        for block in copy_blocks(copy_messages(copy), chunk):
             _add_block(builder, decoder, block, texts)
     cursor.close()
+    for book_texts in (texts.conversation, texts.regarding, texts.parties):
+        book_texts.held_tight()
     builder.conversation_texts = texts.conversation.encoded()
 
 
@@ -383,6 +389,11 @@ class _Parties:
         sides = self.texts.from_rows(self._party_rows(key))
         self._register()
         return self.builder.sets.code(sides, *sides)
+
+    def forget_pieces(self) -> None:
+        """What only a read needs of the packed parties dropped (PartyTexts)."""
+        self.texts.forget_pieces()
+        self._registered = 0
 
     def _register(self) -> None:
         """Codes for the refs of the parties decoded since the last call."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import select
 import struct
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -31,17 +32,28 @@ import psycopg
 from psycopg import pq
 
 from scoring.columnar.columns import DIRECTION_NAMES, KIND_NAMES
+from storage.heap import glibc
+from worker.run.malloc_tuning import (
+    M_MMAP_THRESHOLD,
+    M_TRIM_THRESHOLD,
+    MMAP_THRESHOLD_BYTES,
+    TRIM_THRESHOLD_BYTES,
+)
 from worker.run.text_codes import LONG_BYTES, Text
 
 Bytes = npt.NDArray[np.uint8]
-Buffer = bytes | bytearray | memoryview
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _HEADER = len(_SIGNATURE) + 8  # flags and header extension length, both int32 (0 here)
 _READ_BYTES = 4 << 20  # parse once this much has arrived (or a block's worth of rows)
-_ROW_BYTES = 256  # about one row, to size a block's worth
+_RECEIVE_ROWS = 2048  # messages received between two looks at how much has arrived
+_TRAILER = b"\xff\xff"  # the stream's end: a field count of -1
+# While blocks are parsed, glibc serves blocks up to this from its heap and keeps this
+# much free at the heap's top (blocks_from_the_heap).
+_HEAP_BLOCK_BYTES = 32 << 20  # glibc's largest mmap threshold
+_HEAP_TOP_BYTES = 64 << 20
 
 # Fixed fields in row order: (SQL, binary width, numpy big-endian type).
 _KIND_SQL = " ".join(f"WHEN '{name}' THEN {code}" for name, code in KIND_NAMES.items())
@@ -155,25 +167,39 @@ def _padded(raw: Bytes, at: Ints, length: Ints) -> Bytes:
     return rows
 
 
-def copy_rows(copy: psycopg.Copy) -> Callable[[], Buffer | None]:
-    """A `read` for copy_blocks over a psycopg COPY TO: the rows libpq holds already
-    are taken straight from it (psycopg's Copy.read waits on the socket around each
-    row, about half a microsecond a row); only when libpq has none does
-    Copy.read wait for more. Taking the end of the copy from libpq leaves its
-    result to be read here, so the connection is ready for the next statement."""
+Receive = Callable[[bytearray, list[int], int], bool]
+
+
+def copy_messages(copy: psycopg.Copy) -> Receive:
+    """A `receive` for copy_blocks over a psycopg COPY TO: it appends up to `rows`
+    messages to `pending` and their sizes to `sizes`, and says whether more may come.
+    The messages libpq holds already are taken straight from it (psycopg's
+    Copy.read waits on the socket around each one, about half a microsecond a
+    row); only when libpq has none does Copy.read wait for more. Taking the end
+    of the copy from libpq leaves its result to be read here, so the connection
+    is ready for the next statement."""
     pgconn = copy.connection.pgconn
     take = pgconn.get_copy_data
 
-    def read() -> Buffer | None:
-        size, row = take(1)  # 1: do not wait
-        if size > 0:
-            return row
-        if size == 0:
-            return copy.read() or None
-        _copy_result(pgconn)
-        return None
+    def receive(pending: bytearray, sizes: list[int], rows: int) -> bool:
+        size_of = sizes.append
+        for _ in range(rows):
+            size, message = take(1)  # 1: do not wait
+            if size > 0:
+                pending += message
+                size_of(size)
+                continue
+            if size < 0:
+                _copy_result(pgconn)
+                return False
+            waited = copy.read()
+            if not waited:
+                return False
+            pending += waited
+            size_of(len(waited))
+        return True
 
-    return read
+    return receive
 
 
 def _copy_result(pgconn: pq.abc.PGconn) -> None:
@@ -190,41 +216,115 @@ def _copy_result(pgconn: pq.abc.PGconn) -> None:
             raise psycopg.DatabaseError(f"the interaction copy failed: {message}")
 
 
-def copy_blocks(read: Callable[[], Buffer | None], chunk: int) -> Iterator[Block]:
-    """Blocks of at most `chunk` rows from a binary COPY stream (`read` gives its
-    pieces as they arrive, None at its end)."""
-    pending = bytearray()
-    header = False
-    enough = min(_READ_BYTES, chunk * _ROW_BYTES)
-    while True:
-        piece = read()
-        if piece is not None:
-            pending += piece
-            if len(pending) < enough:
-                continue
-        if not header:
-            if len(pending) < _HEADER:
-                if piece is None:
-                    return
-                continue
-            if bytes(pending[: len(_SIGNATURE)]) != _SIGNATURE:
-                raise ValueError("the interaction copy is not in PostgreSQL's binary format")
-            extension = _TEXT_LENGTH.unpack_from(pending, len(_SIGNATURE) + 4)[0]
-            del pending[: _HEADER + extension]
-            header = True
-        end, starts = _row_starts(pending)
+@contextmanager
+def blocks_from_the_heap() -> Iterator[None]:
+    """glibc's heap, not a mapping of their own, for the arrays made while blocks are
+    parsed, and what they free kept for the next block's. Every array of a block is
+    made and dropped anew, a few MB each: mapped on their own (as malloc_tuning has
+    it for the book's arrays) their pages were faulted in afresh block after block,
+    about a fifth of the read's CPU. After, large blocks are mapped on their own
+    again; the caller gives the heap's free pages back (free_pages_returned)."""
+    libc = glibc()
+    if libc is None:
+        yield
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, _HEAP_BLOCK_BYTES)
+    libc.mallopt(M_TRIM_THRESHOLD, _HEAP_TOP_BYTES)
+    try:
+        yield
+    finally:
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+        libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+
+
+def copy_blocks(receive: Receive, chunk: int) -> Iterator[Block]:
+    """Blocks of at most `chunk` rows from a binary COPY stream, `receive`d a block's
+    worth of messages at a time (copy_messages)."""
+    rows = max(chunk, 1)
+    stream = _Stream()
+    pending, more = bytearray(), True
+    while more:
+        sizes: list[int] = []
+        while more and len(sizes) < rows and len(pending) < _READ_BYTES:
+            more = receive(pending, sizes, min(rows - len(sizes), _RECEIVE_ROWS))
+        if not stream.header_read(pending, sizes, more):
+            continue
+        end, starts = stream.row_starts(pending, sizes, more)
         if len(starts):
             received = len(pending)
             # Zeros after the rows: a window as wide as the longest row can start
             # anywhere in them (_padded). The blocks read the bytes in place.
             pending += bytes(int(np.diff(starts, append=end).max()) + 8)
             raw = np.frombuffer(pending, dtype=np.uint8)
-            for first in range(0, len(starts), max(chunk, 1)):
-                yield Block(raw, starts[first : first + chunk])
+            for first in range(0, len(starts), rows):
+                yield Block(raw, starts[first : first + rows])
             del raw  # every block copied what it keeps
             pending = pending[end:received]
-        if piece is None:
-            return
+
+
+class _Stream:
+    """Where a binary COPY stream's rows start. PostgreSQL sends each row as a message
+    of its own (the header comes with the first, the trailer alone), so the rows
+    start where the messages do: their sizes, noted as they are received, are
+    checked against each row's own length in one pass over the block. A stream
+    framed otherwise is walked row by row (`_row_starts`) from where that was found."""
+
+    def __init__(self) -> None:
+        self.header = False
+        self.framed = True  # every message so far one row
+
+    def header_read(self, pending: bytearray, sizes: list[int], more: bool) -> bool:
+        """Whether the header has been read off the stream (now, or before)."""
+        if self.header:
+            return True
+        if len(pending) < _HEADER or (
+            len(pending) < _HEADER + _TEXT_LENGTH.unpack_from(pending, _HEADER - 4)[0]
+        ):
+            if not more and pending:
+                raise ValueError("the interaction copy ended within its header")
+            self.framed = False  # these messages' sizes are not counted again
+            return False
+        if bytes(pending[: len(_SIGNATURE)]) != _SIGNATURE:
+            raise ValueError("the interaction copy is not in PostgreSQL's binary format")
+        length = _HEADER + _TEXT_LENGTH.unpack_from(pending, _HEADER - 4)[0]
+        del pending[:length]
+        if self.framed and sizes and sizes[0] >= length:
+            sizes[0] -= length  # the header came with the first row
+            if not sizes[0]:
+                del sizes[0]
+        else:
+            self.framed = False
+        self.header = True
+        return True
+
+    def row_starts(self, pending: bytearray, sizes: list[int], more: bool) -> tuple[int, Ints]:
+        """Where each complete row of `pending` starts; and where the first incomplete
+        row (or the trailer) starts."""
+        if self.framed:
+            framed = _framed_starts(pending, sizes, more)
+            if framed is not None:
+                return framed
+            self.framed = False
+        return _row_starts(pending)
+
+
+def _framed_starts(pending: bytearray, sizes: list[int], more: bool) -> tuple[int, Ints] | None:
+    """The rows' starts if each of `sizes` is one row's message (at the stream's end the
+    last may be the trailer); None if not."""
+    ends = np.cumsum(np.array(sizes, dtype=np.int64))
+    rows = len(pending)
+    if not more and sizes and sizes[-1] == len(_TRAILER) and pending.endswith(_TRAILER):
+        ends, rows = ends[:-1], rows - len(_TRAILER)
+    if not len(ends):
+        return (0, ends) if rows == 0 else None
+    starts = ends - np.diff(ends, prepend=0)
+    if ends[-1] != rows or int((ends - starts).min()) < _ROW_HEAD:
+        return None
+    # Each row's text length, read in place: the row ends where its message does.
+    lengths = _windows(np.frombuffer(pending, dtype=np.uint8), 4)[starts + 6].view(">i4").ravel()
+    if not (starts + _FIXED_BYTES + lengths == ends).all():
+        return None
+    return rows, starts
 
 
 def _row_starts(data: bytearray) -> tuple[int, Ints]:

@@ -60,6 +60,15 @@ class PartyTexts:
         # repeats (external ones hardly do: keeping them would only grow this).
         self._alone: dict[int, tuple[Party, ...]] = {}
 
+    def forget_pieces(self) -> None:
+        """Drop what finds a packed party by its text, and the parties by number, once
+        a read is over (a few ten MB per million interactions, and the kept book
+        keeps its reader): a later read decodes the pieces it meets again. The
+        records' references stay, shared by the parties to come."""
+        self._numbers, self.parties, self._internal, self._unread = {}, [], [], []
+        self._flags = np.zeros((0, 2), dtype=np.bool_)
+        self._alone = {}
+
     def sides(self, text: str) -> tuple[Sides, int] | None:
         """One text's (sides, parties it spells out); None when a piece of it does not
         read as a party (the caller then reads the party rows, which say what is wrong)."""

@@ -25,6 +25,7 @@ block's), a few MB at 1M interactions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -57,14 +58,16 @@ class Text:
     long_values: list[bytes]
 
 
-def distinct_rows(matrix: Matrix) -> tuple[Ints, Ints, Digests]:
-    """(a row of each distinct value, each row's value number, each value's hash)."""
+def distinct_rows(matrix: Matrix, digest: Digests | None = None) -> tuple[Ints, Ints, Digests]:
+    """(a row of each distinct value, each row's value number, each value's hash), the
+    values in the order of their hashes; `digest`: the rows' hashes, if known."""
     if len(matrix) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64)
-    digest = row_digests(matrix)
+    if digest is None:
+        digest = row_digests(matrix)
     first, inverse = sorted_groups(digest)
     lanes = matrix.view(np.uint64)
-    if not (lanes == lanes[first][inverse]).all():
+    if not (lanes == _rows(_rows(lanes, first), inverse)).all():
         strings = matrix.view(f"S{matrix.shape[1]}").ravel()
         _values, first, inverse = np.unique(strings, return_index=True, return_inverse=True)
     return first.astype(np.int64), inverse.astype(np.int64).ravel(), digest[first]
@@ -100,19 +103,24 @@ class BookTexts:
 
     def codes(self, text: Text, new_values: bool = True) -> tuple[Codes, list[bytes]]:
         """Each row's code (-1: NULL), and (if `new_values`) the values new to the book,
-        in code order."""
+        in code order. Each row is looked up among the book's values first: after the
+        first blocks most are known, and only the new ones are told apart (sorted)."""
         codes = np.full(text.rows, -1, dtype=np.int32)
-        first, inverse, digests = distinct_rows(text.matrix)
-        values = text.matrix[first]
-        known = self._known(values, digests)
-        new = np.flatnonzero(known < 0)
-        known[new] = np.arange(self.count, self.count + len(new))
-        self.count += len(new)
-        self._add(values[new], digests[new], known[new])
-        codes[text.short] = known[inverse]
-        added: list[bytes] = (
-            values[new].view(f"S{values.shape[1]}").ravel().tolist() if new_values else []
-        )
+        matrix = text.matrix
+        digests = row_digests(matrix)
+        known = self._known(matrix, digests)
+        unknown = np.flatnonzero(known < 0)
+        added: list[bytes] = []
+        if len(unknown):
+            first, inverse, new_digests = distinct_rows(_rows(matrix, unknown), digests[unknown])
+            values = _rows(matrix, unknown[first])
+            new = np.arange(self.count, self.count + len(first), dtype=np.int64)
+            self.count += len(first)
+            self._add(values, new_digests, new)
+            known[unknown] = new[inverse]
+            if new_values:
+                added = values.view(f"S{values.shape[1]}").ravel().tolist()
+        codes[text.short] = known
         for row, value in zip(text.long.tolist(), text.long_values, strict=True):
             code = self._long.get(value)
             if code is None:
@@ -124,14 +132,25 @@ class BookTexts:
         return codes, added
 
     def encoded(self) -> npt.NDArray[np.bytes_]:
-        """Every value of the book by code, as one bytes array (no object per value)."""
+        """Every value of the book by code, as one bytes array (no object per value): the
+        values held, as they are, when none is long (codes only grow and a value's row
+        is never written again, so the book's columns and this share them)."""
         width = self._values.shape[1]
         encoded = self._values[: self.count].view(f"S{width}").ravel()
         if self._long:
             encoded = encoded.astype(f"S{max(width, *map(len, self._long))}")
             for value, code in self._long.items():
                 encoded[code] = value
-        return encoded.copy()
+        return encoded
+
+    def held_tight(self) -> None:
+        """The values and hashes held with room for an eighth more, not twice as many
+        (what doubling left them at): at the end of a read, and for as long as the
+        kept book keeps this reader."""
+        room = self.count + self.count // 8 + 1
+        if len(self._values) > room:
+            self._values = self._values[:room].copy()
+        self._by_digest.held_tight(room)
 
     def _known(self, values: Matrix, digests: Digests) -> Ints:
         """The code of each value, -1 for a value new to the book."""
@@ -140,11 +159,8 @@ class BookTexts:
             texts = values.view(f"S{values.shape[1]}").ravel().tolist()
             return np.array([found(text, -1) for text in texts], dtype=np.int64)
         codes = self._by_digest.find(digests)
-        width = max(values.shape[1], self._values.shape[1])
         matched = np.flatnonzero(codes >= 0)
-        if not (
-            _widened(values[matched], width) == _widened(self._values[codes[matched]], width)
-        ).all():
+        if not _same(_rows(values, matched), _rows(self._values, codes[matched])):
             self._by_value = self._every_value()  # two values share a hash: look up by value
             return self._known(values, digests)
         return codes
@@ -219,6 +235,11 @@ class DigestTable:
             self._slots = np.full(1 << self._bits, -1, dtype=np.int32)
         self._place(new)
 
+    def held_tight(self, codes: int) -> None:
+        """The hashes by code held for `codes` codes at most (none is above)."""
+        if len(self._digests) > codes:
+            self._digests = self._digests[:codes].copy()
+
     def _home(self, digests: Digests) -> Ints:
         # The hash's top bits: the multiplications mix into them most.
         home: Ints = (digests >> np.uint64(64 - self._bits)).astype(np.int64)
@@ -236,9 +257,19 @@ class DigestTable:
             codes, slot = codes[~placed], slot[~placed]
 
 
-def _widened(rows: Matrix, width: int) -> Matrix:
-    if rows.shape[1] == width:
-        return rows
-    wide = np.zeros((len(rows), width), dtype=np.uint8)
-    wide[:, : rows.shape[1]] = rows
-    return wide
+def _rows(matrix: npt.NDArray[Any], rows: Ints) -> npt.NDArray[Any]:
+    """matrix[rows], by np.take: several times faster than indexing for a matrix's rows."""
+    taken: npt.NDArray[Any] = np.take(matrix, rows, axis=0)
+    return taken
+
+
+def _same(rows: Matrix, others: Matrix) -> bool:
+    """Whether each row holds the same value as the other row beside it, compared 8
+    bytes at a time (the wider matrix's extra bytes must be padding)."""
+    if rows.shape[1] > others.shape[1]:
+        rows, others = others, rows
+    width = rows.shape[1]
+    lanes, other_lanes = rows.view(np.uint64), others.view(np.uint64)
+    return bool(
+        (lanes == other_lanes[:, : width // 8]).all() and not other_lanes[:, width // 8 :].any()
+    )
