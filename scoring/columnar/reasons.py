@@ -202,10 +202,6 @@ def _prepare(
     """What explain.explain makes of each graded record that names nobody (see the
     module docstring), by record."""
     never = never_engaged_detail(frequency)
-    # The lines that repeat, each formatted once (explain.py caches them too; a dict
-    # here is the cheaper lookup).
-    recency_lines: dict[tuple[str, int], str] = {}
-    frequency_lines: dict[int, tuple[str, str, str]] = {}
     prepared: list[Prepared] = []
     for (
         value_frequency,
@@ -230,14 +226,10 @@ def _prepare(
         recency = never
         if ever:
             date = as_date(at)
-            last = day = (date, ago)
-            recency = recency_lines.get(day) or recency_lines.setdefault(
-                day, recency_detail(frequency, date, ago)
-            )
-        texts = frequency_lines.get(recent)
-        if texts is None:
-            texts = frequency_lines[recent] = frequency_texts(frequency, recent)
-        contacts, frequency_line, short = texts
+            last = (date, ago)
+            # explain.py formats each repeated line once (functools.cache).
+            recency = recency_detail(frequency, date, ago)
+        contacts, frequency_line, short = frequency_texts(frequency, recent)
         fixed = [
             candidate(lost_frequency, -value_frequency, short)
             if value_frequency < 1
