@@ -18,6 +18,8 @@ import numpy as np
 from scoring.columnar.columns import InteractionColumns, Ints
 from scoring.columnar.figures import GroupFigures, moment_array, readings_arrays, readings_lists
 from scoring.columnar.kpis import Weeks, group_kpis
+from scoring.columnar.party_tables import SetTables
+from scoring.columnar.persons import PersonFigures
 from scoring.columnar.reasons import Names, Reasons
 from scoring.columnar.rollups import People
 from scoring.columnar.states import (
@@ -30,7 +32,7 @@ from scoring.columnar.states import (
     with_dormant,
 )
 from scoring.columnar.tally import BookTally
-from scoring.columnar.visits import GroupCodes, SetTables
+from scoring.columnar.visits import GroupCodes
 from scoring.columnar.waiting import Awaiting, Skipped, Unanswered
 from scoring.explain import ungraded_text
 from scoring.factors import FactorValues
@@ -104,6 +106,7 @@ class GroupScorer:
             book, columns, moment_array(book, book.now.last_engaged, -np.inf), time.now_ts
         )
         skipped = Skipped(book, book.visits.people_count)
+        self.states, self.unanswered, self.skipped = (now, before), unanswered, skipped
         awaiting = Awaiting(book, columns, run.tables, time.now_ts)
         self.names = Names(run.names)
         self.reasons = Reasons(
@@ -167,6 +170,22 @@ class GroupScorer:
             return Reading(None, STATES[state], None)
         score, *values = self.before[index]
         return Reading(score, STATES[state], tuple.__new__(FactorValues, values))
+
+    def person_figures(self, index: Ints) -> PersonFigures:
+        """What a roll-up reads of the group's records at `index` read as persons:
+        rollups.People's readings and silences, as arrays (persons.py keeps them)."""
+        figures, (now, before) = self.figures, self.states
+        book = figures.book
+        return PersonFigures(
+            score=np.where(now[index] < UNGRADED, figures.read_now.score[index], -1),
+            before=np.where(before[index] < UNGRADED, figures.read_before.score[index], -1),
+            last_engaged_ts=moment_array(book, book.now.last_engaged[index], np.nan),
+            last_ts=moment_array(book, book.now.last[index], np.nan),
+            unanswered=self.unanswered.total[index],
+            unanswered_since_ts=self.unanswered.since[index],
+            skipped=self.skipped.skipped_of_last_by_record[index],
+            invited=self.skipped.invited_of_last_by_record[index],
+        )
 
     def ungraded_reason(self, index: int, state: HealthState) -> str:
         figures = self.figures

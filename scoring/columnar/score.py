@@ -19,6 +19,7 @@ from scoring.columnar.codes import cut_groups, group_codes, scope_codes
 from scoring.columnar.columns import InteractionColumns
 from scoring.columnar.group import GroupScorer, RunInputs
 from scoring.columnar.indexed_book import BookSetup, book_setup
+from scoring.columnar.persons import KeptPersons
 from scoring.columnar.tally import tally_book
 from scoring.columnar.visits import GroupCodes, build_visits
 from scoring.factors import channel_points
@@ -81,9 +82,15 @@ class ColumnarRun:
         scopes = list(scopes)
         refs = self.columns.refs
         codes = scope_codes(scopes, refs, self.tables)
-        for start, end in cut_groups(codes, self.index, group_visits):
+        groups = list(cut_groups(codes, self.index, group_visits))
+        # What a group reads of a person a later group rolls up is kept (persons.py),
+        # unless a person may reach a broken interaction, which must raise when read.
+        kept = None if self.columns.broken else KeptPersons(codes, groups)
+        for number, (start, end) in enumerate(groups):
             group = scopes[start:end]
             records = group_codes(codes, start, end, refs.refs)
+            if kept is not None:
+                records, read_before = kept.left_out(records)
             visits = build_visits(
                 self.columns, self.tables, records, self.index, self._broken_reach(group, records)
             )
@@ -98,6 +105,9 @@ class ColumnarRun:
             )
             scorer = GroupScorer(group, records, book, self.inputs)
             del visits, book
+            if kept is not None:
+                scorer.views = kept.views(read_before, refs.refs, scorer.views)
+                kept.keep(number, start, records, scorer.person_figures)
             for index, scope in enumerate(group):
                 try:
                     health = scorer.score(index, scope)

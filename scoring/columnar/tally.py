@@ -30,7 +30,8 @@ from scoring.columnar.columns import (
     InteractionColumns,
     Ints,
 )
-from scoring.columnar.visits import SetTables, Visits, contains, expand
+from scoring.columnar.party_tables import SetTables
+from scoring.columnar.visits import Visits, contains, expand
 from scoring.model import Kind, Response, Role
 from scoring.prepared import (
     _DECAY_RATE,
@@ -83,7 +84,10 @@ class Reading:
 
 @dataclass
 class BookTally:
-    """scoring.tally's figures for every record of a book (arrays by record)."""
+    """scoring.tally's figures for every record of a book (arrays by record). The
+    persons a group reads for its roll-ups, after its scopes, have their readings
+    (`now`, `before`), `latest` and their turns and invitations; the KPIs and the
+    figures only reasons quote are made for the scopes alone (zero or -1 for them)."""
 
     records: int
     visits: Visits
@@ -207,6 +211,10 @@ def tally_book(
     # Arrays the length of the visits (millions) are the run's memory: each is
     # dropped (del) as soon as what needs it is summed, and codes are kept small.
     record, position = visits.record, visits.position
+    # The KPIs and the figures only reasons quote are the scopes' alone: they are made
+    # over the scopes' visits, the first `scoped` (views, no copy). The persons read
+    # for roll-ups after them need only their readings and silences.
+    scoped = visits.scoped
     kind_of = np.take(columns.kind, position).astype(np.int8, copy=False)
     inbound = np.take(columns.inbound, position)
     # Per visit, as scoring.prepared computes it per interaction (each value is
@@ -226,7 +234,7 @@ def tally_book(
     planned = np.take(columns.planned, position) & seen
     history = seen & ~planned
     set_of = np.take(columns.party_set, position)
-    contacted = _most_contacted(record, set_of, history, tables, records)
+    contacted = _most_contacted(record[:scoped], set_of[:scoped], history[:scoped], tables)
 
     # Per visit: held and engaged (scoring.tally.Tally.add).
     engaged = (kind_of == CALL) & history
@@ -364,20 +372,25 @@ def tally_book(
     open_ours = np.flatnonzero(last_turn & ~turn_inbound)
     # Open turns by record, in the order their conversation first appeared.
     open_ours = open_ours[np.argsort(turn_record[open_ours], kind="stable")]
-    del order, t_key, t_group, new_group, new_turn, turn_of, threaded, conversation
+    # The scopes' threaded visits come first (t_group is sorted by record).
+    t_scoped = int(np.searchsorted(t_group, scoped * (len(columns.conversations) + 1)))
+    del order, t_key, t_group, new_group, new_turn, turn_of, threaded
 
     ours_threaded = (kind_of == EMAIL) & ~inbound & has_thread
     now_reading = reading(now_ts, None)
     before_reading = reading(trend_ts, ts <= trend_ts)
-    in_the_loop = _count(record, loop & has_thread, records)
+    in_the_loop = _count(record[:scoped], loop[:scoped] & has_thread[:scoped], records)
+    del conversation, has_thread
 
-    # KPIs, over the history visits only.
-    past = np.flatnonzero(history)
+    # KPIs, over the scopes' history visits only.
+    past = np.flatnonzero(history[:scoped])
     past_record, past_slot = record[past], slot[past]
     counts = np.bincount(past_record * SLOTS + past_slot, minlength=records * SLOTS).reshape(
         records, SLOTS
     )
-    timeline = _timeline(record, slot, ts, history, time, records)
+    timeline = _timeline(
+        record[:scoped], slot[:scoped], ts[:scoped], history[:scoped], time, records
+    )
     past_position = position[past]
     team_minutes, customer_minutes = _minutes(
         past_slot, past_position, set_of[past], columns, tables
@@ -385,12 +398,16 @@ def tally_book(
     del set_of
     with_tracking = np.flatnonzero(np.take(tracked, past_position))
     opened = past_position[with_tracking]
-    future = ~seen
-    upcoming = _first_per_record(record, future, records)
-    recent_engaged = _count(record, engaged & history & (ts > now_ts - 30 * DAY_SECONDS), records)
+    upcoming = _first_per_record(record[:scoped], ~seen[:scoped], records)
+    recent = engaged[:scoped] & history[:scoped] & (ts[:scoped] > now_ts - 30 * DAY_SECONDS)
+    recent_engaged = _count(record[:scoped], recent, records)
     threaded_side = np.zeros((records, 2), dtype=np.int64)
-    threaded_side[:, 0] = np.bincount(record[t_visit[~t_inbound]], minlength=records)
-    threaded_side[:, 1] = np.bincount(record[t_visit[t_inbound]], minlength=records)
+    scoped_visit, scoped_inbound = t_visit[:t_scoped], t_inbound[:t_scoped]
+    threaded_side[:, 0] = np.bincount(record[scoped_visit[~scoped_inbound]], minlength=records)
+    threaded_side[:, 1] = np.bincount(record[scoped_visit[scoped_inbound]], minlength=records)
+    meetings_held, calls_held = (
+        held[:scoped] & (kind_of[:scoped] == kind) for kind in (MEETING, CALL)
+    )
     us = ~them
     return BookTally(
         records=records,
@@ -411,8 +428,8 @@ def tally_book(
         clicks=_counted(past_record[with_tracking], columns.clicks, opened, records),
         upcoming=upcoming,
         latest=_last_of_each(record, records),
-        last_meeting=_last_per_record(record, held & (kind_of == MEETING), records),
-        last_call=_last_per_record(record, held & (kind_of == CALL), records),
+        last_meeting=_last_per_record(record[:scoped], meetings_held, records),
+        last_call=_last_per_record(record[:scoped], calls_held, records),
         recent_engaged=recent_engaged,
         threaded=threaded_side,
         in_the_loop=in_the_loop,
@@ -492,7 +509,7 @@ def _timeline(
 
 
 def _most_contacted(
-    record: Ints, set_of: Ints, history: Bools, tables: SetTables, records: int
+    record: Ints, set_of: Ints, history: Bools, tables: SetTables
 ) -> tuple[Ints, Ints, Ints]:
     """Each record's top three colleagues by interactions, equal counts by id."""
     visit = np.flatnonzero(history & (set_of >= 0))

@@ -88,6 +88,9 @@ class Visits:
     people_count: int
     # records reaching a broken interaction: record -> index into columns.broken
     broken: dict[int, int]
+    # How many of the visits are the group's scopes' (the first ones: the persons read
+    # for roll-ups come after them). Only these feed KPIs and reasons.
+    scoped: int
 
 
 def _join(left_key: Ints, ptr: Ints, values: Ints) -> tuple[Ints, Ints]:
@@ -215,6 +218,7 @@ def build_visits(
         members,
         people_count,
         _broken_reached(columns, scopes),
+        int(np.searchsorted(visit_record, group.scopes)),
     )
 
 

@@ -18,8 +18,9 @@ from scoring.columnar.columns import (
     InteractionColumns,
     Ints,
 )
+from scoring.columnar.party_tables import SetTables
 from scoring.columnar.tally import BookTally
-from scoring.columnar.visits import SetTables, contains, expand
+from scoring.columnar.visits import contains, expand
 from scoring.explain import AWAITING_REPLY_DAYS, LAST_INVITATIONS, UNANSWERED_AFTER_HOURS
 from scoring.model import Party, Response
 from scoring.prepared import DAY_SECONDS, EMAILS_RECEIVED, TASKS
@@ -65,6 +66,15 @@ class Unanswered:
         self.started: list[float] = started[kept].tolist()
         self.messages: list[int] = book.open_messages[kept].tolist()
         self.parties = _parties(columns, book.visits.position[book.open_opener[kept]])
+        # By record: their emails in those turns and when the first began (NaN: none),
+        # what a roll-up reads of a person (rollups.People.silence).
+        record = book.open_record[kept]
+        self.total: Ints = np.bincount(
+            record, weights=book.open_messages[kept], minlength=book.records
+        ).astype(np.int64)
+        since = np.full(book.records, np.inf)
+        np.minimum.at(since, record, started[kept])
+        self.since: Floats = np.where(since < np.inf, since, np.nan)
 
     def of(self, index: int) -> range:
         """The record's turns (indexes into started, messages, parties), oldest
@@ -105,12 +115,12 @@ class Skipped:
         self.invited: list[int] = np.bincount(entry, minlength=len(entry_person)).tolist()
         # The record's own last few, whoever answered (a person's silence).
         own_last = _last_few(record)
-        self.skipped_of_last: list[int] = np.bincount(
+        self.skipped_of_last_by_record: Ints = np.bincount(
             record[own_last & skipped], minlength=book.records
-        ).tolist()
-        self.invited_of_last: list[int] = np.bincount(
-            record[own_last], minlength=book.records
-        ).tolist()
+        )
+        self.invited_of_last_by_record: Ints = np.bincount(record[own_last], minlength=book.records)
+        self.skipped_of_last: list[int] = self.skipped_of_last_by_record.tolist()
+        self.invited_of_last: list[int] = self.invited_of_last_by_record.tolist()
 
     def of(self, index: int) -> range:
         """The record's people who skipped one of their last meetings (indexes into
@@ -145,10 +155,13 @@ class Awaiting:
     def __init__(
         self, book: BookTally, columns: InteractionColumns, tables: SetTables, now_ts: float
     ) -> None:
-        visits, ts, slot = book.visits, book.ts, book.slot
+        visits, ts = book.visits, book.ts
         people_count = visits.people_count
         stale = now_ts - AWAITING_REPLY_DAYS * DAY_SECONDS
-        window = (ts >= stale) & (ts <= now_ts) & ~book.planned
+        # The scopes' visits only (the first ones): a reason, never a roll-up, reads these.
+        scoped = visits.scoped
+        slot, scoped_ts = book.slot[:scoped], ts[:scoped]
+        window = (scoped_ts >= stale) & (scoped_ts <= now_ts) & ~book.planned[:scoped]
         # Their emails in the window, by one of the record's people.
         emails = np.flatnonzero(window & (slot == EMAILS_RECEIVED))
         author = tables.author[tables.of(columns.party_set[visits.position[emails]])]
