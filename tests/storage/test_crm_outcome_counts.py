@@ -117,6 +117,21 @@ def test_the_index_on_the_activities_time_serves_the_crossed_bounds(engine: Engi
         assert any("ix_crm_activity_occurred_at" in line for line in plan.scalars()), where
 
 
+def test_the_tables_a_pass_rewrites_leave_room_for_updates_in_place(engine: Engine) -> None:
+    with engine.connect() as connection:
+        if connection.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's heap-only updates")
+        options: dict[str, list[str]] = dict(
+            connection.execute(
+                sa.text(
+                    "SELECT relname, reloptions FROM pg_class"
+                    " WHERE relname IN ('crm_activity_digest', 'interaction')"
+                )
+            ).all()
+        )
+    assert options == {name: ["fillfactor=90"] for name in ("crm_activity_digest", "interaction")}
+
+
 # --- any sequence of changes ------------------------------------------------------------
 
 which = st.integers(min_value=0, max_value=30)

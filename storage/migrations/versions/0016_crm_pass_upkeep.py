@@ -1,4 +1,4 @@
-"""the CRM pass keeps its digests' outcome counts, and finds moved times by index
+"""the CRM pass keeps its digests' outcome counts, finds moved times by index, updates in place
 
 Revision ID: 0016
 Revises: 0015
@@ -23,6 +23,15 @@ Two costs every tick paid in proportion to the book (about 0.3 s at 1M):
   a range scan (about 0.12 s at 1M before). SQLite keeps the CRM's text and
   compares it by day, and SQLAlchemy cannot reflect an index on an
   expression there; its stores are small: no index.
+
+And a pass rewrites, for each activity it derives, its digest row and often
+its interaction row in place. PostgreSQL can do that without touching the
+indexes (a heap-only update) only when the row's page has room: the two
+tables now leave a tenth of each page free (fillfactor 90; pages written
+from now on, a first ingest's included). At 300k, 3,000 digests upserted
+wrote 6,000 WAL records instead of 15,000 (0.04-0.05 s against 0.06-0.12);
+1,500 interactions' opens updated wrote 1,500 instead of 9,000 (0.02 s
+against 0.03-0.05), for about a tenth more pages.
 """
 
 from collections.abc import Sequence
@@ -40,6 +49,7 @@ DIGESTS = "crm_activity_digest"
 PAUSED = "EXISTS (SELECT 1 FROM interaction_log_pause)"
 MARK = f"INSERT INTO crm_record_change (table_name) VALUES ('{DIGESTS}')"
 EVENTS = ("insert", "update", "delete")
+ROOM_LEFT = ("crm_activity_digest", "interaction")  # rewritten in place by every pass
 
 
 def upgrade() -> None:
@@ -48,6 +58,8 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"CREATE INDEX {TIME_INDEX} ON crm_activity (COALESCE(start_at, end_at))")
         _postgres_trigger()
+        for table in ROOM_LEFT:
+            op.execute(f"ALTER TABLE {table} SET (fillfactor = 90)")
     else:
         _sqlite_triggers()
 
@@ -57,6 +69,8 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS rapport_written_logged ON {DIGESTS}")
         op.execute("DROP FUNCTION IF EXISTS rapport_digests_changed()")
         op.execute(f"DROP INDEX {TIME_INDEX}")
+        for table in ROOM_LEFT:
+            op.execute(f"ALTER TABLE {table} RESET (fillfactor)")
     else:
         for event in EVENTS:
             op.execute(f"DROP TRIGGER IF EXISTS rapport_{DIGESTS}_{event}_logged")
