@@ -151,8 +151,6 @@ def _copy_into(
         for block in copy_blocks(copy_messages(copy), chunk):
             _add_block(builder, decoder, block, texts)
     cursor.close()
-    for book_texts in (texts.conversation, texts.regarding, texts.parties):
-        book_texts.held_tight()
     builder.conversation_texts = texts.conversation.encoded()
 
 

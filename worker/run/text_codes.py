@@ -143,15 +143,6 @@ class BookTexts:
                 encoded[code] = value
         return encoded
 
-    def held_tight(self) -> None:
-        """The values and hashes held with room for an eighth more, not twice as many
-        (what doubling left them at): at the end of a read, and for as long as the
-        kept book keeps this reader."""
-        room = self.count + self.count // 8 + 1
-        if len(self._values) > room:
-            self._values = self._values[:room].copy()
-        self._by_digest.held_tight(room)
-
     def _known(self, values: Matrix, digests: Digests) -> Ints:
         """The code of each value, -1 for a value new to the book."""
         if self._by_value is not None:
@@ -175,12 +166,13 @@ class BookTexts:
         self._by_digest.add(digests, codes)
 
     def _room(self, rows: int, width: int) -> None:
-        """`_values` at least `rows` x `width` (rows doubled as needed: each value is
-        copied a few times in all, not once per block)."""
+        """`_values` at least `rows` x `width`, grown by a quarter as needed: each value is
+        copied a few times in all, not once per block, and the room held beyond the
+        book's values (for the kept book's life) is a quarter at most, not as many."""
         held = self._values
         if rows <= len(held) and width <= held.shape[1]:
             return
-        grown = np.zeros((max(rows, 2 * len(held)), max(width, held.shape[1])), dtype=np.uint8)
+        grown = np.zeros((max(rows, _grown(len(held))), max(width, held.shape[1])), dtype=np.uint8)
         grown[: len(held), : held.shape[1]] = held
         self._values = grown
 
@@ -222,7 +214,7 @@ class DigestTable:
             return
         top = int(codes.max()) + 1
         if top > len(self._digests):
-            grown = np.zeros(max(top, 2 * len(self._digests)), dtype=np.uint64)
+            grown = np.zeros(max(top, _grown(len(self._digests))), dtype=np.uint64)
             grown[: len(self._digests)] = self._digests
             self._digests = grown
         self._digests[codes] = digests
@@ -234,11 +226,6 @@ class DigestTable:
                 self._bits += 1
             self._slots = np.full(1 << self._bits, -1, dtype=np.int32)
         self._place(new)
-
-    def held_tight(self, codes: int) -> None:
-        """The hashes by code held for `codes` codes at most (none is above)."""
-        if len(self._digests) > codes:
-            self._digests = self._digests[:codes].copy()
 
     def _home(self, digests: Digests) -> Ints:
         # The hash's top bits: the multiplications mix into them most.
@@ -255,6 +242,12 @@ class DigestTable:
             placed = free & (self._slots[slot] == codes)
             slot = np.where(free, slot, (slot + 1) & (len(self._slots) - 1))
             codes, slot = codes[~placed], slot[~placed]
+
+
+def _grown(rows: int) -> int:
+    """A table's rows once grown: a quarter more (the few copies this takes cost less
+    than holding twice the book's values)."""
+    return rows + rows // 4
 
 
 def _rows(matrix: npt.NDArray[Any], rows: Ints) -> npt.NDArray[Any]:
