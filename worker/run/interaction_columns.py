@@ -49,7 +49,7 @@ from worker.run.interaction_copy import (
 )
 from worker.run.malloc_tuning import free_pages_returned, large_blocks_returned
 from worker.run.party_texts import PartyTexts
-from worker.run.text_codes import BookTexts
+from worker.run.text_codes import Appended, BookTexts
 
 CHUNK_ROWS = 50_000
 _REST = (
@@ -161,9 +161,9 @@ class _CopiedTexts:
     def __init__(self, builder: ColumnsBuilder, decoder: _Parties) -> None:
         self.builder, self.decoder = builder, decoder
         self.conversation, self.regarding, self.parties = BookTexts(), BookTexts(), BookTexts()
-        self.refs = np.zeros(0, dtype=np.int32)  # regarding code -> ref code
-        self.sets = np.zeros(0, dtype=np.int32)  # packed text code -> set code (-1: unread)
-        self.spelt = np.zeros(0, dtype=np.int32)  # packed text code -> parties it spells
+        self.refs = Appended(np.int32)  # regarding code -> ref code
+        self.sets = Appended(np.int32)  # packed text code -> set code (-1: unread)
+        self.spelt = Appended(np.int32)  # packed text code -> parties it spells
 
     def conversation_codes(self, block: Block) -> Codes:
         codes, _ = self.conversation.codes(block.conversation, new_values=False)
@@ -174,18 +174,18 @@ class _CopiedTexts:
         regarding = self.builder.regarding
         # Every link has its two halves (COPY_QUERY sends NULL otherwise).
         refs = [regarding(*link.decode().split(LINK_SEPARATOR, 1)) for link in new]
-        self.refs = np.concatenate([self.refs, np.array(refs, dtype=np.int32)])
-        return _looked_up(self.refs, codes)
+        self.refs.extend(refs)
+        return _looked_up(self.refs.values, codes)
 
     def party_sets(self, block: Block, counts: Codes) -> Codes:
         codes, new = self.parties.codes(block.parties)
         decoded = self.decoder.all_codes([text.decode() for text in new])
-        self.sets = np.concatenate([self.sets, np.array([c for c, _ in decoded], np.int32)])
-        self.spelt = np.concatenate([self.spelt, np.array([n for _, n in decoded], np.int32)])
-        party_set = _looked_up(self.sets, codes)
+        self.sets.extend([c for c, _ in decoded])
+        self.spelt.extend([n for _, n in decoded])
+        party_set = _looked_up(self.sets.values, codes)
         # A packed text that does not spell out the row's party count: only an id
         # holding the separator characters gets here; its party rows say who took part.
-        for row in np.flatnonzero((codes >= 0) & (_looked_up(self.spelt, codes) != counts)):
+        for row in np.flatnonzero((codes >= 0) & (_looked_up(self.spelt.values, codes) != counts)):
             party_set[row] = self.decoder.from_key(bytes(block.keys[row]).decode())
         return party_set
 

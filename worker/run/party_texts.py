@@ -23,6 +23,7 @@ import numpy as np
 
 from scoring.model import Party, RecordRef, RecordType, Response, Role
 from storage.packed_parties import FIELD_SEPARATOR, PARTY_SEPARATOR
+from worker.run.text_codes import Appended
 
 T = TypeVar("T")
 Sides = tuple[tuple[Party, ...], tuple[Party, ...]]  # internal, external
@@ -51,10 +52,11 @@ class PartyTexts:
         self.parties: list[Party | None] = []  # by number; None: does not read as a party
         self._internal: list[bool] = []  # by number
         self._unread: list[bool] = []  # by number: the piece does not read as a party
-        # Both as arrays for all_sides, converted a call's new parties at a time: the
-        # whole lists converted at every block cost in proportion to the book times
-        # its blocks (1.2 s of a 3M read, most of the read's growth at 10M).
-        self._flags = np.zeros((0, 2), dtype=np.bool_)
+        # Both as arrays for all_sides, converted a call's new parties at a time and
+        # appended (text_codes.Appended): the whole lists converted, or the arrays
+        # concatenated, at every block cost in proportion to the book times its
+        # blocks (1.2 s of a 3M read, most of the read's growth at 10M).
+        self._flags = Appended(np.bool_, 2)
         # An internal side of one party as one tuple, whichever sets have it: a book's
         # sets mostly differ by their external side, and the internal one (a colleague)
         # repeats (external ones hardly do: keeping them would only grow this).
@@ -66,7 +68,7 @@ class PartyTexts:
         keeps its reader): a later read decodes the pieces it meets again. The
         records' references stay, shared by the parties to come."""
         self._numbers, self.parties, self._internal, self._unread = {}, [], [], []
-        self._flags = np.zeros((0, 2), dtype=np.bool_)
+        self._flags = Appended(np.bool_, 2)
         self._alone = {}
 
     def sides(self, text: str) -> tuple[Sides, int] | None:
@@ -133,11 +135,12 @@ class PartyTexts:
 
     def _flags_now(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """(internal, unread) of every party by number, as an array."""
-        held = len(self._flags)
+        held = len(self._flags.values)
         if held < len(self._internal):
             new = np.array([self._internal[held:], self._unread[held:]], dtype=np.bool_)
-            self._flags = np.concatenate([self._flags, new.T])
-        return self._flags
+            self._flags.extend(new.T)
+        flags: np.ndarray[Any, np.dtype[np.bool_]] = self._flags.values
+        return flags
 
     def _side(
         self, ordered: Sequence[Party], numbers: list[int], start: int, end: int

@@ -78,3 +78,16 @@ def test_a_book_of_many_values_keeps_one_code_each() -> None:
     for (rows, _width), block_codes in zip(blocks, codes, strict=True):
         assert [values[code] for code in block_codes] == rows
     assert len(values) == len(set(values)) == 12 * 1500
+
+
+@pytest.mark.parametrize("row", [(), (2,)])
+def test_an_appended_array_holds_what_was_appended_in_order(row: tuple[int, ...]) -> None:
+    appended = text_codes.Appended(np.int32, *row)
+    expected = np.zeros((0, *row), dtype=np.int32)
+    for size in (0, 3, 1, 40, 7, 0, 500):
+        values = np.arange(size * int(np.prod(row)), dtype=np.int32).reshape(size, *row)
+        values += len(expected)
+        appended.extend(values)
+        expected = np.concatenate([expected, values])
+        assert appended.values.dtype == np.int32
+        assert np.array_equal(appended.values, expected)
