@@ -5,20 +5,26 @@ colleague) pair the weight of every interaction they shared. Here those
 contributions are rows of arrays: the interactions the ranking can count
 (held, not after `now`, a colleague who counts on our side and a ranked
 person on theirs; each distinct party set is read once, by the reference's
-own rules) times their ranked people times their colleagues. Each pair's sums
-are math.fsum, as the reference's, and the pairs are ranked by the
-reference's `ranking`, so the results are the reference's
-(tests/scoring/test_columnar_introducers.py).
+own rules) times their ranked people times their colleagues. The pairs are
+summed, given their strength and ranked as arrays too, and the ranking comes
+out as arrays (`Ranked`), from which a run makes its stored rows.
+
+numpy's sums and exp may differ from the reference's math.fsum and math.exp in
+the last bits; a strength is a rounded figure, so that changes it only when the
+figure is within those bits of a rounding boundary. Those few pairs are worked
+out again as the reference works them out (`_exact_strength`), so the results
+are the reference's (tests/scoring/test_columnar_introducers.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from scoring.columnar.columns import (
     CALL,
@@ -31,6 +37,7 @@ from scoring.columnar.columns import (
     Floats,
     InteractionColumns,
     Ints,
+    Refs,
     micros,
     moment,
 )
@@ -40,19 +47,67 @@ from scoring.introducers import (
     _DECAY_RATE,
     INTRODUCED_TYPES,
     MAX_INTRODUCERS,
-    Acquaintance,
+    MIN_STRENGTH,
+    ONE_WAY_SHARE,
+    SATURATION_VOLUME,
+    TWO_WAY_TARGET_SHARE,
     Introducer,
     _colleague_weights,
     _Parties,
-    ranking,
     relationship_strength,
+    strength_label,
 )
-from scoring.model import RecordRef, Role, ScoringSettings
+from scoring.model import Party, RecordRef, Role, ScoringSettings
 from scoring.prepared import influence_weights
 
 # A ranking whose people hold more of the index than this (a regrade's) reads every
 # party set: that costs less than sorting out which sets they are on.
 INDEXED_SHARE = 0.9
+# How far, per contribution summed, a pair's strength before rounding (0-100) may be
+# from the reference's. Its sums are numpy's, each within (n - 1) ulp (2**-53 of the
+# sum) of the exact sum math.fsum rounds (the weights are all positive), and its
+# weights and frequency use numpy's exp, within an ulp or two of math.exp: the figure,
+# 100 x a product of such terms, is within about 100 x 3n ulp, 2**-45 per contribution.
+# This margin is 32 times that; a pair nearer a rounding boundary is worked out again.
+ROUNDING_MARGIN = 2.0**-40
+
+Int32s = npt.NDArray[np.int32]
+
+
+class Ranked(NamedTuple):
+    """A ranking as arrays, one entry per introducer, by person (code order), then rank."""
+
+    person: Ints  # a code into `refs`
+    colleague: Ints  # a code into `users`
+    rank: Ints  # 1 = the strongest
+    strength: Ints
+    last_us: Ints  # the pair's last interaction, microseconds since the epoch
+    refs: list[RecordRef]
+    users: list[str]
+
+    def by_record(self) -> dict[RecordRef, tuple[Introducer, ...]]:
+        """The ranking as scoring.introducers.rank_introducers gives it."""
+        found: dict[RecordRef, list[Introducer]] = {}
+        for person, colleague, rank, strength, last_us in zip(
+            self.person.tolist(),
+            self.colleague.tolist(),
+            self.rank.tolist(),
+            self.strength.tolist(),
+            self.last_us.tolist(),
+            strict=True,
+        ):
+            record = self.refs[person]
+            found.setdefault(record, []).append(
+                Introducer(
+                    record,
+                    self.users[colleague],
+                    rank,
+                    strength,
+                    strength_label(strength),
+                    moment(last_us),
+                )
+            )
+        return {record: tuple(found[record]) for record in sorted(found)}
 
 
 def rank_columns(
@@ -66,13 +121,13 @@ def rank_columns(
     limit: int = MAX_INTRODUCERS,
     index: BookIndex | None = None,
     tables: SetTables | None = None,
-) -> dict[RecordRef, tuple[Introducer, ...]]:
+) -> Ranked:
     """scoring.introducers.rank_introducers over a book of columns, with no Interaction
-    built: every (interaction, person, colleague) contribution is one row of
-    arrays, each (person, colleague) pair's contributions are summed with
-    math.fsum as the reference sums them (exact: the order never matters), and
-    the pairs are ranked by the reference's own `ranking`. Each weight is the
-    reference's float: its decay is math.exp per interaction, not numpy's.
+    built, as arrays (`Ranked.by_record` gives the reference's shape): every
+    (interaction, person, colleague) contribution is one row of arrays, summed per
+    (person, colleague) pair; each pair's strength is the reference's
+    relationship_strength of its sums, and the pairs are ranked as the reference's
+    `ranking` ranks them.
 
     `index` and `tables`: the book's index by person and its party sets' tables
     (the scoring run's), when `records` are some of the book's people: only
@@ -84,96 +139,196 @@ def rank_columns(
         raise ValueError(f"limit must be at least 1, got {limit!r}")
     parties = _Parties(records, colleagues, excluded)
     position, code, sets = _reaching(columns, parties, records, index, tables)
-    mask = ~columns.planned[position] & (columns.ts_us[position] <= micros(now))
-    mask &= sets.counted[code]
-    position, code = position[mask], code[mask]
-    # (interaction, person) pairs ...
-    owner, offset = expand(sets.person_ptr[code + 1] - sets.person_ptr[code])
-    party = sets.person_ptr[code[owner]] + offset
-    at = position[owner]
-    kind = columns.kind[at]
-    two_way = (kind == CALL) | ((kind == MEETING) & sets.attending[party])
-    two_way |= (kind == EMAIL) & columns.inbound[at].astype(np.bool_) & sets.wrote[party]
-    # Each array over the contributions (about 2M at 1M at a regrade, 16 MB each) is
-    # dropped as soon as it is used up: the ranking's peak is theirs.
-    del at, kind
-    # ... times each colleague on the interaction.
-    set_of = code[owner]
-    mine, offset = expand(sets.colleague_ptr[set_of + 1] - sets.colleague_ptr[set_of])
-    colleague = sets.colleague_ptr[set_of[mine]] + offset
-    del set_of, offset
-    now_ts = now.timestamp()
-    kind_weights = influence_weights(settings)
-    kind_weight = np.array([kind_weights[kind] for kind in KINDS])
-    # The reference's float arithmetic, elementwise (IEEE: the same values), and its
-    # math.exp, value by value.
-    exponent = _DECAY_RATE * (columns.ts_us[position] / 1_000_000 - now_ts)
-    base = kind_weight[columns.kind[position]] * _exp(exponent)
-    del exponent
-    # `mine`: each contribution's (interaction, person) pair; `owner`: a pair's interaction.
-    interaction = owner[mine]
-    weight = base[interaction] * sets.role_weight[colleague]
-    del base
-    users = max(len(sets.users), 1)
-    key = sets.person[party[mine]] * users + sets.user[colleague]
-    del party, colleague
-    two_way, ts_us = two_way[mine], columns.ts_us[position][interaction]
-    del owner, mine, interaction
-    order = np.argsort(key, kind="stable")
-    key, weight, ts_us = key[order], weight[order], ts_us[order]
-    two_way_weight = np.where(two_way[order], weight, 0.0)
-    del order, two_way
-    if len(key) == 0:
-        return ranking((), limit)
-    first = np.ones(len(key), dtype=np.bool_)
-    first[1:] = key[1:] != key[:-1]
+    held = ~columns.planned[position] & (columns.ts_us[position] <= micros(now))
+    held &= sets.counted[code]
+    # Only the interactions that count go on, their positions and set codes as int32.
+    counted, set_code = position[held].astype(np.int32), code[held].astype(np.int32)
+    del position, code, held
+    shared = _Contributions(columns, settings, now, counted, set_code, sets)
+    del counted, set_code
+    return _ranking(shared.acquaintances(), limit, columns.refs.refs, sets.users)
+
+
+class _Acquaintances(NamedTuple):
+    """Each (person, colleague) pair with a strength, in (person, colleague code) order."""
+
+    person: Ints
+    colleague: Ints
+    strength: Ints
+    last_us: Ints
+
+
+class _Contributions:
+    """Every (interaction, person, colleague) contribution of the interactions at
+    `position` (each one's party set `code` into `sets`), sorted by (person,
+    colleague) pair; only codes and positions are kept per contribution (int32),
+    its weight and time are looked up when summed."""
+
+    def __init__(
+        self,
+        columns: InteractionColumns,
+        settings: ScoringSettings,
+        now: datetime,
+        position: Int32s,
+        code: Int32s,
+        sets: _SetArrays,
+    ) -> None:
+        self.columns, self.now, self.sets = columns, now, sets
+        self.position = position
+        self.ts_us = columns.ts_us[position]
+        kind_weights = influence_weights(settings)
+        self.kind_weight = np.array([kind_weights[kind] for kind in KINDS])
+        # The reference's float arithmetic, elementwise (IEEE: the same values), but for
+        # numpy's exp (ROUNDING_MARGIN).
+        self.base = self.kind_weight[columns.kind[position]] * np.exp(self._exponent(self.ts_us))
+        # (interaction, person) pairs ...
+        owner, offset = _fan_out(sets.person_ptr[code + 1] - sets.person_ptr[code])
+        party = sets.person_ptr[code[owner]] + offset
+        del offset
+        self.two_way = self._two_way(owner, party)
+        # ... times each colleague on the interaction.
+        set_of = code[owner]
+        mine, offset = _fan_out(sets.colleague_ptr[set_of + 1] - sets.colleague_ptr[set_of])
+        colleague = sets.colleague_ptr[set_of[mine]].astype(np.int32)
+        colleague += offset
+        del set_of, offset
+        self.users = max(len(sets.users), 1)
+        # A pair's key, person x users + colleague, in int32 while the book's codes fit.
+        wide = len(columns.refs.refs) * self.users >= 2**31
+        key = sets.person[party].astype(np.int64 if wide else np.int32)[mine]
+        del party
+        key *= self.users
+        key += sets.user[colleague]
+        # A pair's contributions are summed in any order (the margin holds for any).
+        order = np.argsort(key)
+        self.key = key[order]
+        del key
+        # `mine`: each contribution's (interaction, person) pair; `owner`: its interaction.
+        self.mine = mine[order]
+        del mine
+        self.colleague = colleague[order]
+        del colleague, order
+        self.interaction = owner[self.mine]
+
+    def _exponent(self, ts_us: Ints) -> Floats:
+        exponent: Floats = _DECAY_RATE * (ts_us / 1_000_000 - self.now.timestamp())
+        return exponent
+
+    def _two_way(self, owner: Int32s, party: Ints) -> Bools:
+        """Whether each (interaction, person) pair's person took part (is_two_way)."""
+        columns, sets = self.columns, self.sets
+        at = self.position[owner]
+        kind = columns.kind[at]
+        two_way = (kind == CALL) | ((kind == MEETING) & sets.attending[party])
+        two_way |= (kind == EMAIL) & columns.inbound[at].astype(np.bool_) & sets.wrote[party]
+        found: Bools = two_way
+        return found
+
+    def acquaintances(self) -> _Acquaintances:
+        if len(self.key) == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return _Acquaintances(empty, empty, empty, empty)
+        first = np.ones(len(self.key), dtype=np.bool_)
+        first[1:] = self.key[1:] != self.key[:-1]
+        starts = np.flatnonzero(first)
+        del first
+        weight = self.base[self.interaction] * self.sets.role_weight[self.colleague]
+        volume = np.add.reduceat(weight, starts)
+        both_ways = np.add.reduceat(np.where(self.two_way[self.mine], weight, 0.0), starts)
+        del weight
+        last_us = np.maximum.reduceat(self.ts_us[self.interaction], starts)
+        counts = np.diff(np.append(starts, len(self.key)))
+        strength, near = _strengths(volume, both_ways, counts)
+        for k in np.flatnonzero(near).tolist():
+            start = int(starts[k])
+            strength[k] = self._exact_strength(start, start + int(counts[k]))
+        person, colleague = np.divmod(self.key[starts], self.users)
+        return _Acquaintances(person, colleague, strength, last_us)
+
+    def _exact_strength(self, start: int, end: int) -> int:
+        """The strength of the pair whose contributions are [start, end), as the
+        reference works it out: each weight with math.exp, the sums with math.fsum."""
+        at = self.interaction[start:end]
+        exponent = self._exponent(self.ts_us[at]).tolist()
+        kind_weight = self.kind_weight[self.columns.kind[self.position[at]]].tolist()
+        role_weight = self.sets.role_weight[self.colleague[start:end]].tolist()
+        two_way = self.two_way[self.mine[start:end]].tolist()
+        weights = [
+            kind * math.exp(power) * role
+            for kind, power, role in zip(kind_weight, exponent, role_weight, strict=True)
+        ]
+        both_ways = [weight for weight, both in zip(weights, two_way, strict=True) if both]
+        return relationship_strength(math.fsum(weights), math.fsum(both_ways))
+
+
+def _fan_out(counts: Ints) -> tuple[Int32s, Int32s]:
+    """visits.expand in int32 (positions in arrays far shorter than 2**31): (owner,
+    offset) of each element when owner k has counts[k] elements. The owners are kept
+    per contribution."""
+    if (counts == 1).all():  # one each (most party sets have one colleague, one person)
+        return np.arange(len(counts), dtype=np.int32), np.zeros(len(counts), dtype=np.int32)
+    owner = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+    starts = (np.cumsum(counts) - counts).astype(np.int32)
+    offset = np.arange(len(owner), dtype=np.int32)
+    offset -= starts[owner]
+    return owner, offset
+
+
+def _strengths(volume: Floats, both_ways: Floats, counts: Ints) -> tuple[Ints, Bools]:
+    """relationship_strength of each pair, by its own operations in order, elementwise;
+    and which pairs are so near a rounding boundary that numpy's last bits may have
+    rounded them the other way (ROUNDING_MARGIN)."""
+    counted = volume > 0  # relationship_strength's 0 is set apart
+    positive = np.where(counted, volume, 1.0)
+    frequency = 1.0 - np.exp(-positive / SATURATION_VOLUME)
+    reciprocity = np.minimum(1.0, both_ways / (TWO_WAY_TARGET_SHARE * positive))
+    raw = 100 * frequency * (ONE_WAY_SHARE + (1 - ONE_WAY_SHARE) * reciprocity)
+    strength: Ints = np.where(counted, np.rint(raw), 0).astype(np.int64)
+    near: Bools = counted & (np.abs(raw - np.floor(raw) - 0.5) <= ROUNDING_MARGIN * (counts + 8))
+    return strength, near
+
+
+def _ranking(pairs: _Acquaintances, limit: int, refs: list[RecordRef], users: list[str]) -> Ranked:
+    """scoring.introducers.ranking of the pairs: each person's pairs of at least
+    MIN_STRENGTH, strongest first, the more recent last interaction first on a tie,
+    then by colleague id; the first `limit` of them."""
+    kept = pairs.strength >= MIN_STRENGTH
+    person, colleague = pairs.person[kept], pairs.colleague[kept]
+    strength, last_us = pairs.strength[kept], pairs.last_us[kept]
+    id_order = np.zeros(len(users), dtype=np.int64)
+    id_order[sorted(range(len(users)), key=users.__getitem__)] = np.arange(len(users))
+    order = np.lexsort((id_order[colleague], -_epoch(last_us), -strength, person))
+    person, colleague = person[order], colleague[order]
+    strength, last_us = strength[order], last_us[order]
+    first = np.ones(len(person), dtype=np.bool_)
+    first[1:] = person[1:] != person[:-1]
     starts = np.flatnonzero(first)
-    last_us = np.maximum.reduceat(ts_us, starts).tolist()
-    refs = columns.refs.refs
-    pair_person, pair_user = np.divmod(key[starts], users)
-    sums = _pair_sums(weight, two_way_weight, starts)
-
-    def acquaintances() -> Iterator[Acquaintance]:
-        for k, (who, colleague_code, (total, both_ways)) in enumerate(
-            zip(pair_person.tolist(), pair_user.tolist(), sums, strict=True)
-        ):
-            strength = relationship_strength(total, both_ways)
-            last = moment(last_us[k])
-            yield refs[who], sets.users[colleague_code], strength, last.timestamp(), last
-
-    return ranking(acquaintances(), limit)
-
-
-# Contributions made Python floats at a time, for math.fsum and math.exp: a float
-# object costs 32 bytes, and a regrade's ranking at 1M sums about 2M contributions
-# twice (as whole lists the ranking's peak was 146 MiB above the scoring's).
-FLOATS_AT_ONCE = 1 << 16
+    rank = np.arange(1, len(person) + 1) - np.repeat(
+        starts, np.diff(np.append(starts, len(person)))
+    )
+    shown = rank <= limit
+    return Ranked(
+        person[shown],
+        colleague[shown],
+        rank[shown],
+        strength[shown],
+        last_us[shown],
+        refs,
+        users,
+    )
 
 
-def _exp(exponent: Floats) -> Floats:
-    """math.exp of each value (the reference's float, not numpy's), a slice at a time."""
-    decay = np.empty(len(exponent), dtype=np.float64)
-    for at in range(0, len(exponent), FLOATS_AT_ONCE):
-        part = exponent[at : at + FLOATS_AT_ONCE].tolist()
-        decay[at : at + len(part)] = np.fromiter(map(math.exp, part), np.float64, len(part))
-    return decay
+# Microseconds from here on are not all floats: their division may round twice.
+_EXACT_MICROS = 2**53
 
 
-def _pair_sums(weight: Floats, two_way: Floats, starts: Ints) -> Iterator[tuple[float, float]]:
-    """Each pair's math.fsum of its weights and of its two-way weights, the pair's
-    contributions being [starts[k], starts[k + 1]); the values are made Python
-    floats a slice of about FLOATS_AT_ONCE at a time (a pair is never split)."""
-    fsum, total = math.fsum, len(weight)
-    bounds = [*starts.tolist(), total]
-    held_from = 0  # weights and two_ways hold the values from here on
-    weights: list[float] = []
-    two_ways: list[float] = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        if hi > held_from + len(weights):
-            held_from, end = lo, max(hi, min(lo + FLOATS_AT_ONCE, total))
-            weights, two_ways = weight[lo:end].tolist(), two_way[lo:end].tolist()
-        a, b = lo - held_from, hi - held_from
-        yield fsum(weights[a:b]), fsum(two_ways[a:b])
+def _epoch(us: Ints) -> Floats:
+    """The epoch seconds the reference compares (datetime.timestamp, the microseconds
+    divided exactly once), for ties between moments closer than a float tells apart."""
+    if len(us) == 0 or int(np.abs(us).max()) < _EXACT_MICROS:
+        seconds: Floats = us / 1_000_000
+        return seconds
+    return np.array([value / 1_000_000 for value in us.tolist()], dtype=np.float64)
 
 
 def _reaching(
@@ -186,21 +341,37 @@ def _reaching(
     """The positions of the interactions that may count (those with parties; with
     `index`, `tables` and `records`, only those with one of the records on them), each
     one's party set as a code into the sets read, and those sets (each distinct
-    set the positions hold, once)."""
+    set the positions hold, once). With `tables` that hold every set of the book (the
+    run's), the people's side of the sets is read from them, else from the sets'
+    parties."""
     party_set = columns.party_set
     if index is not None and tables is not None and records is not None:
-        known = columns.refs.codes
-        people = np.array(
-            sorted(known[ref] for ref in records if ref.type in INTRODUCED_TYPES and ref in known),
-            dtype=np.int64,
-        )
+        people = _ranked_people(columns.refs, records)
         # A person coded after the index was built has no entries in it.
         people = people[people < len(index.person_ptr) - 1]
         lo, hi = index.person_ptr[people], index.person_ptr[people + 1]
         if int((hi - lo).sum()) <= INDEXED_SHARE * len(index.person_position):
             return _reached(columns, parties, index, tables, people, lo, hi)
     position = np.flatnonzero(party_set >= 0)
-    return position, party_set[position].astype(np.int64), _SetParties.read(columns, parties)
+    code = party_set[position].astype(np.int64)
+    if tables is None or len(tables.author) <= len(columns.sets.internal):
+        return position, code, _read_sets(columns, parties)
+    every = np.arange(len(columns.sets.internal))
+    people = _ranked_people(columns.refs, records)
+    return position, code, _tabled_sets(columns, parties, tables, people, every)
+
+
+def _ranked_people(refs: Refs, records: Collection[RecordRef] | None) -> Ints:
+    """The codes, sorted, of the people ranked (the contacts and leads of `records`, or
+    all of them) that the book holds."""
+    if records is None:
+        codes = [code for code, ref in enumerate(refs.refs) if ref.type in INTRODUCED_TYPES]
+    else:
+        known = refs.codes
+        codes = [known.get(ref, -1) for ref in records if ref.type in INTRODUCED_TYPES]
+    people = np.sort(np.array(codes, dtype=np.int64))
+    found: Ints = people[people >= 0]
+    return found
 
 
 def _reached(
@@ -216,7 +387,7 @@ def _reached(
     owner, offset = expand(hi - lo)
     position = unique_sorted(index.person_position[lo[owner] + offset])
     which, code = _distinct(columns.party_set[position], len(columns.sets.internal))
-    return position, code, _SetParties.tabled(columns, parties, tables, people, which)
+    return position, code, _tabled_sets(columns, parties, tables, people, which)
 
 
 def _distinct(values: Ints, bound: int) -> tuple[Ints, Ints]:
@@ -228,113 +399,123 @@ def _distinct(values: Ints, bound: int) -> tuple[Ints, Ints]:
     return np.flatnonzero(seen), place[values]
 
 
-class _SetParties:
+class _SetArrays(NamedTuple):
     """Per distinct party set, who counts for the ranking (scoring.introducers._Parties),
     as arrays by set code: the ranked people (CSR), the colleagues with their role
     weight (CSR), and whether the set holds both."""
 
-    def __init__(self) -> None:
-        self.person_ptr: list[int] = [0]
-        self.person: list[int] = []
-        self.wrote: list[bool] = []  # the person is the email's sender
-        self.attending: list[bool] = []  # organised or attends the meeting
-        self.colleague_ptr: list[int] = [0]
-        self.user: list[int] = []
-        self.role_weight: list[float] = []
-        self.users: list[str] = []
-        self.counted: list[bool] = []
-
-    @classmethod
-    def read(cls, columns: InteractionColumns, parties: _Parties) -> _SetArrays:
-        """Every set's arrays, by set code."""
-        found = cls()
-        user_codes: dict[str, int] = {}
-        code = columns.refs.code
-        for internal, external in zip(columns.sets.internal, columns.sets.external, strict=True):
-            people = [party for party in external if parties.person(party) is not None]
-            ours = _colleague_weights(internal, parties)
-            counted = bool(people) and bool(ours)
-            found.counted.append(counted)
-            if counted:
-                for party in people:
-                    found.person.append(code(party.ref))
-                    found.wrote.append(party.role is Role.FROM)
-                    found.attending.append(
-                        party.role is Role.ORGANIZER or party.response in _ATTENDING
-                    )
-                for user, role_weight in ours:
-                    found.user.append(user_codes.setdefault(user, len(user_codes)))
-                    found.role_weight.append(role_weight)
-            found.person_ptr.append(len(found.person))
-            found.colleague_ptr.append(len(found.user))
-        found.users = list(user_codes)
-        return _SetArrays(
-            np.array(found.person_ptr, dtype=np.int64),
-            np.array(found.person, dtype=np.int64),
-            np.array(found.wrote, dtype=np.bool_),
-            np.array(found.attending, dtype=np.bool_),
-            np.array(found.colleague_ptr, dtype=np.int64),
-            np.array(found.user, dtype=np.int64),
-            np.array(found.role_weight, dtype=np.float64),
-            found.users,
-            np.array(found.counted, dtype=np.bool_),
-        )
-
-    @classmethod
-    def tabled(
-        cls,
-        columns: InteractionColumns,
-        parties: _Parties,
-        tables: SetTables,
-        people: Ints,
-        which: Ints,
-    ) -> _SetArrays:
-        """The arrays of the sets `which` (set codes, each holding one of `people`), in
-        that order (their codes are places in `which`): the people's side from the
-        book's tables (visits.SetTables: every external party, in order, as codes),
-        the colleagues' as `read` works them out."""
-        ranked = np.zeros(len(columns.refs.refs), dtype=np.bool_)
-        ranked[people] = True
-        start = tables.party_ptr[which]
-        owner, offset = expand(tables.party_ptr[which + 1] - start)
-        at = start[owner] + offset
-        kept = ranked[tables.party_person[at]]
-        at = at[kept]
-        person_ptr = np.zeros(len(which) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(owner[kept], minlength=len(which)), out=person_ptr[1:])
-        role = tables.party_role[at]
-        attending = (role == ROLE_CODES[Role.ORGANIZER]) | np.isin(
-            tables.party_response[at], [RESPONSE_CODES[r] for r in _ATTENDING]
-        )
-        found = cls()
-        user_codes: dict[str, int] = {}
-        internals = columns.sets.internal
-        for k in which.tolist():
-            for user, role_weight in _colleague_weights(internals[k], parties):
-                found.user.append(user_codes.setdefault(user, len(user_codes)))
-                found.role_weight.append(role_weight)
-            found.colleague_ptr.append(len(found.user))
-        colleague_ptr = np.array(found.colleague_ptr, dtype=np.int64)
-        return _SetArrays(
-            person_ptr,
-            tables.party_person[at],
-            role == ROLE_CODES[Role.FROM],
-            attending,
-            colleague_ptr,
-            np.array(found.user, dtype=np.int64),
-            np.array(found.role_weight, dtype=np.float64),
-            list(user_codes),
-            (np.diff(person_ptr) > 0) & (np.diff(colleague_ptr) > 0),
-        )
-
-
-class _SetArrays(NamedTuple):
     person_ptr: Ints
     person: Ints
-    wrote: Bools
-    attending: Bools
+    wrote: Bools  # the person is the email's sender
+    attending: Bools  # organised or attends the meeting
     colleague_ptr: Ints
-    user: Ints
+    user: Ints  # a code into `users`
     role_weight: Floats
     users: list[str]
     counted: Bools
+
+
+class _Colleagues(NamedTuple):
+    """The colleague side of some party sets (CSR by set)."""
+
+    ptr: Ints
+    user: Ints
+    role_weight: Floats
+    users: list[str]
+
+    @classmethod
+    def of(cls, internals: Sequence[tuple[Party, ...]], parties: _Parties) -> _Colleagues:
+        """Each set's colleagues who count, with their role weight (_colleague_weights),
+        worked out once per roster (a distinct tuple of our parties: a book repeats a
+        few hundred of them over its tens of thousands of sets)."""
+        internals = list(internals)
+        rosters = {internal: code for code, internal in enumerate(dict.fromkeys(internals))}
+        roster = np.fromiter(map(rosters.__getitem__, internals), np.int64, len(internals))
+        roster_ptr, roster_user, roster_weight = [0], [], []
+        user_codes: dict[str, int] = {}
+        for internal in rosters:
+            for user_id, role_weight in _colleague_weights(internal, parties):
+                roster_user.append(user_codes.setdefault(user_id, len(user_codes)))
+                roster_weight.append(role_weight)
+            roster_ptr.append(len(roster_user))
+        # Each set's slice is its roster's.
+        starts = np.array(roster_ptr, dtype=np.int64)
+        counts = starts[roster + 1] - starts[roster]
+        owner, offset = expand(counts)
+        at = starts[roster[owner]] + offset
+        ptr = np.zeros(len(roster) + 1, dtype=np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        return cls(
+            ptr,
+            np.array(roster_user, dtype=np.int64)[at],
+            np.array(roster_weight, dtype=np.float64)[at],
+            list(user_codes),
+        )
+
+
+def _read_sets(columns: InteractionColumns, parties: _Parties) -> _SetArrays:
+    """Every set's arrays, by set code, each set's people read from its parties."""
+    ours = _Colleagues.of(columns.sets.internal, parties)
+    person_ptr, person, wrote, attending = [0], [], [], []
+    code = columns.refs.code
+    for external in columns.sets.external:
+        for party in external:
+            if parties.person(party) is not None:
+                person.append(code(party.ref))
+                wrote.append(party.role is Role.FROM)
+                attending.append(party.role is Role.ORGANIZER or party.response in _ATTENDING)
+        person_ptr.append(len(person))
+    return _set_arrays(
+        np.array(person_ptr, dtype=np.int64),
+        np.array(person, dtype=np.int64),
+        np.array(wrote, dtype=np.bool_),
+        np.array(attending, dtype=np.bool_),
+        ours,
+    )
+
+
+def _tabled_sets(
+    columns: InteractionColumns,
+    parties: _Parties,
+    tables: SetTables,
+    people: Ints,
+    which: Ints,
+) -> _SetArrays:
+    """The arrays of the sets `which` (set codes, each holding one of `people`), in
+    that order (their codes are places in `which`): the people's side from the
+    book's tables (visits.SetTables: every external party, in order, as codes),
+    the colleagues' as _read_sets works them out."""
+    ranked = np.zeros(len(columns.refs.refs), dtype=np.bool_)
+    ranked[people] = True
+    start = tables.party_ptr[which]
+    owner, offset = expand(tables.party_ptr[which + 1] - start)
+    at = start[owner] + offset
+    kept = ranked[tables.party_person[at]]
+    at = at[kept]
+    person_ptr = np.zeros(len(which) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner[kept], minlength=len(which)), out=person_ptr[1:])
+    role = tables.party_role[at]
+    attending = (role == ROLE_CODES[Role.ORGANIZER]) | np.isin(
+        tables.party_response[at], [RESPONSE_CODES[r] for r in _ATTENDING]
+    )
+    ours = _Colleagues.of(list(map(columns.sets.internal.__getitem__, which.tolist())), parties)
+    return _set_arrays(
+        person_ptr, tables.party_person[at], role == ROLE_CODES[Role.FROM], attending, ours
+    )
+
+
+def _set_arrays(
+    person_ptr: Ints, person: Ints, wrote: Bools, attending: Bools, ours: _Colleagues
+) -> _SetArrays:
+    counted = (np.diff(person_ptr) > 0) & (np.diff(ours.ptr) > 0)
+    return _SetArrays(
+        person_ptr,
+        person,
+        wrote,
+        attending,
+        ours.ptr,
+        ours.user,
+        ours.role_weight,
+        ours.users,
+        counted,
+    )

@@ -32,10 +32,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from scoring import Interaction, RecordRef, RecordType, ScoringSettings, rank_introducers
-from scoring.columnar.columns import InteractionColumns
-from scoring.columnar.introducers import rank_columns
+from scoring.columnar.columns import InteractionColumns, moment
+from scoring.columnar.introducers import Ranked, rank_columns
 from scoring.columnar.visits import BookIndex, SetTables
-from scoring.introducers import Introducer
+from scoring.introducers import Introducer, strength_label
 from storage.crm_records import CrmSnapshot
 from storage.engine import session_scope
 from storage.introducer_optout_read import excluded_colleagues
@@ -52,6 +52,9 @@ from worker.run.interaction_columns import read_columns
 log = get_logger(__name__)
 
 SWITCH = INTRODUCERS_SWITCH
+# Each strength's stored label, by strength (0-100).
+_LABELS = [strength_label(strength).value for strength in range(101)]
+_TYPES = {record_type: record_type.value for record_type in RecordType}
 
 
 @dataclass
@@ -116,7 +119,7 @@ class IntroducerRanking:
             index=index,
             tables=tables,
         )
-        return _rows(ranked.values())
+        return _ranked_rows(ranked)
 
 
 def introducer_ranking(
@@ -196,4 +199,27 @@ def _rows(ranked: Iterable[tuple[Introducer, ...]]) -> list[IntroducerRow]:
         )
         for introducers in ranked
         for i in introducers
+    ]
+
+
+def _ranked_rows(ranked: Ranked) -> list[IntroducerRow]:
+    """The rows of a ranking made as arrays (rank_columns), straight from them."""
+    refs, users = ranked.refs, ranked.users
+    people = ranked.person.tolist()
+    # A person's introducers are together: each one's (type, id) is made once.
+    record = {
+        person: (_TYPES[refs[person].type], refs[person].id) for person in dict.fromkeys(people)
+    }
+    return [
+        IntroducerRow(
+            *record[person], users[colleague], rank, strength, _LABELS[strength], moment(us)
+        )
+        for person, colleague, rank, strength, us in zip(
+            people,
+            ranked.colleague.tolist(),
+            ranked.rank.tolist(),
+            ranked.strength.tolist(),
+            ranked.last_us.tolist(),
+            strict=True,
+        )
     ]
