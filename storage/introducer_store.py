@@ -88,8 +88,15 @@ def replace_introducers(
     other row stays, unread."""
     stored = _stored(session, records)
     desired = {row.key: row for row in rows}
-    new = [row for key, row in desired.items() if key not in stored]
-    changed = [row for key, row in desired.items() if key in stored and stored[key] != row.values]
+    # One look-up per row: a tick hands over tens of thousands.
+    new: list[IntroducerRow] = []
+    changed: list[IntroducerRow] = []
+    for key, row in desired.items():
+        held = stored.get(key)
+        if held is None:
+            new.append(row)
+        elif held != row.values:
+            changed.append(row)
     gone = [key for key in stored if key not in desired]
     delete_keys(session=session, keys=gone)
     insert_rows(
