@@ -46,6 +46,7 @@ from worker.run.interaction_copy import (
     blocks_from_the_heap,
     copy_blocks,
     copy_messages,
+    mapped_apart,
 )
 from worker.run.malloc_tuning import free_pages_returned, large_blocks_returned
 from worker.run.party_texts import PartyTexts
@@ -209,19 +210,24 @@ def _add_block(
         raise ValueError(
             f"interaction direction must be one of {', '.join(DIRECTION_NAMES)}, got {bad!r}"
         )
-    builder.add_arrays(
-        keys=block.keys,
-        kind=kind,
-        inbound=inbound == 1,
-        ts_us=fixed["ts_us"].astype(np.int64) + POSTGRES_EPOCH_US,
-        duration=fixed["duration"].astype(np.float64),
-        conversation=texts.conversation_codes(block),
-        regarding=texts.regarding_codes(block),
-        planned=fixed["planned"].astype(np.bool_),
-        opens=fixed["opens"].astype(np.int32),
-        clicks=fixed["clicks"].astype(np.int32),
-        party_set=texts.party_sets(block, fixed["party_count"].astype(np.int32)),
-    )
+    # In this order: a new regarding record is coded before a new party's.
+    conversation = texts.conversation_codes(block)
+    regarding = texts.regarding_codes(block)
+    party_set = texts.party_sets(block, fixed["party_count"].astype(np.int32))
+    with mapped_apart():  # each a new array, kept until the book's columns are put together
+        builder.add_arrays(
+            keys=block.keys.copy(),
+            kind=kind.copy(),
+            inbound=inbound == 1,
+            ts_us=fixed["ts_us"].astype(np.int64) + POSTGRES_EPOCH_US,
+            duration=fixed["duration"].astype(np.float64),
+            conversation=conversation.copy(),
+            regarding=regarding.copy(),
+            planned=fixed["planned"].astype(np.bool_),
+            opens=fixed["opens"].astype(np.int32),
+            clicks=fixed["clicks"].astype(np.int32),
+            party_set=party_set.copy(),
+        )
 
 
 def _refs_table(raw: Any, refs: Collection[RecordRef], postgres: bool) -> str:

@@ -32,7 +32,7 @@ import psycopg
 from psycopg import pq
 
 from scoring.columnar.columns import DIRECTION_NAMES, KIND_NAMES
-from storage.heap import glibc
+from storage.heap import free_pages_returned, glibc
 from worker.run.malloc_tuning import (
     M_MMAP_THRESHOLD,
     M_TRIM_THRESHOLD,
@@ -223,18 +223,32 @@ def blocks_from_the_heap() -> Iterator[None]:
     made and dropped anew, a few MB each: mapped on their own (as malloc_tuning has
     it for the book's arrays) their pages were faulted in afresh block after block,
     about a fifth of the read's CPU. After, large blocks are mapped on their own
-    again; the caller gives the heap's free pages back (free_pages_returned)."""
-    libc = glibc()
-    if libc is None:
-        yield
-        return
-    libc.mallopt(M_MMAP_THRESHOLD, _HEAP_BLOCK_BYTES)
-    libc.mallopt(M_TRIM_THRESHOLD, _HEAP_TOP_BYTES)
+    again and the heap's free pages are given back."""
+    _blocks_from_the_heap(True)
     try:
         yield
     finally:
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-        libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+        _blocks_from_the_heap(False)
+        free_pages_returned()
+
+
+@contextmanager
+def mapped_apart() -> Iterator[None]:
+    """Within blocks_from_the_heap, large blocks mapped on their own again: for what a
+    block keeps (its columns, dropped when the book's columns are put together,
+    which is when a mapping gives them back and the heap would not)."""
+    _blocks_from_the_heap(False)
+    try:
+        yield
+    finally:
+        _blocks_from_the_heap(True)
+
+
+def _blocks_from_the_heap(heap: bool) -> None:
+    libc = glibc()
+    if libc is not None:
+        libc.mallopt(M_MMAP_THRESHOLD, _HEAP_BLOCK_BYTES if heap else MMAP_THRESHOLD_BYTES)
+        libc.mallopt(M_TRIM_THRESHOLD, _HEAP_TOP_BYTES if heap else TRIM_THRESHOLD_BYTES)
 
 
 def copy_blocks(receive: Receive, chunk: int) -> Iterator[Block]:
