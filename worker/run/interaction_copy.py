@@ -3,19 +3,22 @@
 A plain `SELECT` hands every field of every row over as a Python object, which
 costs more than everything else the read does. Here the server sends the
 rows in COPY's binary format and numpy takes the fields out of the bytes.
-Each row's first field is the byte length of its texts (computed by the
-server), so finding where each row starts is one integer read per row; every
-row then has its fixed fields (kind and direction as small codes, the time in
-microseconds, duration, planned, opens, clicks, the party count) at the same
-offsets, gathered for a whole block as one byte matrix (a row of bytes per
-interaction, copied out of a strided view of the block) and split into arrays.
-The texts (key, conversation, the regarding link, the packed parties) come
-out the same way, each a NUL-padded byte matrix (`text_codes.Text`), whose
-distinct values text_codes finds. Nothing runs per row in Python but the
-row-start scan.
+PostgreSQL sends each row as a message of its own, so a row starts where its
+message does: the messages' sizes are noted as they are received and checked
+against each row's first field, the byte length of its texts (computed by
+the server), in one numpy pass (a stream framed otherwise is walked a row at
+a time by that length). Every row then has its fixed fields (kind and
+direction as small codes, the time in microseconds, duration, planned,
+opens, clicks, the party count) at the same offsets, gathered for a whole
+block as one byte matrix (a row of bytes per interaction, copied out of a
+strided view of the block) and split into arrays. The texts (key,
+conversation, the regarding link, the packed parties) come out the same way,
+each a NUL-padded byte matrix (`text_codes.Text`), whose distinct values
+text_codes finds. Nothing runs per row in Python but taking each message.
 
 The stream is parsed in blocks of at most `chunk` rows (and a few MB), so the
-copy is never held whole.
+copy is never held whole; the blocks' arrays come from glibc's heap, reused
+block after block (blocks_from_the_heap).
 """
 
 from __future__ import annotations

@@ -5,21 +5,23 @@ ten thousand party sets. Interning them value by value in Python (a dictionary
 lookup per distinct value per block) was most of the read's own time, so here
 no value becomes a Python object but the first time the book meets it: each
 block's texts arrive as a byte matrix (one row per value, NUL-padded to a
-multiple of 8 bytes; PostgreSQL text holds no NUL); the block's distinct rows
-are found by a 64-bit hash of each value's own bytes and one integer sort, and
-looked up among the values the book has met so far by the same hash (an
-open-addressing table in numpy arrays, probed for a whole block at once: each
-lookup and insert costs the same however many values the book holds, where
-a sorted array took a copy of every known hash per block and grew the read
-faster than the book). Every match is checked byte for byte: two values sharing
-a hash in one block are told apart by sorting the rows themselves, and across
-blocks the book's values are then looked up by value from that block on.
-Only the values new to the book come out as bytes, in the order of their codes.
+multiple of 8 bytes; PostgreSQL text holds no NUL); each row is looked up
+among the values the book has met so far by a 64-bit hash of its own bytes
+(an open-addressing table in numpy arrays, probed for a whole block at once:
+each lookup and insert costs the same however many values the book holds,
+where a sorted array took a copy of every known hash per block and grew the
+read faster than the book), and the rows not found, most of a block only
+early in the read, are told apart by one integer sort of their hashes. Every
+match is checked byte for byte: two values sharing a hash in one block are
+told apart by sorting the rows themselves, and across blocks the book's
+values are then looked up by value from that block on. Only the values new
+to the book come out as bytes, in the order of their codes.
 
 A text longer than LONG_BYTES (a meeting with dozens of attendees) is rare and
 is interned by a dictionary instead, so that one long value never widens a
 whole block's matrix. Memory: the book's distinct values once (not each
-block's), a few MB at 1M interactions.
+block's), with a quarter of room at most: about 25 MB at 1M interactions,
+kept with the kept book's reader.
 """
 
 from __future__ import annotations
