@@ -1,83 +1,73 @@
-"""One record's relationship_kpi values, encoded once.
+"""Relationship_kpi rows: each record's values, their digest and their COPY text.
 
 A first run writes a KPI row for every record (tens of thousands per run), and
 write-back reads each row's values twice: for the digest that tells whether
 the row changed, and to write the row. The JSON columns are therefore encoded
 once, by whoever builds the values (`JsonColumn`), and reused by both; the
 caller can share one encoding between records whose values are the same
-object (records with the same weekly timeline share it). On PostgreSQL a batch
-of rows is one payload of COPY text format, made as bytes (msgspec's encodings
-are bytes, and so is what psycopg sends): each row's scalars from one msgspec
-encoding of them all, its JSON columns as escaped once (`JsonColumn.copy`).
+object (records with the same weekly timeline share it). A batch of records is
+encoded together (`KpiBatch`): each run of scalars of all of them in one msgspec
+call, from which both their digests and, on PostgreSQL, their rows as one
+payload of COPY text format are made (msgspec's encodings are bytes, and so is
+what psycopg sends), joined by C-level calls over the batch's lists rather than
+by Python code per record.
 """
 
 from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import msgspec
 
-from storage.bulk import COPY_NULL, RowFormat, copy_text
-
-_NOT_DECODED: Any = object()  # JsonColumn.encoded: the value is decoded from the text
+from storage.bulk import COPY_NULL, copy_text
 
 
-class JsonColumn:
-    """A JSON column's JSON text (msgspec's compact encoding, as bytes) and its value.
+class JsonColumn(bytes):
+    """A JSON column: its JSON text (msgspec's compact encoding), as the bytes it is.
 
     PostgreSQL stores the text as it is (the columns are `json`, not `jsonb`)
-    and the digest reads it; SQLite binds the value, which its JSON type
-    encodes as it always has. `text`, when given, must be the encoding of
-    `value`; `encoded(data)` leaves the value to be decoded from the bytes if
-    it is ever asked for (SQLite only), so the hot path encodes once and
-    builds no value. Its COPY text (PostgreSQL) is made once too: a column
-    shared between records (a timeline) is escaped once for all of them.
+    and the digest reads it; SQLite binds the value (`value`, decoded from the
+    text when asked), which its JSON type encodes as it always has. Being the
+    bytes, a column made from an encoding (`json_column`) costs one C call, and
+    a batch's texts join without an attribute read each.
     """
 
-    __slots__ = ("_value", "data", "copy")
+    __slots__ = ()
 
-    def __init__(self, value: Any, text: str | None = None) -> None:
-        self._value = value
-        self.data: bytes = msgspec.json.encode(value) if text is None else text.encode()
-        self.copy: bytes = _json_copy(self.data)
-
-    @classmethod
-    def encoded(cls, data: bytes) -> JsonColumn:
-        """The column whose JSON encoding is `data`; its value is decoded when asked for."""
-        column = cls.__new__(cls)
-        column._value, column.data = _NOT_DECODED, data
-        column.copy = _json_copy(data)
-        return column
+    def __new__(cls, value: Any, text: str | None = None) -> JsonColumn:
+        """The column of `value`; `text`, when given, must be its compact encoding."""
+        return super().__new__(cls, msgspec.json.encode(value) if text is None else text.encode())
 
     @property
     def text(self) -> str:
-        return self.data.decode()
+        return self.decode()
 
     @property
     def value(self) -> Any:
-        if self._value is _NOT_DECODED:
-            self._value = msgspec.json.decode(self.data)
-        return self._value
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, JsonColumn) and other.data == self.data
-
-    def __hash__(self) -> int:
-        return hash(self.data)
+        return msgspec.json.decode(self)
 
     def __repr__(self) -> str:
         return f"JsonColumn({self.text})"
 
 
-def _json_copy(data: bytes) -> bytes:
-    """Compact JSON as a field of COPY text format: JSON writes every control character
-    in a string as an escape, and compact JSON has none between its tokens, so of what
-    COPY escapes (backslash, tab, newline, carriage return) only backslashes occur."""
-    return data.replace(b"\\", b"\\\\") if b"\\" in data else data
+# The column whose JSON encoding is the given bytes, made in C (one per record scored).
+json_column: Callable[[bytes], JsonColumn] = partial(bytes.__new__, JsonColumn)
+
+
+def _json_copies(columns: Sequence[JsonColumn]) -> Sequence[bytes]:
+    """Compact JSON texts as fields of COPY text format: JSON writes every control
+    character in a string as an escape, and compact JSON has none between its tokens, so
+    of what COPY escapes (backslash, tab, newline, carriage return) only backslashes
+    occur; most texts have none (looked for by one C-level pass over them all)."""
+    if not any(map(operator.contains, columns, repeat(b"\\"))):
+        return columns
+    return [data.replace(b"\\", b"\\\\") for data in columns]
 
 
 EMPTY_LIST = JsonColumn((), "[]")
@@ -148,107 +138,113 @@ _RUNS = (
 KPI_COLUMNS = (*KPI_KEY, *KPI_VALUES, "kpi_digest", "computed_at")
 
 
-_encode = msgspec.json.Encoder().encode
-_head, _middle, _tail = (operator.itemgetter(*run) for run in _RUNS)
+_encode_lines = msgspec.json.Encoder().encode_lines
+_blake2b = hashlib.blake2b
+_RUN_VALUES = tuple(operator.itemgetter(*run) for run in _RUNS)
 _json_columns = operator.itemgetter(*_JSON_AT)
-Runs = tuple[bytes, bytes, bytes]  # each run of scalars, encoded as a JSON array
+# Each run's JSON array as it stands in the array of all the values: the first without
+# its closing bracket, the middle one without either bracket, the last without its
+# opening one.
+_IN_ARRAY = (
+    operator.itemgetter(slice(None, -1)),
+    operator.itemgetter(slice(1, -1)),
+    operator.itemgetter(slice(1, None)),
+)
 
 
-def digested(values: KpiValues) -> tuple[str, Runs]:
-    """The digest of one record's KPI values (`kpi_digest`), and its runs of scalars
-    encoded on the way, for the row's COPY line (`kpi_copy_data`).
-
-    The JSON array of all the values is joined from the runs' arrays and the JSON
-    columns' texts: the bytes one encoding of the whole tuple gives.
+class KpiBatch:
+    """Records' KPI values with each run of scalars of all of them encoded by one msgspec
+    call (a JSON array a record, `_RUNS`), and each record's digest (`digests`, the
+    `kpi_digest` column) made from those arrays and the JSON columns' texts. The
+    rows' COPY text (`copy_data`) reuses the arrays.
     """
-    head, middle, tail = _encode(_head(values)), _encode(_middle(values)), _encode(_tail(values))
-    weekly, most_contacted, factors, reasons = _json_columns(values)
-    encoded = b",".join(
-        (
-            head[:-1],
-            weekly.data,
-            most_contacted.data,
-            middle[1:-1],
-            factors.data,
-            reasons.data,
-            tail[1:],
+
+    def __init__(self, values: Sequence[KpiValues]) -> None:
+        self.values = values
+        self._runs = [list(map(run, values)) for run in _RUN_VALUES]
+        # encode_lines: one JSON array a line, every line ending with a newline (JSON
+        # writes none inside a text).
+        self._arrays = [_encode_lines(run).split(b"\n")[:-1] for run in self._runs]
+        self.digests = self._digests()
+
+    def _digests(self) -> list[str]:
+        """blake2b over the JSON array of all of a record's values, joined from its runs'
+        arrays and its JSON columns' texts: the bytes one encoding of the whole tuple
+        gives, so that digests stored by earlier runs still match."""
+        if not self.values:
+            return []
+        head, middle, tail = (
+            map(cut, arrays) for cut, arrays in zip(_IN_ARRAY, self._arrays, strict=True)
         )
-    )
-    return hashlib.blake2b(encoded, digest_size=16).hexdigest(), (head, middle, tail)
+        weekly, most_contacted, factors, reasons = zip(
+            *map(_json_columns, self.values), strict=True
+        )
+        parts = zip(head, weekly, most_contacted, middle, factors, reasons, tail, strict=True)
+        return [_blake2b(array, digest_size=16).hexdigest() for array in map(b",".join, parts)]
+
+    def copy_data(
+        self,
+        at: Sequence[int],
+        record_types: Sequence[str],
+        record_ids: Sequence[str],
+        computed_at: datetime,
+    ) -> bytes:
+        """The rows of the records at `at` (ascending indexes into the batch; the types
+        and ids are the batch's) as COPY text format, one line each in KPI_COLUMNS
+        order; each column's fields made for all the rows at once (`copy_keys`,
+        `_scalar_fields`, `_json_copies`) and joined into lines by `copy_lines`."""
+        if not at:
+            return b""
+        values = _picked(self.values, at)
+        head, middle, tail = (
+            _scalar_fields(_picked(run, at), _picked(arrays, at))
+            for run, arrays in zip(self._runs, self._arrays, strict=True)
+        )
+        weekly, most_contacted, factors, reasons = map(
+            _json_copies, zip(*map(_json_columns, values), strict=True)
+        )
+        keys = copy_keys(_picked(record_types, at), _picked(record_ids, at))
+        digests = "\n".join(_picked(self.digests, at)).encode().split(b"\n")  # hexadecimal
+        end = f"\t{computed_at.isoformat()}\n".encode()
+        tab = _TAB
+        line = (keys, head, tab, weekly, tab, most_contacted, middle, tab, factors, tab, reasons)
+        return copy_lines(len(at), (*line, tail, tab, digests, end))
 
 
-def kpi_digest(values: KpiValues) -> str:
-    """Stable digest of one record's KPI values.
-
-    It hashes the JSON array of the values, with each JSON column's text in
-    place: the same bytes as encoding the plain values, so digests stored by
-    earlier runs still match.
-    """
-    return digested(values)[0]
-
-
-class KpiRow(NamedTuple):
-    """One relationship_kpi row to write; `computed_at` comes with its RowFormat.
-    `runs`: its scalars as `digested` encoded them (None: encoded when written)."""
-
-    record_type: str
-    record_id: str
-    values: KpiValues
-    digest: str
-    runs: Runs | None = None
-
-
-def kpi_row_format(computed_at: datetime) -> RowFormat[KpiRow]:
-    """KPI rows in KPI_COLUMNS order, all computed at `computed_at`."""
-
-    def bound(row: KpiRow) -> tuple[Any, ...]:
-        values = [v.value if isinstance(v, JsonColumn) else v for v in row.values]
-        return (row.record_type, row.record_id, *values, row.digest, computed_at)
-
-    def line(row: KpiRow) -> str:
-        return kpi_copy_data([row], computed_at).decode()
-
-    return RowFormat(bound, line, _key)
+def _picked(items: Sequence[Any], at: Sequence[int]) -> Sequence[Any]:
+    """The items at `at` (ascending, distinct): all of them, as they are, when that is all."""
+    return items if len(at) == len(items) else [items[index] for index in at]
 
 
 _TAB = b"\t"
 
 
-def kpi_copy_data(rows: Sequence[KpiRow], computed_at: datetime) -> bytes:
-    """The rows as COPY text format, one line each in KPI_COLUMNS order, all in one
-    bytes; the keys and the scalars of all of them made into fields at once, a run at
-    a time (`copy_keys`, `_scalar_fields`)."""
-    end = f"\t{computed_at.isoformat()}\n".encode()
-    tab = _TAB
-    runs = [row.runs or digested(row.values)[1] for row in rows]
-    heads = _scalar_fields([_head(row.values) for row in rows], [r[0] for r in runs])
-    middles = _scalar_fields([_middle(row.values) for row in rows], [r[1] for r in runs])
-    tails = _scalar_fields([_tail(row.values) for row in rows], [r[2] for r in runs])
-    keys = copy_keys([row.record_type for row in rows], [row.record_id for row in rows])
-    parts: list[bytes] = []
-    for row, key, head, middle, tail in zip(rows, keys, heads, middles, tails, strict=True):
-        weekly, most_contacted, factors, reasons = _json_columns(row.values)
-        parts += (
-            key,
-            head,
-            tab,
-            weekly.copy,
-            tab,
-            most_contacted.copy,
-            middle,
-            tab,
-            factors.copy,
-            tab,
-            reasons.copy,
-            tail,
-            tab,
-            row.digest.encode(),  # hexadecimal: nothing to escape
-            end,
-        )
+def copy_lines(count: int, fields: Sequence[Sequence[bytes] | bytes]) -> bytes:
+    """`count` lines of COPY text format joined from their pieces, in order: each piece a
+    sequence of `count` (one a line) or bytes (the same on every line). The pieces are
+    interleaved by slice assignment: no Python code runs per line."""
+    width = len(fields)
+    parts: list[bytes] = [piece if isinstance(piece, bytes) else b"" for piece in fields] * count
+    for position, piece in enumerate(fields):
+        if not isinstance(piece, bytes):
+            parts[position::width] = piece
     return b"".join(parts)
 
 
-def copy_keys(record_types: list[str], record_ids: list[str]) -> list[bytes]:
+def kpi_digest(values: KpiValues) -> str:
+    """Stable digest of one record's KPI values (KpiBatch.digests)."""
+    return KpiBatch([values]).digests[0]
+
+
+def kpi_row(
+    record_type: str, record_id: str, values: KpiValues, digest: str, computed_at: datetime
+) -> tuple[Any, ...]:
+    """One row's Python values in KPI_COLUMNS order (SQLite binds them)."""
+    plain = [value.value if isinstance(value, JsonColumn) else value for value in values]
+    return (record_type, record_id, *plain, digest, computed_at)
+
+
+def copy_keys(record_types: Sequence[str], record_ids: Sequence[str]) -> list[bytes]:
     """Each record's type and id as two fields of COPY text format (bytes), made for all
     the records at once: ids that COPY need not escape, as most are, are encoded in one
     call; otherwise each is escaped on its own."""
@@ -262,11 +258,7 @@ def copy_keys(record_types: list[str], record_ids: list[str]) -> list[bytes]:
     return [prefixes[kind] + record_id for kind, record_id in zip(record_types, ids, strict=True)]
 
 
-def _key(row: KpiRow) -> tuple[str, str]:
-    return (row.record_type, row.record_id)
-
-
-def _scalar_fields(rows: list[tuple[Any, ...]], encodings: list[bytes]) -> list[bytes]:
+def _scalar_fields(rows: Sequence[tuple[Any, ...]], encodings: Sequence[bytes]) -> list[bytes]:
     """Each row's run of scalars as COPY text fields, each field after a tab, from
     msgspec's encoding of the run (`encodings`), made into fields for all the rows at
     once.
@@ -287,7 +279,7 @@ def _scalar_fields(rows: list[tuple[Any, ...]], encodings: list[bytes]) -> list[
     if (
         b"\\" in encoded
         or encoded.count(b",") != (len(rows[0]) - 1) * len(rows)
-        or encoded.count(b"null") != sum(scalars.count(None) for scalars in rows)
+        or encoded.count(b"null") != sum(map(tuple.count, rows, repeat(None)))
     ):
         if len(rows) == 1:
             return [("\t" + _fields_one_by_one(rows[0])).encode()]

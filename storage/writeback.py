@@ -10,10 +10,12 @@ batch (storage.write_behind).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import partial
+from itertools import compress, repeat
+from operator import ne
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -22,7 +24,7 @@ from sqlmodel import Session
 
 from storage.bulk import (
     COPY_NULL,
-    RowFormat,
+    PLAIN_ROWS,
     copy_data,
     delete_by_keys,
     replace_items,
@@ -34,12 +36,11 @@ from storage.interaction_store import chunks, ids_by_type, keyed_rows
 from storage.kpi_rows import (
     KPI_COLUMNS,
     KPI_KEY,
-    KpiRow,
+    KpiBatch,
     KpiValues,
     copy_keys,
-    digested,
-    kpi_copy_data,
-    kpi_row_format,
+    copy_lines,
+    kpi_row,
 )
 from storage.rapport_tables import HealthSnapshot, RelationshipKpi
 from storage.types import core_table
@@ -169,36 +170,21 @@ SNAPSHOT_COLUMNS = (
 )
 
 
-def _snapshot_format(day: date) -> RowFormat[RecordResult]:
-    """A record's health on `day`, in SNAPSHOT_COLUMNS order."""
-
-    def bound(result: RecordResult) -> tuple[Any, ...]:
-        return (result.record_type, result.record_id, day, *result.health)
-
-    def key(result: RecordResult) -> tuple[Any, ...]:
-        return (result.record_type, result.record_id, day)
-
-    def line(result: RecordResult) -> str:
-        return _snapshot_data([result], day).decode()
-
-    return RowFormat(bound, line, key)
-
-
-def _snapshot_data(results: Sequence[RecordResult], day: date) -> bytes:
+def _snapshot_data(
+    record_types: Sequence[str],
+    record_ids: Sequence[str],
+    healths: Sequence[Health],
+    day: date,
+) -> bytes:
     """The records' health on `day` as COPY text format, in SNAPSHOT_COLUMNS order: the
     keys made at once (copy_keys), each health's fields once (few are distinct)."""
-    keys = copy_keys([r.record_type for r in results], [r.record_id for r in results])
     on = day.isoformat()
     fields: dict[Health, bytes] = {}
-    parts: list[bytes] = []
-    for result, key in zip(results, keys, strict=True):
-        health = result.health
-        line = fields.get(health)
-        if line is None:
-            values = [COPY_NULL if value is None else str(value) for value in health]
-            line = fields[health] = "\t".join(["", on, *values]).encode() + b"\n"
-        parts += (key, line)
-    return b"".join(parts)
+    for health in set(healths):
+        values = [COPY_NULL if value is None else str(value) for value in health]
+        fields[health] = "\t".join(["", on, *values]).encode() + b"\n"
+    lines = list(map(fields.__getitem__, healths))
+    return copy_lines(len(healths), (copy_keys(record_types, record_ids), lines))
 
 
 def clear_health(
@@ -214,64 +200,93 @@ def clear_health(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+class _Batch(NamedTuple):
+    """A batch's results as columns, and its KPI values encoded together (KpiBatch)."""
+
+    record_types: tuple[str, ...]
+    record_ids: tuple[str, ...]
+    healths: tuple[Health, ...]
+    kpis: KpiBatch
+
+    @classmethod
+    def of(cls, results: Sequence[RecordResult]) -> _Batch:
+        record_types, record_ids, healths, values = zip(*results, strict=True)
+        return cls(record_types, record_ids, healths, KpiBatch(values))
+
+
 @dataclass
 class _Changes:
     """What one batch writes: on PostgreSQL one UPDATE per record type, and per table
     one DELETE of the rows replaced and one COPY.
 
-    On PostgreSQL the rows are encoded (`encode`) by the thread that scores, before
-    the batch is handed to the writing thread, which then only sends statements (their
-    COPY data as bytes): the two threads do not take turns at the interpreter for the
-    encoding.
+    The rows written are indexes into the batch (`kpis`, `snapshots`; `replaced_*`
+    those that replace a stored row). On PostgreSQL they are encoded (`encode`) by the
+    thread that scores, before the batch is handed to the writing thread, which then
+    only sends statements (their COPY data as bytes): the two threads do not take
+    turns at the interpreter for the encoding.
     """
 
+    batch: _Batch | None
     health: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)  # id, *health
-    new_kpis: list[KpiRow] = field(default_factory=list)
-    changed_kpis: list[KpiRow] = field(default_factory=list)
-    new_snapshots: list[RecordResult] = field(default_factory=list)
-    changed_snapshots: list[RecordResult] = field(default_factory=list)
+    kpis: list[int] = field(default_factory=list)
+    replaced_kpis: list[int] = field(default_factory=list)
+    snapshots: list[int] = field(default_factory=list)
+    replaced_snapshots: list[int] = field(default_factory=list)
     encoded: _Encoded | None = None
 
-    def encode(self, computed_at: datetime, snapshots: RowFormat[RecordResult]) -> None:
+    def encode(self, computed_at: datetime) -> None:
         """PostgreSQL: the COPY lines and the keys of the rows they replace, made now;
-        the rows' values are let go."""
+        the batch is let go."""
+        batch = self.batch
+        assert batch is not None
+        types, ids, healths = batch.record_types, batch.record_ids, batch.healths
+        at = self.snapshots
         self.encoded = _Encoded(
-            kpi_copy_data([*self.new_kpis, *self.changed_kpis], computed_at),
-            [(row.record_type, row.record_id) for row in self.changed_kpis],
-            _snapshot_data([*self.new_snapshots, *self.changed_snapshots], computed_at.date()),
-            [_snapshot_key(result, snapshots) for result in self.changed_snapshots],
+            batch.kpis.copy_data(self.kpis, types, ids, computed_at),
+            [(types[index], ids[index]) for index in self.replaced_kpis],
+            _snapshot_data(
+                [types[i] for i in at],
+                [ids[i] for i in at],
+                [healths[i] for i in at],
+                computed_at.date(),
+            ),
+            [(types[i], ids[i], computed_at.date()) for i in self.replaced_snapshots],
         )
-        self.new_kpis, self.changed_kpis, self.new_snapshots, self.changed_snapshots = (
-            [],
-            [],
-            [],
-            [],
-        )
+        self.batch = None
 
-    def write(
-        self,
-        session: Session,
-        now: datetime,
-        kpis: RowFormat[KpiRow],
-        snapshots: RowFormat[RecordResult],
-    ) -> None:
+    def write(self, session: Session, now: datetime) -> None:
         at = {"health_updated_at": now}
         for record_type, rows in self.health.items():
             table = RECORD_TABLES[record_type]
             update_by_keys(session, table, ("id",), HEALTH_COLUMNS[:3], rows, constants=at)
         keys = SNAPSHOT_COLUMNS[:3]
         if self.encoded is None:  # SQLite
-            replace_items(
-                session, KPI, KPI_KEY, KPI_COLUMNS, self.new_kpis, self.changed_kpis, kpis
-            )
-            new, changed = self.new_snapshots, self.changed_snapshots
-            replace_items(session, SNAPSHOT, keys, SNAPSHOT_COLUMNS, new, changed, snapshots)
+            self._replace_rows(session, now)
             return
         encoded = self.encoded
         delete_by_keys(session, KPI, KPI_KEY, encoded.replaced_kpis)
         copy_data(session, KPI, KPI_COLUMNS, [encoded.kpi_data])
         delete_by_keys(session, SNAPSHOT, keys, encoded.replaced_snapshots)
         copy_data(session, SNAPSHOT, SNAPSHOT_COLUMNS, [encoded.snapshot_data])
+
+    def _replace_rows(self, session: Session, now: datetime) -> None:
+        """SQLite: the KPI and snapshot rows as Python values, new ones inserted and the
+        others updated (storage.bulk.replace_items)."""
+        batch = self.batch
+        assert batch is not None
+        types, ids, healths, kpis = batch
+        replaced = set(self.replaced_kpis)
+        rows = [kpi_row(types[i], ids[i], kpis.values[i], kpis.digests[i], now) for i in self.kpis]
+        new = [row for i, row in zip(self.kpis, rows, strict=True) if i not in replaced]
+        changed = [row for i, row in zip(self.kpis, rows, strict=True) if i in replaced]
+        replace_items(session, KPI, KPI_KEY, KPI_COLUMNS, new, changed, PLAIN_ROWS)
+        replaced = set(self.replaced_snapshots)
+        day = now.date()
+        snapshots = [(i, (types[i], ids[i], day, *healths[i])) for i in self.snapshots]
+        new = [row for i, row in snapshots if i not in replaced]
+        changed = [row for i, row in snapshots if i in replaced]
+        keys = SNAPSHOT_COLUMNS[:3]
+        replace_items(session, SNAPSHOT, keys, SNAPSHOT_COLUMNS, new, changed, PLAIN_ROWS)
 
 
 class _Encoded(NamedTuple):
@@ -284,53 +299,56 @@ class _Encoded(NamedTuple):
     replaced_snapshots: list[tuple[Any, ...]]
 
 
-def _snapshot_key(result: RecordResult, snapshots: RowFormat[RecordResult]) -> tuple[Any, ...]:
-    assert snapshots.key is not None
-    return tuple(snapshots.key(result))
-
-
 def _changes(
-    batch: Sequence[RecordResult], stored: StoredState, counts: WritebackCounts
+    results: Sequence[RecordResult], stored: StoredState, counts: WritebackCounts
 ) -> _Changes:
-    """Sort a batch's results into what changed, against `stored` (kept up to date).
-    The loop runs once per record scored: kept to lookups."""
-    changes = _Changes()
-    healths, digests, snapshots = stored.health, stored.kpis, stored.snapshots
-    by_type = counts.by_type
-    unchanged = 0
-    for result in batch:
-        record_type, record_id, health, values = result
-        key = (record_type, record_id)
-        touched = False
-        if key in healths and healths[key] != health:
-            changes.health.setdefault(record_type, []).append((record_id, *health))
-            healths[key] = health
-            by_type[record_type] = by_type.get(record_type, 0) + 1
-            touched = True
-        digest, runs = digested(values)
-        stored_digest = digests.get(key, _NO_ROW)
-        if stored_digest != digest:
-            row = _new_row((record_type, record_id, values, digest, runs))
-            (changes.new_kpis if stored_digest is _NO_ROW else changes.changed_kpis).append(row)
-            digests[key] = digest
-            touched = True
-        stored_health = snapshots.get(key, _NO_ROW)
-        if stored_health != health:
-            is_new = stored_health is _NO_ROW
-            (changes.new_snapshots if is_new else changes.changed_snapshots).append(result)
-            snapshots[key] = health
-            touched = True
-        unchanged += not touched
-    counts.records_updated += sum(len(rows) for rows in changes.health.values())
-    counts.kpis_written += len(changes.new_kpis) + len(changes.changed_kpis)
-    counts.snapshots_written += len(changes.new_snapshots) + len(changes.changed_snapshots)
-    counts.unchanged += unchanged
+    """Sort a batch's results into what changed, against `stored` (kept up to date):
+    each comparison made for the whole batch by C-level calls (map, compress) over its
+    columns, as is every record's KPI digest (KpiBatch)."""
+    batch = _Batch.of(results)
+    types, ids, healths, kpis = batch
+    keys = list(zip(types, ids, strict=True))
+    changes = _Changes(batch)
+    # A record that has no row in its table (gone from the CRM) keeps none.
+    updated = _differing(keys, healths, stored.health, healths)
+    for index in updated:
+        changes.health.setdefault(types[index], []).append((ids[index], *healths[index]))
+    for record_type, updates in Counter([types[index] for index in updated]).items():
+        counts.by_type[record_type] = counts.by_type.get(record_type, 0) + updates
+    changes.kpis, changes.replaced_kpis = _written(keys, kpis.digests, stored.kpis)
+    changes.snapshots, changes.replaced_snapshots = _written(keys, healths, stored.snapshots)
+    counts.records_updated += len(updated)
+    counts.kpis_written += len(changes.kpis)
+    counts.snapshots_written += len(changes.snapshots)
+    touched = {*updated, *changes.kpis, *changes.snapshots}
+    counts.unchanged += len(keys) - len(touched)
     return changes
 
 
+def _differing(
+    keys: list[tuple[str, str]],
+    values: Sequence[Any],
+    stored: dict[tuple[str, str], Any],
+    missing: Iterable[Any],
+) -> list[int]:
+    """The indexes of the keys whose stored value is not their value (`missing`: what
+    a key without a stored value compares with), `stored` updated to them."""
+    differing = list(compress(range(len(keys)), map(ne, map(stored.get, keys, missing), values)))
+    stored.update((keys[index], values[index]) for index in differing)
+    return differing
+
+
+def _written(
+    keys: list[tuple[str, str]], values: Sequence[Any], stored: dict[tuple[str, str], Any]
+) -> tuple[list[int], list[int]]:
+    """The indexes of the rows to write (their value is not the stored one, or none is
+    stored), and of those among them that replace a stored row."""
+    had = list(map(stored.__contains__, keys))
+    written = _differing(keys, values, stored, repeat(_NO_ROW))
+    return written, [index for index in written if had[index]]
+
+
 _NO_ROW: Any = object()  # a key the stored state has no row for
-# One per record written: made without NamedTuple's Python-level constructor.
-_new_row: Callable[[Iterable[Any]], KpiRow] = partial(tuple.__new__, KpiRow)
 
 
 def write_back(
@@ -351,19 +369,18 @@ def write_back(
         stored = load_stored_state(session=session, day=now.date(), records=records)
         postgres = is_postgres(session)
         lz4 = postgres and _lz4_available(session)
-    kpis, snapshots = kpi_row_format(now), _snapshot_format(now.date())
 
     def sorted_out(batch: list[RecordResult]) -> _Changes:
         changes = _changes(batch, stored, counts)
         if postgres:
-            changes.encode(now, snapshots)
+            changes.encode(now)
         return changes
 
     def write(changes: _Changes) -> None:
         with session_scope(engine) as session:
             if lz4:
                 session.execute(sa.text("SET LOCAL default_toast_compression = lz4"))
-            changes.write(session, now, kpis, snapshots)
+            changes.write(session, now)
 
     batches = (sorted_out(batch) for batch in chunks(results, batch_size))
     if postgres:

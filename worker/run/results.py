@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from itertools import islice
-from operator import attrgetter
+from itertools import accumulate, chain, islice, repeat
+from operator import add, attrgetter, getitem
 from typing import Any
 
 import msgspec
@@ -14,13 +14,13 @@ import numpy as np
 from scoring.model import (
     Factor,
     HealthState,
-    Kpis,
     RecordHealth,
     RecordType,
     Trend,
+    WeakestContact,
     WeekCounts,
 )
-from storage.kpi_rows import EMPTY_LIST, KPI_VALUES, JsonColumn, KpiValues
+from storage.kpi_rows import KPI_VALUES, JsonColumn, KpiValues, json_column
 from storage.writeback import Health, RecordResult
 
 # Sizes of the encoding caches below: about 12 MB at most, per process.
@@ -53,10 +53,11 @@ class TimelineJson:
         cached = self._timelines.get(id(weekly))
         if cached is not None:  # the very tuple: the cache holds it alive
             return cached[1]
-        weeks = list(map(self._weeks.get, map(id, weekly)))
-        if None in weeks:
-            weeks = [self._week(week) for week in weekly]
-        column = JsonColumn.encoded(b"[" + b",".join(weeks) + b"]")  # type: ignore[arg-type]
+        try:
+            text = b",".join(map(self._weeks.get, map(id, weekly)))  # type: ignore[arg-type]
+        except TypeError:  # a week not encoded yet (None)
+            text = b",".join([self._week(week) for week in weekly])
+        column = json_column(b"[" + text + b"]")
         if len(self._timelines) >= TIMELINES_CACHED:
             self._timelines.clear()
         self._timelines[id(weekly)] = (weekly, column)
@@ -93,7 +94,7 @@ class _Repeats:
     def column(self, value: Any) -> JsonColumn:
         column = self._columns.get(value)
         if column is None:
-            column = JsonColumn.encoded(self._encode(value))
+            column = json_column(self._encode(value))
             if len(self._columns) >= REPEATS_CACHED:
                 self._columns.clear()
             self._columns[value] = column
@@ -130,12 +131,6 @@ class _FactorJson(msgspec.Struct, gc=False):
     detail: str
 
 
-def _reasons(reasons: tuple[str, ...]) -> JsonColumn:
-    """Reasons name people and days: most records' are their own, so they are encoded
-    each time (a cache of them missed four times in five)."""
-    return JsonColumn.encoded(_encode(reasons)) if reasons else EMPTY_LIST  # a tuple: a list
-
-
 # The Kpis fields before the JSON lists, which KpiValues starts with in the same order.
 _KPI_SCALARS = attrgetter(*KPI_VALUES[: KPI_VALUES.index("weekly")])
 _NO_WEAKEST = (None, None, None, None)
@@ -167,55 +162,71 @@ def to_result(health: RecordHealth, *, show_health: bool) -> RecordResult:
 
 
 def _chunk_results(healths: list[RecordHealth], show_health: bool) -> Iterator[RecordResult]:
-    factors = _factor_json([factor for health in healths for factor in health.factors])
-    at = 0
-    timeline, colleagues, numbers, names = (
-        _TIMELINES.column,
-        _MOST_CONTACTED.column,
-        _NUMBERS,
-        _TYPE_NAMES,
+    """The records' column values, each column made for all of them by C-level calls
+    (map, zip over attribute getters) where it can be; only the caches of timelines
+    and top colleagues and the weakest key contact run Python code per record."""
+    kpis = list(map(_KPIS, healths))
+    scores = list(map(_SCORE, healths))
+    states = list(map(_NUMBERS.__getitem__, map(_STATE, healths)))
+    trends = list(map(_NUMBERS.__getitem__, map(_TREND, healths)))
+    # Reasons name people and days: most records' are their own, so they are encoded
+    # each time (a cache of them missed four times in five); none encode as [].
+    reasons = map(json_column, map(_encode, map(_REASONS, healths)))
+    middle = zip(
+        map(_TIMELINES.column, map(_WEEKLY, kpis)),
+        map(_MOST_CONTACTED.column, map(_COLLEAGUES, kpis)),
+        map(_ACCURACY, kpis),
+        scores,
+        states,
+        trends,
+        _factor_columns(healths),
+        reasons,
+        strict=True,
     )
-    for health in healths:
-        kpis: Kpis = health.kpis
-        state, trend = numbers[health.state], numbers[health.trend]
-        count = len(health.factors)
-        if count:
-            factor_column = JsonColumn.encoded(_encode(factors[at : at + count]))
-            at += count
-        else:
-            factor_column = EMPTY_LIST
-        weakest = health.weakest
-        values = _new_values(
-            (
-                *_KPI_SCALARS(kpis),
-                timeline(kpis.weekly),
-                colleagues(kpis.most_contacted),
-                kpis.computation_accuracy,
-                health.score,
-                state,
-                trend,
-                factor_column,
-                _reasons(health.reasons),
-                *(
-                    _NO_WEAKEST
-                    if weakest is None
-                    else (weakest.person.id, weakest.role.value, weakest.score, weakest.since)
-                ),
-            )
-        )
-        record = health.record
-        shown = (health.score, state, trend) if show_health else _HIDDEN
-        yield _new_result((names[record.type], record.id, shown, values))
+    weakest = map(_weakest_values, map(_WEAKEST, healths))
+    values = map(_new_values, map(add, map(add, map(_KPI_SCALARS, kpis), middle), weakest))
+    records = list(map(_RECORD, healths))
+    types = map(_TYPE_NAMES.__getitem__, map(_TYPE, records))
+    shown = zip(scores, states, trends, strict=True) if show_health else repeat(_HIDDEN)
+    return map(_new_result, zip(types, map(_ID, records), shown, values, strict=True))
+
+
+_KPIS, _SCORE, _STATE, _TREND = (attrgetter(name) for name in ("kpis", "score", "state", "trend"))
+_FACTORS, _REASONS, _WEAKEST, _RECORD = (
+    attrgetter(name) for name in ("factors", "reasons", "weakest", "record")
+)
+_WEEKLY, _COLLEAGUES, _ACCURACY = (
+    attrgetter(name) for name in ("weekly", "most_contacted", "computation_accuracy")
+)
+_TYPE, _ID = attrgetter("type"), attrgetter("id")
+
+
+def _weakest_values(weakest: WeakestContact | None) -> tuple[Any, ...]:
+    if weakest is None:
+        return _NO_WEAKEST
+    return (weakest.person.id, weakest.role.value, weakest.score, weakest.since)
+
+
+def _factor_columns(healths: list[RecordHealth]) -> Iterator[JsonColumn]:
+    """Each record's factors column: the factors of all the records rounded together
+    (`_factor_json`), each record's slice of them encoded (none encode as [])."""
+    counts = list(map(len, map(_FACTORS, healths)))
+    factors = _factor_json(list(chain.from_iterable(map(_FACTORS, healths))))
+    slices = map(slice, accumulate(counts, initial=0), accumulate(counts))
+    return map(json_column, map(_encode, map(getitem, repeat(factors), slices)))
 
 
 def _factor_json(factors: list[Factor]) -> list[_FactorJson]:
     """The factors as their JSON objects, value and points rounded as the table keeps them."""
-    values = _rounded([factor.value for factor in factors], 4)
-    points = _rounded([factor.points for factor in factors], 2)
-    return [
-        _FactorJson(factor.name, value, factor.weight, point, factor.detail)
-        for factor, value, point in zip(factors, values, points, strict=True)
-    ]
+    values = _rounded(list(map(_VALUE, factors)), 4)
+    points = _rounded(list(map(_POINTS, factors)), 2)
+    names, weights, details = map(_NAME, factors), map(_WEIGHT, factors), map(_DETAIL, factors)
+    return list(map(_FactorJson, names, values, weights, points, details))
+
+
+_NAME, _VALUE, _WEIGHT, _POINTS, _DETAIL = (
+    attrgetter(name) for name in ("name", "value", "weight", "points", "detail")
+)
 
 
 # Beyond this a float's units are not held exactly enough for `_rounded`'s test.
