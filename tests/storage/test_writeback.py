@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage.crm_tables import Contact
-from storage.kpi_rows import JsonColumn, KpiValues
+from storage.kpi_rows import JsonColumn, KpiValues, kpi_digest
 from storage.types import core_table
 from storage.writeback import RecordResult, StoredState, load_stored_state, write_back
 from tests import factories as f
@@ -158,6 +158,28 @@ def test_a_rewrite_in_several_batches_writes_only_the_changed_record(engine: Eng
     assert (counts.records_updated, counts.kpis_written, counts.snapshots_written) == (1, 1, 1)
     assert counts.unchanged == 1_199
     assert _contacts(engine)["c1100"][:3] == (3, 2, 1)
+
+
+def test_new_replaced_and_unchanged_rows_of_one_batch_are_each_records_own(
+    engine: Engine,
+) -> None:
+    """A batch's rows are encoded together and only those that changed are written: each
+    row written holds its own record's values and digest, whatever its neighbours did."""
+    f.insert(engine, Contact, *(_contact_row(n)[1] for n in range(6)))
+    write_back(engine, [_result(f"c{n}", 50, emails_sent=n) for n in (0, 1, 3, 5)], now=f.NOW)
+
+    batch = [_result(f"c{n}", 50, emails_sent=n) for n in range(6)]
+    batch[1] = _result("c1", 50, emails_sent=11)  # a KPI row replaced
+    batch[3] = _result("c3", 20, state=2, emails_sent=3)  # health and KPI row replaced
+    counts = write_back(engine, batch, now=f.NOW)  # c2, c4: new rows; c0, c5 unchanged
+
+    assert (counts.records_updated, counts.kpis_written, counts.unchanged) == (3, 4, 2)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT record_id, emails_sent, kpi_digest FROM relationship_kpi")
+        ).all()
+    expected = {r.record_id: (r.kpi.emails_sent, kpi_digest(r.kpi)) for r in batch}
+    assert {record_id: (sent, digest) for record_id, sent, digest in rows} == expected
 
 
 def _stored(state: StoredState, records: set[tuple[str, str]]) -> tuple[dict[Any, Any], ...]:
