@@ -30,12 +30,14 @@ from scoring.prepared import ScoringTime, influence_weights
 from scoring.rollup import person_scope
 
 # Visits (record x interaction) per group of records scored together: about
-# 35 MB of per-visit arrays at the tally's peak (tally.py), whatever the book;
-# smaller groups read more people twice (a deal's people in another group). At 1M
-# interactions 200,000 took no more CPU than 400,000 and peaked 45-50 MB lower
-# (a regrade's peak RSS 425-429 MiB against 473-474, same lock window); 100,000
-# peaked at 408 MiB but took about a tenth more CPU.
-GROUP_VISITS = 200_000
+# 9 MB of per-visit arrays at the tally's peak (tally.py), whatever the book. A
+# person a later group rolls up is kept, not read again (persons.py), so small
+# groups cost little more. At 1M interactions (one process, alternating runs)
+# 50,000 scored the 1 % tick's 9,308 records in 1.3-1.4 s CPU against 1.5-1.9 s
+# with 200,000 and the regrade in the same time (2.5-3.1 s), its peak ~10 MB
+# lower: fewer arrays are large enough to be mapped afresh and faulted in page by
+# page (worker.run.malloc_tuning). 15,000 took more CPU (per-group work).
+GROUP_VISITS = 50_000
 
 
 def score_columns(

@@ -372,8 +372,9 @@ def tally_book(
     open_ours = np.flatnonzero(last_turn & ~turn_inbound)
     # Open turns by record, in the order their conversation first appeared.
     open_ours = open_ours[np.argsort(turn_record[open_ours], kind="stable")]
-    # The scopes' threaded visits come first (t_group is sorted by record).
-    t_scoped = int(np.searchsorted(t_group, scoped * (len(columns.conversations) + 1)))
+    # The scopes' threaded visits (those before `scoped`) come first: t_group is
+    # sorted by record.
+    t_scoped = int(np.count_nonzero(t_visit < scoped))
     del order, t_key, t_group, new_group, new_turn, turn_of, threaded
 
     ours_threaded = (kind_of == EMAIL) & ~inbound & has_thread
@@ -519,17 +520,28 @@ def _most_contacted(
     if len(key) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
+    cells, count = _counted_keys(key)
+    pair_record, pair_user = np.divmod(cells, users)
+    pair_record, pair_user, count = _by_record_then_count(pair_record, pair_user, count, users)
+    rank = np.arange(len(pair_record)) - np.searchsorted(pair_record, pair_record, side="left")
+    top = rank < 3
+    return pair_record[top], pair_user[top], count[top]
+
+
+def _counted_keys(key: Ints) -> tuple[Ints, Ints]:
+    """The distinct keys, ascending, and how often each occurs: counted in place
+    when the keys span few more cells than there are keys (a group's records times
+    the book's colleagues), else sorted."""
+    if int(key.max()) < 4 * len(key):
+        counts = np.bincount(key)
+        cells = np.flatnonzero(counts)
+        return cells, counts[cells]
     # Visits come by record: the stable sort (timsort) merges their runs (unique_sorted).
     key = np.sort(key, kind="stable")
     first = np.ones(len(key), dtype=np.bool_)
     first[1:] = key[1:] != key[:-1]
     starts = np.flatnonzero(first)
-    count = np.diff(np.append(starts, len(key)))
-    pair_record, pair_user = np.divmod(key[starts], users)
-    pair_record, pair_user, count = _by_record_then_count(pair_record, pair_user, count, users)
-    rank = np.arange(len(pair_record)) - np.searchsorted(pair_record, pair_record, side="left")
-    top = rank < 3
-    return pair_record[top], pair_user[top], count[top]
+    return key[starts], np.diff(np.append(starts, len(key)))
 
 
 def _colleague_keys(record: Ints, sets: Ints, tables: SetTables, users: int) -> Ints:

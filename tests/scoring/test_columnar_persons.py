@@ -18,7 +18,7 @@ from scoring.columnar.codes import cut_groups, group_codes, scope_codes
 from scoring.columnar.columns import Ints
 from scoring.columnar.indexed_book import book_setup
 from scoring.columnar.persons import KeptPersons, PersonFigures
-from scoring.model import Interaction, RecordScope, ScoringSettings
+from scoring.model import Interaction, RecordRef, RecordScope, RecordType, ScoringSettings
 from tests.scoring import factories as f
 from tests.scoring.test_columnar_equivalence import (
     ROLLED,
@@ -93,3 +93,24 @@ def test_a_later_group_leaves_out_the_persons_kept() -> None:
     deal, account = read[2], read[3]
     assert deal == ([], 2)
     assert account[1] == 2 and len(account[0]) == 1 and "kim" in account[0][0]
+
+
+def test_the_scopes_kpis_count_their_threads_alone_before_the_persons_read() -> None:
+    """A group's KPIs are made over its scopes' visits, the first ones; the persons a
+    roll-up reads come after. Found by the small-groups property: the scopes' threads
+    were cut where the persons' visits begin as if visits were records, and the last
+    deals of a group lost their thread counts (response rate, accuracy)."""
+    book = [f.email(f.days_ago(3), inbound=True)]
+    # Three scopes without visits, then three deals reading Dana, who has no record.
+    records = [f.contact_scope(person) for person in (f.LEE, f.KIM, f.LEAD_ROBIN)] + [
+        RecordScope(
+            RecordRef(RecordType.OPPORTUNITY, f"deal-{n}"), f"Deal {n}", frozenset({f.DANA})
+        )
+        for n in range(3)
+    ]
+    expected = list(score_records(records, book, ScoringSettings(), f.NOW, f.NAMES))
+
+    actual = list(ColumnarRun(columns_of(book), ScoringSettings(), f.NOW, f.NAMES).score(records))
+
+    assert all_differences(expected, actual) == {}
+    assert [health.kpis.response_rate_by_us for health in actual[3:]] == [0.0] * 3
