@@ -345,19 +345,18 @@ def _reaching(
     run's), the people's side of the sets is read from them, else from the sets'
     parties."""
     party_set = columns.party_set
-    if index is not None and tables is not None and records is not None:
-        people = _ranked_people(columns.refs, records)
+    people = None if tables is None else _ranked_people(columns.refs, records)
+    if index is not None and tables is not None and people is not None and records is not None:
         # A person coded after the index was built has no entries in it.
-        people = people[people < len(index.person_ptr) - 1]
-        lo, hi = index.person_ptr[people], index.person_ptr[people + 1]
+        indexed = people[people < len(index.person_ptr) - 1]
+        lo, hi = index.person_ptr[indexed], index.person_ptr[indexed + 1]
         if int((hi - lo).sum()) <= INDEXED_SHARE * len(index.person_position):
-            return _reached(columns, parties, index, tables, people, lo, hi)
+            return _reached(columns, parties, index, tables, indexed, lo, hi)
     position = np.flatnonzero(party_set >= 0)
     code = party_set[position].astype(np.int64)
-    if tables is None or len(tables.author) <= len(columns.sets.internal):
+    if tables is None or people is None or len(tables.author) <= len(columns.sets.internal):
         return position, code, _read_sets(columns, parties)
     every = np.arange(len(columns.sets.internal))
-    people = _ranked_people(columns.refs, records)
     return position, code, _tabled_sets(columns, parties, tables, people, every)
 
 
