@@ -124,7 +124,8 @@ _JSON_AT = tuple(KPI_VALUES.index(name) for name in JSON_COLUMNS)
 # KpiValues is three runs of scalars (numbers, text, times) with two JSON lists after
 # each of the first two: the KPIs' scalars, the timeline and top colleagues, the
 # accuracy and health, the factors and reasons, the weakest key contact. Each run is
-# encoded on its own (`_encoded_runs`); its text is the digest's and the row's.
+# encoded on its own, for a whole batch at once (`KpiBatch`); its text is the digest's
+# and the row's.
 _WEEKLY, _MOST_CONTACTED, _FACTORS, _REASONS = _JSON_AT
 if (_MOST_CONTACTED, _REASONS) != (_WEEKLY + 1, _FACTORS + 1) or _FACTORS <= _MOST_CONTACTED + 1:
     raise RuntimeError(f"KpiValues {KPI_VALUES} is not three runs of scalars around JSON lists")
