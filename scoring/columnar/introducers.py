@@ -189,8 +189,7 @@ class _Contributions:
         # ... times each colleague on the interaction.
         set_of = code[owner]
         mine, offset = _fan_out(sets.colleague_ptr[set_of + 1] - sets.colleague_ptr[set_of])
-        colleague = sets.colleague_ptr[set_of[mine]].astype(np.int32)
-        colleague += offset
+        colleague = sets.colleague_ptr[set_of[mine]] + offset
         del set_of, offset
         self.users = max(len(sets.users), 1)
         # A pair's key, person x users + colleague, in int32 while the book's codes fit.
@@ -214,7 +213,7 @@ class _Contributions:
         exponent: Floats = _DECAY_RATE * (ts_us / 1_000_000 - self.now.timestamp())
         return exponent
 
-    def _two_way(self, owner: Int32s, party: Ints) -> Bools:
+    def _two_way(self, owner: Int32s, party: Int32s) -> Bools:
         """Whether each (interaction, person) pair's person took part (is_two_way)."""
         columns, sets = self.columns, self.sets
         at = self.position[owner]
@@ -403,12 +402,13 @@ class _SetArrays(NamedTuple):
     as arrays by set code: the ranked people (CSR), the colleagues with their role
     weight (CSR), and whether the set holds both."""
 
-    person_ptr: Ints
-    person: Ints
+    # Codes and places as int32: the contributions are looked up through them.
+    person_ptr: Int32s
+    person: Int32s
     wrote: Bools  # the person is the email's sender
     attending: Bools  # organised or attends the meeting
-    colleague_ptr: Ints
-    user: Ints  # a code into `users`
+    colleague_ptr: Int32s
+    user: Int32s  # a code into `users`
     role_weight: Floats
     users: list[str]
     counted: Bools
@@ -508,12 +508,12 @@ def _set_arrays(
 ) -> _SetArrays:
     counted = (np.diff(person_ptr) > 0) & (np.diff(ours.ptr) > 0)
     return _SetArrays(
-        person_ptr,
-        person,
+        person_ptr.astype(np.int32),
+        person.astype(np.int32),
         wrote,
         attending,
-        ours.ptr,
-        ours.user,
+        ours.ptr.astype(np.int32),
+        ours.user.astype(np.int32),
         ours.role_weight,
         ours.users,
         counted,
