@@ -41,7 +41,7 @@ from scoring.columnar.columns import (
     micros,
     moment,
 )
-from scoring.columnar.visits import BookIndex, SetTables, expand, unique_sorted
+from scoring.columnar.visits import BookIndex, SetTables, expand
 from scoring.introducers import (
     _ATTENDING,
     _DECAY_RATE,
@@ -383,7 +383,11 @@ def _reached(
 ) -> tuple[Ints, Ints, _SetArrays]:
     """_reaching of `people` (codes), whose entries in the index are [lo, hi)."""
     owner, offset = expand(hi - lo)
-    position = unique_sorted(index.person_position[lo[owner] + offset])
+    # A mark per interaction, no sort: the people share many of theirs.
+    reached = np.zeros(len(columns.party_set), dtype=np.bool_)
+    reached[index.person_position[lo[owner] + offset]] = True
+    del owner, offset
+    position = np.flatnonzero(reached)
     which, code = _distinct(columns.party_set[position], len(columns.sets.internal))
     return position, code, _tabled_sets(columns, parties, tables, people, which)
 
