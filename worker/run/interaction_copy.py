@@ -266,7 +266,7 @@ def copy_blocks(receive: Receive, chunk: int) -> Iterator[Block]:
             more = receive(pending, sizes, min(rows - len(sizes), _RECEIVE_ROWS))
         if not stream.header_read(pending, sizes, more):
             continue
-        end, starts = stream.row_starts(pending, sizes, more)
+        end, starts = stream.row_starts(pending, sizes)
         if len(starts):
             received = len(pending)
             # Zeros after the rows: a window as wide as the longest row can start
@@ -277,6 +277,8 @@ def copy_blocks(receive: Receive, chunk: int) -> Iterator[Block]:
                 yield Block(raw, starts[first : first + rows])
             del raw  # every block copied what it keeps
             pending = pending[end:received]
+        elif end:
+            del pending[:end]  # the trailer
 
 
 class _Stream:
@@ -314,26 +316,27 @@ class _Stream:
         self.header = True
         return True
 
-    def row_starts(self, pending: bytearray, sizes: list[int], more: bool) -> tuple[int, Ints]:
-        """Where each complete row of `pending` starts; and where the first incomplete
-        row (or the trailer) starts."""
+    def row_starts(self, pending: bytearray, sizes: list[int]) -> tuple[int, Ints]:
+        """Where each complete row of `pending` starts; and where what is read of it
+        ends (walked: where the first incomplete row, or the trailer, starts)."""
         if self.framed:
-            framed = _framed_starts(pending, sizes, more)
+            framed = _framed_starts(pending, sizes)
             if framed is not None:
                 return framed
             self.framed = False
         return _row_starts(pending)
 
 
-def _framed_starts(pending: bytearray, sizes: list[int], more: bool) -> tuple[int, Ints] | None:
-    """The rows' starts if each of `sizes` is one row's message (at the stream's end the
-    last may be the trailer); None if not."""
+def _framed_starts(pending: bytearray, sizes: list[int]) -> tuple[int, Ints] | None:
+    """Where the rows end (all of `pending`) and start, if each of `sizes` is one row's
+    message (the last may be the trailer, too short for a row, whether or not the
+    end was seen with it); None if not."""
     ends = np.cumsum(np.array(sizes, dtype=np.int64))
     rows = len(pending)
-    if not more and sizes and sizes[-1] == len(_TRAILER) and pending.endswith(_TRAILER):
+    if sizes and sizes[-1] == len(_TRAILER) and pending.endswith(_TRAILER):
         ends, rows = ends[:-1], rows - len(_TRAILER)
     if not len(ends):
-        return (0, ends) if rows == 0 else None
+        return (len(pending), ends) if rows == 0 else None
     starts = ends - np.diff(ends, prepend=0)
     if ends[-1] != rows or int((ends - starts).min()) < _ROW_HEAD:
         return None
@@ -341,7 +344,7 @@ def _framed_starts(pending: bytearray, sizes: list[int], more: bool) -> tuple[in
     lengths = _windows(np.frombuffer(pending, dtype=np.uint8), 4)[starts + 6].view(">i4").ravel()
     if not (starts + _FIXED_BYTES + lengths == ends).all():
         return None
-    return rows, starts
+    return len(pending), starts
 
 
 def _row_starts(data: bytearray) -> tuple[int, Ints]:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from storage.engine import session_scope
 from storage.interaction_store import InteractionRecord, PartyRow, insert_interactions
 from tests import factories as f
+from worker.run import interaction_copy
 from worker.run.interaction_copy import COPY_QUERY, Block, Receive, copy_blocks, copy_messages
 from worker.run.text_codes import Text
 
@@ -100,7 +101,13 @@ def _cut(stream: bytes, *sizes: int) -> list[bytes]:
     return pieces
 
 
-def test_rows_read_the_same_however_the_stream_is_cut(engine: Engine) -> None:
+def _not_walked(data: bytearray) -> tuple[int, Any]:
+    raise AssertionError("a stream of a row a message was walked row by row")
+
+
+def test_rows_read_the_same_however_the_stream_is_cut(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("the COPY read is PostgreSQL's")
     with session_scope(engine) as session:
@@ -108,17 +115,19 @@ def test_rows_read_the_same_however_the_stream_is_cut(engine: Engine) -> None:
     messages = _messages(engine)
     # One row a message; the header with the first, the trailer on its own.
     assert len(messages) == 24 and messages[-1] == b"\xff\xff"
-
-    expected = _rows(copy_blocks(_replayed(messages), 1000))
     stream = b"".join(messages)
+    header = [stream[:19], messages[0][19:], *messages[1:]]  # the header alone
+
+    with monkeypatch.context() as walks:
+        walks.setattr(interaction_copy, "_row_starts", _not_walked)
+        expected = _rows(copy_blocks(_replayed(messages), 1000))
+        for chunk in (1, 4, 5, 1000):
+            assert _rows(copy_blocks(_replayed(messages), chunk)) == expected
+            assert _rows(copy_blocks(_replayed(header), chunk)) == expected
 
     assert len(expected) == 23
     assert sorted(row[0] for row in expected) == sorted(_record(n).key.encode() for n in range(23))
     for chunk in (1, 4, 1000):
-        assert _rows(copy_blocks(_replayed(messages), chunk)) == expected
-        # The header alone, then rows a message each.
-        header = [stream[:19], messages[0][19:], *messages[1:]]
-        assert _rows(copy_blocks(_replayed(header), chunk)) == expected
         for sizes in ((7,), (1, 300), (len(stream),), (40, 3, 111)):
             cut = _cut(stream, *sizes)
             assert _rows(copy_blocks(_replayed(cut), chunk)) == expected, sizes
