@@ -187,6 +187,7 @@ class _Scan:
         self.in_bulk = False
         self.bulk_derived = 0
         self.bulk_added = 0
+        self.bulk_outcomes: Counter[str] = Counter()  # of the digests the SQL wrote
 
     @property
     def incremental(self) -> bool:
@@ -494,7 +495,7 @@ def ingest_crm_activities(
 def _kept_outcomes(session: Session, state: TickMemory) -> Counter[str]:
     """The digests by outcome as the last pass left them: kept in tick_state, counted
     (a scan of every digest, 0.16-0.22 s at 1M) only where no pass has kept them yet
-    (the first pass after migration 0016, or after a first ingest)."""
+    (the first pass after migration 0016) or they did not add up."""
     if state.crm_outcomes is not None:
         return Counter(state.crm_outcomes)
     return Counter(outcome_counts(session=session))
@@ -511,15 +512,17 @@ def _outcomes_left(
     report: CrmIngestReport, scan: _Scan, kept: Counter[str] | None
 ) -> Counter[str] | None:
     """The digests the pass leaves, by outcome, from what it wrote rather than by counting
-    them again; None when it cannot tell (a first ingest's SQL wrote most of them).
+    them again; None when they do not add up (the next pass counts them).
 
     An incremental pass: those it began from (`kept`, which `_may_go_incremental` checked
     against the last pass's total), less those it dropped, plus those it wrote. A pass
-    that read every activity: those it left as they were, plus those it wrote.
+    that read every activity: those it left as they were, plus those it wrote. A first
+    ingest in SQL: those the SQL wrote (a digest for each activity it derived, counted by
+    outcome: storage.crm_bulk_ingest), plus those of the rest, derived here.
     """
     if scan.in_bulk:
-        return None
-    if report.incremental:
+        left = Counter(scan.bulk_outcomes)
+    elif report.incremental:
         assert kept is not None  # an incremental pass needs it (_may_go_incremental)
         left = Counter(kept)
         left.subtract(scan.forgotten)
@@ -573,6 +576,7 @@ def _bulk_scan(
     scan = _scan(session, report, not_before, window, {}, _read_some(session, bulk.rest, ""))
     scan.in_bulk = True
     scan.bulk_added, scan.bulk_derived = bulk.outcomes.get("interaction", 0), bulk.derived
+    scan.bulk_outcomes.update(bulk.outcomes)
     return scan
 
 

@@ -15,8 +15,8 @@ Two costs every tick paid in proportion to the book (about 0.3 s at 1M):
   triggers mark a record table: the next pass reads every activity and counts
   again. A pass writes its digests holding its row of interaction_log_pause
   (migration 0013: a transaction that accounts for what it writes itself), so
-  its own writes mark nothing. Until a pass has stored them (this upgrade, a
-  first ingest) the counts are missing and the pass counts.
+  its own writes mark nothing. Until a pass has stored them (after this
+  upgrade) the counts are missing and the pass counts.
 - The activities whose time crossed one of the moving bounds (the retention
   cutoff, now, the planning horizon) were found by a scan of every activity:
   on PostgreSQL an index on their time, COALESCE(start_at, end_at), makes it
