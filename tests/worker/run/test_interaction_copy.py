@@ -105,11 +105,10 @@ def _not_walked(data: bytearray) -> tuple[int, Any]:
     raise AssertionError("a stream of a row a message was walked row by row")
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # the COPY read's
 def test_rows_read_the_same_however_the_stream_is_cut(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the COPY read is PostgreSQL's")
     with session_scope(engine) as session:
         insert_interactions(session=session, records=[_record(n) for n in range(23)])
     messages = _messages(engine)
