@@ -514,8 +514,9 @@ def _outcomes_left(
     """The digests the pass leaves, by outcome, from what it wrote rather than by counting
     them again; None when they do not add up (the next pass counts them).
 
-    An incremental pass: those it began from (`kept`, which `_may_go_incremental` checked
-    against the last pass's total), less those it dropped, plus those it wrote. A pass
+    An incremental pass: those it began from (`kept`: kept in tick_state, so they are the
+    last pass's total; a digest written by anyone else is caught by migration 0016's
+    trigger, not by them), less those it dropped, plus those it wrote. A pass
     that read every activity: those it left as they were, plus those it wrote. A first
     ingest in SQL: those the SQL wrote (a digest for each activity it derived, counted by
     outcome: storage.crm_bulk_ingest), plus those of the rest, derived here.

@@ -121,7 +121,7 @@ class TickState(SQLModel, table=True):
     crm_not_before: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
     crm_completed_until: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
     crm_latest: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
-    crm_digests: int | None = None  # digest rows it left: fewer or more means a full pass
+    crm_digests: int | None = None  # digest rows it left (before 0016 a recount checked them)
     # Those rows by outcome (migration 0016); None until a pass has counted them.
     crm_outcomes: dict[str, int] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
     # The last full regrade: its now, and the admin settings it ran under.

@@ -65,3 +65,29 @@ def test_migrations_match_the_table_models(empty_database_url: str) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
     engine.dispose()
+
+
+def test_downgrade_from_0016_leaves_no_digest_table_marked_as_a_record_table(
+    empty_database_url: str,
+) -> None:
+    # 0016's trigger marks a digest written outside a run in crm_record_change, which
+    # before 0016 names record tables only: a mark left behind would read as a changed
+    # record table (a regrade, the digest table in the run's report).
+    engine = create_store_engine(empty_database_url)
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO crm_activity_digest (activity_id, digest, outcome)"
+                " VALUES ('a1', 'd', 'covered')"
+            )
+        )
+        marked = connection.execute(sa.text("SELECT table_name FROM crm_record_change"))
+        assert marked.scalars().all() == ["crm_activity_digest"]
+
+    migrate.downgrade(engine, "0015")
+
+    with engine.connect() as connection:
+        left = connection.execute(sa.text("SELECT table_name FROM crm_record_change"))
+        assert left.scalars().all() == []
+    engine.dispose()

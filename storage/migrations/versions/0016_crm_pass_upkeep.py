@@ -66,14 +66,17 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP TRIGGER IF EXISTS rapport_written_logged ON {DIGESTS}")
+        op.execute(f"DROP TRIGGER IF EXISTS rapport_digest_written_logged ON {DIGESTS}")
         op.execute("DROP FUNCTION IF EXISTS rapport_digests_changed()")
-        op.execute(f"DROP INDEX {TIME_INDEX}")
+        op.execute(f"DROP INDEX IF EXISTS {TIME_INDEX}")
         for table in ROOM_LEFT:
             op.execute(f"ALTER TABLE {table} RESET (fillfactor)")
     else:
         for event in EVENTS:
             op.execute(f"DROP TRIGGER IF EXISTS rapport_{DIGESTS}_{event}_logged")
+    # Before 0016 the log names record tables only: a mark left by the trigger would read
+    # as a changed record table (a needless regrade, the digest table in the report).
+    op.execute(f"DELETE FROM crm_record_change WHERE table_name = '{DIGESTS}'")
     with op.batch_alter_table("tick_state", schema=None) as batch_op:
         batch_op.drop_column("crm_outcomes")
 
@@ -86,7 +89,7 @@ def _postgres_trigger() -> None:
         f"BEGIN\nIF NOT {PAUSED} THEN\n  {MARK};\nEND IF;\nRETURN NULL;\nEND\n$$"
     )
     op.execute(
-        f"CREATE TRIGGER rapport_written_logged AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+        f"CREATE TRIGGER rapport_digest_written_logged AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
         f" ON {DIGESTS} FOR EACH STATEMENT EXECUTE FUNCTION rapport_digests_changed()"
     )
 
