@@ -261,9 +261,12 @@ class _Contributions:
 
 
 def _fan_out(counts: Ints) -> tuple[Int32s, Int32s]:
-    """visits.expand in int32 (positions in arrays far shorter than 2**31): (owner,
-    offset) of each element when owner k has counts[k] elements. The owners are kept
-    per contribution."""
+    """visits.expand in int32: (owner, offset) of each element when owner k has
+    counts[k] elements. The owners are kept per contribution, and int32 halves them;
+    a fan-out of 2**31 elements or more (far beyond any book that fits in memory)
+    would wrap around, and is refused."""
+    if len(counts) and int(counts.sum()) >= 1 << 31:
+        raise OverflowError("who knows whom: 2**31 contributions or more in one ranking")
     if (counts == 1).all():  # one each (most party sets have one colleague, one person)
         return np.arange(len(counts), dtype=np.int32), np.zeros(len(counts), dtype=np.int32)
     owner = np.repeat(np.arange(len(counts), dtype=np.int32), counts)

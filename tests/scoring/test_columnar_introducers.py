@@ -18,6 +18,7 @@ from typing import Any
 from unittest.mock import patch
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -142,3 +143,11 @@ def test_a_figure_on_a_rounding_boundary_is_marked() -> None:
     )
     assert near.tolist() == [True, False]
     assert strength[1] == relationship_strength(6.0, 6.0)
+
+
+def test_a_fan_out_past_int32_is_refused_rather_than_wrapped() -> None:
+    # Contributions are numbered in int32: 2**31 of them would wrap to wrong pairs.
+    with pytest.raises(OverflowError, match="2\\*\\*31 contributions"):
+        introducers._fan_out(np.array([1 << 30, 1 << 30], dtype=np.int64))
+    owner, offset = introducers._fan_out(np.array([2, 0, 1], dtype=np.int64))
+    assert owner.tolist() == [0, 0, 2] and offset.tolist() == [0, 1, 0]

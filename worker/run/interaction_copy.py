@@ -296,6 +296,9 @@ class _Stream:
         """Whether the header has been read off the stream (now, or before)."""
         if self.header:
             return True
+        # The signature first: a stream that is not PGCOPY spells no extension length.
+        if len(pending) >= len(_SIGNATURE) and bytes(pending[: len(_SIGNATURE)]) != _SIGNATURE:
+            raise ValueError("the interaction copy is not in PostgreSQL's binary format")
         if len(pending) < _HEADER or (
             len(pending) < _HEADER + _TEXT_LENGTH.unpack_from(pending, _HEADER - 4)[0]
         ):

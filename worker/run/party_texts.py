@@ -48,6 +48,13 @@ class PartyTexts:
 
     def __init__(self) -> None:
         self.refs: dict[tuple[str, str], RecordRef] = {}
+        self.forget_pieces()  # what a read finds by number: one place sets it up
+
+    def forget_pieces(self) -> None:
+        """Drop what finds a packed party by its text, and the parties by number, once
+        a read is over (a few ten MB per million interactions, and the kept book
+        keeps its reader): a later read decodes the pieces it meets again. The
+        records' references stay, shared by the parties to come."""
         self._numbers: dict[str, int] = {}  # packed party -> its number
         self.parties: list[Party | None] = []  # by number; None: does not read as a party
         self._internal: list[bool] = []  # by number
@@ -61,15 +68,6 @@ class PartyTexts:
         # sets mostly differ by their external side, and the internal one (a colleague)
         # repeats (external ones hardly do: keeping them would only grow this).
         self._alone: dict[int, tuple[Party, ...]] = {}
-
-    def forget_pieces(self) -> None:
-        """Drop what finds a packed party by its text, and the parties by number, once
-        a read is over (a few ten MB per million interactions, and the kept book
-        keeps its reader): a later read decodes the pieces it meets again. The
-        records' references stay, shared by the parties to come."""
-        self._numbers, self.parties, self._internal, self._unread = {}, [], [], []
-        self._flags = Appended(np.bool_, 2)
-        self._alone = {}
 
     def sides(self, text: str) -> tuple[Sides, int] | None:
         """One text's (sides, parties it spells out); None when a piece of it does not

@@ -130,3 +130,11 @@ def test_rows_read_the_same_however_the_stream_is_cut(
         for sizes in ((7,), (1, 300), (len(stream),), (40, 3, 111)):
             cut = _cut(stream, *sizes)
             assert _rows(copy_blocks(_replayed(cut), chunk)) == expected, sizes
+
+
+def test_a_stream_not_in_postgres_binary_format_is_refused_by_its_signature() -> None:
+    # Text COPY output, say: its bytes where PGCOPY's extension length would be read
+    # as a length of about 2 GB, which left the whole stream waiting to be parsed.
+    stream = b"e1\tmsg:<a@b.example>\t2024-05-20 09:00:00+00\n" * 50
+    with pytest.raises(ValueError, match="not in PostgreSQL's binary format"):
+        list(copy_blocks(_replayed([stream[:20], stream[20:]]), 1000))
