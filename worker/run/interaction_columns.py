@@ -43,12 +43,15 @@ from worker.run.interaction_copy import (
     LINK_SEPARATOR,
     POSTGRES_EPOCH_US,
     Block,
-    blocks_from_the_heap,
     copy_blocks,
     copy_messages,
+)
+from worker.run.malloc_tuning import (
+    blocks_from_the_heap,
+    free_pages_returned,
+    large_blocks_returned,
     mapped_apart,
 )
-from worker.run.malloc_tuning import free_pages_returned, large_blocks_returned
 from worker.run.party_texts import PartyTexts
 from worker.run.text_codes import Appended, BookTexts
 

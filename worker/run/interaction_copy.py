@@ -18,7 +18,7 @@ text_codes finds. Nothing runs per row in Python but taking each message.
 
 The stream is parsed in blocks of at most `chunk` rows (and a few MB), so the
 copy is never held whole; the blocks' arrays come from glibc's heap, reused
-block after block (blocks_from_the_heap).
+block after block (malloc_tuning.blocks_from_the_heap).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from __future__ import annotations
 import select
 import struct
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -35,13 +34,6 @@ import psycopg
 from psycopg import pq
 
 from scoring.columnar.columns import DIRECTION_NAMES, KIND_NAMES
-from storage.heap import free_pages_returned, glibc
-from worker.run.malloc_tuning import (
-    M_MMAP_THRESHOLD,
-    M_TRIM_THRESHOLD,
-    MMAP_THRESHOLD_BYTES,
-    TRIM_THRESHOLD_BYTES,
-)
 from worker.run.text_codes import LONG_BYTES, Text
 
 Bytes = npt.NDArray[np.uint8]
@@ -53,10 +45,6 @@ _HEADER = len(_SIGNATURE) + 8  # flags and header extension length, both int32 (
 _READ_BYTES = 4 << 20  # parse once this much has arrived (or a block's worth of rows)
 _RECEIVE_ROWS = 2048  # messages received between two looks at how much has arrived
 _TRAILER = b"\xff\xff"  # the stream's end: a field count of -1
-# While blocks are parsed, glibc serves blocks up to this from its heap and keeps this
-# much free at the heap's top (blocks_from_the_heap).
-_HEAP_BLOCK_BYTES = 32 << 20  # glibc's largest mmap threshold
-_HEAP_TOP_BYTES = 64 << 20
 
 # Fixed fields in row order: (SQL, binary width, numpy big-endian type).
 _KIND_SQL = " ".join(f"WHEN '{name}' THEN {code}" for name, code in KIND_NAMES.items())
@@ -217,41 +205,6 @@ def _copy_result(pgconn: pq.abc.PGconn) -> None:
         if result.status != pq.ExecStatus.COMMAND_OK:
             message = (result.error_message or b"").decode(errors="replace").strip()
             raise psycopg.DatabaseError(f"the interaction copy failed: {message}")
-
-
-@contextmanager
-def blocks_from_the_heap() -> Iterator[None]:
-    """glibc's heap, not a mapping of their own, for the arrays made while blocks are
-    parsed, and what they free kept for the next block's. Every array of a block is
-    made and dropped anew, a few MB each: mapped on their own (as malloc_tuning has
-    it for the book's arrays) their pages were faulted in afresh block after block,
-    about a fifth of the read's CPU. After, large blocks are mapped on their own
-    again and the heap's free pages are given back."""
-    _blocks_from_the_heap(True)
-    try:
-        yield
-    finally:
-        _blocks_from_the_heap(False)
-        free_pages_returned()
-
-
-@contextmanager
-def mapped_apart() -> Iterator[None]:
-    """Within blocks_from_the_heap, large blocks mapped on their own again: for what a
-    block keeps (its columns, dropped when the book's columns are put together,
-    which is when a mapping gives them back and the heap would not)."""
-    _blocks_from_the_heap(False)
-    try:
-        yield
-    finally:
-        _blocks_from_the_heap(True)
-
-
-def _blocks_from_the_heap(heap: bool) -> None:
-    libc = glibc()
-    if libc is not None:
-        libc.mallopt(M_MMAP_THRESHOLD, _HEAP_BLOCK_BYTES if heap else MMAP_THRESHOLD_BYTES)
-        libc.mallopt(M_TRIM_THRESHOLD, _HEAP_TOP_BYTES if heap else TRIM_THRESHOLD_BYTES)
 
 
 def copy_blocks(receive: Receive, chunk: int) -> Iterator[Block]:
