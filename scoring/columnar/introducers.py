@@ -64,11 +64,13 @@ from scoring.prepared import influence_weights
 # party set: that costs less than sorting out which sets they are on.
 INDEXED_SHARE = 0.9
 # How far, per contribution summed, a pair's strength before rounding (0-100) may be
-# from the reference's. Its sums are numpy's, each within (n - 1) ulp (2**-53 of the
-# sum) of the exact sum math.fsum rounds (the weights are all positive), and its
-# weights and frequency use numpy's exp, within an ulp or two of math.exp: the figure,
-# 100 x a product of such terms, is within about 100 x 3n ulp, 2**-45 per contribution.
-# This margin is 32 times that; a pair nearer a rounding boundary is worked out again.
+# from the reference's. Its sums are numpy's, each within (n - 1) units of roundoff
+# (2**-53 of the sum) of the exact sum math.fsum rounds (the weights are all positive),
+# and its weights and frequency use numpy's exp, within an ulp or two of math.exp: the
+# figure, 100 x a product of such terms, is within about 100 x 3n units, 2**-45 per
+# contribution. This margin is 32 times that, counted for n + 8 terms (the 8: the
+# frequency's exp and the reciprocity's division, whatever n); a pair nearer a
+# rounding boundary is worked out again.
 ROUNDING_MARGIN = 2.0**-40
 
 Int32s = npt.NDArray[np.int32]

@@ -48,7 +48,8 @@ class PersonFigures:
 
 class KeptPersons:
     """The persons some roll-up of a run reads, each kept from the first group that
-    reads them until the last group that rolls them up has been made."""
+    reads them, when a later group rolls them up (`last_group`: the last that does);
+    what is kept stays for the rest of the run."""
 
     def __init__(self, codes: ScopeCodes, groups: list[tuple[int, int]]) -> None:
         self.codes = codes
