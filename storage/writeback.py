@@ -275,16 +275,16 @@ class _Changes:
         batch = self.batch
         assert batch is not None
         types, ids, healths, kpis = batch
-        replaced = set(self.replaced_kpis)
+        replaced_kpis = set(self.replaced_kpis)
         rows = [kpi_row(types[i], ids[i], kpis.values[i], kpis.digests[i], now) for i in self.kpis]
-        new = [row for i, row in zip(self.kpis, rows, strict=True) if i not in replaced]
-        changed = [row for i, row in zip(self.kpis, rows, strict=True) if i in replaced]
+        new = [row for i, row in zip(self.kpis, rows, strict=True) if i not in replaced_kpis]
+        changed = [row for i, row in zip(self.kpis, rows, strict=True) if i in replaced_kpis]
         replace_items(session, KPI, KPI_KEY, KPI_COLUMNS, new, changed, PLAIN_ROWS)
-        replaced = set(self.replaced_snapshots)
+        replaced_snapshots = set(self.replaced_snapshots)
         day = now.date()
         snapshots = [(i, (types[i], ids[i], day, *healths[i])) for i in self.snapshots]
-        new = [row for i, row in snapshots if i not in replaced]
-        changed = [row for i, row in snapshots if i in replaced]
+        new = [row for i, row in snapshots if i not in replaced_snapshots]
+        changed = [row for i, row in snapshots if i in replaced_snapshots]
         keys = SNAPSHOT_COLUMNS[:3]
         replace_items(session, SNAPSHOT, keys, SNAPSHOT_COLUMNS, new, changed, PLAIN_ROWS)
 
