@@ -184,13 +184,13 @@ class _Contributions:
         # numpy's exp (ROUNDING_MARGIN).
         self.base = self.kind_weight[columns.kind[position]] * np.exp(self._exponent(self.ts_us))
         # (interaction, person) pairs ...
-        owner, offset = _fan_out(sets.person_ptr[code + 1] - sets.person_ptr[code])
+        owner, offset = expand(sets.person_ptr[code + 1] - sets.person_ptr[code], np.int32)
         party = sets.person_ptr[code[owner]] + offset
         del offset
         self.two_way = self._two_way(owner, party)
         # ... times each colleague on the interaction.
         set_of = code[owner]
-        mine, offset = _fan_out(sets.colleague_ptr[set_of + 1] - sets.colleague_ptr[set_of])
+        mine, offset = expand(sets.colleague_ptr[set_of + 1] - sets.colleague_ptr[set_of], np.int32)
         colleague = sets.colleague_ptr[set_of[mine]] + offset
         del set_of, offset
         self.users = max(len(sets.users), 1)
@@ -260,22 +260,6 @@ class _Contributions:
         ]
         both_ways = [weight for weight, both in zip(weights, two_way, strict=True) if both]
         return relationship_strength(math.fsum(weights), math.fsum(both_ways))
-
-
-def _fan_out(counts: Ints) -> tuple[Int32s, Int32s]:
-    """visits.expand in int32: (owner, offset) of each element when owner k has
-    counts[k] elements. The owners are kept per contribution, and int32 halves them;
-    a fan-out of 2**31 elements or more (far beyond any book that fits in memory)
-    would wrap around, and is refused."""
-    if len(counts) and int(counts.sum()) >= 1 << 31:
-        raise OverflowError("who knows whom: 2**31 contributions or more in one ranking")
-    if (counts == 1).all():  # one each (most party sets have one colleague, one person)
-        return np.arange(len(counts), dtype=np.int32), np.zeros(len(counts), dtype=np.int32)
-    owner = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
-    starts = (np.cumsum(counts) - counts).astype(np.int32)
-    offset = np.arange(len(owner), dtype=np.int32)
-    offset -= starts[owner]
-    return owner, offset
 
 
 def _strengths(volume: Floats, both_ways: Floats, counts: Ints) -> tuple[Ints, Bools]:

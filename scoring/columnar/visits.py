@@ -27,14 +27,18 @@ from scoring.columnar.party_tables import set_tables as set_tables
 from scoring.model import RecordRef, RecordScope
 
 
-def expand(counts: Ints) -> tuple[Ints, Ints]:
-    """(owner, offset) of each element when owner k has counts[k] elements."""
+def expand(counts: Ints, dtype: type[np.signedinteger[Any]] = np.int64) -> tuple[Any, Any]:
+    """(owner, offset) of each element when owner k has counts[k] elements, as `dtype`
+    (int32 halves what a caller keeps per element; it refuses 2**31 elements or more,
+    which would wrap around)."""
+    if dtype is not np.int64 and len(counts) and int(counts.sum()) >= 1 << 31:
+        raise OverflowError("2**31 elements or more do not fit int32 positions")
     if (counts == 1).all():  # one each (most party sets have one colleague, one person)
-        return np.arange(len(counts), dtype=np.int64), np.zeros(len(counts), dtype=np.int64)
+        return np.arange(len(counts), dtype=dtype), np.zeros(len(counts), dtype=dtype)
     total = int(counts.sum())
-    owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    starts = np.cumsum(counts) - counts
-    offset = np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
+    owner = np.repeat(np.arange(len(counts), dtype=dtype), counts)
+    starts = (np.cumsum(counts) - counts).astype(dtype)
+    offset = np.arange(total, dtype=dtype) - np.repeat(starts, counts)
     return owner, offset
 
 

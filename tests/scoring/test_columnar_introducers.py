@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from scoring.columnar import columns_of, introducers
 from scoring.columnar.columns import InteractionColumns
 from scoring.columnar.introducers import Ranked, rank_columns
-from scoring.columnar.visits import index_book, set_tables
+from scoring.columnar.visits import expand, index_book, set_tables
 from scoring.introducers import Introducer, rank_introducers, relationship_strength
 from scoring.model import Interaction, RecordRef, ScoringSettings
 from tests.scoring.factories import property_settings
@@ -147,7 +147,7 @@ def test_a_figure_on_a_rounding_boundary_is_marked() -> None:
 
 def test_a_fan_out_past_int32_is_refused_rather_than_wrapped() -> None:
     # Contributions are numbered in int32: 2**31 of them would wrap to wrong pairs.
-    with pytest.raises(OverflowError, match="2\\*\\*31 contributions"):
-        introducers._fan_out(np.array([1 << 30, 1 << 30], dtype=np.int64))
-    owner, offset = introducers._fan_out(np.array([2, 0, 1], dtype=np.int64))
+    with pytest.raises(OverflowError, match="2\\*\\*31 elements"):
+        expand(np.array([1 << 30, 1 << 30], dtype=np.int64), np.int32)
+    owner, offset = expand(np.array([2, 0, 1], dtype=np.int64), np.int32)
     assert owner.tolist() == [0, 0, 2] and offset.tolist() == [0, 1, 0]
