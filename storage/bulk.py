@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
-from itertools import chain, islice
-from typing import Any, Generic, TypeVar
+from itertools import islice
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
@@ -75,61 +74,24 @@ def copy_line(row: Sequence[Any]) -> str:
     return "\t".join([field(value) for value in row]) + "\n"
 
 
-def copy_lines(rows: Iterable[Sequence[Any]]) -> Iterator[str]:
-    """Rows as lines of COPY text format."""
-    return map(copy_line, rows)
-
-
 COPY_CHUNK = 2_000  # rows per write: bounded memory, few calls
-Item = TypeVar("Item")
-
-
-@dataclass(frozen=True, slots=True)
-class RowFormat(Generic[Item]):
-    """How one item becomes a row of some columns, on each database.
-
-    `values`: the Python values in column order (SQLite, one executemany).
-    `line`: the row as a line of COPY text format (PostgreSQL); a hot path
-    whose column types are known writes it with one f-string.
-    `key`: the values of the row's key columns (`replace_items`).
-    """
-
-    values: Callable[[Item], Sequence[Any]]
-    line: Callable[[Item], str]
-    key: Callable[[Item], Sequence[Any]] | None = None
-
-
-def _as_row(row: Sequence[Any]) -> Sequence[Any]:
-    return row
-
-
-# Items that are already rows, formatted value by value on PostgreSQL.
-PLAIN_ROWS: RowFormat[Sequence[Any]] = RowFormat(_as_row, copy_line)
 
 
 def insert_rows(
     session: Session, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> int:
-    """Insert `rows` (tuples in `columns` order); returns how many were written."""
-    return insert_items(session, table, columns, rows, PLAIN_ROWS)
+    """Insert `rows` (tuples in `columns` order); returns how many were written.
 
-
-def insert_items(
-    session: Session,
-    table: sa.Table,
-    columns: Sequence[str],
-    items: Iterable[Item],
-    form: RowFormat[Item],
-) -> int:
-    """Insert one row per item, as `form` writes it; returns how many were written."""
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        values = form.values
-        batch = [dict(zip(columns, values(item), strict=True)) for item in items]
-        if batch:
-            session.execute(sa.insert(table), batch)
-        return len(batch)
-    return copy_written_lines(session, table, columns, map(form.line, items))
+    PostgreSQL: one COPY, each row formatted value by value (copy_line); a hot path
+    whose column types are known writes its own lines (copy_written_lines).
+    SQLite: one executemany.
+    """
+    if is_postgres(session):
+        return copy_written_lines(session, table, columns, map(copy_line, rows))
+    batch = [dict(zip(columns, row, strict=True)) for row in rows]
+    if batch:
+        session.execute(sa.insert(table), batch)
+    return len(batch)
 
 
 def copy_written_lines(
@@ -138,7 +100,7 @@ def copy_written_lines(
     """PostgreSQL: COPY rows that the caller wrote as lines of COPY text format.
 
     For hot paths whose column types are known: one f-string per row beats
-    formatting value by value (copy_lines) by about 4x.
+    formatting value by value (copy_line) by about 4x.
     """
     lines = iter(lines)
     written = 0
@@ -179,29 +141,16 @@ def update_rows(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
 ) -> int:
-    """Set `columns` on the rows identified by `keys`; each row is keys then columns."""
-    return update_items(session, table, keys, columns, rows, PLAIN_ROWS)
-
-
-def update_items(
-    session: Session,
-    table: sa.Table,
-    keys: Sequence[str],
-    columns: Sequence[str],
-    items: Sequence[Item],
-    form: RowFormat[Item],
-) -> int:
-    """Set `columns` on the rows identified by `keys`; `form` writes each item as
-    keys then columns.
+    """Set `columns` on the rows identified by `keys`; each row is keys then columns.
 
     PostgreSQL: COPY into a temporary table, then one UPDATE ... FROM, instead of
     one UPDATE statement per row.
     """
-    if not items:
+    if not rows:
         return 0
     if not is_postgres(session):
-        _update_each(session, table, keys, columns, [form.values(i) for i in items], {})
-        return len(items)
+        _update_each(session, table, keys, columns, rows, {})
+        return len(rows)
     staging = f"rapport_staging_{table.name}"
     selected = ", ".join((*keys, *columns))
     session.execute(sa.text(f"DROP TABLE IF EXISTS {staging}"))
@@ -214,40 +163,14 @@ def update_items(
     staged = sa.Table(
         staging, sa.MetaData(), *(sa.Column(c, table.c[c].type) for c in (*keys, *columns))
     )
-    insert_items(session, staged, (*keys, *columns), items, form)
+    insert_rows(session, staged, (*keys, *columns), rows)
     assignments = ", ".join(f"{c} = s.{c}" for c in columns)
     matches = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     session.execute(
         sa.text(f"UPDATE {table.name} AS t SET {assignments} FROM {staging} AS s WHERE {matches}")
     )
     session.execute(sa.text(f"DROP TABLE {staging}"))
-    return len(items)
-
-
-def replace_items(
-    session: Session,
-    table: sa.Table,
-    keys: Sequence[str],
-    columns: Sequence[str],
-    new: Sequence[Item],
-    changed: Sequence[Item],
-    form: RowFormat[Item],
-) -> int:
-    """Write one row per item: `new` items have no row yet, `changed` items replace
-    the row of their key. `columns` are `keys` then the values; returns how many.
-
-    PostgreSQL: the changed rows are deleted by key (one statement) and
-    written with the new ones in one COPY: no staging table, whose creation was a
-    fixed cost of every write-back transaction. SQLite: UPDATE and INSERT, each one
-    executemany.
-    """
-    if not is_postgres(session):
-        update_items(session, table, keys, columns[len(keys) :], changed, form)
-        return insert_items(session, table, columns, new, form) + len(changed)
-    if changed:
-        assert form.key is not None, "replacing rows needs the format's key"
-        delete_by_keys(session, table, keys, [form.key(item) for item in changed])
-    return copy_written_lines(session, table, columns, map(form.line, chain(new, changed)))
+    return len(rows)
 
 
 def _from_json(
@@ -328,7 +251,7 @@ def _update_each(
     constants: dict[str, Any],
 ) -> None:
     """SQLite: each row (keys then columns) updated, with `constants` on every row, as
-    one executemany (update_items and update_by_keys)."""
+    one executemany (update_rows and update_by_keys)."""
     where = sa.and_(*(table.c[k] == sa.bindparam(f"k_{k}") for k in keys))
     assigned: dict[str, Any] = {c: sa.bindparam(f"v_{c}") for c in columns}
     statement = sa.update(table).where(where).values({**assigned, **constants})

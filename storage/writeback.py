@@ -24,11 +24,11 @@ from sqlmodel import Session
 
 from storage.bulk import (
     COPY_NULL,
-    PLAIN_ROWS,
     copy_data,
     delete_by_keys,
-    replace_items,
+    insert_rows,
     update_by_keys,
+    update_rows,
 )
 from storage.crm_tables import Account, Contact, Lead, Opportunity
 from storage.engine import is_postgres, session_scope
@@ -271,22 +271,43 @@ class _Changes:
 
     def _replace_rows(self, session: Session, now: datetime) -> None:
         """SQLite: the KPI and snapshot rows as Python values, new ones inserted and the
-        others updated (storage.bulk.replace_items)."""
+        others updated (each one executemany)."""
         batch = self.batch
         assert batch is not None
         types, ids, healths, kpis = batch
-        replaced_kpis = set(self.replaced_kpis)
         rows = [kpi_row(types[i], ids[i], kpis.values[i], kpis.digests[i], now) for i in self.kpis]
-        new = [row for i, row in zip(self.kpis, rows, strict=True) if i not in replaced_kpis]
-        changed = [row for i, row in zip(self.kpis, rows, strict=True) if i in replaced_kpis]
-        replace_items(session, KPI, KPI_KEY, KPI_COLUMNS, new, changed, PLAIN_ROWS)
-        replaced_snapshots = set(self.replaced_snapshots)
+        _replace(session, KPI, KPI_COLUMNS, len(KPI_KEY), self.kpis, rows, self.replaced_kpis)
         day = now.date()
-        snapshots = [(i, (types[i], ids[i], day, *healths[i])) for i in self.snapshots]
-        new = [row for i, row in snapshots if i not in replaced_snapshots]
-        changed = [row for i, row in snapshots if i in replaced_snapshots]
-        keys = SNAPSHOT_COLUMNS[:3]
-        replace_items(session, SNAPSHOT, keys, SNAPSHOT_COLUMNS, new, changed, PLAIN_ROWS)
+        snapshots = [(types[i], ids[i], day, *healths[i]) for i in self.snapshots]
+        keys = len(SNAPSHOT_COLUMNS[:3])
+        _replace(
+            session,
+            SNAPSHOT,
+            SNAPSHOT_COLUMNS,
+            keys,
+            self.snapshots,
+            snapshots,
+            self.replaced_snapshots,
+        )
+
+
+def _replace(
+    session: Session,
+    table: sa.Table,
+    columns: Sequence[str],
+    keys: int,
+    written: list[int],
+    rows: list[tuple[Any, ...]],
+    replaced: list[int],
+) -> None:
+    """SQLite: `rows` (the rows of the batch's `written` indexes, the first `keys` of
+    `columns` their key) written: those of the `replaced` indexes update the row of
+    their key, the others are inserted."""
+    replacing = set(replaced)
+    new = [row for index, row in zip(written, rows, strict=True) if index not in replacing]
+    changed = [row for index, row in zip(written, rows, strict=True) if index in replacing]
+    update_rows(session, table, columns[:keys], columns[keys:], changed)
+    insert_rows(session, table, columns, new)
 
 
 class _Encoded(NamedTuple):
@@ -308,6 +329,7 @@ def _changes(
     batch = _Batch.of(results)
     types, ids, healths, kpis = batch
     keys = list(zip(types, ids, strict=True))
+    _each_once(keys)
     changes = _Changes(batch)
     # A record that has no row in its table (gone from the CRM) keeps none.
     updated = _differing(keys, healths, stored.health, healths)
@@ -323,6 +345,15 @@ def _changes(
     touched = {*updated, *changes.kpis, *changes.snapshots}
     counts.unchanged += len(keys) - len(touched)
     return changes
+
+
+def _each_once(keys: list[tuple[str, str]]) -> None:
+    """Every comparison of a batch is made against the stored state as it was before the
+    batch (`_differing`): a record twice in one batch would be written twice (two KPI
+    rows of one key in one COPY). A run scores each record once; this makes sure."""
+    if len(set(keys)) != len(keys):
+        twice = sorted(key for key, count in Counter(keys).items() if count > 1)
+        raise ValueError(f"a write-back batch holds records more than once: {twice[:5]}")
 
 
 def _differing(

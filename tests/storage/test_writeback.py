@@ -256,3 +256,28 @@ def test_a_write_of_a_few_named_records_updates_them_and_leaves_the_rest(
         ("c3", 10),
         ("c4", 54),
     ]
+
+
+def test_a_batch_naming_a_record_twice_is_refused_before_anything_is_written(
+    engine: Engine,
+) -> None:
+    f.contact(engine, "c1", "a@x.example", "A")
+
+    with pytest.raises(ValueError, match="more than once"):
+        write_back(engine, [_result("c1", 80), _result("c1", 20)], now=f.NOW)
+
+    assert _contacts(engine)["c1"][:3] == (None, None, None)
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM relationship_kpi")).scalar() == 0
+
+
+def test_a_record_in_two_batches_is_written_as_the_later_one_says(engine: Engine) -> None:
+    f.contact(engine, "c1", "a@x.example", "A")
+
+    counts = write_back(engine, [_result("c1", 80), _result("c1", 20)], now=f.NOW, batch_size=1)
+
+    assert (counts.kpis_written, counts.snapshots_written) == (2, 2)
+    assert _contacts(engine)["c1"][:3] == (20, 0, 1)
+    with engine.connect() as connection:
+        scores = connection.execute(sa.text("SELECT health_score FROM relationship_kpi")).all()
+    assert scores == [(20,)]
