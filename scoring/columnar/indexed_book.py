@@ -26,8 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.columnar.columns import DTYPES, Bools, InteractionColumns, Ints, chronological
+from scoring.columnar.kpi_sums import tracked_interactions
 from scoring.columnar.party_tables import SetTables, extended_tables, set_tables
-from scoring.columnar.tally import tracked_interactions
 from scoring.columnar.visits import BookIndex, index_book, person_pairs
 
 
@@ -37,7 +37,7 @@ class BookSetup:
 
     tables: SetTables
     index: BookIndex
-    tracked: Bools  # by position: email opens or clicks recorded (tally.tracked_interactions)
+    tracked: Bools  # by position: email opens or clicks recorded (kpi_sums.tracked_interactions)
 
 
 def book_setup(columns: InteractionColumns) -> BookSetup:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scoring.columnar.columns import Bools, Floats, Ints
-from scoring.columnar.tally import Reading as Figures
+from scoring.columnar.signals import Reading as Figures
 from scoring.factors import (
     _EXPECTED_VOLUME,
     ACTIVITY_MIX_WEIGHT,
