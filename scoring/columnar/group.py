@@ -103,7 +103,11 @@ class GroupScorer:
             scoped_now, scoped_before, figures.read_now.score, figures.read_before.score
         ).tolist()
         unanswered = Unanswered(
-            book, columns, moment_array(book, book.now.last_engaged, -np.inf), time.now_ts
+            book,
+            columns,
+            run.tables,
+            moment_array(book, book.now.last_engaged, -np.inf),
+            time.now_ts,
         )
         skipped = Skipped(book, book.visits.people_count)
         self.states, self.unanswered, self.skipped = (now, before), unanswered, skipped

@@ -145,22 +145,20 @@ class Reasons:
         return reasons
 
     def _unanswered(self, index: int, scope: RecordScope, lost: float) -> list[Candidate]:
-        turns = self.unanswered.of(index)
-        started, messages, parties = (
-            self.unanswered.started,
-            self.unanswered.messages,
-            self.unanswered.parties,
-        )
-        people = scope.people
-        waiting: dict[str, list[float]] = {}  # name -> [messages, since]
-        for turn in turns:
-            external = parties[turn]
-            recipients = [p.ref for p in external if p.ref in people] or [p.ref for p in external]
-            for ref in dict.fromkeys(recipients):
-                entry = waiting.setdefault(self.names.of(ref, scope), [0, started[turn]])
-                entry[0] += messages[turn]
-                entry[1] = min(entry[1], started[turn])
-        return unanswered_reasons(waiting, lost)
+        """Our emails unanswered, by the name of who waits on them (two people may
+        share one: their emails are added up, from the earlier start)."""
+        waiting, refs, name = self.unanswered.waiting, self.refs, self.names.of
+        messages, since = waiting.messages, waiting.since
+        by_name: dict[str, list[float]] = {}  # name -> [messages, since]
+        for k in waiting.of(index):
+            who = name(refs[waiting.person[k]], scope)
+            entry = by_name.get(who)
+            if entry is None:
+                by_name[who] = [messages[k], since[k]]
+            else:
+                entry[0] += messages[k]
+                entry[1] = min(entry[1], since[k])
+        return unanswered_reasons(by_name, lost)
 
     def _awaiting(self, index: int, scope: RecordScope) -> list[Candidate]:
         awaiting, refs, name = self.awaiting, self.refs, self.names.of

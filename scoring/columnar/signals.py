@@ -59,20 +59,35 @@ class VisitFigures:
 
 
 class _Split:
-    """The visits of a mask up to the trend's moment and those after it, with their
-    records (each gathered once)."""
+    """The entries of a mask (visits, replies, meetings) up to the trend's moment and
+    those after it, with their records (each gathered once); `upto`, `after`: which
+    entries are dated up to it and which after. Within a record the earlier entries
+    come first."""
 
     def __init__(self, mask: Bools, record: Ints, upto: Bools, after: Bools) -> None:
         self.before, self.after = np.flatnonzero(mask & upto), np.flatnonzero(mask & after)
         self.before_record, self.after_record = record[self.before], record[self.after]
 
-    def sums(self, weight: Floats, bins: int) -> tuple[Floats, Floats]:
-        """(now, before) sums of `weight` by record."""
-        return _carried(
-            weighted(self.before_record, weight[self.before], bins),
-            self.after_record,
-            weight[self.after],
-        )
+    def sums(self, values: Floats, bins: int) -> tuple[Floats, Floats]:
+        """(now, before) sums of the entries' `values` by record."""
+        return self.kept_sums(values[self.before], values[self.after], None, None, bins)
+
+    def kept_sums(
+        self,
+        before: Floats,
+        after: Floats,
+        keep_before: Bools | None,
+        keep_after: Bools | None,
+        bins: int,
+    ) -> tuple[Floats, Floats]:
+        """(now, before) sums by record of the values `before` and `after` (of the
+        entries up to the moment and after it), of those kept when a mask is given."""
+        before_record, after_record = self.before_record, self.after_record
+        if keep_before is not None:
+            before, before_record = before[keep_before], before_record[keep_before]
+        if keep_after is not None:
+            after, after_record = after[keep_after], after_record[keep_after]
+        return _carried(weighted(before_record, before, bins), after_record, after)
 
     def counts(self, records: int) -> tuple[Ints, Ints]:
         """(now, before) counts by record (integers: exact in any order)."""
@@ -80,18 +95,19 @@ class _Split:
         return before + np.bincount(self.after_record, minlength=records), before
 
     def last(self, records: int) -> tuple[Ints, Ints]:
-        """(now, before) index of each record's last visit, -1: none."""
+        """(now, before) index of each record's last entry, -1: none."""
         before = last_at(self.before_record, self.before, records)
         now = before.copy()
         now[self.after_record] = self.after  # later writes win: the last one stays
         return now, before
 
 
-def _carried(before: Floats, key: Ints, weight: Floats) -> tuple[Floats, Floats]:
-    """(now, before): the sums `before` carried on in order over the later visits'
-    `weight` by `key` (np.add.at adds in order, each sum the same left-to-right sum)."""
+def _carried(before: Floats, key: Ints, values: Floats) -> tuple[Floats, Floats]:
+    """(now, before): the sums `before` carried on in order over the later entries'
+    `values` by `key` (np.add.at adds in order: each sum is the same left-to-right
+    sum the now reading would make from the start)."""
     now = before.copy()
-    np.add.at(now, key, weight)
+    np.add.at(now, key, values)
     return now, before
 
 
@@ -123,35 +139,73 @@ def readings(
     completed, last = history.counts(records), history.last(records)
     recent = _recent_completed(visits, history, now_ts, trend_ts)
     del history
-    asked = np.flatnonzero(taking_part.held & visits.ours_threaded)
-
-    def reading(at: int, as_of_ts: float, dated: Bools | None) -> Reading:
-        """The reading `at` 0 (now) or 1 (the trend's moment, the visits `dated` up to it)."""
-        asked_at = asked if dated is None else asked[dated[asked]]
-        silent = asked_at[asked_at > last_engaged[at][record[asked_at]]]
-        acceptance = taking_part.acceptance_visit
-        accepted = taking_part.acceptance_value
-        if dated is not None:
-            kept = dated[acceptance]
-            acceptance, accepted = acceptance[kept], accepted[kept]
-        replied = turns.by_them if dated is None else turns.by_them & (turns.reply_ts <= as_of_ts)
-        return Reading(
+    asked, silent = _asked_and_silent(visits, taking_part, last_engaged, upto, after)
+    replied, reply_credit = _replied(turns, trend_ts, records)
+    acceptance_sum, acceptance_weight = _acceptance(visits, taking_part, upto)
+    return tuple(  # type: ignore[return-value]
+        Reading(
             volume=volume[at].reshape(records, SLOTS),
             loop_volume=loop_volume[at],
             engaged_volume=engaged_volume[at],
             last_engaged=last_engaged[at],
-            asked=weighted(record[asked_at], weight[asked_at], records),
-            replied=weighted(turns.reply_record[replied], turns.turn_weight[replied], records),
-            reply_credit=weighted(turns.reply_record[replied], turns.credit[replied], records),
-            silent=weighted(record[silent], weight[silent], records),
-            acceptance_sum=weighted(record[acceptance], accepted, records),
-            acceptance_weight=weighted(record[acceptance], weight[acceptance], records),
+            asked=asked[at],
+            replied=replied[at],
+            reply_credit=reply_credit[at],
+            silent=silent[at],
+            acceptance_sum=acceptance_sum[at],
+            acceptance_weight=acceptance_weight[at],
             completed=completed[at],
             recent_completed=recent[at],
             last=last[at],
         )
+        for at in (0, 1)
+    )
 
-    return reading(0, now_ts, None), reading(1, trend_ts, upto)
+
+Pair = tuple[Floats, Floats]  # (now, before)
+
+
+def _asked_and_silent(
+    visits: VisitFigures,
+    taking_part: Participation,
+    last_engaged: tuple[Ints, Ints],
+    upto: Bools,
+    after: Bools,
+) -> tuple[Pair, Pair]:
+    """Our held threaded emails' weight, and theirs since the customer last took part
+    as of each moment (the silences)."""
+    records = visits.records
+    asked = _Split(taking_part.held & visits.ours_threaded, visits.record, upto, after)
+    before, later = visits.weight[asked.before], visits.weight[asked.after]
+    engaged_now, engaged_before = last_engaged
+    silent_now = asked.kept_sums(
+        before,
+        later,
+        asked.before > engaged_now[asked.before_record],
+        asked.after > engaged_now[asked.after_record],
+        records,
+    )[0]
+    keep = asked.before > engaged_before[asked.before_record]
+    silent_before = weighted(asked.before_record[keep], before[keep], records)
+    return asked.kept_sums(before, later, None, None, records), (silent_now, silent_before)
+
+
+def _replied(turns: Turns, trend_ts: float, records: int) -> tuple[Pair, Pair]:
+    """Our turns' weight answered by them, and their reply credits."""
+    upto = turns.reply_ts <= trend_ts
+    replies = _Split(turns.by_them, turns.reply_record, upto, ~upto)
+    return replies.sums(turns.turn_weight, records), replies.sums(turns.credit, records)
+
+
+def _acceptance(visits: VisitFigures, taking_part: Participation, upto: Bools) -> tuple[Pair, Pair]:
+    """Meetings' acceptance (weight x acceptance / attendees) and weight."""
+    meeting = taking_part.acceptance_visit
+    dated = upto[meeting]
+    meetings = _Split(np.ones(len(meeting), np.bool_), visits.record[meeting], dated, ~dated)
+    return (
+        meetings.sums(taking_part.acceptance_value, visits.records),
+        meetings.sums(visits.weight[meeting], visits.records),
+    )
 
 
 def _recent_completed(

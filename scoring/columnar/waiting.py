@@ -22,7 +22,7 @@ from scoring.columnar.party_tables import SetTables
 from scoring.columnar.tally import BookTally
 from scoring.columnar.visits import contains, expand
 from scoring.explain import AWAITING_REPLY_DAYS, LAST_INVITATIONS, UNANSWERED_AFTER_HOURS
-from scoring.model import Party, Response
+from scoring.model import Response
 from scoring.prepared import DAY_SECONDS, EMAILS_RECEIVED, TASKS
 from scoring.threads import HOUR_SECONDS
 
@@ -41,21 +41,17 @@ def _starts(record: Ints, count: int) -> list[int]:
     return starts
 
 
-def _parties(columns: InteractionColumns, positions: Ints) -> list[tuple[Party, ...]]:
-    """The external parties of the interactions at `positions`."""
-    external = columns.sets.external
-    return [external[code] if code >= 0 else () for code in columns.party_set[positions].tolist()]
-
-
 class Unanswered:
     """Our turns each record's customer left unanswered since they last took part
-    (explain.unanswered_turns): when each started, its emails, its opener's parties.
+    (explain.unanswered_turns): when each started and its emails; and who waits on
+    them (`waiting`).
     `silent_after`: by record, when the customer last took part (-inf: never)."""
 
     def __init__(
         self,
         book: BookTally,
         columns: InteractionColumns,
+        tables: SetTables,
         silent_after: Floats,
         now_ts: float,
     ) -> None:
@@ -65,7 +61,6 @@ class Unanswered:
         self.records = set(book.open_record[kept].tolist())
         self.started: list[float] = started[kept].tolist()
         self.messages: list[int] = book.open_messages[kept].tolist()
-        self.parties = _parties(columns, book.visits.position[book.open_opener[kept]])
         # By record: their emails in those turns and when the first began (NaN: none),
         # what a roll-up reads of a person (rollups.People.silence).
         record = book.open_record[kept]
@@ -75,10 +70,51 @@ class Unanswered:
         since = np.full(book.records, np.inf)
         np.minimum.at(since, record, started[kept])
         self.since: Floats = np.where(since < np.inf, since, np.nan)
+        self.waiting = _Recipients(book, columns, tables, np.flatnonzero(kept))
 
     def of(self, index: int) -> range:
-        """The record's turns (indexes into started, messages, parties), oldest
-        conversation first."""
+        """The record's turns (indexes into started, messages), oldest conversation
+        first."""
+        return range(self._from[index], self._from[index + 1])
+
+
+class _Recipients:
+    """Who waits on the turns at `turns` (explain._turn_people: the opener's external
+    people among the record's people, else all of them, each once), one entry per
+    (record, person): the emails of their turns and when the first began."""
+
+    def __init__(
+        self, book: BookTally, columns: InteractionColumns, tables: SetTables, turns: Ints
+    ) -> None:
+        visits = book.visits
+        people_count = max(visits.people_count, 1)
+        sets = tables.of(columns.party_set[visits.position[book.open_opener[turns]]])
+        owner, offset = expand(tables.ext_ptr[sets + 1] - tables.ext_ptr[sets])
+        person = tables.ext_person[tables.ext_ptr[sets[owner]] + offset]
+        key = book.open_record[turns][owner] * people_count + person
+        among = contains(visits.members, key)
+        any_among = np.bincount(owner[among], minlength=len(turns)) > 0
+        waits = among | ~any_among[owner]
+        key, turn = key[waits], turns[owner[waits]]
+        order = np.argsort(key, kind="stable")
+        key, turn = key[order], turn[order]
+        first = _firsts(key)
+        entry = np.cumsum(first) - 1
+        starts = np.flatnonzero(first)
+        record, entry_person = np.divmod(key[starts], people_count)
+        self._from = _starts(record, book.records)
+        self.person: list[int] = entry_person.tolist()
+        # Integer sums (exact in any order) and minimums.
+        self.messages: list[int] = (
+            np.bincount(entry, weights=book.open_messages[turn], minlength=len(starts))
+            .astype(np.int64)
+            .tolist()
+        )
+        since = book.open_started[turn]
+        self.since: list[float] = np.minimum.reduceat(since, starts).tolist() if len(starts) else []
+
+    def of(self, index: int) -> range:
+        """The record's entries (indexes into person, messages, since)."""
         return range(self._from[index], self._from[index + 1])
 
 
