@@ -5,13 +5,15 @@ that replicates or audits these tables sees no churn from a run that changed
 nothing. On PostgreSQL a batch is a few statements (an UPDATE per record type
 from one JSON parameter; per table a DELETE of the rows replaced and one COPY:
 storage.bulk), written in a background thread while the caller scores the next
-batch (storage.write_behind).
+batch (storage.write_behind); the stored state the results are compared with is
+read by another while the caller scores the first.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import compress, repeat
@@ -396,31 +398,50 @@ def write_back(
     when they are a small part of the book (a tick's), so that only their stored
     state is read (load_stored_state)."""
     counts = WritebackCounts()
-    with session_scope(engine) as session:
-        stored = load_stored_state(session=session, day=now.date(), records=records)
-        postgres = is_postgres(session)
-        lz4 = postgres and _lz4_available(session)
+    day = now.date()
+    if engine.dialect.name != "postgresql":
+        # SQLite writes in this process, one batch after the other: nothing to overlap.
+        stored = _stored_state(engine, day, records).stored
+        for batch in chunks(results, batch_size):
+            _write(engine, _changes(batch, stored, counts), now, lz4=False)
+        return counts
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stored-state") as reader:
+        # The server reads the stored state while this process scores the first batch
+        # (`results` are made as they are taken), and writes one batch while this
+        # process scores the next (write_all_behind).
+        reading = reader.submit(_stored_state, engine, day, records)
 
-    def sorted_out(batch: list[RecordResult]) -> _Changes:
-        changes = _changes(batch, stored, counts)
-        if postgres:
+        def sorted_out(batch: list[RecordResult]) -> _Changes:
+            changes = _changes(batch, reading.result().stored, counts)
             changes.encode(now)
-        return changes
+            return changes
 
-    def write(changes: _Changes) -> None:
-        with session_scope(engine) as session:
-            if lz4:
-                session.execute(sa.text("SET LOCAL default_toast_compression = lz4"))
-            changes.write(session, now)
+        def write(changes: _Changes) -> None:
+            _write(engine, changes, now, lz4=reading.result().lz4)
 
-    batches = (sorted_out(batch) for batch in chunks(results, batch_size))
-    if postgres:
-        # The server writes one batch while this process scores the next.
-        write_all_behind(write, batches)
-    else:
-        for changes in batches:  # SQLite writes in this process: nothing to overlap
-            write(changes)
+        write_all_behind(write, (sorted_out(batch) for batch in chunks(results, batch_size)))
     return counts
+
+
+class _StateRead(NamedTuple):
+    stored: StoredState
+    lz4: bool  # the server compresses with lz4 when asked (_lz4_available)
+
+
+def _stored_state(
+    engine: Engine, day: date, records: Collection[tuple[str, str]] | None
+) -> _StateRead:
+    with session_scope(engine) as session:
+        stored = load_stored_state(session=session, day=day, records=records)
+        return _StateRead(stored, is_postgres(session) and _lz4_available(session))
+
+
+def _write(engine: Engine, changes: _Changes, now: datetime, *, lz4: bool) -> None:
+    """One batch's changes, in a transaction of their own."""
+    with session_scope(engine) as session:
+        if lz4:
+            session.execute(sa.text("SET LOCAL default_toast_compression = lz4"))
+        changes.write(session, now)
 
 
 def _lz4_available(session: Session) -> bool:
