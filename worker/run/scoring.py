@@ -32,6 +32,7 @@ from storage.writeback import record_closes, write_back
 from worker.admin_settings import scoring_settings
 from worker.run.interaction_columns import read_columns
 from worker.run.introducers import IntroducerRanking
+from worker.run.malloc_tuning import blocks_from_the_heap
 from worker.run.results import to_results
 from worker.run.scopes import build_scopes, display_names
 from worker.run.scoring_processes import PartSummary, merged, run_parts
@@ -75,6 +76,13 @@ class ScoreShare:
     keyed_state: bool = False
 
     def __call__(self, engine: Engine) -> PartSummary:
+        # The run makes and drops arrays of a few MB for each group of records it scores
+        # (their visits' figures): served from the heap and kept there for the next
+        # group's, rather than mapped and faulted in afresh each time.
+        with blocks_from_the_heap():
+            return self._scored_and_written(engine)
+
+    def _scored_and_written(self, engine: Engine) -> PartSummary:
         columns = self.run.columns
         part = PartSummary(interactions=len(columns))
         scored = _counted(self.run.score(self.scopes), part, self.progress, len(self.scopes))
