@@ -281,3 +281,16 @@ def test_a_record_in_two_batches_is_written_as_the_later_one_says(engine: Engine
     with engine.connect() as connection:
         scores = connection.execute(sa.text("SELECT health_score FROM relationship_kpi")).all()
     assert scores == [(20,)]
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # heap-only updates
+def test_the_record_tables_leave_room_to_write_health_in_place(engine: Engine) -> None:
+    tables = ("contact", "lead", "opportunity", "account")
+    with engine.connect() as connection:
+        options = dict(
+            connection.execute(
+                sa.text("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(:tables)"),
+                {"tables": list(tables)},
+            ).all()
+        )
+    assert options == {table: ["fillfactor=90"] for table in tables}
