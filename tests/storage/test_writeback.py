@@ -287,7 +287,7 @@ def test_a_record_in_two_batches_is_written_as_the_later_one_says(engine: Engine
 def test_the_record_tables_leave_room_to_write_health_in_place(engine: Engine) -> None:
     tables = ("contact", "lead", "opportunity", "account")
     with engine.connect() as connection:
-        options = dict(
+        options: dict[str, list[str]] = dict(
             connection.execute(
                 sa.text("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(:tables)"),
                 {"tables": list(tables)},
