@@ -142,9 +142,11 @@ class GroupScorer:
         return graded
 
     def score(self, index: int, scope: RecordScope) -> RecordHealth:
+        # Every record takes its KPIs first, one that fails too: the next record's
+        # are then its own.
+        kpis = next(self.kpis)
         if self.broken and index in self.broken:
             raise self.columns.broken[self.broken[index]][1]
-        kpis = self.kpis.of(index)
         if not self.analytics_enabled:
             return new_health(scope.record, None, None, _NOT_APPLICABLE, kpis, (), (), None)
         state = self.state_now[index]

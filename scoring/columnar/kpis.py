@@ -57,32 +57,18 @@ class _Quoted:
         ]
 
 
-class GroupKpis:
-    """The KPIs of a group's records, built as the records are scored (`of`, in order):
-    built all at once they would live through the group, and the cyclic garbage
-    collector walks every live object again and again."""
-
-    def __init__(self, kpis: Iterator[Kpis]) -> None:
-        self._kpis, self._next = kpis, 0
-
-    def of(self, index: int) -> Kpis:
-        while self._next < index:  # a record that failed before asking
-            next(self._kpis)
-            self._next += 1
-        self._next += 1
-        return next(self._kpis)
-
-
 def group_kpis(
     book: BookTally,
     columns: InteractionColumns,
     users: list[str],
     weeks: Weeks,
     count: int,
-) -> GroupKpis:
+) -> Iterator[Kpis]:
     """The KPIs of the group's first `count` records (its scopes; the persons read
-    for roll-ups after them need none)."""
-    return GroupKpis(_kpis(book, columns, users, weeks, count))
+    for roll-ups after them need none), in order, each built when it is taken: built
+    all at once they would live through the group, and the cyclic garbage collector
+    walks every live object again and again."""
+    return _kpis(book, columns, users, weeks, count)
 
 
 def _kpis(

@@ -156,22 +156,8 @@ class KeptPersons:
                 strict=True,
             )
         )
-        silences = dict(
-            zip(
-                persons,
-                [
-                    tuple.__new__(Silence, values)
-                    for values in zip(
-                        kept.unanswered[slots].tolist(),
-                        _or_none(kept.unanswered_since_ts[slots]),
-                        kept.skipped[slots].tolist(),
-                        kept.invited[slots].tolist(),
-                        strict=True,
-                    )
-                ],
-                strict=True,
-            )
-        )
+        # A silence is read only for a deal's weakest key contact: made when asked.
+        slot_of = dict(zip(persons, slots.tolist(), strict=True))
         group_reading, group_silence = group.reading, group.silence
 
         def reading(person: RecordRef) -> PersonReading:
@@ -179,10 +165,20 @@ class KeptPersons:
             return group_reading(person) if found is None else found
 
         def silence(person: RecordRef) -> Silence:
-            found = silences.get(person)
-            return group_silence(person) if found is None else found
+            slot = slot_of.get(person)
+            return group_silence(person) if slot is None else _silence(kept, slot)
 
         return PersonViews(reading, silence, group.name)
+
+
+def _silence(kept: PersonFigures, slot: int) -> Silence:
+    since = kept.unanswered_since_ts[slot].item()
+    return Silence(
+        kept.unanswered[slot].item(),
+        None if since != since else since,  # NaN: none
+        kept.skipped[slot].item(),
+        kept.invited[slot].item(),
+    )
 
 
 def _or_none(values: Ints | Floats, present: Bools | None = None) -> list[Any]:

@@ -112,15 +112,22 @@ class Reasons:
         self, index: int, scope: RecordScope, values: FactorValues
     ) -> tuple[tuple[Factor, ...], tuple[str, ...]]:
         details, earned, lost, engagement, fixed, last = self.prepared[index]
+        # Candidates as explain.candidate makes them, (-impact, -size, text), a call
+        # less each.
         if last is None:
-            recency = candidate(lost, 0, never_engaged_text(scope.name))
+            recency = (-lost, 0, never_engaged_text(scope.name))
         else:
             date, days = last
-            who = self._engaged_person(index, scope)
-            if values[0] < 1:
-                recency = candidate(lost, days, silent_since_text(who, date, days))
+            people = scope.people
+            if len(people) == 1:  # a contact or a lead: it was them
+                [person] = people
+                who = self.names.of(person, scope)
             else:
-                recency = candidate(earned[0], 0, last_contact_text(who, date))
+                who = self._engaged_person(index, scope)
+            if values[0] < 1:
+                recency = (-lost, -days, silent_since_text(who, date, days))
+            else:
+                recency = (-earned[0], 0, last_contact_text(who, date))
         candidates = [recency, *fixed]
         if index in self.waiting:
             candidates += self._engagement_reasons(index, scope, *engagement)
@@ -183,11 +190,8 @@ class Reasons:
         ]
 
     def _engaged_person(self, index: int, scope: RecordScope) -> str:
-        """Who of the record's people took part last (explain._engaged_person)."""
+        """Who of the record's several people took part last (explain._engaged_person)."""
         people = scope.people
-        if len(people) == 1:
-            [person] = people
-            return self.names.of(person, scope)
         external = self.figures.last_engaged_parties(index)
         ours = [p for p in external if p.ref in people and p.role in (_FROM, _ORGANIZER)]
         ours = ours or [p for p in external if p.ref in people]
