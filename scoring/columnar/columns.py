@@ -54,6 +54,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
+_FIRST_ROWS = 1 << 16  # a column's first size, in rows
+
+
 def micros(moment: datetime) -> int:
     """Microseconds since the epoch of an aware time (its timestamp() is this / 1e6)."""
     return (moment - EPOCH) // _MICROSECOND
@@ -248,7 +251,7 @@ class ColumnsBuilder:
         self.conversations: list[str] = []
         # The conversations as the COPY read finds them (all at once, encoded), if so.
         self.conversation_texts: npt.NDArray[np.bytes_] | None = None
-        self._chunks: list[dict[str, npt.NDArray[Any]]] = []
+        self._columns = _GrowingColumns()
         self.broken: list[tuple[Interaction, Exception]] = []
 
     def conversation(self, conversation_id: str | None) -> int:
@@ -301,11 +304,9 @@ class ColumnsBuilder:
         )
 
     def add_arrays(self, **columns: npt.NDArray[Any]) -> None:
-        """A chunk already as arrays, one per field of add_chunk (keys as bytes)."""
-        if len(columns["kind"]):
-            self._chunks.append(
-                {name: array.astype(DTYPES[name], copy=False) for name, array in columns.items()}
-            )
+        """A chunk already as arrays, one per field of add_chunk (keys as bytes), each
+        written into the book's column (cast to its type there: no copy of its own)."""
+        self._columns.extend(columns)
 
     def add_interactions(self, interactions: Iterable[Interaction], chunk: int = 50_000) -> None:
         """Scoring's own values (tests, and callers that hold interactions already)."""
@@ -355,19 +356,13 @@ class ColumnsBuilder:
 
     def finish(self) -> InteractionColumns:
         """The columns, oldest first, ties by key."""
-        merged: dict[str, npt.NDArray[Any]] = {}
-        for name, dtype in DTYPES.items():
-            # One field at a time, each chunk's array dropped as soon as it is copied:
-            # the book is never held twice.
-            parts = [chunk.pop(name) for chunk in self._chunks]
-            merged[name] = np.concatenate(parts) if parts else np.zeros(0, dtype)
-            del parts
-        self._chunks = []
+        merged = self._columns.taken()
         self.sets.forget_keys()  # no set is added after this
-        order = chronological(merged["ts_us"], merged["keys"])
-        # One array at a time: each sorted copy replaces its unsorted one.
-        for name in DTYPES:
-            merged[name] = merged[name][order]
+        if not in_order(merged["ts_us"], merged["keys"]):
+            order = chronological(merged["ts_us"], merged["keys"])
+            # One array at a time: each sorted copy replaces its unsorted one.
+            for name in DTYPES:
+                merged[name] = merged[name][order]
         return InteractionColumns(
             keys=merged["keys"],
             kind=merged["kind"],
@@ -405,6 +400,62 @@ def chronological(ts_us: Ints, keys: npt.NDArray[np.bytes_]) -> Ints:
         rows = order[at]
         order[at] = rows[np.lexsort((keys[rows], ts_us[rows]))]
     return order
+
+
+def in_order(ts_us: Ints, keys: npt.NDArray[np.bytes_]) -> bool:
+    """Whether the rows are oldest first, ties by key, as they are."""
+    later = ts_us[1:] > ts_us[:-1]
+    if later.all():
+        return True
+    tie = np.flatnonzero(~later)
+    return bool((ts_us[tie + 1] == ts_us[tie]).all() and (keys[tie + 1] > keys[tie]).all())
+
+
+class _GrowingColumns:
+    """The book's columns as they are read: one array per field of DTYPES, each written
+    a chunk at a time in its own type and grown by doubling. Each is as large as the
+    book (a mapping of its own, never on the heap), and its room not yet written is
+    never touched, so it holds no memory: no chunk is kept apart to be joined at the
+    end (which held the book twice, its chunks' heap pages not given back), and no
+    chunk's values are cast into arrays of their own first."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, npt.NDArray[Any]] = {}
+        self._rows = 0
+
+    def extend(self, chunk: dict[str, npt.NDArray[Any]]) -> None:
+        rows = len(chunk["kind"])
+        if not rows:
+            return
+        end = self._rows + rows
+        self._room(end, chunk["keys"].dtype.itemsize)
+        for name, values in chunk.items():
+            np.copyto(self._arrays[name][self._rows : end], values, casting="unsafe")
+        self._rows = end
+
+    def taken(self) -> dict[str, npt.NDArray[Any]]:
+        """The columns read (each the rows written of its array), the builder emptied for
+        another read."""
+        rows, arrays = self._rows, self._arrays
+        self._arrays, self._rows = {}, 0
+        if not arrays:
+            return {name: np.zeros(0, dtype) for name, dtype in DTYPES.items()}
+        return {name: array[:rows] for name, array in arrays.items()}
+
+    def _room(self, rows: int, key_bytes: int) -> None:
+        held = len(self._arrays["kind"]) if self._arrays else 0
+        if rows > held:
+            size = max(rows, 2 * held, _FIRST_ROWS)
+            for name, dtype in DTYPES.items():
+                if name == "keys":
+                    dtype = self._arrays["keys"].dtype if self._arrays else f"S{key_bytes}"
+                grown = np.empty(size, dtype=dtype)
+                if held:
+                    grown[: self._rows] = self._arrays[name][: self._rows]
+                self._arrays[name] = grown  # the old array dropped before the next grows
+        keys = self._arrays["keys"]
+        if key_bytes > keys.dtype.itemsize:  # a longer key than any so far: a wider column
+            self._arrays["keys"] = keys.astype(f"S{key_bytes}")
 
 
 def columns_of(interactions: Iterable[Interaction]) -> InteractionColumns:

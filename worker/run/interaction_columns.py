@@ -217,19 +217,19 @@ def _add_block(
     conversation = texts.conversation_codes(block)
     regarding = texts.regarding_codes(block)
     party_set = texts.party_sets(block, fixed["party_count"].astype(np.int32))
-    with mapped_apart():  # each a new array, kept until the book's columns are put together
+    with mapped_apart():  # the book's columns, grown as they are written, mapped on their own
         builder.add_arrays(
-            keys=block.keys.copy(),
-            kind=kind.copy(),
+            keys=block.keys,
+            kind=kind,
             inbound=inbound == 1,
             ts_us=fixed["ts_us"].astype(np.int64) + POSTGRES_EPOCH_US,
-            duration=fixed["duration"].astype(np.float64),
-            conversation=conversation.copy(),
-            regarding=regarding.copy(),
-            planned=fixed["planned"].astype(np.bool_),
-            opens=fixed["opens"].astype(np.int32),
-            clicks=fixed["clicks"].astype(np.int32),
-            party_set=party_set.copy(),
+            duration=fixed["duration"],
+            conversation=conversation,
+            regarding=regarding,
+            planned=fixed["planned"],
+            opens=fixed["opens"],
+            clicks=fixed["clicks"],
+            party_set=party_set,
         )
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.columnar.visits import sorted_groups
+from worker.run.malloc_tuning import mapped_apart
 
 Ints = npt.NDArray[np.int64]
 Codes = npt.NDArray[np.int32]
@@ -174,7 +175,9 @@ class BookTexts:
         held = self._values
         if rows <= len(held) and width <= held.shape[1]:
             return
-        grown = np.zeros((max(rows, _grown(len(held))), max(width, held.shape[1])), dtype=np.uint8)
+        with mapped_apart():
+            shape = (max(rows, _grown(len(held))), max(width, held.shape[1]))
+            grown = np.zeros(shape, dtype=np.uint8)
         grown[: len(held), : held.shape[1]] = held
         self._values = grown
 
@@ -216,7 +219,8 @@ class DigestTable:
             return
         top = int(codes.max()) + 1
         if top > len(self._digests):
-            grown = np.zeros(max(top, _grown(len(self._digests))), dtype=np.uint64)
+            with mapped_apart():
+                grown = np.zeros(max(top, _grown(len(self._digests))), dtype=np.uint64)
             grown[: len(self._digests)] = self._digests
             self._digests = grown
         self._digests[codes] = digests
@@ -226,7 +230,8 @@ class DigestTable:
             new = np.concatenate([self._slots[self._slots >= 0], new])
             while 2 * self._held > 1 << self._bits:
                 self._bits += 1
-            self._slots = np.full(1 << self._bits, -1, dtype=np.int32)
+            with mapped_apart():
+                self._slots = np.full(1 << self._bits, -1, dtype=np.int32)
         self._place(new)
 
     def _home(self, digests: Digests) -> Ints:
@@ -266,7 +271,8 @@ class Appended:
         rows = self._rows + len(added)
         if rows > len(self._held):
             shape = (max(rows, _grown(len(self._held))), *self._held.shape[1:])
-            grown = np.zeros(shape, dtype=self._held.dtype)
+            with mapped_apart():
+                grown = np.zeros(shape, dtype=self._held.dtype)
             grown[: self._rows] = self._held[: self._rows]
             self._held = grown
         self._held[self._rows : rows] = added
