@@ -365,10 +365,16 @@ class ColumnsBuilder:
         merged = self._columns.taken()
         self.sets.forget_keys()  # no set is added after this
         if not in_order(merged["ts_us"], merged["keys"]):
-            order = chronological(merged["ts_us"], merged["keys"])
+            # The times in order come with the order (the unsorted ones dropped at once),
+            # which is then held as int32: the sort's peak is the book's columns, the
+            # order and one sorted copy of the widest (the keys).
+            order, merged["ts_us"] = _sorted_order(merged["ts_us"], merged["keys"])
+            if len(order) < 2**31:
+                order = order.astype(np.int32)
             # One array at a time: each sorted copy replaces its unsorted one.
             for name in DTYPES:
-                merged[name] = merged[name][order]
+                if name != "ts_us":
+                    merged[name] = merged[name][order]
         return InteractionColumns(
             keys=merged["keys"],
             kind=merged["kind"],
@@ -395,6 +401,11 @@ class ColumnsBuilder:
 def chronological(ts_us: Ints, keys: npt.NDArray[np.bytes_]) -> Ints:
     """The order oldest first, ties by key: one integer sort, and keys compared only
     where times are equal."""
+    return _sorted_order(ts_us, keys)[0]
+
+
+def _sorted_order(ts_us: Ints, keys: npt.NDArray[np.bytes_]) -> tuple[Ints, Ints]:
+    """chronological's order, and the times in it."""
     order: Ints = np.argsort(ts_us, kind="stable")
     ordered = ts_us[order]
     tie = ordered[1:] == ordered[:-1]
@@ -404,8 +415,9 @@ def chronological(ts_us: Ints, keys: npt.NDArray[np.bytes_]) -> Ints:
         tied[:-1] |= tie
         at = np.flatnonzero(tied)  # runs of equal times, in time order
         rows = order[at]
+        # Tied rows keep their (equal) times: only the order among them changes.
         order[at] = rows[np.lexsort((keys[rows], ts_us[rows]))]
-    return order
+    return order, ordered
 
 
 def in_order(ts_us: Ints, keys: npt.NDArray[np.bytes_]) -> bool:
