@@ -180,13 +180,20 @@ def _timelines(book: BookTally, weeks: Weeks, count: int) -> list[tuple[WeekCoun
     return timelines
 
 
+# A week's four counts below this (a week with 4,096 emails sent is past any book's),
+# its number is below 4,096**4 * 13 < 2**52.
+_WEEK_BASE = 4096
+
+
 def _active_timelines(timeline: Ints, weeks: Weeks) -> list[tuple[WeekCounts, ...]]:
     count = len(timeline)
     if count == 0:
         return []
     cells = timeline.reshape(count, TIMELINE_WEEKS, TIMELINE_COLUMNS)
-    # A week as one number: its four counts in base `base`, then which week it is.
-    base = int(cells.max(initial=0)) + 1
+    # A week as one number: its four counts in base `base`, then which week it is. One
+    # base for every group whose counts fit it, so that a week's number is the same in
+    # every group and its WeekCounts is found by number (Weeks.numbered) after the first.
+    base = max(int(cells.max(initial=0)) + 1, _WEEK_BASE)
     if base**TIMELINE_COLUMNS * TIMELINE_WEEKS >= 2**62:  # counts no book reaches
         return _timelines_by_rows(cells, weeks)
     key = np.zeros((count, TIMELINE_WEEKS), dtype=np.int64)

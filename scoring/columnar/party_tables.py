@@ -11,11 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
 
 import numpy as np
 
-from scoring.columnar.columns import Bools, InteractionColumns, Ints, Refs
-from scoring.model import Party, Response, Role
+from scoring.columnar.columns import (
+    RESPONSE_CODES,
+    ROLE_CODES,
+    Bools,
+    InteractionColumns,
+    Ints,
+    Refs,
+)
+from scoring.model import Party, RecordRef, Response, Role
 
 _FROM, _ORGANIZER, _DECLINED = Role.FROM, Role.ORGANIZER, Response.DECLINED
 
@@ -73,11 +82,11 @@ def extended_tables(tables: SetTables, columns: InteractionColumns) -> SetTables
         user = np.searchsorted(np.array(ids), np.array(tables.users))[user]
     added = _SetRows([*internal, ()], [*external, ()], columns.refs, ids)
 
-    def joined(ptr: Ints, values: Ints, more_ptr: list[int], more: list[int]) -> tuple[Ints, Ints]:
+    def joined(ptr: Ints, values: Ints, more_ptr: Ints, more: Ints) -> tuple[Ints, Ints]:
         end = ptr[known]  # the empty set, last, holds nothing
         return (
-            np.concatenate([ptr[: known + 1], _ints(more_ptr[1:]) + end]),
-            np.concatenate([values[:end], _ints(more)]),
+            np.concatenate([ptr[: known + 1], more_ptr[1:] + end]),
+            np.concatenate([values[:end], more]),
         )
 
     ext_ptr, ext_person = joined(tables.ext_ptr, tables.ext_person, added.ext_ptr, added.ext_person)
@@ -87,29 +96,33 @@ def extended_tables(tables: SetTables, columns: InteractionColumns) -> SetTables
     user_ptr, user = joined(tables.user_ptr, user, added.user_ptr, added.user)
     end = tables.party_ptr[known]
 
-    def per_set(values: Ints, more: list[int]) -> Ints:
-        return np.concatenate([values[:known], _ints(more)])
+    def per_set(values: Ints, more: Ints) -> Ints:
+        return np.concatenate([values[:known], more])
 
     return SetTables(
         ext_ptr,
         ext_person,
         party_ptr,
         party_person,
-        np.concatenate([tables.party_role[:end], _ints(added.party_role)]),
-        np.concatenate([tables.party_response[:end], _ints(added.party_response)]),
+        np.concatenate([tables.party_role[:end], added.party_role]),
+        np.concatenate([tables.party_response[:end], added.party_response]),
         per_set(tables.author, added.author),
         user_ptr,
         user,
         ids,
         _only_user(user_ptr, user),
         per_set(tables.present, added.present),
-        np.concatenate([tables.all_declined[:known], np.array(added.all_declined, np.bool_)]),
+        np.concatenate([tables.all_declined[:known], added.all_declined]),
     )
 
 
 class _SetRows:
-    """What each of some party sets reads as, in lists (set_tables' arrays, not yet
-    arrays); `ids`: every colleague's id, sorted (a colleague's code is its place)."""
+    """What each of some party sets reads as (set_tables' arrays but the colleagues'
+    `only_user`); `ids`: every colleague's id, sorted (a colleague's code is its place).
+
+    Each party is read once, column by column (its person's code, role and answer
+    through C-level maps), and what a set reads as is then worked out over all the
+    sets' parties at once."""
 
     def __init__(
         self,
@@ -118,74 +131,108 @@ class _SetRows:
         refs: Refs,
         ids: list[str],
     ) -> None:
-        from scoring.columnar.columns import RESPONSE_CODES, ROLE_CODES
+        self._external(externals, refs)
+        self._internal(internals, ids)
 
+    def _external(self, externals: Sequence[tuple[Party, ...]], refs: Refs) -> None:
+        sets = len(externals)
+        counts = np.fromiter(map(len, externals), np.int64, sets)
+        parties = list(chain.from_iterable(externals))
+        owner = np.repeat(np.arange(sets, dtype=np.int64), counts)
+        person = _person_codes(list(map(_REF, parties)), refs)
+        role = _ints(list(map(ROLE_CODES.__getitem__, map(_ROLE, parties))))
+        response = _ints(list(map(RESPONSE_CODES.__getitem__, map(_RESPONSE, parties))))
+        # The first party who wrote it or organised it.
+        writes = np.flatnonzero((role == ROLE_CODES[_FROM]) | (role == ROLE_CODES[_ORGANIZER]))
+        self.author = np.full(sets, -1, dtype=np.int64)
+        self.author[owner[writes[::-1]]] = person[writes[::-1]]  # the first write stays
+        answered = np.bincount(owner[response != RESPONSE_CODES[_DECLINED]], minlength=sets)
+        self.all_declined = (counts > 0) & (answered == 0)
+        self.party_ptr = _pointers(counts)
+        self.party_person, self.party_role, self.party_response = person, role, response
+        # Each person once per set, where they first appear.
+        first = _firsts_in_sets(owner, person, counts)
+        self.ext_person = person[first]
+        self.ext_ptr = _pointers(np.bincount(owner[first], minlength=sets))
+
+    def _internal(self, internals: Sequence[tuple[Party, ...]], ids: list[str]) -> None:
         user_codes = {user: index for index, user in enumerate(ids)}
-        # What each distinct party reads as, worked out once: the book's party sets
-        # repeat the same people in different company.
-        party_codes: dict[Party, tuple[int, int, int, bool]] = {}
-        ext_ptr, ext_person = [0], list[int]()
-        party_ptr, party_person, party_role, party_response = [0], [], [], []
-        author, user_ptr, user, present, all_declined = [], [0], [], [], []
-        for internal, external in zip(internals, externals, strict=True):
-            writer = -1
-            declined = bool(external)
-            people = []
-            for party in external:
-                found = party_codes.get(party)
-                if found is None:
-                    found = party_codes[party] = (
-                        refs.code(party.ref),
-                        ROLE_CODES[party.role],
-                        RESPONSE_CODES[party.response],
-                        party.role == _FROM or party.role == _ORGANIZER,
-                    )
-                person, role, response, writes = found
-                people.append(person)
-                party_person.append(person)
-                party_role.append(role)
-                party_response.append(response)
-                if writer < 0 and writes:
-                    writer = person
-                declined = declined and party.response == _DECLINED
-            ext_person += people if len(people) == 1 else dict.fromkeys(people)
-            ext_ptr.append(len(ext_person))
-            party_ptr.append(len(party_person))
-            author.append(writer)
-            if len(internal) == 1:
-                user.append(user_codes[internal[0].ref.id])
-                present.append(0 if internal[0].response == _DECLINED else 1)
-            else:
-                user += [user_codes[c] for c in sorted({party.ref.id for party in internal})]
-                if internal:
-                    present.append(len({p.ref.id for p in internal if p.response != _DECLINED}))
-                else:
-                    present.append(1)  # someone of ours logged it
-            user_ptr.append(len(user))
-            all_declined.append(declined)
-        self.ext_ptr, self.ext_person = ext_ptr, ext_person
-        self.party_ptr, self.party_person = party_ptr, party_person
-        self.party_role, self.party_response = party_role, party_response
-        self.author, self.user_ptr, self.user = author, user_ptr, user
-        self.present, self.all_declined = present, all_declined
+        sets = len(internals)
+        counts = np.fromiter(map(len, internals), np.int64, sets)
+        # Most sets have one colleague: read by column; the others one by one.
+        single = np.flatnonzero(counts == 1)
+        alone = [internals[k][0] for k in single.tolist()]
+        present = np.ones(sets, dtype=np.int64)  # a set without colleagues: someone logged it
+        declined = _ints(list(map(RESPONSE_CODES.__getitem__, map(_RESPONSE, alone))))
+        present[single] = declined != RESPONSE_CODES[_DECLINED]
+        several: dict[int, list[int]] = {}
+        for k in np.flatnonzero(counts > 1).tolist():
+            internal = internals[k]
+            several[k] = [user_codes[c] for c in sorted({party.ref.id for party in internal})]
+            present[k] = len({p.ref.id for p in internal if p.response != _DECLINED})
+        users = counts.copy()
+        for k, codes in several.items():
+            users[k] = len(codes)
+        self.user_ptr = _pointers(users)
+        self.user = np.empty(int(self.user_ptr[-1]), dtype=np.int64)
+        self.user[self.user_ptr[single]] = list(map(user_codes.__getitem__, map(_ID, alone)))
+        for k, codes in several.items():
+            self.user[self.user_ptr[k] : self.user_ptr[k + 1]] = codes
+        self.present = present
 
     def tables(self, ids: list[str]) -> SetTables:
-        user_ptr, user = _ints(self.user_ptr), _ints(self.user)
         return SetTables(
-            _ints(self.ext_ptr),
-            _ints(self.ext_person),
-            _ints(self.party_ptr),
-            _ints(self.party_person),
-            _ints(self.party_role),
-            _ints(self.party_response),
-            _ints(self.author),
-            user_ptr,
-            user,
+            self.ext_ptr,
+            self.ext_person,
+            self.party_ptr,
+            self.party_person,
+            self.party_role,
+            self.party_response,
+            self.author,
+            self.user_ptr,
+            self.user,
             ids,
-            _only_user(user_ptr, user),
-            _ints(self.present),
-            np.array(self.all_declined, dtype=np.bool_),
+            _only_user(self.user_ptr, self.user),
+            self.present,
+            self.all_declined,
         )
+
+
+_REF, _ROLE, _RESPONSE, _ID = (
+    attrgetter("ref"),
+    attrgetter("role"),
+    attrgetter("response"),
+    attrgetter("ref.id"),
+)
+
+
+def _person_codes(party_refs: list[RecordRef], refs: Refs) -> Ints:
+    """The parties' codes, a reference the book has not met coded anew, in order."""
+    codes: list[int | None] = list(map(refs.codes.get, party_refs))
+    for at, found in enumerate(codes):
+        if found is None:
+            codes[at] = refs.code(party_refs[at])
+    return np.array(codes, dtype=np.int64)
+
+
+def _pointers(counts: Ints) -> Ints:
+    """CSR pointers of rows with `counts` entries each."""
+    ptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return ptr
+
+
+def _firsts_in_sets(owner: Ints, person: Ints, counts: Ints) -> Bools:
+    """Where each person first appears in their set (`owner`)."""
+    first = np.ones(len(person), dtype=np.bool_)
+    if not len(person) or counts.max() <= 1:
+        return first
+    key = owner * (int(person.max()) + 1) + person
+    order = np.argsort(key, kind="stable")  # a set's equal persons in their order
+    repeated = np.zeros(len(key), dtype=np.bool_)
+    repeated[1:] = key[order[1:]] == key[order[:-1]]
+    first[order[repeated]] = False
+    return first
 
 
 def _ints(values: list[int]) -> Ints:
