@@ -239,7 +239,7 @@ def _means(totals: list[float], counts: list[int]) -> list[float | None]:
 def _most_contacted(
     book: BookTally, users: list[str], count: int
 ) -> list[tuple[tuple[str, int], ...]]:
-    """Each record's top colleagues (tally.py kept each record's top three, in order)."""
+    """Each record's top colleagues (kpi_sums.py kept each record's top three, in order)."""
     pairs = list(
         zip(
             [users[user] for user in book.contacted_user.tolist()],
