@@ -269,28 +269,12 @@ def rank_introducers(
         raise ValueError(f"limit must be at least 1, got {limit!r}")
     parties = _Parties(records, colleagues, excluded)
     pairs = _gather(interactions, settings, now.timestamp(), parties)
-    return ranking(
-        (
-            (record, colleague, acquaintance.strength(), acquaintance.last_ts, acquaintance.last_at)
-            for (record, colleague), acquaintance in pairs.items()
-        ),
-        limit,
-    )
-
-
-# (person, colleague id, strength, last interaction epoch, last interaction)
-Acquaintance = tuple[RecordRef, str, int, float, datetime]
-
-
-def ranking(
-    acquaintances: Iterable[Acquaintance], limit: int = MAX_INTRODUCERS
-) -> dict[RecordRef, tuple[Introducer, ...]]:
-    """Each person's introducers from every (person, colleague) acquaintance, strongest
-    first (rank_introducers; scoring.columnar.introducers sums the same pairs)."""
     by_record: dict[RecordRef, list[_Candidate]] = {}
-    for record, colleague, strength, last_ts, last_at in acquaintances:
+    for (record, colleague), acquaintance in pairs.items():
+        strength = acquaintance.strength()
         if strength >= MIN_STRENGTH:
-            by_record.setdefault(record, []).append((-strength, -last_ts, colleague, last_at))
+            candidate = (-strength, -acquaintance.last_ts, colleague, acquaintance.last_at)
+            by_record.setdefault(record, []).append(candidate)
     return {
         record: _ranked(record, candidates, limit)
         for record, candidates in sorted(by_record.items())

@@ -38,6 +38,7 @@ Ints = npt.NDArray[np.int64]
 # Codes and counts per interaction, as narrow as their values allow (int8 or int32; a
 # book's memory is mostly its columns): any signed integer width to the type checker.
 Codes = npt.NDArray[np.signedinteger[Any]]
+Int32s = npt.NDArray[np.int32]  # codes and places known to be int32
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 

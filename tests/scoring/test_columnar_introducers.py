@@ -75,8 +75,8 @@ def test_the_columnar_ranking_is_the_ranking_of_the_whole_book(
     # As a tick ranks: only the records' own interactions, found by the run's index
     # (however much of the book they hold: a tiny book's few people hold most of it).
     tables = set_tables(columns)
-    with patch.object(introducers, "INDEXED_SHARE", 1.0):
-        indexed = _ranked(columns, index=index_book(columns, tables), tables=tables, **options)
+    index = index_book(columns, tables)
+    indexed = _ranked(columns, index=index, tables=tables, indexed_share=1.0, **options)
     # As a regrade ranks: every interaction, the people's side from the run's tables.
     tabled = _ranked(columns, tables=tables, **options)
 

@@ -32,11 +32,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from scoring.columnar.columns import Int32s
 from scoring.columnar.visits import sorted_groups
 from worker.run.malloc_tuning import mapped_apart
 
 Ints = npt.NDArray[np.int64]
-Codes = npt.NDArray[np.int32]
+Codes = Int32s  # a text's code per row
 Digests = npt.NDArray[np.uint64]
 Matrix = npt.NDArray[np.uint8]  # rows x width, width a multiple of 8
 
