@@ -432,11 +432,12 @@ def in_order(ts_us: Ints, keys: npt.NDArray[np.bytes_]) -> bool:
 
 class _GrowingColumns:
     """The book's columns as they are read: one array per field of DTYPES, each written
-    a chunk at a time in its own type and grown by doubling. Each is as large as the
-    book (a mapping of its own, never on the heap), and its room not yet written is
-    never touched, so it holds no memory: no chunk is kept apart to be joined at the
-    end (which held the book twice, its chunks' heap pages not given back), and no
-    chunk's values are cast into arrays of their own first."""
+    a chunk at a time in its own type and grown by doubling. A large array is a mapping
+    of its own (the COPY read sees to it: malloc_tuning.mapped_apart), given back
+    when it is dropped, and its room not yet written is never touched, so it holds
+    no memory. No chunk is kept apart to be joined at the end (which held the book
+    twice, its chunks' heap pages not given back), and no chunk's values are cast
+    into arrays of their own first."""
 
     def __init__(self) -> None:
         self._arrays: dict[str, npt.NDArray[Any]] = {}
@@ -474,7 +475,9 @@ class _GrowingColumns:
                 self._arrays[name] = grown  # the old array dropped before the next grows
         keys = self._arrays["keys"]
         if key_bytes > keys.dtype.itemsize:  # a longer key than any so far: a wider column
-            self._arrays["keys"] = keys.astype(f"S{key_bytes}")
+            wider = np.empty(len(keys), dtype=f"S{key_bytes}")
+            wider[: self._rows] = keys[: self._rows]  # the room left untouched
+            self._arrays["keys"] = wider
 
 
 def columns_of(interactions: Iterable[Interaction]) -> InteractionColumns:
