@@ -406,8 +406,11 @@ def chronological(ts_us: Ints, keys: npt.NDArray[np.bytes_]) -> Ints:
 
 
 def _sorted_order(ts_us: Ints, keys: npt.NDArray[np.bytes_]) -> tuple[Ints, Ints]:
-    """chronological's order, and the times in it."""
-    order: Ints = np.argsort(ts_us, kind="stable")
+    """chronological's order, and the times in it. numpy's own sort (SIMD, a third of a
+    stable sort's time on a book read in no particular order): rows of equal times
+    are put in order below, by key and then by row, which is the order a stable
+    sort would give them."""
+    order: Ints = np.argsort(ts_us)
     ordered = ts_us[order]
     tie = ordered[1:] == ordered[:-1]
     if tie.any():
@@ -417,7 +420,7 @@ def _sorted_order(ts_us: Ints, keys: npt.NDArray[np.bytes_]) -> tuple[Ints, Ints
         at = np.flatnonzero(tied)  # runs of equal times, in time order
         rows = order[at]
         # Tied rows keep their (equal) times: only the order among them changes.
-        order[at] = rows[np.lexsort((keys[rows], ts_us[rows]))]
+        order[at] = rows[np.lexsort((rows, keys[rows], ts_us[rows]))]
     return order, ordered
 
 

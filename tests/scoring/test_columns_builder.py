@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scoring.columnar.columns import DTYPES, ColumnsBuilder, in_order
+from scoring.columnar.columns import DTYPES, ColumnsBuilder, chronological, in_order
 
 
 def _chunk(
@@ -70,3 +70,13 @@ def test_in_order_tells_ties_by_key() -> None:
     assert not in_order(np.array([1, 2, 2]), keys)
     assert not in_order(np.array([2, 1, 3]), np.array([b"a", b"b", b"c"]))
     assert in_order(np.zeros(0, np.int64), np.zeros(0, "S1"))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_chronological_is_a_stable_sort_by_time_then_key(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rows = 5_000
+    ts_us = rng.integers(0, 300, rows)  # many equal times
+    keys = np.array([f"k{n}".encode() for n in rng.integers(0, 2_000, rows)])  # and keys
+    expected = sorted(range(rows), key=lambda row: (ts_us[row], keys[row]))  # stable
+    assert chronological(ts_us, keys).tolist() == expected
