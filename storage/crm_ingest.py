@@ -171,7 +171,8 @@ class _Scan:
         self.digests: list[ActivityDigest] = []  # for the activities derived this pass
         self.derived: list[str] = []  # their activity ids, and those of deleted activities
         self.forgotten: Counter[str] = Counter()  # the outcomes of their digests (which go)
-        self.kept: Counter[str] = Counter()  # the outcomes of the digests that stay as they are
+        # The outcomes of the digests that stay as they are (their activities did not change).
+        self.unchanged_outcomes: Counter[str] = Counter()
         # Interaction keys whose stored rows this pass may change, and those it
         # leaves alone because their activities did not change.
         self.affected: set[str] = set()
@@ -294,7 +295,7 @@ def _scan(
         before = previous.pop(activity.id, None)
         if before is not None and before.digest == digest:
             scan.skipped += 1
-            scan.kept[before.outcome] += 1
+            scan.unchanged_outcomes[before.outcome] += 1
             _count(report, before.outcome)
             if before.interaction_key is not None:
                 scan.unchanged_keys.add(before.interaction_key)
@@ -418,13 +419,16 @@ def ingest_crm_activities(
         tables |= _erased_people(session, people)
         state = read_state(session)
         context = context_fingerprint(exchange_covered_users(session=session), not_before, window)
-        # The digests by outcome: the base of an incremental pass, and of its report.
-        kept = None if full or DIGEST_TABLE in tables else _kept_outcomes(session, state)
+        # The digests by outcome as this pass finds them: the base of an incremental pass,
+        # and of its report (`_Scan.unchanged_outcomes`: those a pass leaves alone).
+        outcomes_before = (
+            None if full or DIGEST_TABLE in tables else _outcomes_before(session, state)
+        )
         tables -= {DIGEST_TABLE}
         scan: _Scan | None = None
         foreign = InteractionChanges()
         logged: set[str] | None = None
-        if _may_go_incremental(state, context, tables, full, kept):
+        if _may_go_incremental(state, context, tables, full, outcomes_before):
             logged = take_activity_changes(session, deletes)
         else:  # every activity is read: which ones the log names does not matter
             forget_activity_changes(session, deletes)
@@ -476,7 +480,7 @@ def ingest_crm_activities(
         # A pass that read every activity knows every row with a problem (a deleted one too).
         partial = scan.partial and not scan.in_bulk
         replace_rechecks(session, forget=scan.derived if partial else None, add=scan.recheck)
-        outcomes = _outcomes_left(report, scan, kept)
+        outcomes = _outcomes_left(report, scan, outcomes_before)
         if report.incremental:
             _count_everything(session, report, scan, outcomes)
         write_state(
@@ -492,7 +496,7 @@ def ingest_crm_activities(
     return report
 
 
-def _kept_outcomes(session: Session, state: TickMemory) -> Counter[str]:
+def _outcomes_before(session: Session, state: TickMemory) -> Counter[str]:
     """The digests by outcome as the last pass left them: kept in tick_state, counted
     (a scan of every digest, 0.16-0.22 s at 1M) only where no pass has kept them yet
     (the first pass after migration 0016) or they did not add up."""
@@ -509,14 +513,14 @@ def _write_digests(session: Session, scan: _Scan) -> None:
 
 
 def _outcomes_left(
-    report: CrmIngestReport, scan: _Scan, kept: Counter[str] | None
+    report: CrmIngestReport, scan: _Scan, outcomes_before: Counter[str] | None
 ) -> Counter[str] | None:
     """The digests the pass leaves, by outcome, from what it wrote rather than by counting
     them again; None when they do not add up (the next pass counts them).
 
-    An incremental pass: those it began from (`kept`: kept in tick_state, so they are the
-    last pass's total; a digest written by anyone else is caught by migration 0016's
-    trigger, not by them), less those it dropped, plus those it wrote. A pass
+    An incremental pass: those it began from (`outcomes_before`: kept in tick_state, so
+    they are the last pass's total; a digest written by anyone else is caught by migration
+    0016's trigger, not by them), less those it dropped, plus those it wrote. A pass
     that read every activity: those it left as they were, plus those it wrote. A first
     ingest in SQL: those the SQL wrote (a digest for each activity it derived, counted by
     outcome: storage.crm_bulk_ingest), plus those of the rest, derived here.
@@ -524,11 +528,11 @@ def _outcomes_left(
     if scan.in_bulk:
         left = Counter(scan.bulk_outcomes)
     elif report.incremental:
-        assert kept is not None  # an incremental pass needs it (_may_go_incremental)
-        left = Counter(kept)
+        assert outcomes_before is not None  # an incremental pass needs it (_may_go_incremental)
+        left = Counter(outcomes_before)
         left.subtract(scan.forgotten)
     else:
-        left = Counter(scan.kept)
+        left = Counter(scan.unchanged_outcomes)
     left.update(digest.outcome for digest in scan.digests)
     if any(count < 0 for count in left.values()):
         return None  # they did not hold: counted again next time
@@ -615,17 +619,17 @@ def _may_go_incremental(
     context: str,
     tables: frozenset[str],
     full: bool,
-    kept: Counter[str] | None,
+    outcomes_before: Counter[str] | None,
 ) -> bool:
     """Whether the last pass left a base that the change logs may bring up to date
-    (if they name few enough activities): `kept`, the digests by outcome, are as many
+    (if they name few enough activities): `outcomes_before`, the digests by outcome, are as many
     as it left (None: nobody can tell, the digests were written by someone else)."""
     return (
         not full
         and state.crm_context == context
         and not tables & FULL_PASS_TABLES
-        and kept is not None
-        and state.crm_digests == kept.total()
+        and outcomes_before is not None
+        and state.crm_digests == outcomes_before.total()
     )
 
 
