@@ -102,7 +102,10 @@ class _Split:
         return now, before
 
 
-def _carried(before: Floats, key: Ints, values: Floats) -> tuple[Floats, Floats]:
+Pair = tuple[Floats, Floats]  # (now, before)
+
+
+def _carried(before: Floats, key: Ints, values: Floats) -> Pair:
     """(now, before): the sums `before` carried on in order over the later entries'
     `values` by `key` (np.add.at adds in order: each sum is the same left-to-right
     sum the now reading would make from the start)."""
@@ -142,8 +145,10 @@ def readings(
     asked, silent = _asked_and_silent(visits, taking_part, last_engaged, upto, after)
     replied, reply_credit = _replied(turns, trend_ts, records)
     acceptance_sum, acceptance_weight = _acceptance(visits, taking_part, upto)
-    return tuple(  # type: ignore[return-value]
-        Reading(
+
+    def reading(at: int) -> Reading:
+        """The reading now (`at` 0) or at the trend's moment (1)."""
+        return Reading(
             volume=volume[at].reshape(records, SLOTS),
             loop_volume=loop_volume[at],
             engaged_volume=engaged_volume[at],
@@ -158,11 +163,8 @@ def readings(
             recent_completed=recent[at],
             last=last[at],
         )
-        for at in (0, 1)
-    )
 
-
-Pair = tuple[Floats, Floats]  # (now, before)
+    return reading(0), reading(1)
 
 
 def _asked_and_silent(
@@ -172,8 +174,8 @@ def _asked_and_silent(
     upto: Bools,
     after: Bools,
 ) -> tuple[Pair, Pair]:
-    """Our held threaded emails' weight, and theirs since the customer last took part
-    as of each moment (the silences)."""
+    """The weight of our held emails in a conversation (asked), and of those sent
+    after the customer last took part as of each moment (silent)."""
     records = visits.records
     asked = _Split(taking_part.held & visits.ours_threaded, visits.record, upto, after)
     before, later = visits.weight[asked.before], visits.weight[asked.after]
