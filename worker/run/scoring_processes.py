@@ -95,7 +95,9 @@ def usable_processes(
         return configured
     cpus = _usable_cpus()
     free = (idle_cpus if idle is None else idle)()
-    return max(1, min(4, cpus, round(free)))
+    processes = max(1, min(4, cpus, round(free)))
+    log.info("scoring in %d process(es): %.1f of %d CPUs idle", processes, free, cpus)
+    return processes
 
 
 def idle_cpus(seconds: float = IDLE_SAMPLE_SECONDS) -> float:
