@@ -80,9 +80,10 @@ PARTS = (
 INDEX_BUILDS = PARTS[2][0]
 # No statement of (a)'s own thread copies the helpers' rows in (a COPY through the driver,
 # waiting for them first): that is the span from its own share's last count to the first
-# index build, its few small statements in between counted twice.
+# index build, less the few small statements in between (counted in their own parts).
 OWN_SHARE_COUNTED = LEFT_TO_PYTHON
-HANDOVER = "helpers awaited, their rows copied in (span)"
+HANDOVER = "helpers awaited, their rows copied in"
+OTHER = "other statements"
 
 
 def measure(url: str, profile: str | None) -> dict[str, Any]:
@@ -121,36 +122,57 @@ def measure(url: str, profile: str | None) -> dict[str, Any]:
         "backend_cpu": backend_cpu,
         "backends": len(backends),
         "load": (load_before, load_after),
-        "parts": dict(parts),
+        "parts": dict(parts.seconds),
     }
 
 
-def _statement_parts(engine: Engine, thread: int) -> defaultdict[str, float]:
-    """Seconds of the statements `thread` runs on `engine`, summed by PARTS (or "other"),
-    and HANDOVER: the span from its own share counted to the first index build."""
-    parts: defaultdict[str, float] = defaultdict(float)
-    started: dict[int, float] = {}
-    counted: list[float] = []  # when `thread` last finished counting its own share
+class StatementParts:
+    """Seconds of one thread's statements summed by PARTS (or "other statements"), and
+    HANDOVER: the time from its own share counted to its first index build that no
+    statement of its own took (waiting for the helpers, copying their rows in through
+    the driver). The statements inside that span stay in their own parts: each second
+    is counted once, so the parts and the rest add up to (a)."""
 
-    def part(statement: str) -> str:
-        opening = " ".join(statement.split())[:60].upper()
-        return next(
-            (name for name, starts in PARTS if opening.startswith(starts)), "other statements"
-        )
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self._clock = clock
+        self._began: float | None = None
+        self._in_statements = 0.0  # seconds of every statement so far
+        self._counted: tuple[float, float] | None = None  # (when, statements by then)
+
+    def began(self) -> None:
+        self._began = self._clock()
+
+    def ended(self, statement: str) -> None:
+        if self._began is None:
+            return
+        began, now, self._began = self._began, self._clock(), None
+        name = _part(statement)
+        self.seconds[name] += now - began
+        if name == INDEX_BUILDS and self._counted and HANDOVER not in self.seconds:
+            since, statements = self._counted
+            self.seconds[HANDOVER] = began - since - (self._in_statements - statements)
+        self._in_statements += now - began
+        if statement.startswith(OWN_SHARE_COUNTED):
+            self._counted = (now, self._in_statements)
+
+
+def _part(statement: str) -> str:
+    opening = " ".join(statement.split())[:60].upper()
+    return next((name for name, starts in PARTS if opening.startswith(starts)), OTHER)
+
+
+def _statement_parts(engine: Engine, thread: int) -> StatementParts:
+    """The StatementParts of the statements `thread` runs on `engine`."""
+    parts = StatementParts()
 
     def before(*_args: Any) -> None:
         if threading.get_ident() == thread:
-            started[thread] = time.perf_counter()
+            parts.began()
 
     def after(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if threading.get_ident() == thread and thread in started:
-            began = started.pop(thread)
-            name = part(statement)
-            parts[name] += time.perf_counter() - began
-            if statement.startswith(OWN_SHARE_COUNTED):
-                counted[:] = [time.perf_counter()]
-            elif name == INDEX_BUILDS and counted and HANDOVER not in parts:
-                parts[HANDOVER] = began - counted[0]
+        if threading.get_ident() == thread:
+            parts.ended(statement)
 
     listen: Callable[..., None] = event.listen
     listen(engine, "before_cursor_execute", before)
