@@ -42,7 +42,8 @@ class Interaction(SQLModel, table=True):
     planned: bool = False
     opens: int = 0
     clicks: int = 0
-    crm_activity_id: str | None = Field(default=None, index=True, sa_type=KEY_TEXT)
+    # Provenance only: looked up through crm_activity_digest, never by this (migration 0018).
+    crm_activity_id: str | None = Field(default=None, sa_type=KEY_TEXT)
     # A copy of this interaction's interaction_party rows, packed (storage.packed_parties),
     # kept equal to them by every writer: scoring reads this table alone.
     parties: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
