@@ -21,7 +21,7 @@ docs/scoring.md ("Deals and accounts") gives every constant and why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -173,7 +173,6 @@ def key_roles(scope: RecordScope) -> dict[RecordRef, StakeholderRole]:
 
 def deal_rollup(
     scope: RecordScope,
-    people: Sequence[RecordRef],
     pooled: int,
     pooled_before: int | None,
     readings: Readings,
@@ -181,6 +180,7 @@ def deal_rollup(
     describe: Callable[[RecordRef, StakeholderRole, PersonReading], str],
     name: Callable[[RecordRef], str],
 ) -> RollUp:
+    """`readings`: the deal's people's, in the people's order (sorted)."""
     roles = key_roles(scope)
     key: list[tuple[int, RecordRef, StakeholderRole]] = []
     for person, role in roles.items():
@@ -204,7 +204,11 @@ def deal_rollup(
             held = [s for s in then if s is not None and s < good_min]
             if held:
                 before = min(before, min(held))
-    engaged = [person for person in people if _score(readings[person]) >= good_min]
+    engaged = [
+        person
+        for person, reading in readings.items()
+        if reading.score is not None and reading.score >= good_min
+    ]
     if len(engaged) == 1:
         reasons.append(f"single-threaded: {name(engaged[0])} is the only engaged contact")
     elif not engaged:
@@ -222,7 +226,6 @@ def deal_rollup(
 
 def account_rollup(
     scope: RecordScope,
-    people: Sequence[RecordRef],
     pooled: int,
     pooled_before: int | None,
     readings: Readings,
@@ -231,84 +234,96 @@ def account_rollup(
     now_ts: float,
     name: Callable[[RecordRef], str],
 ) -> RollUp:
+    """`readings`: the account's people's, in the people's order (sorted)."""
     roles = key_roles(scope)
     current_from = now_ts - ACCOUNT_CURRENT_DAYS * DAY_SECONDS
-    included: list[tuple[RecordRef, PersonReading, int, float]] = []
-    for person in people:
-        reading = readings[person]
+    # One pass over the people: the weighted means of the scores now and before (of
+    # those graded then), each summed in the people's order (every weight is at
+    # least 1), and who of them is at risk (Poor or declining).
+    included = 0
+    total = weights = total_before = weights_before = 0.0
+    at_risk: list[tuple[int, bool, RecordRef]] = []
+    for person, reading in readings.items():
         graded = reading.score
         if graded is None:
             continue
         key = person in roles
-        if not key and (reading.last_ts is None or reading.last_ts < current_from):
-            continue
-        included.append((person, reading, graded, ACCOUNT_KEY_WEIGHT if key else 1.0))
-    if not included:
-        return RollUp(pooled, pooled_before, None, [], "no graded contact: the pooled score")
-    # The weighted means of the scores now and before (of those graded then), each
-    # summed in the people's order; every weight is at least 1.
-    total = weights = total_before = weights_before = 0.0
-    for _, reading, graded, weight in included:
+        if not key:
+            last_ts = reading.last_ts
+            if last_ts is None or last_ts < current_from:
+                continue
+        weight = ACCOUNT_KEY_WEIGHT if key else 1.0
+        included += 1
         total += graded * weight
         weights += weight
-        if reading.before is not None:
-            total_before += reading.before * weight
+        then = reading.before
+        if then is not None:
+            total_before += then * weight
             weights_before += weight
+            if graded < fair_min or then - graded >= TREND_DEAD_BAND_POINTS:
+                at_risk.append((graded, not key, person))
+        elif graded < fair_min:
+            at_risk.append((graded, not key, person))
+    if not included:
+        return RollUp(pooled, pooled_before, None, [], "no graded contact: the pooled score")
     score = round(total / weights)
     before = round(total_before / weights_before) if weights_before else pooled_before
-    # Worst first; on equal scores key people first.
-    at_risk = sorted(
-        (graded, person not in roles, person)
-        for person, reading, graded, _ in included
-        if graded < fair_min
-        or (reading.before is not None and reading.before - graded >= TREND_DEAD_BAND_POINTS)
-    )
+    at_risk.sort()  # worst first; on equal scores key people first
     reasons = [
-        _at_risk_text(person, roles.get(person), readings[person], good_min, fair_min, name)
-        for _, _, person in at_risk[:MAX_NAMED_AT_RISK]
+        _at_risk_text(person, graded, roles.get(person), readings[person], good_min, fair_min, name)
+        for graded, _, person in at_risk[:MAX_NAMED_AT_RISK]
     ]
-    key_people = sorted(person for person in roles if person in scope.people)
-    engaged_key = [p for p in key_people if _score(readings[p]) >= good_min]
+    key_people, engaged_key, lowest = _key_people(scope, roles, readings, good_min)
     if key_people:
-        share = f"{len(engaged_key)} of {len(key_people)} key people engaged"
+        share = f"{engaged_key} of {key_people} key people engaged"
         reasons.append(share)
     else:
         share = "no key people named"
-    weakest = None
-    graded_key = sorted(
-        (_score(readings[p]), p) for p in key_people if readings[p].score is not None
-    )
-    if graded_key:
-        person = graded_key[0][1]
-        weakest = (person, roles[person], readings[person])
-    detail = f"weighted mean of {len(included)} contacts' scores; {share}"
+    weakest = None if lowest is None else (lowest, roles[lowest], readings[lowest])
+    detail = f"weighted mean of {included} contacts' scores; {share}"
     return RollUp(score, before, weakest, reasons, detail)
 
 
-def _score(reading: PersonReading) -> int:
-    return -1 if reading.score is None else reading.score
-
-
-def _declining(reading: PersonReading) -> bool:
-    return (
-        reading.score is not None
-        and reading.before is not None
-        and reading.before - reading.score >= TREND_DEAD_BAND_POINTS
-    )
+def _key_people(
+    scope: RecordScope,
+    roles: Mapping[RecordRef, StakeholderRole],
+    readings: Readings,
+    good_min: int,
+) -> tuple[int, int, RecordRef | None]:
+    """How many of the account's people are key, how many of those are engaged, and
+    the weakest graded one (the lowest score, then the first by ref)."""
+    count = engaged = 0
+    lowest: tuple[int, RecordRef] | None = None
+    for person in roles:
+        if person not in scope.people:
+            continue
+        count += 1
+        graded = readings[person].score
+        if graded is None:
+            continue
+        if graded >= good_min:
+            engaged += 1
+        if lowest is None or (graded, person) < lowest:
+            lowest = (graded, person)
+    return count, engaged, None if lowest is None else lowest[1]
 
 
 def _at_risk_text(
     person: RecordRef,
+    score: int,
     role: StakeholderRole | None,
     reading: PersonReading,
     good_min: int,
     fair_min: int,
     name: Callable[[RecordRef], str],
 ) -> str:
-    score = _score(reading)
+    """`score`: the person's (graded) score now."""
     grade = "Good" if score >= good_min else "Fair" if score >= fair_min else "Poor"
     who = name(person) if role is None else f"{name(person)} ({role})"
-    trend = " and declining" if _declining(reading) else ""
+    before = reading.before
+    trend = (
+        " and declining" if before is not None and before - score >= TREND_DEAD_BAND_POINTS else ""
+    )
     return f"{who} is {grade} ({score}){trend}"
 
 
@@ -394,7 +409,7 @@ def rolled_up_health(
     """
     assert pooled.score is not None
     reading, silence, name = views
-    everyone = sorted(scope.people)
+    everyone = sorted(scope.people)  # the roll-ups sum and name people in this order
     readings = dict(zip(everyone, map(reading, everyone), strict=True))
 
     def describe(person: RecordRef, role: StakeholderRole, reading: PersonReading) -> str:
@@ -403,7 +418,6 @@ def rolled_up_health(
     if scope.record.type == _OPPORTUNITY:
         rollup = deal_rollup(
             scope,
-            everyone,
             pooled.score,
             pooled_before.score,
             readings,
@@ -415,7 +429,6 @@ def rolled_up_health(
     else:
         rollup = account_rollup(
             scope,
-            everyone,
             pooled.score,
             pooled_before.score,
             readings,
