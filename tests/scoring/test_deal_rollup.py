@@ -10,13 +10,15 @@ from scoring import (
     HealthState,
     Interaction,
     RecordHealth,
+    RecordRef,
     RecordScope,
+    RecordType,
     ScoringSettings,
     StakeholderRole,
     Trend,
     score_records,
 )
-from scoring.rollup import stakeholder_role
+from scoring.rollup import PersonReading, account_rollup, stakeholder_role
 from tests.scoring.factories import (
     CONTOSO,
     DANA,
@@ -153,3 +155,38 @@ def test_an_account_with_one_good_and_two_poor_contacts_is_not_good() -> None:
 )
 def test_free_text_roles_map_onto_the_vocabulary(text: str | None, role: StakeholderRole) -> None:
     assert stakeholder_role(text) == role
+
+
+def test_an_account_rolls_up_its_current_contacts_key_people_twice() -> None:
+    """account_rollup on plain readings: the weighted mean, who is named at risk and in
+    which order (worst first, key people first on equal scores), and the weakest key
+    person (lowest score, then first by ref)."""
+    ann, bob, cat, dan, eve = (RecordRef(RecordType.CONTACT, c) for c in "abcde")
+    scope = RecordScope(
+        RecordRef(RecordType.ACCOUNT, "acme"),
+        "Acme",
+        frozenset({ann, bob, cat, dan, eve}),
+        roles=((cat, StakeholderRole.PRIMARY_CONTACT), (bob, DM), (cat, DM)),
+    )
+    now_ts = LATER.timestamp()
+    recent, long_ago = now_ts - 86_400.0, now_ts - 200 * 86_400.0
+    readings = {
+        ann: PersonReading(30, 32, recent, recent),  # Poor, not key
+        bob: PersonReading(30, 50, recent, recent),  # Poor and declining, key
+        cat: PersonReading(30, None, None, long_ago),  # Poor, key: counted though quiet
+        dan: PersonReading(70, 80, recent, recent),  # Good but declining
+        eve: PersonReading(10, 10, None, long_ago),  # not key, quiet: not current
+    }
+
+    rollup = account_rollup(scope, 55, 57, readings, 60, 40, now_ts, lambda ref: ref.id.upper())
+
+    assert rollup.score == round((30 + 30 * 2 + 30 * 2 + 70) / 6)
+    assert rollup.before == round((32 + 50 * 2 + 80) / 4)
+    assert rollup.reasons == [
+        "B (decision maker) is Poor (30) and declining",
+        "C (decision maker) is Poor (30)",
+        "A is Poor (30)",
+        "0 of 2 key people engaged",
+    ]
+    assert rollup.weakest == (bob, DM, readings[bob])
+    assert rollup.detail == "weighted mean of 4 contacts' scores; 0 of 2 key people engaged"
