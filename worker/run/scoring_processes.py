@@ -46,7 +46,6 @@ from worker.run.lock import hold_process_lock
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 PARENT_CHECK_SECONDS = 0.05
-IDLE_SAMPLE_SECONDS = 0.1
 
 
 class ScoringProcessFailed(RuntimeError):
@@ -77,55 +76,24 @@ class PartSummary:
         return summary
 
 
-def usable_processes(
-    engine: Engine, configured: int, *, idle: Callable[[], float] | None = None
-) -> int:
-    """Processes for one run: `configured`, or for 0 one per CPU left idle by the rest
-    of the machine (`idle`: how many, `idle_cpus` by default), at least 1, at most 4.
+def usable_processes(engine: Engine, configured: int) -> int:
+    """Processes for one run: `configured`, or one per usable CPU (at most 4) for 0.
 
-    A second process pays off only on a core nobody else wants. Each process's
-    write-back keeps a server backend about a third busy, and two processes spent
-    about a fifth more CPU in all than one (1M benchmark, first run: 6.3 s of CPU
-    against 4.9 s for the same records, server's included). On two cores with a
-    test suite or another run busy on one, the second process only takes turns with
-    the first and the server."""
+    Not one per idle CPU: at 1M, when the machine was busy, one process took as long
+    as two (5.75 s against 5.61 s for the scoring and write-back) but peaked at about
+    405 MiB, two at 369 MiB and 353 MiB: the parent stops growing where its share
+    ends, and each process holds only its own share's groups and batches."""
     if engine.dialect.name != "postgresql" or not hasattr(os, "fork"):
         return 1
     if configured > 0:
         return configured
-    cpus = _usable_cpus()
-    free = (idle_cpus if idle is None else idle)()
-    processes = max(1, min(4, cpus, round(free)))
-    log.info("scoring in %d process(es): %.1f of %d CPUs idle", processes, free, cpus)
-    return processes
-
-
-def idle_cpus(seconds: float = IDLE_SAMPLE_SECONDS) -> float:
-    """How many of the machine's CPUs were idle over the next `seconds` (Linux's
-    /proc/stat); elsewhere every CPU of this process counts as idle."""
-    try:
-        before = _cpu_times()
-        time.sleep(seconds)
-        after = _cpu_times()
-    except OSError:
-        return float(_usable_cpus())
-    spent = [b - a for a, b in zip(before, after, strict=True)]
-    total = sum(spent)
-    # Fields: user nice system idle iowait irq softirq steal ... (man 5 proc).
-    idle_share = (spent[3] + spent[4]) / total if total else 1.0
-    return idle_share * (os.cpu_count() or 1)
+    return max(1, min(4, _usable_cpus()))
 
 
 def _usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):  # Linux: the CPUs this process may run on
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def _cpu_times() -> list[int]:
-    with open("/proc/stat", encoding="ascii") as stat:
-        fields = stat.readline().split()
-    return [int(value) for value in fields[1:9]]  # the "cpu" line: every CPU's sum
 
 
 Part = Callable[[Engine], PartSummary]

@@ -19,7 +19,6 @@ from tests import factories as f
 from worker.run.scoring_processes import (
     PartSummary,
     ScoringProcessFailed,
-    idle_cpus,
     run_parts,
     usable_processes,
 )
@@ -114,21 +113,6 @@ def test_postgresql_scores_in_parallel_and_sqlite_in_one_process(engine: Engine)
     expected = 3 if engine.dialect.name == "postgresql" else 1  # SQLite has one writer
     assert usable_processes(engine, 3) == expected
     assert 1 <= usable_processes(engine, 0) <= 4
-
-
-@pytest.mark.parametrize(("idle", "wanted"), [(0.0, 1), (0.4, 1), (1.4, 1), (1.6, 2), (9.0, 9)])
-def test_processes_follow_the_cpus_left_idle(engine: Engine, idle: float, wanted: int) -> None:
-    cpus = len(os.sched_getaffinity(0))
-    expected = min(wanted, cpus, 4) if engine.dialect.name == "postgresql" else 1
-    assert usable_processes(engine, 0, idle=lambda: idle) == expected
-    # A number configured is taken as it is, whatever the machine is doing.
-    assert usable_processes(engine, 2, idle=lambda: 0.0) == (
-        2 if engine.dialect.name == "postgresql" else 1
-    )
-
-
-def test_idle_cpus_are_counted_on_this_machine() -> None:
-    assert 0.0 <= idle_cpus(0.05) <= (os.cpu_count() or 1)
 
 
 def _scope(record: RecordRef, *people: RecordRef) -> RecordScope:
