@@ -105,7 +105,8 @@ def run_parts(engine: Engine, parts: Sequence[Part]) -> list[PartSummary]:
         return [part(engine) for part in parts]
     # A child's resident memory starts as what the parent maps at the fork: free heap
     # pages left by the read and the index counted in every process (at 300k, 8 MiB
-    # fewer in the parent and 12 MiB in the child that starts).
+    # fewer in the parent and 12 MiB in the child that starts; at 1M the peaks did
+    # not move: the parent's is at the end of its share, the child's in its own).
     free_pages_returned()
     children = [_fork(engine, part) for part in parts[1:]]
     try:
