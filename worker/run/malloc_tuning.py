@@ -51,34 +51,46 @@ def _thresholds(mmap_bytes: int, trim_bytes: int) -> None:
 
 @contextmanager
 def blocks_from_the_heap() -> Iterator[None]:
-    """glibc's heap, not a mapping of their own, for the arrays made while the read's blocks
-    are parsed, and what they free kept for the next block's. Every array of a block is
-    made and dropped anew, a few MB each: mapped on their own (as large_blocks_returned has
-    it for the book's arrays) their pages were faulted in afresh block after block,
-    about a fifth of the read's CPU. After, large blocks are mapped on their own
-    again and the heap's free pages are given back."""
-    _blocks_from_the_heap(True)
+    """glibc's heap, not a mapping of their own, for the arrays made and dropped over
+    and over: the read's blocks (every array of a block made anew, a few MB each) and a
+    share's groups of records (their visits' figures). What they free is kept for the
+    next block's or group's; mapped on their own (as large_blocks_returned has it for
+    the book's arrays) their pages were faulted in afresh each time, about a fifth of
+    the read's CPU. After, large blocks are mapped as they were before and the heap's
+    free pages are given back."""
+    earlier = _blocks_from_the_heap(True)
     try:
         yield
     finally:
-        _blocks_from_the_heap(False)
+        _blocks_from_the_heap(earlier)
         free_pages_returned()
 
 
 @contextmanager
 def mapped_apart() -> Iterator[None]:
-    """Within blocks_from_the_heap, large blocks mapped on their own again: for what a
-    block keeps (its columns, dropped when the book's columns are put together,
-    which is when a mapping gives them back and the heap would not)."""
-    _blocks_from_the_heap(False)
+    """Within blocks_from_the_heap, large blocks mapped on their own again: for what
+    outlives a block (the book's columns, grown as they are written, and the text codes'
+    tables), so that their room is given back when they are dropped, which the heap
+    would not do. Outside it, nothing changes: the way in force before comes back
+    either way."""
+    earlier = _blocks_from_the_heap(False)
     try:
         yield
     finally:
-        _blocks_from_the_heap(True)
+        _blocks_from_the_heap(earlier)
 
 
-def _blocks_from_the_heap(heap: bool) -> None:
+# Whether blocks_from_the_heap's thresholds are in force: glibc has no getter, and a
+# context nested in another must restore the outer one's, not a fixed default.
+_heap_in_force = False
+
+
+def _blocks_from_the_heap(heap: bool) -> bool:
+    """Large blocks from the heap (True) or mapped on their own; returns the way before."""
+    global _heap_in_force
+    earlier, _heap_in_force = _heap_in_force, heap
     if heap:
         _thresholds(HEAP_BLOCK_BYTES, HEAP_TOP_BYTES)
     else:
         _thresholds(MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES)
+    return earlier

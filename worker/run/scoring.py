@@ -28,6 +28,7 @@ from scoring.columnar.indexed_book import IndexedBook
 from scoring.model import RecordHealth, RecordRef, RecordScope, RecordType
 from storage.crm_records import CrmSnapshot
 from storage.engine import session_scope
+from storage.introducer_store import IntroducerRow
 from storage.writeback import record_closes, write_back
 from worker.admin_settings import scoring_settings
 from worker.run.interaction_columns import read_columns
@@ -78,9 +79,19 @@ class ScoreShare:
     def __call__(self, engine: Engine) -> PartSummary:
         # The run makes and drops arrays of a few MB for each group of records it scores
         # (their visits' figures): served from the heap and kept there for the next
-        # group's, rather than mapped and faulted in afresh each time.
+        # group's, rather than mapped and faulted in afresh each time. The ranking comes
+        # after the heap's free pages are given back, its arrays mapped on their own:
+        # ranked within the heap, the first run's RSS grew from 359 to 374 MiB over the
+        # ranking at 1M (its peak).
         with blocks_from_the_heap():
-            return self._scored_and_written(engine)
+            part = self._scored_and_written(engine)
+        if self.introducers is not None:
+            part.introducers = self._ranked(self.introducers)
+        return part
+
+    def _ranked(self, introducers: IntroducerRanking) -> list[IntroducerRow]:
+        ranking = introducers if self.share is None else introducers.within(self.share.refs)
+        return ranking.columnar_rows(self.run.columns, self.run.index, self.run.tables)
 
     def _scored_and_written(self, engine: Engine) -> PartSummary:
         columns = self.run.columns
@@ -96,11 +107,6 @@ class ScoreShare:
             engine, results, now=self.now, batch_size=self.batch_size, records=records
         )
         part.written_at = time.perf_counter()
-        if self.introducers is not None:
-            ranking = self.introducers
-            if self.share is not None:
-                ranking = ranking.within(self.share.refs)
-            part.introducers = ranking.columnar_rows(columns, self.run.index, self.run.tables)
         return part
 
 
