@@ -170,6 +170,7 @@ SNAPSHOT_COLUMNS = (
     "health_state",
     "health_trend",
 )
+SNAPSHOT_KEY = SNAPSHOT_COLUMNS[:3]  # one snapshot per record and day
 
 
 def _snapshot_data(
@@ -261,14 +262,13 @@ class _Changes:
         for record_type, rows in self.health.items():
             table = RECORD_TABLES[record_type]
             update_by_keys(session, table, ("id",), HEALTH_COLUMNS[:3], rows, constants=at)
-        keys = SNAPSHOT_COLUMNS[:3]
         if self.encoded is None:  # SQLite
             self._replace_rows(session, now)
             return
         encoded = self.encoded
         delete_by_keys(session, KPI, KPI_KEY, encoded.replaced_kpis)
         copy_data(session, KPI, KPI_COLUMNS, [encoded.kpi_data])
-        delete_by_keys(session, SNAPSHOT, keys, encoded.replaced_snapshots)
+        delete_by_keys(session, SNAPSHOT, SNAPSHOT_KEY, encoded.replaced_snapshots)
         copy_data(session, SNAPSHOT, SNAPSHOT_COLUMNS, [encoded.snapshot_data])
 
     def _replace_rows(self, session: Session, now: datetime) -> None:
@@ -278,15 +278,14 @@ class _Changes:
         assert batch is not None
         types, ids, healths, kpis = batch
         rows = [kpi_row(types[i], ids[i], kpis.values[i], kpis.digests[i], now) for i in self.kpis]
-        _replace(session, KPI, KPI_COLUMNS, len(KPI_KEY), self.kpis, rows, self.replaced_kpis)
+        _replace(session, KPI, KPI_KEY, KPI_COLUMNS, self.kpis, rows, self.replaced_kpis)
         day = now.date()
         snapshots = [(types[i], ids[i], day, *healths[i]) for i in self.snapshots]
-        keys = len(SNAPSHOT_COLUMNS[:3])
         _replace(
             session,
             SNAPSHOT,
+            SNAPSHOT_KEY,
             SNAPSHOT_COLUMNS,
-            keys,
             self.snapshots,
             snapshots,
             self.replaced_snapshots,
@@ -296,19 +295,19 @@ class _Changes:
 def _replace(
     session: Session,
     table: sa.Table,
+    key: Sequence[str],
     columns: Sequence[str],
-    keys: int,
     written: list[int],
     rows: list[tuple[Any, ...]],
     replaced: list[int],
 ) -> None:
-    """SQLite: `rows` (the rows of the batch's `written` indexes, the first `keys` of
-    `columns` their key) written: those of the `replaced` indexes update the row of
-    their key, the others are inserted."""
+    """SQLite: `rows` (the rows of the batch's `written` indexes, in `columns` order,
+    which begins with the `key` columns) written: those of the `replaced` indexes
+    update the row of their key, the others are inserted."""
     replacing = set(replaced)
     new = [row for index, row in zip(written, rows, strict=True) if index not in replacing]
     changed = [row for index, row in zip(written, rows, strict=True) if index in replacing]
-    update_rows(session, table, columns[:keys], columns[keys:], changed)
+    update_rows(session, table, key, columns[len(key) :], changed)
     insert_rows(session, table, columns, new)
 
 
@@ -420,6 +419,7 @@ def write_back(
             _write(engine, changes, now, lz4=reading.result().lz4)
 
         write_all_behind(write, (sorted_out(batch) for batch in chunks(results, batch_size)))
+        reading.result()  # with nothing to write, a failed read is raised here
     return counts
 
 

@@ -1,5 +1,8 @@
 """Migration 0018: interaction.crm_activity_id is not indexed; downgrading makes it again."""
 
+from collections.abc import Iterator
+
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -13,8 +16,14 @@ def _interaction_indexes(engine: Engine) -> set[str | None]:
     return {index["name"] for index in sa.inspect(engine).get_indexes("interaction")}
 
 
-def test_upgrade_drops_the_index_and_downgrade_makes_it_again(empty_database_url: str) -> None:
-    engine = create_store_engine(empty_database_url)
+@pytest.fixture
+def engine(empty_database_url: str) -> Iterator[Engine]:
+    store = create_store_engine(empty_database_url)
+    yield store
+    store.dispose()
+
+
+def test_upgrade_drops_the_index_and_downgrade_makes_it_again(engine: Engine) -> None:
     migrate.upgrade(engine, "0017")
     assert INDEX in _interaction_indexes(engine)
 
@@ -24,4 +33,3 @@ def test_upgrade_drops_the_index_and_downgrade_makes_it_again(empty_database_url
 
     migrate.downgrade(engine, "0017")
     assert INDEX in _interaction_indexes(engine)
-    engine.dispose()
