@@ -447,6 +447,13 @@ class _GrowingColumns:
         self._rows = 0
 
     def extend(self, chunk: dict[str, npt.NDArray[Any]]) -> None:
+        if chunk.keys() != DTYPES.keys():
+            # A field left out would leave its rows as whatever np.empty held.
+            missing, extra = (
+                sorted(DTYPES.keys() - chunk.keys()),
+                sorted(chunk.keys() - DTYPES.keys()),
+            )
+            raise ValueError(f"a chunk's fields: missing {missing}, unknown {extra}")
         rows = len(chunk["kind"])
         if not rows:
             return

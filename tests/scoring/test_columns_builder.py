@@ -57,6 +57,9 @@ def test_rows_read_in_order_are_kept_as_they_are_and_the_builder_reads_again() -
     first = builder.finish()
     assert first.ts_us.tolist() == chunk["ts_us"].tolist()
     assert first.keys.tolist() == chunk["keys"].tolist()
+    # Not sorted again: each column is still the rows written of the builder's own
+    # array (a view), where a sort would have made copies of its own.
+    assert all(getattr(first, name).base is not None for name in DTYPES)
 
     builder.add_arrays(**_chunk(rng, 10, 8, 5_000))
     second = builder.finish()  # a second read through the same builder: its rows only
@@ -80,3 +83,13 @@ def test_chronological_is_a_stable_sort_by_time_then_key(seed: int) -> None:
     keys = np.array([f"k{n}".encode() for n in rng.integers(0, 2_000, rows)])  # and keys
     expected = sorted(range(rows), key=lambda row: (ts_us[row], keys[row]))  # stable
     assert chronological(ts_us, keys).tolist() == expected
+
+
+def test_a_chunk_without_every_field_is_refused() -> None:
+    builder = ColumnsBuilder()
+    chunk = _chunk(np.random.default_rng(2), 10, 8, 0)
+    del chunk["opens"]
+    with pytest.raises(ValueError, match=r"missing \['opens'\], unknown \[\]"):
+        builder.add_arrays(**chunk)
+    with pytest.raises(ValueError, match=r"unknown \['surplus'\]"):
+        builder.add_arrays(**_chunk(np.random.default_rng(2), 10, 8, 0), surplus=np.zeros(10))
