@@ -6,9 +6,10 @@ record's visits up to that moment come before its later ones: each sum is
 made once over the earlier visits (the before reading) and then carried on
 over the later ones into a copy (`np.add.at` adds in order, as `bincount`
 does), which is the very left-to-right sum the now reading would make from
-the start. Counts and last visits carry on the same way; what depends on the
-moment through the customer's last part (silences) or is small (replies,
-meetings' acceptance) is made for each reading apart.
+the start. Counts, last visits, replies and meetings' acceptance carry on the
+same way, and so does the now reading's silence; only the before reading's
+silence, which depends on the customer's last part as of the trend's moment,
+is made apart.
 """
 
 from __future__ import annotations

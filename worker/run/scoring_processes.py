@@ -79,10 +79,10 @@ class PartSummary:
 def usable_processes(engine: Engine, configured: int) -> int:
     """Processes for one run: `configured`, or one per usable CPU (at most 4) for 0.
 
-    Not one per idle CPU: at 1M, when the machine was busy, one process took as long
-    as two (5.75 s against 5.61 s for the scoring and write-back) but peaked at about
-    405 MiB, two at 369 MiB and 353 MiB: the parent stops growing where its share
-    ends, and each process holds only its own share's groups and batches."""
+    Not one per idle CPU: a busy machine makes a second process no slower, and each
+    process holds only its own share's groups and batches, the parent none past its
+    own share, so two peak lower than one (at 1M: one 405 MiB; two, parent 369,
+    child 353 MiB)."""
     if engine.dialect.name != "postgresql" or not hasattr(os, "fork"):
         return 1
     if configured > 0:
