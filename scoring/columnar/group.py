@@ -67,6 +67,7 @@ class GroupScorer:
         self.analytics_enabled = settings.analytics_enabled
         self.broken = book.visits.broken
         self.kpis = group_kpis(book, columns, run.tables.users, run.weeks, len(scopes))
+        self._next_index = 0  # score() takes every record in order: the KPIs' order
         figures = GroupFigures(book, columns, settings, run.points, time)
         self.figures = figures
         count = len(scopes)
@@ -142,8 +143,11 @@ class GroupScorer:
         return graded
 
     def score(self, index: int, scope: RecordScope) -> RecordHealth:
-        # Every record takes its KPIs first, one that fails too: the next record's
-        # are then its own.
+        # Every record, in order, takes its KPIs first, one that fails too: the next
+        # record's are then its own.
+        if index != self._next_index:  # the KPIs come one record after another
+            raise ValueError(f"record {index} scored where {self._next_index} was next")
+        self._next_index += 1
         kpis = next(self.kpis)
         if self.broken and index in self.broken:
             raise self.columns.broken[self.broken[index]][1]

@@ -133,8 +133,8 @@ class BookReader:
             for rows in _chunks(cursor, self.chunk):
                 _add(self.builder, self.decoder, rows, _sqlite_times)
             cursor.close()
-        # Before the columns are put together (the read's peak): what only the read
-        # itself needed goes.
+        # Before finish, whose sort (when the rows did not come in order) is the read's
+        # peak: what only the read itself needed goes.
         self.decoder.forget_pieces()
         return self.builder.finish()
 
@@ -217,12 +217,16 @@ def _add_block(
     conversation = texts.conversation_codes(block)
     regarding = texts.regarding_codes(block)
     party_set = texts.party_sets(block, fixed["party_count"].astype(np.int32))
+    # The block's own values made before: only the book's columns are mapped apart.
+    ts_us = fixed["ts_us"].astype(np.int64)
+    ts_us += POSTGRES_EPOCH_US
+    is_inbound = inbound == 1
     with mapped_apart():  # the book's columns, grown as they are written, mapped on their own
         builder.add_arrays(
             keys=block.keys,
             kind=kind,
-            inbound=inbound == 1,
-            ts_us=fixed["ts_us"].astype(np.int64) + POSTGRES_EPOCH_US,
+            inbound=is_inbound,
+            ts_us=ts_us,
             duration=fixed["duration"],
             conversation=conversation,
             regarding=regarding,
