@@ -270,11 +270,11 @@ class ColumnsBuilder:
         if code is None:
             code = -1
             if record_type and record_id:
-                code = self.record(record_type, record_id)
+                code = self.record_code(record_type, record_id)
             self.regarding_codes[key] = code
         return code
 
-    def record(self, record_type: str, record_id: str) -> int:
+    def record_code(self, record_type: str, record_id: str) -> int:
         """The code of a record's reference, not kept by its two texts (the COPY read codes
         each distinct link once already: a dictionary by text held a tuple and two
         strings per record for nothing, 15 MB at 3M interactions)."""

@@ -163,8 +163,8 @@ class _SetRows:
         single = np.flatnonzero(counts == 1)
         alone = [internals[k][0] for k in single.tolist()]
         present = np.ones(sets, dtype=np.int64)  # a set without colleagues: someone logged it
-        declined = _ints(list(map(RESPONSE_CODES.__getitem__, map(_RESPONSE, alone))))
-        present[single] = declined != RESPONSE_CODES[_DECLINED]
+        responses = _ints(list(map(RESPONSE_CODES.__getitem__, map(_RESPONSE, alone))))
+        present[single] = responses != RESPONSE_CODES[_DECLINED]
         several: dict[int, list[int]] = {}
         for k in np.flatnonzero(counts > 1).tolist():
             internal = internals[k]

@@ -154,11 +154,11 @@ class Reasons:
     def _unanswered(self, index: int, scope: RecordScope, lost: float) -> list[Candidate]:
         """Our emails unanswered, by the name of who waits on them (two people may
         share one: their emails are added up, from the earlier start)."""
-        waiting, refs, name = self.unanswered.waiting, self.refs, self.names.of
-        messages, since = waiting.messages, waiting.since
+        recipients, refs, name = self.unanswered.recipients, self.refs, self.names.of
+        messages, since = recipients.messages, recipients.since
         by_name: dict[str, list[float]] = {}  # name -> [messages, since]
-        for k in waiting.of(index):
-            who = name(refs[waiting.person[k]], scope)
+        for k in recipients.of(index):
+            who = name(refs[recipients.person[k]], scope)
             entry = by_name.get(who)
             if entry is None:
                 by_name[who] = [messages[k], since[k]]

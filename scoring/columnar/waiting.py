@@ -70,7 +70,7 @@ class Unanswered:
         since = np.full(book.records, np.inf)
         np.minimum.at(since, record, started[kept])
         self.since: Floats = np.where(since < np.inf, since, np.nan)
-        self.waiting = _Recipients(book, columns, tables, np.flatnonzero(kept))
+        self.recipients = _Recipients(book, columns, tables, np.flatnonzero(kept))
 
     def of(self, index: int) -> range:
         """The record's turns (indexes into started, messages), oldest conversation

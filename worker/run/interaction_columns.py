@@ -175,9 +175,9 @@ class _CopiedTexts:
 
     def regarding_codes(self, block: Block) -> Codes:
         codes, new = self.regarding.codes(block.regarding)
-        record = self.builder.record
+        record_code = self.builder.record_code
         # Every link has its two halves (COPY_QUERY sends NULL otherwise).
-        refs = [record(*link.decode().split(LINK_SEPARATOR, 1)) for link in new]
+        refs = [record_code(*link.decode().split(LINK_SEPARATOR, 1)) for link in new]
         self.refs.extend(refs)
         return _looked_up(self.refs.values, codes)
 
