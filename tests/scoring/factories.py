@@ -31,6 +31,12 @@ from scoring.model import (
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
 
+# The people and colleagues of random books (the columnar core's property tests).
+CONTACTS = [RecordRef(RecordType.CONTACT, f"c{n}") for n in range(6)]
+LEADS = [RecordRef(RecordType.LEAD, f"l{n}") for n in range(2)]
+PEOPLE = CONTACTS + LEADS
+USERS = ["u0", "u1", "u2"]
+
 DANA = RecordRef(RecordType.CONTACT, "dana")
 LEE = RecordRef(RecordType.CONTACT, "lee")
 KIM = RecordRef(RecordType.CONTACT, "kim")

@@ -38,19 +38,15 @@ from scoring.model import (
     StakeholderRole,
 )
 from tests.scoring import factories as f
-from tests.scoring.factories import NOW, property_settings
+from tests.scoring.factories import CONTACTS, NOW, PEOPLE, USERS, property_settings
 
 # Floats (KPI hours and minutes, factor values and points) may differ by this
 # relative amount; everything else must be equal. The core adds the same floats
 # in the same order as the reference, so today they are bit for bit the same.
 FLOAT_TOLERANCE = 1e-9
 
-CONTACTS = [RecordRef(RecordType.CONTACT, f"c{n}") for n in range(6)]
-LEADS = [RecordRef(RecordType.LEAD, f"l{n}") for n in range(2)]
-PEOPLE = CONTACTS + LEADS
 ACCOUNTS = [RecordRef(RecordType.ACCOUNT, f"a{n}") for n in range(2)]
 DEALS = [RecordRef(RecordType.OPPORTUNITY, f"o{n}") for n in range(3)]
-USERS = ["u0", "u1", "u2"]
 NAMES = {ref: f"Person {ref.id}" for ref in PEOPLE[:5]} | {
     RecordRef(RecordType.SYSTEM_USER, "u0"): "Sam Seller"
 }

@@ -28,8 +28,8 @@ from scoring.columnar.introducers import Ranked, rank_columns
 from scoring.columnar.visits import expand, index_book, set_tables
 from scoring.introducers import Introducer, rank_introducers, relationship_strength
 from scoring.model import Interaction, RecordRef, ScoringSettings
-from tests.scoring.factories import property_settings
-from tests.scoring.test_columnar_equivalence import PEOPLE, USERS, interactions, moments, settings
+from tests.scoring.factories import PEOPLE, USERS, property_settings
+from tests.scoring.test_columnar_equivalence import interactions, moments, settings
 
 RECORDS = st.one_of(st.none(), st.sets(st.sampled_from(PEOPLE)).map(frozenset))
 COLLEAGUES = st.one_of(st.none(), st.sets(st.sampled_from(USERS)).map(frozenset))

@@ -25,8 +25,7 @@ from scoring.columnar.columns import (
 )
 from scoring.columnar.party_tables import SetTables, extended_tables, set_tables
 from scoring.model import Party, RecordRef, RecordType, Response, Role
-from tests.scoring.factories import property_settings
-from tests.scoring.test_columnar_equivalence import PEOPLE, USERS
+from tests.scoring.factories import PEOPLE, USERS, property_settings
 
 _ANSWERS = [None, *Response]
 PARTIES = st.builds(

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from scoring.columnar import columns_of
 from scoring.model import Interaction, RecordRef, ScoringSettings
-from tests.scoring.factories import property_settings
-from tests.scoring.test_columnar_equivalence import PEOPLE, USERS, interactions, moments, settings
+from tests.scoring.factories import PEOPLE, USERS, property_settings
+from tests.scoring.test_columnar_equivalence import interactions, moments, settings
 from worker.run.introducers import IntroducerRanking
 
 
