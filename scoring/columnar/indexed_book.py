@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring.columnar.columns import DTYPES, Bools, InteractionColumns, Ints, chronological
+from scoring.columnar.builder import chronological
+from scoring.columnar.columns import DTYPES, Bools, InteractionColumns, Ints
 from scoring.columnar.kpi_sums import tracked_interactions
 from scoring.columnar.party_tables import SetTables, extended_tables, set_tables
 from scoring.columnar.visits import BookIndex, index_book, person_pairs

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scoring.columnar.columns import DTYPES, ColumnsBuilder, chronological, in_order
+from scoring.columnar.builder import ColumnsBuilder, chronological, in_order
+from scoring.columnar.columns import DTYPES
 
 
 def _chunk(

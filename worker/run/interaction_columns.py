@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Engine
 
+from scoring.columnar.builder import ColumnsBuilder
 from scoring.columnar.columns import (
     DIRECTION_NAMES,
     KIND_NAMES,
     Codes,
-    ColumnsBuilder,
     InteractionColumns,
     micros,
 )
