@@ -23,6 +23,13 @@ def weighted(index: Ints, weights: npt.NDArray[Any], bins: int) -> Floats:
     return np.asarray(np.bincount(index, weights=weights, minlength=bins), dtype=np.float64)
 
 
+def run_starts(sorted_keys: npt.NDArray[Any]) -> Bools:
+    """Where each run of equal keys starts (`sorted_keys` sorted, or grouped)."""
+    starts = np.ones(len(sorted_keys), dtype=np.bool_)
+    starts[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    return starts
+
+
 def counts(record: Ints, mask: Bools, records: int) -> Ints:
     counted: Ints = np.bincount(record[np.flatnonzero(mask)], minlength=records)
     return counted

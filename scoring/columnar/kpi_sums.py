@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from scoring.columnar.by_record import run_starts
 from scoring.columnar.columns import Bools, Floats, InteractionColumns, Ints
 from scoring.columnar.party_tables import SetTables
 from scoring.columnar.visits import expand
@@ -112,9 +113,7 @@ def _counted_keys(key: Ints) -> tuple[Ints, Ints]:
         return cells, counts[cells]
     # Visits come by record: the stable sort (timsort) merges their runs (unique_sorted).
     key = np.sort(key, kind="stable")
-    first = np.ones(len(key), dtype=np.bool_)
-    first[1:] = key[1:] != key[:-1]
-    starts = np.flatnonzero(first)
+    starts = np.flatnonzero(run_starts(key))
     return key[starts], np.diff(np.append(starts, len(key)))
 
 

@@ -16,6 +16,7 @@ from operator import attrgetter
 
 import numpy as np
 
+from scoring.columnar.by_record import run_starts
 from scoring.columnar.columns import (
     RESPONSE_CODES,
     ROLE_CODES,
@@ -229,9 +230,7 @@ def _firsts_in_sets(owner: Ints, person: Ints, counts: Ints) -> Bools:
         return first
     key = owner * (int(person.max()) + 1) + person
     order = np.argsort(key, kind="stable")  # a set's equal persons in their order
-    repeated = np.zeros(len(key), dtype=np.bool_)
-    repeated[1:] = key[order[1:]] == key[order[:-1]]
-    first[order[repeated]] = False
+    first[order] = run_starts(key[order])
     return first
 
 

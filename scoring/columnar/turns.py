@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scoring.columnar.by_record import weighted
+from scoring.columnar.by_record import run_starts, weighted
 from scoring.columnar.columns import Bools, Floats, Ints
 from scoring.threads import REPLY_CREDIT_FLOOR, REPLY_SPEED_HALF_LIFE_HOURS
 
@@ -63,8 +63,7 @@ def email_turns(
     group = key[order]
     email_inbound = inbound[email]
     del order, key
-    new_group = np.ones(len(email), dtype=np.bool_)
-    new_group[1:] = group[1:] != group[:-1]
+    new_group = run_starts(group)
     new_turn = new_group.copy()
     new_turn[1:] |= email_inbound[1:] != email_inbound[:-1]
     turn_of = np.cumsum(new_turn) - 1

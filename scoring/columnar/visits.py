@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from scoring.columnar.by_record import run_starts
 from scoring.columnar.columns import Bools, Codes, InteractionColumns, Ints
 
 # The party sets' tables live in party_tables.py; named here too, where the columnar
@@ -50,9 +51,7 @@ def unique_sorted(values: Ints) -> Ints:
     values = np.sort(values, kind="stable")
     if len(values) == 0:
         return values
-    keep = np.ones(len(values), dtype=np.bool_)
-    keep[1:] = values[1:] != values[:-1]
-    return values[keep]
+    return values[run_starts(values)]
 
 
 def sorted_groups(values: npt.NDArray[Any]) -> tuple[Ints, Ints]:
@@ -61,8 +60,7 @@ def sorted_groups(values: npt.NDArray[Any]) -> tuple[Ints, Ints]:
     times slower here)."""
     order = np.argsort(values, kind="stable")
     ordered = values[order]
-    new = np.ones(len(values), dtype=np.bool_)
-    new[1:] = ordered[1:] != ordered[:-1]
+    new = run_starts(ordered)
     which = np.empty(len(values), dtype=np.int64)
     which[order] = np.cumsum(new) - 1
     return order[new], which

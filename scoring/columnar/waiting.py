@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scoring.columnar.by_record import run_starts
 from scoring.columnar.columns import (
     RESPONSE_CODES,
     Bools,
@@ -98,7 +99,7 @@ class _Recipients:
         key, turn = key[waits], turns[owner[waits]]
         order = np.argsort(key, kind="stable")
         key, turn = key[order], turn[order]
-        first = _firsts(key)
+        first = run_starts(key)
         entry = np.cumsum(first) - 1
         starts = np.flatnonzero(first)
         record, entry_person = np.divmod(key[starts], people_count)
@@ -131,12 +132,12 @@ class Skipped:
         order = np.argsort(record * people_count + person, kind="stable")
         key = (record * people_count + person)[order]
         last = _last_few(key)
-        group = np.cumsum(_firsts(key)) - 1
+        group = np.cumsum(run_starts(key)) - 1
         flagged = np.bincount(group[last & skipped[order]], minlength=len(key)) > 0
         kept = last & flagged[group]
         # One entry per (record, person) kept: their last answers' counts.
         kept_key, kept_response = key[kept], response[order[kept]]
-        first = _firsts(kept_key)
+        first = run_starts(kept_key)
         entry = np.cumsum(first) - 1
         entry_record, entry_person = np.divmod(kept_key[first], max(people_count, 1))
         self._from = _starts(entry_record, book.records)
@@ -162,13 +163,6 @@ class Skipped:
         """The record's people who skipped one of their last meetings (indexes into
         person, declined, unanswered, invited: of those last ones)."""
         return range(self._from[index], self._from[index + 1])
-
-
-def _firsts(key: Ints) -> Bools:
-    """Where each run of equal keys starts."""
-    first = np.ones(len(key), dtype=np.bool_)
-    first[1:] = key[1:] != key[:-1]
-    return first
 
 
 def _last_few(key: Ints) -> Bools:
@@ -226,7 +220,7 @@ class Awaiting:
         # One entry per (record, person): their emails and the oldest one's time.
         by_person = np.argsort(email_key[waiting], kind="stable")  # then by time
         emails, email_key = emails[waiting][by_person], email_key[waiting][by_person]
-        first = _firsts(email_key)
+        first = run_starts(email_key)
         group = np.cumsum(first) - 1
         record, person = np.divmod(email_key[first], people_count)
         self._from = _starts(record, book.records)
