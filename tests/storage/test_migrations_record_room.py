@@ -26,16 +26,16 @@ def _options(engine: Engine) -> dict[str, list[str] | None]:
             sa.text("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(:tables)"),
             {"tables": list(RECORD_TABLES)},
         ).all()
-    return {name: options for name, options in rows}
+    return dict(rows)
 
 
 @pytest.mark.parametrize("empty_database_url", ["postgres"], indirect=True)  # fillfactor
 def test_the_record_tables_leave_room_and_downgrading_gives_it_back(store: Engine) -> None:
     migrate.upgrade(store, "0016")
-    assert _options(store) == {table: None for table in RECORD_TABLES}
+    assert _options(store) == dict.fromkeys(RECORD_TABLES)
 
     migrate.upgrade(store, "0017")
-    assert _options(store) == {table: ["fillfactor=90"] for table in RECORD_TABLES}
+    assert _options(store) == dict.fromkeys(RECORD_TABLES, ["fillfactor=90"])
 
     migrate.downgrade(store, "0016")
-    assert _options(store) == {table: None for table in RECORD_TABLES}
+    assert _options(store) == dict.fromkeys(RECORD_TABLES)
