@@ -58,11 +58,11 @@ def blocks_from_the_heap() -> Iterator[None]:
     the book's arrays) their pages were faulted in afresh each time, about a fifth of
     the read's CPU. After, large blocks are mapped as they were before and the heap's
     free pages are given back."""
-    earlier = _blocks_from_the_heap(True)
+    earlier = _large_blocks_from_the_heap(True)
     try:
         yield
     finally:
-        _blocks_from_the_heap(earlier)
+        _large_blocks_from_the_heap(earlier)
         free_pages_returned()
 
 
@@ -73,11 +73,11 @@ def mapped_apart() -> Iterator[None]:
     tables), so that their room is given back when they are dropped, which the heap
     would not do. Outside it, nothing changes: the way in force before comes back
     either way."""
-    earlier = _blocks_from_the_heap(False)
+    earlier = _large_blocks_from_the_heap(False)
     try:
         yield
     finally:
-        _blocks_from_the_heap(earlier)
+        _large_blocks_from_the_heap(earlier)
 
 
 # Whether blocks_from_the_heap's thresholds are in force: glibc has no getter, and a
@@ -85,11 +85,12 @@ def mapped_apart() -> Iterator[None]:
 _heap_in_force = False
 
 
-def _blocks_from_the_heap(heap: bool) -> bool:
-    """Large blocks from the heap (True) or mapped on their own; returns the way before."""
+def _large_blocks_from_the_heap(from_heap: bool) -> bool:
+    """Large blocks served from the heap (True) or mapped on their own (False); returns
+    which it was before."""
     global _heap_in_force
-    earlier, _heap_in_force = _heap_in_force, heap
-    if heap:
+    earlier, _heap_in_force = _heap_in_force, from_heap
+    if from_heap:
         _thresholds(HEAP_BLOCK_BYTES, HEAP_TOP_BYTES)
     else:
         _thresholds(MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES)
