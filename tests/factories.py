@@ -6,6 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -20,6 +21,10 @@ from storage.crm_tables import (
     SystemUser,
 )
 from storage.types import core_table
+
+# A test of what only PostgreSQL has (advisory locks, COPY, fillfactor...): the store
+# fixture `database_url` made on PostgreSQL alone.
+POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 _ids = itertools.count(1)

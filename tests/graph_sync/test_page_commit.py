@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -21,9 +20,9 @@ from storage.interaction_store import (
 )
 from storage.sync_store import PageWrite, commit_page, load_cursors
 from tests import factories as f
+from tests.factories import POSTGRES_ONLY
 
 # What only PostgreSQL has: a planner, round trips.
-POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 AT = datetime(2024, 5, 20, 9, tzinfo=UTC)
 MAILBOX = "mailbox-adele"
 # What an array literal must survive: quotes, backslashes, separators, braces, a bare NULL.

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from storage.engine import session_scope
 from storage.tick_changes import Deletes, forget_activity_changes, write_state
 from tests import factories as f
+from tests.factories import POSTGRES_ONLY
 
-POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 ANA, DANA = "ana@ours.example", "dana@contoso.example"
 
 

@@ -28,9 +28,9 @@ from storage.engine import session_scope
 from storage.mailbox_store import exchange_covered_users
 from storage.sync_tables import Mailbox
 from tests import factories as f
+from tests.factories import POSTGRES_ONLY
 
 # SQLite derives every activity with the Python rules: the SQL first ingest is PostgreSQL's.
-POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
 USERS = {"u1": "ana@ours.example", "u2": "ben@ours.example", "u3": "cy@ours.example"}
 CONTACTS = {

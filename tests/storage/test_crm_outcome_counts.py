@@ -24,10 +24,10 @@ from storage.engine import session_scope
 from storage.tick_changes import read_state
 from storage.types import core_table
 from tests import factories as f
+from tests.factories import POSTGRES_ONLY
 
 ACTIVITY, PARTY = core_table(CrmActivity), core_table(CrmActivityParty)
 ANA, DANA, LEE = "ana@ours.example", "dana@contoso.example", "lee@contoso.example"
-POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
 
 def _book(engine: Engine) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from tests import factories as f
 from tests.conftest import private_store
+from tests.factories import POSTGRES_ONLY
 from tests.worker.cli_runner import run_cli
 from tests.worker.run.run_processes import counts, seed_book, start_run
 from tests.worker.service.harness import wait_until
@@ -27,7 +28,6 @@ from worker.run.lock import hold_process_lock, store_run_lock
 
 pytestmark = pytest.mark.slow  # scoring processes
 
-POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 WRITTEN = ("relationship_kpi", "health_snapshot", "scored contacts")
 
 
