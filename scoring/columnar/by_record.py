@@ -23,6 +23,14 @@ def weighted(index: Ints, weights: npt.NDArray[Any], bins: int) -> Floats:
     return np.asarray(np.bincount(index, weights=weights, minlength=bins), dtype=np.float64)
 
 
+def pointers(counts: Ints) -> Ints:
+    """CSR pointers of rows with `counts` entries each: row i's entries are
+    [pointers[i], pointers[i + 1])."""
+    ptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return ptr
+
+
 def run_starts(sorted_keys: npt.NDArray[Any]) -> Bools:
     """Where each run of equal keys starts (`sorted_keys` sorted, or grouped)."""
     starts = np.ones(len(sorted_keys), dtype=np.bool_)

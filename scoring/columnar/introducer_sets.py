@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from scoring.columnar.by_record import pointers
 from scoring.columnar.columns import (
     RESPONSE_CODES,
     ROLE_CODES,
@@ -153,10 +154,8 @@ class _Colleagues(NamedTuple):
         counts = starts[roster + 1] - starts[roster]
         owner, offset = expand(counts)
         at = starts[roster[owner]] + offset
-        ptr = np.zeros(len(roster) + 1, dtype=np.int64)
-        np.cumsum(counts, out=ptr[1:])
         return cls(
-            ptr,
+            pointers(counts),
             np.array(roster_user, dtype=np.int64)[at],
             np.array(roster_weight, dtype=np.float64)[at],
             list(user_codes),
@@ -202,8 +201,7 @@ def _tabled_sets(
     at = start[owner] + offset
     kept = ranked[tables.party_person[at]]
     at = at[kept]
-    person_ptr = np.zeros(len(which) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(owner[kept], minlength=len(which)), out=person_ptr[1:])
+    person_ptr = pointers(np.bincount(owner[kept], minlength=len(which)))
     role = tables.party_role[at]
     attending = (role == ROLE_CODES[Role.ORGANIZER]) | np.isin(
         tables.party_response[at], [RESPONSE_CODES[r] for r in _ATTENDING]

@@ -16,7 +16,7 @@ from operator import attrgetter
 
 import numpy as np
 
-from scoring.columnar.by_record import run_starts
+from scoring.columnar.by_record import pointers, run_starts
 from scoring.columnar.columns import (
     RESPONSE_CODES,
     ROLE_CODES,
@@ -149,12 +149,12 @@ class _SetRows:
         self.author[owner[writes[::-1]]] = person[writes[::-1]]  # the first write stays
         answered = np.bincount(owner[response != RESPONSE_CODES[_DECLINED]], minlength=sets)
         self.all_declined = (counts > 0) & (answered == 0)
-        self.party_ptr = _pointers(counts)
+        self.party_ptr = pointers(counts)
         self.party_person, self.party_role, self.party_response = person, role, response
         # Each person once per set, where they first appear.
         first = _firsts_in_sets(owner, person, counts)
         self.ext_person = person[first]
-        self.ext_ptr = _pointers(np.bincount(owner[first], minlength=sets))
+        self.ext_ptr = pointers(np.bincount(owner[first], minlength=sets))
 
     def _internal(self, internals: Sequence[tuple[Party, ...]], ids: list[str]) -> None:
         user_codes = {user: index for index, user in enumerate(ids)}
@@ -174,7 +174,7 @@ class _SetRows:
         users = counts.copy()
         for k, codes in several.items():
             users[k] = len(codes)
-        self.user_ptr = _pointers(users)
+        self.user_ptr = pointers(users)
         self.user = np.empty(int(self.user_ptr[-1]), dtype=np.int64)
         self.user[self.user_ptr[single]] = list(map(user_codes.__getitem__, map(_ID, alone)))
         for k, codes in several.items():
@@ -214,13 +214,6 @@ def _person_codes(party_refs: list[RecordRef], refs: Refs) -> Ints:
         if found is None:
             codes[at] = refs.code(party_refs[at])
     return np.array(codes, dtype=np.int64)
-
-
-def _pointers(counts: Ints) -> Ints:
-    """CSR pointers of rows with `counts` entries each."""
-    ptr = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=ptr[1:])
-    return ptr
 
 
 def _firsts_in_sets(owner: Ints, person: Ints, counts: Ints) -> Bools:
