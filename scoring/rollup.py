@@ -242,7 +242,8 @@ def account_rollup(
     # least 1), and who of them is at risk (Poor or declining).
     included = 0
     total = weights = total_before = weights_before = 0.0
-    at_risk: list[tuple[int, bool, RecordRef]] = []
+    # (score, not key, person, declining): sorted, refs unique, so `declining` never decides
+    at_risk: list[tuple[int, bool, RecordRef, bool]] = []
     for person, reading in readings.items():
         graded = reading.score
         if graded is None:
@@ -257,21 +258,20 @@ def account_rollup(
         total += graded * weight
         weights += weight
         then = reading.before
+        declining = then is not None and then - graded >= TREND_DEAD_BAND_POINTS
         if then is not None:
             total_before += then * weight
             weights_before += weight
-            if graded < fair_min or then - graded >= TREND_DEAD_BAND_POINTS:
-                at_risk.append((graded, not key, person))
-        elif graded < fair_min:
-            at_risk.append((graded, not key, person))
+        if graded < fair_min or declining:
+            at_risk.append((graded, not key, person, declining))
     if not included:
         return RollUp(pooled, pooled_before, None, [], "no graded contact: the pooled score")
     score = round(total / weights)
     before = round(total_before / weights_before) if weights_before else pooled_before
     at_risk.sort()  # worst first; on equal scores key people first
     reasons = [
-        _at_risk_text(person, graded, roles.get(person), readings[person], good_min, fair_min, name)
-        for graded, _, person in at_risk[:MAX_NAMED_AT_RISK]
+        _at_risk_text(person, graded, roles.get(person), declining, good_min, fair_min, name)
+        for graded, _, person, declining in at_risk[:MAX_NAMED_AT_RISK]
     ]
     key_people, engaged_key, lowest = _key_people(scope, roles, readings, good_min)
     if key_people:
@@ -312,7 +312,7 @@ def _at_risk_text(
     person: RecordRef,
     score: int,
     role: StakeholderRole | None,
-    reading: PersonReading,
+    declining: bool,
     good_min: int,
     fair_min: int,
     name: Callable[[RecordRef], str],
@@ -320,11 +320,7 @@ def _at_risk_text(
     """`score`: the person's (graded) score now."""
     grade = "Good" if score >= good_min else "Fair" if score >= fair_min else "Poor"
     who = name(person) if role is None else f"{name(person)} ({role})"
-    before = reading.before
-    trend = (
-        " and declining" if before is not None and before - score >= TREND_DEAD_BAND_POINTS else ""
-    )
-    return f"{who} is {grade} ({score}){trend}"
+    return f"{who} is {grade} ({score}){' and declining' if declining else ''}"
 
 
 class Silence(NamedTuple):
