@@ -25,6 +25,7 @@ from scoring.columnar.columns import (
 )
 from scoring.columnar.party_tables import SetTables, extended_tables, set_tables
 from scoring.model import Party, RecordRef, RecordType, Response, Role
+from scoring.prepared import _author
 from tests.scoring.factories import PEOPLE, USERS, property_settings
 
 _ANSWERS = [None, *Response]
@@ -80,12 +81,8 @@ def _check_set(
     assert _by_set(tables, tables.party_ptr, tables.party_response, code) == [
         RESPONSE_CODES[party.response] for party in external
     ]
-    writers = [
-        person
-        for person, party in zip(persons, external, strict=True)
-        if party.role in (Role.FROM, Role.ORGANIZER)
-    ]
-    assert tables.author[code] == (writers[0] if writers else -1)
+    author = _author(external)  # the reference's rule
+    assert tables.author[code] == (-1 if author is None else refs.codes[author])
     assert tables.all_declined[code] == (
         bool(external) and all(party.response == Response.DECLINED for party in external)
     )
